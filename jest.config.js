@@ -1,0 +1,9 @@
+/** Tests are compiled by tsc first (`npm test`), then run as native ESM. */
+export default {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/dist/test'],
+  testMatch: ['**/*.test.js'],
+  transform: {},
+  testTimeout: 120_000,
+  maxWorkers: 1,
+};

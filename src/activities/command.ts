@@ -1,0 +1,38 @@
+/** Decides how to run an experiment file, or says why it can never run. */
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+
+export interface ExperimentCommand {
+  file: string;
+  args: string[];
+}
+
+/** A problem no retry can fix: the message says which. */
+export class NotRunnableError extends Error {}
+
+export function pythonInterpreter(env: NodeJS.ProcessEnv = process.env): string {
+  return env.STAGED_PYTHON || 'python3';
+}
+
+export async function resolveCommand(scriptPath: string, env: NodeJS.ProcessEnv = process.env): Promise<ExperimentCommand> {
+  let info;
+  try {
+    info = await stat(scriptPath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new NotRunnableError(`script not found: ${scriptPath}`);
+    throw new NotRunnableError(`cannot read script ${scriptPath}: ${code}`);
+  }
+  if (info.isDirectory()) throw new NotRunnableError(`${scriptPath} is a directory, not a script`);
+  if (!info.isFile()) throw new NotRunnableError(`${scriptPath} is not a regular file`);
+  if (scriptPath.endsWith('.py')) {
+    await access(scriptPath, constants.R_OK).catch(() => {
+      throw new NotRunnableError(`script is not readable: ${scriptPath}`);
+    });
+    return { file: pythonInterpreter(env), args: [scriptPath] };
+  }
+  await access(scriptPath, constants.X_OK).catch(() => {
+    throw new NotRunnableError(`script is not executable: ${scriptPath} (chmod +x it, or use a .py file)`);
+  });
+  return { file: scriptPath, args: [] };
+}

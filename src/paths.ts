@@ -1,0 +1,16 @@
+/** Where staged keeps its files, relative to the directory `submit` ran in. */
+import path from 'node:path';
+
+export const STAGED_DIR = '.staged';
+
+export function stagedHome(workDir: string): string {
+  return path.join(workDir, STAGED_DIR);
+}
+
+export function attemptLogFile(workDir: string, batchId: string, experimentName: string, run: number): string {
+  return path.join(stagedHome(workDir), 'logs', batchId, experimentName, `attempt-${run}.log`);
+}
+
+export function experimentResultsDir(workDir: string, batchId: string, experimentName: string): string {
+  return path.join(workDir, 'results', batchId, experimentName);
+}

@@ -1,0 +1,90 @@
+/** Pure transitions and views of a BatchState; used by the batch workflow, `status` and `submit`. */
+import {
+  FINAL_STATUSES,
+  type BatchSettings,
+  type BatchState,
+  type BatchSummary,
+  type ExperimentRecord,
+  type ExperimentReport,
+  type ExperimentSpec,
+  type ExperimentStatus,
+} from './types.js';
+
+export function newBatchState(
+  batchId: string,
+  experiments: ExperimentSpec[],
+  settings: BatchSettings,
+  createdAt: number,
+): BatchState {
+  return {
+    batchId,
+    createdAt,
+    settings,
+    experiments,
+    records: experiments.map(() => ({ status: 'queued', attempts: 0, exitCode: null })),
+    nextIndex: 0,
+    cancelRequested: false,
+    generation: 0,
+  };
+}
+
+export function experimentWorkflowId(batchId: string, experimentName: string): string {
+  return `${batchId}/${experimentName}`;
+}
+
+export function isFinal(status: ExperimentStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
+/** Reports may arrive out of order or twice; a final record is never replaced. */
+export function applyReport(state: BatchState, report: ExperimentReport): void {
+  const current = state.records[report.index];
+  if (!current || isFinal(current.status)) return;
+  state.records[report.index] = { ...report.record, startedAt: current.startedAt ?? report.record.startedAt };
+}
+
+export type StatusCounts = Record<ExperimentStatus, number>;
+
+export function countByStatus(records: readonly ExperimentRecord[]): StatusCounts {
+  const counts: StatusCounts = { queued: 0, running: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 };
+  for (const record of records) counts[record.status]++;
+  return counts;
+}
+
+/** Experiments holding one of the batch's slots: started and not yet final. */
+export function inFlight(state: BatchState): number {
+  const counts = countByStatus(state.records.slice(0, state.nextIndex));
+  return counts.running + counts.retrying;
+}
+
+export function isBatchDone(state: BatchState): boolean {
+  return state.records.every((record) => isFinal(record.status));
+}
+
+/** Delay before retry number `failures` (1-based): exponential from the batch's retry delay. */
+export function retryBackoffMs(retryDelayMs: number, failures: number): number {
+  return retryDelayMs * 2 ** Math.max(0, failures - 1);
+}
+
+function isoOrNull(epochMs: number | undefined): string | null {
+  return epochMs === undefined ? null : new Date(epochMs).toISOString();
+}
+
+export function summarize(state: BatchState): BatchSummary {
+  return {
+    batchId: state.batchId,
+    experiments: state.experiments.map((experiment, index) => {
+      const record = state.records[index];
+      return {
+        id: experiment.id,
+        name: experiment.name,
+        priority: experiment.priority,
+        status: record.status === 'completed' || record.status === 'failed' ? record.status : 'cancelled',
+        attempts: record.attempts,
+        exitCode: record.exitCode,
+        startedAt: isoOrNull(record.startedAt),
+        closedAt: isoOrNull(record.closedAt),
+      };
+    }),
+  };
+}

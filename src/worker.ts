@@ -1,0 +1,64 @@
+/**
+ * The worker: runs batch and experiment workflows and the experiment processes.
+ * Its activity slots cap how many experiment processes this machine runs, across all batches.
+ */
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import * as activities from './activities/index.js';
+import { loadConnectionConfig, taskQueueName } from './connection.js';
+
+export const DEFAULT_SLOTS = 3;
+/** Time for running experiments to be killed (SIGTERM, then SIGKILL) before the worker gives up. */
+const SHUTDOWN_FORCE_MS = 30_000;
+
+export interface StagedWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  /** How many experiment processes this worker runs at once. */
+  slots: number;
+}
+
+export async function createStagedWorker(options: StagedWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    workflowsPath: fileURLToPath(new URL('./workflows/index.js', import.meta.url)),
+    activities,
+    maxConcurrentActivityTaskExecutions: options.slots,
+    shutdownForceTime: SHUTDOWN_FORCE_MS,
+  });
+}
+
+function parsePositiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer');
+  return parsed;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command('staged worker')
+    .description('Run staged workflows and experiment processes on this machine until SIGINT/SIGTERM.')
+    .option('--slots <n>', 'experiment processes this machine runs at once, across all batches', parsePositiveInt, DEFAULT_SLOTS)
+    .option('--task-queue <name>', 'task queue to poll (env STAGED_TASK_QUEUE)', taskQueueName())
+    .parse(argv);
+  const { slots, taskQueue } = program.opts<{ slots: number; taskQueue: string }>();
+  const config = loadConnectionConfig();
+  const connection = await NativeConnection.connect(config.options);
+  try {
+    const worker = await createStagedWorker({ connection, namespace: config.namespace, taskQueue, slots });
+    console.log(`staged worker: ${config.address} namespace=${config.namespace} queue=${taskQueue} slots=${slots}`);
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv).catch((err) => {
+    console.error(`staged worker: ${err instanceof Error ? err.message : err}`);
+    process.exit(1);
+  });
+}

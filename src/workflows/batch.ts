@@ -1,0 +1,123 @@
+import {
+  CancellationScope,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  applyReport,
+  experimentWorkflowId,
+  inFlight,
+  isBatchDone,
+  isFinal,
+  summarize,
+} from '../shared/batch-state.js';
+import { PRIORITY_KEY, type BatchState, type BatchSummary } from '../shared/types.js';
+import { experimentWorkflow } from './experiment.js';
+import { batchStateQuery, experimentReportSignal } from './messages.js';
+import { BATCH_ID_KEY, EXPERIMENT_KEY, PRIORITY_ATTRIBUTE_KEY, STATUS_KEY } from './search-attributes.js';
+
+/**
+ * Runs a batch of experiments as a sliding window: experiments start strictly in the order of
+ * `state.experiments` (already sorted by priority), at most `maxConcurrent` at a time, and a slot
+ * is refilled as soon as a child reports a final result. Children outlive a continue-as-new
+ * (ABANDON) and report by workflow id, so the batch continues as new whenever its history grows
+ * past `historyLimit`, carrying its whole state; every report reaches the current run.
+ */
+export async function batchWorkflow(state: BatchState): Promise<BatchSummary> {
+  setHandler(experimentReportSignal, (report) => applyReport(state, report));
+  setHandler(batchStateQuery, () => state);
+  const pendingStarts = new Set<Promise<void>>();
+
+  try {
+    while (state.nextIndex < state.experiments.length && !state.cancelRequested) {
+      await condition(() => inFlight(state) < state.settings.maxConcurrent);
+      if (historyIsLong(state)) {
+        await Promise.all(pendingStarts);
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof batchWorkflow>({ ...state, generation: state.generation + 1 });
+      }
+      const started = startExperiment(state, state.nextIndex++).finally(() => pendingStarts.delete(started));
+      pendingStarts.add(started);
+    }
+    await condition(() => isBatchDone(state));
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    await CancellationScope.nonCancellable(() => cancelRemaining(state, pendingStarts));
+  }
+  if (state.settings.searchAttributes) upsertSearchAttributes([{ key: STATUS_KEY, value: batchOutcome(state) }]);
+  return summarize(state);
+}
+
+function historyIsLong(state: BatchState): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= state.settings.historyLimit;
+}
+
+/** Marks the experiment running before the start is confirmed, so a fast child's report is never overwritten. */
+async function startExperiment(state: BatchState, index: number): Promise<void> {
+  const experiment = state.experiments[index];
+  const { settings, batchId } = state;
+  state.records[index] = { status: 'running', attempts: 0, exitCode: null, startedAt: Date.now() };
+  try {
+    await startChild(experimentWorkflow, {
+      workflowId: experimentWorkflowId(batchId, experiment.name),
+      args: [{ batchId, index, experiment, settings }],
+      taskQueue: settings.taskQueue,
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      priority: { priorityKey: PRIORITY_KEY[experiment.priority] },
+      typedSearchAttributes: settings.searchAttributes
+        ? [
+            { key: BATCH_ID_KEY, value: batchId },
+            { key: EXPERIMENT_KEY, value: experiment.name },
+            { key: PRIORITY_ATTRIBUTE_KEY, value: experiment.priority },
+            { key: STATUS_KEY, value: 'running' },
+          ]
+        : undefined,
+    });
+  } catch (err) {
+    const record = state.records[index];
+    if (isFinal(record.status)) return;
+    const message = err instanceof Error ? err.message : String(err);
+    state.records[index] = { ...record, status: 'failed', closedAt: Date.now(), error: `could not start: ${message}` };
+  }
+}
+
+/** Queued experiments never start; running ones are cancelled and given time to kill their processes. */
+async function cancelRemaining(state: BatchState, pendingStarts: Set<Promise<void>>): Promise<void> {
+  state.cancelRequested = true;
+  const now = Date.now();
+  for (let index = state.nextIndex; index < state.experiments.length; index++) {
+    state.records[index] = { ...state.records[index], status: 'cancelled', closedAt: now };
+  }
+  state.nextIndex = state.experiments.length;
+  await Promise.all(pendingStarts);
+  const running = state.records.flatMap((record, index) => (isFinal(record.status) ? [] : [index]));
+  await Promise.all(
+    running.map((index) =>
+      getExternalWorkflowHandle(experimentWorkflowId(state.batchId, state.experiments[index].name))
+        .cancel()
+        .catch(() => undefined),
+    ),
+  );
+  const reported = await condition(() => isBatchDone(state), state.settings.killGraceMs + 60_000);
+  if (!reported) {
+    for (const index of running) {
+      if (!isFinal(state.records[index].status)) {
+        state.records[index] = { ...state.records[index], status: 'cancelled', closedAt: Date.now() };
+      }
+    }
+  }
+}
+
+function batchOutcome(state: BatchState): string {
+  if (state.cancelRequested) return 'cancelled';
+  return state.records.some((record) => record.status === 'failed') ? 'failed' : 'completed';
+}

@@ -1,0 +1,2 @@
+export { batchWorkflow } from './batch.js';
+export { experimentWorkflow } from './experiment.js';

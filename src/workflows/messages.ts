@@ -1,0 +1,9 @@
+/** Messages between the CLI, the batch workflow and its experiment workflows. */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { BatchState, ExperimentReport } from '../shared/types.js';
+
+/** Sent by an experiment workflow to its batch whenever its record changes. */
+export const experimentReportSignal = defineSignal<[ExperimentReport]>('experimentReport');
+
+/** The batch's whole state, for `status`, `watch` and `submit`. */
+export const batchStateQuery = defineQuery<BatchState>('batchState');
