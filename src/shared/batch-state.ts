@@ -4,10 +4,10 @@ import {
   type BatchSettings,
   type BatchState,
   type BatchSummary,
-  type ExperimentRecord,
   type ExperimentReport,
   type ExperimentSpec,
   type ExperimentStatus,
+  type ExperimentView,
 } from './types.js';
 
 export function newBatchState(
@@ -45,7 +45,7 @@ export function applyReport(state: BatchState, report: ExperimentReport): void {
 
 export type StatusCounts = Record<ExperimentStatus, number>;
 
-export function countByStatus(records: readonly ExperimentRecord[]): StatusCounts {
+export function countByStatus(records: readonly { status: ExperimentStatus }[]): StatusCounts {
   const counts: StatusCounts = { queued: 0, running: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 };
   for (const record of records) counts[record.status]++;
   return counts;
@@ -70,21 +70,30 @@ function isoOrNull(epochMs: number | undefined): string | null {
   return epochMs === undefined ? null : new Date(epochMs).toISOString();
 }
 
+/** Every experiment with its current status; the shape of `status --json` and of the final summary. */
+export function experimentViews(state: BatchState): ExperimentView[] {
+  return state.experiments.map((experiment, index) => {
+    const record = state.records[index];
+    return {
+      id: experiment.id,
+      name: experiment.name,
+      priority: experiment.priority,
+      status: record.status,
+      attempts: record.attempts,
+      exitCode: record.exitCode,
+      startedAt: isoOrNull(record.startedAt),
+      closedAt: isoOrNull(record.closedAt),
+    };
+  });
+}
+
+/** The batch's result: an experiment that never reached a final status counts as cancelled. */
 export function summarize(state: BatchState): BatchSummary {
   return {
     batchId: state.batchId,
-    experiments: state.experiments.map((experiment, index) => {
-      const record = state.records[index];
-      return {
-        id: experiment.id,
-        name: experiment.name,
-        priority: experiment.priority,
-        status: record.status === 'completed' || record.status === 'failed' ? record.status : 'cancelled',
-        attempts: record.attempts,
-        exitCode: record.exitCode,
-        startedAt: isoOrNull(record.startedAt),
-        closedAt: isoOrNull(record.closedAt),
-      };
-    }),
+    experiments: experimentViews(state).map((view) => ({
+      ...view,
+      status: view.status === 'completed' || view.status === 'failed' ? view.status : 'cancelled',
+    })),
   };
 }

@@ -118,15 +118,19 @@ export const FAILURE_TYPES = {
   workerShutdown: 'WorkerShutdown',
 } as const;
 
-export interface ExperimentSummary {
+export interface ExperimentView {
   id: string;
   name: string;
   priority: Priority;
-  status: 'completed' | 'failed' | 'cancelled';
+  status: ExperimentStatus;
   attempts: number;
   exitCode: number | null;
   startedAt: string | null;
   closedAt: string | null;
+}
+
+export interface ExperimentSummary extends ExperimentView {
+  status: 'completed' | 'failed' | 'cancelled';
 }
 
 export interface BatchSummary {

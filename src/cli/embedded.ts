@@ -1,0 +1,60 @@
+/**
+ * The embedded default: with no address configured and nothing on localhost:7233, staged starts
+ * Temporal's dev server and a worker in the background; `npm run down` stops them.
+ */
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import type { ConnectionConfig } from '../connection.js';
+import { logFileOf, startInBackground } from '../server/background.js';
+import { defaultDevServerOptions, devServerArgs, serverAnswers, waitForDevServer } from '../server/dev-server.js';
+import { findTemporalCli } from '../server/temporal-cli.js';
+import { UsageError } from './errors.js';
+
+export async function connectOrStartServer(
+  config: ConnectionConfig,
+  workDir: string,
+  log: (line: string) => void,
+): Promise<Connection> {
+  if (!(await serverAnswers(config.address))) {
+    if (config.explicit) {
+      throw new UsageError(`no Temporal server answers at ${config.address} (set by TEMPORAL_ADDRESS or a profile)`);
+    }
+    const options = defaultDevServerOptions(workDir);
+    const temporalCli = await findTemporalCli({ log });
+    startInBackground(workDir, 'server', temporalCli, devServerArgs(options));
+    log(
+      `[OK] Started Temporal's dev server in the background: Web UI http://localhost:${options.uiPort} ` +
+        `(log ${logFileOf(workDir, 'server')}; stop it with npm run down)`,
+    );
+    await waitForDevServer(config.address, config.namespace);
+  }
+  return Connection.connect(config.options);
+}
+
+async function hasWorker(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
+  const response = await client.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+  });
+  return (response.pollers?.length ?? 0) > 0;
+}
+
+/** Starts a background worker where staged owns the server; elsewhere warns that none is polling. */
+export async function ensureWorker(
+  client: Client,
+  config: ConnectionConfig,
+  taskQueue: string,
+  workDir: string,
+  log: (line: string) => void,
+): Promise<void> {
+  if (await hasWorker(client, config.namespace, taskQueue)) return;
+  if (config.explicit) {
+    log(`[WARN] No worker polls task queue "${taskQueue}" at ${config.address}; start one with: npm run worker`);
+    return;
+  }
+  const workerScript = fileURLToPath(new URL('../worker.js', import.meta.url));
+  startInBackground(workDir, 'worker', process.execPath, [workerScript]);
+  log(`[OK] Started a worker in the background (log ${logFileOf(workDir, 'worker')}; stop it with npm run down)`);
+}

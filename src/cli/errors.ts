@@ -1,0 +1,5 @@
+/** Exit codes of the CLI and the error that means "bad input: nothing was started". */
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, detached: 130 } as const;
+
+export class UsageError extends Error {}

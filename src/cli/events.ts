@@ -1,0 +1,46 @@
+/** Turns two snapshots of a batch into the lines a person wants to see: START, RETRY, DONE, FAIL. */
+import type { BatchState, ExperimentRecord } from '../shared/types.js';
+import { formatDuration } from './duration.js';
+
+function firstLine(text: string | undefined): string {
+  return (text ?? '').split('\n')[0];
+}
+
+function exitText(record: ExperimentRecord): string {
+  return record.exitCode === null ? 'no exit code' : `exit ${record.exitCode}`;
+}
+
+export function describeChanges(previous: BatchState | undefined, next: BatchState, now: number): string[] {
+  const lines: string[] = [];
+  next.experiments.forEach((experiment, index) => {
+    const before = previous?.records[index];
+    const after = next.records[index];
+    if (before && before.status === after.status && before.attempts === after.attempts) return;
+    const label = `${experiment.name}`;
+    const priority = experiment.priority.toUpperCase();
+    const wasQueued = !before || before.status === 'queued';
+    if (wasQueued && after.status !== 'queued' && after.status !== 'cancelled') {
+      lines.push(`[START] ${label} (Priority: ${priority})`);
+    }
+    switch (after.status) {
+      case 'running':
+        if (before?.status === 'retrying') lines.push(`[START] ${label} (Priority: ${priority}, attempt ${after.attempts + 1})`);
+        break;
+      case 'retrying': {
+        const wait = after.retryAt ? ` in ${formatDuration(Math.max(0, after.retryAt - now))}` : '';
+        lines.push(`[RETRY] ${label} attempt ${after.attempts} failed (${exitText(after)}); retrying${wait}`);
+        break;
+      }
+      case 'completed':
+        lines.push(`[DONE] ${label} (Duration: ${formatDuration((after.closedAt ?? now) - (after.startedAt ?? now))})`);
+        break;
+      case 'failed':
+        lines.push(`[FAIL] ${label} after ${after.attempts} attempt(s) (${exitText(after)}): ${firstLine(after.error)}`);
+        break;
+      case 'cancelled':
+        if (before) lines.push(`[CANCEL] ${label}`);
+        break;
+    }
+  });
+  return lines;
+}

@@ -1,0 +1,114 @@
+/** `status`, `watch` and `cancel`: look at or act on a batch from any terminal. */
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { loadConnectionConfig, type ConnectionConfig } from '../connection.js';
+import { countByStatus, experimentViews } from '../shared/batch-state.js';
+import type { BatchState, BatchSummary } from '../shared/types.js';
+import { EXIT, UsageError } from './errors.js';
+import { followBatch, queryBatchState } from './follow.js';
+import { header, statusLines, summaryLines } from './render.js';
+
+const RECENT_BATCHES = 20;
+
+async function withClient<T>(run: (client: Client, config: ConnectionConfig) => Promise<T>): Promise<T> {
+  const config = loadConnectionConfig();
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...config.options, connectTimeout: 3_000 });
+  } catch {
+    throw new UsageError(`no Temporal server answers at ${config.address}`);
+  }
+  try {
+    return await run(new Client({ connection, namespace: config.namespace }), config);
+  } finally {
+    await connection.close();
+  }
+}
+
+async function existingBatch(client: Client, batchId: string): Promise<WorkflowHandle> {
+  const handle = client.workflow.getHandle(batchId);
+  try {
+    await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no batch with id "${batchId}"`);
+    throw err;
+  }
+  return handle;
+}
+
+/** The live state when a worker answers the query; for a finished batch, its stored result. */
+async function readBatch(handle: WorkflowHandle): Promise<{ state?: BatchState; summary?: BatchSummary; status: string }> {
+  const description = await handle.describe();
+  const status = description.status.name;
+  try {
+    return { state: await queryBatchState(handle), status };
+  } catch (err) {
+    if (status === 'COMPLETED') return { summary: (await handle.result()) as BatchSummary, status };
+    throw new Error(`batch ${handle.workflowId} is ${status} and no worker answered its query: ${(err as Error).message}`);
+  }
+}
+
+export async function status(batchId: string | undefined, json: boolean): Promise<number> {
+  return withClient(async (client) => {
+    if (!batchId) return listBatches(client, json);
+    const { state, summary, status } = await readBatch(await existingBatch(client, batchId));
+    const experiments = state ? experimentViews(state) : summary!.experiments;
+    if (json) {
+      const counts = countByStatus(experiments);
+      console.log(JSON.stringify({ batchId, status: status.toLowerCase(), counts, experiments }, null, 2));
+    } else if (state) {
+      console.log(`Batch ${batchId}: ${status.toLowerCase()}`);
+      statusLines(state, Date.now()).forEach((line) => console.log(line));
+    } else {
+      summaryLines(summary!).forEach((line) => console.log(line));
+    }
+    return EXIT.ok;
+  });
+}
+
+async function listBatches(client: Client, json: boolean): Promise<number> {
+  const batches: { batchId: string; status: string; startedAt: string }[] = [];
+  for await (const workflow of client.workflow.list({ query: `WorkflowType = 'batchWorkflow'` })) {
+    batches.push({ batchId: workflow.workflowId, status: workflow.status.name.toLowerCase(), startedAt: workflow.startTime.toISOString() });
+    if (batches.length >= RECENT_BATCHES) break;
+  }
+  if (json) console.log(JSON.stringify({ batches }, null, 2));
+  else if (!batches.length) console.log('No batches yet. Start one with: npm run submit');
+  else batches.forEach((batch) => console.log(`${batch.startedAt}  ${batch.status.padEnd(10)}  ${batch.batchId}`));
+  return EXIT.ok;
+}
+
+export async function watch(batchId: string, statusIntervalMs: number): Promise<number> {
+  return withClient(async (client) => {
+    const handle = await existingBatch(client, batchId);
+    const { state, summary } = await readBatch(handle);
+    if (!state) {
+      summaryLines(summary!).forEach((line) => console.log(line));
+      return EXIT.ok;
+    }
+    header(state).forEach((line) => console.log(line));
+    statusLines(state, Date.now()).forEach((line) => console.log(line));
+    const interrupt = new AbortController();
+    const onSigint = () => interrupt.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const result = await followBatch(handle, { statusIntervalMs, print: console.log, signal: interrupt.signal, since: state });
+      if (result.kind === 'detached') {
+        console.log(`\n[DETACHED] Batch ${batchId} runs on. Re-attach with: npm run watch -- ${batchId}`);
+        return EXIT.detached;
+      }
+      summaryLines(result.summary).forEach((line) => console.log(line));
+      return result.summary.experiments.every((experiment) => experiment.status === 'completed') ? EXIT.ok : EXIT.failed;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  });
+}
+
+export async function cancel(batchId: string): Promise<number> {
+  return withClient(async (client) => {
+    const handle = await existingBatch(client, batchId);
+    await handle.cancel();
+    console.log(`[CANCEL] Batch ${batchId}: queued experiments will not start; running ones are being stopped.`);
+    return EXIT.ok;
+  });
+}

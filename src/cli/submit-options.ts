@@ -1,0 +1,92 @@
+/** Validates `submit`'s options into batch settings; every message names the flag and the value. */
+import path from 'node:path';
+import { z } from 'zod';
+import { taskQueueName } from '../connection.js';
+import type { BatchSettings } from '../shared/types.js';
+import { parseDuration } from './duration.js';
+import { UsageError } from './errors.js';
+
+export const SUBMIT_DEFAULTS = {
+  dir: './experiments',
+  maxConcurrent: '3',
+  maxRetries: '2',
+  retryDelay: '10s',
+  timeout: '90m',
+  heartbeatTimeout: '30s',
+  killGrace: '10s',
+  statusInterval: '30s',
+} as const;
+
+/** Temporal and the file system both accept these; the batch id names log and results folders. */
+const BATCH_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+const integer = (flag: string, min: number) =>
+  z.string().transform((text, ctx) => {
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
+      ctx.addIssue({ code: 'custom', message: `${flag} must be an integer ≥ ${min} (got "${text}")` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const duration = (flag: string) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return parseDuration(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${flag}: ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  });
+
+const submitSchema = z.object({
+  dir: z.string(),
+  maxConcurrent: integer('--max-concurrent', 1),
+  maxRetries: integer('--max-retries', 0),
+  retryDelay: duration('--retry-delay'),
+  timeout: duration('--timeout'),
+  heartbeatTimeout: duration('--heartbeat-timeout'),
+  killGrace: duration('--kill-grace'),
+  statusInterval: duration('--status-interval'),
+  batchId: z
+    .string()
+    .regex(BATCH_ID, '--batch-id may use letters, digits, ".", "_" and "-" (at most 100, starting with a letter or digit)')
+    .optional(),
+  priority: z.string().optional(),
+  experiments: z.string().optional(),
+  historyLimit: integer('--history-limit', 100).optional(),
+});
+
+export type RawSubmitOptions = z.input<typeof submitSchema>;
+export type SubmitOptions = z.output<typeof submitSchema>;
+
+export function parseSubmitOptions(raw: RawSubmitOptions): SubmitOptions {
+  const parsed = submitSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((issue) => issue.message).join('\n'));
+  return parsed.data;
+}
+
+/** History length at which a batch continues as new: well under Temporal's 10,240-event warning. */
+export const DEFAULT_HISTORY_LIMIT = 4_000;
+
+export function toBatchSettings(options: SubmitOptions, workDir: string, searchAttributes: boolean): BatchSettings {
+  return {
+    maxConcurrent: options.maxConcurrent,
+    maxRetries: options.maxRetries,
+    retryDelayMs: options.retryDelay,
+    timeoutMs: options.timeout,
+    heartbeatTimeoutMs: options.heartbeatTimeout,
+    killGraceMs: options.killGrace,
+    experimentsDir: path.resolve(workDir, options.dir),
+    workDir,
+    taskQueue: taskQueueName(),
+    historyLimit: options.historyLimit ?? DEFAULT_HISTORY_LIMIT,
+    searchAttributes,
+  };
+}
+
+export function newBatchId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `batch-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}

@@ -1,0 +1,130 @@
+/** `submit`: discovers and orders the experiments, starts the batch workflow, and follows it. */
+import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { loadProjectConfig } from '../config.js';
+import { loadConnectionConfig } from '../connection.js';
+import { discoverExperiments, type DiscoveredExperiment } from '../experiments/discover.js';
+import { sortExperiments } from '../experiments/order.js';
+import { selectExperiments } from '../experiments/select.js';
+import { ensureSearchAttributes } from '../server/search-attributes.js';
+import { newBatchState } from '../shared/batch-state.js';
+import type { BatchState, ExperimentSpec } from '../shared/types.js';
+import { batchWorkflow } from '../workflows/batch.js';
+import { BATCH_ID_KEY, STATUS_KEY } from '../workflows/search-attributes.js';
+import { connectOrStartServer, ensureWorker } from './embedded.js';
+import { EXIT } from './errors.js';
+import { followBatch } from './follow.js';
+import { header, summaryLines } from './render.js';
+import { newBatchId, parseSubmitOptions, toBatchSettings, type RawSubmitOptions } from './submit-options.js';
+import { UsageError } from './errors.js';
+
+export interface SubmitFlags extends RawSubmitOptions {
+  detach?: boolean;
+  json?: boolean;
+  dryRun?: boolean;
+}
+
+function toSpec({ id, name, file, priority }: DiscoveredExperiment): ExperimentSpec {
+  return { id, name, file, priority };
+}
+
+export async function resolveQueue(flags: SubmitFlags, workDir: string) {
+  const options = parseSubmitOptions(flags);
+  const { priorityRules } = await loadProjectConfig(workDir);
+  const settings = toBatchSettings(options, workDir, false);
+  const discovered = await discoverExperiments(settings.experimentsDir, priorityRules);
+  const queue = sortExperiments(selectExperiments(discovered, options));
+  return { options, settings, queue };
+}
+
+function printDryRun(queue: DiscoveredExperiment[], json: boolean): void {
+  if (json) {
+    const experiments = queue.map(({ id, name, priority, reason }) => ({ id, name, priority, reason }));
+    console.log(JSON.stringify({ experiments }, null, 2));
+    return;
+  }
+  console.log(`[DRY RUN] ${queue.length} experiment(s) would start in this order; nothing was started:`);
+  const width = Math.max(...queue.map((experiment) => experiment.name.length));
+  queue.forEach((experiment, index) => {
+    const position = String(index + 1).padStart(String(queue.length).length);
+    console.log(`  ${position}. ${experiment.name.padEnd(width)}  ${experiment.priority.toUpperCase().padEnd(8)}  ${experiment.reason}`);
+  });
+}
+
+export function webUiLink(address: string, namespace: string, workflowId: string): string | undefined {
+  const match = /^(localhost|127\.0\.0\.1):(\d+)$/.exec(address);
+  if (!match) return undefined;
+  return `http://${match[1]}:${Number(match[2]) + 1000}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+export async function submit(flags: SubmitFlags, workDir = process.cwd()): Promise<number> {
+  const { options, settings, queue } = await resolveQueue(flags, workDir);
+  if (flags.dryRun) {
+    printDryRun(queue, Boolean(flags.json));
+    return EXIT.ok;
+  }
+  const print = flags.json ? () => undefined : (line: string) => console.log(line);
+  const note = (line: string) => (flags.json ? console.error(line) : console.log(line));
+
+  const config = loadConnectionConfig();
+  const connection = await connectOrStartServer(config, workDir, note);
+  try {
+    const client = new Client({ connection, namespace: config.namespace });
+    const searchAttributes = await ensureSearchAttributes(connection, config.namespace);
+    await ensureWorker(client, config, settings.taskQueue, workDir, note);
+    const batchId = options.batchId ?? newBatchId();
+    const state: BatchState = newBatchState(batchId, queue.map(toSpec), { ...settings, searchAttributes }, Date.now());
+
+    let handle;
+    try {
+      handle = await client.workflow.start(batchWorkflow, {
+        workflowId: batchId,
+        taskQueue: settings.taskQueue,
+        args: [state],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: searchAttributes
+          ? [
+              { key: BATCH_ID_KEY, value: batchId },
+              { key: STATUS_KEY, value: 'running' },
+            ]
+          : undefined,
+        memo: { experimentsDir: settings.experimentsDir, workDir, maxConcurrent: settings.maxConcurrent },
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new UsageError(`batch id "${batchId}" is already used by another batch; choose another --batch-id`);
+      }
+      throw err;
+    }
+
+    const webUi = webUiLink(config.address, config.namespace, batchId);
+    header(state, webUi).forEach((line) => print(line));
+    if (flags.detach) {
+      if (flags.json) console.log(JSON.stringify({ batchId }));
+      else print(`[DETACHED] Batch ${batchId} runs on. Follow it with: npm run watch -- ${batchId}`);
+      return EXIT.ok;
+    }
+
+    const interrupt = new AbortController();
+    const onSigint = () => interrupt.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const result = await followBatch(handle, {
+        statusIntervalMs: options.statusInterval,
+        print,
+        signal: interrupt.signal,
+        since: state,
+      });
+      if (result.kind === 'detached') {
+        note(`\n[DETACHED] Batch ${batchId} runs on. Re-attach with: npm run watch -- ${batchId}`);
+        return EXIT.detached;
+      }
+      if (flags.json) console.log(JSON.stringify(result.summary, null, 2));
+      else summaryLines(result.summary).forEach((line) => print(line));
+      return result.summary.experiments.every((experiment) => experiment.status === 'completed') ? EXIT.ok : EXIT.failed;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,122 @@
+/** The staged command line: submit, status, watch, cancel, server, down. */
+import path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from './config.js';
+import { DiscoveryError } from './experiments/discover.js';
+import { SelectionError } from './experiments/select.js';
+import { TemporalCliError } from './server/temporal-cli.js';
+import { defaultDevServerOptions } from './server/dev-server.js';
+import { parseDuration } from './cli/duration.js';
+import { EXIT, UsageError } from './cli/errors.js';
+import { cancel, status, watch } from './cli/inspect.js';
+import { down, runServer } from './cli/server.js';
+import { submit } from './cli/submit.js';
+import { SUBMIT_DEFAULTS } from './cli/submit-options.js';
+import { findTemporalCli } from './server/temporal-cli.js';
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535) throw new InvalidArgumentError('must be a port number');
+  return parsed;
+}
+
+function duration(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export function buildProgram(finish: (code: number) => void): Command {
+  const program = new Command('staged')
+    .description('Run queues of long experiment scripts on Temporal: priority order, bounded concurrency, durable retries.')
+    .showHelpAfterError()
+    .exitOverride();
+  const run = (action: () => Promise<number>) => action().then(finish);
+
+  program
+    .command('submit')
+    .description('Run the selected experiments as one batch, highest priority first, at most --max-concurrent at a time.')
+    .option('--dir <dir>', 'directory of experiment scripts (env STAGED_EXPERIMENTS_DIR)', process.env.STAGED_EXPERIMENTS_DIR || SUBMIT_DEFAULTS.dir)
+    .option('--priority <levels>', '"high" runs high and above (critical+high); a list like "medium,low" runs exactly those')
+    .option('--experiments <ids>', 'comma-separated experiment ids (exp125) or names (exp125_adaptive_stop_loss)')
+    .option('--max-concurrent <n>', 'experiments of this batch running at once', SUBMIT_DEFAULTS.maxConcurrent)
+    .option('--max-retries <n>', 'retries after a failed attempt (non-zero exit or timeout)', SUBMIT_DEFAULTS.maxRetries)
+    .option('--retry-delay <duration>', 'delay before the first retry; doubles for each further one', SUBMIT_DEFAULTS.retryDelay)
+    .option('--timeout <duration>', 'longest one attempt may run before it is killed and retried', SUBMIT_DEFAULTS.timeout)
+    .option('--heartbeat-timeout <duration>', 'how soon an attempt on a dead worker is run elsewhere', SUBMIT_DEFAULTS.heartbeatTimeout)
+    .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when stopping a process tree', SUBMIT_DEFAULTS.killGrace)
+    .option('--status-interval <duration>', 'how often the [STATUS] line is printed', SUBMIT_DEFAULTS.statusInterval)
+    .option('--batch-id <id>', 'id of the batch (default: batch-<date>-<time>-<random>)')
+    .option('--detach', 'start the batch and return without waiting')
+    .option('--dry-run', 'print the queue in start order with each priority and its reason; start nothing')
+    .option('--json', 'print only JSON on stdout: the final summary (or the dry-run queue)')
+    .addOption(new Option('--history-limit <events>', 'history length at which the batch continues as new').hideHelp())
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 all completed, 1 some failed, 2 bad input (nothing started), 130 detached with Ctrl-C.\n' +
+        'Connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE or a temporal.toml profile (TEMPORAL_PROFILE); with none\n' +
+        'and nothing on localhost:7233, staged starts a dev server and a worker in the background.',
+    )
+    .action((flags) => run(() => submit(flags)));
+
+  program
+    .command('status')
+    .description('Show a batch (or, without an id, the recent batches).')
+    .argument('[batchId]')
+    .option('--json', 'print JSON')
+    .action((batchId: string | undefined, flags: { json?: boolean }) => run(() => status(batchId, Boolean(flags.json))));
+
+  program
+    .command('watch')
+    .description('Follow a running batch live until it ends (Ctrl-C detaches; the batch runs on).')
+    .argument('<batchId>')
+    .option('--status-interval <duration>', 'how often the [STATUS] line is printed', duration, parseDuration(SUBMIT_DEFAULTS.statusInterval))
+    .action((batchId: string, flags: { statusInterval: number }) => run(() => watch(batchId, flags.statusInterval)));
+
+  program
+    .command('cancel')
+    .description('Cancel a batch: queued experiments never start, running process trees are killed.')
+    .argument('<batchId>')
+    .action((batchId: string) => run(() => cancel(batchId)));
+
+  const serverDefaults = defaultDevServerOptions(process.cwd());
+  program
+    .command('server')
+    .description("Run Temporal's dev server in the foreground (SQLite file, Web UI, task-queue priority on).")
+    .option('--port <n>', 'gRPC port', port, serverDefaults.port)
+    .option('--ui-port <n>', 'Web UI port', port, serverDefaults.uiPort)
+    .option('--db-file <path>', 'SQLite file that keeps everything across restarts', serverDefaults.dbFile)
+    .action((flags: { port: number; uiPort: number; dbFile: string }) =>
+      run(() => runServer({ port: flags.port, uiPort: flags.uiPort, dbFile: path.resolve(flags.dbFile) })),
+    );
+
+  program
+    .command('down')
+    .description('Stop the dev server and worker that submit started in the background.')
+    .action(() => run(() => down(process.cwd())));
+
+  program
+    .command('temporal-cli')
+    .description('Print the path of the Temporal CLI, building it with Go if it is missing.')
+    .action(() => run(async () => (console.log(await findTemporalCli()), EXIT.ok)));
+
+  return program;
+}
+
+const BAD_INPUT = [UsageError, DiscoveryError, SelectionError, ConfigError, TemporalCliError];
+
+function fail(err: unknown): never {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  if (BAD_INPUT.some((type) => err instanceof type)) {
+    console.error(`staged: ${(err as Error).message}`);
+    process.exit(EXIT.usage);
+  }
+  console.error(`staged: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+  process.exit(EXIT.failed);
+}
+
+buildProgram((code) => process.exit(code))
+  .parseAsync(process.argv)
+  .catch(fail);

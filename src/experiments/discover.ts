@@ -1,0 +1,86 @@
+/** Finds the experiments in a directory: `*.py` files and executable files not starting with `_` or `.`. */
+import { constants } from 'node:fs';
+import { access, open, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ExperimentSpec } from '../shared/types.js';
+import { decideScriptPriority, PriorityLineError, type PriorityRules } from './priority.js';
+
+/** Docstrings live at the top of a file; this much is enough to find them. */
+const HEAD_BYTES = 64 * 1024;
+
+export interface DiscoveredExperiment extends ExperimentSpec {
+  path: string;
+  reason: string;
+}
+
+/** Bad input found while discovering: the message names the file and the problem. */
+export class DiscoveryError extends Error {}
+
+export function experimentIdOf(name: string): string {
+  return name.split('_')[0];
+}
+
+export function experimentNameOf(file: string): string {
+  const extension = path.extname(file);
+  return extension ? file.slice(0, -extension.length) : file;
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Decodes a script's head; a file that is not text (a compiled program) has no docstring. */
+function decodeHead(head: Buffer, file: string, isPython: boolean): string {
+  const isScript = isPython || head.subarray(0, 2).toString('latin1') === '#!';
+  const truncated = head.length === HEAD_BYTES;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(truncated ? head.subarray(0, head.lastIndexOf(10) + 1) : head);
+  } catch {
+    if (!isScript) return '';
+    throw new DiscoveryError(`${file}: its docstring is not valid UTF-8`);
+  }
+}
+
+async function isExecutable(file: string): Promise<boolean> {
+  return access(file, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function discoverExperiments(dir: string, rules?: PriorityRules): Promise<DiscoveredExperiment[]> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) throw new DiscoveryError(`experiments directory not found: ${dir}`);
+  if (!info.isDirectory()) throw new DiscoveryError(`not a directory: ${dir}`);
+
+  const entries = await readdir(dir, { withFileTypes: true });
+  const found: DiscoveredExperiment[] = [];
+  for (const entry of entries) {
+    if (entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
+    const file = path.join(dir, entry.name);
+    const isPython = entry.name.endsWith('.py');
+    const fileInfo = await stat(file).catch(() => undefined);
+    if (!fileInfo?.isFile()) continue;
+    if (!isPython && !(await isExecutable(file))) continue;
+    const head = await readHead(file).catch((err: NodeJS.ErrnoException) => {
+      throw new DiscoveryError(`${file}: cannot read it (${err.code ?? err.message})`);
+    });
+    let decision;
+    try {
+      decision = decideScriptPriority(decodeHead(head, file, isPython), isPython, rules);
+    } catch (err) {
+      if (err instanceof PriorityLineError) throw new DiscoveryError(`${file}: ${err.message}`);
+      throw err;
+    }
+    const name = experimentNameOf(entry.name);
+    found.push({ id: experimentIdOf(name), name, file: entry.name, path: file, ...decision });
+  }
+  return found;
+}

@@ -1,0 +1,45 @@
+/** Which discovered experiments a submit runs: `--priority` and `--experiments`. */
+import { PRIORITIES, type ExperimentSpec, type Priority } from '../shared/types.js';
+
+export class SelectionError extends Error {}
+
+/**
+ * `high` means high and everything above it (critical + high), as the original runner did;
+ * a comma list (`medium,low`) means exactly those levels.
+ */
+export function parsePriorityFilter(value: string): Set<Priority> {
+  const levels = value.split(',').map((level) => level.trim().toLowerCase()).filter(Boolean);
+  const unknown = levels.filter((level) => !(PRIORITIES as readonly string[]).includes(level));
+  if (!levels.length || unknown.length) {
+    throw new SelectionError(`unknown priority level "${unknown.join(',') || value}": use ${PRIORITIES.join(', ')}`);
+  }
+  if (levels.length === 1) {
+    return new Set(PRIORITIES.slice(0, PRIORITIES.indexOf(levels[0] as Priority) + 1));
+  }
+  return new Set(levels as Priority[]);
+}
+
+export interface Selection {
+  priority?: string;
+  /** Comma-separated ids (`exp125`) or names (`exp125_adaptive_stop_loss`). */
+  experiments?: string;
+}
+
+export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], selection: Selection): T[] {
+  let chosen = [...all];
+  if (selection.experiments !== undefined) {
+    const wanted = selection.experiments.split(',').map((item) => item.trim()).filter(Boolean);
+    if (!wanted.length) throw new SelectionError('--experiments is empty: give ids or names, comma-separated');
+    const unknown = wanted.filter((item) => !all.some((e) => e.id === item || e.name === item));
+    if (unknown.length) {
+      throw new SelectionError(`unknown experiment${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+    }
+    chosen = chosen.filter((e) => wanted.includes(e.id) || wanted.includes(e.name));
+  }
+  if (selection.priority !== undefined) {
+    const levels = parsePriorityFilter(selection.priority);
+    chosen = chosen.filter((e) => levels.has(e.priority));
+  }
+  if (!chosen.length) throw new SelectionError('the selection matches no experiment');
+  return chosen;
+}

@@ -1,0 +1,65 @@
+/** Temporal's dev server (`temporal server start-dev`): a SQLite file, the Web UI, and task-queue priority on. */
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
+import { stagedHome } from '../paths.js';
+import { ensureSearchAttributes } from './search-attributes.js';
+
+export interface DevServerOptions {
+  port: number;
+  uiPort: number;
+  dbFile: string;
+}
+
+export function defaultDevServerOptions(workDir: string): DevServerOptions {
+  return { port: 7233, uiPort: 8233, dbFile: path.join(stagedHome(workDir), 'temporal.db') };
+}
+
+/** Without matching.useNewMatcher, Server 1.29 ignores task-queue priority. */
+export const PRIORITY_DYNAMIC_CONFIG = ['--dynamic-config-value', 'matching.useNewMatcher=true'];
+
+export function devServerArgs(options: DevServerOptions): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--db-filename',
+    options.dbFile,
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--log-level',
+    'warn',
+    ...PRIORITY_DYNAMIC_CONFIG,
+  ];
+}
+
+/** Waits until a server answers at `address`, then registers staged's search attributes. */
+export async function waitForDevServer(address: string, namespace: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await ensureSearchAttributes(connection, namespace);
+      } finally {
+        await connection.close();
+      }
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`the dev server did not answer at ${address} within ${timeoutMs / 1000}s`);
+      await delay(250);
+    }
+  }
+}
+
+/** True when a Temporal server answers at `address`. */
+export async function serverAnswers(address: string, timeoutMs = 2_000): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    await connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
