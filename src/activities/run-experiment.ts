@@ -34,7 +34,7 @@ export async function runExperiment(input: RunInput): Promise<RunOutcome> {
   });
 
   const command = await resolveCommand(path.join(settings.experimentsDir, experiment.file)).catch((err) => {
-    if (err instanceof NotRunnableError) throw notRunnable(err.message, failureDetails());
+    if (err instanceof NotRunnableError) throw notRunnable(err.message, failureDetails({ runs: 0 }));
     throw err;
   });
   const resultsDir = experimentResultsDir(settings.workDir, batchId, experiment.name);
@@ -57,7 +57,7 @@ export async function runExperiment(input: RunInput): Promise<RunOutcome> {
   });
 
   if (outcome.spawnError) {
-    throw notRunnable(`${experiment.name}: cannot start ${command.file}: ${outcome.spawnError}`, failureDetails());
+    throw notRunnable(`${experiment.name}: cannot start ${command.file}: ${outcome.spawnError}`, failureDetails({ runs: 0 }));
   }
   if (context.cancellationSignal.aborted) {
     if (context.cancellationDetails?.cancelRequested) throw new CancelledFailure(`${experiment.name} cancelled`);

@@ -1,0 +1,171 @@
+/** The core guarantees of a batch, measured from the experiment processes themselves on a real Temporal server. */
+import { existsSync } from 'node:fs';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { attemptLogFile } from '../src/paths.js';
+import { batchStateQuery } from '../src/workflows/messages.js';
+import { batchStateFor, startBatch, startTestServer, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
+import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  env = await startTestServer();
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+async function withWorker<T>(taskQueue: string, slots: number, body: (worker: Worker) => Promise<T>): Promise<T> {
+  const worker = await startWorker(env, taskQueue, slots);
+  return worker.runUntil(body(worker));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('starts experiments strictly in priority order and never runs more than --max-concurrent at once', async () => {
+  const dir = await tempDir('order');
+  const journal = path.join(dir, '_journal');
+  const titles: Record<string, string> = {
+    exp100_low: 'Baseline.\n#\n# Priority: low',
+    exp9_medium: 'Momentum sweep.',
+    exp10_medium: 'Another sweep.',
+    exp50_high: 'Adaptive stops.',
+    exp51_high: 'Risk management caps.',
+    exp7_critical: 'Production audit.',
+    exp8_critical: 'Deployment check.',
+    exp99_medium: 'Plain run.',
+  };
+  for (const [name, title] of Object.entries(titles)) await writeScript(dir, name, journal, { title, body: 'sleep 0.4' });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
+
+  const summary = await withWorker(taskQueue, 6, async () => (await startBatch(env, state)).result());
+
+  expect(summary.experiments.every((experiment) => experiment.status === 'completed')).toBe(true);
+  const entries = await readJournal(journal);
+  const starts = entries.filter((entry) => entry.event === 'start').sort((a, b) => a.atMs - b.atMs);
+  const expectedOrder = [
+    'exp7_critical',
+    'exp8_critical',
+    'exp50_high',
+    'exp51_high',
+    'exp9_medium',
+    'exp10_medium',
+    'exp99_medium',
+    'exp100_low',
+  ];
+  // Two start in the same refill; the order between them is the order of their process start, so compare pairs.
+  const pairs = (names: string[]) => [0, 2, 4, 6].map((i) => new Set(names.slice(i, i + 2)));
+  expect(pairs(starts.map((entry) => entry.name))).toEqual(pairs(expectedOrder));
+  expect(maxOverlap(entries)).toBe(2);
+});
+
+test('retries a failing attempt durably and completes when a later attempt succeeds', async () => {
+  const dir = await tempDir('retry');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_flaky', journal, { body: 'echo "attempt $STAGED_ATTEMPT"; [ "$STAGED_ATTEMPT" -ge 3 ]' });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2 }));
+
+  const summary = await withWorker(taskQueue, 2, async () => (await startBatch(env, state)).result());
+
+  expect(summary.experiments[0]).toMatchObject({ name: 'exp1_flaky', status: 'completed', attempts: 3, exitCode: 0 });
+  const runs = (await readJournal(journal)).filter((entry) => entry.event === 'start');
+  expect(runs.map((entry) => entry.attempt)).toEqual([1, 2, 3]);
+  for (const run of [1, 2, 3]) expect(existsSync(attemptLogFile(dir, state.batchId, 'exp1_flaky', run))).toBe(true);
+});
+
+test('fails an experiment for good after --max-retries + 1 runs while the rest of the batch goes on', async () => {
+  const dir = await tempDir('fail');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_broken', journal, { title: 'Critical broken run.', body: 'echo "boom on stderr" >&2; exit 3' });
+  await writeScript(dir, 'exp2_fine', journal, { body: 'sleep 0.1' });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 1, maxConcurrent: 1 }));
+
+  const summary = await withWorker(taskQueue, 2, async () => (await startBatch(env, state)).result());
+
+  const broken = summary.experiments.find((experiment) => experiment.name === 'exp1_broken');
+  const fine = summary.experiments.find((experiment) => experiment.name === 'exp2_fine');
+  expect(broken).toMatchObject({ status: 'failed', attempts: 2, exitCode: 3 });
+  expect(fine).toMatchObject({ status: 'completed', attempts: 1 });
+  const brokenRuns = (await readJournal(journal)).filter((entry) => entry.event === 'start' && entry.name === 'exp1_broken');
+  expect(brokenRuns).toHaveLength(2);
+});
+
+test('a missing script, a non-executable file and a missing interpreter fail at once, without retries, saying which', async () => {
+  const dir = await tempDir('notrunnable');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_missing', journal);
+  await writeScript(dir, 'exp2_not_executable', journal);
+  await writeFile(path.join(dir, 'exp3_python.py'), `"A Python experiment."\nprint("hi")\n`);
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2 }));
+  // Break them after discovery, as happens when files change between submit and run.
+  await rm(path.join(dir, 'exp1_missing.sh'));
+  await chmod(path.join(dir, 'exp2_not_executable.sh'), 0o644);
+  process.env.STAGED_PYTHON = '/nonexistent/python3';
+
+  try {
+    const { summary, finalState } = await withWorker(taskQueue, 3, async () => {
+      const handle = await startBatch(env, state);
+      return { summary: await handle.result(), finalState: await handle.query(batchStateQuery) };
+    });
+    const errors = Object.fromEntries(
+      state.experiments.map((experiment, index) => [experiment.name, finalState.records[index].error]),
+    );
+    expect(summary.experiments.map((experiment) => [experiment.name, experiment.status, experiment.attempts])).toEqual(
+      expect.arrayContaining([
+        ['exp1_missing', 'failed', 0],
+        ['exp2_not_executable', 'failed', 0],
+        ['exp3_python', 'failed', 0],
+      ]),
+    );
+    expect(errors.exp1_missing).toMatch(/script not found: .*exp1_missing\.sh/);
+    expect(errors.exp2_not_executable).toMatch(/not executable/);
+    expect(errors.exp3_python).toMatch(/cannot start \/nonexistent\/python3/);
+    expect(await readJournal(journal)).toHaveLength(0);
+  } finally {
+    delete process.env.STAGED_PYTHON;
+  }
+});
+
+test('cancelling a batch kills each running process tree, grandchildren included, and queued experiments never start', async () => {
+  const dir = await tempDir('cancel');
+  const journal = path.join(dir, '_journal');
+  const pids = path.join(dir, '_pids');
+  const body = `sleep 300 & echo "$! $$" >> "${pids}"; wait`;
+  for (const name of ['exp1_long', 'exp2_long', 'exp3_queued']) await writeScript(dir, name, journal, { body });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, killGraceMs: 1_000 }));
+
+  const { summary, recorded } = await withWorker(taskQueue, 3, async () => {
+    const handle = await startBatch(env, state);
+    let recorded: number[] = [];
+    while (recorded.length < 4) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      recorded = (await readFile(pids, 'utf8').catch(() => ''))
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    }
+    await handle.cancel();
+    return { summary: await handle.result(), recorded };
+  });
+
+  expect(summary.experiments.map((experiment) => experiment.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+  expect(recorded.filter(pidAlive)).toEqual([]);
+  const started = (await readJournal(journal)).filter((entry) => entry.event === 'start').map((entry) => entry.name);
+  expect(started.sort()).toEqual(['exp1_long', 'exp2_long']);
+});

@@ -1,0 +1,76 @@
+/** A real Temporal dev server and an in-process staged worker for integration tests. */
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/submit-options.js';
+import { discoverExperiments } from '../../src/experiments/discover.js';
+import { sortExperiments } from '../../src/experiments/order.js';
+import { PRIORITY_DYNAMIC_CONFIG } from '../../src/server/dev-server.js';
+import { findTemporalCli } from '../../src/server/temporal-cli.js';
+import { newBatchState } from '../../src/shared/batch-state.js';
+import type { BatchSettings, BatchState } from '../../src/shared/types.js';
+import { createStagedWorker } from '../../src/worker.js';
+import { batchWorkflow } from '../../src/workflows/batch.js';
+import { STAGED_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
+
+/** Workers in tests log warnings only, so that a failure's output is readable. */
+function quietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by an earlier test file in this process.
+  }
+}
+
+export async function startTestServer(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  const path = await findTemporalCli({ build: false });
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path },
+      extraArgs: PRIORITY_DYNAMIC_CONFIG,
+      searchAttributes: STAGED_SEARCH_ATTRIBUTES,
+    },
+  });
+}
+
+export function uniqueQueue(): string {
+  return `test-${randomUUID()}`;
+}
+
+export async function startWorker(env: TestWorkflowEnvironment, taskQueue: string, slots = 10): Promise<Worker> {
+  return createStagedWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, slots });
+}
+
+export function testSettings(overrides: Partial<BatchSettings> & Pick<BatchSettings, 'experimentsDir' | 'workDir' | 'taskQueue'>): BatchSettings {
+  return {
+    maxConcurrent: 3,
+    maxRetries: 2,
+    retryDelayMs: 100,
+    timeoutMs: 60_000,
+    heartbeatTimeoutMs: 10_000,
+    killGraceMs: 2_000,
+    historyLimit: DEFAULT_HISTORY_LIMIT,
+    searchAttributes: true,
+    ...overrides,
+  };
+}
+
+/** Discovers and orders experiments with the product's own code, as `submit` does. */
+export async function batchStateFor(settings: BatchSettings, batchId = `batch-${randomUUID()}`): Promise<BatchState> {
+  const experiments = sortExperiments(await discoverExperiments(settings.experimentsDir));
+  return newBatchState(
+    batchId,
+    experiments.map(({ id, name, file, priority }) => ({ id, name, file, priority })),
+    settings,
+    Date.now(),
+  );
+}
+
+export async function startBatch(env: TestWorkflowEnvironment, state: BatchState) {
+  return env.client.workflow.start(batchWorkflow, {
+    workflowId: state.batchId,
+    taskQueue: state.settings.taskQueue,
+    args: [state],
+  });
+}
