@@ -35,15 +35,14 @@ async function existingBatch(client: Client, batchId: string): Promise<WorkflowH
   return handle;
 }
 
-/** The live state when a worker answers the query; for a finished batch, its stored result. */
+/** A finished batch's stored result; a running batch's live state, from its query. */
 async function readBatch(handle: WorkflowHandle): Promise<{ state?: BatchState; summary?: BatchSummary; status: string }> {
-  const description = await handle.describe();
-  const status = description.status.name;
+  const status = (await handle.describe()).status.name;
+  if (status === 'COMPLETED') return { summary: (await handle.result()) as BatchSummary, status };
   try {
     return { state: await queryBatchState(handle), status };
   } catch (err) {
-    if (status === 'COMPLETED') return { summary: (await handle.result()) as BatchSummary, status };
-    throw new Error(`batch ${handle.workflowId} is ${status} and no worker answered its query: ${(err as Error).message}`);
+    throw new Error(`batch ${handle.workflowId} is ${status.toLowerCase()} and no worker answered: ${(err as Error).message}`);
   }
 }
 

@@ -1,0 +1,41 @@
+/** Discovery on a real directory: which files are experiments, their ids, names and priorities. */
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { discoverExperiments } from '../src/experiments/discover.js';
+import { tempDir } from './helpers/scripts.js';
+
+async function file(dir: string, name: string, text: string, mode = 0o644): Promise<void> {
+  await writeFile(path.join(dir, name), text);
+  await chmod(path.join(dir, name), mode);
+}
+
+test('finds *.py files and executables, skips _ and . names, directories and plain files', async () => {
+  const dir = await tempDir('discover');
+  await file(dir, 'exp125_adaptive_stop_loss.py', '"""Adaptive stop-loss."""\n');
+  await file(dir, 'exp7_run.sh', '#!/bin/sh\n# Production run\n', 0o755);
+  await file(dir, 'exp8_binary', '#!/bin/sh\necho hi\n', 0o755);
+  await file(dir, '_helper.py', '"""Not an experiment."""\n');
+  await file(dir, '.hidden.py', '');
+  await file(dir, 'notes.txt', 'Production notes');
+  await mkdir(path.join(dir, 'exp9_dir.py'));
+
+  const found = await discoverExperiments(dir);
+  const byName = Object.fromEntries(found.map((experiment) => [experiment.name, experiment]));
+  expect(Object.keys(byName).sort()).toEqual(['exp125_adaptive_stop_loss', 'exp7_run', 'exp8_binary']);
+  expect(byName.exp125_adaptive_stop_loss).toMatchObject({ id: 'exp125', file: 'exp125_adaptive_stop_loss.py', priority: 'high' });
+  expect(byName.exp7_run).toMatchObject({ id: 'exp7', priority: 'critical' });
+  expect(byName.exp8_binary).toMatchObject({ id: 'exp8', priority: 'medium' });
+});
+
+test('a missing directory and a malformed Priority line are errors that name the path', async () => {
+  const dir = await tempDir('discover-bad');
+  await expect(discoverExperiments(path.join(dir, 'nope'))).rejects.toThrow(/experiments directory not found: .*nope/);
+  await file(dir, 'exp1_bad.py', '"""Title\n\nPriority: soonish\n"""\n');
+  await expect(discoverExperiments(dir)).rejects.toThrow(/exp1_bad\.py: malformed line "Priority: soonish"/);
+});
+
+test('a docstring that is not valid UTF-8 is an error naming the file', async () => {
+  const dir = await tempDir('discover-utf8');
+  await writeFile(path.join(dir, 'exp1_latin1.py'), Buffer.from([0x22, 0x22, 0x22, 0x43, 0x61, 0x66, 0xe9, 0x22, 0x22, 0x22, 0x0a]));
+  await expect(discoverExperiments(dir)).rejects.toThrow(/exp1_latin1\.py: its docstring is not valid UTF-8/);
+});
