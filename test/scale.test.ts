@@ -1,0 +1,63 @@
+/** A batch of 2,000 experiments completes, each exactly once, with every run of the batch workflow's history bounded. */
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { batchStateQuery } from '../src/workflows/messages.js';
+import { batchStateFor, startBatch, startTestServer, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
+import { tempDir } from './helpers/scripts.js';
+
+const EXPERIMENTS = 2_000;
+const HISTORY_LIMIT = 1_500;
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  env = await startTestServer();
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-as-new runs`, async () => {
+  const dir = await tempDir('scale');
+  const journal = path.join(dir, '_journal');
+  await Promise.all(
+    Array.from({ length: EXPERIMENTS }, async (_, i) => {
+      const file = path.join(dir, `exp${i + 1}_trivial.sh`);
+      await writeFile(file, `#!/bin/sh\necho "$STAGED_EXPERIMENT" >> "${journal}"\n`);
+      await chmod(file, 0o755);
+    }),
+  );
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(
+    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 40, historyLimit: HISTORY_LIMIT }),
+  );
+  const worker = await startWorker(env, taskQueue, 40);
+
+  const { summary, generation } = await worker.runUntil(async () => {
+    const handle = await startBatch(env, state);
+    const summary = await handle.result();
+    return { summary, generation: (await handle.query(batchStateQuery)).generation };
+  });
+
+  expect(summary.experiments).toHaveLength(EXPERIMENTS);
+  expect(summary.experiments.filter((e) => e.status === 'completed' && e.attempts === 1)).toHaveLength(EXPERIMENTS);
+  const runs = (await readFile(journal, 'utf8')).trim().split('\n');
+  expect(runs).toHaveLength(EXPERIMENTS);
+  expect(new Set(runs).size).toBe(EXPERIMENTS);
+  expect(generation).toBeGreaterThanOrEqual(2);
+
+  let runIds: string[] = [];
+  for (let tries = 0; tries < 50 && runIds.length < generation + 1; tries++) {
+    runIds = [];
+    for await (const run of env.client.workflow.list({ query: `WorkflowId = '${state.batchId}'` })) runIds.push(run.runId);
+    if (runIds.length < generation + 1) await delay(200);
+  }
+  expect(runIds).toHaveLength(generation + 1);
+  for (const runId of runIds) {
+    const history = await env.client.workflow.getHandle(state.batchId, runId).fetchHistory();
+    expect(history.events?.length ?? 0).toBeLessThan(HISTORY_LIMIT + 500);
+  }
+}, 600_000);
