@@ -169,3 +169,19 @@ test('cancelling a batch kills each running process tree, grandchildren included
   const started = (await readJournal(journal)).filter((entry) => entry.event === 'start').map((entry) => entry.name);
   expect(started.sort()).toEqual(['exp1_long', 'exp2_long']);
 });
+
+test('an experiment that leaves a background grandchild still completes, and the grandchild is killed with it', async () => {
+  const dir = await tempDir('grandchild');
+  const journal = path.join(dir, '_journal');
+  const pids = path.join(dir, '_pids');
+  await writeScript(dir, 'exp1_leaves_child', journal, { body: `sleep 300 & echo "$!" >> "${pids}"` });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, killGraceMs: 1_000 }));
+
+  const summary = await withWorker(taskQueue, 1, async () => (await startBatch(env, state)).result());
+
+  expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1 });
+  const grandchild = Number((await readFile(pids, 'utf8')).trim());
+  expect(grandchild).toBeGreaterThan(0);
+  expect(pidAlive(grandchild)).toBe(false);
+});

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -135,10 +136,12 @@ async function superviseProcess(
   context.heartbeat({ pid: groupId });
 
   try {
-    const result = await subprocess;
+    // Not `await subprocess` first: a grandchild holding stdout open would keep it pending forever.
+    await Promise.race([once(subprocess, 'exit'), subprocess]);
     // Grandchildren may outlive the script; they belong to the run and go with it.
     if (groupId !== undefined && groupAlive(groupId)) stop();
     await stopping;
+    const result = await subprocess;
     await finished(log).catch(() => undefined);
     if (result.exitCode === undefined && !result.signal) {
       return { exitCode: null, signal: null, timedOut, spawnError: result.cause instanceof Error ? result.cause.message : result.message };
