@@ -79,7 +79,8 @@ export function buildProgram(finish: (code: number) => void): Command {
     .command('cancel')
     .description('Cancel a batch: queued experiments never start, running process trees are killed.')
     .argument('<batchId>')
-    .action((batchId: string) => run(() => cancel(batchId)));
+    .option('--experiment <id>', 'cancel only this experiment (id or name) of the batch')
+    .action((batchId: string, flags: { experiment?: string }) => run(() => cancel(batchId, flags.experiment)));
 
   const serverDefaults = defaultDevServerOptions(process.cwd());
   program

@@ -5,7 +5,7 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import * as activities from './activities/index.js';
+import { createActivities, DEFAULT_LOG_LIMIT_BYTES } from './activities/index.js';
 import { loadConnectionConfig, taskQueueName } from './connection.js';
 
 export const DEFAULT_SLOTS = 3;
@@ -18,6 +18,8 @@ export interface StagedWorkerOptions {
   taskQueue: string;
   /** How many experiment processes this worker runs at once. */
   slots: number;
+  /** Bytes of output kept at the start of each attempt's log file. */
+  logLimitBytes?: number;
 }
 
 export async function createStagedWorker(options: StagedWorkerOptions): Promise<Worker> {
@@ -26,7 +28,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowsPath: fileURLToPath(new URL('./workflows/index.js', import.meta.url)),
-    activities,
+    activities: createActivities({ logLimitBytes: options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES }),
     maxConcurrentActivityTaskExecutions: options.slots,
     shutdownForceTime: SHUTDOWN_FORCE_MS,
   });
@@ -43,12 +45,19 @@ async function main(argv: string[]): Promise<void> {
     .description('Run staged workflows and experiment processes on this machine until SIGINT/SIGTERM.')
     .option('--slots <n>', 'experiment processes this machine runs at once, across all batches', parsePositiveInt, DEFAULT_SLOTS)
     .option('--task-queue <name>', 'task queue to poll (env STAGED_TASK_QUEUE)', taskQueueName())
+    .option('--log-limit <MiB>', 'output kept at the start of each log file; past it, only the last lines', parsePositiveInt, DEFAULT_LOG_LIMIT_BYTES / 1024 / 1024)
     .parse(argv);
-  const { slots, taskQueue } = program.opts<{ slots: number; taskQueue: string }>();
+  const { slots, taskQueue, logLimit } = program.opts<{ slots: number; taskQueue: string; logLimit: number }>();
   const config = loadConnectionConfig();
   const connection = await NativeConnection.connect(config.options);
   try {
-    const worker = await createStagedWorker({ connection, namespace: config.namespace, taskQueue, slots });
+    const worker = await createStagedWorker({
+      connection,
+      namespace: config.namespace,
+      taskQueue,
+      slots,
+      logLimitBytes: logLimit * 1024 * 1024,
+    });
     console.log(`staged worker: ${config.address} namespace=${config.namespace} queue=${taskQueue} slots=${slots}`);
     await worker.run();
   } finally {

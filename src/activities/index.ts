@@ -1,1 +1,1 @@
-export { runExperiment } from './run-experiment.js';
+export { createActivities, DEFAULT_LOG_LIMIT_BYTES, type StagedActivities } from './run-experiment.js';

@@ -1,4 +1,5 @@
 /** Stops a whole process tree: every experiment runs as the leader of its own process group. */
+import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const POLL_MS = 50;
@@ -37,4 +38,27 @@ export async function killGroup(groupId: number, graceMs: number): Promise<KillO
   signalGroup(groupId, 'SIGKILL');
   await waitUntilGone(groupId, SIGKILL_WAIT_MS);
   return 'killed';
+}
+
+/** Pids of the processes in a group, from /proc (Linux). */
+export async function groupMembers(groupId: number): Promise<number[]> {
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  const members: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name, which is in parentheses and may contain spaces: state ppid pgrp ...
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === groupId) members.push(Number(entry));
+  }
+  return members;
+}
+
+/** True when some process of the group has all these environment entries; guards against a reused pid. */
+export async function groupHasEnvironment(groupId: number, entries: Record<string, string>): Promise<boolean> {
+  for (const pid of await groupMembers(groupId)) {
+    const environ = (await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')).split('\0');
+    if (Object.entries(entries).every(([key, value]) => environ.includes(`${key}=${value}`))) return true;
+  }
+  return false;
 }

@@ -6,6 +6,7 @@ import type { BatchState, BatchSummary } from '../shared/types.js';
 import { EXIT, UsageError } from './errors.js';
 import { followBatch, queryBatchState } from './follow.js';
 import { header, statusLines, summaryLines } from './render.js';
+import { cancelExperimentsSignal } from '../workflows/messages.js';
 
 const RECENT_BATCHES = 20;
 
@@ -103,11 +104,19 @@ export async function watch(batchId: string, statusIntervalMs: number): Promise<
   });
 }
 
-export async function cancel(batchId: string): Promise<number> {
+export async function cancel(batchId: string, experiment?: string): Promise<number> {
   return withClient(async (client) => {
     const handle = await existingBatch(client, batchId);
-    await handle.cancel();
-    console.log(`[CANCEL] Batch ${batchId}: queued experiments will not start; running ones are being stopped.`);
+    if (experiment === undefined) {
+      await handle.cancel();
+      console.log(`[CANCEL] Batch ${batchId}: queued experiments will not start; running ones are being stopped.`);
+      return EXIT.ok;
+    }
+    const state = await queryBatchState(handle);
+    const names = state.experiments.filter((e) => e.id === experiment || e.name === experiment).map((e) => e.name);
+    if (!names.length) throw new UsageError(`batch "${batchId}" has no experiment "${experiment}"`);
+    await handle.signal(cancelExperimentsSignal, names);
+    console.log(`[CANCEL] ${names.join(', ')} in batch ${batchId}: stopped if running, never started if queued.`);
     return EXIT.ok;
   });
 }

@@ -21,7 +21,7 @@ import {
 } from '../shared/batch-state.js';
 import { PRIORITY_KEY, type BatchState, type BatchSummary } from '../shared/types.js';
 import { experimentWorkflow } from './experiment.js';
-import { batchStateQuery, experimentReportSignal } from './messages.js';
+import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal } from './messages.js';
 import { BATCH_ID_KEY, EXPERIMENT_KEY, PRIORITY_ATTRIBUTE_KEY, STATUS_KEY } from './search-attributes.js';
 
 /**
@@ -34,11 +34,18 @@ import { BATCH_ID_KEY, EXPERIMENT_KEY, PRIORITY_ATTRIBUTE_KEY, STATUS_KEY } from
 export async function batchWorkflow(state: BatchState): Promise<BatchSummary> {
   setHandler(experimentReportSignal, (report) => applyReport(state, report));
   setHandler(batchStateQuery, () => state);
+  setHandler(cancelExperimentsSignal, (names) => cancelExperiments(state, names));
   const pendingStarts = new Set<Promise<void>>();
 
   try {
     while (state.nextIndex < state.experiments.length && !state.cancelRequested) {
-      await condition(() => inFlight(state) < state.settings.maxConcurrent);
+      const index = state.nextIndex;
+      const cancelledMeanwhile = () => isFinal(state.records[index].status);
+      await condition(() => inFlight(state) < state.settings.maxConcurrent || cancelledMeanwhile());
+      if (cancelledMeanwhile()) {
+        state.nextIndex++; // cancelled before it started
+        continue;
+      }
       if (historyIsLong(state)) {
         await Promise.all(pendingStarts);
         await condition(allHandlersFinished);
@@ -115,6 +122,22 @@ async function cancelRemaining(state: BatchState, pendingStarts: Set<Promise<voi
       }
     }
   }
+}
+
+async function cancelExperiments(state: BatchState, names: string[]): Promise<void> {
+  const now = Date.now();
+  const running: Promise<void>[] = [];
+  state.experiments.forEach((experiment, index) => {
+    const record = state.records[index];
+    if (!names.includes(experiment.name) || isFinal(record.status)) return;
+    if (record.status === 'queued') {
+      state.records[index] = { ...record, status: 'cancelled', closedAt: now };
+    } else {
+      const child = getExternalWorkflowHandle(experimentWorkflowId(state.batchId, experiment.name));
+      running.push(child.cancel().catch(() => undefined));
+    }
+  });
+  await Promise.all(running);
 }
 
 function batchOutcome(state: BatchState): string {

@@ -18,7 +18,7 @@ import {
   type ExperimentRecord,
   type RunFailureDetails,
 } from '../shared/types.js';
-import type * as activities from '../activities/index.js';
+import type { StagedActivities } from '../activities/index.js';
 import { experimentReportSignal } from './messages.js';
 import { STATUS_KEY } from './search-attributes.js';
 
@@ -34,7 +34,7 @@ const ACTIVITY_CLOSE_MARGIN_MS = 60_000;
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentRecord> {
   const { settings } = input;
   const batch = getExternalWorkflowHandle(input.batchId);
-  const { runExperiment } = proxyActivities<typeof activities>({
+  const { runExperiment } = proxyActivities<StagedActivities>({
     startToCloseTimeout: settings.timeoutMs + settings.killGraceMs + ACTIVITY_CLOSE_MARGIN_MS,
     heartbeatTimeout: settings.heartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

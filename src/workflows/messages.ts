@@ -7,3 +7,6 @@ export const experimentReportSignal = defineSignal<[ExperimentReport]>('experime
 
 /** The batch's whole state, for `status`, `watch` and `submit`. */
 export const batchStateQuery = defineQuery<BatchState>('batchState');
+
+/** Cancels some experiments of a batch by name: queued ones never start, running ones are stopped. */
+export const cancelExperimentsSignal = defineSignal<[string[]]>('cancelExperiments');

@@ -1,0 +1,62 @@
+/** Real worker and CLI processes for crash tests, and what `ps` says about the processes tests start. */
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { execa, execaSync, type ResultPromise } from 'execa';
+
+const WORKER = fileURLToPath(new URL('../../src/worker.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
+
+export type WorkerProcess = ResultPromise<{ reject: false; stdout: 'pipe'; stderr: 'inherit'; buffer: false }>;
+
+/** Starts `npm run worker`'s program and resolves once it is about to poll. */
+export async function spawnWorker(address: string, taskQueue: string, slots: number): Promise<WorkerProcess> {
+  const worker = execa(process.execPath, [WORKER, '--slots', String(slots)], {
+    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue },
+    reject: false,
+    stdout: 'pipe',
+    stderr: 'inherit',
+    buffer: false,
+  }) as WorkerProcess;
+  const lines = createInterface({ input: worker.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('worker did not start within 60s')), 60_000);
+    lines.on('line', (line) => {
+      if (line.startsWith('staged worker:')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    worker.once('exit', () => reject(new Error('worker exited before it started')));
+  });
+  worker.stdout!.resume();
+  return worker;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie has exited; only its parent has not collected it yet.
+  const state = execaSync('ps', ['-o', 'stat=', '-p', String(pid)], { reject: false });
+  return state.exitCode === 0 && !String(state.stdout).trim().startsWith('Z');
+}
+
+/** Polls until none of `pids` is alive; returns how long that took, or undefined after `timeoutMs`. */
+export async function waitUntilDead(pids: number[], timeoutMs: number): Promise<number | undefined> {
+  const started = Date.now();
+  while (Date.now() - started <= timeoutMs) {
+    if (!pids.some(pidAlive)) return Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return undefined;
+}
+
+export async function until(predicate: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
