@@ -5,11 +5,11 @@
 import { spawn } from 'node:child_process';
 import { signalGroup } from './process-group.js';
 
-// $1 group to guard, $2 grace in tenths of a second. `wait` (not a foreground sleep) lets the trap run at once.
+// $1 group, $2 grace in tenths of a second. `wait`, not a foreground sleep, lets the trap run at once; dash's kill takes no "--".
 const WATCHDOG_SCRIPT = [
-  'trap \'kill "$s" 2>/dev/null; kill -TERM -- "-$1" 2>/dev/null; n=0;',
-  'while kill -0 -- "-$1" 2>/dev/null && [ "$n" -lt "$2" ]; do sleep 0.1; n=$((n+1)); done;',
-  'kill -KILL -- "-$1" 2>/dev/null; exit 0\' TERM;',
+  'trap \'kill "$s" 2>/dev/null; kill -TERM "-$1" 2>/dev/null; n=0;',
+  'while kill -0 "-$1" 2>/dev/null && [ "$n" -lt "$2" ]; do sleep 0.1; n=$((n+1)); done;',
+  'kill -KILL "-$1" 2>/dev/null; exit 0\' TERM;',
   'while :; do sleep 3600 & s=$!; wait "$s"; done',
 ].join(' ');
 

@@ -6,7 +6,14 @@ import { execa, execaSync, type ResultPromise } from 'execa';
 const WORKER = fileURLToPath(new URL('../../src/worker.js', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
 
-export type WorkerProcess = ResultPromise<{ reject: false; stdout: 'pipe'; stderr: 'inherit'; buffer: false }>;
+type WorkerSubprocess = ResultPromise<{ reject: false; stdout: 'pipe'; stderr: 'inherit'; buffer: false }>;
+
+/** Wrapped, since an awaited subprocess would wait for it to exit. */
+export interface WorkerProcess {
+  subprocess: WorkerSubprocess;
+  kill(signal: NodeJS.Signals): void;
+  exited(): Promise<number | undefined>;
+}
 
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
 export async function spawnWorker(address: string, taskQueue: string, slots: number): Promise<WorkerProcess> {
@@ -16,7 +23,7 @@ export async function spawnWorker(address: string, taskQueue: string, slots: num
     stdout: 'pipe',
     stderr: 'inherit',
     buffer: false,
-  }) as WorkerProcess;
+  }) as WorkerSubprocess;
   const lines = createInterface({ input: worker.stdout! });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('worker did not start within 60s')), 60_000);
@@ -29,7 +36,11 @@ export async function spawnWorker(address: string, taskQueue: string, slots: num
     worker.once('exit', () => reject(new Error('worker exited before it started')));
   });
   worker.stdout!.resume();
-  return worker;
+  return {
+    subprocess: worker,
+    kill: (signal) => worker.kill(signal),
+    exited: async () => (await worker).exitCode,
+  };
 }
 
 export function pidAlive(pid: number): boolean {
