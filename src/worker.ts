@@ -4,7 +4,7 @@
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities, DEFAULT_LOG_LIMIT_BYTES } from './activities/index.js';
 import { loadConnectionConfig, taskQueueName } from './connection.js';
 
@@ -48,6 +48,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--log-limit <MiB>', 'output kept at the start of each log file; past it, only the last lines', parsePositiveInt, DEFAULT_LOG_LIMIT_BYTES / 1024 / 1024)
     .parse(argv);
   const { slots, taskQueue, logLimit } = program.opts<{ slots: number; taskQueue: string; logLimit: number }>();
+  Runtime.install({ logger: new DefaultLogger((process.env.STAGED_LOG_LEVEL?.toUpperCase() ?? 'INFO') as LogLevel) });
   const config = loadConnectionConfig();
   const connection = await NativeConnection.connect(config.options);
   try {

@@ -18,7 +18,7 @@ export interface WorkerProcess {
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
 export async function spawnWorker(address: string, taskQueue: string, slots: number): Promise<WorkerProcess> {
   const worker = execa(process.execPath, [WORKER, '--slots', String(slots)], {
-    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue },
+    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
     reject: false,
     stdout: 'pipe',
     stderr: 'inherit',

@@ -1,0 +1,151 @@
+/** A batch outlives its client and its server, and can be cancelled one experiment at a time. */
+import { createServer } from 'node:net';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { execa } from 'execa';
+import { devServerArgs, waitForDevServer } from '../src/server/dev-server.js';
+import { findTemporalCli } from '../src/server/temporal-cli.js';
+import { batchWorkflow } from '../src/workflows/batch.js';
+import { batchStateFor, startBatch, startTestServer, testSettings, uniqueQueue } from './helpers/temporal.js';
+import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
+import { CLI, spawnWorker, until, waitUntilDead, type WorkerProcess } from './helpers/processes.js';
+
+let env: TestWorkflowEnvironment;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  env = await startTestServer();
+});
+
+afterEach(() => {
+  for (const worker of workers.splice(0)) worker.kill('SIGKILL');
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+async function worker(address: string, taskQueue: string, slots: number): Promise<WorkerProcess> {
+  const started = await spawnWorker(address, taskQueue, slots);
+  workers.push(started);
+  return started;
+}
+
+function staged(args: string[], cliEnv: Record<string, string>) {
+  return execa(process.execPath, [CLI, ...args], { env: { TEMPORAL_ADDRESS: env.address, ...cliEnv }, reject: false });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('a killed client loses nothing: the batch runs on, watch re-attaches to live progress, status works anywhere', async () => {
+  const dir = await tempDir('client-kill');
+  const journal = path.join(dir, '_journal');
+  for (const name of ['exp1_a', 'exp2_b', 'exp3_c']) await writeScript(dir, name, journal, { body: 'sleep 1.5' });
+  const taskQueue = uniqueQueue();
+  await worker(env.address, taskQueue, 3);
+  const batchId = `client-kill-${Date.now()}`;
+  const cliEnv = { STAGED_TASK_QUEUE: taskQueue };
+
+  const submit = execa(process.execPath, [CLI, 'submit', '--dir', dir, '--max-concurrent', '1', '--batch-id', batchId], {
+    cwd: dir,
+    env: { TEMPORAL_ADDRESS: env.address, ...cliEnv },
+    reject: false,
+    buffer: false,
+  });
+  let printed = '';
+  submit.stdout!.on('data', (chunk) => (printed += chunk));
+  await until(() => printed.includes('[START] exp1_a'), 60_000, 'the first start');
+  submit.kill('SIGKILL');
+  await submit;
+
+  const status = await staged(['status', batchId, '--json'], {});
+  expect(status.exitCode).toBe(0);
+  expect(JSON.parse(String(status.stdout)).status).toBe('running');
+  const watch = await staged(['watch', batchId, '--status-interval', '1s'], {});
+
+  expect(watch.exitCode).toBe(0);
+  expect(String(watch.stdout)).toContain('[STATUS] Queue:');
+  expect(String(watch.stdout)).toMatch(/\[DONE\] exp3_c/);
+  expect(String(watch.stdout)).toContain(`SUMMARY ${batchId}: 3 completed, 0 failed, 0 cancelled`);
+  expect((await readJournal(journal)).filter((e) => e.event === 'end')).toHaveLength(3);
+}, 120_000);
+
+test('cancel --experiment stops a running experiment, keeps a queued one from ever starting, and the rest completes', async () => {
+  const dir = await tempDir('cancel-one');
+  const journal = path.join(dir, '_journal');
+  const pidFile = path.join(dir, '_pid');
+  await writeScript(dir, 'exp1_long', journal, { body: `sleep 300 & echo "$$ $!" > "${pidFile}"; wait` });
+  await writeScript(dir, 'exp2_skipped', journal);
+  await writeScript(dir, 'exp3_fine', journal);
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 1, killGraceMs: 1_000 }));
+  await worker(env.address, taskQueue, 1);
+  const handle = await startBatch(env, state);
+  const journalHas = async (name: string) => (await readJournal(journal)).some((e) => e.name === name);
+  await until(() => journalHas('exp1_long'), 60_000, 'exp1_long to start');
+
+  const skipped = await staged(['cancel', state.batchId, '--experiment', 'exp2'], {});
+  const stopped = await staged(['cancel', state.batchId, '--experiment', 'exp1_long'], {});
+  const unknown = await staged(['cancel', state.batchId, '--experiment', 'exp9'], {});
+  const summary = await handle.result();
+
+  expect([skipped.exitCode, stopped.exitCode, unknown.exitCode]).toEqual([0, 0, 2]);
+  expect(unknown.stderr).toContain(`batch "${state.batchId}" has no experiment "exp9"`);
+  expect(summary.experiments.map((e) => [e.name, e.status])).toEqual([
+    ['exp1_long', 'cancelled'],
+    ['exp2_skipped', 'cancelled'],
+    ['exp3_fine', 'completed'],
+  ]);
+  expect(await journalHas('exp2_skipped')).toBe(false);
+  const pids = (await readFile(pidFile, 'utf8')).trim().split(' ').map(Number);
+  expect(await waitUntilDead(pids, 1_000)).toBeDefined();
+}, 120_000);
+
+test('a server killed with SIGKILL and restarted on the same DB file: the batch completes, each experiment exactly once', async () => {
+  const dir = await tempDir('server-kill');
+  const journal = path.join(dir, '_journal');
+  for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']) {
+    await writeScript(dir, name, journal, { body: 'sleep 1' });
+  }
+  await mkdir(path.join(dir, 'db'));
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const temporal = await findTemporalCli({ build: false });
+  const serverArgs = [...devServerArgs({ port, uiPort: await freePort(), dbFile: path.join(dir, 'db', 'temporal.db') }), '--headless'];
+  const startServer = async () => {
+    const subprocess = execa(temporal, serverArgs, { reject: false, stdio: 'ignore' });
+    await waitForDevServer(address, 'default');
+    return { kill: () => subprocess.kill('SIGKILL'), exited: () => subprocess.then(() => undefined) };
+  };
+  let server = await startServer();
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection });
+    const taskQueue = uniqueQueue();
+    await worker(address, taskQueue, 2);
+    const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
+    const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [state] });
+    await until(async () => (await readJournal(journal)).some((e) => e.event === 'end'), 60_000, 'a first experiment to end');
+
+    server.kill();
+    await server.exited();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    server = await startServer();
+    const summary = await handle.result();
+
+    expect(summary.experiments.map((e) => e.status)).toEqual(Array(6).fill('completed'));
+    const ends = (await readJournal(journal)).filter((e) => e.event === 'end').map((e) => e.name);
+    expect(ends.sort()).toEqual(['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']);
+  } finally {
+    await connection.close();
+    server.kill();
+  }
+}, 180_000);
