@@ -11,13 +11,14 @@ type WorkerSubprocess = ResultPromise<{ reject: false; stdout: 'pipe'; stderr: '
 /** Wrapped, since an awaited subprocess would wait for it to exit. */
 export interface WorkerProcess {
   subprocess: WorkerSubprocess;
+  pid: number;
   kill(signal: NodeJS.Signals): void;
   exited(): Promise<number | undefined>;
 }
 
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
-export async function spawnWorker(address: string, taskQueue: string, slots: number): Promise<WorkerProcess> {
-  const worker = execa(process.execPath, [WORKER, '--slots', String(slots)], {
+export async function spawnWorker(address: string, taskQueue: string, slots: number, extraArgs: string[] = []): Promise<WorkerProcess> {
+  const worker = execa(process.execPath, [WORKER, '--slots', String(slots), ...extraArgs], {
     env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
     reject: false,
     stdout: 'pipe',
@@ -38,6 +39,7 @@ export async function spawnWorker(address: string, taskQueue: string, slots: num
   worker.stdout!.resume();
   return {
     subprocess: worker,
+    pid: worker.pid!,
     kill: (signal) => worker.kill(signal),
     exited: async () => (await worker).exitCode,
   };
