@@ -49,6 +49,8 @@ export function buildProgram(finish: (code: number) => void): Command {
     .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when stopping a process tree', SUBMIT_DEFAULTS.killGrace)
     .option('--status-interval <duration>', 'how often the [STATUS] line is printed', SUBMIT_DEFAULTS.statusInterval)
     .option('--batch-id <id>', 'id of the batch (default: batch-<date>-<time>-<random>)')
+    .option('--rerun-failed <batchId>', 'run only the experiments of that batch that did not complete')
+    .option('--skip-completed', 'leave out experiments that completed in an earlier batch')
     .option('--detach', 'start the batch and return without waiting')
     .option('--dry-run', 'print the queue in start order with each priority and its reason; start nothing')
     .option('--json', 'print only JSON on stdout: the final summary (or the dry-run queue)')

@@ -1,5 +1,5 @@
 /** Discovery on a real directory: which files are experiments, their ids, names and priorities. */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { discoverExperiments } from '../src/experiments/discover.js';
 import { tempDir } from './helpers/scripts.js';
@@ -17,7 +17,7 @@ test('finds *.py files and executables, skips _ and . names, directories and pla
   await file(dir, '_helper.py', '"""Not an experiment."""\n');
   await file(dir, '.hidden.py', '');
   await file(dir, 'notes.txt', 'Production notes');
-  await mkdir(path.join(dir, 'exp9_dir.py'));
+  await mkdir(path.join(dir, 'exp9_data'));
 
   const found = await discoverExperiments(dir);
   const byName = Object.fromEntries(found.map((experiment) => [experiment.name, experiment]));
@@ -38,4 +38,13 @@ test('a docstring that is not valid UTF-8 is an error naming the file', async ()
   const dir = await tempDir('discover-utf8');
   await writeFile(path.join(dir, 'exp1_latin1.py'), Buffer.from([0x22, 0x22, 0x22, 0x43, 0x61, 0x66, 0xe9, 0x22, 0x22, 0x22, 0x0a]));
   await expect(discoverExperiments(dir)).rejects.toThrow(/exp1_latin1\.py: its docstring is not valid UTF-8/);
+});
+
+test('a *.py that is a directory and a script that cannot be read are errors naming the file', async () => {
+  const withDirectory = await tempDir('discover-dir');
+  await mkdir(path.join(withDirectory, 'exp9_dir.py'));
+  await expect(discoverExperiments(withDirectory)).rejects.toThrow(/exp9_dir\.py is a directory, not a script/);
+  const withDanglingLink = await tempDir('discover-link');
+  await symlink(path.join(withDanglingLink, 'gone.py'), path.join(withDanglingLink, 'exp1_link.py'));
+  await expect(discoverExperiments(withDanglingLink)).rejects.toThrow(/exp1_link\.py: cannot read it \(ENOENT\)/);
 });

@@ -51,7 +51,7 @@ const submitSchema = z.object({
   statusInterval: duration('--status-interval'),
   batchId: z
     .string()
-    .regex(BATCH_ID, '--batch-id may use letters, digits, ".", "_" and "-" (at most 100, starting with a letter or digit)')
+    .regex(BATCH_ID, '--batch-id may use letters, digits, ".", "_" and "-" (ASCII only, at most 100, starting with a letter or digit)')
     .optional(),
   priority: z.string().optional(),
   experiments: z.string().optional(),

@@ -16,11 +16,14 @@ import { followBatch } from './follow.js';
 import { header, summaryLines } from './render.js';
 import { newBatchId, parseSubmitOptions, toBatchSettings, type RawSubmitOptions } from './submit-options.js';
 import { UsageError } from './errors.js';
+import { completedEarlier, keepOnly, leaveOut, notCompletedIn } from './earlier-batches.js';
 
 export interface SubmitFlags extends RawSubmitOptions {
   detach?: boolean;
   json?: boolean;
   dryRun?: boolean;
+  rerunFailed?: string;
+  skipCompleted?: boolean;
 }
 
 function toSpec({ id, name, file, priority }: DiscoveredExperiment): ExperimentSpec {
@@ -56,10 +59,25 @@ export function webUiLink(address: string, namespace: string, workflowId: string
   return `http://${match[1]}:${Number(match[2]) + 1000}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
+/** Narrows the queue by what earlier batches did; needs the server. */
+async function applyHistory(client: Client, queue: DiscoveredExperiment[], flags: SubmitFlags, searchAttributes: boolean) {
+  let narrowed = queue;
+  if (flags.rerunFailed) {
+    const rerun = await notCompletedIn(client, flags.rerunFailed);
+    narrowed = keepOnly(narrowed, rerun, `that did not complete in batch ${flags.rerunFailed}`);
+  }
+  if (flags.skipCompleted) {
+    if (!searchAttributes) throw new UsageError('--skip-completed needs staged\'s search attributes, which this server does not have');
+    narrowed = leaveOut(narrowed, await completedEarlier(client), 'that has not completed in an earlier batch');
+  }
+  return narrowed;
+}
+
 export async function submit(flags: SubmitFlags, workDir = process.cwd()): Promise<number> {
-  const { options, settings, queue } = await resolveQueue(flags, workDir);
-  if (flags.dryRun) {
-    printDryRun(queue, Boolean(flags.json));
+  const { options, settings, queue: selected } = await resolveQueue(flags, workDir);
+  const needsHistory = Boolean(flags.rerunFailed || flags.skipCompleted);
+  if (flags.dryRun && !needsHistory) {
+    printDryRun(selected, Boolean(flags.json));
     return EXIT.ok;
   }
   const print = flags.json ? () => undefined : (line: string) => console.log(line);
@@ -70,6 +88,11 @@ export async function submit(flags: SubmitFlags, workDir = process.cwd()): Promi
   try {
     const client = new Client({ connection, namespace: config.namespace });
     const searchAttributes = await ensureSearchAttributes(connection, config.namespace);
+    const queue = await applyHistory(client, selected, flags, searchAttributes);
+    if (flags.dryRun) {
+      printDryRun(queue, Boolean(flags.json));
+      return EXIT.ok;
+    }
     await ensureWorker(client, config, settings.taskQueue, workDir, note);
     const batchId = options.batchId ?? newBatchId();
     const state: BatchState = newBatchState(batchId, queue.map(toSpec), { ...settings, searchAttributes }, Date.now());

@@ -66,8 +66,11 @@ export async function discoverExperiments(dir: string, rules?: PriorityRules): P
     if (entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
     const file = path.join(dir, entry.name);
     const isPython = entry.name.endsWith('.py');
-    const fileInfo = await stat(file).catch(() => undefined);
-    if (!fileInfo?.isFile()) continue;
+    const fileInfo = await stat(file).catch((err: NodeJS.ErrnoException) => {
+      throw new DiscoveryError(`${file}: cannot read it (${err.code ?? err.message})`);
+    });
+    if (isPython && fileInfo.isDirectory()) throw new DiscoveryError(`${file} is a directory, not a script`);
+    if (!fileInfo.isFile()) continue;
     if (!isPython && !(await isExecutable(file))) continue;
     const head = await readHead(file).catch((err: NodeJS.ErrnoException) => {
       throw new DiscoveryError(`${file}: cannot read it (${err.code ?? err.message})`);

@@ -1,0 +1,92 @@
+/** Picking up where earlier batches left off, and bad input that only a directory can show, through the CLI. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { execa } from 'execa';
+import type { BatchSummary } from '../src/shared/types.js';
+import { startTestServer, startWorker, uniqueQueue } from './helpers/temporal.js';
+import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
+import { CLI } from './helpers/processes.js';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  env = await startTestServer();
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function staged(args: string[], cwd: string, taskQueue = 'unused') {
+  return execa(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { TEMPORAL_ADDRESS: env.address, STAGED_TASK_QUEUE: taskQueue },
+    reject: false,
+  });
+}
+
+test('--rerun-failed runs only what did not complete; --skip-completed leaves out what completed in any earlier batch', async () => {
+  const dir = await tempDir('rerun');
+  const journal = path.join(dir, '_journal');
+  const flag = path.join(dir, '_fixed');
+  await writeScript(dir, 'exp1_ok', journal);
+  await writeScript(dir, 'exp2_broken_until_fixed', journal, { body: `[ -f "${flag}" ]` });
+  await writeScript(dir, 'exp3_ok', journal);
+  const taskQueue = uniqueQueue();
+  const worker = await startWorker(env, taskQueue, 3);
+  const base = ['submit', '--dir', dir, '--json', '--max-retries', '0'];
+
+  await worker.runUntil(async () => {
+    const first = await staged([...base, '--batch-id', 'first'], dir, taskQueue);
+    expect(first.exitCode).toBe(1);
+    await writeFile(flag, '');
+    await writeScript(dir, 'exp4_new', journal);
+
+    const rerun = await staged([...base, '--batch-id', 'rerun', '--rerun-failed', 'first'], dir, taskQueue);
+    expect(rerun.exitCode).toBe(0);
+    expect((JSON.parse(String(rerun.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual(['exp2_broken_until_fixed']);
+
+    const dryRun = await staged(['submit', '--dir', dir, '--dry-run', '--json', '--skip-completed'], dir, taskQueue);
+    expect(JSON.parse(String(dryRun.stdout)).experiments.map((e: { name: string }) => e.name)).toEqual(['exp4_new']);
+
+    const nothingLeft = await staged([...base, '--rerun-failed', 'rerun'], dir, taskQueue);
+    expect(nothingLeft.exitCode).toBe(2);
+    expect(nothingLeft.stderr).toContain('the selection matches no experiment that did not complete in batch rerun');
+  });
+
+  const runs = (await readJournal(journal)).filter((e) => e.event === 'start').map((e) => e.name);
+  expect(runs.sort()).toEqual(['exp1_ok', 'exp2_broken_until_fixed', 'exp2_broken_until_fixed', 'exp3_ok']);
+});
+
+describe('bad input in the experiments directory or the batch id: exit 2, a message naming it', () => {
+  test.each([
+    ['a script that is a directory', async (dir: string) => mkdir(path.join(dir, 'exp2_dir.py')), /exp2_dir\.py is a directory, not a script/],
+    [
+      'a docstring that is not valid UTF-8',
+      async (dir: string) => writeFile(path.join(dir, 'exp2_latin1.py'), Buffer.from('"""Caf\xe9"""\n', 'latin1')),
+      /exp2_latin1\.py: its docstring is not valid UTF-8/,
+    ],
+    [
+      'a malformed Priority line',
+      async (dir: string) => writeFile(path.join(dir, 'exp2_bad.py'), '"""Title\n\nPriority: asap\n"""\n'),
+      /exp2_bad\.py: malformed line "Priority: asap": the level must be one of critical, high, medium, low/,
+    ],
+  ])('%s', async (_label, breakIt, message) => {
+    const dir = await tempDir('bad-dir');
+    await writeScript(dir, 'exp1_ok', path.join(dir, '_journal'));
+    await breakIt(dir);
+    const result = await staged(['submit', '--dir', dir, '--batch-id', `bad-${Date.now()}`], dir);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
+  test.each(['a/b', 'has space', '-leading-dash', 'x'.repeat(101), 'ünïcode'])('batch id %j', async (batchId) => {
+    const dir = await tempDir('bad-id');
+    await writeScript(dir, 'exp1_ok', path.join(dir, '_journal'));
+    const result = await staged(['submit', '--dir', dir, '--batch-id', batchId], dir);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--batch-id may use letters, digits');
+    expect(await readJournal(path.join(dir, '_journal'))).toHaveLength(0);
+  });
+});
