@@ -2,25 +2,17 @@
 import { existsSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { attemptLogFile } from '../src/paths.js';
 import { batchStateQuery } from '../src/workflows/messages.js';
-import { batchStateFor, startBatch, startTestServer, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
+import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
 
-let env: TestWorkflowEnvironment;
+const server = useTestServer();
 
-beforeAll(async () => {
-  env = await startTestServer();
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
 
 async function withWorker<T>(taskQueue: string, slots: number, body: (worker: Worker) => Promise<T>): Promise<T> {
-  const worker = await startWorker(env, taskQueue, slots);
+  const worker = await startWorker(server.env, taskQueue, slots);
   return worker.runUntil(body(worker));
 }
 
@@ -50,7 +42,7 @@ test('starts experiments strictly in priority order and never runs more than --m
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
 
-  const summary = await withWorker(taskQueue, 6, async () => (await startBatch(env, state)).result());
+  const summary = await withWorker(taskQueue, 6, async () => (await startBatch(server.env, state)).result());
 
   expect(summary.experiments.every((experiment) => experiment.status === 'completed')).toBe(true);
   const entries = await readJournal(journal);
@@ -78,7 +70,7 @@ test('retries a failing attempt durably and completes when a later attempt succe
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2 }));
 
-  const summary = await withWorker(taskQueue, 2, async () => (await startBatch(env, state)).result());
+  const summary = await withWorker(taskQueue, 2, async () => (await startBatch(server.env, state)).result());
 
   expect(summary.experiments[0]).toMatchObject({ name: 'exp1_flaky', status: 'completed', attempts: 3, exitCode: 0 });
   const runs = (await readJournal(journal)).filter((entry) => entry.event === 'start');
@@ -94,7 +86,7 @@ test('fails an experiment for good after --max-retries + 1 runs while the rest o
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 1, maxConcurrent: 1 }));
 
-  const summary = await withWorker(taskQueue, 2, async () => (await startBatch(env, state)).result());
+  const summary = await withWorker(taskQueue, 2, async () => (await startBatch(server.env, state)).result());
 
   const broken = summary.experiments.find((experiment) => experiment.name === 'exp1_broken');
   const fine = summary.experiments.find((experiment) => experiment.name === 'exp2_fine');
@@ -119,7 +111,7 @@ test('a missing script, a non-executable file and a missing interpreter fail at 
 
   try {
     const { summary, finalState } = await withWorker(taskQueue, 3, async () => {
-      const handle = await startBatch(env, state);
+      const handle = await startBatch(server.env, state);
       return { summary: await handle.result(), finalState: await handle.query(batchStateQuery) };
     });
     const errors = Object.fromEntries(
@@ -151,7 +143,7 @@ test('cancelling a batch kills each running process tree, grandchildren included
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, killGraceMs: 1_000 }));
 
   const { summary, recorded } = await withWorker(taskQueue, 3, async () => {
-    const handle = await startBatch(env, state);
+    const handle = await startBatch(server.env, state);
     let recorded: number[] = [];
     while (recorded.length < 4) {
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -178,7 +170,7 @@ test('an experiment that leaves a background grandchild still completes, and the
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, killGraceMs: 1_000 }));
 
-  const summary = await withWorker(taskQueue, 1, async () => (await startBatch(env, state)).result());
+  const summary = await withWorker(taskQueue, 1, async () => (await startBatch(server.env, state)).result());
 
   expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1 });
   const grandchild = Number((await readFile(pids, 'utf8')).trim());

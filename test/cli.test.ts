@@ -2,36 +2,28 @@
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import type { BatchSummary } from '../src/shared/types.js';
-import { startTestServer, startWorker, uniqueQueue } from './helpers/temporal.js';
+import { startWorker, uniqueQueue, useTestServer } from './helpers/temporal.js';
 import { tempDir, writeScript } from './helpers/scripts.js';
 
 const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../experiments', import.meta.url));
 
-let env: TestWorkflowEnvironment;
+const server = useTestServer();
 
-beforeAll(async () => {
-  env = await startTestServer();
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
 
 function staged(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
   return execa(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? path.dirname(EXAMPLES),
-    env: { TEMPORAL_ADDRESS: env.address, ...options.env },
+    env: { TEMPORAL_ADDRESS: server.env.address, ...options.env },
     reject: false,
   });
 }
 
 async function batchExists(batchId: string): Promise<boolean> {
   try {
-    await env.client.workflow.getHandle(batchId).describe();
+    await server.env.client.workflow.getHandle(batchId).describe();
     return true;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
@@ -97,7 +89,7 @@ test('submit --json waits for the batch and prints its summary; exit 1 when an e
   await writeScript(dir, 'exp1_ok', journal, { title: 'Production check' });
   await writeScript(dir, 'exp2_fails', journal, { body: 'exit 4' });
   const taskQueue = uniqueQueue();
-  const worker = await startWorker(env, taskQueue, 2);
+  const worker = await startWorker(server.env, taskQueue, 2);
   const batchId = `cli-${Math.random().toString(36).slice(2)}`;
   const args = ['submit', '--dir', dir, '--json', '--max-retries', '0', '--batch-id', batchId];
   const cliEnv = { STAGED_TASK_QUEUE: taskQueue };
@@ -130,7 +122,7 @@ test('human output shows the header, START / DONE / FAIL lines and the summary',
   await writeScript(dir, 'exp1_ok', journal, { title: 'Adaptive run' });
   await writeScript(dir, 'exp2_flaky', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ]' });
   const taskQueue = uniqueQueue();
-  const worker = await startWorker(env, taskQueue, 2);
+  const worker = await startWorker(server.env, taskQueue, 2);
   const args = ['submit', '--dir', dir, '--max-concurrent', '1', '--retry-delay', '200ms', '--status-interval', '1s'];
 
   const result = await worker.runUntil(staged(args, { cwd: dir, env: { STAGED_TASK_QUEUE: taskQueue } }));

@@ -4,31 +4,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { batchStateFor, startBatch, startTestServer, testSettings, uniqueQueue } from './helpers/temporal.js';
+import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { maxOverlap, readJournal, tempDir, writeScript, type JournalEntry } from './helpers/scripts.js';
-import { spawnWorker, until, waitUntilDead, type WorkerProcess } from './helpers/processes.js';
+import { until, waitUntilDead, workerProcessesPerTest } from './helpers/processes.js';
 
-let env: TestWorkflowEnvironment;
-const workers: WorkerProcess[] = [];
+const server = useTestServer();
+const startWorkerProcess = workerProcessesPerTest();
 
-beforeAll(async () => {
-  env = await startTestServer();
-});
 
-afterEach(() => {
-  for (const worker of workers.splice(0)) worker.kill('SIGKILL');
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-async function worker(taskQueue: string, slots: number): Promise<WorkerProcess> {
-  const started = await spawnWorker(env.address, taskQueue, slots);
-  workers.push(started);
-  return started;
-}
+const worker = (taskQueue: string, slots: number) => startWorkerProcess(server.env.address, taskQueue, slots);
 
 /** A body that records its pid and a grandchild's, checks no other run of it is alive, then works. */
 function guardedBody(dir: string, seconds: number): string {
@@ -75,7 +59,7 @@ test('a worker killed with SIGKILL three times: its processes die within 5 s, th
   });
   const state = await batchStateFor(settings);
   let current = await worker(taskQueue, 3);
-  const handle = await startBatch(env, state);
+  const handle = await startBatch(server.env, state);
 
   const deaths: number[] = [];
   const kills: number[] = [];
@@ -122,7 +106,7 @@ test('a worker stopped with SIGTERM kills its process trees; the experiments run
     testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, maxRetries: 0, killGraceMs: 1_000 }),
   );
   const first = await worker(taskQueue, 2);
-  const handle = await startBatch(env, state);
+  const handle = await startBatch(server.env, state);
   await until(async () => (await recordedPids(dir)).length === 4, 60_000, 'both runs to start');
 
   first.kill('SIGTERM');
@@ -151,7 +135,7 @@ test('an attempt past --timeout is killed and retried; a process that ignores SI
   );
   await worker(taskQueue, 2);
 
-  const handle = await startBatch(env, state);
+  const handle = await startBatch(server.env, state);
   const summary = await handle.result();
 
   const byName = Object.fromEntries(summary.experiments.map((e) => [e.name, e]));

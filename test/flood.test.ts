@@ -1,26 +1,20 @@
 /** An experiment that floods its output: the worker's memory stays bounded and the log keeps its head and its tail. */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { attemptLogFile } from '../src/paths.js';
 import { batchStateQuery } from '../src/workflows/messages.js';
-import { batchStateFor, startBatch, startTestServer, testSettings, uniqueQueue } from './helpers/temporal.js';
+import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { tempDir, writeScript } from './helpers/scripts.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 
 const FLOOD_BYTES = 200_000_000;
 const LOG_LIMIT_MIB = 8;
 
-let env: TestWorkflowEnvironment;
+const server = useTestServer();
 let worker: WorkerProcess | undefined;
 
-beforeAll(async () => {
-  env = await startTestServer();
-});
-
-afterAll(async () => {
+afterAll(() => {
   worker?.kill('SIGKILL');
-  await env?.teardown();
 });
 
 async function memoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
@@ -34,10 +28,10 @@ test('200 MB of output: worker memory stays bounded, the log keeps its first MiB
   await writeScript(dir, 'exp1_flood', path.join(dir, '_journal'), { body });
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 }));
-  worker = await spawnWorker(env.address, taskQueue, 1, ['--log-limit', String(LOG_LIMIT_MIB)]);
+  worker = await spawnWorker(server.env.address, taskQueue, 1, ['--log-limit', String(LOG_LIMIT_MIB)]);
   const before = await memoryKiB(worker.pid, 'VmRSS');
 
-  const handle = await startBatch(env, state);
+  const handle = await startBatch(server.env, state);
   const summary = await handle.result();
   const peak = await memoryKiB(worker.pid, 'VmHWM');
   const { records } = await handle.query(batchStateQuery);

@@ -3,38 +3,22 @@ import { createServer } from 'node:net';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import { devServerArgs, waitForDevServer } from '../src/server/dev-server.js';
 import { findTemporalCli } from '../src/server/temporal-cli.js';
 import { batchWorkflow } from '../src/workflows/batch.js';
-import { batchStateFor, startBatch, startTestServer, testSettings, uniqueQueue } from './helpers/temporal.js';
+import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
-import { CLI, spawnWorker, until, waitUntilDead, type WorkerProcess } from './helpers/processes.js';
+import { CLI, until, waitUntilDead, workerProcessesPerTest } from './helpers/processes.js';
 
-let env: TestWorkflowEnvironment;
-const workers: WorkerProcess[] = [];
+const server = useTestServer();
+const startWorkerProcess = workerProcessesPerTest();
 
-beforeAll(async () => {
-  env = await startTestServer();
-});
 
-afterEach(() => {
-  for (const worker of workers.splice(0)) worker.kill('SIGKILL');
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-async function worker(address: string, taskQueue: string, slots: number): Promise<WorkerProcess> {
-  const started = await spawnWorker(address, taskQueue, slots);
-  workers.push(started);
-  return started;
-}
+const worker = startWorkerProcess;
 
 function staged(args: string[], cliEnv: Record<string, string>) {
-  return execa(process.execPath, [CLI, ...args], { env: { TEMPORAL_ADDRESS: env.address, ...cliEnv }, reject: false });
+  return execa(process.execPath, [CLI, ...args], { env: { TEMPORAL_ADDRESS: server.env.address, ...cliEnv }, reject: false });
 }
 
 async function freePort(): Promise<number> {
@@ -50,13 +34,13 @@ test('a killed client loses nothing: the batch runs on, watch re-attaches to liv
   const journal = path.join(dir, '_journal');
   for (const name of ['exp1_a', 'exp2_b', 'exp3_c']) await writeScript(dir, name, journal, { body: 'sleep 1.5' });
   const taskQueue = uniqueQueue();
-  await worker(env.address, taskQueue, 3);
+  await worker(server.env.address, taskQueue, 3);
   const batchId = `client-kill-${Date.now()}`;
   const cliEnv = { STAGED_TASK_QUEUE: taskQueue };
 
   const submit = execa(process.execPath, [CLI, 'submit', '--dir', dir, '--max-concurrent', '1', '--batch-id', batchId], {
     cwd: dir,
-    env: { TEMPORAL_ADDRESS: env.address, ...cliEnv },
+    env: { TEMPORAL_ADDRESS: server.env.address, ...cliEnv },
     reject: false,
     buffer: false,
   });
@@ -87,8 +71,8 @@ test('cancel --experiment stops a running experiment, keeps a queued one from ev
   await writeScript(dir, 'exp3_fine', journal);
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 1, killGraceMs: 1_000 }));
-  await worker(env.address, taskQueue, 1);
-  const handle = await startBatch(env, state);
+  await worker(server.env.address, taskQueue, 1);
+  const handle = await startBatch(server.env, state);
   const journalHas = async (name: string) => (await readJournal(journal)).some((e) => e.name === name);
   await until(() => journalHas('exp1_long'), 60_000, 'exp1_long to start');
 

@@ -1,27 +1,19 @@
 /** Picking up where earlier batches left off, and bad input that only a directory can show, through the CLI. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import type { BatchSummary } from '../src/shared/types.js';
-import { startTestServer, startWorker, uniqueQueue } from './helpers/temporal.js';
+import { startWorker, uniqueQueue, useTestServer } from './helpers/temporal.js';
 import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
 import { CLI } from './helpers/processes.js';
 
-let env: TestWorkflowEnvironment;
+const server = useTestServer();
 
-beforeAll(async () => {
-  env = await startTestServer();
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
 
 function staged(args: string[], cwd: string, taskQueue = 'unused') {
   return execa(process.execPath, [CLI, ...args], {
     cwd,
-    env: { TEMPORAL_ADDRESS: env.address, STAGED_TASK_QUEUE: taskQueue },
+    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
     reject: false,
   });
 }
@@ -34,7 +26,7 @@ test('--rerun-failed runs only what did not complete; --skip-completed leaves ou
   await writeScript(dir, 'exp2_broken_until_fixed', journal, { body: `[ -f "${flag}" ]` });
   await writeScript(dir, 'exp3_ok', journal);
   const taskQueue = uniqueQueue();
-  const worker = await startWorker(env, taskQueue, 3);
+  const worker = await startWorker(server.env, taskQueue, 3);
   const base = ['submit', '--dir', dir, '--json', '--max-retries', '0'];
 
   await worker.runUntil(async () => {

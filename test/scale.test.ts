@@ -2,23 +2,15 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { batchStateQuery } from '../src/workflows/messages.js';
-import { batchStateFor, startBatch, startTestServer, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
+import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { tempDir } from './helpers/scripts.js';
 
 const EXPERIMENTS = 5_000;
 const MAX_EVENTS_PER_RUN = 10_000;
 
-let env: TestWorkflowEnvironment;
+const server = useTestServer();
 
-beforeAll(async () => {
-  env = await startTestServer();
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
 
 test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-as-new runs`, async () => {
   const dir = await tempDir('scale');
@@ -34,10 +26,10 @@ test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-a
   const state = await batchStateFor(
     testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 40 }),
   );
-  const worker = await startWorker(env, taskQueue, 40);
+  const worker = await startWorker(server.env, taskQueue, 40);
 
   const { summary, generation } = await worker.runUntil(async () => {
-    const handle = await startBatch(env, state);
+    const handle = await startBatch(server.env, state);
     const summary = await handle.result();
     return { summary, generation: (await handle.query(batchStateQuery)).generation };
   });
@@ -52,13 +44,13 @@ test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-a
   let runIds: string[] = [];
   for (let tries = 0; tries < 50 && runIds.length < generation + 1; tries++) {
     runIds = [];
-    for await (const run of env.client.workflow.list({ query: `WorkflowId = '${state.batchId}'` })) runIds.push(run.runId);
+    for await (const run of server.env.client.workflow.list({ query: `WorkflowId = '${state.batchId}'` })) runIds.push(run.runId);
     if (runIds.length < generation + 1) await delay(200);
   }
   expect(runIds).toHaveLength(generation + 1);
   const eventsPerRun: number[] = [];
   for (const runId of runIds) {
-    const history = await env.client.workflow.getHandle(state.batchId, runId).fetchHistory();
+    const history = await server.env.client.workflow.getHandle(state.batchId, runId).fetchHistory();
     eventsPerRun.push(history.events?.length ?? 0);
   }
   console.log(`[figure] ${EXPERIMENTS} experiments: ${runIds.length} runs of the batch workflow, events per run ${eventsPerRun.join(', ')}`);

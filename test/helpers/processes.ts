@@ -73,3 +73,16 @@ export async function until(predicate: () => Promise<boolean> | boolean, timeout
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Starts worker processes for a test file's tests; each is SIGKILLed when its test ends. */
+export function workerProcessesPerTest() {
+  const started: WorkerProcess[] = [];
+  afterEach(() => {
+    for (const worker of started.splice(0)) worker.kill('SIGKILL');
+  });
+  return async (address: string, taskQueue: string, slots: number, extraArgs: string[] = []): Promise<WorkerProcess> => {
+    const worker = await spawnWorker(address, taskQueue, slots, extraArgs);
+    started.push(worker);
+    return worker;
+  };
+}

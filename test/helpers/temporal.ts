@@ -74,3 +74,15 @@ export async function startBatch(env: TestWorkflowEnvironment, state: BatchState
     args: [state],
   });
 }
+
+/** One real dev server for a test file: started before its tests, torn down after them. */
+export function useTestServer(): { readonly env: TestWorkflowEnvironment } {
+  const server = {} as { env: TestWorkflowEnvironment };
+  beforeAll(async () => {
+    server.env = await startTestServer();
+  });
+  afterAll(async () => {
+    await server.env?.teardown();
+  });
+  return server;
+}
