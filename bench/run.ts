@@ -1,0 +1,145 @@
+/**
+ * `npm run bench`: how close staged packs work to the ideal, side by side with `xargs -P`, and at
+ * scale. Prints figures with their targets; never fails because the machine is slow.
+ * Both sides of each comparison run in the same invocation, since this machine is shared and noisy.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { execa } from 'execa';
+import { PRIORITY_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
+import { findTemporalCli } from '../src/server/temporal-cli.js';
+import { STAGED_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.js';
+import { makeExperiments, percentile, readTimeline, refillGaps, type Timeline } from './timeline.js';
+
+const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('../src/worker.js', import.meta.url));
+
+interface Row {
+  figure: string;
+  value: string;
+  target: string;
+}
+const rows: Row[] = [];
+const report = (figure: string, value: string, target = '') => {
+  rows.push({ figure, value, target });
+  console.log(`  ${figure}: ${value}${target ? `   (target ${target})` : ''}`);
+};
+
+async function startWorker(address: string, taskQueue: string, slots: number) {
+  const worker = execa(process.execPath, [WORKER, '--slots', String(slots)], {
+    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
+    reject: false,
+    buffer: false,
+    stdout: 'pipe',
+    stderr: 'ignore',
+  });
+  await new Promise<void>((resolve) => worker.stdout!.on('data', (chunk: Buffer) => chunk.includes('staged worker:') && resolve()));
+  worker.stdout!.resume();
+  return { pid: worker.pid!, stop: async () => (worker.kill('SIGTERM'), await worker) };
+}
+
+async function peakRssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024);
+}
+
+function staged(args: string[], address: string, taskQueue: string, cwd: string) {
+  return execa(process.execPath, [CLI, ...args], { cwd, env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue }, reject: false });
+}
+
+async function runStaged(address: string, count: number, seconds: number, concurrency: number, name: string): Promise<Timeline> {
+  const { dir, journal } = await makeExperiments(name, count, seconds);
+  const taskQueue = `bench-${name}-${Date.now()}`;
+  const worker = await startWorker(address, taskQueue, concurrency);
+  const result = await staged(['submit', '--dir', dir, '--max-concurrent', String(concurrency), '--json'], address, taskQueue, dir);
+  await worker.stop();
+  if (result.exitCode !== 0) throw new Error(`staged ${name} failed: ${result.stderr}`);
+  return readTimeline(journal);
+}
+
+async function runXargs(count: number, seconds: number, concurrency: number, name: string): Promise<Timeline> {
+  const { dir, journal } = await makeExperiments(`${name}-xargs`, count, seconds);
+  await execa('sh', ['-c', `ls "${dir}"/exp* | xargs -P${concurrency} -I{} env STAGED_EXPERIMENT={} {}`]);
+  return readTimeline(journal);
+}
+
+async function packing(address: string) {
+  console.log('\n1. Packing: 30 experiments of 1 s at --max-concurrent 5 (ideal 6 s)');
+  const stagedRun = await runStaged(address, 30, 1, 5, 'packing');
+  const xargsRun = await runXargs(30, 1, 5, 'packing');
+  report('staged makespan', `${(stagedRun.makespanMs / 1000).toFixed(2)} s = ${(stagedRun.makespanMs / 6000).toFixed(2)}× ideal`, '≤ 1.10× ideal');
+  report('xargs -P5 makespan', `${(xargsRun.makespanMs / 1000).toFixed(2)} s = ${(xargsRun.makespanMs / 6000).toFixed(2)}× ideal`);
+  report('staged / xargs', `${(stagedRun.makespanMs / xargsRun.makespanMs).toFixed(2)}×`, '≤ 1.10×');
+  report('staged max running at once', String(stagedRun.maxOverlap), '= 5');
+}
+
+async function throughput(address: string) {
+  console.log('\n2. Throughput and refill: 1,000 trivial experiments at concurrency 20');
+  const stagedRun = await runStaged(address, 1000, 0, 20, 'throughput');
+  const xargsRun = await runXargs(1000, 0, 20, 'throughput');
+  const stagedGaps = refillGaps(stagedRun, 20);
+  const xargsGaps = refillGaps(xargsRun, 20);
+  report('staged throughput', `${(1000 / (stagedRun.makespanMs / 1000)).toFixed(1)} experiments/s`, '≥ 30/s');
+  report('xargs -P20 throughput', `${(1000 / (xargsRun.makespanMs / 1000)).toFixed(1)} experiments/s`);
+  report('staged refill p50 / p95', `${percentile(stagedGaps, 50)} / ${percentile(stagedGaps, 95)} ms`, 'p95 ≤ 250 ms');
+  report('xargs refill p50 / p95', `${percentile(xargsGaps, 50)} / ${percentile(xargsGaps, 95)} ms`);
+}
+
+async function scaleAndLatency(env: TestWorkflowEnvironment) {
+  console.log('\n3. Scale: 5,000 trivial experiments in one batch, concurrency 40; 4. status latency on it');
+  const { dir, journal } = await makeExperiments('scale', 5000, 0);
+  const taskQueue = `bench-scale-${Date.now()}`;
+  const worker = await startWorker(env.address, taskQueue, 40);
+  const batchId = `bench-scale-${Date.now()}`;
+  const submitStarted = Date.now();
+  const submit = await staged(['submit', '--dir', dir, '--max-concurrent', '40', '--detach', '--batch-id', batchId], env.address, taskQueue, dir);
+  const submitMs = Date.now() - submitStarted;
+  if (submit.exitCode !== 0) throw new Error(`submit failed: ${submit.stderr}`);
+
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const statusTimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const started = Date.now();
+    const status = await staged(['status', batchId, '--json'], env.address, taskQueue, dir);
+    if (status.exitCode === 0) statusTimes.push(Date.now() - started);
+  }
+  await env.client.workflow.getHandle(batchId).result();
+  const completeMs = Date.now() - submitStarted;
+  const rss = await peakRssMiB(worker.pid);
+  await worker.stop();
+
+  const runIds: string[] = [];
+  for await (const run of env.client.workflow.list({ query: `WorkflowId = '${batchId}'` })) runIds.push(run.runId);
+  const events = await Promise.all(
+    runIds.map(async (runId) => (await env.client.workflow.getHandle(batchId, runId).fetchHistory()).events?.length ?? 0),
+  );
+  const timeline = await readTimeline(journal);
+  report('submit --detach returns after', `${(submitMs / 1000).toFixed(2)} s`, '≤ 3 s');
+  report('5,000 complete after', `${(completeMs / 1000).toFixed(1)} s (${(5000 / (timeline.makespanMs / 1000)).toFixed(1)} experiments/s)`);
+  report('history events per batch run', `max ${Math.max(...events)} over ${events.length} runs`, '< 10,000');
+  report('worker peak RSS', `${rss} MiB`, '≤ 250 MB');
+  report('status --json (1 process, on the running 5,000 batch)', `${statusTimes.map((t) => `${t} ms`).join(', ')}`, '≤ 1 s');
+}
+
+async function main() {
+  const temporal = await findTemporalCli({ build: false });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: temporal }, extraArgs: PRIORITY_DYNAMIC_CONFIG, searchAttributes: STAGED_SEARCH_ATTRIBUTES },
+  });
+  try {
+    console.log(`staged benchmarks on ${process.arch}, Node ${process.version}, ${new Date().toISOString()}`);
+    await packing(env.address);
+    await throughput(env.address);
+    if (!process.argv.includes('--quick')) await scaleAndLatency(env);
+  } finally {
+    await env.teardown();
+  }
+  console.log('\n| figure | value | target |\n| --- | --- | --- |');
+  for (const row of rows) console.log(`| ${row.figure} | ${row.value} | ${row.target} |`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
