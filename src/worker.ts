@@ -2,11 +2,13 @@
  * The worker: runs batch and experiment workflows and the experiment processes.
  * Its activity slots cap how many experiment processes this machine runs, across all batches.
  */
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities, DEFAULT_LOG_LIMIT_BYTES } from './activities/index.js';
 import { loadConnectionConfig, taskQueueName } from './connection.js';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 
 export const DEFAULT_SLOTS = 3;
 /** Time for running experiments to be killed (SIGTERM, then SIGKILL) before the worker gives up. */
@@ -27,7 +29,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    workflowsPath: fileURLToPath(new URL('./workflows/index.js', import.meta.url)),
+    // The bundle `npm run build` made; without it (a plain `tsc`), bundle now, which is slower.
+    ...(existsSync(WORKFLOW_BUNDLE_PATH) ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({ logLimitBytes: options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES }),
     maxConcurrentActivityTaskExecutions: options.slots,
     shutdownForceTime: SHUTDOWN_FORCE_MS,
