@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
+import { batchSummary } from '../src/batch-handle.js';
 import { PRIORITY_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
 import { findTemporalCli } from '../src/server/temporal-cli.js';
 import { STAGED_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.js';
@@ -104,7 +105,7 @@ async function scaleAndLatency(env: TestWorkflowEnvironment) {
     const status = await staged(['status', batchId, '--json'], env.address, taskQueue, dir);
     if (status.exitCode === 0) statusTimes.push(Date.now() - started);
   }
-  await env.client.workflow.getHandle(batchId).result();
+  await batchSummary(env.client.workflow.getHandle(batchId));
   const completeMs = Date.now() - submitStarted;
   const rss = await peakRssMiB(worker.pid);
   await worker.stop();

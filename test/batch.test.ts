@@ -1,10 +1,10 @@
 /** The core guarantees of a batch, measured from the experiment processes themselves on a real Temporal server. */
+import { batchSummary, queryBatchState } from '../src/batch-handle.js';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { attemptLogFile } from '../src/paths.js';
-import { batchStateQuery } from '../src/workflows/messages.js';
 import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
 
@@ -42,7 +42,7 @@ test('starts experiments strictly in priority order and never runs more than --m
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
 
-  const summary = await withWorker(taskQueue, 6, async () => (await startBatch(server.env, state)).result());
+  const summary = await withWorker(taskQueue, 6, async () => batchSummary(await startBatch(server.env, state)));
 
   expect(summary.experiments.every((experiment) => experiment.status === 'completed')).toBe(true);
   const entries = await readJournal(journal);
@@ -70,7 +70,7 @@ test('retries a failing attempt durably and completes when a later attempt succe
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2 }));
 
-  const summary = await withWorker(taskQueue, 2, async () => (await startBatch(server.env, state)).result());
+  const summary = await withWorker(taskQueue, 2, async () => batchSummary(await startBatch(server.env, state)));
 
   expect(summary.experiments[0]).toMatchObject({ name: 'exp1_flaky', status: 'completed', attempts: 3, exitCode: 0 });
   const runs = (await readJournal(journal)).filter((entry) => entry.event === 'start');
@@ -86,7 +86,7 @@ test('fails an experiment for good after --max-retries + 1 runs while the rest o
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 1, maxConcurrent: 1 }));
 
-  const summary = await withWorker(taskQueue, 2, async () => (await startBatch(server.env, state)).result());
+  const summary = await withWorker(taskQueue, 2, async () => batchSummary(await startBatch(server.env, state)));
 
   const broken = summary.experiments.find((experiment) => experiment.name === 'exp1_broken');
   const fine = summary.experiments.find((experiment) => experiment.name === 'exp2_fine');
@@ -112,7 +112,7 @@ test('a missing script, a non-executable file and a missing interpreter fail at 
   try {
     const { summary, finalState } = await withWorker(taskQueue, 3, async () => {
       const handle = await startBatch(server.env, state);
-      return { summary: await handle.result(), finalState: await handle.query(batchStateQuery) };
+      return { summary: await batchSummary(handle), finalState: await queryBatchState(handle) };
     });
     const errors = Object.fromEntries(
       state.experiments.map((experiment, index) => [experiment.name, finalState.records[index].error]),
@@ -153,7 +153,7 @@ test('cancelling a batch kills each running process tree, grandchildren included
         .map(Number);
     }
     await handle.cancel();
-    return { summary: await handle.result(), recorded };
+    return { summary: await batchSummary(handle), recorded };
   });
 
   expect(summary.experiments.map((experiment) => experiment.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
@@ -170,7 +170,7 @@ test('an experiment that leaves a background grandchild still completes, and the
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, killGraceMs: 1_000 }));
 
-  const summary = await withWorker(taskQueue, 1, async () => (await startBatch(server.env, state)).result());
+  const summary = await withWorker(taskQueue, 1, async () => batchSummary(await startBatch(server.env, state)));
 
   expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1 });
   const grandchild = Number((await readFile(pids, 'utf8')).trim());

@@ -2,6 +2,7 @@
  * Whatever dies under a batch, it finishes correctly: measured from the experiment processes'
  * own journal (start/end times, pids) and from `ps`, never from staged's bookkeeping.
  */
+import { batchSummary } from '../src/batch-handle.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
@@ -77,7 +78,7 @@ test('a worker killed with SIGKILL three times: its processes die within 5 s, th
     deaths.push(killedAt + timeToDie!);
     current = await worker(taskQueue, 3);
   }
-  const summary = await handle.result();
+  const summary = await batchSummary(handle);
 
   expect(summary.experiments.map((e) => e.status)).toEqual(Array(5).fill('completed'));
   const entries = await readJournal(journal);
@@ -113,7 +114,7 @@ test('a worker stopped with SIGTERM kills its process trees; the experiments run
   expect(await first.exited()).toBe(0);
   expect(await waitUntilDead(await recordedPids(dir), 1_000)).toBeDefined();
   await worker(taskQueue, 2);
-  const summary = await handle.result();
+  const summary = await batchSummary(handle);
 
   expect(summary.experiments.map((e) => [e.status, e.attempts])).toEqual([
     ['completed', 2],
@@ -136,7 +137,7 @@ test('an attempt past --timeout is killed and retried; a process that ignores SI
   await worker(taskQueue, 2);
 
   const handle = await startBatch(server.env, state);
-  const summary = await handle.result();
+  const summary = await batchSummary(handle);
 
   const byName = Object.fromEntries(summary.experiments.map((e) => [e.name, e]));
   expect(byName.exp1_hangs_once).toMatchObject({ status: 'completed', attempts: 2 });

@@ -1,8 +1,8 @@
 /** An experiment that floods its output: the worker's memory stays bounded and the log keeps its head and its tail. */
+import { batchSummary, queryBatchState } from '../src/batch-handle.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { attemptLogFile } from '../src/paths.js';
-import { batchStateQuery } from '../src/workflows/messages.js';
 import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { tempDir, writeScript } from './helpers/scripts.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
@@ -32,9 +32,9 @@ test('200 MB of output: worker memory stays bounded, the log keeps its first MiB
   const before = await memoryKiB(worker.pid, 'VmRSS');
 
   const handle = await startBatch(server.env, state);
-  const summary = await handle.result();
+  const summary = await batchSummary(handle);
   const peak = await memoryKiB(worker.pid, 'VmHWM');
-  const { records } = await handle.query(batchStateQuery);
+  const { records } = await queryBatchState(handle);
 
   expect(summary.experiments[0]).toMatchObject({ status: 'failed', exitCode: 5 });
   expect(records[0].error).toContain('the last line before failing');

@@ -1,4 +1,5 @@
 /** A batch outlives its client and its server, and can be cancelled one experiment at a time. */
+import { batchSummary, batchInput } from '../src/batch-handle.js';
 import { createServer } from 'node:net';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -79,7 +80,7 @@ test('cancel --experiment stops a running experiment, keeps a queued one from ev
   const skipped = await staged(['cancel', state.batchId, '--experiment', 'exp2'], {});
   const stopped = await staged(['cancel', state.batchId, '--experiment', 'exp1_long'], {});
   const unknown = await staged(['cancel', state.batchId, '--experiment', 'exp9'], {});
-  const summary = await handle.result();
+  const summary = await batchSummary(handle);
 
   expect([skipped.exitCode, stopped.exitCode, unknown.exitCode]).toEqual([0, 0, 2]);
   expect(unknown.stderr).toContain(`batch "${state.batchId}" has no experiment "exp9"`);
@@ -116,14 +117,14 @@ test('a server killed with SIGKILL and restarted on the same DB file: the batch 
     const taskQueue = uniqueQueue();
     await worker(address, taskQueue, 2);
     const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
-    const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [state] });
+    const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [batchInput(state)] });
     await until(async () => (await readJournal(journal)).some((e) => e.event === 'end'), 60_000, 'a first experiment to end');
 
     server.kill();
     await server.exited();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     server = await startServer();
-    const summary = await handle.result();
+    const summary = await batchSummary(handle);
 
     expect(summary.experiments.map((e) => e.status)).toEqual(Array(6).fill('completed'));
     const ends = (await readJournal(journal)).filter((e) => e.event === 'end').map((e) => e.name);

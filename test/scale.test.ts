@@ -1,8 +1,8 @@
 /** A batch of 5,000 experiments completes, each exactly once, with every run of the batch workflow under 10,000 history events. */
+import { batchSummary, queryBatchState } from '../src/batch-handle.js';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { batchStateQuery } from '../src/workflows/messages.js';
 import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { tempDir } from './helpers/scripts.js';
 
@@ -30,8 +30,8 @@ test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-a
 
   const { summary, generation } = await worker.runUntil(async () => {
     const handle = await startBatch(server.env, state);
-    const summary = await handle.result();
-    return { summary, generation: (await handle.query(batchStateQuery)).generation };
+    const summary = await batchSummary(handle);
+    return { summary, generation: (await queryBatchState(handle)).generation };
   });
 
   expect(summary.experiments).toHaveLength(EXPERIMENTS);

@@ -1,6 +1,7 @@
 /** What earlier batches tell a new submit: `--rerun-failed` and `--skip-completed`. */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { BatchSummary, ExperimentSpec } from '../shared/types.js';
+import { batchSummary } from '../batch-handle.js';
+import type { ExperimentSpec } from '../shared/types.js';
 import { EXPERIMENT_KEY } from '../workflows/search-attributes.js';
 import { UsageError } from './errors.js';
 
@@ -16,7 +17,7 @@ export async function notCompletedIn(client: Client, batchId: string): Promise<S
   }
   if (status === 'RUNNING') throw new UsageError(`--rerun-failed: batch "${batchId}" is still running; wait for it or cancel it`);
   if (status !== 'COMPLETED') throw new UsageError(`--rerun-failed: batch "${batchId}" ended ${status.toLowerCase()} without a summary`);
-  const summary = (await handle.result()) as BatchSummary;
+  const summary = await batchSummary(handle);
   return new Set(summary.experiments.filter((e) => e.status !== 'completed').map((e) => e.name));
 }
 

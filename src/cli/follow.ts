@@ -3,7 +3,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { isBatchDone } from '../shared/batch-state.js';
 import type { BatchState, BatchSummary } from '../shared/types.js';
-import { batchStateQuery } from '../workflows/messages.js';
+import { batchSummary, queryBatchState } from '../batch-handle.js';
+import { EXIT } from './errors.js';
 import { describeChanges } from './events.js';
 import { statusLines } from './render.js';
 
@@ -18,10 +19,6 @@ export interface FollowOptions {
 }
 
 export type FollowResult = { kind: 'finished'; summary: BatchSummary } | { kind: 'detached' };
-
-export async function queryBatchState(handle: WorkflowHandle): Promise<BatchState> {
-  return handle.query(batchStateQuery);
-}
 
 export async function followBatch(handle: WorkflowHandle, options: FollowOptions): Promise<FollowResult> {
   const { print, signal, statusIntervalMs, pollMs = 1_000 } = options;
@@ -41,7 +38,7 @@ export async function followBatch(handle: WorkflowHandle, options: FollowOptions
       const now = Date.now();
       describeChanges(previous, state, now).forEach((line) => print(line));
       previous = state;
-      if (isBatchDone(state)) return { kind: 'finished', summary: await handle.result() };
+      if (isBatchDone(state)) return { kind: 'finished', summary: await batchSummary(handle) };
       if (now - lastStatusAt >= statusIntervalMs) {
         statusLines(state, now).forEach((line) => print(line));
         lastStatusAt = now;
@@ -50,4 +47,31 @@ export async function followBatch(handle: WorkflowHandle, options: FollowOptions
     await delay(pollMs, undefined, { signal }).catch(() => undefined);
   }
   return { kind: 'detached' };
+}
+
+export interface FollowToEndOptions extends Omit<FollowOptions, 'signal'> {
+  /** Where the detach message goes. */
+  note: (line: string) => void;
+  printSummary: (summary: BatchSummary) => void;
+}
+
+/**
+ * Follows a batch until it ends (exit 0 when all completed, else 1) or Ctrl-C detaches (exit 130);
+ * the batch runs on either way.
+ */
+export async function followUntilEnd(handle: WorkflowHandle, options: FollowToEndOptions): Promise<number> {
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const result = await followBatch(handle, { ...options, signal: interrupt.signal });
+    if (result.kind === 'detached') {
+      options.note(`\n[DETACHED] Batch ${handle.workflowId} runs on. Re-attach with: npm run watch -- ${handle.workflowId}`);
+      return EXIT.detached;
+    }
+    options.printSummary(result.summary);
+    return result.summary.experiments.every((experiment) => experiment.status === 'completed') ? EXIT.ok : EXIT.failed;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }

@@ -4,7 +4,8 @@ import { loadConnectionConfig, type ConnectionConfig } from '../connection.js';
 import { countByStatus, experimentViews } from '../shared/batch-state.js';
 import type { BatchState, BatchSummary } from '../shared/types.js';
 import { EXIT, UsageError } from './errors.js';
-import { followBatch, queryBatchState } from './follow.js';
+import { followUntilEnd } from './follow.js';
+import { batchSummary, queryBatchState } from '../batch-handle.js';
 import { header, statusLines, summaryLines } from './render.js';
 import { cancelExperimentsSignal } from '../workflows/messages.js';
 
@@ -39,7 +40,7 @@ async function existingBatch(client: Client, batchId: string): Promise<WorkflowH
 /** A finished batch's stored result; a running batch's live state, from its query. */
 async function readBatch(handle: WorkflowHandle): Promise<{ state?: BatchState; summary?: BatchSummary; status: string }> {
   const status = (await handle.describe()).status.name;
-  if (status === 'COMPLETED') return { summary: (await handle.result()) as BatchSummary, status };
+  if (status === 'COMPLETED') return { summary: await batchSummary(handle), status };
   try {
     return { state: await queryBatchState(handle), status };
   } catch (err) {
@@ -87,20 +88,13 @@ export async function watch(batchId: string, statusIntervalMs: number): Promise<
     }
     header(state).forEach((line) => console.log(line));
     statusLines(state, Date.now()).forEach((line) => console.log(line));
-    const interrupt = new AbortController();
-    const onSigint = () => interrupt.abort();
-    process.once('SIGINT', onSigint);
-    try {
-      const result = await followBatch(handle, { statusIntervalMs, print: console.log, signal: interrupt.signal, since: state });
-      if (result.kind === 'detached') {
-        console.log(`\n[DETACHED] Batch ${batchId} runs on. Re-attach with: npm run watch -- ${batchId}`);
-        return EXIT.detached;
-      }
-      summaryLines(result.summary).forEach((line) => console.log(line));
-      return result.summary.experiments.every((experiment) => experiment.status === 'completed') ? EXIT.ok : EXIT.failed;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    return followUntilEnd(handle, {
+      statusIntervalMs,
+      print: console.log,
+      note: console.log,
+      since: state,
+      printSummary: (final) => summaryLines(final).forEach((line) => console.log(line)),
+    });
   });
 }
 

@@ -2,20 +2,20 @@
 import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { loadProjectConfig } from '../config.js';
 import { loadConnectionConfig } from '../connection.js';
-import { discoverExperiments, type DiscoveredExperiment } from '../experiments/discover.js';
+import { discoverExperiments, specOf, type DiscoveredExperiment } from '../experiments/discover.js';
 import { sortExperiments } from '../experiments/order.js';
 import { selectExperiments } from '../experiments/select.js';
 import { ensureSearchAttributes } from '../server/search-attributes.js';
 import { newBatchState } from '../shared/batch-state.js';
-import type { BatchState, ExperimentSpec } from '../shared/types.js';
+import type { BatchState } from '../shared/types.js';
+import { batchInput } from '../batch-handle.js';
 import { batchWorkflow } from '../workflows/batch.js';
 import { BATCH_ID_KEY, STATUS_KEY } from '../workflows/search-attributes.js';
 import { connectOrStartServer, ensureWorker } from './embedded.js';
-import { EXIT } from './errors.js';
-import { followBatch } from './follow.js';
+import { EXIT, UsageError } from './errors.js';
+import { followUntilEnd } from './follow.js';
 import { header, summaryLines } from './render.js';
 import { newBatchId, parseSubmitOptions, toBatchSettings, type RawSubmitOptions } from './submit-options.js';
-import { UsageError } from './errors.js';
 import { completedEarlier, keepOnly, leaveOut, notCompletedIn } from './earlier-batches.js';
 
 export interface SubmitFlags extends RawSubmitOptions {
@@ -24,10 +24,6 @@ export interface SubmitFlags extends RawSubmitOptions {
   dryRun?: boolean;
   rerunFailed?: string;
   skipCompleted?: boolean;
-}
-
-function toSpec({ id, name, file, priority }: DiscoveredExperiment): ExperimentSpec {
-  return { id, name, file, priority };
 }
 
 export async function resolveQueue(flags: SubmitFlags, workDir: string) {
@@ -95,14 +91,14 @@ export async function submit(flags: SubmitFlags, workDir = process.cwd()): Promi
     }
     await ensureWorker(client, config, settings.taskQueue, workDir, note);
     const batchId = options.batchId ?? newBatchId();
-    const state: BatchState = newBatchState(batchId, queue.map(toSpec), { ...settings, searchAttributes }, Date.now());
+    const state: BatchState = newBatchState(batchId, queue.map(specOf), { ...settings, searchAttributes }, Date.now());
 
     let handle;
     try {
       handle = await client.workflow.start(batchWorkflow, {
         workflowId: batchId,
         taskQueue: settings.taskQueue,
-        args: [state],
+        args: [batchInput(state)],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         typedSearchAttributes: searchAttributes
           ? [
@@ -127,26 +123,14 @@ export async function submit(flags: SubmitFlags, workDir = process.cwd()): Promi
       return EXIT.ok;
     }
 
-    const interrupt = new AbortController();
-    const onSigint = () => interrupt.abort();
-    process.once('SIGINT', onSigint);
-    try {
-      const result = await followBatch(handle, {
-        statusIntervalMs: options.statusInterval,
-        print,
-        signal: interrupt.signal,
-        since: state,
-      });
-      if (result.kind === 'detached') {
-        note(`\n[DETACHED] Batch ${batchId} runs on. Re-attach with: npm run watch -- ${batchId}`);
-        return EXIT.detached;
-      }
-      if (flags.json) console.log(JSON.stringify(result.summary, null, 2));
-      else summaryLines(result.summary).forEach((line) => print(line));
-      return result.summary.experiments.every((experiment) => experiment.status === 'completed') ? EXIT.ok : EXIT.failed;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    return await followUntilEnd(handle, {
+      statusIntervalMs: options.statusInterval,
+      print,
+      note,
+      since: state,
+      printSummary: (summary) =>
+        flags.json ? console.log(JSON.stringify(summary, null, 2)) : summaryLines(summary).forEach((line) => print(line)),
+    });
   } finally {
     await connection.close();
   }

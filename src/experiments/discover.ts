@@ -2,6 +2,7 @@
 import { constants } from 'node:fs';
 import { access, open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { experimentIdOf } from '../shared/batch-state.js';
 import type { ExperimentSpec } from '../shared/types.js';
 import { decideScriptPriority, PriorityLineError, type PriorityRules } from './priority.js';
 
@@ -13,12 +14,13 @@ export interface DiscoveredExperiment extends ExperimentSpec {
   reason: string;
 }
 
+/** What a batch carries of an experiment: no path or reason, since a batch holds thousands. */
+export function specOf({ id, name, file, priority }: DiscoveredExperiment): ExperimentSpec {
+  return { id, name, file, priority };
+}
+
 /** Bad input found while discovering: the message names the file and the problem. */
 export class DiscoveryError extends Error {}
-
-export function experimentIdOf(name: string): string {
-  return name.split('_')[0];
-}
 
 export function experimentNameOf(file: string): string {
   const extension = path.extname(file);

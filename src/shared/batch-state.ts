@@ -28,6 +28,11 @@ export function newBatchState(
   };
 }
 
+/** An experiment's id: the part of its name before the first `_` (`exp125` for `exp125_adaptive_stop_loss`). */
+export function experimentIdOf(name: string): string {
+  return name.split('_')[0];
+}
+
 export function experimentWorkflowId(batchId: string, experimentName: string): string {
   return `${batchId}/${experimentName}`;
 }

@@ -17,9 +17,9 @@ import {
   inFlight,
   isBatchDone,
   isFinal,
-  summarize,
 } from '../shared/batch-state.js';
-import { PRIORITY_KEY, type BatchState, type BatchSummary } from '../shared/types.js';
+import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
+import { PRIORITY_KEY, type BatchState } from '../shared/types.js';
 import { experimentWorkflow } from './experiment.js';
 import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal } from './messages.js';
 import { BATCH_ID_KEY, EXPERIMENT_KEY, PRIORITY_ATTRIBUTE_KEY, STATUS_KEY } from './search-attributes.js';
@@ -29,11 +29,13 @@ import { BATCH_ID_KEY, EXPERIMENT_KEY, PRIORITY_ATTRIBUTE_KEY, STATUS_KEY } from
  * `state.experiments` (already sorted by priority), at most `maxConcurrent` at a time, and a slot
  * is refilled as soon as a child reports a final result. Children outlive a continue-as-new
  * (ABANDON) and report by workflow id, so the batch continues as new whenever its history grows
- * past `historyLimit`, carrying its whole state; every report reaches the current run.
+ * past `historyLimit`, carrying its whole state; every report reaches the current run. Its input,
+ * queries and result are the packed form of its state (see shared/packed-state.ts).
  */
-export async function batchWorkflow(state: BatchState): Promise<BatchSummary> {
+export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatchState> {
+  const state = unpackBatchState(input);
   setHandler(experimentReportSignal, (report) => applyReport(state, report));
-  setHandler(batchStateQuery, () => state);
+  setHandler(batchStateQuery, () => packBatchState(state));
   setHandler(cancelExperimentsSignal, (names) => cancelExperiments(state, names));
   const pendingStarts = new Set<Promise<void>>();
 
@@ -49,7 +51,7 @@ export async function batchWorkflow(state: BatchState): Promise<BatchSummary> {
       if (historyIsLong(state)) {
         await Promise.all(pendingStarts);
         await condition(allHandlersFinished);
-        return await continueAsNew<typeof batchWorkflow>({ ...state, generation: state.generation + 1 });
+        return await continueAsNew<typeof batchWorkflow>(packBatchState({ ...state, generation: state.generation + 1 }));
       }
       const started = startExperiment(state, state.nextIndex++).finally(() => pendingStarts.delete(started));
       pendingStarts.add(started);
@@ -60,7 +62,7 @@ export async function batchWorkflow(state: BatchState): Promise<BatchSummary> {
     await CancellationScope.nonCancellable(() => cancelRemaining(state, pendingStarts));
   }
   if (state.settings.searchAttributes) upsertSearchAttributes([{ key: STATUS_KEY, value: batchOutcome(state) }]);
-  return summarize(state);
+  return packBatchState(state);
 }
 
 function historyIsLong(state: BatchState): boolean {

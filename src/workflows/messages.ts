@@ -1,12 +1,13 @@
 /** Messages between the CLI, the batch workflow and its experiment workflows. */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { BatchState, ExperimentReport } from '../shared/types.js';
+import type { PackedBatchState } from '../shared/packed-state.js';
+import type { ExperimentReport } from '../shared/types.js';
 
 /** Sent by an experiment workflow to its batch whenever its record changes. */
 export const experimentReportSignal = defineSignal<[ExperimentReport]>('experimentReport');
 
-/** The batch's whole state, for `status`, `watch` and `submit`. */
-export const batchStateQuery = defineQuery<BatchState>('batchState');
+/** The batch's whole state, packed, for `status`, `watch` and `submit`. */
+export const batchStateQuery = defineQuery<PackedBatchState>('batchState');
 
 /** Cancels some experiments of a batch by name: queued ones never start, running ones are stopped. */
 export const cancelExperimentsSignal = defineSignal<[string[]]>('cancelExperiments');

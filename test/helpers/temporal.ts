@@ -1,9 +1,10 @@
 /** A real Temporal dev server and an in-process staged worker for integration tests. */
+import { batchInput } from '../../src/batch-handle.js';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/submit-options.js';
-import { discoverExperiments } from '../../src/experiments/discover.js';
+import { discoverExperiments, specOf } from '../../src/experiments/discover.js';
 import { sortExperiments } from '../../src/experiments/order.js';
 import { PRIORITY_DYNAMIC_CONFIG } from '../../src/server/dev-server.js';
 import { findTemporalCli } from '../../src/server/temporal-cli.js';
@@ -59,19 +60,14 @@ export function testSettings(overrides: Partial<BatchSettings> & Pick<BatchSetti
 /** Discovers and orders experiments with the product's own code, as `submit` does. */
 export async function batchStateFor(settings: BatchSettings, batchId = `batch-${randomUUID()}`): Promise<BatchState> {
   const experiments = sortExperiments(await discoverExperiments(settings.experimentsDir));
-  return newBatchState(
-    batchId,
-    experiments.map(({ id, name, file, priority }) => ({ id, name, file, priority })),
-    settings,
-    Date.now(),
-  );
+  return newBatchState(batchId, experiments.map(specOf), settings, Date.now());
 }
 
 export async function startBatch(env: TestWorkflowEnvironment, state: BatchState) {
   return env.client.workflow.start(batchWorkflow, {
     workflowId: state.batchId,
     taskQueue: state.settings.taskQueue,
-    args: [state],
+    args: [batchInput(state)],
   });
 }
 
