@@ -16,11 +16,11 @@ export class AttemptLog extends Writable {
   private tail = Buffer.alloc(0);
 
   constructor(
-    readonly path: string,
+    file: string,
     private readonly limitBytes: number,
   ) {
     super();
-    this.file = createWriteStream(path);
+    this.file = createWriteStream(file);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
@@ -51,10 +51,6 @@ export class AttemptLog extends Writable {
     if (lines.at(-1) === '') lines.pop();
     if (this.written + this.dropped > this.tail.length) lines.shift(); // probably cut
     return lines.slice(-count);
-  }
-
-  get droppedBytes(): number {
-    return this.dropped;
   }
 
   private keepTail(chunk: Buffer): void {

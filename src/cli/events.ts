@@ -16,7 +16,7 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
     const before = previous?.records[index];
     const after = next.records[index];
     if (before && before.status === after.status && before.attempts === after.attempts) return;
-    const label = `${experiment.name}`;
+    const label = experiment.name;
     const priority = experiment.priority.toUpperCase();
     const wasQueued = !before || before.status === 'queued';
     if (wasQueued && after.status !== 'queued' && after.status !== 'cancelled') {

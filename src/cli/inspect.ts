@@ -26,20 +26,20 @@ async function withClient<T>(run: (client: Client, config: ConnectionConfig) => 
   }
 }
 
-async function existingBatch(client: Client, batchId: string): Promise<WorkflowHandle> {
+/** The batch's handle and its workflow status (RUNNING, COMPLETED, …); a usage error when there is none. */
+async function existingBatch(client: Client, batchId: string): Promise<{ handle: WorkflowHandle; status: string }> {
   const handle = client.workflow.getHandle(batchId);
   try {
-    await handle.describe();
+    return { handle, status: (await handle.describe()).status.name };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UsageError(`no batch with id "${batchId}"`);
     throw err;
   }
-  return handle;
 }
 
 /** A finished batch's stored result; a running batch's live state, from its query. */
-async function readBatch(handle: WorkflowHandle): Promise<{ state?: BatchState; summary?: BatchSummary; status: string }> {
-  const status = (await handle.describe()).status.name;
+async function readBatch(batch: { handle: WorkflowHandle; status: string }): Promise<{ state?: BatchState; summary?: BatchSummary; status: string }> {
+  const { handle, status } = batch;
   if (status === 'COMPLETED') return { summary: await batchSummary(handle), status };
   try {
     return { state: await queryBatchState(handle), status };
@@ -80,15 +80,15 @@ async function listBatches(client: Client, json: boolean): Promise<number> {
 
 export async function watch(batchId: string, statusIntervalMs: number): Promise<number> {
   return withClient(async (client) => {
-    const handle = await existingBatch(client, batchId);
-    const { state, summary } = await readBatch(handle);
+    const batch = await existingBatch(client, batchId);
+    const { state, summary } = await readBatch(batch);
     if (!state) {
       summaryLines(summary!).forEach((line) => console.log(line));
       return EXIT.ok;
     }
     header(state).forEach((line) => console.log(line));
     statusLines(state, Date.now()).forEach((line) => console.log(line));
-    return followUntilEnd(handle, {
+    return followUntilEnd(batch.handle, {
       statusIntervalMs,
       print: console.log,
       note: console.log,
@@ -100,7 +100,7 @@ export async function watch(batchId: string, statusIntervalMs: number): Promise<
 
 export async function cancel(batchId: string, experiment?: string): Promise<number> {
   return withClient(async (client) => {
-    const handle = await existingBatch(client, batchId);
+    const { handle } = await existingBatch(client, batchId);
     if (experiment === undefined) {
       await handle.cancel();
       console.log(`[CANCEL] Batch ${batchId}: queued experiments will not start; running ones are being stopped.`);

@@ -102,36 +102,25 @@ async function startExperiment(state: BatchState, index: number): Promise<void> 
 /** Queued experiments never start; running ones are cancelled and given time to kill their processes. */
 async function cancelRemaining(state: BatchState, pendingStarts: Set<Promise<void>>): Promise<void> {
   state.cancelRequested = true;
-  const now = Date.now();
-  for (let index = state.nextIndex; index < state.experiments.length; index++) {
-    state.records[index] = { ...state.records[index], status: 'cancelled', closedAt: now };
-  }
-  state.nextIndex = state.experiments.length;
   await Promise.all(pendingStarts);
-  const running = state.records.flatMap((record, index) => (isFinal(record.status) ? [] : [index]));
-  await Promise.all(
-    running.map((index) =>
-      getExternalWorkflowHandle(experimentWorkflowId(state.batchId, state.experiments[index].name))
-        .cancel()
-        .catch(() => undefined),
-    ),
-  );
+  const remaining = state.experiments.filter((_, index) => !isFinal(state.records[index].status));
+  await cancelExperiments(state, remaining.map((experiment) => experiment.name));
   const reported = await condition(() => isBatchDone(state), state.settings.killGraceMs + 60_000);
-  if (!reported) {
-    for (const index of running) {
-      if (!isFinal(state.records[index].status)) {
-        state.records[index] = { ...state.records[index], status: 'cancelled', closedAt: Date.now() };
-      }
-    }
-  }
+  if (reported) return;
+  const now = Date.now();
+  state.records.forEach((record, index) => {
+    if (!isFinal(record.status)) state.records[index] = { ...record, status: 'cancelled', closedAt: now };
+  });
 }
 
+/** Cancels experiments by name: a queued one is marked cancelled at once, a running one is asked to stop. */
 async function cancelExperiments(state: BatchState, names: string[]): Promise<void> {
+  const wanted = new Set(names);
   const now = Date.now();
   const running: Promise<void>[] = [];
   state.experiments.forEach((experiment, index) => {
     const record = state.records[index];
-    if (!names.includes(experiment.name) || isFinal(record.status)) return;
+    if (!wanted.has(experiment.name) || isFinal(record.status)) return;
     if (record.status === 'queued') {
       state.records[index] = { ...record, status: 'cancelled', closedAt: now };
     } else {
