@@ -1,4 +1,4 @@
-/** The staged command line: submit, status, watch, cancel, server, down. */
+/** The staged command line: submit, status, watch, logs, cancel, server, down. */
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from './config.js';
@@ -6,9 +6,9 @@ import { DiscoveryError } from './experiments/discover.js';
 import { SelectionError } from './experiments/select.js';
 import { TemporalCliError } from './server/temporal-cli.js';
 import { defaultDevServerOptions } from './server/dev-server.js';
-import { parseDuration } from './cli/duration.js';
+import { parseDuration } from './shared/duration.js';
 import { EXIT, UsageError } from './cli/errors.js';
-import { cancel, status, watch } from './cli/inspect.js';
+import { cancel, showLogs, status, watch } from './cli/inspect.js';
 import { down, runServer } from './cli/server.js';
 import { submit } from './cli/submit.js';
 import { SUBMIT_DEFAULTS } from './cli/submit-options.js';
@@ -17,6 +17,12 @@ import { findTemporalCli } from './server/temporal-cli.js';
 function port(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535) throw new InvalidArgumentError('must be a port number');
+  return parsed;
+}
+
+function positiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be an integer ≥ 1');
   return parsed;
 }
 
@@ -83,6 +89,17 @@ export function buildProgram(finish: (code: number) => void): Command {
     .argument('<batchId>')
     .option('--experiment <id>', 'cancel only this experiment (id or name) of the batch')
     .action((batchId: string, flags: { experiment?: string }) => run(() => cancel(batchId, flags.experiment)));
+
+  program
+    .command('logs')
+    .description("Print an experiment's output (its latest attempt unless --attempt), or follow it while it runs.")
+    .argument('<batchId>')
+    .argument('<experiment>', 'experiment id (exp125) or name')
+    .option('--attempt <n>', 'which attempt (run) to show, 1-based', positiveInteger)
+    .option('-f, --follow', 'keep printing as the output grows, on to later attempts, until the experiment ends')
+    .action((batchId: string, experiment: string, flags: { attempt?: number; follow?: boolean }) =>
+      run(() => showLogs(batchId, experiment, flags)),
+    );
 
   const serverDefaults = defaultDevServerOptions(process.cwd());
   program

@@ -7,10 +7,18 @@ export function stagedHome(workDir: string): string {
   return path.join(workDir, STAGED_DIR);
 }
 
+export function experimentLogDir(workDir: string, batchId: string, experimentName: string): string {
+  return path.join(stagedHome(workDir), 'logs', batchId, experimentName);
+}
+
 export function attemptLogFile(workDir: string, batchId: string, experimentName: string, run: number): string {
-  return path.join(stagedHome(workDir), 'logs', batchId, experimentName, `attempt-${run}.log`);
+  return path.join(experimentLogDir(workDir, batchId, experimentName), `attempt-${run}.log`);
 }
 
 export function experimentResultsDir(workDir: string, batchId: string, experimentName: string): string {
   return path.join(workDir, 'results', batchId, experimentName);
+}
+
+export function batchResultsDir(workDir: string, batchId: string): string {
+  return path.join(workDir, 'results', batchId);
 }

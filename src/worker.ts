@@ -13,6 +13,8 @@ import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 export const DEFAULT_SLOTS = 3;
 /** Time for running experiments to be killed (SIGTERM, then SIGKILL) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
+/** At most one heartbeat per run reaches the server in this time, however chatty its progress. */
+export const PROGRESS_THROTTLE_MS = 3_000;
 
 export interface StagedWorkerOptions {
   connection: NativeConnection;
@@ -34,6 +36,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     activities: createActivities({ logLimitBytes: options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES }),
     maxConcurrentActivityTaskExecutions: options.slots,
     shutdownForceTime: SHUTDOWN_FORCE_MS,
+    maxHeartbeatThrottleInterval: PROGRESS_THROTTLE_MS,
   });
 }
 

@@ -1,7 +1,7 @@
 /** Ordering and selection of experiments, and the parsing of durations and submit options. */
 import { sortExperiments } from '../src/experiments/order.js';
 import { parsePriorityFilter, selectExperiments } from '../src/experiments/select.js';
-import { parseDuration } from '../src/cli/duration.js';
+import { parseDuration } from '../src/shared/duration.js';
 import { parseSubmitOptions } from '../src/cli/submit-options.js';
 import { SUBMIT_DEFAULTS } from '../src/cli/submit-options.js';
 import { retryBackoffMs } from '../src/shared/batch-state.js';

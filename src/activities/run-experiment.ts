@@ -4,11 +4,12 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { attemptLogFile, experimentResultsDir } from '../paths.js';
-import { FAILURE_TYPES, type RunFailureDetails, type RunInput, type RunOutcome } from '../shared/types.js';
+import { FAILURE_TYPES, type RunFailureDetails, type RunHeartbeat, type RunInput, type RunOutcome } from '../shared/types.js';
 import { AttemptLog } from './attempt-log.js';
 import { NotRunnableError, resolveCommand } from './command.js';
 import { groupAlive, groupHasEnvironment, killGroup } from './process-group.js';
-import { superviseProcess, type RunHeartbeat } from './supervise.js';
+import { superviseProcess } from './supervise.js';
+import { writeBatchSummary } from './write-summary.js';
 
 const TAIL_LINES = 20;
 
@@ -21,6 +22,8 @@ export const DEFAULT_LOG_LIMIT_BYTES = 64 * 1024 * 1024;
 
 export function createActivities(options: ActivityOptions = { logLimitBytes: DEFAULT_LOG_LIMIT_BYTES }) {
   return {
+    writeBatchSummary,
+
     /**
      * One run of an experiment's process. A process failure is non-retryable here: the experiment
      * workflow decides about retries. Losing the worker is retryable: Temporal runs it again.

@@ -4,8 +4,11 @@
  */
 import { hostname } from 'node:os';
 import { finished } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
 import type { Context } from '@temporalio/activity';
 import { execa } from 'execa';
+import { ProgressReader, type Progress } from '../shared/progress.js';
+import type { RunHeartbeat } from '../shared/types.js';
 import { AttemptLog } from './attempt-log.js';
 import type { ExperimentCommand } from './command.js';
 import { groupAlive, killGroup } from './process-group.js';
@@ -27,12 +30,6 @@ export interface ProcessOutcome {
   spawnError?: string;
 }
 
-/** What each heartbeat records: enough for the next attempt to find a process left by a lost worker. */
-export interface RunHeartbeat {
-  groupId?: number;
-  host: string;
-}
-
 export async function superviseProcess(
   context: Context,
   command: ExperimentCommand,
@@ -47,9 +44,18 @@ export async function superviseProcess(
     buffer: false,
     reject: false,
   });
-  if (subprocess.all) subprocess.all.pipe(options.log);
-  else options.log.end();
   const groupId = subprocess.pid;
+  const details: RunHeartbeat = { groupId, host: hostname(), startedAt: Date.now() };
+  if (subprocess.all) {
+    subprocess.all.pipe(options.log);
+    readProgress(subprocess.all, (progress) => {
+      details.progress = progress;
+      details.progressAt = Date.now();
+      context.heartbeat(details); // the worker throttles what reaches the server
+    });
+  } else {
+    options.log.end();
+  }
   const watchdog = groupId === undefined ? undefined : startWatchdog(groupId, options.killGraceMs);
 
   let timedOut = false;
@@ -57,7 +63,6 @@ export async function superviseProcess(
   const stop = () => {
     if (groupId !== undefined) stopping ??= killGroup(groupId, options.killGraceMs);
   };
-  const details: RunHeartbeat = { groupId, host: hostname() };
   const heartbeat = setInterval(() => context.heartbeat(details), options.heartbeatEveryMs);
   const timeout = setTimeout(() => {
     timedOut = true;
@@ -86,4 +91,12 @@ export async function superviseProcess(
     clearTimeout(timeout);
     context.cancellationSignal.removeEventListener('abort', stop);
   }
+}
+
+function readProgress(output: NodeJS.ReadableStream, onChange: (progress: Progress) => void): void {
+  const reader = new ProgressReader();
+  const decoder = new StringDecoder('utf8');
+  output.on('data', (chunk: Buffer) => {
+    if (reader.feed(decoder.write(chunk)) && reader.progress) onChange({ ...reader.progress });
+  });
 }

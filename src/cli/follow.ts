@@ -1,17 +1,21 @@
-/** Follows a running batch: prints what changed, a periodic status line, and returns its summary. */
+/** Follows a running batch: shows what changed and its status with progress, and returns its summary. */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { isBatchDone } from '../shared/batch-state.js';
 import type { BatchState, BatchSummary } from '../shared/types.js';
 import { batchSummary, queryBatchState } from '../batch-handle.js';
+import { liveBatchView } from './batch-view.js';
+import type { Display } from './display.js';
 import { EXIT } from './errors.js';
 import { describeChanges } from './events.js';
+import { runningProgress } from './live-progress.js';
 import { statusLines } from './render.js';
 
 export interface FollowOptions {
+  /** How often plain output prints the status block; a live display redraws it at every poll. */
   statusIntervalMs: number;
   pollMs?: number;
-  print: (line: string) => void;
+  display: Display;
   /** Aborting stops following; the batch runs on. */
   signal?: AbortSignal;
   /** Snapshot already shown, so only later changes are printed. */
@@ -20,8 +24,13 @@ export interface FollowOptions {
 
 export type FollowResult = { kind: 'finished'; summary: BatchSummary } | { kind: 'detached' };
 
+export async function statusBlock(handle: WorkflowHandle, state: BatchState, status = 'running'): Promise<string[]> {
+  const now = Date.now();
+  return statusLines(liveBatchView(state, status, await runningProgress(handle.client, state), now));
+}
+
 export async function followBatch(handle: WorkflowHandle, options: FollowOptions): Promise<FollowResult> {
-  const { print, signal, statusIntervalMs, pollMs = 1_000 } = options;
+  const { display, signal, statusIntervalMs, pollMs = 1_000 } = options;
   let previous = options.since;
   let lastStatusAt = Date.now();
   let queryTrouble = false;
@@ -31,16 +40,16 @@ export async function followBatch(handle: WorkflowHandle, options: FollowOptions
       state = await queryBatchState(handle);
       queryTrouble = false;
     } catch (err) {
-      if (!queryTrouble) print(`[WAIT] cannot reach the batch right now (${(err as Error).message}); retrying`);
+      if (!queryTrouble) display.line(`[WAIT] cannot reach the batch right now (${(err as Error).message}); retrying`);
       queryTrouble = true;
     }
     if (state) {
       const now = Date.now();
-      describeChanges(previous, state, now).forEach((line) => print(line));
+      describeChanges(previous, state, now).forEach((line) => display.line(line));
       previous = state;
       if (isBatchDone(state)) return { kind: 'finished', summary: await batchSummary(handle) };
-      if (now - lastStatusAt >= statusIntervalMs) {
-        statusLines(state, now).forEach((line) => print(line));
+      if (display.live || now - lastStatusAt >= statusIntervalMs) {
+        display.status(await statusBlock(handle, state));
         lastStatusAt = now;
       }
     }
@@ -65,6 +74,7 @@ export async function followUntilEnd(handle: WorkflowHandle, options: FollowToEn
   process.once('SIGINT', onSigint);
   try {
     const result = await followBatch(handle, { ...options, signal: interrupt.signal });
+    options.display.close();
     if (result.kind === 'detached') {
       options.note(`\n[DETACHED] Batch ${handle.workflowId} runs on. Re-attach with: npm run watch -- ${handle.workflowId}`);
       return EXIT.detached;

@@ -1,10 +1,14 @@
 /** `status`, `watch` and `cancel`: look at or act on a batch from any terminal. */
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { loadConnectionConfig, type ConnectionConfig } from '../connection.js';
-import { countByStatus, experimentViews } from '../shared/batch-state.js';
+import { countByStatus } from '../shared/batch-state.js';
+import { liveBatchView } from './batch-view.js';
+import { logs, type LogsOptions } from './logs.js';
+import { displayFor } from './display.js';
+import { runningProgress } from './live-progress.js';
 import type { BatchState, BatchSummary } from '../shared/types.js';
 import { EXIT, UsageError } from './errors.js';
-import { followUntilEnd } from './follow.js';
+import { followUntilEnd, statusBlock } from './follow.js';
 import { batchSummary, queryBatchState } from '../batch-handle.js';
 import { header, statusLines, summaryLines } from './render.js';
 import { cancelExperimentsSignal } from '../workflows/messages.js';
@@ -52,13 +56,14 @@ export async function status(batchId: string | undefined, json: boolean): Promis
   return withClient(async (client) => {
     if (!batchId) return listBatches(client, json);
     const { state, summary, status } = await readBatch(await existingBatch(client, batchId));
-    const experiments = state ? experimentViews(state) : summary!.experiments;
-    if (json) {
-      const counts = countByStatus(experiments);
-      console.log(JSON.stringify({ batchId, status: status.toLowerCase(), counts, experiments }, null, 2));
-    } else if (state) {
-      console.log(`Batch ${batchId}: ${status.toLowerCase()}`);
-      statusLines(state, Date.now()).forEach((line) => console.log(line));
+    const statusName = status.toLowerCase();
+    if (state) {
+      const view = liveBatchView(state, statusName, await runningProgress(client.workflow, state), Date.now());
+      if (json) console.log(JSON.stringify(view, null, 2));
+      else [`Batch ${batchId}: ${statusName}`, ...statusLines(view)].forEach((line) => console.log(line));
+    } else if (json) {
+      const experiments = summary!.experiments;
+      console.log(JSON.stringify({ batchId, status: statusName, counts: countByStatus(experiments), eta: null, experiments }, null, 2));
     } else {
       summaryLines(summary!).forEach((line) => console.log(line));
     }
@@ -67,14 +72,25 @@ export async function status(batchId: string | undefined, json: boolean): Promis
 }
 
 async function listBatches(client: Client, json: boolean): Promise<number> {
-  const batches: { batchId: string; status: string; startedAt: string }[] = [];
+  const batches: { batchId: string; status: string; startedAt: string; experiments: number | null }[] = [];
   for await (const workflow of client.workflow.list({ query: `WorkflowType = 'batchWorkflow'` })) {
-    batches.push({ batchId: workflow.workflowId, status: workflow.status.name.toLowerCase(), startedAt: workflow.startTime.toISOString() });
+    const experiments = workflow.memo?.experiments;
+    batches.push({
+      batchId: workflow.workflowId,
+      status: workflow.status.name.toLowerCase(),
+      startedAt: workflow.startTime.toISOString(),
+      experiments: typeof experiments === 'number' ? experiments : null,
+    });
     if (batches.length >= RECENT_BATCHES) break;
   }
   if (json) console.log(JSON.stringify({ batches }, null, 2));
   else if (!batches.length) console.log('No batches yet. Start one with: npm run submit');
-  else batches.forEach((batch) => console.log(`${batch.startedAt}  ${batch.status.padEnd(10)}  ${batch.batchId}`));
+  else {
+    console.log(`${'started'.padEnd(24)}  ${'state'.padEnd(10)}  ${'experiments'.padStart(11)}  batch`);
+    batches.forEach((batch) =>
+      console.log(`${batch.startedAt}  ${batch.status.padEnd(10)}  ${String(batch.experiments ?? '?').padStart(11)}  ${batch.batchId}`),
+    );
+  }
   return EXIT.ok;
 }
 
@@ -86,11 +102,12 @@ export async function watch(batchId: string, statusIntervalMs: number): Promise<
       summaryLines(summary!).forEach((line) => console.log(line));
       return EXIT.ok;
     }
-    header(state).forEach((line) => console.log(line));
-    statusLines(state, Date.now()).forEach((line) => console.log(line));
+    const display = displayFor(process.stdout);
+    header(state).forEach((line) => display.line(line));
+    display.status(await statusBlock(batch.handle, state));
     return followUntilEnd(batch.handle, {
       statusIntervalMs,
-      print: console.log,
+      display,
       note: console.log,
       since: state,
       printSummary: (final) => summaryLines(final).forEach((line) => console.log(line)),
@@ -112,5 +129,12 @@ export async function cancel(batchId: string, experiment?: string): Promise<numb
     await handle.signal(cancelExperimentsSignal, names);
     console.log(`[CANCEL] ${names.join(', ')} in batch ${batchId}: stopped if running, never started if queued.`);
     return EXIT.ok;
+  });
+}
+
+export async function showLogs(batchId: string, experiment: string, options: LogsOptions): Promise<number> {
+  return withClient(async (client) => {
+    const { handle, status } = await existingBatch(client, batchId);
+    return logs(handle, status, experiment, options);
   });
 }

@@ -1,7 +1,8 @@
 /** Text the CLI prints: the header, the periodic status line and the final summary. */
-import { countByStatus } from '../shared/batch-state.js';
 import { PRIORITIES, type BatchState, type BatchSummary, type ExperimentSpec } from '../shared/types.js';
-import { formatDuration } from './duration.js';
+import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../shared/summary-table.js';
+import type { LiveBatchView, LiveExperimentView } from './batch-view.js';
+import { formatDuration } from '../shared/duration.js';
 
 const RULE = '='.repeat(70);
 
@@ -31,42 +32,43 @@ export function header(state: BatchState, webUi?: string): string[] {
   ];
 }
 
-export function statusLines(state: BatchState, now: number): string[] {
-  const counts = countByStatus(state.records);
+export function statusLines(view: LiveBatchView): string[] {
+  const { counts } = view;
+  const eta = view.eta ? ` | ETA: ${formatDuration(view.eta.seconds * 1000)}` : '';
   const lines = [
     `[STATUS] Queue: ${counts.queued} | Running: ${counts.running + counts.retrying} | ` +
       `Completed: ${counts.completed} | Failed: ${counts.failed}` +
-      (counts.cancelled ? ` | Cancelled: ${counts.cancelled}` : ''),
+      (counts.cancelled ? ` | Cancelled: ${counts.cancelled}` : '') +
+      eta,
   ];
-  const running = state.records.flatMap((record, index) =>
-    record.status === 'running' || record.status === 'retrying' ? [{ record, experiment: state.experiments[index] }] : [],
-  );
+  const running = view.experiments.filter((experiment) => experiment.status === 'running' || experiment.status === 'retrying');
   if (running.length) {
     lines.push('  Currently running:');
-    for (const { record, experiment } of running) {
-      const waiting = record.status === 'retrying' ? ', waiting to retry' : '';
-      lines.push(`    - ${experiment.name} (${formatDuration(now - (record.startedAt ?? now))}, attempt ${record.attempts + (waiting ? 0 : 1)}${waiting})`);
-    }
+    for (const experiment of running) lines.push(`    - ${experiment.name} (${runningDetails(experiment)})`);
   }
   return lines;
 }
 
-export function summaryLines(summary: BatchSummary): string[] {
-  const count = (status: string) => summary.experiments.filter((experiment) => experiment.status === status).length;
-  const nameWidth = Math.max(10, ...summary.experiments.map((experiment) => experiment.name.length));
-  const rows = summary.experiments.map((experiment) => {
-    const duration =
-      experiment.startedAt && experiment.closedAt
-        ? formatDuration(Date.parse(experiment.closedAt) - Date.parse(experiment.startedAt))
-        : '-';
-    return `${experiment.name.padEnd(nameWidth)}  ${experiment.priority.padEnd(8)}  ${experiment.status.padEnd(9)}  ${String(experiment.attempts).padStart(8)}  ${duration}`;
-  });
-  return [
-    '',
-    RULE,
-    `SUMMARY ${summary.batchId}: ${count('completed')} completed, ${count('failed')} failed, ${count('cancelled')} cancelled`,
-    RULE,
-    `${'experiment'.padEnd(nameWidth)}  priority  status     attempts  duration`,
-    ...rows,
+function runningDetails(experiment: LiveExperimentView): string {
+  if (experiment.status === 'retrying') return `attempt ${experiment.attempts} failed, waiting to retry`;
+  const parts = [
+    formatDuration((experiment.attemptElapsedSeconds ?? 0) * 1000),
+    `attempt ${experiment.attempts + 1}`,
   ];
+  const { progress } = experiment;
+  if (progress) {
+    const units = progress.total !== undefined ? ` ${progress.done}/${progress.total}` : '';
+    parts.push(`${progress.percent}%${units}`);
+  }
+  if (experiment.etaSeconds !== undefined && experiment.etaSeconds !== null) parts.push(`ETA ${formatDuration(experiment.etaSeconds * 1000)}`);
+  return parts.join(', ');
+}
+
+export function summaryLines(summary: BatchSummary): string[] {
+  const rows = [[...SUMMARY_COLUMNS], ...summaryRows(summary)];
+  const widths = SUMMARY_COLUMNS.map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  const rightAligned = SUMMARY_COLUMNS.indexOf('attempts');
+  const format = (row: string[]) =>
+    row.map((cell, column) => (column === rightAligned ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ').trimEnd();
+  return ['', RULE, `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`, RULE, ...rows.map(format)];
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { taskQueueName } from '../connection.js';
 import type { BatchSettings } from '../shared/types.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../shared/duration.js';
 import { UsageError } from './errors.js';
 
 export const SUBMIT_DEFAULTS = {

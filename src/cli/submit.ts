@@ -13,6 +13,7 @@ import { batchWorkflow } from '../workflows/batch.js';
 import { BATCH_ID_KEY, STATUS_KEY } from '../workflows/search-attributes.js';
 import { connectOrStartServer, ensureWorker } from './embedded.js';
 import { EXIT, UsageError } from './errors.js';
+import { displayFor } from './display.js';
 import { followUntilEnd } from './follow.js';
 import { header, summaryLines } from './render.js';
 import { newBatchId, parseSubmitOptions, toBatchSettings, type RawSubmitOptions } from './submit-options.js';
@@ -76,7 +77,8 @@ export async function submit(flags: SubmitFlags, workDir = process.cwd()): Promi
     printDryRun(selected, Boolean(flags.json));
     return EXIT.ok;
   }
-  const print = flags.json ? () => undefined : (line: string) => console.log(line);
+  const display = displayFor(process.stdout, Boolean(flags.json));
+  const print = (line: string) => display.line(line);
   const note = (line: string) => (flags.json ? console.error(line) : console.log(line));
 
   const config = loadConnectionConfig();
@@ -106,7 +108,14 @@ export async function submit(flags: SubmitFlags, workDir = process.cwd()): Promi
               { key: STATUS_KEY, value: 'running' },
             ]
           : undefined,
-        memo: { experimentsDir: settings.experimentsDir, workDir, maxConcurrent: settings.maxConcurrent },
+        memo: {
+          experimentsDir: settings.experimentsDir,
+          workDir,
+          experiments: queue.length,
+          maxConcurrent: settings.maxConcurrent,
+          maxRetries: settings.maxRetries,
+          timeoutMs: settings.timeoutMs,
+        },
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -125,7 +134,7 @@ export async function submit(flags: SubmitFlags, workDir = process.cwd()): Promi
 
     return await followUntilEnd(handle, {
       statusIntervalMs: options.statusInterval,
-      print,
+      display,
       note,
       since: state,
       printSummary: (summary) =>

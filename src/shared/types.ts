@@ -3,6 +3,8 @@
  * Workflow code imports this file, so it must stay free of Node APIs and I/O.
  */
 
+import type { Progress } from './progress.js';
+
 export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
@@ -107,6 +109,20 @@ export interface RunFailureDetails {
   signal: string | null;
   timedOut: boolean;
   logFile: string;
+}
+
+/**
+ * What each heartbeat of a run records: the process group, for the next attempt to find a process
+ * left by a lost worker, and the progress read from its output, for `status` and the Web UI.
+ */
+export interface RunHeartbeat {
+  groupId?: number;
+  host: string;
+  /** When this run's process started (epoch ms). */
+  startedAt: number;
+  progress?: Progress;
+  /** When the progress last changed (epoch ms). */
+  progressAt?: number;
 }
 
 export const FAILURE_TYPES = {

@@ -6,6 +6,8 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  log,
+  proxyActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -20,6 +22,7 @@ import {
 } from '../shared/batch-state.js';
 import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
 import { PRIORITY_KEY, type BatchState } from '../shared/types.js';
+import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
 import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal } from './messages.js';
 import { BATCH_ID_KEY, EXPERIMENT_KEY, PRIORITY_ATTRIBUTE_KEY, STATUS_KEY } from './search-attributes.js';
@@ -62,7 +65,24 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
     await CancellationScope.nonCancellable(() => cancelRemaining(state, pendingStarts));
   }
   if (state.settings.searchAttributes) upsertSearchAttributes([{ key: STATUS_KEY, value: batchOutcome(state) }]);
-  return packBatchState(state);
+  const result = packBatchState(state);
+  await CancellationScope.nonCancellable(() => writeSummaryFiles(state, result));
+  return result;
+}
+
+/** results/<batchId>/summary.json and summary.md; a batch's result never waits on them for long. */
+async function writeSummaryFiles(state: BatchState, packed: PackedBatchState): Promise<void> {
+  const { writeBatchSummary } = proxyActivities<StagedActivities>({
+    taskQueue: state.settings.taskQueue,
+    startToCloseTimeout: '1 minute',
+    priority: { priorityKey: PRIORITY_KEY.critical },
+    retry: { maximumAttempts: 5 },
+  });
+  try {
+    await writeBatchSummary(packed);
+  } catch (err) {
+    log.warn('could not write the summary files', { error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 function historyIsLong(state: BatchState): boolean {
@@ -82,6 +102,12 @@ async function startExperiment(state: BatchState, index: number): Promise<void> 
       taskQueue: settings.taskQueue,
       parentClosePolicy: ParentClosePolicy.ABANDON,
       priority: { priorityKey: PRIORITY_KEY[experiment.priority] },
+      memo: {
+        script: `${settings.experimentsDir}/${experiment.file}`,
+        workDir: settings.workDir,
+        maxRetries: settings.maxRetries,
+        timeoutMs: settings.timeoutMs,
+      },
       typedSearchAttributes: settings.searchAttributes
         ? [
             { key: BATCH_ID_KEY, value: batchId },

@@ -50,7 +50,12 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let record: ExperimentRecord = { status: 'running', attempts: 0, exitCode: null, startedAt: Date.now() };
   let failures = 0;
   let runInProgress = false;
+  let statusShown = record.status;
   const report = async (next: ExperimentRecord) => {
+    if (settings.searchAttributes && next.status !== statusShown) {
+      upsertSearchAttributes([{ key: STATUS_KEY, value: next.status }]);
+      statusShown = next.status;
+    }
     record = next;
     await batch.signal(experimentReportSignal, { index: input.index, record });
   };
@@ -93,7 +98,6 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 
   return CancellationScope.nonCancellable(async () => {
     const final = { ...record, closedAt: Date.now() };
-    if (settings.searchAttributes) upsertSearchAttributes([{ key: STATUS_KEY, value: final.status }]);
     await report(final);
     return final;
   });

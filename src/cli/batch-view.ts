@@ -1,0 +1,46 @@
+/** A running batch as `status --json` shows it: counts, an ETA, and each experiment with its progress. */
+import { countByStatus, experimentViews, type StatusCounts } from '../shared/batch-state.js';
+import { batchEtaMs, runLeftMs } from '../shared/eta.js';
+import type { Progress } from '../shared/progress.js';
+import type { BatchState, ExperimentView, RunHeartbeat } from '../shared/types.js';
+
+export interface LiveExperimentView extends ExperimentView {
+  /** Only while running: the current attempt's progress (null before it reports any). */
+  progress?: Progress | null;
+  attemptElapsedSeconds?: number;
+  etaSeconds?: number | null;
+}
+
+export interface LiveBatchView {
+  batchId: string;
+  status: string;
+  counts: StatusCounts;
+  /** Time left for the whole batch; null until an experiment finished or reported progress. */
+  eta: { seconds: number; at: string } | null;
+  experiments: LiveExperimentView[];
+}
+
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+
+export function liveBatchView(state: BatchState, status: string, runs: ReadonlyMap<number, RunHeartbeat>, now: number): LiveBatchView {
+  const experiments = experimentViews(state).map((view, index): LiveExperimentView => {
+    if (view.status !== 'running') return view;
+    const run = runs.get(index);
+    const elapsed = now - (run?.startedAt ?? state.records[index].startedAt ?? now);
+    const eta = runLeftMs(run, now);
+    return {
+      ...view,
+      progress: run?.progress ?? null,
+      attemptElapsedSeconds: seconds(elapsed),
+      etaSeconds: eta === undefined ? null : seconds(eta),
+    };
+  });
+  const etaMs = status === 'running' ? batchEtaMs(state, runs, now) : undefined;
+  return {
+    batchId: state.batchId,
+    status,
+    counts: countByStatus(state.records),
+    eta: etaMs === undefined ? null : { seconds: seconds(etaMs), at: new Date(now + etaMs).toISOString() },
+    experiments,
+  };
+}

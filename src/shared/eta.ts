@@ -1,0 +1,63 @@
+/** Estimates of when a run and a batch will finish, from progress so far and the durations seen. */
+import { isFinal } from './batch-state.js';
+import type { BatchState, RunHeartbeat } from './types.js';
+
+/** Time left for a run that is `percent` done after `elapsedMs`; unknown before any progress. */
+export function runEtaMs(elapsedMs: number, percent: number | undefined): number | undefined {
+  if (percent === undefined || percent <= 0) return undefined;
+  if (percent >= 100) return 0;
+  return Math.round((elapsedMs * (100 - percent)) / percent);
+}
+
+/** Time left for a run, from the rate of its progress when last reported. */
+export function runLeftMs(run: RunHeartbeat | undefined, now: number): number | undefined {
+  if (!run?.progress) return undefined;
+  const reportedAt = run.progressAt ?? now;
+  const left = runEtaMs(reportedAt - run.startedAt, run.progress.percent);
+  return left === undefined ? undefined : Math.max(0, left - (now - reportedAt));
+}
+
+function mean(values: number[]): number | undefined {
+  return values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : undefined;
+}
+
+/**
+ * Time left for the whole batch: the work still to do (queued experiments at the mean duration of
+ * finished ones, running ones by their progress) spread over the batch's slots, and never less
+ * than the longest running one needs. Unknown until something finished or reported progress.
+ */
+export function batchEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeartbeat>, now: number): number | undefined {
+  const finishedDurations: number[] = [];
+  const projectedDurations: number[] = [];
+  state.records.forEach((record, index) => {
+    if ((record.status === 'completed' || record.status === 'failed') && record.startedAt && record.closedAt) {
+      finishedDurations.push(record.closedAt - record.startedAt);
+    }
+    const run = runs.get(index);
+    if (run?.progress && run.progress.percent > 0) {
+      projectedDurations.push((((run.progressAt ?? now) - run.startedAt) * 100) / run.progress.percent);
+    }
+  });
+  const typical = mean(finishedDurations) ?? mean(projectedDurations);
+  if (typical === undefined) return isBatchIdle(state) ? 0 : undefined;
+
+  let work = 0;
+  let longest = 0;
+  state.records.forEach((record, index) => {
+    if (record.status === 'queued') {
+      work += typical;
+      return;
+    }
+    if (isFinal(record.status)) return;
+    const run = runs.get(index);
+    const elapsed = now - (run?.startedAt ?? record.startedAt ?? now);
+    const left = runLeftMs(run, now) ?? Math.max(0, typical - elapsed);
+    work += left;
+    longest = Math.max(longest, left);
+  });
+  return Math.round(Math.max(longest, work / state.settings.maxConcurrent));
+}
+
+function isBatchIdle(state: BatchState): boolean {
+  return state.records.every((record) => isFinal(record.status));
+}
