@@ -30,7 +30,7 @@ export function batchEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeart
   const finishedDurations: number[] = [];
   const projectedDurations: number[] = [];
   state.records.forEach((record, index) => {
-    if ((record.status === 'completed' || record.status === 'failed') && record.startedAt && record.closedAt) {
+    if ((record.status === 'completed' || record.status === 'failed') && record.startedAt !== undefined && record.closedAt !== undefined) {
       finishedDurations.push(record.closedAt - record.startedAt);
     }
     const run = runs.get(index);

@@ -1,0 +1,124 @@
+/** Progress read from experiment output, and the ETAs built on it: pure logic. */
+import { batchEtaMs, runEtaMs, runLeftMs } from '../src/shared/eta.js';
+import { newBatchState } from '../src/shared/batch-state.js';
+import { parseProgressLine, ProgressReader } from '../src/shared/progress.js';
+import type { BatchSettings, ExperimentSpec, RunHeartbeat } from '../src/shared/types.js';
+
+describe('the PROGRESS line protocol', () => {
+  test.each([
+    ['PROGRESS 42%', { percent: 42 }],
+    ['PROGRESS 42.5 %', { percent: 42.5 }],
+    ['PROGRESS: 7%', { percent: 7 }],
+    ['  PROGRESS 42/100', { percent: 42, done: 42, total: 100 }],
+    ['PROGRESS 3/8', { percent: 37.5, done: 3, total: 8 }],
+    ['PROGRESS 150%', { percent: 100 }],
+  ])('%j', (line, expected) => {
+    expect(parseProgressLine(line)).toEqual(expected);
+  });
+
+  test.each([
+    'progress 42%',
+    'PROGRESS',
+    'PROGRESS 3/0',
+    'loaded 42% of the data',
+    'PROGRESS 42% done, more text',
+    'NO PROGRESS 42%',
+  ])('%j is not progress', (line) => {
+    expect(parseProgressLine(line)).toBeUndefined();
+  });
+});
+
+describe('tqdm bars', () => {
+  test.each([
+    [' 42%|████▏     | 42/100 [00:10<00:14,  4.12it/s]', { percent: 42, done: 42, total: 100 }],
+    ['train:  7%|7         | 7/100 [00:01<00:13, 6.93it/s, loss=0.31]', { percent: 7, done: 7, total: 100 }],
+    ['100%|##########| 1.5k/1.5k [00:03<00:00, 500.00it/s]', { percent: 100, done: 1500, total: 1500 }],
+    [' 55%|█████▌    |', { percent: 55 }],
+  ])('%j', (line, expected) => {
+    expect(parseProgressLine(line)).toEqual(expected);
+  });
+
+  test('a bar without a total (`42it [00:10]`) is not progress', () => {
+    expect(parseProgressLine('42it [00:10, 4.12it/s]')).toBeUndefined();
+  });
+});
+
+describe('ProgressReader over a stream of chunks', () => {
+  test('carriage-return frames, split anywhere, end at the latest frame', () => {
+    const reader = new ProgressReader();
+    const output = ['\r  0%|          | 0/50 [00:00<?, ?it/s]', '\r 10%|█         | 5/50 [00:01<00:09]', '\r 20%|██        | 10/50 [00:02<00:08]'].join('');
+    const changes: number[] = [];
+    for (let at = 0; at < output.length; at += 7) {
+      if (reader.feed(output.slice(at, at + 7))) changes.push(reader.progress!.percent);
+    }
+    expect(reader.progress).toEqual({ percent: 20, done: 10, total: 50 });
+    expect(changes.at(-1)).toBe(20);
+    expect(changes).not.toContain(100);
+  });
+
+  test('a protocol line counts only once its line ends, so a half-written 42/100 is not read as 42/1', () => {
+    const reader = new ProgressReader();
+    expect(reader.feed('log line\nPROGRESS 42/1')).toBe(false);
+    expect(reader.progress).toBeUndefined();
+    expect(reader.feed('00\n')).toBe(true);
+    expect(reader.progress).toEqual({ percent: 42, done: 42, total: 100 });
+  });
+
+  test('reports a change only when the progress changed', () => {
+    const reader = new ProgressReader();
+    expect(reader.feed('PROGRESS 5%\n')).toBe(true);
+    expect(reader.feed('PROGRESS 5%\nother output\n')).toBe(false);
+    expect(reader.feed('PROGRESS 6%\n')).toBe(true);
+  });
+
+  test('a flood without line ends is dropped rather than kept', () => {
+    const reader = new ProgressReader();
+    for (let i = 0; i < 100; i++) reader.feed('x'.repeat(10_000));
+    reader.feed('\nPROGRESS 9%\n');
+    expect(reader.progress).toEqual({ percent: 9 });
+    expect((reader as unknown as { fragment: string }).fragment.length).toBeLessThan(10_000);
+  });
+});
+
+describe('ETAs', () => {
+  test('a run 25% done after 10 s needs 30 s more; none before any progress', () => {
+    expect(runEtaMs(10_000, 25)).toBe(30_000);
+    expect(runEtaMs(10_000, 0)).toBeUndefined();
+    expect(runEtaMs(10_000, undefined)).toBeUndefined();
+    expect(runEtaMs(10_000, 100)).toBe(0);
+  });
+
+  test('time since the last report counts against the time left', () => {
+    const run: RunHeartbeat = { host: 'h', startedAt: 0, progress: { percent: 50 }, progressAt: 10_000 };
+    expect(runLeftMs(run, 14_000)).toBe(6_000);
+    expect(runLeftMs(run, 30_000)).toBe(0);
+  });
+
+  const settings = { maxConcurrent: 2 } as BatchSettings;
+  const experiments: ExperimentSpec[] = ['a', 'b', 'c', 'd', 'e'].map((name) => ({ id: name, name, file: name, priority: 'high' }));
+
+  test('queued work at the mean finished duration, spread over the slots', () => {
+    const state = newBatchState('b', experiments, settings, 0);
+    state.records[0] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 10_000 };
+    state.records[1] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 30_000 };
+    state.records[2] = { status: 'running', attempts: 0, exitCode: null, startedAt: 30_000 };
+    state.records[3] = { status: 'running', attempts: 0, exitCode: null, startedAt: 30_000 };
+    const runs = new Map<number, RunHeartbeat>([[2, { host: 'h', startedAt: 30_000, progress: { percent: 50 }, progressAt: 35_000 }]]);
+    // left: c 5 s (by its progress), d 20 - 5 = 15 s (no progress: mean 20 s), e 20 s queued → 40 s over 2 slots.
+    expect(batchEtaMs(state, runs, 35_000)).toBe(20_000);
+  });
+
+  test('never less than the longest running experiment needs', () => {
+    const state = newBatchState('b', experiments.slice(0, 2), settings, 0);
+    state.records[0] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 1_000 };
+    state.records[1] = { status: 'running', attempts: 0, exitCode: null, startedAt: 0 };
+    const runs = new Map<number, RunHeartbeat>([[1, { host: 'h', startedAt: 0, progress: { percent: 10 }, progressAt: 10_000 }]]);
+    expect(batchEtaMs(state, runs, 10_000)).toBe(90_000);
+  });
+
+  test('unknown until something finished or reported progress', () => {
+    const state = newBatchState('b', experiments, settings, 0);
+    state.records[0] = { status: 'running', attempts: 0, exitCode: null, startedAt: 0 };
+    expect(batchEtaMs(state, new Map(), 5_000)).toBeUndefined();
+  });
+});
