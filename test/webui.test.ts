@@ -4,7 +4,7 @@
  * dist/screenshots/, or to docs/ with STAGED_UPDATE_SCREENSHOTS=1 (`npm run webui-check`).
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -14,7 +14,8 @@ import { PRIORITY_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
 import { findTemporalCli } from '../src/server/temporal-cli.js';
 import { STAGED_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.js';
 import { CLI, until } from './helpers/processes.js';
-import { startWorker, uniqueQueue } from './helpers/temporal.js';
+import { tempDir } from './helpers/scripts.js';
+import { quietRuntime, startWorker, uniqueQueue } from './helpers/temporal.js';
 
 const CHROMIUM = process.env.STAGED_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -26,8 +27,10 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 let env: TestWorkflowEnvironment;
 let browser: Browser;
+let page: Page;
 
 beforeAll(async () => {
+  quietRuntime();
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set STAGED_CHROMIUM)`);
   env = await TestWorkflowEnvironment.createLocal({
     server: {
@@ -39,6 +42,15 @@ beforeAll(async () => {
     },
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+beforeEach(async () => {
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+});
+
+// A page left open keeps polling the UI's server and can starve the next one of connections.
+afterEach(async () => {
+  await page?.close();
 });
 
 afterAll(async () => {
@@ -74,7 +86,6 @@ test('the Web UI finds a batch and its experiments by StagedBatchId, StagedPrior
   const taskQueue = uniqueQueue();
   const batchId = `webui-${Date.now()}`;
   const worker = await startWorker(env, taskQueue, 3);
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await mkdir(SCREENSHOTS, { recursive: true });
 
   await worker.runUntil(async () => {
@@ -95,5 +106,51 @@ test('the Web UI finds a batch and its experiments by StagedBatchId, StagedPrior
 
     await listUntil(page, `StagedBatchId="${batchId}" AND StagedPriority="critical" AND StagedStatus="completed"`, batchId, ids('critical'));
     await page.screenshot({ path: path.join(SCREENSHOTS, 'webui-critical.png') });
+  });
+});
+
+test("a running experiment's progress shows in the Web UI as its activity's heartbeat details", async () => {
+  const dir = await tempDir('webui-progress');
+  const release = path.join(dir, '_release');
+  const waitForRelease = `i=0; while [ ! -e "${release}" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
+  await writeFile(path.join(dir, 'exp1_training.sh'), `#!/bin/sh\n# Model training\necho "PROGRESS 3/10"\n${waitForRelease}\n`, { mode: 0o755 });
+  const taskQueue = uniqueQueue();
+  const batchId = `webui-progress-${Date.now()}`;
+  const worker = await startWorker(env, taskQueue, 1);
+
+  await worker.runUntil(async () => {
+    const submit = await execa(process.execPath, [CLI, 'submit', '--dir', dir, '--batch-id', batchId, '--detach'], {
+      cwd: dir,
+      env: { TEMPORAL_ADDRESS: env.address, STAGED_TASK_QUEUE: taskQueue },
+      reject: false,
+    });
+    expect(submit.exitCode).toBe(0);
+    const workflowId = `${batchId}/exp1_training`;
+    await until(async () => {
+      try {
+        return (await env.client.workflow.getHandle(workflowId).describe()).raw.pendingActivities?.length === 1;
+      } catch {
+        return false;
+      }
+    }, 30_000, 'the experiment to run');
+    const { runId } = await env.client.workflow.getHandle(workflowId).describe();
+    const url = `http://localhost:${UI_PORT}/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${runId}/pending-activities`;
+    let text = '';
+    // Reloads until the page shows a heartbeat that carries the progress (the worker throttles them).
+    await until(async () => {
+      await page.goto(url, { waitUntil: 'load' });
+      for (let look = 0; look < 10; look++) {
+        text = await page.locator('body').innerText();
+        if (/"percent": 30/.test(text)) return true;
+        await page.waitForTimeout(200);
+      }
+      return false;
+    }, 30_000, 'heartbeat details with the progress in the Web UI').catch(() => {
+      expect(text).toMatch(/"percent": 30/);
+    });
+    expect(text).toMatch(/"done": 3,\s+"total": 10/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'webui-progress.png') });
+    await writeFile(release, '');
+    await env.client.workflow.getHandle(batchId).result();
   });
 });

@@ -15,7 +15,7 @@ import { batchWorkflow } from '../../src/workflows/batch.js';
 import { STAGED_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
 
 /** Workers in tests log warnings only, so that a failure's output is readable. */
-function quietRuntime(): void {
+export function quietRuntime(): void {
   try {
     Runtime.install({ logger: new DefaultLogger('WARN') });
   } catch {
