@@ -71,14 +71,14 @@ export function buildProgram(finish: (code: number) => void): Command {
 
   program
     .command('status')
-    .description('Show a batch (or, without an id, the recent batches).')
+    .description('Show a batch: counts, ETA, and each running experiment with its attempt, elapsed time, progress and ETA (without an id: the recent batches).')
     .argument('[batchId]')
     .option('--json', 'print JSON')
     .action((batchId: string | undefined, flags: { json?: boolean }) => run(() => status(batchId, Boolean(flags.json))));
 
   program
     .command('watch')
-    .description('Follow a running batch live until it ends (Ctrl-C detaches; the batch runs on).')
+    .description('Follow a running batch until it ends: events, and per experiment its progress and ETA, redrawn in place on a terminal (Ctrl-C detaches; the batch runs on).')
     .argument('<batchId>')
     .option('--status-interval <duration>', 'how often the [STATUS] line is printed', duration, parseDuration(SUBMIT_DEFAULTS.statusInterval))
     .action((batchId: string, flags: { statusInterval: number }) => run(() => watch(batchId, flags.statusInterval)));
