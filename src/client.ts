@@ -1,17 +1,11 @@
 /** The staged command line: submit, status, watch, logs, cancel, server, down. */
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError } from './config.js';
-import { DiscoveryError } from './experiments/discover.js';
-import { SelectionError } from './experiments/select.js';
-import { TemporalCliError } from './server/temporal-cli.js';
 import { defaultDevServerOptions } from './server/dev-server.js';
 import { parseDuration } from './shared/duration.js';
-import { EXIT, UsageError } from './cli/errors.js';
-import { cancel, showLogs, status, watch } from './cli/inspect.js';
-import { down, runServer } from './cli/server.js';
-import { submit } from './cli/submit.js';
-import { SUBMIT_DEFAULTS } from './cli/submit-options.js';
+import { EXIT } from './cli/errors.js';
+import { SUBMIT_DEFAULTS } from './cli/submit-defaults.js';
+import { BadInputError } from './shared/bad-input.js';
 import { findTemporalCli } from './server/temporal-cli.js';
 
 function port(value: string): number {
@@ -40,6 +34,9 @@ export function buildProgram(finish: (code: number) => void): Command {
     .showHelpAfterError()
     .exitOverride();
   const run = (action: () => Promise<number>) => action().then(finish);
+  // Each command loads its own modules: `--help` and `status` do not pay for `submit`'s.
+  const inspect = () => import('./cli/inspect.js');
+  const server = () => import('./cli/server.js');
 
   program
     .command('submit')
@@ -67,28 +64,28 @@ export function buildProgram(finish: (code: number) => void): Command {
         'Connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE or a temporal.toml profile (TEMPORAL_PROFILE); with none\n' +
         'and nothing on localhost:7233, staged starts a dev server and a worker in the background.',
     )
-    .action((flags) => run(() => submit(flags)));
+    .action((flags) => run(async () => (await import('./cli/submit.js')).submit(flags)));
 
   program
     .command('status')
     .description('Show a batch: counts, ETA, and each running experiment with its attempt, elapsed time, progress and ETA (without an id: the recent batches).')
     .argument('[batchId]')
     .option('--json', 'print JSON')
-    .action((batchId: string | undefined, flags: { json?: boolean }) => run(() => status(batchId, Boolean(flags.json))));
+    .action((batchId: string | undefined, flags: { json?: boolean }) => run(async () => (await inspect()).status(batchId, Boolean(flags.json))));
 
   program
     .command('watch')
     .description('Follow a running batch until it ends: events, and per experiment its progress and ETA, redrawn in place on a terminal (Ctrl-C detaches; the batch runs on).')
     .argument('<batchId>')
     .option('--status-interval <duration>', 'how often the [STATUS] line is printed', duration, parseDuration(SUBMIT_DEFAULTS.statusInterval))
-    .action((batchId: string, flags: { statusInterval: number }) => run(() => watch(batchId, flags.statusInterval)));
+    .action((batchId: string, flags: { statusInterval: number }) => run(async () => (await inspect()).watch(batchId, flags.statusInterval)));
 
   program
     .command('cancel')
     .description('Cancel a batch: queued experiments never start, running process trees are killed.')
     .argument('<batchId>')
     .option('--experiment <id>', 'cancel only this experiment (id or name) of the batch')
-    .action((batchId: string, flags: { experiment?: string }) => run(() => cancel(batchId, flags.experiment)));
+    .action((batchId: string, flags: { experiment?: string }) => run(async () => (await inspect()).cancel(batchId, flags.experiment)));
 
   program
     .command('logs')
@@ -98,7 +95,7 @@ export function buildProgram(finish: (code: number) => void): Command {
     .option('--attempt <n>', 'which attempt (run) to show, 1-based', positiveInteger)
     .option('-f, --follow', 'keep printing as the output grows, on to later attempts, until the experiment ends')
     .action((batchId: string, experiment: string, flags: { attempt?: number; follow?: boolean }) =>
-      run(() => showLogs(batchId, experiment, flags)),
+      run(async () => (await inspect()).showLogs(batchId, experiment, flags)),
     );
 
   const serverDefaults = defaultDevServerOptions(process.cwd());
@@ -109,13 +106,13 @@ export function buildProgram(finish: (code: number) => void): Command {
     .option('--ui-port <n>', 'Web UI port', port, serverDefaults.uiPort)
     .option('--db-file <path>', 'SQLite file that keeps everything across restarts', serverDefaults.dbFile)
     .action((flags: { port: number; uiPort: number; dbFile: string }) =>
-      run(() => runServer({ port: flags.port, uiPort: flags.uiPort, dbFile: path.resolve(flags.dbFile) })),
+      run(async () => (await server()).runServer({ port: flags.port, uiPort: flags.uiPort, dbFile: path.resolve(flags.dbFile) })),
     );
 
   program
     .command('down')
     .description('Stop the dev server and worker that submit started in the background.')
-    .action(() => run(() => down(process.cwd())));
+    .action(() => run(async () => (await server()).down(process.cwd())));
 
   program
     .command('temporal-cli')
@@ -125,12 +122,10 @@ export function buildProgram(finish: (code: number) => void): Command {
   return program;
 }
 
-const BAD_INPUT = [UsageError, DiscoveryError, SelectionError, ConfigError, TemporalCliError];
-
 function fail(err: unknown): never {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
-  if (BAD_INPUT.some((type) => err instanceof type)) {
-    console.error(`staged: ${(err as Error).message}`);
+  if (err instanceof BadInputError) {
+    console.error(`staged: ${err.message}`);
     process.exit(EXIT.usage);
   }
   console.error(`staged: ${err instanceof Error ? (err.stack ?? err.message) : err}`);

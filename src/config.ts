@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_PRIORITY_RULES, type PriorityRules } from './experiments/priority.js';
+import { BadInputError } from './shared/bad-input.js';
 
 export const CONFIG_FILE = 'staged.config.json';
 
@@ -19,7 +20,7 @@ const configSchema = z.strictObject({
     .optional(),
 });
 
-export class ConfigError extends Error {}
+export class ConfigError extends BadInputError {}
 
 export interface ProjectConfig {
   priorityRules: PriorityRules;

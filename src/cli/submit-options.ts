@@ -5,17 +5,9 @@ import { taskQueueName } from '../connection.js';
 import type { BatchSettings } from '../shared/types.js';
 import { parseDuration } from '../shared/duration.js';
 import { UsageError } from './errors.js';
+import { SUBMIT_DEFAULTS } from './submit-defaults.js';
 
-export const SUBMIT_DEFAULTS = {
-  dir: './experiments',
-  maxConcurrent: '3',
-  maxRetries: '2',
-  retryDelay: '10s',
-  timeout: '90m',
-  heartbeatTimeout: '30s',
-  killGrace: '10s',
-  statusInterval: '30s',
-} as const;
+export { SUBMIT_DEFAULTS };
 
 /** Temporal and the file system both accept these; the batch id names log and results folders. */
 const BATCH_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { experimentIdOf } from '../shared/batch-state.js';
 import type { ExperimentSpec } from '../shared/types.js';
 import { decideScriptPriority, PriorityLineError, type PriorityRules } from './priority.js';
+import { BadInputError } from '../shared/bad-input.js';
 
 /** Docstrings live at the top of a file; this much is enough to find them. */
 const HEAD_BYTES = 64 * 1024;
@@ -20,7 +21,7 @@ export function specOf({ id, name, file, priority }: DiscoveredExperiment): Expe
 }
 
 /** Bad input found while discovering: the message names the file and the problem. */
-export class DiscoveryError extends Error {}
+export class DiscoveryError extends BadInputError {}
 
 export function experimentNameOf(file: string): string {
   const extension = path.extname(file);

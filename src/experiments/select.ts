@@ -1,7 +1,8 @@
 /** Which discovered experiments a submit runs: `--priority` and `--experiments`. */
 import { PRIORITIES, type ExperimentSpec, type Priority } from '../shared/types.js';
+import { BadInputError } from '../shared/bad-input.js';
 
-export class SelectionError extends Error {}
+export class SelectionError extends BadInputError {}
 
 /**
  * `high` means high and everything above it (critical + high), as the original runner did;

@@ -6,10 +6,11 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { BadInputError } from '../shared/bad-input.js';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-export class TemporalCliError extends Error {}
+export class TemporalCliError extends BadInputError {}
 
 async function isExecutable(file: string): Promise<boolean> {
   return access(file, constants.X_OK).then(
