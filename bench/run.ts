@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import { batchSummary } from '../src/batch-handle.js';
-import { PRIORITY_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
 import { findTemporalCli } from '../src/server/temporal-cli.js';
 import { STAGED_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.js';
 import { makeExperiments, percentile, readTimeline, refillGaps, type Timeline } from './timeline.js';
@@ -147,7 +147,7 @@ async function scaleAndLatency(env: TestWorkflowEnvironment) {
 async function main() {
   const temporal = await findTemporalCli({ build: false });
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporal }, extraArgs: PRIORITY_DYNAMIC_CONFIG, searchAttributes: STAGED_SEARCH_ATTRIBUTES },
+    server: { executable: { type: 'existing-path', path: temporal }, extraArgs: DEV_SERVER_DYNAMIC_CONFIG, searchAttributes: STAGED_SEARCH_ATTRIBUTES },
   });
   try {
     console.log(`staged benchmarks on ${process.arch}, Node ${process.version}, ${new Date().toISOString()}`);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { PRIORITY_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
 import { findTemporalCli } from '../src/server/temporal-cli.js';
 import { STAGED_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.js';
 import { CLI, until } from './helpers/processes.js';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: await findTemporalCli({ build: false }) },
-      extraArgs: PRIORITY_DYNAMIC_CONFIG,
+      extraArgs: DEV_SERVER_DYNAMIC_CONFIG,
       searchAttributes: STAGED_SEARCH_ATTRIBUTES,
       ui: true,
       uiPort: UI_PORT,

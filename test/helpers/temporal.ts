@@ -6,7 +6,7 @@ import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/submit-options.js';
 import { discoverExperiments, specOf } from '../../src/experiments/discover.js';
 import { sortExperiments } from '../../src/experiments/order.js';
-import { PRIORITY_DYNAMIC_CONFIG } from '../../src/server/dev-server.js';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/server/dev-server.js';
 import { findTemporalCli } from '../../src/server/temporal-cli.js';
 import { newBatchState } from '../../src/shared/batch-state.js';
 import type { BatchSettings, BatchState } from '../../src/shared/types.js';
@@ -29,7 +29,7 @@ export async function startTestServer(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path },
-      extraArgs: PRIORITY_DYNAMIC_CONFIG,
+      extraArgs: DEV_SERVER_DYNAMIC_CONFIG,
       searchAttributes: STAGED_SEARCH_ATTRIBUTES,
     },
   });
