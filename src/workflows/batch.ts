@@ -1,6 +1,7 @@
 import {
   CancellationScope,
   ParentClosePolicy,
+  type ChildWorkflowHandle,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -24,16 +25,17 @@ import { packBatchState, unpackBatchState, type PackedBatchState } from '../shar
 import { PRIORITY_KEY, type BatchState } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
-import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal } from './messages.js';
+import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal, reportEndBySignal } from './messages.js';
 import { BATCH_ID_KEY, EXPERIMENT_KEY, PRIORITY_ATTRIBUTE_KEY, STATUS_KEY } from './search-attributes.js';
 
 /**
  * Runs a batch of experiments as a sliding window: experiments start strictly in the order of
  * `state.experiments` (already sorted by priority), at most `maxConcurrent` at a time, and a slot
- * is refilled as soon as a child reports a final result. Children outlive a continue-as-new
- * (ABANDON) and report by workflow id, so the batch continues as new whenever its history grows
- * past `historyLimit`, carrying its whole state; every report reaches the current run. Its input,
- * queries and result are the packed form of its state (see shared/packed-state.ts).
+ * is refilled as soon as an experiment ends. An experiment started by this run reports its end as
+ * its result, in one hop; retries, and the end of experiments from an earlier run, come by signal
+ * (by workflow id, so they reach the current run). Children outlive a continue-as-new (ABANDON),
+ * so the batch continues as new whenever its history grows past `historyLimit`, carrying its whole
+ * state. Its input, queries and result are the packed form of its state (see shared/packed-state.ts).
  */
 export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatchState> {
   const state = unpackBatchState(input);
@@ -41,6 +43,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   setHandler(batchStateQuery, () => packBatchState(state));
   setHandler(cancelExperimentsSignal, (names) => cancelExperiments(state, names));
   const pendingStarts = new Set<Promise<void>>();
+  const ownChildren: OwnChildren = new Map();
 
   try {
     while (state.nextIndex < state.experiments.length && !state.cancelRequested) {
@@ -53,10 +56,11 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       }
       if (historyIsLong(state)) {
         await Promise.all(pendingStarts);
+        await switchToSignals(ownChildren);
         await condition(allHandlersFinished);
         return await continueAsNew<typeof batchWorkflow>(packBatchState({ ...state, generation: state.generation + 1 }));
       }
-      const started = startExperiment(state, state.nextIndex++).finally(() => pendingStarts.delete(started));
+      const started = startExperiment(state, state.nextIndex++, ownChildren).finally(() => pendingStarts.delete(started));
       pendingStarts.add(started);
     }
     await condition(() => isBatchDone(state));
@@ -90,13 +94,24 @@ function historyIsLong(state: BatchState): boolean {
   return info.continueAsNewSuggested || info.historyLength >= state.settings.historyLimit;
 }
 
+/** Experiments started by this run, by index, until they end: their end arrives as their result. */
+type OwnChildren = Map<number, { handle: ChildWorkflowHandle<typeof experimentWorkflow>; ended: Promise<void> }>;
+
+/**
+ * Before continuing as new: each experiment of this run either has ended (its result is in) or has
+ * been told to report its end by signal, which reaches the new run.
+ */
+async function switchToSignals(ownChildren: OwnChildren): Promise<void> {
+  await Promise.all([...ownChildren.values()].map(({ handle, ended }) => handle.signal(reportEndBySignal).catch(() => ended)));
+}
+
 /** Marks the experiment running before the start is confirmed, so a fast child's report is never overwritten. */
-async function startExperiment(state: BatchState, index: number): Promise<void> {
+async function startExperiment(state: BatchState, index: number, ownChildren: OwnChildren): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;
   state.records[index] = { status: 'running', attempts: 0, exitCode: null, startedAt: Date.now() };
   try {
-    await startChild(experimentWorkflow, {
+    const handle = await startChild(experimentWorkflow, {
       workflowId: experimentWorkflowId(batchId, experiment.name),
       args: [{ batchId, index, experiment, settings }],
       taskQueue: settings.taskQueue,
@@ -117,6 +132,15 @@ async function startExperiment(state: BatchState, index: number): Promise<void> 
           ]
         : undefined,
     });
+    const ended = handle.result().then(
+      (record) => applyReport(state, { index, record }),
+      (err) => {
+        const record = state.records[index];
+        const message = err instanceof Error ? err.message : String(err);
+        applyReport(state, { index, record: { ...record, status: 'failed', closedAt: Date.now(), error: `experiment workflow failed: ${message}` } });
+      },
+    );
+    ownChildren.set(index, { handle, ended: ended.finally(() => ownChildren.delete(index)) });
   } catch (err) {
     const record = state.records[index];
     if (isFinal(record.status)) return;

@@ -7,6 +7,7 @@ import {
   isCancellation,
   proxyActivities,
   sleep,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -19,7 +20,7 @@ import {
   type RunFailureDetails,
 } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
-import { experimentReportSignal } from './messages.js';
+import { experimentReportSignal, reportEndBySignal } from './messages.js';
 import { STATUS_KEY } from './search-attributes.js';
 
 /** Margin over the attempt timeout for the activity to kill its tree and report. */
@@ -27,7 +28,7 @@ const ACTIVITY_CLOSE_MARGIN_MS = 60_000;
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
- * to its batch. Two retry loops with two meanings: Temporal's activity retry policy re-runs an
+ * to its batch: retries by signal, the end by its result (or by signal once the batch continued as new). Two retry loops with two meanings: Temporal's activity retry policy re-runs an
  * attempt lost with its worker (crash, shutdown) without limit on retries; this workflow's own
  * durable loop retries an attempt whose process failed, at most `maxRetries` times.
  */
@@ -47,16 +48,25 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     },
   });
 
+  // The batch run that started this experiment learns its end from its result; a later run, by signal.
+  let endBySignal = false;
+  setHandler(reportEndBySignal, () => {
+    endBySignal = true;
+  });
+
   let record: ExperimentRecord = { status: 'running', attempts: 0, exitCode: null, startedAt: Date.now() };
   let failures = 0;
   let runInProgress = false;
   let statusShown = record.status;
-  const report = async (next: ExperimentRecord) => {
+  const show = (next: ExperimentRecord) => {
     if (settings.searchAttributes && next.status !== statusShown) {
       upsertSearchAttributes([{ key: STATUS_KEY, value: next.status }]);
       statusShown = next.status;
     }
     record = next;
+  };
+  const report = async (next: ExperimentRecord) => {
+    show(next);
     await batch.signal(experimentReportSignal, { index: input.index, record });
   };
 
@@ -98,7 +108,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 
   return CancellationScope.nonCancellable(async () => {
     const final = { ...record, closedAt: Date.now() };
-    await report(final);
+    if (endBySignal) await report(final);
+    else show(final);
     return final;
   });
 }

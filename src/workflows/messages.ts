@@ -11,3 +11,9 @@ export const batchStateQuery = defineQuery<PackedBatchState>('batchState');
 
 /** Cancels some experiments of a batch by name: queued ones never start, running ones are stopped. */
 export const cancelExperimentsSignal = defineSignal<[string[]]>('cancelExperiments');
+
+/**
+ * Sent by a batch, before it continues as new, to the experiments it started: from then on they
+ * report their end by signal, since their completion would reach the closed run.
+ */
+export const reportEndBySignal = defineSignal('reportEndBySignal');
