@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import { batchSummary } from '../src/batch-handle.js';
+import { workerCommand } from '../src/worker-process.js';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
 import { findTemporalCli } from '../src/server/temporal-cli.js';
 import { STAGED_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.js';
 import { makeExperiments, percentile, readTimeline, refillGaps, type Timeline } from './timeline.js';
 
 const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
-const WORKER = fileURLToPath(new URL('../src/worker.js', import.meta.url));
 
 interface Row {
   figure: string;
@@ -28,7 +28,7 @@ const report = (figure: string, value: string, target = '') => {
 };
 
 async function startWorker(address: string, taskQueue: string, slots: number) {
-  const worker = execa(process.execPath, [WORKER, '--slots', String(slots)], {
+  const worker = execa(process.execPath, workerCommand(['--slots', String(slots)]), {
     env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
     reject: false,
     buffer: false,

@@ -2,13 +2,13 @@
  * The embedded default: with no address configured and nothing on localhost:7233, staged starts
  * Temporal's dev server and a worker in the background; `npm run down` stops them.
  */
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { ConnectionConfig } from '../connection.js';
 import { logFileOf, startInBackground } from '../server/background.js';
 import { defaultDevServerOptions, devServerArgs, serverAnswers, waitForDevServer } from '../server/dev-server.js';
 import { findTemporalCli } from '../server/temporal-cli.js';
+import { workerCommand } from '../worker-process.js';
 import { UsageError } from './errors.js';
 
 export async function connectOrStartServer(
@@ -54,7 +54,6 @@ export async function ensureWorker(
     log(`[WARN] No worker polls task queue "${taskQueue}" at ${config.address}; start one with: npm run worker`);
     return;
   }
-  const workerScript = fileURLToPath(new URL('../worker.js', import.meta.url));
-  startInBackground(workDir, 'worker', process.execPath, [workerScript]);
+  startInBackground(workDir, 'worker', process.execPath, workerCommand());
   log(`[OK] Started a worker in the background (log ${logFileOf(workDir, 'worker')}; stop it with npm run down)`);
 }

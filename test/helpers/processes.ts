@@ -2,8 +2,8 @@
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync, type ResultPromise } from 'execa';
+import { workerCommand } from '../../src/worker-process.js';
 
-const WORKER = fileURLToPath(new URL('../../src/worker.js', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
 
 type WorkerSubprocess = ResultPromise<{ reject: false; stdout: 'pipe'; stderr: 'inherit'; buffer: false }>;
@@ -18,7 +18,7 @@ export interface WorkerProcess {
 
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
 export async function spawnWorker(address: string, taskQueue: string, slots: number, extraArgs: string[] = []): Promise<WorkerProcess> {
-  const worker = execa(process.execPath, [WORKER, '--slots', String(slots), ...extraArgs], {
+  const worker = execa(process.execPath, workerCommand(['--slots', String(slots), ...extraArgs]), {
     env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
     reject: false,
     stdout: 'pipe',
