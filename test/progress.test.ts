@@ -88,10 +88,11 @@ describe('ETAs', () => {
     expect(runEtaMs(10_000, 100)).toBe(0);
   });
 
-  test('time since the last report counts against the time left', () => {
-    const run: RunHeartbeat = { host: 'h', startedAt: 0, progress: { percent: 50 }, progressAt: 10_000 };
-    expect(runLeftMs(run, 14_000)).toBe(6_000);
-    expect(runLeftMs(run, 30_000)).toBe(0);
+  test('a run that reported once, early, is not taken for nearly done', () => {
+    const run: RunHeartbeat = { host: 'h', startedAt: 0, progress: { percent: 50 }, progressAt: 10 };
+    expect(runLeftMs(run, 4_000)).toBe(4_000);
+    expect(runLeftMs(run, 30_000)).toBe(30_000);
+    expect(runLeftMs({ host: 'h', startedAt: 0 }, 30_000)).toBeUndefined();
   });
 
   const settings = { maxConcurrent: 2 } as BatchSettings;
@@ -104,7 +105,7 @@ describe('ETAs', () => {
     state.records[2] = { status: 'running', attempts: 0, exitCode: null, startedAt: 30_000 };
     state.records[3] = { status: 'running', attempts: 0, exitCode: null, startedAt: 30_000 };
     const runs = new Map<number, RunHeartbeat>([[2, { host: 'h', startedAt: 30_000, progress: { percent: 50 }, progressAt: 35_000 }]]);
-    // left: c 5 s (by its progress), d 20 - 5 = 15 s (no progress: mean 20 s), e 20 s queued → 40 s over 2 slots.
+    // left: c 5 s (50% after 5 s), d 20 - 5 = 15 s (no progress: mean 20 s), e 20 s queued → 40 s over 2 slots.
     expect(batchEtaMs(state, runs, 35_000)).toBe(20_000);
   });
 

@@ -9,12 +9,13 @@ export function runEtaMs(elapsedMs: number, percent: number | undefined): number
   return Math.round((elapsedMs * (100 - percent)) / percent);
 }
 
-/** Time left for a run, from the rate of its progress when last reported. */
+/**
+ * Time left for a run, assuming no progress since the last report: never "done" too early when a
+ * script reports rarely (or once, at its start); reports are at most a few seconds old.
+ */
 export function runLeftMs(run: RunHeartbeat | undefined, now: number): number | undefined {
   if (!run?.progress) return undefined;
-  const reportedAt = run.progressAt ?? now;
-  const left = runEtaMs(reportedAt - run.startedAt, run.progress.percent);
-  return left === undefined ? undefined : Math.max(0, left - (now - reportedAt));
+  return runEtaMs(now - run.startedAt, run.progress.percent);
 }
 
 function mean(values: number[]): number | undefined {
@@ -35,7 +36,7 @@ export function batchEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeart
     }
     const run = runs.get(index);
     if (run?.progress && run.progress.percent > 0) {
-      projectedDurations.push((((run.progressAt ?? now) - run.startedAt) * 100) / run.progress.percent);
+      projectedDurations.push(((now - run.startedAt) * 100) / run.progress.percent);
     }
   });
   const typical = mean(finishedDurations) ?? mean(projectedDurations);
