@@ -1,4 +1,5 @@
 /** Progress read from experiment output, and the ETAs built on it: pure logic. */
+import { fitToScreen } from '../src/cli/display.js';
 import { batchEtaMs, runEtaMs, runLeftMs } from '../src/shared/eta.js';
 import { newBatchState } from '../src/shared/batch-state.js';
 import { parseProgressLine, ProgressReader } from '../src/shared/progress.js';
@@ -121,5 +122,16 @@ describe('ETAs', () => {
     const state = newBatchState('b', experiments, settings, 0);
     state.records[0] = { status: 'running', attempts: 0, exitCode: null, startedAt: 0 };
     expect(batchEtaMs(state, new Map(), 5_000)).toBeUndefined();
+  });
+});
+
+describe('the live status block on a terminal', () => {
+  test('is cut to the screen, saying how many lines it left out', () => {
+    const lines = Array.from({ length: 50 }, (_, i) => `line ${i}`);
+    const fitted = fitToScreen(lines, 20);
+    expect(fitted).toHaveLength(18);
+    expect(fitted[16]).toBe('line 16');
+    expect(fitted[17]).toBe('    … and 33 more (npm run status -- <batchId> lists all)');
+    expect(fitToScreen(lines.slice(0, 5), 20)).toEqual(lines.slice(0, 5));
   });
 });

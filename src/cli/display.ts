@@ -34,7 +34,7 @@ export function liveDisplay(stream: NodeJS.WriteStream = process.stdout): Displa
       if (block) redraw(block);
     },
     status(lines) {
-      block = lines.join('\n');
+      block = fitToScreen(lines, stream.rows).join('\n');
       redraw(block);
     },
     close() {
@@ -43,6 +43,13 @@ export function liveDisplay(stream: NodeJS.WriteStream = process.stdout): Displa
       block = '';
     },
   };
+}
+
+/** A block taller than the terminal cannot be redrawn in place; the rest is counted instead. */
+export function fitToScreen(lines: string[], rows: number | undefined): string[] {
+  const room = Math.max(3, (rows ?? 24) - 2);
+  if (lines.length <= room) return lines;
+  return [...lines.slice(0, room - 1), `    … and ${lines.length - room + 1} more (npm run status -- <batchId> lists all)`];
 }
 
 /** A live view on a terminal, plain lines otherwise; `quiet` shows nothing (submit --json). */
