@@ -13,6 +13,8 @@ describe('the PROGRESS line protocol', () => {
     ['  PROGRESS 42/100', { percent: 42, done: 42, total: 100 }],
     ['PROGRESS 3/8', { percent: 37.5, done: 3, total: 8 }],
     ['PROGRESS 150%', { percent: 100 }],
+    ['PROGRESS 42% done, more text', { percent: 42 }],
+    ['PROGRESS 3/10  simulated P&L +1.04', { percent: 30, done: 3, total: 10 }],
   ])('%j', (line, expected) => {
     expect(parseProgressLine(line)).toEqual(expected);
   });
@@ -22,7 +24,8 @@ describe('the PROGRESS line protocol', () => {
     'PROGRESS',
     'PROGRESS 3/0',
     'loaded 42% of the data',
-    'PROGRESS 42% done, more text',
+    'PROGRESS 42%done',
+    'PROGRESS 3/10x',
     'NO PROGRESS 42%',
   ])('%j is not progress', (line) => {
     expect(parseProgressLine(line)).toBeUndefined();

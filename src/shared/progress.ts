@@ -1,6 +1,7 @@
 /**
  * Progress read from an experiment's output, with no change to most scripts:
- *   - the line protocol `PROGRESS 42%` or `PROGRESS 42/100` (stdout or stderr, own line);
+ *   - the line protocol `PROGRESS 42%` or `PROGRESS 42/100` at the start of a line, optionally
+ *     followed by a space and any text (stdout or stderr);
  *   - tqdm-style bars redrawn with carriage returns: ` 42%|████      | 42/100 [00:10<00:14, 4.1it/s]`.
  */
 
@@ -12,8 +13,8 @@ export interface Progress {
   total?: number;
 }
 
-const PROTOCOL_PERCENT = /^\s*PROGRESS[:\s]+(\d+(?:\.\d+)?)\s*%\s*$/;
-const PROTOCOL_FRACTION = /^\s*PROGRESS[:\s]+(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)\s*$/;
+const PROTOCOL_PERCENT = /^\s*PROGRESS[:\s]+(\d+(?:\.\d+)?)\s*%(?:\s.*)?$/;
+const PROTOCOL_FRACTION = /^\s*PROGRESS[:\s]+(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)(?:\s.*)?$/;
 const TQDM_BAR = /(\d{1,3})%\|[^|]*\|\s*(\d+(?:\.\d+)?)([kMG]?)\/(\d+(?:\.\d+)?)([kMG]?)\s*\[/;
 const TQDM_PERCENT_ONLY = /(\d{1,3})%\|[^|]*\|/;
 const UNIT_SCALE: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9 };
