@@ -14,7 +14,7 @@ export const DEFAULT_SLOTS = 3;
 /** Time for running experiments to be killed (SIGTERM, then SIGKILL) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
 /** At most one heartbeat per run reaches the server in this time, however chatty its progress. */
-export const PROGRESS_THROTTLE_MS = 3_000;
+export const PROGRESS_THROTTLE_MS = 2_000;
 
 export interface StagedWorkerOptions {
   connection: NativeConnection;
