@@ -1,5 +1,5 @@
 /** Progress read from experiment output, and the ETAs built on it: pure logic. */
-import { fitToScreen } from '../src/cli/display.js';
+import { displayFor, fitToScreen } from '../src/cli/display.js';
 import { batchEtaMs, runEtaMs, runLeftMs } from '../src/shared/eta.js';
 import { newBatchState } from '../src/shared/batch-state.js';
 import { parseProgressLine, ProgressReader } from '../src/shared/progress.js';
@@ -136,5 +136,13 @@ describe('the live status block on a terminal', () => {
     expect(fitted[16]).toBe('line 16');
     expect(fitted[17]).toBe('    … and 33 more (npm run status -- <batchId> lists all)');
     expect(fitToScreen(lines.slice(0, 5), 20)).toEqual(lines.slice(0, 5));
+  });
+
+  test('is live only on a terminal with a size: a pseudo-terminal of 0 rows gets plain lines', () => {
+    const terminal = (isTTY: boolean, rows: number) => ({ isTTY, rows, columns: 80, write: () => true }) as unknown as NodeJS.WriteStream;
+    expect(displayFor(terminal(true, 40)).live).toBe(true);
+    expect(displayFor(terminal(true, 0)).live).toBe(false);
+    expect(displayFor(terminal(false, 40)).live).toBe(false);
+    expect(displayFor(terminal(true, 40), true).live).toBe(false);
   });
 });

@@ -133,3 +133,36 @@ test('progress reaches status --json; search attributes, memos, logs and summary
     expect(markdown).toMatch(/\| exp3_flaky \| low \| completed \| 2 \| [\d.]+s \|/);
   });
 });
+
+test('watch on a terminal redraws its status block in place and ends with the summary', async () => {
+  const dir = await tempDir('visibility-tty');
+  await script(dir, 'exp1_steps', 'Model training', `echo "PROGRESS 1/4"\n${WAIT_FOR_RELEASE}\necho "PROGRESS 4/4"`);
+  const taskQueue = uniqueQueue();
+  const batchId = `tty-${Date.now()}`;
+  const worker = await startWorker(server.env, taskQueue, 1);
+
+  await worker.runUntil(async () => {
+    const submit = await staged(['submit', '--dir', dir, '--batch-id', batchId, '--detach'], dir, taskQueue);
+    expect(submit.exitCode).toBe(0);
+    // util-linux `script` gives `watch` a pseudo-terminal of 40 rows, as a user's terminal would.
+    const command = `stty rows 40 cols 120; "${process.execPath}" "${CLI}" watch ${batchId}`;
+    const watch = execa('script', ['-qfec', command, '/dev/null'], {
+      cwd: dir,
+      env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
+      reject: false,
+      buffer: false,
+    });
+    let screen = '';
+    watch.stdout!.on('data', (chunk: Buffer) => (screen += chunk.toString('utf8')));
+    await until(() => screen.includes('25% 1/4'), 30_000, 'the live view to show the progress');
+    await writeFile(path.join(dir, '_release'), '');
+    const { exitCode } = await watch;
+
+    expect(exitCode).toBe(0);
+    const eraseLine = '\u001b[2K';
+    expect(screen.split(eraseLine).length).toBeGreaterThan(3);
+    expect(screen).toMatch(/exp1_steps \([\d.]+s, attempt 1, 25% 1\/4/);
+    expect(screen).toContain(`SUMMARY ${batchId}: 1 completed, 0 failed, 0 cancelled`);
+    expect(screen).not.toContain('[STATUS] Queue: 0 | Running: 0 | Completed: 1');
+  });
+});

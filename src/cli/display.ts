@@ -55,5 +55,6 @@ export function fitToScreen(lines: string[], rows: number | undefined): string[]
 /** A live view on a terminal, plain lines otherwise; `quiet` shows nothing (submit --json). */
 export function displayFor(stream: NodeJS.WriteStream, quiet = false): Display {
   if (quiet) return plainDisplay(() => undefined);
-  return stream.isTTY ? liveDisplay(stream) : plainDisplay((text) => stream.write(`${text}\n`));
+  // A pseudo-terminal without a size (rows 0) cannot be redrawn in: log-update would print nothing.
+  return stream.isTTY && stream.rows > 0 ? liveDisplay(stream) : plainDisplay((text) => stream.write(`${text}\n`));
 }
