@@ -13,13 +13,12 @@ export async function queryBatchState(handle: WorkflowHandle): Promise<BatchStat
   return unpackBatchState(await handle.query(batchStateQuery));
 }
 
-/** A batch's state: its result once it completed, else its live state from the query. */
-export async function anyBatchState(handle: WorkflowHandle, workflowStatus: string): Promise<BatchState> {
-  if (workflowStatus === 'COMPLETED') return unpackBatchState((await handle.result()) as PackedBatchState);
-  return queryBatchState(handle);
+/** Waits for the batch to end and returns its final state, from its result. */
+export async function finalBatchState(handle: WorkflowHandle): Promise<BatchState> {
+  return unpackBatchState((await handle.result()) as PackedBatchState);
 }
 
 /** Waits for the batch to end and returns its summary. */
 export async function batchSummary(handle: WorkflowHandle): Promise<BatchSummary> {
-  return summarize(unpackBatchState((await handle.result()) as PackedBatchState));
+  return summarize(await finalBatchState(handle));
 }

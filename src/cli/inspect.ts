@@ -1,15 +1,15 @@
 /** `status`, `watch` and `cancel`: look at or act on a batch from any terminal. */
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { loadConnectionConfig, type ConnectionConfig } from '../connection.js';
-import { countByStatus } from '../shared/batch-state.js';
+import { countByStatus, experimentsMatching, summarize } from '../shared/batch-state.js';
 import { liveBatchView } from './batch-view.js';
 import { logs, type LogsOptions } from './logs.js';
 import { displayFor } from './display.js';
 import { runningProgress } from './live-progress.js';
-import type { BatchState, BatchSummary } from '../shared/types.js';
+import type { BatchState } from '../shared/types.js';
 import { EXIT, UsageError } from './errors.js';
 import { followUntilEnd, statusBlock } from './follow.js';
-import { batchSummary, queryBatchState } from '../batch-handle.js';
+import { finalBatchState, queryBatchState } from '../batch-handle.js';
 import { header, statusLines, summaryLines } from './render.js';
 import { cancelExperimentsSignal } from '../workflows/messages.js';
 
@@ -42,15 +42,15 @@ async function existingBatch(client: Client, batchId: string): Promise<{ handle:
 }
 
 /**
- * A finished batch's stored result; a running batch's live state, from its query. The query is
- * sent along with the describe, not after it: one round trip less for `status` and `watch`.
+ * A finished batch's state from its stored result; a running batch's live state, from its query.
+ * The query is sent along with the describe, not after it: one round trip less for `status` and `watch`.
  */
-async function readBatch(client: Client, batchId: string): Promise<{ handle: WorkflowHandle; state?: BatchState; summary?: BatchSummary; status: string }> {
+async function readBatch(client: Client, batchId: string): Promise<{ handle: WorkflowHandle; state: BatchState; status: string }> {
   const handle = client.workflow.getHandle(batchId);
   const query = queryBatchState(handle);
   query.catch(() => undefined); // a finished batch may have no worker to answer; its result is used then
   const { status } = await existingBatch(client, batchId);
-  if (status === 'COMPLETED') return { handle, summary: await batchSummary(handle), status };
+  if (status === 'COMPLETED') return { handle, state: await finalBatchState(handle), status };
   try {
     return { handle, state: await query, status };
   } catch (err) {
@@ -61,17 +61,17 @@ async function readBatch(client: Client, batchId: string): Promise<{ handle: Wor
 export async function status(batchId: string | undefined, json: boolean): Promise<number> {
   return withClient(async (client) => {
     if (!batchId) return listBatches(client, json);
-    const { state, summary, status } = await readBatch(client, batchId);
+    const { state, status } = await readBatch(client, batchId);
     const statusName = status.toLowerCase();
-    if (state) {
+    if (status === 'COMPLETED') {
+      const { experiments } = summarize(state);
+      const counts = countByStatus(experiments);
+      if (json) console.log(JSON.stringify({ batchId, status: statusName, counts, eta: null, experiments }, null, 2));
+      else summaryLines({ batchId, experiments }).forEach((line) => console.log(line));
+    } else {
       const view = liveBatchView(state, statusName, await runningProgress(client.workflow, state), Date.now());
       if (json) console.log(JSON.stringify(view, null, 2));
       else [`Batch ${batchId}: ${statusName}`, ...statusLines(view)].forEach((line) => console.log(line));
-    } else if (json) {
-      const experiments = summary!.experiments;
-      console.log(JSON.stringify({ batchId, status: statusName, counts: countByStatus(experiments), eta: null, experiments }, null, 2));
-    } else {
-      summaryLines(summary!).forEach((line) => console.log(line));
     }
     return EXIT.ok;
   });
@@ -102,9 +102,9 @@ async function listBatches(client: Client, json: boolean): Promise<number> {
 
 export async function watch(batchId: string, statusIntervalMs: number): Promise<number> {
   return withClient(async (client) => {
-    const { handle, state, summary } = await readBatch(client, batchId);
-    if (!state) {
-      summaryLines(summary!).forEach((line) => console.log(line));
+    const { handle, state, status } = await readBatch(client, batchId);
+    if (status === 'COMPLETED') {
+      summaryLines(summarize(state)).forEach((line) => console.log(line));
       return EXIT.ok;
     }
     const display = displayFor(process.stdout);
@@ -129,7 +129,7 @@ export async function cancel(batchId: string, experiment?: string): Promise<numb
       return EXIT.ok;
     }
     const state = await queryBatchState(handle);
-    const names = state.experiments.filter((e) => e.id === experiment || e.name === experiment).map((e) => e.name);
+    const names = experimentsMatching(state, experiment).map((index) => state.experiments[index].name);
     if (!names.length) throw new UsageError(`batch "${batchId}" has no experiment "${experiment}"`);
     await handle.signal(cancelExperimentsSignal, names);
     console.log(`[CANCEL] ${names.join(', ')} in batch ${batchId}: stopped if running, never started if queued.`);
@@ -139,7 +139,7 @@ export async function cancel(batchId: string, experiment?: string): Promise<numb
 
 export async function showLogs(batchId: string, experiment: string, options: LogsOptions): Promise<number> {
   return withClient(async (client) => {
-    const { handle, status } = await existingBatch(client, batchId);
-    return logs(handle, status, experiment, options);
+    const { handle, state, status } = await readBatch(client, batchId);
+    return logs(handle, status, state, experiment, options);
   });
 }

@@ -3,9 +3,9 @@ import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
-import { anyBatchState, queryBatchState } from '../batch-handle.js';
+import { queryBatchState } from '../batch-handle.js';
 import { attemptLogFile, experimentLogDir } from '../paths.js';
-import { isFinal } from '../shared/batch-state.js';
+import { experimentsMatching, isFinal } from '../shared/batch-state.js';
 import type { BatchState } from '../shared/types.js';
 import { EXIT, UsageError } from './errors.js';
 
@@ -17,9 +17,10 @@ export interface LogsOptions {
 
 const ATTEMPT_FILE = /^attempt-(\d+)\.log$/;
 
+/** The first experiment `wanted` names (by name or id). */
 export function findExperiment(state: BatchState, wanted: string): number {
-  const index = state.experiments.findIndex((experiment) => experiment.name === wanted || experiment.id === wanted);
-  if (index < 0) throw new UsageError(`batch "${state.batchId}" has no experiment "${wanted}"`);
+  const [index] = experimentsMatching(state, wanted);
+  if (index === undefined) throw new UsageError(`batch "${state.batchId}" has no experiment "${wanted}"`);
   return index;
 }
 
@@ -47,8 +48,7 @@ async function copyFrom(file: string, offset: number): Promise<number> {
   }
 }
 
-export async function logs(handle: WorkflowHandle, workflowStatus: string, experiment: string, options: LogsOptions): Promise<number> {
-  const state = await anyBatchState(handle, workflowStatus);
+export async function logs(handle: WorkflowHandle, workflowStatus: string, state: BatchState, experiment: string, options: LogsOptions): Promise<number> {
   const index = findExperiment(state, experiment);
   const { name } = state.experiments[index];
   const dir = experimentLogDir(state.settings.workDir, state.batchId, name);

@@ -28,9 +28,10 @@ const ACTIVITY_CLOSE_MARGIN_MS = 60_000;
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
- * to its batch: retries by signal, the end by its result (or by signal once the batch continued as new). Two retry loops with two meanings: Temporal's activity retry policy re-runs an
- * attempt lost with its worker (crash, shutdown) without limit on retries; this workflow's own
- * durable loop retries an attempt whose process failed, at most `maxRetries` times.
+ * to its batch: retries by signal, the end by its result (or by signal once the batch continued as
+ * new). Two retry loops with two meanings: Temporal's activity retry policy re-runs an attempt lost
+ * with its worker (crash, shutdown) without limit on retries; this workflow's own durable loop
+ * retries an attempt whose process failed, at most `maxRetries` times.
  */
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentRecord> {
   const { settings } = input;
