@@ -8,6 +8,7 @@ const settings: BatchSettings = {
   maxRetries: 2,
   retryDelayMs: 10_000,
   timeoutMs: 5_400_000,
+  retryTimeouts: false,
   heartbeatTimeoutMs: 30_000,
   killGraceMs: 10_000,
   experimentsDir: '/home/researcher/proteus/common/experiments',

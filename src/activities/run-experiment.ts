@@ -56,7 +56,7 @@ export function createActivities(options: ActivityOptions = { logLimitBytes: DEF
       const outcome = await superviseProcess(context, command, {
         cwd: settings.workDir,
         log,
-        timeoutMs: settings.timeoutMs,
+        timeoutMs: settings.timeoutMs ?? 2 ** 31 - 1,
         killGraceMs: settings.killGraceMs,
         heartbeatEveryMs: Math.max(1_000, Math.floor(settings.heartbeatTimeoutMs / 3)),
         env: {
@@ -82,7 +82,7 @@ export function createActivities(options: ActivityOptions = { logLimitBytes: DEF
       if (outcome.exitCode === 0 && !outcome.timedOut) return { runs };
 
       const why = outcome.timedOut
-        ? `timed out after ${settings.timeoutMs / 1000}s`
+        ? `timed out after ${(settings.timeoutMs ?? 0) / 1000}s`
         : outcome.exitCode !== null
           ? `exited with code ${outcome.exitCode}`
           : `was killed by ${outcome.signal}`;

@@ -68,6 +68,7 @@ export function toBatchSettings(options: SubmitOptions, workDir: string, searchA
     maxRetries: options.maxRetries,
     retryDelayMs: options.retryDelay,
     timeoutMs: options.timeout,
+    retryTimeouts: false,
     heartbeatTimeoutMs: options.heartbeatTimeout,
     killGraceMs: options.killGrace,
     experimentsDir: path.resolve(workDir, options.dir),

@@ -91,6 +91,7 @@ export function experimentViews(state: BatchState): ExperimentView[] {
       status: record.status,
       attempts: record.attempts,
       exitCode: record.exitCode,
+      reason: record.reason ?? null,
       startedAt: isoOrNull(record.startedAt),
       closedAt: isoOrNull(record.closedAt),
     };

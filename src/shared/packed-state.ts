@@ -8,6 +8,7 @@ import {
   PRIORITIES,
   type BatchSettings,
   type BatchState,
+  type EndReason,
   type ExperimentRecord,
   type ExperimentStatus,
 } from './types.js';
@@ -37,6 +38,8 @@ export interface PackedBatchState {
   /** Only experiments that have them, by index. */
   retryAt: Record<number, number>;
   errors: Record<number, string>;
+  /** Why the last attempt ended, only for experiments that have one; absent in states packed before it existed. */
+  reasons?: Record<number, EndReason>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -46,7 +49,9 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const { records, createdAt } = state;
   const retryAt: Record<number, number> = {};
   const errors: Record<number, string> = {};
+  const reasons: Record<number, EndReason> = {};
   records.forEach((record, index) => {
+    if (record.reason !== undefined) reasons[index] = record.reason;
     if (record.retryAt !== undefined) retryAt[index] = record.retryAt;
     if (record.error !== undefined) errors[index] = record.error;
   });
@@ -67,6 +72,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     closedAt: records.map((record) => offset(record.closedAt, createdAt)),
     retryAt,
     errors,
+    reasons,
   };
 }
 
@@ -97,6 +103,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (closedAt !== undefined) record.closedAt = closedAt;
       if (packed.retryAt[index] !== undefined) record.retryAt = packed.retryAt[index];
       if (packed.errors[index] !== undefined) record.error = packed.errors[index];
+      const reason = packed.reasons?.[index];
+      if (reason !== undefined) record.reason = reason;
       return record;
     }),
   };

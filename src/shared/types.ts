@@ -27,8 +27,10 @@ export interface BatchSettings {
   maxConcurrent: number;
   maxRetries: number;
   retryDelayMs: number;
-  /** Bounds one attempt (one run of the process). */
-  timeoutMs: number;
+  /** Bounds one attempt (one run of the process); null: no limit (the default). */
+  timeoutMs: number | null;
+  /** Whether an attempt that hit `timeoutMs` is retried (default false: it would most likely hit it again). */
+  retryTimeouts: boolean;
   heartbeatTimeoutMs: number;
   /** Time between SIGTERM and SIGKILL when a process tree is stopped. */
   killGraceMs: number;
@@ -43,15 +45,22 @@ export interface BatchSettings {
   searchAttributes: boolean;
 }
 
+/** `queued`: not started, or started and waiting for a worker slot; `running`: its process runs. */
 export type ExperimentStatus = 'queued' | 'running' | 'retrying' | 'completed' | 'failed' | 'cancelled';
+
+/** Why an attempt ended other than by exiting 0. */
+export const END_REASONS = ['exit-code', 'signal', 'timeout', 'cancelled', 'worker-lost'] as const;
+export type EndReason = (typeof END_REASONS)[number];
 export const FINAL_STATUSES: readonly ExperimentStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** What is known about one experiment of a batch; times are epoch milliseconds. */
 export interface ExperimentRecord {
   status: ExperimentStatus;
-  /** Runs of the process so far, including runs lost with a worker. */
+  /** Runs of the process so far, the current one and runs lost with a worker included; ≥ 1 once running. */
   attempts: number;
   exitCode: number | null;
+  /** Why the last attempt ended, when it did not exit 0. */
+  reason?: EndReason;
   startedAt?: number;
   closedAt?: number;
   /** When a retry is scheduled to start (status `retrying`). */
@@ -141,6 +150,8 @@ export interface ExperimentView {
   status: ExperimentStatus;
   attempts: number;
   exitCode: number | null;
+  /** Why the last attempt ended, when it did not exit 0; null otherwise. */
+  reason: EndReason | null;
   startedAt: string | null;
   closedAt: string | null;
 }

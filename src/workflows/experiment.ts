@@ -37,7 +37,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   const { settings } = input;
   const batch = getExternalWorkflowHandle(input.batchId);
   const { runExperiment } = proxyActivities<StagedActivities>({
-    startToCloseTimeout: settings.timeoutMs + settings.killGraceMs + ACTIVITY_CLOSE_MARGIN_MS,
+    startToCloseTimeout: (settings.timeoutMs ?? 2 ** 31 - 1) + settings.killGraceMs + ACTIVITY_CLOSE_MARGIN_MS,
     heartbeatTimeout: settings.heartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     priority: { priorityKey: PRIORITY_KEY[input.experiment.priority] },

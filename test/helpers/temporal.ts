@@ -49,6 +49,7 @@ export function testSettings(overrides: Partial<BatchSettings> & Pick<BatchSetti
     maxRetries: 2,
     retryDelayMs: 100,
     timeoutMs: 60_000,
+    retryTimeouts: true,
     heartbeatTimeoutMs: 10_000,
     killGraceMs: 2_000,
     historyLimit: DEFAULT_HISTORY_LIMIT,
