@@ -1,43 +1,127 @@
 /**
  * The worker: runs batch and experiment workflows and the experiment processes.
- * Its activity slots cap how many experiment processes this machine runs, across all batches.
+ * Its slots cap how many experiment processes this machine runs, across all batches. It polls two
+ * task queues: the shared one (new runs, workflows) and this machine's own (adopting its runs).
  */
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
-import { createActivities, DEFAULT_LOG_LIMIT_BYTES } from './activities/index.js';
+import {
+  createActivities,
+  DEFAULT_ADOPT_WINDOW_MS,
+  DEFAULT_LOG_LIMIT_BYTES,
+  type ShutdownMode,
+} from './activities/index.js';
+import { MachineSlots } from './activities/machine-slots.js';
+import { watchServerContact, type ServerContact } from './activities/server-contact.js';
 import { loadConnectionConfig, taskQueueName } from './connection.js';
+import { defaultRunsRoot, type KillMode } from './keeper/run-files.js';
+import { killModeOfMachine } from './keeper/run-tree.js';
+import { parseDuration } from './shared/duration.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 
 export const DEFAULT_SLOTS = 3;
-/** Time for running experiments to be killed (SIGTERM, then SIGKILL) before the worker gives up. */
+/** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
 /** At most one heartbeat per run reaches the server in this time, however chatty its progress. */
 export const PROGRESS_THROTTLE_MS = 2_000;
+/** Adopting a run starts no process, so this machine's own queue is not bounded by --slots. */
+const ADOPT_SLOTS = 1_000;
 
 export interface StagedWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  /** How many experiment processes this worker runs at once. */
+  /** How many experiment processes this machine runs at once for this task queue. */
   slots: number;
   /** Bytes of output kept at the start of each attempt's log file. */
   logLimitBytes?: number;
+  /** Names this machine; its own task queue is `<taskQueue>@<machineId>`. Default: the host name. */
+  machineId?: string;
+  /** Where runs are kept on this machine (default ~/.staged/runs, env STAGED_RUNS_DIR). */
+  runsRoot?: string;
+  /** How long a run outlives its lost worker, waiting to be adopted. */
+  adoptWindowMs?: number;
+  /** On SIGTERM/SIGINT: leave runs for the next worker here (default), or stop them. */
+  onShutdown?: ShutdownMode;
 }
 
-export async function createStagedWorker(options: StagedWorkerOptions): Promise<Worker> {
-  return Worker.create({
+export function hostQueueOf(taskQueue: string, machineId: string): string {
+  return `${taskQueue}@${machineId}`;
+}
+
+/** Two SDK workers, one per task queue, run and stopped together. */
+export class StagedWorker {
+  constructor(
+    private readonly workers: Worker[],
+    private readonly contact: ServerContact,
+    readonly hostQueue: string,
+  ) {}
+
+  async run(): Promise<void> {
+    const running = this.workers.map((worker) => worker.run());
+    try {
+      await Promise.race(running);
+    } finally {
+      this.shutdown();
+      await Promise.allSettled(running);
+      this.contact.stop();
+    }
+    await Promise.all(running);
+  }
+
+  async runUntil<R>(until: Promise<R> | (() => Promise<R>)): Promise<R> {
+    const running = this.run();
+    try {
+      return await Promise.race([
+        typeof until === 'function' ? until() : until,
+        running.then(() => Promise.reject(new Error('the worker stopped'))),
+      ]);
+    } finally {
+      this.shutdown();
+      await running.catch(() => undefined);
+    }
+  }
+
+  shutdown(): void {
+    for (const worker of this.workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
+}
+
+export async function createStagedWorker(options: StagedWorkerOptions): Promise<StagedWorker> {
+  const machineId = options.machineId ?? process.env.STAGED_MACHINE_ID ?? hostname();
+  const hostQueue = hostQueueOf(options.taskQueue, machineId);
+  const runsDir = path.join(options.runsRoot ?? defaultRunsRoot(), encodeURIComponent(options.taskQueue));
+  const contact = watchServerContact(options.connection);
+  const activities = createActivities({
+    logLimitBytes: options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES,
+    machineId,
+    hostQueue,
+    runsDir,
+    slots: new MachineSlots(runsDir, options.slots),
+    adoptWindowMs: options.adoptWindowMs ?? DEFAULT_ADOPT_WINDOW_MS,
+    onShutdown: options.onShutdown ?? 'leave',
+    contact,
+  });
+  const common = {
     connection: options.connection,
     namespace: options.namespace,
+    activities,
+    shutdownForceTime: SHUTDOWN_FORCE_MS,
+    maxHeartbeatThrottleInterval: PROGRESS_THROTTLE_MS,
+  };
+  const shared = await Worker.create({
+    ...common,
     taskQueue: options.taskQueue,
     // The bundle `npm run build` made; without it (a plain `tsc`), bundle now, which is slower.
     ...(existsSync(WORKFLOW_BUNDLE_PATH) ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ logLimitBytes: options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES }),
     maxConcurrentActivityTaskExecutions: options.slots,
-    shutdownForceTime: SHUTDOWN_FORCE_MS,
-    maxHeartbeatThrottleInterval: PROGRESS_THROTTLE_MS,
   });
+  const own = await Worker.create({ ...common, taskQueue: hostQueue, maxConcurrentActivityTaskExecutions: ADOPT_SLOTS });
+  return new StagedWorker([shared, own], contact, hostQueue);
 }
 
 function parsePositiveInt(value: string): number {
@@ -46,14 +130,42 @@ function parsePositiveInt(value: string): number {
   return parsed;
 }
 
+function duration(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function describeKillMode(mode: KillMode): string {
+  return mode === 'cgroup' ? 'cgroup per run' : 'process scan by run marker (no writable cgroup v2 here)';
+}
+
 async function main(argv: string[]): Promise<void> {
   const program = new Command('staged worker')
     .description('Run staged workflows and experiment processes on this machine until SIGINT/SIGTERM.')
     .option('--slots <n>', 'experiment processes this machine runs at once, across all batches', parsePositiveInt, DEFAULT_SLOTS)
     .option('--task-queue <name>', 'task queue to poll (env STAGED_TASK_QUEUE)', taskQueueName())
     .option('--log-limit <MiB>', 'output kept at the start of each log file; past it, only the last lines', parsePositiveInt, DEFAULT_LOG_LIMIT_BYTES / 1024 / 1024)
+    .option('--adopt-window <duration>', 'how long runs outlive this worker, waiting for a worker on this machine to adopt them', duration, DEFAULT_ADOPT_WINDOW_MS)
+    .addOption(
+      new Option('--on-shutdown <mode>', 'on SIGTERM/Ctrl-C: leave runs for the next worker here, or stop them')
+        .choices(['leave', 'stop'])
+        .default('leave'),
+    )
+    .option('--machine-id <id>', 'names this machine (env STAGED_MACHINE_ID; default: the host name)')
+    .option('--runs-dir <path>', 'where runs are kept on this machine (env STAGED_RUNS_DIR; default ~/.staged/runs)')
     .parse(argv);
-  const { slots, taskQueue, logLimit } = program.opts<{ slots: number; taskQueue: string; logLimit: number }>();
+  const flags = program.opts<{
+    slots: number;
+    taskQueue: string;
+    logLimit: number;
+    adoptWindow: number;
+    onShutdown: ShutdownMode;
+    machineId?: string;
+    runsDir?: string;
+  }>();
   Runtime.install({ logger: new DefaultLogger((process.env.STAGED_LOG_LEVEL?.toUpperCase() ?? 'INFO') as LogLevel) });
   const config = loadConnectionConfig();
   const connection = await NativeConnection.connect(config.options);
@@ -61,11 +173,19 @@ async function main(argv: string[]): Promise<void> {
     const worker = await createStagedWorker({
       connection,
       namespace: config.namespace,
-      taskQueue,
-      slots,
-      logLimitBytes: logLimit * 1024 * 1024,
+      taskQueue: flags.taskQueue,
+      slots: flags.slots,
+      logLimitBytes: flags.logLimit * 1024 * 1024,
+      adoptWindowMs: flags.adoptWindow,
+      onShutdown: flags.onShutdown,
+      machineId: flags.machineId,
+      runsRoot: flags.runsDir && path.resolve(flags.runsDir),
     });
-    console.log(`staged worker: ${config.address} namespace=${config.namespace} queue=${taskQueue} slots=${slots}`);
+    console.log(
+      `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
+        `machine=${worker.hostQueue} adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
+        `stops runs by: ${describeKillMode(await killModeOfMachine())}`,
+    );
     await worker.run();
   } finally {
     await connection.close();

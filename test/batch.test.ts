@@ -3,7 +3,7 @@ import { batchSummary, queryBatchState } from '../src/batch-handle.js';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Worker } from '@temporalio/worker';
+import type { StagedWorker } from '../src/worker.js';
 import { attemptLogFile } from '../src/paths.js';
 import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
@@ -11,7 +11,7 @@ import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts
 const server = useTestServer();
 
 
-async function withWorker<T>(taskQueue: string, slots: number, body: (worker: Worker) => Promise<T>): Promise<T> {
+async function withWorker<T>(taskQueue: string, slots: number, body: (worker: StagedWorker) => Promise<T>): Promise<T> {
   const worker = await startWorker(server.env, taskQueue, slots);
   return worker.runUntil(body(worker));
 }

@@ -1,1 +1,7 @@
-export { createActivities, DEFAULT_LOG_LIMIT_BYTES, type StagedActivities } from './run-experiment.js';
+export {
+  createActivities,
+  DEFAULT_ADOPT_WINDOW_MS,
+  DEFAULT_LOG_LIMIT_BYTES,
+  type ShutdownMode,
+  type StagedActivities,
+} from './run-experiment.js';

@@ -1,114 +1,206 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
+import { RunFiles, runKeyOf, type RunExit, type RunSpec } from '../keeper/run-files.js';
 import { attemptLogFile, experimentResultsDir } from '../paths.js';
-import { FAILURE_TYPES, type RunFailureDetails, type RunHeartbeat, type RunInput, type RunOutcome } from '../shared/types.js';
-import { AttemptLog } from './attempt-log.js';
-import { NotRunnableError, resolveCommand } from './command.js';
-import { groupAlive, groupHasEnvironment, killGroup } from './process-group.js';
-import { superviseProcess } from './supervise.js';
+import {
+  FAILURE_TYPES,
+  type EndReason,
+  type RunFailureDetails,
+  type RunHeartbeatDetails,
+  type RunInput,
+  type RunLocation,
+  type RunLostDetails,
+  type RunOutcome,
+} from '../shared/types.js';
+import { attachToRun, RunLostError } from './attach.js';
+import { NotRunnableError, resolveCommand, type ExperimentCommand } from './command.js';
+import { launchKeeper } from './keeper-launch.js';
+import type { MachineSlots } from './machine-slots.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ServerContact } from './server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
 
-const TAIL_LINES = 20;
+export const DEFAULT_LOG_LIMIT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
+
+/** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
+export type ShutdownMode = 'leave' | 'stop';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
   logLimitBytes: number;
+  /** This machine, and the task queue only its workers poll (for adopting its runs). */
+  machineId: string;
+  hostQueue: string;
+  /** Where this machine's runs of this task queue live. */
+  runsDir: string;
+  /** Counts the machine's live runs against `--slots`. */
+  slots: MachineSlots;
+  /** How long a run outlives the last worker that held it, waiting to be adopted. */
+  adoptWindowMs: number;
+  onShutdown: ShutdownMode;
+  contact: ServerContact;
 }
 
-export const DEFAULT_LOG_LIMIT_BYTES = 64 * 1024 * 1024;
-
-export function createActivities(options: ActivityOptions = { logLimitBytes: DEFAULT_LOG_LIMIT_BYTES }) {
+export function createActivities(options: ActivityOptions) {
   return {
     writeBatchSummary,
 
     /**
-     * One run of an experiment's process. A process failure is non-retryable here: the experiment
-     * workflow decides about retries. Losing the worker is retryable: Temporal runs it again.
+     * One run of an experiment's process, started here through a keeper that outlives this worker,
+     * or adopted where it already lives (`input.adopt`). A process failure is non-retryable here:
+     * the experiment workflow decides about retries. Losing the run (`RunLost`) costs no retry.
      */
     async runExperiment(input: RunInput): Promise<RunOutcome> {
       const context = Context.current();
-      const { settings, experiment, batchId } = input;
-      const runs = context.info.attempt;
-      const run = input.runsBefore + runs;
-      const logFile = attemptLogFile(settings.workDir, batchId, experiment.name, run);
-      const failureDetails = (extra: Partial<RunFailureDetails> = {}): RunFailureDetails => ({
-        runs,
-        exitCode: null,
-        signal: null,
-        timedOut: false,
-        logFile,
-        ...extra,
-      });
-
-      await killLeftoverOfPreviousAttempt(context, input);
-      const command = await resolveCommand(path.join(settings.experimentsDir, experiment.file)).catch((err) => {
-        if (err instanceof NotRunnableError) throw notRunnable(err.message, failureDetails({ runs: 0 }));
-        throw err;
-      });
-      const resultsDir = experimentResultsDir(settings.workDir, batchId, experiment.name);
-      await mkdir(path.dirname(logFile), { recursive: true });
-      await mkdir(resultsDir, { recursive: true });
-
-      const log = new AttemptLog(logFile, options.logLimitBytes);
-      const outcome = await superviseProcess(context, command, {
-        cwd: settings.workDir,
-        log,
-        timeoutMs: settings.timeoutMs ?? 2 ** 31 - 1,
-        killGraceMs: settings.killGraceMs,
-        heartbeatEveryMs: Math.max(1_000, Math.floor(settings.heartbeatTimeoutMs / 3)),
-        env: {
-          STAGED_BATCH_ID: batchId,
-          STAGED_EXPERIMENT: experiment.name,
-          STAGED_ATTEMPT: String(run),
-          STAGED_RESULTS_DIR: resultsDir,
-          PYTHONUNBUFFERED: '1',
-        },
-      });
-
-      if (outcome.spawnError) {
-        const message = `${experiment.name}: cannot start ${command.file}: ${outcome.spawnError}`;
-        throw notRunnable(message, failureDetails({ runs: 0 }));
-      }
-      if (context.cancellationSignal.aborted) {
-        if (context.cancellationDetails?.cancelRequested) throw new CancelledFailure(`${experiment.name} cancelled`);
-        throw ApplicationFailure.create({
-          type: FAILURE_TYPES.workerShutdown,
-          message: `${experiment.name} attempt ${run} stopped with its worker; it will run again`,
+      const workflowId = context.info.workflowExecution!.workflowId;
+      const location: RunLocation = input.adopt ?? {
+        machineId: options.machineId,
+        hostQueue: options.hostQueue,
+        runKey: runKeyOf(workflowId, input.run),
+        run: input.run,
+        adoptWindowMs: options.adoptWindowMs,
+      };
+      const files = RunFiles.of(options.runsDir, location.runKey);
+      const logFile = attemptLogFile(input.settings.workDir, input.batchId, input.experiment.name, location.run);
+      const attach = (launchedPid?: number) =>
+        attachToRun(context, files, location, {
+          contact: options.contact,
+          killGraceMs: input.settings.killGraceMs,
+          onShutdown: options.onShutdown,
+          launchedPid,
+          announceStart: launchedPid !== undefined,
         });
-      }
-      if (outcome.exitCode === 0 && !outcome.timedOut) return { runs };
 
-      const why = outcome.timedOut
-        ? `timed out after ${(settings.timeoutMs ?? 0) / 1000}s`
-        : outcome.exitCode !== null
-          ? `exited with code ${outcome.exitCode}`
-          : `was killed by ${outcome.signal}`;
-      throw ApplicationFailure.create({
-        type: FAILURE_TYPES.experimentFailed,
-        nonRetryable: true,
-        message: `${experiment.name} attempt ${run} ${why}; log: ${logFile}\n${log.lastLines(TAIL_LINES).join('\n')}`,
-        details: [failureDetails({ exitCode: outcome.exitCode, signal: outcome.signal, timedOut: outcome.timedOut })],
-      });
+      let exit: RunExit;
+      try {
+        if (input.adopt) {
+          exit = await attach();
+        } else {
+          const command = await resolveScript(input, location.run, logFile);
+          const waitForSlot = async () => {
+            context.heartbeat(); // no details yet: nothing of this run exists anywhere
+            await delay(1_000, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
+            if (context.cancellationDetails?.cancelRequested) throw new CancelledFailure('cancelled');
+            if (context.cancellationSignal.aborted) throw new RunLostError('stopped before it started', { stopped: true, started: false });
+          };
+          if (!(await options.slots.claimWhenFree(() => files.claim(), waitForSlot))) {
+            exit = await attach(); // started here before, by a worker lost before the server heard of it
+          } else {
+            const launchedPid = await start(context, input, command, location, files, logFile, options).catch(async (err) => {
+              await rm(files.dir, { recursive: true, force: true });
+              throw err;
+            });
+            exit = await attach(launchedPid);
+          }
+        }
+      } catch (err) {
+        if (err instanceof RunLostError) throw runLost(err.message, err.details);
+        throw err;
+      }
+      await rm(files.dir, { recursive: true, force: true });
+      return outcomeOf(exit, input, location.run, logFile);
     },
   };
 }
 
 export type StagedActivities = ReturnType<typeof createActivities>;
 
-/** Never two live processes of one experiment: a previous attempt's group on this host goes first. */
-async function killLeftoverOfPreviousAttempt(context: Context, input: RunInput): Promise<void> {
-  const previous = context.info.heartbeatDetails as RunHeartbeat | undefined;
-  if (!previous?.groupId || previous.host !== hostname() || !groupAlive(previous.groupId)) return;
-  const ours = { STAGED_BATCH_ID: input.batchId, STAGED_EXPERIMENT: input.experiment.name };
-  if (await groupHasEnvironment(previous.groupId, ours)) {
-    context.log.warn('killing the process group left by the previous attempt', { groupId: previous.groupId });
-    await killGroup(previous.groupId, input.settings.killGraceMs);
+async function resolveScript(input: RunInput, run: number, logFile: string): Promise<ExperimentCommand> {
+  const { settings, experiment } = input;
+  return resolveCommand(path.join(settings.experimentsDir, experiment.file)).catch((err) => {
+    if (err instanceof NotRunnableError) throw notRunnable(err.message, failureDetails(run, logFile, 'exit-code'));
+    throw err;
+  });
+}
+
+/** Tells the server where the run will live, then starts its keeper. */
+async function start(
+  context: Context,
+  input: RunInput,
+  command: ExperimentCommand,
+  location: RunLocation,
+  files: RunFiles,
+  logFile: string,
+  options: ActivityOptions,
+): Promise<number> {
+  const { settings, experiment, batchId } = input;
+  // Before any process exists, the server must know where it will: a lost worker's run is then adopted, never doubled.
+  await recordHeartbeatNow(context, { ...location, host: hostname(), startedAt: Date.now() });
+  const resultsDir = experimentResultsDir(settings.workDir, batchId, experiment.name);
+  await mkdir(path.dirname(logFile), { recursive: true });
+  await mkdir(resultsDir, { recursive: true });
+  await files.renewLease(Date.now());
+  const spec: RunSpec = {
+    runId: location.runKey,
+    file: command.file,
+    args: command.args,
+    cwd: settings.workDir,
+    logFile,
+    logLimitBytes: options.logLimitBytes,
+    timeoutMs: settings.timeoutMs,
+    killGraceMs: settings.killGraceMs,
+    leaseTimeoutMs: options.adoptWindowMs,
+  };
+  return launchKeeper(files, spec, {
+    ...(process.env as Record<string, string>),
+    STAGED_BATCH_ID: batchId,
+    STAGED_EXPERIMENT: experiment.name,
+    STAGED_ATTEMPT: String(location.run),
+    STAGED_RESULTS_DIR: resultsDir,
+    PYTHONUNBUFFERED: '1',
+  });
+}
+
+/** A heartbeat the server has acknowledged (the SDK's own heartbeats are sent in the background). */
+async function recordHeartbeatNow(context: Context, details: RunHeartbeatDetails): Promise<void> {
+  await context.client.workflowService.recordActivityTaskHeartbeat({
+    taskToken: context.info.taskToken,
+    namespace: context.info.activityNamespace,
+    details: { payloads: [defaultPayloadConverter.toPayload(details)] },
+  });
+}
+
+function outcomeOf(exit: RunExit, input: RunInput, run: number, logFile: string): RunOutcome {
+  const { name } = input.experiment;
+  const timeoutMs = input.settings.timeoutMs;
+  switch (exit.end) {
+    case 'spawn-failed':
+      throw notRunnable(`${name}: cannot start: ${exit.error}`, failureDetails(run, logFile, 'exit-code'));
+    case 'cancelled':
+      throw new CancelledFailure(`${name} cancelled`);
+    case 'shutdown':
+    case 'abandoned':
+      throw runLost(`${name} run ${run} was stopped (${exit.end}); it will run again`, { stopped: true, started: true });
+    case 'exited':
+      if (exit.exitCode === 0) return { run };
   }
+  const reason: EndReason = exit.end === 'timeout' ? 'timeout' : exit.exitCode !== null ? 'exit-code' : 'signal';
+  const why =
+    reason === 'timeout'
+      ? `timed out after ${(timeoutMs ?? 0) / 1000}s`
+      : reason === 'exit-code'
+        ? `exited with code ${exit.exitCode}`
+        : `was killed by ${exit.signal}`;
+  throw ApplicationFailure.create({
+    type: FAILURE_TYPES.experimentFailed,
+    nonRetryable: true,
+    message: `${name} attempt ${run} ${why}; log: ${logFile}\n${exit.tail.join('\n')}`,
+    details: [{ ...failureDetails(run, logFile, reason), exitCode: exit.exitCode, signal: exit.signal }],
+  });
+}
+
+function failureDetails(run: number, logFile: string, reason: EndReason): RunFailureDetails {
+  return { run, exitCode: null, signal: null, reason, logFile };
 }
 
 function notRunnable(message: string, details: RunFailureDetails): ApplicationFailure {
   return ApplicationFailure.create({ type: FAILURE_TYPES.notRunnable, nonRetryable: true, message, details: [details] });
+}
+
+function runLost(message: string, details: RunLostDetails): ApplicationFailure {
+  return ApplicationFailure.create({ type: FAILURE_TYPES.runLost, nonRetryable: true, message, details: [details] });
 }

@@ -61,10 +61,9 @@ export function countByStatus(records: readonly { status: ExperimentStatus }[]):
   return counts;
 }
 
-/** Experiments holding one of the batch's slots: started and not yet final. */
+/** Experiments holding one of the batch's slots: started (their process may wait for a worker slot) and not yet final. */
 export function inFlight(state: BatchState): number {
-  const counts = countByStatus(state.records.slice(0, state.nextIndex));
-  return counts.running + counts.retrying;
+  return state.records.slice(0, state.nextIndex).filter((record) => !isFinal(record.status)).length;
 }
 
 export function isBatchDone(state: BatchState): boolean {

@@ -99,48 +99,68 @@ export interface ExperimentInput {
   settings: BatchSettings;
 }
 
-/** Input of one run of an experiment's process. */
-export interface RunInput extends ExperimentInput {
-  /** Runs of the process before this activity was scheduled. */
-  runsBefore: number;
+/** Where a run lives: the machine, the task queue only that machine polls, and the run's directory there. */
+export interface RunLocation {
+  machineId: string;
+  hostQueue: string;
+  runKey: string;
+  /** The run number (1-based) of the experiment. */
+  run: number;
+  /** How long that machine keeps an unadopted run alive; after it, the run is surely stopped. */
+  adoptWindowMs: number;
 }
 
-/** What an activity returns after the process exited 0. */
+/** Input of the activity that starts a run (on the shared queue) or adopts one (on its machine's queue). */
+export interface RunInput extends ExperimentInput {
+  /** The run number this activity starts, 1-based; every start of the process gets a new one. */
+  run: number;
+  /** Set when the run already lives on a machine: adopt it there, never start another. */
+  adopt?: RunLocation;
+}
+
+/** What the activity returns after the process exited 0. */
 export interface RunOutcome {
-  /** Runs this activity made, including those lost with a worker. */
-  runs: number;
+  run: number;
 }
 
 /** Details attached to an `ExperimentFailed` / `ExperimentNotRunnable` failure. */
 export interface RunFailureDetails {
-  runs: number;
+  run: number;
   exitCode: number | null;
   signal: string | null;
-  timedOut: boolean;
+  reason: EndReason;
   logFile: string;
 }
 
-/**
- * What each heartbeat of a run records: the process group, for the next attempt to find a process
- * left by a lost worker, and the progress read from its output, for `status` and the Web UI.
- */
+/** Details attached to a `RunLost` failure: the run may still live there (adopt it), or is surely gone. */
+export interface RunLostDetails {
+  location?: RunLocation;
+  /** True when the run's processes are surely stopped: it may start again anywhere. */
+  stopped: boolean;
+  /** Whether a process of this run ever started. */
+  started: boolean;
+}
+
+/** A run's progress as `status` and the Web UI show it, from the heartbeat details of its activity. */
 export interface RunHeartbeat {
-  groupId?: number;
   host: string;
-  /** When this run's process started (epoch ms). */
+  /** When this run's process started (epoch ms); until it has, when the activity started. */
   startedAt: number;
   progress?: Progress;
   /** When the progress last changed (epoch ms). */
   progressAt?: number;
 }
 
+/** The whole heartbeat of a run: its progress, and where it lives, so that it is adopted there if its worker is lost. */
+export interface RunHeartbeatDetails extends RunHeartbeat, RunLocation {}
+
 export const FAILURE_TYPES = {
   /** The process ran and failed (non-zero exit, signal, timeout): retried by the experiment workflow. */
   experimentFailed: 'ExperimentFailed',
   /** The process could not be started and never will be: never retried. */
   notRunnable: 'ExperimentNotRunnable',
-  /** The worker stopped under the process: retried by Temporal, not counted as a failure. */
-  workerShutdown: 'WorkerShutdown',
+  /** The worker let go of the run (shutdown, lost keeper): adopted where it lives, or started again; no retry used. */
+  runLost: 'RunLost',
 } as const;
 
 export interface ExperimentView {

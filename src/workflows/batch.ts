@@ -105,11 +105,11 @@ async function switchToSignals(ownChildren: OwnChildren): Promise<void> {
   await Promise.all([...ownChildren.values()].map(({ handle, ended }) => handle.signal(reportEndBySignal).catch(() => ended)));
 }
 
-/** Marks the experiment running before the start is confirmed, so a fast child's report is never overwritten. */
+/** Moves `nextIndex` past the experiment before the start is confirmed, so a fast child's report is never overwritten. */
 async function startExperiment(state: BatchState, index: number, ownChildren: OwnChildren): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;
-  state.records[index] = { status: 'running', attempts: 0, exitCode: null, startedAt: Date.now() };
+  state.records[index] = { status: 'queued', attempts: 0, exitCode: null };
   try {
     const handle = await startChild(experimentWorkflow, {
       workflowId: experimentWorkflowId(batchId, experiment.name),
@@ -122,13 +122,14 @@ async function startExperiment(state: BatchState, index: number, ownChildren: Ow
         workDir: settings.workDir,
         maxRetries: settings.maxRetries,
         timeoutMs: settings.timeoutMs,
+        retryTimeouts: settings.retryTimeouts,
       },
       typedSearchAttributes: settings.searchAttributes
         ? [
             { key: BATCH_ID_KEY, value: batchId },
             { key: EXPERIMENT_KEY, value: experiment.name },
             { key: PRIORITY_ATTRIBUTE_KEY, value: experiment.priority },
-            { key: STATUS_KEY, value: 'running' },
+            { key: STATUS_KEY, value: 'queued' },
           ]
         : undefined,
     });
@@ -171,7 +172,7 @@ async function cancelExperiments(state: BatchState, names: string[]): Promise<vo
   state.experiments.forEach((experiment, index) => {
     const record = state.records[index];
     if (!wanted.has(experiment.name) || isFinal(record.status)) return;
-    if (record.status === 'queued') {
+    if (index >= state.nextIndex) {
       state.records[index] = { ...record, status: 'cancelled', closedAt: now };
     } else {
       const child = getExternalWorkflowHandle(experimentWorkflowId(state.batchId, experiment.name));

@@ -3,61 +3,70 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  TimeoutFailure,
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
-  sleep,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
+  type ActivityOptions,
 } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
 import { retryBackoffMs } from '../shared/batch-state.js';
 import {
   FAILURE_TYPES,
   PRIORITY_KEY,
+  type EndReason,
   type ExperimentInput,
   type ExperimentRecord,
   type RunFailureDetails,
+  type RunHeartbeatDetails,
+  type RunLocation,
+  type RunLostDetails,
 } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
-import { experimentReportSignal, reportEndBySignal } from './messages.js';
+import { experimentReportSignal, reportEndBySignal, runStartedSignal } from './messages.js';
 import { STATUS_KEY } from './search-attributes.js';
 
-/** Margin over the attempt timeout for the activity to kill its tree and report. */
-const ACTIVITY_CLOSE_MARGIN_MS = 60_000;
+/** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
+const NO_ACTIVITY_LIMIT = '3650 days';
+/** Margin over a machine's adoption window before its run counts as surely stopped. */
+const ADOPT_MARGIN_MS = 30_000;
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
- * to its batch: retries by signal, the end by its result (or by signal once the batch continued as
- * new). Two retry loops with two meanings: Temporal's activity retry policy re-runs an attempt lost
- * with its worker (crash, shutdown) without limit on retries; this workflow's own durable loop
- * retries an attempt whose process failed, at most `maxRetries` times.
+ * to its batch: start and retries by signal, the end by its result (or by signal once the batch
+ * continued as new). A run whose worker was lost is adopted on the machine where it still lives
+ * (through that machine's own task queue), and started again elsewhere only once that machine has
+ * surely stopped it; that costs no retry. A run whose process failed is retried by this workflow's
+ * durable loop, at most `maxRetries` times (timeouts only with `retryTimeouts`).
  */
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentRecord> {
   const { settings } = input;
   const batch = getExternalWorkflowHandle(input.batchId);
-  const { runExperiment } = proxyActivities<StagedActivities>({
-    startToCloseTimeout: (settings.timeoutMs ?? 2 ** 31 - 1) + settings.killGraceMs + ACTIVITY_CLOSE_MARGIN_MS,
+  const common: ActivityOptions = {
+    startToCloseTimeout: NO_ACTIVITY_LIMIT,
     heartbeatTimeout: settings.heartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     priority: { priorityKey: PRIORITY_KEY[input.experiment.priority] },
-    retry: {
-      initialInterval: '1s',
-      backoffCoefficient: 2,
-      maximumInterval: '30s',
-      nonRetryableErrorTypes: [FAILURE_TYPES.experimentFailed, FAILURE_TYPES.notRunnable],
-    },
-  });
+    retry: { maximumAttempts: 1 }, // every loss is decided below: adopt where the run lives, or start again
+  };
+  const startRun = proxyActivities<StagedActivities>({ ...common, taskQueue: settings.taskQueue }).runExperiment;
+  const adoptRun = (location: RunLocation) =>
+    proxyActivities<StagedActivities>({
+      ...common,
+      taskQueue: location.hostQueue,
+      scheduleToStartTimeout: location.adoptWindowMs + settings.killGraceMs + ADOPT_MARGIN_MS,
+    }).runExperiment({ ...input, run: location.run, adopt: location });
 
-  // The batch run that started this experiment learns its end from its result; a later run, by signal.
   let endBySignal = false;
   setHandler(reportEndBySignal, () => {
     endBySignal = true;
   });
 
-  let record: ExperimentRecord = { status: 'running', attempts: 0, exitCode: null, startedAt: Date.now() };
-  let failures = 0;
-  let runInProgress = false;
+  let record: ExperimentRecord = { status: 'queued', attempts: 0, exitCode: null };
   let statusShown = record.status;
   const show = (next: ExperimentRecord) => {
     if (settings.searchAttributes && next.status !== statusShown) {
@@ -70,41 +79,61 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     show(next);
     await batch.signal(experimentReportSignal, { index: input.index, record });
   };
+  setHandler(runStartedSignal, async ({ run, startedAt }) => {
+    if (record.status !== 'queued' || run < record.attempts) return;
+    await report({ ...record, status: 'running', attempts: run, startedAt: record.startedAt ?? startedAt, retryAt: undefined });
+  });
 
+  let nextRun = 1;
+  let location: RunLocation | undefined;
+  let failures = 0;
+  let unstarted = 0;
   try {
     for (;;) {
       try {
-        runInProgress = true;
-        const outcome = await runExperiment({ ...input, runsBefore: record.attempts });
-        runInProgress = false;
-        record = { ...record, status: 'completed', attempts: record.attempts + outcome.runs, exitCode: 0 };
+        const outcome = location ? await adoptRun(location) : await startRun({ ...input, run: nextRun });
+        const attempts = Math.max(record.attempts, outcome.run);
+        record = { ...record, status: 'completed', attempts, exitCode: 0, reason: undefined, retryAt: undefined };
         break;
       } catch (err) {
         if (isCancellation(err)) throw err;
-        runInProgress = false;
-        const failure = describeFailure(err);
+        const failure = describeFailure(err, location ?? nextRun);
+        if (failure.kind === 'adopt') {
+          location = failure.location;
+          if (record.status !== 'running' || record.attempts < location.run) {
+            await report({ ...record, status: 'running', attempts: Math.max(record.attempts, location.run) });
+          }
+          continue;
+        }
+        location = undefined;
+        if (failure.kind === 'lost') {
+          // Surely stopped, or never started: it runs again, and that costs no retry.
+          if (!failure.started) {
+            await sleep(Math.min(60_000, 1_000 * 2 ** Math.min(6, unstarted++))); // a worker that cannot start anything must not spin
+            continue;
+          }
+          nextRun = failure.run + 1;
+          await report({ ...record, status: 'queued', attempts: Math.max(record.attempts, failure.run), reason: 'worker-lost', error: failure.message });
+          continue;
+        }
+        const attempts = failure.kind === 'failed' ? Math.max(record.attempts, failure.run) : record.attempts;
+        const ended = { ...record, attempts, exitCode: failure.exitCode, reason: failure.reason, error: failure.message };
+        const retryable = failure.kind === 'failed' && (failure.reason !== 'timeout' || settings.retryTimeouts);
         failures++;
-        const attempts = record.attempts + failure.runs;
-        if (!failure.retryable || failures > settings.maxRetries) {
-          record = { ...record, status: 'failed', attempts, exitCode: failure.exitCode, error: failure.message };
+        if (!retryable || failures > settings.maxRetries) {
+          record = { ...ended, status: 'failed', retryAt: undefined };
           break;
         }
+        nextRun = failure.run + 1;
         const delayMs = retryBackoffMs(settings.retryDelayMs, failures);
-        await report({
-          ...record,
-          status: 'retrying',
-          attempts,
-          exitCode: failure.exitCode,
-          error: failure.message,
-          retryAt: Date.now() + delayMs,
-        });
+        await report({ ...ended, status: 'retrying', retryAt: Date.now() + delayMs });
         await sleep(delayMs);
-        await report({ ...record, status: 'running', retryAt: undefined });
+        await report({ ...record, status: 'queued', retryAt: undefined });
       }
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    record = { ...record, status: 'cancelled', attempts: record.attempts + (runInProgress ? 1 : 0), retryAt: undefined };
+    record = { ...record, status: 'cancelled', reason: 'cancelled', retryAt: undefined };
   }
 
   return CancellationScope.nonCancellable(async () => {
@@ -115,25 +144,42 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   });
 }
 
-interface FailureDescription {
-  retryable: boolean;
-  runs: number;
-  exitCode: number | null;
-  message: string;
-}
+type Failure =
+  | { kind: 'adopt'; location: RunLocation }
+  | { kind: 'lost'; started: boolean; run: number; message: string }
+  | { kind: 'failed' | 'not-runnable'; run: number; exitCode: number | null; reason: EndReason; message: string };
 
-/** Reads an activity failure; anything unexpected counts as one retryable failed run. */
-function describeFailure(err: unknown): FailureDescription {
+/**
+ * Reads an activity failure. `current` is the run being adopted, or the number of the run being
+ * started. A run with a known home is adopted there until that machine has surely stopped it.
+ */
+function describeFailure(err: unknown, current: RunLocation | number): Failure {
+  const run = typeof current === 'number' ? current : current.run;
   const cause = err instanceof ActivityFailure ? err.cause : err;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (cause instanceof TimeoutFailure) {
+    // The adopting machine never came back within its window: its keeper has stopped the run.
+    if (cause.timeoutType === TimeoutType.SCHEDULE_TO_START) return { kind: 'lost', started: true, run, message: `${message} (no worker adopted run ${run})` };
+    const home = cause.lastHeartbeatDetails as RunHeartbeatDetails | undefined;
+    if (home?.runKey) return { kind: 'adopt', location: locationOf(home) };
+    if (typeof current !== 'number') return { kind: 'adopt', location: current };
+    // No heartbeat was ever acknowledged: the activity starts no process before one is.
+    return { kind: 'lost', started: false, run, message };
+  }
+  if (cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.runLost) {
+    const details = cause.details?.[0] as RunLostDetails | undefined;
+    if (details?.location && !details.stopped) return { kind: 'adopt', location: details.location };
+    return { kind: 'lost', started: details?.started ?? true, run, message };
+  }
   if (cause instanceof ApplicationFailure && cause.details?.length) {
     const details = cause.details[0] as RunFailureDetails;
-    return {
-      retryable: cause.type === FAILURE_TYPES.experimentFailed,
-      runs: details.runs,
-      exitCode: details.exitCode,
-      message: cause.message,
-    };
+    const kind = cause.type === FAILURE_TYPES.experimentFailed ? 'failed' : 'not-runnable';
+    return { kind, run: details.run, exitCode: details.exitCode, reason: details.reason, message };
   }
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return { retryable: true, runs: 1, exitCode: null, message: `${message} (workflow ${workflowInfo().workflowId})` };
+  if (typeof current !== 'number') return { kind: 'adopt', location: current };
+  return { kind: 'lost', started: false, run, message: `${message} (workflow ${workflowInfo().workflowId})` };
+}
+
+function locationOf({ machineId, hostQueue, runKey, run, adoptWindowMs }: RunHeartbeatDetails): RunLocation {
+  return { machineId, hostQueue, runKey, run, adoptWindowMs };
 }

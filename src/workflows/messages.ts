@@ -17,3 +17,6 @@ export const cancelExperimentsSignal = defineSignal<[string[]]>('cancelExperimen
  * report their end by signal, since their completion would reach the closed run.
  */
 export const reportEndBySignal = defineSignal('reportEndBySignal');
+
+/** Sent by the activity to its experiment workflow once a run's process has started (not when adopted). */
+export const runStartedSignal = defineSignal<[{ run: number; startedAt: number }]>('runStarted');

@@ -2,7 +2,7 @@
 import { batchInput } from '../../src/batch-handle.js';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/submit-options.js';
 import { discoverExperiments, specOf } from '../../src/experiments/discover.js';
 import { sortExperiments } from '../../src/experiments/order.js';
@@ -10,7 +10,7 @@ import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/server/dev-server.js';
 import { findTemporalCli } from '../../src/server/temporal-cli.js';
 import { newBatchState } from '../../src/shared/batch-state.js';
 import type { BatchSettings, BatchState } from '../../src/shared/types.js';
-import { createStagedWorker } from '../../src/worker.js';
+import { createStagedWorker, type StagedWorker } from '../../src/worker.js';
 import { batchWorkflow } from '../../src/workflows/batch.js';
 import { STAGED_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
 
@@ -39,7 +39,7 @@ export function uniqueQueue(): string {
   return `test-${randomUUID()}`;
 }
 
-export async function startWorker(env: TestWorkflowEnvironment, taskQueue: string, slots = 10): Promise<Worker> {
+export async function startWorker(env: TestWorkflowEnvironment, taskQueue: string, slots = 10): Promise<StagedWorker> {
   return createStagedWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, slots });
 }
 

@@ -1,0 +1,141 @@
+/**
+ * Holds a run while its keeper runs it: renews its lease, heartbeats its progress, announces its
+ * start to the experiment workflow, and returns how it ended. On cancellation it stops the run;
+ * when the worker shuts down or the server gives up on this activity, it lets go of the run and
+ * leaves it to be adopted.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import { RunFiles, type RunExit, type RunProgress, type RunStarted } from '../keeper/run-files.js';
+import { runTreeFor } from '../keeper/run-tree.js';
+import type { RunHeartbeatDetails, RunLocation, RunLostDetails } from '../shared/types.js';
+import { runStartedSignal } from '../workflows/messages.js';
+import { keeperAlive } from './keeper-launch.js';
+import type { ShutdownMode } from './run-experiment.js';
+import type { ServerContact } from './server-contact.js';
+
+const POLL_MS = 1_000;
+/** A keeper writes its state within milliseconds of starting; one that has not after this is gone. */
+const KEEPER_START_MS = 10_000;
+/** After asking a keeper to stop, how long beyond the kill grace to wait for its exit record. */
+const STOP_MARGIN_MS = 10_000;
+
+export class RunLostError extends Error {
+  constructor(
+    message: string,
+    readonly details: RunLostDetails,
+  ) {
+    super(message);
+  }
+}
+
+export interface AttachOptions {
+  contact: ServerContact;
+  killGraceMs: number;
+  onShutdown: ShutdownMode;
+  /** The keeper this activity just started; absent when adopting. */
+  launchedPid?: number;
+  /** Tell the experiment workflow when the process has started (not when adopting: it knows). */
+  announceStart: boolean;
+}
+
+export async function attachToRun(context: Context, files: RunFiles, location: RunLocation, options: AttachOptions): Promise<RunExit> {
+  const details: RunHeartbeatDetails = { ...location, host: hostname(), startedAt: Date.now() };
+  const attachedAt = Date.now();
+  let started: RunStarted | undefined;
+  let announced = !options.announceStart;
+  let progressText = '';
+
+  for (;;) {
+    const exit = await files.readJson<RunExit>(files.exit);
+    if (exit) return exit;
+    started ??= await files.readJson<RunStarted>(files.state);
+    if (started) {
+      details.startedAt = started.startedAt;
+      if (!announced) {
+        announced = true;
+        await announceStart(context, location.run, started.startedAt);
+      }
+    }
+    const keeperPid = started?.keeperPid ?? options.launchedPid;
+    const keeperGone = keeperPid === undefined ? Date.now() - attachedAt > KEEPER_START_MS : !keeperAlive(keeperPid, files);
+    if (keeperGone) return (await files.readJson<RunExit>(files.exit)) ?? (await runWithoutKeeper(files, location, options));
+
+    await files.renewLease(options.contact.lastContactAt());
+    const text = await readFile(files.progress, 'utf8').catch(() => '');
+    if (text && text !== progressText) {
+      progressText = text;
+      const { progress, progressAt } = JSON.parse(text) as RunProgress;
+      Object.assign(details, { progress, progressAt });
+    }
+    context.heartbeat(details);
+
+    await delay(POLL_MS, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
+    if (context.cancellationSignal.aborted) return letGo(context, files, location, keeperPid, options);
+  }
+}
+
+async function announceStart(context: Context, run: number, startedAt: number): Promise<void> {
+  const workflow = context.client.workflow.getHandle(context.info.workflowExecution!.workflowId);
+  await workflow.signal(runStartedSignal, { run, startedAt }).catch((err) => {
+    context.log.warn('could not announce the start of a run', { error: (err as Error).message });
+  });
+}
+
+/** The keeper died (killed, out of memory) without recording an end: what it left is stopped here. */
+async function runWithoutKeeper(files: RunFiles, location: RunLocation, options: AttachOptions): Promise<never> {
+  const tree = await runTreeFor(location.runKey);
+  await tree.stop(options.killGraceMs);
+  await tree.release();
+  throw new RunLostError(`the keeper of run ${location.run} (${files.dir}) is gone; the run will start again`, {
+    stopped: true,
+    started: true,
+  });
+}
+
+async function letGo(
+  context: Context,
+  files: RunFiles,
+  location: RunLocation,
+  keeperPid: number | undefined,
+  options: AttachOptions,
+): Promise<never> {
+  const why = context.cancellationDetails;
+  if (why?.cancelRequested) {
+    await stopRun(files, keeperPid, 'cancelled', options.killGraceMs);
+    throw new CancelledFailure('cancelled');
+  }
+  if (why?.workerShutdown && options.onShutdown === 'stop') {
+    await stopRun(files, keeperPid, 'shutdown', options.killGraceMs);
+    throw new RunLostError(`run ${location.run} stopped with its worker; it will run again`, { stopped: true, started: true });
+  }
+  // Worker shutting down (leave), or the server gave up on this activity: the run stays for its adopter.
+  throw new RunLostError(`let go of run ${location.run} on ${location.machineId}; it waits there to be adopted`, {
+    location,
+    stopped: false,
+    started: true,
+  });
+}
+
+async function stopRun(files: RunFiles, keeperPid: number | undefined, reason: 'cancelled' | 'shutdown', graceMs: number): Promise<void> {
+  await writeFile(files.stopReason, reason);
+  if (keeperPid !== undefined) {
+    try {
+      process.kill(keeperPid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  const deadline = Date.now() + graceMs + STOP_MARGIN_MS;
+  while (Date.now() < deadline) {
+    if (await files.readJson<RunExit>(files.exit)) return;
+    if (keeperPid === undefined || !keeperAlive(keeperPid, files)) break;
+    await delay(100);
+  }
+  const tree = await runTreeFor(files.dir.split('/').at(-1)!);
+  await tree.stop(graceMs);
+  await tree.release();
+}

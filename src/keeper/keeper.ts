@@ -1,0 +1,124 @@
+/**
+ * The keeper of one run: a small process, detached from the worker, that starts the experiment,
+ * owns its output (the log file, with its size policy) and its whole process tree, and records how
+ * it ended. It outlives the worker, so a worker restarted on this machine adopts the run instead of
+ * starting it again; it stops the run itself on timeout, on request (SIGTERM), or when no worker
+ * has renewed its lease within the adoption window (see docs/reliability.md).
+ *
+ * Usage: node keeper.js <run directory>   (the experiment's environment is the keeper's own)
+ */
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
+import { finished } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { AttemptLog } from './attempt-log.js';
+import { ProgressReader } from '../shared/progress.js';
+import { RunFiles, type RunEnd, type RunSpec } from './run-files.js';
+import { RUN_MARKER, runTreeFor } from './run-tree.js';
+
+const TAIL_LINES = 20;
+const CHECK_EVERY_MS = 250;
+const PROGRESS_EVERY_MS = 1_000;
+/** After the main process exits, output still in the pipes gets this long to arrive. */
+const DRAIN_MS = 2_000;
+
+async function keep(files: RunFiles): Promise<void> {
+  const spec = (await files.readJson<RunSpec>(files.spec))!;
+  const tree = await runTreeFor(spec.runId, process.env.STAGED_KILL_MODE === 'process-scan' ? 'process-scan' : undefined);
+  const command = tree.wrap(spec.file, spec.args);
+  const log = new AttemptLog(spec.logFile, spec.logLimitBytes);
+  const child = spawn(command.file, command.args, {
+    cwd: spec.cwd,
+    env: { ...process.env, [RUN_MARKER]: spec.runId },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const spawned = await Promise.race([once(child, 'spawn').then(() => undefined), once(child, 'error').then(([err]) => err as Error)]);
+  if (spawned) {
+    log.end();
+    await files.writeJson(files.exit, { end: 'spawn-failed', exitCode: null, signal: null, endedAt: Date.now(), tail: [], error: spawned.message });
+    await tree.release();
+    return;
+  }
+  const startedAt = Date.now();
+  await files.writeJson(files.state, { keeperPid: process.pid, pid: child.pid, startedAt, killMode: tree.mode });
+
+  const reader = new ProgressReader();
+  const decoder = new StringDecoder('utf8');
+  let progressChanged = false;
+  const onOutput = (chunk: Buffer) => {
+    if (reader.feed(decoder.write(chunk))) progressChanged = true;
+  };
+  child.stdout!.on('data', onOutput);
+  child.stderr!.on('data', onOutput);
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  const outputDone = Promise.all([finished(child.stdout!), finished(child.stderr!)]).catch(() => undefined);
+
+  let stopping: { end: RunEnd; done: Promise<void> } | undefined;
+  const stop = (end: RunEnd) => {
+    stopping ??= { end, done: tree.stop(spec.killGraceMs) };
+  };
+  process.on('SIGTERM', () => {
+    readFile(files.stopReason, 'utf8').then(
+      (reason) => stop(reason.trim() === 'shutdown' ? 'shutdown' : 'cancelled'),
+      () => stop('cancelled'),
+    );
+  });
+
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  let lastProgressWrite = 0;
+  const watch = setInterval(() => {
+    const now = Date.now();
+    if (spec.timeoutMs !== null && now - startedAt > spec.timeoutMs) stop('timeout');
+    files.leaseRenewedAt().then((renewedAt) => {
+      if (renewedAt !== undefined && now - renewedAt > spec.leaseTimeoutMs) stop('abandoned');
+    });
+    if (progressChanged && reader.progress && now - lastProgressWrite >= PROGRESS_EVERY_MS) {
+      progressChanged = false;
+      lastProgressWrite = now;
+      files.writeJson(files.progress, { progress: reader.progress, progressAt: now }).catch(() => undefined);
+    }
+  }, CHECK_EVERY_MS);
+
+  const [exitCode, signal] = await exited;
+  clearInterval(watch);
+  // The run ends with its main process: whatever it left behind goes too, and may not hold the output open.
+  stop(stopping?.end ?? 'exited');
+  await stopping!.done;
+  await Promise.race([outputDone, delay(DRAIN_MS)]);
+  child.stdout!.unpipe(log);
+  child.stderr!.unpipe(log);
+  child.stdout!.destroy();
+  child.stderr!.destroy();
+  log.end();
+  await finished(log).catch(() => undefined);
+  if (reader.progress) await files.writeJson(files.progress, { progress: reader.progress, progressAt: Date.now() });
+  await files.writeJson(files.exit, {
+    end: stopping!.end,
+    exitCode,
+    signal,
+    endedAt: Date.now(),
+    tail: log.lastLines(TAIL_LINES),
+  });
+  await tree.release();
+  await rm(files.lease, { force: true });
+}
+
+const dir = process.argv[2];
+if (!dir) {
+  console.error('usage: keeper.js <run directory>');
+  process.exit(2);
+}
+// A keeper ignores the terminal's signals: it is stopped only through its run directory and SIGTERM.
+process.on('SIGINT', () => undefined);
+process.on('SIGHUP', () => undefined);
+keep(new RunFiles(dir)).then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`staged keeper: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+    process.exit(1);
+  },
+);

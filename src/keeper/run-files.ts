@@ -1,0 +1,133 @@
+/**
+ * A run's directory on its machine: how the worker and the run's keeper talk. The keeper writes
+ * `state.json`, `progress.json` and, last, `exit.json`; the worker writes `spec.json` and renews `lease`.
+ * Files, not a socket: they outlive both processes, so a restarted worker finds its runs again.
+ */
+import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import type { Progress } from '../shared/progress.js';
+
+/** What the keeper runs and how; written once by the worker before the keeper starts. */
+export interface RunSpec {
+  runId: string;
+  file: string;
+  args: string[];
+  cwd: string;
+  logFile: string;
+  logLimitBytes: number;
+  /** Past this, the run is stopped as timed out; null: no limit. */
+  timeoutMs: number | null;
+  killGraceMs: number;
+  /** The keeper stops the run when its lease has not been renewed for this long. */
+  leaseTimeoutMs: number;
+}
+
+export type KillMode = 'cgroup' | 'process-scan';
+
+export interface RunStarted {
+  keeperPid: number;
+  pid: number;
+  startedAt: number;
+  killMode: KillMode;
+}
+
+/** Why a run ended: its main process exited, or the keeper stopped it (and why). */
+export type RunEnd = 'exited' | 'timeout' | 'cancelled' | 'shutdown' | 'abandoned' | 'spawn-failed';
+
+export interface RunExit {
+  end: RunEnd;
+  exitCode: number | null;
+  signal: string | null;
+  endedAt: number;
+  /** The last lines of output, for the failure message. */
+  tail: string[];
+  /** Why the process could not be started, when end is spawn-failed. */
+  error?: string;
+}
+
+export interface RunProgress {
+  progress: Progress;
+  progressAt: number;
+}
+
+/** Where this machine's runs live; shared by every worker of the machine. */
+export function defaultRunsRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.STAGED_RUNS_DIR || path.join(homedir(), '.staged', 'runs');
+}
+
+/** One directory per run of an experiment: its workflow id (which holds a `/`) and run number. */
+export function runKeyOf(workflowId: string, run: number): string {
+  return `${encodeURIComponent(workflowId)}.run-${run}`;
+}
+
+export class RunFiles {
+  constructor(readonly dir: string) {}
+
+  static of(runsRoot: string, runKey: string): RunFiles {
+    return new RunFiles(path.join(runsRoot, runKey));
+  }
+
+  get spec() {
+    return path.join(this.dir, 'spec.json');
+  }
+  get state() {
+    return path.join(this.dir, 'state.json');
+  }
+  get progress() {
+    return path.join(this.dir, 'progress.json');
+  }
+  get exit() {
+    return path.join(this.dir, 'exit.json');
+  }
+  get lease() {
+    return path.join(this.dir, 'lease');
+  }
+  /** Why the worker asked the keeper to stop (read when the keeper gets SIGTERM). */
+  get stopReason() {
+    return path.join(this.dir, 'stop');
+  }
+  get keeperLog() {
+    return path.join(this.dir, 'keeper.log');
+  }
+
+  /** Creates the directory; false when it already existed (the run was started here before). */
+  async claim(): Promise<boolean> {
+    await mkdir(path.dirname(this.dir), { recursive: true });
+    try {
+      await mkdir(this.dir);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+  }
+
+  readJson<T>(file: string): Promise<T | undefined> {
+    return readFile(file, 'utf8').then(
+      (text) => JSON.parse(text) as T,
+      () => undefined,
+    );
+  }
+
+  async writeJson(file: string, value: unknown): Promise<void> {
+    await writeFile(`${file}.partial`, JSON.stringify(value));
+    await rename(`${file}.partial`, file);
+  }
+
+  /** Renews the lease as of `at`: the last moment the worker knew the server could reach it. */
+  async renewLease(at: number): Promise<void> {
+    const seconds = at / 1000;
+    await utimes(this.lease, seconds, seconds).catch(async () => {
+      await writeFile(this.lease, '');
+      await utimes(this.lease, seconds, seconds);
+    });
+  }
+
+  async leaseRenewedAt(): Promise<number | undefined> {
+    return stat(this.lease).then(
+      (info) => info.mtimeMs,
+      () => undefined,
+    );
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * A run owns everything it starts: daemons in new sessions and double-forked ones are stopped with
+ * it, whichever way it ends; and it ends when its main process exits, whatever holds its output.
+ * Real processes, measured from the pids they record.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { launchKeeper } from '../src/activities/keeper-launch.js';
+import { RunFiles, type RunExit, type RunSpec } from '../src/keeper/run-files.js';
+import { killModeOfMachine } from '../src/keeper/run-tree.js';
+import { tempDir } from './helpers/scripts.js';
+import { until, waitUntilDead } from './helpers/processes.js';
+
+/** Starts a setsid daemon and a double-forked one (both holding stdout), then runs `main`. */
+function daemonScript(dir: string, main: string): string {
+  return [
+    `setsid sh -c 'echo $$ > "${dir}/_setsid"; exec sleep 300' &`,
+    `sh -c '(sh -c "echo \\$\\$ > \\"${dir}/_double\\"; exec sleep 300" &)'`,
+    `while [ ! -s "${dir}/_setsid" ] || [ ! -s "${dir}/_double" ]; do sleep 0.05; done`,
+    'echo daemons started',
+    main,
+  ].join('\n');
+}
+
+async function daemonPids(dir: string): Promise<number[]> {
+  return Promise.all(['_setsid', '_double'].map(async (file) => Number((await readFile(path.join(dir, file), 'utf8')).trim())));
+}
+
+async function startRun(name: string, main: string, overrides: Partial<RunSpec> = {}, env: Record<string, string> = {}) {
+  const dir = await tempDir(`keeper-${name}`);
+  const files = RunFiles.of(path.join(dir, 'runs'), `run-${name}`);
+  await files.claim();
+  await files.renewLease(Date.now());
+  const spec: RunSpec = {
+    runId: `test-${name}-${Date.now()}`,
+    file: '/bin/sh',
+    args: ['-c', daemonScript(dir, main)],
+    cwd: dir,
+    logFile: path.join(dir, 'run.log'),
+    logLimitBytes: 1024 * 1024,
+    timeoutMs: null,
+    killGraceMs: 1_000,
+    leaseTimeoutMs: 60_000,
+    ...overrides,
+  };
+  const keeperPid = await launchKeeper(files, spec, { PATH: process.env.PATH!, ...env });
+  await until(async () => (await readFile(spec.logFile, 'utf8').catch(() => '')).includes('daemons started'), 20_000, 'the daemons to start');
+  const daemons = await daemonPids(dir);
+  const exit = async (within: number) => {
+    let record: RunExit | undefined;
+    await until(async () => (record = await files.readJson<RunExit>(files.exit)) !== undefined, within, 'the run to end');
+    return record!;
+  };
+  return { dir, files, keeperPid, daemons, exit };
+}
+
+test('the machine says how runs are stopped', async () => {
+  expect(['cgroup', 'process-scan']).toContain(await killModeOfMachine());
+});
+
+test('a run ends within 2 s of its main process exiting, though daemons hold its stdout, and they are gone', async () => {
+  const run = await startRun('exits', 'exit 3');
+  const exit = await run.exit(2_000);
+  expect(exit).toMatchObject({ end: 'exited', exitCode: 3 });
+  expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
+  expect(exit.tail).toContain('daemons started');
+});
+
+test('a timed-out run is stopped as timed out, its daemons with it', async () => {
+  const run = await startRun('timeout', 'sleep 300', { timeoutMs: 1_500 });
+  const exit = await run.exit(10_000);
+  expect(exit.end).toBe('timeout');
+  expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
+});
+
+test('a cancelled run (SIGTERM to its keeper) is stopped, its daemons within 2 s', async () => {
+  const run = await startRun('cancel', 'sleep 300');
+  const cancelledAt = Date.now();
+  process.kill(run.keeperPid, 'SIGTERM');
+  expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
+  expect((await run.exit(5_000)).end).toBe('cancelled');
+  expect(Date.now() - cancelledAt).toBeLessThan(5_000);
+});
+
+test('an abandoned run (no lease renewal within its window) is stopped, its daemons with it', async () => {
+  const run = await startRun('abandoned', 'sleep 300', { leaseTimeoutMs: 1_500 });
+  const exit = await run.exit(10_000);
+  expect(exit.end).toBe('abandoned');
+  expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
+});
+
+test('the process-scan fallback stops daemons too, and records which mode it used', async () => {
+  const run = await startRun('scan', 'sleep 0.5; exit 0', {}, { STAGED_KILL_MODE: 'process-scan' });
+  const state = await run.files.readJson<{ killMode: string }>(run.files.state);
+  const exit = await run.exit(3_000);
+  expect(state?.killMode).toBe('process-scan');
+  expect(exit).toMatchObject({ end: 'exited', exitCode: 0 });
+  expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
+});
