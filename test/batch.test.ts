@@ -7,6 +7,7 @@ import type { StagedWorker } from '../src/worker.js';
 import { attemptLogFile } from '../src/paths.js';
 import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
+import { waitUntilDead } from './helpers/processes.js';
 
 const server = useTestServer();
 
@@ -14,15 +15,6 @@ const server = useTestServer();
 async function withWorker<T>(taskQueue: string, slots: number, body: (worker: StagedWorker) => Promise<T>): Promise<T> {
   const worker = await startWorker(server.env, taskQueue, slots);
   return worker.runUntil(body(worker));
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test('starts experiments strictly in priority order and never runs more than --max-concurrent at once', async () => {
@@ -153,11 +145,16 @@ test('cancelling a batch kills each running process tree, grandchildren included
         .map(Number);
     }
     await handle.cancel();
-    return { summary: await batchSummary(handle), recorded };
+    const summary = await batchSummary(handle);
+    return { summary, recorded };
   });
 
-  expect(summary.experiments.map((experiment) => experiment.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
-  expect(recorded.filter(pidAlive)).toEqual([]);
+  expect(summary.experiments.map((experiment) => [experiment.status, experiment.reason])).toEqual([
+    ['cancelled', 'cancelled'],
+    ['cancelled', 'cancelled'],
+    ['cancelled', null],
+  ]);
+  expect(await waitUntilDead(recorded, 2_000)).toBeDefined();
   const started = (await readJournal(journal)).filter((entry) => entry.event === 'start').map((entry) => entry.name);
   expect(started.sort()).toEqual(['exp1_long', 'exp2_long']);
 });
@@ -175,5 +172,5 @@ test('an experiment that leaves a background grandchild still completes, and the
   expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1 });
   const grandchild = Number((await readFile(pids, 'utf8')).trim());
   expect(grandchild).toBeGreaterThan(0);
-  expect(pidAlive(grandchild)).toBe(false);
+  expect(await waitUntilDead([grandchild], 2_000)).toBeDefined();
 });

@@ -18,6 +18,7 @@ import type { ShutdownMode } from './run-experiment.js';
 import type { ServerContact } from './server-contact.js';
 
 const POLL_MS = 1_000;
+const STARTING_POLL_MS = 50;
 /** A keeper writes its state within milliseconds of starting; one that has not after this is gone. */
 const KEEPER_START_MS = 10_000;
 /** After asking a keeper to stop, how long beyond the kill grace to wait for its exit record. */
@@ -73,7 +74,8 @@ export async function attachToRun(context: Context, files: RunFiles, location: R
     }
     context.heartbeat(details);
 
-    await delay(POLL_MS, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
+    // Quick while the keeper starts: the workflow learns of the start (running, attempts) at once.
+    await delay(started ? POLL_MS : STARTING_POLL_MS, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
     if (context.cancellationSignal.aborted) return letGo(context, files, location, keeperPid, options);
   }
 }

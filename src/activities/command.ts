@@ -29,10 +29,21 @@ export async function resolveCommand(scriptPath: string, env: NodeJS.ProcessEnv 
     await access(scriptPath, constants.R_OK).catch(() => {
       throw new NotRunnableError(`script is not readable: ${scriptPath}`);
     });
-    return { file: pythonInterpreter(env), args: [scriptPath] };
+    const interpreter = pythonInterpreter(env);
+    if (!(await findExecutable(interpreter, env))) throw new NotRunnableError(`cannot start ${interpreter}: no such executable (set STAGED_PYTHON)`);
+    return { file: interpreter, args: [scriptPath] };
   }
   await access(scriptPath, constants.X_OK).catch(() => {
     throw new NotRunnableError(`script is not executable: ${scriptPath} (chmod +x it, or use a .py file)`);
   });
   return { file: scriptPath, args: [] };
+}
+
+/** The interpreter as the kernel would find it: a path, or a name on PATH. */
+async function findExecutable(file: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const candidates = file.includes('/') ? [file] : (env.PATH ?? '').split(':').filter(Boolean).map((dir) => `${dir}/${file}`);
+  for (const candidate of candidates) {
+    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return undefined;
 }

@@ -137,6 +137,7 @@ async function startExperiment(state: BatchState, index: number, ownChildren: Ow
       (record) => applyReport(state, { index, record }),
       (err) => {
         const record = state.records[index];
+        if (isCancellation(err)) return applyReport(state, { index, record: { ...record, status: 'cancelled', reason: 'cancelled', closedAt: Date.now() } });
         const message = err instanceof Error ? err.message : String(err);
         applyReport(state, { index, record: { ...record, status: 'failed', closedAt: Date.now(), error: `experiment workflow failed: ${message}` } });
       },

@@ -33,7 +33,7 @@ import { STATUS_KEY } from './search-attributes.js';
 /** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
 const NO_ACTIVITY_LIMIT = '3650 days';
 /** Margin over a machine's adoption window before its run counts as surely stopped. */
-const ADOPT_MARGIN_MS = 30_000;
+const ADOPT_MARGIN_MS = 5_000;
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
@@ -81,7 +81,10 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   };
   setHandler(runStartedSignal, async ({ run, startedAt }) => {
     if (record.status !== 'queued' || run < record.attempts) return;
-    await report({ ...record, status: 'running', attempts: run, startedAt: record.startedAt ?? startedAt, retryAt: undefined });
+    // Also while being cancelled: the batch must learn the run started, and a cancelled handler would cancel the workflow.
+    await CancellationScope.nonCancellable(() =>
+      report({ ...record, status: 'running', attempts: run, startedAt: record.startedAt ?? startedAt, retryAt: undefined }),
+    );
   });
 
   let nextRun = 1;
