@@ -1,0 +1,183 @@
+/**
+ * Long runs outlive their worker and the server: a worker on the same machine adopts them (no new
+ * process, no retry used), and a run nobody adopts is stopped within the window before it starts
+ * again elsewhere. Measured from the experiment processes' own journal, logs and pids.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { execa } from 'execa';
+import { batchInput, batchSummary } from '../src/batch-handle.js';
+import { attemptLogFile } from '../src/paths.js';
+import { devServerArgs, waitForDevServer } from '../src/server/dev-server.js';
+import { findTemporalCli } from '../src/server/temporal-cli.js';
+import { batchWorkflow } from '../src/workflows/batch.js';
+import { batchStateFor, startBatch, testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
+import { readJournal, tempDir, writeScript, type JournalEntry } from './helpers/scripts.js';
+import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from './helpers/processes.js';
+
+const server = useTestServer();
+const startWorkerProcess = workerProcessesPerTest();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const starts = (entries: JournalEntry[]) => entries.filter((e) => e.event === 'start');
+const ends = (entries: JournalEntry[]) => entries.filter((e) => e.event === 'end');
+
+/** A script that prints numbered lines and progress for `seconds`, then exits with `code`. */
+function countingBody(seconds: number, code: number): string {
+  return `i=1; while [ $i -le ${seconds} ]; do echo "line $i"; echo "PROGRESS $i/${seconds}"; sleep 1; i=$((i+1)); done; (exit ${code})`;
+}
+
+async function machine(name: string) {
+  const runsDir = await tempDir(`runs-${name}`);
+  return (extra: string[] = []) => ['--machine-id', name, '--runs-dir', runsDir, ...extra];
+}
+
+test('a 40-second run survives its worker being SIGKILLed and restarted: adopted, one process start, exit codes and whole output recorded', async () => {
+  const dir = await tempDir('adopt-sigkill');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_long', journal, { body: countingBody(40, 0) });
+  await writeScript(dir, 'exp2_fails', journal, { body: countingBody(20, 3) });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(
+    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+  );
+  const args = (await machine('m1'))(['--adopt-window', '60s']);
+  const first = await startWorkerProcess(server.env.address, taskQueue, 2, args);
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 2, 60_000, 'both runs to start');
+  await sleep(3_000);
+
+  first.kill('SIGKILL');
+  await sleep(4_000); // past the heartbeat timeout: the server has given the runs up to their machine
+  const runningMeanwhile = starts(await readJournal(journal)).map((e) => pidAlive(e.pid));
+  await startWorkerProcess(server.env.address, taskQueue, 2, args);
+  const summary = await batchSummary(handle);
+
+  expect(runningMeanwhile).toEqual([true, true]);
+  const byName = Object.fromEntries(summary.experiments.map((e) => [e.name, e]));
+  expect(byName.exp1_long).toMatchObject({ status: 'completed', attempts: 1, exitCode: 0, reason: null });
+  expect(byName.exp2_fails).toMatchObject({ status: 'failed', attempts: 1, exitCode: 3, reason: 'exit-code' });
+  const entries = await readJournal(journal);
+  expect(starts(entries).map((e) => e.name).sort()).toEqual(['exp1_long', 'exp2_fails']);
+  expect(ends(entries).map((e) => e.pid).sort()).toEqual(starts(entries).map((e) => e.pid).sort());
+  const log = await readFile(attemptLogFile(dir, state.batchId, 'exp1_long', 1), 'utf8');
+  expect(log.match(/^line \d+$/gm)).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i + 1}`));
+}, 150_000);
+
+test('SIGTERM leaves runs for the next worker by default; with --on-shutdown stop it stops them and they run again, using no retry', async () => {
+  const dir = await tempDir('adopt-sigterm');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_a', journal, { body: countingBody(8, 0) });
+  const taskQueue = uniqueQueue();
+  const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 });
+  const args = await machine('m2');
+
+  const leaving = await startWorkerProcess(server.env.address, taskQueue, 1, args());
+  const left = await startBatch(server.env, await batchStateFor(settings));
+  await until(async () => starts(await readJournal(journal)).length === 1, 60_000, 'the run to start');
+  leaving.kill('SIGTERM');
+  expect(await leaving.exited()).toBe(0);
+  const [run] = starts(await readJournal(journal));
+  expect(pidAlive(run.pid)).toBe(true);
+  const adopting = await startWorkerProcess(server.env.address, taskQueue, 1, args());
+  expect((await batchSummary(left)).experiments[0]).toMatchObject({ status: 'completed', attempts: 1 });
+  expect(starts(await readJournal(journal))).toHaveLength(1);
+  adopting.kill('SIGTERM');
+  await adopting.exited();
+
+  const stopping = await startWorkerProcess(server.env.address, taskQueue, 1, args(['--on-shutdown', 'stop']));
+  const stopped = await startBatch(server.env, await batchStateFor(settings));
+  await until(async () => starts(await readJournal(journal)).length === 2, 60_000, 'the second batch to start');
+  stopping.kill('SIGTERM');
+  expect(await stopping.exited()).toBe(0);
+  expect(await waitUntilDead([starts(await readJournal(journal))[1].pid], 1_000)).toBeDefined();
+  await startWorkerProcess(server.env.address, taskQueue, 1, args());
+  expect((await batchSummary(stopped)).experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
+  expect(starts(await readJournal(journal)).map((e) => e.attempt)).toEqual([1, 1, 2]);
+}, 150_000);
+
+test('a run no worker adopts is stopped within the adoption window, then runs once more on another machine, never two at once', async () => {
+  const dir = await tempDir('adopt-none');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_orphan', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || sleep 120' });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(
+    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+  );
+  const windowMs = 4_000;
+  const a = await startWorkerProcess(server.env.address, taskQueue, 1, (await machine('a'))(['--adopt-window', '4s']));
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 1, 60_000, 'the run to start');
+  const [orphan] = starts(await readJournal(journal));
+
+  a.kill('SIGKILL');
+  const killedAt = Date.now();
+  await startWorkerProcess(server.env.address, taskQueue, 1, (await machine('b'))());
+  const deathAfter = await waitUntilDead([orphan.pid], 30_000);
+  const diedAt = killedAt + deathAfter!;
+  const summary = await batchSummary(handle);
+
+  expect(deathAfter).toBeGreaterThan(windowMs - 2_500); // the window counts from the worker's last contact, probed every second
+  expect(deathAfter).toBeLessThan(windowMs + 3_000);
+  expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
+  const runs = starts(await readJournal(journal));
+  expect(runs.map((e) => e.attempt)).toEqual([1, 2]);
+  expect(runs[1].atMs).toBeGreaterThan(diedAt - 100);
+  console.log(
+    `[figure] unadopted run stopped ${deathAfter} ms after its worker's SIGKILL (window ${windowMs} ms); ` +
+      `started again on machine b ${runs[1].atMs - killedAt} ms after the kill`,
+  );
+}, 120_000);
+
+async function freePort(): Promise<number> {
+  const listener = createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { port } = listener.address() as { port: number };
+  await new Promise((resolve) => listener.close(resolve));
+  return port;
+}
+
+test('a run survives a server SIGKILL and restart longer than the heartbeat timeout: one process start, completed', async () => {
+  const dir = await tempDir('adopt-server');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_long', journal, { body: countingBody(20, 0) });
+  await mkdir(path.join(dir, 'db'));
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const temporal = await findTemporalCli({ build: false });
+  const serverArgs = [...devServerArgs({ port, uiPort: await freePort(), dbFile: path.join(dir, 'db', 'temporal.db') }), '--headless'];
+  const startServer = async () => {
+    const subprocess = execa(temporal, serverArgs, { reject: false, stdio: 'ignore' });
+    await waitForDevServer(address, 'default');
+    return { kill: () => subprocess.kill('SIGKILL'), exited: () => subprocess.then(() => undefined) };
+  };
+  let devServer = await startServer();
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection });
+    const taskQueue = uniqueQueue();
+    await startWorkerProcess(address, taskQueue, 1, (await machine('m3'))(['--adopt-window', '60s']));
+    const state = await batchStateFor(
+      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+    );
+    const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [batchInput(state)] });
+    await until(async () => starts(await readJournal(journal)).length === 1, 60_000, 'the run to start');
+    await sleep(2_000);
+
+    devServer.kill();
+    await devServer.exited();
+    await sleep(6_000); // three heartbeat timeouts
+    devServer = await startServer();
+    const summary = await batchSummary(handle);
+
+    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1, exitCode: 0 });
+    const entries = await readJournal(journal);
+    expect(starts(entries)).toHaveLength(1);
+    expect(ends(entries)).toHaveLength(1);
+  } finally {
+    await connection.close();
+    devServer.kill();
+  }
+}, 150_000);
