@@ -2,7 +2,7 @@
 import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NotRunnableError } from '../src/activities/command.js';
-import { guardScript, isInside, type GuardScriptInput } from '../src/activities/script-guard.js';
+import { checkPlainName, guardScript, guardServedDirectory, isInside, type GuardScriptInput } from '../src/activities/script-guard.js';
 import { tempDir } from './helpers/scripts.js';
 
 /** <root>/serve/experiments/exp1_ok.py and <root>/outside/evil.sh; the worker serves <root>/serve. */
@@ -162,6 +162,23 @@ test('a relative allowed root is a programming error, not a refusal of the exper
   expect(err).toBeInstanceOf(Error);
   expect(err).not.toBeInstanceOf(NotRunnableError);
   expect((err as Error).message).toBe('allowed root must be an absolute path: serve');
+});
+
+test('the work directory is held to the same roots, and a batch id alone can be checked', async () => {
+  const { root, served, experiments, outside } = await layout();
+  await expect(guardServedDirectory('work directory', served, [served])).resolves.toBe(served);
+  await symlink(served, path.join(root, 'work-link'));
+  await expect(guardServedDirectory('work directory', path.join(root, 'work-link'), [served])).resolves.toBe(served);
+  const err = await refusal(guardServedDirectory('work directory', outside, [served]));
+  expect(err.message).toBe(
+    `work directory ${outside} is outside the directories this worker serves (${served}); start the worker with --allow-dir ${outside} to serve it`,
+  );
+  await expect(refusal(guardServedDirectory('work directory', 'relative', [experiments]))).resolves.toHaveProperty(
+    'message',
+    'work directory "relative" is not an absolute path',
+  );
+  expect(() => checkPlainName('batch id', '../../etc')).toThrow(NotRunnableError);
+  expect(() => checkPlainName('batch id', 'batch-20261128-151108-37si')).not.toThrow();
 });
 
 test('isInside compares whole path segments', () => {

@@ -27,24 +27,7 @@ export async function guardScript(input: GuardScriptInput): Promise<string> {
   checkPlainName('batch id', input.batchId);
   checkPlainName('experiment name', input.experimentName);
   checkPlainName('experiment file', input.file);
-  if (!path.isAbsolute(input.experimentsDir)) {
-    throw new NotRunnableError(`experiments directory "${input.experimentsDir}" is not an absolute path`);
-  }
-
-  const realRoots = await realAllowedRoots(input.allowedRoots);
-  const realDir = await realpathOr(input.experimentsDir, (code) =>
-    code === 'ENOENT'
-      ? `experiments directory not found: ${input.experimentsDir}`
-      : `cannot read experiments directory ${input.experimentsDir}: ${code}`,
-  );
-  if (!realRoots.some((root) => isInside(root, realDir))) {
-    const shown = realDir === input.experimentsDir ? realDir : `${input.experimentsDir} (really ${realDir})`;
-    const served = realRoots.length > 0 ? realRoots.join(', ') : 'none';
-    throw new NotRunnableError(
-      `experiments directory ${shown} is outside the directories this worker serves (${served}); ` +
-        `start the worker with --allow-dir ${realDir} to serve it`,
-    );
-  }
+  const realDir = await guardServedDirectory('experiments directory', input.experimentsDir, input.allowedRoots);
 
   const scriptPath = path.join(realDir, input.file);
   await lstat(scriptPath).catch((err: NodeJS.ErrnoException) => {
@@ -63,6 +46,27 @@ export async function guardScript(input: GuardScriptInput): Promise<string> {
   return realScript;
 }
 
+/**
+ * The real path of `dir` (named `what` in messages), or a `NotRunnableError` when it is relative,
+ * missing, or not inside a served root. Also for the work directory, where runs write logs and results.
+ */
+export async function guardServedDirectory(what: string, dir: string, allowedRoots: string[]): Promise<string> {
+  if (!path.isAbsolute(dir)) throw new NotRunnableError(`${what} "${dir}" is not an absolute path`);
+  const realRoots = await realAllowedRoots(allowedRoots);
+  const realDir = await realpathOr(dir, (code) =>
+    code === 'ENOENT' ? `${what} not found: ${dir}` : `cannot read ${what} ${dir}: ${code}`,
+  );
+  if (!realRoots.some((root) => isInside(root, realDir))) {
+    const shown = realDir === dir ? realDir : `${dir} (really ${realDir})`;
+    const served = realRoots.length > 0 ? realRoots.join(', ') : 'none';
+    throw new NotRunnableError(
+      `${what} ${shown} is outside the directories this worker serves (${served}); ` +
+        `start the worker with --allow-dir ${realDir} to serve it`,
+    );
+  }
+  return realDir;
+}
+
 /** True when `child` is `parent` or below it, comparing whole path segments (`/a/bc` is not in `/a/b`). */
 export function isInside(parent: string, child: string): boolean {
   const relative = path.relative(parent, child);
@@ -71,7 +75,7 @@ export function isInside(parent: string, child: string): boolean {
 }
 
 /** A name used as one path segment (log and results directories, the script's file name). */
-function checkPlainName(what: string, value: string): void {
+export function checkPlainName(what: string, value: string): void {
   const why =
     value === ''
       ? 'is empty'
