@@ -47,6 +47,8 @@ export interface StagedWorkerOptions {
   adoptWindowMs?: number;
   /** On SIGTERM/SIGINT: leave runs for the next worker here (default), or stop them. */
   onShutdown?: ShutdownMode;
+  /** Directories whose scripts this worker runs (experiments and work directories inside them). Default: the current directory. */
+  allowedRoots?: string[];
 }
 
 export function hostQueueOf(taskQueue: string, machineId: string): string {
@@ -105,6 +107,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     adoptWindowMs: options.adoptWindowMs ?? DEFAULT_ADOPT_WINDOW_MS,
     onShutdown: options.onShutdown ?? 'leave',
     contact,
+    allowedRoots: (options.allowedRoots ?? [process.cwd()]).map((root) => path.resolve(root)),
   });
   const common = {
     connection: options.connection,
@@ -155,6 +158,7 @@ async function main(argv: string[]): Promise<void> {
         .default('leave'),
     )
     .option('--machine-id <id>', 'names this machine (env STAGED_MACHINE_ID; default: the host name)')
+    .option('--allow-dir <paths...>', 'run only scripts inside these directories (default: the current directory)')
     .option('--runs-dir <path>', 'where runs are kept on this machine (env STAGED_RUNS_DIR; default ~/.staged/runs)')
     .parse(argv);
   const flags = program.opts<{
@@ -165,6 +169,7 @@ async function main(argv: string[]): Promise<void> {
     onShutdown: ShutdownMode;
     machineId?: string;
     runsDir?: string;
+    allowDir?: string[];
   }>();
   Runtime.install({ logger: new DefaultLogger((process.env.STAGED_LOG_LEVEL?.toUpperCase() ?? 'INFO') as LogLevel) });
   const config = loadConnectionConfig();
@@ -180,10 +185,12 @@ async function main(argv: string[]): Promise<void> {
       onShutdown: flags.onShutdown,
       machineId: flags.machineId,
       runsRoot: flags.runsDir && path.resolve(flags.runsDir),
+      allowedRoots: flags.allowDir ?? [process.cwd()],
     });
     console.log(
       `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
         `machine=${worker.hostQueue} adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
+        `serves ${(flags.allowDir ?? [process.cwd()]).map((dir) => path.resolve(dir)).join(', ')}; ` +
         `stops runs by: ${describeKillMode(await killModeOfMachine())}`,
     );
     await worker.run();

@@ -14,7 +14,12 @@ export function pythonInterpreter(env: NodeJS.ProcessEnv = process.env): string 
   return env.STAGED_PYTHON || 'python3';
 }
 
-export async function resolveCommand(scriptPath: string, env: NodeJS.ProcessEnv = process.env): Promise<ExperimentCommand> {
+/** `isPython` from the experiment's own file name: a symlink `exp.py` may point to a file without the extension. */
+export async function resolveCommand(
+  scriptPath: string,
+  env: NodeJS.ProcessEnv = process.env,
+  isPython = scriptPath.endsWith('.py'),
+): Promise<ExperimentCommand> {
   let info;
   try {
     info = await stat(scriptPath);
@@ -25,7 +30,7 @@ export async function resolveCommand(scriptPath: string, env: NodeJS.ProcessEnv 
   }
   if (info.isDirectory()) throw new NotRunnableError(`${scriptPath} is a directory, not a script`);
   if (!info.isFile()) throw new NotRunnableError(`${scriptPath} is not a regular file`);
-  if (scriptPath.endsWith('.py')) {
+  if (isPython) {
     await access(scriptPath, constants.R_OK).catch(() => {
       throw new NotRunnableError(`script is not readable: ${scriptPath}`);
     });

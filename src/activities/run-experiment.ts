@@ -17,7 +17,9 @@ import {
 } from '../shared/types.js';
 import { attachToRun, RunLostError } from './attach.js';
 import { NotRunnableError, resolveCommand, type ExperimentCommand } from './command.js';
+import { experimentEnvironment } from './child-env.js';
 import { launchKeeper } from './keeper-launch.js';
+import { guardScript, guardServedDirectory } from './script-guard.js';
 import type { MachineSlots } from './machine-slots.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerContact } from './server-contact.js';
@@ -43,6 +45,8 @@ export interface ActivityOptions {
   adoptWindowMs: number;
   onShutdown: ShutdownMode;
   contact: ServerContact;
+  /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
+  allowedRoots: string[];
 }
 
 export function createActivities(options: ActivityOptions) {
@@ -80,7 +84,7 @@ export function createActivities(options: ActivityOptions) {
         if (input.adopt) {
           exit = await attach();
         } else {
-          const command = await resolveScript(input, location.run, logFile);
+          const command = await resolveScript(input, location.run, logFile, options.allowedRoots);
           const waitForSlot = async () => {
             context.heartbeat(); // no details yet: nothing of this run exists anywhere
             await delay(1_000, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
@@ -109,12 +113,23 @@ export function createActivities(options: ActivityOptions) {
 
 export type StagedActivities = ReturnType<typeof createActivities>;
 
-async function resolveScript(input: RunInput, run: number, logFile: string): Promise<ExperimentCommand> {
-  const { settings, experiment } = input;
-  return resolveCommand(path.join(settings.experimentsDir, experiment.file)).catch((err) => {
+/** Checks the workflow input (untrusted) against the served roots, then decides how to run the script. */
+async function resolveScript(input: RunInput, run: number, logFile: string, allowedRoots: string[]): Promise<ExperimentCommand> {
+  const { settings, experiment, batchId } = input;
+  try {
+    await guardServedDirectory('work directory', settings.workDir, allowedRoots);
+    const script = await guardScript({
+      experimentsDir: settings.experimentsDir,
+      file: experiment.file,
+      experimentName: experiment.name,
+      batchId,
+      allowedRoots,
+    });
+    return await resolveCommand(script, process.env, experiment.file.endsWith('.py'));
+  } catch (err) {
     if (err instanceof NotRunnableError) throw notRunnable(err.message, failureDetails(run, logFile, 'exit-code'));
     throw err;
-  });
+  }
 }
 
 /** Tells the server where the run will live, then starts its keeper. */
@@ -145,14 +160,13 @@ async function start(
     killGraceMs: settings.killGraceMs,
     leaseTimeoutMs: options.adoptWindowMs,
   };
-  return launchKeeper(files, spec, {
-    ...(process.env as Record<string, string>),
+  return launchKeeper(files, spec, experimentEnvironment(process.env, {
     STAGED_BATCH_ID: batchId,
     STAGED_EXPERIMENT: experiment.name,
     STAGED_ATTEMPT: String(location.run),
     STAGED_RESULTS_DIR: resultsDir,
     PYTHONUNBUFFERED: '1',
-  });
+  }));
 }
 
 /** A heartbeat the server has acknowledged (the SDK's own heartbeats are sent in the background). */

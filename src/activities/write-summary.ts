@@ -5,9 +5,11 @@ import { batchResultsDir } from '../paths.js';
 import { summarize } from '../shared/batch-state.js';
 import { unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
 import { summaryMarkdown } from '../shared/summary-table.js';
+import { checkPlainName } from './script-guard.js';
 
 export async function writeBatchSummary(packed: PackedBatchState): Promise<string> {
   const state = unpackBatchState(packed);
+  checkPlainName('batch id', state.batchId); // it names a folder, and the workflow input is untrusted
   const summary = summarize(state);
   const dir = batchResultsDir(state.settings.workDir, state.batchId);
   await mkdir(dir, { recursive: true });

@@ -1,11 +1,14 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  allHandlersFinished,
+  condition,
   ApplicationFailure,
   CancellationScope,
   TimeoutFailure,
   getExternalWorkflowHandle,
   isCancellation,
+  log,
   proxyActivities,
   setHandler,
   sleep,
@@ -77,7 +80,12 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   };
   const report = async (next: ExperimentRecord) => {
     show(next);
-    await batch.signal(experimentReportSignal, { index: input.index, record });
+    try {
+      await batch.signal(experimentReportSignal, { index: input.index, record });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('could not report to the batch', { batchId: input.batchId, error: err instanceof Error ? err.message : String(err) });
+    }
   };
   setHandler(runStartedSignal, async ({ run, startedAt }) => {
     if (record.status !== 'queued' || run < record.attempts) return;
@@ -140,6 +148,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   }
 
   return CancellationScope.nonCancellable(async () => {
+    await condition(allHandlersFinished); // a start report still on its way to the batch
     const final = { ...record, closedAt: Date.now() };
     if (endBySignal) await report(final);
     else show(final);

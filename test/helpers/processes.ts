@@ -1,4 +1,5 @@
 /** Real worker and CLI processes for crash tests, and what `ps` says about the processes tests start. */
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync, type ResultPromise } from 'execa';
@@ -18,7 +19,7 @@ export interface WorkerProcess {
 
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
 export async function spawnWorker(address: string, taskQueue: string, slots: number, extraArgs: string[] = []): Promise<WorkerProcess> {
-  const worker = execa(process.execPath, workerCommand(['--slots', String(slots), ...extraArgs]), {
+  const worker = execa(process.execPath, workerCommand(['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs]), {
     env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
     reject: false,
     stdout: 'pipe',

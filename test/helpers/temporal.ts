@@ -1,6 +1,7 @@
 /** A real Temporal dev server and an in-process staged worker for integration tests. */
 import { batchInput } from '../../src/batch-handle.js';
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/submit-options.js';
@@ -40,7 +41,7 @@ export function uniqueQueue(): string {
 }
 
 export async function startWorker(env: TestWorkflowEnvironment, taskQueue: string, slots = 10): Promise<StagedWorker> {
-  return createStagedWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, slots });
+  return createStagedWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, slots, allowedRoots: [tmpdir()] });
 }
 
 export function testSettings(overrides: Partial<BatchSettings> & Pick<BatchSettings, 'experimentsDir' | 'workDir' | 'taskQueue'>): BatchSettings {

@@ -1,0 +1,97 @@
+/**
+ * A worker runs only scripts inside the batch's experiments directory, inside the roots it serves:
+ * an experiment workflow started by hand with an escaping path runs nothing and says why; the
+ * connection's secrets never reach an experiment. Real server, real worker, real files.
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { createStagedWorker } from '../src/worker.js';
+import { experimentWorkflow } from '../src/workflows/experiment.js';
+import type { ExperimentRecord, ExperimentSpec } from '../src/shared/types.js';
+import { testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
+import { tempDir } from './helpers/scripts.js';
+
+const server = useTestServer();
+
+/** An executable that leaves `marker` behind if it ever runs. */
+async function canary(file: string, marker: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `#!/bin/sh\necho ran > "${marker}"\nenv > "${marker}.env"\n`);
+  await chmod(file, 0o755);
+}
+
+test('escaping paths, symlinks out, names with "..", and directories outside the served roots run nothing, saying why', async () => {
+  const root = await tempDir('guard');
+  const served = path.join(root, 'served');
+  const experiments = path.join(served, 'experiments');
+  const marker = path.join(root, '_ran');
+  await canary(path.join(served, 'bin', 'x'), marker);
+  await canary(path.join(root, 'outside', 'evil.sh'), marker);
+  await canary(path.join(root, 'elsewhere', 'exp1_fine.sh'), marker);
+  await mkdir(experiments, { recursive: true });
+  await symlink(path.join(root, 'outside', 'evil.sh'), path.join(experiments, 'exp2_link.sh'));
+  await canary(path.join(experiments, 'exp3_plain.sh'), marker);
+
+  const taskQueue = uniqueQueue();
+  const worker = await createStagedWorker({
+    connection: server.env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    slots: 2,
+    allowedRoots: [served],
+  });
+  const settings = testSettings({ experimentsDir: experiments, workDir: served, taskQueue, maxRetries: 2 });
+  const run = (experiment: ExperimentSpec, overrides: { batchId?: string; experimentsDir?: string } = {}) =>
+    server.env.client.workflow.execute(experimentWorkflow, {
+      workflowId: `guard-${randomUUID()}`,
+      taskQueue,
+      args: [{ batchId: overrides.batchId ?? 'b1', index: 0, experiment, settings: { ...settings, experimentsDir: overrides.experimentsDir ?? experiments, searchAttributes: false } }],
+    });
+  const spec = (name: string, file: string): ExperimentSpec => ({ id: name, name, file, priority: 'high' });
+
+  const records: Record<string, ExperimentRecord> = await worker.runUntil(async () => ({
+    escape: await run(spec('exp0_escape', '../bin/x')),
+    link: await run(spec('exp2_link', 'exp2_link.sh')),
+    dotdotName: await run(spec('..', 'exp3_plain.sh')),
+    dotdotBatch: await run(spec('exp3_plain', 'exp3_plain.sh'), { batchId: '../b1' }),
+    outsideRoots: await run(spec('exp1_fine', 'exp1_fine.sh'), { experimentsDir: path.join(root, 'elsewhere') }),
+  }));
+
+  for (const record of Object.values(records)) expect(record).toMatchObject({ status: 'failed', attempts: 0 });
+  expect(records.escape.error).toMatch(/experiment file "\.\.\/bin\/x" contains "\/"/);
+  expect(records.link.error).toMatch(/outside the experiments directory/);
+  expect(records.dotdotName.error).toMatch(/experiment name "\.\." contains "\.\."/);
+  expect(records.dotdotBatch.error).toMatch(/batch id "\.\.\/b1"/);
+  expect(records.outsideRoots.error).toMatch(/outside the directories this worker serves/);
+  expect(existsSync(marker)).toBe(false);
+});
+
+test("the Temporal connection's settings and secrets do not reach an experiment; the user's own keys do", async () => {
+  const dir = await tempDir('secrets');
+  const marker = path.join(dir, '_ran');
+  await canary(path.join(dir, 'exp1_env.sh'), marker);
+  process.env.TEMPORAL_API_KEY = 'temporal-secret';
+  process.env.MARKETDATA_API_KEY = 'user-key';
+  try {
+    const taskQueue = uniqueQueue();
+    const worker = await createStagedWorker({ connection: server.env.nativeConnection, namespace: 'default', taskQueue, slots: 1, allowedRoots: [dir] });
+    const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue });
+    const record = await worker.runUntil(
+      server.env.client.workflow.execute(experimentWorkflow, {
+        workflowId: `secrets-${randomUUID()}`,
+        taskQueue,
+        args: [{ batchId: 'b2', index: 0, experiment: { id: 'exp1', name: 'exp1_env', file: 'exp1_env.sh', priority: 'high' }, settings: { ...settings, searchAttributes: false } }],
+      }),
+    );
+    expect(record.status).toBe('completed');
+    const env = await readFile(`${marker}.env`, 'utf8');
+    expect(env).not.toContain('TEMPORAL_API_KEY');
+    expect(env).toContain('MARKETDATA_API_KEY=user-key');
+    expect(env).toContain('STAGED_EXPERIMENT=exp1_env');
+  } finally {
+    delete process.env.TEMPORAL_API_KEY;
+    delete process.env.MARKETDATA_API_KEY;
+  }
+});
