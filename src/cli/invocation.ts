@@ -46,8 +46,10 @@ export function commandHint(command: string, args: string[] = [], invocation: In
     return `npm run ${command}${rest ? ` -- ${rest}` : ''}`;
   }
   const tail = `${command}${rest ? ` ${rest}` : ''}`;
-  if (env.npm_lifecycle_event || env.npm_command === 'exec') return `npx staged ${tail}`;
-  if (script && path.basename(script) === 'staged') return `staged ${tail}`;
-  if (script) return `node ${path.relative(process.cwd(), script) || script} ${tail}`;
-  return `staged ${tail}`;
+  if (!script || path.basename(script) === 'staged') {
+    // A project's node_modules/.bin is on PATH only inside npm: from a shell it is `npx staged`.
+    const local = script !== undefined && path.basename(path.dirname(script)) === '.bin';
+    return `${local ? 'npx ' : ''}staged ${tail}`;
+  }
+  return `node ${path.relative(invocation.cwd, script) || script} ${tail}`;
 }
