@@ -22,3 +22,12 @@ export function experimentResultsDir(workDir: string, batchId: string, experimen
 export function batchResultsDir(workDir: string, batchId: string): string {
   return path.join(workDir, 'results', batchId);
 }
+
+export function batchSummaryFile(workDir: string, batchId: string): string {
+  return path.join(batchResultsDir(workDir, batchId), 'summary.json');
+}
+
+/** Written by `submit` when it reserves the batch id: what the batch was started with. */
+export function batchRecordFile(workDir: string, batchId: string): string {
+  return path.join(batchResultsDir(workDir, batchId), 'batch.json');
+}

@@ -48,3 +48,13 @@ test('a *.py that is a directory and a script that cannot be read are errors nam
   await symlink(path.join(withDanglingLink, 'gone.py'), path.join(withDanglingLink, 'exp1_link.py'));
   await expect(discoverExperiments(withDanglingLink)).rejects.toThrow(/exp1_link\.py: cannot read it \(ENOENT\)/);
 });
+
+test('two files with the same name and different extensions are refused, naming both', async () => {
+  const dir = await tempDir('discover-dup');
+  await file(dir, 'exp6_dup.py', '"""Duplicate."""\n');
+  await file(dir, 'exp6_dup.sh', '#!/bin/sh\n# Duplicate\n', 0o755);
+  await file(dir, 'exp7_single.py', '"""Fine."""\n');
+  await expect(discoverExperiments(dir)).rejects.toThrow(
+    `${path.join(dir, 'exp6_dup.py')} and ${path.join(dir, 'exp6_dup.sh')} have the same name "exp6_dup"; rename one`,
+  );
+});

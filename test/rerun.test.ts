@@ -41,6 +41,7 @@ test('--rerun-failed runs only what did not complete; --skip-completed leaves ou
 
     const dryRun = await staged(['submit', '--dir', dir, '--dry-run', '--json', '--skip-completed'], dir, taskQueue);
     expect(JSON.parse(String(dryRun.stdout)).experiments.map((e: { name: string }) => e.name)).toEqual(['exp4_new']);
+    expect(dryRun.stderr).toContain(`[SKIP] 3 experiment(s) of ${dir} completed in an earlier batch and are left out`);
 
     const nothingLeft = await staged([...base, '--rerun-failed', 'rerun'], dir, taskQueue);
     expect(nothingLeft.exitCode).toBe(2);
@@ -49,6 +50,30 @@ test('--rerun-failed runs only what did not complete; --skip-completed leaves ou
 
   const runs = (await readJournal(journal)).filter((e) => e.event === 'start').map((e) => e.name);
   expect(runs.sort()).toEqual(['exp1_ok', 'exp2_broken_until_fixed', 'exp2_broken_until_fixed', 'exp3_ok']);
+});
+
+test('--skip-completed only skips experiments completed from the same experiments directory', async () => {
+  const work = await tempDir('skip-dirs');
+  const journal = path.join(work, '_journal');
+  await mkdir(path.join(work, 'a'));
+  await mkdir(path.join(work, 'b'));
+  await writeScript(path.join(work, 'a'), 'exp1_same_name', journal);
+  await writeScript(path.join(work, 'b'), 'exp1_same_name', journal);
+  await writeScript(path.join(work, 'b'), 'exp2_other', journal);
+  const taskQueue = uniqueQueue();
+  const worker = await startWorker(server.env, taskQueue, 2);
+
+  await worker.runUntil(async () => {
+    expect((await staged(['submit', '--dir', 'a', '--json'], work, taskQueue)).exitCode).toBe(0);
+    const fromB = await staged(['submit', '--dir', 'b', '--skip-completed', '--json'], work, taskQueue);
+    expect(fromB.exitCode).toBe(0);
+    expect((JSON.parse(String(fromB.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual(['exp1_same_name', 'exp2_other']);
+    expect(fromB.stderr).toContain(`[SKIP] 0 experiment(s) of ${path.join(work, 'b')}`);
+    const againB = await staged(['submit', '--dir', 'b', '--skip-completed', '--dry-run'], work, taskQueue);
+    expect(againB.exitCode).toBe(2);
+    expect(againB.stderr).toContain('the selection matches no experiment that has not completed in an earlier batch');
+  });
+  expect((await readJournal(journal)).filter((e) => e.event === 'start')).toHaveLength(3);
 });
 
 describe('bad input in the experiments directory or the batch id: exit 2, a message naming it', () => {

@@ -1,8 +1,8 @@
 /** Ordering and selection of experiments, and the parsing of durations and submit options. */
 import { sortExperiments } from '../src/experiments/order.js';
 import { parsePriorityFilter, selectExperiments } from '../src/experiments/select.js';
-import { parseDuration } from '../src/shared/duration.js';
-import { parseSubmitOptions } from '../src/cli/submit-options.js';
+import { MAX_TIMER_MS, parseDuration } from '../src/shared/duration.js';
+import { parseSubmitOptions, toBatchSettings } from '../src/cli/submit-options.js';
 import { SUBMIT_DEFAULTS } from '../src/cli/submit-options.js';
 import { retryBackoffMs } from '../src/shared/batch-state.js';
 import type { ExperimentSpec, Priority } from '../src/shared/types.js';
@@ -56,14 +56,28 @@ test('durations', () => {
   for (const bad of ['90', 'abc', '10 minutes', '-5s', '0s', '']) expect(() => parseDuration(bad)).toThrow();
 });
 
+test('a duration longer than a timer holds (2^31-1 ms, ~24.8 days) is refused, not wrapped to a short one', () => {
+  expect(parseDuration('24d')).toBe(24 * 86_400_000);
+  expect(parseDuration(`${MAX_TIMER_MS}ms`)).toBe(MAX_TIMER_MS);
+  expect(() => parseDuration(`${MAX_TIMER_MS + 1}ms`)).toThrow('is too long: at most 24.8 days');
+  expect(() => parseDuration('30d')).toThrow('"30d" is too long');
+  expect(parseDuration('30d', { maxMs: Infinity })).toBe(30 * 86_400_000);
+});
+
 test('retry backoff doubles from --retry-delay', () => {
   expect([1, 2, 3].map((failures) => retryBackoffMs(10_000, failures))).toEqual([10_000, 20_000, 40_000]);
 });
 
 describe('submit options', () => {
   const base = { ...SUBMIT_DEFAULTS };
-  test('defaults parse', () => {
-    expect(parseSubmitOptions(base)).toMatchObject({ maxConcurrent: 3, maxRetries: 2, timeout: 5_400_000 });
+  test('defaults parse: no attempt timeout, timeouts not retried', () => {
+    const options = parseSubmitOptions(base);
+    expect(options).toMatchObject({ maxConcurrent: 3, maxRetries: 2, heartbeatTimeout: 30_000, killGrace: 10_000 });
+    expect(toBatchSettings(options, '/work', true)).toMatchObject({ timeoutMs: null, retryTimeouts: false });
+  });
+  test('an explicit --timeout and --retry-timeouts reach the settings', () => {
+    const options = parseSubmitOptions({ ...base, timeout: '3h', retryTimeouts: true });
+    expect(toBatchSettings(options, '/work', true)).toMatchObject({ timeoutMs: 3 * 3_600_000, retryTimeouts: true });
   });
   test.each([
     [{ maxConcurrent: '0' }, '--max-concurrent must be an integer ≥ 1 (got "0")'],
@@ -72,6 +86,11 @@ describe('submit options', () => {
     [{ maxRetries: '-1' }, '--max-retries must be an integer ≥ 0'],
     [{ maxRetries: 'two' }, '--max-retries must be an integer ≥ 0'],
     [{ timeout: 'soon' }, '--timeout: "soon" is not a duration'],
+    [{ timeout: '30d' }, '--timeout: "30d" is too long: at most 24.8 days'],
+    [{ retryDelay: '25d' }, '--retry-delay: "25d" is too long'],
+    [{ heartbeatTimeout: '1500ms', killGrace: '1s' }, '--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval'],
+    [{ heartbeatTimeout: '30s', killGrace: '30s' }, '--kill-grace must be shorter than --heartbeat-timeout: a stopped run must be dead before its worker is declared lost'],
+    [{ heartbeatTimeout: '5s', killGrace: '1m' }, '--kill-grace must be shorter than --heartbeat-timeout'],
     [{ batchId: 'a/b' }, '--batch-id may use letters'],
     [{ batchId: '.hidden' }, '--batch-id may use letters'],
   ])('%o is refused', (override, message) => {

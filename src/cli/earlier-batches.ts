@@ -1,33 +1,47 @@
-/** What earlier batches tell a new submit: `--rerun-failed` and `--skip-completed`. */
+/** What earlier batches tell a new submit: `--rerun-failed` and `--skip-completed`, from Temporal or, once its workflows are gone, from the files on disk. */
+import path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { batchSummary } from '../batch-handle.js';
-import type { ExperimentSpec } from '../shared/types.js';
+import { batchSummaryFile } from '../paths.js';
+import type { BatchSummary, ExperimentSpec } from '../shared/types.js';
 import { EXPERIMENT_KEY } from '../workflows/search-attributes.js';
+import { completedOnDisk, readSummaryFile } from './batch-files.js';
 import { UsageError } from './errors.js';
 
-/** Names of the experiments of a finished batch that did not complete. */
-export async function notCompletedIn(client: Client, batchId: string): Promise<Set<string>> {
+async function finishedSummary(client: Client, batchId: string, workDir: string): Promise<BatchSummary> {
   const handle = client.workflow.getHandle(batchId);
   let status: string;
   try {
     status = (await handle.describe()).status.name;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`--rerun-failed: no batch with id "${batchId}"`);
-    throw err;
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    const summary = await readSummaryFile(workDir, batchId);
+    if (summary) return summary;
+    throw new UsageError(`--rerun-failed: no batch with id "${batchId}" in Temporal, and no ${batchSummaryFile(workDir, batchId)}`);
   }
   if (status === 'RUNNING') throw new UsageError(`--rerun-failed: batch "${batchId}" is still running; wait for it or cancel it`);
   if (status !== 'COMPLETED') throw new UsageError(`--rerun-failed: batch "${batchId}" ended ${status.toLowerCase()} without a summary`);
-  const summary = await batchSummary(handle);
+  return batchSummary(handle);
+}
+
+/** Names of the experiments of a finished batch that did not complete. */
+export async function notCompletedIn(client: Client, batchId: string, workDir: string): Promise<Set<string>> {
+  const summary = await finishedSummary(client, batchId, workDir);
   return new Set(summary.experiments.filter((e) => e.status !== 'completed').map((e) => e.name));
 }
 
-/** Names of experiments that completed in any earlier batch, from the search attributes staged sets. */
-export async function completedEarlier(client: Client): Promise<Set<string>> {
-  const names = new Set<string>();
+/**
+ * Names of experiments of `experimentsDir` that completed in an earlier batch: from the experiment
+ * workflows Temporal still keeps (their memo names the script), and from this work dir's summaries.
+ */
+export async function completedEarlier(client: Client, experimentsDir: string, workDir: string, searchAttributes: boolean): Promise<Set<string>> {
+  const names = await completedOnDisk(workDir, experimentsDir);
+  if (!searchAttributes) return names;
   const query = `WorkflowType = 'experimentWorkflow' AND StagedStatus = 'completed'`;
   for await (const workflow of client.workflow.list({ query })) {
+    const script = workflow.memo?.script;
     const name = workflow.typedSearchAttributes.get(EXPERIMENT_KEY);
-    if (name) names.add(name);
+    if (name && typeof script === 'string' && path.dirname(script) === experimentsDir) names.add(name);
   }
   return names;
 }

@@ -1,15 +1,18 @@
 /**
  * The embedded default: with no address configured and nothing on localhost:7233, staged starts
- * Temporal's dev server and a worker in the background; `npm run down` stops them.
+ * Temporal's dev server and a worker in the background; `down` stops them.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { ConnectionConfig } from '../connection.js';
 import { logFileOf, startInBackground } from '../server/background.js';
 import { defaultDevServerOptions, devServerArgs, serverAnswers, waitForDevServer } from '../server/dev-server.js';
+import { parseRetention } from '../server/retention.js';
 import { findTemporalCli } from '../server/temporal-cli.js';
 import { workerCommand } from '../worker-process.js';
+import { connect } from './connect.js';
 import { UsageError } from './errors.js';
+import { commandHint } from './invocation.js';
 
 export async function connectOrStartServer(
   config: ConnectionConfig,
@@ -20,16 +23,17 @@ export async function connectOrStartServer(
     if (config.explicit) {
       throw new UsageError(`no Temporal server answers at ${config.address} (set by TEMPORAL_ADDRESS or a profile)`);
     }
+    const retentionMs = parseRetention(process.env.STAGED_RETENTION, 'STAGED_RETENTION');
     const options = defaultDevServerOptions(workDir);
     const temporalCli = await findTemporalCli({ log });
     startInBackground(workDir, 'server', temporalCli, devServerArgs(options));
     log(
       `[OK] Started Temporal's dev server in the background: Web UI http://localhost:${options.uiPort} ` +
-        `(log ${logFileOf(workDir, 'server')}; stop it with npm run down)`,
+        `(log ${logFileOf(workDir, 'server')}; stop it with ${commandHint('down')})`,
     );
-    await waitForDevServer(config.address, config.namespace);
+    await waitForDevServer(config.address, config.namespace, { retentionMs });
   }
-  return Connection.connect(config.options);
+  return connect(config);
 }
 
 async function hasWorker(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
@@ -51,9 +55,9 @@ export async function ensureWorker(
 ): Promise<void> {
   if (await hasWorker(client, config.namespace, taskQueue)) return;
   if (config.explicit) {
-    log(`[WARN] No worker polls task queue "${taskQueue}" at ${config.address}; start one with: npm run worker`);
+    log(`[WARN] No worker polls task queue "${taskQueue}" at ${config.address}; start one with: ${commandHint('worker')}`);
     return;
   }
   startInBackground(workDir, 'worker', process.execPath, workerCommand());
-  log(`[OK] Started a worker in the background (log ${logFileOf(workDir, 'worker')}; stop it with npm run down)`);
+  log(`[OK] Started a worker in the background (log ${logFileOf(workDir, 'worker')}; stop it with ${commandHint('down')})`);
 }

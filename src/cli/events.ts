@@ -6,8 +6,11 @@ function firstLine(text: string | undefined): string {
   return (text ?? '').split('\n')[0];
 }
 
+/** Why an attempt ended, as the reason names it (`timeout`, `signal`, …), with its exit code when it has one. */
 function exitText(record: ExperimentRecord): string {
-  return record.exitCode === null ? 'no exit code' : `exit ${record.exitCode}`;
+  const code = record.exitCode === null ? 'no exit code' : `exit ${record.exitCode}`;
+  if (record.reason === undefined || record.reason === 'exit-code') return code;
+  return record.exitCode === null ? record.reason : `${record.reason}, ${code}`;
 }
 
 export function describeChanges(previous: BatchState | undefined, next: BatchState, now: number): string[] {

@@ -8,6 +8,7 @@ import { liveBatchView } from './batch-view.js';
 import type { Display } from './display.js';
 import { EXIT } from './errors.js';
 import { describeChanges } from './events.js';
+import { commandHint } from './invocation.js';
 import { runningProgress } from './live-progress.js';
 import { statusLines } from './render.js';
 
@@ -58,6 +59,11 @@ export async function followBatch(handle: WorkflowHandle, options: FollowOptions
   return { kind: 'detached' };
 }
 
+/** A finished batch's exit code: 0 when every experiment completed, else 1. */
+export function outcomeOf(summary: BatchSummary): number {
+  return summary.experiments.every((experiment) => experiment.status === 'completed') ? EXIT.ok : EXIT.failed;
+}
+
 export interface FollowToEndOptions extends Omit<FollowOptions, 'signal'> {
   /** Where the detach message goes. */
   note: (line: string) => void;
@@ -76,11 +82,11 @@ export async function followUntilEnd(handle: WorkflowHandle, options: FollowToEn
     const result = await followBatch(handle, { ...options, signal: interrupt.signal });
     options.display.close();
     if (result.kind === 'detached') {
-      options.note(`\n[DETACHED] Batch ${handle.workflowId} runs on. Re-attach with: npm run watch -- ${handle.workflowId}`);
+      options.note(`\n[DETACHED] Batch ${handle.workflowId} runs on. Re-attach with: ${commandHint('watch', [handle.workflowId])}`);
       return EXIT.detached;
     }
     options.printSummary(result.summary);
-    return result.summary.experiments.every((experiment) => experiment.status === 'completed') ? EXIT.ok : EXIT.failed;
+    return outcomeOf(result.summary);
   } finally {
     process.off('SIGINT', onSigint);
   }

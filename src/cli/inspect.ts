@@ -1,78 +1,96 @@
-/** `status`, `watch` and `cancel`: look at or act on a batch from any terminal. */
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { loadConnectionConfig, type ConnectionConfig } from '../connection.js';
-import { countByStatus, experimentsMatching, summarize } from '../shared/batch-state.js';
-import { liveBatchView } from './batch-view.js';
-import { logs, type LogsOptions } from './logs.js';
-import { displayFor } from './display.js';
-import { runningProgress } from './live-progress.js';
-import type { BatchState } from '../shared/types.js';
-import { EXIT, UsageError } from './errors.js';
-import { followUntilEnd, statusBlock } from './follow.js';
+/**
+ * `status`, `watch`, `cancel` and `logs`: look at or act on a batch from any terminal. A batch whose
+ * workflows Temporal no longer keeps (past the namespace's retention) is read from its files.
+ */
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { loadConnectionConfig } from '../connection.js';
+import { batchSummaryFile } from '../paths.js';
+import { countByStatus, isFinal, summarize } from '../shared/batch-state.js';
+import type { BatchState, BatchSummary } from '../shared/types.js';
 import { finalBatchState, queryBatchState } from '../batch-handle.js';
-import { header, statusLines, summaryLines } from './render.js';
 import { cancelExperimentsSignal } from '../workflows/messages.js';
+import { STATUS_KEY } from '../workflows/search-attributes.js';
+import { readSummaryFile } from './batch-files.js';
+import { liveBatchView } from './batch-view.js';
+import { withConnection } from './connect.js';
+import { displayFor } from './display.js';
+import { EXIT, UsageError } from './errors.js';
+import { resolveExperiment } from './experiment-ref.js';
+import { followUntilEnd, outcomeOf, statusBlock } from './follow.js';
+import { commandHint } from './invocation.js';
+import { runningProgress } from './live-progress.js';
+import { logs, type LogSource, type LogsOptions } from './logs.js';
+import { header, statusLines, summaryLines } from './render.js';
 
 const RECENT_BATCHES = 20;
 
-async function withClient<T>(run: (client: Client, config: ConnectionConfig) => Promise<T>): Promise<T> {
-  const config = loadConnectionConfig();
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ ...config.options, connectTimeout: 3_000 });
-  } catch {
-    throw new UsageError(`no Temporal server answers at ${config.address}`);
-  }
-  try {
-    return await run(new Client({ connection, namespace: config.namespace }), config);
-  } finally {
-    await connection.close();
-  }
+function withClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
+  return withConnection(loadConnectionConfig(), (client) => run(client));
 }
 
-/** The batch's handle and its workflow status (RUNNING, COMPLETED, …); a usage error when there is none. */
-async function existingBatch(client: Client, batchId: string): Promise<{ handle: WorkflowHandle; status: string }> {
+/** The batch's handle and its workflow status (RUNNING, COMPLETED, …); undefined when Temporal has no such workflow. */
+async function findBatch(client: Client, batchId: string): Promise<{ handle: WorkflowHandle; status: string } | undefined> {
   const handle = client.workflow.getHandle(batchId);
   try {
     return { handle, status: (await handle.describe()).status.name };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no batch with id "${batchId}"`);
+    if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }
 }
 
+type BatchReading =
+  | { kind: 'live'; handle: WorkflowHandle; state: BatchState; status: string }
+  | { kind: 'files'; summary: BatchSummary };
+
 /**
- * A finished batch's state from its stored result; a running batch's live state, from its query.
- * The query is sent along with the describe, not after it: one round trip less for `status` and `watch`.
+ * A finished batch's state from its stored result; a running batch's live state, from its query;
+ * a batch Temporal no longer has, from its summary.json. The query is sent along with the describe.
  */
-async function readBatch(client: Client, batchId: string): Promise<{ handle: WorkflowHandle; state: BatchState; status: string }> {
+async function readBatch(client: Client, batchId: string, workDir: string): Promise<BatchReading> {
   const handle = client.workflow.getHandle(batchId);
   const query = queryBatchState(handle);
-  query.catch(() => undefined); // a finished batch may have no worker to answer; its result is used then
-  const { status } = await existingBatch(client, batchId);
-  if (status === 'COMPLETED') return { handle, state: await finalBatchState(handle), status };
+  query.catch(() => undefined); // a finished or gone batch may have no worker to answer
+  const found = await findBatch(client, batchId);
+  if (!found) {
+    const summary = await readSummaryFile(workDir, batchId);
+    if (summary) return { kind: 'files', summary };
+    throw new UsageError(`no batch with id "${batchId}" in Temporal, and no ${batchSummaryFile(workDir, batchId)}`);
+  }
+  const { status } = found;
+  if (status === 'COMPLETED') return { kind: 'live', handle, state: await finalBatchState(handle), status };
   try {
-    return { handle, state: await query, status };
+    return { kind: 'live', handle, state: await query, status };
   } catch (err) {
     throw new Error(`batch ${batchId} is ${status.toLowerCase()} and no worker answered: ${(err as Error).message}`);
   }
 }
 
-export async function status(batchId: string | undefined, json: boolean): Promise<number> {
+function printFinished(summary: BatchSummary, json: boolean, source: string | undefined): void {
+  if (json) {
+    console.log(JSON.stringify({ batchId: summary.batchId, status: 'completed', counts: countByStatus(summary.experiments), eta: null, experiments: summary.experiments }, null, 2));
+    return;
+  }
+  summaryLines(summary).forEach((line) => console.log(line));
+  if (source) console.log(`(from ${source}: Temporal no longer keeps this batch)`);
+}
+
+export async function status(batchId: string | undefined, json: boolean, workDir: string): Promise<number> {
   return withClient(async (client) => {
     if (!batchId) return listBatches(client, json);
-    const { state, status } = await readBatch(client, batchId);
-    const statusName = status.toLowerCase();
-    if (status === 'COMPLETED') {
-      const { experiments } = summarize(state);
-      const counts = countByStatus(experiments);
-      if (json) console.log(JSON.stringify({ batchId, status: statusName, counts, eta: null, experiments }, null, 2));
-      else summaryLines({ batchId, experiments }).forEach((line) => console.log(line));
-    } else {
-      const view = liveBatchView(state, statusName, await runningProgress(client.workflow, state), Date.now());
-      if (json) console.log(JSON.stringify(view, null, 2));
-      else [`Batch ${batchId}: ${statusName}`, ...statusLines(view)].forEach((line) => console.log(line));
+    const reading = await readBatch(client, batchId, workDir);
+    if (reading.kind === 'files') {
+      printFinished(reading.summary, json, batchSummaryFile(workDir, batchId));
+      return EXIT.ok;
     }
+    const { state, status } = reading;
+    if (status === 'COMPLETED') {
+      printFinished(summarize(state), json, undefined);
+      return EXIT.ok;
+    }
+    const view = liveBatchView(state, status.toLowerCase(), await runningProgress(client.workflow, state), Date.now());
+    if (json) console.log(JSON.stringify(view, null, 2));
+    else [`Batch ${batchId}: ${view.status}`, ...statusLines(view)].forEach((line) => console.log(line));
     return EXIT.ok;
   });
 }
@@ -83,14 +101,15 @@ async function listBatches(client: Client, json: boolean): Promise<number> {
     const experiments = workflow.memo?.experiments;
     batches.push({
       batchId: workflow.workflowId,
-      status: workflow.status.name.toLowerCase(),
+      // The batch's own outcome (completed, failed, cancelled): its workflow completes in every case.
+      status: workflow.typedSearchAttributes.get(STATUS_KEY) ?? workflow.status.name.toLowerCase(),
       startedAt: workflow.startTime.toISOString(),
       experiments: typeof experiments === 'number' ? experiments : null,
     });
     if (batches.length >= RECENT_BATCHES) break;
   }
   if (json) console.log(JSON.stringify({ batches }, null, 2));
-  else if (!batches.length) console.log('No batches yet. Start one with: npm run submit');
+  else if (!batches.length) console.log(`No batches yet. Start one with: ${commandHint('submit')}`);
   else {
     console.log(`${'started'.padEnd(24)}  ${'state'.padEnd(10)}  ${'experiments'.padStart(11)}  batch`);
     batches.forEach((batch) =>
@@ -100,13 +119,15 @@ async function listBatches(client: Client, json: boolean): Promise<number> {
   return EXIT.ok;
 }
 
-export async function watch(batchId: string, statusIntervalMs: number): Promise<number> {
+export async function watch(batchId: string, statusIntervalMs: number, workDir: string): Promise<number> {
   return withClient(async (client) => {
-    const { handle, state, status } = await readBatch(client, batchId);
-    if (status === 'COMPLETED') {
-      summaryLines(summarize(state)).forEach((line) => console.log(line));
-      return EXIT.ok;
+    const reading = await readBatch(client, batchId, workDir);
+    if (reading.kind === 'files' || reading.status === 'COMPLETED') {
+      const summary = reading.kind === 'files' ? reading.summary : summarize(reading.state);
+      summaryLines(summary).forEach((line) => console.log(line));
+      return outcomeOf(summary);
     }
+    const { handle, state } = reading;
     const display = displayFor(process.stdout);
     header(state).forEach((line) => display.line(line));
     display.status(await statusBlock(handle, state));
@@ -122,24 +143,55 @@ export async function watch(batchId: string, statusIntervalMs: number): Promise<
 
 export async function cancel(batchId: string, experiment?: string): Promise<number> {
   return withClient(async (client) => {
-    const { handle } = await existingBatch(client, batchId);
+    const found = await findBatch(client, batchId);
+    if (!found) throw new UsageError(`no batch with id "${batchId}"`);
+    const { handle } = found;
     if (experiment === undefined) {
       await handle.cancel();
       console.log(`[CANCEL] Batch ${batchId}: queued experiments will not start; running ones are being stopped.`);
       return EXIT.ok;
     }
     const state = await queryBatchState(handle);
-    const names = experimentsMatching(state, experiment).map((index) => state.experiments[index].name);
-    if (!names.length) throw new UsageError(`batch "${batchId}" has no experiment "${experiment}"`);
-    await handle.signal(cancelExperimentsSignal, names);
-    console.log(`[CANCEL] ${names.join(', ')} in batch ${batchId}: stopped if running, never started if queued.`);
+    const { name } = state.experiments[resolveExperiment(state.experiments, experiment, batchId)];
+    await handle.signal(cancelExperimentsSignal, [name]);
+    console.log(`[CANCEL] ${name} in batch ${batchId}: stopped if running, never started if queued.`);
     return EXIT.ok;
   });
 }
 
-export async function showLogs(batchId: string, experiment: string, options: LogsOptions): Promise<number> {
+function liveLogSource(handle: WorkflowHandle, state: BatchState, status: string): LogSource {
+  return {
+    batchId: state.batchId,
+    workDir: state.settings.workDir,
+    experiments: state.experiments,
+    statusOf: (index) => state.records[index].status,
+    running: status === 'RUNNING',
+    async ended(index, pinnedAttempt) {
+      try {
+        const record = (await queryBatchState(handle)).records[index];
+        return isFinal(record.status) || (pinnedAttempt !== undefined && record.attempts >= pinnedAttempt);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+function fileLogSource(summary: BatchSummary, workDir: string): LogSource {
+  return {
+    batchId: summary.batchId,
+    workDir,
+    experiments: summary.experiments,
+    statusOf: (index) => summary.experiments[index].status,
+    running: false,
+    ended: async () => true,
+  };
+}
+
+export async function showLogs(batchId: string, experiment: string, options: LogsOptions, workDir: string): Promise<number> {
   return withClient(async (client) => {
-    const { handle, state, status } = await readBatch(client, batchId);
-    return logs(handle, status, state, experiment, options);
+    const reading = await readBatch(client, batchId, workDir);
+    const source = reading.kind === 'files' ? fileLogSource(reading.summary, workDir) : liveLogSource(reading.handle, reading.state, reading.status);
+    return logs(source, experiment, options);
   });
 }

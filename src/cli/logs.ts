@@ -1,13 +1,10 @@
-/** `logs`: prints, or follows, the output of one attempt of an experiment. */
+/** `logs`: prints, or follows, the output of one attempt of an experiment, from the log files of its work dir. */
 import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { WorkflowHandle } from '@temporalio/client';
-import { queryBatchState } from '../batch-handle.js';
 import { attemptLogFile, experimentLogDir } from '../paths.js';
-import { experimentsMatching, isFinal } from '../shared/batch-state.js';
-import type { BatchState } from '../shared/types.js';
 import { EXIT, UsageError } from './errors.js';
+import { resolveExperiment, type NamedExperiment } from './experiment-ref.js';
 
 export interface LogsOptions {
   attempt?: number;
@@ -15,14 +12,19 @@ export interface LogsOptions {
   pollMs?: number;
 }
 
-const ATTEMPT_FILE = /^attempt-(\d+)\.log$/;
-
-/** The first experiment `wanted` names (by name or id). */
-export function findExperiment(state: BatchState, wanted: string): number {
-  const [index] = experimentsMatching(state, wanted);
-  if (index === undefined) throw new UsageError(`batch "${state.batchId}" has no experiment "${wanted}"`);
-  return index;
+/** What `logs` needs of a batch: a live one's state, or a finished one's summary file. */
+export interface LogSource {
+  batchId: string;
+  workDir: string;
+  experiments: readonly NamedExperiment[];
+  statusOf(index: number): string;
+  /** Whether the batch may still write to its logs (`--follow` then waits for more). */
+  running: boolean;
+  /** The experiment is final, or the pinned attempt is over; undefined when it cannot be told right now. */
+  ended(index: number, pinnedAttempt: number | undefined): Promise<boolean | undefined>;
 }
+
+const ATTEMPT_FILE = /^attempt-(\d+)\.log$/;
 
 async function attemptsOnDisk(dir: string): Promise<number[]> {
   const files = await readdir(dir).catch(() => [] as string[]);
@@ -48,32 +50,32 @@ async function copyFrom(file: string, offset: number): Promise<number> {
   }
 }
 
-export async function logs(handle: WorkflowHandle, workflowStatus: string, state: BatchState, experiment: string, options: LogsOptions): Promise<number> {
-  const index = findExperiment(state, experiment);
-  const { name } = state.experiments[index];
-  const dir = experimentLogDir(state.settings.workDir, state.batchId, name);
+export async function logs(source: LogSource, experiment: string, options: LogsOptions): Promise<number> {
+  const index = resolveExperiment(source.experiments, experiment, source.batchId);
+  const { name } = source.experiments[index];
+  const dir = experimentLogDir(source.workDir, source.batchId, name);
   const onDisk = await attemptsOnDisk(dir);
   const attempt = options.attempt ?? onDisk.at(-1);
-  const following = Boolean(options.follow) && workflowStatus === 'RUNNING';
+  const following = Boolean(options.follow) && source.running;
 
   if (attempt === undefined && !following) {
-    throw new UsageError(`${name} has no log yet in ${dir} (status: ${state.records[index].status})`);
+    throw new UsageError(`${name} has no log yet in ${dir} (status: ${source.statusOf(index)})`);
   }
   if (attempt !== undefined && !onDisk.includes(attempt) && !following) {
     throw new UsageError(`${name} has no attempt ${attempt} in ${dir}; attempts with logs: ${onDisk.join(', ') || 'none'}`);
   }
   if (!following) {
-    await copyFrom(attemptLogFile(state.settings.workDir, state.batchId, name, attempt!), 0);
+    await copyFrom(attemptLogFile(source.workDir, source.batchId, name, attempt!), 0);
     return EXIT.ok;
   }
-  await follow(handle, state, index, dir, options, attempt);
+  await follow(source, index, dir, options, attempt);
   return EXIT.ok;
 }
 
 /** Prints an attempt's log as it grows; without --attempt, moves on to each next attempt; ends when the experiment does. */
-async function follow(handle: WorkflowHandle, state: BatchState, index: number, dir: string, options: LogsOptions, first: number | undefined): Promise<void> {
+async function follow(source: LogSource, index: number, dir: string, options: LogsOptions, first: number | undefined): Promise<void> {
   const { pollMs = 500 } = options;
-  const { name } = state.experiments[index];
+  const { name } = source.experiments[index];
   let attempt = first;
   let offset = 0;
   let ended = false;
@@ -93,18 +95,7 @@ async function follow(handle: WorkflowHandle, state: BatchState, index: number, 
       }
     }
     if (ended) return;
-    ended = await experimentEnded(handle, index, options.attempt);
+    ended = (await source.ended(index, options.attempt)) ?? false; // unknown (server busy): keep following
     if (!ended) await delay(pollMs, undefined, { signal: interrupted.signal }).catch(() => undefined);
-  }
-}
-
-/** The experiment is final, or the pinned attempt is over; one more read then catches the log's end. */
-async function experimentEnded(handle: WorkflowHandle, index: number, pinnedAttempt: number | undefined): Promise<boolean> {
-  try {
-    const record = (await queryBatchState(handle)).records[index];
-    if (isFinal(record.status)) return true;
-    return pinnedAttempt !== undefined && record.attempts >= pinnedAttempt;
-  } catch {
-    return false; // server or worker busy: keep following
   }
 }

@@ -4,7 +4,6 @@ export const SUBMIT_DEFAULTS = {
   maxConcurrent: '3',
   maxRetries: '2',
   retryDelay: '10s',
-  timeout: '90m',
   heartbeatTimeout: '30s',
   killGrace: '10s',
   statusInterval: '30s',

@@ -32,12 +32,17 @@ const duration = (flag: string) =>
     }
   });
 
-const submitSchema = z.object({
+/** Heartbeats are sent at most once a second; a timeout must leave room for at least two. */
+export const MIN_HEARTBEAT_TIMEOUT_MS = 2_000;
+
+const submitSchema = z
+  .object({
   dir: z.string(),
   maxConcurrent: integer('--max-concurrent', 1),
   maxRetries: integer('--max-retries', 0),
   retryDelay: duration('--retry-delay'),
-  timeout: duration('--timeout'),
+  timeout: duration('--timeout').optional(),
+  retryTimeouts: z.boolean().optional(),
   heartbeatTimeout: duration('--heartbeat-timeout'),
   killGrace: duration('--kill-grace'),
   statusInterval: duration('--status-interval'),
@@ -48,7 +53,24 @@ const submitSchema = z.object({
   priority: z.string().optional(),
   experiments: z.string().optional(),
   historyLimit: integer('--history-limit', 100).optional(),
-});
+  workDir: z.string().optional(),
+  })
+  .superRefine((options, ctx) => {
+    if (options.heartbeatTimeout < MIN_HEARTBEAT_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval, or a healthy run is declared lost`,
+      });
+    }
+    if (options.killGrace >= options.heartbeatTimeout) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          '--kill-grace must be shorter than --heartbeat-timeout: a stopped run must be dead before its worker is declared lost, ' +
+          'or a second copy may start while the first still runs',
+      });
+    }
+  });
 
 export type RawSubmitOptions = z.input<typeof submitSchema>;
 export type SubmitOptions = z.output<typeof submitSchema>;
@@ -67,8 +89,8 @@ export function toBatchSettings(options: SubmitOptions, workDir: string, searchA
     maxConcurrent: options.maxConcurrent,
     maxRetries: options.maxRetries,
     retryDelayMs: options.retryDelay,
-    timeoutMs: options.timeout,
-    retryTimeouts: false,
+    timeoutMs: options.timeout ?? null,
+    retryTimeouts: options.retryTimeouts ?? false,
     heartbeatTimeoutMs: options.heartbeatTimeout,
     killGraceMs: options.killGrace,
     experimentsDir: path.resolve(workDir, options.dir),

@@ -63,7 +63,7 @@ export async function discoverExperiments(dir: string, rules?: PriorityRules): P
   if (!info) throw new DiscoveryError(`experiments directory not found: ${dir}`);
   if (!info.isDirectory()) throw new DiscoveryError(`not a directory: ${dir}`);
 
-  const entries = await readdir(dir, { withFileTypes: true });
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
   const found: DiscoveredExperiment[] = [];
   for (const entry of entries) {
     if (entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
@@ -86,6 +86,9 @@ export async function discoverExperiments(dir: string, rules?: PriorityRules): P
       throw err;
     }
     const name = experimentNameOf(entry.name);
+    const twin = found.find((experiment) => experiment.name === name);
+    // Logs, results and workflow ids are keyed by name: two files with one name would share them.
+    if (twin) throw new DiscoveryError(`${twin.path} and ${file} have the same name "${name}"; rename one`);
     found.push({ id: experimentIdOf(name), name, file: entry.name, path: file, ...decision });
   }
   return found;

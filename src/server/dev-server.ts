@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { stagedHome } from '../paths.js';
 import { ensureSearchAttributes } from './search-attributes.js';
+import { setRetention } from './retention.js';
 
 export interface DevServerOptions {
   port: number;
@@ -43,14 +44,21 @@ export function devServerArgs(options: DevServerOptions): string[] {
   ];
 }
 
-/** Waits until a server answers at `address`, then registers staged's search attributes. */
-export async function waitForDevServer(address: string, namespace: string, timeoutMs = 60_000): Promise<void> {
+export interface WaitOptions {
+  /** The namespace's retention, set once the server answers; unchanged when absent. */
+  retentionMs?: number;
+  timeoutMs?: number;
+}
+
+/** Waits until a server answers at `address`, then registers staged's search attributes and sets the retention. */
+export async function waitForDevServer(address: string, namespace: string, { retentionMs, timeoutMs = 60_000 }: WaitOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
       try {
         await ensureSearchAttributes(connection, namespace);
+        if (retentionMs !== undefined) await setRetention(connection, namespace, retentionMs);
       } finally {
         await connection.close();
       }

@@ -2,7 +2,8 @@
 import { formatDuration } from './duration.js';
 import type { BatchSummary } from './types.js';
 
-export const SUMMARY_COLUMNS = ['experiment', 'priority', 'status', 'attempts', 'duration'] as const;
+/** `reason`: why the last attempt ended when it did not exit 0 (exit-code, signal, timeout, cancelled, worker-lost). */
+export const SUMMARY_COLUMNS = ['experiment', 'priority', 'status', 'attempts', 'duration', 'reason'] as const;
 
 export function summaryRows(summary: BatchSummary): string[][] {
   return summary.experiments.map((experiment) => {
@@ -10,7 +11,7 @@ export function summaryRows(summary: BatchSummary): string[][] {
       experiment.startedAt && experiment.closedAt
         ? formatDuration(Date.parse(experiment.closedAt) - Date.parse(experiment.startedAt))
         : '-';
-    return [experiment.name, experiment.priority, experiment.status, String(experiment.attempts), duration];
+    return [experiment.name, experiment.priority, experiment.status, String(experiment.attempts), duration, experiment.reason ?? '-'];
   });
 }
 

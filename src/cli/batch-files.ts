@@ -1,0 +1,82 @@
+/**
+ * A batch's files in its work dir, which outlive its workflows (namespace retention):
+ * `results/<id>/batch.json` (written at submit, reserving the id) and `results/<id>/summary.json`.
+ */
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { batchRecordFile, batchResultsDir, batchSummaryFile } from '../paths.js';
+import { END_REASONS, PRIORITIES, type BatchSummary } from '../shared/types.js';
+import { UsageError } from './errors.js';
+
+const recordSchema = z.object({
+  batchId: z.string(),
+  submittedAt: z.string(),
+  experimentsDir: z.string(),
+  workDir: z.string(),
+  experiments: z.array(z.string()),
+});
+export type BatchRecord = z.infer<typeof recordSchema>;
+
+const summarySchema = z.object({
+  batchId: z.string(),
+  experiments: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      priority: z.enum(PRIORITIES),
+      status: z.enum(['completed', 'failed', 'cancelled']),
+      attempts: z.number(),
+      exitCode: z.number().nullable(),
+      reason: z.enum(END_REASONS).nullable().default(null),
+      startedAt: z.string().nullable(),
+      closedAt: z.string().nullable(),
+    }),
+  ),
+});
+
+/**
+ * Creates `results/<id>/` and its batch.json; refuses an id whose folder exists, so a reused id
+ * never overwrites earlier results (also when that batch's workflows are gone). Returns an undo.
+ */
+export async function reserveBatchId(record: BatchRecord): Promise<() => Promise<void>> {
+  const dir = batchResultsDir(record.workDir, record.batchId);
+  await mkdir(path.dirname(dir), { recursive: true });
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    throw new UsageError(`batch id "${record.batchId}" is already used: ${dir} exists; choose another --batch-id`);
+  }
+  await writeFile(batchRecordFile(record.workDir, record.batchId), `${JSON.stringify(record, null, 2)}\n`);
+  return () => rm(dir, { recursive: true, force: true });
+}
+
+async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined; // half-written or edited by hand: as if absent
+  }
+}
+
+/** The summary the worker wrote when the batch ended; undefined when there is none. */
+export function readSummaryFile(workDir: string, batchId: string): Promise<BatchSummary | undefined> {
+  return readJson(batchSummaryFile(workDir, batchId), summarySchema);
+}
+
+/** Names that completed in the finished batches of this work dir whose experiments came from `experimentsDir`. */
+export async function completedOnDisk(workDir: string, experimentsDir: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  const batchIds = await readdir(path.join(workDir, 'results')).catch(() => [] as string[]);
+  for (const batchId of batchIds) {
+    const record = await readJson(batchRecordFile(workDir, batchId), recordSchema);
+    if (record?.experimentsDir !== experimentsDir) continue;
+    const summary = await readSummaryFile(workDir, batchId);
+    summary?.experiments.filter((e) => e.status === 'completed').forEach((e) => names.add(e.name));
+  }
+  return names;
+}

@@ -1,0 +1,55 @@
+/**
+ * How the user ran staged: the directory they ran it in, and the command line that runs another
+ * staged command the same way (`npm run watch -- X`, `npx staged watch X`, `staged watch X`).
+ */
+import path from 'node:path';
+
+/** staged's own npm scripts, as package.json names them. */
+const OWN_SCRIPTS = new Set(['submit', 'status', 'watch', 'logs', 'cancel', 'worker', 'server', 'down', 'temporal-cli']);
+
+export interface Invocation {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** process.argv[1]: the script node runs (a `staged` bin link, or dist/src/client.js). */
+  script: string | undefined;
+}
+
+const current = (): Invocation => ({ env: process.env, cwd: process.cwd(), script: process.argv[1] });
+
+/** True when this process is an npm script of the package in whose root it runs (npm changed directory). */
+function runByNpmScript({ env, cwd }: Invocation): boolean {
+  if (!env.npm_lifecycle_event || !env.npm_package_json) return false;
+  return path.resolve(path.dirname(env.npm_package_json)) === path.resolve(cwd);
+}
+
+/**
+ * The directory the user ran the command in. `npm run` changes to the package root and passes the
+ * user's directory as INIT_CWD; INIT_CWD is inherited by every descendant, so it is trusted only
+ * when this process is that npm script itself.
+ */
+export function userDirectory(invocation: Invocation = current()): string {
+  const { env, cwd } = invocation;
+  return runByNpmScript(invocation) && env.INIT_CWD ? path.resolve(env.INIT_CWD) : cwd;
+}
+
+/** The work dir: `--work-dir` (relative to the user's directory), else the user's directory. */
+export function resolveWorkDir(workDirFlag: string | undefined, invocation: Invocation = current()): string {
+  const base = userDirectory(invocation);
+  return workDirFlag ? path.resolve(base, workDirFlag) : base;
+}
+
+/** The command line that runs `staged <command> <args>` the way this one was run. */
+export function commandHint(command: string, args: string[] = [], invocation: Invocation = current()): string {
+  const { env, script } = invocation;
+  const rest = args.join(' ');
+  if (runByNpmScript(invocation) && env.npm_package_name === 'staged' && OWN_SCRIPTS.has(env.npm_lifecycle_event!)) {
+    return `npm run ${command}${rest ? ` -- ${rest}` : ''}`;
+  }
+  const tail = `${command}${rest ? ` ${rest}` : ''}`;
+  if (!script || path.basename(script) === 'staged') {
+    // A project's node_modules/.bin is on PATH only inside npm: from a shell it is `npx staged`.
+    const local = script !== undefined && path.basename(path.dirname(script)) === '.bin';
+    return `${local ? 'npx ' : ''}staged ${tail}`;
+  }
+  return `node ${path.relative(invocation.cwd, script) || script} ${tail}`;
+}

@@ -1,0 +1,40 @@
+/**
+ * How long Temporal keeps a finished batch's workflows: the namespace's retention. The dev server
+ * creates its namespace with 24 hours and has no flag for it (temporal CLI v1.5.1), so staged sets
+ * it through UpdateNamespace, as `temporal operator namespace update --retention` does.
+ */
+import type { Connection } from '@temporalio/client';
+import { msNumberToTs, tsToMs } from '@temporalio/common';
+import { parseDuration } from '../shared/duration.js';
+import { BadInputError } from '../shared/bad-input.js';
+
+export const DEFAULT_RETENTION = '30d';
+/** Temporal refuses a retention under one day. */
+const MIN_RETENTION_MS = 86_400_000;
+const MAX_RETENTION_MS = 10 * 365 * 86_400_000;
+
+export class RetentionError extends BadInputError {}
+
+/** `--retention` or STAGED_RETENTION, in ms; default 30 days. */
+export function parseRetention(text: string | undefined, source: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text ?? DEFAULT_RETENTION, { maxMs: MAX_RETENTION_MS });
+  } catch (err) {
+    throw new RetentionError(`${source}: ${(err as Error).message}`);
+  }
+  if (ms < MIN_RETENTION_MS) throw new RetentionError(`${source}: "${text}" is too short: Temporal keeps finished workflows at least 1d`);
+  return ms;
+}
+
+export async function setRetention(connection: Connection, namespace: string, retentionMs: number): Promise<void> {
+  await connection.workflowService.updateNamespace({
+    namespace,
+    config: { workflowExecutionRetentionTtl: msNumberToTs(retentionMs) },
+  });
+}
+
+export async function retentionOf(connection: Connection, namespace: string): Promise<number> {
+  const { config } = await connection.workflowService.describeNamespace({ namespace });
+  return tsToMs(config?.workflowExecutionRetentionTtl);
+}

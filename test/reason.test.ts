@@ -1,0 +1,45 @@
+/** Why an attempt ended (`reason`) reaches the event lines and the summary table. */
+import { describeChanges } from '../src/cli/events.js';
+import { summaryLines } from '../src/cli/render.js';
+import { newBatchState } from '../src/shared/batch-state.js';
+import { summaryMarkdown } from '../src/shared/summary-table.js';
+import type { BatchState, BatchSummary, ExperimentRecord } from '../src/shared/types.js';
+import { testSettings } from './helpers/temporal.js';
+
+function batchWith(...records: ExperimentRecord[]): BatchState {
+  const experiments = records.map((_, index) => ({ id: `exp${index + 1}`, name: `exp${index + 1}_run`, file: `exp${index + 1}_run.sh`, priority: 'high' as const }));
+  const state = newBatchState('b', experiments, testSettings({ experimentsDir: '/e', workDir: '/w', taskQueue: 'q' }), 0);
+  return { ...state, records };
+}
+
+test('[RETRY] and [FAIL] lines say why the attempt ended', () => {
+  const running: ExperimentRecord = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+  const before = batchWith(running, running, running, running);
+  const after = batchWith(
+    { status: 'failed', attempts: 1, exitCode: null, reason: 'timeout', startedAt: 0, closedAt: 1000, error: 'exceeded --timeout 1s' },
+    { status: 'retrying', attempts: 1, exitCode: 3, reason: 'exit-code', startedAt: 0 },
+    { status: 'failed', attempts: 1, exitCode: null, reason: 'signal', startedAt: 0, closedAt: 1000, error: 'killed by SIGKILL' },
+    { status: 'retrying', attempts: 1, exitCode: null, reason: 'worker-lost', startedAt: 0 },
+  );
+  expect(describeChanges(before, after, 1000)).toEqual([
+    '[FAIL] exp1_run after 1 attempt(s) (timeout): exceeded --timeout 1s',
+    '[RETRY] exp2_run attempt 1 failed (exit 3); retrying',
+    '[FAIL] exp3_run after 1 attempt(s) (signal): killed by SIGKILL',
+    '[RETRY] exp4_run attempt 1 failed (worker-lost); retrying',
+  ]);
+});
+
+test('the summary table and summary.md have a reason column', () => {
+  const summary: BatchSummary = {
+    batchId: 'b',
+    experiments: [
+      { id: 'exp1', name: 'exp1_run', priority: 'high', status: 'failed', attempts: 1, exitCode: null, reason: 'timeout', startedAt: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T00:00:05.000Z' },
+      { id: 'exp2', name: 'exp2_run', priority: 'low', status: 'completed', attempts: 1, exitCode: 0, reason: null, startedAt: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T00:00:02.000Z' },
+    ],
+  };
+  const table = summaryLines(summary);
+  expect(table.at(-3)).toMatch(/^experiment\s+priority\s+status\s+attempts\s+duration\s+reason$/);
+  expect(table.at(-2)).toMatch(/^exp1_run\s+high\s+failed\s+1\s+5\.0s\s+timeout$/);
+  expect(table.at(-1)).toMatch(/^exp2_run\s+low\s+completed\s+1\s+2\.0s\s+-$/);
+  expect(summaryMarkdown(summary)).toContain('| exp1_run | high | failed | 1 | 5.0s | timeout |');
+});
