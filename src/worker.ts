@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
 import {
   createActivities,
   DEFAULT_ADOPT_WINDOW_MS,
@@ -141,6 +141,23 @@ function duration(value: string): number {
   }
 }
 
+const RECONNECT_EVERY_MS = 5_000;
+
+/** A worker started before its server (a reboot, a deploy) waits for it instead of exiting. */
+async function connectWhenServerAnswers(address: string, options: NativeConnectionOptions): Promise<NativeConnection> {
+  for (let waiting = false; ; waiting = true) {
+    try {
+      return await NativeConnection.connect(options);
+    } catch (err) {
+      if (!waiting) {
+        const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+        console.error(`staged worker: no Temporal server answers at ${address} yet (${why}); retrying every ${RECONNECT_EVERY_MS / 1000}s`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_EVERY_MS));
+    }
+  }
+}
+
 function describeKillMode(mode: KillMode): string {
   return mode === 'cgroup' ? 'cgroup per run' : 'process scan by run marker (no writable cgroup v2 here)';
 }
@@ -173,7 +190,7 @@ async function main(argv: string[]): Promise<void> {
   }>();
   Runtime.install({ logger: new DefaultLogger((process.env.STAGED_LOG_LEVEL?.toUpperCase() ?? 'INFO') as LogLevel) });
   const config = loadConnectionConfig();
-  const connection = await NativeConnection.connect(config.options);
+  const connection = await connectWhenServerAnswers(config.address, config.options);
   try {
     const worker = await createStagedWorker({
       connection,
@@ -201,7 +218,9 @@ async function main(argv: string[]): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv).catch((err) => {
-    console.error(`staged worker: ${err instanceof Error ? err.message : err}`);
-    process.exit(1);
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    const badConfiguration = /namespace/i.test(message) && /not found|does not exist/i.test(message);
+    console.error(`staged worker: ${message}`);
+    process.exit(badConfiguration ? 2 : 1);
   });
 }

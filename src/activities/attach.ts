@@ -43,7 +43,13 @@ export interface AttachOptions {
   announceStart: boolean;
 }
 
-export async function attachToRun(context: Context, files: RunFiles, location: RunLocation, options: AttachOptions): Promise<RunExit> {
+export interface RunEnding {
+  exit: RunExit;
+  /** When the process started, when known. */
+  startedAt?: number;
+}
+
+export async function attachToRun(context: Context, files: RunFiles, location: RunLocation, options: AttachOptions): Promise<RunEnding> {
   const details: RunHeartbeatDetails = { ...location, host: hostname(), startedAt: Date.now() };
   const attachedAt = Date.now();
   let started: RunStarted | undefined;
@@ -51,9 +57,9 @@ export async function attachToRun(context: Context, files: RunFiles, location: R
   let progressText = '';
 
   for (;;) {
-    const exit = await files.readJson<RunExit>(files.exit);
-    if (exit) return exit;
     started ??= await files.readJson<RunStarted>(files.state);
+    const exit = await files.readJson<RunExit>(files.exit);
+    if (exit) return { exit, startedAt: started?.startedAt };
     if (started) {
       details.startedAt = started.startedAt;
       if (!announced) {
@@ -63,7 +69,10 @@ export async function attachToRun(context: Context, files: RunFiles, location: R
     }
     const keeperPid = started?.keeperPid ?? options.launchedPid;
     const keeperGone = keeperPid === undefined ? Date.now() - attachedAt > KEEPER_START_MS : !keeperAlive(keeperPid, files);
-    if (keeperGone) return (await files.readJson<RunExit>(files.exit)) ?? (await runWithoutKeeper(files, location, options));
+    if (keeperGone) {
+      const last = await files.readJson<RunExit>(files.exit);
+      return last ? { exit: last, startedAt: started?.startedAt } : runWithoutKeeper(files, location, options);
+    }
 
     await files.renewLease(options.contact.lastContactAt());
     const text = await readFile(files.progress, 'utf8').catch(() => '');

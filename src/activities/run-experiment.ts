@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
-import { RunFiles, runKeyOf, type RunExit, type RunSpec } from '../keeper/run-files.js';
+import { RunFiles, runKeyOf, type RunSpec } from '../keeper/run-files.js';
 import { attemptLogFile, experimentResultsDir } from '../paths.js';
 import {
   FAILURE_TYPES,
@@ -15,7 +15,7 @@ import {
   type RunLostDetails,
   type RunOutcome,
 } from '../shared/types.js';
-import { attachToRun, RunLostError } from './attach.js';
+import { attachToRun, RunLostError, type RunEnding } from './attach.js';
 import { NotRunnableError, resolveCommand, type ExperimentCommand } from './command.js';
 import { experimentEnvironment } from './child-env.js';
 import { launchKeeper } from './keeper-launch.js';
@@ -79,10 +79,10 @@ export function createActivities(options: ActivityOptions) {
           announceStart: launchedPid !== undefined,
         });
 
-      let exit: RunExit;
+      let ending: RunEnding;
       try {
         if (input.adopt) {
-          exit = await attach();
+          ending = await attach();
         } else {
           const command = await resolveScript(input, location.run, logFile, options.allowedRoots);
           const waitForSlot = async () => {
@@ -92,13 +92,13 @@ export function createActivities(options: ActivityOptions) {
             if (context.cancellationSignal.aborted) throw new RunLostError('stopped before it started', { stopped: true, started: false });
           };
           if (!(await options.slots.claimWhenFree(() => files.claim(), waitForSlot))) {
-            exit = await attach(); // started here before, by a worker lost before the server heard of it
+            ending = await attach(); // started here before, by a worker lost before the server heard of it
           } else {
             const launchedPid = await start(context, input, command, location, files, logFile, options).catch(async (err) => {
               await rm(files.dir, { recursive: true, force: true });
               throw err;
             });
-            exit = await attach(launchedPid);
+            ending = await attach(launchedPid);
           }
         }
       } catch (err) {
@@ -106,7 +106,7 @@ export function createActivities(options: ActivityOptions) {
         throw err;
       }
       await rm(files.dir, { recursive: true, force: true });
-      return outcomeOf(exit, input, location.run, logFile);
+      return outcomeOf(ending, input, location.run, logFile);
     },
   };
 }
@@ -178,7 +178,7 @@ async function recordHeartbeatNow(context: Context, details: RunHeartbeatDetails
   });
 }
 
-function outcomeOf(exit: RunExit, input: RunInput, run: number, logFile: string): RunOutcome {
+function outcomeOf({ exit, startedAt }: RunEnding, input: RunInput, run: number, logFile: string): RunOutcome {
   const { name } = input.experiment;
   const timeoutMs = input.settings.timeoutMs;
   switch (exit.end) {
@@ -190,7 +190,7 @@ function outcomeOf(exit: RunExit, input: RunInput, run: number, logFile: string)
     case 'abandoned':
       throw runLost(`${name} run ${run} was stopped (${exit.end}); it will run again`, { stopped: true, started: true });
     case 'exited':
-      if (exit.exitCode === 0) return { run };
+      if (exit.exitCode === 0) return { run, startedAt };
   }
   const reason: EndReason = exit.end === 'timeout' ? 'timeout' : exit.exitCode !== null ? 'exit-code' : 'signal';
   const why =
@@ -203,7 +203,7 @@ function outcomeOf(exit: RunExit, input: RunInput, run: number, logFile: string)
     type: FAILURE_TYPES.experimentFailed,
     nonRetryable: true,
     message: `${name} attempt ${run} ${why}; log: ${logFile}\n${exit.tail.join('\n')}`,
-    details: [{ ...failureDetails(run, logFile, reason), exitCode: exit.exitCode, signal: exit.signal }],
+    details: [{ ...failureDetails(run, logFile, reason), exitCode: exit.exitCode, signal: exit.signal, startedAt }],
   });
 }
 

@@ -35,6 +35,9 @@ async function keep(files: RunFiles): Promise<void> {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Listened to at once: a script may exit before the first await below returns.
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  exited.catch(() => undefined);
   const spawned = await Promise.race([once(child, 'spawn').then(() => undefined), once(child, 'error').then(([err]) => err as Error)]);
   if (spawned) {
     log.end();
@@ -68,7 +71,6 @@ async function keep(files: RunFiles): Promise<void> {
     );
   });
 
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   let lastProgressWrite = 0;
   const watch = setInterval(() => {
     const now = Date.now();

@@ -121,6 +121,8 @@ export interface RunInput extends ExperimentInput {
 /** What the activity returns after the process exited 0. */
 export interface RunOutcome {
   run: number;
+  /** When the process started (epoch ms): a short run may end before its start was announced. */
+  startedAt?: number;
 }
 
 /** Details attached to an `ExperimentFailed` / `ExperimentNotRunnable` failure. */
@@ -130,6 +132,7 @@ export interface RunFailureDetails {
   signal: string | null;
   reason: EndReason;
   logFile: string;
+  startedAt?: number;
 }
 
 /** Details attached to a `RunLost` failure: the run may still live there (adopt it), or is surely gone. */

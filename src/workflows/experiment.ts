@@ -104,7 +104,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       try {
         const outcome = location ? await adoptRun(location) : await startRun({ ...input, run: nextRun });
         const attempts = Math.max(record.attempts, outcome.run);
-        record = { ...record, status: 'completed', attempts, exitCode: 0, reason: undefined, retryAt: undefined };
+        const startedAt = record.startedAt ?? outcome.startedAt;
+        record = { ...record, status: 'completed', attempts, exitCode: 0, reason: undefined, retryAt: undefined, startedAt };
         break;
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -128,7 +129,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           continue;
         }
         const attempts = failure.kind === 'failed' ? Math.max(record.attempts, failure.run) : record.attempts;
-        const ended = { ...record, attempts, exitCode: failure.exitCode, reason: failure.reason, error: failure.message };
+        const startedAt = record.startedAt ?? (failure.kind === 'failed' ? failure.startedAt : undefined);
+        const ended = { ...record, attempts, exitCode: failure.exitCode, reason: failure.reason, error: failure.message, startedAt };
         const retryable = failure.kind === 'failed' && (failure.reason !== 'timeout' || settings.retryTimeouts);
         failures++;
         if (!retryable || failures > settings.maxRetries) {
@@ -159,7 +161,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 type Failure =
   | { kind: 'adopt'; location: RunLocation }
   | { kind: 'lost'; started: boolean; run: number; message: string }
-  | { kind: 'failed' | 'not-runnable'; run: number; exitCode: number | null; reason: EndReason; message: string };
+  | { kind: 'failed' | 'not-runnable'; run: number; exitCode: number | null; reason: EndReason; message: string; startedAt?: number };
 
 /**
  * Reads an activity failure. `current` is the run being adopted, or the number of the run being
@@ -186,7 +188,7 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
   if (cause instanceof ApplicationFailure && cause.details?.length) {
     const details = cause.details[0] as RunFailureDetails;
     const kind = cause.type === FAILURE_TYPES.experimentFailed ? 'failed' : 'not-runnable';
-    return { kind, run: details.run, exitCode: details.exitCode, reason: details.reason, message };
+    return { kind, run: details.run, exitCode: details.exitCode, reason: details.reason, message, startedAt: details.startedAt };
   }
   if (typeof current !== 'number') return { kind: 'adopt', location: current };
   return { kind: 'lost', started: false, run, message: `${message} (workflow ${workflowInfo().workflowId})` };
