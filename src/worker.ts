@@ -16,7 +16,8 @@ import {
   type ShutdownMode,
 } from './activities/index.js';
 import { MachineSlots } from './activities/machine-slots.js';
-import { watchServerContact, type ServerContact } from './activities/server-contact.js';
+import { watchOrphans } from './activities/orphans.js';
+import { watchServerContact } from './activities/server-contact.js';
 import { loadConnectionConfig, taskQueueName } from './connection.js';
 import { defaultRunsRoot, type KillMode } from './keeper/run-files.js';
 import { killModeOfMachine } from './keeper/run-tree.js';
@@ -59,7 +60,8 @@ export function hostQueueOf(taskQueue: string, machineId: string): string {
 export class StagedWorker {
   constructor(
     private readonly workers: Worker[],
-    private readonly contact: ServerContact,
+    /** Background loops of this worker, stopped with it. */
+    private readonly loops: { stop(): void }[],
     readonly hostQueue: string,
   ) {}
 
@@ -70,7 +72,7 @@ export class StagedWorker {
     } finally {
       this.shutdown();
       await Promise.allSettled(running);
-      this.contact.stop();
+      for (const loop of this.loops) loop.stop();
     }
     await Promise.all(running);
   }
@@ -98,6 +100,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const hostQueue = hostQueueOf(options.taskQueue, machineId);
   const runsDir = path.join(options.runsRoot ?? defaultRunsRoot(), encodeURIComponent(options.taskQueue));
   const contact = watchServerContact(options.connection);
+  const held = new Set<string>();
+  const orphans = watchOrphans(options.connection, options.namespace, runsDir, held, (message) => console.log(`staged worker: ${message}`));
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES,
     machineId,
@@ -108,6 +112,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     onShutdown: options.onShutdown ?? 'leave',
     contact,
     allowedRoots: (options.allowedRoots ?? [process.cwd()]).map((root) => path.resolve(root)),
+    held,
   });
   const common = {
     connection: options.connection,
@@ -124,7 +129,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     maxConcurrentActivityTaskExecutions: options.slots,
   });
   const own = await Worker.create({ ...common, taskQueue: hostQueue, maxConcurrentActivityTaskExecutions: ADOPT_SLOTS });
-  return new StagedWorker([shared, own], contact, hostQueue);
+  return new StagedWorker([shared, own], [contact, orphans], hostQueue);
 }
 
 function parsePositiveInt(value: string): number {

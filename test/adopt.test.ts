@@ -181,3 +181,31 @@ test('a run survives a server SIGKILL and restart longer than the heartbeat time
     devServer.kill();
   }
 }, 150_000);
+
+test('cancelled while no worker is alive: nothing starts again when a worker returns, and the run left behind is stopped', async () => {
+  const dir = await tempDir('adopt-cancel');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_long', journal, { body: countingBody(120, 0) });
+  await writeScript(dir, 'exp2_queued', journal);
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(
+    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 1, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+  );
+  const args = (await machine('m4'))(['--adopt-window', '120s']);
+  const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 1, 60_000, 'the run to start');
+  const [left] = starts(await readJournal(journal));
+
+  first.kill('SIGKILL');
+  await handle.cancel();
+  await sleep(3_000);
+  await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  const summary = await batchSummary(handle);
+  const stoppedAfter = await waitUntilDead([left.pid], 20_000);
+
+  expect(summary.experiments.map((e) => e.status)).toEqual(['cancelled', 'cancelled']);
+  expect(stoppedAfter).toBeDefined();
+  await sleep(2_000);
+  expect(starts(await readJournal(journal)).map((e) => e.name)).toEqual(['exp1_long']);
+}, 120_000);

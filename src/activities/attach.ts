@@ -4,7 +4,8 @@
  * when the worker shuts down or the server gives up on this activity, it lets go of the run and
  * leaves it to be adopted.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '@temporalio/activity';
@@ -16,6 +17,7 @@ import { runStartedSignal } from '../workflows/messages.js';
 import { keeperAlive } from './keeper-launch.js';
 import type { ShutdownMode } from './run-experiment.js';
 import type { ServerContact } from './server-contact.js';
+import { requestStop } from './stop-run.js';
 
 const POLL_MS = 1_000;
 const STARTING_POLL_MS = 50;
@@ -41,6 +43,8 @@ export interface AttachOptions {
   launchedPid?: number;
   /** Tell the experiment workflow when the process has started (not when adopting: it knows). */
   announceStart: boolean;
+  /** Runs some activity of this worker holds, by key: not orphans. */
+  held: Set<string>;
 }
 
 export interface RunEnding {
@@ -50,6 +54,15 @@ export interface RunEnding {
 }
 
 export async function attachToRun(context: Context, files: RunFiles, location: RunLocation, options: AttachOptions): Promise<RunEnding> {
+  options.held.add(location.runKey);
+  try {
+    return await holdRun(context, files, location, options);
+  } finally {
+    options.held.delete(location.runKey);
+  }
+}
+
+async function holdRun(context: Context, files: RunFiles, location: RunLocation, options: AttachOptions): Promise<RunEnding> {
   const details: RunHeartbeatDetails = { ...location, host: hostname(), startedAt: Date.now() };
   const attachedAt = Date.now();
   let started: RunStarted | undefined;
@@ -132,21 +145,14 @@ async function letGo(
 }
 
 async function stopRun(files: RunFiles, keeperPid: number | undefined, reason: 'cancelled' | 'shutdown', graceMs: number): Promise<void> {
-  await writeFile(files.stopReason, reason);
-  if (keeperPid !== undefined) {
-    try {
-      process.kill(keeperPid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
+  await requestStop(files, keeperPid, reason);
   const deadline = Date.now() + graceMs + STOP_MARGIN_MS;
   while (Date.now() < deadline) {
     if (await files.readJson<RunExit>(files.exit)) return;
     if (keeperPid === undefined || !keeperAlive(keeperPid, files)) break;
     await delay(100);
   }
-  const tree = await runTreeFor(files.dir.split('/').at(-1)!);
+  const tree = await runTreeFor(path.basename(files.dir));
   await tree.stop(graceMs);
   await tree.release();
 }

@@ -47,6 +47,8 @@ export interface ActivityOptions {
   contact: ServerContact;
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];
+  /** Keys of the runs this worker's activities hold right now. */
+  held: Set<string>;
 }
 
 export function createActivities(options: ActivityOptions) {
@@ -77,6 +79,7 @@ export function createActivities(options: ActivityOptions) {
           onShutdown: options.onShutdown,
           launchedPid,
           announceStart: launchedPid !== undefined,
+          held: options.held,
         });
 
       let ending: RunEnding;
