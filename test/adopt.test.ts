@@ -3,18 +3,15 @@
  * process, no retry used), and a run nobody adopts is stopped within the window before it starts
  * again elsewhere. Measured from the experiment processes' own journal, logs and pids.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { execa } from 'execa';
 import { batchInput, batchSummary } from '../src/batch-handle.js';
 import { attemptLogFile } from '../src/paths.js';
-import { devServerArgs, waitForDevServer } from '../src/server/dev-server.js';
-import { findTemporalCli } from '../src/server/temporal-cli.js';
 import { batchWorkflow } from '../src/workflows/batch.js';
 import { batchStateFor, startBatch, testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
 import { readJournal, tempDir, writeScript, type JournalEntry } from './helpers/scripts.js';
+import { ownServer } from './helpers/own-server.js';
 import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from './helpers/processes.js';
 
 const server = useTestServer();
@@ -131,29 +128,13 @@ test('a run no worker adopts is stopped within the adoption window, then runs on
   );
 }, 120_000);
 
-async function freePort(): Promise<number> {
-  const listener = createServer();
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const { port } = listener.address() as { port: number };
-  await new Promise((resolve) => listener.close(resolve));
-  return port;
-}
-
 test('a run survives a server SIGKILL and restart longer than the heartbeat timeout: one process start, completed', async () => {
   const dir = await tempDir('adopt-server');
   const journal = path.join(dir, '_journal');
   await writeScript(dir, 'exp1_long', journal, { body: countingBody(20, 0) });
-  await mkdir(path.join(dir, 'db'));
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
-  const temporal = await findTemporalCli({ build: false });
-  const serverArgs = [...devServerArgs({ port, uiPort: await freePort(), dbFile: path.join(dir, 'db', 'temporal.db') }), '--headless'];
-  const startServer = async () => {
-    const subprocess = execa(temporal, serverArgs, { reject: false, stdio: 'ignore' });
-    await waitForDevServer(address, 'default');
-    return { kill: () => subprocess.kill('SIGKILL'), exited: () => subprocess.then(() => undefined) };
-  };
-  let devServer = await startServer();
+  const devServer = await ownServer(dir);
+  const { address } = devServer;
+  await devServer.start();
   const connection = await Connection.connect({ address });
   try {
     const client = new Client({ connection });
@@ -166,10 +147,9 @@ test('a run survives a server SIGKILL and restart longer than the heartbeat time
     await until(async () => starts(await readJournal(journal)).length === 1, 60_000, 'the run to start');
     await sleep(2_000);
 
-    devServer.kill();
-    await devServer.exited();
+    await devServer.kill();
     await sleep(6_000); // three heartbeat timeouts
-    devServer = await startServer();
+    await devServer.start();
     const summary = await batchSummary(handle);
 
     expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1, exitCode: 0 });
@@ -178,7 +158,7 @@ test('a run survives a server SIGKILL and restart longer than the heartbeat time
     expect(ends(entries)).toHaveLength(1);
   } finally {
     await connection.close();
-    devServer.kill();
+    await devServer.kill();
   }
 }, 150_000);
 

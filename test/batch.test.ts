@@ -5,6 +5,7 @@ import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { StagedWorker } from '../src/worker.js';
 import { attemptLogFile } from '../src/paths.js';
+import { STATUS_KEY } from '../src/workflows/search-attributes.js';
 import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
 import { waitUntilDead } from './helpers/processes.js';
@@ -173,4 +174,39 @@ test('an experiment that leaves a background grandchild still completes, and the
   const grandchild = Number((await readFile(pids, 'utf8')).trim());
   expect(grandchild).toBeGreaterThan(0);
   expect(await waitUntilDead([grandchild], 2_000)).toBeDefined();
+});
+
+test('an experiment waiting for a worker slot is queued, not running; start order within a priority is kept; durations count from the process start', async () => {
+  const dir = await tempDir('slots');
+  const journal = path.join(dir, '_journal');
+  for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d']) await writeScript(dir, name, journal, { body: 'sleep 1.5' });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 4 }));
+
+  const { summary, whileFirstRuns, attributes } = await withWorker(taskQueue, 1, async () => {
+    const handle = await startBatch(server.env, state);
+    let snapshot = await queryBatchState(handle);
+    while (snapshot.records[0].status !== 'running') {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      snapshot = await queryBatchState(handle);
+    }
+    const description = await server.env.client.workflow.getHandle(`${state.batchId}/exp3_c`).describe();
+    const attributes = description.typedSearchAttributes.get(STATUS_KEY);
+    return { summary: await batchSummary(handle), whileFirstRuns: snapshot.records, attributes };
+  });
+
+  expect(whileFirstRuns.map((record) => [record.status, record.attempts])).toEqual([
+    ['running', 1],
+    ['queued', 0],
+    ['queued', 0],
+    ['queued', 0],
+  ]);
+  expect(attributes).toBe('queued');
+  const starts = (await readJournal(journal)).filter((entry) => entry.event === 'start');
+  expect([...starts].sort((a, b) => a.atMs - b.atMs).map((entry) => entry.name)).toEqual(['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d']);
+  for (const experiment of summary.experiments) {
+    const duration = Date.parse(experiment.closedAt!) - Date.parse(experiment.startedAt!);
+    expect(duration).toBeLessThan(4_000); // its own 1.5 s, not the wait for the slot
+  }
+  expect(maxOverlap(await readJournal(journal))).toBe(1);
 });

@@ -1,4 +1,5 @@
 /** Progress read from experiment output, and the ETAs built on it: pure logic. */
+import { commandHint } from '../src/cli/invocation.js';
 import { displayFor, fitToScreen } from '../src/cli/display.js';
 import { batchEtaMs, runEtaMs, runLeftMs } from '../src/shared/eta.js';
 import { newBatchState } from '../src/shared/batch-state.js';
@@ -134,7 +135,7 @@ describe('the live status block on a terminal', () => {
     const fitted = fitToScreen(lines, 20);
     expect(fitted).toHaveLength(18);
     expect(fitted[16]).toBe('line 16');
-    expect(fitted[17]).toBe('    … and 33 more (npm run status -- <batchId> lists all)');
+    expect(fitted[17]).toBe(`    … and 33 more (${commandHint('status', ['<batchId>'])} lists all)`);
     expect(fitToScreen(lines.slice(0, 5), 20)).toEqual(lines.slice(0, 5));
   });
 

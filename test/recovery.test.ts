@@ -1,15 +1,13 @@
 /** A batch outlives its client and its server, and can be cancelled one experiment at a time. */
 import { batchSummary, batchInput } from '../src/batch-handle.js';
-import { createServer } from 'node:net';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
-import { devServerArgs, waitForDevServer } from '../src/server/dev-server.js';
-import { findTemporalCli } from '../src/server/temporal-cli.js';
 import { batchWorkflow } from '../src/workflows/batch.js';
 import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
+import { ownServer } from './helpers/own-server.js';
 import { CLI, until, waitUntilDead, workerProcessesPerTest } from './helpers/processes.js';
 
 const server = useTestServer();
@@ -20,14 +18,6 @@ const worker = startWorkerProcess;
 
 function staged(args: string[], cliEnv: Record<string, string>) {
   return execa(process.execPath, [CLI, ...args], { env: { TEMPORAL_ADDRESS: server.env.address, ...cliEnv }, reject: false });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 test('a killed client loses nothing: the batch runs on, watch re-attaches to live progress, status works anywhere', async () => {
@@ -100,17 +90,9 @@ test('a server killed with SIGKILL and restarted on the same DB file: the batch 
   for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']) {
     await writeScript(dir, name, journal, { body: 'sleep 1' });
   }
-  await mkdir(path.join(dir, 'db'));
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
-  const temporal = await findTemporalCli({ build: false });
-  const serverArgs = [...devServerArgs({ port, uiPort: await freePort(), dbFile: path.join(dir, 'db', 'temporal.db') }), '--headless'];
-  const startServer = async () => {
-    const subprocess = execa(temporal, serverArgs, { reject: false, stdio: 'ignore' });
-    await waitForDevServer(address, 'default');
-    return { kill: () => subprocess.kill('SIGKILL'), exited: () => subprocess.then(() => undefined) };
-  };
-  let server = await startServer();
+  const devServer = await ownServer(dir);
+  const { address } = devServer;
+  await devServer.start();
   const connection = await Connection.connect({ address });
   try {
     const client = new Client({ connection });
@@ -120,10 +102,9 @@ test('a server killed with SIGKILL and restarted on the same DB file: the batch 
     const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [batchInput(state)] });
     await until(async () => (await readJournal(journal)).some((e) => e.event === 'end'), 60_000, 'a first experiment to end');
 
-    server.kill();
-    await server.exited();
+    await devServer.kill();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    server = await startServer();
+    await devServer.start();
     const summary = await batchSummary(handle);
 
     expect(summary.experiments.map((e) => e.status)).toEqual(Array(6).fill('completed'));
@@ -131,6 +112,34 @@ test('a server killed with SIGKILL and restarted on the same DB file: the batch 
     expect(ends.sort()).toEqual(['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']);
   } finally {
     await connection.close();
-    server.kill();
+    await devServer.kill();
   }
 }, 180_000);
+
+test('a worker started before its server waits for it, then runs a batch', async () => {
+  const dir = await tempDir('worker-first');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_a', journal);
+  const devServer = await ownServer(dir);
+  const taskQueue = uniqueQueue();
+  const waiting = worker(devServer.address, taskQueue, 1);
+  waiting.catch(() => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+
+  try {
+    await devServer.start();
+    const ready = await waiting;
+    const connection = await Connection.connect({ address: devServer.address });
+    try {
+      const client = new Client({ connection });
+      const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue }));
+      const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [batchInput(state)] });
+      expect((await batchSummary(handle)).experiments[0].status).toBe('completed');
+      expect(ready.pid).toBeGreaterThan(0);
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await devServer.kill();
+  }
+}, 120_000);

@@ -1,9 +1,10 @@
 /**
  * Runs left on this machine whose experiment workflow has closed (cancelled or terminated while no
  * worker held them) are stopped as soon as a worker here notices, not at the end of their adoption
- * window: a cancelled experiment never runs on when its worker comes back.
+ * window: a cancelled experiment never runs on when its worker comes back. Their directories go
+ * once they have ended.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import { RunFiles, type RunExit, type RunStarted } from '../keeper/run-files.js';
@@ -29,11 +30,16 @@ export function watchOrphans(
       if (held.has(runKey)) continue;
       const files = new RunFiles(path.join(runsDir, runKey));
       const started = await files.readJson<RunStarted>(files.state);
-      if (!started || (await files.readJson<RunExit>(files.exit)) || !keeperAlive(started.keeperPid, files)) continue;
+      const ended = (await files.readJson<RunExit>(files.exit)) !== undefined;
+      if (!started || (!ended && !keeperAlive(started.keeperPid, files))) continue;
       const workflowId = decodeURIComponent(runKey.replace(/\.run-\d+$/, ''));
       if (await workflowIsRunning(connection, namespace, workflowId)) continue;
-      log(`stopping run ${runKey}: its experiment workflow is closed`);
-      await requestStop(files, started.keeperPid, 'cancelled');
+      if (ended) {
+        await rm(files.dir, { recursive: true, force: true }); // nobody will read its end any more
+      } else {
+        log(`stopping run ${runKey}: its experiment workflow is closed`);
+        await requestStop(files, started.keeperPid, 'cancelled');
+      }
     }
   };
   let running = false;

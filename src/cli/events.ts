@@ -22,12 +22,18 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
     const label = experiment.name;
     const priority = experiment.priority.toUpperCase();
     const wasQueued = !before || before.status === 'queued';
-    if (wasQueued && after.status !== 'queued' && after.status !== 'cancelled') {
-      lines.push(`[START] ${label} (Priority: ${priority})`);
+    // A run too short to be seen running still gets its START line before its end.
+    const startedUnseen = wasQueued && (after.status === 'retrying' || after.status === 'completed' || after.status === 'failed');
+    const startedNow = after.status === 'running' && (before?.status !== 'running' || before.attempts !== after.attempts);
+    if ((startedUnseen && after.attempts > 0) || startedNow) {
+      const attempt = after.attempts > 1 ? `, attempt ${after.attempts}` : '';
+      lines.push(`[START] ${label} (Priority: ${priority}${attempt})`);
     }
     switch (after.status) {
-      case 'running':
-        if (before?.status === 'retrying') lines.push(`[START] ${label} (Priority: ${priority}, attempt ${after.attempts + 1})`);
+      case 'queued':
+        if (before?.status === 'running' && after.reason === 'worker-lost') {
+          lines.push(`[LOST] ${label} attempt ${after.attempts} was lost with its worker; it runs again (no retry used)`);
+        }
         break;
       case 'retrying': {
         const wait = after.retryAt ? ` in ${formatDuration(Math.max(0, after.retryAt - now))}` : '';

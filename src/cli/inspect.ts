@@ -6,7 +6,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@tempor
 import { loadConnectionConfig } from '../connection.js';
 import { batchSummaryFile } from '../paths.js';
 import { countByStatus, isFinal, summarize } from '../shared/batch-state.js';
-import type { BatchState, BatchSummary } from '../shared/types.js';
+import type { BatchState, BatchSummary, ExperimentRecord } from '../shared/types.js';
 import { finalBatchState, queryBatchState } from '../batch-handle.js';
 import { cancelExperimentsSignal } from '../workflows/messages.js';
 import { STATUS_KEY } from '../workflows/search-attributes.js';
@@ -169,7 +169,7 @@ function liveLogSource(handle: WorkflowHandle, state: BatchState, status: string
     async ended(index, pinnedAttempt) {
       try {
         const record = (await queryBatchState(handle)).records[index];
-        return isFinal(record.status) || (pinnedAttempt !== undefined && record.attempts >= pinnedAttempt);
+        return isFinal(record.status) || (pinnedAttempt !== undefined && attemptOver(record, pinnedAttempt));
       } catch {
         return undefined;
       }
@@ -194,4 +194,9 @@ export async function showLogs(batchId: string, experiment: string, options: Log
     const source = reading.kind === 'files' ? fileLogSource(reading.summary, workDir) : liveLogSource(reading.handle, reading.state, reading.status);
     return logs(source, experiment, options);
   });
+}
+
+/** `attempts` counts the run in progress: attempt N is over once a later one started, or N is no longer running. */
+function attemptOver(record: ExperimentRecord, attempt: number): boolean {
+  return record.attempts > attempt || (record.attempts === attempt && record.status !== 'running');
 }

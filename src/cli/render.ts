@@ -53,7 +53,7 @@ function runningDetails(experiment: LiveExperimentView): string {
   if (experiment.status === 'retrying') return `attempt ${experiment.attempts} failed, waiting to retry`;
   const parts = [
     formatDuration((experiment.attemptElapsedSeconds ?? 0) * 1000),
-    `attempt ${experiment.attempts + 1}`,
+    `attempt ${Math.max(1, experiment.attempts)}`,
   ];
   const { progress } = experiment;
   if (progress) {

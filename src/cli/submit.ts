@@ -102,7 +102,7 @@ export async function submit(flags: SubmitFlags, workDir: string): Promise<numbe
       printDryRun(queue, Boolean(flags.json));
       return EXIT.ok;
     }
-    await ensureWorker(client, config, settings.taskQueue, workDir, note);
+    await ensureWorker(client, config, settings.taskQueue, workDir, note, [workDir, settings.experimentsDir]);
     const batchId = options.batchId ?? newBatchId();
     const state: BatchState = newBatchState(batchId, queue.map(specOf), { ...settings, searchAttributes }, Date.now());
     const handle = await startBatch(client, state, queue.length);

@@ -3,7 +3,7 @@ import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
-import { killGroup, groupAlive } from '../activities/process-group.js';
+import { killGroup, groupAlive } from './process-group.js';
 import { stagedHome } from '../paths.js';
 
 export type BackgroundService = 'server' | 'worker';

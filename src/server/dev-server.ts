@@ -17,15 +17,17 @@ export function defaultDevServerOptions(workDir: string): DevServerOptions {
 }
 
 /**
- * Without matching.useNewMatcher, Server 1.29 ignores task-queue priority. Eager activity
- * execution hands an experiment's activity to the worker that scheduled it, when it has a free
- * slot, in the reply to that workflow task: one server round trip less per experiment.
+ * Without matching.useNewMatcher, Server 1.29 ignores task-queue priority. One partition per task
+ * queue keeps tasks of one priority in the order they were scheduled (with several, a poller takes
+ * from whichever partition answers first), so experiments start in order when worker slots are full.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG = [
   '--dynamic-config-value',
   'matching.useNewMatcher=true',
   '--dynamic-config-value',
-  'system.enableActivityEagerExecution=true',
+  'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value',
+  'matching.numTaskqueueWritePartitions=1',
 ];
 
 export function devServerArgs(options: DevServerOptions): string[] {

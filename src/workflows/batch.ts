@@ -62,6 +62,9 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       }
       const started = startExperiment(state, state.nextIndex++, ownChildren).finally(() => pendingStarts.delete(started));
       pendingStarts.add(started);
+      // One start at a time: each child asks for a worker slot before the next exists, so when slots
+      // are the bottleneck experiments of one priority still start in order.
+      await started;
     }
     await condition(() => isBatchDone(state));
   } catch (err) {

@@ -56,7 +56,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     priority: { priorityKey: PRIORITY_KEY[input.experiment.priority] },
     retry: { maximumAttempts: 1 }, // every loss is decided below: adopt where the run lives, or start again
   };
-  const startRun = proxyActivities<StagedActivities>({ ...common, taskQueue: settings.taskQueue }).runExperiment;
+  // Not eager: a run taken by whichever child's task completes first would break the start order.
+  const startRun = proxyActivities<StagedActivities>({ ...common, taskQueue: settings.taskQueue, allowEagerDispatch: false }).runExperiment;
   const adoptRun = (location: RunLocation) =>
     proxyActivities<StagedActivities>({
       ...common,
