@@ -41,7 +41,7 @@ export function uniqueQueue(): string {
 }
 
 export async function startWorker(env: TestWorkflowEnvironment, taskQueue: string, slots = 10): Promise<StagedWorker> {
-  return createStagedWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, slots, allowedRoots: [tmpdir()] });
+  return createStagedWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, slots, allowedRoots: [tmpdir(), process.cwd()] });
 }
 
 export function testSettings(overrides: Partial<BatchSettings> & Pick<BatchSettings, 'experimentsDir' | 'workDir' | 'taskQueue'>): BatchSettings {
