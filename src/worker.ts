@@ -31,6 +31,8 @@ const SHUTDOWN_FORCE_MS = 30_000;
 export const PROGRESS_THROTTLE_MS = 2_000;
 /** Adopting a run starts no process, so this machine's own queue is not bounded by --slots. */
 const ADOPT_SLOTS = 1_000;
+/** Twice the default heartbeat timeout: a lost run is offered for adoption only after that timeout. */
+const MIN_USEFUL_ADOPT_WINDOW_MS = 60_000;
 
 export interface StagedWorkerOptions {
   connection: NativeConnection;
@@ -215,6 +217,12 @@ async function main(argv: string[]): Promise<void> {
         `serves ${(flags.allowDir ?? [process.cwd()]).map((dir) => path.resolve(dir)).join(', ')}; ` +
         `stops runs by: ${describeKillMode(await killModeOfMachine())}`,
     );
+    if (flags.adoptWindow < MIN_USEFUL_ADOPT_WINDOW_MS) {
+      console.log(
+        `staged worker: [WARN] --adopt-window ${flags.adoptWindow / 1000}s is shorter than ${MIN_USEFUL_ADOPT_WINDOW_MS / 1000}s: ` +
+          'a run whose batch has a longer --heartbeat-timeout (default 30s) is stopped before a restarted worker can adopt it',
+      );
+    }
     await worker.run();
   } finally {
     await connection.close();
