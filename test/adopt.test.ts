@@ -128,10 +128,11 @@ test('a run no worker adopts is stopped within the adoption window, then runs on
   );
 }, 120_000);
 
-test('a run survives a server SIGKILL and restart longer than the heartbeat timeout: one process start, completed', async () => {
+test('runs survive a server SIGKILL and restart longer than the heartbeat timeout, also one that ends during the outage: one start each, completed', async () => {
   const dir = await tempDir('adopt-server');
   const journal = path.join(dir, '_journal');
   await writeScript(dir, 'exp1_long', journal, { body: countingBody(20, 0) });
+  await writeScript(dir, 'exp2_ends_meanwhile', journal, { body: countingBody(5, 0) });
   const devServer = await ownServer(dir);
   const { address } = devServer;
   await devServer.start();
@@ -139,23 +140,29 @@ test('a run survives a server SIGKILL and restart longer than the heartbeat time
   try {
     const client = new Client({ connection });
     const taskQueue = uniqueQueue();
-    await startWorkerProcess(address, taskQueue, 1, (await machine('m3'))(['--adopt-window', '60s']));
+    await startWorkerProcess(address, taskQueue, 2, (await machine('m3'))(['--adopt-window', '60s']));
     const state = await batchStateFor(
-      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
     );
     const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [batchInput(state)] });
-    await until(async () => starts(await readJournal(journal)).length === 1, 60_000, 'the run to start');
+    await until(async () => starts(await readJournal(journal)).length === 2, 60_000, 'both runs to start');
     await sleep(2_000);
 
     await devServer.kill();
     await sleep(6_000); // three heartbeat timeouts
+    const restartedAt = Date.now();
     await devServer.start();
     const summary = await batchSummary(handle);
 
-    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1, exitCode: 0 });
+    expect(summary.experiments.map((e) => [e.status, e.attempts, e.exitCode])).toEqual([
+      ['completed', 1, 0],
+      ['completed', 1, 0],
+    ]);
     const entries = await readJournal(journal);
-    expect(starts(entries)).toHaveLength(1);
-    expect(ends(entries)).toHaveLength(1);
+    expect(starts(entries)).toHaveLength(2);
+    expect(ends(entries)).toHaveLength(2);
+    const shortEnd = ends(entries).find((e) => e.name === 'exp2_ends_meanwhile')!;
+    expect(shortEnd.atMs).toBeLessThan(restartedAt); // it ended while the server was down
   } finally {
     await connection.close();
     await devServer.kill();

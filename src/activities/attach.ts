@@ -87,7 +87,12 @@ async function holdRun(context: Context, files: RunFiles, location: RunLocation,
       return last ? { exit: last, startedAt: started?.startedAt } : runWithoutKeeper(files, location, options);
     }
 
-    await files.renewLease(options.contact.lastContactAt());
+    if (!(await files.renewLease(options.contact.lastContactAt()).then(() => true, () => false))) {
+      throw new RunLostError(`the directory of run ${location.run} (${files.dir}) is gone; the run will start again`, {
+        stopped: true,
+        started: true,
+      });
+    }
     const text = await readFile(files.progress, 'utf8').catch(() => '');
     if (text && text !== progressText) {
       progressText = text;

@@ -85,6 +85,12 @@ export function createActivities(options: ActivityOptions) {
       let ending: RunEnding;
       try {
         if (input.adopt) {
+          if (!(await files.exists())) {
+            throw new RunLostError(`run ${location.run} is not on ${location.machineId} any more; it will run again`, {
+              stopped: true,
+              started: true,
+            });
+          }
           ending = await attach();
         } else {
           const command = await resolveScript(input, location.run, logFile, options.allowedRoots);
@@ -108,7 +114,8 @@ export function createActivities(options: ActivityOptions) {
         if (err instanceof RunLostError) throw runLost(err.message, err.details);
         throw err;
       }
-      await rm(files.dir, { recursive: true, force: true });
+      // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost
+      // on its way to the server, the next adoption reads it again instead of running the script twice.
       return outcomeOf(ending, input, location.run, logFile);
     },
   };

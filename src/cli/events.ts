@@ -25,6 +25,8 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
     // A run too short to be seen running still gets its START line before its end.
     const startedUnseen = wasQueued && (after.status === 'retrying' || after.status === 'completed' || after.status === 'failed');
     const startedNow = after.status === 'running' && (before?.status !== 'running' || before.attempts !== after.attempts);
+    const lostUnseen = before?.status === 'running' && after.status === 'running' && after.attempts > before.attempts && after.reason === 'worker-lost';
+    if (lostUnseen) lines.push(`[LOST] ${label} attempt ${before.attempts} was lost with its worker; it runs again (no retry used)`);
     if ((startedUnseen && after.attempts > 0) || startedNow) {
       const attempt = after.attempts > 1 ? `, attempt ${after.attempts}` : '';
       lines.push(`[START] ${label} (Priority: ${priority}${attempt})`);

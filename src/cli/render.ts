@@ -70,5 +70,14 @@ export function summaryLines(summary: BatchSummary): string[] {
   const rightAligned = SUMMARY_COLUMNS.indexOf('attempts');
   const format = (row: string[]) =>
     row.map((cell, column) => (column === rightAligned ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ').trimEnd();
-  return ['', RULE, `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`, RULE, ...rows.map(format)];
+  return [...failureDetails(summary), '', RULE, `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`, RULE, ...rows.map(format)];
+}
+
+/** Each failed experiment's last error: what happened, its log file and the last lines of its output. */
+function failureDetails(summary: BatchSummary): string[] {
+  return summary.experiments.flatMap((experiment) => {
+    if (experiment.status !== 'failed' || !experiment.error) return [];
+    const [first, ...tail] = experiment.error.split('\n');
+    return ['', `[FAILED] ${first}`, ...tail.map((line) => `    ${line}`)];
+  });
 }

@@ -36,8 +36,9 @@ async function keep(files: RunFiles): Promise<void> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Listened to at once: a script may exit before the first await below returns.
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  exited.catch(() => undefined);
+  let noticeExit: (ending: [number | null, NodeJS.Signals | null]) => void = () => undefined;
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => (noticeExit = resolve));
+  child.once('exit', (code, signal) => noticeExit([code, signal]));
   const spawned = await Promise.race([once(child, 'spawn').then(() => undefined), once(child, 'error').then(([err]) => err as Error)]);
   if (spawned) {
     log.end();
@@ -74,6 +75,7 @@ async function keep(files: RunFiles): Promise<void> {
   let lastProgressWrite = 0;
   const watch = setInterval(() => {
     const now = Date.now();
+    if (child.exitCode !== null || child.signalCode !== null) noticeExit([child.exitCode, child.signalCode]); // never wait on a missed event
     if (spec.timeoutMs !== null && now - startedAt > spec.timeoutMs) stop('timeout');
     files.leaseRenewedAt().then((renewedAt) => {
       if (renewedAt !== undefined && now - renewedAt > spec.leaseTimeoutMs) stop('abandoned');

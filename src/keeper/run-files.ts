@@ -103,6 +103,13 @@ export class RunFiles {
     }
   }
 
+  exists(): Promise<boolean> {
+    return stat(this.dir).then(
+      () => true,
+      () => false,
+    );
+  }
+
   readJson<T>(file: string): Promise<T | undefined> {
     return readFile(file, 'utf8').then(
       (text) => JSON.parse(text) as T,

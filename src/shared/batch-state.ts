@@ -93,6 +93,7 @@ export function experimentViews(state: BatchState): ExperimentView[] {
       reason: record.reason ?? null,
       startedAt: isoOrNull(record.startedAt),
       closedAt: isoOrNull(record.closedAt),
+      ...(record.error !== undefined && record.status !== 'completed' ? { error: record.error } : {}),
     };
   });
 }

@@ -177,6 +177,8 @@ export interface ExperimentView {
   reason: EndReason | null;
   startedAt: string | null;
   closedAt: string | null;
+  /** Unless completed: why the last attempt failed, with its log file and the last lines of its output. */
+  error?: string;
 }
 
 export interface ExperimentSummary extends ExperimentView {

@@ -100,6 +100,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let location: RunLocation | undefined;
   let failures = 0;
   let unstarted = 0;
+  let readopts = 0;
   try {
     for (;;) {
       try {
@@ -112,6 +113,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         if (isCancellation(err)) throw err;
         const failure = describeFailure(err, location ?? nextRun);
         if (failure.kind === 'adopt') {
+          // The same run again after an unexpected failure: back off, a failing adoption must not spin.
+          if (location?.runKey === failure.location.runKey) await sleep(Math.min(60_000, 1_000 * 2 ** Math.min(6, readopts++)));
+          else readopts = 0;
           location = failure.location;
           if (record.status !== 'running' || record.attempts < location.run) {
             await report({ ...record, status: 'running', attempts: Math.max(record.attempts, location.run) });
