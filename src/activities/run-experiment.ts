@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import { RunFiles, runKeyOf, type RunSpec } from '../keeper/run-files.js';
 import { attemptLogFile, experimentResultsDir } from '../paths.js';
 import {
@@ -211,6 +211,7 @@ function outcomeOf({ exit, startedAt }: RunEnding, input: RunInput, run: number,
         : `was killed by ${exit.signal}`;
   throw ApplicationFailure.create({
     type: FAILURE_TYPES.experimentFailed,
+    category: ApplicationFailureCategory.BENIGN, // an outcome, not a fault of the worker: not logged as a warning
     nonRetryable: true,
     message: `${name} attempt ${run} ${why}; log: ${logFile}\n${exit.tail.join('\n')}`,
     details: [{ ...failureDetails(run, logFile, reason), exitCode: exit.exitCode, signal: exit.signal, startedAt }],
@@ -226,5 +227,11 @@ function notRunnable(message: string, details: RunFailureDetails): ApplicationFa
 }
 
 function runLost(message: string, details: RunLostDetails): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE_TYPES.runLost, nonRetryable: true, message, details: [details] });
+  return ApplicationFailure.create({
+    type: FAILURE_TYPES.runLost,
+    category: ApplicationFailureCategory.BENIGN,
+    nonRetryable: true,
+    message,
+    details: [details],
+  });
 }

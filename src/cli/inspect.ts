@@ -12,7 +12,7 @@ import { cancelExperimentsSignal } from '../workflows/messages.js';
 import { STATUS_KEY } from '../workflows/search-attributes.js';
 import { readSummaryFile } from './batch-files.js';
 import { liveBatchView } from './batch-view.js';
-import { withConnection } from './connect.js';
+import { ANSWER_TIMEOUT_MS, withConnection } from './connect.js';
 import { displayFor } from './display.js';
 import { EXIT, UsageError } from './errors.js';
 import { resolveExperiment } from './experiment-ref.js';
@@ -49,7 +49,7 @@ type BatchReading =
  */
 async function readBatch(client: Client, batchId: string, workDir: string): Promise<BatchReading> {
   const handle = client.workflow.getHandle(batchId);
-  const query = queryBatchState(handle);
+  const query = withinAnswerTime(queryBatchState(handle));
   query.catch(() => undefined); // a finished or gone batch may have no worker to answer
   const found = await findBatch(client, batchId);
   if (!found) {
@@ -62,7 +62,7 @@ async function readBatch(client: Client, batchId: string, workDir: string): Prom
   try {
     return { kind: 'live', handle, state: await query, status };
   } catch (err) {
-    throw new Error(`batch ${batchId} is ${status.toLowerCase()} and no worker answered: ${(err as Error).message}`);
+    throw new Error(noWorkerAnswers(batchId, status, err));
   }
 }
 
@@ -148,10 +148,15 @@ export async function cancel(batchId: string, experiment?: string): Promise<numb
     const { handle } = found;
     if (experiment === undefined) {
       await handle.cancel();
-      console.log(`[CANCEL] Batch ${batchId}: queued experiments will not start; running ones are being stopped.`);
+      console.log(
+        `[CANCEL] Batch ${batchId}: queued experiments will not start; running ones are stopped by their workers ` +
+          '(at once, or when a worker on their machine is back).',
+      );
       return EXIT.ok;
     }
-    const state = await queryBatchState(handle);
+    const state = await withinAnswerTime(queryBatchState(handle)).catch((err) => {
+      throw new Error(`${noWorkerAnswers(batchId, 'RUNNING', err)}; cancelling the whole batch works without one: ${commandHint('cancel', [batchId])}`);
+    });
     const { name } = state.experiments[resolveExperiment(state.experiments, experiment, batchId)];
     await handle.signal(cancelExperimentsSignal, [name]);
     console.log(`[CANCEL] ${name} in batch ${batchId}: stopped if running, never started if queued.`);
@@ -199,4 +204,22 @@ export async function showLogs(batchId: string, experiment: string, options: Log
 /** `attempts` counts the run in progress: attempt N is over once a later one started, or N is no longer running. */
 function attemptOver(record: ExperimentRecord, attempt: number): boolean {
   return record.attempts > attempt || (record.attempts === attempt && record.status !== 'running');
+}
+
+/** A running batch's state lives in its workflow: only a worker can answer for it. */
+function noWorkerAnswers(batchId: string, status: string, err: unknown): string {
+  const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  return `batch ${batchId} is ${status.toLowerCase()}, but no worker answers for it (${why}); start one with: ${commandHint('worker')}`;
+}
+
+async function withinAnswerTime<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ANSWER_TIMEOUT_MS / 1000}s`)), ANSWER_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

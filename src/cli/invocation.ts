@@ -51,5 +51,6 @@ export function commandHint(command: string, args: string[] = [], invocation: In
     const local = script !== undefined && path.basename(path.dirname(script)) === '.bin';
     return `${local ? 'npx ' : ''}staged ${tail}`;
   }
-  return `node ${path.relative(invocation.cwd, script) || script} ${tail}`;
+  const relative = path.relative(invocation.cwd, script);
+  return `node ${relative && !relative.startsWith('..') ? relative : script} ${tail}`;
 }
