@@ -9,6 +9,8 @@ export interface LiveExperimentView extends ExperimentView {
   progress?: Progress | null;
   attemptElapsedSeconds?: number;
   etaSeconds?: number | null;
+  /** Only when the run's worker has not been heard from for a while (crashed, cut off, restarting). */
+  workerSilentSeconds?: number;
 }
 
 export interface LiveBatchView {
@@ -21,6 +23,8 @@ export interface LiveBatchView {
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
+/** Heartbeats reach the server every 2 s at most; several missed mean the worker is gone or cut off. */
+const SILENT_AFTER_MS = 10_000;
 
 export function liveBatchView(state: BatchState, status: string, runs: ReadonlyMap<number, RunHeartbeat>, now: number): LiveBatchView {
   const experiments = experimentViews(state).map((view, index): LiveExperimentView => {
@@ -28,11 +32,13 @@ export function liveBatchView(state: BatchState, status: string, runs: ReadonlyM
     const run = runs.get(index);
     const elapsed = now - (run?.startedAt ?? state.records[index].startedAt ?? now);
     const eta = runLeftMs(run, now);
+    const silentMs = run?.heardAt === undefined ? 0 : now - run.heardAt;
     return {
       ...view,
       progress: run?.progress ?? null,
       attemptElapsedSeconds: seconds(elapsed),
       etaSeconds: eta === undefined ? null : seconds(eta),
+      ...(silentMs > SILENT_AFTER_MS ? { workerSilentSeconds: seconds(silentMs) } : {}),
     };
   });
   const etaMs = status === 'running' ? batchEtaMs(state, runs, now) : undefined;

@@ -27,10 +27,13 @@ export async function runningProgress(client: WorkflowClient, state: BatchState)
 async function lastHeartbeat(client: WorkflowClient, workflowId: string): Promise<RunHeartbeat | undefined> {
   try {
     const { raw } = await client.getHandle(workflowId).describe();
-    const payload = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+    const pending = raw.pendingActivities?.[0];
+    const payload = pending?.heartbeatDetails?.payloads?.[0];
     if (!payload) return undefined;
     const details = defaultPayloadConverter.fromPayload<RunHeartbeat>(payload);
-    return typeof details?.startedAt === 'number' ? details : undefined;
+    if (typeof details?.startedAt !== 'number') return undefined;
+    const heard = pending?.lastHeartbeatTime;
+    return heard ? { ...details, heardAt: Number(heard.seconds ?? 0) * 1000 + Math.floor((heard.nanos ?? 0) / 1e6) } : details;
   } catch {
     return undefined; // it just finished, or the server is busy: shown without progress this time
   }

@@ -61,6 +61,7 @@ function runningDetails(experiment: LiveExperimentView): string {
     parts.push(`${progress.percent}%${units}`);
   }
   if (experiment.etaSeconds !== undefined && experiment.etaSeconds !== null) parts.push(`ETA ${formatDuration(experiment.etaSeconds * 1000)}`);
+  if (experiment.workerSilentSeconds !== undefined) parts.push(`no word from its worker for ${formatDuration(experiment.workerSilentSeconds * 1000)}`);
   return parts.join(', ');
 }
 

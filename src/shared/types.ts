@@ -152,6 +152,8 @@ export interface RunHeartbeat {
   progress?: Progress;
   /** When the progress last changed (epoch ms). */
   progressAt?: number;
+  /** When the server last heard from the run's worker (epoch ms): filled in by `status`, never sent. */
+  heardAt?: number;
 }
 
 /** The whole heartbeat of a run: its progress, and where it lives, so that it is adopted there if its worker is lost. */
