@@ -11,6 +11,7 @@ import { attemptLogFile } from '../src/paths.js';
 import { batchWorkflow } from '../src/workflows/batch.js';
 import { batchStateFor, startBatch, testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
 import { readJournal, tempDir, writeScript, type JournalEntry } from './helpers/scripts.js';
+import { cuttableProxy } from './helpers/cuttable-proxy.js';
 import { ownServer } from './helpers/own-server.js';
 import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from './helpers/processes.js';
 
@@ -195,4 +196,38 @@ test('cancelled while no worker is alive: nothing starts again when a worker ret
   expect(stoppedAfter).toBeDefined();
   await sleep(2_000);
   expect(starts(await readJournal(journal)).map((e) => e.name)).toEqual(['exp1_long']);
+}, 120_000);
+
+test('fencing: a worker cut off from the server (alive, partitioned) stops its run within the window, before another machine starts it', async () => {
+  const dir = await tempDir('adopt-partition');
+  const journal = path.join(dir, '_journal');
+  await writeScript(dir, 'exp1_cut_off', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || sleep 120' });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(
+    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+  );
+  const link = await cuttableProxy(server.env.address);
+  const windowMs = 5_000;
+  const cutOff = await startWorkerProcess(link.address, taskQueue, 1, (await machine('p1'))(['--adopt-window', '5s']));
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 1, 60_000, 'the run to start');
+  const [first] = starts(await readJournal(journal));
+
+  await link.cut();
+  const cutAt = Date.now();
+  await startWorkerProcess(server.env.address, taskQueue, 1, (await machine('p2'))());
+  const stoppedAfter = await waitUntilDead([first.pid], 30_000);
+  const summary = await batchSummary(handle);
+
+  expect(stoppedAfter).toBeDefined();
+  expect(stoppedAfter!).toBeLessThan(windowMs + 3_000);
+  expect(pidAlive(cutOff.pid)).toBe(true); // the worker lived on: only its link was cut
+  expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
+  const runs = starts(await readJournal(journal));
+  expect(runs.map((e) => e.attempt)).toEqual([1, 2]);
+  expect(runs[1].atMs).toBeGreaterThan(cutAt + stoppedAfter! - 100);
+  console.log(
+    `[figure] partitioned worker's run stopped ${stoppedAfter} ms after the cut (window ${windowMs} ms); ` +
+      `started on the other machine ${runs[1].atMs - cutAt} ms after the cut`,
+  );
 }, 120_000);
