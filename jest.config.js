@@ -7,5 +7,7 @@ export default {
   testMatch: ['**/*.test.js'],
   transform: {},
   testTimeout: 120_000,
+  // A failed test can leave a worker's handle open; CI must still end with the results written.
+  forceExit: true,
   maxWorkers: 1,
 };

@@ -68,8 +68,9 @@ test('progress reaches status --json; search attributes, memos, logs and summary
       if (status.exitCode !== 0) return false;
       view = JSON.parse(String(status.stdout)) as LiveBatchView;
       const byName = Object.fromEntries(view.experiments.map((experiment) => [experiment.name, experiment]));
-      return byName.exp1_progress?.progress?.percent === 30 && byName.exp2_tqdm?.progress?.percent === 42;
-    }, 60_000, 'progress of exp1 and exp2 in status --json');
+      const retried = byName.exp3_flaky?.status === 'completed';
+      return retried && byName.exp1_progress?.progress?.percent === 30 && byName.exp2_tqdm?.progress?.percent === 42;
+    }, 60_000, 'progress of exp1 and exp2, and exp3 retried to completion, in status --json');
     const byName = Object.fromEntries(view!.experiments.map((experiment) => [experiment.name, experiment]));
     expect(byName.exp1_progress.progress).toEqual({ percent: 30, done: 3, total: 10 });
     expect(byName.exp2_tqdm.progress).toEqual({ percent: 42, done: 42, total: 100 });
