@@ -2,10 +2,8 @@
  * `--slots` counts processes on the machine, adopted runs included: a worker restarted beside three
  * runs it adopts must not start three more. Starts of one worker are serialized through `claim`.
  */
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { RunFiles, type RunStarted } from '../keeper/run-files.js';
-import { keeperAlive } from './keeper-launch.js';
+import { stat } from 'node:fs/promises';
+import { machineRuns } from './machine-runs.js';
 
 /** A run directory younger than this without a keeper is being started. */
 const STARTING_MS = 10_000;
@@ -29,13 +27,10 @@ export class MachineSlots {
   }
 
   async liveRuns(): Promise<number> {
-    const entries = await readdir(this.runsDir).catch(() => [] as string[]);
     let live = 0;
-    for (const entry of entries) {
-      const files = new RunFiles(path.join(this.runsDir, entry));
-      if (await files.readJson(files.exit)) continue;
-      const started = await files.readJson<RunStarted>(files.state);
-      if (started ? keeperAlive(started.keeperPid, files) : await isYoung(files.dir)) live++;
+    for await (const run of machineRuns(this.runsDir)) {
+      if (run.ended) continue;
+      if (run.started ? run.kept : await isYoung(run.files.dir)) live++;
     }
     return live;
   }

@@ -4,11 +4,9 @@
  * window: a cancelled experiment never runs on when its worker comes back. Their directories go
  * once they have ended.
  */
-import { readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { NativeConnection } from '@temporalio/worker';
-import { RunFiles, type RunExit, type RunStarted } from '../keeper/run-files.js';
-import { keeperAlive } from './keeper-launch.js';
+import { machineRuns } from './machine-runs.js';
 import { requestStop } from './stop-run.js';
 
 const CHECK_EVERY_MS = 10_000;
@@ -26,12 +24,8 @@ export function watchOrphans(
   log: (message: string) => void,
 ): OrphanWatch {
   const check = async () => {
-    for (const runKey of await readdir(runsDir).catch(() => [] as string[])) {
-      if (held.has(runKey)) continue;
-      const files = new RunFiles(path.join(runsDir, runKey));
-      const started = await files.readJson<RunStarted>(files.state);
-      const ended = (await files.readJson<RunExit>(files.exit)) !== undefined;
-      if (!started || (!ended && !keeperAlive(started.keeperPid, files))) continue;
+    for await (const { runKey, files, started, ended, kept } of machineRuns(runsDir)) {
+      if (held.has(runKey) || !started || (!ended && !kept)) continue;
       const workflowId = decodeURIComponent(runKey.replace(/\.run-\d+$/, ''));
       if (await workflowIsRunning(connection, namespace, workflowId)) continue;
       if (ended) {

@@ -37,6 +37,3 @@ export function watchServerContact(connection: NativeConnection): ServerContact 
     },
   };
 }
-
-/** For activities run without a worker connection (none in staged itself): always in contact. */
-export const ALWAYS_IN_CONTACT: ServerContact = { lastContactAt: () => Date.now(), stop: () => undefined };

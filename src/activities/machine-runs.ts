@@ -1,0 +1,25 @@
+/** The runs kept on this machine for one task queue, as their directories tell. */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { RunFiles, type RunExit, type RunStarted } from '../keeper/run-files.js';
+import { keeperAlive } from './keeper-launch.js';
+
+export interface MachineRun {
+  runKey: string;
+  files: RunFiles;
+  /** Absent until its keeper has started the script. */
+  started?: RunStarted;
+  /** Its keeper has recorded how it ended. */
+  ended: boolean;
+  /** Its keeper still runs (false until it has started). */
+  kept: boolean;
+}
+
+export async function* machineRuns(runsDir: string): AsyncGenerator<MachineRun> {
+  for (const runKey of await readdir(runsDir).catch(() => [] as string[])) {
+    const files = new RunFiles(path.join(runsDir, runKey));
+    const ended = (await files.readJson<RunExit>(files.exit)) !== undefined;
+    const started = await files.readJson<RunStarted>(files.state);
+    yield { runKey, files, started, ended, kept: started !== undefined && !ended && keeperAlive(started.keeperPid, files) };
+  }
+}
