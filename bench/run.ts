@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
-import { batchSummary } from '../src/batch-handle.js';
+import { batchSummary } from '../src/batch-client/index.js';
 import { workerCommand } from '../src/worker-process.js';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
 import { findTemporalCli } from '../src/server/temporal-cli.js';

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_PRIORITY_RULES, type PriorityRules } from './experiments/priority.js';
-import { BadInputError } from './shared/bad-input.js';
+import { BadInputError } from './errors.js';
 
 export const CONFIG_FILE = 'staged.config.json';
 
@@ -20,8 +20,6 @@ const configSchema = z.strictObject({
     .optional(),
 });
 
-export class ConfigError extends BadInputError {}
-
 export interface ProjectConfig {
   priorityRules: PriorityRules;
 }
@@ -30,17 +28,17 @@ export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
   const file = path.join(dir, CONFIG_FILE);
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
-    throw new ConfigError(`${file}: ${err.message}`);
+    throw new BadInputError(`${file}: ${err.message}`);
   });
   if (text === undefined) return { priorityRules: DEFAULT_PRIORITY_RULES };
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${file}: not valid JSON: ${(err as Error).message}`);
+    throw new BadInputError(`${file}: not valid JSON: ${(err as Error).message}`);
   }
   const parsed = configSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError(`${file}: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw new BadInputError(`${file}: ${z.prettifyError(parsed.error)}`);
   const priority = parsed.data.priority ?? {};
   return {
     priorityRules: {

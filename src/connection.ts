@@ -4,7 +4,6 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 
 export const DEFAULT_ADDRESS = 'localhost:7233';
 export const DEFAULT_NAMESPACE = 'default';
-export const DEFAULT_TASK_QUEUE = 'staged';
 
 export interface ConnectionConfig {
   address: string;
@@ -23,8 +22,4 @@ export function loadConnectionConfig(): ConnectionConfig {
     explicit: connectionOptions.address !== undefined,
     options: { ...connectionOptions, address },
   };
-}
-
-export function taskQueueName(env: NodeJS.ProcessEnv = process.env): string {
-  return env.STAGED_TASK_QUEUE || DEFAULT_TASK_QUEUE;
 }

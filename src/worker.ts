@@ -7,24 +7,23 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { CommanderError } from 'commander';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
 import {
   createActivities,
-  DEFAULT_ADOPT_WINDOW_MS,
-  DEFAULT_LOG_LIMIT_BYTES,
   type ShutdownMode,
 } from './activities/index.js';
 import { MachineSlots } from './activities/machine-slots.js';
 import { watchOrphans } from './activities/orphans.js';
 import { watchServerContact } from './activities/server-contact.js';
-import { loadConnectionConfig, taskQueueName } from './connection.js';
-import { defaultRunsRoot, type KillMode } from './keeper/run-files.js';
+import { buildCommand, optionsOf } from './cli/program.js';
+import { loadConnectionConfig } from './connection.js';
+import { BadInputError, EXIT, oneLine } from './errors.js';
+import type { KillMode } from './keeper/run-files.js';
 import { killModeOfMachine } from './keeper/run-tree.js';
-import { parseDuration } from './shared/duration.js';
+import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from './settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 
-export const DEFAULT_SLOTS = 3;
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
 /** At most one heartbeat per run reaches the server in this time, however chatty its progress. */
@@ -98,19 +97,19 @@ export class StagedWorker {
 }
 
 export async function createStagedWorker(options: StagedWorkerOptions): Promise<StagedWorker> {
-  const machineId = options.machineId ?? process.env.STAGED_MACHINE_ID ?? hostname();
+  const machineId = options.machineId ?? machineIdSetting() ?? hostname();
   const hostQueue = hostQueueOf(options.taskQueue, machineId);
-  const runsDir = path.join(options.runsRoot ?? defaultRunsRoot(), encodeURIComponent(options.taskQueue));
+  const runsDir = path.join(options.runsRoot ?? runsRootSetting(), encodeURIComponent(options.taskQueue));
   const contact = watchServerContact(options.connection);
   const held = new Set<string>();
   const orphans = watchOrphans(options.connection, options.namespace, runsDir, held, (message) => console.log(`staged worker: ${message}`));
   const activities = createActivities({
-    logLimitBytes: options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES,
+    logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
     hostQueue,
     runsDir,
     slots: new MachineSlots(runsDir, options.slots),
-    adoptWindowMs: options.adoptWindowMs ?? DEFAULT_ADOPT_WINDOW_MS,
+    adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     contact,
     allowedRoots: (options.allowedRoots ?? [process.cwd()]).map((root) => path.resolve(root)),
@@ -132,20 +131,6 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   });
   const own = await Worker.create({ ...common, taskQueue: hostQueue, maxConcurrentActivityTaskExecutions: ADOPT_SLOTS });
   return new StagedWorker([shared, own], [contact, orphans], hostQueue);
-}
-
-function parsePositiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer');
-  return parsed;
-}
-
-function duration(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
 }
 
 const RECONNECT_EVERY_MS = 5_000;
@@ -170,32 +155,9 @@ function describeKillMode(mode: KillMode): string {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const program = new Command('staged worker')
-    .description('Run staged workflows and experiment processes on this machine until SIGINT/SIGTERM.')
-    .option('--slots <n>', 'experiment processes this machine runs at once, across all batches', parsePositiveInt, DEFAULT_SLOTS)
-    .option('--task-queue <name>', 'task queue to poll (env STAGED_TASK_QUEUE)', taskQueueName())
-    .option('--log-limit <MiB>', 'output kept at the start of each log file; past it, only the last lines', parsePositiveInt, DEFAULT_LOG_LIMIT_BYTES / 1024 / 1024)
-    .option('--adopt-window <duration>', 'how long runs outlive this worker, waiting for a worker on this machine to adopt them', duration, DEFAULT_ADOPT_WINDOW_MS)
-    .addOption(
-      new Option('--on-shutdown <mode>', 'on SIGTERM/Ctrl-C: leave runs for the next worker here, or stop them')
-        .choices(['leave', 'stop'])
-        .default('leave'),
-    )
-    .option('--machine-id <id>', 'names this machine (env STAGED_MACHINE_ID; default: the host name)')
-    .option('--allow-dir <paths...>', 'run only scripts inside these directories (default: the current directory)')
-    .option('--runs-dir <path>', 'where runs are kept on this machine (env STAGED_RUNS_DIR; default ~/.staged/runs)')
-    .parse(argv);
-  const flags = program.opts<{
-    slots: number;
-    taskQueue: string;
-    logLimit: number;
-    adoptWindow: number;
-    onShutdown: ShutdownMode;
-    machineId?: string;
-    runsDir?: string;
-    allowDir?: string[];
-  }>();
-  Runtime.install({ logger: new DefaultLogger((process.env.STAGED_LOG_LEVEL?.toUpperCase() ?? 'INFO') as LogLevel) });
+  const command = buildCommand('worker').exitOverride().parse(argv);
+  const flags = optionsOf('worker', command);
+  Runtime.install({ logger: new DefaultLogger(workerLogLevelSetting() as LogLevel) });
   const config = loadConnectionConfig();
   const connection = await connectWhenServerAnswers(config.address, config.options);
   try {
@@ -208,7 +170,7 @@ async function main(argv: string[]): Promise<void> {
       adoptWindowMs: flags.adoptWindow,
       onShutdown: flags.onShutdown,
       machineId: flags.machineId,
-      runsRoot: flags.runsDir && path.resolve(flags.runsDir),
+      runsRoot: path.resolve(flags.runsDir),
       allowedRoots: flags.allowDir ?? [process.cwd()],
     });
     console.log(
@@ -229,11 +191,18 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** Exit 2 for what the user must fix (an option, a namespace that does not exist), else 1. */
+function exitCodeOf(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (err instanceof BadInputError) return EXIT.usage;
+  const message = oneLine(err);
+  return /namespace/i.test(message) && /not found|does not exist/i.test(message) ? EXIT.usage : EXIT.failed;
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv).catch((err) => {
-    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-    const badConfiguration = /namespace/i.test(message) && /not found|does not exist/i.test(message);
-    console.error(`staged worker: ${message}`);
-    process.exit(badConfiguration ? 2 : 1);
+  main(process.argv).catch((err: unknown) => {
+    // commander has printed its own message already
+    if (!(err instanceof CommanderError)) console.error(`staged worker: ${err instanceof BadInputError ? err.message : oneLine(err)}`);
+    process.exit(exitCodeOf(err));
   });
 }

@@ -6,9 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { batchInput, batchSummary } from '../src/batch-handle.js';
+import { batchSummary, startBatch as startBatchWorkflow } from '../src/batch-client/index.js';
 import { attemptLogFile } from '../src/paths.js';
-import { batchWorkflow } from '../src/workflows/batch.js';
 import { batchStateFor, startBatch, testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
 import { readJournal, tempDir, writeScript, type JournalEntry } from './helpers/scripts.js';
 import { cuttableProxy } from './helpers/cuttable-proxy.js';
@@ -145,7 +144,7 @@ test('runs survive a server SIGKILL and restart longer than the heartbeat timeou
     const state = await batchStateFor(
       testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
     );
-    const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [batchInput(state)] });
+    const handle = await startBatchWorkflow(client, state);
     await until(async () => starts(await readJournal(journal)).length === 2, 60_000, 'both runs to start');
     await sleep(2_000);
 

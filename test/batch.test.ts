@@ -1,11 +1,11 @@
 /** The core guarantees of a batch, measured from the experiment processes themselves on a real Temporal server. */
-import { batchSummary, queryBatchState } from '../src/batch-handle.js';
+import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { StagedWorker } from '../src/worker.js';
 import { attemptLogFile } from '../src/paths.js';
-import { STATUS_KEY } from '../src/workflows/search-attributes.js';
+import { STATUS_SEARCH_ATTRIBUTE } from '../src/workflows/search-attributes.js';
 import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
 import { waitUntilDead } from './helpers/processes.js';
@@ -191,7 +191,7 @@ test('an experiment waiting for a worker slot is queued, not running; start orde
       snapshot = await queryBatchState(handle);
     }
     const description = await server.env.client.workflow.getHandle(`${state.batchId}/exp3_c`).describe();
-    const attributes = description.typedSearchAttributes.get(STATUS_KEY);
+    const attributes = description.typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE);
     return { summary: await batchSummary(handle), whileFirstRuns: snapshot.records, attributes };
   });
 

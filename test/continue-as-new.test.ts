@@ -3,7 +3,7 @@
  * they end, so they must switch to reporting by signal. Each completes once, with its attempts.
  */
 import path from 'node:path';
-import { batchSummary, queryBatchState } from '../src/batch-handle.js';
+import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
 import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
 import { batchStateFor, startBatch, startWorker, testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
 

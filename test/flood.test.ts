@@ -1,5 +1,5 @@
 /** An experiment that floods its output: the worker's memory stays bounded and the log keeps its head and its tail. */
-import { batchSummary, queryBatchState } from '../src/batch-handle.js';
+import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { attemptLogFile } from '../src/paths.js';

@@ -1,6 +1,6 @@
 /** Why an attempt ended (`reason`) reaches the event lines and the summary table. */
-import { describeChanges } from '../src/cli/events.js';
-import { summaryLines } from '../src/cli/render.js';
+import { describeChanges } from '../src/cli/display/events.js';
+import { summaryLines } from '../src/cli/display/render.js';
 import { newBatchState } from '../src/shared/batch-state.js';
 import { summaryMarkdown } from '../src/shared/summary-table.js';
 import type { BatchState, BatchSummary, ExperimentRecord } from '../src/shared/types.js';

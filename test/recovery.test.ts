@@ -1,10 +1,9 @@
 /** A batch outlives its client and its server, and can be cancelled one experiment at a time. */
-import { batchSummary, batchInput } from '../src/batch-handle.js';
+import { batchSummary, startBatch as startBatchWorkflow } from '../src/batch-client/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
-import { batchWorkflow } from '../src/workflows/batch.js';
 import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
 import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
 import { ownServer } from './helpers/own-server.js';
@@ -99,7 +98,7 @@ test('a server killed with SIGKILL and restarted on the same DB file: the batch 
     const taskQueue = uniqueQueue();
     await worker(address, taskQueue, 2);
     const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
-    const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [batchInput(state)] });
+    const handle = await startBatchWorkflow(client, state);
     await until(async () => (await readJournal(journal)).some((e) => e.event === 'end'), 60_000, 'a first experiment to end');
 
     await devServer.kill();
@@ -133,7 +132,7 @@ test('a worker started before its server waits for it, then runs a batch', async
     try {
       const client = new Client({ connection });
       const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue }));
-      const handle = await client.workflow.start(batchWorkflow, { workflowId: state.batchId, taskQueue, args: [batchInput(state)] });
+      const handle = await startBatchWorkflow(client, state);
       expect((await batchSummary(handle)).experiments[0].status).toBe('completed');
       expect(ready.pid).toBeGreaterThan(0);
     } finally {

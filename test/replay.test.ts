@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { encodeHistory } from './helpers/replay-histories.js';
-import { batchSummary } from '../src/batch-handle.js';
+import { batchSummary } from '../src/batch-client/index.js';
 import { batchStateFor, startBatch, startWorker, testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
 import { tempDir, writeScript } from './helpers/scripts.js';
 

@@ -1,5 +1,5 @@
 /** A batch of 1,500 experiments completes, each exactly once, with every run of the batch workflow under 10,000 history events. */
-import { batchSummary, queryBatchState } from '../src/batch-handle.js';
+import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';

@@ -1,7 +1,7 @@
 /** The script guard on real directories and real symlinks: every refusal, and what it accepts. */
 import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { NotRunnableError } from '../src/activities/command.js';
+import { NotRunnableError } from '../src/errors.js';
 import { checkPlainName, guardScript, guardServedDirectory, isInside, type GuardScriptInput } from '../src/activities/script-guard.js';
 import { tempDir } from './helpers/scripts.js';
 

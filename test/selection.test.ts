@@ -2,9 +2,11 @@
 import { sortExperiments } from '../src/experiments/order.js';
 import { parsePriorityFilter, selectExperiments } from '../src/experiments/select.js';
 import { MAX_TIMER_MS, parseDuration } from '../src/shared/duration.js';
-import { parseSubmitOptions, toBatchSettings } from '../src/cli/submit-options.js';
-import { SUBMIT_DEFAULTS } from '../src/cli/submit-options.js';
-import { retryBackoffMs } from '../src/shared/batch-state.js';
+import { toBatchSettings } from '../src/cli/batch-settings.js';
+import { COMMANDS } from '../src/cli/command-table.js';
+import { rawDefaults } from '../src/cli/options.js';
+import { parseOptions } from '../src/cli/validate.js';
+import { retryDelayMs } from '../src/workflows/retry-timing.js';
 import type { ExperimentSpec, Priority } from '../src/shared/types.js';
 
 const spec = (name: string, priority: Priority): ExperimentSpec => ({ id: name.split('_')[0], name, file: `${name}.py`, priority });
@@ -65,11 +67,12 @@ test('a duration longer than a timer holds (2^31-1 ms, ~24.8 days) is refused, n
 });
 
 test('retry backoff doubles from --retry-delay', () => {
-  expect([1, 2, 3].map((failures) => retryBackoffMs(10_000, failures))).toEqual([10_000, 20_000, 40_000]);
+  expect([1, 2, 3].map((retry) => retryDelayMs(10_000, retry))).toEqual([10_000, 20_000, 40_000]);
 });
 
 describe('submit options', () => {
-  const base = { ...SUBMIT_DEFAULTS };
+  const base = rawDefaults(COMMANDS.submit.options);
+  const parseSubmitOptions = (raw: Record<string, unknown>) => parseOptions('submit', raw);
   test('defaults parse: no attempt timeout, timeouts not retried', () => {
     const options = parseSubmitOptions(base);
     expect(options).toMatchObject({ maxConcurrent: 3, maxRetries: 2, heartbeatTimeout: 30_000, killGrace: 10_000 });

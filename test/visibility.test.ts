@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
-import type { LiveBatchView } from '../src/cli/batch-view.js';
+import type { LiveBatchView } from '../src/cli/display/batch-view.js';
 import type { BatchSummary } from '../src/shared/types.js';
 import { CLI, until } from './helpers/processes.js';
 import { tempDir } from './helpers/scripts.js';

@@ -12,7 +12,8 @@ import type { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { RunFiles, type RunExit, type RunProgress, type RunStarted } from '../keeper/run-files.js';
 import { runTreeFor } from '../keeper/run-tree.js';
-import type { RunHeartbeatDetails, RunLocation, RunLostDetails } from '../shared/types.js';
+import { RunLostError } from '../errors.js';
+import type { RunHeartbeatDetails, RunLocation } from '../shared/types.js';
 import { runStartedSignal } from '../workflows/messages.js';
 import { keeperAlive } from './keeper-launch.js';
 import type { ShutdownMode } from './run-experiment.js';
@@ -26,14 +27,6 @@ const KEEPER_START_MS = 10_000;
 /** After asking a keeper to stop, how long beyond the kill grace to wait for its exit record. */
 const STOP_MARGIN_MS = 10_000;
 
-export class RunLostError extends Error {
-  constructor(
-    message: string,
-    readonly details: RunLostDetails,
-  ) {
-    super(message);
-  }
-}
 
 export interface AttachOptions {
   contact: ServerContact;

@@ -1,17 +1,13 @@
 /** Decides how to run an experiment file, or says why it can never run. */
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
+import { NotRunnableError } from '../errors.js';
+import { findExecutable } from '../executable.js';
+import { pythonSetting } from '../settings.js';
 
 export interface ExperimentCommand {
   file: string;
   args: string[];
-}
-
-/** A problem no retry can fix: the message says which. */
-export class NotRunnableError extends Error {}
-
-export function pythonInterpreter(env: NodeJS.ProcessEnv = process.env): string {
-  return env.STAGED_PYTHON || 'python3';
 }
 
 /** `isPython` from the experiment's own file name: a symlink `exp.py` may point to a file without the extension. */
@@ -34,7 +30,7 @@ export async function resolveCommand(
     await access(scriptPath, constants.R_OK).catch(() => {
       throw new NotRunnableError(`script is not readable: ${scriptPath}`);
     });
-    const interpreter = pythonInterpreter(env);
+    const interpreter = pythonSetting(env);
     if (!(await findExecutable(interpreter, env))) throw new NotRunnableError(`cannot start ${interpreter}: no such executable (set STAGED_PYTHON)`);
     return { file: interpreter, args: [scriptPath] };
   }
@@ -42,13 +38,4 @@ export async function resolveCommand(
     throw new NotRunnableError(`script is not executable: ${scriptPath} (chmod +x it, or use a .py file)`);
   });
   return { file: scriptPath, args: [] };
-}
-
-/** The interpreter as the kernel would find it: a path, or a name on PATH. */
-async function findExecutable(file: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const candidates = file.includes('/') ? [file] : (env.PATH ?? '').split(':').filter(Boolean).map((dir) => `${dir}/${file}`);
-  for (const candidate of candidates) {
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
-  }
-  return undefined;
 }

@@ -15,8 +15,9 @@ import {
   type RunLostDetails,
   type RunOutcome,
 } from '../shared/types.js';
-import { attachToRun, RunLostError, type RunEnding } from './attach.js';
-import { NotRunnableError, resolveCommand, type ExperimentCommand } from './command.js';
+import { NotRunnableError, RunLostError } from '../errors.js';
+import { attachToRun, type RunEnding } from './attach.js';
+import { resolveCommand, type ExperimentCommand } from './command.js';
 import { experimentEnvironment } from './child-env.js';
 import { launchKeeper } from './keeper-launch.js';
 import { guardScript, guardServedDirectory } from './script-guard.js';
@@ -25,8 +26,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerContact } from './server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
 
-export const DEFAULT_LOG_LIMIT_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
 
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
 export type ShutdownMode = 'leave' | 'stop';

@@ -6,7 +6,7 @@
  */
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { NotRunnableError } from './command.js';
+import { NotRunnableError } from '../errors.js';
 
 export interface GuardScriptInput {
   /** The batch's experiments directory, absolute. */

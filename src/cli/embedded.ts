@@ -8,10 +8,11 @@ import type { ConnectionConfig } from '../connection.js';
 import { logFileOf, startInBackground } from '../server/background.js';
 import { defaultDevServerOptions, devServerArgs, serverAnswers, waitForDevServer } from '../server/dev-server.js';
 import { parseRetention } from '../server/retention.js';
+import { retentionSetting } from '../settings.js';
 import { findTemporalCli } from '../server/temporal-cli.js';
 import { workerCommand } from '../worker-process.js';
-import { connect } from './connect.js';
-import { UsageError } from './errors.js';
+import { connect } from '../batch-client/index.js';
+import { BadInputError } from '../errors.js';
 import { commandHint } from './invocation.js';
 
 export async function connectOrStartServer(
@@ -21,9 +22,9 @@ export async function connectOrStartServer(
 ): Promise<Connection> {
   if (!(await serverAnswers(config.address))) {
     if (config.explicit) {
-      throw new UsageError(`no Temporal server answers at ${config.address} (set by TEMPORAL_ADDRESS or a profile)`);
+      throw new BadInputError(`no Temporal server answers at ${config.address} (set by TEMPORAL_ADDRESS or a profile)`);
     }
-    const retentionMs = parseRetention(process.env.STAGED_RETENTION, 'STAGED_RETENTION');
+    const retentionMs = parseRetention(retentionSetting(), 'STAGED_RETENTION');
     const options = defaultDevServerOptions(workDir);
     const temporalCli = await findTemporalCli({ log });
     startInBackground(workDir, 'server', temporalCli, devServerArgs(options));

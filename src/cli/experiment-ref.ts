@@ -1,5 +1,5 @@
 /** Which experiment of a batch the user means: `cancel --experiment` and `logs` share this rule. */
-import { UsageError } from './errors.js';
+import { BadInputError } from '../errors.js';
 
 export interface NamedExperiment {
   id: string;
@@ -12,7 +12,7 @@ export function resolveExperiment(experiments: readonly NamedExperiment[], wante
   if (byName >= 0) return byName;
   const byId = experiments.flatMap((experiment, index) => (experiment.id === wanted ? [index] : []));
   if (byId.length === 1) return byId[0];
-  if (!byId.length) throw new UsageError(`batch "${batchId}" has no experiment "${wanted}"`);
+  if (!byId.length) throw new BadInputError(`batch "${batchId}" has no experiment "${wanted}"`);
   const names = byId.map((index) => experiments[index].name).join(', ');
-  throw new UsageError(`"${wanted}" is ambiguous in batch "${batchId}": it is the id of ${names}; give the name of one`);
+  throw new BadInputError(`"${wanted}" is ambiguous in batch "${batchId}": it is the id of ${names}; give the name of one`);
 }

@@ -3,14 +3,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { isBatchDone } from '../shared/batch-state.js';
 import type { BatchState, BatchSummary } from '../shared/types.js';
-import { batchSummary, queryBatchState } from '../batch-handle.js';
-import { liveBatchView } from './batch-view.js';
-import type { Display } from './display.js';
-import { EXIT } from './errors.js';
-import { describeChanges } from './events.js';
+import { batchSummary, queryBatchState, runningProgress } from '../batch-client/index.js';
+import { EXIT } from '../errors.js';
+import { liveBatchView } from './display/batch-view.js';
+import type { Display } from './display/display.js';
+import { describeChanges } from './display/events.js';
+import { statusLines } from './display/render.js';
 import { commandHint } from './invocation.js';
-import { runningProgress } from './live-progress.js';
-import { statusLines } from './render.js';
 
 export interface FollowOptions {
   /** How often plain output prints the status block; a live display redraws it at every poll. */

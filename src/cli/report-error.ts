@@ -1,8 +1,8 @@
 /** How a failed command ends: one readable line on stderr (and a JSON error on stdout with --json), and its exit code. */
 import { isGrpcServiceError } from '@temporalio/client';
-import { BadInputError } from '../shared/bad-input.js';
-import { oneLine } from './connect.js';
-import { EXIT } from './errors.js';
+import { BadInputError, EXIT, NoWorkerAnswersError, oneLine } from '../errors.js';
+import { debugSetting } from '../settings.js';
+import { commandHint } from './invocation.js';
 
 const UNAVAILABLE = 14;
 const DEADLINE_EXCEEDED = 4;
@@ -14,12 +14,18 @@ function exitCodeOf(err: unknown): number {
   return EXIT.failed;
 }
 
+function messageOf(err: unknown): string {
+  if (err instanceof BadInputError) return err.message;
+  if (err instanceof NoWorkerAnswersError) return `${err.message}; start one with: ${commandHint('worker')}`;
+  return oneLine(err);
+}
+
 /** Prints the error and returns the exit code; a stack trace only with STAGED_DEBUG=1. */
 export function reportError(err: unknown, json: boolean): number {
   const exitCode = exitCodeOf(err);
-  const message = err instanceof BadInputError ? err.message : oneLine(err);
+  const message = messageOf(err);
   console.error(`staged: ${message}`);
-  if (process.env.STAGED_DEBUG && err instanceof Error && err.stack) console.error(err.stack);
+  if (debugSetting() && err instanceof Error && err.stack) console.error(err.stack);
   if (json) console.log(JSON.stringify({ error: { message, exitCode } }));
   return exitCode;
 }

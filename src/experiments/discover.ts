@@ -1,11 +1,11 @@
 /** Finds the experiments in a directory: `*.py` files and executable files not starting with `_` or `.`. */
-import { constants } from 'node:fs';
-import { access, open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { experimentIdOf } from '../shared/batch-state.js';
 import type { ExperimentSpec } from '../shared/types.js';
-import { decideScriptPriority, PriorityLineError, type PriorityRules } from './priority.js';
-import { BadInputError } from '../shared/bad-input.js';
+import { decideScriptPriority, type PriorityRules } from './priority.js';
+import { BadInputError, PriorityLineError } from '../errors.js';
+import { isExecutable } from '../executable.js';
 
 /** Docstrings live at the top of a file; this much is enough to find them. */
 const HEAD_BYTES = 64 * 1024;
@@ -21,7 +21,6 @@ export function specOf({ id, name, file, priority }: DiscoveredExperiment): Expe
 }
 
 /** Bad input found while discovering: the message names the file and the problem. */
-export class DiscoveryError extends BadInputError {}
 
 export function experimentNameOf(file: string): string {
   const extension = path.extname(file);
@@ -47,21 +46,14 @@ function decodeHead(head: Buffer, file: string, isPython: boolean): string {
     return new TextDecoder('utf-8', { fatal: true }).decode(truncated ? head.subarray(0, head.lastIndexOf(10) + 1) : head);
   } catch {
     if (!isScript) return '';
-    throw new DiscoveryError(`${file}: its docstring is not valid UTF-8`);
+    throw new BadInputError(`${file}: its docstring is not valid UTF-8`);
   }
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  return access(file, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
 }
 
 export async function discoverExperiments(dir: string, rules?: PriorityRules): Promise<DiscoveredExperiment[]> {
   const info = await stat(dir).catch(() => undefined);
-  if (!info) throw new DiscoveryError(`experiments directory not found: ${dir}`);
-  if (!info.isDirectory()) throw new DiscoveryError(`not a directory: ${dir}`);
+  if (!info) throw new BadInputError(`experiments directory not found: ${dir}`);
+  if (!info.isDirectory()) throw new BadInputError(`not a directory: ${dir}`);
 
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
   const found: DiscoveredExperiment[] = [];
@@ -70,25 +62,25 @@ export async function discoverExperiments(dir: string, rules?: PriorityRules): P
     const file = path.join(dir, entry.name);
     const isPython = entry.name.endsWith('.py');
     const fileInfo = await stat(file).catch((err: NodeJS.ErrnoException) => {
-      throw new DiscoveryError(`${file}: cannot read it (${err.code ?? err.message})`);
+      throw new BadInputError(`${file}: cannot read it (${err.code ?? err.message})`);
     });
-    if (isPython && fileInfo.isDirectory()) throw new DiscoveryError(`${file} is a directory, not a script`);
+    if (isPython && fileInfo.isDirectory()) throw new BadInputError(`${file} is a directory, not a script`);
     if (!fileInfo.isFile()) continue;
     if (!isPython && !(await isExecutable(file))) continue;
     const head = await readHead(file).catch((err: NodeJS.ErrnoException) => {
-      throw new DiscoveryError(`${file}: cannot read it (${err.code ?? err.message})`);
+      throw new BadInputError(`${file}: cannot read it (${err.code ?? err.message})`);
     });
     let decision;
     try {
       decision = decideScriptPriority(decodeHead(head, file, isPython), isPython, rules);
     } catch (err) {
-      if (err instanceof PriorityLineError) throw new DiscoveryError(`${file}: ${err.message}`);
+      if (err instanceof PriorityLineError) throw new BadInputError(`${file}: ${err.message}`);
       throw err;
     }
     const name = experimentNameOf(entry.name);
     const twin = found.find((experiment) => experiment.name === name);
     // Logs, results and workflow ids are keyed by name: two files with one name would share them.
-    if (twin) throw new DiscoveryError(`${twin.path} and ${file} have the same name "${name}"; rename one`);
+    if (twin) throw new BadInputError(`${twin.path} and ${file} have the same name "${name}"; rename one`);
     found.push({ id: experimentIdOf(name), name, file: entry.name, path: file, ...decision });
   }
   return found;

@@ -1,4 +1,5 @@
 /** Where priority is decided: an explicit `Priority:` line, else keywords in the docstring's summary. */
+import { PriorityLineError } from '../errors.js';
 import { PRIORITIES, type Priority } from '../shared/types.js';
 import { describingText, summaryOf } from './docstring.js';
 
@@ -22,7 +23,6 @@ export interface PriorityDecision {
   reason: string;
 }
 
-export class PriorityLineError extends Error {}
 
 const PRIORITY_LINE = /^[\s#*-]*priority\s*:\s*(.*?)\s*$/im;
 

@@ -1,8 +1,6 @@
 /** Which discovered experiments a submit runs: `--priority` and `--experiments`. */
 import { PRIORITIES, type ExperimentSpec, type Priority } from '../shared/types.js';
-import { BadInputError } from '../shared/bad-input.js';
-
-export class SelectionError extends BadInputError {}
+import { BadInputError } from '../errors.js';
 
 /**
  * `high` means high and everything above it (critical + high), as the original runner did;
@@ -12,7 +10,7 @@ export function parsePriorityFilter(value: string): Set<Priority> {
   const levels = value.split(',').map((level) => level.trim().toLowerCase()).filter(Boolean);
   const unknown = levels.filter((level) => !(PRIORITIES as readonly string[]).includes(level));
   if (!levels.length || unknown.length) {
-    throw new SelectionError(`unknown priority level "${unknown.join(',') || value}": use ${PRIORITIES.join(', ')}`);
+    throw new BadInputError(`unknown priority level "${unknown.join(',') || value}": use ${PRIORITIES.join(', ')}`);
   }
   if (levels.length === 1) {
     return new Set(PRIORITIES.slice(0, PRIORITIES.indexOf(levels[0] as Priority) + 1));
@@ -30,10 +28,10 @@ export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], s
   let chosen = [...all];
   if (selection.experiments !== undefined) {
     const wanted = selection.experiments.split(',').map((item) => item.trim()).filter(Boolean);
-    if (!wanted.length) throw new SelectionError('--experiments is empty: give ids or names, comma-separated');
+    if (!wanted.length) throw new BadInputError('--experiments is empty: give ids or names, comma-separated');
     const unknown = wanted.filter((item) => !all.some((e) => e.id === item || e.name === item));
     if (unknown.length) {
-      throw new SelectionError(`unknown experiment${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+      throw new BadInputError(`unknown experiment${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
     }
     chosen = chosen.filter((e) => wanted.includes(e.id) || wanted.includes(e.name));
   }
@@ -41,6 +39,13 @@ export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], s
     const levels = parsePriorityFilter(selection.priority);
     chosen = chosen.filter((e) => levels.has(e.priority));
   }
-  if (!chosen.length) throw new SelectionError('the selection matches no experiment');
+  if (!chosen.length) throw new BadInputError('the selection matches no experiment');
   return chosen;
+}
+
+/** The queue narrowed to the experiments `keep` accepts; `why` ends "the selection matches no experiment …". */
+export function narrowQueue<T extends ExperimentSpec>(queue: readonly T[], keep: (name: string) => boolean, why: string): T[] {
+  const kept = queue.filter((experiment) => keep(experiment.name));
+  if (!kept.length) throw new BadInputError(`the selection matches no experiment ${why}`);
+  return kept;
 }

@@ -17,6 +17,7 @@ import { AttemptLog } from './attempt-log.js';
 import { ProgressReader } from '../shared/progress.js';
 import { RunFiles, type RunEnd, type RunSpec } from './run-files.js';
 import { RUN_MARKER, runTreeFor } from './run-tree.js';
+import { forcedKillModeSetting } from '../settings.js';
 
 const TAIL_LINES = 20;
 const CHECK_EVERY_MS = 250;
@@ -26,7 +27,7 @@ const DRAIN_MS = 2_000;
 
 async function keep(files: RunFiles): Promise<void> {
   const spec = (await files.readJson<RunSpec>(files.spec))!;
-  const tree = await runTreeFor(spec.runId, process.env.STAGED_KILL_MODE === 'process-scan' ? 'process-scan' : undefined);
+  const tree = await runTreeFor(spec.runId, forcedKillModeSetting());
   const command = tree.wrap(spec.file, spec.args);
   const log = new AttemptLog(spec.logFile, spec.logLimitBytes);
   const child = spawn(command.file, command.args, {

@@ -4,7 +4,6 @@
  * Files, not a socket: they outlive both processes, so a restarted worker finds its runs again.
  */
 import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Progress } from '../shared/progress.js';
 
@@ -49,11 +48,6 @@ export interface RunExit {
 export interface RunProgress {
   progress: Progress;
   progressAt: number;
-}
-
-/** Where this machine's runs live; shared by every worker of the machine. */
-export function defaultRunsRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.STAGED_RUNS_DIR || path.join(homedir(), '.staged', 'runs');
 }
 
 /** One directory per run of an experiment: its workflow id (which holds a `/`) and run number. */

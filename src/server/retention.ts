@@ -6,25 +6,27 @@
 import type { Connection } from '@temporalio/client';
 import { msNumberToTs, tsToMs } from '@temporalio/common';
 import { parseDuration } from '../shared/duration.js';
-import { BadInputError } from '../shared/bad-input.js';
+import { BadInputError } from '../errors.js';
 
 export const DEFAULT_RETENTION = '30d';
 /** Temporal refuses a retention under one day. */
 const MIN_RETENTION_MS = 86_400_000;
 const MAX_RETENTION_MS = 10 * 365 * 86_400_000;
 
-export class RetentionError extends BadInputError {}
-
-/** `--retention` or STAGED_RETENTION, in ms; default 30 days. */
-export function parseRetention(text: string | undefined, source: string): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text ?? DEFAULT_RETENTION, { maxMs: MAX_RETENTION_MS });
-  } catch (err) {
-    throw new RetentionError(`${source}: ${(err as Error).message}`);
-  }
-  if (ms < MIN_RETENTION_MS) throw new RetentionError(`${source}: "${text}" is too short: Temporal keeps finished workflows at least 1d`);
+/** A retention as written (`30d`), in ms; throws a message that reads after the option's name. */
+export function parseRetentionMs(text: string): number {
+  const ms = parseDuration(text, { maxMs: MAX_RETENTION_MS });
+  if (ms < MIN_RETENTION_MS) throw new Error(`"${text}" is too short: Temporal keeps finished workflows at least 1d`);
   return ms;
+}
+
+/** `--retention` or STAGED_RETENTION (named by `source` in the error), in ms; default 30 days. */
+export function parseRetention(text: string | undefined, source: string): number {
+  try {
+    return parseRetentionMs(text ?? DEFAULT_RETENTION);
+  } catch (err) {
+    throw new BadInputError(`${source}: ${(err as Error).message}`);
+  }
 }
 
 export async function setRetention(connection: Connection, namespace: string, retentionMs: number): Promise<void> {

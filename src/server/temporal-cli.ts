@@ -2,30 +2,14 @@
  * Finds the official Temporal CLI, which runs the dev server: $TEMPORAL_CLI, then `temporal` on
  * PATH, then $(go env GOPATH)/bin/temporal; else builds it with Go, or says how to install it.
  */
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { BadInputError } from '../shared/bad-input.js';
+import { BadInputError } from '../errors.js';
+import { findExecutable, isExecutable } from '../executable.js';
+import { temporalCliSetting } from '../settings.js';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-export class TemporalCliError extends BadInputError {}
-
-async function isExecutable(file: string): Promise<boolean> {
-  return access(file, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, name);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 async function goBinDir(): Promise<string | undefined> {
   const result = await execa('go', ['env', 'GOPATH'], { reject: false });
@@ -42,26 +26,27 @@ export interface FindOptions {
 
 export async function findTemporalCli(options: FindOptions = {}): Promise<string> {
   const { build = true, log = (message) => console.error(message), env = process.env } = options;
-  if (env.TEMPORAL_CLI) {
-    if (await isExecutable(env.TEMPORAL_CLI)) return env.TEMPORAL_CLI;
-    throw new TemporalCliError(`TEMPORAL_CLI=${env.TEMPORAL_CLI} is not an executable file`);
+  const configured = temporalCliSetting(env);
+  if (configured) {
+    if (await isExecutable(configured)) return configured;
+    throw new BadInputError(`TEMPORAL_CLI=${configured} is not an executable file`);
   }
-  const fromPath = await onPath('temporal', env);
+  const fromPath = await findExecutable('temporal', env);
   if (fromPath) return fromPath;
   const binDir = await goBinDir();
   if (!binDir) {
-    throw new TemporalCliError(
+    throw new BadInputError(
       'the Temporal CLI was not found and Go is not installed to build it. Install it ' +
         '(https://docs.temporal.io/cli#install) or install Go and run: go install ' + TEMPORAL_CLI_MODULE,
     );
   }
   const fromGo = path.join(binDir, 'temporal');
   if (await isExecutable(fromGo)) return fromGo;
-  if (!build) throw new TemporalCliError(`the Temporal CLI was not found; build it with: go install ${TEMPORAL_CLI_MODULE}`);
+  if (!build) throw new BadInputError(`the Temporal CLI was not found; build it with: go install ${TEMPORAL_CLI_MODULE}`);
   log(`staged: building the Temporal CLI with Go (go install ${TEMPORAL_CLI_MODULE}); the first build takes minutes…`);
   const result = await execa('go', ['install', TEMPORAL_CLI_MODULE], { reject: false, stdout: 'inherit', stderr: 'inherit' });
   if (result.exitCode !== 0 || !(await isExecutable(fromGo))) {
-    throw new TemporalCliError(`building the Temporal CLI failed (go install ${TEMPORAL_CLI_MODULE})`);
+    throw new BadInputError(`building the Temporal CLI failed (go install ${TEMPORAL_CLI_MODULE})`);
   }
   return fromGo;
 }

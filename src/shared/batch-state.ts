@@ -70,11 +70,6 @@ export function isBatchDone(state: BatchState): boolean {
   return state.records.every((record) => isFinal(record.status));
 }
 
-/** Delay before retry number `failures` (1-based): exponential from the batch's retry delay. */
-export function retryBackoffMs(retryDelayMs: number, failures: number): number {
-  return retryDelayMs * 2 ** Math.max(0, failures - 1);
-}
-
 function isoOrNull(epochMs: number | undefined): string | null {
   return epochMs === undefined ? null : new Date(epochMs).toISOString();
 }

@@ -1,5 +1,5 @@
 /** Estimates of when a run and a batch will finish, from progress so far and the durations seen. */
-import { isFinal } from './batch-state.js';
+import { isBatchDone, isFinal } from './batch-state.js';
 import type { BatchState, RunHeartbeat } from './types.js';
 
 /** Time left for a run that is `percent` done after `elapsedMs`; unknown before any progress. */
@@ -40,7 +40,7 @@ export function batchEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeart
     }
   });
   const typical = mean(finishedDurations) ?? mean(projectedDurations);
-  if (typical === undefined) return isBatchIdle(state) ? 0 : undefined;
+  if (typical === undefined) return isBatchDone(state) ? 0 : undefined;
 
   let work = 0;
   let longest = 0;
@@ -57,8 +57,4 @@ export function batchEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeart
     longest = Math.max(longest, left);
   });
   return Math.round(Math.max(longest, work / state.settings.maxConcurrent));
-}
-
-function isBatchIdle(state: BatchState): boolean {
-  return state.records.every((record) => isFinal(record.status));
 }

@@ -1,6 +1,15 @@
 /**
  * The contract shared by the CLI, the workflows and the activities.
  * Workflow code imports this file, so it must stay free of Node APIs and I/O.
+ *
+ * One vocabulary, in code, output and docs:
+ * - run: one start of an experiment's process, numbered from 1; people see it as "attempt N" (its log is
+ *   attempt-N.log), and `attempts` counts the runs so far, the current one and lost ones included.
+ * - retry: a run after a failed one; at most `maxRetries`, waiting `retryDelayMs` doubled each time
+ *   (workflows/retry-timing.ts).
+ * - lost run: a run whose worker let go of it (crash, shutdown, cut off); it is adopted where it lives or
+ *   started again, and never uses a retry.
+ * - adopt: a worker on the run's machine takes over a run its keeper still runs (keeper/keeper.ts).
  */
 
 import type { Progress } from './progress.js';
@@ -8,8 +17,8 @@ import type { Progress } from './progress.js';
 export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-/** Temporal's priorityKey: lower is served first. */
-export const PRIORITY_KEY: Record<Priority, number> = { critical: 1, high: 2, medium: 3, low: 4 };
+/** The priorityKey Temporal's task queues serve by: lower is served first. */
+export const TEMPORAL_PRIORITY_KEY: Record<Priority, number> = { critical: 1, high: 2, medium: 3, low: 4 };
 
 /** One experiment script as the batch sees it; kept small because a batch holds thousands. */
 export interface ExperimentSpec {

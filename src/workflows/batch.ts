@@ -22,11 +22,11 @@ import {
   isFinal,
 } from '../shared/batch-state.js';
 import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
-import { PRIORITY_KEY, type BatchState } from '../shared/types.js';
+import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
 import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal, reportEndBySignal } from './messages.js';
-import { BATCH_ID_KEY, EXPERIMENT_KEY, PRIORITY_ATTRIBUTE_KEY, STATUS_KEY } from './search-attributes.js';
+import { BATCH_ID_SEARCH_ATTRIBUTE, EXPERIMENT_SEARCH_ATTRIBUTE, PRIORITY_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from './search-attributes.js';
 
 /**
  * Runs a batch of experiments as a sliding window: experiments start strictly in the order of
@@ -71,7 +71,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
     if (!isCancellation(err)) throw err;
     await CancellationScope.nonCancellable(() => cancelRemaining(state, pendingStarts));
   }
-  if (state.settings.searchAttributes) upsertSearchAttributes([{ key: STATUS_KEY, value: batchOutcome(state) }]);
+  if (state.settings.searchAttributes) upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: batchOutcome(state) }]);
   const result = packBatchState(state);
   await CancellationScope.nonCancellable(() => writeSummaryFiles(state, result));
   return result;
@@ -82,7 +82,7 @@ async function writeSummaryFiles(state: BatchState, packed: PackedBatchState): P
   const { writeBatchSummary } = proxyActivities<StagedActivities>({
     taskQueue: state.settings.taskQueue,
     startToCloseTimeout: '1 minute',
-    priority: { priorityKey: PRIORITY_KEY.critical },
+    priority: { priorityKey: TEMPORAL_PRIORITY_KEY.critical },
     retry: { maximumAttempts: 5 },
   });
   try {
@@ -119,7 +119,7 @@ async function startExperiment(state: BatchState, index: number, ownChildren: Ow
       args: [{ batchId, index, experiment, settings }],
       taskQueue: settings.taskQueue,
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      priority: { priorityKey: PRIORITY_KEY[experiment.priority] },
+      priority: { priorityKey: TEMPORAL_PRIORITY_KEY[experiment.priority] },
       memo: {
         script: `${settings.experimentsDir}/${experiment.file}`,
         workDir: settings.workDir,
@@ -129,10 +129,10 @@ async function startExperiment(state: BatchState, index: number, ownChildren: Ow
       },
       typedSearchAttributes: settings.searchAttributes
         ? [
-            { key: BATCH_ID_KEY, value: batchId },
-            { key: EXPERIMENT_KEY, value: experiment.name },
-            { key: PRIORITY_ATTRIBUTE_KEY, value: experiment.priority },
-            { key: STATUS_KEY, value: 'queued' },
+            { key: BATCH_ID_SEARCH_ATTRIBUTE, value: batchId },
+            { key: EXPERIMENT_SEARCH_ATTRIBUTE, value: experiment.name },
+            { key: PRIORITY_SEARCH_ATTRIBUTE, value: experiment.priority },
+            { key: STATUS_SEARCH_ATTRIBUTE, value: 'queued' },
           ]
         : undefined,
     });

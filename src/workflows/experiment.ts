@@ -17,10 +17,9 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { TimeoutType } from '@temporalio/common';
-import { retryBackoffMs } from '../shared/batch-state.js';
 import {
   FAILURE_TYPES,
-  PRIORITY_KEY,
+  TEMPORAL_PRIORITY_KEY,
   type EndReason,
   type ExperimentInput,
   type ExperimentRecord,
@@ -31,7 +30,8 @@ import {
 } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
 import { experimentReportSignal, reportEndBySignal, runStartedSignal } from './messages.js';
-import { STATUS_KEY } from './search-attributes.js';
+import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
+import { STATUS_SEARCH_ATTRIBUTE } from './search-attributes.js';
 
 /** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
 const NO_ACTIVITY_LIMIT = '3650 days';
@@ -53,7 +53,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     startToCloseTimeout: NO_ACTIVITY_LIMIT,
     heartbeatTimeout: settings.heartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    priority: { priorityKey: PRIORITY_KEY[input.experiment.priority] },
+    priority: { priorityKey: TEMPORAL_PRIORITY_KEY[input.experiment.priority] },
     retry: { maximumAttempts: 1 }, // every loss is decided below: adopt where the run lives, or start again
   };
   // Not eager: a run taken by whichever child's task completes first would break the start order.
@@ -74,7 +74,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let statusShown = record.status;
   const show = (next: ExperimentRecord) => {
     if (settings.searchAttributes && next.status !== statusShown) {
-      upsertSearchAttributes([{ key: STATUS_KEY, value: next.status }]);
+      upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: next.status }]);
       statusShown = next.status;
     }
     record = next;
@@ -98,7 +98,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 
   let nextRun = 1;
   let location: RunLocation | undefined;
-  let failures = 0;
+  let failedRuns = 0;
   let unstarted = 0;
   let readopts = 0;
   try {
@@ -114,7 +114,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         const failure = describeFailure(err, location ?? nextRun);
         if (failure.kind === 'adopt') {
           // The same run again after an unexpected failure: back off, a failing adoption must not spin.
-          if (location?.runKey === failure.location.runKey) await sleep(Math.min(60_000, 1_000 * 2 ** Math.min(6, readopts++)));
+          if (location?.runKey === failure.location.runKey) await sleep(noSpinDelayMs(readopts++));
           else readopts = 0;
           location = failure.location;
           if (record.status !== 'running' || record.attempts < location.run) {
@@ -126,7 +126,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         if (failure.kind === 'lost') {
           // Surely stopped, or never started: it runs again, and that costs no retry.
           if (!failure.started) {
-            await sleep(Math.min(60_000, 1_000 * 2 ** Math.min(6, unstarted++))); // a worker that cannot start anything must not spin
+            await sleep(noSpinDelayMs(unstarted++));
             continue;
           }
           nextRun = failure.run + 1;
@@ -137,13 +137,13 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         const startedAt = record.startedAt ?? (failure.kind === 'failed' ? failure.startedAt : undefined);
         const ended = { ...record, attempts, exitCode: failure.exitCode, reason: failure.reason, error: failure.message, startedAt };
         const retryable = failure.kind === 'failed' && (failure.reason !== 'timeout' || settings.retryTimeouts);
-        failures++;
-        if (!retryable || failures > settings.maxRetries) {
+        failedRuns++;
+        if (!retryable || failedRuns > settings.maxRetries) {
           record = { ...ended, status: 'failed', retryAt: undefined };
           break;
         }
         nextRun = failure.run + 1;
-        const delayMs = retryBackoffMs(settings.retryDelayMs, failures);
+        const delayMs = retryDelayMs(settings.retryDelayMs, failedRuns);
         await report({ ...ended, status: 'retrying', retryAt: Date.now() + delayMs });
         await sleep(delayMs);
         await report({ ...record, status: 'queued', retryAt: undefined });

@@ -1,10 +1,10 @@
 /** A real Temporal dev server and an in-process staged worker for integration tests. */
-import { batchInput } from '../../src/batch-handle.js';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/submit-options.js';
+import { startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
+import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/batch-settings.js';
 import { discoverExperiments, specOf } from '../../src/experiments/discover.js';
 import { sortExperiments } from '../../src/experiments/order.js';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/server/dev-server.js';
@@ -12,7 +12,6 @@ import { findTemporalCli } from '../../src/server/temporal-cli.js';
 import { newBatchState } from '../../src/shared/batch-state.js';
 import type { BatchSettings, BatchState } from '../../src/shared/types.js';
 import { createStagedWorker, type StagedWorker } from '../../src/worker.js';
-import { batchWorkflow } from '../../src/workflows/batch.js';
 import { STAGED_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
 
 /** Workers in tests log warnings only, so that a failure's output is readable. */
@@ -65,12 +64,9 @@ export async function batchStateFor(settings: BatchSettings, batchId = `batch-${
   return newBatchState(batchId, experiments.map(specOf), settings, Date.now());
 }
 
+/** Starts the batch as `submit` does (results/<id>/ reserved, memo, search attributes, id policy). */
 export async function startBatch(env: TestWorkflowEnvironment, state: BatchState) {
-  return env.client.workflow.start(batchWorkflow, {
-    workflowId: state.batchId,
-    taskQueue: state.settings.taskQueue,
-    args: [batchInput(state)],
-  });
+  return startBatchWorkflow(env.client, state);
 }
 
 /** One real dev server for a test file: started before its tests, torn down after them. */

@@ -1,8 +1,10 @@
-/** Text the CLI prints: the header, the periodic status line and the final summary. */
-import { PRIORITIES, type BatchState, type BatchSummary, type ExperimentSpec } from '../shared/types.js';
-import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../shared/summary-table.js';
+/** Text the CLI prints: the header, the periodic status line, the final summary, the batch list and the dry run. */
+import { PRIORITIES, type BatchState, type BatchSummary, type ExperimentSpec } from '../../shared/types.js';
+import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../../shared/summary-table.js';
 import type { LiveBatchView, LiveExperimentView } from './batch-view.js';
-import { formatDuration } from '../shared/duration.js';
+import { formatDuration } from '../../shared/duration.js';
+import type { BatchListing } from '../../batch-client/index.js';
+import { textTable } from './table.js';
 
 const RULE = '='.repeat(70);
 
@@ -66,12 +68,25 @@ function runningDetails(experiment: LiveExperimentView): string {
 }
 
 export function summaryLines(summary: BatchSummary): string[] {
-  const rows = [[...SUMMARY_COLUMNS], ...summaryRows(summary)];
-  const widths = SUMMARY_COLUMNS.map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  const rightAligned = SUMMARY_COLUMNS.indexOf('attempts');
-  const format = (row: string[]) =>
-    row.map((cell, column) => (column === rightAligned ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ').trimEnd();
-  return [...failureDetails(summary), '', RULE, `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`, RULE, ...rows.map(format)];
+  const table = textTable([[...SUMMARY_COLUMNS], ...summaryRows(summary)], {
+    rightAligned: [SUMMARY_COLUMNS.indexOf('attempts')],
+  });
+  return [...failureDetails(summary), '', RULE, `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`, RULE, ...table];
+}
+
+/** `status` without an id: the recent batches, newest first. */
+export function batchListLines(batches: readonly BatchListing[]): string[] {
+  const rows = batches.map((batch) => [batch.startedAt, batch.status, String(batch.experiments ?? '?'), batch.batchId]);
+  return textTable([['started', 'state', 'experiments', 'batch'], ...rows], { rightAligned: [2] });
+}
+
+/** `submit --dry-run`: the queue in start order, each with its priority and why. */
+export function dryRunLines(queue: readonly (ExperimentSpec & { reason: string })[]): string[] {
+  const rows = queue.map((experiment, index) => [`${index + 1}.`, experiment.name, experiment.priority.toUpperCase(), experiment.reason]);
+  return [
+    `[DRY RUN] ${queue.length} experiment(s) would start in this order; nothing was started:`,
+    ...textTable(rows, { rightAligned: [0], indent: '  ' }),
+  ];
 }
 
 /** Each failed experiment's last error: what happened, its log file and the last lines of its output. */

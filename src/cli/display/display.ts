@@ -3,7 +3,7 @@
  * event lines (log-update); elsewhere (CI, pipes, files) it is printed as plain lines at an interval.
  */
 import { createLogUpdate } from 'log-update';
-import { commandHint } from './invocation.js';
+import { commandHint } from '../invocation.js';
 
 export interface Display {
   /** Redraws the status block on every poll when true; prints it every status interval when false. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { batchRecordFile, batchResultsDir, batchSummaryFile } from '../paths.js';
 import { END_REASONS, PRIORITIES, type BatchSummary } from '../shared/types.js';
-import { UsageError } from './errors.js';
+import { BadInputError } from '../errors.js';
 
 const recordSchema = z.object({
   batchId: z.string(),
@@ -46,7 +46,7 @@ export async function reserveBatchId(record: BatchRecord): Promise<() => Promise
     await mkdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    throw new UsageError(`batch id "${record.batchId}" is already used: ${dir} exists; choose another --batch-id`);
+    throw new BadInputError(`batch id "${record.batchId}" is already used: ${dir} exists; choose another --batch-id`);
   }
   await writeFile(batchRecordFile(record.workDir, record.batchId), `${JSON.stringify(record, null, 2)}\n`);
   return () => rm(dir, { recursive: true, force: true });

@@ -1,19 +1,33 @@
-/** `logs`: prints, or follows, the output of one attempt of an experiment, from the log files of its work dir. */
+/** `logs <batchId> <experiment>`: prints, or follows, the output of one attempt, from the log files of its work dir. */
 import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { attemptLogFile, experimentLogDir } from '../paths.js';
-import { EXIT, UsageError } from './errors.js';
-import { resolveExperiment, type NamedExperiment } from './experiment-ref.js';
+import type { WorkflowHandle } from '@temporalio/client';
+import { queryBatchState, readBatch, withClient } from '../../batch-client/index.js';
+import { BadInputError, EXIT } from '../../errors.js';
+import { attemptLogFile, experimentLogDir } from '../../paths.js';
+import { isFinal } from '../../shared/batch-state.js';
+import type { BatchState, BatchSummary, ExperimentRecord } from '../../shared/types.js';
+import type { OptionsOf } from '../command-table.js';
+import { resolveExperiment, type NamedExperiment } from '../experiment-ref.js';
+import { resolveWorkDir } from '../invocation.js';
 
-export interface LogsOptions {
-  attempt?: number;
-  follow?: boolean;
-  pollMs?: number;
+const POLL_MS = 500;
+
+export async function run([batchId, experiment]: string[], options: OptionsOf<'logs'>): Promise<number> {
+  const workDir = resolveWorkDir(options.workDir);
+  return withClient(async (client) => {
+    const reading = await readBatch(client, batchId, workDir);
+    const source =
+      reading.kind === 'files'
+        ? fileLogSource(reading.summary, workDir)
+        : liveLogSource(reading.handle, reading.state, reading.status);
+    return logs(source, experiment, options);
+  });
 }
 
 /** What `logs` needs of a batch: a live one's state, or a finished one's summary file. */
-export interface LogSource {
+interface LogSource {
   batchId: string;
   workDir: string;
   experiments: readonly NamedExperiment[];
@@ -50,7 +64,7 @@ async function copyFrom(file: string, offset: number): Promise<number> {
   }
 }
 
-export async function logs(source: LogSource, experiment: string, options: LogsOptions): Promise<number> {
+async function logs(source: LogSource, experiment: string, options: OptionsOf<'logs'>): Promise<number> {
   const index = resolveExperiment(source.experiments, experiment, source.batchId);
   const { name } = source.experiments[index];
   const dir = experimentLogDir(source.workDir, source.batchId, name);
@@ -59,10 +73,10 @@ export async function logs(source: LogSource, experiment: string, options: LogsO
   const following = Boolean(options.follow) && source.running;
 
   if (attempt === undefined && !following) {
-    throw new UsageError(`${name} has no log yet in ${dir} (status: ${source.statusOf(index)})`);
+    throw new BadInputError(`${name} has no log yet in ${dir} (status: ${source.statusOf(index)})`);
   }
   if (attempt !== undefined && !onDisk.includes(attempt) && !following) {
-    throw new UsageError(`${name} has no attempt ${attempt} in ${dir}; attempts with logs: ${onDisk.join(', ') || 'none'}`);
+    throw new BadInputError(`${name} has no attempt ${attempt} in ${dir}; attempts with logs: ${onDisk.join(', ') || 'none'}`);
   }
   if (!following) {
     await copyFrom(attemptLogFile(source.workDir, source.batchId, name, attempt!), 0);
@@ -73,8 +87,13 @@ export async function logs(source: LogSource, experiment: string, options: LogsO
 }
 
 /** Prints an attempt's log as it grows; without --attempt, moves on to each next attempt; ends when the experiment does. */
-async function follow(source: LogSource, index: number, dir: string, options: LogsOptions, first: number | undefined): Promise<void> {
-  const { pollMs = 500 } = options;
+async function follow(
+  source: LogSource,
+  index: number,
+  dir: string,
+  options: OptionsOf<'logs'>,
+  first: number | undefined,
+): Promise<void> {
   const { name } = source.experiments[index];
   let attempt = first;
   let offset = 0;
@@ -96,6 +115,40 @@ async function follow(source: LogSource, index: number, dir: string, options: Lo
     }
     if (ended) return;
     ended = (await source.ended(index, options.attempt)) ?? false; // unknown (server busy): keep following
-    if (!ended) await delay(pollMs, undefined, { signal: interrupted.signal }).catch(() => undefined);
+    if (!ended) await delay(POLL_MS, undefined, { signal: interrupted.signal }).catch(() => undefined);
   }
+}
+
+function liveLogSource(handle: WorkflowHandle, state: BatchState, status: string): LogSource {
+  return {
+    batchId: state.batchId,
+    workDir: state.settings.workDir,
+    experiments: state.experiments,
+    statusOf: (index) => state.records[index].status,
+    running: status === 'RUNNING',
+    async ended(index, pinnedAttempt) {
+      try {
+        const record = (await queryBatchState(handle)).records[index];
+        return isFinal(record.status) || (pinnedAttempt !== undefined && attemptOver(record, pinnedAttempt));
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+function fileLogSource(summary: BatchSummary, workDir: string): LogSource {
+  return {
+    batchId: summary.batchId,
+    workDir,
+    experiments: summary.experiments,
+    statusOf: (index) => summary.experiments[index].status,
+    running: false,
+    ended: () => Promise.resolve(true),
+  };
+}
+
+/** `attempts` counts the run in progress: attempt N is over once a later one started, or N is no longer running. */
+function attemptOver(record: ExperimentRecord, attempt: number): boolean {
+  return record.attempts > attempt || (record.attempts === attempt && record.status !== 'running');
 }

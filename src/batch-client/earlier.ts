@@ -1,12 +1,15 @@
-/** What earlier batches tell a new submit: `--rerun-failed` and `--skip-completed`, from Temporal or, once its workflows are gone, from the files on disk. */
+/**
+ * What earlier batches tell a new submit (`--rerun-failed`, `--skip-completed`): from Temporal or,
+ * once its workflows are gone, from the files on disk.
+ */
 import path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { batchSummary } from '../batch-handle.js';
+import { BadInputError } from '../errors.js';
 import { batchSummaryFile } from '../paths.js';
-import type { BatchSummary, ExperimentSpec } from '../shared/types.js';
-import { EXPERIMENT_KEY } from '../workflows/search-attributes.js';
-import { completedOnDisk, readSummaryFile } from './batch-files.js';
-import { UsageError } from './errors.js';
+import type { BatchSummary } from '../shared/types.js';
+import { EXPERIMENT_SEARCH_ATTRIBUTE } from '../workflows/search-attributes.js';
+import { batchSummary } from './batches.js';
+import { completedOnDisk, readSummaryFile } from './files.js';
 
 async function finishedSummary(client: Client, batchId: string, workDir: string): Promise<BatchSummary> {
   const handle = client.workflow.getHandle(batchId);
@@ -17,10 +20,10 @@ async function finishedSummary(client: Client, batchId: string, workDir: string)
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     const summary = await readSummaryFile(workDir, batchId);
     if (summary) return summary;
-    throw new UsageError(`--rerun-failed: no batch with id "${batchId}" in Temporal, and no ${batchSummaryFile(workDir, batchId)}`);
+    throw new BadInputError(`--rerun-failed: no batch with id "${batchId}" in Temporal, and no ${batchSummaryFile(workDir, batchId)}`);
   }
-  if (status === 'RUNNING') throw new UsageError(`--rerun-failed: batch "${batchId}" is still running; wait for it or cancel it`);
-  if (status !== 'COMPLETED') throw new UsageError(`--rerun-failed: batch "${batchId}" ended ${status.toLowerCase()} without a summary`);
+  if (status === 'RUNNING') throw new BadInputError(`--rerun-failed: batch "${batchId}" is still running; wait for it or cancel it`);
+  if (status !== 'COMPLETED') throw new BadInputError(`--rerun-failed: batch "${batchId}" ended ${status.toLowerCase()} without a summary`);
   return batchSummary(handle);
 }
 
@@ -40,20 +43,8 @@ export async function completedEarlier(client: Client, experimentsDir: string, w
   const query = `WorkflowType = 'experimentWorkflow' AND StagedStatus = 'completed'`;
   for await (const workflow of client.workflow.list({ query })) {
     const script = workflow.memo?.script;
-    const name = workflow.typedSearchAttributes.get(EXPERIMENT_KEY);
+    const name = workflow.typedSearchAttributes.get(EXPERIMENT_SEARCH_ATTRIBUTE);
     if (name && typeof script === 'string' && path.dirname(script) === experimentsDir) names.add(name);
   }
   return names;
-}
-
-export function keepOnly<T extends ExperimentSpec>(queue: T[], names: Set<string>, why: string): T[] {
-  const kept = queue.filter((experiment) => names.has(experiment.name));
-  if (!kept.length) throw new UsageError(`the selection matches no experiment ${why}`);
-  return kept;
-}
-
-export function leaveOut<T extends ExperimentSpec>(queue: T[], names: Set<string>, why: string): T[] {
-  const kept = queue.filter((experiment) => !names.has(experiment.name));
-  if (!kept.length) throw new UsageError(`the selection matches no experiment ${why}`);
-  return kept;
 }

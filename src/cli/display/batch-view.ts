@@ -1,8 +1,8 @@
 /** A running batch as `status --json` shows it: counts, an ETA, and each experiment with its progress. */
-import { countByStatus, experimentViews, type StatusCounts } from '../shared/batch-state.js';
-import { batchEtaMs, runLeftMs } from '../shared/eta.js';
-import type { Progress } from '../shared/progress.js';
-import type { BatchState, ExperimentView, RunHeartbeat } from '../shared/types.js';
+import { countByStatus, experimentViews, type StatusCounts } from '../../shared/batch-state.js';
+import { batchEtaMs, runLeftMs } from '../../shared/eta.js';
+import type { Progress } from '../../shared/progress.js';
+import type { BatchState, ExperimentView, RunHeartbeat } from '../../shared/types.js';
 
 export interface LiveExperimentView extends ExperimentView {
   /** Only while running: the current attempt's progress (null before it reports any). */

@@ -1,8 +1,8 @@
-/** One way for CLI commands to reach Temporal: a bounded connect, then a namespace check with a deadline. */
+/** One way to reach Temporal from a command: a bounded connect, then a namespace check with a deadline. */
 import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
 import { NamespaceNotFoundError } from '@temporalio/common';
-import type { ConnectionConfig } from '../connection.js';
-import { UsageError } from './errors.js';
+import { loadConnectionConfig, type ConnectionConfig } from '../connection.js';
+import { BadInputError, oneLine } from '../errors.js';
 
 /** How long a command waits for the server before saying it does not answer. */
 export const ANSWER_TIMEOUT_MS = 10_000;
@@ -14,9 +14,9 @@ export async function checkNamespace(connection: Connection, config: ConnectionC
     await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.describeNamespace({ namespace: config.namespace }));
   } catch (err) {
     if (err instanceof NamespaceNotFoundError || (isGrpcServiceError(err) && err.code === NOT_FOUND)) {
-      throw new UsageError(`namespace "${config.namespace}" does not exist at ${config.address} (set by TEMPORAL_NAMESPACE or a profile)`);
+      throw new BadInputError(`namespace "${config.namespace}" does not exist at ${config.address} (set by TEMPORAL_NAMESPACE or a profile)`);
     }
-    throw new UsageError(`the Temporal server at ${config.address} did not answer within ${timeoutMs / 1000}s (${oneLine(err)})`);
+    throw new BadInputError(`the Temporal server at ${config.address} did not answer within ${timeoutMs / 1000}s (${oneLine(err)})`);
   }
 }
 
@@ -25,7 +25,7 @@ export async function connect(config: ConnectionConfig, connectTimeoutMs = 3_000
   try {
     connection = await Connection.connect({ ...config.options, connectTimeout: connectTimeoutMs });
   } catch {
-    throw new UsageError(`no Temporal server answers at ${config.address}`);
+    throw new BadInputError(`no Temporal server answers at ${config.address}`);
   }
   try {
     await checkNamespace(connection, config);
@@ -46,6 +46,7 @@ export async function withConnection<T>(config: ConnectionConfig, action: (clien
   }
 }
 
-export function oneLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+/** Runs `action` with a client of the namespace configured in the environment (or a profile). */
+export function withClient<T>(action: (client: Client) => Promise<T>): Promise<T> {
+  return withConnection(loadConnectionConfig(), (client) => action(client));
 }

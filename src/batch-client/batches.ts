@@ -1,0 +1,168 @@
+/**
+ * Every call staged makes to a batch workflow: start, find, read, cancel, list. The packed wire form
+ * of a batch's state is unpacked here, and only here.
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { BadInputError, NoWorkerAnswersError } from '../errors.js';
+import { batchSummaryFile } from '../paths.js';
+import { summarize } from '../shared/batch-state.js';
+import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
+import type { BatchState, BatchSummary } from '../shared/types.js';
+import { batchWorkflow } from '../workflows/batch.js';
+import { batchStateQuery, cancelExperimentsSignal } from '../workflows/messages.js';
+import { BATCH_ID_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/search-attributes.js';
+import { ANSWER_TIMEOUT_MS } from './connect.js';
+import { readSummaryFile, reserveBatchId } from './files.js';
+
+export type BatchHandle = WorkflowHandle<typeof batchWorkflow>;
+
+/**
+ * Reserves `results/<id>/`, then starts the batch workflow with its memo and search attributes; an id
+ * already used (by files or by a workflow) is refused and the reservation given back.
+ */
+export async function startBatch(client: Client, state: BatchState): Promise<BatchHandle> {
+  const { batchId, settings } = state;
+  const release = await reserveBatchId({
+    batchId,
+    submittedAt: new Date(state.createdAt).toISOString(),
+    experimentsDir: settings.experimentsDir,
+    workDir: settings.workDir,
+    experiments: state.experiments.map((experiment) => experiment.name),
+  });
+  try {
+    return await client.workflow.start(batchWorkflow, {
+      workflowId: batchId,
+      taskQueue: settings.taskQueue,
+      args: [packBatchState(state)],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: settings.searchAttributes
+        ? [
+            { key: BATCH_ID_SEARCH_ATTRIBUTE, value: batchId },
+            { key: STATUS_SEARCH_ATTRIBUTE, value: 'running' },
+          ]
+        : undefined,
+      memo: {
+        experimentsDir: settings.experimentsDir,
+        workDir: settings.workDir,
+        experiments: state.experiments.length,
+        maxConcurrent: settings.maxConcurrent,
+        maxRetries: settings.maxRetries,
+        timeoutMs: settings.timeoutMs,
+      },
+    });
+  } catch (err) {
+    await release();
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new BadInputError(`batch id "${batchId}" is already used by another batch; choose another --batch-id`);
+    }
+    throw err;
+  }
+}
+
+/** The batch's live state, from its query: a worker must answer. */
+export async function queryBatchState(handle: WorkflowHandle): Promise<BatchState> {
+  return unpackBatchState(await handle.query(batchStateQuery));
+}
+
+/** Waits for the batch to end and returns its final state, from its result. */
+export async function finalBatchState(handle: WorkflowHandle): Promise<BatchState> {
+  return unpackBatchState((await handle.result()) as PackedBatchState);
+}
+
+/** Waits for the batch to end and returns its summary. */
+export async function batchSummary(handle: WorkflowHandle): Promise<BatchSummary> {
+  return summarize(await finalBatchState(handle));
+}
+
+/** The batch's handle and its workflow status (RUNNING, COMPLETED, …); undefined when Temporal has no such workflow. */
+export async function findBatch(client: Client, batchId: string): Promise<{ handle: WorkflowHandle; status: string } | undefined> {
+  const handle = client.workflow.getHandle(batchId);
+  try {
+    return { handle, status: (await handle.describe()).status.name };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+export type BatchReading =
+  | { kind: 'live'; handle: WorkflowHandle; state: BatchState; status: string }
+  | { kind: 'files'; summary: BatchSummary };
+
+/**
+ * A finished batch's state from its stored result; a running batch's live state, from its query;
+ * a batch Temporal no longer has, from its summary.json. The query is sent along with the describe.
+ */
+export async function readBatch(client: Client, batchId: string, workDir: string): Promise<BatchReading> {
+  const handle = client.workflow.getHandle(batchId);
+  const query = withinAnswerTime(queryBatchState(handle));
+  query.catch(() => undefined); // a finished or gone batch may have no worker to answer
+  const found = await findBatch(client, batchId);
+  if (!found) {
+    const summary = await readSummaryFile(workDir, batchId);
+    if (summary) return { kind: 'files', summary };
+    throw new BadInputError(`no batch with id "${batchId}" in Temporal, and no ${batchSummaryFile(workDir, batchId)}`);
+  }
+  const { status } = found;
+  if (status === 'COMPLETED') return { kind: 'live', handle, state: await finalBatchState(handle), status };
+  try {
+    return { kind: 'live', handle, state: await query, status };
+  } catch (err) {
+    throw new NoWorkerAnswersError(batchId, status, err);
+  }
+}
+
+/** Cancels the whole batch: queued experiments never start, running ones are stopped by their workers. */
+export async function cancelBatch(client: Client, batchId: string): Promise<void> {
+  const found = await findBatch(client, batchId);
+  if (!found) throw new BadInputError(`no batch with id "${batchId}"`);
+  await found.handle.cancel();
+}
+
+/** Cancels experiments of a running batch by name; reading the batch needs a worker to answer. */
+export async function cancelExperiments(client: Client, batchId: string, pick: (state: BatchState) => string[]) {
+  const found = await findBatch(client, batchId);
+  if (!found) throw new BadInputError(`no batch with id "${batchId}"`);
+  const state = await withinAnswerTime(queryBatchState(found.handle)).catch((err: unknown) => {
+    throw new NoWorkerAnswersError(batchId, 'RUNNING', err);
+  });
+  const names = pick(state);
+  await found.handle.signal(cancelExperimentsSignal, names);
+  return names;
+}
+
+export interface BatchListing {
+  batchId: string;
+  status: string;
+  startedAt: string;
+  experiments: number | null;
+}
+
+/** The most recent batches, newest first. */
+export async function listBatches(client: Client, limit: number): Promise<BatchListing[]> {
+  const batches: BatchListing[] = [];
+  for await (const workflow of client.workflow.list({ query: `WorkflowType = 'batchWorkflow'` })) {
+    const experiments = workflow.memo?.experiments;
+    batches.push({
+      batchId: workflow.workflowId,
+      // The batch's own outcome (completed, failed, cancelled): its workflow completes in every case.
+      status: workflow.typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE) ?? workflow.status.name.toLowerCase(),
+      startedAt: workflow.startTime.toISOString(),
+      experiments: typeof experiments === 'number' ? experiments : null,
+    });
+    if (batches.length >= limit) break;
+  }
+  return batches;
+}
+
+export async function withinAnswerTime<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ANSWER_TIMEOUT_MS / 1000}s`)), ANSWER_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,20 @@
+/** The batch client: every call staged makes to Temporal about batches. Commands, tests and the bench go through it. */
+export { ANSWER_TIMEOUT_MS, checkNamespace, connect, withClient, withConnection } from './connect.js';
+export {
+  batchSummary,
+  cancelBatch,
+  cancelExperiments,
+  finalBatchState,
+  findBatch,
+  listBatches,
+  queryBatchState,
+  readBatch,
+  startBatch,
+  withinAnswerTime,
+  type BatchHandle,
+  type BatchListing,
+  type BatchReading,
+} from './batches.js';
+export { completedEarlier, notCompletedIn } from './earlier.js';
+export { completedOnDisk, readSummaryFile, reserveBatchId, type BatchRecord } from './files.js';
+export { runningProgress } from './progress.js';

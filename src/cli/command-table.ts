@@ -1,0 +1,119 @@
+/**
+ * Every command: what it does, its arguments, which options of the table it takes, and the checks
+ * that span several options. A new command is an entry here and a file in cli/commands/.
+ */
+import { OPTIONS, type OptionName, type OptionSpec } from './options.js';
+
+export interface CommandSpec {
+  description: string;
+  /** commander's notation: `<batchId>` required, `[batchId]` optional, `[options...]` the rest. */
+  arguments: readonly { name: string; help?: string }[];
+  options: readonly OptionName[];
+  helpAfter?: string;
+  /** Rules across options; each returns a message when broken. */
+  checks?: readonly ((options: Record<string, unknown>) => string | undefined)[];
+}
+
+/** Heartbeats are sent at most once a second; a timeout must leave room for at least two. */
+export const MIN_HEARTBEAT_TIMEOUT_MS = 2_000;
+
+const heartbeatLongEnough = (options: Record<string, unknown>) =>
+  (options.heartbeatTimeout as number) < MIN_HEARTBEAT_TIMEOUT_MS
+    ? '--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval, or a healthy run is declared lost'
+    : undefined;
+
+const killGraceShorter = (options: Record<string, unknown>) =>
+  (options.killGrace as number) >= (options.heartbeatTimeout as number)
+    ? '--kill-grace must be shorter than --heartbeat-timeout: a stopped run must be dead before its worker is declared ' +
+      'lost, or a second copy may start while the first still runs'
+    : undefined;
+
+export const COMMANDS = {
+  submit: {
+    description:
+      'Run the selected experiments as one batch, highest priority first, at most --max-concurrent at a time.',
+    arguments: [],
+    options: [
+      'dir',
+      'workDir',
+      'priority',
+      'experiments',
+      'maxConcurrent',
+      'maxRetries',
+      'retryDelay',
+      'timeout',
+      'retryTimeouts',
+      'heartbeatTimeout',
+      'killGrace',
+      'statusInterval',
+      'batchId',
+      'rerunFailed',
+      'skipCompleted',
+      'detach',
+      'dryRun',
+      'json',
+      'historyLimit',
+    ],
+    checks: [heartbeatLongEnough, killGraceShorter],
+    helpAfter:
+      '\nWith --json, stdout holds only the final summary (or the dry-run queue, or {"batchId"} when detached).\n' +
+      'Exit codes: 0 all completed, 1 some failed, 2 bad input (nothing started), 130 detached with Ctrl-C.\n' +
+      'Connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE or a temporal.toml profile (TEMPORAL_PROFILE); with none\n' +
+      'and nothing on localhost:7233, staged starts a dev server and a worker in the background.',
+  },
+  status: {
+    description:
+      'Show a batch: counts, ETA, and each running experiment with its attempt, elapsed time, progress and ETA ' +
+      '(without an id: the recent batches).',
+    arguments: [{ name: '[batchId]' }],
+    options: ['workDir', 'json'],
+  },
+  watch: {
+    description:
+      'Follow a running batch until it ends: events, and per experiment its progress and ETA, redrawn in place on a ' +
+      'terminal (Ctrl-C detaches; the batch runs on). Exit 0 when all completed, 1 otherwise.',
+    arguments: [{ name: '<batchId>' }],
+    options: ['workDir', 'statusInterval'],
+  },
+  cancel: {
+    description: 'Cancel a batch: queued experiments never start, running process trees are killed.',
+    arguments: [{ name: '<batchId>' }],
+    options: ['experiment'],
+  },
+  logs: {
+    description: "Print an experiment's output (its latest attempt unless --attempt), or follow it while it runs.",
+    arguments: [{ name: '<batchId>' }, { name: '<experiment>', help: 'experiment name, or an id that names one (exp125)' }],
+    options: ['workDir', 'attempt', 'follow'],
+  },
+  worker: {
+    description:
+      'Run a worker on this machine until SIGINT/SIGTERM: it runs batches and experiment processes ' +
+      '(connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE or a profile).',
+    arguments: [],
+    options: ['slots', 'taskQueue', 'logLimit', 'adoptWindow', 'onShutdown', 'machineId', 'allowDir', 'runsDir'],
+  },
+  server: {
+    description:
+      "Run Temporal's dev server in the foreground (SQLite file, Web UI, task-queue priority on, 30-day retention).",
+    arguments: [],
+    options: ['workDir', 'port', 'uiPort', 'dbFile', 'retention'],
+  },
+  down: {
+    description: 'Stop the dev server and worker that submit started in the background.',
+    arguments: [],
+    options: ['workDir'],
+  },
+  'temporal-cli': {
+    description: 'Print the path of the Temporal CLI, building it with Go if it is missing.',
+    arguments: [],
+    options: [],
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+type Table = typeof OPTIONS;
+type ValueOf<S> = S extends OptionSpec<infer T, infer Always> ? (Always extends true ? T : T | undefined) : never;
+
+/** A command's options after validation, typed from the table: a renamed option fails to compile where it is used. */
+export type OptionsOf<C extends CommandName> = { [N in (typeof COMMANDS)[C]['options'][number]]: ValueOf<Table[N]> };

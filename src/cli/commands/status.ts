@@ -1,0 +1,54 @@
+/** `status [batchId]`: a batch's counts, ETA and running experiments; without an id, the recent batches. */
+import type { Client } from '@temporalio/client';
+import { listBatches, readBatch, runningProgress, withClient } from '../../batch-client/index.js';
+import { EXIT } from '../../errors.js';
+import { batchSummaryFile } from '../../paths.js';
+import { countByStatus, summarize } from '../../shared/batch-state.js';
+import type { BatchSummary } from '../../shared/types.js';
+import type { OptionsOf } from '../command-table.js';
+import { liveBatchView } from '../display/batch-view.js';
+import { batchListLines, statusLines, summaryLines } from '../display/render.js';
+import { commandHint, resolveWorkDir } from '../invocation.js';
+
+const RECENT_BATCHES = 20;
+
+export async function run([batchId]: (string | undefined)[], options: OptionsOf<'status'>): Promise<number> {
+  const workDir = resolveWorkDir(options.workDir);
+  return withClient(async (client) => {
+    if (!batchId) return printRecent(client, options.json);
+    const reading = await readBatch(client, batchId, workDir);
+    if (reading.kind === 'files') {
+      printFinished(reading.summary, options.json, batchSummaryFile(workDir, batchId));
+      return EXIT.ok;
+    }
+    const { state, status } = reading;
+    if (status === 'COMPLETED') {
+      printFinished(summarize(state), options.json, undefined);
+      return EXIT.ok;
+    }
+    const view = liveBatchView(state, status.toLowerCase(), await runningProgress(client.workflow, state), Date.now());
+    if (options.json) console.log(JSON.stringify(view, null, 2));
+    else [`Batch ${batchId}: ${view.status}`, ...statusLines(view)].forEach((line) => console.log(line));
+    return EXIT.ok;
+  });
+}
+
+function printFinished(summary: BatchSummary, json: boolean, source: string | undefined): void {
+  if (json) {
+    const counts = countByStatus(summary.experiments);
+    console.log(
+      JSON.stringify({ batchId: summary.batchId, status: 'completed', counts, eta: null, experiments: summary.experiments }, null, 2),
+    );
+    return;
+  }
+  summaryLines(summary).forEach((line) => console.log(line));
+  if (source) console.log(`(from ${source}: Temporal no longer keeps this batch)`);
+}
+
+async function printRecent(client: Client, json: boolean): Promise<number> {
+  const batches = await listBatches(client, RECENT_BATCHES);
+  if (json) console.log(JSON.stringify({ batches }, null, 2));
+  else if (!batches.length) console.log(`No batches yet. Start one with: ${commandHint('submit')}`);
+  else batchListLines(batches).forEach((line) => console.log(line));
+  return EXIT.ok;
+}

@@ -1,0 +1,124 @@
+/** `submit`: discovers and orders the experiments, starts the batch workflow, and follows it. */
+import { Client } from '@temporalio/client';
+import { completedEarlier, notCompletedIn, startBatch } from '../../batch-client/index.js';
+import { loadProjectConfig } from '../../config.js';
+import { loadConnectionConfig } from '../../connection.js';
+import { EXIT } from '../../errors.js';
+import { discoverExperiments, specOf, type DiscoveredExperiment } from '../../experiments/discover.js';
+import { sortExperiments } from '../../experiments/order.js';
+import { narrowQueue, selectExperiments } from '../../experiments/select.js';
+import { ensureSearchAttributes } from '../../server/search-attributes.js';
+import { newBatchState } from '../../shared/batch-state.js';
+import type { BatchSettings } from '../../shared/types.js';
+import { newBatchId, toBatchSettings } from '../batch-settings.js';
+import type { OptionsOf } from '../command-table.js';
+import { displayFor } from '../display/display.js';
+import { dryRunLines, header, summaryLines } from '../display/render.js';
+import { connectOrStartServer, ensureWorker } from '../embedded.js';
+import { followUntilEnd } from '../follow.js';
+import { commandHint, resolveWorkDir } from '../invocation.js';
+
+type SubmitOptions = OptionsOf<'submit'>;
+
+/** The experiments `submit` would run, in start order, before earlier batches narrow them. */
+export async function resolveQueue(options: SubmitOptions, workDir: string) {
+  const { priorityRules } = await loadProjectConfig(workDir);
+  const settings = toBatchSettings(options, workDir, false);
+  const discovered = await discoverExperiments(settings.experimentsDir, priorityRules);
+  const queue = sortExperiments(selectExperiments(discovered, options));
+  return { settings, queue };
+}
+
+function printDryRun(queue: DiscoveredExperiment[], json: boolean): void {
+  if (json) {
+    const experiments = queue.map(({ id, name, priority, reason }) => ({ id, name, priority, reason }));
+    console.log(JSON.stringify({ experiments }, null, 2));
+    return;
+  }
+  dryRunLines(queue).forEach((line) => console.log(line));
+}
+
+export function webUiLink(address: string, namespace: string, workflowId: string): string | undefined {
+  const match = /^(localhost|127\.0\.0\.1):(\d+)$/.exec(address);
+  if (!match) return undefined;
+  const ui = `http://${match[1]}:${Number(match[2]) + 1000}`;
+  return `${ui}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/** Narrows the queue by what earlier batches did; needs the server (or, for gone batches, their files). */
+async function applyHistory(
+  client: Client,
+  queue: DiscoveredExperiment[],
+  options: SubmitOptions,
+  settings: BatchSettings,
+  searchAttributes: boolean,
+  note: (line: string) => void,
+) {
+  let narrowed = queue;
+  if (options.rerunFailed) {
+    const rerun = await notCompletedIn(client, options.rerunFailed, settings.workDir);
+    narrowed = narrowQueue(narrowed, (name) => rerun.has(name), `that did not complete in batch ${options.rerunFailed}`);
+  }
+  if (options.skipCompleted) {
+    const completed = await completedEarlier(client, settings.experimentsDir, settings.workDir, searchAttributes);
+    const kept = narrowQueue(narrowed, (name) => !completed.has(name), 'that has not completed in an earlier batch');
+    note(
+      `[SKIP] ${narrowed.length - kept.length} experiment(s) of ${settings.experimentsDir} completed in an earlier batch ` +
+        'and are left out',
+    );
+    narrowed = kept;
+  }
+  return narrowed;
+}
+
+export async function run(_args: string[], options: SubmitOptions): Promise<number> {
+  const workDir = resolveWorkDir(options.workDir);
+  const { settings, queue: selected } = await resolveQueue(options, workDir);
+  const needsHistory = Boolean(options.rerunFailed || options.skipCompleted);
+  if (options.dryRun && !needsHistory) {
+    printDryRun(selected, options.json);
+    return EXIT.ok;
+  }
+  const display = displayFor(process.stdout, options.json);
+  const print = (line: string) => display.line(line);
+  const note = (line: string) => (options.json ? console.error(line) : console.log(line));
+
+  const config = loadConnectionConfig();
+  const connection = await connectOrStartServer(config, workDir, note);
+  try {
+    const client = new Client({ connection, namespace: config.namespace });
+    const searchAttributes = await ensureSearchAttributes(connection, config.namespace);
+    const queue = await applyHistory(client, selected, options, settings, searchAttributes, note);
+    if (options.dryRun) {
+      printDryRun(queue, options.json);
+      return EXIT.ok;
+    }
+    await ensureWorker(client, config, settings.taskQueue, workDir, note, [workDir, settings.experimentsDir]);
+    const batchId = options.batchId ?? newBatchId();
+    const state = newBatchState(batchId, queue.map(specOf), { ...settings, searchAttributes }, Date.now());
+    const handle = await startBatch(client, state);
+
+    header(state, webUiLink(config.address, config.namespace, batchId)).forEach((line) => print(line));
+    if (options.detach) {
+      if (options.json) console.log(JSON.stringify({ batchId }));
+      else print(`[DETACHED] Batch ${batchId} runs on. Follow it with: ${commandHint('watch', [batchId])}`);
+      return EXIT.ok;
+    }
+
+    const code = await followUntilEnd(handle, {
+      statusIntervalMs: options.statusInterval,
+      display,
+      note,
+      since: state,
+      printSummary: (summary) =>
+        options.json
+          ? console.log(JSON.stringify(summary, null, 2))
+          : summaryLines(summary).forEach((line) => print(line)),
+    });
+    // Ctrl-C while following: the batch runs on, and a script reading stdout still learns its id.
+    if (code === EXIT.detached && options.json) console.log(JSON.stringify({ batchId }));
+    return code;
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Every option of every command, declared once: its flag, help, default and how its text is parsed.
+ * commander's commands (cli/program.ts) and the zod validation (cli/validate.ts) are both made from
+ * this table. Light on purpose: `--help` loads no validation library and no Temporal client.
+ */
+import { formatDuration, parseDuration } from '../shared/duration.js';
+import { parseInteger, type IntegerLimits } from '../shared/integer.js';
+import { parseRetentionMs } from '../server/retention.js';
+import {
+  experimentsDirSetting,
+  machineIdSetting,
+  retentionSetting,
+  runsRootSetting,
+  taskQueueSetting,
+  WORKER_DEFAULTS,
+} from '../settings.js';
+
+/** How an option appears on the command line; `value` options take text, `list` ones several. */
+export type OptionShape = 'flag' | 'value' | 'list';
+
+export interface OptionSpec<T = unknown, Always extends boolean = boolean> {
+  /** As commander writes it: `--max-concurrent <n>`, `-f, --follow`, `--allow-dir <paths...>`. */
+  flags: string;
+  help: string;
+  shape: OptionShape;
+  /** The default as a person would type it (shown in --help); a function when an environment variable sets it. */
+  default?: string | (() => string | undefined);
+  /** The environment variable behind the default, named in errors about a value that came from it. */
+  env?: string;
+  choices?: readonly string[];
+  hidden?: boolean;
+  /** Turns the text into the value; throws a message that reads after the option's name. */
+  parse(text: string): T;
+  /** Phantom: whether the parsed options always hold a value (a default, or a flag's false). */
+  readonly always?: Always;
+}
+
+const text = <A extends boolean = false>(flags: string, help: string, extra: Partial<OptionSpec<string>> = {}) =>
+  ({ flags, help, shape: 'value', parse: (value: string) => value, ...extra }) as OptionSpec<string, A>;
+
+const flag = (flags: string, help: string) =>
+  ({ flags, help, shape: 'flag', parse: (value: string) => value === 'true' }) as OptionSpec<boolean, true>;
+
+const list = (flags: string, help: string) =>
+  ({ flags, help, shape: 'list', parse: (value: string) => value.split('\0') }) as OptionSpec<string[], false>;
+
+function integer<A extends boolean = false>(flags: string, help: string, limits: IntegerLimits, fallback?: number) {
+  const spec: OptionSpec<number> = { flags, help, shape: 'value', parse: (value) => parseInteger(value, limits) };
+  if (fallback !== undefined) spec.default = String(fallback);
+  return spec as OptionSpec<number, A>;
+}
+
+function duration<A extends boolean = false>(flags: string, help: string, fallback?: string) {
+  const spec: OptionSpec<number> = { flags, help, shape: 'value', parse: (value) => parseDuration(value) };
+  if (fallback !== undefined) spec.default = fallback;
+  return spec as OptionSpec<number, A>;
+}
+
+function choice<T extends string>(flags: string, help: string, choices: readonly T[], fallback: T) {
+  const parse = (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) throw new Error(`must be one of ${choices.join(', ')} (got "${value}")`);
+    return value as T;
+  };
+  return { flags, help, shape: 'value', choices, default: fallback, parse } as OptionSpec<T, true>;
+}
+
+/** Temporal and the file system both accept these; the batch id names log and results folders. */
+const BATCH_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+function batchId(flags: string, help: string) {
+  const parse = (value: string) => {
+    if (!BATCH_ID.test(value)) {
+      throw new Error('may use letters, digits, ".", "_" and "-" (ASCII only, at most 100, starting with a letter or digit)');
+    }
+    return value;
+  };
+  return { flags, help, shape: 'value', parse } as OptionSpec<string, false>;
+}
+
+const PORT = { min: 1, max: 65_535 };
+
+export const OPTIONS = {
+  // Where: every command that reads or writes a work dir's files.
+  workDir: text('--work-dir <dir>', 'where scripts run and .staged/ and results/ live (default: the directory you ran the command in)'),
+  json: flag('--json', 'print only JSON on stdout (an error as {"error": …})'),
+
+  // submit: what to run
+  dir: text<true>('--dir <dir>', 'directory of experiment scripts, relative to the work dir (env STAGED_EXPERIMENTS_DIR)', {
+    default: () => experimentsDirSetting(),
+    env: 'STAGED_EXPERIMENTS_DIR',
+  }),
+  priority: text('--priority <levels>', '"high" runs high and above (critical+high); a list like "medium,low" runs exactly those'),
+  experiments: text('--experiments <ids>', 'comma-separated experiment ids (exp125) or names (exp125_adaptive_stop_loss)'),
+  rerunFailed: text('--rerun-failed <batchId>', 'run only the experiments of that batch that did not complete'),
+  skipCompleted: flag('--skip-completed', 'leave out experiments of this directory that completed in an earlier batch'),
+
+  // submit: how to run it
+  maxConcurrent: integer<true>('--max-concurrent <n>', 'experiments of this batch running at once', { min: 1 }, 3),
+  maxRetries: integer<true>(
+    '--max-retries <n>',
+    'retries after a failed attempt (non-zero exit or signal; timeouts with --retry-timeouts)',
+    { min: 0 },
+    2,
+  ),
+  retryDelay: duration<true>('--retry-delay <duration>', 'delay before the first retry; doubles for each further one', '10s'),
+  timeout: duration('--timeout <duration>', 'longest one attempt may run before it is killed (default: no limit)'),
+  retryTimeouts: flag(
+    '--retry-timeouts',
+    'retry an attempt that hit --timeout (default: it fails; it would most likely time out again)',
+  ),
+  heartbeatTimeout: duration<true>(
+    '--heartbeat-timeout <duration>',
+    'how soon a run whose worker stopped answering is declared lost (at least 2s)',
+    '30s',
+  ),
+  killGrace: duration<true>(
+    '--kill-grace <duration>',
+    'time between SIGTERM and SIGKILL when stopping a process tree (below --heartbeat-timeout)',
+    '10s',
+  ),
+  batchId: batchId('--batch-id <id>', 'id of the batch (default: batch-<date>-<time>-<random>); refused if results/<id>/ exists'),
+  historyLimit: { ...integer('--history-limit <events>', 'history length at which the batch continues as new', { min: 100 }), hidden: true },
+  detach: flag('--detach', 'start the batch and return without waiting'),
+  dryRun: flag('--dry-run', 'print the queue in start order with each priority and its reason; start nothing'),
+
+  // Following a batch
+  statusInterval: duration<true>('--status-interval <duration>', 'how often the [STATUS] line is printed', '30s'),
+  experiment: text('--experiment <id>', 'only this experiment (its name, or an id that names one experiment) of the batch'),
+  attempt: integer('--attempt <n>', 'which attempt (run) to show, 1-based', { min: 1 }),
+  follow: flag('-f, --follow', 'keep printing as the output grows, on to later attempts, until the experiment ends'),
+
+  // server
+  port: integer<true>('--port <n>', 'gRPC port', PORT, 7233),
+  uiPort: integer<true>('--ui-port <n>', 'Web UI port', PORT, 8233),
+  dbFile: text('--db-file <path>', 'SQLite file that keeps everything across restarts (default: <work dir>/.staged/temporal.db)'),
+  retention: {
+    flags: '--retention <duration>',
+    help: 'how long a finished batch stays in Temporal, at least 1d (env STAGED_RETENTION)',
+    shape: 'value',
+    default: () => retentionSetting() ?? '30d',
+    env: 'STAGED_RETENTION',
+    parse: parseRetentionMs,
+  } as OptionSpec<number, true>,
+
+  // worker
+  slots: integer<true>('--slots <n>', 'experiment processes this machine runs at once, across all batches', { min: 1 }, WORKER_DEFAULTS.slots),
+  taskQueue: text<true>('--task-queue <name>', 'task queue to poll (env STAGED_TASK_QUEUE)', {
+    default: () => taskQueueSetting(),
+    env: 'STAGED_TASK_QUEUE',
+  }),
+  logLimit: integer<true>(
+    '--log-limit <MiB>',
+    'output kept at the start of each log file; past it, only the last lines',
+    { min: 1 },
+    WORKER_DEFAULTS.logLimitMiB,
+  ),
+  adoptWindow: duration<true>(
+    '--adopt-window <duration>',
+    'how long runs outlive this worker, waiting for a worker on this machine to adopt them',
+    formatCompact(WORKER_DEFAULTS.adoptWindowMs),
+  ),
+  onShutdown: choice(
+    '--on-shutdown <mode>',
+    'on SIGTERM/Ctrl-C: leave runs for the next worker here, or stop them',
+    ['leave', 'stop'] as const,
+    'leave',
+  ),
+  machineId: text('--machine-id <id>', 'names this machine (env STAGED_MACHINE_ID; default: the host name)', {
+    default: () => machineIdSetting(),
+    env: 'STAGED_MACHINE_ID',
+  }),
+  allowDir: list('--allow-dir <paths...>', 'run only scripts inside these directories (default: the current directory)'),
+  runsDir: text<true>('--runs-dir <path>', 'where runs are kept on this machine (env STAGED_RUNS_DIR)', {
+    default: () => runsRootSetting(),
+    env: 'STAGED_RUNS_DIR',
+  }),
+} satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+/** `5m` rather than formatDuration's `5.0min`: a default must read as something the user could type. */
+function formatCompact(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
+  return formatDuration(ms);
+}
+
+/** The option's long flag, as messages name it: `--max-concurrent`. */
+export function longFlag(spec: OptionSpec): string {
+  return /--[a-z][a-z-]*/.exec(spec.flags)![0];
+}
+
+/** The default as text, the environment read now. */
+export function defaultText(spec: OptionSpec): string | undefined {
+  return typeof spec.default === 'function' ? spec.default() : spec.default;
+}
+
+/** A command's raw defaults, as commander would hand them over with no option given. */
+export function rawDefaults(names: readonly OptionName[]): Record<string, string> {
+  return Object.fromEntries(
+    names.flatMap((name) => {
+      const text = defaultText(OPTIONS[name]);
+      return text === undefined ? [] : [[name, text]];
+    }),
+  );
+}
