@@ -90,7 +90,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   };
   setHandler(runStartedSignal, async ({ run, startedAt }) => {
     if (record.status !== 'queued' || run < record.attempts) return;
-    // Also while being cancelled: the batch must learn the run started, and a cancelled handler would cancel the workflow.
+    // Also while being cancelled: the batch must learn the run started,
+    // and a cancelled handler would cancel the workflow.
     await CancellationScope.nonCancellable(() =>
       report({ ...record, status: 'running', attempts: run, startedAt: record.startedAt ?? startedAt, retryAt: undefined }),
     );
@@ -126,7 +127,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         if (failure.kind === 'lost') {
           // Surely stopped, or never started: it runs again, and that costs no retry.
           if (!failure.started) {
-            await sleep(Math.min(60_000, 1_000 * 2 ** Math.min(6, unstarted++))); // a worker that cannot start anything must not spin
+            // A worker that cannot start anything must not spin.
+            await sleep(Math.min(60_000, 1_000 * 2 ** Math.min(6, unstarted++)));
             continue;
           }
           nextRun = failure.run + 1;
