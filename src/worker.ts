@@ -49,7 +49,10 @@ export interface StagedWorkerOptions {
   adoptWindowMs?: number;
   /** On SIGTERM/SIGINT: leave runs for the next worker here (default), or stop them. */
   onShutdown?: ShutdownMode;
-  /** Directories whose scripts this worker runs (experiments and work directories inside them). Default: the current directory. */
+  /**
+   * Directories whose scripts this worker runs (experiments and work directories inside them).
+   * Default: the current directory.
+   */
   allowedRoots?: string[];
 }
 
@@ -143,7 +146,10 @@ async function connectWhenServerAnswers(address: string, options: NativeConnecti
     } catch (err) {
       if (!waiting) {
         const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-        console.error(`staged worker: no Temporal server answers at ${address} yet (${why}); retrying every ${RECONNECT_EVERY_MS / 1000}s`);
+        console.error(
+          `staged worker: no Temporal server answers at ${address} yet (${why}); ` +
+            `retrying every ${RECONNECT_EVERY_MS / 1000}s`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, RECONNECT_EVERY_MS));
     }
@@ -181,8 +187,10 @@ async function main(argv: string[]): Promise<void> {
     );
     if (flags.adoptWindow < MIN_USEFUL_ADOPT_WINDOW_MS) {
       console.log(
-        `staged worker: [WARN] --adopt-window ${flags.adoptWindow / 1000}s is shorter than ${MIN_USEFUL_ADOPT_WINDOW_MS / 1000}s: ` +
-          'a run whose batch has a longer --heartbeat-timeout (default 30s) is stopped before a restarted worker can adopt it',
+        `staged worker: [WARN] --adopt-window ${flags.adoptWindow / 1000}s ` +
+          `is shorter than ${MIN_USEFUL_ADOPT_WINDOW_MS / 1000}s: ` +
+          'a run whose batch has a longer --heartbeat-timeout (default 30s) ' +
+          'is stopped before a restarted worker can adopt it',
       );
     }
     await worker.run();

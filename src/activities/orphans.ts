@@ -5,12 +5,13 @@
  * once they have ended.
  */
 import { rm } from 'node:fs/promises';
+import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
 import { machineRuns } from './machine-runs.js';
 import { requestStop } from './stop-run.js';
 
 const CHECK_EVERY_MS = 10_000;
-const WORKFLOW_RUNNING = 1;
+const WORKFLOW_RUNNING = proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
 
 export interface OrphanWatch {
   stop(): void;

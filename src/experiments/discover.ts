@@ -43,7 +43,8 @@ function decodeHead(head: Buffer, file: string, isPython: boolean): string {
   const isScript = isPython || head.subarray(0, 2).toString('latin1') === '#!';
   const truncated = head.length === HEAD_BYTES;
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(truncated ? head.subarray(0, head.lastIndexOf(10) + 1) : head);
+    const whole = truncated ? head.subarray(0, head.lastIndexOf(10) + 1) : head;
+    return new TextDecoder('utf-8', { fatal: true }).decode(whole);
   } catch {
     if (!isScript) return '';
     throw new BadInputError(`${file}: its docstring is not valid UTF-8`);

@@ -37,7 +37,9 @@ export function decidePriority(text: string, rules: PriorityRules = DEFAULT_PRIO
   if (explicit) {
     const level = explicit[1].toLowerCase();
     if (!(PRIORITIES as readonly string[]).includes(level)) {
-      throw new PriorityLineError(`malformed line "${explicit[0].trim()}": the level must be one of ${PRIORITIES.join(', ')}`);
+      throw new PriorityLineError(
+        `malformed line "${explicit[0].trim()}": ` + `the level must be one of ${PRIORITIES.join(', ')}`,
+      );
     }
     return { priority: level as Priority, reason: `explicit line "Priority: ${level}"` };
   }

@@ -37,7 +37,8 @@ export class AttemptLog extends Writable {
     if (this.dropped) {
       const limitMiB = (this.limitBytes / 1024 / 1024).toFixed(1);
       this.file.write(
-        `\n[staged] output passed the log limit of ${limitMiB} MiB: ${this.dropped} bytes were not kept; the last ${this.tail.length} bytes follow\n`,
+        `\n[staged] output passed the log limit of ${limitMiB} MiB: ${this.dropped} bytes were not kept; ` +
+          `the last ${this.tail.length} bytes follow\n`,
       );
       this.file.write(this.tail);
     }

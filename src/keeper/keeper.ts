@@ -56,11 +56,11 @@ async function keep(files: RunFiles): Promise<void> {
   const onOutput = (chunk: Buffer) => {
     if (reader.feed(decoder.write(chunk))) progressChanged = true;
   };
-  child.stdout!.on('data', onOutput);
-  child.stderr!.on('data', onOutput);
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
-  const outputDone = Promise.all([finished(child.stdout!), finished(child.stderr!)]).catch(() => undefined);
+  child.stdout.on('data', onOutput);
+  child.stderr.on('data', onOutput);
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const outputDone = Promise.all([finished(child.stdout), finished(child.stderr)]).catch(() => undefined);
 
   let stopping: { end: RunEnd; done: Promise<void> } | undefined;
   const stop = (end: RunEnd) => {
@@ -76,9 +76,11 @@ async function keep(files: RunFiles): Promise<void> {
   let lastProgressWrite = 0;
   const watch = setInterval(() => {
     const now = Date.now();
-    if (child.exitCode !== null || child.signalCode !== null) noticeExit([child.exitCode, child.signalCode]); // never wait on a missed event
+    // Never wait on a missed event.
+    if (child.exitCode !== null || child.signalCode !== null) noticeExit([child.exitCode, child.signalCode]);
     if (spec.timeoutMs !== null && now - startedAt > spec.timeoutMs) stop('timeout');
-    files.leaseRenewedAt().then((renewedAt) => {
+    // Fire-and-forget on each tick: leaseRenewedAt never rejects (a missing lease reads as undefined).
+    void files.leaseRenewedAt().then((renewedAt) => {
       if (renewedAt !== undefined && now - renewedAt > spec.leaseTimeoutMs) stop('abandoned');
     });
     if (progressChanged && reader.progress && now - lastProgressWrite >= PROGRESS_EVERY_MS) {
@@ -94,10 +96,10 @@ async function keep(files: RunFiles): Promise<void> {
   stop(stopping?.end ?? 'exited');
   await stopping!.done;
   await Promise.race([outputDone, delay(DRAIN_MS)]);
-  child.stdout!.unpipe(log);
-  child.stderr!.unpipe(log);
-  child.stdout!.destroy();
-  child.stderr!.destroy();
+  child.stdout.unpipe(log);
+  child.stderr.unpipe(log);
+  child.stdout.destroy();
+  child.stderr.destroy();
   log.end();
   await finished(log).catch(() => undefined);
   if (reader.progress) await files.writeJson(files.progress, { progress: reader.progress, progressAt: Date.now() });

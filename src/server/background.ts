@@ -1,4 +1,4 @@
-/** Processes staged starts in the background (embedded dev server and worker), tracked by pid files under `.staged/`. */
+/** Processes staged starts in the background (embedded dev server and worker), tracked by pid files in `.staged/`. */
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';

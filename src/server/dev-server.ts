@@ -66,7 +66,9 @@ export async function waitForDevServer(address: string, namespace: string, { ret
       }
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`the dev server did not answer at ${address} within ${timeoutMs / 1000}s`);
+      if (Date.now() > deadline) {
+        throw new Error(`the dev server did not answer at ${address} within ${timeoutMs / 1000}s`, { cause: err });
+      }
       await delay(250);
     }
   }

@@ -43,7 +43,7 @@ export async function findTemporalCli(options: FindOptions = {}): Promise<string
   const fromGo = path.join(binDir, 'temporal');
   if (await isExecutable(fromGo)) return fromGo;
   if (!build) throw new BadInputError(`the Temporal CLI was not found; build it with: go install ${TEMPORAL_CLI_MODULE}`);
-  log(`staged: building the Temporal CLI with Go (go install ${TEMPORAL_CLI_MODULE}); the first build takes minutes…`);
+  log(`staged: building the Temporal CLI with Go (go install ${TEMPORAL_CLI_MODULE}); ` + 'the first build takes minutes…');
   const result = await execa('go', ['install', TEMPORAL_CLI_MODULE], { reject: false, stdout: 'inherit', stderr: 'inherit' });
   if (result.exitCode !== 0 || !(await isExecutable(fromGo))) {
     throw new BadInputError(`building the Temporal CLI failed (go install ${TEMPORAL_CLI_MODULE})`);

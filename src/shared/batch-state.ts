@@ -61,7 +61,7 @@ export function countByStatus(records: readonly { status: ExperimentStatus }[]):
   return counts;
 }
 
-/** Experiments holding one of the batch's slots: started (their process may wait for a worker slot) and not yet final. */
+/** Experiments holding one of the batch's slots: started (their process may wait for a worker slot), not yet final. */
 export function inFlight(state: BatchState): number {
   return state.records.slice(0, state.nextIndex).filter((record) => !isFinal(record.status)).length;
 }

@@ -165,7 +165,7 @@ export interface RunHeartbeat {
   heardAt?: number;
 }
 
-/** The whole heartbeat of a run: its progress, and where it lives, so that it is adopted there if its worker is lost. */
+/** The whole heartbeat of a run: its progress, and where it lives, so it is adopted there if its worker is lost. */
 export interface RunHeartbeatDetails extends RunHeartbeat, RunLocation {}
 
 export const FAILURE_TYPES = {

@@ -108,7 +108,7 @@ async function switchToSignals(ownChildren: OwnChildren): Promise<void> {
   await Promise.all([...ownChildren.values()].map(({ handle, ended }) => handle.signal(reportEndBySignal).catch(() => ended)));
 }
 
-/** Moves `nextIndex` past the experiment before the start is confirmed, so a fast child's report is never overwritten. */
+/** Moves `nextIndex` past the experiment before its start is confirmed: a fast child's report is never overwritten. */
 async function startExperiment(state: BatchState, index: number, ownChildren: OwnChildren): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;

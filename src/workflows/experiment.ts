@@ -90,7 +90,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   };
   setHandler(runStartedSignal, async ({ run, startedAt }) => {
     if (record.status !== 'queued' || run < record.attempts) return;
-    // Also while being cancelled: the batch must learn the run started, and a cancelled handler would cancel the workflow.
+    // Also while being cancelled: the batch must learn the run started,
+    // and a cancelled handler would cancel the workflow.
     await CancellationScope.nonCancellable(() =>
       report({ ...record, status: 'running', attempts: run, startedAt: record.startedAt ?? startedAt, retryAt: undefined }),
     );
