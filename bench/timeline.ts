@@ -24,9 +24,15 @@ export interface Timeline {
 }
 
 export async function readTimeline(journal: string): Promise<Timeline> {
-  const lines = (await readFile(journal, 'utf8')).trim().split('\n').map((line) => line.split(' '));
+  const lines = (await readFile(journal, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '));
   const at = (event: string) =>
-    lines.filter(([kind]) => kind === event).map(([, , ns]) => Number(BigInt(ns) / 1000n) / 1000).sort((a, b) => a - b);
+    lines
+      .filter(([kind]) => kind === event)
+      .map(([, , ns]) => Number(BigInt(ns) / 1000n) / 1000)
+      .sort((a, b) => a - b);
   const starts = at('start');
   const ends = at('end');
   const events = [...starts.map((t) => [t, 1]), ...ends.map((t) => [t, -1])].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -39,7 +45,8 @@ export async function readTimeline(journal: string): Promise<Timeline> {
 /** The k-th process to end frees the slot that the (concurrency + k)-th process to start takes. */
 export function refillGaps(timeline: Timeline, concurrency: number): number[] {
   const gaps: number[] = [];
-  for (let k = 0; k + concurrency < timeline.starts.length; k++) gaps.push(timeline.starts[k + concurrency] - timeline.ends[k]);
+  for (let k = 0; k + concurrency < timeline.starts.length; k++)
+    gaps.push(timeline.starts[k + concurrency] - timeline.ends[k]);
   return gaps;
 }
 

@@ -25,7 +25,9 @@ const COMMAND_FILES: Record<CommandName, () => Promise<unknown>> = {
 
 export function buildProgram(finish: (code: number) => void): Command {
   const program = new Command('staged')
-    .description('Run queues of long experiment scripts on Temporal: priority order, bounded concurrency, durable retries.')
+    .description(
+      'Run queues of long experiment scripts on Temporal: priority order, bounded concurrency, durable retries.',
+    )
     .showHelpAfterError()
     .exitOverride();
   for (const name of Object.keys(COMMANDS) as CommandName[]) {
@@ -44,7 +46,8 @@ function fail(err: unknown): never {
   const json = process.argv.includes('--json');
   if (err instanceof CommanderError) {
     // commander already printed its message on stderr
-    if (err.exitCode !== 0 && json) console.log(JSON.stringify({ error: { message: err.message, exitCode: EXIT.usage } }));
+    if (err.exitCode !== 0 && json)
+      console.log(JSON.stringify({ error: { message: err.message, exitCode: EXIT.usage } }));
     process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   }
   process.exit(reportError(err, json));

@@ -14,7 +14,10 @@ export async function isExecutable(file: string): Promise<boolean> {
 export async function findExecutable(file: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const candidates = file.includes('/')
     ? [file]
-    : (env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, file));
+    : (env.PATH ?? '')
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((dir) => path.join(dir, file));
   for (const candidate of candidates) {
     if (await isExecutable(candidate)) return candidate;
   }

@@ -8,11 +8,15 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CommanderError } from 'commander';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
 import {
-  createActivities,
-  type ShutdownMode,
-} from './activities/index.js';
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type NativeConnectionOptions,
+} from '@temporalio/worker';
+import { createActivities, type ShutdownMode } from './activities/index.js';
 import { MachineSlots } from './activities/machine-slots.js';
 import { watchOrphans } from './activities/orphans.js';
 import { watchServerContact } from './activities/server-contact.js';
@@ -105,7 +109,9 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const runsDir = path.join(options.runsRoot ?? runsRootSetting(), encodeURIComponent(options.taskQueue));
   const contact = watchServerContact(options.connection);
   const held = new Set<string>();
-  const orphans = watchOrphans(options.connection, options.namespace, runsDir, held, (message) => console.log(`staged worker: ${message}`));
+  const orphans = watchOrphans(options.connection, options.namespace, runsDir, held, (message) =>
+    console.log(`staged worker: ${message}`),
+  );
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
@@ -129,10 +135,16 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     ...common,
     taskQueue: options.taskQueue,
     // The bundle `npm run build` made; without it (a plain `tsc`), bundle now, which is slower.
-    ...(existsSync(WORKFLOW_BUNDLE_PATH) ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(existsSync(WORKFLOW_BUNDLE_PATH)
+      ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
+      : { workflowsPath: WORKFLOWS_PATH }),
     maxConcurrentActivityTaskExecutions: options.slots,
   });
-  const own = await Worker.create({ ...common, taskQueue: hostQueue, maxConcurrentActivityTaskExecutions: ADOPT_SLOTS });
+  const own = await Worker.create({
+    ...common,
+    taskQueue: hostQueue,
+    maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
+  });
   return new StagedWorker([shared, own], [contact, orphans], hostQueue);
 }
 
@@ -210,7 +222,8 @@ function exitCodeOf(err: unknown): number {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv).catch((err: unknown) => {
     // commander has printed its own message already
-    if (!(err instanceof CommanderError)) console.error(`staged worker: ${err instanceof BadInputError ? err.message : oneLine(err)}`);
+    if (!(err instanceof CommanderError))
+      console.error(`staged worker: ${err instanceof BadInputError ? err.message : oneLine(err)}`);
     process.exit(exitCodeOf(err));
   });
 }

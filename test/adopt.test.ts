@@ -38,7 +38,15 @@ test('a 40-second run survives its worker being SIGKILLed and restarted: adopted
   await writeScript(dir, 'exp2_fails', journal, { body: countingBody(20, 3) });
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+    testSettings({
+      experimentsDir: dir,
+      workDir: dir,
+      taskQueue,
+      maxConcurrent: 2,
+      maxRetries: 0,
+      heartbeatTimeoutMs: 2_000,
+      killGraceMs: 1_000,
+    }),
   );
   const args = (await machine('m1'))(['--adopt-window', '60s']);
   const first = await startWorkerProcess(server.env.address, taskQueue, 2, args);
@@ -57,8 +65,20 @@ test('a 40-second run survives its worker being SIGKILLed and restarted: adopted
   expect(byName.exp1_long).toMatchObject({ status: 'completed', attempts: 1, exitCode: 0, reason: null });
   expect(byName.exp2_fails).toMatchObject({ status: 'failed', attempts: 1, exitCode: 3, reason: 'exit-code' });
   const entries = await readJournal(journal);
-  expect(starts(entries).map((e) => e.name).sort()).toEqual(['exp1_long', 'exp2_fails']);
-  expect(ends(entries).map((e) => e.pid).sort()).toEqual(starts(entries).map((e) => e.pid).sort());
+  expect(
+    starts(entries)
+      .map((e) => e.name)
+      .sort(),
+  ).toEqual(['exp1_long', 'exp2_fails']);
+  expect(
+    ends(entries)
+      .map((e) => e.pid)
+      .sort(),
+  ).toEqual(
+    starts(entries)
+      .map((e) => e.pid)
+      .sort(),
+  );
   const log = await readFile(attemptLogFile(dir, state.batchId, 'exp1_long', 1), 'utf8');
   expect(log.match(/^line \d+$/gm)).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i + 1}`));
 }, 150_000);
@@ -68,7 +88,14 @@ test('SIGTERM leaves runs for the next worker by default; with --on-shutdown sto
   const journal = path.join(dir, '_journal');
   await writeScript(dir, 'exp1_a', journal, { body: countingBody(8, 0) });
   const taskQueue = uniqueQueue();
-  const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 });
+  const settings = testSettings({
+    experimentsDir: dir,
+    workDir: dir,
+    taskQueue,
+    maxRetries: 0,
+    heartbeatTimeoutMs: 2_000,
+    killGraceMs: 1_000,
+  });
   const args = await machine('m2');
 
   const leaving = await startWorkerProcess(server.env.address, taskQueue, 1, args());
@@ -101,7 +128,14 @@ test('a run no worker adopts is stopped within the adoption window, then runs on
   await writeScript(dir, 'exp1_orphan', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || sleep 120' });
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+    testSettings({
+      experimentsDir: dir,
+      workDir: dir,
+      taskQueue,
+      maxRetries: 0,
+      heartbeatTimeoutMs: 2_000,
+      killGraceMs: 1_000,
+    }),
   );
   const windowMs = 4_000;
   const a = await startWorkerProcess(server.env.address, taskQueue, 1, (await machine('a'))(['--adopt-window', '4s']));
@@ -142,7 +176,15 @@ test('runs survive a server SIGKILL and restart longer than the heartbeat timeou
     const taskQueue = uniqueQueue();
     await startWorkerProcess(address, taskQueue, 2, (await machine('m3'))(['--adopt-window', '60s']));
     const state = await batchStateFor(
-      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+      testSettings({
+        experimentsDir: dir,
+        workDir: dir,
+        taskQueue,
+        maxConcurrent: 2,
+        maxRetries: 0,
+        heartbeatTimeoutMs: 2_000,
+        killGraceMs: 1_000,
+      }),
     );
     const handle = await startBatchWorkflow(client, state);
     await until(async () => starts(await readJournal(journal)).length === 2, 60_000, 'both runs to start');
@@ -176,7 +218,14 @@ test('cancelled while no worker is alive: nothing starts again when a worker ret
   await writeScript(dir, 'exp2_queued', journal);
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 1, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+    testSettings({
+      experimentsDir: dir,
+      workDir: dir,
+      taskQueue,
+      maxConcurrent: 1,
+      heartbeatTimeoutMs: 2_000,
+      killGraceMs: 1_000,
+    }),
   );
   const args = (await machine('m4'))(['--adopt-window', '120s']);
   const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
@@ -203,7 +252,14 @@ test('fencing: a worker cut off from the server (alive, partitioned) stops its r
   await writeScript(dir, 'exp1_cut_off', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || sleep 120' });
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 }),
+    testSettings({
+      experimentsDir: dir,
+      workDir: dir,
+      taskQueue,
+      maxRetries: 0,
+      heartbeatTimeoutMs: 2_000,
+      killGraceMs: 1_000,
+    }),
   );
   const link = await cuttableProxy(server.env.address);
   const windowMs = 5_000;

@@ -6,12 +6,18 @@ import path from 'node:path';
 import type { StagedWorker } from '../src/worker.js';
 import { attemptLogFile } from '../src/paths.js';
 import { STATUS_SEARCH_ATTRIBUTE } from '../src/workflows/search-attributes.js';
-import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
+import {
+  batchStateFor,
+  useTestServer,
+  startBatch,
+  startWorker,
+  testSettings,
+  uniqueQueue,
+} from './helpers/temporal.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
 import { waitUntilDead } from './helpers/processes.js';
 
 const server = useTestServer();
-
 
 async function withWorker<T>(taskQueue: string, slots: number, body: (worker: StagedWorker) => Promise<T>): Promise<T> {
   const worker = await startWorker(server.env, taskQueue, slots);
@@ -31,7 +37,8 @@ test('starts experiments strictly in priority order and never runs more than --m
     exp8_critical: 'Deployment check.',
     exp99_medium: 'Plain run.',
   };
-  for (const [name, title] of Object.entries(titles)) await writeScript(dir, name, journal, { title, body: 'sleep 0.4' });
+  for (const [name, title] of Object.entries(titles))
+    await writeScript(dir, name, journal, { title, body: 'sleep 0.4' });
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
 
@@ -59,7 +66,9 @@ test('starts experiments strictly in priority order and never runs more than --m
 test('retries a failing attempt durably and completes when a later attempt succeeds', async () => {
   const dir = await tempDir('retry');
   const journal = path.join(dir, '_journal');
-  await writeScript(dir, 'exp1_flaky', journal, { body: 'echo "attempt $STAGED_ATTEMPT"; [ "$STAGED_ATTEMPT" -ge 3 ]' });
+  await writeScript(dir, 'exp1_flaky', journal, {
+    body: 'echo "attempt $STAGED_ATTEMPT"; [ "$STAGED_ATTEMPT" -ge 3 ]',
+  });
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2 }));
 
@@ -74,10 +83,15 @@ test('retries a failing attempt durably and completes when a later attempt succe
 test('fails an experiment for good after --max-retries + 1 runs while the rest of the batch goes on', async () => {
   const dir = await tempDir('fail');
   const journal = path.join(dir, '_journal');
-  await writeScript(dir, 'exp1_broken', journal, { title: 'Critical broken run.', body: 'echo "boom on stderr" >&2; exit 3' });
+  await writeScript(dir, 'exp1_broken', journal, {
+    title: 'Critical broken run.',
+    body: 'echo "boom on stderr" >&2; exit 3',
+  });
   await writeScript(dir, 'exp2_fine', journal, { body: 'sleep 0.1' });
   const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 1, maxConcurrent: 1 }));
+  const state = await batchStateFor(
+    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 1, maxConcurrent: 1 }),
+  );
 
   const summary = await withWorker(taskQueue, 2, async () => batchSummary(await startBatch(server.env, state)));
 
@@ -85,7 +99,9 @@ test('fails an experiment for good after --max-retries + 1 runs while the rest o
   const fine = summary.experiments.find((experiment) => experiment.name === 'exp2_fine');
   expect(broken).toMatchObject({ status: 'failed', attempts: 2, exitCode: 3 });
   expect(fine).toMatchObject({ status: 'completed', attempts: 1 });
-  const brokenRuns = (await readJournal(journal)).filter((entry) => entry.event === 'start' && entry.name === 'exp1_broken');
+  const brokenRuns = (await readJournal(journal)).filter(
+    (entry) => entry.event === 'start' && entry.name === 'exp1_broken',
+  );
   expect(brokenRuns).toHaveLength(2);
 });
 
@@ -133,17 +149,16 @@ test('cancelling a batch kills each running process tree, grandchildren included
   const body = `sleep 300 & echo "$! $$" >> "${pids}"; wait`;
   for (const name of ['exp1_long', 'exp2_long', 'exp3_queued']) await writeScript(dir, name, journal, { body });
   const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, killGraceMs: 1_000 }));
+  const state = await batchStateFor(
+    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, killGraceMs: 1_000 }),
+  );
 
   const { summary, recorded } = await withWorker(taskQueue, 3, async () => {
     const handle = await startBatch(server.env, state);
     let recorded: number[] = [];
     while (recorded.length < 4) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      recorded = (await readFile(pids, 'utf8').catch(() => ''))
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number);
+      recorded = (await readFile(pids, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number);
     }
     await handle.cancel();
     const summary = await batchSummary(handle);
@@ -179,7 +194,8 @@ test('an experiment that leaves a background grandchild still completes, and the
 test('an experiment waiting for a worker slot is queued, not running; start order within a priority is kept; durations count from the process start', async () => {
   const dir = await tempDir('slots');
   const journal = path.join(dir, '_journal');
-  for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d']) await writeScript(dir, name, journal, { body: 'sleep 1.5' });
+  for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d'])
+    await writeScript(dir, name, journal, { body: 'sleep 1.5' });
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 4 }));
 
@@ -203,7 +219,12 @@ test('an experiment waiting for a worker slot is queued, not running; start orde
   ]);
   expect(attributes).toBe('queued');
   const starts = (await readJournal(journal)).filter((entry) => entry.event === 'start');
-  expect([...starts].sort((a, b) => a.atMs - b.atMs).map((entry) => entry.name)).toEqual(['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d']);
+  expect([...starts].sort((a, b) => a.atMs - b.atMs).map((entry) => entry.name)).toEqual([
+    'exp1_a',
+    'exp2_b',
+    'exp3_c',
+    'exp4_d',
+  ]);
   for (const experiment of summary.experiments) {
     const duration = Date.parse(experiment.closedAt!) - Date.parse(experiment.startedAt!);
     expect(duration).toBeLessThan(4_000); // its own 1.5 s, not the wait for the slot

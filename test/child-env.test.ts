@@ -25,8 +25,11 @@ const user = {
   MY_TEMPORAL_NOTES: 'not a Temporal setting',
 };
 
-test('drops every Temporal and staged connection variable, keeps the user\'s own keys, adds extra', () => {
-  const result = experimentEnvironment({ ...connection, ...user, UNSET: undefined }, { STAGED_BATCH_ID: 'b1', STAGED_ATTEMPT: '2' });
+test("drops every Temporal and staged connection variable, keeps the user's own keys, adds extra", () => {
+  const result = experimentEnvironment(
+    { ...connection, ...user, UNSET: undefined },
+    { STAGED_BATCH_ID: 'b1', STAGED_ATTEMPT: '2' },
+  );
   expect(result).toEqual({ ...user, STAGED_BATCH_ID: 'b1', STAGED_ATTEMPT: '2' });
 });
 
@@ -47,10 +50,15 @@ test('isConnectionVariable matches the prefix exactly, case included', () => {
 });
 
 function parseEnv(output: string): Record<string, string> {
-  return Object.fromEntries(output.split('\n').filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    output
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
 }
 
-test('a real process spawned with it sees no TEMPORAL_API_KEY and does see the user\'s variables', async () => {
+test("a real process spawned with it sees no TEMPORAL_API_KEY and does see the user's variables", async () => {
   const parent = { ...process.env, ...connection, ...user, PATH: process.env.PATH ?? user.PATH };
   const env = experimentEnvironment(parent, { STAGED_BATCH_ID: 'batch-env' });
   const { stdout } = await execa('sh', ['-c', 'env'], { env, extendEnv: false });
@@ -62,7 +70,7 @@ test('a real process spawned with it sees no TEMPORAL_API_KEY and does see the u
   expect(seen.STAGED_BATCH_ID).toBe('batch-env');
 });
 
-test('why extendEnv: false matters: execa\'s default merges the worker\'s own environment back in', async () => {
+test("why extendEnv: false matters: execa's default merges the worker's own environment back in", async () => {
   const before = process.env.TEMPORAL_API_KEY;
   process.env.TEMPORAL_API_KEY = 'worker-secret'; // as in a worker started with an API key
   try {

@@ -15,7 +15,6 @@ const EXAMPLES = fileURLToPath(new URL('../../experiments', import.meta.url));
 
 const server = useTestServer();
 
-
 function staged(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
   return execa(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? path.dirname(EXAMPLES),
@@ -45,11 +44,23 @@ describe('bad input: one clear message, exit code 2, nothing started', () => {
     ['--max-retries not an integer', ['--max-retries', 'many'], '--max-retries must be an integer ≥ 0'],
     ['an unknown priority level', ['--priority', 'urgent'], 'unknown priority level "urgent"'],
     ['a missing --dir', ['--dir', 'no-such-dir'], 'experiments directory not found'],
-    ['a selection that matches nothing', ['--experiments', 'exp134', '--priority', 'high'], 'the selection matches no experiment'],
+    [
+      'a selection that matches nothing',
+      ['--experiments', 'exp134', '--priority', 'high'],
+      'the selection matches no experiment',
+    ],
     ['a --timeout that does not parse', ['--timeout', '90 minutes'], '--timeout: "90 minutes" is not a duration'],
     ['a --timeout longer than a timer holds', ['--timeout', '30d'], '--timeout: "30d" is too long: at most 24.8 days'],
-    ['a --heartbeat-timeout under 2s', ['--heartbeat-timeout', '1s', '--kill-grace', '500ms'], '--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval'],
-    ['a --kill-grace not under --heartbeat-timeout', ['--kill-grace', '30s'], 'a stopped run must be dead before its worker is declared lost'],
+    [
+      'a --heartbeat-timeout under 2s',
+      ['--heartbeat-timeout', '1s', '--kill-grace', '500ms'],
+      '--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval',
+    ],
+    [
+      'a --kill-grace not under --heartbeat-timeout',
+      ['--kill-grace', '30s'],
+      'a stopped run must be dead before its worker is declared lost',
+    ],
     ['an unknown option', ['--max-concurent', '3'], "unknown option '--max-concurent'"],
   ])('%s', async (_label, args, message) => {
     const batchId = `bad-input-${Math.random().toString(36).slice(2)}`;
@@ -105,7 +116,16 @@ test('submit --json waits for the batch and prints its summary; exit 1 when an e
   expect(result.exitCode).toBe(1);
   const summary: BatchSummary = JSON.parse(String(result.stdout));
   expect(summary.batchId).toBe(batchId);
-  expect(summary.experiments.map(({ id, name, priority, status, attempts, exitCode }) => ({ id, name, priority, status, attempts, exitCode }))).toEqual([
+  expect(
+    summary.experiments.map(({ id, name, priority, status, attempts, exitCode }) => ({
+      id,
+      name,
+      priority,
+      status,
+      attempts,
+      exitCode,
+    })),
+  ).toEqual([
     { id: 'exp1', name: 'exp1_ok', priority: 'critical', status: 'completed', attempts: 1, exitCode: 0 },
     { id: 'exp2', name: 'exp2_fails', priority: 'medium', status: 'failed', attempts: 1, exitCode: 4 },
   ]);
@@ -119,7 +139,11 @@ test('submit --json waits for the batch and prints its summary; exit 1 when an e
 
   const status = await staged(['status', batchId, '--json'], { cwd: dir });
   expect(status.exitCode).toBe(0);
-  expect(JSON.parse(String(status.stdout))).toMatchObject({ batchId, status: 'completed', counts: { completed: 1, failed: 1 } });
+  expect(JSON.parse(String(status.stdout))).toMatchObject({
+    batchId,
+    status: 'completed',
+    counts: { completed: 1, failed: 1 },
+  });
 });
 
 test('human output shows the header, START / DONE / FAIL lines and the summary', async () => {
@@ -149,7 +173,9 @@ describe('error paths: one readable line, no stack trace, and a JSON error with 
   test('--json on bad input prints {"error": …} on stdout and the line on stderr', async () => {
     const result = await staged(['submit', '--json', '--max-concurrent', '0']);
     expect(result.exitCode).toBe(2);
-    expect(JSON.parse(String(result.stdout))).toEqual({ error: { message: '--max-concurrent must be an integer ≥ 1 (got "0")', exitCode: 2 } });
+    expect(JSON.parse(String(result.stdout))).toEqual({
+      error: { message: '--max-concurrent must be an integer ≥ 1 (got "0")', exitCode: 2 },
+    });
     expect(result.stderr).toBe('staged: --max-concurrent must be an integer ≥ 1 (got "0")');
   });
 
@@ -159,14 +185,18 @@ describe('error paths: one readable line, no stack trace, and a JSON error with 
     await writeFile(path.join(dir, 'exp6_dup.py'), '"""Duplicate."""\n');
     const result = await staged(['submit', '--dir', dir, '--json'], { cwd: dir });
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain(`${path.join(dir, 'exp6_dup.py')} and ${path.join(dir, 'exp6_dup.sh')} have the same name "exp6_dup"`);
+    expect(result.stderr).toContain(
+      `${path.join(dir, 'exp6_dup.py')} and ${path.join(dir, 'exp6_dup.sh')} have the same name "exp6_dup"`,
+    );
     expect(JSON.parse(String(result.stdout)).error.exitCode).toBe(2);
   });
 
   test('a namespace that does not exist', async () => {
     const result = await staged(['status', '--json'], { env: { TEMPORAL_NAMESPACE: 'no-such-namespace' } });
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toBe(`staged: namespace "no-such-namespace" does not exist at ${server.env.address} (set by TEMPORAL_NAMESPACE or a profile)`);
+    expect(result.stderr).toBe(
+      `staged: namespace "no-such-namespace" does not exist at ${server.env.address} (set by TEMPORAL_NAMESPACE or a profile)`,
+    );
     expect(JSON.parse(String(result.stdout)).error.exitCode).toBe(2);
   });
 
@@ -179,7 +209,9 @@ describe('error paths: one readable line, no stack trace, and a JSON error with 
       const result = await staged(['status', 'some-batch'], { env: { TEMPORAL_ADDRESS: address } });
       expect(result.exitCode).toBe(2);
       expect(result.stderr.split('\n')).toHaveLength(1);
-      expect(result.stderr).toMatch(new RegExp(`^staged: (no Temporal server answers at|the Temporal server at) ${address}`));
+      expect(result.stderr).toMatch(
+        new RegExp(`^staged: (no Temporal server answers at|the Temporal server at) ${address}`),
+      );
       expect(Date.now() - started).toBeLessThan(20_000);
     } finally {
       silent.close();
@@ -188,7 +220,8 @@ describe('error paths: one readable line, no stack trace, and a JSON error with 
 });
 
 /** Waits for `<dir>/_release`, so the test decides when a script ends. */
-const WAIT_FOR_RELEASE = 'i=0; while [ ! -e "$(dirname "$0")/_release" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done';
+const WAIT_FOR_RELEASE =
+  'i=0; while [ ! -e "$(dirname "$0")/_release" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done';
 
 test('watch on a finished batch exits with its outcome; the batch list shows failed and cancelled batches as such', async () => {
   const dir = await tempDir('cli-outcome');
@@ -205,9 +238,21 @@ test('watch on a finished batch exits with its outcome; the batch list shows fai
   const completed = `completed-${Date.now()}`;
 
   await worker.runUntil(async () => {
-    expect((await staged(['submit', '--dir', dir, '--max-retries', '0', '--batch-id', failed, '--json'], { cwd: dir, env })).exitCode).toBe(1);
-    expect((await staged(['submit', '--dir', dir, '--experiments', 'exp1', '--batch-id', completed, '--json'], { cwd: dir, env })).exitCode).toBe(0);
-    expect((await staged(['submit', '--dir', waiting, '--batch-id', cancelled, '--detach'], { cwd: waiting, env })).exitCode).toBe(0);
+    expect(
+      (await staged(['submit', '--dir', dir, '--max-retries', '0', '--batch-id', failed, '--json'], { cwd: dir, env }))
+        .exitCode,
+    ).toBe(1);
+    expect(
+      (
+        await staged(['submit', '--dir', dir, '--experiments', 'exp1', '--batch-id', completed, '--json'], {
+          cwd: dir,
+          env,
+        })
+      ).exitCode,
+    ).toBe(0);
+    expect(
+      (await staged(['submit', '--dir', waiting, '--batch-id', cancelled, '--detach'], { cwd: waiting, env })).exitCode,
+    ).toBe(0);
     expect((await staged(['cancel', cancelled], { cwd: waiting, env })).exitCode).toBe(0);
     await server.env.client.workflow.getHandle(cancelled).result();
 
@@ -216,11 +261,20 @@ test('watch on a finished batch exits with its outcome; the batch list shows fai
     expect((await staged(['watch', cancelled], { cwd: waiting, env })).exitCode).toBe(1);
 
     let listed: Record<string, string> = {};
-    await until(async () => {
-      const list = await staged(['status', '--json'], { env });
-      listed = Object.fromEntries(JSON.parse(String(list.stdout)).batches.map((b: { batchId: string; status: string }) => [b.batchId, b.status]));
-      return listed[cancelled] === 'cancelled' && listed[failed] === 'failed';
-    }, 20_000, 'the batch list to show the outcomes').catch(() => undefined);
+    await until(
+      async () => {
+        const list = await staged(['status', '--json'], { env });
+        listed = Object.fromEntries(
+          JSON.parse(String(list.stdout)).batches.map((b: { batchId: string; status: string }) => [
+            b.batchId,
+            b.status,
+          ]),
+        );
+        return listed[cancelled] === 'cancelled' && listed[failed] === 'failed';
+      },
+      20_000,
+      'the batch list to show the outcomes',
+    ).catch(() => undefined);
     expect([listed[failed], listed[cancelled], listed[completed]]).toEqual(['failed', 'cancelled', 'completed']);
   });
 });
@@ -236,7 +290,9 @@ test('cancel --experiment and logs refuse an id several experiments share, listi
   const batchId = `ambiguous-${Date.now()}`;
 
   await worker.runUntil(async () => {
-    expect((await staged(['submit', '--dir', dir, '--batch-id', batchId, '--detach'], { cwd: dir, env })).exitCode).toBe(0);
+    expect(
+      (await staged(['submit', '--dir', dir, '--batch-id', batchId, '--detach'], { cwd: dir, env })).exitCode,
+    ).toBe(0);
     await until(async () => (await readJournal(journal)).length === 2, 30_000, 'both experiments to start');
     const listing = `"exp6" is ambiguous in batch "${batchId}": it is the id of exp6_alpha, exp6_beta; give the name of one`;
 
@@ -247,11 +303,17 @@ test('cancel --experiment and logs refuse an id several experiments share, listi
     expect(logs.exitCode).toBe(2);
     expect(logs.stderr).toBe(`staged: ${listing}`);
 
-    await until(async () => String((await staged(['logs', batchId, 'exp6_beta'], { cwd: dir, env })).stdout) === 'beta', 10_000, 'the log of exp6_beta');
+    await until(
+      async () => String((await staged(['logs', batchId, 'exp6_beta'], { cwd: dir, env })).stdout) === 'beta',
+      10_000,
+      'the log of exp6_beta',
+    );
     const one = await staged(['cancel', batchId, '--experiment', 'exp6_alpha'], { cwd: dir, env });
     expect(one.exitCode).toBe(0);
     const statusOf = async (name: string) =>
-      JSON.parse(String((await staged(['status', batchId, '--json'], { cwd: dir, env })).stdout)).experiments.find((e: { name: string }) => e.name === name)?.status;
+      JSON.parse(String((await staged(['status', batchId, '--json'], { cwd: dir, env })).stdout)).experiments.find(
+        (e: { name: string }) => e.name === name,
+      )?.status;
     await until(async () => (await statusOf('exp6_alpha')) === 'cancelled', 30_000, 'exp6_alpha to be cancelled');
     expect(await statusOf('exp6_beta')).toBe('running');
     await writeFile(path.join(dir, '_release'), '');
@@ -274,7 +336,10 @@ test('submit --json interrupted by Ctrl-C prints {"batchId"} and exits 130; the 
   const batchId = `sigint-${Date.now()}`;
 
   await worker.runUntil(async () => {
-    const submit = staged(['submit', '--dir', dir, '--batch-id', batchId, '--json'], { cwd: dir, env: { STAGED_TASK_QUEUE: taskQueue } });
+    const submit = staged(['submit', '--dir', dir, '--batch-id', batchId, '--json'], {
+      cwd: dir,
+      env: { STAGED_TASK_QUEUE: taskQueue },
+    });
     await until(async () => (await readJournal(journal)).length === 1, 30_000, 'the experiment to start');
     submit.kill('SIGINT');
     const result = await submit;
@@ -286,14 +351,19 @@ test('submit --json interrupted by Ctrl-C prints {"batchId"} and exits 130; the 
   });
 });
 
-describe('the user\'s directory', () => {
+describe("the user's directory", () => {
   const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 
   test('npm run submit from another directory runs there: relative --dir, config, scripts, results; hints say npm run', async () => {
     const dir = await tempDir('cli-init-cwd');
     await mkdir(path.join(dir, 'exps'));
-    await writeFile(path.join(dir, 'exps', 'exp1_where.sh'), '#!/bin/sh\n# Someday maybe\npwd > where.txt\n', { mode: 0o755 });
-    await writeFile(path.join(dir, 'staged.config.json'), JSON.stringify({ priority: { keywords: { low: ['someday'] } } }));
+    await writeFile(path.join(dir, 'exps', 'exp1_where.sh'), '#!/bin/sh\n# Someday maybe\npwd > where.txt\n', {
+      mode: 0o755,
+    });
+    await writeFile(
+      path.join(dir, 'staged.config.json'),
+      JSON.stringify({ priority: { keywords: { low: ['someday'] } } }),
+    );
     const taskQueue = uniqueQueue();
     const worker = await startWorker(server.env, taskQueue, 1);
     const batchId = `init-cwd-${Date.now()}`;
@@ -316,7 +386,9 @@ describe('the user\'s directory', () => {
       expect((await npm(['watch', '--', batchId])).exitCode).toBe(0);
     });
     expect((await readFile(path.join(dir, 'where.txt'), 'utf8')).trim()).toBe(dir);
-    expect(JSON.parse(await readFile(path.join(dir, 'results', batchId, 'summary.json'), 'utf8')).experiments[0].status).toBe('completed');
+    expect(
+      JSON.parse(await readFile(path.join(dir, 'results', batchId, 'summary.json'), 'utf8')).experiments[0].status,
+    ).toBe('completed');
   });
 
   test('--work-dir names another directory; run directly, hints show the command that was run', async () => {
@@ -326,11 +398,19 @@ describe('the user\'s directory', () => {
     const worker = await startWorker(server.env, taskQueue, 1);
     const batchId = `work-dir-${Date.now()}`;
     await worker.runUntil(async () => {
-      const result = await staged(['submit', '--work-dir', dir, '--dir', '.', '--batch-id', batchId, '--detach'], { cwd: packageRoot, env: { STAGED_TASK_QUEUE: taskQueue } });
+      const result = await staged(['submit', '--work-dir', dir, '--dir', '.', '--batch-id', batchId, '--detach'], {
+        cwd: packageRoot,
+        env: { STAGED_TASK_QUEUE: taskQueue },
+      });
       expect(result.exitCode).toBe(0);
-      expect(String(result.stdout)).toContain(`Follow it with: node ${path.relative(packageRoot, CLI)} watch ${batchId}`);
+      expect(String(result.stdout)).toContain(
+        `Follow it with: node ${path.relative(packageRoot, CLI)} watch ${batchId}`,
+      );
       await server.env.client.workflow.getHandle(batchId).result();
     });
-    expect(JSON.parse(await readFile(path.join(dir, 'results', batchId, 'batch.json'), 'utf8'))).toMatchObject({ experimentsDir: dir, workDir: dir });
+    expect(JSON.parse(await readFile(path.join(dir, 'results', batchId, 'batch.json'), 'utf8'))).toMatchObject({
+      experimentsDir: dir,
+      workDir: dir,
+    });
   });
 });

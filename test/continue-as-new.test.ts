@@ -5,7 +5,14 @@
 import path from 'node:path';
 import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
 import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
-import { batchStateFor, startBatch, startWorker, testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
+import {
+  batchStateFor,
+  startBatch,
+  startWorker,
+  testSettings,
+  uniqueQueue,
+  useTestServer,
+} from './helpers/temporal.js';
 
 const server = useTestServer();
 
@@ -16,7 +23,16 @@ test('experiments that span several continue-as-new runs, one of them retried, a
   await writeScript(dir, 'exp16_flaky', journal, { body: 'sleep 0.5; [ "$STAGED_ATTEMPT" -ge 2 ]' });
   const taskQueue = uniqueQueue();
   // A history limit this small continues as new after every few starts, with experiments in flight.
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 3, historyLimit: 20, retryDelayMs: 300 }));
+  const state = await batchStateFor(
+    testSettings({
+      experimentsDir: dir,
+      workDir: dir,
+      taskQueue,
+      maxConcurrent: 3,
+      historyLimit: 20,
+      retryDelayMs: 300,
+    }),
+  );
   const worker = await startWorker(server.env, taskQueue, 3);
 
   const { summary, generation } = await worker.runUntil(async () => {
@@ -26,7 +42,9 @@ test('experiments that span several continue-as-new runs, one of them retried, a
   });
 
   expect(generation).toBeGreaterThanOrEqual(2);
-  const attempts = Object.fromEntries(summary.experiments.map((experiment) => [experiment.name, [experiment.status, experiment.attempts]]));
+  const attempts = Object.fromEntries(
+    summary.experiments.map((experiment) => [experiment.name, [experiment.status, experiment.attempts]]),
+  );
   for (let i = 1; i <= 15; i++) expect(attempts[`exp${i}_spanning`]).toEqual(['completed', 1]);
   expect(attempts.exp16_flaky).toEqual(['completed', 2]);
   const ends = (await readJournal(journal)).filter((entry) => entry.event === 'end');

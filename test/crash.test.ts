@@ -12,7 +12,6 @@ import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from './helper
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();
 
-
 const worker = (taskQueue: string, slots: number) => startWorkerProcess(server.env.address, taskQueue, slots);
 
 /** A body that records its pid and a grandchild's, checks no other run of it is alive, then works. */
@@ -56,12 +55,18 @@ test('a worker killed with SIGKILL three times: its runs are adopted by the next
   const aliveAfterKill: boolean[] = [];
   for (let kill = 0; kill < 3; kill++) {
     const startsBefore = (await readJournal(journal)).filter((e) => e.event === 'start').length;
-    await until(async () => (await readJournal(journal)).filter((e) => e.event === 'start').length > startsBefore, 60_000, 'a run to start');
+    await until(
+      async () => (await readJournal(journal)).filter((e) => e.event === 'start').length > startsBefore,
+      60_000,
+      'a run to start',
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     current.kill('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 500));
     const entries = await readJournal(journal);
-    const unfinished = entries.filter((e) => e.event === 'start' && !entries.some((x) => x.event === 'end' && x.pid === e.pid));
+    const unfinished = entries.filter(
+      (e) => e.event === 'start' && !entries.some((x) => x.event === 'end' && x.pid === e.pid),
+    );
     aliveAfterKill.push(...unfinished.map((run) => pidAlive(run.pid)));
     current = await worker(taskQueue, 3);
   }
@@ -71,7 +76,12 @@ test('a worker killed with SIGKILL three times: its runs are adopted by the next
   expect(aliveAfterKill.every(Boolean)).toBe(true);
   expect(summary.experiments.map((e) => [e.status, e.attempts])).toEqual(Array(5).fill(['completed', 1]));
   const entries = await readJournal(journal);
-  expect(entries.filter((e) => e.event === 'start').map((e) => e.name).sort()).toEqual(['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e']);
+  expect(
+    entries
+      .filter((e) => e.event === 'start')
+      .map((e) => e.name)
+      .sort(),
+  ).toEqual(['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e']);
   expect(entries.filter((e) => e.event === 'end')).toHaveLength(5);
   expect(await readFile(path.join(dir, '_overlaps'), 'utf8').catch(() => '')).toBe('');
   expect(maxOverlap(entries)).toBeLessThanOrEqual(2);
@@ -85,7 +95,15 @@ test('an attempt past --timeout is killed and retried; a process that ignores SI
   await writeScript(dir, 'exp2_stubborn', journal, { body: `trap '' TERM; echo $$ > "${dir}/_stubborn"; sleep 300` });
   const taskQueue = uniqueQueue();
   const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 1, timeoutMs: 1_500, killGraceMs: 1_000, retryDelayMs: 100 }),
+    testSettings({
+      experimentsDir: dir,
+      workDir: dir,
+      taskQueue,
+      maxRetries: 1,
+      timeoutMs: 1_500,
+      killGraceMs: 1_000,
+      retryDelayMs: 100,
+    }),
   );
   await worker(taskQueue, 2);
 
@@ -110,7 +128,14 @@ test('a timed-out attempt is not retried by default (retryTimeouts off) and says
   const journal = path.join(dir, '_journal');
   await writeScript(dir, 'exp1_slow', journal, { body: 'sleep 300' });
   const taskQueue = uniqueQueue();
-  const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2, timeoutMs: 1_500, killGraceMs: 1_000 });
+  const settings = testSettings({
+    experimentsDir: dir,
+    workDir: dir,
+    taskQueue,
+    maxRetries: 2,
+    timeoutMs: 1_500,
+    killGraceMs: 1_000,
+  });
   const state = await batchStateFor({ ...settings, retryTimeouts: false });
   await worker(taskQueue, 1);
 
@@ -139,5 +164,7 @@ test('a script that exits 0 while a setsid child holds its stdout completes with
   expect(closedAt - end.atMs).toBeLessThan(2_000);
   const holder = Number((await readFile(path.join(dir, '_holder'), 'utf8')).trim());
   expect(await waitUntilDead([holder], 2_000)).toBeDefined();
-  console.log(`[figure] experiment closed ${closedAt - end.atMs} ms after its script exited, though a setsid child held its stdout`);
+  console.log(
+    `[figure] experiment closed ${closedAt - end.atMs} ms after its script exited, though a setsid child held its stdout`,
+  );
 }, 60_000);

@@ -22,7 +22,11 @@ test('finds *.py files and executables, skips _ and . names, directories and pla
   const found = await discoverExperiments(dir);
   const byName = Object.fromEntries(found.map((experiment) => [experiment.name, experiment]));
   expect(Object.keys(byName).sort()).toEqual(['exp125_adaptive_stop_loss', 'exp7_run', 'exp8_binary']);
-  expect(byName.exp125_adaptive_stop_loss).toMatchObject({ id: 'exp125', file: 'exp125_adaptive_stop_loss.py', priority: 'high' });
+  expect(byName.exp125_adaptive_stop_loss).toMatchObject({
+    id: 'exp125',
+    file: 'exp125_adaptive_stop_loss.py',
+    priority: 'high',
+  });
   expect(byName.exp7_run).toMatchObject({ id: 'exp7', priority: 'critical' });
   expect(byName.exp8_binary).toMatchObject({ id: 'exp8', priority: 'medium' });
 });
@@ -36,7 +40,10 @@ test('a missing directory and a malformed Priority line are errors that name the
 
 test('a docstring that is not valid UTF-8 is an error naming the file', async () => {
   const dir = await tempDir('discover-utf8');
-  await writeFile(path.join(dir, 'exp1_latin1.py'), Buffer.from([0x22, 0x22, 0x22, 0x43, 0x61, 0x66, 0xe9, 0x22, 0x22, 0x22, 0x0a]));
+  await writeFile(
+    path.join(dir, 'exp1_latin1.py'),
+    Buffer.from([0x22, 0x22, 0x22, 0x43, 0x61, 0x66, 0xe9, 0x22, 0x22, 0x22, 0x0a]),
+  );
   await expect(discoverExperiments(dir)).rejects.toThrow(/exp1_latin1\.py: its docstring is not valid UTF-8/);
 });
 

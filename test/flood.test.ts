@@ -45,6 +45,8 @@ test('200 MB of output: worker memory stays bounded, the log keeps its first MiB
   expect(text.startsWith('start ') || text.startsWith('flood line')).toBe(true);
   expect(text).toMatch(/\[staged\] output passed the log limit of 8\.0 MiB: \d+ bytes were not kept/);
   expect(text.trimEnd().endsWith('the last line before failing')).toBe(true);
-  console.log(`[figure] worker RSS before ${Math.round(before / 1024)} MiB, peak ${Math.round(peak / 1024)} MiB; log ${(size / 1024 / 1024).toFixed(1)} MiB of ${FLOOD_BYTES / 1e6} MB`);
+  console.log(
+    `[figure] worker RSS before ${Math.round(before / 1024)} MiB, peak ${Math.round(peak / 1024)} MiB; log ${(size / 1024 / 1024).toFixed(1)} MiB of ${FLOOD_BYTES / 1e6} MB`,
+  );
   expect(peak - before).toBeLessThan(150 * 1024);
 }, 180_000);

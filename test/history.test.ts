@@ -30,14 +30,18 @@ function staged(args: string[], cwd: string, taskQueue = 'unused') {
 async function serverRetention(extraArgs: string[], env: Record<string, string> = {}): Promise<number> {
   const dir = await tempDir('retention');
   const port = await freePort();
-  const child = execa(process.execPath, [CLI, 'server', '--port', String(port), '--ui-port', String(await freePort()), ...extraArgs], {
-    cwd: dir,
-    env: { ...env, TEMPORAL_ADDRESS: '' },
-    reject: false,
-    buffer: false,
-    stdout: 'pipe',
-    stderr: 'inherit',
-  });
+  const child = execa(
+    process.execPath,
+    [CLI, 'server', '--port', String(port), '--ui-port', String(await freePort()), ...extraArgs],
+    {
+      cwd: dir,
+      env: { ...env, TEMPORAL_ADDRESS: '' },
+      reject: false,
+      buffer: false,
+      stdout: 'pipe',
+      stderr: 'inherit',
+    },
+  );
   try {
     const lines = createInterface({ input: child.stdout! });
     await new Promise<void>((resolve, reject) => {
@@ -75,14 +79,18 @@ test('a retention under a day or that does not parse is refused before anything 
 /** The dev server deletes a workflow some 40-60 s after it was asked to. */
 async function deleteWorkflow(client: Client, workflowId: string): Promise<void> {
   await client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId } });
-  await until(async () => {
-    try {
-      await client.workflow.getHandle(workflowId).describe();
-      return false;
-    } catch (err) {
-      return err instanceof WorkflowNotFoundError;
-    }
-  }, 120_000, `${workflowId} to be deleted`);
+  await until(
+    async () => {
+      try {
+        await client.workflow.getHandle(workflowId).describe();
+        return false;
+      } catch (err) {
+        return err instanceof WorkflowNotFoundError;
+      }
+    },
+    120_000,
+    `${workflowId} to be deleted`,
+  );
 }
 
 test('a batch whose workflows are gone: status, logs, --rerun-failed and --skip-completed use its files; its id is not reused', async () => {
@@ -96,9 +104,17 @@ test('a batch whose workflows are gone: status, logs, --rerun-failed and --skip-
   const batchId = `gone-${Date.now()}`;
 
   await worker.runUntil(async () => {
-    const first = await staged(['submit', '--dir', '.', '--batch-id', batchId, '--max-retries', '0', '--json'], dir, taskQueue);
+    const first = await staged(
+      ['submit', '--dir', '.', '--batch-id', batchId, '--max-retries', '0', '--json'],
+      dir,
+      taskQueue,
+    );
     expect(first.exitCode).toBe(1);
-    await until(async () => (await readFile(path.join(dir, 'results', batchId, 'summary.json'), 'utf8').catch(() => '')) !== '', 10_000, 'summary.json');
+    await until(
+      async () => (await readFile(path.join(dir, 'results', batchId, 'summary.json'), 'utf8').catch(() => '')) !== '',
+      10_000,
+      'summary.json',
+    );
     await Promise.all([batchId, `${batchId}/exp1_ok`, `${batchId}/exp2_fails`].map((id) => deleteWorkflow(client, id)));
 
     const status = await staged(['status', batchId, '--json'], dir, taskQueue);
@@ -117,14 +133,20 @@ test('a batch whose workflows are gone: status, logs, --rerun-failed and --skip-
 
     const reused = await staged(['submit', '--dir', '.', '--batch-id', batchId], dir, taskQueue);
     expect(reused.exitCode).toBe(2);
-    expect(reused.stderr).toContain(`batch id "${batchId}" is already used: ${path.join(dir, 'results', batchId)} exists`);
+    expect(reused.stderr).toContain(
+      `batch id "${batchId}" is already used: ${path.join(dir, 'results', batchId)} exists`,
+    );
 
     const skip = await staged(['submit', '--dir', '.', '--skip-completed', '--dry-run', '--json'], dir, taskQueue);
     expect(skip.exitCode).toBe(0);
     expect(JSON.parse(String(skip.stdout)).experiments.map((e: { name: string }) => e.name)).toEqual(['exp2_fails']);
     expect(skip.stderr).toContain('[SKIP] 1 experiment(s)');
 
-    const rerun = await staged(['submit', '--dir', '.', '--rerun-failed', batchId, '--max-retries', '0', '--json'], dir, taskQueue);
+    const rerun = await staged(
+      ['submit', '--dir', '.', '--rerun-failed', batchId, '--max-retries', '0', '--json'],
+      dir,
+      taskQueue,
+    );
     expect(rerun.exitCode).toBe(1);
     expect((JSON.parse(String(rerun.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual(['exp2_fails']);
   });

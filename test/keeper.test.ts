@@ -23,10 +23,17 @@ function daemonScript(dir: string, main: string): string {
 }
 
 async function daemonPids(dir: string): Promise<number[]> {
-  return Promise.all(['_setsid', '_double'].map(async (file) => Number((await readFile(path.join(dir, file), 'utf8')).trim())));
+  return Promise.all(
+    ['_setsid', '_double'].map(async (file) => Number((await readFile(path.join(dir, file), 'utf8')).trim())),
+  );
 }
 
-async function startRun(name: string, main: string, overrides: Partial<RunSpec> = {}, env: Record<string, string> = {}) {
+async function startRun(
+  name: string,
+  main: string,
+  overrides: Partial<RunSpec> = {},
+  env: Record<string, string> = {},
+) {
   const dir = await tempDir(`keeper-${name}`);
   const files = RunFiles.of(path.join(dir, 'runs'), `run-${name}`);
   await files.claim();
@@ -44,11 +51,19 @@ async function startRun(name: string, main: string, overrides: Partial<RunSpec> 
     ...overrides,
   };
   const keeperPid = await launchKeeper(files, spec, { PATH: process.env.PATH!, ...env });
-  await until(async () => (await readFile(spec.logFile, 'utf8').catch(() => '')).includes('daemons started'), 20_000, 'the daemons to start');
+  await until(
+    async () => (await readFile(spec.logFile, 'utf8').catch(() => '')).includes('daemons started'),
+    20_000,
+    'the daemons to start',
+  );
   const daemons = await daemonPids(dir);
   const exit = async (within: number) => {
     let record: RunExit | undefined;
-    await until(async () => (record = await files.readJson<RunExit>(files.exit)) !== undefined, within, 'the run to end');
+    await until(
+      async () => (record = await files.readJson<RunExit>(files.exit)) !== undefined,
+      within,
+      'the run to end',
+    );
     return record!;
   };
   return { dir, files, keeperPid, daemons, exit };

@@ -31,11 +31,37 @@ test('unpack(pack(state)) gives the state back, every kind of record included', 
   const state = newBatchState('batch-1', experiments(6), settings, 1_700_000_000_000);
   state.nextIndex = 5;
   state.generation = 2;
-  state.records[0] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 1_700_000_000_500, closedAt: 1_700_000_147_300 };
-  state.records[1] = { status: 'failed', attempts: 3, exitCode: 3, startedAt: 1_700_000_000_600, closedAt: 1_700_000_001_000, error: 'exp2 exited with code 3\nboom' };
-  state.records[2] = { status: 'retrying', attempts: 1, exitCode: 1, startedAt: 1_700_000_000_700, retryAt: 1_700_000_010_700, error: 'first' };
+  state.records[0] = {
+    status: 'completed',
+    attempts: 1,
+    exitCode: 0,
+    startedAt: 1_700_000_000_500,
+    closedAt: 1_700_000_147_300,
+  };
+  state.records[1] = {
+    status: 'failed',
+    attempts: 3,
+    exitCode: 3,
+    startedAt: 1_700_000_000_600,
+    closedAt: 1_700_000_001_000,
+    error: 'exp2 exited with code 3\nboom',
+  };
+  state.records[2] = {
+    status: 'retrying',
+    attempts: 1,
+    exitCode: 1,
+    startedAt: 1_700_000_000_700,
+    retryAt: 1_700_000_010_700,
+    error: 'first',
+  };
   state.records[3] = { status: 'running', attempts: 0, exitCode: null, startedAt: 1_700_000_000_800 };
-  state.records[4] = { status: 'cancelled', attempts: 1, exitCode: null, startedAt: 1_700_000_000_900, closedAt: 1_700_000_002_000 };
+  state.records[4] = {
+    status: 'cancelled',
+    attempts: 1,
+    exitCode: null,
+    startedAt: 1_700_000_000_900,
+    closedAt: 1_700_000_002_000,
+  };
 
   expect(unpackBatchState(JSON.parse(JSON.stringify(packBatchState(state))))).toEqual(state);
 });

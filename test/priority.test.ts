@@ -68,12 +68,13 @@ describe('explicit Priority line', () => {
 
 describe('docstrings and comment blocks', () => {
   test('a Python module docstring after a shebang and comments', () => {
-    const source = '#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\n\n"""Adaptive stops.\n\nDeploy if validated.\n"""\nimport os\n';
+    const source =
+      '#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\n\n"""Adaptive stops.\n\nDeploy if validated.\n"""\nimport os\n';
     expect(pythonDocstring(source)).toBe('Adaptive stops.\n\nDeploy if validated.\n');
     expect(decideScriptPriority(source, true).priority).toBe('high');
   });
 
-  test("single-quoted and raw docstrings", () => {
+  test('single-quoted and raw docstrings', () => {
     expect(pythonDocstring("r'''Trinity run'''\n")).toBe('Trinity run');
     expect(pythonDocstring('"Production one-liner"\n')).toBe('Production one-liner');
   });
@@ -83,7 +84,8 @@ describe('docstrings and comment blocks', () => {
   });
 
   test('the leading comment block of a shell script, after its shebang', () => {
-    const source = '#!/bin/sh\n# Adaptive regime classifier\n#\n# Priority: medium\nset -e\n# Production (not in the block)\n';
+    const source =
+      '#!/bin/sh\n# Adaptive regime classifier\n#\n# Priority: medium\nset -e\n# Production (not in the block)\n';
     expect(leadingCommentBlock(source)).toBe('Adaptive regime classifier\n\nPriority: medium');
     expect(decideScriptPriority(source, false).priority).toBe('medium');
   });

@@ -53,7 +53,11 @@ describe('tqdm bars', () => {
 describe('ProgressReader over a stream of chunks', () => {
   test('carriage-return frames, split anywhere, end at the latest frame', () => {
     const reader = new ProgressReader();
-    const output = ['\r  0%|          | 0/50 [00:00<?, ?it/s]', '\r 10%|█         | 5/50 [00:01<00:09]', '\r 20%|██        | 10/50 [00:02<00:08]'].join('');
+    const output = [
+      '\r  0%|          | 0/50 [00:00<?, ?it/s]',
+      '\r 10%|█         | 5/50 [00:01<00:09]',
+      '\r 20%|██        | 10/50 [00:02<00:08]',
+    ].join('');
     const changes: number[] = [];
     for (let at = 0; at < output.length; at += 7) {
       if (reader.feed(output.slice(at, at + 7))) changes.push(reader.progress!.percent);
@@ -103,7 +107,12 @@ describe('ETAs', () => {
   });
 
   const settings = { maxConcurrent: 2 } as BatchSettings;
-  const experiments: ExperimentSpec[] = ['a', 'b', 'c', 'd', 'e'].map((name) => ({ id: name, name, file: name, priority: 'high' }));
+  const experiments: ExperimentSpec[] = ['a', 'b', 'c', 'd', 'e'].map((name) => ({
+    id: name,
+    name,
+    file: name,
+    priority: 'high',
+  }));
 
   test('queued work at the mean finished duration, spread over the slots', () => {
     const state = newBatchState('b', experiments, settings, 0);
@@ -111,7 +120,9 @@ describe('ETAs', () => {
     state.records[1] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 30_000 };
     state.records[2] = { status: 'running', attempts: 0, exitCode: null, startedAt: 30_000 };
     state.records[3] = { status: 'running', attempts: 0, exitCode: null, startedAt: 30_000 };
-    const runs = new Map<number, RunHeartbeat>([[2, { host: 'h', startedAt: 30_000, progress: { percent: 50 }, progressAt: 35_000 }]]);
+    const runs = new Map<number, RunHeartbeat>([
+      [2, { host: 'h', startedAt: 30_000, progress: { percent: 50 }, progressAt: 35_000 }],
+    ]);
     // left: c 5 s (50% after 5 s), d 20 - 5 = 15 s (no progress: mean 20 s), e 20 s queued → 40 s over 2 slots.
     expect(batchEtaMs(state, runs, 35_000)).toBe(20_000);
   });
@@ -120,7 +131,9 @@ describe('ETAs', () => {
     const state = newBatchState('b', experiments.slice(0, 2), settings, 0);
     state.records[0] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 1_000 };
     state.records[1] = { status: 'running', attempts: 0, exitCode: null, startedAt: 0 };
-    const runs = new Map<number, RunHeartbeat>([[1, { host: 'h', startedAt: 0, progress: { percent: 10 }, progressAt: 10_000 }]]);
+    const runs = new Map<number, RunHeartbeat>([
+      [1, { host: 'h', startedAt: 0, progress: { percent: 10 }, progressAt: 10_000 }],
+    ]);
     expect(batchEtaMs(state, runs, 10_000)).toBe(90_000);
   });
 
@@ -142,7 +155,8 @@ describe('the live status block on a terminal', () => {
   });
 
   test('is live only on a terminal with a size: a pseudo-terminal of 0 rows gets plain lines', () => {
-    const terminal = (isTTY: boolean, rows: number) => ({ isTTY, rows, columns: 80, write: () => true }) as unknown as NodeJS.WriteStream;
+    const terminal = (isTTY: boolean, rows: number) =>
+      ({ isTTY, rows, columns: 80, write: () => true }) as unknown as NodeJS.WriteStream;
     expect(displayFor(terminal(true, 40)).live).toBe(true);
     expect(displayFor(terminal(true, 0)).live).toBe(false);
     expect(displayFor(terminal(false, 40)).live).toBe(false);
@@ -160,6 +174,9 @@ test('a running experiment whose worker has not been heard from for a while says
     [1, { host: 'h', startedAt: 0, heardAt: 58_000 }],
   ]);
   const view = liveBatchView(state, 'running', runs, 60_000);
-  expect(view.experiments.map((experiment) => (experiment as LiveExperimentView).workerSilentSeconds)).toEqual([45, undefined]);
+  expect(view.experiments.map((experiment) => (experiment as LiveExperimentView).workerSilentSeconds)).toEqual([
+    45,
+    undefined,
+  ]);
   expect(statusLines(view)).toContain('    - a (1.0min, attempt 1, no word from its worker for 45.0s)');
 });

@@ -7,8 +7,18 @@ import type { BatchState, BatchSummary, ExperimentRecord } from '../src/shared/t
 import { testSettings } from './helpers/temporal.js';
 
 function batchWith(...records: ExperimentRecord[]): BatchState {
-  const experiments = records.map((_, index) => ({ id: `exp${index + 1}`, name: `exp${index + 1}_run`, file: `exp${index + 1}_run.sh`, priority: 'high' as const }));
-  const state = newBatchState('b', experiments, testSettings({ experimentsDir: '/e', workDir: '/w', taskQueue: 'q' }), 0);
+  const experiments = records.map((_, index) => ({
+    id: `exp${index + 1}`,
+    name: `exp${index + 1}_run`,
+    file: `exp${index + 1}_run.sh`,
+    priority: 'high' as const,
+  }));
+  const state = newBatchState(
+    'b',
+    experiments,
+    testSettings({ experimentsDir: '/e', workDir: '/w', taskQueue: 'q' }),
+    0,
+  );
   return { ...state, records };
 }
 
@@ -16,9 +26,25 @@ test('[RETRY] and [FAIL] lines say why the attempt ended', () => {
   const running: ExperimentRecord = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
   const before = batchWith(running, running, running, running);
   const after = batchWith(
-    { status: 'failed', attempts: 1, exitCode: null, reason: 'timeout', startedAt: 0, closedAt: 1000, error: 'exceeded --timeout 1s' },
+    {
+      status: 'failed',
+      attempts: 1,
+      exitCode: null,
+      reason: 'timeout',
+      startedAt: 0,
+      closedAt: 1000,
+      error: 'exceeded --timeout 1s',
+    },
     { status: 'retrying', attempts: 1, exitCode: 3, reason: 'exit-code', startedAt: 0 },
-    { status: 'failed', attempts: 1, exitCode: null, reason: 'signal', startedAt: 0, closedAt: 1000, error: 'killed by SIGKILL' },
+    {
+      status: 'failed',
+      attempts: 1,
+      exitCode: null,
+      reason: 'signal',
+      startedAt: 0,
+      closedAt: 1000,
+      error: 'killed by SIGKILL',
+    },
     { status: 'retrying', attempts: 1, exitCode: null, reason: 'worker-lost', startedAt: 0 },
   );
   expect(describeChanges(before, after, 1000)).toEqual([
@@ -33,8 +59,28 @@ test('the summary table and summary.md have a reason column', () => {
   const summary: BatchSummary = {
     batchId: 'b',
     experiments: [
-      { id: 'exp1', name: 'exp1_run', priority: 'high', status: 'failed', attempts: 1, exitCode: null, reason: 'timeout', startedAt: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T00:00:05.000Z' },
-      { id: 'exp2', name: 'exp2_run', priority: 'low', status: 'completed', attempts: 1, exitCode: 0, reason: null, startedAt: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T00:00:02.000Z' },
+      {
+        id: 'exp1',
+        name: 'exp1_run',
+        priority: 'high',
+        status: 'failed',
+        attempts: 1,
+        exitCode: null,
+        reason: 'timeout',
+        startedAt: '2026-01-01T00:00:00.000Z',
+        closedAt: '2026-01-01T00:00:05.000Z',
+      },
+      {
+        id: 'exp2',
+        name: 'exp2_run',
+        priority: 'low',
+        status: 'completed',
+        attempts: 1,
+        exitCode: 0,
+        reason: null,
+        startedAt: '2026-01-01T00:00:00.000Z',
+        closedAt: '2026-01-01T00:00:02.000Z',
+      },
     ],
   };
   const table = summaryLines(summary);
@@ -74,8 +120,31 @@ test('a worker lost between two polls still gets its [LOST] line; the summary sh
     '[START] exp1_run (Priority: HIGH, attempt 2)',
   ]);
 
-  const failed = { id: 'exp1', name: 'exp1_run', priority: 'high' as const, status: 'failed' as const, attempts: 1, exitCode: 5, reason: 'exit-code' as const };
+  const failed = {
+    id: 'exp1',
+    name: 'exp1_run',
+    priority: 'high' as const,
+    status: 'failed' as const,
+    attempts: 1,
+    exitCode: 5,
+    reason: 'exit-code' as const,
+  };
   const times = { startedAt: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T00:00:01.000Z' };
-  const lines = summaryLines({ batchId: 'b', experiments: [{ ...failed, ...times, error: 'exp1_run attempt 1 exited with code 5; log: /l/attempt-1.log\nloading data\nKeyError: AAPL' }] });
-  expect(lines.slice(0, 5)).toEqual(['', '[FAILED] exp1_run attempt 1 exited with code 5; log: /l/attempt-1.log', '    loading data', '    KeyError: AAPL', '']);
+  const lines = summaryLines({
+    batchId: 'b',
+    experiments: [
+      {
+        ...failed,
+        ...times,
+        error: 'exp1_run attempt 1 exited with code 5; log: /l/attempt-1.log\nloading data\nKeyError: AAPL',
+      },
+    ],
+  });
+  expect(lines.slice(0, 5)).toEqual([
+    '',
+    '[FAILED] exp1_run attempt 1 exited with code 5; log: /l/attempt-1.log',
+    '    loading data',
+    '    KeyError: AAPL',
+    '',
+  ]);
 });

@@ -12,11 +12,13 @@ import { CLI, until, waitUntilDead, workerProcessesPerTest } from './helpers/pro
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();
 
-
 const worker = startWorkerProcess;
 
 function staged(args: string[], cliEnv: Record<string, string>) {
-  return execa(process.execPath, [CLI, ...args], { env: { TEMPORAL_ADDRESS: server.env.address, ...cliEnv }, reject: false });
+  return execa(process.execPath, [CLI, ...args], {
+    env: { TEMPORAL_ADDRESS: server.env.address, ...cliEnv },
+    reject: false,
+  });
 }
 
 test('a killed client loses nothing: the batch runs on, watch re-attaches to live progress, status works anywhere', async () => {
@@ -28,12 +30,16 @@ test('a killed client loses nothing: the batch runs on, watch re-attaches to liv
   const batchId = `client-kill-${Date.now()}`;
   const cliEnv = { STAGED_TASK_QUEUE: taskQueue };
 
-  const submit = execa(process.execPath, [CLI, 'submit', '--dir', dir, '--max-concurrent', '1', '--batch-id', batchId], {
-    cwd: dir,
-    env: { TEMPORAL_ADDRESS: server.env.address, ...cliEnv },
-    reject: false,
-    buffer: false,
-  });
+  const submit = execa(
+    process.execPath,
+    [CLI, 'submit', '--dir', dir, '--max-concurrent', '1', '--batch-id', batchId],
+    {
+      cwd: dir,
+      env: { TEMPORAL_ADDRESS: server.env.address, ...cliEnv },
+      reject: false,
+      buffer: false,
+    },
+  );
   let printed = '';
   submit.stdout!.on('data', (chunk) => (printed += chunk));
   await until(() => printed.includes('[START] exp1_a'), 60_000, 'the first start');
@@ -60,7 +66,9 @@ test('cancel --experiment stops a running experiment, keeps a queued one from ev
   await writeScript(dir, 'exp2_skipped', journal);
   await writeScript(dir, 'exp3_fine', journal);
   const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 1, killGraceMs: 1_000 }));
+  const state = await batchStateFor(
+    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 1, killGraceMs: 1_000 }),
+  );
   await worker(server.env.address, taskQueue, 1);
   const handle = await startBatch(server.env, state);
   const journalHas = async (name: string) => (await readJournal(journal)).some((e) => e.name === name);
@@ -99,7 +107,11 @@ test('a server killed with SIGKILL and restarted on the same DB file: the batch 
     await worker(address, taskQueue, 2);
     const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
     const handle = await startBatchWorkflow(client, state);
-    await until(async () => (await readJournal(journal)).some((e) => e.event === 'end'), 60_000, 'a first experiment to end');
+    await until(
+      async () => (await readJournal(journal)).some((e) => e.event === 'end'),
+      60_000,
+      'a first experiment to end',
+    );
 
     await devServer.kill();
     await new Promise((resolve) => setTimeout(resolve, 1_000));

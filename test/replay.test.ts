@@ -9,7 +9,14 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { encodeHistory } from './helpers/replay-histories.js';
 import { batchSummary } from '../src/batch-client/index.js';
-import { batchStateFor, startBatch, startWorker, testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
+import {
+  batchStateFor,
+  startBatch,
+  startWorker,
+  testSettings,
+  uniqueQueue,
+  useTestServer,
+} from './helpers/temporal.js';
 import { tempDir, writeScript } from './helpers/scripts.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/histories/', import.meta.url));
@@ -24,7 +31,10 @@ async function recordHistories(): Promise<void> {
   await writeScript(dir, 'exp2_flaky', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ]' });
   await writeScript(dir, 'exp3_broken', journal, { body: 'echo "no data for AAPL" >&2; exit 3' });
   const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, maxRetries: 1 }), 'replay-batch');
+  const state = await batchStateFor(
+    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, maxRetries: 1 }),
+    'replay-batch',
+  );
   const worker = await startWorker(server.env, taskQueue, 2);
   await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
   const ids = [state.batchId, ...state.experiments.map((experiment) => `${state.batchId}/${experiment.name}`)];

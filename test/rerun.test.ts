@@ -9,7 +9,6 @@ import { CLI } from './helpers/processes.js';
 
 const server = useTestServer();
 
-
 function staged(args: string[], cwd: string, taskQueue = 'unused') {
   return execa(process.execPath, [CLI, ...args], {
     cwd,
@@ -37,7 +36,9 @@ test('--rerun-failed runs only what did not complete; --skip-completed leaves ou
 
     const rerun = await staged([...base, '--batch-id', 'rerun', '--rerun-failed', 'first'], dir, taskQueue);
     expect(rerun.exitCode).toBe(0);
-    expect((JSON.parse(String(rerun.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual(['exp2_broken_until_fixed']);
+    expect((JSON.parse(String(rerun.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual([
+      'exp2_broken_until_fixed',
+    ]);
 
     const dryRun = await staged(['submit', '--dir', dir, '--dry-run', '--json', '--skip-completed'], dir, taskQueue);
     expect(JSON.parse(String(dryRun.stdout)).experiments.map((e: { name: string }) => e.name)).toEqual(['exp4_new']);
@@ -67,7 +68,10 @@ test('--skip-completed only skips experiments completed from the same experiment
     expect((await staged(['submit', '--dir', 'a', '--json'], work, taskQueue)).exitCode).toBe(0);
     const fromB = await staged(['submit', '--dir', 'b', '--skip-completed', '--json'], work, taskQueue);
     expect(fromB.exitCode).toBe(0);
-    expect((JSON.parse(String(fromB.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual(['exp1_same_name', 'exp2_other']);
+    expect((JSON.parse(String(fromB.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual([
+      'exp1_same_name',
+      'exp2_other',
+    ]);
     expect(fromB.stderr).toContain(`[SKIP] 0 experiment(s) of ${path.join(work, 'b')}`);
     const againB = await staged(['submit', '--dir', 'b', '--skip-completed', '--dry-run'], work, taskQueue);
     expect(againB.exitCode).toBe(2);
@@ -78,7 +82,11 @@ test('--skip-completed only skips experiments completed from the same experiment
 
 describe('bad input in the experiments directory or the batch id: exit 2, a message naming it', () => {
   test.each([
-    ['a script that is a directory', async (dir: string) => mkdir(path.join(dir, 'exp2_dir.py')), /exp2_dir\.py is a directory, not a script/],
+    [
+      'a script that is a directory',
+      async (dir: string) => mkdir(path.join(dir, 'exp2_dir.py')),
+      /exp2_dir\.py is a directory, not a script/,
+    ],
     [
       'a docstring that is not valid UTF-8',
       async (dir: string) => writeFile(path.join(dir, 'exp2_latin1.py'), Buffer.from('"""Caf\xe9"""\n', 'latin1')),

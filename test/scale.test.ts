@@ -3,7 +3,14 @@ import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { batchStateFor, useTestServer, startBatch, startWorker, testSettings, uniqueQueue } from './helpers/temporal.js';
+import {
+  batchStateFor,
+  useTestServer,
+  startBatch,
+  startWorker,
+  testSettings,
+  uniqueQueue,
+} from './helpers/temporal.js';
 import { tempDir } from './helpers/scripts.js';
 
 const EXPERIMENTS = 1_500;
@@ -12,7 +19,6 @@ const HISTORY_LIMIT = 1_000;
 const MAX_EVENTS_PER_RUN = 10_000;
 
 const server = useTestServer();
-
 
 test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-as-new runs`, async () => {
   const dir = await tempDir('scale');
@@ -46,7 +52,8 @@ test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-a
   let runIds: string[] = [];
   for (let tries = 0; tries < 50 && runIds.length < generation + 1; tries++) {
     runIds = [];
-    for await (const run of server.env.client.workflow.list({ query: `WorkflowId = '${state.batchId}'` })) runIds.push(run.runId);
+    for await (const run of server.env.client.workflow.list({ query: `WorkflowId = '${state.batchId}'` }))
+      runIds.push(run.runId);
     if (runIds.length < generation + 1) await delay(200);
   }
   expect(runIds).toHaveLength(generation + 1);
@@ -55,6 +62,8 @@ test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-a
     const history = await server.env.client.workflow.getHandle(state.batchId, runId).fetchHistory();
     eventsPerRun.push(history.events?.length ?? 0);
   }
-  console.log(`[figure] ${EXPERIMENTS} experiments: ${runIds.length} runs of the batch workflow, events per run ${eventsPerRun.join(', ')}`);
+  console.log(
+    `[figure] ${EXPERIMENTS} experiments: ${runIds.length} runs of the batch workflow, events per run ${eventsPerRun.join(', ')}`,
+  );
   expect(Math.max(...eventsPerRun)).toBeLessThan(MAX_EVENTS_PER_RUN);
 }, 600_000);

@@ -2,7 +2,13 @@
 import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NotRunnableError } from '../src/errors.js';
-import { checkPlainName, guardScript, guardServedDirectory, isInside, type GuardScriptInput } from '../src/activities/script-guard.js';
+import {
+  checkPlainName,
+  guardScript,
+  guardServedDirectory,
+  isInside,
+  type GuardScriptInput,
+} from '../src/activities/script-guard.js';
 import { tempDir } from './helpers/scripts.js';
 
 /** <root>/serve/experiments/exp1_ok.py and <root>/outside/evil.sh; the worker serves <root>/serve. */
@@ -53,9 +59,9 @@ test('a symlink inside the directory pointing to another file inside is accepted
   await writeFile(path.join(experiments, 'lib', 'real.py'), 'print(2)\n');
   await symlink(path.join(experiments, 'lib', 'real.py'), path.join(experiments, 'exp2_link.py'));
   await symlink('exp1_ok.py', path.join(experiments, 'exp3_relative_link.py'));
-  await expect(guardScript(input(experiments, served, { file: 'exp2_link.py', experimentName: 'exp2_link' }))).resolves.toBe(
-    path.join(experiments, 'lib', 'real.py'),
-  );
+  await expect(
+    guardScript(input(experiments, served, { file: 'exp2_link.py', experimentName: 'exp2_link' })),
+  ).resolves.toBe(path.join(experiments, 'lib', 'real.py'));
   await expect(guardScript(input(experiments, served, { file: 'exp3_relative_link.py' }))).resolves.toBe(
     path.join(experiments, 'exp1_ok.py'),
   );
@@ -136,7 +142,9 @@ test('a script that is a symlink pointing out of the experiments directory is re
   await writeFile(path.join(served, 'sibling.py'), 'print(3)\n');
   await symlink('../sibling.py', path.join(experiments, 'exp5_up.py'));
 
-  const out = await refusal(guardScript(input(experiments, served, { file: 'exp4_out.sh', experimentName: 'exp4_out' })));
+  const out = await refusal(
+    guardScript(input(experiments, served, { file: 'exp4_out.sh', experimentName: 'exp4_out' })),
+  );
   expect(out.message).toBe(
     `${path.join(experiments, 'exp4_out.sh')} resolves to ${path.join(outside, 'evil.sh')}, ` +
       `outside the experiments directory ${experiments} (symlinks pointing out of it are refused)`,

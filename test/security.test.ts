@@ -47,7 +47,14 @@ test('escaping paths, symlinks out, names with "..", and directories outside the
     server.env.client.workflow.execute(experimentWorkflow, {
       workflowId: `guard-${randomUUID()}`,
       taskQueue,
-      args: [{ batchId: overrides.batchId ?? 'b1', index: 0, experiment, settings: { ...settings, experimentsDir: overrides.experimentsDir ?? experiments, searchAttributes: false } }],
+      args: [
+        {
+          batchId: overrides.batchId ?? 'b1',
+          index: 0,
+          experiment,
+          settings: { ...settings, experimentsDir: overrides.experimentsDir ?? experiments, searchAttributes: false },
+        },
+      ],
     });
   const spec = (name: string, file: string): ExperimentSpec => ({ id: name, name, file, priority: 'high' });
 
@@ -76,13 +83,26 @@ test("the Temporal connection's settings and secrets do not reach an experiment;
   process.env.MARKETDATA_API_KEY = 'user-key';
   try {
     const taskQueue = uniqueQueue();
-    const worker = await createStagedWorker({ connection: server.env.nativeConnection, namespace: 'default', taskQueue, slots: 1, allowedRoots: [dir] });
+    const worker = await createStagedWorker({
+      connection: server.env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      slots: 1,
+      allowedRoots: [dir],
+    });
     const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue });
     const record = await worker.runUntil(
       server.env.client.workflow.execute(experimentWorkflow, {
         workflowId: `secrets-${randomUUID()}`,
         taskQueue,
-        args: [{ batchId: 'b2', index: 0, experiment: { id: 'exp1', name: 'exp1_env', file: 'exp1_env.sh', priority: 'high' }, settings: { ...settings, searchAttributes: false } }],
+        args: [
+          {
+            batchId: 'b2',
+            index: 0,
+            experiment: { id: 'exp1', name: 'exp1_env', file: 'exp1_env.sh', priority: 'high' },
+            settings: { ...settings, searchAttributes: false },
+          },
+        ],
       }),
     );
     expect(record.status).toBe('completed');

@@ -9,7 +9,12 @@ import { parseOptions } from '../src/cli/validate.js';
 import { retryDelayMs } from '../src/workflows/retry-timing.js';
 import type { ExperimentSpec, Priority } from '../src/shared/types.js';
 
-const spec = (name: string, priority: Priority): ExperimentSpec => ({ id: name.split('_')[0], name, file: `${name}.py`, priority });
+const spec = (name: string, priority: Priority): ExperimentSpec => ({
+  id: name.split('_')[0],
+  name,
+  file: `${name}.py`,
+  priority,
+});
 
 test('orders by priority, then experiment number in natural order, then name', () => {
   const sorted = sortExperiments([
@@ -20,7 +25,14 @@ test('orders by priority, then experiment number in natural order, then name', (
     spec('exp500_x', 'critical'),
     spec('exp2_m', 'medium'),
   ]);
-  expect(sorted.map((experiment) => experiment.name)).toEqual(['exp500_x', 'exp99_a', 'exp99_b', 'exp100_a', 'exp2_m', 'exp1_z']);
+  expect(sorted.map((experiment) => experiment.name)).toEqual([
+    'exp500_x',
+    'exp99_a',
+    'exp99_b',
+    'exp100_a',
+    'exp2_m',
+    'exp1_z',
+  ]);
 });
 
 describe('--priority', () => {
@@ -37,13 +49,19 @@ describe('--priority', () => {
 });
 
 describe('--experiments', () => {
-  const all = [spec('exp125_adaptive_stop_loss', 'high'), spec('exp126_adaptive_profit_targets', 'high'), spec('exp128_vix', 'medium')];
+  const all = [
+    spec('exp125_adaptive_stop_loss', 'high'),
+    spec('exp126_adaptive_profit_targets', 'high'),
+    spec('exp128_vix', 'medium'),
+  ];
   test('takes ids or names', () => {
     expect(selectExperiments(all, { experiments: 'exp125,exp128_vix' }).map((e) => e.id)).toEqual(['exp125', 'exp128']);
   });
   test('an unknown id, alone or in a list, is named', () => {
     expect(() => selectExperiments(all, { experiments: 'exp999' })).toThrow('unknown experiment: exp999');
-    expect(() => selectExperiments(all, { experiments: 'exp125,exp7,exp8' })).toThrow('unknown experiments: exp7, exp8');
+    expect(() => selectExperiments(all, { experiments: 'exp125,exp7,exp8' })).toThrow(
+      'unknown experiments: exp7, exp8',
+    );
   });
   test('a selection that matches nothing is refused', () => {
     expect(() => selectExperiments(all, { experiments: 'exp128', priority: 'high' })).toThrow('matches no experiment');
@@ -91,8 +109,14 @@ describe('submit options', () => {
     [{ timeout: 'soon' }, '--timeout: "soon" is not a duration'],
     [{ timeout: '30d' }, '--timeout: "30d" is too long: at most 24.8 days'],
     [{ retryDelay: '25d' }, '--retry-delay: "25d" is too long'],
-    [{ heartbeatTimeout: '1500ms', killGrace: '1s' }, '--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval'],
-    [{ heartbeatTimeout: '30s', killGrace: '30s' }, '--kill-grace must be shorter than --heartbeat-timeout: a stopped run must be dead before its worker is declared lost'],
+    [
+      { heartbeatTimeout: '1500ms', killGrace: '1s' },
+      '--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval',
+    ],
+    [
+      { heartbeatTimeout: '30s', killGrace: '30s' },
+      '--kill-grace must be shorter than --heartbeat-timeout: a stopped run must be dead before its worker is declared lost',
+    ],
     [{ heartbeatTimeout: '5s', killGrace: '1m' }, '--kill-grace must be shorter than --heartbeat-timeout'],
     [{ batchId: 'a/b' }, '--batch-id may use letters'],
     [{ batchId: '.hidden' }, '--batch-id may use letters'],

@@ -23,7 +23,8 @@ function staged(args: string[], cwd: string, taskQueue: string) {
 }
 
 /** Waits for `<dir>/_release`, so the test decides when the process ends, not a sleep. */
-const WAIT_FOR_RELEASE = 'i=0; while [ ! -e "$(dirname "$0")/_release" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done';
+const WAIT_FOR_RELEASE =
+  'i=0; while [ ! -e "$(dirname "$0")/_release" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done';
 
 async function script(dir: string, name: string, title: string, body: string): Promise<void> {
   await writeFile(path.join(dir, `${name}.sh`), `#!/bin/sh\n# ${title}\n${body}\n`, { mode: 0o755 });
@@ -38,39 +39,64 @@ async function workflowIds(client: Client, query: string): Promise<string[]> {
 /** Visibility is eventually consistent: asks until the answer is the expected one. */
 async function expectQuery(client: Client, query: string, expected: string[]): Promise<void> {
   let last: string[] = [];
-  await until(async () => {
-    last = await workflowIds(client, query);
-    return JSON.stringify(last) === JSON.stringify([...expected].sort());
-  }, 20_000, `${query} to list ${expected.join(', ')}`).catch(() => {
+  await until(
+    async () => {
+      last = await workflowIds(client, query);
+      return JSON.stringify(last) === JSON.stringify([...expected].sort());
+    },
+    20_000,
+    `${query} to list ${expected.join(', ')}`,
+  ).catch(() => {
     expect({ query, ids: last }).toEqual({ query, ids: [...expected].sort() });
   });
 }
 
 test('progress reaches status --json; search attributes, memos, logs and summary files follow the batch', async () => {
   const dir = await tempDir('visibility');
-  await script(dir, 'exp1_progress', 'Critical production check', `echo "PROGRESS 3/10"\n${WAIT_FOR_RELEASE}\necho done-exp1`);
-  await script(dir, 'exp2_tqdm', 'Adaptive sweep',
-    `printf '\\r  0%%|          | 0/100 [00:00<?, ?it/s]\\r 42%%|####      | 42/100 [00:10<00:14,  4.12it/s]' >&2\n${WAIT_FOR_RELEASE}`);
-  await script(dir, 'exp3_flaky', 'Priority: low',
-    'if [ "$STAGED_ATTEMPT" = 1 ]; then echo "first attempt output"; exit 3; fi\necho "second attempt output"');
+  await script(
+    dir,
+    'exp1_progress',
+    'Critical production check',
+    `echo "PROGRESS 3/10"\n${WAIT_FOR_RELEASE}\necho done-exp1`,
+  );
+  await script(
+    dir,
+    'exp2_tqdm',
+    'Adaptive sweep',
+    `printf '\\r  0%%|          | 0/100 [00:00<?, ?it/s]\\r 42%%|####      | 42/100 [00:10<00:14,  4.12it/s]' >&2\n${WAIT_FOR_RELEASE}`,
+  );
+  await script(
+    dir,
+    'exp3_flaky',
+    'Priority: low',
+    'if [ "$STAGED_ATTEMPT" = 1 ]; then echo "first attempt output"; exit 3; fi\necho "second attempt output"',
+  );
   const taskQueue = uniqueQueue();
   const batchId = `visibility-${Date.now()}`;
   const client = server.env.client;
   const worker = await startWorker(server.env, taskQueue, 3);
 
   await worker.runUntil(async () => {
-    const submit = staged(['submit', '--dir', dir, '--batch-id', batchId, '--max-concurrent', '3', '--retry-delay', '200ms', '--json'], dir, taskQueue);
+    const submit = staged(
+      ['submit', '--dir', dir, '--batch-id', batchId, '--max-concurrent', '3', '--retry-delay', '200ms', '--json'],
+      dir,
+      taskQueue,
+    );
 
     // 1. Progress from both formats reaches `status --json`, with elapsed time and ETAs.
     let view: LiveBatchView | undefined;
-    await until(async () => {
-      const status = await staged(['status', batchId, '--json'], dir, taskQueue);
-      if (status.exitCode !== 0) return false;
-      view = JSON.parse(String(status.stdout)) as LiveBatchView;
-      const byName = Object.fromEntries(view.experiments.map((experiment) => [experiment.name, experiment]));
-      const retried = byName.exp3_flaky?.status === 'completed';
-      return retried && byName.exp1_progress?.progress?.percent === 30 && byName.exp2_tqdm?.progress?.percent === 42;
-    }, 60_000, 'progress of exp1 and exp2, and exp3 retried to completion, in status --json');
+    await until(
+      async () => {
+        const status = await staged(['status', batchId, '--json'], dir, taskQueue);
+        if (status.exitCode !== 0) return false;
+        view = JSON.parse(String(status.stdout)) as LiveBatchView;
+        const byName = Object.fromEntries(view.experiments.map((experiment) => [experiment.name, experiment]));
+        const retried = byName.exp3_flaky?.status === 'completed';
+        return retried && byName.exp1_progress?.progress?.percent === 30 && byName.exp2_tqdm?.progress?.percent === 42;
+      },
+      60_000,
+      'progress of exp1 and exp2, and exp3 retried to completion, in status --json',
+    );
     const byName = Object.fromEntries(view!.experiments.map((experiment) => [experiment.name, experiment]));
     expect(byName.exp1_progress.progress).toEqual({ percent: 30, done: 3, total: 10 });
     expect(byName.exp2_tqdm.progress).toEqual({ percent: 42, done: 42, total: 100 });
@@ -86,8 +112,16 @@ test('progress reaches status --json; search attributes, memos, logs and summary
 
     // 2. Search attributes, as the Web UI and `temporal workflow list --query` use them.
     const experimentId = (name: string) => `${batchId}/${name}`;
-    await expectQuery(client, `StagedBatchId="${batchId}" AND StagedPriority="critical" AND ExecutionStatus="Running"`, [experimentId('exp1_progress')]);
-    await expectQuery(client, `StagedBatchId="${batchId}" AND StagedStatus="running"`, [batchId, experimentId('exp1_progress'), experimentId('exp2_tqdm')]);
+    await expectQuery(
+      client,
+      `StagedBatchId="${batchId}" AND StagedPriority="critical" AND ExecutionStatus="Running"`,
+      [experimentId('exp1_progress')],
+    );
+    await expectQuery(client, `StagedBatchId="${batchId}" AND StagedStatus="running"`, [
+      batchId,
+      experimentId('exp1_progress'),
+      experimentId('exp2_tqdm'),
+    ]);
     const memo = (await client.workflow.getHandle(experimentId('exp1_progress')).describe()).memo;
     expect(memo).toMatchObject({ script: path.join(dir, 'exp1_progress.sh'), workDir: dir, maxRetries: 2 });
 
@@ -104,9 +138,16 @@ test('progress reaches status --json; search attributes, memos, logs and summary
     const printed = JSON.parse(String(submitted.stdout)) as BatchSummary;
 
     // 4. Final statuses are searchable too.
-    await expectQuery(client, `StagedBatchId="${batchId}" AND WorkflowType="experimentWorkflow" AND StagedStatus="completed"`,
-      ['exp1_progress', 'exp2_tqdm', 'exp3_flaky'].map(experimentId));
-    await expectQuery(client, `StagedBatchId="${batchId}" AND WorkflowType="batchWorkflow" AND StagedStatus="completed"`, [batchId]);
+    await expectQuery(
+      client,
+      `StagedBatchId="${batchId}" AND WorkflowType="experimentWorkflow" AND StagedStatus="completed"`,
+      ['exp1_progress', 'exp2_tqdm', 'exp3_flaky'].map(experimentId),
+    );
+    await expectQuery(
+      client,
+      `StagedBatchId="${batchId}" AND WorkflowType="batchWorkflow" AND StagedStatus="completed"`,
+      [batchId],
+    );
 
     // 5. `logs` per attempt.
     const latest = await staged(['logs', batchId, 'exp3_flaky'], dir, taskQueue);

@@ -27,7 +27,6 @@ const KEEPER_START_MS = 10_000;
 /** After asking a keeper to stop, how long beyond the kill grace to wait for its exit record. */
 const STOP_MARGIN_MS = 10_000;
 
-
 export interface AttachOptions {
   contact: ServerContact;
   killGraceMs: number;
@@ -46,7 +45,12 @@ export interface RunEnding {
   startedAt?: number;
 }
 
-export async function attachToRun(context: Context, files: RunFiles, location: RunLocation, options: AttachOptions): Promise<RunEnding> {
+export async function attachToRun(
+  context: Context,
+  files: RunFiles,
+  location: RunLocation,
+  options: AttachOptions,
+): Promise<RunEnding> {
   options.held.add(location.runKey);
   try {
     return await holdRun(context, files, location, options);
@@ -55,7 +59,12 @@ export async function attachToRun(context: Context, files: RunFiles, location: R
   }
 }
 
-async function holdRun(context: Context, files: RunFiles, location: RunLocation, options: AttachOptions): Promise<RunEnding> {
+async function holdRun(
+  context: Context,
+  files: RunFiles,
+  location: RunLocation,
+  options: AttachOptions,
+): Promise<RunEnding> {
   const details: RunHeartbeatDetails = { ...location, host: hostname(), startedAt: Date.now() };
   const attachedAt = Date.now();
   let started: RunStarted | undefined;
@@ -74,13 +83,19 @@ async function holdRun(context: Context, files: RunFiles, location: RunLocation,
       }
     }
     const keeperPid = started?.keeperPid ?? options.launchedPid;
-    const keeperGone = keeperPid === undefined ? Date.now() - attachedAt > KEEPER_START_MS : !keeperAlive(keeperPid, files);
+    const keeperGone =
+      keeperPid === undefined ? Date.now() - attachedAt > KEEPER_START_MS : !keeperAlive(keeperPid, files);
     if (keeperGone) {
       const last = await files.readJson<RunExit>(files.exit);
       return last ? { exit: last, startedAt: started?.startedAt } : runWithoutKeeper(files, location, options);
     }
 
-    if (!(await files.renewLease(options.contact.lastContactAt()).then(() => true, () => false))) {
+    if (
+      !(await files.renewLease(options.contact.lastContactAt()).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       throw new RunLostError(`the directory of run ${location.run} (${files.dir}) is gone; the run will start again`, {
         stopped: true,
         started: true,
@@ -95,7 +110,9 @@ async function holdRun(context: Context, files: RunFiles, location: RunLocation,
     context.heartbeat(details);
 
     // Quick while the keeper starts: the workflow learns of the start (running, attempts) at once.
-    await delay(started ? POLL_MS : STARTING_POLL_MS, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
+    await delay(started ? POLL_MS : STARTING_POLL_MS, undefined, { signal: context.cancellationSignal }).catch(
+      () => undefined,
+    );
     if (context.cancellationSignal.aborted) return letGo(context, files, location, keeperPid, options);
   }
 }
@@ -132,7 +149,10 @@ async function letGo(
   }
   if (why?.workerShutdown && options.onShutdown === 'stop') {
     await stopRun(files, keeperPid, 'shutdown', options.killGraceMs);
-    throw new RunLostError(`run ${location.run} stopped with its worker; it will run again`, { stopped: true, started: true });
+    throw new RunLostError(`run ${location.run} stopped with its worker; it will run again`, {
+      stopped: true,
+      started: true,
+    });
   }
   // Worker shutting down (leave), or the server gave up on this activity: the run stays for its adopter.
   throw new RunLostError(`let go of run ${location.run} on ${location.machineId}; it waits there to be adopted`, {
@@ -142,7 +162,12 @@ async function letGo(
   });
 }
 
-async function stopRun(files: RunFiles, keeperPid: number | undefined, reason: 'cancelled' | 'shutdown', graceMs: number): Promise<void> {
+async function stopRun(
+  files: RunFiles,
+  keeperPid: number | undefined,
+  reason: 'cancelled' | 'shutdown',
+  graceMs: number,
+): Promise<void> {
   await requestStop(files, keeperPid, reason);
   const deadline = Date.now() + graceMs + STOP_MARGIN_MS;
   while (Date.now() < deadline) {

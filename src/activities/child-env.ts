@@ -25,7 +25,10 @@ export function isConnectionVariable(name: string): boolean {
  * per-run values win). Spawn with it as the whole environment (execa: `extendEnv: false`), or
  * the parent's variables come back.
  */
-export function experimentEnvironment(parent: NodeJS.ProcessEnv, extra: Record<string, string>): Record<string, string> {
+export function experimentEnvironment(
+  parent: NodeJS.ProcessEnv,
+  extra: Record<string, string>,
+): Record<string, string> {
   const environment: Record<string, string> = {};
   for (const [name, value] of Object.entries(parent)) {
     if (value !== undefined && !isConnectionVariable(name)) environment[name] = value;

@@ -31,7 +31,8 @@ export async function resolveCommand(
       throw new NotRunnableError(`script is not readable: ${scriptPath}`);
     });
     const interpreter = pythonSetting(env);
-    if (!(await findExecutable(interpreter, env))) throw new NotRunnableError(`cannot start ${interpreter}: no such executable (set STAGED_PYTHON)`);
+    if (!(await findExecutable(interpreter, env)))
+      throw new NotRunnableError(`cannot start ${interpreter}: no such executable (set STAGED_PYTHON)`);
     return { file: interpreter, args: [scriptPath] };
   }
   await access(scriptPath, constants.X_OK).catch(() => {

@@ -1,5 +1,1 @@
-export {
-  createActivities,
-  type ShutdownMode,
-  type StagedActivities,
-} from './run-experiment.js';
+export { createActivities, type ShutdownMode, type StagedActivities } from './run-experiment.js';

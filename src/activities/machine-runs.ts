@@ -20,6 +20,12 @@ export async function* machineRuns(runsDir: string): AsyncGenerator<MachineRun> 
     const files = new RunFiles(path.join(runsDir, runKey));
     const ended = (await files.readJson<RunExit>(files.exit)) !== undefined;
     const started = await files.readJson<RunStarted>(files.state);
-    yield { runKey, files, started, ended, kept: started !== undefined && !ended && keeperAlive(started.keeperPid, files) };
+    yield {
+      runKey,
+      files,
+      started,
+      ended,
+      kept: started !== undefined && !ended && keeperAlive(started.keeperPid, files),
+    };
   }
 }

@@ -50,9 +50,16 @@ export function watchOrphans(
 }
 
 /** True while the workflow runs, and whenever the server cannot say (a run is never stopped on doubt). */
-async function workflowIsRunning(connection: NativeConnection, namespace: string, workflowId: string): Promise<boolean> {
+async function workflowIsRunning(
+  connection: NativeConnection,
+  namespace: string,
+  workflowId: string,
+): Promise<boolean> {
   try {
-    const { workflowExecutionInfo } = await connection.workflowService.describeWorkflowExecution({ namespace, execution: { workflowId } });
+    const { workflowExecutionInfo } = await connection.workflowService.describeWorkflowExecution({
+      namespace,
+      execution: { workflowId },
+    });
     return workflowExecutionInfo?.status === WORKFLOW_RUNNING;
   } catch (err) {
     return (err as { code?: number }).code !== 5; // NOT_FOUND: the workflow is gone

@@ -2,7 +2,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, ApplicationFailureCategory, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  ApplicationFailureCategory,
+  CancelledFailure,
+  defaultPayloadConverter,
+} from '@temporalio/common';
 import { RunFiles, runKeyOf, type RunSpec } from '../keeper/run-files.js';
 import { attemptLogFile, experimentResultsDir } from '../paths.js';
 import {
@@ -25,7 +30,6 @@ import type { MachineSlots } from './machine-slots.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerContact } from './server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
-
 
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
 export type ShutdownMode = 'leave' | 'stop';
@@ -97,15 +101,18 @@ export function createActivities(options: ActivityOptions) {
             context.heartbeat(); // no details yet: nothing of this run exists anywhere
             await delay(1_000, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
             if (context.cancellationDetails?.cancelRequested) throw new CancelledFailure('cancelled');
-            if (context.cancellationSignal.aborted) throw new RunLostError('stopped before it started', { stopped: true, started: false });
+            if (context.cancellationSignal.aborted)
+              throw new RunLostError('stopped before it started', { stopped: true, started: false });
           };
           if (!(await options.slots.claimWhenFree(() => files.claim(), waitForSlot))) {
             ending = await attach(); // started here before, by a worker lost before the server heard of it
           } else {
-            const launchedPid = await start(context, input, command, location, files, logFile, options).catch(async (err) => {
-              await rm(files.dir, { recursive: true, force: true });
-              throw err;
-            });
+            const launchedPid = await start(context, input, command, location, files, logFile, options).catch(
+              async (err) => {
+                await rm(files.dir, { recursive: true, force: true });
+                throw err;
+              },
+            );
             ending = await attach(launchedPid);
           }
         }
@@ -123,7 +130,12 @@ export function createActivities(options: ActivityOptions) {
 export type StagedActivities = ReturnType<typeof createActivities>;
 
 /** Checks the workflow input (untrusted) against the served roots, then decides how to run the script. */
-async function resolveScript(input: RunInput, run: number, logFile: string, allowedRoots: string[]): Promise<ExperimentCommand> {
+async function resolveScript(
+  input: RunInput,
+  run: number,
+  logFile: string,
+  allowedRoots: string[],
+): Promise<ExperimentCommand> {
   const { settings, experiment, batchId } = input;
   try {
     await guardServedDirectory('work directory', settings.workDir, allowedRoots);
@@ -169,13 +181,17 @@ async function start(
     killGraceMs: settings.killGraceMs,
     leaseTimeoutMs: options.adoptWindowMs,
   };
-  return launchKeeper(files, spec, experimentEnvironment(process.env, {
-    STAGED_BATCH_ID: batchId,
-    STAGED_EXPERIMENT: experiment.name,
-    STAGED_ATTEMPT: String(location.run),
-    STAGED_RESULTS_DIR: resultsDir,
-    PYTHONUNBUFFERED: '1',
-  }));
+  return launchKeeper(
+    files,
+    spec,
+    experimentEnvironment(process.env, {
+      STAGED_BATCH_ID: batchId,
+      STAGED_EXPERIMENT: experiment.name,
+      STAGED_ATTEMPT: String(location.run),
+      STAGED_RESULTS_DIR: resultsDir,
+      PYTHONUNBUFFERED: '1',
+    }),
+  );
 }
 
 /** A heartbeat the server has acknowledged (the SDK's own heartbeats are sent in the background). */
@@ -197,7 +213,10 @@ function outcomeOf({ exit, startedAt }: RunEnding, input: RunInput, run: number,
       throw new CancelledFailure(`${name} cancelled`);
     case 'shutdown':
     case 'abandoned':
-      throw runLost(`${name} run ${run} was stopped (${exit.end}); it will run again`, { stopped: true, started: true });
+      throw runLost(`${name} run ${run} was stopped (${exit.end}); it will run again`, {
+        stopped: true,
+        started: true,
+      });
     case 'exited':
       if (exit.exitCode === 0) return { run, startedAt };
   }
@@ -222,7 +241,12 @@ function failureDetails(run: number, logFile: string, reason: EndReason): RunFai
 }
 
 function notRunnable(message: string, details: RunFailureDetails): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE_TYPES.notRunnable, nonRetryable: true, message, details: [details] });
+  return ApplicationFailure.create({
+    type: FAILURE_TYPES.notRunnable,
+    nonRetryable: true,
+    message,
+    details: [details],
+  });
 }
 
 function runLost(message: string, details: RunLostDetails): ApplicationFailure {

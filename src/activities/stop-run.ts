@@ -2,7 +2,11 @@
 import { writeFile } from 'node:fs/promises';
 import type { RunFiles } from '../keeper/run-files.js';
 
-export async function requestStop(files: RunFiles, keeperPid: number | undefined, reason: 'cancelled' | 'shutdown'): Promise<void> {
+export async function requestStop(
+  files: RunFiles,
+  keeperPid: number | undefined,
+  reason: 'cancelled' | 'shutdown',
+): Promise<void> {
   await writeFile(files.stopReason, reason);
   if (keeperPid === undefined) return;
   try {

@@ -2,7 +2,12 @@
  * Every call staged makes to a batch workflow: start, find, read, cancel, list. The packed wire form
  * of a batch's state is unpacked here, and only here.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { BadInputError, NoWorkerAnswersError } from '../errors.js';
 import { batchSummaryFile } from '../paths.js';
 import { summarize } from '../shared/batch-state.js';
@@ -75,7 +80,10 @@ export async function batchSummary(handle: WorkflowHandle): Promise<BatchSummary
 }
 
 /** The batch's handle and its workflow status (RUNNING, COMPLETED, …); undefined when Temporal has no such workflow. */
-export async function findBatch(client: Client, batchId: string): Promise<{ handle: WorkflowHandle; status: string } | undefined> {
+export async function findBatch(
+  client: Client,
+  batchId: string,
+): Promise<{ handle: WorkflowHandle; status: string } | undefined> {
   const handle = client.workflow.getHandle(batchId);
   try {
     return { handle, status: (await handle.describe()).status.name };

@@ -9,14 +9,25 @@ export const ANSWER_TIMEOUT_MS = 10_000;
 const NOT_FOUND = 5;
 
 /** Fails fast, with one line, on a namespace that does not exist or a server too slow to answer. */
-export async function checkNamespace(connection: Connection, config: ConnectionConfig, timeoutMs = ANSWER_TIMEOUT_MS): Promise<void> {
+export async function checkNamespace(
+  connection: Connection,
+  config: ConnectionConfig,
+  timeoutMs = ANSWER_TIMEOUT_MS,
+): Promise<void> {
   try {
-    await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.describeNamespace({ namespace: config.namespace }));
+    await connection.withDeadline(Date.now() + timeoutMs, () =>
+      connection.workflowService.describeNamespace({ namespace: config.namespace }),
+    );
   } catch (err) {
-    if (err instanceof NamespaceNotFoundError || (isGrpcServiceError(err) && err.code === NOT_FOUND)) {
-      throw new BadInputError(`namespace "${config.namespace}" does not exist at ${config.address} (set by TEMPORAL_NAMESPACE or a profile)`);
+    const code: number | undefined = isGrpcServiceError(err) ? err.code : undefined;
+    if (err instanceof NamespaceNotFoundError || code === NOT_FOUND) {
+      throw new BadInputError(
+        `namespace "${config.namespace}" does not exist at ${config.address} (set by TEMPORAL_NAMESPACE or a profile)`,
+      );
     }
-    throw new BadInputError(`the Temporal server at ${config.address} did not answer within ${timeoutMs / 1000}s (${oneLine(err)})`);
+    throw new BadInputError(
+      `the Temporal server at ${config.address} did not answer within ${timeoutMs / 1000}s (${oneLine(err)})`,
+    );
   }
 }
 
@@ -37,7 +48,10 @@ export async function connect(config: ConnectionConfig, connectTimeoutMs = 3_000
 }
 
 /** Runs `action` with a client of the configured namespace, and closes the connection after it. */
-export async function withConnection<T>(config: ConnectionConfig, action: (client: Client, connection: Connection) => Promise<T>): Promise<T> {
+export async function withConnection<T>(
+  config: ConnectionConfig,
+  action: (client: Client, connection: Connection) => Promise<T>,
+): Promise<T> {
   const connection = await connect(config);
   try {
     return await action(new Client({ connection, namespace: config.namespace }), connection);

@@ -20,10 +20,14 @@ async function finishedSummary(client: Client, batchId: string, workDir: string)
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     const summary = await readSummaryFile(workDir, batchId);
     if (summary) return summary;
-    throw new BadInputError(`--rerun-failed: no batch with id "${batchId}" in Temporal, and no ${batchSummaryFile(workDir, batchId)}`);
+    throw new BadInputError(
+      `--rerun-failed: no batch with id "${batchId}" in Temporal, and no ${batchSummaryFile(workDir, batchId)}`,
+    );
   }
-  if (status === 'RUNNING') throw new BadInputError(`--rerun-failed: batch "${batchId}" is still running; wait for it or cancel it`);
-  if (status !== 'COMPLETED') throw new BadInputError(`--rerun-failed: batch "${batchId}" ended ${status.toLowerCase()} without a summary`);
+  if (status === 'RUNNING')
+    throw new BadInputError(`--rerun-failed: batch "${batchId}" is still running; wait for it or cancel it`);
+  if (status !== 'COMPLETED')
+    throw new BadInputError(`--rerun-failed: batch "${batchId}" ended ${status.toLowerCase()} without a summary`);
   return batchSummary(handle);
 }
 
@@ -37,7 +41,12 @@ export async function notCompletedIn(client: Client, batchId: string, workDir: s
  * Names of experiments of `experimentsDir` that completed in an earlier batch: from the experiment
  * workflows Temporal still keeps (their memo names the script), and from this work dir's summaries.
  */
-export async function completedEarlier(client: Client, experimentsDir: string, workDir: string, searchAttributes: boolean): Promise<Set<string>> {
+export async function completedEarlier(
+  client: Client,
+  experimentsDir: string,
+  workDir: string,
+  searchAttributes: boolean,
+): Promise<Set<string>> {
   const names = await completedOnDisk(workDir, experimentsDir);
   if (!searchAttributes) return names;
   const query = `WorkflowType = 'experimentWorkflow' AND StagedStatus = 'completed'`;

@@ -33,7 +33,9 @@ async function lastHeartbeat(client: WorkflowClient, workflowId: string): Promis
     const details = defaultPayloadConverter.fromPayload<RunHeartbeat>(payload);
     if (typeof details?.startedAt !== 'number') return undefined;
     const heard = pending?.lastHeartbeatTime;
-    return heard ? { ...details, heardAt: Number(heard.seconds ?? 0) * 1000 + Math.floor((heard.nanos ?? 0) / 1e6) } : details;
+    return heard
+      ? { ...details, heardAt: Number(heard.seconds ?? 0) * 1000 + Math.floor((heard.nanos ?? 0) / 1e6) }
+      : details;
   } catch {
     return undefined; // it just finished, or the server is busy: shown without progress this time
   }

@@ -7,7 +7,11 @@ import type { OptionsOf } from './command-table.js';
 /** History length at which a batch continues as new: well under Temporal's 10,240-event warning. */
 export const DEFAULT_HISTORY_LIMIT = 4_000;
 
-export function toBatchSettings(options: OptionsOf<'submit'>, workDir: string, searchAttributes: boolean): BatchSettings {
+export function toBatchSettings(
+  options: OptionsOf<'submit'>,
+  workDir: string,
+  searchAttributes: boolean,
+): BatchSettings {
   return {
     maxConcurrent: options.maxConcurrent,
     maxRetries: options.maxRetries,

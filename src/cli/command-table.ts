@@ -19,13 +19,15 @@ export const MIN_HEARTBEAT_TIMEOUT_MS = 2_000;
 
 const heartbeatLongEnough = (options: Record<string, unknown>) =>
   (options.heartbeatTimeout as number) < MIN_HEARTBEAT_TIMEOUT_MS
-    ? '--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval, or a healthy run is declared lost'
+    ? '--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval, ' +
+      'or a healthy run is declared lost'
     : undefined;
 
 const killGraceShorter = (options: Record<string, unknown>) =>
   (options.killGrace as number) >= (options.heartbeatTimeout as number)
-    ? '--kill-grace must be shorter than --heartbeat-timeout: a stopped run must be dead before its worker is declared ' +
-      'lost, or a second copy may start while the first still runs'
+    ? '--kill-grace must be shorter than --heartbeat-timeout: ' +
+      'a stopped run must be dead before its worker is declared lost, ' +
+      'or a second copy may start while the first still runs'
     : undefined;
 
 export const COMMANDS = {
@@ -82,7 +84,10 @@ export const COMMANDS = {
   },
   logs: {
     description: "Print an experiment's output (its latest attempt unless --attempt), or follow it while it runs.",
-    arguments: [{ name: '<batchId>' }, { name: '<experiment>', help: 'experiment name, or an id that names one (exp125)' }],
+    arguments: [
+      { name: '<batchId>' },
+      { name: '<experiment>', help: 'experiment name, or an id that names one (exp125)' },
+    ],
     options: ['workDir', 'attempt', 'follow'],
   },
   worker: {

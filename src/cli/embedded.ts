@@ -57,9 +57,14 @@ export async function ensureWorker(
 ): Promise<void> {
   if (await hasWorker(client, config.namespace, taskQueue)) return;
   if (config.explicit) {
-    log(`[WARN] No worker polls task queue "${taskQueue}" at ${config.address}; start one with: ${commandHint('worker')}`);
+    log(
+      `[WARN] No worker polls task queue "${taskQueue}" at ${config.address}; start one with: ${commandHint('worker')}`,
+    );
     return;
   }
   startInBackground(workDir, 'worker', process.execPath, workerCommand(['--allow-dir', ...new Set(servedDirs)]));
-  log(`[OK] Started a worker in the background (log ${logFileOf(workDir, 'worker')}; stop it with ${commandHint('down')})`);
+  log(
+    `[OK] Started a worker in the background ` +
+      `(log ${logFileOf(workDir, 'worker')}; stop it with ${commandHint('down')})`,
+  );
 }

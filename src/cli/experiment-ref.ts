@@ -14,5 +14,7 @@ export function resolveExperiment(experiments: readonly NamedExperiment[], wante
   if (byId.length === 1) return byId[0];
   if (!byId.length) throw new BadInputError(`batch "${batchId}" has no experiment "${wanted}"`);
   const names = byId.map((index) => experiments[index].name).join(', ');
-  throw new BadInputError(`"${wanted}" is ambiguous in batch "${batchId}": it is the id of ${names}; give the name of one`);
+  throw new BadInputError(
+    `"${wanted}" is ambiguous in batch "${batchId}": it is the id of ${names}; give the name of one`,
+  );
 }

@@ -81,7 +81,9 @@ export async function followUntilEnd(handle: WorkflowHandle, options: FollowToEn
     const result = await followBatch(handle, { ...options, signal: interrupt.signal });
     options.display.close();
     if (result.kind === 'detached') {
-      options.note(`\n[DETACHED] Batch ${handle.workflowId} runs on. Re-attach with: ${commandHint('watch', [handle.workflowId])}`);
+      options.note(
+        `\n[DETACHED] Batch ${handle.workflowId} runs on. Re-attach with: ${commandHint('watch', [handle.workflowId])}`,
+      );
       return EXIT.detached;
     }
     options.printSummary(result.summary);

@@ -3,7 +3,12 @@ import { execa } from 'execa';
 import { EXIT } from '../errors.js';
 
 /** Runs `file args`, passing Ctrl-C and SIGTERM on; its exit is ours. `whenStarted` runs beside it. */
-export async function inForeground(file: string, args: string[], cwd: string, whenStarted?: () => Promise<void>): Promise<number> {
+export async function inForeground(
+  file: string,
+  args: string[],
+  cwd: string,
+  whenStarted?: () => Promise<void>,
+): Promise<number> {
   const child = execa(file, args, { stdio: 'inherit', reject: false, cwd });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on('SIGINT', forward);

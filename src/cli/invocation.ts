@@ -5,7 +5,17 @@
 import path from 'node:path';
 
 /** staged's own npm scripts, as package.json names them. */
-const OWN_SCRIPTS = new Set(['submit', 'status', 'watch', 'logs', 'cancel', 'worker', 'server', 'down', 'temporal-cli']);
+const OWN_SCRIPTS = new Set([
+  'submit',
+  'status',
+  'watch',
+  'logs',
+  'cancel',
+  'worker',
+  'server',
+  'down',
+  'temporal-cli',
+]);
 
 export interface Invocation {
   env: NodeJS.ProcessEnv;

@@ -58,7 +58,8 @@ function duration<A extends boolean = false>(flags: string, help: string, fallba
 
 function choice<T extends string>(flags: string, help: string, choices: readonly T[], fallback: T) {
   const parse = (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) throw new Error(`must be one of ${choices.join(', ')} (got "${value}")`);
+    if (!(choices as readonly string[]).includes(value))
+      throw new Error(`must be one of ${choices.join(', ')} (got "${value}")`);
     return value as T;
   };
   return { flags, help, shape: 'value', choices, default: fallback, parse } as OptionSpec<T, true>;
@@ -70,7 +71,9 @@ const BATCH_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 function batchId(flags: string, help: string) {
   const parse = (value: string) => {
     if (!BATCH_ID.test(value)) {
-      throw new Error('may use letters, digits, ".", "_" and "-" (ASCII only, at most 100, starting with a letter or digit)');
+      throw new Error(
+        'may use letters, digits, ".", "_" and "-" (ASCII only, at most 100, starting with a letter or digit)',
+      );
     }
     return value;
   };
@@ -81,16 +84,29 @@ const PORT = { min: 1, max: 65_535 };
 
 export const OPTIONS = {
   // Where: every command that reads or writes a work dir's files.
-  workDir: text('--work-dir <dir>', 'where scripts run and .staged/ and results/ live (default: the directory you ran the command in)'),
+  workDir: text(
+    '--work-dir <dir>',
+    'where scripts run and .staged/ and results/ live (default: the directory you ran the command in)',
+  ),
   json: flag('--json', 'print only JSON on stdout (an error as {"error": …})'),
 
   // submit: what to run
-  dir: text<true>('--dir <dir>', 'directory of experiment scripts, relative to the work dir (env STAGED_EXPERIMENTS_DIR)', {
-    default: () => experimentsDirSetting(),
-    env: 'STAGED_EXPERIMENTS_DIR',
-  }),
-  priority: text('--priority <levels>', '"high" runs high and above (critical+high); a list like "medium,low" runs exactly those'),
-  experiments: text('--experiments <ids>', 'comma-separated experiment ids (exp125) or names (exp125_adaptive_stop_loss)'),
+  dir: text<true>(
+    '--dir <dir>',
+    'directory of experiment scripts, relative to the work dir (env STAGED_EXPERIMENTS_DIR)',
+    {
+      default: () => experimentsDirSetting(),
+      env: 'STAGED_EXPERIMENTS_DIR',
+    },
+  ),
+  priority: text(
+    '--priority <levels>',
+    '"high" runs high and above (critical+high); a list like "medium,low" runs exactly those',
+  ),
+  experiments: text(
+    '--experiments <ids>',
+    'comma-separated experiment ids (exp125) or names (exp125_adaptive_stop_loss)',
+  ),
   rerunFailed: text('--rerun-failed <batchId>', 'run only the experiments of that batch that did not complete'),
   skipCompleted: flag('--skip-completed', 'leave out experiments of this directory that completed in an earlier batch'),
 
@@ -102,7 +118,11 @@ export const OPTIONS = {
     { min: 0 },
     2,
   ),
-  retryDelay: duration<true>('--retry-delay <duration>', 'delay before the first retry; doubles for each further one', '10s'),
+  retryDelay: duration<true>(
+    '--retry-delay <duration>',
+    'delay before the first retry; doubles for each further one',
+    '10s',
+  ),
   timeout: duration('--timeout <duration>', 'longest one attempt may run before it is killed (default: no limit)'),
   retryTimeouts: flag(
     '--retry-timeouts',
@@ -118,21 +138,33 @@ export const OPTIONS = {
     'time between SIGTERM and SIGKILL when stopping a process tree (below --heartbeat-timeout)',
     '10s',
   ),
-  batchId: batchId('--batch-id <id>', 'id of the batch (default: batch-<date>-<time>-<random>); refused if results/<id>/ exists'),
-  historyLimit: { ...integer('--history-limit <events>', 'history length at which the batch continues as new', { min: 100 }), hidden: true },
+  batchId: batchId(
+    '--batch-id <id>',
+    'id of the batch (default: batch-<date>-<time>-<random>); refused if results/<id>/ exists',
+  ),
+  historyLimit: {
+    ...integer('--history-limit <events>', 'history length at which the batch continues as new', { min: 100 }),
+    hidden: true,
+  },
   detach: flag('--detach', 'start the batch and return without waiting'),
   dryRun: flag('--dry-run', 'print the queue in start order with each priority and its reason; start nothing'),
 
   // Following a batch
   statusInterval: duration<true>('--status-interval <duration>', 'how often the [STATUS] line is printed', '30s'),
-  experiment: text('--experiment <id>', 'only this experiment (its name, or an id that names one experiment) of the batch'),
+  experiment: text(
+    '--experiment <id>',
+    'only this experiment (its name, or an id that names one experiment) of the batch',
+  ),
   attempt: integer('--attempt <n>', 'which attempt (run) to show, 1-based', { min: 1 }),
   follow: flag('-f, --follow', 'keep printing as the output grows, on to later attempts, until the experiment ends'),
 
   // server
   port: integer<true>('--port <n>', 'gRPC port', PORT, 7233),
   uiPort: integer<true>('--ui-port <n>', 'Web UI port', PORT, 8233),
-  dbFile: text('--db-file <path>', 'SQLite file that keeps everything across restarts (default: <work dir>/.staged/temporal.db)'),
+  dbFile: text(
+    '--db-file <path>',
+    'SQLite file that keeps everything across restarts (default: <work dir>/.staged/temporal.db)',
+  ),
   retention: {
     flags: '--retention <duration>',
     help: 'how long a finished batch stays in Temporal, at least 1d (env STAGED_RETENTION)',
@@ -143,7 +175,12 @@ export const OPTIONS = {
   } as OptionSpec<number, true>,
 
   // worker
-  slots: integer<true>('--slots <n>', 'experiment processes this machine runs at once, across all batches', { min: 1 }, WORKER_DEFAULTS.slots),
+  slots: integer<true>(
+    '--slots <n>',
+    'experiment processes this machine runs at once, across all batches',
+    { min: 1 },
+    WORKER_DEFAULTS.slots,
+  ),
   taskQueue: text<true>('--task-queue <name>', 'task queue to poll (env STAGED_TASK_QUEUE)', {
     default: () => taskQueueSetting(),
     env: 'STAGED_TASK_QUEUE',
@@ -169,7 +206,10 @@ export const OPTIONS = {
     default: () => machineIdSetting(),
     env: 'STAGED_MACHINE_ID',
   }),
-  allowDir: list('--allow-dir <paths...>', 'run only scripts inside these directories (default: the current directory)'),
+  allowDir: list(
+    '--allow-dir <paths...>',
+    'run only scripts inside these directories (default: the current directory)',
+  ),
   runsDir: text<true>('--runs-dir <path>', 'where runs are kept on this machine (env STAGED_RUNS_DIR)', {
     default: () => runsRootSetting(),
     env: 'STAGED_RUNS_DIR',

@@ -1,4 +1,4 @@
-/** How a failed command ends: one readable line on stderr (and a JSON error on stdout with --json), and its exit code. */
+/** How a failed command ends: one line on stderr (and a JSON error on stdout with --json), and its exit code. */
 import { isGrpcServiceError } from '@temporalio/client';
 import { BadInputError, EXIT, NoWorkerAnswersError, oneLine } from '../errors.js';
 import { debugSetting } from '../settings.js';
@@ -10,8 +10,8 @@ const DEADLINE_EXCEEDED = 4;
 /** Server trouble met after connecting is still the user's setup to fix, not a failed batch. */
 function exitCodeOf(err: unknown): number {
   if (err instanceof BadInputError) return EXIT.usage;
-  if (isGrpcServiceError(err) && (err.code === UNAVAILABLE || err.code === DEADLINE_EXCEEDED)) return EXIT.usage;
-  return EXIT.failed;
+  const code: number | undefined = isGrpcServiceError(err) ? err.code : undefined;
+  return code === UNAVAILABLE || code === DEADLINE_EXCEEDED ? EXIT.usage : EXIT.failed;
 }
 
 function messageOf(err: unknown): string {

@@ -11,19 +11,22 @@ function optionSchema(name: OptionName, source: string | undefined) {
   const spec: OptionSpec = OPTIONS[name];
   // A default that fails to parse came from the environment variable behind it.
   const label = source === 'default' && spec.env ? spec.env : longFlag(spec);
-  return z.unknown().optional().transform((value, ctx) => {
-    if (value === undefined || value === false) return spec.shape === 'flag' ? false : undefined;
-    if (value === true) return true;
-    // commander hands a list option over as an array; the table parses text (NUL never occurs in an argument).
-    const text = Array.isArray(value) ? value.join('\0') : String(value);
-    try {
-      return spec.parse(text);
-    } catch (err) {
-      const message = (err as Error).message;
-      ctx.addIssue({ code: 'custom', message: `${label}${/^(must|may) /.test(message) ? ' ' : ': '}${message}` });
-      return z.NEVER;
-    }
-  });
+  return z
+    .unknown()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === false) return spec.shape === 'flag' ? false : undefined;
+      if (value === true) return true;
+      // commander hands a list option over as an array; the table parses text (NUL never occurs in an argument).
+      const text = Array.isArray(value) ? value.join('\0') : typeof value === 'string' ? value : JSON.stringify(value);
+      try {
+        return spec.parse(text);
+      } catch (err) {
+        const message = (err as Error).message;
+        ctx.addIssue({ code: 'custom', message: `${label}${/^(must|may) /.test(message) ? ' ' : ': '}${message}` });
+        return z.NEVER;
+      }
+    });
 }
 
 /** Validates raw options (strings and flags, as commander parsed them); throws BadInputError listing every problem. */

@@ -23,11 +23,13 @@ export interface PriorityDecision {
   reason: string;
 }
 
-
 const PRIORITY_LINE = /^[\s#*-]*priority\s*:\s*(.*?)\s*$/im;
 
 function keywordPattern(keyword: string): RegExp {
-  const escaped = keyword.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
+  const escaped = keyword
+    .trim()
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/\s+/g, '\\s+');
   return new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}[\\p{L}\\p{N}_]*`, 'giu');
 }
 

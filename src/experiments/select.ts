@@ -7,7 +7,10 @@ import { BadInputError } from '../errors.js';
  * a comma list (`medium,low`) means exactly those levels.
  */
 export function parsePriorityFilter(value: string): Set<Priority> {
-  const levels = value.split(',').map((level) => level.trim().toLowerCase()).filter(Boolean);
+  const levels = value
+    .split(',')
+    .map((level) => level.trim().toLowerCase())
+    .filter(Boolean);
   const unknown = levels.filter((level) => !(PRIORITIES as readonly string[]).includes(level));
   if (!levels.length || unknown.length) {
     throw new BadInputError(`unknown priority level "${unknown.join(',') || value}": use ${PRIORITIES.join(', ')}`);
@@ -27,7 +30,10 @@ export interface Selection {
 export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], selection: Selection): T[] {
   let chosen = [...all];
   if (selection.experiments !== undefined) {
-    const wanted = selection.experiments.split(',').map((item) => item.trim()).filter(Boolean);
+    const wanted = selection.experiments
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
     if (!wanted.length) throw new BadInputError('--experiments is empty: give ids or names, comma-separated');
     const unknown = wanted.filter((item) => !all.some((e) => e.id === item || e.name === item));
     if (unknown.length) {
@@ -44,7 +50,11 @@ export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], s
 }
 
 /** The queue narrowed to the experiments `keep` accepts; `why` ends "the selection matches no experiment …". */
-export function narrowQueue<T extends ExperimentSpec>(queue: readonly T[], keep: (name: string) => boolean, why: string): T[] {
+export function narrowQueue<T extends ExperimentSpec>(
+  queue: readonly T[],
+  keep: (name: string) => boolean,
+  why: string,
+): T[] {
   const kept = queue.filter((experiment) => keep(experiment.name));
   if (!kept.length) throw new BadInputError(`the selection matches no experiment ${why}`);
   return kept;

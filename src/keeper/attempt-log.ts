@@ -55,8 +55,9 @@ export class AttemptLog extends Writable {
   }
 
   private keepTail(chunk: Buffer): void {
-    this.tail = chunk.length >= TAIL_BYTES
-      ? Buffer.from(chunk.subarray(chunk.length - TAIL_BYTES))
-      : Buffer.concat([this.tail.subarray(Math.max(0, this.tail.length + chunk.length - TAIL_BYTES)), chunk]);
+    this.tail =
+      chunk.length >= TAIL_BYTES
+        ? Buffer.from(chunk.subarray(chunk.length - TAIL_BYTES))
+        : Buffer.concat([this.tail.subarray(Math.max(0, this.tail.length + chunk.length - TAIL_BYTES)), chunk]);
   }
 }

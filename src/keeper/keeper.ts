@@ -40,10 +40,20 @@ async function keep(files: RunFiles): Promise<void> {
   let noticeExit: (ending: [number | null, NodeJS.Signals | null]) => void = () => undefined;
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => (noticeExit = resolve));
   child.once('exit', (code, signal) => noticeExit([code, signal]));
-  const spawned = await Promise.race([once(child, 'spawn').then(() => undefined), once(child, 'error').then(([err]) => err as Error)]);
+  const spawned = await Promise.race([
+    once(child, 'spawn').then(() => undefined),
+    once(child, 'error').then(([err]) => err as Error),
+  ]);
   if (spawned) {
     log.end();
-    await files.writeJson(files.exit, { end: 'spawn-failed', exitCode: null, signal: null, endedAt: Date.now(), tail: [], error: spawned.message });
+    await files.writeJson(files.exit, {
+      end: 'spawn-failed',
+      exitCode: null,
+      signal: null,
+      endedAt: Date.now(),
+      tail: [],
+      error: spawned.message,
+    });
     await tree.release();
     return;
   }

@@ -73,7 +73,10 @@ class CgroupTree implements RunTree {
 
   wrap(file: string, args: string[]) {
     // The shell joins the cgroup before it becomes the script: nothing runs outside it.
-    return { file: '/bin/sh', args: ['-c', 'echo $$ > "$0" && exec "$@"', path.join(this.dir, 'cgroup.procs'), file, ...args] };
+    return {
+      file: '/bin/sh',
+      args: ['-c', 'echo $$ > "$0" && exec "$@"', path.join(this.dir, 'cgroup.procs'), file, ...args],
+    };
   }
 
   async members(): Promise<number[]> {

@@ -10,7 +10,6 @@ import { temporalCliSetting } from '../settings.js';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-
 async function goBinDir(): Promise<string | undefined> {
   const result = await execa('go', ['env', 'GOPATH'], { reject: false });
   const gopath = result.exitCode === 0 ? String(result.stdout).trim().split(path.delimiter)[0] : '';
@@ -37,14 +36,23 @@ export async function findTemporalCli(options: FindOptions = {}): Promise<string
   if (!binDir) {
     throw new BadInputError(
       'the Temporal CLI was not found and Go is not installed to build it. Install it ' +
-        '(https://docs.temporal.io/cli#install) or install Go and run: go install ' + TEMPORAL_CLI_MODULE,
+        '(https://docs.temporal.io/cli#install) or install Go and run: go install ' +
+        TEMPORAL_CLI_MODULE,
     );
   }
   const fromGo = path.join(binDir, 'temporal');
   if (await isExecutable(fromGo)) return fromGo;
-  if (!build) throw new BadInputError(`the Temporal CLI was not found; build it with: go install ${TEMPORAL_CLI_MODULE}`);
-  log(`staged: building the Temporal CLI with Go (go install ${TEMPORAL_CLI_MODULE}); ` + 'the first build takes minutes…');
-  const result = await execa('go', ['install', TEMPORAL_CLI_MODULE], { reject: false, stdout: 'inherit', stderr: 'inherit' });
+  if (!build)
+    throw new BadInputError(`the Temporal CLI was not found; build it with: go install ${TEMPORAL_CLI_MODULE}`);
+  log(
+    `staged: building the Temporal CLI with Go (go install ${TEMPORAL_CLI_MODULE}); ` +
+      'the first build takes minutes…',
+  );
+  const result = await execa('go', ['install', TEMPORAL_CLI_MODULE], {
+    reject: false,
+    stdout: 'inherit',
+    stderr: 'inherit',
+  });
   if (result.exitCode !== 0 || !(await isExecutable(fromGo))) {
     throw new BadInputError(`building the Temporal CLI failed (go install ${TEMPORAL_CLI_MODULE})`);
   }

@@ -21,7 +21,8 @@ export function parseDuration(text: string, { maxMs = MAX_TIMER_MS }: DurationLi
   for (const [, amount, unit] of trimmed.matchAll(PART)) total += Number(amount) * UNIT_MS[unit];
   if (total <= 0) throw new Error(`"${text}" must be longer than zero`);
   if (total > maxMs) {
-    const limit = maxMs === MAX_TIMER_MS ? '24.8 days (2^31-1 ms, the longest a timer can wait)' : formatDuration(maxMs);
+    const limit =
+      maxMs === MAX_TIMER_MS ? '24.8 days (2^31-1 ms, the longest a timer can wait)' : formatDuration(maxMs);
     throw new Error(`"${text}" is too long: at most ${limit}`);
   }
   return Math.round(total);

@@ -27,11 +27,19 @@ function mean(values: number[]): number | undefined {
  * finished ones, running ones by their progress) spread over the batch's slots, and never less
  * than the longest running one needs. Unknown until something finished or reported progress.
  */
-export function batchEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeartbeat>, now: number): number | undefined {
+export function batchEtaMs(
+  state: BatchState,
+  runs: ReadonlyMap<number, RunHeartbeat>,
+  now: number,
+): number | undefined {
   const finishedDurations: number[] = [];
   const projectedDurations: number[] = [];
   state.records.forEach((record, index) => {
-    if ((record.status === 'completed' || record.status === 'failed') && record.startedAt !== undefined && record.closedAt !== undefined) {
+    if (
+      (record.status === 'completed' || record.status === 'failed') &&
+      record.startedAt !== undefined &&
+      record.closedAt !== undefined
+    ) {
       finishedDurations.push(record.closedAt - record.startedAt);
     }
     const run = runs.get(index);

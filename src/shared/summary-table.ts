@@ -11,7 +11,14 @@ export function summaryRows(summary: BatchSummary): string[][] {
       experiment.startedAt && experiment.closedAt
         ? formatDuration(Date.parse(experiment.closedAt) - Date.parse(experiment.startedAt))
         : '-';
-    return [experiment.name, experiment.priority, experiment.status, String(experiment.attempts), duration, experiment.reason ?? '-'];
+    return [
+      experiment.name,
+      experiment.priority,
+      experiment.status,
+      String(experiment.attempts),
+      duration,
+      experiment.reason ?? '-',
+    ];
   });
 }
 

@@ -14,19 +14,18 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import {
-  applyReport,
-  experimentWorkflowId,
-  inFlight,
-  isBatchDone,
-  isFinal,
-} from '../shared/batch-state.js';
+import { applyReport, experimentWorkflowId, inFlight, isBatchDone, isFinal } from '../shared/batch-state.js';
 import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
 import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
 import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal, reportEndBySignal } from './messages.js';
-import { BATCH_ID_SEARCH_ATTRIBUTE, EXPERIMENT_SEARCH_ATTRIBUTE, PRIORITY_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from './search-attributes.js';
+import {
+  BATCH_ID_SEARCH_ATTRIBUTE,
+  EXPERIMENT_SEARCH_ATTRIBUTE,
+  PRIORITY_SEARCH_ATTRIBUTE,
+  STATUS_SEARCH_ATTRIBUTE,
+} from './search-attributes.js';
 
 /**
  * Runs a batch of experiments as a sliding window: experiments start strictly in the order of
@@ -58,9 +57,13 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
         await Promise.all(pendingStarts);
         await switchToSignals(ownChildren);
         await condition(allHandlersFinished);
-        return await continueAsNew<typeof batchWorkflow>(packBatchState({ ...state, generation: state.generation + 1 }));
+        return await continueAsNew<typeof batchWorkflow>(
+          packBatchState({ ...state, generation: state.generation + 1 }),
+        );
       }
-      const started = startExperiment(state, state.nextIndex++, ownChildren).finally(() => pendingStarts.delete(started));
+      const started = startExperiment(state, state.nextIndex++, ownChildren).finally(() =>
+        pendingStarts.delete(started),
+      );
       pendingStarts.add(started);
       // One start at a time: each child asks for a worker slot before the next exists, so when slots
       // are the bottleneck experiments of one priority still start in order.
@@ -71,7 +74,8 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
     if (!isCancellation(err)) throw err;
     await CancellationScope.nonCancellable(() => cancelRemaining(state, pendingStarts));
   }
-  if (state.settings.searchAttributes) upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: batchOutcome(state) }]);
+  if (state.settings.searchAttributes)
+    upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: batchOutcome(state) }]);
   const result = packBatchState(state);
   await CancellationScope.nonCancellable(() => writeSummaryFiles(state, result));
   return result;
@@ -105,7 +109,9 @@ type OwnChildren = Map<number, { handle: ChildWorkflowHandle<typeof experimentWo
  * been told to report its end by signal, which reaches the new run.
  */
 async function switchToSignals(ownChildren: OwnChildren): Promise<void> {
-  await Promise.all([...ownChildren.values()].map(({ handle, ended }) => handle.signal(reportEndBySignal).catch(() => ended)));
+  await Promise.all(
+    [...ownChildren.values()].map(({ handle, ended }) => handle.signal(reportEndBySignal).catch(() => ended)),
+  );
 }
 
 /** Moves `nextIndex` past the experiment before its start is confirmed: a fast child's report is never overwritten. */
@@ -140,9 +146,21 @@ async function startExperiment(state: BatchState, index: number, ownChildren: Ow
       (record) => applyReport(state, { index, record }),
       (err) => {
         const record = state.records[index];
-        if (isCancellation(err)) return applyReport(state, { index, record: { ...record, status: 'cancelled', reason: 'cancelled', closedAt: Date.now() } });
+        if (isCancellation(err))
+          return applyReport(state, {
+            index,
+            record: { ...record, status: 'cancelled', reason: 'cancelled', closedAt: Date.now() },
+          });
         const message = err instanceof Error ? err.message : String(err);
-        applyReport(state, { index, record: { ...record, status: 'failed', closedAt: Date.now(), error: `experiment workflow failed: ${message}` } });
+        applyReport(state, {
+          index,
+          record: {
+            ...record,
+            status: 'failed',
+            closedAt: Date.now(),
+            error: `experiment workflow failed: ${message}`,
+          },
+        });
       },
     );
     ownChildren.set(index, { handle, ended: ended.finally(() => ownChildren.delete(index)) });
@@ -159,7 +177,10 @@ async function cancelRemaining(state: BatchState, pendingStarts: Set<Promise<voi
   state.cancelRequested = true;
   await Promise.all(pendingStarts);
   const remaining = state.experiments.filter((_, index) => !isFinal(state.records[index].status));
-  await cancelExperiments(state, remaining.map((experiment) => experiment.name));
+  await cancelExperiments(
+    state,
+    remaining.map((experiment) => experiment.name),
+  );
   const reported = await condition(() => isBatchDone(state), state.settings.killGraceMs + 60_000);
   if (reported) return;
   const now = Date.now();

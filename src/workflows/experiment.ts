@@ -57,7 +57,11 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     retry: { maximumAttempts: 1 }, // every loss is decided below: adopt where the run lives, or start again
   };
   // Not eager: a run taken by whichever child's task completes first would break the start order.
-  const startRun = proxyActivities<StagedActivities>({ ...common, taskQueue: settings.taskQueue, allowEagerDispatch: false }).runExperiment;
+  const startRun = proxyActivities<StagedActivities>({
+    ...common,
+    taskQueue: settings.taskQueue,
+    allowEagerDispatch: false,
+  }).runExperiment;
   const adoptRun = (location: RunLocation) =>
     proxyActivities<StagedActivities>({
       ...common,
@@ -85,7 +89,10 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       await batch.signal(experimentReportSignal, { index: input.index, record });
     } catch (err) {
       if (isCancellation(err)) throw err;
-      log.warn('could not report to the batch', { batchId: input.batchId, error: err instanceof Error ? err.message : String(err) });
+      log.warn('could not report to the batch', {
+        batchId: input.batchId,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   };
   setHandler(runStartedSignal, async ({ run, startedAt }) => {
@@ -93,7 +100,13 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     // Also while being cancelled: the batch must learn the run started,
     // and a cancelled handler would cancel the workflow.
     await CancellationScope.nonCancellable(() =>
-      report({ ...record, status: 'running', attempts: run, startedAt: record.startedAt ?? startedAt, retryAt: undefined }),
+      report({
+        ...record,
+        status: 'running',
+        attempts: run,
+        startedAt: record.startedAt ?? startedAt,
+        retryAt: undefined,
+      }),
     );
   });
 
@@ -108,7 +121,15 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         const outcome = location ? await adoptRun(location) : await startRun({ ...input, run: nextRun });
         const attempts = Math.max(record.attempts, outcome.run);
         const startedAt = record.startedAt ?? outcome.startedAt;
-        record = { ...record, status: 'completed', attempts, exitCode: 0, reason: undefined, retryAt: undefined, startedAt };
+        record = {
+          ...record,
+          status: 'completed',
+          attempts,
+          exitCode: 0,
+          reason: undefined,
+          retryAt: undefined,
+          startedAt,
+        };
         break;
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -131,12 +152,25 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
             continue;
           }
           nextRun = failure.run + 1;
-          await report({ ...record, status: 'queued', attempts: Math.max(record.attempts, failure.run), reason: 'worker-lost', error: failure.message });
+          await report({
+            ...record,
+            status: 'queued',
+            attempts: Math.max(record.attempts, failure.run),
+            reason: 'worker-lost',
+            error: failure.message,
+          });
           continue;
         }
         const attempts = failure.kind === 'failed' ? Math.max(record.attempts, failure.run) : record.attempts;
         const startedAt = record.startedAt ?? (failure.kind === 'failed' ? failure.startedAt : undefined);
-        const ended = { ...record, attempts, exitCode: failure.exitCode, reason: failure.reason, error: failure.message, startedAt };
+        const ended = {
+          ...record,
+          attempts,
+          exitCode: failure.exitCode,
+          reason: failure.reason,
+          error: failure.message,
+          startedAt,
+        };
         const retryable = failure.kind === 'failed' && (failure.reason !== 'timeout' || settings.retryTimeouts);
         failedRuns++;
         if (!retryable || failedRuns > settings.maxRetries) {
@@ -167,7 +201,14 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 type Failure =
   | { kind: 'adopt'; location: RunLocation }
   | { kind: 'lost'; started: boolean; run: number; message: string }
-  | { kind: 'failed' | 'not-runnable'; run: number; exitCode: number | null; reason: EndReason; message: string; startedAt?: number };
+  | {
+      kind: 'failed' | 'not-runnable';
+      run: number;
+      exitCode: number | null;
+      reason: EndReason;
+      message: string;
+      startedAt?: number;
+    };
 
 /**
  * Reads an activity failure. `current` is the run being adopted, or the number of the run being
@@ -179,7 +220,8 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
   const message = cause instanceof Error ? cause.message : String(cause);
   if (cause instanceof TimeoutFailure) {
     // The adopting machine never came back within its window: its keeper has stopped the run.
-    if (cause.timeoutType === TimeoutType.SCHEDULE_TO_START) return { kind: 'lost', started: true, run, message: `${message} (no worker adopted run ${run})` };
+    if (cause.timeoutType === TimeoutType.SCHEDULE_TO_START)
+      return { kind: 'lost', started: true, run, message: `${message} (no worker adopted run ${run})` };
     const home = cause.lastHeartbeatDetails as RunHeartbeatDetails | undefined;
     if (home?.runKey) return { kind: 'adopt', location: locationOf(home) };
     if (typeof current !== 'number') return { kind: 'adopt', location: current };
@@ -194,7 +236,14 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
   if (cause instanceof ApplicationFailure && cause.details?.length) {
     const details = cause.details[0] as RunFailureDetails;
     const kind = cause.type === FAILURE_TYPES.experimentFailed ? 'failed' : 'not-runnable';
-    return { kind, run: details.run, exitCode: details.exitCode, reason: details.reason, message, startedAt: details.startedAt };
+    return {
+      kind,
+      run: details.run,
+      exitCode: details.exitCode,
+      reason: details.reason,
+      message,
+      startedAt: details.startedAt,
+    };
   }
   if (typeof current !== 'number') return { kind: 'adopt', location: current };
   return { kind: 'lost', started: false, run, message: `${message} (workflow ${workflowInfo().workflowId})` };

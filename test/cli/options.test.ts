@@ -58,7 +58,10 @@ const commandNames = Object.keys(COMMANDS) as CommandName[];
 
 test.each(commandNames)('every option declared for `%s` reaches its parsed options under its own name', (name) => {
   const declared: readonly OptionName[] = COMMANDS[name].options;
-  const parsed = parse(name, declared.flatMap((option) => SAMPLES[option].argv));
+  const parsed = parse(
+    name,
+    declared.flatMap((option) => SAMPLES[option].argv),
+  );
   for (const option of declared) expect([option, parsed[option]]).toEqual([option, SAMPLES[option].value]);
   expect(Object.keys(parsed).sort()).toEqual([...declared].sort());
 });
@@ -70,13 +73,21 @@ test('every option in the table is used by some command', () => {
 
 test('defaults come from the table: submit with no options gets them parsed', () => {
   const parsed = parse('submit', []);
-  expect(parsed).toMatchObject({ maxConcurrent: 3, maxRetries: 2, retryDelay: 10_000, heartbeatTimeout: 30_000, json: false });
+  expect(parsed).toMatchObject({
+    maxConcurrent: 3,
+    maxRetries: 2,
+    retryDelay: 10_000,
+    heartbeatTimeout: 30_000,
+    json: false,
+  });
   expect(parsed.timeout).toBeUndefined();
 });
 
 describe('one integer parser for every command and the worker', () => {
   test.each(['0x2', '1e3', '2.0', ' 3', '3 ', '', '+3', '9007199254740993'])('"%s" is refused everywhere', (text) => {
-    expect(() => parse('submit', ['--max-concurrent', text])).toThrow(`--max-concurrent must be an integer ≥ 1 (got "${text}")`);
+    expect(() => parse('submit', ['--max-concurrent', text])).toThrow(
+      `--max-concurrent must be an integer ≥ 1 (got "${text}")`,
+    );
     expect(() => parse('worker', ['--slots', text])).toThrow(`--slots must be an integer ≥ 1 (got "${text}")`);
     expect(() => parse('server', ['--port', text])).toThrow('--port must be an integer from 1 to 65535');
     expect(() => parse('logs', ['--attempt', text])).toThrow('--attempt must be an integer ≥ 1');
@@ -95,5 +106,7 @@ test('every problem is reported at once, each naming its option and value', () =
 });
 
 test('an unknown choice is refused with the choices', () => {
-  expect(() => parse('worker', ['--on-shutdown', 'pause'])).toThrow('--on-shutdown must be one of leave, stop (got "pause")');
+  expect(() => parse('worker', ['--on-shutdown', 'pause'])).toThrow(
+    '--on-shutdown must be one of leave, stop (got "pause")',
+  );
 });

@@ -18,14 +18,23 @@ export interface WorkerProcess {
 }
 
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
-export async function spawnWorker(address: string, taskQueue: string, slots: number, extraArgs: string[] = []): Promise<WorkerProcess> {
-  const worker = execa(process.execPath, workerCommand(['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs]), {
-    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
-    reject: false,
-    stdout: 'pipe',
-    stderr: 'inherit',
-    buffer: false,
-  }) as WorkerSubprocess;
+export async function spawnWorker(
+  address: string,
+  taskQueue: string,
+  slots: number,
+  extraArgs: string[] = [],
+): Promise<WorkerProcess> {
+  const worker = execa(
+    process.execPath,
+    workerCommand(['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs]),
+    {
+      env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
+      reject: false,
+      stdout: 'pipe',
+      stderr: 'inherit',
+      buffer: false,
+    },
+  ) as WorkerSubprocess;
   const lines = createInterface({ input: worker.stdout! });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('worker did not start within 60s')), 60_000);
@@ -67,7 +76,11 @@ export async function waitUntilDead(pids: number[], timeoutMs: number): Promise<
   return undefined;
 }
 
-export async function until(predicate: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+export async function until(
+  predicate: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -81,7 +94,12 @@ export function workerProcessesPerTest() {
   afterEach(() => {
     for (const worker of started.splice(0)) worker.kill('SIGKILL');
   });
-  return async (address: string, taskQueue: string, slots: number, extraArgs: string[] = []): Promise<WorkerProcess> => {
+  return async (
+    address: string,
+    taskQueue: string,
+    slots: number,
+    extraArgs: string[] = [],
+  ): Promise<WorkerProcess> => {
     const worker = await spawnWorker(address, taskQueue, slots, extraArgs);
     started.push(worker);
     return worker;

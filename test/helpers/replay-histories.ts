@@ -25,7 +25,10 @@ async function main(dir: string): Promise<number> {
     })),
   );
   let failed = 0;
-  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, histories)) {
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } },
+    histories,
+  )) {
     if (result.error) {
       failed++;
       console.log(`FAIL ${result.workflowId}: ${result.error.message.split('\n')[0]}`);
@@ -38,10 +41,10 @@ async function main(dir: string): Promise<number> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main(process.argv[2]).then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    process.exit(2);
-  },
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err);
+      process.exit(2);
+    },
   );
 }

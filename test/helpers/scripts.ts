@@ -15,7 +15,12 @@ export interface ScriptOptions {
 }
 
 /** Writes `<dir>/<name>.sh`; it appends `start|end <name> <epoch ns> <pid> <attempt>` to `<journal>`. */
-export async function writeScript(dir: string, name: string, journal: string, options: ScriptOptions = {}): Promise<string> {
+export async function writeScript(
+  dir: string,
+  name: string,
+  journal: string,
+  options: ScriptOptions = {},
+): Promise<string> {
   const file = path.join(dir, `${name}.sh`);
   const script = [
     '#!/bin/sh',
@@ -48,7 +53,13 @@ export async function readJournal(journal: string): Promise<JournalEntry[]> {
     .filter(Boolean)
     .map((line) => {
       const [event, name, ns, pid, attempt] = line.split(' ');
-      return { event: event as 'start' | 'end', name, atMs: Number(BigInt(ns) / 1_000_000n), pid: Number(pid), attempt: Number(attempt) };
+      return {
+        event: event as 'start' | 'end',
+        name,
+        atMs: Number(BigInt(ns) / 1_000_000n),
+        pid: Number(pid),
+        attempt: Number(attempt),
+      };
     });
 }
 

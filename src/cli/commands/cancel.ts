@@ -17,10 +17,14 @@ export async function run([batchId]: string[], options: OptionsOf<'cancel'>): Pr
       );
       return EXIT.ok;
     }
-    const pick = (state: BatchState) => [state.experiments[resolveExperiment(state.experiments, experiment, batchId)].name];
+    const pick = (state: BatchState) => [
+      state.experiments[resolveExperiment(state.experiments, experiment, batchId)].name,
+    ];
     const [name] = await cancelExperiments(client, batchId, pick).catch((err: unknown) => {
       if (!(err instanceof NoWorkerAnswersError)) throw err;
-      const hints = `start one with: ${commandHint('worker')}; cancelling the whole batch works without one: ${commandHint('cancel', [batchId])}`;
+      const hints =
+        `start one with: ${commandHint('worker')}; ` +
+        `cancelling the whole batch works without one: ${commandHint('cancel', [batchId])}`;
       throw new Error(`${err.message}; ${hints}`);
     });
     console.log(`[CANCEL] ${name} in batch ${batchId}: stopped if running, never started if queued.`);

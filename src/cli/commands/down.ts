@@ -9,6 +9,8 @@ export async function run(_args: string[], options: OptionsOf<'down'>): Promise<
   const worker = await stopBackground(workDir, 'worker');
   const server = await stopBackground(workDir, 'server');
   const stopped = [worker && 'the background worker', server && 'the dev server'].filter(Boolean);
-  console.log(stopped.length ? `[OK] Stopped ${stopped.join(' and ')}.` : `Nothing staged started is running in ${workDir}.`);
+  console.log(
+    stopped.length ? `[OK] Stopped ${stopped.join(' and ')}.` : `Nothing staged started is running in ${workDir}.`,
+  );
   return EXIT.ok;
 }

@@ -42,10 +42,12 @@ const ATTEMPT_FILE = /^attempt-(\d+)\.log$/;
 
 async function attemptsOnDisk(dir: string): Promise<number[]> {
   const files = await readdir(dir).catch(() => [] as string[]);
-  return files.flatMap((file) => {
-    const match = ATTEMPT_FILE.exec(file);
-    return match ? [Number(match[1])] : [];
-  }).sort((a, b) => a - b);
+  return files
+    .flatMap((file) => {
+      const match = ATTEMPT_FILE.exec(file);
+      return match ? [Number(match[1])] : [];
+    })
+    .sort((a, b) => a - b);
 }
 
 /** Copies a file to stdout from `offset`; returns the new offset. */
@@ -76,7 +78,9 @@ async function logs(source: LogSource, experiment: string, options: OptionsOf<'l
     throw new BadInputError(`${name} has no log yet in ${dir} (status: ${source.statusOf(index)})`);
   }
   if (attempt !== undefined && !onDisk.includes(attempt) && !following) {
-    throw new BadInputError(`${name} has no attempt ${attempt} in ${dir}; attempts with logs: ${onDisk.join(', ') || 'none'}`);
+    throw new BadInputError(
+      `${name} has no attempt ${attempt} in ${dir}; attempts with logs: ${onDisk.join(', ') || 'none'}`,
+    );
   }
   if (!following) {
     await copyFrom(attemptLogFile(source.workDir, source.batchId, name, attempt!), 0);
@@ -86,7 +90,7 @@ async function logs(source: LogSource, experiment: string, options: OptionsOf<'l
   return EXIT.ok;
 }
 
-/** Prints an attempt's log as it grows; without --attempt, moves on to each next attempt; ends when the experiment does. */
+/** Prints an attempt's log as it grows; without --attempt, moves on to the next attempts; ends with the experiment. */
 async function follow(
   source: LogSource,
   index: number,

@@ -1,4 +1,4 @@
-/** `server`: Temporal's dev server in the foreground (SQLite file, Web UI, staged's retention and search attributes). */
+/** `server`: Temporal's dev server in the foreground (SQLite file, Web UI, staged's retention, search attributes). */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConnectionConfig } from '../../connection.js';

@@ -37,7 +37,11 @@ function printFinished(summary: BatchSummary, json: boolean, source: string | un
   if (json) {
     const counts = countByStatus(summary.experiments);
     console.log(
-      JSON.stringify({ batchId: summary.batchId, status: 'completed', counts, eta: null, experiments: summary.experiments }, null, 2),
+      JSON.stringify(
+        { batchId: summary.batchId, status: 'completed', counts, eta: null, experiments: summary.experiments },
+        null,
+        2,
+      ),
     );
     return;
   }

@@ -57,13 +57,18 @@ async function applyHistory(
   let narrowed = queue;
   if (options.rerunFailed) {
     const rerun = await notCompletedIn(client, options.rerunFailed, settings.workDir);
-    narrowed = narrowQueue(narrowed, (name) => rerun.has(name), `that did not complete in batch ${options.rerunFailed}`);
+    narrowed = narrowQueue(
+      narrowed,
+      (name) => rerun.has(name),
+      `that did not complete in batch ${options.rerunFailed}`,
+    );
   }
   if (options.skipCompleted) {
     const completed = await completedEarlier(client, settings.experimentsDir, settings.workDir, searchAttributes);
     const kept = narrowQueue(narrowed, (name) => !completed.has(name), 'that has not completed in an earlier batch');
     note(
-      `[SKIP] ${narrowed.length - kept.length} experiment(s) of ${settings.experimentsDir} completed in an earlier batch ` +
+      `[SKIP] ${narrowed.length - kept.length} experiment(s) of ${settings.experimentsDir} ` +
+        'completed in an earlier batch ' +
         'and are left out',
     );
     narrowed = kept;

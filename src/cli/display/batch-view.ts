@@ -26,7 +26,12 @@ const seconds = (ms: number) => Math.round(ms / 100) / 10;
 /** Heartbeats reach the server every 2 s at most; several missed mean the worker is gone or cut off. */
 const SILENT_AFTER_MS = 10_000;
 
-export function liveBatchView(state: BatchState, status: string, runs: ReadonlyMap<number, RunHeartbeat>, now: number): LiveBatchView {
+export function liveBatchView(
+  state: BatchState,
+  status: string,
+  runs: ReadonlyMap<number, RunHeartbeat>,
+  now: number,
+): LiveBatchView {
   const experiments = experimentViews(state).map((view, index): LiveExperimentView => {
     if (view.status !== 'running') return view;
     const run = runs.get(index);

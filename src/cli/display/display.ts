@@ -50,7 +50,10 @@ export function liveDisplay(stream: NodeJS.WriteStream = process.stdout): Displa
 export function fitToScreen(lines: string[], rows: number | undefined): string[] {
   const room = Math.max(3, (rows ?? 24) - 2);
   if (lines.length <= room) return lines;
-  return [...lines.slice(0, room - 1), `    … and ${lines.length - room + 1} more (${commandHint('status', ['<batchId>'])} lists all)`];
+  return [
+    ...lines.slice(0, room - 1),
+    `    … and ${lines.length - room + 1} more (${commandHint('status', ['<batchId>'])} lists all)`,
+  ];
 }
 
 /** A live view on a terminal, plain lines otherwise; `quiet` shows nothing (submit --json). */

@@ -23,10 +23,17 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
     const priority = experiment.priority.toUpperCase();
     const wasQueued = !before || before.status === 'queued';
     // A run too short to be seen running still gets its START line before its end.
-    const startedUnseen = wasQueued && (after.status === 'retrying' || after.status === 'completed' || after.status === 'failed');
-    const startedNow = after.status === 'running' && (before?.status !== 'running' || before.attempts !== after.attempts);
-    const lostUnseen = before?.status === 'running' && after.status === 'running' && after.attempts > before.attempts && after.reason === 'worker-lost';
-    if (lostUnseen) lines.push(`[LOST] ${label} attempt ${before.attempts} was lost with its worker; it runs again (no retry used)`);
+    const startedUnseen =
+      wasQueued && (after.status === 'retrying' || after.status === 'completed' || after.status === 'failed');
+    const startedNow =
+      after.status === 'running' && (before?.status !== 'running' || before.attempts !== after.attempts);
+    const lostUnseen =
+      before?.status === 'running' &&
+      after.status === 'running' &&
+      after.attempts > before.attempts &&
+      after.reason === 'worker-lost';
+    if (lostUnseen)
+      lines.push(`[LOST] ${label} attempt ${before.attempts} was lost with its worker; it runs again (no retry used)`);
     if ((startedUnseen && after.attempts > 0) || startedNow) {
       const attempt = after.attempts > 1 ? `, attempt ${after.attempts}` : '';
       lines.push(`[START] ${label} (Priority: ${priority}${attempt})`);
@@ -34,7 +41,9 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
     switch (after.status) {
       case 'queued':
         if (before?.status === 'running' && after.reason === 'worker-lost') {
-          lines.push(`[LOST] ${label} attempt ${after.attempts} was lost with its worker; it runs again (no retry used)`);
+          lines.push(
+            `[LOST] ${label} attempt ${after.attempts} was lost with its worker; it runs again (no retry used)`,
+          );
         }
         break;
       case 'retrying': {
@@ -46,7 +55,9 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
         lines.push(`[DONE] ${label} (Duration: ${formatDuration((after.closedAt ?? now) - (after.startedAt ?? now))})`);
         break;
       case 'failed':
-        lines.push(`[FAIL] ${label} after ${after.attempts} attempt(s) (${exitText(after)}): ${firstLine(after.error)}`);
+        lines.push(
+          `[FAIL] ${label} after ${after.attempts} attempt(s) (${exitText(after)}): ${firstLine(after.error)}`,
+        );
         break;
       case 'cancelled':
         if (before) lines.push(`[CANCEL] ${label}`);

@@ -43,7 +43,9 @@ export function statusLines(view: LiveBatchView): string[] {
       (counts.cancelled ? ` | Cancelled: ${counts.cancelled}` : '') +
       eta,
   ];
-  const running = view.experiments.filter((experiment) => experiment.status === 'running' || experiment.status === 'retrying');
+  const running = view.experiments.filter(
+    (experiment) => experiment.status === 'running' || experiment.status === 'retrying',
+  );
   if (running.length) {
     lines.push('  Currently running:');
     for (const experiment of running) lines.push(`    - ${experiment.name} (${runningDetails(experiment)})`);
@@ -62,8 +64,10 @@ function runningDetails(experiment: LiveExperimentView): string {
     const units = progress.total !== undefined ? ` ${progress.done}/${progress.total}` : '';
     parts.push(`${progress.percent}%${units}`);
   }
-  if (experiment.etaSeconds !== undefined && experiment.etaSeconds !== null) parts.push(`ETA ${formatDuration(experiment.etaSeconds * 1000)}`);
-  if (experiment.workerSilentSeconds !== undefined) parts.push(`no word from its worker for ${formatDuration(experiment.workerSilentSeconds * 1000)}`);
+  if (experiment.etaSeconds !== undefined && experiment.etaSeconds !== null)
+    parts.push(`ETA ${formatDuration(experiment.etaSeconds * 1000)}`);
+  if (experiment.workerSilentSeconds !== undefined)
+    parts.push(`no word from its worker for ${formatDuration(experiment.workerSilentSeconds * 1000)}`);
   return parts.join(', ');
 }
 
@@ -71,7 +75,14 @@ export function summaryLines(summary: BatchSummary): string[] {
   const table = textTable([[...SUMMARY_COLUMNS], ...summaryRows(summary)], {
     rightAligned: [SUMMARY_COLUMNS.indexOf('attempts')],
   });
-  return [...failureDetails(summary), '', RULE, `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`, RULE, ...table];
+  return [
+    ...failureDetails(summary),
+    '',
+    RULE,
+    `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`,
+    RULE,
+    ...table,
+  ];
 }
 
 /** `status` without an id: the recent batches, newest first. */
@@ -82,7 +93,12 @@ export function batchListLines(batches: readonly BatchListing[]): string[] {
 
 /** `submit --dry-run`: the queue in start order, each with its priority and why. */
 export function dryRunLines(queue: readonly (ExperimentSpec & { reason: string })[]): string[] {
-  const rows = queue.map((experiment, index) => [`${index + 1}.`, experiment.name, experiment.priority.toUpperCase(), experiment.reason]);
+  const rows = queue.map((experiment, index) => [
+    `${index + 1}.`,
+    experiment.name,
+    experiment.priority.toUpperCase(),
+    experiment.reason,
+  ]);
   return [
     `[DRY RUN] ${queue.length} experiment(s) would start in this order; nothing was started:`,
     ...textTable(rows, { rightAligned: [0], indent: '  ' }),
