@@ -105,129 +105,146 @@ test('fails an experiment for good after --max-retries + 1 runs while the rest o
   expect(brokenRuns).toHaveLength(2);
 });
 
-test('a missing script, a non-executable file and a missing interpreter fail at once, without retries, saying which', async () => {
-  const dir = await tempDir('notrunnable');
-  const journal = path.join(dir, '_journal');
-  await writeScript(dir, 'exp1_missing', journal);
-  await writeScript(dir, 'exp2_not_executable', journal);
-  await writeFile(path.join(dir, 'exp3_python.py'), `"A Python experiment."\nprint("hi")\n`);
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2 }));
-  // Break them after discovery, as happens when files change between submit and run.
-  await rm(path.join(dir, 'exp1_missing.sh'));
-  await chmod(path.join(dir, 'exp2_not_executable.sh'), 0o644);
-  process.env.STAGED_PYTHON = '/nonexistent/python3';
+test(
+  'a missing script, a non-executable file and a missing interpreter fail at once, without retries, saying ' + 'which',
+  async () => {
+    const dir = await tempDir('notrunnable');
+    const journal = path.join(dir, '_journal');
+    await writeScript(dir, 'exp1_missing', journal);
+    await writeScript(dir, 'exp2_not_executable', journal);
+    await writeFile(path.join(dir, 'exp3_python.py'), `"A Python experiment."\nprint("hi")\n`);
+    const taskQueue = uniqueQueue();
+    const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2 }));
+    // Break them after discovery, as happens when files change between submit and run.
+    await rm(path.join(dir, 'exp1_missing.sh'));
+    await chmod(path.join(dir, 'exp2_not_executable.sh'), 0o644);
+    process.env.STAGED_PYTHON = '/nonexistent/python3';
 
-  try {
-    const { summary, finalState } = await withWorker(taskQueue, 3, async () => {
+    try {
+      const { summary, finalState } = await withWorker(taskQueue, 3, async () => {
+        const handle = await startBatch(server.env, state);
+        return { summary: await batchSummary(handle), finalState: await queryBatchState(handle) };
+      });
+      const errors = Object.fromEntries(
+        state.experiments.map((experiment, index) => [experiment.name, finalState.records[index].error]),
+      );
+      expect(
+        summary.experiments.map((experiment) => [experiment.name, experiment.status, experiment.attempts]),
+      ).toEqual(
+        expect.arrayContaining([
+          ['exp1_missing', 'failed', 0],
+          ['exp2_not_executable', 'failed', 0],
+          ['exp3_python', 'failed', 0],
+        ]),
+      );
+      expect(errors.exp1_missing).toMatch(/script not found: .*exp1_missing\.sh/);
+      expect(errors.exp2_not_executable).toMatch(/not executable/);
+      expect(errors.exp3_python).toMatch(/cannot start \/nonexistent\/python3/);
+      expect(await readJournal(journal)).toHaveLength(0);
+    } finally {
+      delete process.env.STAGED_PYTHON;
+    }
+  },
+);
+
+test(
+  'cancelling a batch kills each running process tree, grandchildren included, and queued experiments never ' + 'start',
+  async () => {
+    const dir = await tempDir('cancel');
+    const journal = path.join(dir, '_journal');
+    const pids = path.join(dir, '_pids');
+    const body = `sleep 300 & echo "$! $$" >> "${pids}"; wait`;
+    for (const name of ['exp1_long', 'exp2_long', 'exp3_queued']) await writeScript(dir, name, journal, { body });
+    const taskQueue = uniqueQueue();
+    const state = await batchStateFor(
+      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, killGraceMs: 1_000 }),
+    );
+
+    const { summary, recorded } = await withWorker(taskQueue, 3, async () => {
       const handle = await startBatch(server.env, state);
-      return { summary: await batchSummary(handle), finalState: await queryBatchState(handle) };
+      let recorded: number[] = [];
+      while (recorded.length < 4) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        recorded = (await readFile(pids, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number);
+      }
+      await handle.cancel();
+      const summary = await batchSummary(handle);
+      return { summary, recorded };
     });
-    const errors = Object.fromEntries(
-      state.experiments.map((experiment, index) => [experiment.name, finalState.records[index].error]),
+
+    expect(summary.experiments.map((experiment) => [experiment.status, experiment.reason])).toEqual([
+      ['cancelled', 'cancelled'],
+      ['cancelled', 'cancelled'],
+      ['cancelled', null],
+    ]);
+    expect(await waitUntilDead(recorded, 2_000)).toBeDefined();
+    const started = (await readJournal(journal)).filter((entry) => entry.event === 'start').map((entry) => entry.name);
+    expect(started.sort()).toEqual(['exp1_long', 'exp2_long']);
+  },
+);
+
+test(
+  'an experiment that leaves a background grandchild still completes, and the grandchild is killed with ' + 'it',
+  async () => {
+    const dir = await tempDir('grandchild');
+    const journal = path.join(dir, '_journal');
+    const pids = path.join(dir, '_pids');
+    await writeScript(dir, 'exp1_leaves_child', journal, { body: `sleep 300 & echo "$!" >> "${pids}"` });
+    const taskQueue = uniqueQueue();
+    const state = await batchStateFor(
+      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, killGraceMs: 1_000 }),
     );
-    expect(summary.experiments.map((experiment) => [experiment.name, experiment.status, experiment.attempts])).toEqual(
-      expect.arrayContaining([
-        ['exp1_missing', 'failed', 0],
-        ['exp2_not_executable', 'failed', 0],
-        ['exp3_python', 'failed', 0],
-      ]),
-    );
-    expect(errors.exp1_missing).toMatch(/script not found: .*exp1_missing\.sh/);
-    expect(errors.exp2_not_executable).toMatch(/not executable/);
-    expect(errors.exp3_python).toMatch(/cannot start \/nonexistent\/python3/);
-    expect(await readJournal(journal)).toHaveLength(0);
-  } finally {
-    delete process.env.STAGED_PYTHON;
-  }
-});
 
-test('cancelling a batch kills each running process tree, grandchildren included, and queued experiments never start', async () => {
-  const dir = await tempDir('cancel');
-  const journal = path.join(dir, '_journal');
-  const pids = path.join(dir, '_pids');
-  const body = `sleep 300 & echo "$! $$" >> "${pids}"; wait`;
-  for (const name of ['exp1_long', 'exp2_long', 'exp3_queued']) await writeScript(dir, name, journal, { body });
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, killGraceMs: 1_000 }),
-  );
+    const summary = await withWorker(taskQueue, 1, async () => batchSummary(await startBatch(server.env, state)));
 
-  const { summary, recorded } = await withWorker(taskQueue, 3, async () => {
-    const handle = await startBatch(server.env, state);
-    let recorded: number[] = [];
-    while (recorded.length < 4) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      recorded = (await readFile(pids, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number);
+    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1 });
+    const grandchild = Number((await readFile(pids, 'utf8')).trim());
+    expect(grandchild).toBeGreaterThan(0);
+    expect(await waitUntilDead([grandchild], 2_000)).toBeDefined();
+  },
+);
+
+test(
+  'an experiment waiting for a worker slot is queued, not running; start order within a priority is kept; ' +
+    'durations count from the process start',
+  async () => {
+    const dir = await tempDir('slots');
+    const journal = path.join(dir, '_journal');
+    for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d'])
+      await writeScript(dir, name, journal, { body: 'sleep 1.5' });
+    const taskQueue = uniqueQueue();
+    const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 4 }));
+
+    const { summary, whileFirstRuns, attributes } = await withWorker(taskQueue, 1, async () => {
+      const handle = await startBatch(server.env, state);
+      let snapshot = await queryBatchState(handle);
+      while (snapshot.records[0].status !== 'running') {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        snapshot = await queryBatchState(handle);
+      }
+      const description = await server.env.client.workflow.getHandle(`${state.batchId}/exp3_c`).describe();
+      const attributes = description.typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE);
+      return { summary: await batchSummary(handle), whileFirstRuns: snapshot.records, attributes };
+    });
+
+    expect(whileFirstRuns.map((record) => [record.status, record.attempts])).toEqual([
+      ['running', 1],
+      ['queued', 0],
+      ['queued', 0],
+      ['queued', 0],
+    ]);
+    expect(attributes).toBe('queued');
+    const starts = (await readJournal(journal)).filter((entry) => entry.event === 'start');
+    expect([...starts].sort((a, b) => a.atMs - b.atMs).map((entry) => entry.name)).toEqual([
+      'exp1_a',
+      'exp2_b',
+      'exp3_c',
+      'exp4_d',
+    ]);
+    for (const experiment of summary.experiments) {
+      const duration = Date.parse(experiment.closedAt!) - Date.parse(experiment.startedAt!);
+      expect(duration).toBeLessThan(4_000); // its own 1.5 s, not the wait for the slot
     }
-    await handle.cancel();
-    const summary = await batchSummary(handle);
-    return { summary, recorded };
-  });
-
-  expect(summary.experiments.map((experiment) => [experiment.status, experiment.reason])).toEqual([
-    ['cancelled', 'cancelled'],
-    ['cancelled', 'cancelled'],
-    ['cancelled', null],
-  ]);
-  expect(await waitUntilDead(recorded, 2_000)).toBeDefined();
-  const started = (await readJournal(journal)).filter((entry) => entry.event === 'start').map((entry) => entry.name);
-  expect(started.sort()).toEqual(['exp1_long', 'exp2_long']);
-});
-
-test('an experiment that leaves a background grandchild still completes, and the grandchild is killed with it', async () => {
-  const dir = await tempDir('grandchild');
-  const journal = path.join(dir, '_journal');
-  const pids = path.join(dir, '_pids');
-  await writeScript(dir, 'exp1_leaves_child', journal, { body: `sleep 300 & echo "$!" >> "${pids}"` });
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, killGraceMs: 1_000 }));
-
-  const summary = await withWorker(taskQueue, 1, async () => batchSummary(await startBatch(server.env, state)));
-
-  expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1 });
-  const grandchild = Number((await readFile(pids, 'utf8')).trim());
-  expect(grandchild).toBeGreaterThan(0);
-  expect(await waitUntilDead([grandchild], 2_000)).toBeDefined();
-});
-
-test('an experiment waiting for a worker slot is queued, not running; start order within a priority is kept; durations count from the process start', async () => {
-  const dir = await tempDir('slots');
-  const journal = path.join(dir, '_journal');
-  for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d'])
-    await writeScript(dir, name, journal, { body: 'sleep 1.5' });
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 4 }));
-
-  const { summary, whileFirstRuns, attributes } = await withWorker(taskQueue, 1, async () => {
-    const handle = await startBatch(server.env, state);
-    let snapshot = await queryBatchState(handle);
-    while (snapshot.records[0].status !== 'running') {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      snapshot = await queryBatchState(handle);
-    }
-    const description = await server.env.client.workflow.getHandle(`${state.batchId}/exp3_c`).describe();
-    const attributes = description.typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE);
-    return { summary: await batchSummary(handle), whileFirstRuns: snapshot.records, attributes };
-  });
-
-  expect(whileFirstRuns.map((record) => [record.status, record.attempts])).toEqual([
-    ['running', 1],
-    ['queued', 0],
-    ['queued', 0],
-    ['queued', 0],
-  ]);
-  expect(attributes).toBe('queued');
-  const starts = (await readJournal(journal)).filter((entry) => entry.event === 'start');
-  expect([...starts].sort((a, b) => a.atMs - b.atMs).map((entry) => entry.name)).toEqual([
-    'exp1_a',
-    'exp2_b',
-    'exp3_c',
-    'exp4_d',
-  ]);
-  for (const experiment of summary.experiments) {
-    const duration = Date.parse(experiment.closedAt!) - Date.parse(experiment.startedAt!);
-    expect(duration).toBeLessThan(4_000); // its own 1.5 s, not the wait for the slot
-  }
-  expect(maxOverlap(await readJournal(journal))).toBe(1);
-});
+    expect(maxOverlap(await readJournal(journal))).toBe(1);
+  },
+);

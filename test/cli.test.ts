@@ -195,7 +195,8 @@ describe('error paths: one readable line, no stack trace, and a JSON error with 
     const result = await staged(['status', '--json'], { env: { TEMPORAL_NAMESPACE: 'no-such-namespace' } });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toBe(
-      `staged: namespace "no-such-namespace" does not exist at ${server.env.address} (set by TEMPORAL_NAMESPACE or a profile)`,
+      `staged: namespace "no-such-namespace" does not exist at ${server.env.address} (set by TEMPORAL_NAMESPACE or ` +
+        `a profile)`,
     );
     expect(JSON.parse(String(result.stdout)).error.exitCode).toBe(2);
   });
@@ -223,109 +224,121 @@ describe('error paths: one readable line, no stack trace, and a JSON error with 
 const WAIT_FOR_RELEASE =
   'i=0; while [ ! -e "$(dirname "$0")/_release" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done';
 
-test('watch on a finished batch exits with its outcome; the batch list shows failed and cancelled batches as such', async () => {
-  const dir = await tempDir('cli-outcome');
-  const journal = path.join(dir, '_journal');
-  await writeScript(dir, 'exp1_ok', journal);
-  await writeScript(dir, 'exp2_fails', journal, { body: 'exit 5' });
-  const waiting = await tempDir('cli-outcome-wait');
-  await writeScript(waiting, 'exp1_waits', journal, { body: WAIT_FOR_RELEASE });
-  const taskQueue = uniqueQueue();
-  const worker = await startWorker(server.env, taskQueue, 2);
-  const env = { STAGED_TASK_QUEUE: taskQueue };
-  const failed = `failed-${Date.now()}`;
-  const cancelled = `cancelled-${Date.now()}`;
-  const completed = `completed-${Date.now()}`;
+test(
+  'watch on a finished batch exits with its outcome; the batch list shows failed and cancelled batches as ' + 'such',
+  async () => {
+    const dir = await tempDir('cli-outcome');
+    const journal = path.join(dir, '_journal');
+    await writeScript(dir, 'exp1_ok', journal);
+    await writeScript(dir, 'exp2_fails', journal, { body: 'exit 5' });
+    const waiting = await tempDir('cli-outcome-wait');
+    await writeScript(waiting, 'exp1_waits', journal, { body: WAIT_FOR_RELEASE });
+    const taskQueue = uniqueQueue();
+    const worker = await startWorker(server.env, taskQueue, 2);
+    const env = { STAGED_TASK_QUEUE: taskQueue };
+    const failed = `failed-${Date.now()}`;
+    const cancelled = `cancelled-${Date.now()}`;
+    const completed = `completed-${Date.now()}`;
 
-  await worker.runUntil(async () => {
-    expect(
-      (await staged(['submit', '--dir', dir, '--max-retries', '0', '--batch-id', failed, '--json'], { cwd: dir, env }))
-        .exitCode,
-    ).toBe(1);
-    expect(
-      (
-        await staged(['submit', '--dir', dir, '--experiments', 'exp1', '--batch-id', completed, '--json'], {
-          cwd: dir,
-          env,
-        })
-      ).exitCode,
-    ).toBe(0);
-    expect(
-      (await staged(['submit', '--dir', waiting, '--batch-id', cancelled, '--detach'], { cwd: waiting, env })).exitCode,
-    ).toBe(0);
-    expect((await staged(['cancel', cancelled], { cwd: waiting, env })).exitCode).toBe(0);
-    await server.env.client.workflow.getHandle(cancelled).result();
+    await worker.runUntil(async () => {
+      expect(
+        (
+          await staged(['submit', '--dir', dir, '--max-retries', '0', '--batch-id', failed, '--json'], {
+            cwd: dir,
+            env,
+          })
+        ).exitCode,
+      ).toBe(1);
+      expect(
+        (
+          await staged(['submit', '--dir', dir, '--experiments', 'exp1', '--batch-id', completed, '--json'], {
+            cwd: dir,
+            env,
+          })
+        ).exitCode,
+      ).toBe(0);
+      expect(
+        (await staged(['submit', '--dir', waiting, '--batch-id', cancelled, '--detach'], { cwd: waiting, env }))
+          .exitCode,
+      ).toBe(0);
+      expect((await staged(['cancel', cancelled], { cwd: waiting, env })).exitCode).toBe(0);
+      await server.env.client.workflow.getHandle(cancelled).result();
 
-    expect((await staged(['watch', failed], { cwd: dir, env })).exitCode).toBe(1);
-    expect((await staged(['watch', completed], { cwd: dir, env })).exitCode).toBe(0);
-    expect((await staged(['watch', cancelled], { cwd: waiting, env })).exitCode).toBe(1);
+      expect((await staged(['watch', failed], { cwd: dir, env })).exitCode).toBe(1);
+      expect((await staged(['watch', completed], { cwd: dir, env })).exitCode).toBe(0);
+      expect((await staged(['watch', cancelled], { cwd: waiting, env })).exitCode).toBe(1);
 
-    let listed: Record<string, string> = {};
-    await until(
-      async () => {
-        const list = await staged(['status', '--json'], { env });
-        listed = Object.fromEntries(
-          JSON.parse(String(list.stdout)).batches.map((b: { batchId: string; status: string }) => [
-            b.batchId,
-            b.status,
-          ]),
-        );
-        return listed[cancelled] === 'cancelled' && listed[failed] === 'failed';
-      },
-      20_000,
-      'the batch list to show the outcomes',
-    ).catch(() => undefined);
-    expect([listed[failed], listed[cancelled], listed[completed]]).toEqual(['failed', 'cancelled', 'completed']);
-  });
-});
+      let listed: Record<string, string> = {};
+      await until(
+        async () => {
+          const list = await staged(['status', '--json'], { env });
+          listed = Object.fromEntries(
+            JSON.parse(String(list.stdout)).batches.map((b: { batchId: string; status: string }) => [
+              b.batchId,
+              b.status,
+            ]),
+          );
+          return listed[cancelled] === 'cancelled' && listed[failed] === 'failed';
+        },
+        20_000,
+        'the batch list to show the outcomes',
+      ).catch(() => undefined);
+      expect([listed[failed], listed[cancelled], listed[completed]]).toEqual(['failed', 'cancelled', 'completed']);
+    });
+  },
+);
 
-test('cancel --experiment and logs refuse an id several experiments share, listing them; a name picks one', async () => {
-  const dir = await tempDir('cli-ambiguous');
-  const journal = path.join(dir, '_journal');
-  await writeScript(dir, 'exp6_alpha', journal, { body: `echo alpha; ${WAIT_FOR_RELEASE}` });
-  await writeScript(dir, 'exp6_beta', journal, { body: `echo beta; ${WAIT_FOR_RELEASE}` });
-  const taskQueue = uniqueQueue();
-  const worker = await startWorker(server.env, taskQueue, 2);
-  const env = { STAGED_TASK_QUEUE: taskQueue };
-  const batchId = `ambiguous-${Date.now()}`;
+test(
+  'cancel --experiment and logs refuse an id several experiments share, listing them; a name picks ' + 'one',
+  async () => {
+    const dir = await tempDir('cli-ambiguous');
+    const journal = path.join(dir, '_journal');
+    await writeScript(dir, 'exp6_alpha', journal, { body: `echo alpha; ${WAIT_FOR_RELEASE}` });
+    await writeScript(dir, 'exp6_beta', journal, { body: `echo beta; ${WAIT_FOR_RELEASE}` });
+    const taskQueue = uniqueQueue();
+    const worker = await startWorker(server.env, taskQueue, 2);
+    const env = { STAGED_TASK_QUEUE: taskQueue };
+    const batchId = `ambiguous-${Date.now()}`;
 
-  await worker.runUntil(async () => {
-    expect(
-      (await staged(['submit', '--dir', dir, '--batch-id', batchId, '--detach'], { cwd: dir, env })).exitCode,
-    ).toBe(0);
-    await until(async () => (await readJournal(journal)).length === 2, 30_000, 'both experiments to start');
-    const listing = `"exp6" is ambiguous in batch "${batchId}": it is the id of exp6_alpha, exp6_beta; give the name of one`;
+    await worker.runUntil(async () => {
+      expect(
+        (await staged(['submit', '--dir', dir, '--batch-id', batchId, '--detach'], { cwd: dir, env })).exitCode,
+      ).toBe(0);
+      await until(async () => (await readJournal(journal)).length === 2, 30_000, 'both experiments to start');
+      const listing =
+        `"exp6" is ambiguous in batch "${batchId}": it is the id of exp6_alpha, exp6_beta; give the ` + `name of one`;
 
-    const cancel = await staged(['cancel', batchId, '--experiment', 'exp6'], { cwd: dir, env });
-    expect(cancel.exitCode).toBe(2);
-    expect(cancel.stderr).toBe(`staged: ${listing}`);
-    const logs = await staged(['logs', batchId, 'exp6'], { cwd: dir, env });
-    expect(logs.exitCode).toBe(2);
-    expect(logs.stderr).toBe(`staged: ${listing}`);
+      const cancel = await staged(['cancel', batchId, '--experiment', 'exp6'], { cwd: dir, env });
+      expect(cancel.exitCode).toBe(2);
+      expect(cancel.stderr).toBe(`staged: ${listing}`);
+      const logs = await staged(['logs', batchId, 'exp6'], { cwd: dir, env });
+      expect(logs.exitCode).toBe(2);
+      expect(logs.stderr).toBe(`staged: ${listing}`);
 
-    await until(
-      async () => String((await staged(['logs', batchId, 'exp6_beta'], { cwd: dir, env })).stdout) === 'beta',
-      10_000,
-      'the log of exp6_beta',
-    );
-    const one = await staged(['cancel', batchId, '--experiment', 'exp6_alpha'], { cwd: dir, env });
-    expect(one.exitCode).toBe(0);
-    const statusOf = async (name: string) =>
-      JSON.parse(String((await staged(['status', batchId, '--json'], { cwd: dir, env })).stdout)).experiments.find(
-        (e: { name: string }) => e.name === name,
-      )?.status;
-    await until(async () => (await statusOf('exp6_alpha')) === 'cancelled', 30_000, 'exp6_alpha to be cancelled');
-    expect(await statusOf('exp6_beta')).toBe('running');
-    await writeFile(path.join(dir, '_release'), '');
-    const summary = await server.env.client.workflow.getHandle(batchId).result();
-    expect(summary).toBeDefined();
-    const status = JSON.parse(String((await staged(['status', batchId, '--json'], { cwd: dir, env })).stdout));
-    expect(status.experiments.map((e: { name: string; status: string }) => [e.name, e.status])).toEqual([
-      ['exp6_alpha', 'cancelled'],
-      ['exp6_beta', 'completed'],
-    ]);
-  });
-});
+      await until(
+        async () => String((await staged(['logs', batchId, 'exp6_beta'], { cwd: dir, env })).stdout) === 'beta',
+        10_000,
+        'the log of exp6_beta',
+      );
+      const one = await staged(['cancel', batchId, '--experiment', 'exp6_alpha'], { cwd: dir, env });
+      expect(one.exitCode).toBe(0);
+      const statusOf = async (name: string) =>
+        JSON.parse(String((await staged(['status', batchId, '--json'], { cwd: dir, env })).stdout)).experiments.find(
+          (e: { name: string }) => e.name === name,
+        )?.status;
+      await until(async () => (await statusOf('exp6_alpha')) === 'cancelled', 30_000, 'exp6_alpha to be cancelled');
+      expect(await statusOf('exp6_beta')).toBe('running');
+      await writeFile(path.join(dir, '_release'), '');
+      const summary = await server.env.client.workflow.getHandle(batchId).result();
+      expect(summary).toBeDefined();
+      const status = JSON.parse(String((await staged(['status', batchId, '--json'], { cwd: dir, env })).stdout));
+      expect(status.experiments.map((e: { name: string; status: string }) => [e.name, e.status])).toEqual([
+        ['exp6_alpha', 'cancelled'],
+        ['exp6_beta', 'completed'],
+      ]);
+    });
+  },
+);
 
 test('submit --json interrupted by Ctrl-C prints {"batchId"} and exits 130; the batch runs on', async () => {
   const dir = await tempDir('cli-sigint');
@@ -354,42 +367,46 @@ test('submit --json interrupted by Ctrl-C prints {"batchId"} and exits 130; the 
 describe("the user's directory", () => {
   const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-  test('npm run submit from another directory runs there: relative --dir, config, scripts, results; hints say npm run', async () => {
-    const dir = await tempDir('cli-init-cwd');
-    await mkdir(path.join(dir, 'exps'));
-    await writeFile(path.join(dir, 'exps', 'exp1_where.sh'), '#!/bin/sh\n# Someday maybe\npwd > where.txt\n', {
-      mode: 0o755,
-    });
-    await writeFile(
-      path.join(dir, 'staged.config.json'),
-      JSON.stringify({ priority: { keywords: { low: ['someday'] } } }),
-    );
-    const taskQueue = uniqueQueue();
-    const worker = await startWorker(server.env, taskQueue, 1);
-    const batchId = `init-cwd-${Date.now()}`;
-    const npm = (args: string[]) =>
-      execa('npm', ['--prefix', packageRoot, 'run', '-s', ...args], {
-        cwd: dir,
-        env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
-        reject: false,
+  test(
+    'npm run submit from another directory runs there: relative --dir, config, scripts, results; hints say npm ' +
+      'run',
+    async () => {
+      const dir = await tempDir('cli-init-cwd');
+      await mkdir(path.join(dir, 'exps'));
+      await writeFile(path.join(dir, 'exps', 'exp1_where.sh'), '#!/bin/sh\n# Someday maybe\npwd > where.txt\n', {
+        mode: 0o755,
       });
+      await writeFile(
+        path.join(dir, 'staged.config.json'),
+        JSON.stringify({ priority: { keywords: { low: ['someday'] } } }),
+      );
+      const taskQueue = uniqueQueue();
+      const worker = await startWorker(server.env, taskQueue, 1);
+      const batchId = `init-cwd-${Date.now()}`;
+      const npm = (args: string[]) =>
+        execa('npm', ['--prefix', packageRoot, 'run', '-s', ...args], {
+          cwd: dir,
+          env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
+          reject: false,
+        });
 
-    await worker.runUntil(async () => {
-      const dryRun = await npm(['submit', '--', '--dir', 'exps', '--dry-run', '--json']);
-      expect(dryRun.exitCode).toBe(0);
-      expect(JSON.parse(String(dryRun.stdout)).experiments).toEqual([
-        { id: 'exp1', name: 'exp1_where', priority: 'low', reason: expect.stringContaining('someday') },
-      ]);
-      const detached = await npm(['submit', '--', '--dir', 'exps', '--batch-id', batchId, '--detach']);
-      expect(detached.exitCode).toBe(0);
-      expect(String(detached.stdout)).toContain(`Follow it with: npm run watch -- ${batchId}`);
-      expect((await npm(['watch', '--', batchId])).exitCode).toBe(0);
-    });
-    expect((await readFile(path.join(dir, 'where.txt'), 'utf8')).trim()).toBe(dir);
-    expect(
-      JSON.parse(await readFile(path.join(dir, 'results', batchId, 'summary.json'), 'utf8')).experiments[0].status,
-    ).toBe('completed');
-  });
+      await worker.runUntil(async () => {
+        const dryRun = await npm(['submit', '--', '--dir', 'exps', '--dry-run', '--json']);
+        expect(dryRun.exitCode).toBe(0);
+        expect(JSON.parse(String(dryRun.stdout)).experiments).toEqual([
+          { id: 'exp1', name: 'exp1_where', priority: 'low', reason: expect.stringContaining('someday') },
+        ]);
+        const detached = await npm(['submit', '--', '--dir', 'exps', '--batch-id', batchId, '--detach']);
+        expect(detached.exitCode).toBe(0);
+        expect(String(detached.stdout)).toContain(`Follow it with: npm run watch -- ${batchId}`);
+        expect((await npm(['watch', '--', batchId])).exitCode).toBe(0);
+      });
+      expect((await readFile(path.join(dir, 'where.txt'), 'utf8')).trim()).toBe(dir);
+      expect(
+        JSON.parse(await readFile(path.join(dir, 'results', batchId, 'summary.json'), 'utf8')).experiments[0].status,
+      ).toBe('completed');
+    },
+  );
 
   test('--work-dir names another directory; run directly, hints show the command that was run', async () => {
     const dir = await tempDir('cli-work-dir');

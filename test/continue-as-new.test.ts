@@ -16,37 +16,42 @@ import {
 
 const server = useTestServer();
 
-test('experiments that span several continue-as-new runs, one of them retried, all end once and are counted', async () => {
-  const dir = await tempDir('can');
-  const journal = path.join(dir, '_journal');
-  for (let i = 1; i <= 15; i++) await writeScript(dir, `exp${i}_spanning`, journal, { body: `sleep 0.${3 + (i % 5)}` });
-  await writeScript(dir, 'exp16_flaky', journal, { body: 'sleep 0.5; [ "$STAGED_ATTEMPT" -ge 2 ]' });
-  const taskQueue = uniqueQueue();
-  // A history limit this small continues as new after every few starts, with experiments in flight.
-  const state = await batchStateFor(
-    testSettings({
-      experimentsDir: dir,
-      workDir: dir,
-      taskQueue,
-      maxConcurrent: 3,
-      historyLimit: 20,
-      retryDelayMs: 300,
-    }),
-  );
-  const worker = await startWorker(server.env, taskQueue, 3);
+test(
+  'experiments that span several continue-as-new runs, one of them retried, all end once and are ' + 'counted',
+  async () => {
+    const dir = await tempDir('can');
+    const journal = path.join(dir, '_journal');
+    for (let i = 1; i <= 15; i++)
+      await writeScript(dir, `exp${i}_spanning`, journal, { body: `sleep 0.${3 + (i % 5)}` });
+    await writeScript(dir, 'exp16_flaky', journal, { body: 'sleep 0.5; [ "$STAGED_ATTEMPT" -ge 2 ]' });
+    const taskQueue = uniqueQueue();
+    // A history limit this small continues as new after every few starts, with experiments in flight.
+    const state = await batchStateFor(
+      testSettings({
+        experimentsDir: dir,
+        workDir: dir,
+        taskQueue,
+        maxConcurrent: 3,
+        historyLimit: 20,
+        retryDelayMs: 300,
+      }),
+    );
+    const worker = await startWorker(server.env, taskQueue, 3);
 
-  const { summary, generation } = await worker.runUntil(async () => {
-    const handle = await startBatch(server.env, state);
-    const summary = await batchSummary(handle);
-    return { summary, generation: (await queryBatchState(handle)).generation };
-  });
+    const { summary, generation } = await worker.runUntil(async () => {
+      const handle = await startBatch(server.env, state);
+      const summary = await batchSummary(handle);
+      return { summary, generation: (await queryBatchState(handle)).generation };
+    });
 
-  expect(generation).toBeGreaterThanOrEqual(2);
-  const attempts = Object.fromEntries(
-    summary.experiments.map((experiment) => [experiment.name, [experiment.status, experiment.attempts]]),
-  );
-  for (let i = 1; i <= 15; i++) expect(attempts[`exp${i}_spanning`]).toEqual(['completed', 1]);
-  expect(attempts.exp16_flaky).toEqual(['completed', 2]);
-  const ends = (await readJournal(journal)).filter((entry) => entry.event === 'end');
-  expect(ends).toHaveLength(17);
-}, 120_000);
+    expect(generation).toBeGreaterThanOrEqual(2);
+    const attempts = Object.fromEntries(
+      summary.experiments.map((experiment) => [experiment.name, [experiment.status, experiment.attempts]]),
+    );
+    for (let i = 1; i <= 15; i++) expect(attempts[`exp${i}_spanning`]).toEqual(['completed', 1]);
+    expect(attempts.exp16_flaky).toEqual(['completed', 2]);
+    const ends = (await readJournal(journal)).filter((entry) => entry.event === 'end');
+    expect(ends).toHaveLength(17);
+  },
+  120_000,
+);

@@ -22,31 +22,39 @@ async function memoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number>
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]);
 }
 
-test('200 MB of output: worker memory stays bounded, the log keeps its first MiBs and its last lines, the failure shows them', async () => {
-  const dir = await tempDir('flood');
-  const body = `yes "flood line 0123456789 abcdefghijklmnopqrstuvwxyz" | head -c ${FLOOD_BYTES}; echo; echo "the last line before failing" >&2; exit 5`;
-  await writeScript(dir, 'exp1_flood', path.join(dir, '_journal'), { body });
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 }));
-  worker = await spawnWorker(server.env.address, taskQueue, 1, ['--log-limit', String(LOG_LIMIT_MIB)]);
-  const before = await memoryKiB(worker.pid, 'VmRSS');
+test(
+  '200 MB of output: worker memory stays bounded, the log keeps its first MiBs and its last lines, the failure ' +
+    'shows them',
+  async () => {
+    const dir = await tempDir('flood');
+    const body =
+      `yes "flood line 0123456789 abcdefghijklmnopqrstuvwxyz" | head -c ${FLOOD_BYTES}; echo; echo "the ` +
+      `last line before failing" >&2; exit 5`;
+    await writeScript(dir, 'exp1_flood', path.join(dir, '_journal'), { body });
+    const taskQueue = uniqueQueue();
+    const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 }));
+    worker = await spawnWorker(server.env.address, taskQueue, 1, ['--log-limit', String(LOG_LIMIT_MIB)]);
+    const before = await memoryKiB(worker.pid, 'VmRSS');
 
-  const handle = await startBatch(server.env, state);
-  const summary = await batchSummary(handle);
-  const peak = await memoryKiB(worker.pid, 'VmHWM');
-  const { records } = await queryBatchState(handle);
+    const handle = await startBatch(server.env, state);
+    const summary = await batchSummary(handle);
+    const peak = await memoryKiB(worker.pid, 'VmHWM');
+    const { records } = await queryBatchState(handle);
 
-  expect(summary.experiments[0]).toMatchObject({ status: 'failed', exitCode: 5 });
-  expect(records[0].error).toContain('the last line before failing');
-  const log = attemptLogFile(dir, state.batchId, 'exp1_flood', 1);
-  const { size } = await stat(log);
-  expect(size).toBeLessThan(LOG_LIMIT_MIB * 1024 * 1024 + 70 * 1024);
-  const text = await readFile(log, 'utf8');
-  expect(text.startsWith('start ') || text.startsWith('flood line')).toBe(true);
-  expect(text).toMatch(/\[staged\] output passed the log limit of 8\.0 MiB: \d+ bytes were not kept/);
-  expect(text.trimEnd().endsWith('the last line before failing')).toBe(true);
-  console.log(
-    `[figure] worker RSS before ${Math.round(before / 1024)} MiB, peak ${Math.round(peak / 1024)} MiB; log ${(size / 1024 / 1024).toFixed(1)} MiB of ${FLOOD_BYTES / 1e6} MB`,
-  );
-  expect(peak - before).toBeLessThan(150 * 1024);
-}, 180_000);
+    expect(summary.experiments[0]).toMatchObject({ status: 'failed', exitCode: 5 });
+    expect(records[0].error).toContain('the last line before failing');
+    const log = attemptLogFile(dir, state.batchId, 'exp1_flood', 1);
+    const { size } = await stat(log);
+    expect(size).toBeLessThan(LOG_LIMIT_MIB * 1024 * 1024 + 70 * 1024);
+    const text = await readFile(log, 'utf8');
+    expect(text.startsWith('start ') || text.startsWith('flood line')).toBe(true);
+    expect(text).toMatch(/\[staged\] output passed the log limit of 8\.0 MiB: \d+ bytes were not kept/);
+    expect(text.trimEnd().endsWith('the last line before failing')).toBe(true);
+    console.log(
+      `[figure] worker RSS before ${Math.round(before / 1024)} MiB, peak ${Math.round(peak / 1024)} MiB; log ` +
+        `${(size / 1024 / 1024).toFixed(1)} MiB of ${FLOOD_BYTES / 1e6} MB`,
+    );
+    expect(peak - before).toBeLessThan(150 * 1024);
+  },
+  180_000,
+);

@@ -43,7 +43,7 @@ async function serverRetention(extraArgs: string[], env: Record<string, string> 
     },
   );
   try {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('server did not get ready in 60s')), 60_000);
       lines.on('line', (line) => line.startsWith('[OK] Temporal dev server') && (clearTimeout(timer), resolve()));
@@ -93,63 +93,70 @@ async function deleteWorkflow(client: Client, workflowId: string): Promise<void>
   );
 }
 
-test('a batch whose workflows are gone: status, logs, --rerun-failed and --skip-completed use its files; its id is not reused', async () => {
-  const dir = await tempDir('gone');
-  const journal = path.join(dir, '_journal');
-  await writeScript(dir, 'exp1_ok', journal, { body: 'echo "output of exp1"' });
-  await writeScript(dir, 'exp2_fails', journal, { body: 'echo "output of exp2"; exit 3' });
-  const taskQueue = uniqueQueue();
-  const worker = await startWorker(server.env, taskQueue, 2);
-  const client = server.env.client;
-  const batchId = `gone-${Date.now()}`;
+test(
+  'a batch whose workflows are gone: status, logs, --rerun-failed and --skip-completed use its files; its id is ' +
+    'not reused',
+  async () => {
+    const dir = await tempDir('gone');
+    const journal = path.join(dir, '_journal');
+    await writeScript(dir, 'exp1_ok', journal, { body: 'echo "output of exp1"' });
+    await writeScript(dir, 'exp2_fails', journal, { body: 'echo "output of exp2"; exit 3' });
+    const taskQueue = uniqueQueue();
+    const worker = await startWorker(server.env, taskQueue, 2);
+    const client = server.env.client;
+    const batchId = `gone-${Date.now()}`;
 
-  await worker.runUntil(async () => {
-    const first = await staged(
-      ['submit', '--dir', '.', '--batch-id', batchId, '--max-retries', '0', '--json'],
-      dir,
-      taskQueue,
-    );
-    expect(first.exitCode).toBe(1);
-    await until(
-      async () => (await readFile(path.join(dir, 'results', batchId, 'summary.json'), 'utf8').catch(() => '')) !== '',
-      10_000,
-      'summary.json',
-    );
-    await Promise.all([batchId, `${batchId}/exp1_ok`, `${batchId}/exp2_fails`].map((id) => deleteWorkflow(client, id)));
+    await worker.runUntil(async () => {
+      const first = await staged(
+        ['submit', '--dir', '.', '--batch-id', batchId, '--max-retries', '0', '--json'],
+        dir,
+        taskQueue,
+      );
+      expect(first.exitCode).toBe(1);
+      await until(
+        async () => (await readFile(path.join(dir, 'results', batchId, 'summary.json'), 'utf8').catch(() => '')) !== '',
+        10_000,
+        'summary.json',
+      );
+      await Promise.all(
+        [batchId, `${batchId}/exp1_ok`, `${batchId}/exp2_fails`].map((id) => deleteWorkflow(client, id)),
+      );
 
-    const status = await staged(['status', batchId, '--json'], dir, taskQueue);
-    expect(status.exitCode).toBe(0);
-    expect(JSON.parse(String(status.stdout))).toMatchObject({ batchId, counts: { completed: 1, failed: 1 } });
-    const human = await staged(['status', batchId], dir, taskQueue);
-    expect(String(human.stdout)).toContain(`SUMMARY ${batchId}: 1 completed, 1 failed, 0 cancelled`);
-    expect(String(human.stdout)).toContain('Temporal no longer keeps this batch');
+      const status = await staged(['status', batchId, '--json'], dir, taskQueue);
+      expect(status.exitCode).toBe(0);
+      expect(JSON.parse(String(status.stdout))).toMatchObject({ batchId, counts: { completed: 1, failed: 1 } });
+      const human = await staged(['status', batchId], dir, taskQueue);
+      expect(String(human.stdout)).toContain(`SUMMARY ${batchId}: 1 completed, 1 failed, 0 cancelled`);
+      expect(String(human.stdout)).toContain('Temporal no longer keeps this batch');
 
-    const logs = await staged(['logs', batchId, 'exp2'], dir, taskQueue);
-    expect(logs.exitCode).toBe(0);
-    expect(String(logs.stdout)).toBe('output of exp2');
+      const logs = await staged(['logs', batchId, 'exp2'], dir, taskQueue);
+      expect(logs.exitCode).toBe(0);
+      expect(String(logs.stdout)).toBe('output of exp2');
 
-    const watch = await staged(['watch', batchId], dir, taskQueue);
-    expect(watch.exitCode).toBe(1);
+      const watch = await staged(['watch', batchId], dir, taskQueue);
+      expect(watch.exitCode).toBe(1);
 
-    const reused = await staged(['submit', '--dir', '.', '--batch-id', batchId], dir, taskQueue);
-    expect(reused.exitCode).toBe(2);
-    expect(reused.stderr).toContain(
-      `batch id "${batchId}" is already used: ${path.join(dir, 'results', batchId)} exists`,
-    );
+      const reused = await staged(['submit', '--dir', '.', '--batch-id', batchId], dir, taskQueue);
+      expect(reused.exitCode).toBe(2);
+      expect(reused.stderr).toContain(
+        `batch id "${batchId}" is already used: ${path.join(dir, 'results', batchId)} exists`,
+      );
 
-    const skip = await staged(['submit', '--dir', '.', '--skip-completed', '--dry-run', '--json'], dir, taskQueue);
-    expect(skip.exitCode).toBe(0);
-    expect(JSON.parse(String(skip.stdout)).experiments.map((e: { name: string }) => e.name)).toEqual(['exp2_fails']);
-    expect(skip.stderr).toContain('[SKIP] 1 experiment(s)');
+      const skip = await staged(['submit', '--dir', '.', '--skip-completed', '--dry-run', '--json'], dir, taskQueue);
+      expect(skip.exitCode).toBe(0);
+      expect(JSON.parse(String(skip.stdout)).experiments.map((e: { name: string }) => e.name)).toEqual(['exp2_fails']);
+      expect(skip.stderr).toContain('[SKIP] 1 experiment(s)');
 
-    const rerun = await staged(
-      ['submit', '--dir', '.', '--rerun-failed', batchId, '--max-retries', '0', '--json'],
-      dir,
-      taskQueue,
-    );
-    expect(rerun.exitCode).toBe(1);
-    expect((JSON.parse(String(rerun.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual(['exp2_fails']);
-  });
-  const starts = (await readJournal(journal)).filter((e) => e.event === 'start').map((e) => e.name);
-  expect(starts.sort()).toEqual(['exp1_ok', 'exp2_fails', 'exp2_fails']);
-}, 240_000);
+      const rerun = await staged(
+        ['submit', '--dir', '.', '--rerun-failed', batchId, '--max-retries', '0', '--json'],
+        dir,
+        taskQueue,
+      );
+      expect(rerun.exitCode).toBe(1);
+      expect((JSON.parse(String(rerun.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual(['exp2_fails']);
+    });
+    const starts = (await readJournal(journal)).filter((e) => e.event === 'start').map((e) => e.name);
+    expect(starts.sort()).toEqual(['exp1_ok', 'exp2_fails', 'exp2_fails']);
+  },
+  240_000,
+);

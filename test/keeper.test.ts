@@ -73,13 +73,16 @@ test('the machine says how runs are stopped', async () => {
   expect(['cgroup', 'process-scan']).toContain(await killModeOfMachine());
 });
 
-test('a run ends within 2 s of its main process exiting, though daemons hold its stdout, and they are gone', async () => {
-  const run = await startRun('exits', 'exit 3');
-  const exit = await run.exit(2_000);
-  expect(exit).toMatchObject({ end: 'exited', exitCode: 3 });
-  expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
-  expect(exit.tail).toContain('daemons started');
-});
+test(
+  'a run ends within 2 s of its main process exiting, though daemons hold its stdout, and they are ' + 'gone',
+  async () => {
+    const run = await startRun('exits', 'exit 3');
+    const exit = await run.exit(2_000);
+    expect(exit).toMatchObject({ end: 'exited', exitCode: 3 });
+    expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
+    expect(exit.tail).toContain('daemons started');
+  },
+);
 
 test('a timed-out run is stopped as timed out, its daemons with it', async () => {
   const run = await startRun('timeout', 'sleep 300', { timeoutMs: 1_500 });

@@ -5,7 +5,7 @@ import { batchEtaMs, runEtaMs, runLeftMs } from '../src/shared/eta.js';
 import { newBatchState } from '../src/shared/batch-state.js';
 import { parseProgressLine, ProgressReader } from '../src/shared/progress.js';
 import type { BatchSettings, ExperimentSpec, RunHeartbeat } from '../src/shared/types.js';
-import { liveBatchView, type LiveExperimentView } from '../src/cli/display/batch-view.js';
+import { liveBatchView } from '../src/cli/display/batch-view.js';
 import { statusLines } from '../src/cli/display/render.js';
 
 describe('the PROGRESS line protocol', () => {
@@ -164,19 +164,19 @@ describe('the live status block on a terminal', () => {
   });
 });
 
-test('a running experiment whose worker has not been heard from for a while says so; a recent heartbeat says nothing', () => {
-  const experiments: ExperimentSpec[] = ['a', 'b'].map((name) => ({ id: name, name, file: name, priority: 'high' }));
-  const state = newBatchState('b', experiments, { maxConcurrent: 2 } as BatchSettings, 0);
-  state.records[0] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
-  state.records[1] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
-  const runs = new Map<number, RunHeartbeat>([
-    [0, { host: 'h', startedAt: 0, heardAt: 15_000 }],
-    [1, { host: 'h', startedAt: 0, heardAt: 58_000 }],
-  ]);
-  const view = liveBatchView(state, 'running', runs, 60_000);
-  expect(view.experiments.map((experiment) => (experiment as LiveExperimentView).workerSilentSeconds)).toEqual([
-    45,
-    undefined,
-  ]);
-  expect(statusLines(view)).toContain('    - a (1.0min, attempt 1, no word from its worker for 45.0s)');
-});
+test(
+  'a running experiment whose worker has not been heard from for a while says so; a recent heartbeat says ' + 'nothing',
+  () => {
+    const experiments: ExperimentSpec[] = ['a', 'b'].map((name) => ({ id: name, name, file: name, priority: 'high' }));
+    const state = newBatchState('b', experiments, { maxConcurrent: 2 } as BatchSettings, 0);
+    state.records[0] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+    state.records[1] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+    const runs = new Map<number, RunHeartbeat>([
+      [0, { host: 'h', startedAt: 0, heardAt: 15_000 }],
+      [1, { host: 'h', startedAt: 0, heardAt: 58_000 }],
+    ]);
+    const view = liveBatchView(state, 'running', runs, 60_000);
+    expect(view.experiments.map((experiment) => experiment.workerSilentSeconds)).toEqual([45, undefined]);
+    expect(statusLines(view)).toContain('    - a (1.0min, attempt 1, no word from its worker for 45.0s)');
+  },
+);

@@ -90,61 +90,69 @@ test('the summary table and summary.md have a reason column', () => {
   expect(summaryMarkdown(summary)).toContain('| exp1_run | high | failed | 1 | 5.0s | timeout |');
 });
 
-test('[START] when a process starts (with its attempt from the second on, also for runs too short to be seen), [LOST] when a worker was lost', () => {
-  const before = batchWith(
-    { status: 'queued', attempts: 0, exitCode: null },
-    { status: 'retrying', attempts: 1, exitCode: 3, reason: 'exit-code', startedAt: 0 },
-    { status: 'queued', attempts: 0, exitCode: null },
-    { status: 'running', attempts: 1, exitCode: null, startedAt: 0 },
-  );
-  const after = batchWith(
-    { status: 'running', attempts: 1, exitCode: null, startedAt: 0 },
-    { status: 'running', attempts: 2, exitCode: null, startedAt: 0 },
-    { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 1000 },
-    { status: 'queued', attempts: 1, exitCode: null, reason: 'worker-lost', startedAt: 0 },
-  );
-  expect(describeChanges(before, after, 1000)).toEqual([
-    '[START] exp1_run (Priority: HIGH)',
-    '[START] exp2_run (Priority: HIGH, attempt 2)',
-    '[START] exp3_run (Priority: HIGH)',
-    '[DONE] exp3_run (Duration: 1.0s)',
-    '[LOST] exp4_run attempt 1 was lost with its worker; it runs again (no retry used)',
-  ]);
-});
+test(
+  '[START] when a process starts (with its attempt from the second on, also for runs too short to be seen), ' +
+    '[LOST] when a worker was lost',
+  () => {
+    const before = batchWith(
+      { status: 'queued', attempts: 0, exitCode: null },
+      { status: 'retrying', attempts: 1, exitCode: 3, reason: 'exit-code', startedAt: 0 },
+      { status: 'queued', attempts: 0, exitCode: null },
+      { status: 'running', attempts: 1, exitCode: null, startedAt: 0 },
+    );
+    const after = batchWith(
+      { status: 'running', attempts: 1, exitCode: null, startedAt: 0 },
+      { status: 'running', attempts: 2, exitCode: null, startedAt: 0 },
+      { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 1000 },
+      { status: 'queued', attempts: 1, exitCode: null, reason: 'worker-lost', startedAt: 0 },
+    );
+    expect(describeChanges(before, after, 1000)).toEqual([
+      '[START] exp1_run (Priority: HIGH)',
+      '[START] exp2_run (Priority: HIGH, attempt 2)',
+      '[START] exp3_run (Priority: HIGH)',
+      '[DONE] exp3_run (Duration: 1.0s)',
+      '[LOST] exp4_run attempt 1 was lost with its worker; it runs again (no retry used)',
+    ]);
+  },
+);
 
-test('a worker lost between two polls still gets its [LOST] line; the summary shows each failure with its log and last lines', () => {
-  const before = batchWith({ status: 'running', attempts: 1, exitCode: null, startedAt: 0 });
-  const after = batchWith({ status: 'running', attempts: 2, exitCode: null, reason: 'worker-lost', startedAt: 0 });
-  expect(describeChanges(before, after, 1000)).toEqual([
-    '[LOST] exp1_run attempt 1 was lost with its worker; it runs again (no retry used)',
-    '[START] exp1_run (Priority: HIGH, attempt 2)',
-  ]);
+test(
+  'a worker lost between two polls still gets its [LOST] line; the summary shows each failure with its log and ' +
+    'last lines',
+  () => {
+    const before = batchWith({ status: 'running', attempts: 1, exitCode: null, startedAt: 0 });
+    const after = batchWith({ status: 'running', attempts: 2, exitCode: null, reason: 'worker-lost', startedAt: 0 });
+    expect(describeChanges(before, after, 1000)).toEqual([
+      '[LOST] exp1_run attempt 1 was lost with its worker; it runs again (no retry used)',
+      '[START] exp1_run (Priority: HIGH, attempt 2)',
+    ]);
 
-  const failed = {
-    id: 'exp1',
-    name: 'exp1_run',
-    priority: 'high' as const,
-    status: 'failed' as const,
-    attempts: 1,
-    exitCode: 5,
-    reason: 'exit-code' as const,
-  };
-  const times = { startedAt: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T00:00:01.000Z' };
-  const lines = summaryLines({
-    batchId: 'b',
-    experiments: [
-      {
-        ...failed,
-        ...times,
-        error: 'exp1_run attempt 1 exited with code 5; log: /l/attempt-1.log\nloading data\nKeyError: AAPL',
-      },
-    ],
-  });
-  expect(lines.slice(0, 5)).toEqual([
-    '',
-    '[FAILED] exp1_run attempt 1 exited with code 5; log: /l/attempt-1.log',
-    '    loading data',
-    '    KeyError: AAPL',
-    '',
-  ]);
-});
+    const failed = {
+      id: 'exp1',
+      name: 'exp1_run',
+      priority: 'high' as const,
+      status: 'failed' as const,
+      attempts: 1,
+      exitCode: 5,
+      reason: 'exit-code' as const,
+    };
+    const times = { startedAt: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T00:00:01.000Z' };
+    const lines = summaryLines({
+      batchId: 'b',
+      experiments: [
+        {
+          ...failed,
+          ...times,
+          error: 'exp1_run attempt 1 exited with code 5; log: /l/attempt-1.log\nloading data\nKeyError: AAPL',
+        },
+      ],
+    });
+    expect(lines.slice(0, 5)).toEqual([
+      '',
+      '[FAILED] exp1_run attempt 1 exited with code 5; log: /l/attempt-1.log',
+      '    loading data',
+      '    KeyError: AAPL',
+      '',
+    ]);
+  },
+);

@@ -21,111 +21,126 @@ function staged(args: string[], cliEnv: Record<string, string>) {
   });
 }
 
-test('a killed client loses nothing: the batch runs on, watch re-attaches to live progress, status works anywhere', async () => {
-  const dir = await tempDir('client-kill');
-  const journal = path.join(dir, '_journal');
-  for (const name of ['exp1_a', 'exp2_b', 'exp3_c']) await writeScript(dir, name, journal, { body: 'sleep 1.5' });
-  const taskQueue = uniqueQueue();
-  await worker(server.env.address, taskQueue, 3);
-  const batchId = `client-kill-${Date.now()}`;
-  const cliEnv = { STAGED_TASK_QUEUE: taskQueue };
-
-  const submit = execa(
-    process.execPath,
-    [CLI, 'submit', '--dir', dir, '--max-concurrent', '1', '--batch-id', batchId],
-    {
-      cwd: dir,
-      env: { TEMPORAL_ADDRESS: server.env.address, ...cliEnv },
-      reject: false,
-      buffer: false,
-    },
-  );
-  let printed = '';
-  submit.stdout!.on('data', (chunk) => (printed += chunk));
-  await until(() => printed.includes('[START] exp1_a'), 60_000, 'the first start');
-  submit.kill('SIGKILL');
-  await submit;
-
-  const status = await staged(['status', batchId, '--json'], {});
-  expect(status.exitCode).toBe(0);
-  expect(JSON.parse(String(status.stdout)).status).toBe('running');
-  const watch = await staged(['watch', batchId, '--status-interval', '1s'], {});
-
-  expect(watch.exitCode).toBe(0);
-  expect(String(watch.stdout)).toContain('[STATUS] Queue:');
-  expect(String(watch.stdout)).toMatch(/\[DONE\] exp3_c/);
-  expect(String(watch.stdout)).toContain(`SUMMARY ${batchId}: 3 completed, 0 failed, 0 cancelled`);
-  expect((await readJournal(journal)).filter((e) => e.event === 'end')).toHaveLength(3);
-}, 120_000);
-
-test('cancel --experiment stops a running experiment, keeps a queued one from ever starting, and the rest completes', async () => {
-  const dir = await tempDir('cancel-one');
-  const journal = path.join(dir, '_journal');
-  const pidFile = path.join(dir, '_pid');
-  await writeScript(dir, 'exp1_long', journal, { body: `sleep 300 & echo "$$ $!" > "${pidFile}"; wait` });
-  await writeScript(dir, 'exp2_skipped', journal);
-  await writeScript(dir, 'exp3_fine', journal);
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 1, killGraceMs: 1_000 }),
-  );
-  await worker(server.env.address, taskQueue, 1);
-  const handle = await startBatch(server.env, state);
-  const journalHas = async (name: string) => (await readJournal(journal)).some((e) => e.name === name);
-  await until(() => journalHas('exp1_long'), 60_000, 'exp1_long to start');
-
-  const skipped = await staged(['cancel', state.batchId, '--experiment', 'exp2'], {});
-  const stopped = await staged(['cancel', state.batchId, '--experiment', 'exp1_long'], {});
-  const unknown = await staged(['cancel', state.batchId, '--experiment', 'exp9'], {});
-  const summary = await batchSummary(handle);
-
-  expect([skipped.exitCode, stopped.exitCode, unknown.exitCode]).toEqual([0, 0, 2]);
-  expect(unknown.stderr).toContain(`batch "${state.batchId}" has no experiment "exp9"`);
-  expect(summary.experiments.map((e) => [e.name, e.status])).toEqual([
-    ['exp1_long', 'cancelled'],
-    ['exp2_skipped', 'cancelled'],
-    ['exp3_fine', 'completed'],
-  ]);
-  expect(await journalHas('exp2_skipped')).toBe(false);
-  const pids = (await readFile(pidFile, 'utf8')).trim().split(' ').map(Number);
-  expect(await waitUntilDead(pids, 1_000)).toBeDefined();
-}, 120_000);
-
-test('a server killed with SIGKILL and restarted on the same DB file: the batch completes, each experiment exactly once', async () => {
-  const dir = await tempDir('server-kill');
-  const journal = path.join(dir, '_journal');
-  for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']) {
-    await writeScript(dir, name, journal, { body: 'sleep 1' });
-  }
-  const devServer = await ownServer(dir);
-  const { address } = devServer;
-  await devServer.start();
-  const connection = await Connection.connect({ address });
-  try {
-    const client = new Client({ connection });
+test(
+  'a killed client loses nothing: the batch runs on, watch re-attaches to live progress, status works ' + 'anywhere',
+  async () => {
+    const dir = await tempDir('client-kill');
+    const journal = path.join(dir, '_journal');
+    for (const name of ['exp1_a', 'exp2_b', 'exp3_c']) await writeScript(dir, name, journal, { body: 'sleep 1.5' });
     const taskQueue = uniqueQueue();
-    await worker(address, taskQueue, 2);
-    const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
-    const handle = await startBatchWorkflow(client, state);
-    await until(
-      async () => (await readJournal(journal)).some((e) => e.event === 'end'),
-      60_000,
-      'a first experiment to end',
-    );
+    await worker(server.env.address, taskQueue, 3);
+    const batchId = `client-kill-${Date.now()}`;
+    const cliEnv = { STAGED_TASK_QUEUE: taskQueue };
 
-    await devServer.kill();
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await devServer.start();
+    const submit = execa(
+      process.execPath,
+      [CLI, 'submit', '--dir', dir, '--max-concurrent', '1', '--batch-id', batchId],
+      {
+        cwd: dir,
+        env: { TEMPORAL_ADDRESS: server.env.address, ...cliEnv },
+        reject: false,
+        buffer: false,
+      },
+    );
+    let printed = '';
+    submit.stdout.on('data', (chunk) => (printed += chunk));
+    await until(() => printed.includes('[START] exp1_a'), 60_000, 'the first start');
+    submit.kill('SIGKILL');
+    await submit;
+
+    const status = await staged(['status', batchId, '--json'], {});
+    expect(status.exitCode).toBe(0);
+    expect(JSON.parse(String(status.stdout)).status).toBe('running');
+    const watch = await staged(['watch', batchId, '--status-interval', '1s'], {});
+
+    expect(watch.exitCode).toBe(0);
+    expect(String(watch.stdout)).toContain('[STATUS] Queue:');
+    expect(String(watch.stdout)).toMatch(/\[DONE\] exp3_c/);
+    expect(String(watch.stdout)).toContain(`SUMMARY ${batchId}: 3 completed, 0 failed, 0 cancelled`);
+    expect((await readJournal(journal)).filter((e) => e.event === 'end')).toHaveLength(3);
+  },
+  120_000,
+);
+
+test(
+  'cancel --experiment stops a running experiment, keeps a queued one from ever starting, and the rest ' + 'completes',
+  async () => {
+    const dir = await tempDir('cancel-one');
+    const journal = path.join(dir, '_journal');
+    const pidFile = path.join(dir, '_pid');
+    await writeScript(dir, 'exp1_long', journal, { body: `sleep 300 & echo "$$ $!" > "${pidFile}"; wait` });
+    await writeScript(dir, 'exp2_skipped', journal);
+    await writeScript(dir, 'exp3_fine', journal);
+    const taskQueue = uniqueQueue();
+    const state = await batchStateFor(
+      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 1, killGraceMs: 1_000 }),
+    );
+    await worker(server.env.address, taskQueue, 1);
+    const handle = await startBatch(server.env, state);
+    const journalHas = async (name: string) => (await readJournal(journal)).some((e) => e.name === name);
+    await until(() => journalHas('exp1_long'), 60_000, 'exp1_long to start');
+
+    const skipped = await staged(['cancel', state.batchId, '--experiment', 'exp2'], {});
+    const stopped = await staged(['cancel', state.batchId, '--experiment', 'exp1_long'], {});
+    const unknown = await staged(['cancel', state.batchId, '--experiment', 'exp9'], {});
     const summary = await batchSummary(handle);
 
-    expect(summary.experiments.map((e) => e.status)).toEqual(Array(6).fill('completed'));
-    const ends = (await readJournal(journal)).filter((e) => e.event === 'end').map((e) => e.name);
-    expect(ends.sort()).toEqual(['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']);
-  } finally {
-    await connection.close();
-    await devServer.kill();
-  }
-}, 180_000);
+    expect([skipped.exitCode, stopped.exitCode, unknown.exitCode]).toEqual([0, 0, 2]);
+    expect(unknown.stderr).toContain(`batch "${state.batchId}" has no experiment "exp9"`);
+    expect(summary.experiments.map((e) => [e.name, e.status])).toEqual([
+      ['exp1_long', 'cancelled'],
+      ['exp2_skipped', 'cancelled'],
+      ['exp3_fine', 'completed'],
+    ]);
+    expect(await journalHas('exp2_skipped')).toBe(false);
+    const pids = (await readFile(pidFile, 'utf8')).trim().split(' ').map(Number);
+    expect(await waitUntilDead(pids, 1_000)).toBeDefined();
+  },
+  120_000,
+);
+
+test(
+  'a server killed with SIGKILL and restarted on the same DB file: the batch completes, each experiment exactly ' +
+    'once',
+  async () => {
+    const dir = await tempDir('server-kill');
+    const journal = path.join(dir, '_journal');
+    for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']) {
+      await writeScript(dir, name, journal, { body: 'sleep 1' });
+    }
+    const devServer = await ownServer(dir);
+    const { address } = devServer;
+    await devServer.start();
+    const connection = await Connection.connect({ address });
+    try {
+      const client = new Client({ connection });
+      const taskQueue = uniqueQueue();
+      await worker(address, taskQueue, 2);
+      const state = await batchStateFor(
+        testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }),
+      );
+      const handle = await startBatchWorkflow(client, state);
+      await until(
+        async () => (await readJournal(journal)).some((e) => e.event === 'end'),
+        60_000,
+        'a first experiment to end',
+      );
+
+      await devServer.kill();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await devServer.start();
+      const summary = await batchSummary(handle);
+
+      expect(summary.experiments.map((e) => e.status)).toEqual(Array(6).fill('completed'));
+      const ends = (await readJournal(journal)).filter((e) => e.event === 'end').map((e) => e.name);
+      expect(ends.sort()).toEqual(['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']);
+    } finally {
+      await connection.close();
+      await devServer.kill();
+    }
+  },
+  180_000,
+);
 
 test('a worker started before its server waits for it, then runs a batch', async () => {
   const dir = await tempDir('worker-first');

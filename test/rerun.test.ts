@@ -17,41 +17,47 @@ function staged(args: string[], cwd: string, taskQueue = 'unused') {
   });
 }
 
-test('--rerun-failed runs only what did not complete; --skip-completed leaves out what completed in any earlier batch', async () => {
-  const dir = await tempDir('rerun');
-  const journal = path.join(dir, '_journal');
-  const flag = path.join(dir, '_fixed');
-  await writeScript(dir, 'exp1_ok', journal);
-  await writeScript(dir, 'exp2_broken_until_fixed', journal, { body: `[ -f "${flag}" ]` });
-  await writeScript(dir, 'exp3_ok', journal);
-  const taskQueue = uniqueQueue();
-  const worker = await startWorker(server.env, taskQueue, 3);
-  const base = ['submit', '--dir', dir, '--json', '--max-retries', '0'];
+test(
+  '--rerun-failed runs only what did not complete; --skip-completed leaves out what completed in any earlier ' +
+    'batch',
+  async () => {
+    const dir = await tempDir('rerun');
+    const journal = path.join(dir, '_journal');
+    const flag = path.join(dir, '_fixed');
+    await writeScript(dir, 'exp1_ok', journal);
+    await writeScript(dir, 'exp2_broken_until_fixed', journal, { body: `[ -f "${flag}" ]` });
+    await writeScript(dir, 'exp3_ok', journal);
+    const taskQueue = uniqueQueue();
+    const worker = await startWorker(server.env, taskQueue, 3);
+    const base = ['submit', '--dir', dir, '--json', '--max-retries', '0'];
 
-  await worker.runUntil(async () => {
-    const first = await staged([...base, '--batch-id', 'first'], dir, taskQueue);
-    expect(first.exitCode).toBe(1);
-    await writeFile(flag, '');
-    await writeScript(dir, 'exp4_new', journal);
+    await worker.runUntil(async () => {
+      const first = await staged([...base, '--batch-id', 'first'], dir, taskQueue);
+      expect(first.exitCode).toBe(1);
+      await writeFile(flag, '');
+      await writeScript(dir, 'exp4_new', journal);
 
-    const rerun = await staged([...base, '--batch-id', 'rerun', '--rerun-failed', 'first'], dir, taskQueue);
-    expect(rerun.exitCode).toBe(0);
-    expect((JSON.parse(String(rerun.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual([
-      'exp2_broken_until_fixed',
-    ]);
+      const rerun = await staged([...base, '--batch-id', 'rerun', '--rerun-failed', 'first'], dir, taskQueue);
+      expect(rerun.exitCode).toBe(0);
+      expect((JSON.parse(String(rerun.stdout)) as BatchSummary).experiments.map((e) => e.name)).toEqual([
+        'exp2_broken_until_fixed',
+      ]);
 
-    const dryRun = await staged(['submit', '--dir', dir, '--dry-run', '--json', '--skip-completed'], dir, taskQueue);
-    expect(JSON.parse(String(dryRun.stdout)).experiments.map((e: { name: string }) => e.name)).toEqual(['exp4_new']);
-    expect(dryRun.stderr).toContain(`[SKIP] 3 experiment(s) of ${dir} completed in an earlier batch and are left out`);
+      const dryRun = await staged(['submit', '--dir', dir, '--dry-run', '--json', '--skip-completed'], dir, taskQueue);
+      expect(JSON.parse(String(dryRun.stdout)).experiments.map((e: { name: string }) => e.name)).toEqual(['exp4_new']);
+      expect(dryRun.stderr).toContain(
+        `[SKIP] 3 experiment(s) of ${dir} completed in an earlier batch and are left out`,
+      );
 
-    const nothingLeft = await staged([...base, '--rerun-failed', 'rerun'], dir, taskQueue);
-    expect(nothingLeft.exitCode).toBe(2);
-    expect(nothingLeft.stderr).toContain('the selection matches no experiment that did not complete in batch rerun');
-  });
+      const nothingLeft = await staged([...base, '--rerun-failed', 'rerun'], dir, taskQueue);
+      expect(nothingLeft.exitCode).toBe(2);
+      expect(nothingLeft.stderr).toContain('the selection matches no experiment that did not complete in batch rerun');
+    });
 
-  const runs = (await readJournal(journal)).filter((e) => e.event === 'start').map((e) => e.name);
-  expect(runs.sort()).toEqual(['exp1_ok', 'exp2_broken_until_fixed', 'exp2_broken_until_fixed', 'exp3_ok']);
-});
+    const runs = (await readJournal(journal)).filter((e) => e.event === 'start').map((e) => e.name);
+    expect(runs.sort()).toEqual(['exp1_ok', 'exp2_broken_until_fixed', 'exp2_broken_until_fixed', 'exp3_ok']);
+  },
+);
 
 test('--skip-completed only skips experiments completed from the same experiments directory', async () => {
   const work = await tempDir('skip-dirs');

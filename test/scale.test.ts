@@ -1,4 +1,7 @@
-/** A batch of 1,500 experiments completes, each exactly once, with every run of the batch workflow under 10,000 history events. */
+/**
+ * A batch of 1,500 experiments completes, each exactly once, with every run of the batch workflow under
+ * 10,000 history events.
+ */
 import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -63,7 +66,8 @@ test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-a
     eventsPerRun.push(history.events?.length ?? 0);
   }
   console.log(
-    `[figure] ${EXPERIMENTS} experiments: ${runIds.length} runs of the batch workflow, events per run ${eventsPerRun.join(', ')}`,
+    `[figure] ${EXPERIMENTS} experiments: ${runIds.length} runs of the batch workflow, events per run ` +
+      `${eventsPerRun.join(', ')}`,
   );
   expect(Math.max(...eventsPerRun)).toBeLessThan(MAX_EVENTS_PER_RUN);
 }, 600_000);

@@ -126,14 +126,17 @@ test('an experiments directory outside every served root is refused, naming both
   expect(none.message).toContain('outside the directories this worker serves (none)');
 });
 
-test('an experiments directory that is a symlink out of the served root is refused, showing where it leads', async () => {
-  const { served, outside } = await layout();
-  await writeFile(path.join(outside, 'exp1_ok.py'), 'print(1)\n');
-  const escape = path.join(served, 'escape');
-  await symlink(outside, escape);
-  const err = await refusal(guardScript(input(escape, served)));
-  expect(err.message).toContain(`experiments directory ${escape} (really ${outside}) is outside`);
-});
+test(
+  'an experiments directory that is a symlink out of the served root is refused, showing where it ' + 'leads',
+  async () => {
+    const { served, outside } = await layout();
+    await writeFile(path.join(outside, 'exp1_ok.py'), 'print(1)\n');
+    const escape = path.join(served, 'escape');
+    await symlink(outside, escape);
+    const err = await refusal(guardScript(input(escape, served)));
+    expect(err.message).toContain(`experiments directory ${escape} (really ${outside}) is outside`);
+  },
+);
 
 test('a script that is a symlink pointing out of the experiments directory is refused', async () => {
   const { served, experiments, outside } = await layout();
@@ -179,7 +182,8 @@ test('the work directory is held to the same roots, and a batch id alone can be 
   await expect(guardServedDirectory('work directory', path.join(root, 'work-link'), [served])).resolves.toBe(served);
   const err = await refusal(guardServedDirectory('work directory', outside, [served]));
   expect(err.message).toBe(
-    `work directory ${outside} is outside the directories this worker serves (${served}); start the worker with --allow-dir ${outside} to serve it`,
+    `work directory ${outside} is outside the directories this worker serves (${served}); start the worker with ` +
+      `--allow-dir ${outside} to serve it`,
   );
   await expect(refusal(guardServedDirectory('work directory', 'relative', [experiments]))).resolves.toHaveProperty(
     'message',

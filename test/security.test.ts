@@ -22,58 +22,62 @@ async function canary(file: string, marker: string): Promise<void> {
   await chmod(file, 0o755);
 }
 
-test('escaping paths, symlinks out, names with "..", and directories outside the served roots run nothing, saying why', async () => {
-  const root = await tempDir('guard');
-  const served = path.join(root, 'served');
-  const experiments = path.join(served, 'experiments');
-  const marker = path.join(root, '_ran');
-  await canary(path.join(served, 'bin', 'x'), marker);
-  await canary(path.join(root, 'outside', 'evil.sh'), marker);
-  await canary(path.join(root, 'elsewhere', 'exp1_fine.sh'), marker);
-  await mkdir(experiments, { recursive: true });
-  await symlink(path.join(root, 'outside', 'evil.sh'), path.join(experiments, 'exp2_link.sh'));
-  await canary(path.join(experiments, 'exp3_plain.sh'), marker);
+test(
+  'escaping paths, symlinks out, names with "..", and directories outside the served roots run nothing, saying ' +
+    'why',
+  async () => {
+    const root = await tempDir('guard');
+    const served = path.join(root, 'served');
+    const experiments = path.join(served, 'experiments');
+    const marker = path.join(root, '_ran');
+    await canary(path.join(served, 'bin', 'x'), marker);
+    await canary(path.join(root, 'outside', 'evil.sh'), marker);
+    await canary(path.join(root, 'elsewhere', 'exp1_fine.sh'), marker);
+    await mkdir(experiments, { recursive: true });
+    await symlink(path.join(root, 'outside', 'evil.sh'), path.join(experiments, 'exp2_link.sh'));
+    await canary(path.join(experiments, 'exp3_plain.sh'), marker);
 
-  const taskQueue = uniqueQueue();
-  const worker = await createStagedWorker({
-    connection: server.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    slots: 2,
-    allowedRoots: [served],
-  });
-  const settings = testSettings({ experimentsDir: experiments, workDir: served, taskQueue, maxRetries: 2 });
-  const run = (experiment: ExperimentSpec, overrides: { batchId?: string; experimentsDir?: string } = {}) =>
-    server.env.client.workflow.execute(experimentWorkflow, {
-      workflowId: `guard-${randomUUID()}`,
+    const taskQueue = uniqueQueue();
+    const worker = await createStagedWorker({
+      connection: server.env.nativeConnection,
+      namespace: 'default',
       taskQueue,
-      args: [
-        {
-          batchId: overrides.batchId ?? 'b1',
-          index: 0,
-          experiment,
-          settings: { ...settings, experimentsDir: overrides.experimentsDir ?? experiments, searchAttributes: false },
-        },
-      ],
+      slots: 2,
+      allowedRoots: [served],
     });
-  const spec = (name: string, file: string): ExperimentSpec => ({ id: name, name, file, priority: 'high' });
+    const settings = testSettings({ experimentsDir: experiments, workDir: served, taskQueue, maxRetries: 2 });
+    const run = (experiment: ExperimentSpec, overrides: { batchId?: string; experimentsDir?: string } = {}) =>
+      server.env.client.workflow.execute(experimentWorkflow, {
+        workflowId: `guard-${randomUUID()}`,
+        taskQueue,
+        args: [
+          {
+            batchId: overrides.batchId ?? 'b1',
+            index: 0,
+            experiment,
+            settings: { ...settings, experimentsDir: overrides.experimentsDir ?? experiments, searchAttributes: false },
+          },
+        ],
+      });
+    const spec = (name: string, file: string): ExperimentSpec => ({ id: name, name, file, priority: 'high' });
 
-  const records: Record<string, ExperimentRecord> = await worker.runUntil(async () => ({
-    escape: await run(spec('exp0_escape', '../bin/x')),
-    link: await run(spec('exp2_link', 'exp2_link.sh')),
-    dotdotName: await run(spec('..', 'exp3_plain.sh')),
-    dotdotBatch: await run(spec('exp3_plain', 'exp3_plain.sh'), { batchId: '../b1' }),
-    outsideRoots: await run(spec('exp1_fine', 'exp1_fine.sh'), { experimentsDir: path.join(root, 'elsewhere') }),
-  }));
+    const records: Record<string, ExperimentRecord> = await worker.runUntil(async () => ({
+      escape: await run(spec('exp0_escape', '../bin/x')),
+      link: await run(spec('exp2_link', 'exp2_link.sh')),
+      dotdotName: await run(spec('..', 'exp3_plain.sh')),
+      dotdotBatch: await run(spec('exp3_plain', 'exp3_plain.sh'), { batchId: '../b1' }),
+      outsideRoots: await run(spec('exp1_fine', 'exp1_fine.sh'), { experimentsDir: path.join(root, 'elsewhere') }),
+    }));
 
-  for (const record of Object.values(records)) expect(record).toMatchObject({ status: 'failed', attempts: 0 });
-  expect(records.escape.error).toMatch(/experiment file "\.\.\/bin\/x" contains "\/"/);
-  expect(records.link.error).toMatch(/outside the experiments directory/);
-  expect(records.dotdotName.error).toMatch(/experiment name "\.\." contains "\.\."/);
-  expect(records.dotdotBatch.error).toMatch(/batch id "\.\.\/b1"/);
-  expect(records.outsideRoots.error).toMatch(/outside the directories this worker serves/);
-  expect(existsSync(marker)).toBe(false);
-});
+    for (const record of Object.values(records)) expect(record).toMatchObject({ status: 'failed', attempts: 0 });
+    expect(records.escape.error).toMatch(/experiment file "\.\.\/bin\/x" contains "\/"/);
+    expect(records.link.error).toMatch(/outside the experiments directory/);
+    expect(records.dotdotName.error).toMatch(/experiment name "\.\." contains "\.\."/);
+    expect(records.dotdotBatch.error).toMatch(/batch id "\.\.\/b1"/);
+    expect(records.outsideRoots.error).toMatch(/outside the directories this worker serves/);
+    expect(existsSync(marker)).toBe(false);
+  },
+);
 
 test("the Temporal connection's settings and secrets do not reach an experiment; the user's own keys do", async () => {
   const dir = await tempDir('secrets');

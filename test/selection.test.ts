@@ -115,7 +115,8 @@ describe('submit options', () => {
     ],
     [
       { heartbeatTimeout: '30s', killGrace: '30s' },
-      '--kill-grace must be shorter than --heartbeat-timeout: a stopped run must be dead before its worker is declared lost',
+      '--kill-grace must be shorter than --heartbeat-timeout: a stopped run must be dead before its worker is ' +
+        'declared lost',
     ],
     [{ heartbeatTimeout: '5s', killGrace: '1m' }, '--kill-grace must be shorter than --heartbeat-timeout'],
     [{ batchId: 'a/b' }, '--batch-id may use letters'],

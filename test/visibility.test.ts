@@ -63,7 +63,8 @@ test('progress reaches status --json; search attributes, memos, logs and summary
     dir,
     'exp2_tqdm',
     'Adaptive sweep',
-    `printf '\\r  0%%|          | 0/100 [00:00<?, ?it/s]\\r 42%%|####      | 42/100 [00:10<00:14,  4.12it/s]' >&2\n${WAIT_FOR_RELEASE}`,
+    `printf '\\r  0%%|          | 0/100 [00:00<?, ?it/s]\\r 42%%|####      | 42/100 [00:10<00:14,  4.12it/s]' ` +
+      `>&2\n${WAIT_FOR_RELEASE}`,
   );
   await script(
     dir,
@@ -195,7 +196,7 @@ test('watch on a terminal redraws its status block in place and ends with the su
       buffer: false,
     });
     let screen = '';
-    watch.stdout!.on('data', (chunk: Buffer) => (screen += chunk.toString('utf8')));
+    watch.stdout.on('data', (chunk: Buffer) => (screen += chunk.toString('utf8')));
     await until(() => screen.includes('25% 1/4'), 30_000, 'the live view to show the progress');
     await writeFile(path.join(dir, '_release'), '');
     const { exitCode } = await watch;

@@ -35,7 +35,7 @@ export async function spawnWorker(
       buffer: false,
     },
   ) as WorkerSubprocess;
-  const lines = createInterface({ input: worker.stdout! });
+  const lines = createInterface({ input: worker.stdout });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('worker did not start within 60s')), 60_000);
     lines.on('line', (line) => {
@@ -46,7 +46,7 @@ export async function spawnWorker(
     });
     worker.once('exit', () => reject(new Error('worker exited before it started')));
   });
-  worker.stdout!.resume();
+  worker.stdout.resume();
   return {
     subprocess: worker,
     pid: worker.pid!,
