@@ -4,10 +4,30 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_PRIORITY_RULES, type PriorityRules } from './experiments/priority.js';
 import { BadInputError } from './errors.js';
+import { isQuotaName, parseHost, parseLimit } from './quota/declaration.js';
+import type { QuotaDeclaration } from './shared/types.js';
 
 export const CONFIG_FILE = 'staged.config.json';
 
 const keywordList = z.array(z.string().min(1));
+
+/** Turns a parser's thrown message into a zod issue on the field. */
+const parsedBy = <T>(parse: (text: string) => T) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return parse(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const quotaSchema = z.strictObject({
+  limit: parsedBy(parseLimit),
+  hosts: z.array(parsedBy(parseHost)).default([]),
+  maxConcurrent: z.int().min(1).optional(),
+});
+
 const configSchema = z.strictObject({
   priority: z
     .strictObject({
@@ -18,10 +38,15 @@ const configSchema = z.strictObject({
       scope: z.enum(['summary', 'docstring']).optional(),
     })
     .optional(),
+  quotas: z
+    .record(z.string().refine(isQuotaName, 'a quota name is a letter, then letters, digits, "_" or "-"'), quotaSchema)
+    .optional(),
 });
 
 export interface ProjectConfig {
   priorityRules: PriorityRules;
+  /** Declared quotas by name; empty when the file declares none. */
+  quotas: Record<string, QuotaDeclaration>;
 }
 
 export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
@@ -30,7 +55,7 @@ export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
     if (err.code === 'ENOENT') return undefined;
     throw new BadInputError(`${file}: ${err.message}`);
   });
-  if (text === undefined) return { priorityRules: DEFAULT_PRIORITY_RULES };
+  if (text === undefined) return { priorityRules: DEFAULT_PRIORITY_RULES, quotas: {} };
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -45,5 +70,12 @@ export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
       keywords: priority.keywords ?? DEFAULT_PRIORITY_RULES.keywords,
       scope: priority.scope ?? DEFAULT_PRIORITY_RULES.scope,
     },
+    quotas: Object.fromEntries(
+      Object.entries(parsed.data.quotas ?? {}).map(([name, quota]) => {
+        const declaration: QuotaDeclaration = { ...quota.limit, hosts: quota.hosts };
+        if (quota.maxConcurrent !== undefined) declaration.maxConcurrent = quota.maxConcurrent;
+        return [name, declaration];
+      }),
+    ),
   };
 }

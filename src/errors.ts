@@ -9,8 +9,8 @@ export class BadInputError extends Error {}
 /** A script that cannot be started as it is (not executable, no interpreter): retrying cannot help. */
 export class NotRunnableError extends Error {}
 
-/** A `Priority:` line whose level is not one staged knows. */
-export class PriorityLineError extends Error {}
+/** A `Priority:`, `Quota:` or `Calls:` line in a docstring that staged cannot read. */
+export class DocstringLineError extends Error {}
 
 /** A run whose keeper is gone or whose state cannot be read: the experiment workflow decides what next. */
 export class RunLostError extends Error {

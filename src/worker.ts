@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CommanderError } from 'commander';
+import { Client } from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -18,7 +19,11 @@ import {
 } from '@temporalio/worker';
 import { createActivities, type ShutdownMode } from './activities/index.js';
 import { MachineSlots } from './activities/machine-slots.js';
+import { runQuotasByToken } from './activities/machine-runs.js';
 import { watchOrphans } from './activities/orphans.js';
+import { QuotaAgent } from './quota/agent.js';
+import { BudgetClient } from './quota/budget-client.js';
+import { quotaSocketPath } from './quota/run-environment.js';
 import { watchServerContact } from './activities/server-contact.js';
 import { buildCommand, optionsOf } from './cli/program.js';
 import { loadConnectionConfig } from './connection.js';
@@ -112,6 +117,12 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const orphans = watchOrphans(options.connection, options.namespace, runsDir, held, (message) =>
     console.log(`staged worker: ${message}`),
   );
+  const budgets = new BudgetClient(
+    new Client({ connection: options.connection, namespace: options.namespace }),
+    options.taskQueue,
+  );
+  const quotaAgent = new QuotaAgent(budgets, quotaSocketPath(runsDir), (token) => runQuotasByToken(runsDir, token));
+  await quotaAgent.listen();
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
@@ -123,6 +134,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     contact,
     allowedRoots: (options.allowedRoots ?? [process.cwd()]).map((root) => path.resolve(root)),
     held,
+    quotaAgent,
   });
   const common = {
     connection: options.connection,
@@ -145,7 +157,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     taskQueue: hostQueue,
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
   });
-  return new StagedWorker([shared, own], [contact, orphans], hostQueue);
+  return new StagedWorker([shared, own], [contact, orphans, { stop: () => void quotaAgent.close() }], hostQueue);
 }
 
 const RECONNECT_EVERY_MS = 5_000;

@@ -10,7 +10,8 @@ import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { RunFiles, type RunExit, type RunProgress, type RunStarted } from '../keeper/run-files.js';
+import { RunFiles, type RunExit, type RunProgress, type RunSpec, type RunStarted } from '../keeper/run-files.js';
+import type { QuotaAgent } from '../quota/agent.js';
 import { runTreeFor } from '../keeper/run-tree.js';
 import { RunLostError } from '../errors.js';
 import type { RunHeartbeatDetails, RunLocation } from '../shared/types.js';
@@ -37,6 +38,7 @@ export interface AttachOptions {
   announceStart: boolean;
   /** Runs some activity of this worker holds, by key: not orphans. */
   held: Set<string>;
+  quotaAgent: QuotaAgent;
 }
 
 export interface RunEnding {
@@ -52,10 +54,14 @@ export async function attachToRun(
   options: AttachOptions,
 ): Promise<RunEnding> {
   options.held.add(location.runKey);
+  // An adopted run keeps asking for quota calls with the secret it was started with.
+  const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
+  if (quota) options.quotaAgent.register(quota.token, quota);
   try {
     return await holdRun(context, files, location, options);
   } finally {
     options.held.delete(location.runKey);
+    if (quota) options.quotaAgent.unregister(quota.token);
   }
 }
 

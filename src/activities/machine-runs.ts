@@ -1,7 +1,7 @@
 /** The runs kept on this machine for one task queue, as their directories tell. */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { RunFiles, type RunExit, type RunStarted } from '../keeper/run-files.js';
+import { RunFiles, type RunExit, type RunSpec, type RunStarted } from '../keeper/run-files.js';
 import { keeperAlive } from './keeper-launch.js';
 
 export interface MachineRun {
@@ -28,4 +28,14 @@ export async function* machineRuns(runsDir: string): AsyncGenerator<MachineRun> 
       kept: started !== undefined && !ended && keeperAlive(started.keeperPid, files),
     };
   }
+}
+
+/** The quota secret and quotas of a run kept here, found by its token (the run's spec holds them). */
+export async function runQuotasByToken(runsDir: string, token: string): Promise<RunSpec['quota']> {
+  for await (const run of machineRuns(runsDir)) {
+    if (run.ended) continue;
+    const quota = (await run.files.readJson<RunSpec>(run.files.spec))?.quota;
+    if (quota?.token === token) return quota;
+  }
+  return undefined;
 }

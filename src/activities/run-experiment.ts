@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import {
   type RunLocation,
   type RunLostDetails,
   type RunOutcome,
+  type QuotaDeclaration,
 } from '../shared/types.js';
 import { NotRunnableError, RunLostError } from '../errors.js';
 import { attachToRun, type RunEnding } from './attach.js';
@@ -30,6 +32,8 @@ import type { MachineSlots } from './machine-slots.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerContact } from './server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
+import type { QuotaAgent } from '../quota/agent.js';
+import { quotaEnvironment } from '../quota/run-environment.js';
 
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
 export type ShutdownMode = 'leave' | 'stop';
@@ -52,6 +56,8 @@ export interface ActivityOptions {
   allowedRoots: string[];
   /** Keys of the runs this worker's activities hold right now. */
   held: Set<string>;
+  /** Grants calls of quotas to this machine's runs. */
+  quotaAgent: QuotaAgent;
 }
 
 export function createActivities(options: ActivityOptions) {
@@ -83,6 +89,7 @@ export function createActivities(options: ActivityOptions) {
           launchedPid,
           announceStart: launchedPid !== undefined,
           held: options.held,
+          quotaAgent: options.quotaAgent,
         });
 
       let ending: RunEnding;
@@ -170,6 +177,8 @@ async function start(
   await mkdir(path.dirname(logFile), { recursive: true });
   await mkdir(resultsDir, { recursive: true });
   await files.renewLease(Date.now());
+  const quotas = quotasOf(input);
+  const quota = { token: randomBytes(24).toString('hex'), experiment: experiment.name, quotas };
   const spec: RunSpec = {
     runId: location.runKey,
     file: command.file,
@@ -180,7 +189,9 @@ async function start(
     timeoutMs: settings.timeoutMs,
     killGraceMs: settings.killGraceMs,
     leaseTimeoutMs: options.adoptWindowMs,
+    quota,
   };
+  options.quotaAgent.register(quota.token, quota); // before the script can ask
   return launchKeeper(
     files,
     spec,
@@ -190,7 +201,16 @@ async function start(
       STAGED_ATTEMPT: String(location.run),
       STAGED_RESULTS_DIR: resultsDir,
       PYTHONUNBUFFERED: '1',
+      ...quotaEnvironment(process.env, options.quotaAgent.socketPath, quota.token, quotas),
     }),
+  );
+}
+
+/** The declarations of the quotas the experiment draws from (its `Quota:` line), as its batch carries them. */
+function quotasOf({ experiment, settings }: RunInput): Record<string, QuotaDeclaration> {
+  const declared = settings.quotas ?? {};
+  return Object.fromEntries(
+    (experiment.quotas ?? []).flatMap((name) => (declared[name] ? [[name, declared[name]]] : [])),
   );
 }
 

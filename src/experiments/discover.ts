@@ -3,8 +3,10 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { experimentIdOf } from '../shared/batch-state.js';
 import type { ExperimentSpec } from '../shared/types.js';
+import { quotaUseOf } from '../quota/declaration.js';
+import { describingText } from './docstring.js';
 import { decideScriptPriority, type PriorityRules } from './priority.js';
-import { BadInputError, PriorityLineError } from '../errors.js';
+import { BadInputError, DocstringLineError } from '../errors.js';
 import { isExecutable } from '../executable.js';
 
 /** Docstrings live at the top of a file; this much is enough to find them. */
@@ -13,11 +15,19 @@ const HEAD_BYTES = 64 * 1024;
 export interface DiscoveredExperiment extends ExperimentSpec {
   path: string;
   reason: string;
+  /** Calls the experiment expects to make (`Calls:` line). */
+  calls?: number;
+}
+
+export interface DiscoveryRules {
+  priority?: PriorityRules;
+  /** Quotas a `Quota:` line may name; another name is bad input. */
+  quotas?: ReadonlySet<string>;
 }
 
 /** What a batch carries of an experiment: no path or reason, since a batch holds thousands. */
-export function specOf({ id, name, file, priority }: DiscoveredExperiment): ExperimentSpec {
-  return { id, name, file, priority };
+export function specOf({ id, name, file, priority, quotas }: DiscoveredExperiment): ExperimentSpec {
+  return quotas?.length ? { id, name, file, priority, quotas } : { id, name, file, priority };
 }
 
 /** Bad input found while discovering: the message names the file and the problem. */
@@ -51,7 +61,7 @@ function decodeHead(head: Buffer, file: string, isPython: boolean): string {
   }
 }
 
-export async function discoverExperiments(dir: string, rules?: PriorityRules): Promise<DiscoveredExperiment[]> {
+export async function discoverExperiments(dir: string, rules: DiscoveryRules = {}): Promise<DiscoveredExperiment[]> {
   const info = await stat(dir).catch(() => undefined);
   if (!info) throw new BadInputError(`experiments directory not found: ${dir}`);
   if (!info.isDirectory()) throw new BadInputError(`not a directory: ${dir}`);
@@ -71,18 +81,35 @@ export async function discoverExperiments(dir: string, rules?: PriorityRules): P
     const head = await readHead(file).catch((err: NodeJS.ErrnoException) => {
       throw new BadInputError(`${file}: cannot read it (${err.code ?? err.message})`);
     });
+    const source = decodeHead(head, file, isPython);
     let decision;
+    let use;
     try {
-      decision = decideScriptPriority(decodeHead(head, file, isPython), isPython, rules);
+      decision = decideScriptPriority(source, isPython, rules.priority);
+      use = quotaUseOf(describingText(source, isPython));
     } catch (err) {
-      if (err instanceof PriorityLineError) throw new BadInputError(`${file}: ${err.message}`);
+      if (err instanceof DocstringLineError) throw new BadInputError(`${file}: ${err.message}`);
       throw err;
+    }
+    const unknown = use.quotas.filter((quota) => !rules.quotas?.has(quota));
+    if (unknown.length) {
+      const declared = rules.quotas?.size ? `declared: ${[...rules.quotas].join(', ')}` : 'none is declared';
+      throw new BadInputError(`${file}: unknown quota ${unknown.join(', ')} (${declared} in staged.config.json)`);
     }
     const name = experimentNameOf(entry.name);
     const twin = found.find((experiment) => experiment.name === name);
     // Logs, results and workflow ids are keyed by name: two files with one name would share them.
     if (twin) throw new BadInputError(`${twin.path} and ${file} have the same name "${name}"; rename one`);
-    found.push({ id: experimentIdOf(name), name, file: entry.name, path: file, ...decision });
+    const experiment: DiscoveredExperiment = {
+      id: experimentIdOf(name),
+      name,
+      file: entry.name,
+      path: file,
+      ...decision,
+    };
+    if (use.quotas.length) experiment.quotas = use.quotas;
+    if (use.calls !== undefined) experiment.calls = use.calls;
+    found.push(experiment);
   }
   return found;
 }

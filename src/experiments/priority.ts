@@ -1,5 +1,5 @@
 /** Where priority is decided: an explicit `Priority:` line, else keywords in the docstring's summary. */
-import { PriorityLineError } from '../errors.js';
+import { DocstringLineError } from '../errors.js';
 import { PRIORITIES, type Priority } from '../shared/types.js';
 import { describingText, summaryOf } from './docstring.js';
 
@@ -33,13 +33,13 @@ function keywordPattern(keyword: string): RegExp {
   return new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}[\\p{L}\\p{N}_]*`, 'giu');
 }
 
-/** Classifies a script's describing text; throws PriorityLineError for a `Priority:` line with an unknown level. */
+/** Classifies a script's describing text; throws DocstringLineError for a `Priority:` line with an unknown level. */
 export function decidePriority(text: string, rules: PriorityRules = DEFAULT_PRIORITY_RULES): PriorityDecision {
   const explicit = PRIORITY_LINE.exec(text);
   if (explicit) {
     const level = explicit[1].toLowerCase();
     if (!(PRIORITIES as readonly string[]).includes(level)) {
-      throw new PriorityLineError(
+      throw new DocstringLineError(
         `malformed line "${explicit[0].trim()}": ` + `the level must be one of ${PRIORITIES.join(', ')}`,
       );
     }

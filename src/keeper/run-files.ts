@@ -6,6 +6,7 @@
 import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Progress } from '../shared/progress.js';
+import type { QuotaDeclaration } from '../shared/types.js';
 
 /** What the keeper runs and how; written once by the worker before the keeper starts. */
 export interface RunSpec {
@@ -20,6 +21,8 @@ export interface RunSpec {
   killGraceMs: number;
   /** The keeper stops the run when its lease has not been renewed for this long. */
   leaseTimeoutMs: number;
+  /** The run's secret for the quota agent and the quotas it may draw from (re-registered by an adopting worker). */
+  quota?: { token: string; experiment: string; quotas: Record<string, QuotaDeclaration> };
 }
 
 export type KillMode = 'cgroup' | 'process-scan';

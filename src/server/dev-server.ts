@@ -53,7 +53,11 @@ export interface WaitOptions {
 }
 
 /** Waits until a server answers at `address`, then registers staged's search attributes and sets the retention. */
-export async function waitForDevServer(address: string, namespace: string, { retentionMs, timeoutMs = 60_000 }: WaitOptions = {}): Promise<void> {
+export async function waitForDevServer(
+  address: string,
+  namespace: string,
+  { retentionMs, timeoutMs = 60_000 }: WaitOptions = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -10,6 +10,7 @@ import {
   type BatchState,
   type EndReason,
   type ExperimentRecord,
+  type ExperimentSpec,
   type ExperimentStatus,
 } from './types.js';
 
@@ -40,6 +41,8 @@ export interface PackedBatchState {
   errors: Record<number, string>;
   /** Why the last attempt ended, only for experiments that have one; absent in states packed before it existed. */
   reasons?: Record<number, EndReason>;
+  /** The quotas of experiments that use any, by index; absent in states packed before quotas existed. */
+  quotas?: Record<number, string[]>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -50,6 +53,10 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const retryAt: Record<number, number> = {};
   const errors: Record<number, string> = {};
   const reasons: Record<number, EndReason> = {};
+  const quotas: Record<number, string[]> = {};
+  state.experiments.forEach((experiment, index) => {
+    if (experiment.quotas?.length) quotas[index] = experiment.quotas;
+  });
   records.forEach((record, index) => {
     if (record.reason !== undefined) reasons[index] = record.reason;
     if (record.retryAt !== undefined) retryAt[index] = record.retryAt;
@@ -73,6 +80,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     retryAt,
     errors,
     reasons,
+    ...(Object.keys(quotas).length ? { quotas } : {}),
   };
 }
 
@@ -85,12 +93,17 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
     nextIndex: packed.nextIndex,
     cancelRequested: packed.cancelRequested,
     generation: packed.generation,
-    experiments: packed.names.map((name, index) => ({
-      id: experimentIdOf(name),
-      name,
-      file: name + packed.suffixes[index],
-      priority: PRIORITIES[Number(packed.priorities[index])],
-    })),
+    experiments: packed.names.map((name, index) => {
+      const experiment: ExperimentSpec = {
+        id: experimentIdOf(name),
+        name,
+        file: name + packed.suffixes[index],
+        priority: PRIORITIES[Number(packed.priorities[index])],
+      };
+      const quotas = packed.quotas?.[index];
+      if (quotas) experiment.quotas = quotas;
+      return experiment;
+    }),
     records: packed.names.map((_, index): ExperimentRecord => {
       const record: ExperimentRecord = {
         status: STATUS_CODES[Number(packed.statuses[index])],

@@ -29,6 +29,21 @@ export interface ExperimentSpec {
   /** File name inside the batch's experiments directory. */
   file: string;
   priority: Priority;
+  /** Names of the quotas its calls draw from (`Quota:` line); absent when none. */
+  quotas?: string[];
+}
+
+/**
+ * A quota as declared in staged.config.json: at most `limit` calls in any window of `windowMs`,
+ * counted when each call is made, across every batch and machine.
+ */
+export interface QuotaDeclaration {
+  limit: number;
+  windowMs: number;
+  /** `host` or `host:port`: requests to these are metered without code changes. */
+  hosts: string[];
+  /** Experiments using this quota that run at once, across all batches and machines. */
+  maxConcurrent?: number;
 }
 
 /** Settings chosen at submit time; every experiment of the batch shares them. */
@@ -52,6 +67,8 @@ export interface BatchSettings {
   historyLimit: number;
   /** Whether the namespace has staged's search attributes registered. */
   searchAttributes: boolean;
+  /** The quotas this batch's experiments use, by name; absent when none does. */
+  quotas?: Record<string, QuotaDeclaration>;
 }
 
 /** `queued`: not started, or started and waiting for a worker slot; `running`: its process runs. */

@@ -1,4 +1,5 @@
 /** `submit`: discovers and orders the experiments, starts the batch workflow, and follows it. */
+import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { completedEarlier, notCompletedIn, startBatch } from '../../batch-client/index.js';
 import { loadProjectConfig } from '../../config.js';
@@ -22,11 +23,13 @@ type SubmitOptions = OptionsOf<'submit'>;
 
 /** The experiments `submit` would run, in start order, before earlier batches narrow them. */
 export async function resolveQueue(options: SubmitOptions, workDir: string) {
-  const { priorityRules } = await loadProjectConfig(workDir);
-  const settings = toBatchSettings(options, workDir, false);
-  const discovered = await discoverExperiments(settings.experimentsDir, priorityRules);
+  const config = await loadProjectConfig(workDir);
+  const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
+  const discovered = await discoverExperiments(path.resolve(workDir, options.dir), rules);
   const queue = sortExperiments(selectExperiments(discovered, options));
-  return { settings, queue };
+  const used = new Set(queue.flatMap((experiment) => experiment.quotas ?? []));
+  const quotas = Object.fromEntries(Object.entries(config.quotas).filter(([name]) => used.has(name)));
+  return { settings: toBatchSettings(options, workDir, false, quotas), queue };
 }
 
 function printDryRun(queue: DiscoveredExperiment[], json: boolean): void {

@@ -1,0 +1,49 @@
+/** A worker's calls to the quota budget workflows: grant by update (starting the budget if need be), report 429s. */
+import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { QuotaDeclaration } from '../shared/types.js';
+import {
+  budgetWorkflowId,
+  grantCallsUpdate,
+  quotaBudgetWorkflow,
+  rateLimitedSignal,
+} from '../workflows/quota-budget.js';
+import { newBudget, type Grant } from './window.js';
+
+export class BudgetClient {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  /** Budgets known to exist: asked by plain update, which costs one call where update-with-start costs more. */
+  private readonly started = new Set<string>();
+
+  async grant(quota: string, declaration: QuotaDeclaration, calls: number): Promise<Grant> {
+    const { limit, windowMs } = declaration;
+    if (this.started.has(quota)) {
+      try {
+        const handle = this.client.workflow.getHandle(budgetWorkflowId(quota));
+        return await handle.executeUpdate(grantCallsUpdate, { args: [{ calls, limit, windowMs }] });
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        this.started.delete(quota); // terminated by hand, or past retention: start it again
+      }
+    }
+    const startWorkflowOperation = new WithStartWorkflowOperation(quotaBudgetWorkflow, {
+      workflowId: budgetWorkflowId(quota),
+      taskQueue: this.taskQueue,
+      args: [newBudget(quota, limit, windowMs)],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    const grant = await this.client.workflow.executeUpdateWithStart(grantCallsUpdate, {
+      args: [{ calls, limit, windowMs }],
+      startWorkflowOperation,
+    });
+    this.started.add(quota);
+    return grant;
+  }
+
+  async reportRateLimited(quota: string, retryAfterMs: number | undefined): Promise<void> {
+    await this.client.workflow.getHandle(budgetWorkflowId(quota)).signal(rateLimitedSignal, { retryAfterMs });
+  }
+}
