@@ -18,3 +18,4 @@ export {
 export { completedEarlier, notCompletedIn } from './earlier.js';
 export { completedOnDisk, readSummaryFile, reserveBatchId, type BatchRecord } from './files.js';
 export { runningProgress } from './progress.js';
+export { quotaViews } from './quotas.js';

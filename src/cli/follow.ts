@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { isBatchDone } from '../shared/batch-state.js';
 import type { BatchState, BatchSummary } from '../shared/types.js';
-import { batchSummary, queryBatchState, runningProgress } from '../batch-client/index.js';
+import { batchSummary, queryBatchState, quotaViews, runningProgress } from '../batch-client/index.js';
 import { EXIT } from '../errors.js';
 import { liveBatchView } from './display/batch-view.js';
 import type { Display } from './display/display.js';
@@ -26,7 +26,8 @@ export type FollowResult = { kind: 'finished'; summary: BatchSummary } | { kind:
 
 export async function statusBlock(handle: WorkflowHandle, state: BatchState, status = 'running'): Promise<string[]> {
   const now = Date.now();
-  return statusLines(liveBatchView(state, status, await runningProgress(handle.client, state), now));
+  const [runs, quotas] = await Promise.all([runningProgress(handle.client, state), quotaViews(handle.client, state)]);
+  return statusLines(liveBatchView(state, status, runs, now, quotas));
 }
 
 export async function followBatch(handle: WorkflowHandle, options: FollowOptions): Promise<FollowResult> {

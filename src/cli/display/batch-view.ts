@@ -2,6 +2,7 @@
 import { countByStatus, experimentViews, type StatusCounts } from '../../shared/batch-state.js';
 import { batchEtaMs, runLeftMs } from '../../shared/eta.js';
 import type { Progress } from '../../shared/progress.js';
+import type { BudgetView } from '../../quota/window.js';
 import type { BatchState, ExperimentView, RunHeartbeat } from '../../shared/types.js';
 
 export interface LiveExperimentView extends ExperimentView {
@@ -20,6 +21,8 @@ export interface LiveBatchView {
   /** Time left for the whole batch; null until an experiment finished or reported progress. */
   eta: { seconds: number; at: string } | null;
   experiments: LiveExperimentView[];
+  /** The quotas the batch draws from, as their budgets stand; absent when it uses none. */
+  quotas?: BudgetView[];
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -31,6 +34,7 @@ export function liveBatchView(
   status: string,
   runs: ReadonlyMap<number, RunHeartbeat>,
   now: number,
+  quotas: BudgetView[] = [],
 ): LiveBatchView {
   const experiments = experimentViews(state).map((view, index): LiveExperimentView => {
     if (view.status !== 'running') return view;
@@ -53,5 +57,6 @@ export function liveBatchView(
     counts: countByStatus(state.records),
     eta: etaMs === undefined ? null : { seconds: seconds(etaMs), at: new Date(now + etaMs).toISOString() },
     experiments,
+    ...(quotas.length ? { quotas } : {}),
   };
 }

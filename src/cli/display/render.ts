@@ -4,6 +4,7 @@ import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../../shared/summar
 import type { LiveBatchView, LiveExperimentView } from './batch-view.js';
 import { formatDuration } from '../../shared/duration.js';
 import type { BatchListing } from '../../batch-client/index.js';
+import type { BudgetView } from '../../quota/window.js';
 import { textTable } from './table.js';
 
 const RULE = '='.repeat(70);
@@ -43,6 +44,7 @@ export function statusLines(view: LiveBatchView): string[] {
       (counts.cancelled ? ` | Cancelled: ${counts.cancelled}` : '') +
       eta,
   ];
+  for (const quota of view.quotas ?? []) lines.push(`  ${quotaLine(quota, Date.now())}`);
   const running = view.experiments.filter(
     (experiment) => experiment.status === 'running' || experiment.status === 'retrying',
   );
@@ -51,6 +53,15 @@ export function statusLines(view: LiveBatchView): string[] {
     for (const experiment of running) lines.push(`    - ${experiment.name} (${runningDetails(experiment)})`);
   }
   return lines;
+}
+
+/** `[QUOTA] yahoo: 37/1500 calls in the last 1.0h, paused 12.0s more, limit lowered from 2000 after 429s` */
+export function quotaLine(quota: BudgetView, now: number): string {
+  const window = formatDuration(quota.windowMs);
+  const parts = [`[QUOTA] ${quota.name}: ${quota.callsInWindow}/${quota.effectiveLimit} calls in the last ${window}`];
+  if (quota.pausedUntil !== null) parts.push(`paused ${formatDuration(Math.max(0, quota.pausedUntil - now))} more`);
+  if (quota.effectiveLimit < quota.limit) parts.push(`limit lowered from ${quota.limit} after 429s`);
+  return parts.join(', ');
 }
 
 function runningDetails(experiment: LiveExperimentView): string {

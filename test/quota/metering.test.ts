@@ -1,0 +1,162 @@
+/**
+ * The quota budget end to end: Python experiments call a simulated rate-limited API through plain
+ * urllib, with no staged code in them, only a `Quota:` line; the worker's agent meters every call.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { batchSummary, findBatch } from '../../src/batch-client/index.js';
+import { RateLimitedApi } from '../helpers/rate-limited-api.js';
+import { tempDir } from '../helpers/scripts.js';
+import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+
+const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
+const server = useTestServer();
+
+interface ExperimentSet {
+  count: number;
+  calls: number;
+  /** The docstring's `Quota:` line, or none. */
+  quotaLine?: string;
+  /** Retry a call the API refused (else count it and go on). */
+  retryRefused: boolean;
+}
+
+/** Python experiments that each call the API `calls` times through urllib and print how many were refused. */
+async function writeExperiments(dir: string, port: number, set: ExperimentSet): Promise<void> {
+  for (let index = 1; index <= set.count; index++) {
+    const source = [
+      '"""Calls the simulated API through plain urllib.',
+      '',
+      set.quotaLine ?? '',
+      '"""',
+      'import urllib.error, urllib.request',
+      'refused = 0',
+      `for call in range(${set.calls}):`,
+      '    while True:',
+      '        try:',
+      `            urllib.request.urlopen("http://127.0.0.1:${port}/quote?call=%d" % call).read()`,
+      '            break',
+      '        except urllib.error.HTTPError as error:',
+      '            if error.code != 429:',
+      '                raise',
+      '            refused += 1',
+      `            if not ${set.retryRefused ? 'True' : 'False'}:`,
+      '                break',
+      'print("refused", refused)',
+      '',
+    ].join('\n');
+    await writeFile(path.join(dir, `exp${index}_calls.py`), source);
+  }
+}
+
+async function writeConfig(dir: string, quotas: Record<string, unknown>): Promise<void> {
+  await writeFile(path.join(dir, 'staged.config.json'), JSON.stringify({ quotas }, null, 2));
+}
+
+function submit(dir: string, taskQueue: string, args: string[]) {
+  return execa(process.execPath, [CLI, 'submit', '--dir', '.', '--detach', '--json', ...args], {
+    cwd: dir,
+    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
+    reject: false,
+  });
+}
+
+async function runToEnd(dir: string, taskQueue: string, args: string[], slots: number) {
+  const worker = await startWorker(server.env, taskQueue, slots);
+  return worker.runUntil(async () => {
+    const submitted = await submit(dir, taskQueue, args);
+    expect(submitted.exitCode).toBe(0);
+    const { batchId } = JSON.parse(String(submitted.stdout)) as { batchId: string };
+    const found = await findBatch(server.env.client, batchId);
+    return batchSummary(found!.handle);
+  });
+}
+
+const WINDOW_MS = 5_000;
+const LIMIT = 100;
+
+test(
+  '30 experiments x 40 calls under 100/5s at --max-concurrent 10: no call refused, no window over the limit, ' +
+    'close to the least time the limit allows; the same batch without the Quota: line is refused',
+  async () => {
+    const api = new RateLimitedApi({ limit: LIMIT, windowMs: WINDOW_MS });
+    const { port } = await api.start();
+    try {
+      const dir = await tempDir('quota-metered');
+      await writeConfig(dir, { fakeapi: { limit: `${LIMIT}/5s`, hosts: [`127.0.0.1:${port}`] } });
+      await writeExperiments(dir, port, { count: 30, calls: 40, quotaLine: 'Quota: fakeapi', retryRefused: true });
+      const summary = await runToEnd(dir, uniqueQueue(), ['--max-concurrent', '10', '--max-retries', '0'], 10);
+
+      expect(summary.experiments.map((experiment) => experiment.status)).toEqual(Array(30).fill('completed'));
+      const accepted = api.requests().filter((request) => request.accepted);
+      expect(accepted).toHaveLength(1_200);
+      expect(api.rejections()).toHaveLength(0);
+      expect(api.maxInAnyWindow(WINDOW_MS)).toBeLessThanOrEqual(LIMIT);
+      const spanMs = accepted.at(-1)!.at - accepted[0].at;
+      const leastMs = (1_200 / LIMIT - 1) * WINDOW_MS;
+      console.log(`[figure] 1,200 metered calls took ${(spanMs / 1000).toFixed(1)} s; the limit allows ${leastMs / 1000} s`);
+      expect(spanMs).toBeLessThanOrEqual(1.05 * leastMs + 2_000);
+    } finally {
+      await api.stop();
+    }
+
+    const unmetered = new RateLimitedApi({ limit: LIMIT, windowMs: WINDOW_MS });
+    const other = await unmetered.start();
+    try {
+      const dir = await tempDir('quota-unmetered');
+      await writeConfig(dir, { fakeapi: { limit: `${LIMIT}/5s`, hosts: [`127.0.0.1:${other.port}`] } });
+      await writeExperiments(dir, other.port, { count: 30, calls: 40, retryRefused: false });
+      await runToEnd(dir, uniqueQueue(), ['--max-concurrent', '10', '--max-retries', '0'], 10);
+      console.log(`[figure] without the Quota: line, ${unmetered.rejections().length} of 1,200 calls were refused`);
+      expect(unmetered.rejections().length).toBeGreaterThan(0);
+    } finally {
+      await unmetered.stop();
+    }
+  },
+  240_000,
+);
+
+test(
+  "the API's real limit secretly half the declared one: every experiment completes without a retry, " +
+    'and refusals stop after the first pause',
+  async () => {
+    const api = new RateLimitedApi({ limit: 25, windowMs: WINDOW_MS, retryAfterSeconds: 2 });
+    const { port } = await api.start();
+    try {
+      const dir = await tempDir('quota-lower');
+      await writeConfig(dir, { fakeapi: { limit: '50/5s', hosts: [`127.0.0.1:${port}`] } });
+      await writeExperiments(dir, port, { count: 6, calls: 25, quotaLine: 'Quota: fakeapi', retryRefused: true });
+      const summary = await runToEnd(dir, uniqueQueue(), ['--max-concurrent', '6', '--max-retries', '0'], 6);
+
+      expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual(
+        Array(6).fill(['completed', 1]),
+      );
+      const refusals = api.rejections();
+      console.log(`[figure] real limit half the declared: ${refusals.length} refusals, all before the first pause ended`);
+      expect(refusals.length).toBeGreaterThan(0);
+      const firstRefusal = refusals[0].at;
+      // After the first pause (2 s) the lowered limit holds: no refusal comes later than the burst that caused it.
+      expect(refusals.every((refusal) => refusal.at < firstRefusal + 2_000)).toBe(true);
+    } finally {
+      await api.stop();
+    }
+  },
+  180_000,
+);
+
+describe('bad quota input: exit 2, nothing started', () => {
+  test.each([
+    ['an unknown quota name', { fakeapi: { limit: '10/1s', hosts: [] } }, 'Quota: yahoo', 'unknown quota yahoo'],
+    ['a malformed limit', { fakeapi: { limit: '10 per second', hosts: [] } }, 'Quota: fakeapi', 'is not a limit'],
+    ['a malformed host', { fakeapi: { limit: '10/1s', hosts: ['http://x/'] } }, 'Quota: fakeapi', 'is not a host'],
+  ])('%s', async (_name, quotas, quotaLine, message) => {
+    const dir = await tempDir('quota-bad');
+    await writeConfig(dir, quotas);
+    await writeExperiments(dir, 1, { count: 1, calls: 1, quotaLine, retryRefused: false });
+    const result = await submit(dir, uniqueQueue(), []);
+    expect(result.exitCode).toBe(2);
+    expect(String(result.stderr)).toContain(message);
+  });
+});
