@@ -1,0 +1,618 @@
+/**
+ * staged's Python side of the quota budget (python/), without Temporal: real Python processes, a real simulated API
+ * on 127.0.0.1 and a fake quota agent on a UNIX socket that grants every call to a declared quota and records it.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, execaSync } from 'execa';
+import { RateLimitedApi, type RateLimitedApiOptions } from '../helpers/rate-limited-api.js';
+import { tempDir } from '../helpers/scripts.js';
+
+const PYTHON_DIR = fileURLToPath(new URL('../../../python', import.meta.url));
+const TOKEN = 'run-secret-token';
+// STAGED_TEST_PYTHON runs these tests under another interpreter, e.g. the oldest supported (3.8).
+const PYTHON = execaSync(process.env.STAGED_TEST_PYTHON ?? 'python3', [
+  '-c',
+  'import sys; print(sys.executable)',
+]).stdout;
+const HAS_REQUESTS = execaSync(PYTHON, ['-c', 'import requests'], { reject: false }).exitCode === 0;
+
+interface AgentCall {
+  path: string;
+  authorization?: string;
+  body?: Record<string, unknown>;
+  at: number;
+  dropped: boolean;
+}
+
+interface FakeAgentOptions {
+  quotas?: string[];
+  /** Holds each grant this long, as an agent whose budget is spent does. */
+  grantDelayMs?: number;
+  /** Drops this many /acquire connections without an answer, as a worker that dies mid-wait does. */
+  dropAcquires?: number;
+}
+
+/** The quota agent's protocol, with the simplest rule: every declared quota is granted at once. */
+class FakeAgent {
+  readonly calls: AgentCall[] = [];
+  private server?: Server;
+  private dropsLeft: number;
+
+  constructor(
+    readonly socketPath: string,
+    private readonly options: FakeAgentOptions = {},
+  ) {
+    this.dropsLeft = options.dropAcquires ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const quotas = this.options.quotas ?? ['fakeapi', 'x'];
+    const server = createServer((request, response) => {
+      let text = '';
+      request.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      request.on('end', () => {
+        const call: AgentCall = {
+          path: request.url ?? '',
+          authorization: request.headers.authorization,
+          at: Date.now(),
+          dropped: false,
+        };
+        this.calls.push(call);
+        const answer = (status: number, body?: object) => {
+          response.writeHead(status, { 'content-type': 'application/json' });
+          response.end(body === undefined ? undefined : JSON.stringify(body));
+        };
+        if (request.method !== 'POST' || !['/acquire', '/rate-limited'].includes(call.path)) return answer(404);
+        if (call.authorization !== `Bearer ${TOKEN}`) return answer(401, { error: 'unknown token' });
+        try {
+          call.body = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          return answer(400, { error: 'body is not JSON' });
+        }
+        const quota: unknown = call.body?.quota;
+        if (typeof quota !== 'string' || !quotas.includes(quota)) {
+          return answer(403, { error: `quota ${JSON.stringify(quota)} is not declared for this run` });
+        }
+        if (call.path === '/rate-limited') return answer(204);
+        const calls: unknown = call.body?.calls;
+        if (!Number.isInteger(calls) || (calls as number) < 1) return answer(400, { error: 'calls must be >= 1' });
+        if (this.dropsLeft > 0) {
+          this.dropsLeft--;
+          call.dropped = true;
+          request.socket.destroy();
+          return;
+        }
+        setTimeout(() => answer(200, { granted: calls }), this.options.grantDelayMs ?? 0);
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(this.socketPath, resolve));
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  acquires(): AgentCall[] {
+    return this.calls.filter((call) => call.path === '/acquire' && !call.dropped);
+  }
+
+  rateLimited(): AgentCall[] {
+    return this.calls.filter((call) => call.path === '/rate-limited');
+  }
+}
+
+let dir: string;
+let agent: FakeAgent;
+const apis: RateLimitedApi[] = [];
+
+beforeEach(async () => {
+  dir = await tempDir('quota-py');
+  agent = new FakeAgent(path.join(dir, 'agent.sock'));
+});
+
+afterEach(async () => {
+  await agent.stop();
+  await Promise.all(apis.splice(0).map((api) => api.stop()));
+});
+
+async function startedApi(
+  options: RateLimitedApiOptions = { limit: 100, windowMs: 60_000 },
+): Promise<{ api: RateLimitedApi; base: string }> {
+  const api = new RateLimitedApi(options);
+  apis.push(api);
+  const { port } = await api.start();
+  return { api, base: `http://127.0.0.1:${port}` };
+}
+
+/** A run's environment as staged gives it, metering `base`'s host:port as quota "fakeapi". */
+function runEnvironment(base: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const environment: Record<string, string | undefined> = {
+    PATH: `${path.join(PYTHON_DIR, 'bin')}:${path.dirname(PYTHON)}:/usr/bin:/bin`,
+    PYTHONPATH: PYTHON_DIR,
+    STAGED_QUOTA_SOCKET: agent.socketPath,
+    STAGED_QUOTA_TOKEN: TOKEN,
+    STAGED_QUOTA_HOSTS: JSON.stringify({ [new URL(base).host]: 'fakeapi' }),
+    STAGED_QUOTA_AUTO: '1',
+    ...extra,
+  };
+  return Object.fromEntries(
+    Object.entries(environment).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+}
+
+async function runPython(code: string, environment: Record<string, string>) {
+  const script = path.join(dir, `script-${Date.now()}.py`);
+  await writeFile(script, code);
+  return execa(PYTHON, [script], { env: environment, extendEnv: false, reject: false });
+}
+
+function acquiredAt(api: RateLimitedApi): void {
+  const requests = api.requests();
+  const acquires = agent.acquires();
+  expect(acquires).toHaveLength(requests.length);
+  requests.forEach((request, i) => expect(acquires[i].at).toBeLessThanOrEqual(request.at));
+}
+
+test('(a) urllib.request, http.client, no code change: one acquire per request to the mapped host only', async () => {
+  await agent.start();
+  const { api, base } = await startedApi();
+  const { api: unmapped, base: otherBase } = await startedApi();
+  const result = await runPython(
+    [
+      'import http.client, urllib.request',
+      `for i in range(3): assert urllib.request.urlopen("${base}/u%d" % i).status == 200`,
+      `assert urllib.request.urlopen("${otherBase}/unmapped").status == 200`,
+      `connection = http.client.HTTPConnection("127.0.0.1", ${new URL(base).port})`,
+      'for i in range(2):',
+      '    connection.request("GET", "/kept-alive%d" % i)',
+      '    assert connection.getresponse().read()',
+      '',
+    ].join('\n'),
+    runEnvironment(base),
+  );
+  expect(result.stderr).toBe('');
+  expect(result.exitCode).toBe(0);
+  expect(api.requests().map((request) => request.path)).toEqual(['/u0', '/u1', '/u2', '/kept-alive0', '/kept-alive1']);
+  expect(unmapped.requests()).toHaveLength(1);
+  expect(agent.acquires().map((call) => call.body)).toEqual(Array(5).fill({ quota: 'fakeapi', calls: 1 }));
+  expect(agent.acquires().every((call) => call.authorization === `Bearer ${TOKEN}`)).toBe(true);
+  acquiredAt(api);
+});
+
+test('a host-only entry meters every port of that host; a host:port entry wins over it', async () => {
+  await agent.start();
+  const { api, base } = await startedApi();
+  const port = new URL(base).port;
+  const hosts = JSON.stringify({ localhost: 'x', [`localhost:${port}`]: 'fakeapi', 'api.example.com': 'x' });
+  const result = await runPython(
+    [
+      'import urllib.request',
+      'from staged_quota import quota_for',
+      `print(quota_for("LOCALHOST", ${port}), quota_for("localhost", 1), quota_for("api.example.com.", 443),`,
+      '      quota_for("example.com", 443))',
+      `urllib.request.urlopen("http://localhost:${port}/by-name").read()`,
+      '',
+    ].join('\n'),
+    runEnvironment(base, { STAGED_QUOTA_HOSTS: hosts }),
+  );
+  expect(result.stderr).toBe('');
+  expect(result.stdout).toBe('fakeapi x x None');
+  expect(api.requests()).toHaveLength(1);
+  expect(agent.acquires().map((call) => call.body)).toEqual([{ quota: 'fakeapi', calls: 1 }]);
+});
+
+(HAS_REQUESTS ? test : test.skip)(
+  '(b) requests (a kept-alive Session) and urllib3 directly: exactly one acquire per request, none doubled',
+  async () => {
+    await agent.start();
+    const { api, base } = await startedApi();
+    const { api: unmapped, base: otherBase } = await startedApi();
+    const result = await runPython(
+      [
+        'import requests, urllib3',
+        'session = requests.Session()',
+        `for i in range(3): assert session.get("${base}/s%d" % i).status_code == 200`,
+        'pool = urllib3.PoolManager()',
+        `for i in range(2): assert pool.request("GET", "${base}/p%d" % i).status == 200`,
+        `assert requests.get("${otherBase}/unmapped").status_code == 200`,
+        'print(requests.__version__, urllib3.__version__)',
+        '',
+      ].join('\n'),
+      runEnvironment(base),
+    );
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(api.requests()).toHaveLength(5);
+    expect(unmapped.requests()).toHaveLength(1);
+    expect(agent.acquires().map((call) => call.body)).toEqual(Array(5).fill({ quota: 'fakeapi', calls: 1 }));
+    acquiredAt(api);
+  },
+);
+
+test('(c) a 429 seen by urllib.request is reported with its Retry-After seconds', async () => {
+  await agent.start();
+  const { api, base } = await startedApi({ limit: 1, windowMs: 60_000, retryAfterSeconds: 7 });
+  const result = await runPython(
+    [
+      'import urllib.error, urllib.request',
+      `urllib.request.urlopen("${base}/first").read()`,
+      'try:',
+      `    urllib.request.urlopen("${base}/second")`,
+      'except urllib.error.HTTPError as error:',
+      '    print(error.code)',
+      '',
+    ].join('\n'),
+    runEnvironment(base),
+  );
+  expect(result.stderr).toBe('');
+  expect(result.stdout).toBe('429');
+  expect(api.rejections()).toHaveLength(1);
+  expect(agent.acquires()).toHaveLength(2);
+  expect(agent.rateLimited().map((call) => [call.authorization, call.body])).toEqual([
+    [`Bearer ${TOKEN}`, { quota: 'fakeapi', retryAfterSeconds: 7 }],
+  ]);
+});
+
+(HAS_REQUESTS ? test : test.skip)(
+  '(c) under requests with urllib3 retrying 429s: every attempt acquires, the 429 in between is reported',
+  async () => {
+    await agent.start();
+    const { api, base } = await startedApi({ limit: 1, windowMs: 500, retryAfterSeconds: 1 });
+    const result = await runPython(
+      [
+        'import requests',
+        'from requests.adapters import HTTPAdapter',
+        'from urllib3.util.retry import Retry',
+        'session = requests.Session()',
+        'session.mount("http://", HTTPAdapter(max_retries=Retry(total=2, status_forcelist=[429])))',
+        `assert session.get("${base}/first").status_code == 200`,
+        `print(session.get("${base}/retried").status_code)`,
+        '',
+      ].join('\n'),
+      runEnvironment(base),
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('200');
+    expect(api.requests().map((request) => [request.path, request.accepted])).toEqual([
+      ['/first', true],
+      ['/retried', false],
+      ['/retried', true],
+    ]);
+    expect(agent.rateLimited().map((call) => call.body)).toEqual([{ quota: 'fakeapi', retryAfterSeconds: 1 }]);
+    acquiredAt(api);
+  },
+);
+
+test('Retry-After as seconds, as an HTTP date, or garbage', async () => {
+  const result = await runPython(
+    [
+      'import email.utils, json, time',
+      'from staged_quota import retry_after_seconds',
+      'now = time.time()',
+      'date = email.utils.formatdate(now + 30, usegmt=True)',
+      'print(json.dumps([retry_after_seconds(v, now=now) for v in ["120", " 2.5 ", date, "soon", "-3", None]]))',
+      '',
+    ].join('\n'),
+    { PATH: '/usr/bin:/bin', PYTHONPATH: PYTHON_DIR },
+  );
+  expect(result.stderr).toBe('');
+  const [seconds, fraction, fromDate, ...invalid] = JSON.parse(result.stdout);
+  expect([seconds, fraction]).toEqual([120, 2.5]);
+  // An HTTP date has whole seconds; `now` has a fraction.
+  expect(fromDate).toBeGreaterThan(29);
+  expect(fromDate).toBeLessThanOrEqual(30);
+  expect(invalid).toEqual([null, null, null]);
+});
+
+test('(d) STAGED_QUOTA_AUTO=0 meters nothing, yet explicit acquire still works', async () => {
+  await agent.start();
+  const { api, base } = await startedApi({ limit: 1, windowMs: 60_000 });
+  const result = await runPython(
+    [
+      'import urllib.error, urllib.request, staged_quota',
+      `urllib.request.urlopen("${base}/one").read()`,
+      'try:',
+      `    urllib.request.urlopen("${base}/two")`,
+      'except urllib.error.HTTPError as error:',
+      '    print(error.code)',
+      'staged_quota.acquire("x")',
+      '',
+    ].join('\n'),
+    runEnvironment(base, { STAGED_QUOTA_AUTO: '0' }),
+  );
+  expect(result.stderr).toBe('');
+  expect(result.stdout).toBe('429');
+  expect(api.requests()).toHaveLength(2);
+  expect(agent.acquires().map((call) => call.body)).toEqual([{ quota: 'x', calls: 1 }]);
+  expect(agent.rateLimited()).toEqual([]);
+});
+
+test('(e) a sitecustomize later on PYTHONPATH still runs, after ours, with metering on', async () => {
+  await agent.start();
+  const { api, base } = await startedApi();
+  const theirs = path.join(dir, 'their-site');
+  const marker = path.join(dir, 'marker.txt');
+  await mkdir(theirs);
+  await writeFile(
+    path.join(theirs, 'sitecustomize.py'),
+    [
+      'import os, sys',
+      'open(os.environ["MARKER"], "w").write("theirs ran; ours first: %s" % ("staged_quota.auto" in sys.modules))',
+      '',
+    ].join('\n'),
+  );
+  const result = await runPython(
+    ['import urllib.request', `urllib.request.urlopen("${base}/chained").read()`, ''].join('\n'),
+    runEnvironment(base, { PYTHONPATH: `${PYTHON_DIR}:${theirs}`, MARKER: marker }),
+  );
+  expect(result.stderr).toBe('');
+  expect(await readFile(marker, 'utf8')).toBe('theirs ran; ours first: True');
+  expect(api.requests()).toHaveLength(1);
+  expect(agent.acquires()).toHaveLength(1);
+});
+
+test('a broken host map or a failing chained sitecustomize is printed once and the script still runs', async () => {
+  await agent.start();
+  const { api, base } = await startedApi();
+  const theirs = path.join(dir, 'broken-site');
+  await mkdir(theirs);
+  await writeFile(path.join(theirs, 'sitecustomize.py'), 'raise RuntimeError("their bug")\n');
+  const result = await runPython(
+    ['import urllib.request', `print(urllib.request.urlopen("${base}/anyway").status)`, ''].join('\n'),
+    runEnvironment(base, { STAGED_QUOTA_HOSTS: '{not json', PYTHONPATH: `${PYTHON_DIR}:${theirs}` }),
+  );
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout).toBe('200');
+  const lines = result.stderr.split('\n');
+  expect(lines).toHaveLength(2);
+  expect(lines[0]).toMatch(/automatic quota metering failed.*STAGED_QUOTA_HOSTS is not JSON/);
+  expect(lines[1]).toMatch(/the next sitecustomize failed.*their bug/);
+  expect(api.requests()).toHaveLength(1);
+  expect(agent.calls).toEqual([]);
+});
+
+test('(f) acquire("x", 3), metered and a refusal from Python', async () => {
+  await agent.start();
+  const result = await runPython(
+    [
+      'import staged_quota',
+      'print(staged_quota.acquire("x", 3))',
+      '@staged_quota.metered("x")',
+      'def fetch(): return "fetched"',
+      'print(fetch())',
+      'with staged_quota.metered("fakeapi", 2): pass',
+      'try:',
+      '    staged_quota.acquire("undeclared")',
+      'except staged_quota.QuotaRefused as refusal:',
+      '    print(refusal.status, refusal.message)',
+      '',
+    ].join('\n'),
+    runEnvironment('http://127.0.0.1:1'),
+  );
+  expect(result.stderr).toBe('');
+  expect(result.stdout.split('\n')).toEqual(['3', 'fetched', '403 quota "undeclared" is not declared for this run']);
+  expect(agent.calls.map((call) => call.body)).toEqual([
+    { quota: 'x', calls: 3 },
+    { quota: 'x', calls: 1 },
+    { quota: 'fakeapi', calls: 2 },
+    { quota: 'undeclared', calls: 1 },
+  ]);
+});
+
+test('(f) staged-quota from a shell: acquire and rate-limited; exit 1 on refusal, 2 on bad usage', async () => {
+  await agent.start();
+  const environment = runEnvironment('http://127.0.0.1:1');
+  const shell = (command: string, extra: Record<string, string> = {}) =>
+    execa('sh', ['-c', command], { env: { ...environment, ...extra }, extendEnv: false, reject: false });
+
+  const granted = await shell('staged-quota acquire x 2 && staged-quota acquire x && staged-quota rate-limited x 5');
+  expect([granted.exitCode, granted.stdout, granted.stderr]).toEqual([0, '', '']);
+  expect(agent.calls.map((call) => [call.path, call.body])).toEqual([
+    ['/acquire', { quota: 'x', calls: 2 }],
+    ['/acquire', { quota: 'x', calls: 1 }],
+    ['/rate-limited', { quota: 'x', retryAfterSeconds: 5 }],
+  ]);
+
+  const wrongToken = await shell('staged-quota acquire x', { STAGED_QUOTA_TOKEN: 'not-this-run' });
+  expect(wrongToken.exitCode).toBe(1);
+  expect(wrongToken.stderr).toBe('staged-quota: quota agent refused (401): unknown token');
+
+  const undeclared = await shell('staged-quota rate-limited other');
+  expect(undeclared.exitCode).toBe(1);
+  expect(undeclared.stderr).toContain('(403): quota "other" is not declared for this run');
+
+  const callsBefore = agent.calls.length;
+  for (const usage of ['acquire', 'acquire x 0', 'acquire x two', 'frobnicate x', 'rate-limited x later', 'a b c d']) {
+    const bad = await shell(`staged-quota ${usage}`);
+    expect([usage, bad.exitCode]).toEqual([usage, 2]);
+    expect(bad.stderr).toContain('usage: staged-quota acquire NAME [N]');
+  }
+  expect(agent.calls).toHaveLength(callsBefore);
+});
+
+test('(g) the agent away when the script starts: the script waits for it, says so once, then proceeds', async () => {
+  const { api, base } = await startedApi();
+  const started = Date.now();
+  const script = runPython(
+    ['import urllib.request', `print(urllib.request.urlopen("${base}/late").status)`, ''].join('\n'),
+    runEnvironment(base),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await agent.start();
+  const agentUp = Date.now();
+  const result = await script;
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout).toBe('200');
+  expect(result.stderr.split('\n')).toHaveLength(1);
+  expect(result.stderr).toContain(`quota agent at ${agent.socketPath} is not answering`);
+  expect(agentUp - started).toBeGreaterThanOrEqual(1000);
+  expect(api.requests()).toHaveLength(1);
+  expect(api.requests()[0].at).toBeGreaterThanOrEqual(agentUp);
+  acquiredAt(api);
+});
+
+test('the agent dropping a waiting acquire (its worker died) is retried, not an error', async () => {
+  agent = new FakeAgent(agent.socketPath, { dropAcquires: 2 });
+  await agent.start();
+  const result = await runPython(
+    ['import staged_quota', 'print(staged_quota.acquire("x", 4))', ''].join('\n'),
+    runEnvironment('http://127.0.0.1:1'),
+  );
+  expect(result.stdout).toBe('4');
+  expect(result.stderr.split('\n')).toHaveLength(1);
+  expect(agent.calls.filter((call) => call.dropped)).toHaveLength(2);
+  expect(agent.acquires().map((call) => call.body)).toEqual([{ quota: 'x', calls: 4 }]);
+});
+
+test("a slow grant is waited for, whatever the script's socket timeouts", async () => {
+  agent = new FakeAgent(agent.socketPath, { grantDelayMs: 1500 });
+  await agent.start();
+  const { api, base } = await startedApi();
+  const result = await runPython(
+    [
+      'import socket, time, urllib.request',
+      'socket.setdefaulttimeout(0.2)',
+      'started = time.monotonic()',
+      `print(urllib.request.urlopen("${base}/patient", timeout=0.3).status, time.monotonic() - started >= 1.5)`,
+      '',
+    ].join('\n'),
+    runEnvironment(base),
+  );
+  expect(result.stderr).toBe('');
+  expect(result.stdout).toBe('200 True');
+  expect(api.requests()).toHaveLength(1);
+});
+
+test('a long wait on a kept-alive http.client connection the server closed meanwhile reconnects', async () => {
+  agent = new FakeAgent(agent.socketPath, { grantDelayMs: 1200 });
+  await agent.start();
+  const { api, base } = await startedApi({ limit: 100, windowMs: 60_000, keepAliveTimeoutMs: 200 });
+  const result = await runPython(
+    [
+      'import http.client',
+      `connection = http.client.HTTPConnection("127.0.0.1", ${new URL(base).port})`,
+      'for path in ["/warm", "/after-wait"]:',
+      '    connection.request("GET", path)',
+      '    print(connection.getresponse().read().decode().count(path))',
+      '',
+    ].join('\n'),
+    runEnvironment(base),
+  );
+  expect(result.stderr).toBe('');
+  expect(result.stdout.split('\n')).toEqual(['1', '1']);
+  expect(api.requests()).toHaveLength(2);
+});
+
+(HAS_REQUESTS ? test : test.skip)(
+  'a long wait in a requests Session whose kept-alive connection the server closed meanwhile still succeeds',
+  async () => {
+    agent = new FakeAgent(agent.socketPath, { grantDelayMs: 1200 });
+    await agent.start();
+    const { api, base } = await startedApi({ limit: 100, windowMs: 60_000, keepAliveTimeoutMs: 200 });
+    const result = await runPython(
+      [
+        'import requests',
+        'session = requests.Session()',
+        `print([session.get("${base}" + path).status_code for path in ["/warm", "/after-wait"]])`,
+        '',
+      ].join('\n'),
+      runEnvironment(base),
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('[200, 200]');
+    expect(api.requests()).toHaveLength(2);
+  },
+);
+
+test('(h) without STAGED_QUOTA_SOCKET: acquire and report are no-ops and scripts run normally', async () => {
+  const { api, base } = await startedApi();
+  const result = await runPython(
+    [
+      'import urllib.request, staged_quota',
+      'print(staged_quota.acquire("x", 2))',
+      'staged_quota.report_rate_limited("x", 3)',
+      'with staged_quota.metered("x"): pass',
+      `print(urllib.request.urlopen("${base}/by-hand").status)`,
+      '',
+    ].join('\n'),
+    runEnvironment(base, { STAGED_QUOTA_SOCKET: undefined }),
+  );
+  expect(result.stderr).toBe('');
+  expect(result.stdout.split('\n')).toEqual(['2', '200']);
+  expect(api.requests()).toHaveLength(1);
+
+  const cli = await execa('sh', ['-c', 'staged-quota acquire x 5 && staged-quota rate-limited x 1'], {
+    env: runEnvironment(base, { STAGED_QUOTA_SOCKET: undefined }),
+    extendEnv: false,
+    reject: false,
+  });
+  expect([cli.exitCode, cli.stderr]).toEqual([0, '']);
+});
+
+test('curl_cffi (a stand-in of the same name): Session.request is metered once the script imports it', async () => {
+  // curl_cffi is not installable here; the stand-in speaks raw HTTP over a socket, as libcurl does, not http.client.
+  const standIn = path.join(dir, 'stand-in');
+  await mkdir(path.join(standIn, 'curl_cffi', 'requests'), { recursive: true });
+  await writeFile(path.join(standIn, 'curl_cffi', '__init__.py'), '');
+  await writeFile(
+    path.join(standIn, 'curl_cffi', 'requests', '__init__.py'),
+    [
+      'import email.parser, socket, urllib.parse',
+      'class Response:',
+      '    def __init__(self, status_code, headers):',
+      '        self.status_code, self.headers = status_code, headers',
+      'class Session:',
+      '    def __init__(self, base_url=None, impersonate=None):',
+      '        self.base_url = base_url',
+      '    def request(self, method, url, **kwargs):',
+      '        url = urllib.parse.urljoin(self.base_url or "", url)',
+      '        parts = urllib.parse.urlsplit(url)',
+      '        with socket.create_connection((parts.hostname, parts.port)) as connection:',
+      '            connection.sendall(("%s %s HTTP/1.1\\r\\nHost: %s\\r\\nConnection: close\\r\\n\\r\\n"',
+      '                                % (method, parts.path, parts.netloc)).encode())',
+      '            data = b""',
+      '            while True:',
+      '                chunk = connection.recv(65536)',
+      '                if not chunk: break',
+      '                data += chunk',
+      '        status_line, _, head = data.split(b"\\r\\n\\r\\n")[0].decode().partition("\\r\\n")',
+      '        return Response(int(status_line.split()[1]), email.parser.Parser().parsestr(head))',
+      '    def get(self, url, **kwargs):',
+      '        return self.request("GET", url, **kwargs)',
+      'def get(url, **kwargs):',
+      '    return Session().get(url, **kwargs)',
+      '',
+    ].join('\n'),
+  );
+  await agent.start();
+  const { api, base } = await startedApi({ limit: 1, windowMs: 60_000, retryAfterSeconds: 9 });
+  const { api: unmapped, base: otherBase } = await startedApi();
+  const result = await runPython(
+    [
+      'import sys',
+      'print("curl_cffi" in sys.modules)',
+      'from curl_cffi import requests',
+      'print(requests.Session(base_url="' + base + '", impersonate="chrome").get("/quote").status_code)',
+      `print(requests.get("${base}/again").status_code)`,
+      `print(requests.get("${otherBase}/unmapped").status_code)`,
+      'print(requests.__spec__.loader.get_filename("curl_cffi.requests").endswith("__init__.py"))',
+      '',
+    ].join('\n'),
+    runEnvironment(base, { PYTHONPATH: `${PYTHON_DIR}:${standIn}` }),
+  );
+  expect(result.stderr).toBe('');
+  expect(result.stdout.split('\n')).toEqual(['False', '200', '429', '200', 'True']);
+  expect(unmapped.requests()).toHaveLength(1);
+  expect(agent.acquires().map((call) => call.body)).toEqual(Array(2).fill({ quota: 'fakeapi', calls: 1 }));
+  expect(agent.rateLimited().map((call) => call.body)).toEqual([{ quota: 'fakeapi', retryAfterSeconds: 9 }]);
+  acquiredAt(api);
+});
