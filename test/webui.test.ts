@@ -19,11 +19,20 @@ import { quietRuntime, startWorker, uniqueQueue } from './helpers/temporal.js';
 
 const CHROMIUM = process.env.STAGED_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SCREENSHOTS = process.env.STAGED_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs') : path.join(ROOT, 'dist', 'screenshots');
+const SCREENSHOTS =
+  process.env.STAGED_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs') : path.join(ROOT, 'dist', 'screenshots');
 const UI_PORT = 18_233 + (process.pid % 500);
 /** Without the background-networking flags, Chromium tries Google's hosts, which this network refuses. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 let env: TestWorkflowEnvironment;
 let browser: Browser;
@@ -31,7 +40,8 @@ let page: Page;
 
 beforeAll(async () => {
   quietRuntime();
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set STAGED_CHROMIUM)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set STAGED_CHROMIUM)`);
   env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: await findTemporalCli({ build: false }) },
@@ -72,12 +82,16 @@ async function shownIds(page: Page, batchId: string): Promise<string[]> {
 
 async function listUntil(page: Page, query: string, batchId: string, expected: string[]): Promise<void> {
   let shown: string[] = [];
-  await until(async () => {
-    await openList(page, query);
-    await page.waitForLoadState('networkidle').catch(() => undefined);
-    shown = await shownIds(page, batchId);
-    return JSON.stringify(shown) === JSON.stringify([...expected].sort());
-  }, 60_000, `the Web UI to list ${expected.length} workflow(s) for ${query}`).catch(() => {
+  await until(
+    async () => {
+      await openList(page, query);
+      await page.waitForLoadState('networkidle').catch(() => undefined);
+      shown = await shownIds(page, batchId);
+      return JSON.stringify(shown) === JSON.stringify([...expected].sort());
+    },
+    60_000,
+    `the Web UI to list ${expected.length} workflow(s) for ${query}`,
+  ).catch(() => {
     expect({ query, shown }).toEqual({ query, shown: [...expected].sort() });
   });
 }
@@ -89,22 +103,33 @@ test('the Web UI finds a batch and its experiments by StagedBatchId, StagedPrior
   await mkdir(SCREENSHOTS, { recursive: true });
 
   await worker.runUntil(async () => {
-    const submit = await execa(process.execPath, [CLI, 'submit', '--priority', 'high', '--max-concurrent', '3', '--batch-id', batchId, '--json'], {
-      cwd: ROOT,
-      env: { TEMPORAL_ADDRESS: env.address, STAGED_TASK_QUEUE: taskQueue },
-      reject: false,
-    });
+    const submit = await execa(
+      process.execPath,
+      [CLI, 'submit', '--priority', 'high', '--max-concurrent', '3', '--batch-id', batchId, '--json'],
+      {
+        cwd: ROOT,
+        env: { TEMPORAL_ADDRESS: env.address, STAGED_TASK_QUEUE: taskQueue },
+        reject: false,
+      },
+    );
     expect(submit.exitCode).toBe(0);
     const summary = JSON.parse(String(submit.stdout)) as { experiments: { name: string; priority: string }[] };
     const ids = (priority?: string) =>
-      summary.experiments.filter((experiment) => !priority || experiment.priority === priority).map((experiment) => `${batchId}/${experiment.name}`);
+      summary.experiments
+        .filter((experiment) => !priority || experiment.priority === priority)
+        .map((experiment) => `${batchId}/${experiment.name}`);
     expect(ids('critical')).toHaveLength(3);
     expect(ids()).toHaveLength(8);
 
     await listUntil(page, `StagedBatchId="${batchId}"`, batchId, [batchId, ...ids()]);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'webui-batch.png') });
 
-    await listUntil(page, `StagedBatchId="${batchId}" AND StagedPriority="critical" AND StagedStatus="completed"`, batchId, ids('critical'));
+    await listUntil(
+      page,
+      `StagedBatchId="${batchId}" AND StagedPriority="critical" AND StagedStatus="completed"`,
+      batchId,
+      ids('critical'),
+    );
     await page.screenshot({ path: path.join(SCREENSHOTS, 'webui-critical.png') });
   });
 });
@@ -113,7 +138,11 @@ test("a running experiment's progress shows in the Web UI as its activity's hear
   const dir = await tempDir('webui-progress');
   const release = path.join(dir, '_release');
   const waitForRelease = `i=0; while [ ! -e "${release}" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
-  await writeFile(path.join(dir, 'exp1_training.sh'), `#!/bin/sh\n# Model training\necho "PROGRESS 3/10"\n${waitForRelease}\n`, { mode: 0o755 });
+  await writeFile(
+    path.join(dir, 'exp1_training.sh'),
+    `#!/bin/sh\n# Model training\necho "PROGRESS 3/10"\n${waitForRelease}\n`,
+    { mode: 0o755 },
+  );
   const taskQueue = uniqueQueue();
   const batchId = `webui-progress-${Date.now()}`;
   const worker = await startWorker(env, taskQueue, 1);
@@ -126,26 +155,34 @@ test("a running experiment's progress shows in the Web UI as its activity's hear
     });
     expect(submit.exitCode).toBe(0);
     const workflowId = `${batchId}/exp1_training`;
-    await until(async () => {
-      try {
-        return (await env.client.workflow.getHandle(workflowId).describe()).raw.pendingActivities?.length === 1;
-      } catch {
-        return false;
-      }
-    }, 30_000, 'the experiment to run');
+    await until(
+      async () => {
+        try {
+          return (await env.client.workflow.getHandle(workflowId).describe()).raw.pendingActivities?.length === 1;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      'the experiment to run',
+    );
     const { runId } = await env.client.workflow.getHandle(workflowId).describe();
     const url = `http://localhost:${UI_PORT}/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${runId}/pending-activities`;
     let text = '';
     // Reloads until the page shows a heartbeat that carries the progress (the worker throttles them).
-    await until(async () => {
-      await page.goto(url, { waitUntil: 'load' });
-      for (let look = 0; look < 10; look++) {
-        text = await page.locator('body').innerText();
-        if (/"percent": 30/.test(text)) return true;
-        await page.waitForTimeout(200);
-      }
-      return false;
-    }, 30_000, 'heartbeat details with the progress in the Web UI').catch(() => {
+    await until(
+      async () => {
+        await page.goto(url, { waitUntil: 'load' });
+        for (let look = 0; look < 10; look++) {
+          text = await page.locator('body').innerText();
+          if (/"percent": 30/.test(text)) return true;
+          await page.waitForTimeout(200);
+        }
+        return false;
+      },
+      30_000,
+      'heartbeat details with the progress in the Web UI',
+    ).catch(() => {
       expect(text).toMatch(/"percent": 30/);
     });
     expect(text).toMatch(/"done": 3,\s+"total": 10/);

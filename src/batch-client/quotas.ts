@@ -10,7 +10,7 @@ export async function quotaViews(client: WorkflowClient, state: BatchState): Pro
   const views = await Promise.all(
     names.map((name) =>
       client
-        .getHandle(budgetWorkflowId(name))
+        .getHandle(budgetWorkflowId(state.settings.taskQueue, name))
         .query(budgetQuery)
         .catch(() => undefined),
     ),

@@ -22,7 +22,7 @@ export class BudgetClient {
     const { limit, windowMs } = declaration;
     if (this.started.has(quota)) {
       try {
-        const handle = this.client.workflow.getHandle(budgetWorkflowId(quota));
+        const handle = this.client.workflow.getHandle(budgetWorkflowId(this.taskQueue, quota));
         return await handle.executeUpdate(grantCallsUpdate, { args: [{ calls, limit, windowMs }] });
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -30,7 +30,7 @@ export class BudgetClient {
       }
     }
     const startWorkflowOperation = new WithStartWorkflowOperation(quotaBudgetWorkflow, {
-      workflowId: budgetWorkflowId(quota),
+      workflowId: budgetWorkflowId(this.taskQueue, quota),
       taskQueue: this.taskQueue,
       args: [newBudget(quota, limit, windowMs)],
       workflowIdConflictPolicy: 'USE_EXISTING',
@@ -44,6 +44,8 @@ export class BudgetClient {
   }
 
   async reportRateLimited(quota: string, retryAfterMs: number | undefined): Promise<void> {
-    await this.client.workflow.getHandle(budgetWorkflowId(quota)).signal(rateLimitedSignal, { retryAfterMs });
+    await this.client.workflow
+      .getHandle(budgetWorkflowId(this.taskQueue, quota))
+      .signal(rateLimitedSignal, { retryAfterMs });
   }
 }

@@ -1,6 +1,6 @@
 /**
- * One quota's budget, shared by every batch and machine of the namespace (workflow id
- * `staged-quota-<name>`): workers' quota agents ask it for calls by update, and it grants at most the
+ * One quota's budget, shared by every batch and machine of the namespace and task queue (workflow id
+ * `staged-quota/<task queue>/<name>`, run on that queue): workers' quota agents ask it for calls by update, and it grants at most the
  * limit in any window; a reported 429 pauses it. Long-lived: it continues as new when its history
  * grows, carrying only the grants still inside a window.
  */
@@ -32,8 +32,9 @@ export const budgetQuery = defineQuery<BudgetView>('budget');
 /** Updates add about five events each: continue well before Temporal's 10,240-event warning. */
 const HISTORY_LIMIT = 4_000;
 
-export function budgetWorkflowId(quota: string): string {
-  return `staged-quota-${quota}`;
+/** Workers of another task queue (another deployment) could not run this budget: each queue has its own. */
+export function budgetWorkflowId(taskQueue: string, quota: string): string {
+  return `staged-quota/${taskQueue}/${quota}`;
 }
 
 export async function quotaBudgetWorkflow(budget: BudgetState): Promise<void> {

@@ -19,7 +19,10 @@ export async function ownServer(dir: string): Promise<OwnServer> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const temporal = await findTemporalCli({ build: false });
-  const args = [...devServerArgs({ port, uiPort: await freePort(), dbFile: path.join(dir, 'db', 'temporal.db') }), '--headless'];
+  const args = [
+    ...devServerArgs({ port, uiPort: await freePort(), dbFile: path.join(dir, 'db', 'temporal.db') }),
+    '--headless',
+  ];
   let running: ReturnType<typeof execa> | undefined;
   return {
     address,

@@ -40,10 +40,18 @@ export function uniqueQueue(): string {
 }
 
 export async function startWorker(env: TestWorkflowEnvironment, taskQueue: string, slots = 10): Promise<StagedWorker> {
-  return createStagedWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, slots, allowedRoots: [tmpdir(), process.cwd()] });
+  return createStagedWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    slots,
+    allowedRoots: [tmpdir(), process.cwd()],
+  });
 }
 
-export function testSettings(overrides: Partial<BatchSettings> & Pick<BatchSettings, 'experimentsDir' | 'workDir' | 'taskQueue'>): BatchSettings {
+export function testSettings(
+  overrides: Partial<BatchSettings> & Pick<BatchSettings, 'experimentsDir' | 'workDir' | 'taskQueue'>,
+): BatchSettings {
   return {
     maxConcurrent: 3,
     maxRetries: 2,

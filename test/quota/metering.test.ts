@@ -96,7 +96,9 @@ test(
       expect(api.maxInAnyWindow(WINDOW_MS)).toBeLessThanOrEqual(LIMIT);
       const spanMs = accepted.at(-1)!.at - accepted[0].at;
       const leastMs = (1_200 / LIMIT - 1) * WINDOW_MS;
-      console.log(`[figure] 1,200 metered calls took ${(spanMs / 1000).toFixed(1)} s; the limit allows ${leastMs / 1000} s`);
+      console.log(
+        `[figure] 1,200 metered calls took ${(spanMs / 1000).toFixed(1)} s; the limit allows ${leastMs / 1000} s`,
+      );
       expect(spanMs).toBeLessThanOrEqual(1.05 * leastMs + 2_000);
     } finally {
       await api.stop();
@@ -134,7 +136,9 @@ test(
         Array(6).fill(['completed', 1]),
       );
       const refusals = api.rejections();
-      console.log(`[figure] real limit half the declared: ${refusals.length} refusals, all before the first pause ended`);
+      console.log(
+        `[figure] real limit half the declared: ${refusals.length} refusals, all before the first pause ended`,
+      );
       expect(refusals.length).toBeGreaterThan(0);
       const firstRefusal = refusals[0].at;
       // After the first pause (2 s) the lowered limit holds: no refusal comes later than the burst that caused it.

@@ -1,11 +1,5 @@
 /** The budget's sliding window: at most the limit in any window, whatever the order of asks. */
-import {
-  GRANT_LIFETIME_MS,
-  callsInWindow,
-  grantCalls,
-  newBudget,
-  reportRateLimited,
-} from '../../src/quota/window.js';
+import { GRANT_LIFETIME_MS, callsInWindow, grantCalls, newBudget, reportRateLimited } from '../../src/quota/window.js';
 
 const ask = (calls: number) => ({ calls, limit: 10, windowMs: 1_000 });
 
@@ -33,7 +27,7 @@ test('random asks at random times never put more than the limit in any window (a
   const granted: [number, number][] = [];
   let now = 0;
   let seed = 7;
-  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < 2_000; i++) {
     now += Math.floor(random() * 120);
     const grant = grantCalls(budget, ask(1 + Math.floor(random() * 4)), now);

@@ -26,7 +26,10 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
       printFinished(summarize(state), options.json, undefined);
       return EXIT.ok;
     }
-    const [runs, quotas] = await Promise.all([runningProgress(client.workflow, state), quotaViews(client.workflow, state)]);
+    const [runs, quotas] = await Promise.all([
+      runningProgress(client.workflow, state),
+      quotaViews(client.workflow, state),
+    ]);
     const view = liveBatchView(state, status.toLowerCase(), runs, Date.now(), quotas);
     if (options.json) console.log(JSON.stringify(view, null, 2));
     else [`Batch ${batchId}: ${view.status}`, ...statusLines(view)].forEach((line) => console.log(line));
