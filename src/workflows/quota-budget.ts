@@ -1,8 +1,8 @@
 /**
  * One quota's budget, shared by every batch and machine of the namespace and task queue (workflow id
- * `staged-quota/<task queue>/<name>`, run on that queue): workers' quota agents ask it for calls by update, and it grants at most the
- * limit in any window; a reported 429 pauses it. Long-lived: it continues as new when its history
- * grows, carrying only the grants still inside a window.
+ * `staged-quota/<task queue>/<name>`, run on that queue): workers' quota agents ask it for calls by
+ * update, and it grants at most the limit in any window; a reported 429 pauses it. Long-lived: it
+ * continues as new when its history grows, carrying only the grants still inside a window.
  */
 import {
   allHandlersFinished,
