@@ -6,16 +6,19 @@
 import { tmpdir } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
 import { batchSummary } from '../src/batch-handle.js';
 import { workerCommand } from '../src/worker-process.js';
-import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
-import { findTemporalCli } from '../src/server/temporal-cli.js';
-import { STAGED_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.js';
+import { startDevServer } from '../src/server/dev-server-process.js';
 import { makeExperiments, percentile, readTimeline, refillGaps, type Timeline } from './timeline.js';
 
 const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
+
+interface BenchServer {
+  address: string;
+  client: Client;
+}
 
 interface Row {
   figure: string;
@@ -67,7 +70,14 @@ interface StagedRun {
   statusMs: number[];
 }
 
-async function runStaged(env: TestWorkflowEnvironment, count: number, seconds: number, concurrency: number, name: string, timeStatusAfterMs?: number): Promise<StagedRun> {
+async function runStaged(
+  env: BenchServer,
+  count: number,
+  seconds: number,
+  concurrency: number,
+  name: string,
+  timeStatusAfterMs?: number,
+): Promise<StagedRun> {
   const { dir, journal } = await makeExperiments(name, count, seconds);
   const taskQueue = `bench-${name}-${Date.now()}`;
   const batchId = `bench-${name}-${Date.now()}`;
@@ -91,7 +101,7 @@ async function runXargs(count: number, seconds: number, concurrency: number, nam
   return readTimeline(journal);
 }
 
-async function packing(env: TestWorkflowEnvironment) {
+async function packing(env: BenchServer) {
   console.log('\n1. Packing: 30 experiments of 1 s at --max-concurrent 5 (ideal 6 s)');
   const stagedRun = (await runStaged(env, 30, 1, 5, 'packing')).timeline;
   const xargsRun = await runXargs(30, 1, 5, 'packing');
@@ -101,7 +111,7 @@ async function packing(env: TestWorkflowEnvironment) {
   report('staged max running at once', String(stagedRun.maxOverlap), '= 5');
 }
 
-async function throughput(env: TestWorkflowEnvironment) {
+async function throughput(env: BenchServer) {
   console.log('\n2. Throughput and refill: 1,000 trivial experiments at concurrency 20; 4. status latency on it');
   const { timeline: stagedRun, statusMs } = await runStaged(env, 1000, 0, 20, 'throughput', 5_000);
   const xargsRun = await runXargs(1000, 0, 20, 'throughput');
@@ -114,7 +124,7 @@ async function throughput(env: TestWorkflowEnvironment) {
   report('status --json (1 process, on the running 1,000 batch)', statusMs.map((ms) => `${ms} ms`).join(', '), '≤ 1 s');
 }
 
-async function scaleAndLatency(env: TestWorkflowEnvironment) {
+async function scaleAndLatency(env: BenchServer) {
   console.log('\n3. Scale: 5,000 trivial experiments in one batch, concurrency 40, and status on it');
   const { dir, journal } = await makeExperiments('scale', 5000, 0);
   const taskQueue = `bench-scale-${Date.now()}`;
@@ -146,17 +156,21 @@ async function scaleAndLatency(env: TestWorkflowEnvironment) {
 }
 
 async function main() {
-  const temporal = await findTemporalCli({ build: false });
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporal }, extraArgs: DEV_SERVER_DYNAMIC_CONFIG, searchAttributes: STAGED_SEARCH_ATTRIBUTES },
-  });
+  const server = await startDevServer();
   try {
-    console.log(`staged benchmarks on ${process.arch}, Node ${process.version}, ${new Date().toISOString()}`);
-    await packing(env);
-    await throughput(env);
-    if (!process.argv.includes('--quick')) await scaleAndLatency(env);
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection, namespace: server.namespace });
+    const env: BenchServer = { address: server.address, client };
+    try {
+      console.log(`staged benchmarks on ${process.arch}, Node ${process.version}, ${new Date().toISOString()}`);
+      await packing(env);
+      await throughput(env);
+      if (!process.argv.includes('--quick')) await scaleAndLatency(env);
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await env.teardown();
+    await server.stop();
   }
   console.log('\n| figure | value | target |\n| --- | --- | --- |');
   for (const row of rows) console.log(`| ${row.figure} | ${row.value} | ${row.target} |`);
