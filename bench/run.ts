@@ -6,16 +6,19 @@
 import { tmpdir } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
 import { batchSummary } from '../src/batch-client/index.js';
 import { workerCommand } from '../src/worker-process.js';
-import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
-import { findTemporalCli } from '../src/server/temporal-cli.js';
-import { STAGED_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.js';
+import { startDevServer } from '../src/server/dev-server-process.js';
 import { makeExperiments, percentile, readTimeline, refillGaps, type Timeline } from './timeline.js';
 
 const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
+
+interface BenchServer {
+  address: string;
+  client: Client;
+}
 
 interface Row {
   figure: string;
@@ -36,8 +39,10 @@ async function startWorker(address: string, taskQueue: string, slots: number) {
     stdout: 'pipe',
     stderr: 'ignore',
   });
-  await new Promise<void>((resolve) => worker.stdout!.on('data', (chunk: Buffer) => chunk.includes('staged worker:') && resolve()));
-  worker.stdout!.resume();
+  await new Promise<void>((resolve) =>
+    worker.stdout.on('data', (chunk: Buffer) => chunk.includes('staged worker:') && resolve()),
+  );
+  worker.stdout.resume();
   return { pid: worker.pid!, stop: async () => (worker.kill('SIGTERM'), await worker) };
 }
 
@@ -47,7 +52,11 @@ async function peakRssMiB(pid: number): Promise<number> {
 }
 
 function staged(args: string[], address: string, taskQueue: string, cwd: string) {
-  return execa(process.execPath, [CLI, ...args], { cwd, env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue }, reject: false });
+  return execa(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue },
+    reject: false,
+  });
 }
 
 /** Times `status --json` a few times on a running batch: one CLI process each, as a user runs it. */
@@ -67,12 +76,24 @@ interface StagedRun {
   statusMs: number[];
 }
 
-async function runStaged(env: TestWorkflowEnvironment, count: number, seconds: number, concurrency: number, name: string, timeStatusAfterMs?: number): Promise<StagedRun> {
+async function runStaged(
+  env: BenchServer,
+  count: number,
+  seconds: number,
+  concurrency: number,
+  name: string,
+  timeStatusAfterMs?: number,
+): Promise<StagedRun> {
   const { dir, journal } = await makeExperiments(name, count, seconds);
   const taskQueue = `bench-${name}-${Date.now()}`;
   const batchId = `bench-${name}-${Date.now()}`;
   const worker = await startWorker(env.address, taskQueue, concurrency);
-  const submit = await staged(['submit', '--dir', dir, '--max-concurrent', String(concurrency), '--detach', '--batch-id', batchId], env.address, taskQueue, dir);
+  const submit = await staged(
+    ['submit', '--dir', dir, '--max-concurrent', String(concurrency), '--detach', '--batch-id', batchId],
+    env.address,
+    taskQueue,
+    dir,
+  );
   if (submit.exitCode !== 0) throw new Error(`staged ${name} failed: ${submit.stderr}`);
   let statusMs: number[] = [];
   if (timeStatusAfterMs !== undefined) {
@@ -81,7 +102,8 @@ async function runStaged(env: TestWorkflowEnvironment, count: number, seconds: n
   }
   const summary = await batchSummary(env.client.workflow.getHandle(batchId));
   await worker.stop();
-  if (summary.experiments.some((experiment) => experiment.status !== 'completed')) throw new Error(`staged ${name}: not all completed`);
+  if (summary.experiments.some((experiment) => experiment.status !== 'completed'))
+    throw new Error(`staged ${name}: not all completed`);
   return { timeline: await readTimeline(journal), statusMs };
 }
 
@@ -91,17 +113,24 @@ async function runXargs(count: number, seconds: number, concurrency: number, nam
   return readTimeline(journal);
 }
 
-async function packing(env: TestWorkflowEnvironment) {
+async function packing(env: BenchServer) {
   console.log('\n1. Packing: 30 experiments of 1 s at --max-concurrent 5 (ideal 6 s)');
   const stagedRun = (await runStaged(env, 30, 1, 5, 'packing')).timeline;
   const xargsRun = await runXargs(30, 1, 5, 'packing');
-  report('staged makespan', `${(stagedRun.makespanMs / 1000).toFixed(2)} s = ${(stagedRun.makespanMs / 6000).toFixed(2)}× ideal`, '≤ 1.10× ideal');
-  report('xargs -P5 makespan', `${(xargsRun.makespanMs / 1000).toFixed(2)} s = ${(xargsRun.makespanMs / 6000).toFixed(2)}× ideal`);
+  report(
+    'staged makespan',
+    `${(stagedRun.makespanMs / 1000).toFixed(2)} s = ${(stagedRun.makespanMs / 6000).toFixed(2)}× ideal`,
+    '≤ 1.10× ideal',
+  );
+  report(
+    'xargs -P5 makespan',
+    `${(xargsRun.makespanMs / 1000).toFixed(2)} s = ${(xargsRun.makespanMs / 6000).toFixed(2)}× ideal`,
+  );
   report('staged / xargs', `${(stagedRun.makespanMs / xargsRun.makespanMs).toFixed(2)}×`, '≤ 1.10×');
   report('staged max running at once', String(stagedRun.maxOverlap), '= 5');
 }
 
-async function throughput(env: TestWorkflowEnvironment) {
+async function throughput(env: BenchServer) {
   console.log('\n2. Throughput and refill: 1,000 trivial experiments at concurrency 20; 4. status latency on it');
   const { timeline: stagedRun, statusMs } = await runStaged(env, 1000, 0, 20, 'throughput', 5_000);
   const xargsRun = await runXargs(1000, 0, 20, 'throughput');
@@ -114,14 +143,19 @@ async function throughput(env: TestWorkflowEnvironment) {
   report('status --json (1 process, on the running 1,000 batch)', statusMs.map((ms) => `${ms} ms`).join(', '), '≤ 1 s');
 }
 
-async function scaleAndLatency(env: TestWorkflowEnvironment) {
+async function scaleAndLatency(env: BenchServer) {
   console.log('\n3. Scale: 5,000 trivial experiments in one batch, concurrency 40, and status on it');
   const { dir, journal } = await makeExperiments('scale', 5000, 0);
   const taskQueue = `bench-scale-${Date.now()}`;
   const worker = await startWorker(env.address, taskQueue, 40);
   const batchId = `bench-scale-${Date.now()}`;
   const submitStarted = Date.now();
-  const submit = await staged(['submit', '--dir', dir, '--max-concurrent', '40', '--detach', '--batch-id', batchId], env.address, taskQueue, dir);
+  const submit = await staged(
+    ['submit', '--dir', dir, '--max-concurrent', '40', '--detach', '--batch-id', batchId],
+    env.address,
+    taskQueue,
+    dir,
+  );
   const submitMs = Date.now() - submitStarted;
   if (submit.exitCode !== 0) throw new Error(`submit failed: ${submit.stderr}`);
 
@@ -135,28 +169,41 @@ async function scaleAndLatency(env: TestWorkflowEnvironment) {
   const runIds: string[] = [];
   for await (const run of env.client.workflow.list({ query: `WorkflowId = '${batchId}'` })) runIds.push(run.runId);
   const events = await Promise.all(
-    runIds.map(async (runId) => (await env.client.workflow.getHandle(batchId, runId).fetchHistory()).events?.length ?? 0),
+    runIds.map(
+      async (runId) => (await env.client.workflow.getHandle(batchId, runId).fetchHistory()).events?.length ?? 0,
+    ),
   );
   const timeline = await readTimeline(journal);
   report('submit --detach returns after', `${(submitMs / 1000).toFixed(2)} s`, '≤ 3 s');
-  report('5,000 complete after', `${(completeMs / 1000).toFixed(1)} s (${(5000 / (timeline.makespanMs / 1000)).toFixed(1)} experiments/s)`);
+  report(
+    '5,000 complete after',
+    `${(completeMs / 1000).toFixed(1)} s (${(5000 / (timeline.makespanMs / 1000)).toFixed(1)} experiments/s)`,
+  );
   report('history events per batch run', `max ${Math.max(...events)} over ${events.length} runs`, '< 10,000');
   report('worker peak RSS', `${rss} MiB`, '≤ 250 MB');
-  report('status --json (1 process, on the running 5,000 batch)', `${statusTimes.map((t) => `${t} ms`).join(', ')}`, '≤ 1 s');
+  report(
+    'status --json (1 process, on the running 5,000 batch)',
+    `${statusTimes.map((t) => `${t} ms`).join(', ')}`,
+    '≤ 1 s',
+  );
 }
 
 async function main() {
-  const temporal = await findTemporalCli({ build: false });
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporal }, extraArgs: DEV_SERVER_DYNAMIC_CONFIG, searchAttributes: STAGED_SEARCH_ATTRIBUTES },
-  });
+  const server = await startDevServer();
   try {
-    console.log(`staged benchmarks on ${process.arch}, Node ${process.version}, ${new Date().toISOString()}`);
-    await packing(env);
-    await throughput(env);
-    if (!process.argv.includes('--quick')) await scaleAndLatency(env);
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection, namespace: server.namespace });
+    const env: BenchServer = { address: server.address, client };
+    try {
+      console.log(`staged benchmarks on ${process.arch}, Node ${process.version}, ${new Date().toISOString()}`);
+      await packing(env);
+      await throughput(env);
+      if (!process.argv.includes('--quick')) await scaleAndLatency(env);
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await env.teardown();
+    await server.stop();
   }
   console.log('\n| figure | value | target |\n| --- | --- | --- |');
   for (const row of rows) console.log(`| ${row.figure} | ${row.value} | ${row.target} |`);

@@ -7,21 +7,16 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/server/dev-server.js';
-import { findTemporalCli } from '../src/server/temporal-cli.js';
-import { STAGED_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.js';
 import { CLI, until } from './helpers/processes.js';
 import { tempDir } from './helpers/scripts.js';
-import { quietRuntime, startWorker, uniqueQueue } from './helpers/temporal.js';
+import { startTestServer, startWorker, uniqueQueue, type TestServer } from './helpers/temporal.js';
 
 const CHROMIUM = process.env.STAGED_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCREENSHOTS =
   process.env.STAGED_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs') : path.join(ROOT, 'dist', 'screenshots');
-const UI_PORT = 18_233 + (process.pid % 500);
 /** Without the background-networking flags, Chromium tries Google's hosts, which this network refuses. */
 const CHROMIUM_ARGS = [
   '--headless',
@@ -34,23 +29,16 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-let env: TestWorkflowEnvironment;
+let env: TestServer;
+let ui: string;
 let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  quietRuntime();
   if (!existsSync(CHROMIUM))
     throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set STAGED_CHROMIUM)`);
-  env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: await findTemporalCli({ build: false }) },
-      extraArgs: DEV_SERVER_DYNAMIC_CONFIG,
-      searchAttributes: STAGED_SEARCH_ATTRIBUTES,
-      ui: true,
-      uiPort: UI_PORT,
-    },
-  });
+  env = await startTestServer({ ui: true });
+  ui = env.devServer.uiUrl!;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
@@ -69,7 +57,7 @@ afterAll(async () => {
 });
 
 async function openList(page: Page, query: string): Promise<void> {
-  const url = `http://localhost:${UI_PORT}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
+  const url = `${ui}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
   await page.goto(url, { waitUntil: 'domcontentloaded' });
 }
 
@@ -167,7 +155,7 @@ test("a running experiment's progress shows in the Web UI as its activity's hear
       'the experiment to run',
     );
     const { runId } = await env.client.workflow.getHandle(workflowId).describe();
-    const url = `http://localhost:${UI_PORT}/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${runId}/pending-activities`;
+    const url = `${ui}/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${runId}/pending-activities`;
     let text = '';
     // Reloads until the page shows a heartbeat that carries the progress (the worker throttles them).
     await until(

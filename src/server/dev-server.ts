@@ -30,12 +30,12 @@ export const DEV_SERVER_DYNAMIC_CONFIG = [
   'matching.numTaskqueueWritePartitions=1',
 ];
 
-export function devServerArgs(options: DevServerOptions): string[] {
+/** Without `dbFile`, the server keeps its data in memory (tests and benchmarks). */
+export function devServerArgs(options: Omit<DevServerOptions, 'dbFile'> & { dbFile?: string }): string[] {
   return [
     'server',
     'start-dev',
-    '--db-filename',
-    options.dbFile,
+    ...(options.dbFile === undefined ? [] : ['--db-filename', options.dbFile]),
     '--port',
     String(options.port),
     '--ui-port',

@@ -1,18 +1,16 @@
 /** A real Temporal dev server and an in-process staged worker for integration tests. */
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
 import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/batch-settings.js';
 import { discoverExperiments, specOf } from '../../src/experiments/discover.js';
 import { sortExperiments } from '../../src/experiments/order.js';
-import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/server/dev-server.js';
-import { findTemporalCli } from '../../src/server/temporal-cli.js';
+import { startDevServer, type DevServerProcess } from '../../src/server/dev-server-process.js';
 import { newBatchState } from '../../src/shared/batch-state.js';
 import type { BatchSettings, BatchState } from '../../src/shared/types.js';
 import { createStagedWorker, type StagedWorker } from '../../src/worker.js';
-import { STAGED_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
 
 /** Workers in tests log warnings only, so that a failure's output is readable. */
 export function quietRuntime(): void {
@@ -23,23 +21,47 @@ export function quietRuntime(): void {
   }
 }
 
-export async function startTestServer(): Promise<TestWorkflowEnvironment> {
+/** A dev server of a test file (in memory) and the connections its tests use. */
+export interface TestServer {
+  readonly address: string;
+  readonly namespace: string;
+  readonly client: Client;
+  readonly nativeConnection: NativeConnection;
+  readonly devServer: DevServerProcess;
+  /** Closes the connections and stops the server. */
+  teardown(): Promise<void>;
+}
+
+export async function startTestServer(options: { ui?: boolean } = {}): Promise<TestServer> {
   quietRuntime();
-  const path = await findTemporalCli({ build: false });
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path },
-      extraArgs: DEV_SERVER_DYNAMIC_CONFIG,
-      searchAttributes: STAGED_SEARCH_ATTRIBUTES,
-    },
-  });
+  const devServer = await startDevServer({ ui: options.ui });
+  const { address, namespace } = devServer;
+  try {
+    const connection = await Connection.connect({ address });
+    const nativeConnection = await NativeConnection.connect({ address });
+    return {
+      address,
+      namespace,
+      client: new Client({ connection, namespace }),
+      nativeConnection,
+      devServer,
+      async teardown() {
+        await connection.close().catch(() => undefined);
+        await nativeConnection.close().catch(() => undefined);
+        await devServer.stop();
+      },
+    };
+  } catch (err) {
+    await devServer.stop();
+    throw err;
+  }
 }
 
 export function uniqueQueue(): string {
   return `test-${randomUUID()}`;
 }
 
-export async function startWorker(env: TestWorkflowEnvironment, taskQueue: string, slots = 10): Promise<StagedWorker> {
+export async function startWorker(env: TestServer, taskQueue: string, slots = 10): Promise<StagedWorker> {
   return createStagedWorker({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
@@ -73,13 +95,13 @@ export async function batchStateFor(settings: BatchSettings, batchId = `batch-${
 }
 
 /** Starts the batch as `submit` does (results/<id>/ reserved, memo, search attributes, id policy). */
-export async function startBatch(env: TestWorkflowEnvironment, state: BatchState) {
+export async function startBatch(env: TestServer, state: BatchState) {
   return startBatchWorkflow(env.client, state);
 }
 
 /** One real dev server for a test file: started before its tests, torn down after them. */
-export function useTestServer(): { readonly env: TestWorkflowEnvironment } {
-  const server = {} as { env: TestWorkflowEnvironment };
+export function useTestServer(): { readonly env: TestServer } {
+  const server = {} as { env: TestServer };
   beforeAll(async () => {
     server.env = await startTestServer();
   });

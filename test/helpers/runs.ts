@@ -1,0 +1,70 @@
+/** Run directories on disk as a worker leaves them: with a real keeper, or in the state a keeper leaves. */
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { keeperAlive, launchKeeper } from '../../src/activities/keeper-launch.js';
+import { RunFiles, type RunExit, type RunSpec } from '../../src/keeper/run-files.js';
+import { until } from './processes.js';
+
+export interface KeptRun {
+  files: RunFiles;
+  keeperPid: number;
+  /** Resolves with the keeper's record once the run has ended. */
+  exit(timeoutMs?: number): Promise<RunExit>;
+}
+
+const RUNNING_LINE = '[test] the script runs';
+
+/** Launches a real keeper for `script` (sh) in `runsDir/runKey`; resolves once the script runs. */
+export async function startKeptRun(
+  runsDir: string,
+  runKey: string,
+  script: string,
+  overrides: Partial<RunSpec> = {},
+  env: Record<string, string> = {},
+): Promise<KeptRun> {
+  const files = RunFiles.of(runsDir, runKey);
+  await files.claim();
+  await files.renewLease(Date.now());
+  const spec: RunSpec = {
+    runId: `test-${runKey}-${Date.now()}`,
+    file: '/bin/sh',
+    args: ['-c', `echo '${RUNNING_LINE}'\n${script}`],
+    cwd: files.dir,
+    logFile: path.join(files.dir, 'run.log'),
+    logLimitBytes: 1024 * 1024,
+    timeoutMs: null,
+    killGraceMs: 1_000,
+    leaseTimeoutMs: 60_000,
+    ...overrides,
+  };
+  const keeperPid = await launchKeeper(files, spec, { PATH: process.env.PATH!, ...env });
+  // Not as soon as state.json is there: a stop request that early may be lost (the keeper listens a moment later).
+  const runs = async () => (await readFile(spec.logFile, 'utf8').catch(() => '')).includes(RUNNING_LINE);
+  await until(runs, 20_000, 'the keeper to start its run');
+  return {
+    files,
+    keeperPid,
+    async exit(timeoutMs = 20_000) {
+      let record: RunExit | undefined;
+      const hasEnded = async () => (record = await files.readJson<RunExit>(files.exit)) !== undefined;
+      await until(hasEnded, timeoutMs, 'the run to end');
+      return record!;
+    },
+  };
+}
+
+/** Stops runs a test started (SIGTERM to their keepers) and waits until each has recorded its end. */
+export async function stopKeptRuns(runs: KeptRun[]): Promise<void> {
+  // Only a live keeper of that run: the pid of one that has exited may be another process's by now.
+  for (const run of runs) if (keeperAlive(run.keeperPid, run.files)) process.kill(run.keeperPid, 'SIGTERM');
+  await Promise.all(runs.map((run) => run.exit()));
+}
+
+/** The pid of a process that has exited: a keeper that is gone. */
+export async function deadPid(): Promise<number> {
+  const child = spawn('/bin/true');
+  await once(child, 'exit');
+  return child.pid!;
+}

@@ -1,0 +1,108 @@
+/** A run's directory on its machine: its key, its files, and reading and writing them on the real file system. */
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { runKeyOf, RunFiles, type RunExit } from '../../src/keeper/run-files.js';
+import { runsRootSetting } from '../../src/settings.js';
+import { tempDir } from '../helpers/scripts.js';
+
+test('a run key is one path segment per workflow id and run, and tells runs apart', () => {
+  expect(runKeyOf('batch-1/exp1_train', 1)).toBe('batch-1%2Fexp1_train.run-1');
+  expect(runKeyOf('batch-1/exp1_train', 2)).not.toBe(runKeyOf('batch-1/exp1_train', 1));
+  expect(runKeyOf('batch-1/exp1_train', 1)).not.toBe(runKeyOf('batch-2/exp1_train', 1));
+  expect(runKeyOf('../../etc/x', 1)).not.toContain('/');
+});
+
+test('runs live under STAGED_RUNS_DIR, else ~/.staged/runs', () => {
+  expect(runsRootSetting({ STAGED_RUNS_DIR: '/srv/runs' })).toBe('/srv/runs');
+  expect(runsRootSetting({})).toBe(path.join(homedir(), '.staged', 'runs'));
+});
+
+test("a run's files are in its own directory under the runs root", () => {
+  const files = RunFiles.of('/srv/runs', 'b%2Fexp1.run-1');
+  expect(files.dir).toBe('/srv/runs/b%2Fexp1.run-1');
+  expect([files.spec, files.state, files.progress, files.exit, files.lease, files.stopReason, files.keeperLog]).toEqual(
+    ['spec.json', 'state.json', 'progress.json', 'exit.json', 'lease', 'stop', 'keeper.log'].map((name) =>
+      path.join(files.dir, name),
+    ),
+  );
+});
+
+test('claiming a run creates its directory (and the runs root) once; a second claim says it existed', async () => {
+  const root = path.join(await tempDir('run-files-claim'), 'not', 'made', 'yet');
+  const files = RunFiles.of(root, runKeyOf('b/exp1', 1));
+  expect(await files.exists()).toBe(false);
+
+  expect(await files.claim()).toBe(true);
+  expect(await files.exists()).toBe(true);
+  expect(await files.claim()).toBe(false);
+  expect(await RunFiles.of(root, runKeyOf('b/exp1', 2)).claim()).toBe(true);
+});
+
+test('claiming fails loudly where the directory cannot be made', async () => {
+  const dir = await tempDir('run-files-blocked');
+  await writeFile(path.join(dir, 'runs'), 'a file where the runs root should be');
+
+  const files = RunFiles.of(path.join(dir, 'runs', 'machine'), 'r.run-1');
+  await expect(files.claim()).rejects.toMatchObject({ code: 'ENOTDIR' });
+});
+
+test('JSON files are read back as written, replaced whole, and leave no partial file behind', async () => {
+  const files = RunFiles.of(await tempDir('run-files-json'), 'r.run-1');
+  await files.claim();
+  const exit: RunExit = { end: 'exited', exitCode: 3, signal: null, endedAt: 1_700_000_000_000, tail: ['last line'] };
+
+  await files.writeJson(files.exit, { end: 'timeout' });
+  await files.writeJson(files.exit, exit);
+
+  expect(await files.readJson<RunExit>(files.exit)).toEqual(exit);
+  expect(await readdir(files.dir)).toEqual(['exit.json']);
+});
+
+test('a missing JSON file reads as absent, not as an error', async () => {
+  const files = RunFiles.of(await tempDir('run-files-absent'), 'r.run-1');
+  await files.claim();
+
+  expect(await files.readJson(files.exit)).toBeUndefined();
+});
+
+test('a reader never sees a half-written JSON file, however often it is rewritten', async () => {
+  const files = RunFiles.of(await tempDir('run-files-atomic'), 'r.run-1');
+  await files.claim();
+  const big = (version: number) => ({
+    version,
+    tail: Array.from({ length: 5_000 }, (_, i) => `line ${i} of ${version}`),
+  });
+  await files.writeJson(files.progress, big(0));
+  let writing = true;
+
+  const writer = (async () => {
+    for (let version = 1; version <= 100; version++) await files.writeJson(files.progress, big(version));
+    writing = false;
+  })();
+  const seen: number[] = [];
+  while (writing) {
+    const read = await files.readJson<{ version: number; tail: string[] }>(files.progress);
+    expect(read?.tail).toHaveLength(5_000);
+    seen.push(read!.version);
+  }
+  await writer;
+
+  expect(seen.length).toBeGreaterThan(0);
+  expect(await files.readJson(files.progress)).toEqual(big(100));
+});
+
+test('the lease is renewed as of the given moment, created on first renewal, and absent before it', async () => {
+  const files = RunFiles.of(await tempDir('run-files-lease'), 'r.run-1');
+  await files.claim();
+  expect(await files.leaseRenewedAt()).toBeUndefined();
+
+  const first = Date.now() - 60_000;
+  await files.renewLease(first);
+  expect(Math.abs((await files.leaseRenewedAt())! - first)).toBeLessThan(1_000);
+  expect((await stat(files.lease)).size).toBe(0);
+
+  const second = Date.now();
+  await files.renewLease(second);
+  expect(Math.abs((await files.leaseRenewedAt())! - second)).toBeLessThan(1_000);
+});
