@@ -24,8 +24,19 @@ const CHECK_EVERY_MS = 250;
 const PROGRESS_EVERY_MS = 1_000;
 /** After the main process exits, output still in the pipes gets this long to arrive. */
 const DRAIN_MS = 2_000;
+/** Beyond the kill grace, how long a stopped run's main process may live before it is stopped again. */
+const STOP_AGAIN_AFTER_MS = 1_000;
 
 async function keep(files: RunFiles): Promise<void> {
+  // Listened to before anything starts: a stop asked for in the first milliseconds must not be lost.
+  let stopAsked: RunEnd | undefined;
+  let onStopAsked: (end: RunEnd) => void = (end) => (stopAsked = end);
+  process.on('SIGTERM', () => {
+    readFile(files.stopReason, 'utf8').then(
+      (reason) => onStopAsked(reason.trim() === 'shutdown' ? 'shutdown' : 'cancelled'),
+      () => onStopAsked('cancelled'),
+    );
+  });
   const spec = (await files.readJson<RunSpec>(files.spec))!;
   const tree = await runTreeFor(spec.runId, forcedKillModeSetting());
   const command = tree.wrap(spec.file, spec.args);
@@ -72,16 +83,12 @@ async function keep(files: RunFiles): Promise<void> {
   child.stderr.pipe(log, { end: false });
   const outputDone = Promise.all([finished(child.stdout), finished(child.stderr)]).catch(() => undefined);
 
-  let stopping: { end: RunEnd; done: Promise<void> } | undefined;
+  let stopping: { end: RunEnd; at: number; done: Promise<void>; repeated: boolean } | undefined;
   const stop = (end: RunEnd) => {
-    stopping ??= { end, done: tree.stop(spec.killGraceMs) };
+    stopping ??= { end, at: Date.now(), done: tree.stop(spec.killGraceMs), repeated: false };
   };
-  process.on('SIGTERM', () => {
-    readFile(files.stopReason, 'utf8').then(
-      (reason) => stop(reason.trim() === 'shutdown' ? 'shutdown' : 'cancelled'),
-      () => stop('cancelled'),
-    );
-  });
+  onStopAsked = stop;
+  if (stopAsked) stop(stopAsked);
 
   let lastProgressWrite = 0;
   const watch = setInterval(() => {
@@ -89,6 +96,11 @@ async function keep(files: RunFiles): Promise<void> {
     // Never wait on a missed event.
     if (child.exitCode !== null || child.signalCode !== null) noticeExit([child.exitCode, child.signalCode]);
     if (spec.timeoutMs !== null && now - startedAt > spec.timeoutMs) stop('timeout');
+    // A stop that came before the script had joined its cgroup found nothing to kill: stop it again, at once.
+    if (stopping && !stopping.repeated && now - stopping.at > spec.killGraceMs + STOP_AGAIN_AFTER_MS) {
+      stopping.repeated = true;
+      void tree.stop(0).catch(() => undefined);
+    }
     // Fire-and-forget on each tick: leaseRenewedAt never rejects (a missing lease reads as undefined).
     void files.leaseRenewedAt().then((renewedAt) => {
       if (renewedAt !== undefined && now - renewedAt > spec.leaseTimeoutMs) stop('abandoned');
