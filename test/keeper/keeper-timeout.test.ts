@@ -71,7 +71,7 @@ test.each(['cgroup or process-scan, as the machine allows', 'process-scan'])(
   },
 );
 
-test('a stop asked the moment the keeper starts is not lost: the run is stopped and recorded as cancelled', async () => {
+test('a stop asked the moment the keeper starts is not lost: the run stops and is recorded as cancelled', async () => {
   const runsDir = await tempDir('keeper-early-stop');
   const files = RunFiles.of(runsDir, 'early.run-1');
   await files.claim();
