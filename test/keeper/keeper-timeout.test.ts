@@ -1,6 +1,6 @@
 /**
  * The keeper's clock: the run's timeout and its lease (what the watchdog did before the keeper).
- * Real keeper processes with short durations; test/keeper.test.ts has the plain timeout and lease expiry.
+ * Real keeper processes with short durations; test/keeper/keeper.test.ts has the plain timeout and lease expiry.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';

@@ -1,15 +1,15 @@
 /** The script guard on real directories and real symlinks: every refusal, and what it accepts. */
 import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { NotRunnableError } from '../src/errors.js';
+import { NotRunnableError } from '../../src/errors.js';
 import {
   checkPlainName,
   guardScript,
   guardServedDirectory,
   isInside,
   type GuardScriptInput,
-} from '../src/activities/script-guard.js';
-import { tempDir } from './helpers/scripts.js';
+} from '../../src/activities/script-guard.js';
+import { tempDir } from '../helpers/scripts.js';
 
 /** <root>/serve/experiments/exp1_ok.py and <root>/outside/evil.sh; the worker serves <root>/serve. */
 async function layout(): Promise<{ root: string; served: string; experiments: string; outside: string }> {

@@ -2,10 +2,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { BatchSummary } from '../src/shared/types.js';
-import { startWorker, uniqueQueue, useTestServer } from './helpers/temporal.js';
-import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
-import { CLI } from './helpers/processes.js';
+import type { BatchSummary } from '../../src/shared/types.js';
+import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { CLI } from '../helpers/processes.js';
 
 const server = useTestServer();
 

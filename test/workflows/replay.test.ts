@@ -7,8 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { encodeHistory } from './helpers/replay-histories.js';
-import { batchSummary } from '../src/batch-client/index.js';
+import { encodeHistory } from '../helpers/replay-histories.js';
+import { batchSummary } from '../../src/batch-client/index.js';
 import {
   batchStateFor,
   startBatch,
@@ -16,11 +16,11 @@ import {
   testSettings,
   uniqueQueue,
   useTestServer,
-} from './helpers/temporal.js';
-import { tempDir, writeScript } from './helpers/scripts.js';
+} from '../helpers/temporal.js';
+import { tempDir, writeScript } from '../helpers/scripts.js';
 
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/histories/', import.meta.url));
-const REPLAYER = fileURLToPath(new URL('./helpers/replay-histories.js', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/histories/', import.meta.url));
+const REPLAYER = fileURLToPath(new URL('../helpers/replay-histories.js', import.meta.url));
 const recording = process.env.STAGED_RECORD_HISTORIES === '1';
 const server = useTestServer();
 

@@ -6,13 +6,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { batchSummary, startBatch as startBatchWorkflow } from '../src/batch-client/index.js';
-import { attemptLogFile } from '../src/paths.js';
-import { batchStateFor, startBatch, testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
-import { readJournal, tempDir, writeScript, type JournalEntry } from './helpers/scripts.js';
-import { cuttableProxy } from './helpers/cuttable-proxy.js';
-import { ownServer } from './helpers/own-server.js';
-import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from './helpers/processes.js';
+import { batchSummary, startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
+import { attemptLogFile } from '../../src/paths.js';
+import { batchStateFor, startBatch, testSettings, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+import { readJournal, tempDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
+import { cuttableProxy } from '../helpers/cuttable-proxy.js';
+import { ownServer } from '../helpers/own-server.js';
+import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from '../helpers/processes.js';
 
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();

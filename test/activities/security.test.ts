@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createStagedWorker } from '../src/worker.js';
-import { experimentWorkflow } from '../src/workflows/experiment.js';
-import type { ExperimentRecord, ExperimentSpec } from '../src/shared/types.js';
-import { testSettings, uniqueQueue, useTestServer } from './helpers/temporal.js';
-import { tempDir } from './helpers/scripts.js';
+import { createStagedWorker } from '../../src/worker.js';
+import { experimentWorkflow } from '../../src/workflows/experiment.js';
+import type { ExperimentRecord, ExperimentSpec } from '../../src/shared/types.js';
+import { testSettings, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+import { tempDir } from '../helpers/scripts.js';
 
 const server = useTestServer();
 

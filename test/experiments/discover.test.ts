@@ -1,8 +1,8 @@
 /** Discovery on a real directory: which files are experiments, their ids, names and priorities. */
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { discoverExperiments } from '../src/experiments/discover.js';
-import { tempDir } from './helpers/scripts.js';
+import { discoverExperiments } from '../../src/experiments/discover.js';
+import { tempDir } from '../helpers/scripts.js';
 
 async function file(dir: string, name: string, text: string, mode = 0o644): Promise<void> {
   await writeFile(path.join(dir, name), text);

@@ -1,7 +1,7 @@
 /** The batch's wire form: lossless, and small enough for 5,000 experiments under Temporal's 512 KB warning. */
-import { newBatchState } from '../src/shared/batch-state.js';
-import { packBatchState, unpackBatchState } from '../src/shared/packed-state.js';
-import type { BatchSettings, ExperimentSpec } from '../src/shared/types.js';
+import { newBatchState } from '../../src/shared/batch-state.js';
+import { packBatchState, unpackBatchState } from '../../src/shared/packed-state.js';
+import type { BatchSettings, ExperimentSpec } from '../../src/shared/types.js';
 
 const settings: BatchSettings = {
   maxConcurrent: 3,

@@ -3,8 +3,8 @@
  * they end, so they must switch to reporting by signal. Each completes once, with its attempts.
  */
 import path from 'node:path';
-import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
-import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
+import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
+import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
 import {
   batchStateFor,
   startBatch,
@@ -12,7 +12,7 @@ import {
   testSettings,
   uniqueQueue,
   useTestServer,
-} from './helpers/temporal.js';
+} from '../helpers/temporal.js';
 
 const server = useTestServer();
 

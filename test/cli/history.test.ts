@@ -8,12 +8,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { execa } from 'execa';
-import { retentionOf } from '../src/server/retention.js';
-import type { BatchSummary } from '../src/shared/types.js';
-import { CLI, until } from './helpers/processes.js';
-import { freePort } from './helpers/ports.js';
-import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
-import { startWorker, uniqueQueue, useTestServer } from './helpers/temporal.js';
+import { retentionOf } from '../../src/server/retention.js';
+import type { BatchSummary } from '../../src/shared/types.js';
+import { CLI, until } from '../helpers/processes.js';
+import { freePort } from '../helpers/ports.js';
+import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
 
 const server = useTestServer();
 const DAY_MS = 86_400_000;

@@ -5,13 +5,13 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { execa } from 'execa';
-import type { BatchSummary } from '../src/shared/types.js';
-import { startWorker, uniqueQueue, useTestServer } from './helpers/temporal.js';
-import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
-import { until } from './helpers/processes.js';
+import type { BatchSummary } from '../../src/shared/types.js';
+import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { until } from '../helpers/processes.js';
 
-const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
-const EXAMPLES = fileURLToPath(new URL('../../experiments', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../../experiments', import.meta.url));
 
 const server = useTestServer();
 
@@ -365,7 +365,7 @@ test('submit --json interrupted by Ctrl-C prints {"batchId"} and exits 130; the 
 });
 
 describe("the user's directory", () => {
-  const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
+  const packageRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
   test(
     'npm run submit from another directory runs there: relative --dir, config, scripts, results; hints say npm ' +

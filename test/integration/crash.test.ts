@@ -2,12 +2,12 @@
  * Whatever dies under a batch, it finishes correctly: measured from the experiment processes'
  * own journal (start/end times, pids) and from `ps`, never from staged's bookkeeping.
  */
-import { batchSummary } from '../src/batch-client/index.js';
+import { batchSummary } from '../../src/batch-client/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
-import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
-import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from './helpers/processes.js';
+import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from '../helpers/temporal.js';
+import { maxOverlap, readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from '../helpers/processes.js';
 
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();

@@ -1,12 +1,12 @@
 /** Progress read from experiment output, and the ETAs built on it: pure logic. */
-import { commandHint } from '../src/cli/invocation.js';
-import { displayFor, fitToScreen } from '../src/cli/display/display.js';
-import { batchEtaMs, runEtaMs, runLeftMs } from '../src/shared/eta.js';
-import { newBatchState } from '../src/shared/batch-state.js';
-import { parseProgressLine, ProgressReader } from '../src/shared/progress.js';
-import type { BatchSettings, ExperimentSpec, RunHeartbeat } from '../src/shared/types.js';
-import { liveBatchView } from '../src/cli/display/batch-view.js';
-import { statusLines } from '../src/cli/display/render.js';
+import { commandHint } from '../../src/cli/invocation.js';
+import { displayFor, fitToScreen } from '../../src/cli/display/display.js';
+import { batchEtaMs, runEtaMs, runLeftMs } from '../../src/shared/eta.js';
+import { newBatchState } from '../../src/shared/batch-state.js';
+import { parseProgressLine, ProgressReader } from '../../src/shared/progress.js';
+import type { BatchSettings, ExperimentSpec, RunHeartbeat } from '../../src/shared/types.js';
+import { liveBatchView } from '../../src/cli/display/batch-view.js';
+import { statusLines } from '../../src/cli/display/render.js';
 
 describe('the PROGRESS line protocol', () => {
   test.each([

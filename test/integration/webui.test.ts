@@ -9,12 +9,12 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { execa } from 'execa';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CLI, until } from './helpers/processes.js';
-import { tempDir } from './helpers/scripts.js';
-import { startTestServer, startWorker, uniqueQueue, type TestServer } from './helpers/temporal.js';
+import { CLI, until } from '../helpers/processes.js';
+import { tempDir } from '../helpers/scripts.js';
+import { startTestServer, startWorker, uniqueQueue, type TestServer } from '../helpers/temporal.js';
 
 const CHROMIUM = process.env.STAGED_CHROMIUM ?? '/usr/bin/chromium';
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const SCREENSHOTS =
   process.env.STAGED_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs') : path.join(ROOT, 'dist', 'screenshots');
 /** Without the background-networking flags, Chromium tries Google's hosts, which this network refuses. */

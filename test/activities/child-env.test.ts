@@ -1,6 +1,6 @@
 /** What an experiment's environment keeps and loses; checked once through a real `sh -c env`. */
 import { execa } from 'execa';
-import { experimentEnvironment, isConnectionVariable } from '../src/activities/child-env.js';
+import { experimentEnvironment, isConnectionVariable } from '../../src/activities/child-env.js';
 
 const connection = {
   TEMPORAL_ADDRESS: 'temporal.example.com:7233',

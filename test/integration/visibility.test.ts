@@ -6,11 +6,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
-import type { LiveBatchView } from '../src/cli/display/batch-view.js';
-import type { BatchSummary } from '../src/shared/types.js';
-import { CLI, until } from './helpers/processes.js';
-import { tempDir } from './helpers/scripts.js';
-import { startWorker, uniqueQueue, useTestServer } from './helpers/temporal.js';
+import type { LiveBatchView } from '../../src/cli/display/batch-view.js';
+import type { BatchSummary } from '../../src/shared/types.js';
+import { CLI, until } from '../helpers/processes.js';
+import { tempDir } from '../helpers/scripts.js';
+import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
 
 const server = useTestServer();
 

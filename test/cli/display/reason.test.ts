@@ -1,10 +1,10 @@
 /** Why an attempt ended (`reason`) reaches the event lines and the summary table. */
-import { describeChanges } from '../src/cli/display/events.js';
-import { summaryLines } from '../src/cli/display/render.js';
-import { newBatchState } from '../src/shared/batch-state.js';
-import { summaryMarkdown } from '../src/shared/summary-table.js';
-import type { BatchState, BatchSummary, ExperimentRecord } from '../src/shared/types.js';
-import { testSettings } from './helpers/temporal.js';
+import { describeChanges } from '../../../src/cli/display/events.js';
+import { summaryLines } from '../../../src/cli/display/render.js';
+import { newBatchState } from '../../../src/shared/batch-state.js';
+import { summaryMarkdown } from '../../../src/shared/summary-table.js';
+import type { BatchState, BatchSummary, ExperimentRecord } from '../../../src/shared/types.js';
+import { testSettings } from '../../helpers/temporal.js';
 
 function batchWith(...records: ExperimentRecord[]): BatchState {
   const experiments = records.map((_, index) => ({

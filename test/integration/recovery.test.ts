@@ -1,13 +1,13 @@
 /** A batch outlives its client and its server, and can be cancelled one experiment at a time. */
-import { batchSummary, startBatch as startBatchWorkflow } from '../src/batch-client/index.js';
+import { batchSummary, startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
-import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
-import { readJournal, tempDir, writeScript } from './helpers/scripts.js';
-import { ownServer } from './helpers/own-server.js';
-import { CLI, until, waitUntilDead, workerProcessesPerTest } from './helpers/processes.js';
+import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from '../helpers/temporal.js';
+import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { ownServer } from '../helpers/own-server.js';
+import { CLI, until, waitUntilDead, workerProcessesPerTest } from '../helpers/processes.js';
 
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();

@@ -1,6 +1,6 @@
 /** Where priority comes from: an explicit line wins, else keywords in the summary, else medium. */
-import { decidePriority, decideScriptPriority, DEFAULT_PRIORITY_RULES } from '../src/experiments/priority.js';
-import { pythonDocstring, leadingCommentBlock, summaryOf } from '../src/experiments/docstring.js';
+import { decidePriority, decideScriptPriority, DEFAULT_PRIORITY_RULES } from '../../src/experiments/priority.js';
+import { pythonDocstring, leadingCommentBlock, summaryOf } from '../../src/experiments/docstring.js';
 
 describe('keyword table (summary scope)', () => {
   test.each([

@@ -1,11 +1,11 @@
 /** An experiment that floods its output: the worker's memory stays bounded and the log keeps its head and its tail. */
-import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
+import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { attemptLogFile } from '../src/paths.js';
-import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from './helpers/temporal.js';
-import { tempDir, writeScript } from './helpers/scripts.js';
-import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
+import { attemptLogFile } from '../../src/paths.js';
+import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from '../helpers/temporal.js';
+import { tempDir, writeScript } from '../helpers/scripts.js';
+import { spawnWorker, type WorkerProcess } from '../helpers/processes.js';
 
 const FLOOD_BYTES = 200_000_000;
 const LOG_LIMIT_MIB = 8;

@@ -2,7 +2,7 @@
  * A batch of 1,500 experiments completes, each exactly once, with every run of the batch workflow under
  * 10,000 history events.
  */
-import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
+import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,8 +13,8 @@ import {
   startWorker,
   testSettings,
   uniqueQueue,
-} from './helpers/temporal.js';
-import { tempDir } from './helpers/scripts.js';
+} from '../helpers/temporal.js';
+import { tempDir } from '../helpers/scripts.js';
 
 const EXPERIMENTS = 1_500;
 /** Low enough that the batch continues as new several times (the default, 4,000, takes 5,000 experiments). */

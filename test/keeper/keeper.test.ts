@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { launchKeeper } from '../src/activities/keeper-launch.js';
-import { RunFiles, type RunExit, type RunSpec } from '../src/keeper/run-files.js';
-import { killModeOfMachine } from '../src/keeper/run-tree.js';
-import { tempDir } from './helpers/scripts.js';
-import { until, waitUntilDead } from './helpers/processes.js';
+import { launchKeeper } from '../../src/activities/keeper-launch.js';
+import { RunFiles, type RunExit, type RunSpec } from '../../src/keeper/run-files.js';
+import { killModeOfMachine } from '../../src/keeper/run-tree.js';
+import { tempDir } from '../helpers/scripts.js';
+import { until, waitUntilDead } from '../helpers/processes.js';
 
 /** Starts a setsid daemon and a double-forked one (both holding stdout), then runs `main`. */
 function daemonScript(dir: string, main: string): string {

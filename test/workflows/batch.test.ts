@@ -1,11 +1,11 @@
 /** The core guarantees of a batch, measured from the experiment processes themselves on a real Temporal server. */
-import { batchSummary, queryBatchState } from '../src/batch-client/index.js';
+import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { StagedWorker } from '../src/worker.js';
-import { attemptLogFile } from '../src/paths.js';
-import { STATUS_SEARCH_ATTRIBUTE } from '../src/workflows/search-attributes.js';
+import type { StagedWorker } from '../../src/worker.js';
+import { attemptLogFile } from '../../src/paths.js';
+import { STATUS_SEARCH_ATTRIBUTE } from '../../src/workflows/search-attributes.js';
 import {
   batchStateFor,
   useTestServer,
@@ -13,9 +13,9 @@ import {
   startWorker,
   testSettings,
   uniqueQueue,
-} from './helpers/temporal.js';
-import { maxOverlap, readJournal, tempDir, writeScript } from './helpers/scripts.js';
-import { waitUntilDead } from './helpers/processes.js';
+} from '../helpers/temporal.js';
+import { maxOverlap, readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { waitUntilDead } from '../helpers/processes.js';
 
 const server = useTestServer();
 
