@@ -129,7 +129,9 @@ export function createActivities(options: ActivityOptions) {
       }
       // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost
       // on its way to the server, the next adoption reads it again instead of running the script twice.
-      return outcomeOf(ending, input, location.run, logFile);
+      const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
+      const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token);
+      return outcomeOf(ending, input, location.run, logFile, rateLimited);
     },
   };
 }
@@ -223,7 +225,16 @@ async function recordHeartbeatNow(context: Context, details: RunHeartbeatDetails
   });
 }
 
-function outcomeOf({ exit, startedAt }: RunEnding, input: RunInput, run: number, logFile: string): RunOutcome {
+/** EX_TEMPFAIL: a script's way to say "the API refused me, try later" (sysexits.h). */
+const EXIT_TEMPFAIL = 75;
+
+function outcomeOf(
+  { exit, startedAt }: RunEnding,
+  input: RunInput,
+  run: number,
+  logFile: string,
+  rateLimited: { retryAfterMs?: number } | undefined,
+): RunOutcome {
   const { name } = input.experiment;
   const timeoutMs = input.settings.timeoutMs;
   switch (exit.end) {
@@ -252,7 +263,15 @@ function outcomeOf({ exit, startedAt }: RunEnding, input: RunInput, run: number,
     category: ApplicationFailureCategory.BENIGN, // an outcome, not a fault of the worker: not logged as a warning
     nonRetryable: true,
     message: `${name} attempt ${run} ${why}; log: ${logFile}\n${exit.tail.join('\n')}`,
-    details: [{ ...failureDetails(run, logFile, reason), exitCode: exit.exitCode, signal: exit.signal, startedAt }],
+    details: [
+      {
+        ...failureDetails(run, logFile, reason),
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+        startedAt,
+        ...(rateLimited || exit.exitCode === EXIT_TEMPFAIL ? { quotaLimited: rateLimited ?? {} } : {}),
+      },
+    ],
   });
 }
 

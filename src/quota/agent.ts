@@ -145,6 +145,8 @@ class RequestError extends Error {
 export class QuotaAgent {
   private readonly runs = new Map<string, RunQuotas>();
   private readonly lines = new Map<string, QuotaLine>();
+  /** Runs that reported a 429, by token, with the Retry-After they reported: kept until their outcome is read. */
+  private readonly rateLimited = new Map<string, number | undefined>();
   private server: Server | undefined;
 
   constructor(
@@ -161,6 +163,14 @@ export class QuotaAgent {
 
   unregister(token: string): void {
     this.runs.delete(token);
+  }
+
+  /** Whether the run reported a 429 (and its Retry-After); asked once, when the run has ended. */
+  takeRateLimited(token: string): { retryAfterMs?: number } | undefined {
+    if (!this.rateLimited.has(token)) return undefined;
+    const retryAfterMs = this.rateLimited.get(token);
+    this.rateLimited.delete(token);
+    return retryAfterMs === undefined ? {} : { retryAfterMs };
   }
 
   /** Grants that reached this worker after their call had gone (its script stopped), per quota. */
@@ -212,6 +222,7 @@ export class QuotaAgent {
         const seconds = body.retryAfterSeconds;
         const retryAfterMs = typeof seconds === 'number' && seconds >= 0 ? seconds * 1000 : undefined;
         this.lineOf(quota, declaration).pauseFor(retryAfterMs ?? 1_000);
+        this.rateLimited.set(bearer(request)!, retryAfterMs);
         await this.budgets.reportRateLimited(quota, retryAfterMs);
         reply(response, 204);
       } else {
@@ -224,7 +235,7 @@ export class QuotaAgent {
   }
 
   private async runOf(request: IncomingMessage): Promise<RunQuotas> {
-    const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+    const token = bearer(request);
     const run = token === undefined ? undefined : (this.runs.get(token) ?? (await this.findRun(token)));
     if (!run) throw new RequestError(401, 'unknown run token: STAGED_QUOTA_TOKEN is set for each run by its worker');
     return run;
@@ -246,6 +257,10 @@ export class QuotaAgent {
     await granted;
     response.off('close', abandon);
   }
+}
+
+function bearer(request: IncomingMessage): string | undefined {
+  return /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
 }
 
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {

@@ -58,7 +58,15 @@ export function applyReport(state: BatchState, report: ExperimentReport): void {
 export type StatusCounts = Record<ExperimentStatus, number>;
 
 export function countByStatus(records: readonly { status: ExperimentStatus }[]): StatusCounts {
-  const counts: StatusCounts = { queued: 0, running: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 };
+  const counts: StatusCounts = {
+    queued: 0,
+    running: 0,
+    retrying: 0,
+    'waiting-quota': 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+  };
   for (const record of records) counts[record.status]++;
   return counts;
 }

@@ -14,7 +14,16 @@ import {
   type ExperimentStatus,
 } from './types.js';
 
-const STATUS_CODES: readonly ExperimentStatus[] = ['queued', 'running', 'retrying', 'completed', 'failed', 'cancelled'];
+/** Appended to, never reordered: packed states in running workflows hold these indexes. */
+const STATUS_CODES: readonly ExperimentStatus[] = [
+  'queued',
+  'running',
+  'retrying',
+  'completed',
+  'failed',
+  'cancelled',
+  'waiting-quota',
+];
 
 export interface PackedBatchState {
   batchId: string;

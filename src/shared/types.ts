@@ -71,8 +71,12 @@ export interface BatchSettings {
   quotas?: Record<string, QuotaDeclaration>;
 }
 
-/** `queued`: not started, or started and waiting for a worker slot; `running`: its process runs. */
-export type ExperimentStatus = 'queued' | 'running' | 'retrying' | 'completed' | 'failed' | 'cancelled';
+/**
+ * `queued`: not started, or started and waiting for a worker slot; `running`: its process runs;
+ * `waiting-quota`: its last run failed after its API refused it (429, or exit 75); it runs again, using no retry.
+ */
+export type ExperimentStatus =
+  'queued' | 'running' | 'retrying' | 'waiting-quota' | 'completed' | 'failed' | 'cancelled';
 
 /** Why an attempt ended other than by exiting 0. */
 export const END_REASONS = ['exit-code', 'signal', 'timeout', 'cancelled', 'worker-lost'] as const;
@@ -159,6 +163,8 @@ export interface RunFailureDetails {
   reason: EndReason;
   logFile: string;
   startedAt?: number;
+  /** A 429 was reported during the run, or it exited 75 (EX_TEMPFAIL): a quota failure, which uses no retry. */
+  quotaLimited?: { retryAfterMs?: number };
 }
 
 /** Details attached to a `RunLost` failure: the run may still live there (adopt it), or is surely gone. */

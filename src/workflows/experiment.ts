@@ -113,6 +113,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let nextRun = 1;
   let location: RunLocation | undefined;
   let failedRuns = 0;
+  let quotaReruns = 0;
   let unstarted = 0;
   let readopts = 0;
   try {
@@ -171,6 +172,16 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           error: failure.message,
           startedAt,
         };
+        if (failure.kind === 'failed' && failure.quotaLimited && quotaReruns < MAX_QUOTA_RERUNS) {
+          // The API refused it, not the script: it runs again once the quota allows, using no retry.
+          quotaReruns++;
+          nextRun = failure.run + 1;
+          const delayMs = Math.max(QUOTA_RERUN_DELAY_MS, failure.quotaLimited.retryAfterMs ?? 0);
+          await report({ ...ended, status: 'waiting-quota', retryAt: Date.now() + delayMs });
+          await sleep(delayMs);
+          await report({ ...record, status: 'queued', retryAt: undefined });
+          continue;
+        }
         const retryable = failure.kind === 'failed' && (failure.reason !== 'timeout' || settings.retryTimeouts);
         failedRuns++;
         if (!retryable || failedRuns > settings.maxRetries) {
@@ -198,6 +209,11 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   });
 }
 
+/** A script failing after every 429 fails for itself too: past this many quota re-runs, failures use retries. */
+const MAX_QUOTA_RERUNS = 20;
+/** A quota re-run waits at least this long; its calls wait for the quota's pause anyway. */
+const QUOTA_RERUN_DELAY_MS = 5_000;
+
 type Failure =
   | { kind: 'adopt'; location: RunLocation }
   | { kind: 'lost'; started: boolean; run: number; message: string }
@@ -208,6 +224,7 @@ type Failure =
       reason: EndReason;
       message: string;
       startedAt?: number;
+      quotaLimited?: { retryAfterMs?: number };
     };
 
 /**
@@ -243,6 +260,7 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
       reason: details.reason,
       message,
       startedAt: details.startedAt,
+      quotaLimited: details.quotaLimited,
     };
   }
   if (typeof current !== 'number') return { kind: 'adopt', location: current };

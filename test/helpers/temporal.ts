@@ -90,7 +90,8 @@ export function testSettings(
 
 /** Discovers and orders experiments with the product's own code, as `submit` does. */
 export async function batchStateFor(settings: BatchSettings, batchId = `batch-${randomUUID()}`): Promise<BatchState> {
-  const experiments = sortExperiments(await discoverExperiments(settings.experimentsDir));
+  const quotas = new Set(Object.keys(settings.quotas ?? {}));
+  const experiments = sortExperiments(await discoverExperiments(settings.experimentsDir, { quotas }));
   return newBatchState(batchId, experiments.map(specOf), settings, Date.now());
 }
 

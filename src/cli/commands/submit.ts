@@ -14,7 +14,8 @@ import type { BatchSettings } from '../../shared/types.js';
 import { newBatchId, toBatchSettings } from '../batch-settings.js';
 import type { OptionsOf } from '../command-table.js';
 import { displayFor } from '../display/display.js';
-import { dryRunLines, header, summaryLines } from '../display/render.js';
+import { dryRunLines, header, quotaPlanLine, summaryLines } from '../display/render.js';
+import { planQuotas } from '../../quota/plan.js';
 import { connectOrStartServer, ensureWorker } from '../embedded.js';
 import { followUntilEnd } from '../follow.js';
 import { commandHint, resolveWorkDir } from '../invocation.js';
@@ -32,13 +33,14 @@ export async function resolveQueue(options: SubmitOptions, workDir: string) {
   return { settings: toBatchSettings(options, workDir, false, quotas), queue };
 }
 
-function printDryRun(queue: DiscoveredExperiment[], json: boolean): void {
+function printDryRun(queue: DiscoveredExperiment[], settings: BatchSettings, json: boolean): void {
+  const quotas = planQuotas(queue, settings.quotas ?? {});
   if (json) {
     const experiments = queue.map(({ id, name, priority, reason }) => ({ id, name, priority, reason }));
-    console.log(JSON.stringify({ experiments }, null, 2));
+    console.log(JSON.stringify({ experiments, ...(quotas.length ? { quotas } : {}) }, null, 2));
     return;
   }
-  dryRunLines(queue).forEach((line) => console.log(line));
+  [...dryRunLines(queue), ...quotas.map(quotaPlanLine)].forEach((line) => console.log(line));
 }
 
 export function webUiLink(address: string, namespace: string, workflowId: string): string | undefined {
@@ -84,7 +86,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
   const { settings, queue: selected } = await resolveQueue(options, workDir);
   const needsHistory = Boolean(options.rerunFailed || options.skipCompleted);
   if (options.dryRun && !needsHistory) {
-    printDryRun(selected, options.json);
+    printDryRun(selected, settings, options.json);
     return EXIT.ok;
   }
   const display = displayFor(process.stdout, options.json);
@@ -98,7 +100,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     const searchAttributes = await ensureSearchAttributes(connection, config.namespace);
     const queue = await applyHistory(client, selected, options, settings, searchAttributes, note);
     if (options.dryRun) {
-      printDryRun(queue, options.json);
+      printDryRun(queue, settings, options.json);
       return EXIT.ok;
     }
     await ensureWorker(client, config, settings.taskQueue, workDir, note, [workDir, settings.experimentsDir]);

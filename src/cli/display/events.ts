@@ -46,6 +46,14 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
           );
         }
         break;
+      case 'waiting-quota': {
+        const wait = after.retryAt ? ` in ${formatDuration(Math.max(0, after.retryAt - now))}` : '';
+        lines.push(
+          `[QUOTA] ${label} attempt ${after.attempts} was refused by its API (${exitText(after)}); ` +
+            `it runs again${wait}, when the quota allows (no retry used)`,
+        );
+        break;
+      }
       case 'retrying': {
         const wait = after.retryAt ? ` in ${formatDuration(Math.max(0, after.retryAt - now))}` : '';
         lines.push(`[RETRY] ${label} attempt ${after.attempts} failed (${exitText(after)}); retrying${wait}`);

@@ -4,6 +4,7 @@ import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../../shared/summar
 import type { LiveBatchView, LiveExperimentView } from './batch-view.js';
 import { formatDuration } from '../../shared/duration.js';
 import type { BatchListing } from '../../batch-client/index.js';
+import type { QuotaPlan } from '../../quota/plan.js';
 import type { BudgetView } from '../../quota/window.js';
 import { textTable } from './table.js';
 
@@ -42,6 +43,7 @@ export function statusLines(view: LiveBatchView): string[] {
     `[STATUS] Queue: ${counts.queued} | Running: ${counts.running + counts.retrying} | ` +
       `Completed: ${counts.completed} | Failed: ${counts.failed}` +
       (counts.cancelled ? ` | Cancelled: ${counts.cancelled}` : '') +
+      (counts['waiting-quota'] ? ` | Waiting for quota: ${counts['waiting-quota']}` : '') +
       eta,
   ];
   for (const quota of view.quotas ?? []) lines.push(`  ${quotaLine(quota, Date.now())}`);
@@ -53,6 +55,16 @@ export function statusLines(view: LiveBatchView): string[] {
     for (const experiment of running) lines.push(`    - ${experiment.name} (${runningDetails(experiment)})`);
   }
   return lines;
+}
+
+/** `[QUOTA] yahoo: 39000 calls planned by 12 experiments at 2000/1.0h: at least 19.0h (3 without a Calls: line)` */
+export function quotaPlanLine(plan: QuotaPlan): string {
+  const unknown = plan.withoutEstimate ? ` (${plan.withoutEstimate} without a Calls: line, not counted)` : '';
+  const limit = `${plan.limit}/${formatDuration(plan.windowMs)}`;
+  return (
+    `[QUOTA] ${plan.name}: ${plan.calls} calls planned by ${plan.experiments} experiment(s) at ${limit}: ` +
+    `at least ${formatDuration(plan.leastMs)}${unknown}`
+  );
 }
 
 /** `[QUOTA] yahoo: 37/1500 calls in the last 1.0h, paused 12.0s more, limit lowered from 2000 after 429s` */

@@ -1,0 +1,75 @@
+/** A run its API refused (a 429 reported during it, or exit 75) runs again without using a retry. */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
+import { RateLimitedApi } from '../helpers/rate-limited-api.js';
+import { tempDir, writeScript } from '../helpers/scripts.js';
+import {
+  batchStateFor,
+  startBatch,
+  startWorker,
+  testSettings,
+  uniqueQueue,
+  useTestServer,
+} from '../helpers/temporal.js';
+
+const server = useTestServer();
+
+test('exit 75 (EX_TEMPFAIL) on the first attempt: waiting-quota, then a second run, with --max-retries 0', async () => {
+  const dir = await tempDir('quota-tempfail');
+  await writeScript(dir, 'exp1_tempfail', path.join(dir, '_journal'), {
+    body: 'if [ "$STAGED_ATTEMPT" = 1 ]; then exit 75; fi',
+  });
+  const taskQueue = uniqueQueue();
+  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 }));
+  const worker = await startWorker(server.env, taskQueue);
+  const summary = await worker.runUntil(async () => {
+    const handle = await startBatch(server.env, state);
+    let sawWaiting = false;
+    const end = batchSummary(handle);
+    while (!sawWaiting) {
+      const { records } = await queryBatchState(handle);
+      sawWaiting = records[0].status === 'waiting-quota';
+      if (records[0].status === 'completed') break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(sawWaiting).toBe(true);
+    return end;
+  });
+  expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
+}, 60_000);
+
+test('a run that fails after its API answered 429 runs again, using no retry', async () => {
+  const api = new RateLimitedApi({ limit: 1, windowMs: 60_000, retryAfterSeconds: 1 });
+  const { port } = await api.start();
+  try {
+    const dir = await tempDir('quota-429');
+    await writeFile(
+      path.join(dir, 'staged.config.json'),
+      JSON.stringify({ quotas: { fakeapi: { limit: '100/1s', hosts: [`127.0.0.1:${port}`] } } }),
+    );
+    // The first attempt calls twice (the API allows one a minute): the second call is refused and the script fails.
+    const source = [
+      '"""Calls the API; fails when refused.',
+      '',
+      'Quota: fakeapi',
+      '"""',
+      'import os, urllib.request',
+      'calls = 2 if os.environ["STAGED_ATTEMPT"] == "1" else 0',
+      'for call in range(calls):',
+      `    urllib.request.urlopen("http://127.0.0.1:${port}/quote").read()`,
+      '',
+    ].join('\n');
+    await writeFile(path.join(dir, 'exp1_refused.py'), source);
+    const taskQueue = uniqueQueue();
+    const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 });
+    const quotas = { fakeapi: { limit: 100, windowMs: 1_000, hosts: [`127.0.0.1:${port}`] } };
+    const state = await batchStateFor({ ...settings, quotas });
+    const worker = await startWorker(server.env, taskQueue);
+    const summary = await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    expect(api.rejections()).toHaveLength(1);
+    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
+  } finally {
+    await api.stop();
+  }
+}, 60_000);
