@@ -108,6 +108,16 @@ export const COMMANDS = {
     arguments: [],
     options: ['workDir'],
   },
+  quota: {
+    description:
+      'Show the quotas of staged.config.json and their budgets (calls in the window, pauses), or pause or resume one.',
+    arguments: [
+      { name: '<action>', help: 'show, pause or resume' },
+      { name: '[name]', help: 'the quota (show: all when absent)' },
+      { name: '[duration]', help: 'pause: how long, e.g. 15m' },
+    ],
+    options: ['workDir', 'json'],
+  },
   'temporal-cli': {
     description: 'Print the path of the Temporal CLI, building it with Go if it is missing.',
     arguments: [],

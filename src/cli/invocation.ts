@@ -3,19 +3,10 @@
  * staged command the same way (`npm run watch -- X`, `npx staged watch X`, `staged watch X`).
  */
 import path from 'node:path';
+import { COMMANDS } from './command-table.js';
 
-/** staged's own npm scripts, as package.json names them. */
-const OWN_SCRIPTS = new Set([
-  'submit',
-  'status',
-  'watch',
-  'logs',
-  'cancel',
-  'worker',
-  'server',
-  'down',
-  'temporal-cli',
-]);
+/** staged's own npm scripts are named as its commands (package.json). */
+const OWN_SCRIPTS: ReadonlySet<string> = new Set(Object.keys(COMMANDS));
 
 export interface Invocation {
   env: NodeJS.ProcessEnv;

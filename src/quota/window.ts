@@ -116,6 +116,11 @@ export function reportRateLimited(budget: BudgetState, retryAfterMs: number | un
   }
 }
 
+/** Pauses by hand (`staged quota pause`): nothing is granted before `until`; no 429 is counted, no limit lowered. */
+export function pauseUntil(budget: BudgetState, until: number): void {
+  budget.pausedUntil = until;
+}
+
 /** What status and the Web UI show of a quota. */
 export interface BudgetView {
   name: string;

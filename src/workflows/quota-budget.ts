@@ -18,6 +18,7 @@ import {
   budgetView,
   forgetExpired,
   grantCalls,
+  pauseUntil,
   reportRateLimited,
   type BudgetState,
   type BudgetView,
@@ -28,6 +29,8 @@ import {
 export const grantCallsUpdate = defineUpdate<Grant, [GrantRequest]>('grantCalls');
 export const rateLimitedSignal = defineSignal<[{ retryAfterMs?: number }]>('rateLimited');
 export const budgetQuery = defineQuery<BudgetView>('budget');
+/** A pause set by hand: until that time (epoch ms), or, with 0, ended now. */
+export const pauseSignal = defineSignal<[{ untilMs: number }]>('pause');
 
 /** Updates add about five events each: continue well before Temporal's 10,240-event warning. */
 const HISTORY_LIMIT = 4_000;
@@ -46,6 +49,7 @@ export async function quotaBudgetWorkflow(budget: BudgetState): Promise<void> {
   });
   setHandler(rateLimitedSignal, ({ retryAfterMs }) => reportRateLimited(budget, retryAfterMs, Date.now()));
   setHandler(budgetQuery, () => budgetView(budget, Date.now()));
+  setHandler(pauseSignal, ({ untilMs }) => pauseUntil(budget, untilMs));
   await condition(() => workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested);
   await condition(allHandlersFinished);
   forgetExpired(budget, Date.now());

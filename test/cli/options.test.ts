@@ -1,4 +1,6 @@
 /** The option table is the only place an option is declared: every option reaches its command, parsed once. */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { COMMANDS, type CommandName } from '../../src/cli/command-table.js';
 import { OPTIONS, type OptionName } from '../../src/cli/options.js';
 import { buildCommand, optionsOf } from '../../src/cli/program.js';
@@ -46,6 +48,7 @@ const REQUIRED_ARGS: Partial<Record<CommandName, string[]>> = {
   watch: ['b-1'],
   cancel: ['b-1'],
   logs: ['b-1', 'exp1'],
+  quota: ['show'],
 };
 
 function parse(name: CommandName, argv: string[]) {
@@ -109,4 +112,13 @@ test('an unknown choice is refused with the choices', () => {
   expect(() => parse('worker', ['--on-shutdown', 'pause'])).toThrow(
     '--on-shutdown must be one of leave, stop (got "pause")',
   );
+});
+
+test('every command has the npm script of its name, which hints like `npm run watch -- <id>` rely on', async () => {
+  const packageFile = fileURLToPath(new URL('../../../package.json', import.meta.url));
+  const { scripts } = JSON.parse(await readFile(packageFile, 'utf8')) as { scripts: Record<string, string> };
+  for (const name of commandNames) {
+    const runs = name === 'worker' ? /dist\/src\/worker\.js$/ : new RegExp(`dist/src/client\\.js ${name}$`);
+    expect([name, scripts[name]]).toEqual([name, expect.stringMatching(runs)]);
+  }
 });
