@@ -51,6 +51,18 @@ async function keep(files: RunFiles): Promise<void> {
   let noticeExit: (ending: [number | null, NodeJS.Signals | null]) => void = () => undefined;
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => (noticeExit = resolve));
   child.once('exit', (code, signal) => noticeExit([code, signal]));
+  // Read at once too: Node discards the output of an exited child that nobody reads yet (flushStdio).
+  const reader = new ProgressReader();
+  const decoder = new StringDecoder('utf8');
+  let progressChanged = false;
+  const onOutput = (chunk: Buffer) => {
+    if (reader.feed(decoder.write(chunk))) progressChanged = true;
+  };
+  child.stdout.on('data', onOutput);
+  child.stderr.on('data', onOutput);
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const outputDone = Promise.all([finished(child.stdout), finished(child.stderr)]).catch(() => undefined);
   const spawned = await Promise.race([
     once(child, 'spawn').then(() => undefined),
     once(child, 'error').then(([err]) => err as Error),
@@ -71,17 +83,6 @@ async function keep(files: RunFiles): Promise<void> {
   const startedAt = Date.now();
   await files.writeJson(files.state, { keeperPid: process.pid, pid: child.pid, startedAt, killMode: tree.mode });
 
-  const reader = new ProgressReader();
-  const decoder = new StringDecoder('utf8');
-  let progressChanged = false;
-  const onOutput = (chunk: Buffer) => {
-    if (reader.feed(decoder.write(chunk))) progressChanged = true;
-  };
-  child.stdout.on('data', onOutput);
-  child.stderr.on('data', onOutput);
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  const outputDone = Promise.all([finished(child.stdout), finished(child.stderr)]).catch(() => undefined);
 
   let stopping: { end: RunEnd; at: number; done: Promise<void>; repeated: boolean } | undefined;
   const stop = (end: RunEnd) => {
