@@ -99,7 +99,10 @@ test(
       console.log(
         `[figure] 1,200 metered calls took ${(spanMs / 1000).toFixed(1)} s; the limit allows ${leastMs / 1000} s`,
       );
-      expect(spanMs).toBeLessThanOrEqual(1.05 * leastMs + 2_000);
+      // A span shorter than the least would mean the limit was overrun; the ratio is a figure (docs/quota.md),
+      // bounded loosely here so that a slow machine does not fail the test.
+      expect(spanMs).toBeGreaterThanOrEqual(leastMs - WINDOW_MS / LIMIT);
+      expect(spanMs).toBeLessThanOrEqual(2 * leastMs);
     } finally {
       await api.stop();
     }
