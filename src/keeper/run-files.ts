@@ -59,33 +59,27 @@ export function runKeyOf(workflowId: string, run: number): string {
 }
 
 export class RunFiles {
-  constructor(readonly dir: string) {}
+  readonly spec: string;
+  readonly state: string;
+  readonly progress: string;
+  readonly exit: string;
+  readonly lease: string;
+  /** Why the worker asked the keeper to stop (read when the keeper gets SIGTERM). */
+  readonly stopReason: string;
+  readonly keeperLog: string;
+
+  constructor(readonly dir: string) {
+    this.spec = path.join(dir, 'spec.json');
+    this.state = path.join(dir, 'state.json');
+    this.progress = path.join(dir, 'progress.json');
+    this.exit = path.join(dir, 'exit.json');
+    this.lease = path.join(dir, 'lease');
+    this.stopReason = path.join(dir, 'stop');
+    this.keeperLog = path.join(dir, 'keeper.log');
+  }
 
   static of(runsRoot: string, runKey: string): RunFiles {
     return new RunFiles(path.join(runsRoot, runKey));
-  }
-
-  get spec() {
-    return path.join(this.dir, 'spec.json');
-  }
-  get state() {
-    return path.join(this.dir, 'state.json');
-  }
-  get progress() {
-    return path.join(this.dir, 'progress.json');
-  }
-  get exit() {
-    return path.join(this.dir, 'exit.json');
-  }
-  get lease() {
-    return path.join(this.dir, 'lease');
-  }
-  /** Why the worker asked the keeper to stop (read when the keeper gets SIGTERM). */
-  get stopReason() {
-    return path.join(this.dir, 'stop');
-  }
-  get keeperLog() {
-    return path.join(this.dir, 'keeper.log');
   }
 
   /** Creates the directory; false when it already existed (the run was started here before). */

@@ -4,14 +4,12 @@
  * again elsewhere. Measured from the experiment processes' own journal, logs and pids.
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { batchSummary, startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
 import { attemptLogFile } from '../../src/paths.js';
-import { batchStateFor, startBatch, testSettings, uniqueQueue, useTestServer } from '../helpers/temporal.js';
-import { readJournal, tempDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
+import { batchIn, batchStateFor, startBatch, useTestServer } from '../helpers/temporal.js';
+import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { cuttableProxy } from '../helpers/cuttable-proxy.js';
-import { ownServer } from '../helpers/own-server.js';
+import { ownServer, withStartedServer } from '../helpers/own-server.js';
 import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from '../helpers/processes.js';
 
 const server = useTestServer();
@@ -29,6 +27,9 @@ function countingBody(seconds: number, code: number): string {
   );
 }
 
+/** A worker is lost 2 s after its last heartbeat, and a run it stops is dead 1 s later. */
+const QUICK_LOSS = { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 };
+
 async function machine(name: string) {
   const runsDir = await tempDir(`runs-${name}`);
   return (extra: string[] = []) => ['--machine-id', name, '--runs-dir', runsDir, ...extra];
@@ -38,22 +39,10 @@ test(
   'a 40-second run survives its worker being SIGKILLed and restarted: adopted, one process start, exit codes ' +
     'and whole output recorded',
   async () => {
-    const dir = await tempDir('adopt-sigkill');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('adopt-sigkill');
     await writeScript(dir, 'exp1_long', journal, { body: countingBody(40, 0) });
     await writeScript(dir, 'exp2_fails', journal, { body: countingBody(20, 3) });
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(
-      testSettings({
-        experimentsDir: dir,
-        workDir: dir,
-        taskQueue,
-        maxConcurrent: 2,
-        maxRetries: 0,
-        heartbeatTimeoutMs: 2_000,
-        killGraceMs: 1_000,
-      }),
-    );
+    const { taskQueue, state } = await batchIn(dir, { ...QUICK_LOSS, maxConcurrent: 2, maxRetries: 0 });
     const args = (await machine('m1'))(['--adopt-window', '60s']);
     const first = await startWorkerProcess(server.env.address, taskQueue, 2, args);
     const handle = await startBatch(server.env, state);
@@ -95,22 +84,13 @@ test(
   'SIGTERM leaves runs for the next worker by default; with --on-shutdown stop it stops them and they run ' +
     'again, using no retry',
   async () => {
-    const dir = await tempDir('adopt-sigterm');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('adopt-sigterm');
     await writeScript(dir, 'exp1_a', journal, { body: countingBody(8, 0) });
-    const taskQueue = uniqueQueue();
-    const settings = testSettings({
-      experimentsDir: dir,
-      workDir: dir,
-      taskQueue,
-      maxRetries: 0,
-      heartbeatTimeoutMs: 2_000,
-      killGraceMs: 1_000,
-    });
+    const { taskQueue, settings, state } = await batchIn(dir, { ...QUICK_LOSS, maxRetries: 0 });
     const args = await machine('m2');
 
     const leaving = await startWorkerProcess(server.env.address, taskQueue, 1, args());
-    const left = await startBatch(server.env, await batchStateFor(settings));
+    const left = await startBatch(server.env, state);
     await until(async () => starts(await readJournal(journal)).length === 1, 60_000, 'the run to start');
     leaving.kill('SIGTERM');
     expect(await leaving.exited()).toBe(0);
@@ -139,20 +119,9 @@ test(
   'a run no worker adopts is stopped within the adoption window, then runs once more on another machine, never ' +
     'two at once',
   async () => {
-    const dir = await tempDir('adopt-none');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('adopt-none');
     await writeScript(dir, 'exp1_orphan', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || sleep 120' });
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(
-      testSettings({
-        experimentsDir: dir,
-        workDir: dir,
-        taskQueue,
-        maxRetries: 0,
-        heartbeatTimeoutMs: 2_000,
-        killGraceMs: 1_000,
-      }),
-    );
+    const { taskQueue, state } = await batchIn(dir, { ...QUICK_LOSS, maxRetries: 0 });
     const windowMs = 4_000;
     const a = await startWorkerProcess(
       server.env.address,
@@ -190,29 +159,13 @@ test(
   'runs survive a server SIGKILL and restart longer than the heartbeat timeout, also one that ends during the ' +
     'outage: one start each, completed',
   async () => {
-    const dir = await tempDir('adopt-server');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('adopt-server');
     await writeScript(dir, 'exp1_long', journal, { body: countingBody(20, 0) });
     await writeScript(dir, 'exp2_ends_meanwhile', journal, { body: countingBody(5, 0) });
     const devServer = await ownServer(dir);
-    const { address } = devServer;
-    await devServer.start();
-    const connection = await Connection.connect({ address });
-    try {
-      const client = new Client({ connection });
-      const taskQueue = uniqueQueue();
-      await startWorkerProcess(address, taskQueue, 2, (await machine('m3'))(['--adopt-window', '60s']));
-      const state = await batchStateFor(
-        testSettings({
-          experimentsDir: dir,
-          workDir: dir,
-          taskQueue,
-          maxConcurrent: 2,
-          maxRetries: 0,
-          heartbeatTimeoutMs: 2_000,
-          killGraceMs: 1_000,
-        }),
-      );
+    const { taskQueue, state } = await batchIn(dir, { ...QUICK_LOSS, maxConcurrent: 2, maxRetries: 0 });
+    await withStartedServer(devServer, async (client) => {
+      await startWorkerProcess(devServer.address, taskQueue, 2, (await machine('m3'))(['--adopt-window', '60s']));
       const handle = await startBatchWorkflow(client, state);
       await until(async () => starts(await readJournal(journal)).length === 2, 60_000, 'both runs to start');
       await sleep(2_000);
@@ -232,10 +185,7 @@ test(
       expect(ends(entries)).toHaveLength(2);
       const shortEnd = ends(entries).find((e) => e.name === 'exp2_ends_meanwhile')!;
       expect(shortEnd.atMs).toBeLessThan(restartedAt); // it ended while the server was down
-    } finally {
-      await connection.close();
-      await devServer.kill();
-    }
+    });
   },
   150_000,
 );
@@ -244,21 +194,10 @@ test(
   'cancelled while no worker is alive: nothing starts again when a worker returns, and the run left behind is ' +
     'stopped',
   async () => {
-    const dir = await tempDir('adopt-cancel');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('adopt-cancel');
     await writeScript(dir, 'exp1_long', journal, { body: countingBody(120, 0) });
     await writeScript(dir, 'exp2_queued', journal);
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(
-      testSettings({
-        experimentsDir: dir,
-        workDir: dir,
-        taskQueue,
-        maxConcurrent: 1,
-        heartbeatTimeoutMs: 2_000,
-        killGraceMs: 1_000,
-      }),
-    );
+    const { taskQueue, state } = await batchIn(dir, { ...QUICK_LOSS, maxConcurrent: 1 });
     const args = (await machine('m4'))(['--adopt-window', '120s']);
     const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
     const handle = await startBatch(server.env, state);
@@ -284,20 +223,9 @@ test(
   'fencing: a worker cut off from the server (alive, partitioned) stops its run within the window, before ' +
     'another machine starts it',
   async () => {
-    const dir = await tempDir('adopt-partition');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('adopt-partition');
     await writeScript(dir, 'exp1_cut_off', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || sleep 120' });
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(
-      testSettings({
-        experimentsDir: dir,
-        workDir: dir,
-        taskQueue,
-        maxRetries: 0,
-        heartbeatTimeoutMs: 2_000,
-        killGraceMs: 1_000,
-      }),
-    );
+    const { taskQueue, state } = await batchIn(dir, { ...QUICK_LOSS, maxRetries: 0 });
     const link = await cuttableProxy(server.env.address);
     const windowMs = 5_000;
     const cutOff = await startWorkerProcess(

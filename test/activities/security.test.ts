@@ -7,13 +7,25 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createStagedWorker } from '../../src/worker.js';
 import { experimentWorkflow } from '../../src/workflows/experiment.js';
-import type { ExperimentRecord, ExperimentSpec } from '../../src/shared/types.js';
-import { testSettings, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+import type { BatchSettings, ExperimentRecord, ExperimentSpec } from '../../src/shared/types.js';
+import { testSettings, useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 import { tempDir } from '../helpers/scripts.js';
 
 const server = useTestServer();
+
+/** Starts an experiment workflow by hand, as a client that skips `submit`'s checks could, and waits for its record. */
+async function runByHand(
+  batchId: string,
+  experiment: ExperimentSpec,
+  settings: BatchSettings,
+): Promise<ExperimentRecord> {
+  return server.env.client.workflow.execute(experimentWorkflow, {
+    workflowId: `by-hand-${randomUUID()}`,
+    taskQueue: settings.taskQueue,
+    args: [{ batchId, index: 0, experiment, settings: { ...settings, searchAttributes: false } }],
+  });
+}
 
 /** An executable that leaves `marker` behind if it ever runs. */
 async function canary(file: string, marker: string): Promise<void> {
@@ -37,27 +49,12 @@ test(
     await symlink(path.join(root, 'outside', 'evil.sh'), path.join(experiments, 'exp2_link.sh'));
     await canary(path.join(experiments, 'exp3_plain.sh'), marker);
 
-    const taskQueue = uniqueQueue();
-    const worker = await createStagedWorker({
-      connection: server.env.nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      slots: 2,
-      allowedRoots: [served],
-    });
+    const { taskQueue, worker } = await workerOnOwnQueue(server.env, 2, [served]);
     const settings = testSettings({ experimentsDir: experiments, workDir: served, taskQueue, maxRetries: 2 });
     const run = (experiment: ExperimentSpec, overrides: { batchId?: string; experimentsDir?: string } = {}) =>
-      server.env.client.workflow.execute(experimentWorkflow, {
-        workflowId: `guard-${randomUUID()}`,
-        taskQueue,
-        args: [
-          {
-            batchId: overrides.batchId ?? 'b1',
-            index: 0,
-            experiment,
-            settings: { ...settings, experimentsDir: overrides.experimentsDir ?? experiments, searchAttributes: false },
-          },
-        ],
+      runByHand(overrides.batchId ?? 'b1', experiment, {
+        ...settings,
+        experimentsDir: overrides.experimentsDir ?? experiments,
       });
     const spec = (name: string, file: string): ExperimentSpec => ({ id: name, name, file, priority: 'high' });
 
@@ -86,29 +83,10 @@ test("the Temporal connection's settings and secrets do not reach an experiment;
   process.env.TEMPORAL_API_KEY = 'temporal-secret';
   process.env.MARKETDATA_API_KEY = 'user-key';
   try {
-    const taskQueue = uniqueQueue();
-    const worker = await createStagedWorker({
-      connection: server.env.nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      slots: 1,
-      allowedRoots: [dir],
-    });
+    const { taskQueue, worker } = await workerOnOwnQueue(server.env, 1, [dir]);
     const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue });
-    const record = await worker.runUntil(
-      server.env.client.workflow.execute(experimentWorkflow, {
-        workflowId: `secrets-${randomUUID()}`,
-        taskQueue,
-        args: [
-          {
-            batchId: 'b2',
-            index: 0,
-            experiment: { id: 'exp1', name: 'exp1_env', file: 'exp1_env.sh', priority: 'high' },
-            settings: { ...settings, searchAttributes: false },
-          },
-        ],
-      }),
-    );
+    const experiment: ExperimentSpec = { id: 'exp1', name: 'exp1_env', file: 'exp1_env.sh', priority: 'high' };
+    const record = await worker.runUntil(runByHand('b2', experiment, settings));
     expect(record.status).toBe('completed');
     const env = await readFile(`${marker}.env`, 'utf8');
     expect(env).not.toContain('TEMPORAL_API_KEY');

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { execa } from 'execa';
 import type { BatchSummary } from '../../src/shared/types.js';
-import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
-import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
+import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { until } from '../helpers/processes.js';
 
 const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
@@ -101,12 +101,10 @@ test('--dry-run --json lists the queue in start order with priorities and reason
 });
 
 test('submit --json waits for the batch and prints its summary; exit 1 when an experiment failed', async () => {
-  const dir = await tempDir('cli-submit');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('cli-submit');
   await writeScript(dir, 'exp1_ok', journal, { title: 'Production check' });
   await writeScript(dir, 'exp2_fails', journal, { body: 'exit 4' });
-  const taskQueue = uniqueQueue();
-  const worker = await startWorker(server.env, taskQueue, 2);
+  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 2);
   const batchId = `cli-${Math.random().toString(36).slice(2)}`;
   const args = ['submit', '--dir', dir, '--json', '--max-retries', '0', '--batch-id', batchId];
   const cliEnv = { STAGED_TASK_QUEUE: taskQueue };
@@ -147,12 +145,10 @@ test('submit --json waits for the batch and prints its summary; exit 1 when an e
 });
 
 test('human output shows the header, START / DONE / FAIL lines and the summary', async () => {
-  const dir = await tempDir('cli-human');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('cli-human');
   await writeScript(dir, 'exp1_ok', journal, { title: 'Adaptive run' });
   await writeScript(dir, 'exp2_flaky', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ]' });
-  const taskQueue = uniqueQueue();
-  const worker = await startWorker(server.env, taskQueue, 2);
+  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 2);
   const args = ['submit', '--dir', dir, '--max-concurrent', '1', '--retry-delay', '200ms', '--status-interval', '1s'];
 
   const result = await worker.runUntil(staged(args, { cwd: dir, env: { STAGED_TASK_QUEUE: taskQueue } }));
@@ -227,14 +223,12 @@ const WAIT_FOR_RELEASE =
 test(
   'watch on a finished batch exits with its outcome; the batch list shows failed and cancelled batches as ' + 'such',
   async () => {
-    const dir = await tempDir('cli-outcome');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('cli-outcome');
     await writeScript(dir, 'exp1_ok', journal);
     await writeScript(dir, 'exp2_fails', journal, { body: 'exit 5' });
     const waiting = await tempDir('cli-outcome-wait');
     await writeScript(waiting, 'exp1_waits', journal, { body: WAIT_FOR_RELEASE });
-    const taskQueue = uniqueQueue();
-    const worker = await startWorker(server.env, taskQueue, 2);
+    const { taskQueue, worker } = await workerOnOwnQueue(server.env, 2);
     const env = { STAGED_TASK_QUEUE: taskQueue };
     const failed = `failed-${Date.now()}`;
     const cancelled = `cancelled-${Date.now()}`;
@@ -291,12 +285,10 @@ test(
 test(
   'cancel --experiment and logs refuse an id several experiments share, listing them; a name picks ' + 'one',
   async () => {
-    const dir = await tempDir('cli-ambiguous');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('cli-ambiguous');
     await writeScript(dir, 'exp6_alpha', journal, { body: `echo alpha; ${WAIT_FOR_RELEASE}` });
     await writeScript(dir, 'exp6_beta', journal, { body: `echo beta; ${WAIT_FOR_RELEASE}` });
-    const taskQueue = uniqueQueue();
-    const worker = await startWorker(server.env, taskQueue, 2);
+    const { taskQueue, worker } = await workerOnOwnQueue(server.env, 2);
     const env = { STAGED_TASK_QUEUE: taskQueue };
     const batchId = `ambiguous-${Date.now()}`;
 
@@ -341,11 +333,9 @@ test(
 );
 
 test('submit --json interrupted by Ctrl-C prints {"batchId"} and exits 130; the batch runs on', async () => {
-  const dir = await tempDir('cli-sigint');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('cli-sigint');
   await writeScript(dir, 'exp1_waits', journal, { body: WAIT_FOR_RELEASE });
-  const taskQueue = uniqueQueue();
-  const worker = await startWorker(server.env, taskQueue, 1);
+  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 1);
   const batchId = `sigint-${Date.now()}`;
 
   await worker.runUntil(async () => {
@@ -380,8 +370,7 @@ describe("the user's directory", () => {
         path.join(dir, 'staged.config.json'),
         JSON.stringify({ priority: { keywords: { low: ['someday'] } } }),
       );
-      const taskQueue = uniqueQueue();
-      const worker = await startWorker(server.env, taskQueue, 1);
+      const { taskQueue, worker } = await workerOnOwnQueue(server.env, 1);
       const batchId = `init-cwd-${Date.now()}`;
       const npm = (args: string[]) =>
         execa('npm', ['--prefix', packageRoot, 'run', '-s', ...args], {
@@ -411,8 +400,7 @@ describe("the user's directory", () => {
   test('--work-dir names another directory; run directly, hints show the command that was run', async () => {
     const dir = await tempDir('cli-work-dir');
     await writeScript(path.join(dir), 'exp1_here', path.join(dir, '_journal'));
-    const taskQueue = uniqueQueue();
-    const worker = await startWorker(server.env, taskQueue, 1);
+    const { taskQueue, worker } = await workerOnOwnQueue(server.env, 1);
     const batchId = `work-dir-${Date.now()}`;
     await worker.runUntil(async () => {
       const result = await staged(['submit', '--work-dir', dir, '--dir', '.', '--batch-id', batchId, '--detach'], {

@@ -11,9 +11,9 @@ import { execa } from 'execa';
 import { retentionOf } from '../../src/server/retention.js';
 import type { BatchSummary } from '../../src/shared/types.js';
 import { CLI, until } from '../helpers/processes.js';
-import { freePort } from '../helpers/ports.js';
-import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
-import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+import { freePort } from '../../src/server/dev-server-process.js';
+import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 
 const server = useTestServer();
 const DAY_MS = 86_400_000;
@@ -97,12 +97,10 @@ test(
   'a batch whose workflows are gone: status, logs, --rerun-failed and --skip-completed use its files; its id is ' +
     'not reused',
   async () => {
-    const dir = await tempDir('gone');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('gone');
     await writeScript(dir, 'exp1_ok', journal, { body: 'echo "output of exp1"' });
     await writeScript(dir, 'exp2_fails', journal, { body: 'echo "output of exp2"; exit 3' });
-    const taskQueue = uniqueQueue();
-    const worker = await startWorker(server.env, taskQueue, 2);
+    const { taskQueue, worker } = await workerOnOwnQueue(server.env, 2);
     const client = server.env.client;
     const batchId = `gone-${Date.now()}`;
 

@@ -3,8 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { BatchSummary } from '../../src/shared/types.js';
-import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
-import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
+import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { CLI } from '../helpers/processes.js';
 
 const server = useTestServer();
@@ -21,14 +21,12 @@ test(
   '--rerun-failed runs only what did not complete; --skip-completed leaves out what completed in any earlier ' +
     'batch',
   async () => {
-    const dir = await tempDir('rerun');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('rerun');
     const flag = path.join(dir, '_fixed');
     await writeScript(dir, 'exp1_ok', journal);
     await writeScript(dir, 'exp2_broken_until_fixed', journal, { body: `[ -f "${flag}" ]` });
     await writeScript(dir, 'exp3_ok', journal);
-    const taskQueue = uniqueQueue();
-    const worker = await startWorker(server.env, taskQueue, 3);
+    const { taskQueue, worker } = await workerOnOwnQueue(server.env, 3);
     const base = ['submit', '--dir', dir, '--json', '--max-retries', '0'];
 
     await worker.runUntil(async () => {
@@ -60,15 +58,13 @@ test(
 );
 
 test('--skip-completed only skips experiments completed from the same experiments directory', async () => {
-  const work = await tempDir('skip-dirs');
-  const journal = path.join(work, '_journal');
+  const { dir: work, journal } = await tempExperimentsDir('skip-dirs');
   await mkdir(path.join(work, 'a'));
   await mkdir(path.join(work, 'b'));
   await writeScript(path.join(work, 'a'), 'exp1_same_name', journal);
   await writeScript(path.join(work, 'b'), 'exp1_same_name', journal);
   await writeScript(path.join(work, 'b'), 'exp2_other', journal);
-  const taskQueue = uniqueQueue();
-  const worker = await startWorker(server.env, taskQueue, 2);
+  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 2);
 
   await worker.runUntil(async () => {
     expect((await staged(['submit', '--dir', 'a', '--json'], work, taskQueue)).exitCode).toBe(0);

@@ -67,11 +67,14 @@ describe('explicit Priority line', () => {
 });
 
 describe('docstrings and comment blocks', () => {
+  const PYTHON_SCRIPT =
+    '#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\n\n"""Adaptive stops.\n\nDeploy if validated.\n"""\nimport os\n';
+  const SHELL_SCRIPT =
+    '#!/bin/sh\n# Adaptive regime classifier\n#\n# Priority: medium\nset -e\n# Production (not in the block)\n';
+
   test('a Python module docstring after a shebang and comments', () => {
-    const source =
-      '#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\n\n"""Adaptive stops.\n\nDeploy if validated.\n"""\nimport os\n';
-    expect(pythonDocstring(source)).toBe('Adaptive stops.\n\nDeploy if validated.\n');
-    expect(decideScriptPriority(source, true).priority).toBe('high');
+    expect(pythonDocstring(PYTHON_SCRIPT)).toBe('Adaptive stops.\n\nDeploy if validated.\n');
+    expect(decideScriptPriority(PYTHON_SCRIPT, true).priority).toBe('high');
   });
 
   test('single-quoted and raw docstrings', () => {
@@ -84,10 +87,8 @@ describe('docstrings and comment blocks', () => {
   });
 
   test('the leading comment block of a shell script, after its shebang', () => {
-    const source =
-      '#!/bin/sh\n# Adaptive regime classifier\n#\n# Priority: medium\nset -e\n# Production (not in the block)\n';
-    expect(leadingCommentBlock(source)).toBe('Adaptive regime classifier\n\nPriority: medium');
-    expect(decideScriptPriority(source, false).priority).toBe('medium');
+    expect(leadingCommentBlock(SHELL_SCRIPT)).toBe('Adaptive regime classifier\n\nPriority: medium');
+    expect(decideScriptPriority(SHELL_SCRIPT, false).priority).toBe('medium');
   });
 
   test('the summary ends at the first blank line', () => {

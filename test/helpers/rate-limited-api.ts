@@ -1,5 +1,6 @@
 /** A simulated rate-limited HTTP API on 127.0.0.1: a sliding window, 429 with Retry-After, and a log of every call. */
 import { createServer, type Server } from 'node:http';
+import { closeHttpServer } from './http-servers.js';
 
 export interface RateLimitedApiOptions {
   /** Most requests accepted in any window of `windowMs`, counted at arrival. */
@@ -72,11 +73,8 @@ export class RateLimitedApi {
 
   async stop(): Promise<void> {
     const server = this.server;
-    if (!server) return;
     this.server = undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    await closeHttpServer(server);
   }
 
   /** The real limit from now on, lower than the one declared to staged: the API's undocumented limit. */

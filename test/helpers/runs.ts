@@ -10,6 +10,8 @@ import { until } from './processes.js';
 export interface KeptRun {
   files: RunFiles;
   keeperPid: number;
+  /** The run's output so far. */
+  log(): Promise<string>;
   /** Resolves with the keeper's record once the run has ended. */
   exit(timeoutMs?: number): Promise<RunExit>;
 }
@@ -40,12 +42,13 @@ export async function startKeptRun(
     ...overrides,
   };
   const keeperPid = await launchKeeper(files, spec, { PATH: process.env.PATH!, ...env });
+  const log = async () => readFile(spec.logFile, 'utf8').catch(() => '');
   // Not as soon as state.json is there: a stop request that early may be lost (the keeper listens a moment later).
-  const runs = async () => (await readFile(spec.logFile, 'utf8').catch(() => '')).includes(RUNNING_LINE);
-  await until(runs, 20_000, 'the keeper to start its run');
+  await until(async () => (await log()).includes(RUNNING_LINE), 20_000, 'the keeper to start its run');
   return {
     files,
     keeperPid,
+    log,
     async exit(timeoutMs = 20_000) {
       let record: RunExit | undefined;
       const hasEnded = async () => (record = await files.readJson<RunExit>(files.exit)) !== undefined;

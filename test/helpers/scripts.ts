@@ -7,6 +7,12 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(tmpdir(), `staged-${prefix}-`));
 }
 
+/** A fresh experiments directory and the journal its test scripts write to. */
+export async function tempExperimentsDir(prefix: string): Promise<{ dir: string; journal: string }> {
+  const dir = await tempDir(prefix);
+  return { dir, journal: path.join(dir, '_journal') };
+}
+
 export interface ScriptOptions {
   /** Summary line of the leading comment, which decides priority. */
   title?: string;

@@ -61,14 +61,29 @@ export function uniqueQueue(): string {
   return `test-${randomUUID()}`;
 }
 
-export async function startWorker(env: TestServer, taskQueue: string, slots = 10): Promise<StagedWorker> {
+export async function startWorker(
+  env: TestServer,
+  taskQueue: string,
+  slots = 10,
+  allowedRoots = [tmpdir(), process.cwd()],
+): Promise<StagedWorker> {
   return createStagedWorker({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
     slots,
-    allowedRoots: [tmpdir(), process.cwd()],
+    allowedRoots,
   });
+}
+
+/** An in-process worker on a task queue of its own. */
+export async function workerOnOwnQueue(
+  env: TestServer,
+  slots: number,
+  allowedRoots?: string[],
+): Promise<{ taskQueue: string; worker: StagedWorker }> {
+  const taskQueue = uniqueQueue();
+  return { taskQueue, worker: await startWorker(env, taskQueue, slots, allowedRoots) };
 }
 
 export function testSettings(
@@ -93,6 +108,24 @@ export async function batchStateFor(settings: BatchSettings, batchId = `batch-${
   const quotas = new Set(Object.keys(settings.quotas ?? {}));
   const experiments = sortExperiments(await discoverExperiments(settings.experimentsDir, { quotas }));
   return newBatchState(batchId, experiments.map(specOf), settings, Date.now());
+}
+
+/** A batch of one test: its own task queue, settings and state. */
+export interface TestBatch {
+  readonly taskQueue: string;
+  readonly settings: BatchSettings;
+  readonly state: BatchState;
+}
+
+/** A batch of the experiments in `dir`, which is also its work directory, on a task queue of its own. */
+export async function batchIn(
+  dir: string,
+  overrides: Partial<BatchSettings> = {},
+  batchId?: string,
+): Promise<TestBatch> {
+  const taskQueue = uniqueQueue();
+  const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, ...overrides });
+  return { taskQueue, settings, state: await batchStateFor(settings, batchId) };
 }
 
 /** Starts the batch as `submit` does (results/<id>/ reserved, memo, search attributes, id policy). */

@@ -5,8 +5,8 @@
 import { batchSummary } from '../../src/batch-client/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from '../helpers/temporal.js';
-import { maxOverlap, readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
+import { maxOverlap, readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from '../helpers/processes.js';
 
 const server = useTestServer();
@@ -37,22 +37,16 @@ test(
   'a worker killed with SIGKILL three times: its runs are adopted by the next worker, each experiment runs ' +
     'once, never two at once, no retry used',
   async () => {
-    const dir = await tempDir('sigkill');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('sigkill');
     for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e']) {
       await writeScript(dir, name, journal, { body: guardedBody(dir, 3) });
     }
-    const taskQueue = uniqueQueue();
-    const settings = testSettings({
-      experimentsDir: dir,
-      workDir: dir,
-      taskQueue,
+    const { taskQueue, state } = await batchIn(dir, {
       maxConcurrent: 2,
       maxRetries: 0,
       heartbeatTimeoutMs: 2_000,
       killGraceMs: 1_000,
     });
-    const state = await batchStateFor(settings);
     let current = await worker(taskQueue, 3);
     const handle = await startBatch(server.env, state);
 
@@ -98,22 +92,15 @@ test(
   'an attempt past --timeout is killed and retried; a process that ignores SIGTERM is SIGKILLed after the grace ' +
     'period',
   async () => {
-    const dir = await tempDir('timeout');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('timeout');
     await writeScript(dir, 'exp1_hangs_once', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || sleep 300' });
     await writeScript(dir, 'exp2_stubborn', journal, { body: `trap '' TERM; echo $$ > "${dir}/_stubborn"; sleep 300` });
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(
-      testSettings({
-        experimentsDir: dir,
-        workDir: dir,
-        taskQueue,
-        maxRetries: 1,
-        timeoutMs: 1_500,
-        killGraceMs: 1_000,
-        retryDelayMs: 100,
-      }),
-    );
+    const { taskQueue, state } = await batchIn(dir, {
+      maxRetries: 1,
+      timeoutMs: 1_500,
+      killGraceMs: 1_000,
+      retryDelayMs: 100,
+    });
     await worker(taskQueue, 2);
 
     const handle = await startBatch(server.env, state);
@@ -136,19 +123,14 @@ test(
 );
 
 test('a timed-out attempt is not retried by default (retryTimeouts off) and says why: reason timeout', async () => {
-  const dir = await tempDir('timeout-once');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('timeout-once');
   await writeScript(dir, 'exp1_slow', journal, { body: 'sleep 300' });
-  const taskQueue = uniqueQueue();
-  const settings = testSettings({
-    experimentsDir: dir,
-    workDir: dir,
-    taskQueue,
+  const { taskQueue, state } = await batchIn(dir, {
     maxRetries: 2,
     timeoutMs: 1_500,
     killGraceMs: 1_000,
+    retryTimeouts: false,
   });
-  const state = await batchStateFor({ ...settings, retryTimeouts: false });
   await worker(taskQueue, 1);
 
   const summary = await batchSummary(await startBatch(server.env, state));
@@ -161,21 +143,10 @@ test(
   'a script that exits 0 while a setsid child holds its stdout completes within 2 s of its exit; the child is ' +
     'gone',
   async () => {
-    const dir = await tempDir('stdout-holder');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('stdout-holder');
     const body = `setsid sh -c 'echo $$ > "${dir}/_holder"; exec sleep 150' & echo done; sleep 0.5`;
     await writeScript(dir, 'exp1_holder', journal, { body });
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(
-      testSettings({
-        experimentsDir: dir,
-        workDir: dir,
-        taskQueue,
-        maxRetries: 0,
-        timeoutMs: 3_000,
-        killGraceMs: 1_000,
-      }),
-    );
+    const { taskQueue, state } = await batchIn(dir, { maxRetries: 0, timeoutMs: 3_000, killGraceMs: 1_000 });
     await worker(taskQueue, 1);
 
     const summary = await batchSummary(await startBatch(server.env, state));

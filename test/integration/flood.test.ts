@@ -3,7 +3,7 @@ import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { attemptLogFile } from '../../src/paths.js';
-import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from '../helpers/temporal.js';
+import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { tempDir, writeScript } from '../helpers/scripts.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/processes.js';
 
@@ -31,8 +31,7 @@ test(
       `yes "flood line 0123456789 abcdefghijklmnopqrstuvwxyz" | head -c ${FLOOD_BYTES}; echo; echo "the ` +
       `last line before failing" >&2; exit 5`;
     await writeScript(dir, 'exp1_flood', path.join(dir, '_journal'), { body });
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 }));
+    const { taskQueue, state } = await batchIn(dir, { maxRetries: 0 });
     worker = await spawnWorker(server.env.address, taskQueue, 1, ['--log-limit', String(LOG_LIMIT_MIB)]);
     const before = await memoryKiB(worker.pid, 'VmRSS');
 

@@ -2,11 +2,10 @@
 import { batchSummary, startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
-import { batchStateFor, useTestServer, startBatch, testSettings, uniqueQueue } from '../helpers/temporal.js';
-import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
-import { ownServer } from '../helpers/own-server.js';
+import { batchIn, startBatch, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { ownServer, withStartedServer } from '../helpers/own-server.js';
 import { CLI, until, waitUntilDead, workerProcessesPerTest } from '../helpers/processes.js';
 
 const server = useTestServer();
@@ -24,8 +23,7 @@ function staged(args: string[], cliEnv: Record<string, string>) {
 test(
   'a killed client loses nothing: the batch runs on, watch re-attaches to live progress, status works ' + 'anywhere',
   async () => {
-    const dir = await tempDir('client-kill');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('client-kill');
     for (const name of ['exp1_a', 'exp2_b', 'exp3_c']) await writeScript(dir, name, journal, { body: 'sleep 1.5' });
     const taskQueue = uniqueQueue();
     await worker(server.env.address, taskQueue, 3);
@@ -65,16 +63,12 @@ test(
 test(
   'cancel --experiment stops a running experiment, keeps a queued one from ever starting, and the rest ' + 'completes',
   async () => {
-    const dir = await tempDir('cancel-one');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('cancel-one');
     const pidFile = path.join(dir, '_pid');
     await writeScript(dir, 'exp1_long', journal, { body: `sleep 300 & echo "$$ $!" > "${pidFile}"; wait` });
     await writeScript(dir, 'exp2_skipped', journal);
     await writeScript(dir, 'exp3_fine', journal);
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(
-      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 1, killGraceMs: 1_000 }),
-    );
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 1, killGraceMs: 1_000 });
     await worker(server.env.address, taskQueue, 1);
     const handle = await startBatch(server.env, state);
     const journalHas = async (name: string) => (await readJournal(journal)).some((e) => e.name === name);
@@ -103,22 +97,14 @@ test(
   'a server killed with SIGKILL and restarted on the same DB file: the batch completes, each experiment exactly ' +
     'once',
   async () => {
-    const dir = await tempDir('server-kill');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('server-kill');
     for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']) {
       await writeScript(dir, name, journal, { body: 'sleep 1' });
     }
     const devServer = await ownServer(dir);
-    const { address } = devServer;
-    await devServer.start();
-    const connection = await Connection.connect({ address });
-    try {
-      const client = new Client({ connection });
-      const taskQueue = uniqueQueue();
-      await worker(address, taskQueue, 2);
-      const state = await batchStateFor(
-        testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }),
-      );
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2 });
+    await withStartedServer(devServer, async (client) => {
+      await worker(devServer.address, taskQueue, 2);
       const handle = await startBatchWorkflow(client, state);
       await until(
         async () => (await readJournal(journal)).some((e) => e.event === 'end'),
@@ -134,38 +120,24 @@ test(
       expect(summary.experiments.map((e) => e.status)).toEqual(Array(6).fill('completed'));
       const ends = (await readJournal(journal)).filter((e) => e.event === 'end').map((e) => e.name);
       expect(ends.sort()).toEqual(['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f']);
-    } finally {
-      await connection.close();
-      await devServer.kill();
-    }
+    });
   },
   180_000,
 );
 
 test('a worker started before its server waits for it, then runs a batch', async () => {
-  const dir = await tempDir('worker-first');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('worker-first');
   await writeScript(dir, 'exp1_a', journal);
   const devServer = await ownServer(dir);
-  const taskQueue = uniqueQueue();
+  const { taskQueue, state } = await batchIn(dir);
   const waiting = worker(devServer.address, taskQueue, 1);
   waiting.catch(() => undefined);
   await new Promise((resolve) => setTimeout(resolve, 3_000));
 
-  try {
-    await devServer.start();
+  await withStartedServer(devServer, async (client) => {
     const ready = await waiting;
-    const connection = await Connection.connect({ address: devServer.address });
-    try {
-      const client = new Client({ connection });
-      const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue }));
-      const handle = await startBatchWorkflow(client, state);
-      expect((await batchSummary(handle)).experiments[0].status).toBe('completed');
-      expect(ready.pid).toBeGreaterThan(0);
-    } finally {
-      await connection.close();
-    }
-  } finally {
-    await devServer.kill();
-  }
+    const handle = await startBatchWorkflow(client, state);
+    expect((await batchSummary(handle)).experiments[0].status).toBe('completed');
+    expect(ready.pid).toBeGreaterThan(0);
+  });
 }, 120_000);

@@ -6,15 +6,8 @@ import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  batchStateFor,
-  useTestServer,
-  startBatch,
-  startWorker,
-  testSettings,
-  uniqueQueue,
-} from '../helpers/temporal.js';
-import { tempDir } from '../helpers/scripts.js';
+import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
+import { tempExperimentsDir } from '../helpers/scripts.js';
 
 const EXPERIMENTS = 1_500;
 /** Low enough that the batch continues as new several times (the default, 4,000, takes 5,000 experiments). */
@@ -24,8 +17,7 @@ const MAX_EVENTS_PER_RUN = 10_000;
 const server = useTestServer();
 
 test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-as-new runs`, async () => {
-  const dir = await tempDir('scale');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('scale');
   await Promise.all(
     Array.from({ length: EXPERIMENTS }, async (_, i) => {
       const file = path.join(dir, `exp${i + 1}_trivial.sh`);
@@ -33,10 +25,7 @@ test(`${EXPERIMENTS} trivial experiments complete exactly once across continue-a
       await chmod(file, 0o755);
     }),
   );
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 40, historyLimit: HISTORY_LIMIT }),
-  );
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 40, historyLimit: HISTORY_LIMIT });
   const worker = await startWorker(server.env, taskQueue, 40);
 
   const { summary, generation } = await worker.runUntil(async () => {

@@ -10,7 +10,7 @@ import type { LiveBatchView } from '../../src/cli/display/batch-view.js';
 import type { BatchSummary } from '../../src/shared/types.js';
 import { CLI, until } from '../helpers/processes.js';
 import { tempDir } from '../helpers/scripts.js';
-import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 
 const server = useTestServer();
 
@@ -72,10 +72,9 @@ test('progress reaches status --json; search attributes, memos, logs and summary
     'Priority: low',
     'if [ "$STAGED_ATTEMPT" = 1 ]; then echo "first attempt output"; exit 3; fi\necho "second attempt output"',
   );
-  const taskQueue = uniqueQueue();
+  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 3);
   const batchId = `visibility-${Date.now()}`;
   const client = server.env.client;
-  const worker = await startWorker(server.env, taskQueue, 3);
 
   await worker.runUntil(async () => {
     const submit = staged(
@@ -180,9 +179,8 @@ test('progress reaches status --json; search attributes, memos, logs and summary
 test('watch on a terminal redraws its status block in place and ends with the summary', async () => {
   const dir = await tempDir('visibility-tty');
   await script(dir, 'exp1_steps', 'Model training', `echo "PROGRESS 1/4"\n${WAIT_FOR_RELEASE}\necho "PROGRESS 4/4"`);
-  const taskQueue = uniqueQueue();
+  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 1);
   const batchId = `tty-${Date.now()}`;
-  const worker = await startWorker(server.env, taskQueue, 1);
 
   await worker.runUntil(async () => {
     const submit = await staged(['submit', '--dir', dir, '--batch-id', batchId, '--detach'], dir, taskQueue);

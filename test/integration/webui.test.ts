@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CLI, until } from '../helpers/processes.js';
 import { tempDir } from '../helpers/scripts.js';
-import { startTestServer, startWorker, uniqueQueue, type TestServer } from '../helpers/temporal.js';
+import { startTestServer, workerOnOwnQueue, type TestServer } from '../helpers/temporal.js';
 
 const CHROMIUM = process.env.STAGED_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -85,9 +85,8 @@ async function listUntil(page: Page, query: string, batchId: string, expected: s
 }
 
 test('the Web UI finds a batch and its experiments by StagedBatchId, StagedPriority and StagedStatus', async () => {
-  const taskQueue = uniqueQueue();
+  const { taskQueue, worker } = await workerOnOwnQueue(env, 3);
   const batchId = `webui-${Date.now()}`;
-  const worker = await startWorker(env, taskQueue, 3);
   await mkdir(SCREENSHOTS, { recursive: true });
 
   await worker.runUntil(async () => {
@@ -131,9 +130,8 @@ test("a running experiment's progress shows in the Web UI as its activity's hear
     `#!/bin/sh\n# Model training\necho "PROGRESS 3/10"\n${waitForRelease}\n`,
     { mode: 0o755 },
   );
-  const taskQueue = uniqueQueue();
+  const { taskQueue, worker } = await workerOnOwnQueue(env, 1);
   const batchId = `webui-progress-${Date.now()}`;
-  const worker = await startWorker(env, taskQueue, 1);
 
   await worker.runUntil(async () => {
     const submit = await execa(process.execPath, [CLI, 'submit', '--dir', dir, '--batch-id', batchId, '--detach'], {

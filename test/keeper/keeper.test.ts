@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { launchKeeper } from '../../src/activities/keeper-launch.js';
-import { RunFiles, type RunExit, type RunSpec } from '../../src/keeper/run-files.js';
+import type { RunSpec } from '../../src/keeper/run-files.js';
 import { killModeOfMachine } from '../../src/keeper/run-tree.js';
 import { tempDir } from '../helpers/scripts.js';
 import { until, waitUntilDead } from '../helpers/processes.js';
+import { startKeptRun } from '../helpers/runs.js';
 
 /** Starts a setsid daemon and a double-forked one (both holding stdout), then runs `main`. */
 function daemonScript(dir: string, main: string): string {
@@ -35,38 +35,9 @@ async function startRun(
   env: Record<string, string> = {},
 ) {
   const dir = await tempDir(`keeper-${name}`);
-  const files = RunFiles.of(path.join(dir, 'runs'), `run-${name}`);
-  await files.claim();
-  await files.renewLease(Date.now());
-  const spec: RunSpec = {
-    runId: `test-${name}-${Date.now()}`,
-    file: '/bin/sh',
-    args: ['-c', daemonScript(dir, main)],
-    cwd: dir,
-    logFile: path.join(dir, 'run.log'),
-    logLimitBytes: 1024 * 1024,
-    timeoutMs: null,
-    killGraceMs: 1_000,
-    leaseTimeoutMs: 60_000,
-    ...overrides,
-  };
-  const keeperPid = await launchKeeper(files, spec, { PATH: process.env.PATH!, ...env });
-  await until(
-    async () => (await readFile(spec.logFile, 'utf8').catch(() => '')).includes('daemons started'),
-    20_000,
-    'the daemons to start',
-  );
-  const daemons = await daemonPids(dir);
-  const exit = async (within: number) => {
-    let record: RunExit | undefined;
-    await until(
-      async () => (record = await files.readJson<RunExit>(files.exit)) !== undefined,
-      within,
-      'the run to end',
-    );
-    return record!;
-  };
-  return { dir, files, keeperPid, daemons, exit };
+  const run = await startKeptRun(path.join(dir, 'runs'), `run-${name}`, daemonScript(dir, main), overrides, env);
+  await until(async () => (await run.log()).includes('daemons started'), 20_000, 'the daemons to start');
+  return { ...run, daemons: await daemonPids(dir) };
 }
 
 test('the machine says how runs are stopped', async () => {
@@ -84,10 +55,17 @@ test(
   },
 );
 
-test('a timed-out run is stopped as timed out, its daemons with it', async () => {
-  const run = await startRun('timeout', 'sleep 300', { timeoutMs: 1_500 });
+test.each([
+  ['a timed-out run is stopped as timed out, its daemons with it', 'timeout', { timeoutMs: 1_500 }],
+  [
+    'an abandoned run (no lease renewal within its window) is stopped, its daemons with it',
+    'abandoned',
+    { leaseTimeoutMs: 1_500 },
+  ],
+] as const)('%s', async (_name, end, overrides) => {
+  const run = await startRun(end, 'sleep 300', overrides);
   const exit = await run.exit(10_000);
-  expect(exit.end).toBe('timeout');
+  expect(exit.end).toBe(end);
   expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
 });
 
@@ -98,13 +76,6 @@ test('a cancelled run (SIGTERM to its keeper) is stopped, its daemons within 2 s
   expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
   expect((await run.exit(5_000)).end).toBe('cancelled');
   expect(Date.now() - cancelledAt).toBeLessThan(5_000);
-});
-
-test('an abandoned run (no lease renewal within its window) is stopped, its daemons with it', async () => {
-  const run = await startRun('abandoned', 'sleep 300', { leaseTimeoutMs: 1_500 });
-  const exit = await run.exit(10_000);
-  expect(exit.end).toBe('abandoned');
-  expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
 });
 
 test('the process-scan fallback stops daemons too, and records which mode it used', async () => {

@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync } from 'execa';
+import { closeHttpServer } from '../helpers/http-servers.js';
 import { RateLimitedApi, type RateLimitedApiOptions } from '../helpers/rate-limited-api.js';
 import { tempDir } from '../helpers/scripts.js';
 
@@ -94,11 +95,8 @@ class FakeAgent {
 
   async stop(): Promise<void> {
     const server = this.server;
-    if (!server) return;
     this.server = undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    await closeHttpServer(server);
   }
 
   acquires(): AgentCall[] {
@@ -149,10 +147,35 @@ function runEnvironment(base: string, extra: Record<string, string | undefined> 
   );
 }
 
-async function runPython(code: string, environment: Record<string, string>) {
+async function runPython(lines: string[], environment: Record<string, string>) {
   const script = path.join(dir, `script-${Date.now()}.py`);
-  await writeFile(script, code);
+  await writeFile(script, `${lines.join('\n')}\n`);
   return execa(PYTHON, [script], { env: environment, extendEnv: false, reject: false });
+}
+
+/** Replaces the test's agent, not started yet, with one of these options, and starts it. */
+async function startAgentWith(options: FakeAgentOptions): Promise<void> {
+  agent = new FakeAgent(agent.socketPath, options);
+  await agent.start();
+}
+
+/** Runs a script while each grant takes 1.2 s and the API closes a kept-alive connection after 0.2 s idle. */
+async function runAcrossClosedKeepAlive(script: (base: string) => string[]) {
+  await startAgentWith({ grantDelayMs: 1200 });
+  const { api, base } = await startedApi({ limit: 100, windowMs: 60_000, keepAliveTimeoutMs: 200 });
+  return { api, result: await runPython(script(base), runEnvironment(base)) };
+}
+
+/** Python that requests `first` from `base`, then `second`, and prints the HTTP status if that one is refused. */
+function secondRequestRefused(base: string, first: string, second: string): string[] {
+  return [
+    'import urllib.error, urllib.request',
+    `urllib.request.urlopen("${base}${first}").read()`,
+    'try:',
+    `    urllib.request.urlopen("${base}${second}")`,
+    'except urllib.error.HTTPError as error:',
+    '    print(error.code)',
+  ];
 }
 
 function acquiredAt(api: RateLimitedApi): void {
@@ -175,8 +198,7 @@ test('(a) urllib.request, http.client, no code change: one acquire per request t
       'for i in range(2):',
       '    connection.request("GET", "/kept-alive%d" % i)',
       '    assert connection.getresponse().read()',
-      '',
-    ].join('\n'),
+    ],
     runEnvironment(base),
   );
   expect(result.stderr).toBe('');
@@ -200,8 +222,7 @@ test('a host-only entry meters every port of that host; a host:port entry wins o
       `print(quota_for("LOCALHOST", ${port}), quota_for("localhost", 1), quota_for("api.example.com.", 443),`,
       '      quota_for("example.com", 443))',
       `urllib.request.urlopen("http://localhost:${port}/by-name").read()`,
-      '',
-    ].join('\n'),
+    ],
     runEnvironment(base, { STAGED_QUOTA_HOSTS: hosts }),
   );
   expect(result.stderr).toBe('');
@@ -225,8 +246,7 @@ test('a host-only entry meters every port of that host; a host:port entry wins o
         `for i in range(2): assert pool.request("GET", "${base}/p%d" % i).status == 200`,
         `assert requests.get("${otherBase}/unmapped").status_code == 200`,
         'print(requests.__version__, urllib3.__version__)',
-        '',
-      ].join('\n'),
+      ],
       runEnvironment(base),
     );
     expect(result.stderr).toBe('');
@@ -241,18 +261,7 @@ test('a host-only entry meters every port of that host; a host:port entry wins o
 test('(c) a 429 seen by urllib.request is reported with its Retry-After seconds', async () => {
   await agent.start();
   const { api, base } = await startedApi({ limit: 1, windowMs: 60_000, retryAfterSeconds: 7 });
-  const result = await runPython(
-    [
-      'import urllib.error, urllib.request',
-      `urllib.request.urlopen("${base}/first").read()`,
-      'try:',
-      `    urllib.request.urlopen("${base}/second")`,
-      'except urllib.error.HTTPError as error:',
-      '    print(error.code)',
-      '',
-    ].join('\n'),
-    runEnvironment(base),
-  );
+  const result = await runPython(secondRequestRefused(base, '/first', '/second'), runEnvironment(base));
   expect(result.stderr).toBe('');
   expect(result.stdout).toBe('429');
   expect(api.rejections()).toHaveLength(1);
@@ -276,8 +285,7 @@ test('(c) a 429 seen by urllib.request is reported with its Retry-After seconds'
         'session.mount("http://", HTTPAdapter(max_retries=Retry(total=2, status_forcelist=[429])))',
         `assert session.get("${base}/first").status_code == 200`,
         `print(session.get("${base}/retried").status_code)`,
-        '',
-      ].join('\n'),
+      ],
       runEnvironment(base),
     );
     expect(result.stderr).toBe('');
@@ -300,8 +308,7 @@ test('Retry-After as seconds, as an HTTP date, or garbage', async () => {
       'now = time.time()',
       'date = email.utils.formatdate(now + 30, usegmt=True)',
       'print(json.dumps([retry_after_seconds(v, now=now) for v in ["120", " 2.5 ", date, "soon", "-3", None]]))',
-      '',
-    ].join('\n'),
+    ],
     { PATH: '/usr/bin:/bin', PYTHONPATH: PYTHON_DIR },
   );
   expect(result.stderr).toBe('');
@@ -317,16 +324,7 @@ test('(d) STAGED_QUOTA_AUTO=0 meters nothing, yet explicit acquire still works',
   await agent.start();
   const { api, base } = await startedApi({ limit: 1, windowMs: 60_000 });
   const result = await runPython(
-    [
-      'import urllib.error, urllib.request, staged_quota',
-      `urllib.request.urlopen("${base}/one").read()`,
-      'try:',
-      `    urllib.request.urlopen("${base}/two")`,
-      'except urllib.error.HTTPError as error:',
-      '    print(error.code)',
-      'staged_quota.acquire("x")',
-      '',
-    ].join('\n'),
+    ['import staged_quota', ...secondRequestRefused(base, '/one', '/two'), 'staged_quota.acquire("x")'],
     runEnvironment(base, { STAGED_QUOTA_AUTO: '0' }),
   );
   expect(result.stderr).toBe('');
@@ -351,7 +349,7 @@ test('(e) a sitecustomize later on PYTHONPATH still runs, after ours, with meter
     ].join('\n'),
   );
   const result = await runPython(
-    ['import urllib.request', `urllib.request.urlopen("${base}/chained").read()`, ''].join('\n'),
+    ['import urllib.request', `urllib.request.urlopen("${base}/chained").read()`],
     runEnvironment(base, { PYTHONPATH: `${PYTHON_DIR}:${theirs}`, MARKER: marker }),
   );
   expect(result.stderr).toBe('');
@@ -367,7 +365,7 @@ test('a broken host map or a failing chained sitecustomize is printed once and t
   await mkdir(theirs);
   await writeFile(path.join(theirs, 'sitecustomize.py'), 'raise RuntimeError("their bug")\n');
   const result = await runPython(
-    ['import urllib.request', `print(urllib.request.urlopen("${base}/anyway").status)`, ''].join('\n'),
+    ['import urllib.request', `print(urllib.request.urlopen("${base}/anyway").status)`],
     runEnvironment(base, { STAGED_QUOTA_HOSTS: '{not json', PYTHONPATH: `${PYTHON_DIR}:${theirs}` }),
   );
   expect(result.exitCode).toBe(0);
@@ -394,8 +392,7 @@ test('(f) acquire("x", 3), metered and a refusal from Python', async () => {
       '    staged_quota.acquire("undeclared")',
       'except staged_quota.QuotaRefused as refusal:',
       '    print(refusal.status, refusal.message)',
-      '',
-    ].join('\n'),
+    ],
     runEnvironment('http://127.0.0.1:1'),
   );
   expect(result.stderr).toBe('');
@@ -443,7 +440,7 @@ test('(g) the agent away when the script starts: the script waits for it, says s
   const { api, base } = await startedApi();
   const started = Date.now();
   const script = runPython(
-    ['import urllib.request', `print(urllib.request.urlopen("${base}/late").status)`, ''].join('\n'),
+    ['import urllib.request', `print(urllib.request.urlopen("${base}/late").status)`],
     runEnvironment(base),
   );
   await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -461,10 +458,9 @@ test('(g) the agent away when the script starts: the script waits for it, says s
 });
 
 test('the agent dropping a waiting acquire (its worker died) is retried, not an error', async () => {
-  agent = new FakeAgent(agent.socketPath, { dropAcquires: 2 });
-  await agent.start();
+  await startAgentWith({ dropAcquires: 2 });
   const result = await runPython(
-    ['import staged_quota', 'print(staged_quota.acquire("x", 4))', ''].join('\n'),
+    ['import staged_quota', 'print(staged_quota.acquire("x", 4))'],
     runEnvironment('http://127.0.0.1:1'),
   );
   expect(result.stdout).toBe('4');
@@ -474,8 +470,7 @@ test('the agent dropping a waiting acquire (its worker died) is retried, not an 
 });
 
 test("a slow grant is waited for, whatever the script's socket timeouts", async () => {
-  agent = new FakeAgent(agent.socketPath, { grantDelayMs: 1500 });
-  await agent.start();
+  await startAgentWith({ grantDelayMs: 1500 });
   const { api, base } = await startedApi();
   const result = await runPython(
     [
@@ -483,8 +478,7 @@ test("a slow grant is waited for, whatever the script's socket timeouts", async 
       'socket.setdefaulttimeout(0.2)',
       'started = time.monotonic()',
       `print(urllib.request.urlopen("${base}/patient", timeout=0.3).status, time.monotonic() - started >= 1.5)`,
-      '',
-    ].join('\n'),
+    ],
     runEnvironment(base),
   );
   expect(result.stderr).toBe('');
@@ -493,20 +487,13 @@ test("a slow grant is waited for, whatever the script's socket timeouts", async 
 });
 
 test('a long wait on a kept-alive http.client connection the server closed meanwhile reconnects', async () => {
-  agent = new FakeAgent(agent.socketPath, { grantDelayMs: 1200 });
-  await agent.start();
-  const { api, base } = await startedApi({ limit: 100, windowMs: 60_000, keepAliveTimeoutMs: 200 });
-  const result = await runPython(
-    [
-      'import http.client',
-      `connection = http.client.HTTPConnection("127.0.0.1", ${new URL(base).port})`,
-      'for path in ["/warm", "/after-wait"]:',
-      '    connection.request("GET", path)',
-      '    print(connection.getresponse().read().decode().count(path))',
-      '',
-    ].join('\n'),
-    runEnvironment(base),
-  );
+  const { api, result } = await runAcrossClosedKeepAlive((base) => [
+    'import http.client',
+    `connection = http.client.HTTPConnection("127.0.0.1", ${new URL(base).port})`,
+    'for path in ["/warm", "/after-wait"]:',
+    '    connection.request("GET", path)',
+    '    print(connection.getresponse().read().decode().count(path))',
+  ]);
   expect(result.stderr).toBe('');
   expect(result.stdout.split('\n')).toEqual(['1', '1']);
   expect(api.requests()).toHaveLength(2);
@@ -515,18 +502,11 @@ test('a long wait on a kept-alive http.client connection the server closed meanw
 (HAS_REQUESTS ? test : test.skip)(
   'a long wait in a requests Session whose kept-alive connection the server closed meanwhile still succeeds',
   async () => {
-    agent = new FakeAgent(agent.socketPath, { grantDelayMs: 1200 });
-    await agent.start();
-    const { api, base } = await startedApi({ limit: 100, windowMs: 60_000, keepAliveTimeoutMs: 200 });
-    const result = await runPython(
-      [
-        'import requests',
-        'session = requests.Session()',
-        `print([session.get("${base}" + path).status_code for path in ["/warm", "/after-wait"]])`,
-        '',
-      ].join('\n'),
-      runEnvironment(base),
-    );
+    const { api, result } = await runAcrossClosedKeepAlive((base) => [
+      'import requests',
+      'session = requests.Session()',
+      `print([session.get("${base}" + path).status_code for path in ["/warm", "/after-wait"]])`,
+    ]);
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('[200, 200]');
     expect(api.requests()).toHaveLength(2);
@@ -542,8 +522,7 @@ test('(h) without STAGED_QUOTA_SOCKET: acquire and report are no-ops and scripts
       'staged_quota.report_rate_limited("x", 3)',
       'with staged_quota.metered("x"): pass',
       `print(urllib.request.urlopen("${base}/by-hand").status)`,
-      '',
-    ].join('\n'),
+    ],
     runEnvironment(base, { STAGED_QUOTA_SOCKET: undefined }),
   );
   expect(result.stderr).toBe('');
@@ -605,8 +584,7 @@ test('curl_cffi (a stand-in of the same name): Session.request is metered once t
       `print(requests.get("${base}/again").status_code)`,
       `print(requests.get("${otherBase}/unmapped").status_code)`,
       'print(requests.__spec__.loader.get_filename("curl_cffi.requests").endswith("__init__.py"))',
-      '',
-    ].join('\n'),
+    ],
     runEnvironment(base, { PYTHONPATH: `${PYTHON_DIR}:${standIn}` }),
   );
   expect(result.stderr).toBe('');

@@ -6,15 +6,8 @@ import path from 'node:path';
 import type { StagedWorker } from '../../src/worker.js';
 import { attemptLogFile } from '../../src/paths.js';
 import { STATUS_SEARCH_ATTRIBUTE } from '../../src/workflows/search-attributes.js';
-import {
-  batchStateFor,
-  useTestServer,
-  startBatch,
-  startWorker,
-  testSettings,
-  uniqueQueue,
-} from '../helpers/temporal.js';
-import { maxOverlap, readJournal, tempDir, writeScript } from '../helpers/scripts.js';
+import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
+import { maxOverlap, readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { waitUntilDead } from '../helpers/processes.js';
 
 const server = useTestServer();
@@ -25,8 +18,7 @@ async function withWorker<T>(taskQueue: string, slots: number, body: (worker: St
 }
 
 test('starts experiments strictly in priority order and never runs more than --max-concurrent at once', async () => {
-  const dir = await tempDir('order');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('order');
   const titles: Record<string, string> = {
     exp100_low: 'Baseline.\n#\n# Priority: low',
     exp9_medium: 'Momentum sweep.',
@@ -39,8 +31,7 @@ test('starts experiments strictly in priority order and never runs more than --m
   };
   for (const [name, title] of Object.entries(titles))
     await writeScript(dir, name, journal, { title, body: 'sleep 0.4' });
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2 }));
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2 });
 
   const summary = await withWorker(taskQueue, 6, async () => batchSummary(await startBatch(server.env, state)));
 
@@ -64,13 +55,11 @@ test('starts experiments strictly in priority order and never runs more than --m
 });
 
 test('retries a failing attempt durably and completes when a later attempt succeeds', async () => {
-  const dir = await tempDir('retry');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('retry');
   await writeScript(dir, 'exp1_flaky', journal, {
     body: 'echo "attempt $STAGED_ATTEMPT"; [ "$STAGED_ATTEMPT" -ge 3 ]',
   });
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2 }));
+  const { taskQueue, state } = await batchIn(dir, { maxRetries: 2 });
 
   const summary = await withWorker(taskQueue, 2, async () => batchSummary(await startBatch(server.env, state)));
 
@@ -81,17 +70,13 @@ test('retries a failing attempt durably and completes when a later attempt succe
 });
 
 test('fails an experiment for good after --max-retries + 1 runs while the rest of the batch goes on', async () => {
-  const dir = await tempDir('fail');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('fail');
   await writeScript(dir, 'exp1_broken', journal, {
     title: 'Critical broken run.',
     body: 'echo "boom on stderr" >&2; exit 3',
   });
   await writeScript(dir, 'exp2_fine', journal, { body: 'sleep 0.1' });
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 1, maxConcurrent: 1 }),
-  );
+  const { taskQueue, state } = await batchIn(dir, { maxRetries: 1, maxConcurrent: 1 });
 
   const summary = await withWorker(taskQueue, 2, async () => batchSummary(await startBatch(server.env, state)));
 
@@ -108,13 +93,11 @@ test('fails an experiment for good after --max-retries + 1 runs while the rest o
 test(
   'a missing script, a non-executable file and a missing interpreter fail at once, without retries, saying ' + 'which',
   async () => {
-    const dir = await tempDir('notrunnable');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('notrunnable');
     await writeScript(dir, 'exp1_missing', journal);
     await writeScript(dir, 'exp2_not_executable', journal);
     await writeFile(path.join(dir, 'exp3_python.py'), `"A Python experiment."\nprint("hi")\n`);
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 2 }));
+    const { taskQueue, state } = await batchIn(dir, { maxRetries: 2 });
     // Break them after discovery, as happens when files change between submit and run.
     await rm(path.join(dir, 'exp1_missing.sh'));
     await chmod(path.join(dir, 'exp2_not_executable.sh'), 0o644);
@@ -150,15 +133,11 @@ test(
 test(
   'cancelling a batch kills each running process tree, grandchildren included, and queued experiments never ' + 'start',
   async () => {
-    const dir = await tempDir('cancel');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('cancel');
     const pids = path.join(dir, '_pids');
     const body = `sleep 300 & echo "$! $$" >> "${pids}"; wait`;
     for (const name of ['exp1_long', 'exp2_long', 'exp3_queued']) await writeScript(dir, name, journal, { body });
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(
-      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, killGraceMs: 1_000 }),
-    );
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2, killGraceMs: 1_000 });
 
     const { summary, recorded } = await withWorker(taskQueue, 3, async () => {
       const handle = await startBatch(server.env, state);
@@ -186,14 +165,10 @@ test(
 test(
   'an experiment that leaves a background grandchild still completes, and the grandchild is killed with ' + 'it',
   async () => {
-    const dir = await tempDir('grandchild');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('grandchild');
     const pids = path.join(dir, '_pids');
     await writeScript(dir, 'exp1_leaves_child', journal, { body: `sleep 300 & echo "$!" >> "${pids}"` });
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(
-      testSettings({ experimentsDir: dir, workDir: dir, taskQueue, killGraceMs: 1_000 }),
-    );
+    const { taskQueue, state } = await batchIn(dir, { killGraceMs: 1_000 });
 
     const summary = await withWorker(taskQueue, 1, async () => batchSummary(await startBatch(server.env, state)));
 
@@ -208,12 +183,10 @@ test(
   'an experiment waiting for a worker slot is queued, not running; start order within a priority is kept; ' +
     'durations count from the process start',
   async () => {
-    const dir = await tempDir('slots');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('slots');
     for (const name of ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d'])
       await writeScript(dir, name, journal, { body: 'sleep 1.5' });
-    const taskQueue = uniqueQueue();
-    const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 4 }));
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 4 });
 
     const { summary, whileFirstRuns, attributes } = await withWorker(taskQueue, 1, async () => {
       const handle = await startBatch(server.env, state);

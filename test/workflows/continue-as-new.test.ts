@@ -2,40 +2,21 @@
  * Experiments running while their batch continues as new: the run that started them is closed when
  * they end, so they must switch to reporting by signal. Each completes once, with its attempts.
  */
-import path from 'node:path';
 import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
-import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
-import {
-  batchStateFor,
-  startBatch,
-  startWorker,
-  testSettings,
-  uniqueQueue,
-  useTestServer,
-} from '../helpers/temporal.js';
+import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
 
 const server = useTestServer();
 
 test(
   'experiments that span several continue-as-new runs, one of them retried, all end once and are ' + 'counted',
   async () => {
-    const dir = await tempDir('can');
-    const journal = path.join(dir, '_journal');
+    const { dir, journal } = await tempExperimentsDir('can');
     for (let i = 1; i <= 15; i++)
       await writeScript(dir, `exp${i}_spanning`, journal, { body: `sleep 0.${3 + (i % 5)}` });
     await writeScript(dir, 'exp16_flaky', journal, { body: 'sleep 0.5; [ "$STAGED_ATTEMPT" -ge 2 ]' });
-    const taskQueue = uniqueQueue();
     // A history limit this small continues as new after every few starts, with experiments in flight.
-    const state = await batchStateFor(
-      testSettings({
-        experimentsDir: dir,
-        workDir: dir,
-        taskQueue,
-        maxConcurrent: 3,
-        historyLimit: 20,
-        retryDelayMs: 300,
-      }),
-    );
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 3, historyLimit: 20, retryDelayMs: 300 });
     const worker = await startWorker(server.env, taskQueue, 3);
 
     const { summary, generation } = await worker.runUntil(async () => {

@@ -9,15 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { encodeHistory } from '../helpers/replay-histories.js';
 import { batchSummary } from '../../src/batch-client/index.js';
-import {
-  batchStateFor,
-  startBatch,
-  startWorker,
-  testSettings,
-  uniqueQueue,
-  useTestServer,
-} from '../helpers/temporal.js';
-import { tempDir, writeScript } from '../helpers/scripts.js';
+import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
+import { tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/histories/', import.meta.url));
 const REPLAYER = fileURLToPath(new URL('../helpers/replay-histories.js', import.meta.url));
@@ -25,16 +18,11 @@ const recording = process.env.STAGED_RECORD_HISTORIES === '1';
 const server = useTestServer();
 
 async function recordHistories(): Promise<void> {
-  const dir = await tempDir('replay');
-  const journal = path.join(dir, '_journal');
+  const { dir, journal } = await tempExperimentsDir('replay');
   await writeScript(dir, 'exp1_fine', journal, { title: 'Production check.' });
   await writeScript(dir, 'exp2_flaky', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ]' });
   await writeScript(dir, 'exp3_broken', journal, { body: 'echo "no data for AAPL" >&2; exit 3' });
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(
-    testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 2, maxRetries: 1 }),
-    'replay-batch',
-  );
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2, maxRetries: 1 }, 'replay-batch');
   const worker = await startWorker(server.env, taskQueue, 2);
   await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
   const ids = [state.batchId, ...state.experiments.map((experiment) => `${state.batchId}/${experiment.name}`)];

@@ -22,37 +22,66 @@ function batchWith(...records: ExperimentRecord[]): BatchState {
   return { ...state, records };
 }
 
-test('[RETRY] and [FAIL] lines say why the attempt ended', () => {
-  const running: ExperimentRecord = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
-  const before = batchWith(running, running, running, running);
-  const after = batchWith(
-    {
-      status: 'failed',
-      attempts: 1,
-      exitCode: null,
-      reason: 'timeout',
-      startedAt: 0,
-      closedAt: 1000,
-      error: 'exceeded --timeout 1s',
-    },
-    { status: 'retrying', attempts: 1, exitCode: 3, reason: 'exit-code', startedAt: 0 },
-    {
-      status: 'failed',
-      attempts: 1,
-      exitCode: null,
-      reason: 'signal',
-      startedAt: 0,
-      closedAt: 1000,
-      error: 'killed by SIGKILL',
-    },
-    { status: 'retrying', attempts: 1, exitCode: null, reason: 'worker-lost', startedAt: 0 },
-  );
-  expect(describeChanges(before, after, 1000)).toEqual([
-    '[FAIL] exp1_run after 1 attempt(s) (timeout): exceeded --timeout 1s',
-    '[RETRY] exp2_run attempt 1 failed (exit 3); retrying',
-    '[FAIL] exp3_run after 1 attempt(s) (signal): killed by SIGKILL',
-    '[RETRY] exp4_run attempt 1 failed (worker-lost); retrying',
-  ]);
+const running: ExperimentRecord = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+
+test.each<[string, ExperimentRecord[], ExperimentRecord[], string[]]>([
+  [
+    '[RETRY] and [FAIL] lines say why the attempt ended',
+    [running, running, running, running],
+    [
+      {
+        status: 'failed',
+        attempts: 1,
+        exitCode: null,
+        reason: 'timeout',
+        startedAt: 0,
+        closedAt: 1000,
+        error: 'exceeded --timeout 1s',
+      },
+      { status: 'retrying', attempts: 1, exitCode: 3, reason: 'exit-code', startedAt: 0 },
+      {
+        status: 'failed',
+        attempts: 1,
+        exitCode: null,
+        reason: 'signal',
+        startedAt: 0,
+        closedAt: 1000,
+        error: 'killed by SIGKILL',
+      },
+      { status: 'retrying', attempts: 1, exitCode: null, reason: 'worker-lost', startedAt: 0 },
+    ],
+    [
+      '[FAIL] exp1_run after 1 attempt(s) (timeout): exceeded --timeout 1s',
+      '[RETRY] exp2_run attempt 1 failed (exit 3); retrying',
+      '[FAIL] exp3_run after 1 attempt(s) (signal): killed by SIGKILL',
+      '[RETRY] exp4_run attempt 1 failed (worker-lost); retrying',
+    ],
+  ],
+  [
+    '[START] when a process starts (with its attempt from the second on, also for runs too short to be seen), ' +
+      '[LOST] when a worker was lost',
+    [
+      { status: 'queued', attempts: 0, exitCode: null },
+      { status: 'retrying', attempts: 1, exitCode: 3, reason: 'exit-code', startedAt: 0 },
+      { status: 'queued', attempts: 0, exitCode: null },
+      { status: 'running', attempts: 1, exitCode: null, startedAt: 0 },
+    ],
+    [
+      { status: 'running', attempts: 1, exitCode: null, startedAt: 0 },
+      { status: 'running', attempts: 2, exitCode: null, startedAt: 0 },
+      { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 1000 },
+      { status: 'queued', attempts: 1, exitCode: null, reason: 'worker-lost', startedAt: 0 },
+    ],
+    [
+      '[START] exp1_run (Priority: HIGH)',
+      '[START] exp2_run (Priority: HIGH, attempt 2)',
+      '[START] exp3_run (Priority: HIGH)',
+      '[DONE] exp3_run (Duration: 1.0s)',
+      '[LOST] exp4_run attempt 1 was lost with its worker; it runs again (no retry used)',
+    ],
+  ],
+])('%s', (_name, before, after, lines) => {
+  expect(describeChanges(batchWith(...before), batchWith(...after), 1000)).toEqual(lines);
 });
 
 test('the summary table and summary.md have a reason column', () => {
@@ -89,32 +118,6 @@ test('the summary table and summary.md have a reason column', () => {
   expect(table.at(-1)).toMatch(/^exp2_run\s+low\s+completed\s+1\s+2\.0s\s+-$/);
   expect(summaryMarkdown(summary)).toContain('| exp1_run | high | failed | 1 | 5.0s | timeout |');
 });
-
-test(
-  '[START] when a process starts (with its attempt from the second on, also for runs too short to be seen), ' +
-    '[LOST] when a worker was lost',
-  () => {
-    const before = batchWith(
-      { status: 'queued', attempts: 0, exitCode: null },
-      { status: 'retrying', attempts: 1, exitCode: 3, reason: 'exit-code', startedAt: 0 },
-      { status: 'queued', attempts: 0, exitCode: null },
-      { status: 'running', attempts: 1, exitCode: null, startedAt: 0 },
-    );
-    const after = batchWith(
-      { status: 'running', attempts: 1, exitCode: null, startedAt: 0 },
-      { status: 'running', attempts: 2, exitCode: null, startedAt: 0 },
-      { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 1000 },
-      { status: 'queued', attempts: 1, exitCode: null, reason: 'worker-lost', startedAt: 0 },
-    );
-    expect(describeChanges(before, after, 1000)).toEqual([
-      '[START] exp1_run (Priority: HIGH)',
-      '[START] exp2_run (Priority: HIGH, attempt 2)',
-      '[START] exp3_run (Priority: HIGH)',
-      '[DONE] exp3_run (Duration: 1.0s)',
-      '[LOST] exp4_run attempt 1 was lost with its worker; it runs again (no retry used)',
-    ]);
-  },
-);
 
 test(
   'a worker lost between two polls still gets its [LOST] line; the summary shows each failure with its log and ' +
