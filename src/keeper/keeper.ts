@@ -83,7 +83,6 @@ async function keep(files: RunFiles): Promise<void> {
   const startedAt = Date.now();
   await files.writeJson(files.state, { keeperPid: process.pid, pid: child.pid, startedAt, killMode: tree.mode });
 
-
   let stopping: { end: RunEnd; at: number; done: Promise<void>; repeated: boolean } | undefined;
   const stop = (end: RunEnd) => {
     stopping ??= { end, at: Date.now(), done: tree.stop(spec.killGraceMs), repeated: false };

@@ -18,21 +18,20 @@ export interface KeptRun {
 
 const RUNNING_LINE = '[test] the script runs';
 
-/** Launches a real keeper for `script` (sh) in `runsDir/runKey`; resolves once the script runs. */
-export async function startKeptRun(
+/** Claims `runsDir/runKey` and launches a real keeper running `/bin/sh args`, as a worker would. */
+export async function launchRun(
   runsDir: string,
   runKey: string,
-  script: string,
-  overrides: Partial<RunSpec> = {},
-  env: Record<string, string> = {},
-): Promise<KeptRun> {
+  args: string[],
+  { overrides = {}, env = {} }: { overrides?: Partial<RunSpec>; env?: Record<string, string> } = {},
+): Promise<{ files: RunFiles; spec: RunSpec; keeperPid: number }> {
   const files = RunFiles.of(runsDir, runKey);
   await files.claim();
   await files.renewLease(Date.now());
   const spec: RunSpec = {
     runId: `test-${runKey}-${Date.now()}`,
     file: '/bin/sh',
-    args: ['-c', `echo '${RUNNING_LINE}'\n${script}`],
+    args,
     cwd: files.dir,
     logFile: path.join(files.dir, 'run.log'),
     logLimitBytes: 1024 * 1024,
@@ -42,19 +41,40 @@ export async function startKeptRun(
     ...overrides,
   };
   const keeperPid = await launchKeeper(files, spec, { PATH: process.env.PATH!, ...env });
+  return { files, spec, keeperPid };
+}
+
+/** The keeper's record of how the run ended, once it has one. */
+export async function exitOf(files: RunFiles, timeoutMs = 20_000): Promise<RunExit> {
+  let record: RunExit | undefined;
+  await until(
+    async () => (record = await files.readJson<RunExit>(files.exit)) !== undefined,
+    timeoutMs,
+    'the run to end',
+  );
+  return record!;
+}
+
+/** Launches a real keeper for `script` (sh) in `runsDir/runKey`; resolves once the script runs. */
+export async function startKeptRun(
+  runsDir: string,
+  runKey: string,
+  script: string,
+  overrides: Partial<RunSpec> = {},
+  env: Record<string, string> = {},
+): Promise<KeptRun> {
+  const { files, spec, keeperPid } = await launchRun(runsDir, runKey, ['-c', `echo '${RUNNING_LINE}'\n${script}`], {
+    overrides,
+    env,
+  });
   const log = async () => readFile(spec.logFile, 'utf8').catch(() => '');
-  // Not as soon as state.json is there: a stop request that early may be lost (the keeper listens a moment later).
+  // Once the script runs, so that a test's stop finds it started.
   await until(async () => (await log()).includes(RUNNING_LINE), 20_000, 'the keeper to start its run');
   return {
     files,
     keeperPid,
     log,
-    async exit(timeoutMs = 20_000) {
-      let record: RunExit | undefined;
-      const hasEnded = async () => (record = await files.readJson<RunExit>(files.exit)) !== undefined;
-      await until(hasEnded, timeoutMs, 'the run to end');
-      return record!;
-    },
+    exit: (timeoutMs = 20_000) => exitOf(files, timeoutMs),
   };
 }
 

@@ -3,11 +3,9 @@
  * Real keeper processes with short durations; test/keeper/keeper.test.ts has the plain timeout and lease expiry.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import path from 'node:path';
-import { launchKeeper } from '../../src/activities/keeper-launch.js';
-import { RunFiles, type RunExit, type RunSpec, type RunStarted } from '../../src/keeper/run-files.js';
+import type { RunStarted } from '../../src/keeper/run-files.js';
 import { pidAlive, until, waitUntilDead } from '../helpers/processes.js';
-import { startKeptRun, stopKeptRuns, type KeptRun } from '../helpers/runs.js';
+import { exitOf, launchRun, startKeptRun, stopKeptRuns, type KeptRun } from '../helpers/runs.js';
 import { tempDir } from '../helpers/scripts.js';
 
 const kept: KeptRun[] = [];
@@ -73,26 +71,13 @@ test.each(['cgroup or process-scan, as the machine allows', 'process-scan'])(
 
 test('a stop asked the moment the keeper starts is not lost: the run stops and is recorded as cancelled', async () => {
   const runsDir = await tempDir('keeper-early-stop');
-  const files = RunFiles.of(runsDir, 'early.run-1');
-  await files.claim();
-  await files.renewLease(Date.now());
-  const spec: RunSpec = {
-    runId: `test-early-${Date.now()}`,
-    file: '/bin/sh',
-    args: ['-c', 'sleep 300'],
-    cwd: files.dir,
-    logFile: path.join(files.dir, 'run.log'),
-    logLimitBytes: 1024 * 1024,
-    timeoutMs: null,
-    killGraceMs: 500,
-    leaseTimeoutMs: 60_000,
-  };
-  const keeperPid = await launchKeeper(files, spec, { PATH: process.env.PATH! });
+  const { files, keeperPid } = await launchRun(runsDir, 'early.run-1', ['-c', 'sleep 300'], {
+    overrides: { killGraceMs: 500 },
+  });
   // As soon as the keeper says the script started: before, it stopped listening for this moment too late.
   await until(async () => (await files.readJson<RunStarted>(files.state)) !== undefined, 20_000, 'the keeper to start');
   process.kill(keeperPid, 'SIGTERM');
-  let record: RunExit | undefined;
-  await until(async () => (record = await files.readJson<RunExit>(files.exit)) !== undefined, 20_000, 'the run to end');
-  expect(record!.end).toBe('cancelled');
-  expect(record!.signal ?? record!.exitCode).not.toBe(0);
+  const record = await exitOf(files);
+  expect(record.end).toBe('cancelled');
+  expect(record.signal ?? record.exitCode).not.toBe(0);
 });
