@@ -2,13 +2,16 @@
  * The quota budget end to end: Python experiments call a simulated rate-limited API through plain
  * urllib, with no staged code in them, only a `Quota:` line; the worker's agent meters every call.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NativeConnection } from '@temporalio/worker';
 import { execa } from 'execa';
 import { batchSummary, findBatch } from '../../src/batch-client/index.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir } from '../helpers/scripts.js';
+import { createStagedWorker } from '../../src/worker.js';
 import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
 
 const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
@@ -45,6 +48,7 @@ async function writeExperiments(dir: string, port: number, set: ExperimentSet): 
       `            if not ${set.retryRefused ? 'True' : 'False'}:`,
       '                break',
       'print("refused", refused)',
+      'print("agent", __import__("os").environ.get("STAGED_QUOTA_SOCKET"))',
       '',
     ].join('\n');
     await writeFile(path.join(dir, `exp${index}_calls.py`), source);
@@ -63,15 +67,32 @@ function submit(dir: string, taskQueue: string, args: string[]) {
   });
 }
 
+async function submitAndWait(dir: string, taskQueue: string, args: string[]) {
+  const submitted = await submit(dir, taskQueue, args);
+  expect(submitted.exitCode).toBe(0);
+  const { batchId } = JSON.parse(String(submitted.stdout)) as { batchId: string };
+  const found = await findBatch(server.env.client, batchId);
+  return { batchId, summary: await batchSummary(found!.handle) };
+}
+
 async function runToEnd(dir: string, taskQueue: string, args: string[], slots: number) {
   const worker = await startWorker(server.env, taskQueue, slots);
-  return worker.runUntil(async () => {
-    const submitted = await submit(dir, taskQueue, args);
-    expect(submitted.exitCode).toBe(0);
-    const { batchId } = JSON.parse(String(submitted.stdout)) as { batchId: string };
-    const found = await findBatch(server.env.client, batchId);
-    return batchSummary(found!.handle);
+  return worker.runUntil(async () => (await submitAndWait(dir, taskQueue, args)).summary);
+}
+
+/** A worker as another machine would run it: its own machine id and runs directory, hence its own quota agent. */
+async function machineWorker(taskQueue: string, machineId: string, slots: number) {
+  const connection = await NativeConnection.connect({ address: server.env.address });
+  const worker = await createStagedWorker({
+    connection,
+    namespace: server.env.namespace,
+    taskQueue,
+    slots,
+    machineId,
+    runsRoot: await tempDir(`runs-${machineId}`),
+    allowedRoots: [tmpdir()],
   });
+  return { worker, connection };
 }
 
 const WINDOW_MS = 5_000;
@@ -152,6 +173,44 @@ test(
   },
   180_000,
 );
+
+test('two batches on two machines draw from one quota: their calls together respect the limit', async () => {
+  const api = new RateLimitedApi({ limit: 60, windowMs: 4_000 });
+  const { port } = await api.start();
+  const taskQueue = uniqueQueue();
+  const machines = [await machineWorker(taskQueue, 'm1', 3), await machineWorker(taskQueue, 'm2', 3)];
+  try {
+    const dirs = [await tempDir('quota-two-a'), await tempDir('quota-two-b')];
+    for (const dir of dirs) {
+      await writeConfig(dir, { fakeapi: { limit: '60/4s', hosts: [`127.0.0.1:${port}`] } });
+      await writeExperiments(dir, port, { count: 6, calls: 20, quotaLine: 'Quota: fakeapi', retryRefused: true });
+    }
+    const running = machines.map(({ worker }) => worker.run());
+    const batches = await Promise.all(dirs.map((dir) => submitAndWait(dir, taskQueue, ['--max-concurrent', '6'])));
+
+    for (const { summary } of batches) {
+      expect(summary.experiments.map((experiment) => experiment.status)).toEqual(Array(6).fill('completed'));
+    }
+    expect(api.requests().filter((request) => request.accepted)).toHaveLength(240);
+    expect(api.rejections()).toHaveLength(0);
+    expect(api.maxInAnyWindow(4_000)).toBeLessThanOrEqual(60);
+    // Each run printed the agent it asked: both machines' agents metered calls.
+    const agents = new Set<string>();
+    for (const [index, { batchId }] of batches.entries()) {
+      for (let experiment = 1; experiment <= 6; experiment++) {
+        const log = path.join(dirs[index], '.staged', 'logs', batchId, `exp${experiment}_calls`, 'attempt-1.log');
+        agents.add(/agent (\S+)/.exec(await readFile(log, 'utf8'))![1]);
+      }
+    }
+    expect(agents.size).toBe(2);
+    machines.forEach(({ worker }) => worker.shutdown());
+    await Promise.all(running);
+  } finally {
+    machines.forEach(({ worker }) => worker.shutdown());
+    await Promise.all(machines.map(({ connection }) => connection.close().catch(() => undefined)));
+    await api.stop();
+  }
+}, 180_000);
 
 describe('bad quota input: exit 2, nothing started', () => {
   test.each([
