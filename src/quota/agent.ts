@@ -11,12 +11,16 @@ import path from 'node:path';
 import { oneLine } from '../errors.js';
 import type { QuotaDeclaration } from '../shared/types.js';
 import type { BudgetClient } from './budget-client.js';
+import { GRANT_LIFETIME_MS } from './window.js';
 
 /** What the agent knows of a run: which quotas it may draw from. */
 export interface RunQuotas {
   experiment: string;
   quotas: Record<string, QuotaDeclaration>;
 }
+
+/** A grant answered later than this after the ask is dropped: its call would come too late (GRANT_LIFETIME_MS). */
+const LATEST_HAND_OUT_MS = GRANT_LIFETIME_MS - 150;
 
 /** Asks in flight per quota: enough to keep up with many waiting calls, few enough to waste little on a crash. */
 const MAX_ASKS_IN_FLIGHT = 4;
@@ -41,8 +45,10 @@ class QuotaLine {
   private asksInFlight = 0;
   private notBefore = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** Grants that arrived when no call was waiting any more (its script was stopped meanwhile). */
+  /** Grants that arrived when no call was waiting any more (its script was stopped meanwhile), or too late. */
   wasted = 0;
+  /** Answers dropped because they took too long to arrive. */
+  late = 0;
 
   constructor(
     private readonly name: string,
@@ -98,8 +104,15 @@ class QuotaLine {
 
   private async ask(calls: number): Promise<void> {
     try {
+      const askedAt = performance.now();
       const grant = await this.budgets.grant(this.name, this.declaration, calls);
-      this.handOut(grant.granted);
+      if (performance.now() - askedAt > LATEST_HAND_OUT_MS) {
+        // The budget may have dated it up to this long ago: a call made now could fall outside its window.
+        this.wasted += grant.granted;
+        this.late++;
+      } else {
+        this.handOut(grant.granted);
+      }
       if (grant.retryAt !== undefined) {
         this.notBefore = Math.max(this.notBefore, Date.now() + Math.min(MAX_RETRY_WAIT_MS, grant.retryAt - Date.now()));
       }

@@ -4,11 +4,12 @@
  */
 
 /**
- * How long a granted call may wait before it is made: the agent hands grants to waiting calls at
- * once and drops what it cannot. A grant occupies its window this much longer, so that calls made
- * up to this late still never put more than the limit in any window.
+ * How long after the budget records a grant its call may be made. A grant occupies its window this
+ * much longer, so that calls made up to this late still never put more than the limit in any window.
+ * The agent drops a grant that took too long to reach it (quota/agent.ts): a slow worker must not
+ * make a call later than this.
  */
-export const GRANT_LIFETIME_MS = 200;
+export const GRANT_LIFETIME_MS = 500;
 
 /** Without a Retry-After, a reported 429 pauses the quota this long. */
 export const DEFAULT_PAUSE_MS = 30_000;

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection } from '@temporalio/worker';
 import { execa } from 'execa';
 import { batchSummary, findBatch } from '../../src/batch-client/index.js';
+import { spawnWorker, until } from '../helpers/processes.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir } from '../helpers/scripts.js';
 import { createStagedWorker } from '../../src/worker.js';
@@ -211,6 +212,49 @@ test('two batches on two machines draw from one quota: their calls together resp
     await api.stop();
   }
 }, 180_000);
+
+test('a worker SIGKILLed mid-batch and started again: its runs are adopted and their calls stay metered', async () => {
+  const api = new RateLimitedApi({ limit: 50, windowMs: 3_000 });
+  const { port } = await api.start();
+  const taskQueue = uniqueQueue();
+  const runsDir = await tempDir('quota-crash-runs');
+  const args = ['--runs-dir', runsDir, '--machine-id', 'crashy'];
+  try {
+    const dir = await tempDir('quota-crash');
+    await writeConfig(dir, { fakeapi: { limit: '50/3s', hosts: [`127.0.0.1:${port}`] } });
+    await writeExperiments(dir, port, { count: 8, calls: 30, quotaLine: 'Quota: fakeapi', retryRefused: true });
+    let worker = await spawnWorker(server.env.address, taskQueue, 8, args);
+    const submitted = await submit(dir, taskQueue, [
+      '--max-concurrent',
+      '8',
+      '--heartbeat-timeout',
+      '5s',
+      '--kill-grace',
+      '2s',
+    ]);
+    expect(submitted.exitCode).toBe(0);
+    const { batchId } = JSON.parse(String(submitted.stdout)) as { batchId: string };
+    await until(() => api.requests().length >= 60, 60_000, 'the runs to have made calls');
+    worker.kill('SIGKILL');
+    await worker.exited();
+    const callsAtKill = api.requests().length;
+    worker = await spawnWorker(server.env.address, taskQueue, 8, args);
+    try {
+      const summary = await batchSummary((await findBatch(server.env.client, batchId))!.handle);
+      expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual(
+        Array(8).fill(['completed', 1]),
+      );
+    } finally {
+      worker.kill('SIGKILL');
+    }
+    console.log(`[figure] worker killed after ${callsAtKill} calls; ${api.rejections().length} refused in all`);
+    expect(api.requests().filter((request) => request.accepted)).toHaveLength(240);
+    expect(api.rejections()).toHaveLength(0);
+    expect(api.maxInAnyWindow(3_000)).toBeLessThanOrEqual(50);
+  } finally {
+    await api.stop();
+  }
+}, 240_000);
 
 describe('bad quota input: exit 2, nothing started', () => {
   test.each([
