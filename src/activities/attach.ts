@@ -58,7 +58,7 @@ export async function attachToRun(
   const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
   if (quota) options.quotaAgent.register(quota.token, quota);
   try {
-    return await holdRun(context, files, location, options);
+    return await holdRun(context, files, location, options, quota?.token);
   } finally {
     options.held.delete(location.runKey);
     if (quota) options.quotaAgent.unregister(quota.token);
@@ -70,6 +70,7 @@ async function holdRun(
   files: RunFiles,
   location: RunLocation,
   options: AttachOptions,
+  quotaToken: string | undefined,
 ): Promise<RunEnding> {
   const details: RunHeartbeatDetails = { ...location, host: hostname(), startedAt: Date.now() };
   const attachedAt = Date.now();
@@ -113,6 +114,8 @@ async function holdRun(
       const { progress, progressAt } = JSON.parse(text) as RunProgress;
       Object.assign(details, { progress, progressAt });
     }
+    const calls = quotaToken === undefined ? undefined : options.quotaAgent.callsOf(quotaToken);
+    if (calls) details.calls = calls;
     context.heartbeat(details);
 
     // Quick while the keeper starts: the workflow learns of the start (running, attempts) at once.

@@ -158,6 +158,8 @@ class RequestError extends Error {
 export class QuotaAgent {
   private readonly runs = new Map<string, RunQuotas>();
   private readonly lines = new Map<string, QuotaLine>();
+  /** Calls granted to each run by quota, by token, since this worker holds it. */
+  private readonly granted = new Map<string, Record<string, number>>();
   /** Runs that reported a 429, by token, with the Retry-After they reported: kept until their outcome is read. */
   private readonly rateLimited = new Map<string, number | undefined>();
   private server: Server | undefined;
@@ -176,6 +178,13 @@ export class QuotaAgent {
 
   unregister(token: string): void {
     this.runs.delete(token);
+    this.granted.delete(token);
+  }
+
+  /** Calls granted to the run by quota since this worker holds it; undefined before its first. */
+  callsOf(token: string): Record<string, number> | undefined {
+    const calls = this.granted.get(token);
+    return calls && { ...calls };
   }
 
   /** Whether the run reported a 429 (and its Retry-After); asked once, when the run has ended. */
@@ -230,6 +239,7 @@ export class QuotaAgent {
           throw new RequestError(400, `calls must be an integer from 1 to the limit, ${declaration.limit}`);
         }
         await this.acquire(quota, declaration, calls, response);
+        if (!response.destroyed) this.count(bearer(request)!, quota, calls);
         reply(response, 200, { granted: calls });
       } else if (request.method === 'POST' && request.url === '/rate-limited') {
         const seconds = body.retryAfterSeconds;
@@ -245,6 +255,12 @@ export class QuotaAgent {
       if (err instanceof RequestError) reply(response, err.status, { error: err.message });
       else reply(response, 500, { error: oneLine(err) });
     }
+  }
+
+  private count(token: string, quota: string, calls: number): void {
+    const counts = this.granted.get(token) ?? {};
+    counts[quota] = (counts[quota] ?? 0) + calls;
+    this.granted.set(token, counts);
   }
 
   private async runOf(request: IncomingMessage): Promise<RunQuotas> {

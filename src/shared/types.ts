@@ -184,6 +184,8 @@ export interface RunHeartbeat {
   progress?: Progress;
   /** When the progress last changed (epoch ms). */
   progressAt?: number;
+  /** Calls granted to the run by quota, counted by the worker that holds it now. */
+  calls?: Record<string, number>;
   /** When the server last heard from the run's worker (epoch ms): filled in by `status`, never sent. */
   heardAt?: number;
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection } from '@temporalio/worker';
 import { execa } from 'execa';
-import { batchSummary, findBatch } from '../../src/batch-client/index.js';
+import { batchSummary, findBatch, queryBatchState, runningProgress } from '../../src/batch-client/index.js';
 import { spawnWorker, until } from '../helpers/processes.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir } from '../helpers/scripts.js';
@@ -235,6 +235,13 @@ test('a worker SIGKILLed mid-batch and started again: its runs are adopted and t
     expect(submitted.exitCode).toBe(0);
     const { batchId } = JSON.parse(String(submitted.stdout)) as { batchId: string };
     await until(() => api.requests().length >= 60, 60_000, 'the runs to have made calls');
+    // status shows each running experiment's calls, from its heartbeat
+    const handle = (await findBatch(server.env.client, batchId))!.handle;
+    const metered = async () => {
+      const progress = await runningProgress(server.env.client.workflow, await queryBatchState(handle));
+      return [...progress.values()].some((run) => (run.calls?.fakeapi ?? 0) > 0);
+    };
+    await until(metered, 20_000, 'a running experiment to show its calls');
     worker.kill('SIGKILL');
     await worker.exited();
     const callsAtKill = api.requests().length;

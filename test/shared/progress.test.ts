@@ -180,3 +180,18 @@ test(
     expect(statusLines(view)).toContain('    - a (1.0min, attempt 1, no word from its worker for 45.0s)');
   },
 );
+
+test("a metered experiment's calls so far appear in status, by quota; one without calls shows none", () => {
+  const experiments: ExperimentSpec[] = ['a', 'b'].map((name) => ({ id: name, name, file: name, priority: 'high' }));
+  const state = newBatchState('b', experiments, { maxConcurrent: 2 } as BatchSettings, 0);
+  state.records[0] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+  state.records[1] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+  const runs = new Map<number, RunHeartbeat>([
+    [0, { host: 'h', startedAt: 0, calls: { yahoo: 120, fred: 3 } }],
+    [1, { host: 'h', startedAt: 0 }],
+  ]);
+  const view = liveBatchView(state, 'running', runs, 60_000);
+  expect(view.experiments.map((experiment) => experiment.calls)).toEqual([{ yahoo: 120, fred: 3 }, undefined]);
+  expect(statusLines(view)).toContain('    - a (1.0min, attempt 1, 120 yahoo calls, 3 fred calls)');
+  expect(statusLines(view)).toContain('    - b (1.0min, attempt 1)');
+});

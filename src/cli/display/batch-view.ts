@@ -12,6 +12,8 @@ export interface LiveExperimentView extends ExperimentView {
   etaSeconds?: number | null;
   /** Only when the run's worker has not been heard from for a while (crashed, cut off, restarting). */
   workerSilentSeconds?: number;
+  /** Only while running and metered: calls granted to the current attempt, by quota. */
+  calls?: Record<string, number>;
 }
 
 export interface LiveBatchView {
@@ -48,6 +50,7 @@ export function liveBatchView(
       attemptElapsedSeconds: seconds(elapsed),
       etaSeconds: eta === undefined ? null : seconds(eta),
       ...(silentMs > SILENT_AFTER_MS ? { workerSilentSeconds: seconds(silentMs) } : {}),
+      ...(run?.calls ? { calls: run.calls } : {}),
     };
   });
   const etaMs = status === 'running' ? batchEtaMs(state, runs, now) : undefined;
