@@ -43,6 +43,8 @@ export interface AttachOptions {
 
 export interface RunEnding {
   exit: RunExit;
+  /** The run reported a 429 to its quota agent (with the Retry-After it gave). */
+  rateLimited?: { retryAfterMs?: number };
   /** When the process started, when known. */
   startedAt?: number;
 }
@@ -58,7 +60,9 @@ export async function attachToRun(
   const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
   if (quota) options.quotaAgent.register(quota.token, quota);
   try {
-    return await holdRun(context, files, location, options, quota?.token);
+    const ending = await holdRun(context, files, location, options, quota?.token);
+    const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token);
+    return rateLimited ? { ...ending, rateLimited } : ending;
   } finally {
     options.held.delete(location.runKey);
     if (quota) options.quotaAgent.unregister(quota.token);

@@ -129,9 +129,7 @@ export function createActivities(options: ActivityOptions) {
       }
       // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost
       // on its way to the server, the next adoption reads it again instead of running the script twice.
-      const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
-      const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token);
-      return outcomeOf(ending, input, location.run, logFile, rateLimited);
+      return outcomeOf(ending, input, location.run, logFile);
     },
   };
 }
@@ -229,11 +227,10 @@ async function recordHeartbeatNow(context: Context, details: RunHeartbeatDetails
 const EXIT_TEMPFAIL = 75;
 
 function outcomeOf(
-  { exit, startedAt }: RunEnding,
+  { exit, startedAt, rateLimited }: RunEnding,
   input: RunInput,
   run: number,
   logFile: string,
-  rateLimited: { retryAfterMs?: number } | undefined,
 ): RunOutcome {
   const { name } = input.experiment;
   const timeoutMs = input.settings.timeoutMs;

@@ -160,7 +160,7 @@ export class QuotaAgent {
   private readonly lines = new Map<string, QuotaLine>();
   /** Calls granted to each run by quota, by token, since this worker holds it. */
   private readonly granted = new Map<string, Record<string, number>>();
-  /** Runs that reported a 429, by token, with the Retry-After they reported: kept until their outcome is read. */
+  /** Runs that reported a 429, by token, with the Retry-After they reported: kept while the run is held. */
   private readonly rateLimited = new Map<string, number | undefined>();
   private server: Server | undefined;
 
@@ -179,6 +179,7 @@ export class QuotaAgent {
   unregister(token: string): void {
     this.runs.delete(token);
     this.granted.delete(token);
+    this.rateLimited.delete(token);
   }
 
   /** Calls granted to the run by quota since this worker holds it; undefined before its first. */
