@@ -32,6 +32,7 @@ import type { MachineSlots } from './machine-slots.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerContact } from './server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
+import { closedWorkflows, requestQuotaSlot } from './quota-slots.js';
 import type { QuotaAgent } from '../quota/agent.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
 
@@ -63,6 +64,8 @@ export interface ActivityOptions {
 export function createActivities(options: ActivityOptions) {
   return {
     writeBatchSummary,
+    requestQuotaSlot,
+    closedWorkflows,
 
     /**
      * One run of an experiment's process, started here through a keeper that outlives this worker,

@@ -1,11 +1,11 @@
 /** The quota budgets a batch draws from, as their workflows answer (a worker must be running). */
 import type { WorkflowClient } from '@temporalio/client';
-import type { BudgetView } from '../quota/window.js';
+import type { QuotaView } from '../quota/slots.js';
 import type { BatchState } from '../shared/types.js';
 import { budgetQuery, budgetWorkflowId } from '../workflows/quota-budget.js';
 
 /** One view per quota of the batch; a budget not started yet (no call asked) or not answering is left out. */
-export async function quotaViews(client: WorkflowClient, state: BatchState): Promise<BudgetView[]> {
+export async function quotaViews(client: WorkflowClient, state: BatchState): Promise<QuotaView[]> {
   const names = Object.keys(state.settings.quotas ?? {});
   const views = await Promise.all(
     names.map((name) =>
@@ -15,5 +15,5 @@ export async function quotaViews(client: WorkflowClient, state: BatchState): Pro
         .catch(() => undefined),
     ),
   );
-  return views.filter((view): view is BudgetView => view !== undefined);
+  return views.filter((view): view is QuotaView => view !== undefined);
 }

@@ -73,7 +73,12 @@ export function countByStatus(records: readonly { status: ExperimentStatus }[]):
 
 /** Experiments holding one of the batch's slots: started (their process may wait for a worker slot), not yet final. */
 export function inFlight(state: BatchState): number {
-  return state.records.slice(0, state.nextIndex).filter((record) => !isFinal(record.status)).length;
+  const deferred = new Set(state.deferred);
+  let count = 0;
+  for (let index = 0; index < state.nextIndex; index++) {
+    if (!deferred.has(index) && !isFinal(state.records[index].status)) count++;
+  }
+  return count;
 }
 
 export function isBatchDone(state: BatchState): boolean {

@@ -30,6 +30,8 @@ export interface PackedBatchState {
   createdAt: number;
   settings: BatchSettings;
   nextIndex: number;
+  /** Absent when none, and in states packed before deferral existed. */
+  deferred?: number[];
   cancelRequested: boolean;
   generation: number;
   /** Experiment names; ids are derived from them. */
@@ -76,6 +78,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     createdAt,
     settings: state.settings,
     nextIndex: state.nextIndex,
+    ...(state.deferred?.length ? { deferred: state.deferred } : {}),
     cancelRequested: state.cancelRequested,
     generation: state.generation,
     names: state.experiments.map((experiment) => experiment.name),
@@ -100,6 +103,7 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
     createdAt,
     settings: packed.settings,
     nextIndex: packed.nextIndex,
+    ...(packed.deferred?.length ? { deferred: packed.deferred } : {}),
     cancelRequested: packed.cancelRequested,
     generation: packed.generation,
     experiments: packed.names.map((name, index) => {

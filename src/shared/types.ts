@@ -108,8 +108,10 @@ export interface BatchState {
   experiments: ExperimentSpec[];
   /** Parallel to `experiments`. */
   records: ExperimentRecord[];
-  /** Index of the next experiment to start. */
+  /** Index of the next experiment to start, in order. */
   nextIndex: number;
+  /** Experiments before `nextIndex` passed over while their quota was busy; they start first (start-order.ts). */
+  deferred?: number[];
   cancelRequested: boolean;
   /** How many times the batch workflow has continued as new. */
   generation: number;

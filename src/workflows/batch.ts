@@ -15,6 +15,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { applyReport, experimentWorkflowId, inFlight, isBatchDone, isFinal } from '../shared/batch-state.js';
+import {
+  deferredStartable,
+  hasUnstarted,
+  isUnstarted,
+  markStarted,
+  pickNextStart,
+  slotQuotasOf,
+  stillBlocked,
+} from '../shared/start-order.js';
 import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
 import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
@@ -38,19 +47,35 @@ import {
  */
 export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatchState> {
   const state = unpackBatchState(input);
-  setHandler(experimentReportSignal, (report) => applyReport(state, report));
   setHandler(batchStateQuery, () => packBatchState(state));
   setHandler(cancelExperimentsSignal, (names) => cancelExperiments(state, names));
   const pendingStarts = new Set<Promise<void>>();
   const ownChildren: OwnChildren = new Map();
 
+  const waitingSince = new Map<number, number>();
+  const noteWaiting = (index: number) => {
+    if (state.records[index]?.status !== 'waiting-quota') waitingSince.delete(index);
+    else if (!waitingSince.has(index)) waitingSince.set(index, Date.now());
+  };
+  setHandler(experimentReportSignal, (report) => {
+    applyReport(state, report);
+    noteWaiting(report.index);
+  });
+  // Known since before a continue-as-new: long enough.
+  const mayPassOver = (blocker: number) => Date.now() - (waitingSince.get(blocker) ?? 0) >= PASS_OVER_AFTER_MS;
+
   try {
-    while (state.nextIndex < state.experiments.length && !state.cancelRequested) {
-      const index = state.nextIndex;
-      const cancelledMeanwhile = () => isFinal(state.records[index].status);
-      await condition(() => inFlight(state) < state.settings.maxConcurrent || cancelledMeanwhile());
-      if (cancelledMeanwhile()) {
-        state.nextIndex++; // cancelled before it started
+    while (hasUnstarted(state) && !state.cancelRequested) {
+      await condition(() => inFlight(state) < state.settings.maxConcurrent || state.cancelRequested);
+      if (state.cancelRequested) break;
+      const next = pickNextStart(state, mayPassOver);
+      if (next === 'nothing-startable') {
+        await condition(() => deferredStartable(state) || state.cancelRequested);
+        continue;
+      }
+      if (!('start' in next)) {
+        const leftMs = PASS_OVER_AFTER_MS - (Date.now() - (waitingSince.get(next.blocker) ?? 0));
+        await condition(() => !stillBlocked(state, next.index) || state.cancelRequested, Math.max(1, leftMs));
         continue;
       }
       if (historyIsLong(state)) {
@@ -61,9 +86,11 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
           packBatchState({ ...state, generation: state.generation + 1 }),
         );
       }
-      const started = startExperiment(state, state.nextIndex++, ownChildren).finally(() =>
-        pendingStarts.delete(started),
-      );
+      markStarted(state, next.start);
+      const started = startExperiment(state, next.start, ownChildren).finally(() => {
+        pendingStarts.delete(started);
+        noteWaiting(next.start);
+      });
       pendingStarts.add(started);
       // One start at a time: each child asks for a worker slot before the next exists, so when slots
       // are the bottleneck experiments of one priority still start in order.
@@ -96,6 +123,9 @@ async function writeSummaryFiles(state: BatchState, packed: PackedBatchState): P
   }
 }
 
+/** How long an experiment waits for its quota before the batch passes over that quota's next experiments. */
+const PASS_OVER_AFTER_MS = 2_000;
+
 function historyIsLong(state: BatchState): boolean {
   const info = workflowInfo();
   return info.continueAsNewSuggested || info.historyLength >= state.settings.historyLimit;
@@ -118,7 +148,9 @@ async function switchToSignals(ownChildren: OwnChildren): Promise<void> {
 async function startExperiment(state: BatchState, index: number, ownChildren: OwnChildren): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;
-  state.records[index] = { status: 'queued', attempts: 0, exitCode: null };
+  // Waiting for a slot of its quota from the start: the batch passes over its quota's next experiments meanwhile.
+  const status = slotQuotasOf(experiment, settings).length ? 'waiting-quota' : 'queued';
+  state.records[index] = { status, attempts: 0, exitCode: null };
   try {
     const handle = await startChild(experimentWorkflow, {
       workflowId: experimentWorkflowId(batchId, experiment.name),
@@ -197,7 +229,7 @@ async function cancelExperiments(state: BatchState, names: string[]): Promise<vo
   state.experiments.forEach((experiment, index) => {
     const record = state.records[index];
     if (!wanted.has(experiment.name) || isFinal(record.status)) return;
-    if (index >= state.nextIndex) {
+    if (isUnstarted(state, index)) {
       state.records[index] = { ...record, status: 'cancelled', closedAt: now };
     } else {
       const child = getExternalWorkflowHandle(experimentWorkflowId(state.batchId, experiment.name));

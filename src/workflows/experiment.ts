@@ -29,7 +29,9 @@ import {
   type RunLostDetails,
 } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
-import { experimentReportSignal, reportEndBySignal, runStartedSignal } from './messages.js';
+import { experimentReportSignal, quotaSlotGrantedSignal, reportEndBySignal, runStartedSignal } from './messages.js';
+import { budgetWorkflowId, slotReleaseSignal } from './quota-budget.js';
+import { slotQuotasOf } from '../shared/start-order.js';
 import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
 import { STATUS_SEARCH_ATTRIBUTE } from './search-attributes.js';
 
@@ -110,6 +112,12 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     );
   });
 
+  const slotQuotas = slotQuotasOf(input.experiment, settings);
+  const slotsGranted = new Set<string>();
+  setHandler(quotaSlotGrantedSignal, ({ quota }) => {
+    slotsGranted.add(quota);
+  });
+
   let nextRun = 1;
   let location: RunLocation | undefined;
   let failedRuns = 0;
@@ -117,6 +125,11 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let unstarted = 0;
   let readopts = 0;
   try {
+    if (slotQuotas.length) {
+      show({ ...record, status: 'waiting-quota' }); // as the batch marked it when it started this experiment
+      await takeQuotaSlots(input, slotQuotas, slotsGranted);
+      await report({ ...record, status: 'queued' });
+    }
     for (;;) {
       try {
         const outcome = location ? await adoptRun(location) : await startRun({ ...input, run: nextRun });
@@ -201,12 +214,51 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   }
 
   return CancellationScope.nonCancellable(async () => {
+    await releaseQuotaSlots(settings.taskQueue, slotQuotas);
     await condition(allHandlersFinished); // a start report still on its way to the batch
     const final = { ...record, closedAt: Date.now() };
     if (endBySignal) await report(final);
     else show(final);
     return final;
   });
+}
+
+/** A budget that lost a request (terminated by hand, say) is asked again after this long. */
+const SLOT_ASK_AGAIN_MS = 5 * 60_000;
+
+/** Waits for a slot of each of the experiment's quotas that have a `maxConcurrent`, across all batches and machines. */
+async function takeQuotaSlots(input: ExperimentInput, quotas: string[], granted: Set<string>): Promise<void> {
+  const { requestQuotaSlot } = proxyActivities<StagedActivities>({
+    taskQueue: input.settings.taskQueue,
+    startToCloseTimeout: '1 minute',
+    priority: { priorityKey: TEMPORAL_PRIORITY_KEY.critical },
+    retry: { maximumInterval: '30 seconds' },
+  });
+  // One quota at a time, in name order: two experiments never each hold a slot the other waits for.
+  for (const quota of [...quotas].sort()) {
+    const declaration = input.settings.quotas![quota];
+    const ask = {
+      quota,
+      declaration,
+      maxConcurrent: declaration.maxConcurrent!,
+      taskQueue: input.settings.taskQueue,
+      priorityKey: TEMPORAL_PRIORITY_KEY[input.experiment.priority],
+    };
+    do await requestQuotaSlot(ask);
+    while (!(await condition(() => granted.has(quota), SLOT_ASK_AGAIN_MS)));
+  }
+}
+
+/** Gives the slots back (or withdraws the requests); a budget that is gone has nothing to release. */
+async function releaseQuotaSlots(taskQueue: string, quotas: string[]): Promise<void> {
+  const holder = workflowInfo().workflowId;
+  await Promise.all(
+    quotas.map((quota) =>
+      getExternalWorkflowHandle(budgetWorkflowId(taskQueue, quota))
+        .signal(slotReleaseSignal, { holder })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** A script failing after every 429 fails for itself too: past this many quota re-runs, failures use retries. */

@@ -20,3 +20,6 @@ export const reportEndBySignal = defineSignal('reportEndBySignal');
 
 /** Sent by the activity to its experiment workflow once a run's process has started (not when adopted). */
 export const runStartedSignal = defineSignal<[{ run: number; startedAt: number }]>('runStarted');
+
+/** Sent by a quota's budget to an experiment workflow that asked for one of the quota's slots. */
+export const quotaSlotGrantedSignal = defineSignal<[{ quota: string }]>('quotaSlotGranted');

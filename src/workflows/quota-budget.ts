@@ -1,8 +1,9 @@
 /**
  * One quota's budget, shared by every batch and machine of the namespace and task queue (workflow id
  * `staged-quota/<task queue>/<name>`, run on that queue): workers' quota agents ask it for calls by
- * update, and it grants at most the limit in any window; a reported 429 pauses it. Long-lived: it
- * continues as new when its history grows, carrying only the grants still inside a window.
+ * update, and it grants at most the limit in any window; a reported 429 pauses it. With a
+ * `maxConcurrent`, it also hands out that many slots to experiment workflows. Long-lived: it
+ * continues as new when its history grows, carrying only the grants still inside a window, and the slots.
  */
 import {
   allHandlersFinished,
@@ -11,9 +12,17 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { StagedActivities } from '../activities/index.js';
+import { TEMPORAL_PRIORITY_KEY } from '../shared/types.js';
+import { newSlots, releaseSlot, requestSlot, slotView, type QuotaView, type SlotState } from '../quota/slots.js';
+import { quotaSlotGrantedSignal } from './messages.js';
 import {
   budgetView,
   forgetExpired,
@@ -21,14 +30,19 @@ import {
   pauseUntil,
   reportRateLimited,
   type BudgetState,
-  type BudgetView,
   type Grant,
   type GrantRequest,
 } from '../quota/window.js';
+import type { SlotRequest } from '../quota/slots.js';
 
 export const grantCallsUpdate = defineUpdate<Grant, [GrantRequest]>('grantCalls');
 export const rateLimitedSignal = defineSignal<[{ retryAfterMs?: number }]>('rateLimited');
-export const budgetQuery = defineQuery<BudgetView>('budget');
+export const budgetQuery = defineQuery<QuotaView>('budget');
+/** An experiment workflow asks for one of the quota's `maxConcurrent` slots (sent with start by an activity). */
+export const slotRequestSignal = defineSignal<[SlotRequest & { maxConcurrent: number }]>('slotRequest');
+/** An experiment workflow gives its slot back, or withdraws its request, when it closes. */
+export const slotReleaseSignal = defineSignal<[{ holder: string }]>('slotRelease');
+
 /** A pause set by hand: until that time (epoch ms), or, with 0, ended now. */
 export const pauseSignal = defineSignal<[{ untilMs: number }]>('pause');
 
@@ -40,7 +54,29 @@ export function budgetWorkflowId(taskQueue: string, quota: string): string {
   return `staged-quota/${taskQueue}/${quota}`;
 }
 
-export async function quotaBudgetWorkflow(budget: BudgetState): Promise<void> {
+/** How often, while experiments wait for a slot, the holders are checked for having closed without releasing it. */
+const HOLDER_CHECK_MS = 60_000;
+
+export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState): Promise<void> {
+  const notifying = new Set<Promise<void>>();
+  const tellGranted = (holders: string[]) => {
+    for (const holder of holders) {
+      const sent = notifyHolder(budget.name, holder)
+        .then((told) => {
+          if (!told && slots) tellGranted(releaseSlot(slots, holder));
+        })
+        .finally(() => notifying.delete(sent));
+      notifying.add(sent);
+    }
+  };
+  setHandler(slotRequestSignal, ({ holder, priorityKey, maxConcurrent }) => {
+    slots ??= newSlots(maxConcurrent);
+    tellGranted(requestSlot(slots, { holder, priorityKey }, maxConcurrent));
+  });
+  setHandler(slotReleaseSignal, ({ holder }) => {
+    if (slots) tellGranted(releaseSlot(slots, holder));
+  });
+  void releaseClosedHolders(() => slots, tellGranted);
   setHandler(grantCallsUpdate, (request) => grantCalls(budget, request, Date.now()), {
     validator: (request: GrantRequest) => {
       if (!Number.isInteger(request.calls) || request.calls < 1) throw new Error('calls must be an integer ≥ 1');
@@ -48,10 +84,46 @@ export async function quotaBudgetWorkflow(budget: BudgetState): Promise<void> {
     },
   });
   setHandler(rateLimitedSignal, ({ retryAfterMs }) => reportRateLimited(budget, retryAfterMs, Date.now()));
-  setHandler(budgetQuery, () => budgetView(budget, Date.now()));
+  setHandler(budgetQuery, () => ({ ...budgetView(budget, Date.now()), slots: slots && slotView(slots) }));
   setHandler(pauseSignal, ({ untilMs }) => pauseUntil(budget, untilMs));
   await condition(() => workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested);
   await condition(allHandlersFinished);
+  while (notifying.size) await Promise.all(notifying);
   forgetExpired(budget, Date.now());
-  await continueAsNew<typeof quotaBudgetWorkflow>(budget);
+  await continueAsNew<typeof quotaBudgetWorkflow>(budget, slots);
+}
+
+/** Whether the holder was told; one that cannot be (closed meanwhile) gives its slot back. */
+async function notifyHolder(quota: string, holder: string): Promise<boolean> {
+  try {
+    await getExternalWorkflowHandle(holder).signal(quotaSlotGrantedSignal, { quota });
+    return true;
+  } catch (err) {
+    log.info('a slot holder could not be told; its slot is released', { holder, error: String(err) });
+    return false;
+  }
+}
+
+/**
+ * An experiment workflow terminated by hand never releases its slot: while others wait, holders are
+ * checked now and then, and closed ones release theirs.
+ */
+async function releaseClosedHolders(slotsNow: () => SlotState | undefined, tellGranted: (holders: string[]) => void) {
+  const { closedWorkflows } = proxyActivities<StagedActivities>({
+    taskQueue: workflowInfo().taskQueue,
+    startToCloseTimeout: '1 minute',
+    priority: { priorityKey: TEMPORAL_PRIORITY_KEY.critical },
+    retry: { maximumAttempts: 3 },
+  });
+  for (;;) {
+    await condition(() => (slotsNow()?.waiting.length ?? 0) > 0);
+    await sleep(HOLDER_CHECK_MS);
+    const slots = slotsNow();
+    if (!slots?.waiting.length) continue;
+    try {
+      for (const holder of await closedWorkflows([...slots.holders])) tellGranted(releaseSlot(slots, holder));
+    } catch (err) {
+      log.warn('could not check the slot holders', { error: String(err) });
+    }
+  }
 }

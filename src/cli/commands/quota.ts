@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { withClient } from '../../batch-client/index.js';
 import { loadProjectConfig } from '../../config.js';
 import { BadInputError, EXIT } from '../../errors.js';
-import type { BudgetView } from '../../quota/window.js';
+import type { QuotaView } from '../../quota/slots.js';
 import { taskQueueSetting } from '../../settings.js';
 import { parseDuration } from '../../shared/duration.js';
 import { budgetQuery, budgetWorkflowId, pauseSignal } from '../../workflows/quota-budget.js';
@@ -37,7 +37,7 @@ async function show(client: Client, taskQueue: string, names: string[], json: bo
       client.workflow
         .getHandle(budgetWorkflowId(taskQueue, name))
         .query(budgetQuery)
-        .catch((): BudgetView | undefined => undefined),
+        .catch((): QuotaView | undefined => undefined),
     ),
   );
   if (json) {

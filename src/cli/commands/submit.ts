@@ -90,11 +90,6 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     return EXIT.ok;
   }
   const display = displayFor(process.stdout, options.json);
-  for (const [name, quota] of Object.entries(settings.quotas ?? {})) {
-    if (quota.maxConcurrent !== undefined) {
-      console.error(`[WARN] quota ${name}: maxConcurrent is not enforced yet; use --max-concurrent for now`);
-    }
-  }
   const print = (line: string) => display.line(line);
   const note = (line: string) => (options.json ? console.error(line) : console.log(line));
 

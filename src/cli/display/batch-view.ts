@@ -2,7 +2,7 @@
 import { countByStatus, experimentViews, type StatusCounts } from '../../shared/batch-state.js';
 import { batchEtaMs, runLeftMs } from '../../shared/eta.js';
 import type { Progress } from '../../shared/progress.js';
-import type { BudgetView } from '../../quota/window.js';
+import type { QuotaView } from '../../quota/slots.js';
 import type { BatchState, ExperimentView, RunHeartbeat } from '../../shared/types.js';
 
 export interface LiveExperimentView extends ExperimentView {
@@ -24,7 +24,7 @@ export interface LiveBatchView {
   eta: { seconds: number; at: string } | null;
   experiments: LiveExperimentView[];
   /** The quotas the batch draws from, as their budgets stand; absent when it uses none. */
-  quotas?: BudgetView[];
+  quotas?: QuotaView[];
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -36,7 +36,7 @@ export function liveBatchView(
   status: string,
   runs: ReadonlyMap<number, RunHeartbeat>,
   now: number,
-  quotas: BudgetView[] = [],
+  quotas: QuotaView[] = [],
 ): LiveBatchView {
   const experiments = experimentViews(state).map((view, index): LiveExperimentView => {
     if (view.status !== 'running') return view;

@@ -47,6 +47,10 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
         }
         break;
       case 'waiting-quota': {
+        if (after.attempts === 0) {
+          lines.push(`[QUOTA] ${label} waits for a slot of its quota (maxConcurrent, shared by all batches)`);
+          break;
+        }
         const wait = after.retryAt ? ` in ${formatDuration(Math.max(0, after.retryAt - now))}` : '';
         lines.push(
           `[QUOTA] ${label} attempt ${after.attempts} was refused by its API (${exitText(after)}); ` +

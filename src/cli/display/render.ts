@@ -5,7 +5,7 @@ import type { LiveBatchView, LiveExperimentView } from './batch-view.js';
 import { formatDuration } from '../../shared/duration.js';
 import type { BatchListing } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
-import type { BudgetView } from '../../quota/window.js';
+import type { QuotaView } from '../../quota/slots.js';
 import { textTable } from './table.js';
 
 const RULE = '='.repeat(70);
@@ -67,12 +67,14 @@ export function quotaPlanLine(plan: QuotaPlan): string {
   );
 }
 
-/** `[QUOTA] yahoo: 37/1500 calls in the last 1.0h, paused 12.0s more, limit lowered from 2000 after 429s` */
-export function quotaLine(quota: BudgetView, now: number): string {
+/** `[QUOTA] yahoo: 37/1500 calls in the last 1.0h, paused 12.0s more, …, 3/3 experiments at once, 4 waiting` */
+export function quotaLine(quota: QuotaView, now: number): string {
   const window = formatDuration(quota.windowMs);
   const parts = [`[QUOTA] ${quota.name}: ${quota.callsInWindow}/${quota.effectiveLimit} calls in the last ${window}`];
   if (quota.pausedUntil !== null) parts.push(`paused ${formatDuration(Math.max(0, quota.pausedUntil - now))} more`);
   if (quota.effectiveLimit < quota.limit) parts.push(`limit lowered from ${quota.limit} after 429s`);
+  const { slots } = quota;
+  if (slots) parts.push(`${slots.running}/${slots.maxConcurrent} experiments at once, ${slots.waiting} waiting`);
   return parts.join(', ');
 }
 

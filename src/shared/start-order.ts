@@ -1,0 +1,89 @@
+/**
+ * Which experiment a batch starts next. Strictly in order, except around quotas: while a started
+ * experiment waits for its quota (a slot of a full `maxConcurrent`, or a 429's pause), later experiments
+ * of that quota are passed over (deferred) so that the batch's slots go to experiments that can run;
+ * deferred ones start first, in order, once their quota lets them. Workflow-safe and pure.
+ */
+import { isFinal } from './batch-state.js';
+import type { BatchSettings, BatchState, ExperimentSpec } from './types.js';
+
+export type NextStart =
+  | { start: number }
+  /** `index` is next, but `blocker` waits for one of its quotas: wait a little before passing it over. */
+  | { index: number; blocker: number }
+  | 'nothing-startable';
+
+/** The quotas of an experiment that cap how many of their experiments run at once. */
+export function slotQuotasOf(experiment: ExperimentSpec, settings: BatchSettings): string[] {
+  return (experiment.quotas ?? []).filter((name) => settings.quotas?.[name]?.maxConcurrent !== undefined);
+}
+
+export function isUnstarted(state: BatchState, index: number): boolean {
+  return index >= state.nextIndex || (state.deferred?.includes(index) ?? false);
+}
+
+export function hasUnstarted(state: BatchState): boolean {
+  return state.nextIndex < state.experiments.length || Boolean(state.deferred?.length);
+}
+
+/** Each quota some started experiment is waiting for, with the first such experiment. */
+function waitingQuotas(state: BatchState): Map<string, number> {
+  const deferred = new Set(state.deferred);
+  const waiting = new Map<string, number>();
+  for (let index = 0; index < state.nextIndex; index++) {
+    if (state.records[index].status !== 'waiting-quota' || deferred.has(index)) continue;
+    for (const quota of state.experiments[index].quotas ?? []) if (!waiting.has(quota)) waiting.set(quota, index);
+  }
+  return waiting;
+}
+
+function blockerOf(state: BatchState, index: number, waiting: Map<string, number>): number | undefined {
+  for (const quota of state.experiments[index].quotas ?? []) {
+    const blocker = waiting.get(quota);
+    if (blocker !== undefined && blocker !== index) return blocker;
+  }
+  return undefined;
+}
+
+/**
+ * Picks the next experiment to start, passing over (into `state.deferred`) those whose quota another
+ * started experiment has waited for long enough (`mayPassOver`). Drops cancelled ones on the way.
+ */
+export function pickNextStart(state: BatchState, mayPassOver: (blocker: number) => boolean): NextStart {
+  const waiting = waitingQuotas(state);
+  state.deferred = state.deferred?.filter((index) => !isFinal(state.records[index].status));
+  for (const index of state.deferred ?? []) {
+    if (blockerOf(state, index, waiting) === undefined) return { start: index };
+  }
+  while (state.nextIndex < state.experiments.length) {
+    const index = state.nextIndex;
+    if (isFinal(state.records[index].status)) {
+      state.nextIndex++; // cancelled before it started
+      continue;
+    }
+    const blocker = blockerOf(state, index, waiting);
+    if (blocker === undefined) return { start: index };
+    if (!mayPassOver(blocker)) return { index, blocker };
+    (state.deferred ??= []).push(index);
+    state.nextIndex++;
+  }
+  return 'nothing-startable';
+}
+
+/** Marks `index` started: it leaves the deferred list, or `nextIndex` moves past it. */
+export function markStarted(state: BatchState, index: number): void {
+  if (index === state.nextIndex) state.nextIndex++;
+  else state.deferred = state.deferred?.filter((deferred) => deferred !== index);
+}
+
+/** Whether some deferred experiment's quota lets it start now. */
+export function deferredStartable(state: BatchState): boolean {
+  if (!state.deferred?.length) return false;
+  const waiting = waitingQuotas(state);
+  return state.deferred.some((index) => blockerOf(state, index, waiting) === undefined);
+}
+
+/** Whether experiment `index` still waits for `blocker`'s quota. */
+export function stillBlocked(state: BatchState, index: number): boolean {
+  return blockerOf(state, index, waitingQuotas(state)) !== undefined;
+}

@@ -1,0 +1,113 @@
+/**
+ * A quota's maxConcurrent holds across batches (from the processes' own timestamps), lets a batch's
+ * other experiments run meanwhile, and a cancelled batch gives its slots back.
+ */
+import path from 'node:path';
+import { batchSummary, cancelBatch, queryBatchState } from '../../src/batch-client/index.js';
+import type { QuotaDeclaration } from '../../src/shared/types.js';
+import { maxOverlap, readJournal, tempDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
+import { until } from '../helpers/processes.js';
+import {
+  batchStateFor,
+  startBatch,
+  startWorker,
+  testSettings,
+  uniqueQueue,
+  useTestServer,
+} from '../helpers/temporal.js';
+
+const server = useTestServer();
+
+const api = (maxConcurrent: number): Record<string, QuotaDeclaration> => ({
+  api: { limit: 1_000, windowMs: 1_000, hosts: ['api.example'], maxConcurrent },
+});
+
+async function experimentsIn(dir: string, journal: string, names: string[], quota: boolean, seconds: number) {
+  for (const name of names) {
+    const title = quota ? `${name} uses the API\n# Quota: api` : `${name} uses no quota`;
+    await writeScript(dir, name, journal, { title, body: `sleep ${seconds}` });
+  }
+}
+
+const starts = (entries: JournalEntry[], prefix: string) =>
+  entries.filter((entry) => entry.event === 'start' && entry.name.startsWith(prefix)).map((entry) => entry.atMs);
+
+test('maxConcurrent 2 across two batches of 4: never more than 2 at once, and 2 reached', async () => {
+  const journal = path.join(await tempDir('slots-journal'), 'journal');
+  const taskQueue = uniqueQueue();
+  const batches = await Promise.all(
+    ['a', 'b'].map(async (letter) => {
+      const dir = await tempDir(`slots-${letter}`);
+      await experimentsIn(
+        dir,
+        journal,
+        [1, 2, 3, 4].map((n) => `exp${n}_${letter}`),
+        true,
+        1.5,
+      );
+      const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 3 });
+      return batchStateFor({ ...settings, quotas: api(2) });
+    }),
+  );
+  const worker = await startWorker(server.env, taskQueue, 8);
+  const summaries = await worker.runUntil(async () => {
+    const handles = await Promise.all(batches.map((state) => startBatch(server.env, state)));
+    return Promise.all(handles.map((handle) => batchSummary(handle)));
+  });
+  for (const summary of summaries) {
+    expect(summary.experiments.map((experiment) => experiment.status)).toEqual(Array(4).fill('completed'));
+  }
+  const entries = await readJournal(journal);
+  expect(entries.filter((entry) => entry.event === 'end')).toHaveLength(8);
+  expect(maxOverlap(entries)).toBe(2);
+}, 120_000);
+
+test('maxConcurrent 1 in a batch of 4 at once: experiments without the quota run while the quota is busy', async () => {
+  const dir = await tempDir('slots-mixed');
+  const journal = path.join(dir, '_journal');
+  await experimentsIn(dir, journal, ['exp1_api', 'exp2_api', 'exp3_api'], true, 3);
+  await experimentsIn(dir, journal, ['exp4_free', 'exp5_free'], false, 1);
+  const taskQueue = uniqueQueue();
+  const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 4 });
+  const state = await batchStateFor({ ...settings, quotas: api(1) });
+  const worker = await startWorker(server.env, taskQueue, 8);
+  const summary = await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+  expect(summary.experiments.every((experiment) => experiment.status === 'completed')).toBe(true);
+
+  const entries = await readJournal(journal);
+  const apiEntries = entries.filter((entry) => entry.name.includes('_api'));
+  expect(maxOverlap(apiEntries)).toBe(1);
+  // The free experiments come after the API ones in order, yet both ran before the second API one started.
+  const [secondApiStart] = starts(entries, 'exp2_api');
+  expect(Math.max(...starts(entries, 'exp4_free'), ...starts(entries, 'exp5_free'))).toBeLessThan(secondApiStart);
+}, 120_000);
+
+test('a cancelled batch gives its slot back: the other batch, waiting for it, completes', async () => {
+  const journal = path.join(await tempDir('slots-cancel'), 'journal');
+  const taskQueue = uniqueQueue();
+  const holding = await tempDir('slots-holding');
+  await experimentsIn(holding, journal, ['exp1_holds'], true, 300);
+  const waiting = await tempDir('slots-waiting');
+  await experimentsIn(waiting, journal, ['exp1_waits'], true, 0.2);
+  const stateOf = async (dir: string) =>
+    batchStateFor({ ...testSettings({ experimentsDir: dir, workDir: dir, taskQueue }), quotas: api(1) });
+  const [holdingState, waitingState] = [await stateOf(holding), await stateOf(waiting)];
+  const worker = await startWorker(server.env, taskQueue, 4);
+  let cancelledAt = 0;
+  const summary = await worker.runUntil(async () => {
+    await startBatch(server.env, holdingState);
+    const holderStarted = async () => (await readJournal(journal)).some((entry) => entry.name === 'exp1_holds');
+    await until(holderStarted, 60_000, 'the holder to start');
+    const waitingHandle = await startBatch(server.env, waitingState);
+    const waitsForSlot = async () => (await queryBatchState(waitingHandle)).records[0].status === 'waiting-quota';
+    await until(waitsForSlot, 30_000, 'the other batch to wait for the slot');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    cancelledAt = Date.now();
+    await cancelBatch(server.env.client, holdingState.batchId);
+    return batchSummary(waitingHandle);
+  });
+  expect(summary.experiments[0].status).toBe('completed');
+  const entries = await readJournal(journal);
+  const waitsStarted = entries.find((entry) => entry.event === 'start' && entry.name === 'exp1_waits');
+  expect(waitsStarted!.atMs).toBeGreaterThanOrEqual(cancelledAt);
+}, 120_000);
