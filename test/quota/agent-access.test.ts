@@ -1,4 +1,4 @@
-/** Who may draw on a quota: only a run that declares it, with its own token, through a socket only its user can open. */
+/** Who may draw on a quota: only a run that declares it, with its own token, through a socket only its user opens. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchSummary } from '../../src/batch-client/index.js';
