@@ -111,3 +111,29 @@ test('a cancelled batch gives its slot back: the other batch, waiting for it, co
   const waitsStarted = entries.find((entry) => entry.event === 'start' && entry.name === 'exp1_waits');
   expect(waitsStarted!.atMs).toBeGreaterThanOrEqual(cancelledAt);
 }, 120_000);
+
+test('a holder terminated by hand (it never releases) loses its slot to the experiment waiting for it', async () => {
+  const journal = path.join(await tempDir('slots-terminated'), 'journal');
+  const taskQueue = uniqueQueue();
+  const holding = await tempDir('slots-terminated-holder');
+  await experimentsIn(holding, journal, ['exp1_holds'], true, 120);
+  const waiting = await tempDir('slots-terminated-waiting');
+  await experimentsIn(waiting, journal, ['exp1_waits'], true, 0.2);
+  const stateOf = async (dir: string) =>
+    batchStateFor({ ...testSettings({ experimentsDir: dir, workDir: dir, taskQueue }), quotas: api(1) });
+  const [holdingState, waitingState] = [await stateOf(holding), await stateOf(waiting)];
+  const worker = await startWorker(server.env, taskQueue, 4);
+  const summary = await worker.runUntil(async () => {
+    const holdingHandle = await startBatch(server.env, holdingState);
+    const holderStarted = async () => (await readJournal(journal)).some((entry) => entry.name === 'exp1_holds');
+    await until(holderStarted, 60_000, 'the holder to start');
+    const waitingHandle = await startBatch(server.env, waitingState);
+    const waitsForSlot = async () => (await queryBatchState(waitingHandle)).records[0].status === 'waiting-quota';
+    await until(waitsForSlot, 30_000, 'the other batch to wait for the slot');
+    await server.env.client.workflow.getHandle(`${holdingState.batchId}/exp1_holds`).terminate('by hand');
+    const summary = await batchSummary(waitingHandle);
+    await holdingHandle.cancel();
+    return summary;
+  });
+  expect(summary.experiments[0].status).toBe('completed');
+}, 120_000);
