@@ -20,7 +20,7 @@ async function main(dir: string): Promise<number> {
   const files = (await readdir(dir)).filter((file) => file.endsWith('.bin'));
   const histories = await Promise.all(
     files.map(async (file) => ({
-      workflowId: file.replace('__', '/').replace(/\.bin$/, ''),
+      workflowId: file.replace(/(@\d+)?\.bin$/, '').replaceAll('__', '/'),
       history: History.decode(await readFile(path.join(dir, file))),
     })),
   );

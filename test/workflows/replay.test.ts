@@ -1,42 +1,130 @@
 /**
  * Batches keep running across an upgrade of staged: histories recorded from real batches replay
  * against today's workflow code, so a change that would break workflows already running fails here.
- * `STAGED_RECORD_HISTORIES=1` records them again (do that only for a deliberate, versioned change).
+ * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new, quota slots
+ * (with the quota's budget), a worker killed mid-run and its runs adopted. Recorded histories are kept
+ * as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { encodeHistory } from '../helpers/replay-histories.js';
-import { batchSummary } from '../../src/batch-client/index.js';
+import { batchSummary, cancelBatch } from '../../src/batch-client/index.js';
+import { budgetWorkflowId } from '../../src/workflows/quota-budget.js';
+import { PYTHON_DIR } from '../../src/quota/run-environment.js';
 import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
-import { tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { spawnWorker, until } from '../helpers/processes.js';
+import type { BatchState } from '../../src/shared/types.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/histories/', import.meta.url));
 const REPLAYER = fileURLToPath(new URL('../helpers/replay-histories.js', import.meta.url));
 const recording = process.env.STAGED_RECORD_HISTORIES === '1';
 const server = useTestServer();
 
-async function recordHistories(): Promise<void> {
-  const { dir, journal } = await tempExperimentsDir('replay');
-  await writeScript(dir, 'exp1_fine', journal, { title: 'Production check.' });
-  await writeScript(dir, 'exp2_flaky', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ]' });
-  await writeScript(dir, 'exp3_broken', journal, { body: 'echo "no data for AAPL" >&2; exit 3' });
-  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2, maxRetries: 1 }, 'replay-batch');
-  const worker = await startWorker(server.env, taskQueue, 2);
-  await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
-  const ids = [state.batchId, ...state.experiments.map((experiment) => `${state.batchId}/${experiment.name}`)];
-  for (const workflowId of ids) {
-    const history = await server.env.client.workflow.getHandle(workflowId).fetchHistory();
-    await writeFile(path.join(FIXTURES, `${workflowId.replace('/', '__')}.bin`), encodeHistory(history));
+const workflowIdsOf = (state: BatchState) => [
+  state.batchId,
+  ...state.experiments.map((experiment) => `${state.batchId}/${experiment.name}`),
+];
+
+/** Every run of each workflow (a continued-as-new one has several), as `<id with / as __>[@run].bin`. */
+async function saveHistories(workflowIds: string[]): Promise<void> {
+  const { client } = server.env;
+  for (const workflowId of workflowIds) {
+    const runs = [];
+    for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(execution);
+    runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+    for (const [index, { runId }] of runs.entries()) {
+      const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const suffix = runs.length > 1 ? `@${index + 1}` : '';
+      await writeFile(path.join(FIXTURES, `${workflowId.replaceAll('/', '__')}${suffix}.bin`), encodeHistory(history));
+    }
   }
 }
 
+const SCENARIOS: Record<string, () => Promise<string[]>> = {
+  'replay-batch': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay');
+    await writeScript(dir, 'exp1_fine', journal, { title: 'Production check.' });
+    await writeScript(dir, 'exp2_flaky', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ]' });
+    await writeScript(dir, 'exp3_broken', journal, { body: 'echo "no data for AAPL" >&2; exit 3' });
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2, maxRetries: 1 }, 'replay-batch');
+    const worker = await startWorker(server.env, taskQueue, 2);
+    await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    return workflowIdsOf(state);
+  },
+
+  'replay-cancelled': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-cancelled');
+    await writeScript(dir, 'exp1_long', journal, { body: 'sleep 300' });
+    await writeScript(dir, 'exp2_queued', journal);
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 1 }, 'replay-cancelled');
+    const worker = await startWorker(server.env, taskQueue, 2);
+    await worker.runUntil(async () => {
+      const handle = await startBatch(server.env, state);
+      await until(async () => (await readJournal(journal)).length > 0, 30_000, 'the long run to start');
+      await cancelBatch(server.env.client, state.batchId);
+      return batchSummary(handle);
+    });
+    return workflowIdsOf(state);
+  },
+
+  'replay-continued': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-continued');
+    for (let i = 1; i <= 6; i++) await writeScript(dir, `exp${i}_spanning`, journal, { body: 'sleep 0.3' });
+    const overrides = { maxConcurrent: 2, historyLimit: 20 };
+    const { taskQueue, state } = await batchIn(dir, overrides, 'replay-continued');
+    const worker = await startWorker(server.env, taskQueue, 2);
+    await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    return workflowIdsOf(state);
+  },
+
+  'replay-slots': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-slots');
+    for (const name of ['exp1_api', 'exp2_api']) {
+      const acquire = `"${path.join(PYTHON_DIR, 'bin', 'staged-quota')}" acquire api 2`;
+      await writeScript(dir, name, journal, { title: `${name}\n# Quota: api`, body: `${acquire}; sleep 1` });
+    }
+    await writeScript(dir, 'exp3_free', journal);
+    const quotas = { api: { limit: 100, windowMs: 1_000, hosts: ['api.example'], maxConcurrent: 1 } };
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 3, quotas }, 'replay-slots');
+    const worker = await startWorker(server.env, taskQueue, 3);
+    await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    return [...workflowIdsOf(state), budgetWorkflowId(taskQueue, 'api')];
+  },
+
+  'replay-adopted': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-adopted');
+    await writeScript(dir, 'exp1_survives', journal, { body: 'sleep 4' });
+    const overrides = { maxRetries: 0, heartbeatTimeoutMs: 2_000, killGraceMs: 1_000 };
+    const { taskQueue, state } = await batchIn(dir, overrides, 'replay-adopted');
+    let worker = await spawnWorker(server.env.address, taskQueue, 2);
+    const handle = await startBatch(server.env, state);
+    await until(async () => (await readJournal(journal)).length > 0, 30_000, 'the run to start');
+    worker.kill('SIGKILL');
+    worker = await spawnWorker(server.env.address, taskQueue, 2);
+    try {
+      await batchSummary(handle);
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    return workflowIdsOf(state);
+  },
+};
+
 test('recorded batch and experiment histories replay against the current workflow code', async () => {
-  if (recording) await recordHistories();
+  if (recording) {
+    const recorded = await readdir(FIXTURES);
+    for (const [scenario, record] of Object.entries(SCENARIOS)) {
+      if (!recorded.some((file) => file.startsWith(scenario))) await saveHistories(await record());
+    }
+  }
   const replay = await execa(process.execPath, [REPLAYER, FIXTURES], { reject: false });
   const lines = String(replay.stdout).split('\n').filter(Boolean);
   expect(lines.filter((line) => line.startsWith('FAIL'))).toEqual([]);
-  expect(lines.filter((line) => line.startsWith('OK')).length).toBeGreaterThanOrEqual(4);
+  const files = (await readdir(FIXTURES)).filter((file) => file.endsWith('.bin'));
+  expect(lines.filter((line) => line.startsWith('OK'))).toHaveLength(files.length);
+  for (const scenario of Object.keys(SCENARIOS)) expect(files.some((file) => file.startsWith(scenario))).toBe(true);
   expect(replay.exitCode).toBe(0);
-}, 60_000);
+}, 180_000);
