@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection } from '@temporalio/worker';
 import { execa } from 'execa';
 import { batchSummary, findBatch, queryBatchState, runningProgress } from '../../src/batch-client/index.js';
+import { maxAsk } from '../../src/quota/agent.js';
+import { ownServer, withStartedServer } from '../helpers/own-server.js';
 import { spawnWorker, until } from '../helpers/processes.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir } from '../helpers/scripts.js';
@@ -60,10 +62,10 @@ async function writeConfig(dir: string, quotas: Record<string, unknown>): Promis
   await writeFile(path.join(dir, 'staged.config.json'), JSON.stringify({ quotas }, null, 2));
 }
 
-function submit(dir: string, taskQueue: string, args: string[]) {
+function submit(dir: string, taskQueue: string, args: string[], address = server.env.address) {
   return execa(process.execPath, [CLI, 'submit', '--dir', '.', '--detach', '--json', ...args], {
     cwd: dir,
-    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
+    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue },
     reject: false,
   });
 }
@@ -262,6 +264,67 @@ test('a worker SIGKILLed mid-batch and started again: its runs are adopted and t
     await api.stop();
   }
 }, 240_000);
+
+/** src/quota/agent.ts: asks in flight per quota, each of at most maxAsk calls: the lease a crash can leave behind. */
+const ASKS_IN_FLIGHT = 4;
+
+test(
+  'the Temporal server SIGKILLed mid-batch and restarted on its DB file: every experiment completes once, ' +
+    'no call refused, no window over the limit, no call re-spent beyond the outstanding lease',
+  async () => {
+    const declared = { limit: 50, windowMs: 3_000, hosts: [] };
+    const api = new RateLimitedApi({ limit: declared.limit, windowMs: declared.windowMs });
+    const { port } = await api.start();
+    const dir = await tempDir('quota-server-restart');
+    const devServer = await ownServer(dir);
+    const taskQueue = uniqueQueue();
+    const workerArgs = ['--runs-dir', await tempDir('quota-server-restart-runs'), '--machine-id', 'steady'];
+    try {
+      await writeConfig(dir, { fakeapi: { limit: '50/3s', hosts: [`127.0.0.1:${port}`] } });
+      await writeExperiments(dir, port, { count: 8, calls: 30, quotaLine: 'Quota: fakeapi', retryRefused: true });
+      await withStartedServer(devServer, async (client) => {
+        const worker = await spawnWorker(devServer.address, taskQueue, 8, workerArgs);
+        try {
+          const submitArgs = ['--max-concurrent', '8', '--heartbeat-timeout', '5s', '--kill-grace', '2s'];
+          const submitted = await submit(dir, taskQueue, submitArgs, devServer.address);
+          expect(submitted.exitCode).toBe(0);
+          const { batchId } = JSON.parse(String(submitted.stdout)) as { batchId: string };
+          await until(() => api.requests().length >= 60, 60_000, 'the runs to have made calls');
+
+          await devServer.kill();
+          const callsAtKill = api.requests().length;
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          await devServer.start();
+          const restartedAt = Date.now();
+          const summary = await batchSummary((await findBatch(client, batchId))!.handle);
+
+          expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual(
+            Array(8).fill(['completed', 1]),
+          );
+          const callsAfterRestart = api.requests().filter((request) => request.at >= restartedAt).length;
+          console.log(
+            `[figure] server killed after ${callsAtKill} of 240 calls, ${callsAfterRestart} made after its restart; ` +
+              `${api.requests().length} calls in all, ${api.rejections().length} refused, ` +
+              `at most ${api.maxInAnyWindow(declared.windowMs)} in a window of 3 s`,
+          );
+          expect(callsAtKill).toBeLessThan(240);
+          expect(callsAfterRestart).toBeGreaterThan(0);
+          expect(api.requests().filter((request) => request.accepted)).toHaveLength(240);
+          expect(api.rejections()).toHaveLength(0);
+          expect(api.maxInAnyWindow(declared.windowMs)).toBeLessThanOrEqual(declared.limit);
+          expect(api.requests().length).toBeLessThanOrEqual(240 + ASKS_IN_FLIGHT * maxAsk(declared));
+        } finally {
+          worker.kill('SIGKILL');
+          await worker.exited();
+        }
+      });
+    } finally {
+      await devServer.kill();
+      await api.stop();
+    }
+  },
+  180_000,
+);
 
 describe('bad quota input: exit 2, nothing started', () => {
   test.each([
