@@ -10,6 +10,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { execa } from 'execa';
 import { batchSummary, findBatch, queryBatchState, runningProgress } from '../../src/batch-client/index.js';
 import { maxAsk } from '../../src/quota/agent.js';
+import { budgetQuery, budgetWorkflowId } from '../../src/workflows/quota-budget.js';
 import { ownServer, withStartedServer } from '../helpers/own-server.js';
 import { spawnWorker, until } from '../helpers/processes.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
@@ -326,11 +327,83 @@ test(
   180_000,
 );
 
+test(
+  'Metering: manual: plain urllib calls draw nothing from the budget, staged_quota.acquire and staged-quota do; ' +
+    'an experiment without the line in the same batch is metered',
+  async () => {
+    const manualApi = new RateLimitedApi({ limit: 1_000, windowMs: 60_000 });
+    const autoApi = new RateLimitedApi({ limit: 1_000, windowMs: 60_000 });
+    const manualPort = (await manualApi.start()).port;
+    const autoPort = (await autoApi.start()).port;
+    try {
+      const dir = await tempDir('quota-manual');
+      await writeConfig(dir, {
+        manualapi: { limit: '100/1h', hosts: [`127.0.0.1:${manualPort}`] },
+        autoapi: { limit: '100/1h', hosts: [`127.0.0.1:${autoPort}`] },
+      });
+      const experiment = (docstring: string[], port: number, explicitCalls: string[]) =>
+        [
+          '"""Four plain urllib calls.',
+          '',
+          ...docstring,
+          '"""',
+          'import subprocess, sys, urllib.request',
+          'import staged_quota',
+          'for call in range(4):',
+          `    urllib.request.urlopen("http://127.0.0.1:${port}/quote?call=%d" % call).read()`,
+          ...explicitCalls,
+          'print("automatic metering", "staged_quota.auto" in sys.modules)',
+          '',
+        ].join('\n');
+      const acquireByHand = [
+        'print("acquired", staged_quota.acquire("manualapi", 3))',
+        'subprocess.run(["staged-quota", "acquire", "manualapi", "2"], check=True)',
+      ];
+      await writeFile(
+        path.join(dir, 'exp1_manual.py'),
+        experiment(['Quota: manualapi', 'Metering: manual'], manualPort, acquireByHand),
+      );
+      await writeFile(path.join(dir, 'exp2_auto.py'), experiment(['Quota: autoapi'], autoPort, []));
+      const taskQueue = uniqueQueue();
+      const worker = await startWorker(server.env, taskQueue, 2);
+      const { batchId, summary, granted } = await worker.runUntil(async () => {
+        const ran = await submitAndWait(dir, taskQueue, ['--max-concurrent', '2', '--max-retries', '0']);
+        const grantedOf = async (quota: string) =>
+          (await server.env.client.workflow.getHandle(budgetWorkflowId(taskQueue, quota)).query(budgetQuery))
+            .grantedTotal;
+        return { ...ran, granted: { manualapi: await grantedOf('manualapi'), autoapi: await grantedOf('autoapi') } };
+      });
+
+      expect(summary.experiments.map((experiment) => [experiment.name, experiment.status])).toEqual([
+        ['exp1_manual', 'completed'],
+        ['exp2_auto', 'completed'],
+      ]);
+      expect([manualApi.requests().length, autoApi.requests().length]).toEqual([4, 4]);
+      // The manual run's 4 urllib calls asked nothing: its 5 grants are its acquire(3) and staged-quota acquire 2.
+      expect(granted).toEqual({ manualapi: 5, autoapi: 4 });
+      const logOf = (name: string) =>
+        readFile(path.join(dir, '.staged', 'logs', batchId, name, 'attempt-1.log'), 'utf8');
+      expect(await logOf('exp1_manual')).toContain('acquired 3\nautomatic metering False');
+      expect(await logOf('exp2_auto')).toContain('automatic metering True');
+    } finally {
+      await manualApi.stop();
+      await autoApi.stop();
+    }
+  },
+  120_000,
+);
+
 describe('bad quota input: exit 2, nothing started', () => {
   test.each([
     ['an unknown quota name', { fakeapi: { limit: '10/1s', hosts: [] } }, 'Quota: yahoo', 'unknown quota yahoo'],
     ['a malformed limit', { fakeapi: { limit: '10 per second', hosts: [] } }, 'Quota: fakeapi', 'is not a limit'],
     ['a malformed host', { fakeapi: { limit: '10/1s', hosts: ['http://x/'] } }, 'Quota: fakeapi', 'is not a host'],
+    [
+      'a malformed Metering: line',
+      { fakeapi: { limit: '10/1s', hosts: [] } },
+      'Quota: fakeapi\nMetering: off',
+      'malformed line "Metering: off"',
+    ],
   ])('%s', async (_name, quotas, quotaLine, message) => {
     const dir = await tempDir('quota-bad');
     await writeConfig(dir, quotas);
