@@ -204,7 +204,7 @@ async function start(
       STAGED_ATTEMPT: String(location.run),
       STAGED_RESULTS_DIR: resultsDir,
       PYTHONUNBUFFERED: '1',
-      ...quotaEnvironment(process.env, options.quotaAgent.socketPath, quota.token, quotas),
+      ...quotaEnvironment(process.env, options.quotaAgent.socketPath, quota.token, quotas, experiment.metering),
     }),
   );
 }

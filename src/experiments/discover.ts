@@ -26,8 +26,11 @@ export interface DiscoveryRules {
 }
 
 /** What a batch carries of an experiment: no path or reason, since a batch holds thousands. */
-export function specOf({ id, name, file, priority, quotas }: DiscoveredExperiment): ExperimentSpec {
-  return quotas?.length ? { id, name, file, priority, quotas } : { id, name, file, priority };
+export function specOf({ id, name, file, priority, quotas, metering }: DiscoveredExperiment): ExperimentSpec {
+  const spec: ExperimentSpec = { id, name, file, priority };
+  if (quotas?.length) spec.quotas = quotas;
+  if (metering) spec.metering = metering;
+  return spec;
 }
 
 /** Bad input found while discovering: the message names the file and the problem. */
@@ -109,6 +112,7 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
     };
     if (use.quotas.length) experiment.quotas = use.quotas;
     if (use.calls !== undefined) experiment.calls = use.calls;
+    if (use.metering) experiment.metering = use.metering;
     found.push(experiment);
   }
   return found;

@@ -1,4 +1,7 @@
-/** Quotas as people write them: a limit `2000/1h`, hosts `host` or `host:port`, a `Quota:` line in a docstring. */
+/**
+ * Quotas as people write them: a limit `2000/1h`, hosts `host` or `host:port`, and in a docstring the lines
+ * `Quota:`, `Calls:` and `Metering:`.
+ */
 import { DocstringLineError } from '../errors.js';
 import { parseDuration } from '../shared/duration.js';
 import { parseInteger } from '../shared/integer.js';
@@ -8,6 +11,8 @@ const HOST =
   /^(?=.{1,253}(:|$))[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?$/;
 const QUOTA_LINE = /^[\s#*-]*quota\s*:\s*(.*?)\s*$/im;
 const CALLS_LINE = /^[\s#*-]*calls\s*:\s*(.*?)\s*$/im;
+const METERING_LINE = /^[\s#*-]*metering\s*:\s*(.*?)\s*$/im;
+const METERING_MODES = ['auto', 'manual'] as const;
 
 export function isQuotaName(name: string): boolean {
   return QUOTA_NAME.test(name);
@@ -33,9 +38,11 @@ export interface QuotaUse {
   quotas: string[];
   /** The calls the experiment expects to make (`Calls:` line), for planning. */
   calls?: number;
+  /** `Metering: manual`: only its explicit acquire calls are metered; absent: its HTTP calls are, automatically. */
+  metering?: 'manual';
 }
 
-/** The `Quota:` and `Calls:` lines of an experiment's describing text; throws on a malformed one. */
+/** The `Quota:`, `Calls:` and `Metering:` lines of an experiment's describing text; throws on a malformed one. */
 export function quotaUseOf(text: string): QuotaUse {
   const quotaLine = QUOTA_LINE.exec(text);
   const callsLine = CALLS_LINE.exec(text);
@@ -51,6 +58,17 @@ export function quotaUseOf(text: string): QuotaUse {
     } catch (err) {
       throw new DocstringLineError(`malformed line "${callsLine[0].trim()}": ${(err as Error).message}`);
     }
+  }
+  const meteringLine = METERING_LINE.exec(text);
+  if (meteringLine) {
+    const mode = meteringLine[1].toLowerCase();
+    if (!(METERING_MODES as readonly string[]).includes(mode)) {
+      throw new DocstringLineError(`malformed line "${meteringLine[0].trim()}": write Metering: manual (or auto)`);
+    }
+    if (!use.quotas.length) {
+      throw new DocstringLineError(`"${meteringLine[0].trim()}" without a Quota: line: name the quotas it uses`);
+    }
+    if (mode === 'manual') use.metering = 'manual';
   }
   return use;
 }

@@ -20,14 +20,16 @@ export function quotaSocketPath(runsDir: string): string {
 }
 
 /**
- * Every run may ask the agent (for quotas it declares); a run that uses quotas also gets Python's
- * automatic metering of their hosts (our sitecustomize first on PYTHONPATH) and `staged-quota` on PATH.
+ * Every run may ask the agent (for quotas it declares); a run that uses quotas also gets `staged_quota` on
+ * PYTHONPATH, `staged-quota` on PATH and, unless its metering is manual, Python's automatic metering of their
+ * hosts (our sitecustomize, first on PYTHONPATH).
  */
 export function quotaEnvironment(
   parent: NodeJS.ProcessEnv,
   socketPath: string,
   token: string,
   quotas: Record<string, QuotaDeclaration>,
+  metering?: 'manual',
 ): Record<string, string> {
   const environment: Record<string, string> = { STAGED_QUOTA_SOCKET: socketPath, STAGED_QUOTA_TOKEN: token };
   const names = Object.keys(quotas);
@@ -37,7 +39,7 @@ export function quotaEnvironment(
   return {
     ...environment,
     STAGED_QUOTA_HOSTS: JSON.stringify(hosts),
-    STAGED_QUOTA_AUTO: '1',
+    STAGED_QUOTA_AUTO: metering === 'manual' ? '0' : '1',
     PYTHONPATH: prepend(PYTHON_DIR, parent.PYTHONPATH),
     PATH: prepend(path.join(PYTHON_DIR, 'bin'), parent.PATH),
   };

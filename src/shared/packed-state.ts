@@ -54,6 +54,8 @@ export interface PackedBatchState {
   reasons?: Record<number, EndReason>;
   /** The quotas of experiments that use any, by index; absent in states packed before quotas existed. */
   quotas?: Record<number, string[]>;
+  /** Indexes of the experiments with `Metering: manual`; absent when none (and in states packed before it existed). */
+  manualMetering?: number[];
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -65,8 +67,10 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const errors: Record<number, string> = {};
   const reasons: Record<number, EndReason> = {};
   const quotas: Record<number, string[]> = {};
+  const manualMetering: number[] = [];
   state.experiments.forEach((experiment, index) => {
     if (experiment.quotas?.length) quotas[index] = experiment.quotas;
+    if (experiment.metering === 'manual') manualMetering.push(index);
   });
   records.forEach((record, index) => {
     if (record.reason !== undefined) reasons[index] = record.reason;
@@ -93,11 +97,13 @@ export function packBatchState(state: BatchState): PackedBatchState {
     errors,
     reasons,
     ...(Object.keys(quotas).length ? { quotas } : {}),
+    ...(manualMetering.length ? { manualMetering } : {}),
   };
 }
 
 export function unpackBatchState(packed: PackedBatchState): BatchState {
   const { createdAt } = packed;
+  const manualMetering = new Set(packed.manualMetering);
   return {
     batchId: packed.batchId,
     createdAt,
@@ -115,6 +121,7 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       };
       const quotas = packed.quotas?.[index];
       if (quotas) experiment.quotas = quotas;
+      if (manualMetering.has(index)) experiment.metering = 'manual';
       return experiment;
     }),
     records: packed.names.map((_, index): ExperimentRecord => {

@@ -31,6 +31,8 @@ export interface ExperimentSpec {
   priority: Priority;
   /** Names of the quotas its calls draw from (`Quota:` line); absent when none. */
   quotas?: string[];
+  /** `Metering: manual`: only its explicit `acquire` calls draw from its quotas; absent: its HTTP calls do too. */
+  metering?: 'manual';
 }
 
 /**

@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection } from '@temporalio/worker';
 import { execa } from 'execa';
 import { batchSummary, findBatch, queryBatchState, runningProgress } from '../../src/batch-client/index.js';
+import { maxAsk } from '../../src/quota/agent.js';
+import { budgetQuery, budgetWorkflowId } from '../../src/workflows/quota-budget.js';
+import { ownServer, withStartedServer } from '../helpers/own-server.js';
 import { spawnWorker, until } from '../helpers/processes.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir } from '../helpers/scripts.js';
@@ -60,10 +63,10 @@ async function writeConfig(dir: string, quotas: Record<string, unknown>): Promis
   await writeFile(path.join(dir, 'staged.config.json'), JSON.stringify({ quotas }, null, 2));
 }
 
-function submit(dir: string, taskQueue: string, args: string[]) {
+function submit(dir: string, taskQueue: string, args: string[], address = server.env.address) {
   return execa(process.execPath, [CLI, 'submit', '--dir', '.', '--detach', '--json', ...args], {
     cwd: dir,
-    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
+    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue },
     reject: false,
   });
 }
@@ -263,11 +266,144 @@ test('a worker SIGKILLed mid-batch and started again: its runs are adopted and t
   }
 }, 240_000);
 
+/** src/quota/agent.ts: asks in flight per quota, each of at most maxAsk calls: the lease a crash can leave behind. */
+const ASKS_IN_FLIGHT = 4;
+
+test(
+  'the Temporal server SIGKILLed mid-batch and restarted on its DB file: every experiment completes once, ' +
+    'no call refused, no window over the limit, no call re-spent beyond the outstanding lease',
+  async () => {
+    const declared = { limit: 50, windowMs: 3_000, hosts: [] };
+    const api = new RateLimitedApi({ limit: declared.limit, windowMs: declared.windowMs });
+    const { port } = await api.start();
+    const dir = await tempDir('quota-server-restart');
+    const devServer = await ownServer(dir);
+    const taskQueue = uniqueQueue();
+    const workerArgs = ['--runs-dir', await tempDir('quota-server-restart-runs'), '--machine-id', 'steady'];
+    try {
+      await writeConfig(dir, { fakeapi: { limit: '50/3s', hosts: [`127.0.0.1:${port}`] } });
+      await writeExperiments(dir, port, { count: 8, calls: 30, quotaLine: 'Quota: fakeapi', retryRefused: true });
+      await withStartedServer(devServer, async (client) => {
+        const worker = await spawnWorker(devServer.address, taskQueue, 8, workerArgs);
+        try {
+          const submitArgs = ['--max-concurrent', '8', '--heartbeat-timeout', '5s', '--kill-grace', '2s'];
+          const submitted = await submit(dir, taskQueue, submitArgs, devServer.address);
+          expect(submitted.exitCode).toBe(0);
+          const { batchId } = JSON.parse(String(submitted.stdout)) as { batchId: string };
+          await until(() => api.requests().length >= 60, 60_000, 'the runs to have made calls');
+
+          await devServer.kill();
+          const callsAtKill = api.requests().length;
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          await devServer.start();
+          const restartedAt = Date.now();
+          const summary = await batchSummary((await findBatch(client, batchId))!.handle);
+
+          expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual(
+            Array(8).fill(['completed', 1]),
+          );
+          const callsAfterRestart = api.requests().filter((request) => request.at >= restartedAt).length;
+          console.log(
+            `[figure] server killed after ${callsAtKill} of 240 calls, ${callsAfterRestart} made after its restart; ` +
+              `${api.requests().length} calls in all, ${api.rejections().length} refused, ` +
+              `at most ${api.maxInAnyWindow(declared.windowMs)} in a window of 3 s`,
+          );
+          expect(callsAtKill).toBeLessThan(240);
+          expect(callsAfterRestart).toBeGreaterThan(0);
+          expect(api.requests().filter((request) => request.accepted)).toHaveLength(240);
+          expect(api.rejections()).toHaveLength(0);
+          expect(api.maxInAnyWindow(declared.windowMs)).toBeLessThanOrEqual(declared.limit);
+          expect(api.requests().length).toBeLessThanOrEqual(240 + ASKS_IN_FLIGHT * maxAsk(declared));
+        } finally {
+          worker.kill('SIGKILL');
+          await worker.exited();
+        }
+      });
+    } finally {
+      await devServer.kill();
+      await api.stop();
+    }
+  },
+  180_000,
+);
+
+test(
+  'Metering: manual: plain urllib calls draw nothing from the budget, staged_quota.acquire and staged-quota do; ' +
+    'an experiment without the line in the same batch is metered',
+  async () => {
+    const manualApi = new RateLimitedApi({ limit: 1_000, windowMs: 60_000 });
+    const autoApi = new RateLimitedApi({ limit: 1_000, windowMs: 60_000 });
+    const manualPort = (await manualApi.start()).port;
+    const autoPort = (await autoApi.start()).port;
+    try {
+      const dir = await tempDir('quota-manual');
+      await writeConfig(dir, {
+        manualapi: { limit: '100/1h', hosts: [`127.0.0.1:${manualPort}`] },
+        autoapi: { limit: '100/1h', hosts: [`127.0.0.1:${autoPort}`] },
+      });
+      const experiment = (docstring: string[], port: number, explicitCalls: string[]) =>
+        [
+          '"""Four plain urllib calls.',
+          '',
+          ...docstring,
+          '"""',
+          'import subprocess, sys, urllib.request',
+          'import staged_quota',
+          'for call in range(4):',
+          `    urllib.request.urlopen("http://127.0.0.1:${port}/quote?call=%d" % call).read()`,
+          ...explicitCalls,
+          'print("automatic metering", "staged_quota.auto" in sys.modules)',
+          '',
+        ].join('\n');
+      const acquireByHand = [
+        'print("acquired", staged_quota.acquire("manualapi", 3))',
+        'subprocess.run(["staged-quota", "acquire", "manualapi", "2"], check=True)',
+      ];
+      await writeFile(
+        path.join(dir, 'exp1_manual.py'),
+        experiment(['Quota: manualapi', 'Metering: manual'], manualPort, acquireByHand),
+      );
+      await writeFile(path.join(dir, 'exp2_auto.py'), experiment(['Quota: autoapi'], autoPort, []));
+      const taskQueue = uniqueQueue();
+      const worker = await startWorker(server.env, taskQueue, 2);
+      const { batchId, summary, granted } = await worker.runUntil(async () => {
+        const ran = await submitAndWait(dir, taskQueue, ['--max-concurrent', '2', '--max-retries', '0']);
+        const grantedOf = async (quota: string) =>
+          (await server.env.client.workflow.getHandle(budgetWorkflowId(taskQueue, quota)).query(budgetQuery))
+            .grantedTotal;
+        return { ...ran, granted: { manualapi: await grantedOf('manualapi'), autoapi: await grantedOf('autoapi') } };
+      });
+
+      expect(summary.experiments.map((experiment) => [experiment.name, experiment.status])).toEqual([
+        ['exp1_manual', 'completed'],
+        ['exp2_auto', 'completed'],
+      ]);
+      expect([manualApi.requests().length, autoApi.requests().length]).toEqual([4, 4]);
+      // The manual run's 4 urllib calls asked nothing: its 5 grants are its acquire(3) and staged-quota acquire 2.
+      expect(granted).toEqual({ manualapi: 5, autoapi: 4 });
+      const logOf = (name: string) =>
+        readFile(path.join(dir, '.staged', 'logs', batchId, name, 'attempt-1.log'), 'utf8');
+      expect(await logOf('exp1_manual')).toContain('acquired 3\nautomatic metering False');
+      expect(await logOf('exp2_auto')).toContain('automatic metering True');
+    } finally {
+      await manualApi.stop();
+      await autoApi.stop();
+    }
+  },
+  120_000,
+);
+
 describe('bad quota input: exit 2, nothing started', () => {
   test.each([
     ['an unknown quota name', { fakeapi: { limit: '10/1s', hosts: [] } }, 'Quota: yahoo', 'unknown quota yahoo'],
     ['a malformed limit', { fakeapi: { limit: '10 per second', hosts: [] } }, 'Quota: fakeapi', 'is not a limit'],
     ['a malformed host', { fakeapi: { limit: '10/1s', hosts: ['http://x/'] } }, 'Quota: fakeapi', 'is not a host'],
+    [
+      'a malformed Metering: line',
+      { fakeapi: { limit: '10/1s', hosts: [] } },
+      'Quota: fakeapi\nMetering: off',
+      'malformed line "Metering: off"',
+    ],
   ])('%s', async (_name, quotas, quotaLine, message) => {
     const dir = await tempDir('quota-bad');
     await writeConfig(dir, quotas);

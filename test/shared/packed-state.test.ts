@@ -66,6 +66,20 @@ test('unpack(pack(state)) gives the state back, every kind of record included', 
   expect(unpackBatchState(JSON.parse(JSON.stringify(packBatchState(state))))).toEqual(state);
 });
 
+test('the quotas of an experiment and its manual metering survive the wire form', () => {
+  const specs = experiments(3);
+  specs[0].quotas = ['yahoo', 'fred'];
+  specs[2].quotas = ['yahoo'];
+  specs[2].metering = 'manual';
+  const state = newBatchState('batch-quotas', specs, settings, 1_700_000_000_000);
+  const packed = packBatchState(state);
+  expect(packed.manualMetering).toEqual([2]);
+  expect(unpackBatchState(JSON.parse(JSON.stringify(packed))).experiments).toEqual(specs);
+  expect(packBatchState(newBatchState('batch-plain', experiments(2), settings, 0))).not.toHaveProperty(
+    'manualMetering',
+  );
+});
+
 test('5,000 finished experiments pack under 512 KB', () => {
   const state = newBatchState('batch-big', experiments(5_000), settings, 1_700_000_000_000);
   state.records = state.records.map((_, i) => ({

@@ -1,0 +1,31 @@
+/** The quota lines of a docstring: `Quota:`, `Calls:` and `Metering:`. */
+import { quotaUseOf } from '../../src/quota/declaration.js';
+import { DocstringLineError } from '../../src/errors.js';
+
+test('Quota: and Calls: lines give the quotas, deduplicated, and the estimate', () => {
+  expect(quotaUseOf('Fetches prices.\n\nQuota: yahoo, fred, yahoo\nCalls: 39,000\n')).toEqual({
+    quotas: ['yahoo', 'fred'],
+    calls: 39_000,
+  });
+  expect(quotaUseOf('No quota here.')).toEqual({ quotas: [] });
+});
+
+test('Metering: manual switches automatic metering off; auto (the default) and no line leave it on', () => {
+  expect(quotaUseOf('Quota: yahoo\nMetering: manual')).toEqual({ quotas: ['yahoo'], metering: 'manual' });
+  expect(quotaUseOf('# Quota: yahoo\n# metering:  Manual ')).toEqual({ quotas: ['yahoo'], metering: 'manual' });
+  expect(quotaUseOf('Quota: yahoo\nMetering: auto')).toEqual({ quotas: ['yahoo'] });
+  expect(quotaUseOf('Quota: yahoo')).toEqual({ quotas: ['yahoo'] });
+});
+
+test.each([
+  [
+    'an unknown mode',
+    'Quota: yahoo\nMetering: off',
+    'malformed line "Metering: off": write Metering: manual (or auto)',
+  ],
+  ['no mode', 'Quota: yahoo\nMetering:', 'malformed line "Metering:"'],
+  ['no Quota: line', 'Metering: manual', '"Metering: manual" without a Quota: line'],
+])('a Metering: line with %s is refused', (_name, text, message) => {
+  expect(() => quotaUseOf(text)).toThrow(DocstringLineError);
+  expect(() => quotaUseOf(text)).toThrow(message);
+});
