@@ -7,6 +7,9 @@
 import { isFinal } from './batch-state.js';
 import type { BatchSettings, BatchState, ExperimentSpec } from './types.js';
 
+/** The `patched()` id of quota slots and passing over: workflows started before them keep their old commands. */
+export const QUOTA_SLOTS_PATCH = 'quota-slots';
+
 export type NextStart =
   | { start: number }
   /** `index` is next, but `blocker` waits for one of its quotas: wait a little before passing it over. */
@@ -47,10 +50,11 @@ function blockerOf(state: BatchState, index: number, waiting: Map<string, number
 
 /**
  * Picks the next experiment to start, passing over (into `state.deferred`) those whose quota another
- * started experiment has waited for long enough (`mayPassOver`). Drops cancelled ones on the way.
+ * started experiment has waited for long enough (`mayPassOver`; without it, strictly in order).
+ * Drops cancelled ones on the way.
  */
-export function pickNextStart(state: BatchState, mayPassOver: (blocker: number) => boolean): NextStart {
-  const waiting = waitingQuotas(state);
+export function pickNextStart(state: BatchState, mayPassOver?: (blocker: number) => boolean): NextStart {
+  const waiting = mayPassOver ? waitingQuotas(state) : new Map<string, number>();
   state.deferred = state.deferred?.filter((index) => !isFinal(state.records[index].status));
   for (const index of state.deferred ?? []) {
     if (blockerOf(state, index, waiting) === undefined) return { start: index };
@@ -63,7 +67,7 @@ export function pickNextStart(state: BatchState, mayPassOver: (blocker: number) 
     }
     const blocker = blockerOf(state, index, waiting);
     if (blocker === undefined) return { start: index };
-    if (!mayPassOver(blocker)) return { index, blocker };
+    if (!mayPassOver!(blocker)) return { index, blocker };
     (state.deferred ??= []).push(index);
     state.nextIndex++;
   }

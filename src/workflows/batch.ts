@@ -8,6 +8,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -21,6 +22,7 @@ import {
   isUnstarted,
   markStarted,
   pickNextStart,
+  QUOTA_SLOTS_PATCH,
   slotQuotasOf,
   stillBlocked,
 } from '../shared/start-order.js';
@@ -63,12 +65,14 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   });
   // Known since before a continue-as-new: long enough.
   const mayPassOver = (blocker: number) => Date.now() - (waitingSince.get(blocker) ?? 0) >= PASS_OVER_AFTER_MS;
+  // A batch started before passing over existed starts strictly in order, as its history did.
+  const passesOver = patched(QUOTA_SLOTS_PATCH);
 
   try {
     while (hasUnstarted(state) && !state.cancelRequested) {
       await condition(() => inFlight(state) < state.settings.maxConcurrent || state.cancelRequested);
       if (state.cancelRequested) break;
-      const next = pickNextStart(state, mayPassOver);
+      const next = pickNextStart(state, passesOver ? mayPassOver : undefined);
       if (next === 'nothing-startable') {
         await condition(() => deferredStartable(state) || state.cancelRequested);
         continue;
@@ -87,7 +91,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
         );
       }
       markStarted(state, next.start);
-      const started = startExperiment(state, next.start, ownChildren).finally(() => {
+      const started = startExperiment(state, next.start, ownChildren, passesOver).finally(() => {
         pendingStarts.delete(started);
         noteWaiting(next.start);
       });
@@ -145,11 +149,16 @@ async function switchToSignals(ownChildren: OwnChildren): Promise<void> {
 }
 
 /** Moves `nextIndex` past the experiment before its start is confirmed: a fast child's report is never overwritten. */
-async function startExperiment(state: BatchState, index: number, ownChildren: OwnChildren): Promise<void> {
+async function startExperiment(
+  state: BatchState,
+  index: number,
+  ownChildren: OwnChildren,
+  takesQuotaSlots: boolean,
+): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;
   // Waiting for a slot of its quota from the start: the batch passes over its quota's next experiments meanwhile.
-  const status = slotQuotasOf(experiment, settings).length ? 'waiting-quota' : 'queued';
+  const status = takesQuotaSlots && slotQuotasOf(experiment, settings).length ? 'waiting-quota' : 'queued';
   state.records[index] = { status, attempts: 0, exitCode: null };
   try {
     const handle = await startChild(experimentWorkflow, {

@@ -9,6 +9,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -31,7 +32,7 @@ import {
 import type { StagedActivities } from '../activities/index.js';
 import { experimentReportSignal, quotaSlotGrantedSignal, reportEndBySignal, runStartedSignal } from './messages.js';
 import { budgetWorkflowId, slotReleaseSignal } from './quota-budget.js';
-import { slotQuotasOf } from '../shared/start-order.js';
+import { QUOTA_SLOTS_PATCH, slotQuotasOf } from '../shared/start-order.js';
 import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
 import { STATUS_SEARCH_ATTRIBUTE } from './search-attributes.js';
 
@@ -112,7 +113,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     );
   });
 
-  const slotQuotas = slotQuotasOf(input.experiment, settings);
+  // Experiments started before quota slots existed run on without them (their histories have no slot request).
+  const slotQuotas = patched(QUOTA_SLOTS_PATCH) ? slotQuotasOf(input.experiment, settings) : [];
   const slotsGranted = new Set<string>();
   setHandler(quotaSlotGrantedSignal, ({ quota }) => {
     slotsGranted.add(quota);
