@@ -227,7 +227,7 @@ async function recordHeartbeatNow(context: Context, details: RunHeartbeatDetails
 const EXIT_TEMPFAIL = 75;
 
 function outcomeOf(
-  { exit, startedAt, rateLimited }: RunEnding,
+  { exit, startedAt, rateLimited, calls }: RunEnding,
   input: RunInput,
   run: number,
   logFile: string,
@@ -246,7 +246,7 @@ function outcomeOf(
         started: true,
       });
     case 'exited':
-      if (exit.exitCode === 0) return { run, startedAt };
+      if (exit.exitCode === 0) return { run, startedAt, ...(calls ? { calls } : {}) };
   }
   const reason: EndReason = exit.end === 'timeout' ? 'timeout' : exit.exitCode !== null ? 'exit-code' : 'signal';
   const why =
@@ -267,6 +267,7 @@ function outcomeOf(
         signal: exit.signal,
         startedAt,
         ...(rateLimited || exit.exitCode === EXIT_TEMPFAIL ? { quotaLimited: rateLimited ?? {} } : {}),
+        ...(calls ? { calls } : {}),
       },
     ],
   });

@@ -52,6 +52,10 @@ export interface PackedBatchState {
   reasons?: Record<number, EndReason>;
   /** The quotas of experiments that use any, by index; absent in states packed before quotas existed. */
   quotas?: Record<number, string[]>;
+  /** The `Calls:` estimates of experiments that have one, by index; absent when none has. */
+  estimates?: Record<number, number>;
+  /** The calls of experiments that made any (by quota), by index; absent when none did. */
+  calls?: Record<number, Record<string, number>>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -63,10 +67,14 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const errors: Record<number, string> = {};
   const reasons: Record<number, EndReason> = {};
   const quotas: Record<number, string[]> = {};
+  const estimates: Record<number, number> = {};
+  const calls: Record<number, Record<string, number>> = {};
   state.experiments.forEach((experiment, index) => {
     if (experiment.quotas?.length) quotas[index] = experiment.quotas;
+    if (experiment.calls !== undefined) estimates[index] = experiment.calls;
   });
   records.forEach((record, index) => {
+    if (record.calls !== undefined) calls[index] = record.calls;
     if (record.reason !== undefined) reasons[index] = record.reason;
     if (record.retryAt !== undefined) retryAt[index] = record.retryAt;
     if (record.error !== undefined) errors[index] = record.error;
@@ -90,6 +98,8 @@ export function packBatchState(state: BatchState): PackedBatchState {
     errors,
     reasons,
     ...(Object.keys(quotas).length ? { quotas } : {}),
+    ...(Object.keys(estimates).length ? { estimates } : {}),
+    ...(Object.keys(calls).length ? { calls } : {}),
   };
 }
 
@@ -111,6 +121,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       };
       const quotas = packed.quotas?.[index];
       if (quotas) experiment.quotas = quotas;
+      const estimate = packed.estimates?.[index];
+      if (estimate !== undefined) experiment.calls = estimate;
       return experiment;
     }),
     records: packed.names.map((_, index): ExperimentRecord => {
@@ -127,6 +139,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (packed.errors[index] !== undefined) record.error = packed.errors[index];
       const reason = packed.reasons?.[index];
       if (reason !== undefined) record.reason = reason;
+      const calls = packed.calls?.[index];
+      if (calls !== undefined) record.calls = calls;
       return record;
     }),
   };

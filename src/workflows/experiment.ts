@@ -29,6 +29,7 @@ import {
   type RunLostDetails,
 } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
+import { addCalls } from '../shared/calls.js';
 import { experimentReportSignal, reportEndBySignal, runStartedSignal } from './messages.js';
 import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
 import { STATUS_SEARCH_ATTRIBUTE } from './search-attributes.js';
@@ -130,6 +131,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           reason: undefined,
           retryAt: undefined,
           startedAt,
+          calls: addCalls(record.calls, outcome.calls),
         };
         break;
       } catch (err) {
@@ -171,6 +173,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           reason: failure.reason,
           error: failure.message,
           startedAt,
+          calls: addCalls(record.calls, failure.calls),
         };
         if (failure.kind === 'failed' && failure.quotaLimited && quotaReruns < MAX_QUOTA_RERUNS) {
           // The API refused it, not the script: it runs again once the quota allows, using no retry.
@@ -225,6 +228,7 @@ type Failure =
       message: string;
       startedAt?: number;
       quotaLimited?: { retryAfterMs?: number };
+      calls?: Record<string, number>;
     };
 
 /**
@@ -261,6 +265,7 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
       message,
       startedAt: details.startedAt,
       quotaLimited: details.quotaLimited,
+      calls: details.calls,
     };
   }
   if (typeof current !== 'number') return { kind: 'adopt', location: current };
