@@ -47,6 +47,8 @@ export interface RunEnding {
   rateLimited?: { retryAfterMs?: number };
   /** When the process started, when known. */
   startedAt?: number;
+  /** Calls granted to the run while this worker held it, by quota it may draw from; absent when it uses none. */
+  calls?: Record<string, number>;
 }
 
 export async function attachToRun(
@@ -62,11 +64,20 @@ export async function attachToRun(
   try {
     const ending = await holdRun(context, files, location, options, quota?.token);
     const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token);
-    return rateLimited ? { ...ending, rateLimited } : ending;
+    const calls = quota && callsOfRun(options.quotaAgent, quota);
+    return { ...ending, ...(rateLimited ? { rateLimited } : {}), ...(calls ? { calls } : {}) };
   } finally {
     options.held.delete(location.runKey);
     if (quota) options.quotaAgent.unregister(quota.token);
   }
+}
+
+/** Each quota the run may draw from with its granted calls, 0 included: a measured 0 is an estimate too. */
+function callsOfRun(agent: QuotaAgent, quota: NonNullable<RunSpec['quota']>): Record<string, number> | undefined {
+  const names = Object.keys(quota.quotas);
+  if (!names.length) return undefined;
+  const granted = agent.callsOf(quota.token) ?? {};
+  return Object.fromEntries(names.map((name) => [name, granted[name] ?? 0]));
 }
 
 async function holdRun(

@@ -230,7 +230,7 @@ async function recordHeartbeatNow(context: Context, details: RunHeartbeatDetails
 const EXIT_TEMPFAIL = 75;
 
 function outcomeOf(
-  { exit, startedAt, rateLimited }: RunEnding,
+  { exit, startedAt, rateLimited, calls }: RunEnding,
   input: RunInput,
   run: number,
   logFile: string,
@@ -249,7 +249,7 @@ function outcomeOf(
         started: true,
       });
     case 'exited':
-      if (exit.exitCode === 0) return { run, startedAt };
+      if (exit.exitCode === 0) return { run, startedAt, ...(calls ? { calls } : {}) };
   }
   const reason: EndReason = exit.end === 'timeout' ? 'timeout' : exit.exitCode !== null ? 'exit-code' : 'signal';
   const why =
@@ -270,6 +270,7 @@ function outcomeOf(
         signal: exit.signal,
         startedAt,
         ...(rateLimited || exit.exitCode === EXIT_TEMPFAIL ? { quotaLimited: rateLimited ?? {} } : {}),
+        ...(calls ? { calls } : {}),
       },
     ],
   });

@@ -1,6 +1,6 @@
 /**
- * What earlier batches tell a new submit (`--rerun-failed`, `--skip-completed`): from Temporal or,
- * once its workflows are gone, from the files on disk.
+ * What earlier batches tell a new submit (`--rerun-failed`, `--skip-completed`, the calls of
+ * `--dry-run`): from Temporal or, once its workflows are gone, from the files on disk.
  */
 import path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -9,7 +9,8 @@ import { batchSummaryFile } from '../paths.js';
 import type { BatchSummary } from '../shared/types.js';
 import { EXPERIMENT_SEARCH_ATTRIBUTE } from '../workflows/search-attributes.js';
 import { batchSummary } from './batches.js';
-import { completedOnDisk, readSummaryFile } from './files.js';
+import { completedOnDisk, readSummaryFile, summariesOnDisk } from './files.js';
+import { latestMeasuredCalls } from '../quota/plan.js';
 
 async function finishedSummary(client: Client, batchId: string, workDir: string): Promise<BatchSummary> {
   const handle = client.workflow.getHandle(batchId);
@@ -56,4 +57,12 @@ export async function completedEarlier(
     if (name && typeof script === 'string' && path.dirname(script) === experimentsDir) names.add(name);
   }
   return names;
+}
+
+/** Each experiment of `experimentsDir`'s calls by quota when it last completed, from this work dir's summaries. */
+export async function callsMeasuredEarlier(
+  workDir: string,
+  experimentsDir: string,
+): Promise<Map<string, Record<string, number>>> {
+  return latestMeasuredCalls(await summariesOnDisk(workDir, experimentsDir));
 }

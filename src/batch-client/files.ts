@@ -31,6 +31,7 @@ const summarySchema = z.object({
       reason: z.enum(END_REASONS).nullable().default(null),
       startedAt: z.string().nullable(),
       closedAt: z.string().nullable(),
+      calls: z.record(z.string(), z.number()).optional(),
     }),
   ),
 });
@@ -68,15 +69,21 @@ export function readSummaryFile(workDir: string, batchId: string): Promise<Batch
   return readJson(batchSummaryFile(workDir, batchId), summarySchema);
 }
 
-/** Names that completed in the finished batches of this work dir whose experiments came from `experimentsDir`. */
-export async function completedOnDisk(workDir: string, experimentsDir: string): Promise<Set<string>> {
-  const names = new Set<string>();
+/** The summaries of the finished batches of this work dir whose experiments came from `experimentsDir`. */
+export async function summariesOnDisk(workDir: string, experimentsDir: string): Promise<BatchSummary[]> {
+  const summaries: BatchSummary[] = [];
   const batchIds = await readdir(path.join(workDir, 'results')).catch(() => [] as string[]);
   for (const batchId of batchIds) {
     const record = await readJson(batchRecordFile(workDir, batchId), recordSchema);
     if (record?.experimentsDir !== experimentsDir) continue;
     const summary = await readSummaryFile(workDir, batchId);
-    summary?.experiments.filter((e) => e.status === 'completed').forEach((e) => names.add(e.name));
+    if (summary) summaries.push(summary);
   }
-  return names;
+  return summaries;
+}
+
+/** Names that completed in the finished batches of this work dir whose experiments came from `experimentsDir`. */
+export async function completedOnDisk(workDir: string, experimentsDir: string): Promise<Set<string>> {
+  const experiments = (await summariesOnDisk(workDir, experimentsDir)).flatMap((summary) => summary.experiments);
+  return new Set(experiments.filter((e) => e.status === 'completed').map((e) => e.name));
 }

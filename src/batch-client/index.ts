@@ -15,7 +15,7 @@ export {
   type BatchListing,
   type BatchReading,
 } from './batches.js';
-export { completedEarlier, notCompletedIn } from './earlier.js';
+export { callsMeasuredEarlier, completedEarlier, notCompletedIn } from './earlier.js';
 export { completedOnDisk, readSummaryFile, reserveBatchId, type BatchRecord } from './files.js';
 export { runningProgress } from './progress.js';
 export { quotaViews } from './quotas.js';

@@ -15,8 +15,6 @@ const HEAD_BYTES = 64 * 1024;
 export interface DiscoveredExperiment extends ExperimentSpec {
   path: string;
   reason: string;
-  /** Calls the experiment expects to make (`Calls:` line). */
-  calls?: number;
 }
 
 export interface DiscoveryRules {
@@ -26,10 +24,11 @@ export interface DiscoveryRules {
 }
 
 /** What a batch carries of an experiment: no path or reason, since a batch holds thousands. */
-export function specOf({ id, name, file, priority, quotas, metering }: DiscoveredExperiment): ExperimentSpec {
+export function specOf({ id, name, file, priority, quotas, metering, calls }: DiscoveredExperiment): ExperimentSpec {
   const spec: ExperimentSpec = { id, name, file, priority };
   if (quotas?.length) spec.quotas = quotas;
   if (metering) spec.metering = metering;
+  if (quotas?.length && calls !== undefined) spec.calls = calls;
   return spec;
 }
 

@@ -104,6 +104,7 @@ export function experimentViews(state: BatchState): ExperimentView[] {
       startedAt: isoOrNull(record.startedAt),
       closedAt: isoOrNull(record.closedAt),
       ...(record.error !== undefined && record.status !== 'completed' ? { error: record.error } : {}),
+      ...(record.calls ? { calls: record.calls } : {}),
     };
   });
 }

@@ -1,4 +1,5 @@
-/** Estimates of when a run and a batch will finish, from progress so far and the durations seen. */
+/** Estimates of when a run and a batch will finish, from progress so far, the durations seen and the quotas. */
+import type { BudgetView } from '../quota/window.js';
 import { isBatchDone, isFinal } from './batch-state.js';
 import type { BatchState, RunHeartbeat } from './types.js';
 
@@ -23,15 +24,60 @@ function mean(values: number[]): number | undefined {
 }
 
 /**
- * Time left for the whole batch: the work still to do (queued experiments at the mean duration of
- * finished ones, running ones by their progress) spread over the batch's slots, and never less
- * than the longest running one needs. Unknown until something finished or reported progress.
+ * Time left for the whole batch: the later of the compute ETA and the quota ETA (`quotaEtaMs`).
+ * Unknown until something finished or reported progress, unless the quotas alone need time.
  */
 export function batchEtaMs(
   state: BatchState,
   runs: ReadonlyMap<number, RunHeartbeat>,
   now: number,
+  budgets: readonly BudgetView[] = [],
 ): number | undefined {
+  const computeMs = computeEtaMs(state, runs, now);
+  const quotaMs = quotaEtaMs(state, runs, now, budgets);
+  if (computeMs === undefined) return quotaMs ? quotaMs : undefined; // 0: the calls are made, the work is unknown
+  return Math.max(computeMs, quotaMs ?? 0);
+}
+
+/**
+ * Time the quotas need for the calls still expected: per quota, the `Calls:` estimates of the
+ * experiments not yet ended less the calls they made (ended runs from their records, running ones
+ * from their heartbeats), at the effective limit per window, after a pause. The longest over the
+ * quotas; undefined when no experiment of the batch has an estimate.
+ */
+export function quotaEtaMs(
+  state: BatchState,
+  runs: ReadonlyMap<number, RunHeartbeat>,
+  now: number,
+  budgets: readonly BudgetView[] = [],
+): number | undefined {
+  let longest: number | undefined;
+  for (const [name, { limit, windowMs }] of Object.entries(state.settings.quotas ?? {})) {
+    let estimated = false;
+    let remaining = 0;
+    state.experiments.forEach((experiment, index) => {
+      if (experiment.calls === undefined || !experiment.quotas?.includes(name)) return;
+      estimated = true;
+      const record = state.records[index];
+      if (isFinal(record.status)) return;
+      const made = (record.calls?.[name] ?? 0) + (runs.get(index)?.calls?.[name] ?? 0);
+      remaining += Math.max(0, experiment.calls - made);
+    });
+    if (!estimated) continue;
+    const budget = budgets.find((view) => view.name === name);
+    const pauseMs = budget?.pausedUntil ? Math.max(0, budget.pausedUntil - now) : 0;
+    const quotaMs = remaining ? pauseMs + (remaining * windowMs) / Math.max(1, budget?.effectiveLimit ?? limit) : 0;
+    longest = Math.max(longest ?? 0, Math.round(quotaMs));
+  }
+  return longest;
+}
+
+/**
+ * Time the work still to do needs: queued experiments at the mean duration of finished ones,
+ * running ones by their progress, spread over the batch's slots, and never less than the longest
+ * running one needs. Unknown until something finished or reported progress.
+ */
+function computeEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeartbeat>, now: number): number | undefined {
   const finishedDurations: number[] = [];
   const projectedDurations: number[] = [];
   state.records.forEach((record, index) => {

@@ -56,6 +56,10 @@ export interface PackedBatchState {
   quotas?: Record<number, string[]>;
   /** Indexes of the experiments with `Metering: manual`; absent when none (and in states packed before it existed). */
   manualMetering?: number[];
+  /** The `Calls:` estimates of experiments that have one, by index; absent when none has. */
+  estimates?: Record<number, number>;
+  /** The calls of experiments that made any (by quota), by index; absent when none did. */
+  calls?: Record<number, Record<string, number>>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -68,11 +72,15 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const reasons: Record<number, EndReason> = {};
   const quotas: Record<number, string[]> = {};
   const manualMetering: number[] = [];
+  const estimates: Record<number, number> = {};
+  const calls: Record<number, Record<string, number>> = {};
   state.experiments.forEach((experiment, index) => {
     if (experiment.quotas?.length) quotas[index] = experiment.quotas;
     if (experiment.metering === 'manual') manualMetering.push(index);
+    if (experiment.calls !== undefined) estimates[index] = experiment.calls;
   });
   records.forEach((record, index) => {
+    if (record.calls !== undefined) calls[index] = record.calls;
     if (record.reason !== undefined) reasons[index] = record.reason;
     if (record.retryAt !== undefined) retryAt[index] = record.retryAt;
     if (record.error !== undefined) errors[index] = record.error;
@@ -98,6 +106,8 @@ export function packBatchState(state: BatchState): PackedBatchState {
     reasons,
     ...(Object.keys(quotas).length ? { quotas } : {}),
     ...(manualMetering.length ? { manualMetering } : {}),
+    ...(Object.keys(estimates).length ? { estimates } : {}),
+    ...(Object.keys(calls).length ? { calls } : {}),
   };
 }
 
@@ -122,6 +132,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       const quotas = packed.quotas?.[index];
       if (quotas) experiment.quotas = quotas;
       if (manualMetering.has(index)) experiment.metering = 'manual';
+      const estimate = packed.estimates?.[index];
+      if (estimate !== undefined) experiment.calls = estimate;
       return experiment;
     }),
     records: packed.names.map((_, index): ExperimentRecord => {
@@ -138,6 +150,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (packed.errors[index] !== undefined) record.error = packed.errors[index];
       const reason = packed.reasons?.[index];
       if (reason !== undefined) record.reason = reason;
+      const calls = packed.calls?.[index];
+      if (calls !== undefined) record.calls = calls;
       return record;
     }),
   };

@@ -33,6 +33,8 @@ export interface ExperimentSpec {
   quotas?: string[];
   /** `Metering: manual`: only its explicit `acquire` calls draw from its quotas; absent: its HTTP calls do too. */
   metering?: 'manual';
+  /** The calls it expects to make (`Calls:` line), for the quota ETA; absent when not estimated. */
+  calls?: number;
 }
 
 /**
@@ -99,6 +101,8 @@ export interface ExperimentRecord {
   retryAt?: number;
   /** Why the last attempt failed, with the tail of its output. */
   error?: string;
+  /** Calls granted to its ended runs, by quota (a run's own worker counts them); absent when it uses no quota. */
+  calls?: Record<string, number>;
 }
 
 /** The whole state of a batch: the workflow's input, its query result and the CLI's view. */
@@ -157,6 +161,8 @@ export interface RunOutcome {
   run: number;
   /** When the process started (epoch ms): a short run may end before its start was announced. */
   startedAt?: number;
+  /** Calls granted to the run, by quota, while its last worker held it; absent when it uses no quota. */
+  calls?: Record<string, number>;
 }
 
 /** Details attached to an `ExperimentFailed` / `ExperimentNotRunnable` failure. */
@@ -169,6 +175,8 @@ export interface RunFailureDetails {
   startedAt?: number;
   /** A 429 was reported during the run, or it exited 75 (EX_TEMPFAIL): a quota failure, which uses no retry. */
   quotaLimited?: { retryAfterMs?: number };
+  /** As RunOutcome's. */
+  calls?: Record<string, number>;
 }
 
 /** Details attached to a `RunLost` failure: the run may still live there (adopt it), or is surely gone. */
@@ -219,6 +227,8 @@ export interface ExperimentView {
   closedAt: string | null;
   /** Unless completed: why the last attempt failed, with its log file and the last lines of its output. */
   error?: string;
+  /** Calls its runs made, by quota, summed over its runs; absent when it uses no quota. */
+  calls?: Record<string, number>;
 }
 
 export interface ExperimentSummary extends ExperimentView {

@@ -30,6 +30,7 @@ import {
   type RunLostDetails,
 } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
+import { addCalls } from '../shared/calls.js';
 import { experimentReportSignal, quotaSlotGrantedSignal, reportEndBySignal, runStartedSignal } from './messages.js';
 import { budgetWorkflowId, slotReleaseSignal } from './quota-budget.js';
 import { QUOTA_SLOTS_PATCH, slotQuotasOf } from '../shared/start-order.js';
@@ -145,6 +146,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           reason: undefined,
           retryAt: undefined,
           startedAt,
+          calls: addCalls(record.calls, outcome.calls),
         };
         break;
       } catch (err) {
@@ -186,6 +188,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           reason: failure.reason,
           error: failure.message,
           startedAt,
+          calls: addCalls(record.calls, failure.calls),
         };
         if (failure.kind === 'failed' && failure.quotaLimited && quotaReruns < MAX_QUOTA_RERUNS) {
           // The API refused it, not the script: it runs again once the quota allows, using no retry.
@@ -279,6 +282,7 @@ type Failure =
       message: string;
       startedAt?: number;
       quotaLimited?: { retryAfterMs?: number };
+      calls?: Record<string, number>;
     };
 
 /**
@@ -315,6 +319,7 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
       message,
       startedAt: details.startedAt,
       quotaLimited: details.quotaLimited,
+      calls: details.calls,
     };
   }
   if (typeof current !== 'number') return { kind: 'adopt', location: current };

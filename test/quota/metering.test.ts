@@ -115,6 +115,7 @@ test(
       const summary = await runToEnd(dir, uniqueQueue(), ['--max-concurrent', '10', '--max-retries', '0'], 10);
 
       expect(summary.experiments.map((experiment) => experiment.status)).toEqual(Array(30).fill('completed'));
+      expect(summary.experiments.map((experiment) => experiment.calls)).toEqual(Array(30).fill({ fakeapi: 40 }));
       const accepted = api.requests().filter((request) => request.accepted);
       expect(accepted).toHaveLength(1_200);
       expect(api.rejections()).toHaveLength(0);

@@ -1,7 +1,8 @@
 /** A run its API refused (a 429 reported during it, or exit 75) runs again without using a retry. */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
+import { batchSummaryFile } from '../../src/paths.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir, writeScript } from '../helpers/scripts.js';
 import {
@@ -39,7 +40,7 @@ test('exit 75 (EX_TEMPFAIL) on the first attempt: waiting-quota, then a second r
   expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
 }, 60_000);
 
-test('a run that fails after its API answered 429 runs again, using no retry', async () => {
+test('a run that fails after its API answered 429 runs again, using no retry; the summary has its calls', async () => {
   const api = new RateLimitedApi({ limit: 1, windowMs: 60_000, retryAfterSeconds: 1 });
   const { port } = await api.start();
   try {
@@ -68,7 +69,10 @@ test('a run that fails after its API answered 429 runs again, using no retry', a
     const worker = await startWorker(server.env, taskQueue);
     const summary = await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     expect(api.rejections()).toHaveLength(1);
-    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
+    // Both calls of the refused run were granted; the second run made none, and counts as 0.
+    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2, calls: { fakeapi: 2 } });
+    const written = JSON.parse(await readFile(batchSummaryFile(dir, state.batchId), 'utf8')) as typeof summary;
+    expect(written.experiments[0].calls).toEqual({ fakeapi: 2 });
   } finally {
     await api.stop();
   }

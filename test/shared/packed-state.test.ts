@@ -31,12 +31,14 @@ test('unpack(pack(state)) gives the state back, every kind of record included', 
   const state = newBatchState('batch-1', experiments(6), settings, 1_700_000_000_000);
   state.nextIndex = 5;
   state.generation = 2;
+  state.experiments[0] = { ...state.experiments[0], quotas: ['yahoo', 'fred'], calls: 40 };
   state.records[0] = {
     status: 'completed',
     attempts: 1,
     exitCode: 0,
     startedAt: 1_700_000_000_500,
     closedAt: 1_700_000_147_300,
+    calls: { yahoo: 40, fred: 0 },
   };
   state.records[1] = {
     status: 'failed',

@@ -1,7 +1,7 @@
 /** `submit`: discovers and orders the experiments, starts the batch workflow, and follows it. */
 import path from 'node:path';
 import { Client } from '@temporalio/client';
-import { completedEarlier, notCompletedIn, startBatch } from '../../batch-client/index.js';
+import { callsMeasuredEarlier, completedEarlier, notCompletedIn, startBatch } from '../../batch-client/index.js';
 import { loadProjectConfig } from '../../config.js';
 import { loadConnectionConfig } from '../../connection.js';
 import { EXIT } from '../../errors.js';
@@ -33,8 +33,10 @@ export async function resolveQueue(options: SubmitOptions, workDir: string) {
   return { settings: toBatchSettings(options, workDir, false, quotas), queue };
 }
 
-function printDryRun(queue: DiscoveredExperiment[], settings: BatchSettings, json: boolean): void {
-  const quotas = planQuotas(queue, settings.quotas ?? {});
+async function printDryRun(queue: DiscoveredExperiment[], settings: BatchSettings, json: boolean): Promise<void> {
+  const unestimated = queue.some((experiment) => experiment.quotas?.length && experiment.calls === undefined);
+  const measured = unestimated ? await callsMeasuredEarlier(settings.workDir, settings.experimentsDir) : undefined;
+  const quotas = planQuotas(queue, settings.quotas ?? {}, measured);
   if (json) {
     const experiments = queue.map(({ id, name, priority, reason }) => ({ id, name, priority, reason }));
     console.log(JSON.stringify({ experiments, ...(quotas.length ? { quotas } : {}) }, null, 2));
@@ -86,7 +88,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
   const { settings, queue: selected } = await resolveQueue(options, workDir);
   const needsHistory = Boolean(options.rerunFailed || options.skipCompleted);
   if (options.dryRun && !needsHistory) {
-    printDryRun(selected, settings, options.json);
+    await printDryRun(selected, settings, options.json);
     return EXIT.ok;
   }
   const display = displayFor(process.stdout, options.json);
@@ -100,7 +102,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     const searchAttributes = await ensureSearchAttributes(connection, config.namespace);
     const queue = await applyHistory(client, selected, options, settings, searchAttributes, note);
     if (options.dryRun) {
-      printDryRun(queue, settings, options.json);
+      await printDryRun(queue, settings, options.json);
       return EXIT.ok;
     }
     await ensureWorker(client, config, settings.taskQueue, workDir, note, [workDir, settings.experimentsDir]);

@@ -1,5 +1,6 @@
 /** A running batch as `status --json` shows it: counts, an ETA, and each experiment with its progress. */
 import { countByStatus, experimentViews, type StatusCounts } from '../../shared/batch-state.js';
+import { addCalls } from '../../shared/calls.js';
 import { batchEtaMs, runLeftMs } from '../../shared/eta.js';
 import type { Progress } from '../../shared/progress.js';
 import type { QuotaView } from '../../quota/slots.js';
@@ -12,7 +13,7 @@ export interface LiveExperimentView extends ExperimentView {
   etaSeconds?: number | null;
   /** Only when the run's worker has not been heard from for a while (crashed, cut off, restarting). */
   workerSilentSeconds?: number;
-  /** Only while running and metered: calls granted to the current attempt, by quota. */
+  /** Calls by quota: its ended runs' and, while running, the current run's so far (from its heartbeat). */
   calls?: Record<string, number>;
 }
 
@@ -20,7 +21,7 @@ export interface LiveBatchView {
   batchId: string;
   status: string;
   counts: StatusCounts;
-  /** Time left for the whole batch; null until an experiment finished or reported progress. */
+  /** Time left for the whole batch (compute or quotas, the later); null until known. */
   eta: { seconds: number; at: string } | null;
   experiments: LiveExperimentView[];
   /** The quotas the batch draws from, as their budgets stand; absent when it uses none. */
@@ -50,10 +51,10 @@ export function liveBatchView(
       attemptElapsedSeconds: seconds(elapsed),
       etaSeconds: eta === undefined ? null : seconds(eta),
       ...(silentMs > SILENT_AFTER_MS ? { workerSilentSeconds: seconds(silentMs) } : {}),
-      ...(run?.calls ? { calls: run.calls } : {}),
+      ...(run?.calls ? { calls: addCalls(view.calls, run.calls) } : {}),
     };
   });
-  const etaMs = status === 'running' ? batchEtaMs(state, runs, now) : undefined;
+  const etaMs = status === 'running' ? batchEtaMs(state, runs, now, quotas) : undefined;
   return {
     batchId: state.batchId,
     status,

@@ -58,12 +58,19 @@ export function statusLines(view: LiveBatchView): string[] {
 }
 
 /** `[QUOTA] yahoo: 39000 calls planned by 12 experiments at 2000/1.0h: at least 19.0h (3 without a Calls: line)` */
+/** `[QUOTA] yahoo: 1,200 calls planned by 5 experiment(s) at 100/5.0s: at least 55.0s (800 from Calls: lines, ...)` */
 export function quotaPlanLine(plan: QuotaPlan): string {
-  const unknown = plan.withoutEstimate ? ` (${plan.withoutEstimate} without a Calls: line, not counted)` : '';
+  const count = (calls: number) => calls.toLocaleString('en-US');
+  const sources = [
+    ...(plan.fromCallsLines ? [`${count(plan.fromCallsLines)} from Calls: lines`] : []),
+    ...(plan.measuredEarlier ? [`${count(plan.measuredEarlier)} measured in earlier batches`] : []),
+  ].join(', ');
+  const unknown = plan.withoutEstimate ? `${plan.withoutEstimate} experiment(s) without an estimate, not counted` : '';
+  const detail = [sources, unknown].filter(Boolean).join('; ');
   const limit = `${plan.limit}/${formatDuration(plan.windowMs)}`;
   return (
-    `[QUOTA] ${plan.name}: ${plan.calls} calls planned by ${plan.experiments} experiment(s) at ${limit}: ` +
-    `at least ${formatDuration(plan.leastMs)}${unknown}`
+    `[QUOTA] ${plan.name}: ${count(plan.calls)} calls planned by ${plan.experiments} experiment(s) at ${limit}: ` +
+    `at least ${formatDuration(plan.leastMs)}${detail ? ` (${detail})` : ''}`
   );
 }
 
