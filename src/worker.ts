@@ -63,6 +63,8 @@ export interface StagedWorkerOptions {
    * Default: the current directory.
    */
   allowedRoots?: string[];
+  /** Workflow code other than this build's: the upgrade test runs an older release's bundle. */
+  workflowBundlePath?: string;
 }
 
 export function hostQueueOf(taskQueue: string, machineId: string): string {
@@ -147,8 +149,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     ...common,
     taskQueue: options.taskQueue,
     // The bundle `npm run build` made; without it (a plain `tsc`), bundle now, which is slower.
-    ...(existsSync(WORKFLOW_BUNDLE_PATH)
-      ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
+    ...(options.workflowBundlePath || existsSync(WORKFLOW_BUNDLE_PATH)
+      ? { workflowBundle: { codePath: options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH } }
       : { workflowsPath: WORKFLOWS_PATH }),
     maxConcurrentActivityTaskExecutions: options.slots,
   });
