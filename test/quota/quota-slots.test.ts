@@ -82,47 +82,22 @@ test('maxConcurrent 1 in a batch of 4 at once: experiments without the quota run
   expect(Math.max(...starts(entries, 'exp4_free'), ...starts(entries, 'exp5_free'))).toBeLessThan(secondApiStart);
 }, 120_000);
 
-test('a cancelled batch gives its slot back: the other batch, waiting for it, completes', async () => {
-  const journal = path.join(await tempDir('slots-cancel'), 'journal');
+/**
+ * A batch whose one experiment holds the quota's only slot, and a second batch waiting for it; `letGo`
+ * ends the holder somehow. Returns the waiting batch's summary, the journal, and when `letGo` began.
+ */
+async function holderAndWaiter(prefix: string, letGo: (holdingBatchId: string) => Promise<void>) {
+  const journal = path.join(await tempDir(prefix), 'journal');
   const taskQueue = uniqueQueue();
-  const holding = await tempDir('slots-holding');
+  const holding = await tempDir(`${prefix}-holder`);
   await experimentsIn(holding, journal, ['exp1_holds'], true, 300);
-  const waiting = await tempDir('slots-waiting');
+  const waiting = await tempDir(`${prefix}-waiting`);
   await experimentsIn(waiting, journal, ['exp1_waits'], true, 0.2);
   const stateOf = async (dir: string) =>
     batchStateFor({ ...testSettings({ experimentsDir: dir, workDir: dir, taskQueue }), quotas: api(1) });
   const [holdingState, waitingState] = [await stateOf(holding), await stateOf(waiting)];
   const worker = await startWorker(server.env, taskQueue, 4);
-  let cancelledAt = 0;
-  const summary = await worker.runUntil(async () => {
-    await startBatch(server.env, holdingState);
-    const holderStarted = async () => (await readJournal(journal)).some((entry) => entry.name === 'exp1_holds');
-    await until(holderStarted, 60_000, 'the holder to start');
-    const waitingHandle = await startBatch(server.env, waitingState);
-    const waitsForSlot = async () => (await queryBatchState(waitingHandle)).records[0].status === 'waiting-quota';
-    await until(waitsForSlot, 30_000, 'the other batch to wait for the slot');
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    cancelledAt = Date.now();
-    await cancelBatch(server.env.client, holdingState.batchId);
-    return batchSummary(waitingHandle);
-  });
-  expect(summary.experiments[0].status).toBe('completed');
-  const entries = await readJournal(journal);
-  const waitsStarted = entries.find((entry) => entry.event === 'start' && entry.name === 'exp1_waits');
-  expect(waitsStarted!.atMs).toBeGreaterThanOrEqual(cancelledAt);
-}, 120_000);
-
-test('a holder terminated by hand (it never releases) loses its slot to the experiment waiting for it', async () => {
-  const journal = path.join(await tempDir('slots-terminated'), 'journal');
-  const taskQueue = uniqueQueue();
-  const holding = await tempDir('slots-terminated-holder');
-  await experimentsIn(holding, journal, ['exp1_holds'], true, 120);
-  const waiting = await tempDir('slots-terminated-waiting');
-  await experimentsIn(waiting, journal, ['exp1_waits'], true, 0.2);
-  const stateOf = async (dir: string) =>
-    batchStateFor({ ...testSettings({ experimentsDir: dir, workDir: dir, taskQueue }), quotas: api(1) });
-  const [holdingState, waitingState] = [await stateOf(holding), await stateOf(waiting)];
-  const worker = await startWorker(server.env, taskQueue, 4);
+  let letGoAt = 0;
   const summary = await worker.runUntil(async () => {
     const holdingHandle = await startBatch(server.env, holdingState);
     const holderStarted = async () => (await readJournal(journal)).some((entry) => entry.name === 'exp1_holds');
@@ -130,10 +105,30 @@ test('a holder terminated by hand (it never releases) loses its slot to the expe
     const waitingHandle = await startBatch(server.env, waitingState);
     const waitsForSlot = async () => (await queryBatchState(waitingHandle)).records[0].status === 'waiting-quota';
     await until(waitsForSlot, 30_000, 'the other batch to wait for the slot');
-    await server.env.client.workflow.getHandle(`${holdingState.batchId}/exp1_holds`).terminate('by hand');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    letGoAt = Date.now();
+    await letGo(holdingState.batchId);
     const summary = await batchSummary(waitingHandle);
-    await holdingHandle.cancel();
+    await holdingHandle.cancel().catch(() => undefined);
     return summary;
   });
+  return { summary, entries: await readJournal(journal), letGoAt };
+}
+
+test('a cancelled batch gives its slot back: the other batch, waiting for it, completes', async () => {
+  const { summary, entries, letGoAt } = await holderAndWaiter('slots-cancel', (batchId) =>
+    cancelBatch(server.env.client, batchId),
+  );
   expect(summary.experiments[0].status).toBe('completed');
+  const waitsStarted = entries.find((entry) => entry.event === 'start' && entry.name === 'exp1_waits');
+  expect(waitsStarted!.atMs).toBeGreaterThanOrEqual(letGoAt);
+}, 120_000);
+
+test('a holder terminated by hand (it never releases) loses its slot to the experiment waiting for it', async () => {
+  const { summary, entries, letGoAt } = await holderAndWaiter('slots-terminated', async (batchId) => {
+    await server.env.client.workflow.getHandle(`${batchId}/exp1_holds`).terminate('by hand');
+  });
+  expect(summary.experiments[0].status).toBe('completed');
+  const waitsStarted = entries.find((entry) => entry.event === 'start' && entry.name === 'exp1_waits');
+  expect(waitsStarted!.atMs).toBeGreaterThanOrEqual(letGoAt);
 }, 120_000);
