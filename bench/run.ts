@@ -1,62 +1,20 @@
 /**
- * `npm run bench`: how close staged packs work to the ideal, side by side with `xargs -P`, and at
- * scale. Prints figures with their targets; never fails because the machine is slow.
+ * `npm run bench`: how close staged packs work to the ideal, side by side with `xargs -P`, at scale, and
+ * under a quota (bench/quota.ts). Prints figures with their targets; never fails because the machine is slow.
  * Both sides of each comparison run in the same invocation, since this machine is shared and noisy.
  */
-import { tmpdir } from 'node:os';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
 import { batchSummary } from '../src/batch-client/index.js';
-import { workerCommand } from '../src/worker-process.js';
 import { startDevServer } from '../src/server/dev-server-process.js';
+import { report, rows, staged, startWorker, type BenchServer } from './bench-env.js';
+import { quota } from './quota.js';
 import { makeExperiments, percentile, readTimeline, refillGaps, type Timeline } from './timeline.js';
-
-const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
-
-interface BenchServer {
-  address: string;
-  client: Client;
-}
-
-interface Row {
-  figure: string;
-  value: string;
-  target: string;
-}
-const rows: Row[] = [];
-const report = (figure: string, value: string, target = '') => {
-  rows.push({ figure, value, target });
-  console.log(`  ${figure}: ${value}${target ? `   (target ${target})` : ''}`);
-};
-
-async function startWorker(address: string, taskQueue: string, slots: number) {
-  const worker = execa(process.execPath, workerCommand(['--slots', String(slots), '--allow-dir', tmpdir()]), {
-    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
-    reject: false,
-    buffer: false,
-    stdout: 'pipe',
-    stderr: 'ignore',
-  });
-  await new Promise<void>((resolve) =>
-    worker.stdout.on('data', (chunk: Buffer) => chunk.includes('staged worker:') && resolve()),
-  );
-  worker.stdout.resume();
-  return { pid: worker.pid!, stop: async () => (worker.kill('SIGTERM'), await worker) };
-}
 
 async function peakRssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024);
-}
-
-function staged(args: string[], address: string, taskQueue: string, cwd: string) {
-  return execa(process.execPath, [CLI, ...args], {
-    cwd,
-    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue },
-    reject: false,
-  });
 }
 
 /** Times `status --json` a few times on a running batch: one CLI process each, as a user runs it. */
@@ -188,7 +146,25 @@ async function scaleAndLatency(env: BenchServer) {
   );
 }
 
+const PARTS: Record<string, (env: BenchServer) => Promise<void>> = {
+  packing,
+  throughput,
+  scale: scaleAndLatency,
+  quota,
+};
+
+/** `--only <part>` runs one part; `--quick` skips the 5,000 batch. */
+function selected(part: string): boolean {
+  const only = process.argv.indexOf('--only');
+  if (only >= 0) return process.argv[only + 1] === part;
+  return !(part === 'scale' && process.argv.includes('--quick'));
+}
+
 async function main() {
+  const only = process.argv.indexOf('--only');
+  if (only >= 0 && !(process.argv[only + 1] in PARTS)) {
+    throw new Error(`--only takes one of: ${Object.keys(PARTS).join(', ')}`);
+  }
   const server = await startDevServer();
   try {
     const connection = await Connection.connect({ address: server.address });
@@ -196,9 +172,7 @@ async function main() {
     const env: BenchServer = { address: server.address, client };
     try {
       console.log(`staged benchmarks on ${process.arch}, Node ${process.version}, ${new Date().toISOString()}`);
-      await packing(env);
-      await throughput(env);
-      if (!process.argv.includes('--quick')) await scaleAndLatency(env);
+      for (const [name, part] of Object.entries(PARTS)) if (selected(name)) await part(env);
     } finally {
       await connection.close();
     }

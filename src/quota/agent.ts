@@ -11,7 +11,7 @@ import path from 'node:path';
 import { oneLine } from '../errors.js';
 import type { QuotaDeclaration } from '../shared/types.js';
 import type { BudgetClient } from './budget-client.js';
-import { GRANT_LIFETIME_MS } from './window.js';
+import { GRANT_LIFETIME_MS, type SettledGrant } from './window.js';
 
 /** What the agent knows of a run: which quotas it may draw from. */
 export interface RunQuotas {
@@ -19,8 +19,10 @@ export interface RunQuotas {
   quotas: Record<string, QuotaDeclaration>;
 }
 
+/** From handing a grant to a waiting call to that call reaching the API: what a grant's lifetime keeps for it. */
+const HAND_OUT_MARGIN_MS = 150;
 /** A grant answered later than this after the ask is dropped: its call would come too late (GRANT_LIFETIME_MS). */
-const LATEST_HAND_OUT_MS = GRANT_LIFETIME_MS - 150;
+const LATEST_HAND_OUT_MS = GRANT_LIFETIME_MS - HAND_OUT_MARGIN_MS;
 
 /** Asks in flight per quota: enough to keep up with many waiting calls, few enough to waste little on a crash. */
 const MAX_ASKS_IN_FLIGHT = 4;
@@ -45,6 +47,8 @@ class QuotaLine {
   private asksInFlight = 0;
   private notBefore = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Grants that reached this agent, to settle with the next ask (each once: a lost ask loses only narrowing). */
+  private settled: SettledGrant[] = [];
   /** Grants that arrived when no call was waiting any more (its script was stopped meanwhile), or too late. */
   wasted = 0;
   /** Answers dropped because they took too long to arrive. */
@@ -105,14 +109,21 @@ class QuotaLine {
   private async ask(calls: number): Promise<void> {
     try {
       const askedAt = performance.now();
-      const grant = await this.budgets.grant(this.name, this.declaration, calls);
-      if (performance.now() - askedAt > LATEST_HAND_OUT_MS) {
+      const settled = this.settled.splice(0);
+      const grant = await this.budgets.grant(this.name, this.declaration, calls, settled);
+      const answeredInMs = performance.now() - askedAt;
+      let used = 0;
+      if (answeredInMs > LATEST_HAND_OUT_MS) {
         // The budget may have dated it up to this long ago: a call made now could fall outside its window.
         this.wasted += grant.granted;
         this.late++;
       } else {
-        this.handOut(grant.granted);
+        used = this.handOut(grant.granted);
       }
+      // The budget dated the grant after this ask left, so its calls come at most this long after that date.
+      const withinMs = Math.ceil(answeredInMs) + HAND_OUT_MARGIN_MS;
+      if (grant.id !== undefined && grant.at !== undefined)
+        this.settled.push({ id: grant.id, at: grant.at, used, withinMs });
       if (grant.retryAt !== undefined) {
         this.notBefore = Math.max(this.notBefore, Date.now() + Math.min(MAX_RETRY_WAIT_MS, grant.retryAt - Date.now()));
       }
@@ -126,7 +137,8 @@ class QuotaLine {
     }
   }
 
-  private handOut(granted: number): void {
+  /** Gives the calls to the waiting calls, oldest first, at once; returns how many were given. */
+  private handOut(granted: number): number {
     let left = granted;
     while (left > 0 && this.waiting.length) {
       const waiter = this.waiting[0];
@@ -139,6 +151,7 @@ class QuotaLine {
       }
     }
     this.wasted += left;
+    return granted - left;
   }
 
   close(): void {

@@ -7,7 +7,7 @@ import {
   quotaBudgetWorkflow,
   rateLimitedSignal,
 } from '../workflows/quota-budget.js';
-import { newBudget, type Grant } from './window.js';
+import { newBudget, type Grant, type SettledGrant } from './window.js';
 
 export class BudgetClient {
   constructor(
@@ -18,12 +18,18 @@ export class BudgetClient {
   /** Budgets known to exist: asked by plain update, which costs one call where update-with-start costs more. */
   private readonly started = new Set<string>();
 
-  async grant(quota: string, declaration: QuotaDeclaration, calls: number): Promise<Grant> {
+  /** `settled`: this agent's earlier grants of the quota, each sent once (window.ts, GrantRequest). */
+  async grant(
+    quota: string,
+    declaration: QuotaDeclaration,
+    calls: number,
+    settled: SettledGrant[] = [],
+  ): Promise<Grant> {
     const { limit, windowMs } = declaration;
     if (this.started.has(quota)) {
       try {
         const handle = this.client.workflow.getHandle(budgetWorkflowId(this.taskQueue, quota));
-        return await handle.executeUpdate(grantCallsUpdate, { args: [{ calls, limit, windowMs }] });
+        return await handle.executeUpdate(grantCallsUpdate, { args: [{ calls, limit, windowMs, settled }] });
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
         this.started.delete(quota); // terminated by hand, or past retention: start it again
@@ -36,7 +42,7 @@ export class BudgetClient {
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
     const grant = await this.client.workflow.executeUpdateWithStart(grantCallsUpdate, {
-      args: [{ calls, limit, windowMs }],
+      args: [{ calls, limit, windowMs, settled }],
       startWorkflowOperation,
     });
     this.started.add(quota);

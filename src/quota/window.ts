@@ -7,7 +7,8 @@
  * How long after the budget records a grant its call may be made. A grant occupies its window this
  * much longer, so that calls made up to this late still never put more than the limit in any window.
  * The agent drops a grant that took too long to reach it (quota/agent.ts): a slow worker must not
- * make a call later than this.
+ * make a call later than this. Once the agent settles a grant (see GrantRequest.settled), it occupies
+ * its window only as long as its calls really may have come after it.
  */
 export const GRANT_LIFETIME_MS = 500;
 
@@ -24,8 +25,8 @@ export interface BudgetState {
   windowMs: number;
   /** The declared limit, lowered when the provider answered 429 while it was respected. */
   effectiveLimit: number;
-  /** Grants still inside a window, oldest first: [when (epoch ms), calls]. */
-  grants: [number, number][];
+  /** Grants still inside a window, oldest first. */
+  grants: GrantEntry[];
   /** No calls are granted before this (epoch ms); 0 when not paused. */
   pausedUntil: number;
   /** Calls granted since the budget began. */
@@ -34,15 +35,37 @@ export interface BudgetState {
   rateLimitedTotal: number;
 }
 
+/**
+ * [when (epoch ms), calls, how long after `when` its calls may be made (ms), its id]. Grants recorded
+ * before settling existed have neither of the last two: they live GRANT_LIFETIME_MS and cannot be settled.
+ */
+export type GrantEntry = [at: number, calls: number, lifetimeMs?: number, id?: number];
+
+/** What became of a grant once it reached its agent: sent once, with the agent's next ask. */
+export interface SettledGrant {
+  id: number;
+  /** The grant's date, as answered: with the id, it names one grant even across a budget started again. */
+  at: number;
+  /** Calls handed to waiting calls; the others were dropped, never made. */
+  used: number;
+  /** The used calls were made at most this long after the budget recorded the grant (the agent's bound). */
+  withinMs: number;
+}
+
 export interface GrantRequest {
   calls: number;
   /** The limit as the asking batch declares it: a changed declaration replaces the budget's. */
   limit: number;
   windowMs: number;
+  /** The asking agent's earlier grants, settled: each then occupies its window less (or not at all). */
+  settled?: SettledGrant[];
 }
 
 export interface Grant {
   granted: number;
+  /** Name the grant when the agent settles it; absent when nothing was granted. */
+  id?: number;
+  at?: number;
   /** When more may be granted (epoch ms, the budget's clock); absent when all were granted. */
   retryAt?: number;
 }
@@ -60,11 +83,28 @@ export function newBudget(name: string, limit: number, windowMs: number): Budget
   };
 }
 
-const occupiedUntil = (budget: BudgetState, grantedAt: number) => grantedAt + budget.windowMs + GRANT_LIFETIME_MS;
+const occupiedUntil = (budget: BudgetState, [at, , lifetimeMs = GRANT_LIFETIME_MS]: GrantEntry) =>
+  at + budget.windowMs + lifetimeMs;
 
 /** Drops grants that no window starting now can contain. */
 export function forgetExpired(budget: BudgetState, now: number): void {
-  while (budget.grants.length && occupiedUntil(budget, budget.grants[0][0]) <= now) budget.grants.shift();
+  budget.grants = budget.grants.filter((grant) => occupiedUntil(budget, grant) > now);
+}
+
+/**
+ * A settled grant occupies its window only as long as its used calls may have come after it; one with no
+ * calls used leaves it. Only ever narrows: an agent that crashed before settling leaves its grants as they are.
+ */
+function settle(budget: BudgetState, settled: SettledGrant[] | undefined): void {
+  if (!Array.isArray(settled)) return;
+  for (const { id, at, used, withinMs } of settled) {
+    const grant =
+      typeof id === 'number' ? budget.grants.find((entry) => entry[3] === id && entry[0] === at) : undefined;
+    if (!grant || !Number.isInteger(used) || !(withinMs >= 0)) continue;
+    grant[1] = Math.min(grant[1], Math.max(0, used));
+    grant[2] = Math.min(grant[2] ?? GRANT_LIFETIME_MS, withinMs);
+  }
+  budget.grants = budget.grants.filter(([, calls]) => calls > 0);
 }
 
 export function callsInWindow(budget: BudgetState, now: number): number {
@@ -79,25 +119,30 @@ export function grantCalls(budget: BudgetState, request: GrantRequest, now: numb
     budget.windowMs = request.windowMs;
     budget.effectiveLimit = request.limit;
   }
+  settle(budget, request.settled);
   if (budget.pausedUntil > now) return { granted: 0, retryAt: budget.pausedUntil };
   const available = budget.effectiveLimit - callsInWindow(budget, now);
   const granted = Math.max(0, Math.min(request.calls, available));
+  const grant: Grant = { granted };
   if (granted > 0) {
-    const last = budget.grants.at(-1);
-    if (last && last[0] === now) last[1] += granted;
-    else budget.grants.push([now, granted]);
     budget.grantedTotal += granted;
+    grant.id = budget.grantedTotal; // unique: the total only grows, and continue-as-new carries it
+    grant.at = now;
+    budget.grants.push([now, granted, GRANT_LIFETIME_MS, grant.id]);
   }
-  if (granted === request.calls) return { granted };
-  return { granted, retryAt: nextRoomAt(budget, request.calls - granted, now) };
+  if (granted < request.calls) grant.retryAt = nextRoomAt(budget, request.calls - granted, now);
+  return grant;
 }
 
 /** When enough grants will have left the window for `calls` more. */
 function nextRoomAt(budget: BudgetState, calls: number, now: number): number {
   let room = budget.effectiveLimit - callsInWindow(budget, now);
-  for (const [grantedAt, granted] of budget.grants) {
+  const leaving = budget.grants
+    .map((grant): [number, number] => [occupiedUntil(budget, grant), grant[1]])
+    .sort(([a], [b]) => a - b);
+  for (const [until, granted] of leaving) {
     room += granted;
-    if (room >= Math.min(calls, budget.effectiveLimit)) return occupiedUntil(budget, grantedAt);
+    if (room >= Math.min(calls, budget.effectiveLimit)) return until;
   }
   return now + budget.windowMs;
 }

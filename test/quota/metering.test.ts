@@ -13,6 +13,7 @@ import { maxAsk } from '../../src/quota/agent.js';
 import { budgetQuery, budgetWorkflowId } from '../../src/workflows/quota-budget.js';
 import { ownServer, withStartedServer } from '../helpers/own-server.js';
 import { spawnWorker, until } from '../helpers/processes.js';
+import { writeQuotaConfig, writeQuotaExperiments } from '../helpers/quota-experiments.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir } from '../helpers/scripts.js';
 import { createStagedWorker } from '../../src/worker.js';
@@ -20,48 +21,6 @@ import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js'
 
 const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
 const server = useTestServer();
-
-interface ExperimentSet {
-  count: number;
-  calls: number;
-  /** The docstring's `Quota:` line, or none. */
-  quotaLine?: string;
-  /** Retry a call the API refused (else count it and go on). */
-  retryRefused: boolean;
-}
-
-/** Python experiments that each call the API `calls` times through urllib and print how many were refused. */
-async function writeExperiments(dir: string, port: number, set: ExperimentSet): Promise<void> {
-  for (let index = 1; index <= set.count; index++) {
-    const source = [
-      '"""Calls the simulated API through plain urllib.',
-      '',
-      set.quotaLine ?? '',
-      '"""',
-      'import urllib.error, urllib.request',
-      'refused = 0',
-      `for call in range(${set.calls}):`,
-      '    while True:',
-      '        try:',
-      `            urllib.request.urlopen("http://127.0.0.1:${port}/quote?call=%d" % call).read()`,
-      '            break',
-      '        except urllib.error.HTTPError as error:',
-      '            if error.code != 429:',
-      '                raise',
-      '            refused += 1',
-      `            if not ${set.retryRefused ? 'True' : 'False'}:`,
-      '                break',
-      'print("refused", refused)',
-      'print("agent", __import__("os").environ.get("STAGED_QUOTA_SOCKET"))',
-      '',
-    ].join('\n');
-    await writeFile(path.join(dir, `exp${index}_calls.py`), source);
-  }
-}
-
-async function writeConfig(dir: string, quotas: Record<string, unknown>): Promise<void> {
-  await writeFile(path.join(dir, 'staged.config.json'), JSON.stringify({ quotas }, null, 2));
-}
 
 function submit(dir: string, taskQueue: string, args: string[], address = server.env.address) {
   return execa(process.execPath, [CLI, 'submit', '--dir', '.', '--detach', '--json', ...args], {
@@ -110,8 +69,8 @@ test(
     const { port } = await api.start();
     try {
       const dir = await tempDir('quota-metered');
-      await writeConfig(dir, { fakeapi: { limit: `${LIMIT}/5s`, hosts: [`127.0.0.1:${port}`] } });
-      await writeExperiments(dir, port, { count: 30, calls: 40, quotaLine: 'Quota: fakeapi', retryRefused: true });
+      await writeQuotaConfig(dir, { fakeapi: { limit: `${LIMIT}/5s`, hosts: [`127.0.0.1:${port}`] } });
+      await writeQuotaExperiments(dir, port, { count: 30, calls: 40, quotaLine: 'Quota: fakeapi', onRefused: 'retry' });
       const summary = await runToEnd(dir, uniqueQueue(), ['--max-concurrent', '10', '--max-retries', '0'], 10);
 
       expect(summary.experiments.map((experiment) => experiment.status)).toEqual(Array(30).fill('completed'));
@@ -137,8 +96,8 @@ test(
     const other = await unmetered.start();
     try {
       const dir = await tempDir('quota-unmetered');
-      await writeConfig(dir, { fakeapi: { limit: `${LIMIT}/5s`, hosts: [`127.0.0.1:${other.port}`] } });
-      await writeExperiments(dir, other.port, { count: 30, calls: 40, retryRefused: false });
+      await writeQuotaConfig(dir, { fakeapi: { limit: `${LIMIT}/5s`, hosts: [`127.0.0.1:${other.port}`] } });
+      await writeQuotaExperiments(dir, other.port, { count: 30, calls: 40, onRefused: 'skip' });
       await runToEnd(dir, uniqueQueue(), ['--max-concurrent', '10', '--max-retries', '0'], 10);
       console.log(`[figure] without the Quota: line, ${unmetered.rejections().length} of 1,200 calls were refused`);
       expect(unmetered.rejections().length).toBeGreaterThan(0);
@@ -157,8 +116,8 @@ test(
     const { port } = await api.start();
     try {
       const dir = await tempDir('quota-lower');
-      await writeConfig(dir, { fakeapi: { limit: '50/5s', hosts: [`127.0.0.1:${port}`] } });
-      await writeExperiments(dir, port, { count: 6, calls: 25, quotaLine: 'Quota: fakeapi', retryRefused: true });
+      await writeQuotaConfig(dir, { fakeapi: { limit: '50/5s', hosts: [`127.0.0.1:${port}`] } });
+      await writeQuotaExperiments(dir, port, { count: 6, calls: 25, quotaLine: 'Quota: fakeapi', onRefused: 'retry' });
       const summary = await runToEnd(dir, uniqueQueue(), ['--max-concurrent', '6', '--max-retries', '0'], 6);
 
       expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual(
@@ -187,8 +146,8 @@ test('two batches on two machines draw from one quota: their calls together resp
   try {
     const dirs = [await tempDir('quota-two-a'), await tempDir('quota-two-b')];
     for (const dir of dirs) {
-      await writeConfig(dir, { fakeapi: { limit: '60/4s', hosts: [`127.0.0.1:${port}`] } });
-      await writeExperiments(dir, port, { count: 6, calls: 20, quotaLine: 'Quota: fakeapi', retryRefused: true });
+      await writeQuotaConfig(dir, { fakeapi: { limit: '60/4s', hosts: [`127.0.0.1:${port}`] } });
+      await writeQuotaExperiments(dir, port, { count: 6, calls: 20, quotaLine: 'Quota: fakeapi', onRefused: 'retry' });
     }
     const running = machines.map(({ worker }) => worker.run());
     const batches = await Promise.all(dirs.map((dir) => submitAndWait(dir, taskQueue, ['--max-concurrent', '6'])));
@@ -225,8 +184,8 @@ test('a worker SIGKILLed mid-batch and started again: its runs are adopted and t
   const args = ['--runs-dir', runsDir, '--machine-id', 'crashy'];
   try {
     const dir = await tempDir('quota-crash');
-    await writeConfig(dir, { fakeapi: { limit: '50/3s', hosts: [`127.0.0.1:${port}`] } });
-    await writeExperiments(dir, port, { count: 8, calls: 30, quotaLine: 'Quota: fakeapi', retryRefused: true });
+    await writeQuotaConfig(dir, { fakeapi: { limit: '50/3s', hosts: [`127.0.0.1:${port}`] } });
+    await writeQuotaExperiments(dir, port, { count: 8, calls: 30, quotaLine: 'Quota: fakeapi', onRefused: 'retry' });
     let worker = await spawnWorker(server.env.address, taskQueue, 8, args);
     const submitted = await submit(dir, taskQueue, [
       '--max-concurrent',
@@ -282,8 +241,8 @@ test(
     const taskQueue = uniqueQueue();
     const workerArgs = ['--runs-dir', await tempDir('quota-server-restart-runs'), '--machine-id', 'steady'];
     try {
-      await writeConfig(dir, { fakeapi: { limit: '50/3s', hosts: [`127.0.0.1:${port}`] } });
-      await writeExperiments(dir, port, { count: 8, calls: 30, quotaLine: 'Quota: fakeapi', retryRefused: true });
+      await writeQuotaConfig(dir, { fakeapi: { limit: '50/3s', hosts: [`127.0.0.1:${port}`] } });
+      await writeQuotaExperiments(dir, port, { count: 8, calls: 30, quotaLine: 'Quota: fakeapi', onRefused: 'retry' });
       await withStartedServer(devServer, async (client) => {
         const worker = await spawnWorker(devServer.address, taskQueue, 8, workerArgs);
         try {
@@ -338,7 +297,7 @@ test(
     const autoPort = (await autoApi.start()).port;
     try {
       const dir = await tempDir('quota-manual');
-      await writeConfig(dir, {
+      await writeQuotaConfig(dir, {
         manualapi: { limit: '100/1h', hosts: [`127.0.0.1:${manualPort}`] },
         autoapi: { limit: '100/1h', hosts: [`127.0.0.1:${autoPort}`] },
       });
@@ -407,8 +366,8 @@ describe('bad quota input: exit 2, nothing started', () => {
     ],
   ])('%s', async (_name, quotas, quotaLine, message) => {
     const dir = await tempDir('quota-bad');
-    await writeConfig(dir, quotas);
-    await writeExperiments(dir, 1, { count: 1, calls: 1, quotaLine, retryRefused: false });
+    await writeQuotaConfig(dir, quotas);
+    await writeQuotaExperiments(dir, 1, { count: 1, calls: 1, quotaLine, onRefused: 'skip' });
     const result = await submit(dir, uniqueQueue(), []);
     expect(result.exitCode).toBe(2);
     expect(String(result.stderr)).toContain(message);

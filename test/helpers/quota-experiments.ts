@@ -1,0 +1,59 @@
+/** Python experiments that call a simulated rate-limited API through plain urllib, and their quota config. */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface ExperimentSet {
+  count: number;
+  calls: number;
+  /** The docstring's `Quota:` line, or none. */
+  quotaLine?: string;
+  /**
+   * What a refused call does: `retry` until accepted; `skip` it (counted, printed); or `give-up`: retry 3 times,
+   * 1 s apart, then exit 1, as a client library's "max retries exhausted".
+   */
+  onRefused: 'retry' | 'skip' | 'give-up';
+}
+
+const REFUSED: Record<ExperimentSet['onRefused'], string[]> = {
+  retry: [],
+  skip: ['            break'],
+  'give-up': [
+    '            if refused_in_a_row == 3:',
+    '                raise SystemExit("max retries exhausted")',
+    '            refused_in_a_row += 1',
+    '            time.sleep(1)',
+  ],
+};
+
+/** Writes `exp<i>_calls.py`: each calls the API `calls` times and prints how many calls were refused. */
+export async function writeQuotaExperiments(dir: string, port: number, set: ExperimentSet): Promise<void> {
+  for (let index = 1; index <= set.count; index++) {
+    const source = [
+      '"""Calls the simulated API through plain urllib.',
+      '',
+      set.quotaLine ?? '',
+      '"""',
+      'import os, time, urllib.error, urllib.request',
+      'refused = 0',
+      `for call in range(${set.calls}):`,
+      '    refused_in_a_row = 0',
+      '    while True:',
+      '        try:',
+      `            urllib.request.urlopen("http://127.0.0.1:${port}/quote?call=%d" % call).read()`,
+      '            break',
+      '        except urllib.error.HTTPError as error:',
+      '            if error.code != 429:',
+      '                raise',
+      '            refused += 1',
+      ...REFUSED[set.onRefused],
+      'print("refused", refused)',
+      'print("agent", os.environ.get("STAGED_QUOTA_SOCKET"))',
+      '',
+    ].join('\n');
+    await writeFile(path.join(dir, `exp${index}_calls.py`), source);
+  }
+}
+
+export async function writeQuotaConfig(dir: string, quotas: Record<string, unknown>): Promise<void> {
+  await writeFile(path.join(dir, 'staged.config.json'), JSON.stringify({ quotas }, null, 2));
+}
