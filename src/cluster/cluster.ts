@@ -20,6 +20,7 @@ import {
   DEPLOY_DIR,
   DYNAMIC_CONFIG_FILE,
   frontendAddress,
+  MAX_MEMBERSHIP_PORT,
   postgresDataDir,
   reachableHost,
   schemaLogFile,
@@ -104,6 +105,13 @@ export async function clusterUp(workDir: string, options: UpOptions): Promise<Cl
         namespace: options.namespace,
         retentionMs: options.retentionMs,
       };
+  if (state.ports.workerMembership > MAX_MEMBERSHIP_PORT) {
+    throw new BadInputError(
+      `--port ${state.ports.frontend} is too high: the server's membership ports ` +
+        `(${state.ports.frontendMembership}-${state.ports.workerMembership}) must be at most ${MAX_MEMBERSHIP_PORT}, ` +
+        'as PostgreSQL stores them as smallint',
+    );
+  }
   await mkdir(clusterHome(workDir), { recursive: true });
 
   const programs = await clusterPrograms(log);

@@ -52,6 +52,9 @@ export type ServerPorts = Record<(typeof SERVER_PORT_NAMES)[number], number>;
 
 export const SERVER_PORT_COUNT = SERVER_PORT_NAMES.length;
 
+/** The server records its membership ports in PostgreSQL as a smallint: one above this fails at start. */
+export const MAX_MEMBERSHIP_PORT = 32_767;
+
 export function serverPorts(frontend: number): ServerPorts {
   return Object.fromEntries(SERVER_PORT_NAMES.map((name, offset) => [name, frontend + offset])) as ServerPorts;
 }

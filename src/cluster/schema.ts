@@ -18,7 +18,7 @@ export interface SchemaTarget {
   password: string;
 }
 
-/** Idempotent: a database that exists is kept, a schema at the current version is left as it is. */
+/** Idempotent: the tool keeps a database that exists and leaves a schema at the current version as it is. */
 export async function setUpSchemas(sqlTool: string, target: SchemaTarget, logFile: string): Promise<void> {
   for (const { database, schemaName } of SCHEMAS) {
     // The tool reads its connection from SQL_*: the password stays out of `ps`.
@@ -34,8 +34,7 @@ export async function setUpSchemas(sqlTool: string, target: SchemaTarget, logFil
     for (const step of steps) {
       const result = await execa(sqlTool, step, { env, reject: false, all: true });
       appendFileSync(logFile, `$ temporal-sql-tool ${step.join(' ')}  # ${database}\n${String(result.all)}\n`);
-      const exists = step[0] === 'create-database' && /already exists/.test(String(result.all));
-      if (result.exitCode !== 0 && !exists) {
+      if (result.exitCode !== 0) {
         throw new Error(`temporal-sql-tool ${step.join(' ')} failed for ${database}:\n${await logTail(logFile)}`);
       }
     }

@@ -7,7 +7,13 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { clusterFiles, clusterHome, type ClusterService } from '../../src/cluster/layout.js';
+import {
+  clusterFiles,
+  clusterHome,
+  MAX_MEMBERSHIP_PORT,
+  SERVER_PORT_COUNT,
+  type ClusterService,
+} from '../../src/cluster/layout.js';
 import { runningPidOf } from '../../src/server/background.js';
 import { groupAlive } from '../../src/server/process-group.js';
 import { freePort } from '../../src/server/dev-server-process.js';
@@ -37,11 +43,11 @@ async function portFree(port: number): Promise<boolean> {
   return free;
 }
 
-/** A frontend port with the nine above it free too (the server takes ten). */
+/** A frontend port with the nine above it free too (the server takes ten), all under MAX_MEMBERSHIP_PORT. */
 async function freeServerPort(): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = Array.from({ length: 10 }, (_, index) => base + index);
+    const base = 20_000 + Math.floor(Math.random() * (MAX_MEMBERSHIP_PORT - 20_000 - SERVER_PORT_COUNT));
+    const ports = Array.from({ length: SERVER_PORT_COUNT }, (_, index) => base + index);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
   }
 }
@@ -153,4 +159,16 @@ test('cluster with an unknown action exits 2 and names the actions', async () =>
   const result = await staged(['cluster', 'start']);
   expect(result.exitCode).toBe(2);
   expect(result.stderr).toContain('unknown action "start": use up, down, status or prepare');
+});
+
+test('cluster up refuses a --port whose membership ports PostgreSQL cannot store, and starts nothing', async () => {
+  workDir ||= await tempDir('cluster-usage');
+  const result = await staged(['cluster', 'up', '--port', '40000']);
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toContain('--port 40000 is too high');
+  expect(SERVICES.map((service) => runningPidOf(clusterFiles(workDir, service)))).toEqual([
+    undefined,
+    undefined,
+    undefined,
+  ]);
 });
