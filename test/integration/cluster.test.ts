@@ -3,7 +3,7 @@
  * in a scratch work dir on ports of their own, a real batch run through them by a worker process.
  * The programs are found, not built (`.ci/run` runs `cluster prepare` first).
  */
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -14,6 +14,7 @@ import {
   SERVER_PORT_COUNT,
   type ClusterService,
 } from '../../src/cluster/layout.js';
+import { findPostgres } from '../../src/cluster/postgres.js';
 import { runningPidOf } from '../../src/server/background.js';
 import { groupAlive } from '../../src/server/process-group.js';
 import { freePort } from '../../src/server/dev-server-process.js';
@@ -22,15 +23,16 @@ import type { BatchSummary } from '../../src/shared/types.js';
 import { CLI, spawnWorker, type WorkerProcess } from '../helpers/processes.js';
 import { tempDir, writeScript } from '../helpers/scripts.js';
 import { uniqueQueue } from '../helpers/temporal.js';
-import { findExecutable } from '../../src/executable.js';
 
 const SERVICES: ClusterService[] = ['postgres', 'server', 'ui'];
 
-/** PostgreSQL can be installed (as root) or is there; otherwise nothing here can run. */
+/** PostgreSQL is installed, or `up` may install it (as root); otherwise nothing here can run. */
 async function whyCannotRun(): Promise<string | undefined> {
   if (process.getuid?.() === 0) return undefined;
-  const initdb = (await findExecutable('initdb')) ?? (await findExecutable('/usr/lib/postgresql/15/bin/initdb'));
-  return initdb ? undefined : 'not root and PostgreSQL is not installed (apt-get install postgresql)';
+  return findPostgres(() => undefined).then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -78,7 +80,9 @@ function expectSuccess(result: { exitCode?: number; stdout: unknown; stderr: unk
 
 afterAll(async () => {
   worker?.kill('SIGKILL');
-  if (workDir) await staged(['cluster', 'down']);
+  if (!workDir) return;
+  await staged(['cluster', 'down']);
+  await rm(workDir, { recursive: true, force: true });
 });
 
 clusterTest(
