@@ -20,6 +20,7 @@ const COMMAND_FILES: Record<CommandName, () => Promise<unknown>> = {
   worker: () => import('./cli/commands/worker.js'),
   server: () => import('./cli/commands/server.js'),
   down: () => import('./cli/commands/down.js'),
+  cluster: () => import('./cli/commands/cluster.js'),
   quota: () => import('./cli/commands/quota.js'),
   'temporal-cli': () => import('./cli/commands/temporal-cli.js'),
 };

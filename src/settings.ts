@@ -29,6 +29,13 @@ export const pythonSetting = (env: Env = process.env): string => env.STAGED_PYTH
 /** The Temporal CLI to use instead of finding or building one. */
 export const temporalCliSetting = (env: Env = process.env): string | undefined => env.TEMPORAL_CLI || undefined;
 
+/** The cluster's programs to use instead of finding or building them (`cluster up`). */
+export const temporalServerSetting = (env: Env = process.env): string | undefined => env.TEMPORAL_SERVER || undefined;
+export const temporalSqlToolSetting = (env: Env = process.env): string | undefined =>
+  env.TEMPORAL_SQL_TOOL || undefined;
+export const temporalUiServerSetting = (env: Env = process.env): string | undefined =>
+  env.TEMPORAL_UI_SERVER || undefined;
+
 /** `process-scan` stops runs by scanning /proc even where a cgroup per run would work (tests of the fallback). */
 export const forcedKillModeSetting = (env: Env = process.env): 'process-scan' | undefined =>
   env.STAGED_KILL_MODE === 'process-scan' ? 'process-scan' : undefined;

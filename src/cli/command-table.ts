@@ -108,6 +108,17 @@ export const COMMANDS = {
     arguments: [],
     options: ['workDir'],
   },
+  cluster: {
+    description:
+      'Run a Temporal cluster on this machine in the background: PostgreSQL, the Temporal server and the Web UI ' +
+      '(up), stop it (down), show what runs where (status), or only find or build its programs (prepare).',
+    arguments: [{ name: '<action>', help: 'up, down, status or prepare' }],
+    options: ['workDir', 'host', 'port', 'uiPort', 'postgresPort', 'retention'],
+    helpAfter:
+      '\nThe server takes 10 ports from --port (7233-7242 by default). Files, logs and the PostgreSQL data are kept\n' +
+      'in <work dir>/.staged/cluster/. Workers and submit reach it with TEMPORAL_ADDRESS=<host>:<port>.\n' +
+      'Deployment on several machines: docs/cluster.md.',
+  },
   quota: {
     description:
       'Show the quotas of staged.config.json and their budgets (calls in the window, pauses), or pause or resume one.',

@@ -3,6 +3,7 @@
  * commander's commands (cli/program.ts) and the zod validation (cli/validate.ts) are both made from
  * this table. Light on purpose: `--help` loads no validation library and no Temporal client.
  */
+import { isIPv4 } from 'node:net';
 import { formatDuration, parseDuration } from '../shared/duration.js';
 import { parseInteger, type IntegerLimits } from '../shared/integer.js';
 import { parseRetentionMs } from '../server/retention.js';
@@ -81,6 +82,12 @@ function batchId(flags: string, help: string) {
 }
 
 const PORT = { min: 1, max: 65_535 };
+
+/** The Temporal server binds to an IP address, not a host name. */
+function parseIpv4(value: string): string {
+  if (!isIPv4(value)) throw new Error(`must be an IPv4 address such as 127.0.0.1 (got "${value}")`);
+  return value;
+}
 
 export const OPTIONS = {
   // Where: every command that reads or writes a work dir's files.
@@ -173,6 +180,14 @@ export const OPTIONS = {
     env: 'STAGED_RETENTION',
     parse: parseRetentionMs,
   } as OptionSpec<number, true>,
+
+  // cluster
+  host: text<true>(
+    '--host <ip>',
+    'address the Temporal server and Web UI listen on (0.0.0.0: every interface; see docs/cluster.md first)',
+    { default: '127.0.0.1', parse: parseIpv4 },
+  ),
+  postgresPort: integer<true>('--postgres-port <n>', "PostgreSQL's port (on 127.0.0.1)", PORT, 55_432),
 
   // worker
   slots: integer<true>(

@@ -34,6 +34,8 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   uiPort: { argv: ['--ui-port', '18233'], value: 18_233 },
   dbFile: { argv: ['--db-file', 'x.db'], value: 'x.db' },
   retention: { argv: ['--retention', '2d'], value: 172_800_000 },
+  host: { argv: ['--host', '10.0.0.2'], value: '10.0.0.2' },
+  postgresPort: { argv: ['--postgres-port', '15432'], value: 15_432 },
   slots: { argv: ['--slots', '5'], value: 5 },
   taskQueue: { argv: ['--task-queue', 'q'], value: 'q' },
   logLimit: { argv: ['--log-limit', '16'], value: 16 },
@@ -49,6 +51,7 @@ const REQUIRED_ARGS: Partial<Record<CommandName, string[]>> = {
   cancel: ['b-1'],
   logs: ['b-1', 'exp1'],
   quota: ['show'],
+  cluster: ['status'],
 };
 
 function parse(name: CommandName, argv: string[]) {
