@@ -20,8 +20,8 @@ import { groupAlive } from '../../src/server/process-group.js';
 import { freePort } from '../../src/server/dev-server-process.js';
 import { serverAnswers } from '../../src/server/dev-server.js';
 import type { BatchSummary } from '../../src/shared/types.js';
-import { CLI, spawnWorker, type WorkerProcess } from '../helpers/processes.js';
-import { tempDir, writeScript } from '../helpers/scripts.js';
+import { CLI, spawnWorker, until, type WorkerProcess } from '../helpers/processes.js';
+import { maxOverlap, readJournal, tempDir, writeScript } from '../helpers/scripts.js';
 import { uniqueQueue } from '../helpers/temporal.js';
 
 const SERVICES: ClusterService[] = ['postgres', 'server', 'ui'];
@@ -87,7 +87,7 @@ afterAll(async () => {
 
 clusterTest(
   'cluster up runs PostgreSQL, the Temporal server and the Web UI in the background; a batch runs on it; ' +
-    'status says where; down stops everything',
+    'the server SIGKILLed mid-batch and started again loses nothing; status says where; down stops everything',
   async () => {
     workDir = await tempDir('cluster');
     // mkdtemp makes it 0700: as root, PostgreSQL runs as the postgres user, who must enter it.
@@ -132,6 +132,52 @@ clusterTest(
     const listed = await fetch(`http://127.0.0.1:${uiPort}/api/v1/namespaces/default/workflows?query=${query}`);
     expect(listed.status).toBe(200);
     expect(await listed.text()).toContain(summary.batchId);
+
+    // The Temporal server SIGKILLed mid-batch and started again by `up`: PostgreSQL kept everything.
+    const longDir = path.join(workDir, 'long');
+    await mkdir(longDir);
+    const longJournal = path.join(workDir, 'long-journal');
+    const longNames = ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d', 'exp5_e', 'exp6_f'];
+    for (const name of longNames) await writeScript(longDir, name, longJournal, { body: 'sleep 2' });
+    const connection = { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue };
+    const batchId = `cluster-restart-${Date.now()}`;
+    const detached = await staged(
+      ['submit', '--dir', 'long', '--detach', '--batch-id', batchId, '--max-concurrent', '2'],
+      connection,
+    );
+    expectSuccess(detached);
+    const startsIn = async () => (await readJournal(longJournal)).filter((e) => e.event === 'start').length;
+    await until(async () => (await startsIn()) >= 3, 60_000, 'the batch to be under way');
+    const serverPid = runningPidOf(clusterFiles(workDir, 'server'))!;
+    process.kill(-serverPid, 'SIGKILL');
+    await until(() => !groupAlive(serverPid), 10_000, 'the server to die');
+    expect(await serverAnswers(address, 500)).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expectSuccess(await staged(['cluster', 'up', ...ports]));
+    let finished: BatchSummary | undefined;
+    await until(
+      async () => {
+        const read = await staged(['status', batchId, '--json'], connection);
+        const parsed = read.exitCode === 0 ? (JSON.parse(String(read.stdout)) as Partial<BatchSummary>) : undefined;
+        if (parsed?.experiments?.every((e) => ['completed', 'failed', 'cancelled'].includes(String(e.status)))) {
+          finished = parsed as BatchSummary;
+        }
+        return finished !== undefined;
+      },
+      120_000,
+      'the batch to finish after the restart',
+    );
+    expect(finished!.experiments.map((e) => [e.name, e.status, e.attempts])).toEqual(
+      longNames.map((name) => [name, 'completed', 1]),
+    );
+    const longEntries = await readJournal(longJournal);
+    expect(
+      longEntries
+        .filter((e) => e.event === 'start')
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(longNames);
+    expect(maxOverlap(longEntries)).toBeLessThanOrEqual(2);
 
     const status = await staged(['cluster', 'status']);
     expect(status.exitCode).toBe(0);
