@@ -25,14 +25,17 @@ const HAND_OUT_MARGIN_MS = 150;
 const LATEST_HAND_OUT_MS = GRANT_LIFETIME_MS - HAND_OUT_MARGIN_MS;
 
 /** Asks in flight per quota: enough to keep up with many waiting calls, few enough to waste little on a crash. */
-const MAX_ASKS_IN_FLIGHT = 4;
+export const MAX_ASKS_IN_FLIGHT = 4;
 /** The budget answers with when to ask again; never wait longer than this before trying (a pause may end early). */
 const MAX_RETRY_WAIT_MS = 5_000;
 const MAX_BODY_BYTES = 4_096;
 
-/** One ask takes at most 1% of the limit: a worker that dies holding it wastes under 1% of a window. */
+/**
+ * All asks in flight together take at most 1% of the limit (at least one call each): a worker that dies
+ * holding them wastes at most 1% of a window, or MAX_ASKS_IN_FLIGHT calls under a limit below 400.
+ */
 export function maxAsk(declaration: QuotaDeclaration): number {
-  return Math.max(1, Math.floor(declaration.limit / 100));
+  return Math.max(1, Math.floor(declaration.limit / (100 * MAX_ASKS_IN_FLIGHT)));
 }
 
 interface Waiter {
