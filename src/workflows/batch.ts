@@ -28,6 +28,7 @@ import { packBatchState, unpackBatchState, type PackedBatchState } from '../shar
 import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
+import { BatchMetrics } from './batch-metrics.js';
 import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal, reportEndBySignal } from './messages.js';
 import {
   BATCH_ID_SEARCH_ATTRIBUTE,
@@ -47,8 +48,14 @@ import {
  */
 export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatchState> {
   const state = unpackBatchState(input);
+  const metrics = new BatchMetrics(state);
+  metrics.countSubmitted();
   setHandler(batchStateQuery, () => packBatchState(state));
-  setHandler(cancelExperimentsSignal, (names) => cancelExperiments(state, names));
+  setHandler(cancelExperimentsSignal, (names) => {
+    const cancelling = cancelExperiments(state, names);
+    metrics.countAll(); // queued ones are cancelled at once
+    return cancelling;
+  });
   const pendingStarts = new Set<Promise<void>>();
   const ownChildren: OwnChildren = new Map();
 
@@ -59,6 +66,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   };
   setHandler(experimentReportSignal, (report) => {
     applyReport(state, report);
+    metrics.countChange(report.index);
     noteWaiting(report.index);
   });
   // Known since before a continue-as-new: long enough.
@@ -87,8 +95,9 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
         );
       }
       markStarted(state, next.start);
-      const started = startExperiment(state, next.start, ownChildren).finally(() => {
+      const started = startExperiment(state, next.start, ownChildren, metrics).finally(() => {
         pendingStarts.delete(started);
+        metrics.countChange(next.start);
         noteWaiting(next.start);
       });
       pendingStarts.add(started);
@@ -101,6 +110,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
     if (!isCancellation(err)) throw err;
     await CancellationScope.nonCancellable(() => cancelRemaining(state, pendingStarts));
   }
+  metrics.countAll(); // experiments marked cancelled by the batch itself
   if (state.settings.searchAttributes)
     upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: batchOutcome(state) }]);
   const result = packBatchState(state);
@@ -145,7 +155,12 @@ async function switchToSignals(ownChildren: OwnChildren): Promise<void> {
 }
 
 /** Moves `nextIndex` past the experiment before its start is confirmed: a fast child's report is never overwritten. */
-async function startExperiment(state: BatchState, index: number, ownChildren: OwnChildren): Promise<void> {
+async function startExperiment(
+  state: BatchState,
+  index: number,
+  ownChildren: OwnChildren,
+  metrics: BatchMetrics,
+): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;
   // Waiting for a slot of its quota from the start: the batch passes over its quota's next experiments meanwhile.
@@ -195,7 +210,11 @@ async function startExperiment(state: BatchState, index: number, ownChildren: Ow
         });
       },
     );
-    ownChildren.set(index, { handle, ended: ended.finally(() => ownChildren.delete(index)) });
+    const countAndForget = () => {
+      metrics.countChange(index);
+      ownChildren.delete(index);
+    };
+    ownChildren.set(index, { handle, ended: ended.finally(countAndForget) });
   } catch (err) {
     const record = state.records[index];
     if (isFinal(record.status)) return;
