@@ -23,6 +23,9 @@ export const machineIdSetting = (env: Env = process.env): string | undefined => 
 export const runsRootSetting = (env: Env = process.env): string =>
   env.STAGED_RUNS_DIR || path.join(homedir(), '.staged', 'runs');
 
+/** Where a worker serves Prometheus metrics (`--metrics`); off when unset. */
+export const metricsSetting = (env: Env = process.env): string | undefined => env.STAGED_METRICS || undefined;
+
 /** The interpreter of `.py` experiments. */
 export const pythonSetting = (env: Env = process.env): string => env.STAGED_PYTHON || 'python3';
 

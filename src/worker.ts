@@ -9,14 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CommanderError } from 'commander';
 import { Client } from '@temporalio/client';
-import {
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  Worker,
-  type LogLevel,
-  type NativeConnectionOptions,
-} from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities, type ShutdownMode } from './activities/index.js';
 import { MachineSlots } from './activities/machine-slots.js';
 import { runQuotasByToken } from './activities/machine-runs.js';
@@ -30,6 +23,7 @@ import { loadConnectionConfig } from './connection.js';
 import { BadInputError, EXIT, oneLine } from './errors.js';
 import type { KillMode } from './keeper/run-files.js';
 import { killModeOfMachine } from './keeper/run-tree.js';
+import { installRuntime, WorkerMetrics } from './metrics.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from './settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 
@@ -125,6 +119,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   );
   const quotaAgent = new QuotaAgent(budgets, quotaSocketPath(runsDir), (token) => runQuotasByToken(runsDir, token));
   await quotaAgent.listen();
+  const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
@@ -137,6 +132,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     allowedRoots: (options.allowedRoots ?? [process.cwd()]).map((root) => path.resolve(root)),
     held,
     quotaAgent,
+    metrics,
   });
   const common = {
     connection: options.connection,
@@ -159,7 +155,9 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     taskQueue: hostQueue,
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
   });
-  return new StagedWorker([shared, own], [contact, orphans, { stop: () => void quotaAgent.close() }], hostQueue);
+  const loops = [contact, orphans, { stop: () => void quotaAgent.close() }];
+  loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
+  return new StagedWorker([shared, own], loops, hostQueue);
 }
 
 const RECONNECT_EVERY_MS = 5_000;
@@ -189,7 +187,7 @@ function describeKillMode(mode: KillMode): string {
 async function main(argv: string[]): Promise<void> {
   const command = buildCommand('worker').exitOverride().parse(argv);
   const flags = optionsOf('worker', command);
-  Runtime.install({ logger: new DefaultLogger(workerLogLevelSetting() as LogLevel) });
+  installRuntime(workerLogLevelSetting() as LogLevel, flags.metrics);
   const config = loadConnectionConfig();
   const connection = await connectWhenServerAnswers(config.address, config.options);
   try {
@@ -209,7 +207,8 @@ async function main(argv: string[]): Promise<void> {
       `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
         `machine=${worker.hostQueue} adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
         `serves ${(flags.allowDir ?? [process.cwd()]).map((dir) => path.resolve(dir)).join(', ')}; ` +
-        `stops runs by: ${describeKillMode(await killModeOfMachine())}`,
+        `stops runs by: ${describeKillMode(await killModeOfMachine())}` +
+        (flags.metrics ? `; metrics http://${flags.metrics}/metrics` : ''),
     );
     if (flags.adoptWindow < MIN_USEFUL_ADOPT_WINDOW_MS) {
       console.log(

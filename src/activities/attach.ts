@@ -12,6 +12,7 @@ import type { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { RunFiles, type RunExit, type RunProgress, type RunSpec, type RunStarted } from '../keeper/run-files.js';
 import type { QuotaAgent } from '../quota/agent.js';
+import type { WorkerMetrics } from '../metrics.js';
 import { runTreeFor } from '../keeper/run-tree.js';
 import { RunLostError } from '../errors.js';
 import type { RunHeartbeatDetails, RunLocation } from '../shared/types.js';
@@ -39,6 +40,7 @@ export interface AttachOptions {
   /** Runs some activity of this worker holds, by key: not orphans. */
   held: Set<string>;
   quotaAgent: QuotaAgent;
+  metrics: WorkerMetrics;
 }
 
 export interface RunEnding {
@@ -61,14 +63,18 @@ export async function attachToRun(
   // An adopted run keeps asking for quota calls with the secret it was started with.
   const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
   if (quota) options.quotaAgent.register(quota.token, quota);
+  const countCalls = options.metrics.quotaCallsWatcher();
   try {
-    const ending = await holdRun(context, files, location, options, quota?.token);
+    const ending = await holdRun(context, files, location, options, quota?.token, countCalls);
     const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token);
     const calls = quota && callsOfRun(options.quotaAgent, quota);
     return { ...ending, ...(rateLimited ? { rateLimited } : {}), ...(calls ? { calls } : {}) };
   } finally {
     options.held.delete(location.runKey);
-    if (quota) options.quotaAgent.unregister(quota.token);
+    if (quota) {
+      countCalls(options.quotaAgent.callsOf(quota.token)); // the calls granted since the last heartbeat
+      options.quotaAgent.unregister(quota.token);
+    }
   }
 }
 
@@ -86,6 +92,7 @@ async function holdRun(
   location: RunLocation,
   options: AttachOptions,
   quotaToken: string | undefined,
+  countCalls: (calls: Record<string, number> | undefined) => void,
 ): Promise<RunEnding> {
   const details: RunHeartbeatDetails = { ...location, host: hostname(), startedAt: Date.now() };
   const attachedAt = Date.now();
@@ -131,6 +138,7 @@ async function holdRun(
     }
     const calls = quotaToken === undefined ? undefined : options.quotaAgent.callsOf(quotaToken);
     if (calls) details.calls = calls;
+    countCalls(calls);
     context.heartbeat(details);
 
     // Quick while the keeper starts: the workflow learns of the start (running, attempts) at once.

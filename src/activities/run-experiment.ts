@@ -34,6 +34,7 @@ import type { ServerContact } from './server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
 import { closedWorkflows, requestQuotaSlot } from './quota-slots.js';
 import type { QuotaAgent } from '../quota/agent.js';
+import type { WorkerMetrics } from '../metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
 
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
@@ -59,6 +60,7 @@ export interface ActivityOptions {
   held: Set<string>;
   /** Grants calls of quotas to this machine's runs. */
   quotaAgent: QuotaAgent;
+  metrics: WorkerMetrics;
 }
 
 export function createActivities(options: ActivityOptions) {
@@ -85,15 +87,18 @@ export function createActivities(options: ActivityOptions) {
       const files = RunFiles.of(options.runsDir, location.runKey);
       const logFile = attemptLogFile(input.settings.workDir, input.batchId, input.experiment.name, location.run);
       const attach = (launchedPid?: number) =>
-        attachToRun(context, files, location, {
-          contact: options.contact,
-          killGraceMs: input.settings.killGraceMs,
-          onShutdown: options.onShutdown,
-          launchedPid,
-          announceStart: launchedPid !== undefined,
-          held: options.held,
-          quotaAgent: options.quotaAgent,
-        });
+        options.metrics.holding(input, () =>
+          attachToRun(context, files, location, {
+            contact: options.contact,
+            killGraceMs: input.settings.killGraceMs,
+            onShutdown: options.onShutdown,
+            launchedPid,
+            announceStart: launchedPid !== undefined,
+            held: options.held,
+            quotaAgent: options.quotaAgent,
+            metrics: options.metrics,
+          }),
+        );
 
       let ending: RunEnding;
       try {
@@ -130,6 +135,7 @@ export function createActivities(options: ActivityOptions) {
         if (err instanceof RunLostError) throw runLost(err.message, err.details);
         throw err;
       }
+      options.metrics.runEnded(input, ending.exit, ending.startedAt);
       // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost
       // on its way to the server, the next adoption reads it again instead of running the script twice.
       return outcomeOf(ending, input, location.run, logFile);
@@ -195,7 +201,7 @@ async function start(
     quota,
   };
   options.quotaAgent.register(quota.token, quota); // before the script can ask
-  return launchKeeper(
+  const keeperPid = await launchKeeper(
     files,
     spec,
     experimentEnvironment(process.env, {
@@ -207,6 +213,8 @@ async function start(
       ...quotaEnvironment(process.env, options.quotaAgent.socketPath, quota.token, quotas, experiment.metering),
     }),
   );
+  options.metrics.runStarted(input, Date.now() - context.info.currentAttemptScheduledTimestampMs);
+  return keeperPid;
 }
 
 /** The declarations of the quotas the experiment draws from (its `Quota:` line), as its batch carries them. */

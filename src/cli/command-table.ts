@@ -95,13 +95,23 @@ export const COMMANDS = {
       'Run a worker on this machine until SIGINT/SIGTERM: it runs batches and experiment processes ' +
       '(connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE or a profile).',
     arguments: [],
-    options: ['slots', 'taskQueue', 'logLimit', 'adoptWindow', 'onShutdown', 'machineId', 'allowDir', 'runsDir'],
+    options: [
+      'slots',
+      'taskQueue',
+      'logLimit',
+      'adoptWindow',
+      'onShutdown',
+      'machineId',
+      'allowDir',
+      'runsDir',
+      'metrics',
+    ],
   },
   server: {
     description:
       "Run Temporal's dev server in the foreground (SQLite file, Web UI, task-queue priority on, 30-day retention).",
     arguments: [],
-    options: ['workDir', 'port', 'uiPort', 'dbFile', 'retention'],
+    options: ['workDir', 'port', 'uiPort', 'metricsPort', 'dbFile', 'retention'],
   },
   down: {
     description: 'Stop the dev server and worker that submit started in the background.',

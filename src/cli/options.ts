@@ -7,9 +7,12 @@ import { isIPv4 } from 'node:net';
 import { formatDuration, parseDuration } from '../shared/duration.js';
 import { parseInteger, type IntegerLimits } from '../shared/integer.js';
 import { parseRetentionMs } from '../server/retention.js';
+import { DEV_SERVER_METRICS_PORT } from '../server/ports.js';
+import { parseMetricsAddress } from '../shared/metrics-address.js';
 import {
   experimentsDirSetting,
   machineIdSetting,
+  metricsSetting,
   retentionSetting,
   runsRootSetting,
   taskQueueSetting,
@@ -168,6 +171,12 @@ export const OPTIONS = {
   // server
   port: integer<true>('--port <n>', 'gRPC port', PORT, 7233),
   uiPort: integer<true>('--ui-port <n>', 'Web UI port', PORT, 8233),
+  metricsPort: integer<true>(
+    '--metrics-port <n>',
+    "the server's Prometheus metrics: http://localhost:<n>/metrics",
+    PORT,
+    DEV_SERVER_METRICS_PORT,
+  ),
   dbFile: text(
     '--db-file <path>',
     'SQLite file that keeps everything across restarts (default: <work dir>/.staged/temporal.db)',
@@ -225,6 +234,16 @@ export const OPTIONS = {
     '--allow-dir <paths...>',
     'run only scripts inside these directories (default: the current directory)',
   ),
+  metrics: {
+    flags: '--metrics <address>',
+    help:
+      'serve Prometheus metrics on HOST:PORT (a bare PORT: 127.0.0.1), e.g. 9464; ' +
+      'default off: several workers may run on one machine (env STAGED_METRICS)',
+    shape: 'value',
+    default: () => metricsSetting(),
+    env: 'STAGED_METRICS',
+    parse: parseMetricsAddress,
+  } as OptionSpec<string, false>,
   runsDir: text<true>('--runs-dir <path>', 'where runs are kept on this machine (env STAGED_RUNS_DIR)', {
     default: () => runsRootSetting(),
     env: 'STAGED_RUNS_DIR',

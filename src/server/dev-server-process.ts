@@ -22,6 +22,7 @@ export interface DevServerProcessOptions {
   /** A free port is chosen when absent. */
   port?: number;
   uiPort?: number;
+  metricsPort?: number;
   /** The SQLite file, which outlives the process; in memory when absent. */
   dbFile?: string;
   /** Serves the Web UI on `uiPort`; headless otherwise. */
@@ -37,6 +38,8 @@ export interface DevServerProcess {
   readonly namespace: string;
   /** The Web UI, when it was asked for. */
   readonly uiUrl: string | undefined;
+  /** The server's Prometheus endpoint. */
+  readonly metricsUrl: string;
   /** Starts it (again: same ports and DB); resolves once it answers, staged's search attributes registered. */
   start(): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
@@ -72,9 +75,13 @@ async function portAnswers(port: number): Promise<boolean> {
 export async function devServerProcess(options: DevServerProcessOptions = {}): Promise<DevServerProcess> {
   const port = options.port ?? (await freePort());
   const uiPort = options.uiPort ?? (await freePort());
+  const metricsPort = options.metricsPort ?? (await freePort());
   const namespace = options.namespace ?? 'default';
   const temporalCli = options.temporalCli ?? (await findTemporalCli({ build: false }));
-  const args = [...devServerArgs({ port, uiPort, dbFile: options.dbFile }), ...(options.ui ? [] : ['--headless'])];
+  const args = [
+    ...devServerArgs({ port, uiPort, metricsPort, dbFile: options.dbFile }),
+    ...(options.ui ? [] : ['--headless']),
+  ];
   const [file, fileArgs] = existsSync(SETPRIV)
     ? [SETPRIV, ['--pdeathsig', 'KILL', temporalCli, ...args]]
     : [temporalCli, args];
@@ -130,6 +137,7 @@ export async function devServerProcess(options: DevServerProcessOptions = {}): P
     address,
     namespace,
     uiUrl: options.ui ? `http://localhost:${uiPort}` : undefined,
+    metricsUrl: `http://localhost:${metricsPort}/metrics`,
     async start() {
       if (running()) throw new Error(`the dev server at ${address} is already running`);
       if (await portAnswers(port)) throw new PortTakenError(`port ${port} is taken: something answers at ${address}`);
@@ -164,7 +172,7 @@ export async function devServerProcess(options: DevServerProcessOptions = {}): P
 
 /** Starts a dev server; when its ports were not given and one was taken meanwhile, on other ports. */
 export async function startDevServer(options: DevServerProcessOptions = {}): Promise<DevServerProcess> {
-  const portsGiven = options.port !== undefined || options.uiPort !== undefined;
+  const portsGiven = [options.port, options.uiPort, options.metricsPort].some((port) => port !== undefined);
   for (let attempt = 1; ; attempt++) {
     const server = await devServerProcess(options);
     try {

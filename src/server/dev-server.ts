@@ -5,15 +5,23 @@ import { Connection } from '@temporalio/client';
 import { stagedHome } from '../paths.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { setRetention } from './retention.js';
+import { DEV_SERVER_METRICS_PORT } from './ports.js';
 
 export interface DevServerOptions {
   port: number;
   uiPort: number;
+  /** Serves Prometheus metrics at http://localhost:<metricsPort>/metrics. */
+  metricsPort: number;
   dbFile: string;
 }
 
 export function defaultDevServerOptions(workDir: string): DevServerOptions {
-  return { port: 7233, uiPort: 8233, dbFile: path.join(stagedHome(workDir), 'temporal.db') };
+  return {
+    port: 7233,
+    uiPort: 8233,
+    metricsPort: DEV_SERVER_METRICS_PORT,
+    dbFile: path.join(stagedHome(workDir), 'temporal.db'),
+  };
 }
 
 /**
@@ -40,6 +48,8 @@ export function devServerArgs(options: Omit<DevServerOptions, 'dbFile'> & { dbFi
     String(options.port),
     '--ui-port',
     String(options.uiPort),
+    '--metrics-port',
+    String(options.metricsPort),
     '--log-level',
     'warn',
     ...DEV_SERVER_DYNAMIC_CONFIG,

@@ -30,6 +30,7 @@ import { packBatchState, unpackBatchState, type PackedBatchState } from '../shar
 import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
+import { BatchMetrics } from './batch-metrics.js';
 import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal, reportEndBySignal } from './messages.js';
 import {
   BATCH_ID_SEARCH_ATTRIBUTE,
@@ -49,8 +50,14 @@ import {
  */
 export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatchState> {
   const state = unpackBatchState(input);
+  const metrics = new BatchMetrics(state);
+  metrics.countSubmitted();
   setHandler(batchStateQuery, () => packBatchState(state));
-  setHandler(cancelExperimentsSignal, (names) => cancelExperiments(state, names));
+  setHandler(cancelExperimentsSignal, (names) => {
+    const cancelling = cancelExperiments(state, names);
+    metrics.countAll(); // queued ones are cancelled at once
+    return cancelling;
+  });
   const pendingStarts = new Set<Promise<void>>();
   const ownChildren: OwnChildren = new Map();
 
@@ -61,6 +68,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   };
   setHandler(experimentReportSignal, (report) => {
     applyReport(state, report);
+    metrics.countChange(report.index);
     noteWaiting(report.index);
   });
   // Known since before a continue-as-new: long enough.
@@ -91,8 +99,9 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
         );
       }
       markStarted(state, next.start);
-      const started = startExperiment(state, next.start, ownChildren, passesOver).finally(() => {
+      const started = startExperiment(state, next.start, ownChildren, passesOver, metrics).finally(() => {
         pendingStarts.delete(started);
+        metrics.countChange(next.start);
         noteWaiting(next.start);
       });
       pendingStarts.add(started);
@@ -105,6 +114,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
     if (!isCancellation(err)) throw err;
     await CancellationScope.nonCancellable(() => cancelRemaining(state, pendingStarts));
   }
+  metrics.countAll(); // experiments marked cancelled by the batch itself
   if (state.settings.searchAttributes)
     upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: batchOutcome(state) }]);
   const result = packBatchState(state);
@@ -154,6 +164,7 @@ async function startExperiment(
   index: number,
   ownChildren: OwnChildren,
   takesQuotaSlots: boolean,
+  metrics: BatchMetrics,
 ): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;
@@ -204,7 +215,11 @@ async function startExperiment(
         });
       },
     );
-    ownChildren.set(index, { handle, ended: ended.finally(() => ownChildren.delete(index)) });
+    const countAndForget = () => {
+      metrics.countChange(index);
+      ownChildren.delete(index);
+    };
+    ownChildren.set(index, { handle, ended: ended.finally(countAndForget) });
   } catch (err) {
     const record = state.records[index];
     if (isFinal(record.status)) return;

@@ -32,6 +32,7 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   follow: { argv: ['-f'], value: true },
   port: { argv: ['--port', '17233'], value: 17_233 },
   uiPort: { argv: ['--ui-port', '18233'], value: 18_233 },
+  metricsPort: { argv: ['--metrics-port', '19233'], value: 19_233 },
   dbFile: { argv: ['--db-file', 'x.db'], value: 'x.db' },
   retention: { argv: ['--retention', '2d'], value: 172_800_000 },
   host: { argv: ['--host', '10.0.0.2'], value: '10.0.0.2' },
@@ -44,6 +45,7 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   machineId: { argv: ['--machine-id', 'gpu-1'], value: 'gpu-1' },
   allowDir: { argv: ['--allow-dir', '/a', '/b'], value: ['/a', '/b'] },
   runsDir: { argv: ['--runs-dir', '/r'], value: '/r' },
+  metrics: { argv: ['--metrics', '0.0.0.0:9464'], value: '0.0.0.0:9464' },
 };
 
 const REQUIRED_ARGS: Partial<Record<CommandName, string[]>> = {
@@ -109,6 +111,15 @@ test('every problem is reported at once, each naming its option and value', () =
   expect(() => parse('submit', ['--max-concurrent', '0', '--timeout', 'soon'])).toThrow(
     '--max-concurrent must be an integer ≥ 1 (got "0")\n--timeout: "soon" is not a duration',
   );
+});
+
+test('--metrics takes an IP address and port, or a port on 127.0.0.1; a host name or a bad port is refused', () => {
+  expect(parse('worker', ['--metrics', '9464']).metrics).toBe('127.0.0.1:9464');
+  expect(parse('worker', ['--metrics', 'localhost:9464']).metrics).toBe('127.0.0.1:9464');
+  expect(parse('worker', ['--metrics', '[::1]:9464']).metrics).toBe('[::1]:9464');
+  expect(parse('worker', []).metrics).toBeUndefined();
+  expect(() => parse('worker', ['--metrics', 'metrics.example:9464'])).toThrow('--metrics must name an IP address');
+  expect(() => parse('worker', ['--metrics', '127.0.0.1:70000'])).toThrow('--metrics must be HOST:PORT or PORT');
 });
 
 test('an unknown choice is refused with the choices', () => {

@@ -12,7 +12,7 @@ import { resolveWorkDir } from '../invocation.js';
 export async function run(_args: string[], options: OptionsOf<'server'>): Promise<number> {
   const workDir = resolveWorkDir(options.workDir);
   const dbFile = path.resolve(workDir, options.dbFile ?? defaultDevServerOptions(workDir).dbFile);
-  const server = { port: options.port, uiPort: options.uiPort, dbFile };
+  const server = { port: options.port, uiPort: options.uiPort, metricsPort: options.metricsPort, dbFile };
   const temporalCli = await findTemporalCli();
   await mkdir(path.dirname(dbFile), { recursive: true });
   const address = `localhost:${server.port}`;
@@ -21,6 +21,7 @@ export async function run(_args: string[], options: OptionsOf<'server'>): Promis
       () =>
         console.log(
           `[OK] Temporal dev server on ${address}, Web UI http://localhost:${server.uiPort}, ` +
+            `metrics http://localhost:${server.metricsPort}/metrics, ` +
             `DB ${dbFile}, retention ${formatDuration(options.retention)}`,
         ),
       (err: Error) => console.error(`[WARN] ${err.message}`),
