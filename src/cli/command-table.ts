@@ -95,7 +95,17 @@ export const COMMANDS = {
       'Run a worker on this machine until SIGINT/SIGTERM: it runs batches and experiment processes ' +
       '(connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE or a profile).',
     arguments: [],
-    options: ['slots', 'taskQueue', 'logLimit', 'adoptWindow', 'onShutdown', 'machineId', 'allowDir', 'runsDir'],
+    options: [
+      'slots',
+      'resources',
+      'taskQueue',
+      'logLimit',
+      'adoptWindow',
+      'onShutdown',
+      'machineId',
+      'allowDir',
+      'runsDir',
+    ],
   },
   server: {
     description:

@@ -56,6 +56,8 @@ export interface PackedBatchState {
   quotas?: Record<number, string[]>;
   /** Indexes of the experiments with `Metering: manual`; absent when none (and in states packed before it existed). */
   manualMetering?: number[];
+  /** What experiments with a `Requires:` line need, by index; absent when none (and in older states). */
+  requires?: Record<number, Record<string, number>>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -68,7 +70,9 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const reasons: Record<number, EndReason> = {};
   const quotas: Record<number, string[]> = {};
   const manualMetering: number[] = [];
+  const requires: Record<number, Record<string, number>> = {};
   state.experiments.forEach((experiment, index) => {
+    if (experiment.requires) requires[index] = experiment.requires;
     if (experiment.quotas?.length) quotas[index] = experiment.quotas;
     if (experiment.metering === 'manual') manualMetering.push(index);
   });
@@ -98,6 +102,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     reasons,
     ...(Object.keys(quotas).length ? { quotas } : {}),
     ...(manualMetering.length ? { manualMetering } : {}),
+    ...(Object.keys(requires).length ? { requires } : {}),
   };
 }
 
@@ -122,6 +127,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       const quotas = packed.quotas?.[index];
       if (quotas) experiment.quotas = quotas;
       if (manualMetering.has(index)) experiment.metering = 'manual';
+      const requires = packed.requires?.[index];
+      if (requires) experiment.requires = requires;
       return experiment;
     }),
     records: packed.names.map((_, index): ExperimentRecord => {

@@ -33,6 +33,8 @@ export interface ExperimentSpec {
   quotas?: string[];
   /** `Metering: manual`: only its explicit `acquire` calls draw from its quotas; absent: its HTTP calls do too. */
   metering?: 'manual';
+  /** Machine resources a run needs (`Requires:` line), amounts by name; absent when none. */
+  requires?: Record<string, number>;
 }
 
 /**

@@ -42,6 +42,10 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   machineId: { argv: ['--machine-id', 'gpu-1'], value: 'gpu-1' },
   allowDir: { argv: ['--allow-dir', '/a', '/b'], value: ['/a', '/b'] },
   runsDir: { argv: ['--runs-dir', '/r'], value: '/r' },
+  resources: {
+    argv: ['--resources', 'GPU=2,mem=64G,avx512'],
+    value: { counted: { gpu: 2, mem: 64 * 1024 ** 3 }, capabilities: ['avx512'] },
+  },
 };
 
 const REQUIRED_ARGS: Partial<Record<CommandName, string[]>> = {

@@ -3,6 +3,7 @@ import { countByStatus, experimentViews, type StatusCounts } from '../../shared/
 import { batchEtaMs, runLeftMs } from '../../shared/eta.js';
 import type { Progress } from '../../shared/progress.js';
 import type { QuotaView } from '../../quota/slots.js';
+import type { WaitingExperiment } from '../../batch-client/machines.js';
 import type { BatchState, ExperimentView, RunHeartbeat } from '../../shared/types.js';
 
 export interface LiveExperimentView extends ExperimentView {
@@ -25,6 +26,8 @@ export interface LiveBatchView {
   experiments: LiveExperimentView[];
   /** The quotas the batch draws from, as their budgets stand; absent when it uses none. */
   quotas?: QuotaView[];
+  /** Queued experiments whose `Requires:` no live worker meets; absent when none. */
+  waiting?: WaitingExperiment[];
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -37,6 +40,7 @@ export function liveBatchView(
   runs: ReadonlyMap<number, RunHeartbeat>,
   now: number,
   quotas: QuotaView[] = [],
+  waiting: WaitingExperiment[] = [],
 ): LiveBatchView {
   const experiments = experimentViews(state).map((view, index): LiveExperimentView => {
     if (view.status !== 'running') return view;
@@ -61,5 +65,6 @@ export function liveBatchView(
     eta: etaMs === undefined ? null : { seconds: seconds(etaMs), at: new Date(now + etaMs).toISOString() },
     experiments,
     ...(quotas.length ? { quotas } : {}),
+    ...(waiting.length ? { waiting } : {}),
   };
 }
