@@ -5,6 +5,8 @@
  * the task to another; the ledger makes sure runs never hold more than the machine has.
  */
 import { Worker, type CustomSlotSupplier, type SlotInfo, type WorkerOptions } from '@temporalio/worker';
+import { machineRuns } from './activities/machine-runs.js';
+import type { RunSpec } from './keeper/run-files.js';
 import {
   formatMachineResources,
   IDENTITY_RESOURCES_MARK,
@@ -29,6 +31,8 @@ export class NoRoomError extends Error {}
 
 export class ResourceLedger {
   private readonly held: Resources = {};
+  /** Held by runs alive on this machine that no activity of this worker holds yet (left by a worker before it). */
+  private leftOver: Resources = {};
   private readonly placeholders: Placeholder[] = [];
   private readonly waiting = new Set<Resources>();
   private listeners: (() => void)[] = [];
@@ -57,7 +61,7 @@ export class ResourceLedger {
 
   /** What runs hold, tasks just taken and runs waiting for units ask of `name`, against what the machine has. */
   private free(name: string): number {
-    let used = this.held[name] ?? 0;
+    let used = (this.held[name] ?? 0) + (this.leftOver[name] ?? 0);
     for (const placeholder of this.placeholders) if (placeholder.units.includes(name)) used++;
     for (const needs of this.waiting) used += needs[name] ?? 0;
     return (this.machine.counted[name] ?? 0) - used;
@@ -135,7 +139,8 @@ export class ResourceLedger {
   private fits(needs: Resources): boolean {
     return Object.keys(needs).every(
       (name) =>
-        this.machine.counted[name] === undefined || (this.held[name] ?? 0) + needs[name] <= this.machine.counted[name],
+        this.machine.counted[name] === undefined ||
+        (this.held[name] ?? 0) + (this.leftOver[name] ?? 0) + needs[name] <= this.machine.counted[name],
     );
   }
 
@@ -153,10 +158,55 @@ export class ResourceLedger {
     };
   }
 
+  /** Sets what runs alive here, not held by this worker's activities, hold (from their run directories). */
+  setLeftOver(resources: Resources): void {
+    const changed = JSON.stringify(resources) !== JSON.stringify(this.leftOver);
+    this.leftOver = resources;
+    if (changed) this.notify();
+  }
+
   /** What runs hold now, by counted name (for tests and the start line). */
   heldNow(): Resources {
     return { ...this.held };
   }
+}
+
+/** How often the run directories are read for runs this worker does not hold (yet). */
+const LEFT_OVER_EVERY_MS = 2_000;
+
+/** The amounts held by runs alive on this machine (keeper running) whose keys are not in `held`. */
+export async function leftOverResources(runsDir: string, held: ReadonlySet<string>): Promise<Resources> {
+  const total: Resources = {};
+  for await (const run of machineRuns(runsDir)) {
+    if (!run.kept || held.has(run.runKey)) continue;
+    const requires = (await run.files.readJson<RunSpec>(run.files.spec))?.requires ?? {};
+    for (const [name, amount] of Object.entries(requires)) total[name] = (total[name] ?? 0) + amount;
+  }
+  return total;
+}
+
+/**
+ * Keeps the ledger's left-over amounts up to date: a worker restarted beside a GPU run it has not adopted yet
+ * must not start another. Read once before the first poll, then every 2 s.
+ */
+export async function watchLeftOverRuns(
+  ledger: ResourceLedger,
+  runsDir: string,
+  held: ReadonlySet<string>,
+): Promise<{ stop(): void }> {
+  if (!Object.keys(ledger.machine.counted).length) return { stop: () => undefined };
+  ledger.setLeftOver(await leftOverResources(runsDir, held));
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    leftOverResources(runsDir, held)
+      .then((resources) => ledger.setLeftOver(resources))
+      .catch(() => undefined)
+      .finally(() => (running = false));
+  }, LEFT_OVER_EVERY_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 interface QueuePermit {

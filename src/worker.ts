@@ -33,7 +33,13 @@ import type { KillMode } from './keeper/run-files.js';
 import { killModeOfMachine } from './keeper/run-tree.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from './settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
-import { createRequirementWorkers, identityOf, NO_RESOURCES, ResourceLedger } from './worker-queues.js';
+import {
+  createRequirementWorkers,
+  identityOf,
+  NO_RESOURCES,
+  ResourceLedger,
+  watchLeftOverRuns,
+} from './worker-queues.js';
 import { formatMachineResources, type MachineResources } from './shared/requirements.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
@@ -166,8 +172,10 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     taskQueue: hostQueue,
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
   });
+  const leftOver = await watchLeftOverRuns(resources, runsDir, held);
   const workers = [shared, own, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
-  return new StagedWorker(workers, [contact, orphans, { stop: () => void quotaAgent.close() }], hostQueue);
+  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }];
+  return new StagedWorker(workers, loops, hostQueue);
 }
 
 const RECONNECT_EVERY_MS = 5_000;

@@ -220,6 +220,7 @@ async function start(
     killGraceMs: settings.killGraceMs,
     leaseTimeoutMs: options.adoptWindowMs,
     quota,
+    ...(experiment.requires ? { requires: experiment.requires } : {}),
   };
   options.quotaAgent.register(quota.token, quota); // before the script can ask
   return launchKeeper(

@@ -5,7 +5,7 @@
  * id, runs directory); each script writes down the machine it ran on (STAGED_MACHINE_ID).
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -137,4 +137,45 @@ test('a malformed Requires: line is exit 2 naming file and line, nothing started
   });
   expect(worker.exitCode).toBe(2);
   expect(worker.stderr).toContain('--resources: "16Q" is not an amount');
+});
+
+/** Whether the experiment's run is held now by the worker process `pid` (its identity starts with `<pid>@`). */
+async function heldBy(workflowId: string, pid: number): Promise<boolean> {
+  const { raw } = await server.env.client.workflow.getHandle(workflowId).describe();
+  const pending = raw.pendingActivities?.[0];
+  return Boolean(pending?.lastWorkerIdentity?.startsWith(`${pid}@`));
+}
+
+test('a GPU run adopted by a worker restarted on its machine keeps its GPU: the next one waits for it', async () => {
+  const { dir, journal } = await tempExperimentsDir('resources-adopt');
+  const release = path.join(dir, '_release');
+  for (const name of ['exp1_gpu_first', 'exp2_gpu_next']) {
+    await writeScript(dir, name, journal, {
+      title: `${name}\n#\n# Requires: gpu`,
+      body: `${recordMachine(dir)}; while [ ! -e "${release}" ]; do sleep 0.1; done`,
+    });
+  }
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2 });
+  const runsDir = await tempDir('runs-gpu-box');
+  const gpuBox = ['--machine-id', 'gpu-box', '--runs-dir', runsDir, '--resources', 'gpu=1'];
+  const crashing = await startWorker(server.env.address, taskQueue, 2, gpuBox);
+  const handle = await startBatch(server.env, state);
+  await until(async () => (await readJournal(journal)).length > 0, 60_000, 'a GPU run to start');
+  const [first] = await readJournal(journal);
+
+  crashing.kill('SIGKILL');
+  await crashing.exited();
+  const restarted = await startWorker(server.env.address, taskQueue, 2, gpuBox);
+  const workflowId = `${state.batchId}/${first.name}`;
+  await until(() => heldBy(workflowId, restarted.pid), 60_000, 'the restarted worker to adopt the run');
+  await writeFile(release, '');
+  const summary = await batchSummary(handle);
+
+  expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual([
+    ['completed', 1],
+    ['completed', 1],
+  ]);
+  const entries = await readJournal(journal);
+  expect(entries.filter((entry) => entry.event === 'start')).toHaveLength(2);
+  expect(maxOverlap(entries)).toBe(1);
 });

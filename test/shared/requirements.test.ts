@@ -178,4 +178,20 @@ describe('the ledger of one machine', () => {
     controller.abort();
     await expect(waiting).rejects.toBe(controller.signal.reason);
   });
+
+  test('runs left alive here by an earlier worker count until this one holds them', async () => {
+    const ledger = new ResourceLedger(parseMachineResources('gpu=2'));
+    ledger.setLeftOver({ gpu: 1 });
+    expect(ledger.hasUnitOfEach(['gpu'])).toBe(true);
+    let claimed = false;
+    const claim = ledger.claim('q@needs:gpu', { gpu: 2 }, noWait).then((release) => {
+      claimed = true;
+      return release;
+    });
+    await noWait();
+    expect(claimed).toBe(false);
+    ledger.setLeftOver({});
+    (await claim)();
+    expect(claimed).toBe(true);
+  });
 });
