@@ -129,7 +129,13 @@ export class ResourceLedger {
     this.waiting.add(needs);
     if (placeholder) this.settle(placeholder);
     try {
-      while (!this.fits(needs)) await Promise.race([wait(), this.changed()]);
+      let change: Promise<void> | undefined; // one listener while waiting, not one per second
+      while (!this.fits(needs)) {
+        change ??= this.changed().then(() => {
+          change = undefined;
+        });
+        await Promise.race([wait(), change]);
+      }
     } finally {
       this.waiting.delete(needs);
     }
