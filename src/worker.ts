@@ -1,7 +1,8 @@
 /**
  * The worker: runs batch and experiment workflows and the experiment processes.
  * Its slots cap how many experiment processes this machine runs, across all batches. It polls two
- * task queues: the shared one (new runs, workflows) and this machine's own (adopting its runs).
+ * task queues: the shared one (new runs, workflows) and this machine's own (adopting its runs), and with
+ * `--resources` the queues of runs that need them (worker-queues.ts).
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -26,6 +27,14 @@ import { killModeOfMachine } from './keeper/run-tree.js';
 import { installRuntime, WorkerMetrics } from './metrics.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from './settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
+import {
+  createRequirementWorkers,
+  identityOf,
+  NO_RESOURCES,
+  ResourceLedger,
+  watchLeftOverRuns,
+} from './worker-queues.js';
+import { formatMachineResources, type MachineResources } from './shared/requirements.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -59,13 +68,15 @@ export interface StagedWorkerOptions {
   allowedRoots?: string[];
   /** Workflow code other than this build's: the upgrade test runs an older release's bundle. */
   workflowBundlePath?: string;
+  /** What this machine has (`--resources`): runs needing it are taken from its requirement queues. */
+  resources?: MachineResources;
 }
 
 export function hostQueueOf(taskQueue: string, machineId: string): string {
   return `${taskQueue}@${machineId}`;
 }
 
-/** Two SDK workers, one per task queue, run and stopped together. */
+/** SDK workers, one per task queue (shared, own, requirement queues), run and stopped together. */
 export class StagedWorker {
   constructor(
     private readonly workers: Worker[],
@@ -120,6 +131,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const quotaAgent = new QuotaAgent(budgets, quotaSocketPath(runsDir), (token) => runQuotasByToken(runsDir, token));
   await quotaAgent.listen();
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
+  const resources = new ResourceLedger(options.resources ?? NO_RESOURCES, options.slots);
+  const identity = identityOf(machineId, resources.machine);
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
@@ -133,6 +146,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     held,
     quotaAgent,
     metrics,
+    resources,
   });
   const common = {
     connection: options.connection,
@@ -140,6 +154,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     activities,
     shutdownForceTime: SHUTDOWN_FORCE_MS,
     maxHeartbeatThrottleInterval: PROGRESS_THROTTLE_MS,
+    ...(identity ? { identity } : {}),
   };
   const shared = await Worker.create({
     ...common,
@@ -155,9 +170,11 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     taskQueue: hostQueue,
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
   });
-  const loops = [contact, orphans, { stop: () => void quotaAgent.close() }];
+  const leftOver = await watchLeftOverRuns(resources, runsDir, held);
+  const workers = [shared, own, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
+  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  return new StagedWorker([shared, own], loops, hostQueue);
+  return new StagedWorker(workers, loops, hostQueue);
 }
 
 const RECONNECT_EVERY_MS = 5_000;
@@ -202,10 +219,12 @@ async function main(argv: string[]): Promise<void> {
       machineId: flags.machineId,
       runsRoot: path.resolve(flags.runsDir),
       allowedRoots: flags.allowDir ?? [process.cwd()],
+      resources: flags.resources,
     });
     console.log(
       `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
-        `machine=${worker.hostQueue} adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
+        `machine=${worker.hostQueue} resources=${flags.resources ? formatMachineResources(flags.resources) : 'none'} ` +
+        `adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
         `serves ${(flags.allowDir ?? [process.cwd()]).map((dir) => path.resolve(dir)).join(', ')}; ` +
         `stops runs by: ${describeKillMode(await killModeOfMachine())}` +
         (flags.metrics ? `; metrics http://${flags.metrics}/metrics` : ''),

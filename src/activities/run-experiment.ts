@@ -36,6 +36,7 @@ import { closedWorkflows, requestQuotaSlot } from './quota-slots.js';
 import type { QuotaAgent } from '../quota/agent.js';
 import type { WorkerMetrics } from '../metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
+import { NoRoomError, type ResourceLedger } from '../worker-queues.js';
 
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
 export type ShutdownMode = 'leave' | 'stop';
@@ -61,6 +62,8 @@ export interface ActivityOptions {
   /** Grants calls of quotas to this machine's runs. */
   quotaAgent: QuotaAgent;
   metrics: WorkerMetrics;
+  /** Counts the machine resources (`--resources`) its runs hold. */
+  resources: ResourceLedger;
 }
 
 export function createActivities(options: ActivityOptions) {
@@ -101,7 +104,9 @@ export function createActivities(options: ActivityOptions) {
         );
 
       let ending: RunEnding;
+      let releaseResources = () => {};
       try {
+        releaseResources = await claimResources(context, input, options.resources);
         if (input.adopt) {
           if (!(await files.exists())) {
             throw new RunLostError(`run ${location.run} is not on ${location.machineId} any more; it will run again`, {
@@ -112,14 +117,12 @@ export function createActivities(options: ActivityOptions) {
           ending = await attach();
         } else {
           const command = await resolveScript(input, location.run, logFile, options.allowedRoots);
-          const waitForSlot = async () => {
-            context.heartbeat(); // no details yet: nothing of this run exists anywhere
-            await delay(1_000, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
-            if (context.cancellationDetails?.cancelRequested) throw new CancelledFailure('cancelled');
-            if (context.cancellationSignal.aborted)
-              throw new RunLostError('stopped before it started', { stopped: true, started: false });
-          };
-          if (!(await options.slots.claimWhenFree(() => files.claim(), waitForSlot))) {
+          if (
+            !(await options.slots.claimWhenFree(
+              () => files.claim(),
+              () => waitBeforeStart(context),
+            ))
+          ) {
             ending = await attach(); // started here before, by a worker lost before the server heard of it
           } else {
             const launchedPid = await start(context, input, command, location, files, logFile, options).catch(
@@ -134,6 +137,8 @@ export function createActivities(options: ActivityOptions) {
       } catch (err) {
         if (err instanceof RunLostError) throw runLost(err.message, err.details);
         throw err;
+      } finally {
+        releaseResources();
       }
       options.metrics.runEnded(input, ending.exit, ending.startedAt);
       // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost
@@ -144,6 +149,28 @@ export function createActivities(options: ActivityOptions) {
 }
 
 export type StagedActivities = ReturnType<typeof createActivities>;
+
+/** A second of waiting for a slot or resources, heartbeating; ends the wait when the run is cancelled or let go. */
+async function waitBeforeStart(context: Context): Promise<void> {
+  context.heartbeat(); // no details yet: nothing of this run exists anywhere
+  await delay(1_000, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
+  if (context.cancellationDetails?.cancelRequested) throw new CancelledFailure('cancelled');
+  if (context.cancellationSignal.aborted)
+    throw new RunLostError('stopped before it started', { stopped: true, started: false });
+}
+
+/** Holds the resources the run needs while it runs here; a machine that has too little hands the task back. */
+async function claimResources(context: Context, input: RunInput, ledger: ResourceLedger): Promise<() => void> {
+  const needs = input.experiment.requires;
+  if (!needs) return () => {};
+  if (input.adopt) return ledger.hold(needs); // the run already uses them here
+  try {
+    return await ledger.claim(context.info.taskQueue, needs, () => waitBeforeStart(context));
+  } catch (err) {
+    if (!(err instanceof NoRoomError)) throw err;
+    throw new RunLostError(`${input.experiment.name} ${err.message}: handed back`, { stopped: true, started: false });
+  }
+}
 
 /** Checks the workflow input (untrusted) against the served roots, then decides how to run the script. */
 async function resolveScript(
@@ -199,6 +226,7 @@ async function start(
     killGraceMs: settings.killGraceMs,
     leaseTimeoutMs: options.adoptWindowMs,
     quota,
+    ...(experiment.requires ? { requires: experiment.requires } : {}),
   };
   options.quotaAgent.register(quota.token, quota); // before the script can ask
   const keeperPid = await launchKeeper(
@@ -208,6 +236,7 @@ async function start(
       STAGED_BATCH_ID: batchId,
       STAGED_EXPERIMENT: experiment.name,
       STAGED_ATTEMPT: String(location.run),
+      STAGED_MACHINE_ID: options.machineId,
       STAGED_RESULTS_DIR: resultsDir,
       PYTHONUNBUFFERED: '1',
       ...quotaEnvironment(process.env, options.quotaAgent.socketPath, quota.token, quotas, experiment.metering),

@@ -19,3 +19,4 @@ export { callsMeasuredEarlier, completedEarlier, notCompletedIn } from './earlie
 export { completedOnDisk, readSummaryFile, reserveBatchId, type BatchRecord } from './files.js';
 export { runningProgress } from './progress.js';
 export { quotaViews } from './quotas.js';
+export { liveMachines, waitingForMachines, type WaitingExperiment } from './machines.js';

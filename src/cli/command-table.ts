@@ -97,6 +97,7 @@ export const COMMANDS = {
     arguments: [],
     options: [
       'slots',
+      'resources',
       'taskQueue',
       'logLimit',
       'adoptWindow',

@@ -3,7 +3,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { isBatchDone } from '../shared/batch-state.js';
 import type { BatchState, BatchSummary } from '../shared/types.js';
-import { batchSummary, queryBatchState, quotaViews, runningProgress } from '../batch-client/index.js';
+import {
+  batchSummary,
+  queryBatchState,
+  quotaViews,
+  runningProgress,
+  waitingForMachines,
+} from '../batch-client/index.js';
 import { EXIT } from '../errors.js';
 import { liveBatchView } from './display/batch-view.js';
 import type { Display } from './display/display.js';
@@ -26,8 +32,12 @@ export type FollowResult = { kind: 'finished'; summary: BatchSummary } | { kind:
 
 export async function statusBlock(handle: WorkflowHandle, state: BatchState, status = 'running'): Promise<string[]> {
   const now = Date.now();
-  const [runs, quotas] = await Promise.all([runningProgress(handle.client, state), quotaViews(handle.client, state)]);
-  return statusLines(liveBatchView(state, status, runs, now, quotas));
+  const [runs, quotas, waiting] = await Promise.all([
+    runningProgress(handle.client, state),
+    quotaViews(handle.client, state),
+    waitingForMachines(handle.client, state),
+  ]);
+  return statusLines(liveBatchView(state, status, runs, now, quotas, waiting));
 }
 
 export async function followBatch(handle: WorkflowHandle, options: FollowOptions): Promise<FollowResult> {

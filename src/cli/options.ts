@@ -9,6 +9,7 @@ import { parseInteger, type IntegerLimits } from '../shared/integer.js';
 import { parseRetentionMs } from '../server/retention.js';
 import { DEV_SERVER_METRICS_PORT } from '../server/ports.js';
 import { parseMetricsAddress } from '../shared/metrics-address.js';
+import { parseMachineResources, type MachineResources } from '../shared/requirements.js';
 import {
   experimentsDirSetting,
   machineIdSetting,
@@ -244,6 +245,14 @@ export const OPTIONS = {
     env: 'STAGED_METRICS',
     parse: parseMetricsAddress,
   } as OptionSpec<string, false>,
+  resources: {
+    flags: '--resources <list>',
+    help:
+      'what this machine has: counted amounts (gpu=2,mem=64G; K/M/G/T are powers of 1024) and capabilities ' +
+      '(avx512: any number of runs may use it); experiments ask with a Requires: line',
+    shape: 'value',
+    parse: parseMachineResources,
+  } as OptionSpec<MachineResources, false>,
   runsDir: text<true>('--runs-dir <path>', 'where runs are kept on this machine (env STAGED_RUNS_DIR)', {
     default: () => runsRootSetting(),
     env: 'STAGED_RUNS_DIR',

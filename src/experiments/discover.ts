@@ -5,6 +5,7 @@ import { experimentIdOf } from '../shared/batch-state.js';
 import type { ExperimentSpec } from '../shared/types.js';
 import { quotaUseOf } from '../quota/declaration.js';
 import { describingText } from './docstring.js';
+import { requirementsOf, type Resources } from '../shared/requirements.js';
 import { decideScriptPriority, type PriorityRules } from './priority.js';
 import { BadInputError, DocstringLineError } from '../errors.js';
 import { isExecutable } from '../executable.js';
@@ -24,8 +25,18 @@ export interface DiscoveryRules {
 }
 
 /** What a batch carries of an experiment: no path or reason, since a batch holds thousands. */
-export function specOf({ id, name, file, priority, quotas, metering, calls }: DiscoveredExperiment): ExperimentSpec {
+export function specOf({
+  id,
+  name,
+  file,
+  priority,
+  quotas,
+  metering,
+  calls,
+  requires,
+}: DiscoveredExperiment): ExperimentSpec {
   const spec: ExperimentSpec = { id, name, file, priority };
+  if (requires) spec.requires = requires;
   if (quotas?.length) spec.quotas = quotas;
   if (metering) spec.metering = metering;
   if (quotas?.length && calls !== undefined) spec.calls = calls;
@@ -63,6 +74,17 @@ function decodeHead(head: Buffer, file: string, isPython: boolean): string {
   }
 }
 
+/** The `Requires:` lines; a bad one is bad input naming the file and the line's number in it. */
+function requirementsIn(source: string, isPython: boolean, file: string): Resources | undefined {
+  try {
+    return requirementsOf(describingText(source, isPython));
+  } catch (err) {
+    const quoted = /"(.*?)"/.exec((err as Error).message)?.[1];
+    const lineIndex = quoted === undefined ? -1 : source.split(/\r?\n/).findIndex((line) => line.includes(quoted));
+    throw new BadInputError(`${file}${lineIndex < 0 ? '' : `:${lineIndex + 1}`}: ${(err as Error).message}`);
+  }
+}
+
 export async function discoverExperiments(dir: string, rules: DiscoveryRules = {}): Promise<DiscoveredExperiment[]> {
   const info = await stat(dir).catch(() => undefined);
   if (!info) throw new BadInputError(`experiments directory not found: ${dir}`);
@@ -93,6 +115,7 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
       if (err instanceof DocstringLineError) throw new BadInputError(`${file}: ${err.message}`);
       throw err;
     }
+    const requires = requirementsIn(source, isPython, file);
     const unknown = use.quotas.filter((quota) => !rules.quotas?.has(quota));
     if (unknown.length) {
       const declared = rules.quotas?.size ? `declared: ${[...rules.quotas].join(', ')}` : 'none is declared';
@@ -112,6 +135,7 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
     if (use.quotas.length) experiment.quotas = use.quotas;
     if (use.calls !== undefined) experiment.calls = use.calls;
     if (use.metering) experiment.metering = use.metering;
+    if (requires) experiment.requires = requires;
     found.push(experiment);
   }
   return found;

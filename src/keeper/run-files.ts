@@ -23,6 +23,8 @@ export interface RunSpec {
   leaseTimeoutMs: number;
   /** The run's secret for the quota agent and the quotas it may draw from (re-registered by an adopting worker). */
   quota?: { token: string; experiment: string; quotas: Record<string, QuotaDeclaration> };
+  /** Machine resources the run holds (`Requires:`): a worker restarted here counts them before adopting it. */
+  requires?: Record<string, number>;
 }
 
 export type KillMode = 'cgroup' | 'process-scan';

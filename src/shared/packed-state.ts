@@ -60,6 +60,8 @@ export interface PackedBatchState {
   estimates?: Record<number, number>;
   /** The calls of experiments that made any (by quota), by index; absent when none did. */
   calls?: Record<number, Record<string, number>>;
+  /** What experiments with a `Requires:` line need, by index; absent when none (and in older states). */
+  requires?: Record<number, Record<string, number>>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -74,7 +76,9 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const manualMetering: number[] = [];
   const estimates: Record<number, number> = {};
   const calls: Record<number, Record<string, number>> = {};
+  const requires: Record<number, Record<string, number>> = {};
   state.experiments.forEach((experiment, index) => {
+    if (experiment.requires) requires[index] = experiment.requires;
     if (experiment.quotas?.length) quotas[index] = experiment.quotas;
     if (experiment.metering === 'manual') manualMetering.push(index);
     if (experiment.calls !== undefined) estimates[index] = experiment.calls;
@@ -108,6 +112,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     ...(manualMetering.length ? { manualMetering } : {}),
     ...(Object.keys(estimates).length ? { estimates } : {}),
     ...(Object.keys(calls).length ? { calls } : {}),
+    ...(Object.keys(requires).length ? { requires } : {}),
   };
 }
 
@@ -134,6 +139,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (manualMetering.has(index)) experiment.metering = 'manual';
       const estimate = packed.estimates?.[index];
       if (estimate !== undefined) experiment.calls = estimate;
+      const requires = packed.requires?.[index];
+      if (requires) experiment.requires = requires;
       return experiment;
     }),
     records: packed.names.map((_, index): ExperimentRecord => {

@@ -35,6 +35,8 @@ export interface ExperimentSpec {
   metering?: 'manual';
   /** The calls it expects to make (`Calls:` line), for the quota ETA; absent when not estimated. */
   calls?: number;
+  /** Machine resources a run needs (`Requires:` line), amounts by name; absent when none. */
+  requires?: Record<string, number>;
 }
 
 /**

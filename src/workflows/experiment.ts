@@ -36,6 +36,7 @@ import { budgetWorkflowId, slotReleaseSignal } from './quota-budget.js';
 import { QUOTA_SLOTS_PATCH, slotQuotasOf } from '../shared/start-order.js';
 import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
 import { STATUS_SEARCH_ATTRIBUTE } from './search-attributes.js';
+import { runQueueOf } from '../shared/requirements.js';
 
 /** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
 const NO_ACTIVITY_LIMIT = '3650 days';
@@ -63,7 +64,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   // Not eager: a run taken by whichever child's task completes first would break the start order.
   const startRun = proxyActivities<StagedActivities>({
     ...common,
-    taskQueue: settings.taskQueue,
+    taskQueue: runQueueOf(settings.taskQueue, input.experiment.requires),
     allowEagerDispatch: false,
   }).runExperiment;
   const adoptRun = (location: RunLocation) =>

@@ -46,6 +46,10 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   allowDir: { argv: ['--allow-dir', '/a', '/b'], value: ['/a', '/b'] },
   runsDir: { argv: ['--runs-dir', '/r'], value: '/r' },
   metrics: { argv: ['--metrics', '0.0.0.0:9464'], value: '0.0.0.0:9464' },
+  resources: {
+    argv: ['--resources', 'GPU=2,mem=64G,avx512'],
+    value: { counted: { gpu: 2, mem: 64 * 1024 ** 3 }, capabilities: ['avx512'] },
+  },
 };
 
 const REQUIRED_ARGS: Partial<Record<CommandName, string[]>> = {

@@ -65,3 +65,19 @@ test('two files with the same name and different extensions are refused, naming 
     `${path.join(dir, 'exp6_dup.py')} and ${path.join(dir, 'exp6_dup.sh')} have the same name "exp6_dup"; rename one`,
   );
 });
+
+test('a Requires: line is read into the spec; a malformed one names the file and its line number', async () => {
+  const dir = await tempDir('discover-requires');
+  await file(dir, 'exp1_train.py', '"""Train.\n\nRequires: gpu, mem=16G\n"""\n');
+  await file(dir, 'exp2_plain.sh', '#!/bin/sh\n# Plain\n', 0o755);
+  const found = await discoverExperiments(dir);
+  expect(found.map((experiment) => [experiment.name, experiment.requires])).toEqual([
+    ['exp1_train', { gpu: 1, mem: 16 * 1024 ** 3 }],
+    ['exp2_plain', undefined],
+  ]);
+
+  await file(dir, 'exp3_bad.sh', '#!/bin/sh\n# Bad\n#\n# Requires: gpu=two\n', 0o755);
+  await expect(discoverExperiments(dir)).rejects.toThrow(
+    /exp3_bad\.sh:4: malformed line "Requires: gpu=two": "two" is not an amount/,
+  );
+});

@@ -82,6 +82,15 @@ test('the quotas of an experiment and its manual metering survive the wire form'
   );
 });
 
+test("an experiment's requirements survive the wire form; a batch without any packs no field for them", () => {
+  const specs = experiments(3);
+  specs[1].requires = { gpu: 2, mem: 16 * 1024 ** 3 };
+  const packed = packBatchState(newBatchState('batch-requires', specs, settings, 1_700_000_000_000));
+  expect(packed.requires).toEqual({ 1: { gpu: 2, mem: 16 * 1024 ** 3 } });
+  expect(unpackBatchState(JSON.parse(JSON.stringify(packed))).experiments).toEqual(specs);
+  expect(packBatchState(newBatchState('batch-plain', experiments(2), settings, 0))).not.toHaveProperty('requires');
+});
+
 test('5,000 finished experiments pack under 512 KB', () => {
   const state = newBatchState('batch-big', experiments(5_000), settings, 1_700_000_000_000);
   state.records = state.records.map((_, i) => ({

@@ -1,6 +1,13 @@
 /** `status [batchId]`: a batch's counts, ETA and running experiments; without an id, the recent batches. */
 import type { Client } from '@temporalio/client';
-import { listBatches, quotaViews, readBatch, runningProgress, withClient } from '../../batch-client/index.js';
+import {
+  listBatches,
+  quotaViews,
+  readBatch,
+  runningProgress,
+  waitingForMachines,
+  withClient,
+} from '../../batch-client/index.js';
 import { EXIT } from '../../errors.js';
 import { batchSummaryFile } from '../../paths.js';
 import { countByStatus, summarize } from '../../shared/batch-state.js';
@@ -26,11 +33,12 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
       printFinished(summarize(state), options.json, undefined);
       return EXIT.ok;
     }
-    const [runs, quotas] = await Promise.all([
+    const [runs, quotas, waiting] = await Promise.all([
       runningProgress(client.workflow, state),
       quotaViews(client.workflow, state),
+      waitingForMachines(client.workflow, state),
     ]);
-    const view = liveBatchView(state, status.toLowerCase(), runs, Date.now(), quotas);
+    const view = liveBatchView(state, status.toLowerCase(), runs, Date.now(), quotas, waiting);
     if (options.json) console.log(JSON.stringify(view, null, 2));
     else [`Batch ${batchId}: ${view.status}`, ...statusLines(view)].forEach((line) => console.log(line));
     return EXIT.ok;

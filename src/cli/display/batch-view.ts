@@ -4,6 +4,7 @@ import { addCalls } from '../../shared/calls.js';
 import { batchEtaMs, runLeftMs } from '../../shared/eta.js';
 import type { Progress } from '../../shared/progress.js';
 import type { QuotaView } from '../../quota/slots.js';
+import type { WaitingExperiment } from '../../batch-client/machines.js';
 import type { BatchState, ExperimentView, RunHeartbeat } from '../../shared/types.js';
 
 export interface LiveExperimentView extends ExperimentView {
@@ -26,6 +27,8 @@ export interface LiveBatchView {
   experiments: LiveExperimentView[];
   /** The quotas the batch draws from, as their budgets stand; absent when it uses none. */
   quotas?: QuotaView[];
+  /** Queued experiments whose `Requires:` no live worker meets; absent when none. */
+  waiting?: WaitingExperiment[];
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -38,6 +41,7 @@ export function liveBatchView(
   runs: ReadonlyMap<number, RunHeartbeat>,
   now: number,
   quotas: QuotaView[] = [],
+  waiting: WaitingExperiment[] = [],
 ): LiveBatchView {
   const experiments = experimentViews(state).map((view, index): LiveExperimentView => {
     if (view.status !== 'running') return view;
@@ -62,5 +66,6 @@ export function liveBatchView(
     eta: etaMs === undefined ? null : { seconds: seconds(etaMs), at: new Date(now + etaMs).toISOString() },
     experiments,
     ...(quotas.length ? { quotas } : {}),
+    ...(waiting.length ? { waiting } : {}),
   };
 }

@@ -47,6 +47,7 @@ export function statusLines(view: LiveBatchView): string[] {
       eta,
   ];
   for (const quota of view.quotas ?? []) lines.push(`  ${quotaLine(quota, Date.now())}`);
+  for (const { name, needs, reason } of view.waiting ?? []) lines.push(`  [WAIT] ${name} needs ${needs}: ${reason}`);
   const running = view.experiments.filter(
     (experiment) => experiment.status === 'running' || experiment.status === 'retrying',
   );

@@ -1,0 +1,77 @@
+/**
+ * Which queued experiments no live worker can run: their `Requires:` against the resources live workers
+ * declare. A worker's identity carries its resources, and its workflow pollers on the batch's task queue
+ * keep polling while its slots and resources are busy, so Temporal's list of pollers is the list of live machines.
+ */
+import type { WorkflowClient } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import {
+  formatAmount,
+  formatResources,
+  resourcesInIdentity,
+  shortfallOf,
+  type MachineResources,
+  type Resources,
+} from '../shared/requirements.js';
+import type { BatchState } from '../shared/types.js';
+
+/** Temporal forgets a poller 5 min after its last poll; a live worker polls again within about a minute. */
+const LIVE_POLLER_MS = 3 * 60_000;
+
+export interface WaitingExperiment {
+  name: string;
+  /** What it requires, as `gpu=2, mem=16G`. */
+  needs: string;
+  /** Why it waits: `no live worker has it`, with the closest machines' shortfall. */
+  reason: string;
+}
+
+/** The resources of each worker polling the task queue recently; a worker that declares none has none. */
+export async function liveMachines(
+  client: WorkflowClient,
+  taskQueue: string,
+  now = Date.now(),
+): Promise<MachineResources[]> {
+  const response = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return (response.pollers ?? [])
+    .filter((poller) => {
+      const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
+      return now - seconds * 1000 <= LIVE_POLLER_MS;
+    })
+    .map((poller) => resourcesInIdentity(poller.identity ?? '') ?? { counted: {}, capabilities: [] });
+}
+
+/** Queued experiments whose requirements no live worker meets; empty when none has requirements. */
+export async function waitingForMachines(client: WorkflowClient, state: BatchState): Promise<WaitingExperiment[]> {
+  const queued = state.experiments.filter(
+    (experiment, index) => experiment.requires && state.records[index].status === 'queued',
+  );
+  if (!queued.length) return [];
+  const machines = await liveMachines(client, state.settings.taskQueue).catch(() => undefined);
+  if (!machines) return []; // the server did not answer: say nothing rather than something wrong
+  return queued.flatMap((experiment) => {
+    const needs = experiment.requires!;
+    if (machines.some((machine) => !shortfallOf(needs, machine).length)) return [];
+    return [
+      { name: experiment.name, needs: formatResources(needs), reason: `no live worker has it${why(needs, machines)}` },
+    ];
+  });
+}
+
+/** ` (live workers have: gpu=1, no mem)`: the most any live worker has of each resource it lacks. */
+function why(needs: Resources, machines: MachineResources[]): string {
+  if (!machines.length) return ' (no worker is live)';
+  const lacking = Object.keys(needs)
+    .sort()
+    .flatMap((name) => {
+      if (machines.some((machine) => machine.capabilities.includes(name))) return [];
+      const most = Math.max(0, ...machines.map((machine) => machine.counted[name] ?? 0));
+      if (most >= needs[name]) return [];
+      return [most ? `${name}=${formatAmount(most)}` : `no ${name}`];
+    });
+  return lacking.length ? ` (live workers have at most: ${lacking.join(', ')})` : ' (none has all of it at once)';
+}

@@ -1,0 +1,166 @@
+/**
+ * Machine resources: what a worker has (`--resources gpu=2,mem=64G,avx512`) and what an experiment
+ * needs (`Requires: gpu=2, mem=16G`), and the task queues that route one to the other.
+ * Workflow code imports this file, so it must stay free of Node APIs and I/O.
+ *
+ * A named amount (`gpu=2`, `mem=64G`) is counted: runs on one machine never need more than it has.
+ * A bare name on a worker (`avx512`) is a capability: never used up. A bare name in `Requires:` is 1 unit.
+ */
+
+/** Amounts by resource name, names lower-cased. */
+export type Resources = Record<string, number>;
+
+/** What a worker has: counted amounts, and capabilities that any number of runs may use at once. */
+export interface MachineResources {
+  counted: Resources;
+  capabilities: string[];
+}
+
+const RESOURCE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const AMOUNT = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i;
+const UNIT_POWERS: Record<string, number> = { '': 0, k: 1, m: 2, g: 3, t: 4 };
+/** Each requirement queue is polled by a worker of every machine that has its names: 2^k - 1 queues for k names. */
+export const MAX_RESOURCE_NAMES = 4;
+
+/** `2`, `16G`, `512M`, `1.5T`: K/M/G/T are powers of 1024 (an optional `B` or `iB` after them is allowed). */
+export function parseAmount(text: string): number {
+  const match = AMOUNT.exec(text.trim());
+  if (!match) {
+    throw new Error(`"${text}" is not an amount: write a whole number, optionally with K, M, G or T (e.g. 2, 16G)`);
+  }
+  const amount = Number(match[1]) * 1024 ** UNIT_POWERS[match[2].toLowerCase()];
+  if (!Number.isSafeInteger(amount) || amount < 1) {
+    throw new Error(`"${text}" is not an amount: it must come to a whole number of at least 1`);
+  }
+  return amount;
+}
+
+/** 17179869184 → `16G`; amounts that are not whole K/M/G/T stay as numbers. */
+export function formatAmount(amount: number): string {
+  for (const unit of ['T', 'G', 'M', 'K']) {
+    const size = 1024 ** UNIT_POWERS[unit.toLowerCase()];
+    if (amount >= size && amount % size === 0) return `${amount / size}${unit}`;
+  }
+  return String(amount);
+}
+
+interface ResourceEntry {
+  name: string;
+  amount?: number;
+}
+
+/** `gpu=2, mem=16G, avx512`: each entry once; throws a message naming the bad entry. */
+function parseEntries(text: string): ResourceEntry[] {
+  const entries: ResourceEntry[] = [];
+  for (const raw of text.split(',').map((entry) => entry.trim())) {
+    const [rawName, ...rest] = raw.split('=');
+    const name = rawName.trim().toLowerCase();
+    if (!RESOURCE_NAME.test(name)) {
+      throw new Error(`"${raw}" is not a resource: write name or name=amount (letters, digits, _ and -)`);
+    }
+    if (entries.some((entry) => entry.name === name)) throw new Error(`${name} is given twice`);
+    if (rest.length > 1) throw new Error(`"${raw}" has more than one "="`);
+    entries.push(rest.length ? { name, amount: parseAmount(rest[0]) } : { name });
+  }
+  return entries;
+}
+
+/** A worker's `--resources`: `gpu=2,mem=64G` are counted, a bare `avx512` is a capability. */
+export function parseMachineResources(text: string): MachineResources {
+  const entries = parseEntries(text);
+  if (entries.length > MAX_RESOURCE_NAMES) {
+    throw new Error(`at most ${MAX_RESOURCE_NAMES} resources (a worker polls one queue per combination of them)`);
+  }
+  const counted: Resources = {};
+  const capabilities: string[] = [];
+  for (const { name, amount } of entries) {
+    if (amount === undefined) capabilities.push(name);
+    else counted[name] = amount;
+  }
+  return { counted, capabilities };
+}
+
+/** An experiment's `Requires:` value: `gpu` is 1 unit, `gpu=2, mem=16G` are those amounts. */
+export function parseRequirements(text: string): Resources {
+  return Object.fromEntries(parseEntries(text).map(({ name, amount }) => [name, amount ?? 1]));
+}
+
+const REQUIRES_LINE = /^[\s#*-]*requires\s*:\s*(.*?)\s*$/gim;
+
+/** The `Requires:` lines of an experiment's describing text, merged; undefined when none. Throws on a bad one. */
+export function requirementsOf(text: string): Resources | undefined {
+  let found: Resources | undefined;
+  for (const line of text.matchAll(REQUIRES_LINE)) {
+    let parsed: Resources;
+    try {
+      parsed = parseRequirements(line[1]);
+    } catch (err) {
+      throw new Error(`malformed line "${line[0].trim()}": ${(err as Error).message}`, { cause: err });
+    }
+    for (const name of Object.keys(parsed)) {
+      if (found?.[name] !== undefined) throw new Error(`"${line[0].trim()}": ${name} is required twice`);
+    }
+    found = { ...found, ...parsed };
+  }
+  return found;
+}
+
+/** `gpu=2, mem=16G`, names sorted. */
+export function formatResources(resources: Resources): string {
+  return Object.keys(resources)
+    .sort()
+    .map((name) => `${name}=${formatAmount(resources[name])}`)
+    .join(', ');
+}
+
+/** `gpu=2,mem=64G,avx512`, as `--resources` takes it. */
+export function formatMachineResources({ counted, capabilities }: MachineResources): string {
+  return [...Object.keys(counted).map((name) => `${name}=${formatAmount(counted[name])}`), ...capabilities].join(',');
+}
+
+/** The queue of runs needing exactly these resource names: `<queue>@needs:gpu+mem`, names sorted. */
+export function requirementQueueOf(taskQueue: string, names: readonly string[]): string {
+  return `${taskQueue}@needs:${[...names].sort().join('+')}`;
+}
+
+/** Where an experiment's run activity is scheduled: the task queue itself when it requires nothing. */
+export function runQueueOf(taskQueue: string, requires: Resources | undefined): string {
+  const names = Object.keys(requires ?? {});
+  return names.length ? requirementQueueOf(taskQueue, names) : taskQueue;
+}
+
+/** Every non-empty subset of `names`, each sorted: the requirement queues a machine with these names polls. */
+export function nonEmptySubsets(names: readonly string[]): string[][] {
+  const sorted = [...names].sort();
+  const subsets: string[][] = [];
+  for (let mask = 1; mask < 1 << sorted.length; mask++) {
+    subsets.push(sorted.filter((_, bit) => mask & (1 << bit)));
+  }
+  return subsets;
+}
+
+/** What `requires` asks beyond what `machine` has, e.g. `gpu=2 (has 1)`; empty when the machine can run it. */
+export function shortfallOf(requires: Resources, machine: MachineResources): string[] {
+  return Object.keys(requires)
+    .sort()
+    .flatMap((name) => {
+      if (machine.capabilities.includes(name)) return [];
+      const has = machine.counted[name];
+      if (has === undefined) return [`${name}`];
+      return requires[name] > has ? [`${name}=${formatAmount(requires[name])} (has ${formatAmount(has)})`] : [];
+    });
+}
+
+/** Between a worker's pid@machine and its resources in its identity, as task queue pollers show it. */
+export const IDENTITY_RESOURCES_MARK = ' resources=';
+
+/** What a poller's identity says its machine has; undefined when it declares nothing (or cannot be read). */
+export function resourcesInIdentity(identity: string): MachineResources | undefined {
+  const at = identity.lastIndexOf(IDENTITY_RESOURCES_MARK);
+  if (at < 0) return undefined;
+  try {
+    return parseMachineResources(identity.slice(at + IDENTITY_RESOURCES_MARK.length));
+  } catch {
+    return undefined;
+  }
+}
