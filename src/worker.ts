@@ -18,7 +18,7 @@ import { watchOrphans } from './activities/orphans.js';
 import { QuotaAgent } from './quota/agent.js';
 import { BudgetClient } from './quota/budget-client.js';
 import { quotaSocketPath } from './quota/run-environment.js';
-import { watchServerContact } from './activities/server-contact.js';
+import { watchServerContact, type ServerContact } from './activities/server-contact.js';
 import { buildCommand, optionsOf } from './cli/program.js';
 import { loadConnectionConfig } from './connection.js';
 import { BadInputError, EXIT, oneLine } from './errors.js';
@@ -42,6 +42,12 @@ const SHUTDOWN_FORCE_MS = 30_000;
 export const PROGRESS_THROTTLE_MS = 2_000;
 /** Adopting a run starts no process, so this machine's own queue is not bounded by --slots. */
 const ADOPT_SLOTS = 1_000;
+/**
+ * One poll at a time on this machine's own queue. While the machine is cut off, the server still holds the
+ * polls it sent before the cut and hands each an adopt task that never arrives; every such task costs its
+ * experiment a heartbeat timeout and a longer back-off before it may run elsewhere (10 polls: ~60 s, not ~15 s).
+ */
+const ADOPT_POLLS = 1;
 /** Twice the default heartbeat timeout: a lost run is offered for adoption only after that timeout. */
 const MIN_USEFUL_ADOPT_WINDOW_MS = 60_000;
 
@@ -57,6 +63,8 @@ export interface StagedWorkerOptions {
   machineId?: string;
   /** Where runs are kept on this machine (default ~/.staged/runs, env STAGED_RUNS_DIR). */
   runsRoot?: string;
+  /** When this worker last reached the server (default: a probe every second on `connection`); stopped with it. */
+  contact?: ServerContact;
   /** How long a run outlives its lost worker, waiting to be adopted. */
   adoptWindowMs?: number;
   /** On SIGTERM/SIGINT: leave runs for the next worker here (default), or stop them. */
@@ -119,7 +127,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const machineId = options.machineId ?? machineIdSetting() ?? hostname();
   const hostQueue = hostQueueOf(options.taskQueue, machineId);
   const runsDir = path.join(options.runsRoot ?? runsRootSetting(), encodeURIComponent(options.taskQueue));
-  const contact = watchServerContact(options.connection);
+  const contact = options.contact ?? watchServerContact(options.connection);
   const held = new Set<string>();
   const orphans = watchOrphans(options.connection, options.namespace, runsDir, held, (message) =>
     console.log(`staged worker: ${message}`),
@@ -169,6 +177,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     ...common,
     taskQueue: hostQueue,
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
   const leftOver = await watchLeftOverRuns(resources, runsDir, held);
   const workers = [shared, own, ...(await createRequirementWorkers(common, options.taskQueue, resources))];

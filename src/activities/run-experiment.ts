@@ -208,7 +208,10 @@ async function start(
 ): Promise<number> {
   const { settings, experiment, batchId } = input;
   // Before any process exists, the server must know where it will: a lost worker's run is then adopted, never doubled.
-  await recordHeartbeatNow(context, { ...location, host: hostname(), startedAt: Date.now() });
+  const askedAt = Date.now();
+  await recordHeartbeatNow(context, { ...location, host: hostname(), startedAt: askedAt });
+  // The lease is renewed as of the last contact: a probe still failing since a cut must not make it old at once.
+  options.contact.heard(askedAt);
   const resultsDir = experimentResultsDir(settings.workDir, batchId, experiment.name);
   await mkdir(path.dirname(logFile), { recursive: true });
   await mkdir(resultsDir, { recursive: true });

@@ -11,6 +11,8 @@ const PROBE_DEADLINE_MS = 2_000;
 export interface ServerContact {
   /** Epoch ms of the last answer from the server. */
   lastContactAt(): number;
+  /** The server answered a call of this worker sent at `askedAt` (not only a probe: a heartbeat too). */
+  heard(askedAt: number): void;
   stop(): void;
 }
 
@@ -32,6 +34,9 @@ export function watchServerContact(connection: NativeConnection): ServerContact 
   void probe();
   return {
     lastContactAt: () => last,
+    heard: (askedAt) => {
+      last = Math.max(last, askedAt);
+    },
     stop: () => {
       stopped = true;
     },

@@ -7,7 +7,8 @@ export interface CuttableProxy {
   cut(): Promise<void>;
 }
 
-export async function cuttableProxy(target: string): Promise<CuttableProxy> {
+/** `listenHost`: where it listens, e.g. the host side of a test network of machines (machines.ts). */
+export async function cuttableProxy(target: string, listenHost = '127.0.0.1'): Promise<CuttableProxy> {
   const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
@@ -21,10 +22,10 @@ export async function cuttableProxy(target: string): Promise<CuttableProxy> {
     track(upstream);
     client.pipe(upstream).pipe(client);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
   const { port: own } = server.address() as { port: number };
   return {
-    address: `127.0.0.1:${own}`,
+    address: `${listenHost}:${own}`,
     async cut() {
       const closed = new Promise((resolve) => server.close(resolve));
       for (const socket of sockets) socket.destroy();

@@ -17,24 +17,32 @@ export interface WorkerProcess {
   exited(): Promise<number | undefined>;
 }
 
+/** How a worker process is launched: through a command that runs it elsewhere (another machine's namespaces). */
+export interface WorkerLaunch {
+  /** Runs `node worker.js …` as its last arguments, e.g. `nsenter --net=… unshare --uts …`. */
+  prefix?: string[];
+}
+
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
 export async function spawnWorker(
   address: string,
   taskQueue: string,
   slots: number,
   extraArgs: string[] = [],
+  { prefix = [] }: WorkerLaunch = {},
 ): Promise<WorkerProcess> {
-  const worker = execa(
+  const command = [
+    ...prefix,
     process.execPath,
-    workerCommand(['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs]),
-    {
-      env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
-      reject: false,
-      stdout: 'pipe',
-      stderr: 'inherit',
-      buffer: false,
-    },
-  ) as WorkerSubprocess;
+    ...workerCommand(['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs]),
+  ];
+  const worker = execa(command[0], command.slice(1), {
+    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
+    reject: false,
+    stdout: 'pipe',
+    stderr: 'inherit',
+    buffer: false,
+  }) as WorkerSubprocess;
   const lines = createInterface({ input: worker.stdout });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('worker did not start within 60s')), 60_000);

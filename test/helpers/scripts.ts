@@ -18,9 +18,14 @@ export interface ScriptOptions {
   title?: string;
   /** Shell commands between the journal's start and end lines. */
   body?: string;
+  /** Adds the host name (`$(hostname)`) to each journal line: which machine ran it. */
+  host?: boolean;
 }
 
-/** Writes `<dir>/<name>.sh`; it appends `start|end <name> <epoch ns> <pid> <attempt>` to `<journal>`. */
+/**
+ * Writes `<dir>/<name>.sh`; it appends `start|end <name> <epoch ns> <pid> <attempt> [<host>]` to `<journal>`.
+ * A body may write other events in the same form with `journalLine(journal, event, host)`.
+ */
 export async function writeScript(
   dir: string,
   name: string,
@@ -32,10 +37,10 @@ export async function writeScript(
     '#!/bin/sh',
     `# ${options.title ?? `${name} test experiment`}`,
     '',
-    `echo "start $STAGED_EXPERIMENT $(date +%s%N) $$ $STAGED_ATTEMPT" >> "${journal}"`,
+    journalLine(journal, 'start', options.host),
     options.body ?? 'sleep 0.2',
     'status=$?',
-    `echo "end $STAGED_EXPERIMENT $(date +%s%N) $$ $STAGED_ATTEMPT" >> "${journal}"`,
+    journalLine(journal, 'end', options.host),
     'exit $status',
     '',
   ].join('\n');
@@ -44,12 +49,21 @@ export async function writeScript(
   return file;
 }
 
+/** The shell command that appends one journal line for the running script. */
+export function journalLine(journal: string, event: JournalEntry['event'], host = false): string {
+  const fields = `${event} $STAGED_EXPERIMENT $(date +%s%N) $$ $STAGED_ATTEMPT${host ? ' $(hostname)' : ''}`;
+  return `echo "${fields}" >> "${journal}"`;
+}
+
 export interface JournalEntry {
-  event: 'start' | 'end';
+  /** `stopped`: the script was stopped (a TERM trap of its own body), so it has no `end`. */
+  event: 'start' | 'end' | 'stopped';
   name: string;
   atMs: number;
   pid: number;
   attempt: number;
+  /** The script's host name, when its journal lines carry it. */
+  host?: string;
 }
 
 export async function readJournal(journal: string): Promise<JournalEntry[]> {
@@ -58,13 +72,14 @@ export async function readJournal(journal: string): Promise<JournalEntry[]> {
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [event, name, ns, pid, attempt] = line.split(' ');
+      const [event, name, ns, pid, attempt, host] = line.split(' ');
       return {
-        event: event as 'start' | 'end',
+        event: event as JournalEntry['event'],
         name,
         atMs: Number(BigInt(ns) / 1_000_000n),
         pid: Number(pid),
         attempt: Number(attempt),
+        ...(host ? { host } : {}),
       };
     });
 }
