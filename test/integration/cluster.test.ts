@@ -12,6 +12,7 @@ import {
   clusterHome,
   MAX_MEMBERSHIP_PORT,
   SERVER_PORT_COUNT,
+  serverPorts,
   type ClusterService,
 } from '../../src/cluster/layout.js';
 import { findPostgres } from '../../src/cluster/postgres.js';
@@ -132,6 +133,17 @@ clusterTest(
     const listed = await fetch(`http://127.0.0.1:${uiPort}/api/v1/namespaces/default/workflows?query=${query}`);
     expect(listed.status).toBe(200);
     expect(await listed.text()).toContain(summary.batchId);
+
+    // The server serves its own Prometheus metrics (its last port): the batch's workflows completed there.
+    const serverQueue = `taskqueue="${taskQueue.replaceAll('-', '_')}"`; // the server's label values use _
+    const completedOnServer = async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${serverPorts(port).metrics}/metrics`)).text();
+      return metrics
+        .split('\n')
+        .filter((line) => line.startsWith('workflow_success{') && line.includes(serverQueue))
+        .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    };
+    await until(async () => (await completedOnServer()) >= 4, 30_000, 'three experiments and their batch counted');
 
     // The Temporal server SIGKILLed mid-batch and started again by `up`: PostgreSQL kept everything.
     const longDir = path.join(workDir, 'long');
