@@ -45,6 +45,14 @@ export interface BenchWorker {
   crash: () => Promise<unknown>;
 }
 
+/** Worker processes started and not yet exited: killWorkers() stops them on Ctrl-C. */
+const live = new Set<{ kill: (signal: NodeJS.Signals) => unknown }>();
+
+/** SIGKILLs every worker process still running: SIGTERM would wait for a server that is going away. */
+export function killWorkers(): void {
+  for (const worker of live) worker.kill('SIGKILL');
+}
+
 export async function startWorker(
   address: string,
   taskQueue: string,
@@ -59,6 +67,8 @@ export async function startWorker(
     stdout: 'pipe',
     stderr: 'ignore',
   });
+  live.add(worker);
+  void worker.finally(() => live.delete(worker));
   await new Promise<void>((resolve) =>
     worker.stdout.on('data', (chunk: Buffer) => chunk.includes('staged worker:') && resolve()),
   );

@@ -37,20 +37,21 @@ async function freeServerPort(): Promise<number> {
 
 export interface BenchCluster {
   env: BenchServer;
-  /** `cluster down`, then the scratch work dir goes; safe to call twice, and after a failed start. */
-  stop: () => Promise<void>;
+  /** The bench's connection to it, for the caller to close once no call is in flight. */
+  connection: Connection;
 }
 
-/** Calls `started` with the cluster's stop before anything runs, so that an interrupted start is cleaned up too. */
+/**
+ * Calls `started` with the cluster's stop (`cluster down`, then the scratch work dir goes; once however
+ * often called) before anything runs, so that a failed or interrupted start is cleaned up too.
+ */
 export async function startBenchCluster(started: (stop: () => Promise<void>) => void): Promise<BenchCluster> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'staged-bench-cluster-'));
   // mkdtemp makes it 0700: as root, PostgreSQL runs as the postgres user, who must enter it.
   await chmod(workDir, 0o755);
-  const opened: { connection?: Connection } = {};
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await opened.connection?.close().catch(() => undefined);
       await clusterDown(workDir);
       await rm(workDir, { recursive: true, force: true });
     })());
@@ -67,7 +68,7 @@ export async function startBenchCluster(started: (stop: () => Promise<void>) => 
   });
   const address = frontendAddress(state);
   console.log(`  cluster up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${address}, work dir ${workDir}`);
-  const connection = (opened.connection = await Connection.connect({ address }));
+  const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: state.namespace });
-  return { env: { name: 'cluster', address, client, workers: CLUSTER_WORKERS }, stop };
+  return { env: { name: 'cluster', address, client, workers: CLUSTER_WORKERS }, connection };
 }

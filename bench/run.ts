@@ -10,7 +10,16 @@ import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
 import { batchSummary } from '../src/batch-client/index.js';
 import { startDevServer } from '../src/server/dev-server-process.js';
-import { report, reportFor, rows, staged, startWorker, startWorkers, type BenchServer } from './bench-env.js';
+import {
+  killWorkers,
+  report,
+  reportFor,
+  rows,
+  staged,
+  startWorker,
+  startWorkers,
+  type BenchServer,
+} from './bench-env.js';
 import { startBenchCluster } from './cluster.js';
 import { quota } from './quota.js';
 import { makeExperiments, percentile, readTimeline, refillGaps, type Timeline } from './timeline.js';
@@ -221,27 +230,39 @@ async function main() {
   if (clusterMode && only >= 0 && !CLUSTER_PARTS.includes(process.argv[only + 1])) {
     throw new Error(`--cluster runs ${CLUSTER_PARTS.join(' and ')}: --only takes one of them`);
   }
-  // Everything started is stopped on the way out, on failure and on Ctrl-C too (the cluster runs detached).
+  // Every server started is stopped on the way out, on failure and on Ctrl-C too (the cluster runs detached).
   const cleanups: (() => Promise<unknown>)[] = [];
-  const cleanUp = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((err) => console.error(err));
-  };
+  // Closed on the way out, but not on Ctrl-C: closing a connection with a call in flight throws from a timer.
+  const connections: Connection[] = [];
+  // One clean-up, awaited by both the signal handler and the finally below.
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((err) => console.error(err));
+    })());
+  // `on`, not `once`: execa's exit handler kills this process at once when it sees no other listener.
+  let interruptedBy: NodeJS.Signals | undefined;
   const interrupted = (signal: NodeJS.Signals) => {
-    console.error(`\n${signal}: stopping the servers…`);
+    if (interruptedBy) return;
+    interruptedBy = signal;
+    console.error(`\n${signal}: stopping the workers and servers…`);
+    killWorkers();
     void cleanUp().finally(() => process.exit(130));
   };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
   try {
     console.log(`staged benchmarks on ${process.arch}, Node ${process.version}, ${new Date().toISOString()}`);
     const server = await startDevServer();
     cleanups.push(() => server.stop());
     const dev = await connectTo(server.address, server.namespace);
-    cleanups.push(() => dev.connection.close());
+    connections.push(dev.connection);
     const envs: BenchServer[] = [{ name: 'dev server', address: server.address, client: dev.client, workers: 1 }];
     if (clusterMode) {
       console.log('\nStarting a Temporal cluster on PostgreSQL (cluster up in a scratch work dir)…');
-      envs.push((await startBenchCluster((stop) => cleanups.push(stop))).env);
+      const cluster = await startBenchCluster((stop) => cleanups.push(stop));
+      connections.push(cluster.connection);
+      envs.push(cluster.env);
     }
     for (const [name, part] of Object.entries(PARTS)) {
       if (!selected(name)) continue;
@@ -251,6 +272,7 @@ async function main() {
       }
     }
   } finally {
+    if (!interruptedBy) await Promise.all(connections.map((connection) => connection.close().catch(() => undefined)));
     await cleanUp();
   }
   printTables();
