@@ -1,5 +1,7 @@
-/** What every bench part shares: the server, the figures table, a worker process and the CLI. */
+/** What every bench part shares: the server, the figures table, worker processes and the CLI. */
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
@@ -8,18 +10,31 @@ import { workerCommand } from '../src/worker-process.js';
 const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
 
 export interface BenchServer {
+  /** Names the server in the figures: `dev server` or `cluster`. */
+  name: string;
   address: string;
   client: Client;
+  /** How many worker processes share a batch's slots (startWorkers): 1 beside the dev server, 3 on the cluster. */
+  workers: number;
 }
 
 interface Row {
+  /** The server it was measured on (BenchServer.name). */
+  server: string;
   figure: string;
   value: string;
   target: string;
+  /** The value's numbers, for the ratios of `--cluster` (cluster ÷ dev server). */
+  numbers?: number[];
 }
 export const rows: Row[] = [];
-export const report = (figure: string, value: string, target = '') => {
-  rows.push({ figure, value, target });
+let reportingFor = 'dev server';
+/** The server the next figures are measured on. */
+export function reportFor(server: string): void {
+  reportingFor = server;
+}
+export const report = (figure: string, value: string, target = '', numbers?: number[]) => {
+  rows.push({ server: reportingFor, figure, value, target, numbers });
   console.log(`  ${figure}: ${value}${target ? `   (target ${target})` : ''}`);
 };
 
@@ -28,6 +43,14 @@ export interface BenchWorker {
   stop: () => Promise<unknown>;
   /** SIGKILL, as a crash: its runs live on under their keepers. */
   crash: () => Promise<unknown>;
+}
+
+/** Worker processes started and not yet exited: killWorkers() stops them on Ctrl-C. */
+const live = new Set<{ kill: (signal: NodeJS.Signals) => unknown }>();
+
+/** SIGKILLs every worker process still running: SIGTERM would wait for a server that is going away. */
+export function killWorkers(): void {
+  for (const worker of live) worker.kill('SIGKILL');
 }
 
 export async function startWorker(
@@ -44,6 +67,8 @@ export async function startWorker(
     stdout: 'pipe',
     stderr: 'ignore',
   });
+  live.add(worker);
+  void worker.finally(() => live.delete(worker));
   await new Promise<void>((resolve) =>
     worker.stdout.on('data', (chunk: Buffer) => chunk.includes('staged worker:') && resolve()),
   );
@@ -53,6 +78,27 @@ export async function startWorker(
     stop: async () => (worker.kill('SIGTERM'), await worker),
     crash: async () => (worker.kill('SIGKILL'), await worker),
   };
+}
+
+/**
+ * The workers of one batch on `env`: one worker with all the slots, or (the cluster) `env.workers`
+ * processes standing for as many machines, each with a machine id and runs directory of its own and an equal
+ * share of the slots, so that the batch's cap needs all of them.
+ */
+export async function startWorkers(env: BenchServer, taskQueue: string, slots: number): Promise<BenchWorker[]> {
+  if (env.workers === 1) return [await startWorker(env.address, taskQueue, slots)];
+  const runsRoot = await mkdtemp(path.join(tmpdir(), `staged-bench-runs-`));
+  const share = Math.ceil(slots / env.workers);
+  return Promise.all(
+    Array.from({ length: env.workers }, (_, index) =>
+      startWorker(env.address, taskQueue, share, [
+        '--machine-id',
+        `${taskQueue}-machine-${index + 1}`,
+        '--runs-dir',
+        path.join(runsRoot, `machine-${index + 1}`),
+      ]),
+    ),
+  );
 }
 
 export function staged(args: string[], address: string, taskQueue: string, cwd: string) {
