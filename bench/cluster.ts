@@ -4,36 +4,17 @@
  * `cluster down` and removes the work dir (its PostgreSQL data).
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { clusterDown, clusterUp } from '../src/cluster/cluster.js';
-import { frontendAddress, MAX_MEMBERSHIP_PORT, SERVER_PORT_COUNT } from '../src/cluster/layout.js';
+import { frontendAddress } from '../src/cluster/layout.js';
 import { freePort } from '../src/server/dev-server-process.js';
 import type { BenchServer } from './bench-env.js';
+import { freeServerPort } from '../src/cluster/free-ports.js';
 
 /** Worker processes on the cluster, as three machines. */
 export const CLUSTER_WORKERS = 3;
-
-async function portFree(port: number): Promise<boolean> {
-  const server = createServer();
-  const free = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => resolve(true));
-  });
-  if (free) await new Promise((resolve) => server.close(resolve));
-  return free;
-}
-
-/** A frontend port with the nine above it free too, the membership ports at most MAX_MEMBERSHIP_PORT. */
-async function freeServerPort(): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * (MAX_MEMBERSHIP_PORT - 20_000 - SERVER_PORT_COUNT));
-    const ports = Array.from({ length: SERVER_PORT_COUNT }, (_, index) => base + index);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-}
 
 export interface BenchCluster {
   env: BenchServer;

@@ -4,17 +4,9 @@
  * The programs are found, not built (`.ci/run` runs `cluster prepare` first).
  */
 import { chmod, mkdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import {
-  clusterFiles,
-  clusterHome,
-  MAX_MEMBERSHIP_PORT,
-  SERVER_PORT_COUNT,
-  serverPorts,
-  type ClusterService,
-} from '../../src/cluster/layout.js';
+import { clusterFiles, clusterHome, serverPorts, type ClusterService } from '../../src/cluster/layout.js';
 import { findPostgres } from '../../src/cluster/postgres.js';
 import { runningPidOf } from '../../src/server/background.js';
 import { groupAlive } from '../../src/server/process-group.js';
@@ -24,6 +16,7 @@ import type { BatchSummary } from '../../src/shared/types.js';
 import { CLI, spawnWorker, until, type WorkerProcess } from '../helpers/processes.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from '../helpers/scripts.js';
 import { uniqueQueue } from '../helpers/temporal.js';
+import { freeServerPort, portFree } from '../../src/cluster/free-ports.js';
 
 const SERVICES: ClusterService[] = ['postgres', 'server', 'ui'];
 
@@ -34,25 +27,6 @@ async function whyCannotRun(): Promise<string | undefined> {
     () => undefined,
     (err: Error) => err.message,
   );
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const server = createServer();
-  const free = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => resolve(true));
-  });
-  if (free) await new Promise((resolve) => server.close(resolve));
-  return free;
-}
-
-/** A frontend port with the nine above it free too (the server takes ten), all under MAX_MEMBERSHIP_PORT. */
-async function freeServerPort(): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * (MAX_MEMBERSHIP_PORT - 20_000 - SERVER_PORT_COUNT));
-    const ports = Array.from({ length: SERVER_PORT_COUNT }, (_, index) => base + index);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
 }
 
 const reason = await whyCannotRun();
