@@ -40,9 +40,10 @@ import {
 } from './search-attributes.js';
 
 /**
- * Runs a batch of experiments as a sliding window: experiments start strictly in the order of
- * `state.experiments` (already sorted by priority), at most `maxConcurrent` at a time, and a slot
- * is refilled as soon as an experiment ends. An experiment started by this run reports its end as
+ * Runs a batch of experiments as a sliding window: experiments start in the order of
+ * `state.experiments` (already sorted by priority; a busy quota's experiments may be passed over,
+ * shared/start-order.ts), at most `maxConcurrent` at a time, and a slot is refilled as soon as an
+ * experiment ends. An experiment started by this run reports its end as
  * its result, in one hop; retries, and the end of experiments from an earlier run, come by signal
  * (by workflow id, so they reach the current run). Children outlive a continue-as-new (ABANDON),
  * so the batch continues as new whenever its history grows past `historyLimit`, carrying its whole
@@ -72,7 +73,8 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
     noteWaiting(report.index);
   });
   // Known since before a continue-as-new: long enough.
-  const mayPassOver = (blocker: number) => Date.now() - (waitingSince.get(blocker) ?? 0) >= PASS_OVER_AFTER_MS;
+  const waitedMs = (blocker: number) => Date.now() - (waitingSince.get(blocker) ?? 0);
+  const mayPassOver = (blocker: number) => waitedMs(blocker) >= PASS_OVER_AFTER_MS;
   // A batch started before passing over existed starts strictly in order, as its history did.
   const passesOver = patched(QUOTA_SLOTS_PATCH);
 
@@ -86,7 +88,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
         continue;
       }
       if (!('start' in next)) {
-        const leftMs = PASS_OVER_AFTER_MS - (Date.now() - (waitingSince.get(next.blocker) ?? 0));
+        const leftMs = PASS_OVER_AFTER_MS - waitedMs(next.blocker);
         await condition(() => !stillBlocked(state, next.index) || state.cancelRequested, Math.max(1, leftMs));
         continue;
       }
