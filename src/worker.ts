@@ -12,6 +12,7 @@ import { CommanderError } from 'commander';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities, type ShutdownMode } from './activities/index.js';
+import { KeeperLauncher } from './activities/keeper-launch.js';
 import { MachineSlots } from './activities/machine-slots.js';
 import { runQuotasByToken } from './activities/machine-runs.js';
 import { watchOrphans } from './activities/orphans.js';
@@ -140,6 +141,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   await quotaAgent.listen();
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
   const resources = new ResourceLedger(options.resources ?? NO_RESOURCES, options.slots);
+  const keepers = new KeeperLauncher(runsDir);
+  await keepers.open();
   const identity = identityOf(machineId, resources.machine);
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
@@ -155,6 +158,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     quotaAgent,
     metrics,
     resources,
+    keepers,
   });
   const common = {
     connection: options.connection,
@@ -181,7 +185,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   });
   const leftOver = await watchLeftOverRuns(resources, runsDir, held);
   const workers = [shared, own, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
-  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }];
+  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
   return new StagedWorker(workers, loops, hostQueue);
 }

@@ -21,6 +21,7 @@ import { keeperAlive } from './keeper-launch.js';
 import type { ShutdownMode } from './run-experiment.js';
 import type { ServerContact } from './server-contact.js';
 import { requestStop } from './stop-run.js';
+import { watchRunDir, type RunDirWatch } from './run-dir-watch.js';
 
 const POLL_MS = 1_000;
 const STARTING_POLL_MS = 50;
@@ -94,6 +95,23 @@ async function holdRun(
   quotaToken: string | undefined,
   countCalls: (calls: Record<string, number> | undefined) => void,
 ): Promise<RunEnding> {
+  const runDir = watchRunDir(files.dir);
+  try {
+    return await followRun(context, files, location, options, quotaToken, countCalls, runDir);
+  } finally {
+    runDir.close();
+  }
+}
+
+async function followRun(
+  context: Context,
+  files: RunFiles,
+  location: RunLocation,
+  options: AttachOptions,
+  quotaToken: string | undefined,
+  countCalls: (calls: Record<string, number> | undefined) => void,
+  runDir: RunDirWatch,
+): Promise<RunEnding> {
   const details: RunHeartbeatDetails = { ...location, host: hostname(), startedAt: Date.now() };
   const attachedAt = Date.now();
   let started: RunStarted | undefined;
@@ -141,10 +159,8 @@ async function holdRun(
     countCalls(calls);
     context.heartbeat(details);
 
-    // Quick while the keeper starts: the workflow learns of the start (running, attempts) at once.
-    await delay(started ? POLL_MS : STARTING_POLL_MS, undefined, { signal: context.cancellationSignal }).catch(
-      () => undefined,
-    );
+    // Woken at once by the keeper's start and end records; polling is the fallback and paces the heartbeats.
+    await runDir.wait(started ? POLL_MS : STARTING_POLL_MS, context.cancellationSignal);
     if (context.cancellationSignal.aborted) return letGo(context, files, location, keeperPid, options);
   }
 }

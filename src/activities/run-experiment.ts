@@ -26,7 +26,7 @@ import { NotRunnableError, RunLostError } from '../errors.js';
 import { attachToRun, type RunEnding } from './attach.js';
 import { resolveCommand, type ExperimentCommand } from './command.js';
 import { experimentEnvironment } from './child-env.js';
-import { launchKeeper } from './keeper-launch.js';
+import type { KeeperLauncher } from './keeper-launch.js';
 import { guardScript, guardServedDirectory } from './script-guard.js';
 import type { MachineSlots } from './machine-slots.js';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -64,6 +64,8 @@ export interface ActivityOptions {
   metrics: WorkerMetrics;
   /** Counts the machine resources (`--resources`) its runs hold. */
   resources: ResourceLedger;
+  /** Starts each run's keeper (one waits ready ahead). */
+  keepers: KeeperLauncher;
 }
 
 export function createActivities(options: ActivityOptions) {
@@ -232,7 +234,7 @@ async function start(
     ...(experiment.requires ? { requires: experiment.requires } : {}),
   };
   options.quotaAgent.register(quota.token, quota); // before the script can ask
-  const keeperPid = await launchKeeper(
+  const keeperPid = await options.keepers.launch(
     files,
     spec,
     experimentEnvironment(process.env, {

@@ -6,16 +6,18 @@
  * has renewed its lease within the adoption window (see docs/reliability.md).
  *
  * Usage: node keeper.js <run directory>   (the experiment's environment is the keeper's own)
+ *        node keeper.js --standby         (started ahead by a worker: reads `{"dir", "env"}` on stdin,
+ *                                          then keeps that run; exits when stdin closes with nothing)
  */
 import { spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { appendFile, readFile, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import { finished } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AttemptLog } from './attempt-log.js';
 import { ProgressReader } from '../shared/progress.js';
-import { RunFiles, type RunEnd, type RunSpec } from './run-files.js';
+import { RunFiles, STANDBY_FLAG, type RunEnd, type RunSpec } from './run-files.js';
 import { RUN_MARKER, runTreeFor } from './run-tree.js';
 import { forcedKillModeSetting } from '../settings.js';
 
@@ -27,7 +29,7 @@ const DRAIN_MS = 2_000;
 /** Beyond the kill grace, how long a stopped run's main process may live before it is stopped again. */
 const STOP_AGAIN_AFTER_MS = 1_000;
 
-async function keep(files: RunFiles): Promise<void> {
+async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
   // Listened to before anything starts: a stop asked for in the first milliseconds must not be lost.
   let stopAsked: RunEnd | undefined;
   let onStopAsked: (end: RunEnd) => void = (end) => (stopAsked = end);
@@ -38,12 +40,12 @@ async function keep(files: RunFiles): Promise<void> {
     );
   });
   const spec = (await files.readJson<RunSpec>(files.spec))!;
-  const tree = await runTreeFor(spec.runId, forcedKillModeSetting());
+  const tree = await runTreeFor(spec.runId, forcedKillModeSetting(env));
   const command = tree.wrap(spec.file, spec.args);
   const log = new AttemptLog(spec.logFile, spec.logLimitBytes);
   const child = spawn(command.file, command.args, {
     cwd: spec.cwd,
-    env: { ...process.env, [RUN_MARKER]: spec.runId },
+    env: { ...env, [RUN_MARKER]: spec.runId },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -136,15 +138,34 @@ async function keep(files: RunFiles): Promise<void> {
   await rm(files.lease, { force: true });
 }
 
-const dir = process.argv[2];
-if (!dir) {
-  console.error('usage: keeper.js <run directory>');
-  process.exit(2);
+/** A standby keeper's run: the worker's one message, or undefined when the worker went away first. */
+async function handedRun(): Promise<{ dir: string; env: NodeJS.ProcessEnv } | undefined> {
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) text += chunk as string;
+  return text.trim() ? (JSON.parse(text) as { dir: string; env: NodeJS.ProcessEnv }) : undefined;
 }
+
+async function main(argv: string[]): Promise<void> {
+  if (argv[0] !== STANDBY_FLAG) {
+    if (!argv[0]) throw new Error('usage: keeper.js <run directory> | keeper.js --standby');
+    return keep(new RunFiles(argv[0]), process.env);
+  }
+  const run = await handedRun();
+  if (!run) return;
+  // Its working directory names the run it keeps: keeperAlive() tells it from a reused pid by that.
+  process.chdir(run.dir);
+  const files = new RunFiles(run.dir);
+  await keep(files, run.env).catch(async (err) => {
+    await appendFile(files.keeperLog, `staged keeper: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`);
+    throw err;
+  });
+}
+
 // A keeper ignores the terminal's signals: it is stopped only through its run directory and SIGTERM.
 process.on('SIGINT', () => undefined);
 process.on('SIGHUP', () => undefined);
-keep(new RunFiles(dir)).then(
+main(process.argv.slice(2)).then(
   () => process.exit(0),
   (err) => {
     console.error(`staged keeper: ${err instanceof Error ? (err.stack ?? err.message) : err}`);

@@ -60,6 +60,9 @@ export function runKeyOf(workflowId: string, run: number): string {
   return `${encodeURIComponent(workflowId)}.run-${run}`;
 }
 
+/** `keeper.js --standby`: a keeper started ahead of its run, which it reads on stdin (activities/keeper-launch.ts). */
+export const STANDBY_FLAG = '--standby';
+
 export class RunFiles {
   readonly spec: string;
   readonly state: string;

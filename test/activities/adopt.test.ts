@@ -135,8 +135,10 @@ test(
 
     a.kill('SIGKILL');
     const killedAt = Date.now();
+    // Watched from the kill on: machine b may take longer than the window to start on a loaded machine.
+    const dying = waitUntilDead([orphan.pid], 30_000);
     await startWorkerProcess(server.env.address, taskQueue, 1, (await machine('b'))());
-    const deathAfter = await waitUntilDead([orphan.pid], 30_000);
+    const deathAfter = await dying;
     const diedAt = killedAt + deathAfter!;
     const summary = await batchSummary(handle);
 

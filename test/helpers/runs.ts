@@ -3,7 +3,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
-import { keeperAlive, launchKeeper } from '../../src/activities/keeper-launch.js';
+import { keeperAlive, launchKeeper, type KeeperLauncher } from '../../src/activities/keeper-launch.js';
 import { RunFiles, type RunExit, type RunSpec } from '../../src/keeper/run-files.js';
 import { until } from './processes.js';
 
@@ -18,12 +18,19 @@ export interface KeptRun {
 
 const RUNNING_LINE = '[test] the script runs';
 
-/** Claims `runsDir/runKey` and launches a real keeper running `/bin/sh args`, as a worker would. */
+/**
+ * Claims `runsDir/runKey` and launches a real keeper running `/bin/sh args`, as a worker would (through
+ * `launcher`'s standby keeper when given).
+ */
 export async function launchRun(
   runsDir: string,
   runKey: string,
   args: string[],
-  { overrides = {}, env = {} }: { overrides?: Partial<RunSpec>; env?: Record<string, string> } = {},
+  {
+    overrides = {},
+    env = {},
+    launcher,
+  }: { overrides?: Partial<RunSpec>; env?: Record<string, string>; launcher?: KeeperLauncher } = {},
 ): Promise<{ files: RunFiles; spec: RunSpec; keeperPid: number }> {
   const files = RunFiles.of(runsDir, runKey);
   await files.claim();
@@ -40,7 +47,8 @@ export async function launchRun(
     leaseTimeoutMs: 60_000,
     ...overrides,
   };
-  const keeperPid = await launchKeeper(files, spec, { PATH: process.env.PATH!, ...env });
+  const runEnv = { PATH: process.env.PATH!, ...env };
+  const keeperPid = await (launcher ? launcher.launch(files, spec, runEnv) : launchKeeper(files, spec, runEnv));
   return { files, spec, keeperPid };
 }
 

@@ -24,7 +24,8 @@ test(
   'a killed client loses nothing: the batch runs on, watch re-attaches to live progress, status works ' + 'anywhere',
   async () => {
     const { dir, journal } = await tempExperimentsDir('client-kill');
-    for (const name of ['exp1_a', 'exp2_b', 'exp3_c']) await writeScript(dir, name, journal, { body: 'sleep 1.5' });
+    // Long enough that the batch still runs once status and watch have started, on a loaded machine too.
+    for (const name of ['exp1_a', 'exp2_b', 'exp3_c']) await writeScript(dir, name, journal, { body: 'sleep 4' });
     const taskQueue = uniqueQueue();
     await worker(server.env.address, taskQueue, 3);
     const batchId = `client-kill-${Date.now()}`;
