@@ -4,6 +4,7 @@
  * link (test/helpers/machines.ts). Checked from the experiment processes' own journal lines (times,
  * pids, host names), never from staged's bookkeeping.
  */
+import { readFileSync } from 'node:fs';
 import proto from '@temporalio/proto';
 import { batchSummary } from '../../src/batch-client/index.js';
 import { cuttableProxy, type CuttableProxy } from '../helpers/cuttable-proxy.js';
@@ -104,6 +105,17 @@ describeMachines('three machines (network namespaces with their own host names, 
   });
 
   /** Machines m1, m2 … with these slots, each with a worker on `taskQueue`. */
+  /** The worker processes inside `machine` (its keepers come and go with their runs). */
+  function workerPidsIn(machine: Machine): number[] {
+    return machine.processes().filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker.js');
+      } catch {
+        return false;
+      }
+    });
+  }
+
   async function machinesWithSlots(taskQueue: string, slots: number[], extraArgs: string[] = []): Promise<Machine[]> {
     const machines = await Promise.all(slots.map((_, i) => network.addMachine(`m${i + 1}`)));
     await Promise.all(machines.map((m, i) => m.startWorker(serverRelay.address, taskQueue, slots[i], extraArgs)));
@@ -198,7 +210,7 @@ describeMachines('three machines (network namespaces with their own host names, 
       for (const name of names(6)) await writeScript(dir, name, journal, { host: true, body: stoppable });
       const first = await batchIn(dir, { ...QUICK_LOSS, maxConcurrent: 6, maxRetries: 0 });
       const [, , cutOff] = await machinesWithSlots(first.taskQueue, [1, 2, 2], ADOPT_WINDOW);
-      const cutOffWorker = cutOff.processes();
+      const cutOffWorker = workerPidsIn(cutOff); // not its keepers: a standby keeper ends with the run it takes
       const firstHandle = await startBatch(env, first.state);
       await until(async () => (await unfinishedOn(journal, 'm3')).length === 2, 60_000, 'two runs on m3');
 
