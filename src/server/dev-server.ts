@@ -43,7 +43,7 @@ export const DEV_SERVER_DYNAMIC_CONFIG = [
  * The CLI puts each into the DSN; the Go driver (modernc.org/sqlite) runs it as `PRAGMA key=value` on
  * every connection it opens, and the server keeps exactly one (SetMaxOpenConns(1)).
  * - `journal_mode=WAL`: a commit appends its pages to `<file>-wal` and syncs that once, instead of
- *   writing, syncing and deleting a rollback journal and syncing the database (4 syncs; 5–10× slower
+ *   writing, syncing and deleting a rollback journal and syncing the database (about 4 syncs; 5–8× slower
  *   here). Stored in the file: a file made without it switches on its first open.
  * - `synchronous=FULL`: the WAL is synced before each commit returns, so a write the server has
  *   acknowledged survives a power loss or kernel crash too, not only a crash of the server process.
