@@ -4,10 +4,15 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { devServerProcess, type DevServerProcess } from '../../src/server/dev-server-process.js';
 
+/** The SQLite file of `ownServer(dir)`. */
+export function ownServerDbFile(dir: string): string {
+  return path.join(dir, 'db', 'temporal.db');
+}
+
 /** Not started yet: its address is known first, so that a worker can be started before it. */
 export async function ownServer(dir: string): Promise<DevServerProcess> {
   await mkdir(path.join(dir, 'db'), { recursive: true });
-  return devServerProcess({ dbFile: path.join(dir, 'db', 'temporal.db') });
+  return devServerProcess({ dbFile: ownServerDbFile(dir) });
 }
 
 /** Starts `devServer` and runs `body` with a client of it; then closes the client and kills the server. */
