@@ -55,6 +55,9 @@ function fail(err: unknown): never {
   process.exit(reportError(err, json));
 }
 
-buildProgram((code) => process.exit(code))
-  .parseAsync(process.argv)
-  .catch(fail);
+/** process.exit drops what a pipe has not taken yet (a long `status --json`): exit once stdout has flushed. */
+function exitWhenFlushed(code: number): void {
+  process.stdout.write('', () => process.exit(code));
+}
+
+buildProgram(exitWhenFlushed).parseAsync(process.argv).catch(fail);

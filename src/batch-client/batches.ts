@@ -13,11 +13,11 @@ import { batchSummaryFile } from '../paths.js';
 import { summarize } from '../shared/batch-state.js';
 import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
 import type { BatchState, BatchSummary } from '../shared/types.js';
-import { batchWorkflow } from '../workflows/batch.js';
-import { batchStateQuery, cancelExperimentsSignal } from '../workflows/messages.js';
+import type { batchWorkflow } from '../workflows/batch.js';
 import { BATCH_ID_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/search-attributes.js';
 import { ANSWER_TIMEOUT_MS } from './connect.js';
 import { readSummaryFile, reserveBatchId } from './files.js';
+import { BATCH_STATE_QUERY, BATCH_WORKFLOW, CANCEL_EXPERIMENTS_SIGNAL } from './workflow-names.js';
 
 export type BatchHandle = WorkflowHandle<typeof batchWorkflow>;
 
@@ -35,7 +35,7 @@ export async function startBatch(client: Client, state: BatchState): Promise<Bat
     experiments: state.experiments.map((experiment) => experiment.name),
   });
   try {
-    return await client.workflow.start(batchWorkflow, {
+    return await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW, {
       workflowId: batchId,
       taskQueue: settings.taskQueue,
       args: [packBatchState(state)],
@@ -66,7 +66,7 @@ export async function startBatch(client: Client, state: BatchState): Promise<Bat
 
 /** The batch's live state, from its query: a worker must answer. */
 export async function queryBatchState(handle: WorkflowHandle): Promise<BatchState> {
-  return unpackBatchState(await handle.query(batchStateQuery));
+  return unpackBatchState(await handle.query<PackedBatchState>(BATCH_STATE_QUERY));
 }
 
 /** Waits for the batch to end and returns its final state, from its result. */
@@ -135,7 +135,7 @@ export async function cancelExperiments(client: Client, batchId: string, pick: (
     throw new NoWorkerAnswersError(batchId, 'RUNNING', err);
   });
   const names = pick(state);
-  await found.handle.signal(cancelExperimentsSignal, names);
+  await found.handle.signal<[string[]]>(CANCEL_EXPERIMENTS_SIGNAL, names);
   return names;
 }
 
@@ -149,7 +149,7 @@ export interface BatchListing {
 /** The most recent batches, newest first. */
 export async function listBatches(client: Client, limit: number): Promise<BatchListing[]> {
   const batches: BatchListing[] = [];
-  for await (const workflow of client.workflow.list({ query: `WorkflowType = 'batchWorkflow'` })) {
+  for await (const workflow of client.workflow.list({ query: `WorkflowType = '${BATCH_WORKFLOW}'` })) {
     const experiments = workflow.memo?.experiments;
     batches.push({
       batchId: workflow.workflowId,

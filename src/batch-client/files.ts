@@ -4,37 +4,13 @@
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import { batchRecordFile, batchResultsDir, batchSummaryFile } from '../paths.js';
-import { END_REASONS, PRIORITIES, type BatchSummary } from '../shared/types.js';
+import type { BatchSummary } from '../shared/types.js';
 import { BadInputError } from '../errors.js';
+import type { z } from 'zod';
+import type { BatchRecord } from './file-schemas.js';
 
-const recordSchema = z.object({
-  batchId: z.string(),
-  submittedAt: z.string(),
-  experimentsDir: z.string(),
-  workDir: z.string(),
-  experiments: z.array(z.string()),
-});
-export type BatchRecord = z.infer<typeof recordSchema>;
-
-const summarySchema = z.object({
-  batchId: z.string(),
-  experiments: z.array(
-    z.object({
-      id: z.string(),
-      name: z.string(),
-      priority: z.enum(PRIORITIES),
-      status: z.enum(['completed', 'failed', 'cancelled']),
-      attempts: z.number(),
-      exitCode: z.number().nullable(),
-      reason: z.enum(END_REASONS).nullable().default(null),
-      startedAt: z.string().nullable(),
-      closedAt: z.string().nullable(),
-      calls: z.record(z.string(), z.number()).optional(),
-    }),
-  ),
-});
+export type { BatchRecord };
 
 /**
  * Creates `results/<id>/` and its batch.json; refuses an id whose folder exists, so a reused id
@@ -53,9 +29,13 @@ export async function reserveBatchId(record: BatchRecord): Promise<() => Promise
   return () => rm(dir, { recursive: true, force: true });
 }
 
-async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | undefined> {
+async function readJson<T>(
+  file: string,
+  schemaOf: (schemas: typeof import('./file-schemas.js')) => z.ZodType<T>,
+): Promise<T | undefined> {
   const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
+  const schema = schemaOf(await import('./file-schemas.js'));
   try {
     const parsed = schema.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : undefined;
@@ -66,7 +46,7 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | unde
 
 /** The summary the worker wrote when the batch ended; undefined when there is none. */
 export function readSummaryFile(workDir: string, batchId: string): Promise<BatchSummary | undefined> {
-  return readJson(batchSummaryFile(workDir, batchId), summarySchema);
+  return readJson(batchSummaryFile(workDir, batchId), (schemas) => schemas.summarySchema);
 }
 
 /** The summaries of the finished batches of this work dir whose experiments came from `experimentsDir`. */
@@ -74,7 +54,7 @@ export async function summariesOnDisk(workDir: string, experimentsDir: string): 
   const summaries: BatchSummary[] = [];
   const batchIds = await readdir(path.join(workDir, 'results')).catch(() => [] as string[]);
   for (const batchId of batchIds) {
-    const record = await readJson(batchRecordFile(workDir, batchId), recordSchema);
+    const record = await readJson(batchRecordFile(workDir, batchId), (schemas) => schemas.recordSchema);
     if (record?.experimentsDir !== experimentsDir) continue;
     const summary = await readSummaryFile(workDir, batchId);
     if (summary) summaries.push(summary);

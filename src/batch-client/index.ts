@@ -1,5 +1,12 @@
 /** The batch client: every call staged makes to Temporal about batches. Commands, tests and the bench go through it. */
-export { ANSWER_TIMEOUT_MS, checkNamespace, connect, withClient, withConnection } from './connect.js';
+export {
+  ANSWER_TIMEOUT_MS,
+  checkNamespace,
+  connect,
+  withClient,
+  withConnection,
+  withReadingClient,
+} from './connect.js';
 export {
   batchSummary,
   cancelBatch,

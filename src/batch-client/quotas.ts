@@ -2,7 +2,7 @@
 import type { WorkflowClient } from '@temporalio/client';
 import type { QuotaView } from '../quota/slots.js';
 import type { BatchState } from '../shared/types.js';
-import { budgetQuery, budgetWorkflowId } from '../workflows/quota-budget.js';
+import { BUDGET_QUERY, budgetWorkflowId } from './workflow-names.js';
 
 /** One view per quota of the batch; a budget not started yet (no call asked) or not answering is left out. */
 export async function quotaViews(client: WorkflowClient, state: BatchState): Promise<QuotaView[]> {
@@ -11,7 +11,7 @@ export async function quotaViews(client: WorkflowClient, state: BatchState): Pro
     names.map((name) =>
       client
         .getHandle(budgetWorkflowId(state.settings.taskQueue, name))
-        .query(budgetQuery)
+        .query<QuotaView>(BUDGET_QUERY)
         .catch(() => undefined),
     ),
   );

@@ -1,12 +1,12 @@
 /** `status [batchId]`: a batch's counts, ETA and running experiments; without an id, the recent batches. */
-import type { Client } from '@temporalio/client';
 import {
   listBatches,
+  type BatchListing,
   quotaViews,
   readBatch,
   runningProgress,
   waitingForMachines,
-  withClient,
+  withReadingClient,
 } from '../../batch-client/index.js';
 import { EXIT } from '../../errors.js';
 import { batchSummaryFile } from '../../paths.js';
@@ -21,28 +21,31 @@ const RECENT_BATCHES = 20;
 
 export async function run([batchId]: (string | undefined)[], options: OptionsOf<'status'>): Promise<number> {
   const workDir = resolveWorkDir(options.workDir);
-  return withClient(async (client) => {
-    if (!batchId) return printRecent(client, options.json);
+  // Reads everything first and prints after: the reads go out along with the connection's checks.
+  const print = await withReadingClient(async (client): Promise<() => void> => {
+    if (!batchId) {
+      const batches = await listBatches(client, RECENT_BATCHES);
+      return () => printRecent(batches, options.json);
+    }
     const reading = await readBatch(client, batchId, workDir);
     if (reading.kind === 'files') {
-      printFinished(reading.summary, options.json, batchSummaryFile(workDir, batchId));
-      return EXIT.ok;
+      return () => printFinished(reading.summary, options.json, batchSummaryFile(workDir, batchId));
     }
     const { state, status } = reading;
-    if (status === 'COMPLETED') {
-      printFinished(summarize(state), options.json, undefined);
-      return EXIT.ok;
-    }
+    if (status === 'COMPLETED') return () => printFinished(summarize(state), options.json, undefined);
     const [runs, quotas, waiting] = await Promise.all([
       runningProgress(client.workflow, state),
       quotaViews(client.workflow, state),
       waitingForMachines(client.workflow, state),
     ]);
     const view = liveBatchView(state, status.toLowerCase(), runs, Date.now(), quotas, waiting);
-    if (options.json) console.log(JSON.stringify(view, null, 2));
-    else [`Batch ${batchId}: ${view.status}`, ...statusLines(view)].forEach((line) => console.log(line));
-    return EXIT.ok;
+    return () => {
+      if (options.json) console.log(JSON.stringify(view, null, 2));
+      else [`Batch ${batchId}: ${view.status}`, ...statusLines(view)].forEach((line) => console.log(line));
+    };
   });
+  print();
+  return EXIT.ok;
 }
 
 function printFinished(summary: BatchSummary, json: boolean, source: string | undefined): void {
@@ -61,10 +64,8 @@ function printFinished(summary: BatchSummary, json: boolean, source: string | un
   if (source) console.log(`(from ${source}: Temporal no longer keeps this batch)`);
 }
 
-async function printRecent(client: Client, json: boolean): Promise<number> {
-  const batches = await listBatches(client, RECENT_BATCHES);
+function printRecent(batches: BatchListing[], json: boolean): void {
   if (json) console.log(JSON.stringify({ batches }, null, 2));
   else if (!batches.length) console.log(`No batches yet. Start one with: ${commandHint('submit')}`);
   else batchListLines(batches).forEach((line) => console.log(line));
-  return EXIT.ok;
 }

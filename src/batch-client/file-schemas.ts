@@ -1,0 +1,33 @@
+/**
+ * The shapes of a batch's files, checked when read. Loaded only when a file is read (files.ts): zod costs
+ * tens of milliseconds to load, which `status` of a running batch does not need.
+ */
+import { z } from 'zod';
+import { END_REASONS, PRIORITIES } from '../shared/types.js';
+
+export const recordSchema = z.object({
+  batchId: z.string(),
+  submittedAt: z.string(),
+  experimentsDir: z.string(),
+  workDir: z.string(),
+  experiments: z.array(z.string()),
+});
+export type BatchRecord = z.infer<typeof recordSchema>;
+
+export const summarySchema = z.object({
+  batchId: z.string(),
+  experiments: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      priority: z.enum(PRIORITIES),
+      status: z.enum(['completed', 'failed', 'cancelled']),
+      attempts: z.number(),
+      exitCode: z.number().nullable(),
+      reason: z.enum(END_REASONS).nullable().default(null),
+      startedAt: z.string().nullable(),
+      closedAt: z.string().nullable(),
+      calls: z.record(z.string(), z.number()).optional(),
+    }),
+  ),
+});
