@@ -49,6 +49,12 @@ const ADOPT_SLOTS = 1_000;
  * experiment a heartbeat timeout and a longer back-off before it may run elsewhere (10 polls: ~60 s, not ~15 s).
  */
 const ADOPT_POLLS = 1;
+/**
+ * Workflows kept in the worker's cache (the batches and the experiments being run). The SDK's default
+ * follows V8's heap limit, which the young generation's cap in WORKER_NODE_FLAGS lowers (60 -> 39 at a
+ * 256 MB old space): too few for a batch at concurrency 40, whose children would be evicted and replayed.
+ */
+const MAX_CACHED_WORKFLOWS = 60;
 /** Twice the default heartbeat timeout: a lost run is offered for adoption only after that timeout. */
 const MIN_USEFUL_ADOPT_WINDOW_MS = 60_000;
 
@@ -175,6 +181,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     ...(options.workflowBundlePath || existsSync(WORKFLOW_BUNDLE_PATH)
       ? { workflowBundle: { codePath: options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH } }
       : { workflowsPath: WORKFLOWS_PATH }),
+    maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: options.slots,
   });
   const own = await Worker.create({
