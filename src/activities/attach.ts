@@ -25,6 +25,11 @@ import { watchRunDir, type RunDirWatch } from './run-dir-watch.js';
 
 const POLL_MS = 1_000;
 const STARTING_POLL_MS = 50;
+/**
+ * A run is announced (running, its attempt) once it has run this long: one that ends sooner reports
+ * everything with its end, which spares the server two signals and three workflow tasks per short run.
+ */
+const ANNOUNCE_AFTER_MS = 1_000;
 /** A keeper writes its state within milliseconds of starting; one that has not after this is gone. */
 const KEEPER_START_MS = 10_000;
 /** After asking a keeper to stop, how long beyond the kill grace to wait for its exit record. */
@@ -124,7 +129,7 @@ async function followRun(
     if (exit) return { exit, startedAt: started?.startedAt };
     if (started) {
       details.startedAt = started.startedAt;
-      if (!announced) {
+      if (!announced && Date.now() - started.startedAt >= ANNOUNCE_AFTER_MS) {
         announced = true;
         await announceStart(context, location.run, started.startedAt);
       }
