@@ -24,6 +24,7 @@ function spawnKeeper(args: string[], cwd: string, env: NodeJS.ProcessEnv, logFil
       stdio: [stdin, log, log],
     });
     keeper.unref();
+    keeper.on('error', () => undefined); // a failed spawn has no pid: the callers check that
     return keeper;
   } finally {
     closeSync(log);
@@ -56,9 +57,9 @@ export class KeeperLauncher {
   }
 
   async launch(files: RunFiles, spec: RunSpec, env: Record<string, string>): Promise<number> {
-    const keeper = this.takeStandby();
-    if (!keeper?.pid) return launchKeeper(files, spec, env);
     await files.writeJson(files.spec, spec);
+    const keeper = this.takeStandby(); // after the await: one that died meanwhile is not taken
+    if (!keeper?.pid) return launchKeeper(files, spec, env);
     keeper.stdin!.end(JSON.stringify({ dir: path.resolve(files.dir), env }));
     return keeper.pid;
   }
@@ -95,6 +96,9 @@ export class KeeperLauncher {
         'pipe',
       );
       keeper.stdin!.on('error', () => undefined); // a standby that died: launch() starts one directly
+      keeper.on('exit', () => {
+        if (this.standby === keeper) this.standby = undefined;
+      });
       (keeper.stdin as unknown as { unref?: () => void }).unref?.();
       this.standby = keeper;
     } catch {
