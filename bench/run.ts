@@ -213,7 +213,7 @@ const PARTS: Record<string, Part> = {
     on: 'staged',
   },
   quota: {
-    title: '5. Quota: 30 experiments × 40 calls to an API allowing 100 per 5 s',
+    title: '5. Quota (bench/quota.ts), on the default only',
     measure: (s) => quota(s.server!),
     on: 'default',
   },
