@@ -117,7 +117,7 @@ function makespan(run: QuotaRun, label: string): void {
 
 export async function quota(env: BenchServer): Promise<void> {
   console.log(
-    `\n5. Quota: ${EXPERIMENTS} experiments × ${CALLS_EACH} calls to an API limited to ${LIMIT}/5s, ` +
+    `  ${EXPERIMENTS} experiments × ${CALLS_EACH} calls to an API limited to ${LIMIT}/5s, ` +
       `--max-concurrent ${CONCURRENCY}; a refused call is retried 3 times, 1 s apart, then the script exits 1`,
   );
   const metered = await runBatch(env, 'metered', true, false);

@@ -1,13 +1,16 @@
 /**
- * `npm run bench`: how close staged packs work to the ideal, side by side with `xargs -P`, at scale, and
- * under a quota (bench/quota.ts). Prints figures with their targets; never fails because the machine is slow.
- * Both sides of each comparison run in the same invocation, since this machine is shared and noisy.
- * `--cluster` runs the packing and throughput parts on the dev server and on a PostgreSQL cluster with
- * three workers (bench/cluster.ts), one after the other for each part, and prints cluster ÷ dev server.
+ * `npm run bench`: staged as users run it (the embedded default: a dev server on a SQLite file, with the
+ * arguments `submit` uses) beside staged on SQLite in memory and beside peers running the very same
+ * scripts: `tsp` (task-spooler) and `xargs -P` always, Slurm (default and tuned) with `--peers slurm`.
+ * Every figure comes from the scripts' own stamps; all columns run in one invocation, one after the other,
+ * since this machine is shared and noisy. Prints figures, ratios and the issue's targets; never fails
+ * because the machine is slow. `--cluster` adds a PostgreSQL cluster with three workers (bench/cluster.ts)
+ * as a further column for the parts it runs.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { execa } from 'execa';
 import { batchSummary } from '../src/batch-client/index.js';
 import { startDevServer } from '../src/server/dev-server-process.js';
 import {
@@ -22,6 +25,10 @@ import {
 } from './bench-env.js';
 import { startBenchCluster } from './cluster.js';
 import { quota } from './quota.js';
+import { slurmPeer } from './peers/slurm.js';
+import type { BenchSystem } from './peers/system.js';
+import { startTsp } from './peers/tsp.js';
+import { xargs } from './peers/xargs.js';
 import { makeExperiments, percentile, readTimeline, refillGaps, type Timeline } from './timeline.js';
 
 async function peakRssMiB(pid: number): Promise<number> {
@@ -77,62 +84,68 @@ async function runStaged(
   return { timeline: await readTimeline(journal), statusMs };
 }
 
-async function runXargs(count: number, seconds: number, concurrency: number, name: string): Promise<Timeline> {
-  const { dir, journal } = await makeExperiments(`${name}-xargs`, count, seconds);
-  await execa('sh', ['-c', `ls "${dir}"/exp* | xargs -P${concurrency} -I{} env STAGED_EXPERIMENT={} {}`]);
-  return readTimeline(journal);
+/** staged on `env` as a column: submit --detach and a worker process, as a user runs it. */
+function stagedSystem(column: string, env: BenchServer): BenchSystem {
+  return {
+    column,
+    server: env,
+    run: (name, count, seconds, concurrency, timeStatusAfterMs) =>
+      runStaged(env, count, seconds, concurrency, name, timeStatusAfterMs),
+  };
 }
 
-/** ` — on the cluster (3 workers)`, or nothing on the dev server. */
-const where = (env: BenchServer) => (env.workers > 1 ? ` — on the ${env.name} (${env.workers} workers)` : '');
+/** `--trivial <count>`: the throughput batch's size (1,000 unless given), the same for every column. */
+const TRIVIAL = Number(argValue('--trivial') ?? 1000);
 
-async function packing(env: BenchServer) {
-  console.log(`\n1. Packing: 30 experiments of 1 s at --max-concurrent 5 (ideal 6 s)${where(env)}`);
-  const stagedRun = (await runStaged(env, 30, 1, 5, 'packing')).timeline;
-  const xargsRun = await runXargs(30, 1, 5, 'packing');
+/** The figures every column measures: one row each in the table. */
+const FIGURE = {
+  packing: 'packing: 30 × 1 s at concurrency 5, makespan (ideal 6 s)',
+  maxRunning: 'packing: most running at once',
+  throughput: `throughput: ${TRIVIAL.toLocaleString('en')} trivial at concurrency 20`,
+  refill: 'refill p50 / p95 at concurrency 20',
+  status: `status --json on the running ${TRIVIAL.toLocaleString('en')} batch`,
+  idleRefill: 'idle refill p50 / p95: 10 × 0 s at concurrency 1',
+  rss: 'worker peak RSS (5,000 batch)',
+};
+
+async function packing(system: BenchSystem) {
+  const { timeline } = await system.run('packing', 30, 1, 5);
+  const overIdeal = timeline.makespanMs / 6000;
   report(
-    'staged makespan',
-    `${(stagedRun.makespanMs / 1000).toFixed(2)} s = ${(stagedRun.makespanMs / 6000).toFixed(2)}× ideal`,
+    FIGURE.packing,
+    `${(timeline.makespanMs / 1000).toFixed(2)} s = ${overIdeal.toFixed(2)}× ideal`,
     '≤ 1.10× ideal',
-    [stagedRun.makespanMs],
+    [overIdeal],
   );
-  report(
-    'xargs -P5 makespan',
-    `${(xargsRun.makespanMs / 1000).toFixed(2)} s = ${(xargsRun.makespanMs / 6000).toFixed(2)}× ideal`,
-    '',
-    [xargsRun.makespanMs],
-  );
-  const overXargs = stagedRun.makespanMs / xargsRun.makespanMs;
-  report('staged / xargs', `${overXargs.toFixed(2)}×`, '≤ 1.10×', [overXargs]);
-  report('staged max running at once', String(stagedRun.maxOverlap), '= 5', [stagedRun.maxOverlap]);
+  report(FIGURE.maxRunning, String(timeline.maxOverlap), '= 5', [timeline.maxOverlap]);
 }
 
-async function throughput(env: BenchServer) {
-  console.log(
-    `\n2. Throughput and refill: 1,000 trivial experiments at concurrency 20; 4. status latency on it${where(env)}`,
-  );
-  const { timeline: stagedRun, statusMs } = await runStaged(env, 1000, 0, 20, 'throughput', 5_000);
-  const xargsRun = await runXargs(1000, 0, 20, 'throughput');
-  const stagedGaps = refillGaps(stagedRun, 20);
-  const xargsGaps = refillGaps(xargsRun, 20);
-  const perSecond = 1000 / (stagedRun.makespanMs / 1000);
-  report('staged throughput', `${perSecond.toFixed(1)} experiments/s`, '≥ 30/s', [perSecond]);
-  const xargsPerSecond = 1000 / (xargsRun.makespanMs / 1000);
-  report('xargs -P20 throughput', `${xargsPerSecond.toFixed(1)} experiments/s`, '', [xargsPerSecond]);
-  const refill = [percentile(stagedGaps, 50), percentile(stagedGaps, 95)];
-  report('staged refill p50 / p95', `${refill[0]} / ${refill[1]} ms`, 'p95 ≤ 250 ms', refill);
-  const xargsRefill = [percentile(xargsGaps, 50), percentile(xargsGaps, 95)];
-  report('xargs refill p50 / p95', `${xargsRefill[0]} / ${xargsRefill[1]} ms`, '', xargsRefill);
-  report(
-    'status --json (1 process, on the running 1,000 batch)',
-    statusMs.map((ms) => `${ms} ms`).join(', '),
-    '≤ 1 s',
-    statusMs.length ? [percentile(statusMs, 50)] : undefined,
-  );
+async function throughput(system: BenchSystem) {
+  const { timeline, statusMs } = await system.run('throughput', TRIVIAL, 0, 20, system.server ? 5_000 : undefined);
+  const perSecond = TRIVIAL / (timeline.makespanMs / 1000);
+  report(FIGURE.throughput, `${perSecond.toFixed(1)}/s`, '≥ 30/s', [perSecond]);
+  const gaps = refillGaps(timeline, 20);
+  const refill = [percentile(gaps, 50), percentile(gaps, 95)];
+  report(FIGURE.refill, `${refill[0]} / ${refill[1]} ms`, 'p50 ≤ 300 ms', refill);
+  if (statusMs)
+    report(
+      FIGURE.status,
+      statusMs.map((ms) => `${ms} ms`).join(', '),
+      '≤ 1 s',
+      statusMs.length ? [percentile(statusMs, 50)] : undefined,
+    );
 }
 
-async function scaleAndLatency(env: BenchServer) {
-  console.log('\n3. Scale: 5,000 trivial experiments in one batch, concurrency 40, and status on it');
+/** A slot's refill when nothing else runs: from one experiment's end stamp to the next one's start stamp. */
+async function idleRefill(system: BenchSystem) {
+  const { timeline } = await system.run('idle', 10, 0, 1);
+  const gaps = refillGaps(timeline, 1);
+  const refill = [percentile(gaps, 50), percentile(gaps, 95)];
+  report(FIGURE.idleRefill, `${refill[0]} / ${refill[1]} ms`, 'p50 ≤ 100 ms', refill);
+}
+
+async function scaleAndLatency(system: BenchSystem) {
+  const env = system.server!;
   const { dir, journal } = await makeExperiments('scale', 5000, 0);
   const taskQueue = `bench-scale-${Date.now()}`;
   const worker = await startWorker(env.address, taskQueue, 40);
@@ -162,58 +175,131 @@ async function scaleAndLatency(env: BenchServer) {
     ),
   );
   const timeline = await readTimeline(journal);
-  report('submit --detach returns after', `${(submitMs / 1000).toFixed(2)} s`, '≤ 3 s');
+  report('submit --detach returns after (5,000 batch)', `${(submitMs / 1000).toFixed(2)} s`, '≤ 3 s', [submitMs]);
   report(
     '5,000 complete after',
     `${(completeMs / 1000).toFixed(1)} s (${(5000 / (timeline.makespanMs / 1000)).toFixed(1)} experiments/s)`,
+    '',
+    [completeMs],
   );
   report('history events per batch run', `max ${Math.max(...events)} over ${events.length} runs`, '< 10,000');
-  report('worker peak RSS', `${rss} MiB`, '≤ 250 MB');
+  report(FIGURE.rss, `${rss} MiB`, '≤ 250 MB', [rss]);
   report(
     'status --json (1 process, on the running 5,000 batch)',
     `${statusTimes.map((t) => `${t} ms`).join(', ')}`,
     '≤ 1 s',
+    statusTimes.length ? [percentile(statusTimes, 50)] : undefined,
   );
 }
 
-const PARTS: Record<string, (env: BenchServer) => Promise<void>> = {
-  packing,
-  throughput,
-  scale: scaleAndLatency,
-  quota,
+interface Part {
+  title: string;
+  measure: (system: BenchSystem) => Promise<void>;
+  /** Which columns it runs on: every one, staged's servers, or the default (file DB) alone. */
+  on: 'all' | 'staged' | 'default';
+}
+
+const PARTS: Record<string, Part> = {
+  packing: { title: '1. Packing: 30 experiments of 1 s at concurrency 5 (ideal 6 s)', measure: packing, on: 'all' },
+  throughput: {
+    title: `2. Throughput and refill: ${TRIVIAL} trivial experiments at concurrency 20; status on staged's batch`,
+    measure: throughput,
+    on: 'all',
+  },
+  idle: { title: '3. Idle refill: 10 trivial experiments one at a time', measure: idleRefill, on: 'all' },
+  scale: {
+    title: '4. Scale: 5,000 trivial experiments in one batch, concurrency 40, and status on it',
+    measure: scaleAndLatency,
+    on: 'staged',
+  },
+  quota: {
+    title: '5. Quota (bench/quota.ts), on the default only',
+    measure: (s) => quota(s.server!),
+    on: 'default',
+  },
 };
 
-/** The parts `--cluster` runs on both servers: the others need one worker (scale's RSS, quota's crash). */
-const CLUSTER_PARTS = ['packing', 'throughput'];
+/** The parts `--cluster` runs on every column: the others need one worker (scale's RSS, quota's crash). */
+const CLUSTER_PARTS = ['packing', 'throughput', 'idle'];
 
 const clusterMode = process.argv.includes('--cluster');
 
+function argValue(flag: string): string | undefined {
+  const index = process.argv.indexOf(flag);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+/** `--peers slurm` (comma-separated) adds those peers; tsp and xargs always run. */
+const extraPeers = (argValue('--peers') ?? '').split(',').filter(Boolean);
+
 /** `--only <part>` runs one part; `--quick` skips the 5,000 batch; `--cluster` runs CLUSTER_PARTS. */
 function selected(part: string): boolean {
-  const only = process.argv.indexOf('--only');
-  if (only >= 0) return process.argv[only + 1] === part;
+  const only = argValue('--only');
+  if (only !== undefined) return only === part;
   if (clusterMode) return CLUSTER_PARTS.includes(part);
   return !(part === 'scale' && process.argv.includes('--quick'));
 }
 
 /** `a / b` of each number, as `1.23×` (`1.23 / 1.40×` for two). */
-function ratio(cluster: number[] | undefined, dev: number[] | undefined): string {
-  if (!cluster || !dev || cluster.length !== dev.length) return '';
-  return `${cluster.map((value, index) => (value / dev[index]).toFixed(2)).join(' / ')}×`;
+function ratio(a: number[] | undefined, b: number[] | undefined): string {
+  if (!a || !b || a.length !== b.length) return '';
+  return `${a.map((value, index) => (value / b[index]).toFixed(2)).join(' / ')}×`;
 }
 
-function printTables(): void {
-  if (!clusterMode) {
-    console.log('\n| figure | value | target |\n| --- | --- | --- |');
-    for (const row of rows) console.log(`| ${row.figure} | ${row.value} | ${row.target} |`);
-    return;
+const rowOf = (column: string, figure: string) => rows.find((row) => row.server === column && row.figure === figure);
+
+/**
+ * One row per figure, one column per system in the order they ran, then each of `ratioColumns` ÷ the first
+ * column (the default), then the target.
+ */
+function printTable(columns: string[], ratioColumns: string[]): void {
+  const [base] = columns;
+  const figures = [...new Set(rows.map((row) => row.figure))];
+  const header = ['figure', ...columns, ...ratioColumns.map((column) => `${column} ÷ ${base}`), 'target'];
+  console.log(`\n| ${header.join(' | ')} |\n|${' --- |'.repeat(header.length)}`);
+  for (const figure of figures) {
+    const cells = columns.map((column) => rowOf(column, figure)?.value ?? '—');
+    const ratios = ratioColumns.map((column) => ratio(rowOf(column, figure)?.numbers, rowOf(base, figure)?.numbers));
+    const target = rows.find((row) => row.figure === figure)?.target ?? '';
+    console.log(`| ${[figure, ...cells, ...ratios, target].join(' | ')} |`);
   }
-  console.log('\n| figure | dev server (1 worker) | cluster (3 workers) | cluster ÷ dev server | target |');
-  console.log('| --- | --- | --- | --- | --- |');
-  for (const dev of rows.filter((row) => row.server === 'dev server')) {
-    const cluster = rows.find((row) => row.server === 'cluster' && row.figure === dev.figure);
-    const ratios = ratio(cluster?.numbers, dev.numbers);
-    console.log(`| ${dev.figure} | ${dev.value} | ${cluster?.value ?? '—'} | ${ratios} | ${dev.target} |`);
+}
+
+/** The issue's targets, each from this run's figures: measured, the target, and whether it is met. */
+function printTargets(defaultColumn: string, peerColumns: { tsp?: string; slurmTuned?: string }): void {
+  const first = (column: string | undefined, figure: string) =>
+    column === undefined ? undefined : rowOf(column, figure)?.numbers?.[0];
+  const perSecond = first(defaultColumn, FIGURE.throughput);
+  const over = (peer: string | undefined) => {
+    const theirs = first(peer, FIGURE.throughput);
+    return perSecond !== undefined && theirs !== undefined ? perSecond / theirs : undefined;
+  };
+  const targets: [string, number | undefined, string, (value: number) => boolean, (value: number) => string][] = [
+    [
+      'packing makespan × ideal',
+      first(defaultColumn, FIGURE.packing),
+      '≤ 1.10×',
+      (v) => v <= 1.1,
+      (v) => `${v.toFixed(2)}×`,
+    ],
+    ['trivial throughput', perSecond, '≥ 30/s', (v) => v >= 30, (v) => `${v.toFixed(1)}/s`],
+    ['throughput ÷ Slurm tuned', over(peerColumns.slurmTuned), '≥ 3×', (v) => v >= 3, (v) => `${v.toFixed(2)}×`],
+    ['throughput ÷ tsp', over(peerColumns.tsp), '(a local queue)', () => true, (v) => `${v.toFixed(2)}×`],
+    [
+      'refill p50 at concurrency 20',
+      first(defaultColumn, FIGURE.refill),
+      '≤ 300 ms',
+      (v) => v <= 300,
+      (v) => `${v} ms`,
+    ],
+    ['idle refill p50', first(defaultColumn, FIGURE.idleRefill), '≤ 100 ms', (v) => v <= 100, (v) => `${v} ms`],
+    ['status --json p50', first(defaultColumn, FIGURE.status), '≤ 1 s', (v) => v <= 1000, (v) => `${v} ms`],
+    ['worker peak RSS, 5,000 batch', first(defaultColumn, FIGURE.rss), '≤ 250 MB', (v) => v <= 250, (v) => `${v} MiB`],
+  ];
+  console.log(`\n| issue 13 target, on ${defaultColumn} | measured | target | met |\n| --- | --- | --- | --- |`);
+  for (const [name, value, target, met, show] of targets) {
+    const verdict = value === undefined ? '' : target.startsWith('(') ? '' : met(value) ? 'yes' : 'no';
+    console.log(`| ${name} | ${value === undefined ? 'not measured' : show(value)} | ${target} | ${verdict} |`);
   }
 }
 
@@ -222,14 +308,21 @@ async function connectTo(address: string, namespace: string) {
   return { connection, client: new Client({ connection, namespace }) };
 }
 
+const loadAverage = () =>
+  loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' / ');
+
 async function main() {
-  const only = process.argv.indexOf('--only');
-  if (only >= 0 && !(process.argv[only + 1] in PARTS)) {
+  const only = argValue('--only');
+  if (only !== undefined && !(only in PARTS)) {
     throw new Error(`--only takes one of: ${Object.keys(PARTS).join(', ')}`);
   }
-  if (clusterMode && only >= 0 && !CLUSTER_PARTS.includes(process.argv[only + 1])) {
-    throw new Error(`--cluster runs ${CLUSTER_PARTS.join(' and ')}: --only takes one of them`);
+  if (clusterMode && only !== undefined && !CLUSTER_PARTS.includes(only)) {
+    throw new Error(`--cluster runs ${CLUSTER_PARTS.join(', ')}: --only takes one of them`);
   }
+  const unknownPeer = extraPeers.find((peer) => peer !== 'slurm');
+  if (unknownPeer) throw new Error(`--peers takes: slurm (not ${unknownPeer})`);
   // Every server started is stopped on the way out, on failure and on Ctrl-C too (the cluster runs detached).
   const cleanups: (() => Promise<unknown>)[] = [];
   // Closed on the way out, but not on Ctrl-C: closing a connection with a call in flight throws from a timer.
@@ -245,37 +338,83 @@ async function main() {
   const interrupted = (signal: NodeJS.Signals) => {
     if (interruptedBy) return;
     interruptedBy = signal;
-    console.error(`\n${signal}: stopping the workers and servers…`);
+    console.error(`\n${signal}: stopping the workers, servers and peers…`);
     killWorkers();
     void cleanUp().finally(() => process.exit(130));
   };
   process.on('SIGINT', interrupted);
   process.on('SIGTERM', interrupted);
+  const columns: BenchSystem[] = [];
+  const peerColumns: { tsp?: string; slurmTuned?: string } = {};
   try {
-    console.log(`staged benchmarks on ${process.arch}, Node ${process.version}, ${new Date().toISOString()}`);
-    const server = await startDevServer();
-    cleanups.push(() => server.stop());
-    const dev = await connectTo(server.address, server.namespace);
-    connections.push(dev.connection);
-    const envs: BenchServer[] = [{ name: 'dev server', address: server.address, client: dev.client, workers: 1 }];
+    console.log(
+      `staged benchmarks on ${process.arch}, ${cpus().length} CPUs, Node ${process.version}, ` +
+        `${new Date().toISOString()}, load average ${loadAverage()}`,
+    );
+    // The embedded default first: the dev server on a SQLite file with `submit`'s arguments (devServerArgs).
+    const dbDir = await mkdtemp(path.join(tmpdir(), 'staged-bench-filedb-'));
+    cleanups.push(() => rm(dbDir, { recursive: true, force: true }));
+    const fileServer = await startDevServer({ dbFile: path.join(dbDir, 'temporal.db') });
+    cleanups.push(() => fileServer.stop());
+    const memoryServer = await startDevServer();
+    cleanups.push(() => memoryServer.stop());
+    for (const [column, server] of [
+      ['staged file DB', fileServer],
+      ['staged in-memory', memoryServer],
+    ] as const) {
+      const { connection, client } = await connectTo(server.address, server.namespace);
+      connections.push(connection);
+      columns.push(stagedSystem(column, { name: column, address: server.address, client, workers: 1 }));
+    }
     if (clusterMode) {
       console.log('\nStarting a Temporal cluster on PostgreSQL (cluster up in a scratch work dir)…');
       const cluster = await startBenchCluster((stop) => cleanups.push(stop));
       connections.push(cluster.connection);
-      envs.push(cluster.env);
+      columns.push(stagedSystem(`staged cluster (${cluster.env.workers} workers)`, cluster.env));
     }
+    console.log('\nPeers:');
+    const tsp = await startTsp((stop) => cleanups.push(stop));
+    if (tsp) {
+      columns.push(tsp);
+      peerColumns.tsp = tsp.column;
+    }
+    if (extraPeers.includes('slurm')) {
+      for (const tuned of [false, true]) {
+        const slurm = await slurmPeer(tuned, (stop) => cleanups.push(stop));
+        if (slurm) columns.push(slurm);
+        if (slurm && tuned) peerColumns.slurmTuned = slurm.column;
+      }
+    }
+    columns.push(xargs);
     for (const [name, part] of Object.entries(PARTS)) {
       if (!selected(name)) continue;
-      for (const env of envs) {
-        reportFor(env.name);
-        await part(env);
+      console.log(`\n${part.title}`);
+      const on = columns.filter((system, index) =>
+        part.on === 'all' ? true : part.on === 'staged' ? system.server !== undefined : index === 0,
+      );
+      for (const system of on) {
+        console.log(` ${system.column}:`);
+        reportFor(system.column);
+        try {
+          await part.measure(system);
+        } catch (err) {
+          // A peer that fails is reported, not fatal: staged's own figures still count.
+          if (system.server) throw err;
+          console.log(`  failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
       }
     }
   } finally {
     if (!interruptedBy) await Promise.all(connections.map((connection) => connection.close().catch(() => undefined)));
     await cleanUp();
   }
-  printTables();
+  console.log(`\nDone at ${new Date().toISOString()}, load average ${loadAverage()}`);
+  const stagedColumns = columns.filter((system) => system.server).map((system) => system.column);
+  printTable(
+    columns.map((system) => system.column),
+    stagedColumns.slice(1),
+  );
+  printTargets(columns[0].column, peerColumns);
 }
 main().catch((err) => {
   console.error(err);

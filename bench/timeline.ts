@@ -54,3 +54,15 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
 }
+
+/** Resolves once `count` experiments have stamped their end: how a peer without a client API says it is done. */
+export async function waitForEnds(journal: string, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(journal, 'utf8').catch(() => '');
+    const ends = text.split('\n').filter((line) => line.startsWith('end ')).length;
+    if (ends >= count) return;
+    if (Date.now() > deadline) throw new Error(`${ends} of ${count} experiments ended in ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
