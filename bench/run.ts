@@ -232,10 +232,13 @@ function argValue(flag: string): string | undefined {
 /** `--peers slurm` (comma-separated) adds those peers; tsp and xargs always run. */
 const extraPeers = (argValue('--peers') ?? '').split(',').filter(Boolean);
 
-/** `--only <part>` runs one part; `--quick` skips the 5,000 batch; `--cluster` runs CLUSTER_PARTS. */
+/** The parts `--only a,b` names. */
+const onlyParts = () => argValue('--only')?.split(',');
+
+/** `--only <part>[,<part>…]` runs those parts; `--quick` skips the 5,000 batch; `--cluster` runs CLUSTER_PARTS. */
 function selected(part: string): boolean {
-  const only = argValue('--only');
-  if (only !== undefined) return only === part;
+  const only = onlyParts();
+  if (only !== undefined) return only.includes(part);
   if (clusterMode) return CLUSTER_PARTS.includes(part);
   return !(part === 'scale' && process.argv.includes('--quick'));
 }
@@ -314,12 +317,12 @@ const loadAverage = () =>
     .join(' / ');
 
 async function main() {
-  const only = argValue('--only');
-  if (only !== undefined && !(only in PARTS)) {
-    throw new Error(`--only takes one of: ${Object.keys(PARTS).join(', ')}`);
+  const only = onlyParts();
+  if (only?.some((part) => !(part in PARTS))) {
+    throw new Error(`--only takes parts among: ${Object.keys(PARTS).join(', ')} (comma-separated)`);
   }
-  if (clusterMode && only !== undefined && !CLUSTER_PARTS.includes(only)) {
-    throw new Error(`--cluster runs ${CLUSTER_PARTS.join(', ')}: --only takes one of them`);
+  if (clusterMode && only?.some((part) => !CLUSTER_PARTS.includes(part))) {
+    throw new Error(`--cluster runs ${CLUSTER_PARTS.join(', ')}: --only takes parts among them`);
   }
   const unknownPeer = extraPeers.find((peer) => peer !== 'slurm');
   if (unknownPeer) throw new Error(`--peers takes: slurm (not ${unknownPeer})`);

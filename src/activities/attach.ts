@@ -70,12 +70,14 @@ export async function attachToRun(
   const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
   if (quota) options.quotaAgent.register(quota.token, quota);
   const countCalls = options.metrics.quotaCallsWatcher();
+  const runDir = watchRunDir(files.dir);
   try {
-    const ending = await holdRun(context, files, location, options, quota?.token, countCalls);
+    const ending = await holdRun(context, files, location, options, quota?.token, countCalls, runDir);
     const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token);
     const calls = quota && callsOfRun(options.quotaAgent, quota);
     return { ...ending, ...(rateLimited ? { rateLimited } : {}), ...(calls ? { calls } : {}) };
   } finally {
+    runDir.close();
     options.held.delete(location.runKey);
     if (quota) {
       countCalls(options.quotaAgent.callsOf(quota.token)); // the calls granted since the last heartbeat
@@ -93,22 +95,6 @@ function callsOfRun(agent: QuotaAgent, quota: NonNullable<RunSpec['quota']>): Re
 }
 
 async function holdRun(
-  context: Context,
-  files: RunFiles,
-  location: RunLocation,
-  options: AttachOptions,
-  quotaToken: string | undefined,
-  countCalls: (calls: Record<string, number> | undefined) => void,
-): Promise<RunEnding> {
-  const runDir = watchRunDir(files.dir);
-  try {
-    return await followRun(context, files, location, options, quotaToken, countCalls, runDir);
-  } finally {
-    runDir.close();
-  }
-}
-
-async function followRun(
   context: Context,
   files: RunFiles,
   location: RunLocation,
