@@ -20,7 +20,7 @@ import { runStartedSignal } from '../workflows/messages.js';
 import { keeperAlive } from './keeper-launch.js';
 import type { ShutdownMode } from './run-experiment.js';
 import type { ServerContact } from './server-contact.js';
-import { requestStop } from './stop-run.js';
+import { markLeftForAdoption, requestStop } from './stop-run.js';
 import { watchRunDir, type RunDirWatch } from './run-dir-watch.js';
 
 const POLL_MS = 1_000;
@@ -194,6 +194,7 @@ async function letGo(
     });
   }
   // Worker shutting down (leave), or the server gave up on this activity: the run stays for its adopter.
+  await markLeftForAdoption(files);
   throw new RunLostError(`let go of run ${location.run} on ${location.machineId}; it waits there to be adopted`, {
     location,
     stopped: false,

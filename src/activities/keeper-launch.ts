@@ -7,7 +7,8 @@ import { openSync, closeSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RunFiles, STANDBY_FLAG, type RunSpec } from '../keeper/run-files.js';
+import { RunFiles, STANDBY_FLAG, type ProcessIdentity, type RunSpec, type RunStarted } from '../keeper/run-files.js';
+import { stillRunning } from '../keeper/process-identity.js';
 import { experimentEnvironment } from './child-env.js';
 
 export const KEEPER_SCRIPT = fileURLToPath(new URL('../keeper/keeper.js', import.meta.url));
@@ -113,17 +114,35 @@ function standbyDirOf(runsDir: string): string {
 }
 
 /**
- * True when `pid` is a live keeper of this run, not a reused pid: the run is named in its arguments, or is
- * its working directory (a standby keeper moves there on taking the run, and waits in the standby directory).
+ * True when `pid` is a live keeper of this run, not a reused pid. A keeper records who it is in `state.json`
+ * (pid, start time, boot): that record decides, wherever staged was installed. Without one (a keeper of staged
+ * before 2026-12, or one that has not written it yet): a process running some `keeper.js` whose arguments name
+ * the run, or whose working directory is the run's (a standby keeper moves there on taking the run, and waits in
+ * the standby directory).
  */
 export function keeperAlive(pid: number, files: RunFiles): boolean {
+  const recorded = recordedKeeper(files);
+  if (recorded?.pid === pid) return stillRunning(recorded);
+  return looksLikeKeeperOf(pid, files);
+}
+
+function recordedKeeper(files: RunFiles): ProcessIdentity | undefined {
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return (JSON.parse(readFileSync(files.state, 'utf8')) as RunStarted).keeper;
+  } catch {
+    return undefined;
+  }
+}
+
+function looksLikeKeeperOf(pid: number, files: RunFiles): boolean {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (!cmdline.includes(KEEPER_SCRIPT) || stat[stat.lastIndexOf(')') + 2] === 'Z') return false;
-    if (cmdline.includes(files.dir)) return true;
-    const cwd = readlinkSync(`/proc/${pid}/cwd`);
+    if (!args.some((arg) => path.basename(arg) === 'keeper.js') || stat[stat.lastIndexOf(')') + 2] === 'Z')
+      return false;
     const runDir = path.resolve(files.dir);
+    if (args.some((arg) => arg === files.dir || path.resolve(arg) === runDir)) return true;
+    const cwd = readlinkSync(`/proc/${pid}/cwd`);
     return cwd === runDir || cwd === standbyDirOf(path.dirname(runDir));
   } catch {
     return false;

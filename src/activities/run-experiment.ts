@@ -9,7 +9,7 @@ import {
   CancelledFailure,
   defaultPayloadConverter,
 } from '@temporalio/common';
-import { RunFiles, runKeyOf, type RunSpec } from '../keeper/run-files.js';
+import { RunFiles, runKeyOf, type RunExit, type RunSpec } from '../keeper/run-files.js';
 import { attemptLogFile, experimentResultsDir } from '../paths.js';
 import {
   FAILURE_TYPES,
@@ -145,7 +145,7 @@ export function createActivities(options: ActivityOptions) {
       options.metrics.runEnded(input, ending.exit, ending.startedAt);
       // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost
       // on its way to the server, the next adoption reads it again instead of running the script twice.
-      return outcomeOf(ending, input, location.run, logFile);
+      return outcomeOf(ending, input, location.run, logFile, context.cancellationDetails?.cancelRequested === true);
     },
   };
 }
@@ -271,19 +271,29 @@ async function recordHeartbeatNow(context: Context, details: RunHeartbeatDetails
 /** EX_TEMPFAIL: a script's way to say "the API refused me, try later" (sysexits.h). */
 const EXIT_TEMPFAIL = 75;
 
+/**
+ * Every end maps to an outcome that moves the experiment on (completed, failed, cancelled, or run again under a
+ * new number): an end record read again by a later activity must never send the workflow back to the same run.
+ */
 function outcomeOf(
-  { exit, startedAt, rateLimited, calls }: RunEnding,
+  ending: RunEnding,
   input: RunInput,
   run: number,
   logFile: string,
+  cancelRequested: boolean,
 ): RunOutcome {
+  const { exit, startedAt, calls } = ending;
   const { name } = input.experiment;
   const timeoutMs = input.settings.timeoutMs;
   switch (exit.end) {
     case 'spawn-failed':
       throw notRunnable(`${name}: cannot start: ${exit.error}`, failureDetails(run, logFile, 'exit-code'));
     case 'cancelled':
-      throw new CancelledFailure(`${name} cancelled`);
+      if (cancelRequested) throw new CancelledFailure(`${name} cancelled`);
+      // Stopped as cancelled while its experiment is not (a keeper of staged before 2026-12 sent SIGTERM): failed.
+      return failedAttempt(ending, input, run, logFile, 'signal', stoppedWhy(exit));
+    case 'terminated':
+      return failedAttempt(ending, input, run, logFile, 'signal', stoppedWhy(exit));
     case 'shutdown':
     case 'abandoned':
       throw runLost(`${name} run ${run} was stopped (${exit.end}); it will run again`, {
@@ -300,6 +310,22 @@ function outcomeOf(
       : reason === 'exit-code'
         ? `exited with code ${exit.exitCode}`
         : `was killed by ${exit.signal}`;
+  return failedAttempt(ending, input, run, logFile, reason, why);
+}
+
+function stoppedWhy(exit: RunExit): string {
+  return `was stopped: ${exit.error ?? 'its keeper was sent SIGTERM, and no worker asked for a stop'}`;
+}
+
+function failedAttempt(
+  { exit, startedAt, rateLimited, calls }: RunEnding,
+  input: RunInput,
+  run: number,
+  logFile: string,
+  reason: EndReason,
+  why: string,
+): never {
+  const { name } = input.experiment;
   throw ApplicationFailure.create({
     type: FAILURE_TYPES.experimentFailed,
     category: ApplicationFailureCategory.BENIGN, // an outcome, not a fault of the worker: not logged as a warning

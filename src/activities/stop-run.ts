@@ -15,3 +15,8 @@ export async function requestStop(
     // already gone
   }
 }
+
+/** Tells the run's keeper its worker lets go of it for adoption: a SIGTERM it gets at the same time is no stop. */
+export async function markLeftForAdoption(files: RunFiles): Promise<void> {
+  await writeFile(files.leftMark, String(Date.now())).catch(() => undefined);
+}

@@ -10,16 +10,18 @@
  *                                          then keeps that run; exits when stdin closes with nothing)
  */
 import { spawn } from 'node:child_process';
-import { appendFile, readFile, rm } from 'node:fs/promises';
+import { appendFile, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import { finished } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AttemptLog } from './attempt-log.js';
 import { ProgressReader } from '../shared/progress.js';
-import { RunFiles, STANDBY_FLAG, type RunEnd, type RunSpec } from './run-files.js';
+import { RunFiles, STANDBY_FLAG, type RunEnd, type RunSpec, type RunStarted } from './run-files.js';
+import { identityOf } from './process-identity.js';
 import { RUN_MARKER, runTreeFor } from './run-tree.js';
 import { forcedKillModeSetting } from '../settings.js';
+import { SIGTERM_EXPLAINED_WITHIN_MS, meaningOfSigterm } from './sigterm.js';
 
 const TAIL_LINES = 20;
 const CHECK_EVERY_MS = 250;
@@ -28,16 +30,22 @@ const PROGRESS_EVERY_MS = 1_000;
 const DRAIN_MS = 2_000;
 /** Beyond the kill grace, how long a stopped run's main process may live before it is stopped again. */
 const STOP_AGAIN_AFTER_MS = 1_000;
+const WAITED_S = SIGTERM_EXPLAINED_WITHIN_MS / 1000;
+const UNEXPLAINED_SIGTERM = `its keeper was sent SIGTERM, and no worker asked for a stop within ${WAITED_S}s`;
 
 async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
   // Listened to before anything starts: a stop asked for in the first milliseconds must not be lost.
   let stopAsked: RunEnd | undefined;
   let onStopAsked: (end: RunEnd) => void = (end) => (stopAsked = end);
   process.on('SIGTERM', () => {
-    readFile(files.stopReason, 'utf8').then(
-      (reason) => onStopAsked(reason.trim() === 'shutdown' ? 'shutdown' : 'cancelled'),
-      () => onStopAsked('cancelled'),
-    );
+    void meaningOfSigterm(files, Date.now()).then(async (meaning) => {
+      if (meaning === 'left') {
+        await note(files, 'SIGTERM ignored: its worker let go of the run for adoption at the same time; it goes on');
+        return;
+      }
+      if (meaning === 'terminated') await note(files, `stopping the run: ${UNEXPLAINED_SIGTERM}`);
+      onStopAsked(meaning);
+    });
   });
   const spec = (await files.readJson<RunSpec>(files.spec))!;
   const tree = await runTreeFor(spec.runId, forcedKillModeSetting(env));
@@ -83,7 +91,14 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
     return;
   }
   const startedAt = Date.now();
-  await files.writeJson(files.state, { keeperPid: process.pid, pid: child.pid, startedAt, killMode: tree.mode });
+  const started: RunStarted = {
+    keeperPid: process.pid,
+    keeper: identityOf(process.pid),
+    pid: child.pid!,
+    startedAt,
+    killMode: tree.mode,
+  };
+  await files.writeJson(files.state, started);
 
   let stopping: { end: RunEnd; at: number; done: Promise<void>; repeated: boolean } | undefined;
   const stop = (end: RunEnd) => {
@@ -133,9 +148,15 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
     signal,
     endedAt: Date.now(),
     tail: log.lastLines(TAIL_LINES),
+    ...(stopping!.end === 'terminated' ? { error: UNEXPLAINED_SIGTERM } : {}),
   });
   await tree.release();
   await rm(files.lease, { force: true });
+}
+
+/** A line in the run's keeper.log: why the keeper did what it did. */
+async function note(files: RunFiles, message: string): Promise<void> {
+  await appendFile(files.keeperLog, `staged keeper ${new Date().toISOString()}: ${message}\n`).catch(() => undefined);
 }
 
 /** A standby keeper's run: the worker's one message, or undefined when the worker went away first. */
@@ -153,7 +174,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const run = await handedRun();
   if (!run) return;
-  // Its working directory names the run it keeps: keeperAlive() tells it from a reused pid by that.
+  // Its working directory names the run it keeps, until its state.json says who it is (keeperAlive()).
   process.chdir(run.dir);
   const files = new RunFiles(run.dir);
   await keep(files, run.env).catch(async (err) => {

@@ -31,13 +31,25 @@ export type KillMode = 'cgroup' | 'process-scan';
 
 export interface RunStarted {
   keeperPid: number;
+  /** Who the keeper is, beyond its pid (absent in runs started by staged before 2026-12). */
+  keeper?: ProcessIdentity;
   pid: number;
   startedAt: number;
   killMode: KillMode;
 }
 
-/** Why a run ended: its main process exited, or the keeper stopped it (and why). */
-export type RunEnd = 'exited' | 'timeout' | 'cancelled' | 'shutdown' | 'abandoned' | 'spawn-failed';
+/** A process told from a later one with its pid: when it started (clock ticks since boot) and on which boot. */
+export interface ProcessIdentity {
+  pid: number;
+  startTicks: number;
+  bootId: string;
+}
+
+/**
+ * Why a run ended: its main process exited, or the keeper stopped it (and why). `terminated`: its keeper was
+ * sent SIGTERM that no worker explained (no stop reason, not left for adoption): a failed attempt.
+ */
+export type RunEnd = 'exited' | 'timeout' | 'cancelled' | 'shutdown' | 'abandoned' | 'terminated' | 'spawn-failed';
 
 export interface RunExit {
   end: RunEnd;
@@ -46,7 +58,7 @@ export interface RunExit {
   endedAt: number;
   /** The last lines of output, for the failure message. */
   tail: string[];
-  /** Why the process could not be started, when end is spawn-failed. */
+  /** Why the process could not be started (spawn-failed), or what stopped it (terminated). */
   error?: string;
 }
 
@@ -71,6 +83,8 @@ export class RunFiles {
   readonly lease: string;
   /** Why the worker asked the keeper to stop (read when the keeper gets SIGTERM). */
   readonly stopReason: string;
+  /** Written by a worker that lets go of the run and leaves it for adoption (a SIGTERM then is not a stop). */
+  readonly leftMark: string;
   readonly keeperLog: string;
 
   constructor(readonly dir: string) {
@@ -80,6 +94,7 @@ export class RunFiles {
     this.exit = path.join(dir, 'exit.json');
     this.lease = path.join(dir, 'lease');
     this.stopReason = path.join(dir, 'stop');
+    this.leftMark = path.join(dir, 'left');
     this.keeperLog = path.join(dir, 'keeper.log');
   }
 

@@ -1,9 +1,11 @@
 /** Real worker and CLI processes for crash tests, and what `ps` says about the processes tests start. */
+import { cp, mkdtemp, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync, type ResultPromise } from 'execa';
-import { workerCommand } from '../../src/worker-process.js';
+import { WORKER_SCRIPT, workerCommand } from '../../src/worker-process.js';
 
 export const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
 
@@ -21,6 +23,8 @@ export interface WorkerProcess {
 export interface WorkerLaunch {
   /** Runs `node worker.js …` as its last arguments, e.g. `nsenter --net=… unshare --uts …`. */
   prefix?: string[];
+  /** Another install's worker.js (`installCopy()`), instead of this one's. */
+  script?: string;
 }
 
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
@@ -29,12 +33,14 @@ export async function spawnWorker(
   taskQueue: string,
   slots: number,
   extraArgs: string[] = [],
-  { prefix = [] }: WorkerLaunch = {},
+  { prefix = [], script = WORKER_SCRIPT }: WorkerLaunch = {},
 ): Promise<WorkerProcess> {
   const command = [
     ...prefix,
     process.execPath,
-    ...workerCommand(['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs]),
+    ...workerCommand(['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs]).map((arg) =>
+      arg === WORKER_SCRIPT ? script : arg,
+    ),
   ];
   const worker = execa(command[0], command.slice(1), {
     env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
@@ -107,9 +113,28 @@ export function workerProcessesPerTest() {
     taskQueue: string,
     slots: number,
     extraArgs: string[] = [],
+    launch: WorkerLaunch = {},
   ): Promise<WorkerProcess> => {
-    const worker = await spawnWorker(address, taskQueue, slots, extraArgs);
+    const worker = await spawnWorker(address, taskQueue, slots, extraArgs, launch);
     started.push(worker);
     return worker;
+  };
+}
+
+/**
+ * A copy of this build in a directory of its own, as a second install (another clone, a new version) is:
+ * its own dist/src and workflow bundle; the packages are this one's.
+ */
+export async function installCopy(): Promise<{ workerScript: string; keeperScript: string }> {
+  const root = await mkdtemp(path.join(tmpdir(), 'staged-install-copy-'));
+  const dist = fileURLToPath(new URL('../../', import.meta.url));
+  const project = path.dirname(dist.replace(/\/$/, ''));
+  await cp(path.join(dist, 'src'), path.join(root, 'dist', 'src'), { recursive: true });
+  await cp(path.join(dist, 'workflow-bundle.js'), path.join(root, 'dist', 'workflow-bundle.js'));
+  await cp(path.join(project, 'package.json'), path.join(root, 'package.json'));
+  await symlink(path.join(project, 'node_modules'), path.join(root, 'node_modules'));
+  return {
+    workerScript: path.join(root, 'dist', 'src', 'worker.js'),
+    keeperScript: path.join(root, 'dist', 'src', 'keeper', 'keeper.js'),
   };
 }

@@ -1,11 +1,12 @@
 /** Run directories on disk as a worker leaves them: with a real keeper, or in the state a keeper leaves. */
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { keeperAlive, launchKeeper, type KeeperLauncher } from '../../src/activities/keeper-launch.js';
-import { RunFiles, type RunExit, type RunSpec } from '../../src/keeper/run-files.js';
+import { RunFiles, type RunExit, type RunSpec, type RunStarted } from '../../src/keeper/run-files.js';
 import { until } from './processes.js';
+import { requestStop } from '../../src/activities/stop-run.js';
 
 export interface KeptRun {
   files: RunFiles;
@@ -89,7 +90,8 @@ export async function startKeptRun(
 /** Stops runs a test started (SIGTERM to their keepers) and waits until each has recorded its end. */
 export async function stopKeptRuns(runs: KeptRun[]): Promise<void> {
   // Only a live keeper of that run: the pid of one that has exited may be another process's by now.
-  for (const run of runs) if (keeperAlive(run.keeperPid, run.files)) process.kill(run.keeperPid, 'SIGTERM');
+  for (const run of runs)
+    if (keeperAlive(run.keeperPid, run.files)) await requestStop(run.files, run.keeperPid, 'cancelled');
   await Promise.all(runs.map((run) => run.exit()));
 }
 
@@ -98,4 +100,33 @@ export async function deadPid(): Promise<number> {
   const child = spawn('/bin/true');
   await once(child, 'exit');
   return child.pid!;
+}
+
+/** The directories of the runs a worker keeps under `runsRoot` (its `--runs-dir`), whatever the layout below it. */
+export async function runDirsUnder(runsRoot: string, depth = 4): Promise<RunFiles[]> {
+  const entries = await readdir(runsRoot, { withFileTypes: true }).catch(() => []);
+  if (entries.some((entry) => entry.name === 'spec.json')) return [new RunFiles(runsRoot)];
+  if (depth === 0) return [];
+  const found = await Promise.all(
+    entries
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => runDirsUnder(path.join(runsRoot, entry.name), depth - 1)),
+  );
+  return found.flat();
+}
+
+/** The keeper of the one run started under `runsRoot`, once it has started its script. */
+export async function keeperOfOnlyRun(runsRoot: string): Promise<{ files: RunFiles; started: RunStarted }> {
+  let found: { files: RunFiles; started: RunStarted } | undefined;
+  await until(
+    async () => {
+      const [files] = await runDirsUnder(runsRoot);
+      const started = files && (await files.readJson<RunStarted>(files.state));
+      if (started) found = { files, started };
+      return found !== undefined;
+    },
+    30_000,
+    'the run to be started by its keeper',
+  );
+  return found!;
 }

@@ -7,6 +7,7 @@ import type { RunStarted } from '../../src/keeper/run-files.js';
 import { pidAlive, until, waitUntilDead } from '../helpers/processes.js';
 import { exitOf, launchRun, startKeptRun, stopKeptRuns, type KeptRun } from '../helpers/runs.js';
 import { tempDir } from '../helpers/scripts.js';
+import { requestStop } from '../../src/activities/stop-run.js';
 
 const kept: KeptRun[] = [];
 afterEach(async () => {
@@ -76,7 +77,7 @@ test('a stop asked the moment the keeper starts is not lost: the run stops and i
   });
   // As soon as the keeper says the script started: before, it stopped listening for this moment too late.
   await until(async () => (await files.readJson<RunStarted>(files.state)) !== undefined, 20_000, 'the keeper to start');
-  process.kill(keeperPid, 'SIGTERM');
+  await requestStop(files, keeperPid, 'cancelled');
   const record = await exitOf(files);
   expect(record.end).toBe('cancelled');
   expect(record.signal ?? record.exitCode).not.toBe(0);

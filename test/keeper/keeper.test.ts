@@ -10,6 +10,7 @@ import { killModeOfMachine } from '../../src/keeper/run-tree.js';
 import { tempDir } from '../helpers/scripts.js';
 import { until, waitUntilDead } from '../helpers/processes.js';
 import { startKeptRun } from '../helpers/runs.js';
+import { requestStop } from '../../src/activities/stop-run.js';
 
 /** Starts a setsid daemon and a double-forked one (both holding stdout), then runs `main`. */
 function daemonScript(dir: string, main: string): string {
@@ -69,10 +70,10 @@ test.each([
   expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
 });
 
-test('a cancelled run (SIGTERM to its keeper) is stopped, its daemons within 2 s', async () => {
+test('a cancelled run (its reason, then SIGTERM to its keeper) is stopped, its daemons within 2 s', async () => {
   const run = await startRun('cancel', 'sleep 300');
   const cancelledAt = Date.now();
-  process.kill(run.keeperPid, 'SIGTERM');
+  await requestStop(run.files, run.keeperPid, 'cancelled');
   expect(await waitUntilDead(run.daemons, 2_000)).toBeDefined();
   expect((await run.exit(5_000)).end).toBe('cancelled');
   expect(Date.now() - cancelledAt).toBeLessThan(5_000);
