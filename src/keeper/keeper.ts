@@ -3,7 +3,8 @@
  * owns its output (the log file, with its size policy) and its whole process tree, and records how
  * it ended. It outlives the worker, so a worker restarted on this machine adopts the run instead of
  * starting it again; it stops the run itself on timeout, on request (SIGTERM), or when no worker
- * has renewed its lease within the adoption window (see docs/reliability.md).
+ * has renewed its lease within the adoption window, counted in time the machine was awake
+ * (see docs/reliability.md).
  *
  * Usage: node keeper.js <run directory>   (the experiment's environment is the keeper's own)
  *        node keeper.js --standby         (started ahead by a worker: reads `{"dir", "env"}` on stdin,
@@ -19,6 +20,7 @@ import { AttemptLog } from './attempt-log.js';
 import { ProgressReader } from '../shared/progress.js';
 import { RunFiles, STANDBY_FLAG, type RunEnd, type RunSpec, type RunStarted } from './run-files.js';
 import { identityOf } from './process-identity.js';
+import { LeaseClock, type LeaseAge } from './lease-clock.js';
 import { RUN_MARKER, runTreeFor } from './run-tree.js';
 import { forcedKillModeSetting } from '../settings.js';
 import { SIGTERM_EXPLAINED_WITHIN_MS, meaningOfSigterm } from './sigterm.js';
@@ -108,6 +110,7 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
   if (stopAsked) stop(stopAsked);
 
   let lastProgressWrite = 0;
+  const lease = new LeaseClock();
   const watch = setInterval(() => {
     const now = Date.now();
     // Never wait on a missed event.
@@ -120,7 +123,10 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
     }
     // Fire-and-forget on each tick: leaseRenewedAt never rejects (a missing lease reads as undefined).
     void files.leaseRenewedAt().then((renewedAt) => {
-      if (renewedAt !== undefined && now - renewedAt > spec.leaseTimeoutMs) stop('abandoned');
+      const age = lease.observe(renewedAt, Date.now(), performance.now());
+      if (!age || age.awakeMs <= spec.leaseTimeoutMs || stopping) return;
+      stop('abandoned');
+      void note(files, `stopping the run: ${leaseExpiry(age, spec.leaseTimeoutMs)}`);
     });
     if (progressChanged && reader.progress && now - lastProgressWrite >= PROGRESS_EVERY_MS) {
       progressChanged = false;
@@ -152,6 +158,14 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
   });
   await tree.release();
   await rm(files.lease, { force: true });
+}
+
+function leaseExpiry({ awakeMs, wallMs, renewedAt }: LeaseAge, windowMs: number): string {
+  return (
+    `its lease was last renewed as of ${new Date(renewedAt).toISOString()}, ${awakeMs / 1000}s of awake time ago ` +
+    `(wall clock: ${wallMs / 1000}s), past the adoption window of ${windowMs / 1000}s: ` +
+    'no worker here holds it, and another copy may start elsewhere'
+  );
 }
 
 /** A line in the run's keeper.log: why the keeper did what it did. */
