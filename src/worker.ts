@@ -21,6 +21,7 @@ import { BudgetClient } from './quota/budget-client.js';
 import { quotaSocketPath } from './quota/run-environment.js';
 import { watchServerContact, type ServerContact } from './activities/server-contact.js';
 import { buildCommand, optionsOf } from './cli/program.js';
+import { userDirectory } from './cli/invocation.js';
 import { loadConnectionConfig } from './connection.js';
 import { BadInputError, EXIT, oneLine } from './errors.js';
 import type { KillMode } from './keeper/run-files.js';
@@ -78,7 +79,7 @@ export interface StagedWorkerOptions {
   onShutdown?: ShutdownMode;
   /**
    * Directories whose scripts this worker runs (experiments and work directories inside them).
-   * Default: the current directory.
+   * Default: the user's directory (cli/invocation.ts).
    */
   allowedRoots?: string[];
   /** Workflow code other than this build's: the upgrade test runs an older release's bundle. */
@@ -159,7 +160,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     contact,
-    allowedRoots: (options.allowedRoots ?? [process.cwd()]).map((root) => path.resolve(root)),
+    allowedRoots: (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root)),
     held,
     quotaAgent,
     metrics,
@@ -226,6 +227,9 @@ async function main(argv: string[]): Promise<void> {
   const flags = optionsOf('worker', command);
   installRuntime(workerLogLevelSetting() as LogLevel, flags.metrics);
   const config = loadConnectionConfig();
+  // Under `npm run worker` npm runs this in staged's folder: paths are the user's, as for every command.
+  const userDir = userDirectory();
+  const servedDirs = (flags.allowDir ?? [userDir]).map((dir) => path.resolve(userDir, dir));
   const connection = await connectWhenServerAnswers(config.address, config.options);
   try {
     const worker = await createStagedWorker({
@@ -237,15 +241,15 @@ async function main(argv: string[]): Promise<void> {
       adoptWindowMs: flags.adoptWindow,
       onShutdown: flags.onShutdown,
       machineId: flags.machineId,
-      runsRoot: path.resolve(flags.runsDir),
-      allowedRoots: flags.allowDir ?? [process.cwd()],
+      runsRoot: path.resolve(userDir, flags.runsDir),
+      allowedRoots: servedDirs,
       resources: flags.resources,
     });
     console.log(
       `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
         `machine=${worker.hostQueue} resources=${flags.resources ? formatMachineResources(flags.resources) : 'none'} ` +
         `adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
-        `serves ${(flags.allowDir ?? [process.cwd()]).map((dir) => path.resolve(dir)).join(', ')}; ` +
+        `serves ${servedDirs.join(', ')}; ` +
         `stops runs by: ${describeKillMode(await killModeOfMachine())}` +
         (flags.metrics ? `; metrics http://${flags.metrics}/metrics` : ''),
     );
