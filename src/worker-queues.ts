@@ -5,7 +5,7 @@
  * the task to another; the ledger makes sure runs never hold more than the machine has.
  */
 import { Worker, type CustomSlotSupplier, type SlotInfo, type WorkerOptions } from '@temporalio/worker';
-import { machineRuns } from './activities/machine-runs.js';
+import { machineRuns, type RunsDirs } from './activities/machine-runs.js';
 import type { RunSpec } from './keeper/run-files.js';
 import {
   formatMachineResources,
@@ -181,7 +181,7 @@ export class ResourceLedger {
 const LEFT_OVER_EVERY_MS = 2_000;
 
 /** The amounts held by runs alive on this machine (keeper running) whose keys are not in `held`. */
-export async function leftOverResources(runsDir: string, held: ReadonlySet<string>): Promise<Resources> {
+export async function leftOverResources(runsDir: RunsDirs, held: ReadonlySet<string>): Promise<Resources> {
   const total: Resources = {};
   for await (const run of machineRuns(runsDir)) {
     if (!run.kept || held.has(run.runKey)) continue;
@@ -197,7 +197,7 @@ export async function leftOverResources(runsDir: string, held: ReadonlySet<strin
  */
 export async function watchLeftOverRuns(
   ledger: ResourceLedger,
-  runsDir: string,
+  runsDir: RunsDirs,
   held: ReadonlySet<string>,
 ): Promise<{ stop(): void }> {
   if (!Object.keys(ledger.machine.counted).length) return { stop: () => undefined };

@@ -16,11 +16,13 @@ import { KeeperLauncher } from './activities/keeper-launch.js';
 import { MachineSlots } from './activities/machine-slots.js';
 import { runQuotasByToken } from './activities/machine-runs.js';
 import { watchOrphans } from './activities/orphans.js';
+import { recordServer, runsDirsOf, runsLayout, serverIdOf } from './activities/runs-layout.js';
 import { QuotaAgent } from './quota/agent.js';
 import { BudgetClient } from './quota/budget-client.js';
 import { quotaSocketPath } from './quota/run-environment.js';
 import { watchServerContact, type ServerContact } from './activities/server-contact.js';
 import { buildCommand, optionsOf } from './cli/program.js';
+import { userDirectory } from './cli/invocation.js';
 import { loadConnectionConfig } from './connection.js';
 import { BadInputError, EXIT, oneLine } from './errors.js';
 import type { KillMode } from './keeper/run-files.js';
@@ -61,6 +63,8 @@ const MIN_USEFUL_ADOPT_WINDOW_MS = 60_000;
 export interface StagedWorkerOptions {
   connection: NativeConnection;
   namespace: string;
+  /** The server's address, as the user gave it: recorded beside its runs for whoever reads them. */
+  address?: string;
   taskQueue: string;
   /** How many experiment processes this machine runs at once for this task queue. */
   slots: number;
@@ -68,7 +72,7 @@ export interface StagedWorkerOptions {
   logLimitBytes?: number;
   /** Names this machine; its own task queue is `<taskQueue>@<machineId>`. Default: the host name. */
   machineId?: string;
-  /** Where runs are kept on this machine (default ~/.staged/runs, env STAGED_RUNS_DIR). */
+  /** Where runs are kept on this machine, per server (default ~/.staged/runs, env STAGED_RUNS_DIR). */
   runsRoot?: string;
   /** When this worker last reached the server (default: a probe every second on `connection`); stopped with it. */
   contact?: ServerContact;
@@ -78,7 +82,7 @@ export interface StagedWorkerOptions {
   onShutdown?: ShutdownMode;
   /**
    * Directories whose scripts this worker runs (experiments and work directories inside them).
-   * Default: the current directory.
+   * Default: the user's directory (cli/invocation.ts).
    */
   allowedRoots?: string[];
   /** Workflow code other than this build's: the upgrade test runs an older release's bundle. */
@@ -98,6 +102,8 @@ export class StagedWorker {
     /** Background loops of this worker, stopped with it. */
     private readonly loops: { stop(): void }[],
     readonly hostQueue: string,
+    /** Where it starts runs: this server's directory under the runs root (activities/runs-layout.ts). */
+    readonly runsDir: string,
   ) {}
 
   async run(): Promise<void> {
@@ -133,17 +139,21 @@ export class StagedWorker {
 export async function createStagedWorker(options: StagedWorkerOptions): Promise<StagedWorker> {
   const machineId = options.machineId ?? machineIdSetting() ?? hostname();
   const hostQueue = hostQueueOf(options.taskQueue, machineId);
-  const runsDir = path.join(options.runsRoot ?? runsRootSetting(), encodeURIComponent(options.taskQueue));
+  const serverId = await serverIdOf(options.connection, options.namespace);
+  const layout = runsLayout(options.runsRoot ?? runsRootSetting(), serverId, options.taskQueue);
+  const runsDir = layout.own;
+  const runsDirs = runsDirsOf(layout);
+  await recordServer(layout, options.address ?? 'unknown', options.namespace);
   const contact = options.contact ?? watchServerContact(options.connection);
   const held = new Set<string>();
-  const orphans = watchOrphans(options.connection, options.namespace, runsDir, held, (message) =>
+  const orphans = watchOrphans(options.connection, options.namespace, layout, held, (message) =>
     console.log(`staged worker: ${message}`),
   );
   const budgets = new BudgetClient(
     new Client({ connection: options.connection, namespace: options.namespace }),
     options.taskQueue,
   );
-  const quotaAgent = new QuotaAgent(budgets, quotaSocketPath(runsDir), (token) => runQuotasByToken(runsDir, token));
+  const quotaAgent = new QuotaAgent(budgets, quotaSocketPath(runsDir), (token) => runQuotasByToken(runsDirs, token));
   await quotaAgent.listen();
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
   const resources = new ResourceLedger(options.resources ?? NO_RESOURCES, options.slots);
@@ -155,11 +165,12 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     machineId,
     hostQueue,
     runsDir,
-    slots: new MachineSlots(runsDir, options.slots),
+    layout,
+    slots: new MachineSlots(runsDirs, options.slots),
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     contact,
-    allowedRoots: (options.allowedRoots ?? [process.cwd()]).map((root) => path.resolve(root)),
+    allowedRoots: (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root)),
     held,
     quotaAgent,
     metrics,
@@ -190,11 +201,11 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
-  const leftOver = await watchLeftOverRuns(resources, runsDir, held);
+  const leftOver = await watchLeftOverRuns(resources, runsDirs, held);
   const workers = [shared, own, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  return new StagedWorker(workers, loops, hostQueue);
+  return new StagedWorker(workers, loops, hostQueue, runsDir);
 }
 
 const RECONNECT_EVERY_MS = 5_000;
@@ -226,26 +237,30 @@ async function main(argv: string[]): Promise<void> {
   const flags = optionsOf('worker', command);
   installRuntime(workerLogLevelSetting() as LogLevel, flags.metrics);
   const config = loadConnectionConfig();
+  // Under `npm run worker` npm runs this in staged's folder: paths are the user's, as for every command.
+  const userDir = userDirectory();
+  const servedDirs = (flags.allowDir ?? [userDir]).map((dir) => path.resolve(userDir, dir));
   const connection = await connectWhenServerAnswers(config.address, config.options);
   try {
     const worker = await createStagedWorker({
       connection,
       namespace: config.namespace,
+      address: config.address,
       taskQueue: flags.taskQueue,
       slots: flags.slots,
       logLimitBytes: flags.logLimit * 1024 * 1024,
       adoptWindowMs: flags.adoptWindow,
       onShutdown: flags.onShutdown,
       machineId: flags.machineId,
-      runsRoot: path.resolve(flags.runsDir),
-      allowedRoots: flags.allowDir ?? [process.cwd()],
+      runsRoot: path.resolve(userDir, flags.runsDir),
+      allowedRoots: servedDirs,
       resources: flags.resources,
     });
     console.log(
       `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
         `machine=${worker.hostQueue} resources=${flags.resources ? formatMachineResources(flags.resources) : 'none'} ` +
         `adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
-        `serves ${(flags.allowDir ?? [process.cwd()]).map((dir) => path.resolve(dir)).join(', ')}; ` +
+        `serves ${servedDirs.join(', ')}; runs in ${worker.runsDir}; ` +
         `stops runs by: ${describeKillMode(await killModeOfMachine())}` +
         (flags.metrics ? `; metrics http://${flags.metrics}/metrics` : ''),
     );

@@ -1,4 +1,4 @@
-/** The runs kept on this machine for one task queue, as their directories tell. */
+/** The runs kept on this machine for one task queue, as their directories tell (runs-layout.ts). */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RunFiles, type RunExit, type RunSpec, type RunStarted } from '../keeper/run-files.js';
@@ -15,7 +15,14 @@ export interface MachineRun {
   kept: boolean;
 }
 
-export async function* machineRuns(runsDir: string): AsyncGenerator<MachineRun> {
+/** One runs directory, or several read one after the other. */
+export type RunsDirs = string | readonly string[];
+
+export async function* machineRuns(runsDirs: RunsDirs): AsyncGenerator<MachineRun> {
+  for (const runsDir of typeof runsDirs === 'string' ? [runsDirs] : runsDirs) yield* runsIn(runsDir);
+}
+
+async function* runsIn(runsDir: string): AsyncGenerator<MachineRun> {
   for (const runKey of await readdir(runsDir).catch(() => [] as string[])) {
     const files = new RunFiles(path.join(runsDir, runKey));
     const ended = (await files.readJson<RunExit>(files.exit)) !== undefined;
@@ -31,8 +38,8 @@ export async function* machineRuns(runsDir: string): AsyncGenerator<MachineRun> 
 }
 
 /** The quota secret and quotas of a run kept here, found by its token (the run's spec holds them). */
-export async function runQuotasByToken(runsDir: string, token: string): Promise<RunSpec['quota']> {
-  for await (const run of machineRuns(runsDir)) {
+export async function runQuotasByToken(runsDirs: RunsDirs, token: string): Promise<RunSpec['quota']> {
+  for await (const run of machineRuns(runsDirs)) {
     if (run.ended) continue;
     const quota = (await run.files.readJson<RunSpec>(run.files.spec))?.quota;
     if (quota?.token === token) return quota;

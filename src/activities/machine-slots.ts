@@ -3,7 +3,7 @@
  * runs it adopts must not start three more. Starts of one worker are serialized through `claim`.
  */
 import { stat } from 'node:fs/promises';
-import { machineRuns } from './machine-runs.js';
+import { machineRuns, type RunsDirs } from './machine-runs.js';
 
 /** A run directory younger than this without a keeper is being started. */
 const STARTING_MS = 10_000;
@@ -12,7 +12,7 @@ export class MachineSlots {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly runsDir: string,
+    private readonly runsDirs: RunsDirs,
     private readonly slots: number,
   ) {}
 
@@ -28,7 +28,7 @@ export class MachineSlots {
 
   async liveRuns(): Promise<number> {
     let live = 0;
-    for await (const run of machineRuns(this.runsDir)) {
+    for await (const run of machineRuns(this.runsDirs)) {
       if (run.ended) continue;
       if (run.started ? run.kept : await isYoung(run.files.dir)) live++;
     }

@@ -29,6 +29,7 @@ import { experimentEnvironment } from './child-env.js';
 import type { KeeperLauncher } from './keeper-launch.js';
 import { guardScript, guardServedDirectory } from './script-guard.js';
 import type { MachineSlots } from './machine-slots.js';
+import { runFilesOf, type RunsLayout } from './runs-layout.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerContact } from './server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
@@ -47,8 +48,10 @@ export interface ActivityOptions {
   /** This machine, and the task queue only its workers poll (for adopting its runs). */
   machineId: string;
   hostQueue: string;
-  /** Where this machine's runs of this task queue live. */
+  /** Where this machine's runs of this task queue live (`layout.own`). */
   runsDir: string;
+  /** This server's runs directory, and the one older versions used. */
+  layout: RunsLayout;
   /** Counts the machine's live runs against `--slots`. */
   slots: MachineSlots;
   /** How long a run outlives the last worker that held it, waiting to be adopted. */
@@ -89,7 +92,7 @@ export function createActivities(options: ActivityOptions) {
         run: input.run,
         adoptWindowMs: options.adoptWindowMs,
       };
-      const files = RunFiles.of(options.runsDir, location.runKey);
+      const files = await runFilesOf(options.layout, location.runKey);
       const logFile = attemptLogFile(input.settings.workDir, input.batchId, input.experiment.name, location.run);
       const attach = (launchedPid?: number) =>
         options.metrics.holding(input, () =>

@@ -397,6 +397,33 @@ describe("the user's directory", () => {
     },
   );
 
+  test('npm run worker from another directory serves that directory, and runs a batch submitted there', async () => {
+    const dir = await tempDir('cli-npm-worker');
+    await mkdir(path.join(dir, 'exps'));
+    await writeFile(path.join(dir, 'exps', 'exp1_where.sh'), '#!/bin/sh\n# here\npwd > where.txt\n', { mode: 0o755 });
+    const env = {
+      TEMPORAL_ADDRESS: server.env.address,
+      STAGED_TASK_QUEUE: `npm-worker-${Date.now()}`,
+      STAGED_RUNS_DIR: path.join(dir, 'runs'),
+    };
+    const npm = (args: string[]) =>
+      execa('npm', ['--prefix', packageRoot, 'run', '-s', ...args], { cwd: dir, env, reject: false, detached: true });
+    const worker = npm(['worker']);
+    try {
+      let output = '';
+      worker.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      await until(() => output.includes('staged worker: '), 60_000, 'the worker to start');
+      expect(output).toContain(`serves ${dir};`);
+      const batchId = `npm-worker-${Date.now()}`;
+      expect((await npm(['submit', '--', '--dir', 'exps', '--batch-id', batchId, '--detach'])).exitCode).toBe(0);
+      await server.env.client.workflow.getHandle(batchId).result();
+      expect((await readFile(path.join(dir, 'where.txt'), 'utf8')).trim()).toBe(dir);
+    } finally {
+      process.kill(-worker.pid!, 'SIGKILL');
+      await worker;
+    }
+  });
+
   test('--work-dir names another directory; run directly, hints show the command that was run', async () => {
     const dir = await tempDir('cli-work-dir');
     await writeScript(path.join(dir), 'exp1_here', path.join(dir, '_journal'));

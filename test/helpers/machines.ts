@@ -242,9 +242,12 @@ export function machineNetwork(): MachineNetwork {
     for (const namespace of namespaces.splice(0)) removeNamespace(namespace);
     // The cgroups of runs whose keepers were killed with their machine (nothing is left in them).
     for (const { runsDir } of machines.splice(0)) {
-      for (const queue of await readdir(runsDir).catch(() => [] as string[])) {
-        for (const runKey of await readdir(path.join(runsDir, queue)).catch(() => [] as string[])) {
-          await (await runTreeFor(runKey)).release();
+      // <runs dir>/server-<namespace id>/<queue>/<run> (activities/runs-layout.ts)
+      for (const server of await readdir(runsDir).catch(() => [] as string[])) {
+        for (const queue of await readdir(path.join(runsDir, server)).catch(() => [] as string[])) {
+          for (const runKey of await readdir(path.join(runsDir, server, queue)).catch(() => [] as string[])) {
+            await (await runTreeFor(runKey)).release();
+          }
         }
       }
     }

@@ -1,0 +1,37 @@
+/**
+ * The watchdog of a run that keeps being lost: adoptions (or starts) of one run that fail again and
+ * again, none of them holding it, loop for good otherwise. Once nobody has held the run for longer than
+ * its adoption window, the experiment stops trying, keeps away one more window (no attempt renews the
+ * keeper's lease, so the keeper surely stops the run), and starts a fresh run, which costs no retry.
+ * Workflow code: deterministic, times are the workflow's clock.
+ */
+
+/** The memo keys `status` reads (batch-client/progress.ts): since when nobody holds the run, and its window. */
+export const RUN_UNHELD_SINCE_MEMO = 'runUnheldSince';
+export const RUN_ADOPT_WINDOW_MEMO = 'runAdoptWindowMs';
+
+export class RunWatchdog {
+  private run: number | undefined;
+  private unheldSince = 0;
+
+  /**
+   * An attempt of `run` failed at `now`; `held`: it held the run until then (heartbeated, or lasted a
+   * heartbeat timeout). Returns since when nobody has held the run.
+   */
+  failed(run: number, now: number, held: boolean): number {
+    if (run !== this.run || held) {
+      this.run = run;
+      this.unheldSince = now;
+    }
+    return this.unheldSince;
+  }
+
+  /** True once nobody has held the run for longer than `windowMs`. */
+  overdue(now: number, windowMs: number): boolean {
+    return this.run !== undefined && now - this.unheldSince > windowMs;
+  }
+
+  clear(): void {
+    this.run = undefined;
+  }
+}
