@@ -25,5 +25,5 @@ export {
 export { callsMeasuredEarlier, completedEarlier, notCompletedIn } from './earlier.js';
 export { completedOnDisk, readSummaryFile, reserveBatchId, type BatchRecord } from './files.js';
 export { runningProgress } from './progress.js';
-export { quotaViews } from './quotas.js';
+export { declarationText, declareQuotas, quotaView, quotaViews } from './quotas.js';
 export { liveMachines, waitingForMachines, type WaitingExperiment } from './machines.js';

@@ -1,19 +1,63 @@
-/** The quota budgets a batch draws from, as their workflows answer (a worker must be running). */
+/** The quota budgets a batch draws from, as their workflows answer (a worker must be running); declarations. */
 import type { WorkflowClient } from '@temporalio/client';
 import type { QuotaView } from '../quota/slots.js';
-import type { BatchState } from '../shared/types.js';
-import { BUDGET_QUERY, budgetWorkflowId } from './workflow-names.js';
+import { newBudget, viewNow, type Declaration } from '../quota/window.js';
+import { formatDuration } from '../shared/duration.js';
+import type { BatchState, QuotaDeclaration } from '../shared/types.js';
+import { BUDGET_QUERY, BUDGET_WORKFLOW, DECLARE_SIGNAL, budgetWorkflowId } from './workflow-names.js';
 
-/** One view per quota of the batch; a budget not started yet (no call asked) or not answering is left out. */
+/** How long `submit` waits for a budget to say its declaration before writing the new one. */
+const DECLARATION_QUERY_MS = 3_000;
+
+/** One view per quota of the batch, as of now; a budget not started yet or not answering is left out. */
 export async function quotaViews(client: WorkflowClient, state: BatchState): Promise<QuotaView[]> {
   const names = Object.keys(state.settings.quotas ?? {});
-  const views = await Promise.all(
-    names.map((name) =>
-      client
-        .getHandle(budgetWorkflowId(state.settings.taskQueue, name))
-        .query<QuotaView>(BUDGET_QUERY)
-        .catch(() => undefined),
-    ),
-  );
+  const views = await Promise.all(names.map((name) => quotaView(client, state.settings.taskQueue, name)));
   return views.filter((view): view is QuotaView => view !== undefined);
+}
+
+/** The budget's view as of now (not as of the budget's last workflow task); undefined when it does not answer. */
+export async function quotaView(client: WorkflowClient, taskQueue: string, name: string, deadlineMs?: number) {
+  const query = () => client.getHandle(budgetWorkflowId(taskQueue, name)).query<QuotaView>(BUDGET_QUERY);
+  try {
+    const view = deadlineMs === undefined ? await query() : await client.withDeadline(Date.now() + deadlineMs, query);
+    return viewNow(view, Date.now());
+  } catch {
+    return undefined;
+  }
+}
+
+export const declarationText = ({ limit, windowMs }: { limit: number; windowMs: number }) =>
+  `${limit}/${formatDuration(windowMs)}`;
+
+/**
+ * Writes each quota's declaration into its budget (signal-with-start: no worker needed), which owns it from
+ * then on; returns a line for each declaration that differs from the one the budget had.
+ */
+export async function declareQuotas(
+  client: WorkflowClient,
+  taskQueue: string,
+  quotas: Record<string, QuotaDeclaration>,
+): Promise<string[]> {
+  const changes = await Promise.all(
+    Object.entries(quotas).map(async ([name, declared]) => {
+      const before = await quotaView(client, taskQueue, name, DECLARATION_QUERY_MS);
+      const declaration: Declaration = { limit: declared.limit, windowMs: declared.windowMs, hosts: declared.hosts };
+      if (declared.maxConcurrent !== undefined) declaration.maxConcurrent = declared.maxConcurrent;
+      await client.signalWithStart(BUDGET_WORKFLOW, {
+        workflowId: budgetWorkflowId(taskQueue, name),
+        taskQueue,
+        args: [newBudget(name, declared.limit, declared.windowMs)],
+        signal: DECLARE_SIGNAL,
+        signalArgs: [declaration],
+      });
+      if (!before || (before.limit === declared.limit && before.windowMs === declared.windowMs)) return undefined;
+      const since = before.declaredAt ? ` (declared so since ${new Date(before.declaredAt).toISOString()})` : '';
+      return (
+        `[QUOTA] ${name}: declaration changed from ${declarationText(before)}${since} ` +
+        `to ${declarationText(declared)}; the effective limit is now at most ${declared.limit}`
+      );
+    }),
+  );
+  return changes.filter((line): line is string => line !== undefined);
 }

@@ -11,6 +11,12 @@ export const CANCEL_EXPERIMENTS_SIGNAL = 'cancelExperiments';
 /** budgetQuery: a quota budget's view. */
 export const BUDGET_QUERY = 'budget';
 
+/** quotaBudgetWorkflow, and its declareSignal, resetSignal and pauseSignal. */
+export const BUDGET_WORKFLOW = 'quotaBudgetWorkflow';
+export const DECLARE_SIGNAL = 'declare';
+export const RESET_SIGNAL = 'reset';
+export const PAUSE_SIGNAL = 'pause';
+
 /** budgetWorkflowId: one quota's budget per task queue. */
 export function budgetWorkflowId(taskQueue: string, quota: string): string {
   return `staged-quota/${taskQueue}/${quota}`;

@@ -132,9 +132,10 @@ export const COMMANDS = {
   },
   quota: {
     description:
-      'Show the quotas of staged.config.json and their budgets (calls in the window, pauses), or pause or resume one.',
+      'Show the quotas of staged.config.json and their budgets (calls in the window, pauses, the effective limit ' +
+      'and its history), pause or resume one, or reset its limit to the declared one.',
     arguments: [
-      { name: '<action>', help: 'show, pause or resume' },
+      { name: '<action>', help: 'show, pause, resume or reset' },
       { name: '[name]', help: 'the quota (show: all when absent)' },
       { name: '[duration]', help: 'pause: how long, e.g. 15m' },
     ],

@@ -2,6 +2,7 @@
  * Quotas as people write them: a limit `2000/1h`, hosts `host` or `host:port`, and in a docstring the lines
  * `Quota:`, `Calls:` and `Metering:`.
  */
+import { isIPv6 } from 'node:net';
 import { DocstringLineError } from '../errors.js';
 import { parseDuration } from '../shared/duration.js';
 import { parseInteger } from '../shared/integer.js';
@@ -25,13 +26,21 @@ export function parseLimit(text: string): { limit: number; windowMs: number } {
   return { limit: parseInteger(match[1], { min: 1 }), windowMs: parseDuration(match[2]) };
 }
 
-/** `host` or `host:port`, as requests name them; lower-cased. */
+/** `host` or `host:port` (an IPv6 address in brackets: `[::1]:8080`), as requests name them; lower-cased. */
 export function parseHost(text: string): string {
   const port = /:(\d+)$/.exec(text)?.[1];
-  if (!HOST.test(text) || (port !== undefined && (Number(port) < 1 || Number(port) > 65_535))) {
-    throw new Error(`"${text}" is not a host or host:port`);
+  const ipv6 = /^\[([^\]]+)\](:\d{1,5})?$/.exec(text);
+  const named = ipv6 ? isIPv6(ipv6[1]) : HOST.test(text);
+  if (!named || (port !== undefined && (Number(port) < 1 || Number(port) > 65_535))) {
+    const hint = isIPv6(text) ? ': write an IPv6 address in brackets, e.g. [::1] or [::1]:8080' : '';
+    throw new Error(`"${text}" is not a host or host:port${hint}`);
   }
   return text.toLowerCase();
+}
+
+/** The host as Python's metering looks it up: an IPv6 address without its brackets (`::1:8080`). */
+export function hostKey(host: string): string {
+  return host.replace(/^\[([^\]]+)\]/, '$1');
 }
 
 export interface QuotaUse {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { QuotaDeclaration } from '../shared/types.js';
+import { hostKey } from './declaration.js';
 
 /** staged's Python module and sitecustomize (`python/` in the package), and its `staged-quota` command. */
 export const PYTHON_DIR = fileURLToPath(new URL('../../../python', import.meta.url));
@@ -34,7 +35,7 @@ export function quotaEnvironment(
   const environment: Record<string, string> = { STAGED_QUOTA_SOCKET: socketPath, STAGED_QUOTA_TOKEN: token };
   const names = Object.keys(quotas);
   if (!names.length) return environment;
-  const hosts = Object.fromEntries(names.flatMap((name) => quotas[name].hosts.map((host) => [host, name])));
+  const hosts = Object.fromEntries(names.flatMap((name) => quotas[name].hosts.map((host) => [hostKey(host), name])));
   const prepend = (dir: string, list: string | undefined) => (list ? `${dir}${path.delimiter}${list}` : dir);
   return {
     ...environment,

@@ -12,11 +12,52 @@
  */
 export const GRANT_LIFETIME_MS = 500;
 
-/** Without a Retry-After, a reported 429 pauses the quota this long. */
+/** Without a Retry-After, a reported 429 pauses the quota this long (budgets of RULES_AIMD: at most this). */
 export const DEFAULT_PAUSE_MS = 30_000;
+
+/** Without a Retry-After, a budget of RULES_AIMD pauses this share of its window (at most DEFAULT_PAUSE_MS). */
+export const PAUSE_SHARE_OF_WINDOW = 0.25;
 
 /** After a 429 while the budget was respected, the effective limit becomes this share of the calls in the window. */
 export const LOWER_TO = 0.75;
+
+/**
+ * Budget rules: 1 (or absent), a 429 lowered the limit for good; 2, AIMD: lowered at most by half per 429,
+ * never below LOWEST_SHARE of the declared limit, and raised again after each window without a 429.
+ */
+export const RULES_AIMD = 2;
+/** The effective limit never goes below this share of the declared one (at least 1 call). */
+export const LOWEST_SHARE = 0.1;
+/** Raised by this share of the declared limit per quiet window, up to 90% of the level the last 429 came at... */
+export const FAST_STEP_SHARE = 0.05;
+/** ...and by this share above it, probing for the provider's real limit slowly. */
+export const SLOW_STEP_SHARE = 0.01;
+/** Below this share of the level a 429 came at, the limit climbs back fast. */
+export const KNEE_SHARE = 0.9;
+/** Limit events kept for `quota show`. */
+export const HISTORY_KEPT = 10;
+
+/** A change of the effective limit or the declaration, as `quota show` lists it. */
+export interface LimitEvent {
+  at: number;
+  event: 'lowered' | 'reset' | 'declared';
+  /** The effective limit after the event. */
+  limit: number;
+  /** The effective limit before it. */
+  before: number;
+  /** lowered: the calls in the window when the 429 came. */
+  callsInWindow?: number;
+  /** declared: the declaration before and after, as `N/<ms>`. */
+  declaration?: { limit: number; windowMs: number; beforeLimit: number; beforeWindowMs: number };
+}
+
+/** After a lowering: `base` from `since` (the pause's end), climbing each quiet window (effectiveLimitAt). */
+export interface Recovery {
+  since: number;
+  base: number;
+  /** The level the 429 came at: the climb slows down at KNEE_SHARE of it; absent, it climbs fast all the way. */
+  from?: number;
+}
 
 export interface BudgetState {
   name: string;
@@ -33,6 +74,16 @@ export interface BudgetState {
   grantedTotal: number;
   /** 429s reported since the budget began. */
   rateLimitedTotal: number;
+  /** RULES_AIMD, set by budgets whose workflow has the patch; absent: the first rules. */
+  rules?: number;
+  /** While the effective limit climbs back to the declared one (RULES_AIMD). */
+  recovery?: Recovery;
+  /** The latest limit events, oldest first (RULES_AIMD). */
+  history?: LimitEvent[];
+  /** When `submit` last wrote the declaration (epoch ms); then agents' asks no longer change it. */
+  declaredAt?: number;
+  hosts?: string[];
+  maxConcurrent?: number;
 }
 
 /**
@@ -70,8 +121,9 @@ export interface Grant {
   retryAt?: number;
 }
 
-export function newBudget(name: string, limit: number, windowMs: number): BudgetState {
+export function newBudget(name: string, limit: number, windowMs: number, rules?: number): BudgetState {
   return {
+    ...(rules === undefined ? {} : { rules }),
     name,
     limit,
     windowMs,
@@ -114,14 +166,19 @@ export function callsInWindow(budget: BudgetState, now: number): number {
 
 /** Grants as many of the calls as the window allows now, and says when to ask again for the rest. */
 export function grantCalls(budget: BudgetState, request: GrantRequest, now: number): Grant {
-  if (request.limit !== budget.limit || request.windowMs !== budget.windowMs) {
-    budget.limit = request.limit;
-    budget.windowMs = request.windowMs;
-    budget.effectiveLimit = request.limit;
+  if (budget.rules !== RULES_AIMD) {
+    if (request.limit !== budget.limit || request.windowMs !== budget.windowMs) {
+      budget.limit = request.limit;
+      budget.windowMs = request.windowMs;
+      budget.effectiveLimit = request.limit;
+    }
+  } else if (budget.declaredAt === undefined && typeof request.limit === 'number') {
+    // declared by no submit yet (a batch submitted before budgets owned their declaration): the ask's
+    declare(budget, { limit: request.limit, windowMs: request.windowMs }, now);
   }
   settle(budget, request.settled);
   if (budget.pausedUntil > now) return { granted: 0, retryAt: budget.pausedUntil };
-  const available = budget.effectiveLimit - callsInWindow(budget, now);
+  const available = effectiveLimitAt(budget, now) - callsInWindow(budget, now);
   const granted = Math.max(0, Math.min(request.calls, available));
   const grant: Grant = { granted };
   if (granted > 0) {
@@ -136,13 +193,14 @@ export function grantCalls(budget: BudgetState, request: GrantRequest, now: numb
 
 /** When enough grants will have left the window for `calls` more. */
 function nextRoomAt(budget: BudgetState, calls: number, now: number): number {
-  let room = budget.effectiveLimit - callsInWindow(budget, now);
+  const effectiveLimit = effectiveLimitAt(budget, now);
+  let room = effectiveLimit - callsInWindow(budget, now);
   const leaving = budget.grants
     .map((grant): [number, number] => [occupiedUntil(budget, grant), grant[1]])
     .sort(([a], [b]) => a - b);
   for (const [until, granted] of leaving) {
     room += granted;
-    if (room >= Math.min(calls, budget.effectiveLimit)) return until;
+    if (room >= Math.min(calls, effectiveLimit)) return until;
   }
   return now + budget.windowMs;
 }
@@ -152,6 +210,7 @@ function nextRoomAt(budget: BudgetState, calls: number, now: number): number {
  * the provider's real limit is lower than declared (or shared), so the effective limit comes down.
  */
 export function reportRateLimited(budget: BudgetState, retryAfterMs: number | undefined, now: number): void {
+  if (budget.rules === RULES_AIMD) return reportRateLimitedAimd(budget, retryAfterMs, now);
   budget.rateLimitedTotal++;
   const alreadyPaused = budget.pausedUntil > now;
   budget.pausedUntil = Math.max(budget.pausedUntil, now + (retryAfterMs ?? DEFAULT_PAUSE_MS));
@@ -160,6 +219,119 @@ export function reportRateLimited(budget: BudgetState, retryAfterMs: number | un
   if (used <= budget.effectiveLimit) {
     budget.effectiveLimit = Math.max(1, Math.min(budget.effectiveLimit, Math.floor(used * LOWER_TO)));
   }
+}
+
+/** How long a 429 without Retry-After pauses a budget of RULES_AIMD: a share of its window. */
+export function defaultPauseMs(windowMs: number): number {
+  return Math.min(DEFAULT_PAUSE_MS, Math.ceil(windowMs * PAUSE_SHARE_OF_WINDOW));
+}
+
+const lowestLimit = (budget: BudgetState) => Math.max(1, Math.ceil(budget.limit * LOWEST_SHARE));
+const step = (budget: BudgetState, share: number) => Math.max(1, Math.round(budget.limit * share));
+
+/**
+ * The effective limit at `now`: after a lowering, it climbs back one step per window without a 429
+ * (fast up to KNEE_SHARE of the level the 429 came at, slowly above), up to the declared limit.
+ */
+export function effectiveLimitAt(budget: BudgetState, now: number): number {
+  const { recovery } = budget;
+  if (budget.rules !== RULES_AIMD || !recovery) return budget.effectiveLimit;
+  if (now < recovery.since) return recovery.base;
+  const windows = Math.floor((now - recovery.since) / budget.windowMs);
+  const fast = step(budget, FAST_STEP_SHARE);
+  const knee = recovery.from === undefined ? budget.limit : Math.floor(recovery.from * KNEE_SHARE);
+  const fastWindows = Math.max(0, Math.ceil((knee - recovery.base) / fast));
+  const climbed =
+    windows <= fastWindows
+      ? recovery.base + windows * fast
+      : recovery.base + fastWindows * fast + (windows - fastWindows) * step(budget, SLOW_STEP_SHARE);
+  return Math.min(budget.limit, climbed);
+}
+
+function recordEvent(budget: BudgetState, event: LimitEvent): void {
+  budget.history = [...(budget.history ?? []), event].slice(-HISTORY_KEPT);
+}
+
+/** Freezes the climb at `now`: the effective limit is what it has climbed to, and climbs no more by itself. */
+function settleClimb(budget: BudgetState, now: number): number {
+  const current = effectiveLimitAt(budget, now);
+  budget.effectiveLimit = current;
+  if (current >= budget.limit) budget.recovery = undefined;
+  return current;
+}
+
+/**
+ * AIMD: a 429 while the budget was respected cuts the limit to LOWER_TO of the calls in the window, but
+ * at most by half (a 429 with few calls in the window says little of the provider's limit) and never
+ * below LOWEST_SHARE of the declared limit; each window without a 429 after the pause raises it again.
+ */
+function reportRateLimitedAimd(budget: BudgetState, retryAfterMs: number | undefined, now: number): void {
+  budget.rateLimitedTotal++;
+  const alreadyPaused = budget.pausedUntil > now;
+  budget.pausedUntil = Math.max(budget.pausedUntil, now + (retryAfterMs ?? defaultPauseMs(budget.windowMs)));
+  const current = settleClimb(budget, now);
+  if (budget.recovery) budget.recovery = { ...budget.recovery, since: budget.pausedUntil, base: current };
+  if (alreadyPaused) return; // one lowering per pause: a burst of 429s is one signal from the provider
+  const used = callsInWindow(budget, now);
+  if (used > current) return; // calls beyond the budget's own limit: the 429 says nothing of the provider's
+  const lowered = Math.max(lowestLimit(budget), Math.floor(Math.max(used * LOWER_TO, current / 2)));
+  if (lowered >= current) return;
+  // few calls in the window say nothing of where the provider's limit is: climb back fast all the way
+  const from = used >= current / 2 ? used : undefined;
+  budget.effectiveLimit = lowered;
+  budget.recovery = { since: budget.pausedUntil, base: lowered, ...(from === undefined ? {} : { from }) };
+  recordEvent(budget, { at: now, event: 'lowered', limit: lowered, before: current, callsInWindow: used });
+}
+
+/** `staged quota reset`: back to the declared limit, and no pause. */
+export function resetLimit(budget: BudgetState, now: number): void {
+  const before = effectiveLimitAt(budget, now);
+  budget.effectiveLimit = budget.limit;
+  budget.recovery = undefined;
+  budget.pausedUntil = 0;
+  recordEvent(budget, { at: now, event: 'reset', limit: budget.limit, before });
+}
+
+export interface Declaration {
+  limit: number;
+  windowMs: number;
+  hosts?: string[];
+  maxConcurrent?: number;
+}
+
+/**
+ * Writes the quota's declaration (at submit): a changed one is an event of the history. The lowering a
+ * 429 taught is kept (capped by the new limit) while the window stays the same, and climbs back from there.
+ */
+export function declare(budget: BudgetState, declaration: Declaration, now: number, bySubmit = false): boolean {
+  const { limit, windowMs } = declaration;
+  if (bySubmit) {
+    budget.declaredAt = now;
+    budget.hosts = declaration.hosts;
+    if (declaration.maxConcurrent === undefined) delete budget.maxConcurrent;
+    else budget.maxConcurrent = declaration.maxConcurrent;
+  }
+  if (limit === budget.limit && windowMs === budget.windowMs) return false;
+  const before = effectiveLimitAt(budget, now);
+  const lowered = before < budget.limit && windowMs === budget.windowMs;
+  const event: LimitEvent = {
+    at: now,
+    event: 'declared',
+    limit: 0,
+    before,
+    declaration: { limit, windowMs, beforeLimit: budget.limit, beforeWindowMs: budget.windowMs },
+  };
+  budget.limit = limit;
+  budget.windowMs = windowMs;
+  budget.effectiveLimit = lowered ? Math.min(before, limit) : limit;
+  const from = budget.recovery?.from;
+  budget.recovery =
+    budget.effectiveLimit < limit
+      ? { since: now, base: budget.effectiveLimit, ...(from === undefined ? {} : { from }) }
+      : undefined;
+  event.limit = budget.effectiveLimit;
+  recordEvent(budget, event);
+  return true;
 }
 
 /** Pauses by hand (`staged quota pause`): nothing is granted before `until`; no 429 is counted, no limit lowered. */
@@ -177,19 +349,47 @@ export interface BudgetView {
   pausedUntil: number | null;
   grantedTotal: number;
   rateLimitedTotal: number;
+  /** When the effective limit will be back at the declared one, if it climbs (epoch ms). */
+  recoveredAt?: number;
+  /** The latest limit events, oldest first. */
+  history?: LimitEvent[];
+  /** When `submit` last wrote the declaration. */
+  declaredAt?: number;
+  /** The whole state, for a view computed at the reader's now rather than the workflow's clock (budgetView). */
+  state?: BudgetState;
 }
 
 export function budgetView(budget: BudgetState, now: number): BudgetView {
-  const { name, limit, windowMs, effectiveLimit, grantedTotal, rateLimitedTotal } = budget;
+  const { name, limit, windowMs, grantedTotal, rateLimitedTotal, history, declaredAt } = budget;
   const pausedUntil = budget.pausedUntil > now ? budget.pausedUntil : null;
+  const effectiveLimit = effectiveLimitAt(budget, now);
   return {
     name,
     limit,
     windowMs,
     effectiveLimit,
-    callsInWindow: callsInWindow(budget, now),
+    callsInWindow: callsInWindow({ ...budget }, now),
     pausedUntil,
     grantedTotal,
     rateLimitedTotal,
+    ...(effectiveLimit < limit && budget.recovery ? { recoveredAt: recoveredAt(budget, now) } : {}),
+    ...(history?.length ? { history } : {}),
+    ...(declaredAt !== undefined ? { declaredAt } : {}),
   };
+}
+
+/** When the climb reaches the declared limit (the first window boundary at which effectiveLimitAt does). */
+function recoveredAt(budget: BudgetState, now: number): number | undefined {
+  const recovery = budget.recovery!;
+  let windows = Math.max(0, Math.floor((now - recovery.since) / budget.windowMs));
+  while (effectiveLimitAt(budget, recovery.since + windows * budget.windowMs) < budget.limit) {
+    windows++;
+    if (windows > 10_000) return undefined;
+  }
+  return recovery.since + windows * budget.windowMs;
+}
+
+/** A view as the budget answered it, recomputed at the reader's `now` when the answer carries the state. */
+export function viewNow<V extends BudgetView>(answered: V, now: number): V {
+  return answered.state ? { ...answered, ...budgetView(answered.state, now), state: undefined } : answered;
 }

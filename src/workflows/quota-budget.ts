@@ -14,6 +14,7 @@ import {
   defineUpdate,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -24,12 +25,16 @@ import { TEMPORAL_PRIORITY_KEY } from '../shared/types.js';
 import { newSlots, releaseSlot, requestSlot, slotView, type QuotaView, type SlotState } from '../quota/slots.js';
 import { quotaSlotGrantedSignal } from './messages.js';
 import {
+  RULES_AIMD,
   budgetView,
+  declare,
   forgetExpired,
   grantCalls,
   pauseUntil,
   reportRateLimited,
+  resetLimit,
   type BudgetState,
+  type Declaration,
   type Grant,
   type GrantRequest,
 } from '../quota/window.js';
@@ -46,6 +51,15 @@ export const slotReleaseSignal = defineSignal<[{ holder: string }]>('slotRelease
 /** A pause set by hand: until that time (epoch ms), or, with 0, ended now. */
 export const pauseSignal = defineSignal<[{ untilMs: number }]>('pause');
 
+/** `submit` writes the quota's declaration (signal-with-start): the budget owns it, agents' asks no longer do. */
+export const declareSignal = defineSignal<[Declaration]>('declare');
+
+/** `staged quota reset`: the effective limit back to the declared one, and no pause. */
+export const resetSignal = defineSignal('reset');
+
+/** AIMD: a 429 lowers the limit by at most half, and quiet windows raise it again (quota/window.ts, RULES_AIMD). */
+export const QUOTA_AIMD_PATCH = 'quota-aimd';
+
 /** Updates add about five events each: continue well before Temporal's 10,240-event warning. */
 const HISTORY_LIMIT = 4_000;
 
@@ -58,6 +72,7 @@ export function budgetWorkflowId(taskQueue: string, quota: string): string {
 const HOLDER_CHECK_MS = 15_000;
 
 export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState): Promise<void> {
+  if (budget.rules !== RULES_AIMD && patched(QUOTA_AIMD_PATCH)) adoptAimd(budget, Date.now());
   const notifying = new Set<Promise<void>>();
   const tellGranted = (holders: string[]) => {
     for (const holder of holders) {
@@ -84,13 +99,28 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
     },
   });
   setHandler(rateLimitedSignal, ({ retryAfterMs }) => reportRateLimited(budget, retryAfterMs, Date.now()));
-  setHandler(budgetQuery, () => ({ ...budgetView(budget, Date.now()), slots: slots && slotView(slots) }));
+  // the state lets a reader compute the view at its own now: the workflow's clock stops between tasks
+  setHandler(budgetQuery, () => ({
+    ...budgetView(budget, Date.now()),
+    slots: slots && slotView(slots),
+    state: budget,
+  }));
   setHandler(pauseSignal, ({ untilMs }) => pauseUntil(budget, untilMs));
+  setHandler(declareSignal, (declaration) => void declare(budget, declaration, Date.now(), true));
+  setHandler(resetSignal, () => resetLimit(budget, Date.now()));
   await condition(() => workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested);
   await condition(allHandlersFinished);
   while (notifying.size) await Promise.all(notifying);
   forgetExpired(budget, Date.now());
   await continueAsNew<typeof quotaBudgetWorkflow>(budget, slots);
+}
+
+/** A budget of the first rules, lowered for good by a 429, climbs back from where it is. */
+function adoptAimd(budget: BudgetState, now: number): void {
+  budget.rules = RULES_AIMD;
+  if (budget.effectiveLimit < budget.limit) {
+    budget.recovery = { since: Math.max(now, budget.pausedUntil), base: budget.effectiveLimit };
+  }
 }
 
 /** Whether the holder was told; one that cannot be (closed meanwhile) gives its slot back. */

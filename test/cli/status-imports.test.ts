@@ -8,18 +8,35 @@ import {
   BATCH_STATE_QUERY,
   BATCH_WORKFLOW,
   BUDGET_QUERY,
+  BUDGET_WORKFLOW,
+  DECLARE_SIGNAL,
+  PAUSE_SIGNAL,
+  RESET_SIGNAL,
   budgetWorkflowId,
   CANCEL_EXPERIMENTS_SIGNAL,
 } from '../../src/batch-client/workflow-names.js';
 import { batchWorkflow } from '../../src/workflows/batch.js';
 import { batchStateQuery, cancelExperimentsSignal } from '../../src/workflows/messages.js';
-import { budgetQuery, budgetWorkflowId as definedBudgetWorkflowId } from '../../src/workflows/quota-budget.js';
+import {
+  budgetQuery,
+  budgetWorkflowId as definedBudgetWorkflowId,
+  declareSignal,
+  pauseSignal,
+  quotaBudgetWorkflow,
+  resetSignal,
+} from '../../src/workflows/quota-budget.js';
 
 test('the names the client uses are those the workflows define', () => {
   expect(BATCH_WORKFLOW).toBe(batchWorkflow.name);
   expect(BATCH_STATE_QUERY).toBe(batchStateQuery.name);
   expect(CANCEL_EXPERIMENTS_SIGNAL).toBe(cancelExperimentsSignal.name);
   expect(BUDGET_QUERY).toBe(budgetQuery.name);
+  expect([BUDGET_WORKFLOW, DECLARE_SIGNAL, PAUSE_SIGNAL, RESET_SIGNAL]).toEqual([
+    quotaBudgetWorkflow.name,
+    declareSignal.name,
+    pauseSignal.name,
+    resetSignal.name,
+  ]);
   expect(budgetWorkflowId('queue-a', 'openai')).toBe(definedBudgetWorkflowId('queue-a', 'openai'));
 });
 

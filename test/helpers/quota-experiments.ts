@@ -12,6 +12,8 @@ export interface ExperimentSet {
    * 1 s apart, then exit 1, as a client library's "max retries exhausted".
    */
   onRefused: 'retry' | 'skip' | 'give-up';
+  /** The API's host in the URL (default 127.0.0.1; `[::1]` for IPv6). */
+  host?: string;
 }
 
 const REFUSED: Record<ExperimentSet['onRefused'], string[]> = {
@@ -39,7 +41,7 @@ export async function writeQuotaExperiments(dir: string, port: number, set: Expe
       '    refused_in_a_row = 0',
       '    while True:',
       '        try:',
-      `            urllib.request.urlopen("http://127.0.0.1:${port}/quote?call=%d" % call).read()`,
+      `            urllib.request.urlopen("http://${set.host ?? '127.0.0.1'}:${port}/quote?call=%d" % call).read()`,
       '            break',
       '        except urllib.error.HTTPError as error:',
       '            if error.code != 429:',

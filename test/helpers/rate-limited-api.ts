@@ -10,6 +10,10 @@ export interface RateLimitedApiOptions {
   retryAfterSeconds?: number;
   /** How long an idle kept-alive connection stays open (Node's default is 5 s). */
   keepAliveTimeoutMs?: number;
+  /** A 429 without a Retry-After header, as some APIs answer. */
+  noRetryAfter?: boolean;
+  /** The address to listen on (default 127.0.0.1; `::1` for IPv6). */
+  host?: string;
 }
 
 export interface ApiRequest {
@@ -36,6 +40,8 @@ export class RateLimitedApi {
   private readonly windowMs: number;
   private readonly retryAfterSeconds?: number;
   private readonly keepAliveTimeoutMs?: number;
+  private readonly noRetryAfter: boolean;
+  private readonly host: string;
   private readonly log: ApiRequest[] = [];
   private server?: Server;
 
@@ -44,6 +50,8 @@ export class RateLimitedApi {
     this.windowMs = options.windowMs;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs;
+    this.noRetryAfter = options.noRetryAfter ?? false;
+    this.host = options.host ?? '127.0.0.1';
   }
 
   async start(): Promise<{ port: number }> {
@@ -59,15 +67,15 @@ export class RateLimitedApi {
         return;
       }
       const untilRoom = Math.ceil((inWindow[0].at + this.windowMs - at) / 1000);
-      response.writeHead(429, {
-        'content-type': 'application/json',
-        'retry-after': String(this.retryAfterSeconds ?? Math.max(1, untilRoom)),
-      });
+      const retryAfter = this.noRetryAfter
+        ? {}
+        : { 'retry-after': String(this.retryAfterSeconds ?? Math.max(1, untilRoom)) };
+      response.writeHead(429, { 'content-type': 'application/json', ...retryAfter });
       response.end(JSON.stringify({ error: 'rate limited' }));
     });
     if (this.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = this.keepAliveTimeoutMs;
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, this.host, resolve));
     return { port: (server.address() as { port: number }).port };
   }
 

@@ -1,5 +1,5 @@
 /** The quota lines of a docstring: `Quota:`, `Calls:` and `Metering:`. */
-import { quotaUseOf } from '../../src/quota/declaration.js';
+import { hostKey, parseHost, quotaUseOf } from '../../src/quota/declaration.js';
 import { DocstringLineError } from '../../src/errors.js';
 
 test('Quota: and Calls: lines give the quotas, deduplicated, and the estimate', () => {
@@ -28,4 +28,14 @@ test.each([
 ])('a Metering: line with %s is refused', (_name, text, message) => {
   expect(() => quotaUseOf(text)).toThrow(DocstringLineError);
   expect(() => quotaUseOf(text)).toThrow(message);
+});
+
+test('hosts: names, host:port, and IPv6 addresses in brackets; a bare IPv6 address is told to use brackets', () => {
+  expect(parseHost('API.example.com:8443')).toBe('api.example.com:8443');
+  expect(parseHost('[::1]:8080')).toBe('[::1]:8080');
+  expect(parseHost('[2001:DB8::1]')).toBe('[2001:db8::1]');
+  expect(hostKey('[::1]:8080')).toBe('::1:8080');
+  expect(() => parseHost('::1')).toThrow('write an IPv6 address in brackets');
+  expect(() => parseHost('[::g]:80')).toThrow('is not a host');
+  expect(() => parseHost('[::1]:70000')).toThrow('is not a host');
 });

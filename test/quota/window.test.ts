@@ -1,10 +1,16 @@
 /** The budget's sliding window: at most the limit in any window, whatever the order of asks. */
 import {
   GRANT_LIFETIME_MS,
+  RULES_AIMD,
+  budgetView,
   callsInWindow,
+  declare,
+  effectiveLimitAt,
   grantCalls,
   newBudget,
   reportRateLimited,
+  resetLimit,
+  viewNow,
   type SettledGrant,
 } from '../../src/quota/window.js';
 
@@ -117,4 +123,93 @@ test('random asks, settled at random: calls made within their bound never put mo
   calls.sort((a, b) => a[0] - b[0]);
   expect(maxInAnyWindow(calls, 1_000)).toBeLessThanOrEqual(10);
   expect(budget.grantedTotal).toBeGreaterThan(200);
+});
+
+describe('AIMD (RULES_AIMD)', () => {
+  const WINDOW = 5_000;
+  const aimdBudget = () => newBudget('api', 100, WINDOW, RULES_AIMD);
+  const ask100 = (calls: number) => ({ calls, limit: 100, windowMs: WINDOW });
+
+  test('a 429 with 2 calls in the window lowers the limit by half at most, and it climbs back to the declared', () => {
+    const budget = aimdBudget();
+    grantCalls(budget, ask100(2), 0);
+    reportRateLimited(budget, undefined, 100);
+    // without Retry-After: a share of the window, not 30 s
+    expect(budget.pausedUntil).toBe(100 + WINDOW / 4);
+    expect(effectiveLimitAt(budget, 200)).toBe(50);
+    // few calls in the window say nothing of the provider's limit: 5 per quiet window all the way back
+    const back = budget.pausedUntil + 10 * WINDOW;
+    expect(effectiveLimitAt(budget, back - 1)).toBe(95);
+    expect(effectiveLimitAt(budget, back)).toBe(100);
+    expect(budgetView(budget, 200)).toMatchObject({ effectiveLimit: 50, recoveredAt: back });
+    expect(grantCalls(budget, ask100(100), back + WINDOW).granted).toBe(100);
+  });
+
+  test('a real limit below the declared one: lowered near it, climbs fast to 90% of it, then probes slowly', () => {
+    const budget = aimdBudget();
+    grantCalls(budget, ask100(70), 0);
+    reportRateLimited(budget, 1_000, 100);
+    expect(effectiveLimitAt(budget, 500)).toBe(52); // 75% of the 70 calls in the window
+    const since = 1_100;
+    // +5 per quiet window up to 90% of 70 (63), then +1
+    expect([1, 2, 3, 4, 5].map((windows) => effectiveLimitAt(budget, since + windows * WINDOW))).toEqual([
+      57, 62, 67, 68, 69,
+    ]);
+    // a 429 during the climb: frozen where it was, lowered from there, and the quiet windows count again
+    const at = since + 2 * WINDOW + 10;
+    grantCalls(budget, ask100(62), at);
+    reportRateLimited(budget, 1_000, at + 1);
+    expect(effectiveLimitAt(budget, at + 2)).toBe(46);
+    expect(effectiveLimitAt(budget, at + 1_001 + WINDOW)).toBe(51);
+    expect(budget.history!.map(({ event, before, limit }) => [event, before, limit])).toEqual([
+      ['lowered', 100, 52],
+      ['lowered', 62, 46],
+    ]);
+  });
+
+  test('never below 10% of the declared limit', () => {
+    const budget = aimdBudget();
+    // 429s with no call of ours in the window (the provider's limit is shared): halved each time, down to 10
+    const limits = [0, 1, 2, 3, 4, 5].map((i) => {
+      reportRateLimited(budget, 1_000, i * 5_600);
+      return budget.effectiveLimit;
+    });
+    expect(limits).toEqual([50, 25, 12, 10, 10, 10]);
+  });
+
+  test('reset: back to the declared limit at once, and no pause', () => {
+    const budget = aimdBudget();
+    grantCalls(budget, ask100(80), 0);
+    reportRateLimited(budget, 60_000, 10);
+    resetLimit(budget, 20);
+    expect(budgetView(budget, 30)).toMatchObject({ effectiveLimit: 100, pausedUntil: null });
+    expect(budget.history!.at(-1)).toMatchObject({ event: 'reset', before: 60, limit: 100 });
+  });
+
+  test('the budget owns its declaration: asks declaring otherwise change nothing; one at submit is an event', () => {
+    const budget = aimdBudget();
+    declare(budget, { limit: 100, windowMs: WINDOW, hosts: ['api.example'] }, 0, true);
+    grantCalls(budget, ask100(80), 0);
+    reportRateLimited(budget, 1_000, 10);
+    for (let i = 0; i < 10; i++)
+      grantCalls(budget, { calls: 1, limit: 20 + (i % 2) * 80, windowMs: WINDOW }, 2_000 + i);
+    expect([budget.limit, budget.effectiveLimit]).toEqual([100, 60]);
+    expect(declare(budget, { limit: 200, windowMs: WINDOW }, 3_000, true)).toBe(true);
+    // what the 429 taught stays: raising the declared limit does not undo the lowering
+    expect(effectiveLimitAt(budget, 3_001)).toBe(60);
+    expect(budget.history!.at(-1)).toMatchObject({
+      event: 'declared',
+      at: 3_000,
+      declaration: { limit: 200, windowMs: WINDOW, beforeLimit: 100, beforeWindowMs: WINDOW },
+    });
+    expect(declare(budget, { limit: 200, windowMs: WINDOW }, 4_000, true)).toBe(false);
+  });
+
+  test('a view read later than the workflow last ran shows the window as of then', () => {
+    const budget = aimdBudget();
+    grantCalls(budget, ask100(30), 0);
+    const answered = { ...budgetView(budget, 10), state: budget };
+    expect(viewNow(answered, 10).callsInWindow).toBe(30);
+    expect(viewNow(answered, WINDOW + GRANT_LIFETIME_MS + 1).callsInWindow).toBe(0);
+  });
 });

@@ -1,10 +1,16 @@
 /** `submit`: discovers and orders the experiments, starts the batch workflow, and follows it. */
 import path from 'node:path';
 import { Client } from '@temporalio/client';
-import { callsMeasuredEarlier, completedEarlier, notCompletedIn, startBatch } from '../../batch-client/index.js';
+import {
+  callsMeasuredEarlier,
+  completedEarlier,
+  declareQuotas,
+  notCompletedIn,
+  startBatch,
+} from '../../batch-client/index.js';
 import { loadProjectConfig } from '../../config.js';
 import { loadConnectionConfig } from '../../connection.js';
-import { EXIT } from '../../errors.js';
+import { BadInputError, EXIT } from '../../errors.js';
 import { discoverExperiments, specOf, type DiscoveredExperiment } from '../../experiments/discover.js';
 import { sortExperiments } from '../../experiments/order.js';
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
@@ -30,7 +36,22 @@ export async function resolveQueue(options: SubmitOptions, workDir: string) {
   const queue = sortExperiments(selectExperiments(discovered, options));
   const used = new Set(queue.flatMap((experiment) => experiment.quotas ?? []));
   const quotas = Object.fromEntries(Object.entries(config.quotas).filter(([name]) => used.has(name)));
+  refuseUnmetered(queue, quotas);
   return { settings: toBatchSettings(options, workDir, false, quotas), queue };
+}
+
+/** An automatically metered experiment whose quota names no host would make its calls unmetered. */
+function refuseUnmetered(queue: DiscoveredExperiment[], quotas: BatchSettings['quotas'] & object): void {
+  for (const experiment of queue) {
+    if (experiment.metering === 'manual') continue;
+    const hostless = (experiment.quotas ?? []).find((name) => !quotas[name]?.hosts.length);
+    if (hostless === undefined) continue;
+    throw new BadInputError(
+      `quota "${hostless}" declares no hosts in staged.config.json, so the calls of ${experiment.name} ` +
+        `would go unmetered: list the API's hosts ("hosts": ["api.example.com"]), or write "Metering: manual" ` +
+        'in the experiment if it calls acquire itself',
+    );
+  }
 }
 
 async function printDryRun(queue: DiscoveredExperiment[], settings: BatchSettings, json: boolean): Promise<void> {
@@ -106,6 +127,8 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
       return EXIT.ok;
     }
     await ensureWorker(client, config, settings.taskQueue, workDir, note, [workDir, settings.experimentsDir]);
+    const declared = await declareQuotas(client.workflow, settings.taskQueue, settings.quotas ?? {});
+    declared.forEach((line) => note(line));
     const batchId = options.batchId ?? newBatchId();
     const state = newBatchState(batchId, queue.map(specOf), { ...settings, searchAttributes }, Date.now());
     const handle = await startBatch(client, state);

@@ -80,7 +80,10 @@ export function quotaLine(quota: QuotaView, now: number): string {
   const window = formatDuration(quota.windowMs);
   const parts = [`[QUOTA] ${quota.name}: ${quota.callsInWindow}/${quota.effectiveLimit} calls in the last ${window}`];
   if (quota.pausedUntil !== null) parts.push(`paused ${formatDuration(Math.max(0, quota.pausedUntil - now))} more`);
-  if (quota.effectiveLimit < quota.limit) parts.push(`limit lowered from ${quota.limit} after 429s`);
+  if (quota.effectiveLimit < quota.limit) {
+    const back = quota.recoveredAt ? `, back to ${quota.limit} in ${formatDuration(quota.recoveredAt - now)}` : '';
+    parts.push(`limit lowered from ${quota.limit} after 429s${back}`);
+  }
   const { slots } = quota;
   if (slots) parts.push(`${slots.running}/${slots.maxConcurrent} experiments at once, ${slots.waiting} waiting`);
   return parts.join(', ');
