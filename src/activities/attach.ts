@@ -51,7 +51,7 @@ export interface AttachOptions {
 
 export interface RunEnding {
   exit: RunExit;
-  /** The run reported a 429 to its quota agent (with the Retry-After it gave). */
+  /** A refused call ended the run (QuotaAgent.takeRateLimited), with the Retry-After the API gave. */
   rateLimited?: { retryAfterMs?: number };
   /** When the process started, when known. */
   startedAt?: number;
@@ -73,7 +73,7 @@ export async function attachToRun(
   const runDir = watchRunDir(files.dir);
   try {
     const ending = await holdRun(context, files, location, options, quota?.token, countCalls, runDir);
-    const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token);
+    const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token, ending.exit.endedAt);
     const calls = quota && callsOfRun(options.quotaAgent, quota);
     return { ...ending, ...(rateLimited ? { rateLimited } : {}), ...(calls ? { calls } : {}) };
   } finally {

@@ -29,6 +29,8 @@ export const MAX_ASKS_IN_FLIGHT = 4;
 /** The budget answers with when to ask again; never wait longer than this before trying (a pause may end early). */
 const MAX_RETRY_WAIT_MS = 5_000;
 const MAX_BODY_BYTES = 4_096;
+/** A run that ends this long after its refused call's pause (Retry-After) failed on its own, not for the refusal. */
+export const REFUSED_END_MS = 60_000;
 
 /**
  * All asks in flight together take at most 1% of the limit (at least one call each): a worker that dies
@@ -36,6 +38,11 @@ const MAX_BODY_BYTES = 4_096;
  */
 export function maxAsk(declaration: QuotaDeclaration): number {
   return Math.max(1, Math.floor(declaration.limit / (100 * MAX_ASKS_IN_FLIGHT)));
+}
+
+interface LastRefusal {
+  at: number;
+  retryAfterMs?: number;
 }
 
 interface Waiter {
@@ -176,8 +183,8 @@ export class QuotaAgent {
   private readonly lines = new Map<string, QuotaLine>();
   /** Calls granted to each run by quota, by token, since this worker holds it. */
   private readonly granted = new Map<string, Record<string, number>>();
-  /** Runs that reported a 429, by token, with the Retry-After they reported: kept while the run is held. */
-  private readonly rateLimited = new Map<string, number | undefined>();
+  /** Each run's last reported 429, by token: kept while the run is held, dropped once a call is granted after it. */
+  private readonly refusals = new Map<string, LastRefusal>();
   private server: Server | undefined;
 
   constructor(
@@ -195,7 +202,7 @@ export class QuotaAgent {
   unregister(token: string): void {
     this.runs.delete(token);
     this.granted.delete(token);
-    this.rateLimited.delete(token);
+    this.refusals.delete(token);
   }
 
   /** Calls granted to the run by quota since this worker holds it; undefined before its first. */
@@ -204,12 +211,16 @@ export class QuotaAgent {
     return calls && { ...calls };
   }
 
-  /** Whether the run reported a 429 (and its Retry-After); asked once, when the run has ended. */
-  takeRateLimited(token: string): { retryAfterMs?: number } | undefined {
-    if (!this.rateLimited.has(token)) return undefined;
-    const retryAfterMs = this.rateLimited.get(token);
-    this.rateLimited.delete(token);
-    return retryAfterMs === undefined ? {} : { retryAfterMs };
+  /**
+   * Whether a refused call ended the run (asked once, when it has ended at `endedAt`): its last quota event was a
+   * reported 429 (no call granted to it since) and it ended within REFUSED_END_MS after that 429's Retry-After.
+   * A run that got calls again after a 429, or went on long after it, failed on its own.
+   */
+  takeRateLimited(token: string, endedAt = Date.now()): { retryAfterMs?: number } | undefined {
+    const refusal = this.refusals.get(token);
+    this.refusals.delete(token);
+    if (!refusal || endedAt > refusal.at + (refusal.retryAfterMs ?? 0) + REFUSED_END_MS) return undefined;
+    return refusal.retryAfterMs === undefined ? {} : { retryAfterMs: refusal.retryAfterMs };
   }
 
   /** Grants that reached this worker after their call had gone (its script stopped), per quota. */
@@ -262,7 +273,7 @@ export class QuotaAgent {
         const seconds = body.retryAfterSeconds;
         const retryAfterMs = typeof seconds === 'number' && seconds >= 0 ? seconds * 1000 : undefined;
         this.lineOf(quota, declaration).pauseFor(retryAfterMs ?? 1_000);
-        this.rateLimited.set(bearer(request)!, retryAfterMs);
+        this.refusals.set(bearer(request)!, { at: Date.now(), retryAfterMs });
         await this.budgets.reportRateLimited(quota, retryAfterMs);
         reply(response, 204);
       } else {
@@ -275,6 +286,7 @@ export class QuotaAgent {
   }
 
   private count(token: string, quota: string, calls: number): void {
+    this.refusals.delete(token); // the run got calls again after its 429: a later failure is its own
     const counts = this.granted.get(token) ?? {};
     counts[quota] = (counts[quota] ?? 0) + calls;
     this.granted.set(token, counts);
