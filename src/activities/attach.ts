@@ -68,7 +68,7 @@ export async function attachToRun(
   options.held.add(location.runKey);
   // An adopted run keeps asking for quota calls with the secret it was started with.
   const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
-  if (quota) options.quotaAgent.register(quota.token, quota);
+  if (quota) await options.quotaAgent.register(quota);
   const countCalls = options.metrics.quotaCallsWatcher();
   const runDir = watchRunDir(files.dir);
   try {
