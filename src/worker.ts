@@ -14,12 +14,12 @@ import { NativeConnection, Runtime, Worker, type LogLevel, type NativeConnection
 import { createActivities, type ShutdownMode } from './activities/index.js';
 import { KeeperLauncher } from './activities/keeper-launch.js';
 import { MachineSlots } from './activities/machine-slots.js';
-import { runQuotasByToken } from './activities/machine-runs.js';
+import { liveRunQuota, machineRunKeys, runQuotasByToken } from './activities/machine-runs.js';
 import { watchOrphans } from './activities/orphans.js';
 import { recordServer, runsDirsOf, runsLayout, serverIdOf } from './activities/runs-layout.js';
 import { QuotaAgent } from './quota/agent.js';
 import { BudgetClient } from './quota/budget-client.js';
-import { quotaSocketPath } from './quota/run-environment.js';
+import { legacyQuotaSocketPath, quotaDirOf } from './quota/run-environment.js';
 import { watchServerContact, type ServerContact } from './activities/server-contact.js';
 import { buildCommand, optionsOf } from './cli/program.js';
 import { userDirectory } from './cli/invocation.js';
@@ -57,6 +57,11 @@ const ADOPT_POLLS = 1;
  * 256 MB old space): too few for a batch at concurrency 40, whose children would be evicted and replayed.
  */
 const MAX_CACHED_WORKFLOWS = 60;
+/**
+ * How long a workflow task waits for this worker on its sticky queue before any worker may take it. The SDK's 10 s
+ * stalled every quota budget this worker last ran for 10 s when it stopped or died: every run's calls waited.
+ */
+const STICKY_TIMEOUT_MS = 1_000;
 /** Twice the default heartbeat timeout: a lost run is offered for adoption only after that timeout. */
 const MIN_USEFUL_ADOPT_WINDOW_MS = 60_000;
 
@@ -153,7 +158,16 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     new Client({ connection: options.connection, namespace: options.namespace }),
     options.taskQueue,
   );
-  const quotaAgent = new QuotaAgent(budgets, quotaSocketPath(runsDir), (token) => runQuotasByToken(runsDirs, token));
+  const machineRuns = {
+    runKeys: async () => (await Promise.all(runsDirs.map(machineRunKeys))).flat(),
+    liveRun: async (runKey: string) =>
+      (await liveRunQuota(layout.own, runKey)) ?? (await liveRunQuota(layout.legacy, runKey)),
+    findRun: (token: string) => runQuotasByToken(runsDirs, token),
+  };
+  const log = (line: string) => console.log(`staged worker: ${line}`);
+  // Runs started before runs were kept per server connect where that version listened: beside the old layout.
+  const legacySocket = legacyQuotaSocketPath(layout.legacy);
+  const quotaAgent = new QuotaAgent(budgets, quotaDirOf(runsDir), machineRuns, log, legacySocket);
   await quotaAgent.listen();
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
   const resources = new ResourceLedger(options.resources ?? NO_RESOURCES, options.slots);
@@ -193,6 +207,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       ? { workflowBundle: { codePath: options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH } }
       : { workflowsPath: WORKFLOWS_PATH }),
     maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
+    stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT_MS,
     maxConcurrentActivityTaskExecutions: options.slots,
   });
   const own = await Worker.create({

@@ -32,8 +32,11 @@ TOKEN_VARIABLE = "STAGED_QUOTA_TOKEN"
 HOSTS_VARIABLE = "STAGED_QUOTA_HOSTS"
 AUTO_VARIABLE = "STAGED_QUOTA_AUTO"
 
-FIRST_RETRY_DELAY_SECONDS = 0.2
-LONGEST_RETRY_DELAY_SECONDS = 5.0
+# While the agent is away (a worker restarting, a run waiting to be adopted) a connect costs nothing: ask often.
+FIRST_RETRY_DELAY_SECONDS = 0.05
+LONGEST_RETRY_DELAY_SECONDS = 0.25
+# "Ask again": the run is between workers (let go by one, not yet adopted by the next).
+RETRY_STATUS = 503
 
 
 class QuotaRefused(RuntimeError):
@@ -100,7 +103,10 @@ def _post(path, body):
         try:
             connection.request("POST", path, body=payload, headers=headers)
             response = connection.getresponse()
-            return response.status, response.read()
+            content = response.read()
+            if response.status != RETRY_STATUS:
+                return response.status, content
+            _announce_agent_away(socket_path, _refusal_message(content))
         except (OSError, http.client.HTTPException) as error:
             # A missing socket, a refusal or a dropped connection all mean the worker is restarting.
             _announce_agent_away(socket_path, error)

@@ -51,7 +51,7 @@ export interface AttachOptions {
 
 export interface RunEnding {
   exit: RunExit;
-  /** The run reported a 429 to its quota agent (with the Retry-After it gave). */
+  /** A refused call ended the run (QuotaAgent.takeRateLimited), with the Retry-After the API gave. */
   rateLimited?: { retryAfterMs?: number };
   /** When the process started, when known. */
   startedAt?: number;
@@ -68,12 +68,12 @@ export async function attachToRun(
   options.held.add(location.runKey);
   // An adopted run keeps asking for quota calls with the secret it was started with.
   const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
-  if (quota) options.quotaAgent.register(quota.token, quota);
+  if (quota) await options.quotaAgent.register(quota);
   const countCalls = options.metrics.quotaCallsWatcher();
   const runDir = watchRunDir(files.dir);
   try {
     const ending = await holdRun(context, files, location, options, quota?.token, countCalls, runDir);
-    const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token);
+    const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token, ending.exit.endedAt);
     const calls = quota && callsOfRun(options.quotaAgent, quota);
     return { ...ending, ...(rateLimited ? { rateLimited } : {}), ...(calls ? { calls } : {}) };
   } finally {

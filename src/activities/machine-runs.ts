@@ -37,6 +37,20 @@ async function* runsIn(runsDir: string): AsyncGenerator<MachineRun> {
   }
 }
 
+/** The quota secret, quotas and socket of a run whose keeper still runs it here; undefined once it ended. */
+export async function liveRunQuota(runsDir: string, runKey: string): Promise<RunSpec['quota']> {
+  const files = new RunFiles(path.join(runsDir, runKey));
+  if ((await files.readJson<RunExit>(files.exit)) !== undefined) return undefined;
+  const started = await files.readJson<RunStarted>(files.state);
+  if (!started || !keeperAlive(started.keeperPid, files)) return undefined;
+  return (await files.readJson<RunSpec>(files.spec))?.quota;
+}
+
+/** The run keys of the runs directory (one directory per run). */
+export async function machineRunKeys(runsDir: string): Promise<string[]> {
+  return readdir(runsDir).catch(() => [] as string[]);
+}
+
 /** The quota secret and quotas of a run kept here, found by its token (the run's spec holds them). */
 export async function runQuotasByToken(runsDirs: RunsDirs, token: string): Promise<RunSpec['quota']> {
   for await (const run of machineRuns(runsDirs)) {

@@ -222,7 +222,8 @@ async function start(
   await mkdir(resultsDir, { recursive: true });
   await files.renewLease(Date.now());
   const quotas = quotasOf(input);
-  const quota = { token: randomBytes(24).toString('hex'), experiment: experiment.name, quotas };
+  const socket = options.quotaAgent.runSocket(location.runKey);
+  const quota = { token: randomBytes(24).toString('hex'), experiment: experiment.name, quotas, socket };
   const spec: RunSpec = {
     runId: location.runKey,
     file: command.file,
@@ -236,7 +237,7 @@ async function start(
     quota,
     ...(experiment.requires ? { requires: experiment.requires } : {}),
   };
-  options.quotaAgent.register(quota.token, quota); // before the script can ask
+  await options.quotaAgent.register(quota); // its link points here before the script can ask
   const keeperPid = await options.keepers.launch(
     files,
     spec,
@@ -247,7 +248,7 @@ async function start(
       STAGED_MACHINE_ID: options.machineId,
       STAGED_RESULTS_DIR: resultsDir,
       PYTHONUNBUFFERED: '1',
-      ...quotaEnvironment(process.env, options.quotaAgent.socketPath, quota.token, quotas, experiment.metering),
+      ...quotaEnvironment(process.env, socket, quota.token, quotas, experiment.metering),
     }),
   );
   options.metrics.runStarted(input, Date.now() - context.info.currentAttemptScheduledTimestampMs);

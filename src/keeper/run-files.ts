@@ -22,7 +22,13 @@ export interface RunSpec {
   /** The keeper stops the run when its lease has not been renewed for this long. */
   leaseTimeoutMs: number;
   /** The run's secret for the quota agent and the quotas it may draw from (re-registered by an adopting worker). */
-  quota?: { token: string; experiment: string; quotas: Record<string, QuotaDeclaration> };
+  quota?: {
+    token: string;
+    experiment: string;
+    quotas: Record<string, QuotaDeclaration>;
+    /** The run's STAGED_QUOTA_SOCKET: a link its holder points at its own agent (absent: started before links). */
+    socket?: string;
+  };
   /** Machine resources the run holds (`Requires:`): a worker restarted here counts them before adopting it. */
   requires?: Record<string, number>;
 }

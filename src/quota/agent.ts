@@ -5,12 +5,14 @@
  * Protocol: POST /acquire {"quota", "calls"} answers 200 once granted; POST /rate-limited
  * {"quota", "retryAfterSeconds"} answers 204. Both need `Authorization: Bearer <run token>`.
  */
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { oneLine } from '../errors.js';
 import type { QuotaDeclaration } from '../shared/types.js';
 import type { BudgetClient } from './budget-client.js';
+import { agentSocketPath, runSocketPath } from './run-environment.js';
+import { linkTarget, pointLink, socketAnswers } from './run-links.js';
 import { GRANT_LIFETIME_MS, type SettledGrant } from './window.js';
 
 /** What the agent knows of a run: which quotas it may draw from. */
@@ -29,6 +31,8 @@ export const MAX_ASKS_IN_FLIGHT = 4;
 /** The budget answers with when to ask again; never wait longer than this before trying (a pause may end early). */
 const MAX_RETRY_WAIT_MS = 5_000;
 const MAX_BODY_BYTES = 4_096;
+/** A run that ends this long after its refused call's pause (Retry-After) failed on its own, not for the refusal. */
+export const REFUSED_END_MS = 60_000;
 
 /**
  * All asks in flight together take at most 1% of the limit (at least one call each): a worker that dies
@@ -36,6 +40,11 @@ const MAX_BODY_BYTES = 4_096;
  */
 export function maxAsk(declaration: QuotaDeclaration): number {
   return Math.max(1, Math.floor(declaration.limit / (100 * MAX_ASKS_IN_FLIGHT)));
+}
+
+interface LastRefusal {
+  at: number;
+  retryAfterMs?: number;
 }
 
 interface Waiter {
@@ -171,31 +180,83 @@ class RequestError extends Error {
   }
 }
 
+/** What the agent knows of a run it serves: its token, quotas, and the link its scripts connect to. */
+export interface ServedRun extends RunQuotas {
+  token: string;
+  /** The run's STAGED_QUOTA_SOCKET; absent for a run started before links (it uses the legacy shared path). */
+  socket?: string;
+}
+
+/** The runs kept on this machine, as the agent tends those nobody holds (machine-runs.ts). */
+export interface MachineRunsView {
+  /** The run keys of the runs directory. */
+  runKeys(): Promise<string[]>;
+  /** The quota part of a run's spec while its keeper still runs it; undefined once it ended. */
+  liveRun(runKey: string): Promise<ServedRun | undefined>;
+  /** A live run found by its token. */
+  findRun(token: string): Promise<ServedRun | undefined>;
+}
+
+/** How often the agent repairs its runs' links and tends the runs of a worker that is gone. */
+const TEND_EVERY_MS = 1_000;
+
 export class QuotaAgent {
-  private readonly runs = new Map<string, RunQuotas>();
+  /** Runs an activity of this worker holds, by token. */
+  private readonly runs = new Map<string, ServedRun>();
+  /** Runs whose worker is gone, served here until some worker adopts them (their link points here), by token. */
+  private readonly tended = new Map<string, ServedRun>();
   private readonly lines = new Map<string, QuotaLine>();
-  /** Calls granted to each run by quota, by token, since this worker holds it. */
+  /** Calls granted to each run by quota, by token, since this worker holds (or tends) it. */
   private readonly granted = new Map<string, Record<string, number>>();
-  /** Runs that reported a 429, by token, with the Retry-After they reported: kept while the run is held. */
-  private readonly rateLimited = new Map<string, number | undefined>();
+  /** Each run's last reported 429, by token: kept while the run is held, dropped once a call is granted after it. */
+  private readonly refusals = new Map<string, LastRefusal>();
+  /** Requests waiting for a grant, by token: dropped when the run is let go, so they ask its next holder. */
+  private readonly waiting = new Map<string, Set<ServerResponse>>();
   private server: Server | undefined;
+  private tendTimer: NodeJS.Timeout | undefined;
+  private tending: Promise<void> = Promise.resolve();
+  /** This worker's own socket. */
+  readonly socketPath: string;
 
   constructor(
     private readonly budgets: BudgetClient,
-    readonly socketPath: string,
-    /** Finds a run this worker does not hold (another worker here holds it, or none yet) by its token. */
-    private readonly findRun: (token: string) => Promise<RunQuotas | undefined> = () => Promise.resolve(undefined),
+    /** Where this runs directory's sockets and run links live (run-environment.ts quotaDirOf). */
+    readonly quotaDir: string,
+    private readonly machine: MachineRunsView = {
+      runKeys: () => Promise.resolve([]),
+      liveRun: () => Promise.resolve(undefined),
+      findRun: () => Promise.resolve(undefined),
+    },
     private readonly log: (line: string) => void = (line) => console.log(`staged worker: ${line}`),
-  ) {}
+    /** Where runs started before per-worker sockets connect; served here when no older worker still does. */
+    private readonly legacySocket?: string,
+  ) {
+    this.socketPath = agentSocketPath(quotaDir);
+  }
 
-  register(token: string, run: RunQuotas): void {
-    this.runs.set(token, run);
+  /** The link a new run's scripts connect to (STAGED_QUOTA_SOCKET). */
+  runSocket(runKey: string): string {
+    return runSocketPath(this.quotaDir, runKey);
+  }
+
+  /** This worker holds the run: its link points here from now on (before its script can ask, for a new run). */
+  async register(run: ServedRun): Promise<void> {
+    this.runs.set(run.token, run);
+    this.tended.delete(run.token);
+    if (!run.socket || (await linkTarget(run.socket)) === this.socketPath) return;
+    // Not fatal to the run: its script waits, and the next pass of tend() points the link here.
+    await pointLink(run.socket, this.socketPath).catch((err) =>
+      this.log(`quota: could not point ${run.socket} at this worker (${oneLine(err)})`),
+    );
   }
 
   unregister(token: string): void {
     this.runs.delete(token);
     this.granted.delete(token);
-    this.rateLimited.delete(token);
+    this.refusals.delete(token);
+    // A run let go of lives on: its waiting calls hang up and ask again where its link points next.
+    for (const response of this.waiting.get(token) ?? []) response.destroy();
+    this.waiting.delete(token);
   }
 
   /** Calls granted to the run by quota since this worker holds it; undefined before its first. */
@@ -204,12 +265,16 @@ export class QuotaAgent {
     return calls && { ...calls };
   }
 
-  /** Whether the run reported a 429 (and its Retry-After); asked once, when the run has ended. */
-  takeRateLimited(token: string): { retryAfterMs?: number } | undefined {
-    if (!this.rateLimited.has(token)) return undefined;
-    const retryAfterMs = this.rateLimited.get(token);
-    this.rateLimited.delete(token);
-    return retryAfterMs === undefined ? {} : { retryAfterMs };
+  /**
+   * Whether a refused call ended the run (asked once, when it has ended at `endedAt`): its last quota event was a
+   * reported 429 (no call granted to it since) and it ended within REFUSED_END_MS after that 429's Retry-After.
+   * A run that got calls again after a 429, or went on long after it, failed on its own.
+   */
+  takeRateLimited(token: string, endedAt = Date.now()): { retryAfterMs?: number } | undefined {
+    const refusal = this.refusals.get(token);
+    this.refusals.delete(token);
+    if (!refusal || endedAt > refusal.at + (refusal.retryAfterMs ?? 0) + REFUSED_END_MS) return undefined;
+    return refusal.retryAfterMs === undefined ? {} : { retryAfterMs: refusal.retryAfterMs };
   }
 
   /** Grants that reached this worker after their call had gone (its script stopped), per quota. */
@@ -218,8 +283,7 @@ export class QuotaAgent {
   }
 
   async listen(): Promise<void> {
-    await mkdir(path.dirname(this.socketPath), { recursive: true });
-    await rm(this.socketPath, { force: true }); // left by a worker that died: runs reconnect to the new one
+    await mkdir(this.quotaDir, { recursive: true, mode: 0o700 });
     const server = createServer((request, response) => void this.serve(request, response));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -227,19 +291,82 @@ export class QuotaAgent {
     });
     await chmod(this.socketPath, 0o600);
     this.server = server;
+    await this.sweepDeadSockets();
+    await this.tend();
+    this.tendTimer = setInterval(() => void this.tend(), TEND_EVERY_MS);
+    this.tendTimer.unref();
   }
 
   async close(): Promise<void> {
+    clearInterval(this.tendTimer);
     for (const line of this.lines.values()) line.close();
     const server = this.server;
     if (!server) return;
+    await this.tending;
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve())); // unlinks this worker's socket only
+  }
+
+  /** Sockets of workers that died (SIGKILL) and stale temporary links: nobody listens on them any more. */
+  private async sweepDeadSockets(): Promise<void> {
+    for (const name of await readdir(this.quotaDir).catch(() => [] as string[])) {
+      const file = path.join(this.quotaDir, name);
+      if (name.endsWith('.tmp') || (name.startsWith('w-') && file !== this.socketPath && !(await socketAnswers(file))))
+        await rm(file, { force: true });
+    }
+    const legacy = this.legacySocket;
+    if (legacy && (await linkTarget(legacy)) !== this.socketPath && !(await socketAnswers(legacy))) {
+      await pointLink(legacy, this.socketPath).catch(() => undefined);
+    }
+  }
+
+  /** One pass at a time: repairs the links of held runs, tends runs whose worker is gone, drops ended runs' links. */
+  private tend(): Promise<void> {
+    this.tending = this.tending.then(() =>
+      this.tendOnce().catch((err) => this.log(`quota: could not tend the run links (${oneLine(err)})`)),
+    );
+    return this.tending;
+  }
+
+  private async tendOnce(): Promise<void> {
+    const links = new Map<string, string>();
+    for (const runKey of await this.machine.runKeys()) links.set(this.runSocket(runKey), runKey);
+    const heldLinks = new Set([...this.runs.values()].flatMap((run) => (run.socket ? [run.socket] : [])));
+    const answers = new Map<string, Promise<boolean>>();
+    const alive = (socket: string) => {
+      if (socket === this.socketPath) return Promise.resolve(true);
+      if (!answers.has(socket)) answers.set(socket, socketAnswers(socket));
+      return answers.get(socket)!;
+    };
+    for (const { socket } of this.runs.values()) {
+      if (socket && (await linkTarget(socket)) !== this.socketPath) await pointLink(socket, this.socketPath);
+    }
+    for (const [link, runKey] of links) {
+      if (heldLinks.has(link)) continue;
+      const target = await linkTarget(link);
+      if (target === undefined || target === this.socketPath || (await alive(target))) continue;
+      const run = await this.machine.liveRun(runKey);
+      if (!run) await rm(link, { force: true }); // an ended run: no script of it asks any more
+      if (!run || this.runs.has(run.token)) continue;
+      this.tended.set(run.token, run);
+      await pointLink(link, this.socketPath);
+      this.log(`quota: serving the calls of run ${runKey} until a worker adopts it (its worker is gone)`);
+    }
+    for (const [token, run] of this.tended) {
+      if (run.socket && (await linkTarget(run.socket)) === this.socketPath) continue;
+      this.tended.delete(token); // adopted by another worker, or ended
+      this.granted.delete(token);
+      this.refusals.delete(token);
+    }
+    for (const name of await readdir(this.quotaDir).catch(() => [] as string[])) {
+      const file = path.join(this.quotaDir, name);
+      if (name.startsWith('r-') && name.endsWith('.sock') && !links.has(file)) await rm(file, { force: true });
+    }
   }
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
-      const run = await this.runOf(request);
+      const { token, run } = await this.runOf(request);
       const body = await readJson(request);
       const quota = typeof body.quota === 'string' ? body.quota : '';
       const declaration = run.quotas[quota];
@@ -255,14 +382,14 @@ export class QuotaAgent {
         if (typeof calls !== 'number' || !Number.isInteger(calls) || calls < 1 || calls > declaration.limit) {
           throw new RequestError(400, `calls must be an integer from 1 to the limit, ${declaration.limit}`);
         }
-        await this.acquire(quota, declaration, calls, response);
-        if (!response.destroyed) this.count(bearer(request)!, quota, calls);
+        await this.acquire(token, quota, declaration, calls, response);
+        if (!response.destroyed) this.count(token, quota, calls);
         reply(response, 200, { granted: calls });
       } else if (request.method === 'POST' && request.url === '/rate-limited') {
         const seconds = body.retryAfterSeconds;
         const retryAfterMs = typeof seconds === 'number' && seconds >= 0 ? seconds * 1000 : undefined;
         this.lineOf(quota, declaration).pauseFor(retryAfterMs ?? 1_000);
-        this.rateLimited.set(bearer(request)!, retryAfterMs);
+        this.refusals.set(token, { at: Date.now(), retryAfterMs });
         await this.budgets.reportRateLimited(quota, retryAfterMs);
         reply(response, 204);
       } else {
@@ -275,16 +402,25 @@ export class QuotaAgent {
   }
 
   private count(token: string, quota: string, calls: number): void {
+    this.refusals.delete(token); // the run got calls again after its 429: a later failure is its own
     const counts = this.granted.get(token) ?? {};
     counts[quota] = (counts[quota] ?? 0) + calls;
     this.granted.set(token, counts);
   }
 
-  private async runOf(request: IncomingMessage): Promise<RunQuotas> {
+  /**
+   * The run of the request's token, held or tended here. A live run of this machine that another worker holds (a
+   * request that raced its link being repointed) is told to ask again: 503, which the clients retry.
+   */
+  private async runOf(request: IncomingMessage): Promise<{ token: string; run: RunQuotas }> {
     const token = bearer(request);
-    const run = token === undefined ? undefined : (this.runs.get(token) ?? (await this.findRun(token)));
-    if (!run) throw new RequestError(401, 'unknown run token: STAGED_QUOTA_TOKEN is set for each run by its worker');
-    return run;
+    const known = token === undefined ? undefined : (this.runs.get(token) ?? this.tended.get(token));
+    if (known) return { token: token!, run: known };
+    const found = token === undefined ? undefined : await this.machine.findRun(token);
+    if (!found) throw new RequestError(401, 'unknown run token: STAGED_QUOTA_TOKEN is set for each run by its worker');
+    if (found.socket) throw new RequestError(503, 'this run is held by another worker right now; ask again');
+    this.tended.set(found.token, found); // started before links: it asks on the legacy path, served here
+    return { token: found.token, run: found };
   }
 
   private lineOf(quota: string, declaration: QuotaDeclaration): QuotaLine {
@@ -296,12 +432,25 @@ export class QuotaAgent {
     return line;
   }
 
-  /** Waits for the grant; a script that hangs up meanwhile takes its request back. */
-  private async acquire(quota: string, declaration: QuotaDeclaration, calls: number, response: ServerResponse) {
+  /** Waits for the grant; a script that hangs up meanwhile (or a run let go of) takes its request back. */
+  private async acquire(
+    token: string,
+    quota: string,
+    declaration: QuotaDeclaration,
+    calls: number,
+    response: ServerResponse,
+  ) {
     const { granted, abandon } = this.lineOf(quota, declaration).take(calls, declaration);
+    const waiting = this.waiting.get(token) ?? new Set<ServerResponse>();
+    this.waiting.set(token, waiting.add(response));
     response.once('close', abandon);
-    await granted;
-    response.off('close', abandon);
+    try {
+      await granted;
+    } finally {
+      response.off('close', abandon);
+      waiting.delete(response);
+      if (!waiting.size && this.waiting.get(token) === waiting) this.waiting.delete(token);
+    }
   }
 }
 

@@ -49,7 +49,8 @@ export async function writeQuotaExperiments(dir: string, port: number, set: Expe
       '            refused += 1',
       ...REFUSED[set.onRefused],
       'print("refused", refused)',
-      'print("agent", os.environ.get("STAGED_QUOTA_SOCKET"))',
+      // The worker socket the run's link points to: the agent that served it last.
+      'print("agent", os.path.realpath(os.environ.get("STAGED_QUOTA_SOCKET", "")))',
       '',
     ].join('\n');
     await writeFile(path.join(dir, `exp${index}_calls.py`), source);

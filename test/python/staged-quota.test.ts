@@ -34,6 +34,8 @@ interface FakeAgentOptions {
   grantDelayMs?: number;
   /** Drops this many /acquire connections without an answer, as a worker that dies mid-wait does. */
   dropAcquires?: number;
+  /** Answers this many /acquire with 503, as a worker that no longer holds the run (it waits to be adopted). */
+  busyAcquires?: number;
 }
 
 /** The quota agent's protocol, with the simplest rule: every declared quota is granted at once. */
@@ -41,12 +43,14 @@ class FakeAgent {
   readonly calls: AgentCall[] = [];
   private server?: Server;
   private dropsLeft: number;
+  private busyLeft: number;
 
   constructor(
     readonly socketPath: string,
     private readonly options: FakeAgentOptions = {},
   ) {
     this.dropsLeft = options.dropAcquires ?? 0;
+    this.busyLeft = options.busyAcquires ?? 0;
   }
 
   async start(): Promise<void> {
@@ -80,6 +84,11 @@ class FakeAgent {
         if (call.path === '/rate-limited') return answer(204);
         const calls: unknown = call.body?.calls;
         if (!Number.isInteger(calls) || (calls as number) < 1) return answer(400, { error: 'calls must be >= 1' });
+        if (this.busyLeft > 0) {
+          this.busyLeft--;
+          call.dropped = true;
+          return answer(503, { error: 'this run is held by another worker right now; ask again' });
+        }
         if (this.dropsLeft > 0) {
           this.dropsLeft--;
           call.dropped = true;
@@ -467,6 +476,22 @@ test('the agent dropping a waiting acquire (its worker died) is retried, not an 
   expect(result.stderr.split('\n')).toHaveLength(1);
   expect(agent.calls.filter((call) => call.dropped)).toHaveLength(2);
   expect(agent.acquires().map((call) => call.body)).toEqual([{ quota: 'x', calls: 4 }]);
+});
+
+test('a 503 (the run between two workers) is asked again, from Python and from the shell command', async () => {
+  await startAgentWith({ busyAcquires: 2 });
+  const environment = runEnvironment('http://127.0.0.1:1');
+  const result = await runPython(['import staged_quota', 'print(staged_quota.acquire("x", 2))'], environment);
+  expect([result.stdout, result.stderr.split('\n').length]).toEqual(['2', 1]);
+  expect(result.stderr).toContain('held by another worker right now');
+  expect(agent.acquires().map((call) => call.body)).toEqual([{ quota: 'x', calls: 2 }]);
+
+  await agent.stop();
+  await startAgentWith({ busyAcquires: 2 });
+  const shell = await execa('sh', ['-c', 'staged-quota acquire x 3'], { env: environment, extendEnv: false });
+  expect([shell.exitCode, shell.stderr.split('\n').length]).toEqual([0, 1]);
+  expect(shell.stderr).toContain('held by another worker right now');
+  expect(agent.acquires().map((call) => call.body)).toEqual([{ quota: 'x', calls: 3 }]);
 });
 
 test("a slow grant is waited for, whatever the script's socket timeouts", async () => {

@@ -26,7 +26,7 @@ test('a run without the quota, or with a forged token, is refused; the socket is
   });
   await writeScript(dir, 'exp2_undeclared', journal, {
     body: [
-      `stat -c %a "$STAGED_QUOTA_SOCKET" >"${out('socket.mode')}"`,
+      `stat -L -c %a "$STAGED_QUOTA_SOCKET" >"${out('socket.mode')}"`,
       `"${command}" acquire api 1 2>"${out('undeclared.err')}"; echo $? >"${out('undeclared.code')}"`,
       `STAGED_QUOTA_TOKEN=forged0123 "${command}" acquire api 1 2>"${out('forged.err')}"`,
       `echo $? >"${out('forged.code')}"`,

@@ -77,3 +77,41 @@ test('a run that fails after its API answered 429 runs again, using no retry; th
     await api.stop();
   }
 }, 60_000);
+
+test('a run that got calls again after a 429 and then failed on its own uses a retry', async () => {
+  const api = new RateLimitedApi({ limit: 1, windowMs: 1_000, retryAfterSeconds: 1 });
+  const { port } = await api.start();
+  try {
+    const dir = await tempDir('quota-own-bug');
+    // Attempt 1: a call, a refused call, the same call again once the pause is over, then a bug (exit 1).
+    const source = [
+      '"""Handles a 429, then fails on its own bug.',
+      '',
+      'Quota: fakeapi',
+      '"""',
+      'import os, sys, urllib.error, urllib.request',
+      'if os.environ["STAGED_ATTEMPT"] == "1":',
+      '    done = 0',
+      '    while done < 2:',
+      '        try:',
+      `            urllib.request.urlopen("http://127.0.0.1:${port}/quote").read()`,
+      '            done += 1',
+      '        except urllib.error.HTTPError as error:',
+      '            if error.code != 429:',
+      '                raise',
+      'sys.exit(1)',
+      '',
+    ].join('\n');
+    await writeFile(path.join(dir, 'exp1_own_bug.py'), source);
+    const taskQueue = uniqueQueue();
+    const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 1 });
+    const quotas = { fakeapi: { limit: 100, windowMs: 1_000, hosts: [`127.0.0.1:${port}`] } };
+    const state = await batchStateFor({ ...settings, quotas });
+    const worker = await startWorker(server.env, taskQueue);
+    const summary = await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    expect(api.rejections().length).toBeGreaterThanOrEqual(1);
+    expect(summary.experiments[0]).toMatchObject({ status: 'failed', attempts: 2 });
+  } finally {
+    await api.stop();
+  }
+}, 60_000);
