@@ -172,11 +172,11 @@ export const OPTIONS = {
   // server
   port: integer<true>('--port <n>', 'gRPC port', PORT, 7233),
   uiPort: integer<true>('--ui-port <n>', 'Web UI port', PORT, 8233),
-  metricsPort: integer<true>(
+  metricsPort: integer(
     '--metrics-port <n>',
-    "the server's Prometheus metrics: http://localhost:<n>/metrics",
+    `the server's Prometheus metrics: http://localhost:<n>/metrics (default: ${DEV_SERVER_METRICS_PORT}, ` +
+      'or a free port when it is taken)',
     PORT,
-    DEV_SERVER_METRICS_PORT,
   ),
   dbFile: text(
     '--db-file <path>',
