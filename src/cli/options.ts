@@ -144,10 +144,11 @@ export const OPTIONS = {
     'how soon a run whose worker stopped answering is declared lost (at least 2s)',
     '30s',
   ),
+  // Always set: without the flag, derived from --heartbeat-timeout (command-table.ts).
   killGrace: duration<true>(
     '--kill-grace <duration>',
-    'time between SIGTERM and SIGKILL when stopping a process tree (below --heartbeat-timeout)',
-    '10s',
+    'time between SIGTERM and SIGKILL when stopping a process tree, below --heartbeat-timeout ' +
+      '(default: a third of it, at most 10s)',
   ),
   batchId: batchId(
     '--batch-id <id>',
