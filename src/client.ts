@@ -60,4 +60,7 @@ function exitWhenFlushed(code: number): void {
   process.stdout.write('', () => process.exit(code));
 }
 
+// A reader that stopped reading (`watch … | head`) ends the command quietly, as it ends `yes | head`.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? process.exit(EXIT.ok) : fail(err)));
+
 buildProgram(exitWhenFlushed).parseAsync(process.argv).catch(fail);

@@ -22,6 +22,9 @@ export class RunLostError extends Error {
   }
 }
 
+/** A server process exited before it answered: the message says how, with the end of its log (several lines). */
+export class ServerExitedError extends Error {}
+
 /** A running batch's state lives in its workflow: only a worker can answer for it. */
 export class NoWorkerAnswersError extends Error {
   constructor(

@@ -7,6 +7,9 @@ import path from 'node:path';
 
 type Env = NodeJS.ProcessEnv;
 
+/** The Web UI's address (http://host:port) for links to batches, when staged cannot tell it (a remote server). */
+export const webUiSetting = (env: Env = process.env): string | undefined => env.STAGED_WEB_UI || undefined;
+
 /** The task queue workers poll and batches are sent to. */
 export const taskQueueSetting = (env: Env = process.env): string => env.STAGED_TASK_QUEUE || 'staged';
 

@@ -196,7 +196,7 @@ async function resolveScript(
     });
     return await resolveCommand(script, process.env, experiment.file.endsWith('.py'));
   } catch (err) {
-    if (err instanceof NotRunnableError) throw notRunnable(err.message, failureDetails(run, logFile, 'exit-code'));
+    if (err instanceof NotRunnableError) throw notRunnable(err.message, failureDetails(run, logFile, 'refused'));
     throw err;
   }
 }
@@ -305,7 +305,7 @@ function outcomeOf(
         started: true,
       });
     case 'exited':
-      if (exit.exitCode === 0) return { run, startedAt, ...(calls ? { calls } : {}) };
+      if (exit.exitCode === 0) return { run, startedAt, endedAt: exit.endedAt, ...(calls ? { calls } : {}) };
   }
   const reason: EndReason = exit.end === 'timeout' ? 'timeout' : exit.exitCode !== null ? 'exit-code' : 'signal';
   const why =
@@ -341,6 +341,7 @@ function failedAttempt(
         exitCode: exit.exitCode,
         signal: exit.signal,
         startedAt,
+        endedAt: exit.endedAt,
         ...(rateLimited || exit.exitCode === EXIT_TEMPFAIL ? { quotaLimited: rateLimited ?? {} } : {}),
         ...(calls ? { calls } : {}),
       },

@@ -10,6 +10,8 @@ export interface CommandSpec {
   arguments: readonly { name: string; help?: string }[];
   options: readonly OptionName[];
   helpAfter?: string;
+  /** Defaults that depend on other options: each fills in what the user left out, before the checks. */
+  derived?: readonly ((options: Record<string, unknown>) => void)[];
   /** Rules across options; each returns a message when broken. */
   checks?: readonly ((options: Record<string, unknown>) => string | undefined)[];
 }
@@ -22,6 +24,19 @@ const heartbeatLongEnough = (options: Record<string, unknown>) =>
     ? '--heartbeat-timeout must be at least 2s: twice the 1-s minimum heartbeat interval, ' +
       'or a healthy run is declared lost'
     : undefined;
+
+/** The kill grace when none is given: 10 s, or a third of a shorter heartbeat timeout. */
+export const MAX_DEFAULT_KILL_GRACE_MS = 10_000;
+
+export function defaultKillGraceMs(heartbeatTimeoutMs: number): number {
+  return Math.min(MAX_DEFAULT_KILL_GRACE_MS, Math.floor(heartbeatTimeoutMs / 3));
+}
+
+const killGraceFromHeartbeat = (options: Record<string, unknown>) => {
+  if (options.killGrace === undefined && typeof options.heartbeatTimeout === 'number') {
+    options.killGrace = defaultKillGraceMs(options.heartbeatTimeout);
+  }
+};
 
 const killGraceShorter = (options: Record<string, unknown>) =>
   (options.killGrace as number) >= (options.heartbeatTimeout as number)
@@ -56,6 +71,7 @@ export const COMMANDS = {
       'json',
       'historyLimit',
     ],
+    derived: [killGraceFromHeartbeat],
     checks: [heartbeatLongEnough, killGraceShorter],
     helpAfter:
       '\nWith --json, stdout holds only the final summary (or the dry-run queue, or {"batchId"} when detached).\n' +

@@ -6,7 +6,9 @@ import { Client, type Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { ConnectionConfig } from '../connection.js';
 import { logFileOf, startInBackground } from '../server/background.js';
-import { defaultDevServerOptions, devServerArgs, serverAnswers, waitForDevServer } from '../server/dev-server.js';
+import { startBackgroundDevServer } from '../server/background-dev-server.js';
+import { defaultDevServerOptions, serverAnswers } from '../server/dev-server.js';
+import { metricsPortFor } from '../server/ports.js';
 import { parseRetention } from '../server/retention.js';
 import { retentionSetting } from '../settings.js';
 import { findTemporalCli } from '../server/temporal-cli.js';
@@ -25,14 +27,12 @@ export async function connectOrStartServer(
       throw new BadInputError(`no Temporal server answers at ${config.address} (set by TEMPORAL_ADDRESS or a profile)`);
     }
     const retentionMs = parseRetention(retentionSetting(), 'STAGED_RETENTION');
-    const options = defaultDevServerOptions(workDir);
+    const defaults = defaultDevServerOptions(workDir);
+    const server = { ...defaults, metricsPort: await metricsPortFor(undefined) };
     const temporalCli = await findTemporalCli({ log });
-    startInBackground(workDir, 'server', temporalCli, devServerArgs(options));
-    log(
-      `[OK] Started Temporal's dev server in the background: Web UI http://localhost:${options.uiPort} ` +
-        `(log ${logFileOf(workDir, 'server')}; stop it with ${commandHint('down')})`,
-    );
-    await waitForDevServer(config.address, config.namespace, { retentionMs });
+    const namespace = config.namespace;
+    await startBackgroundDevServer({ workDir, temporalCli, server, namespace, retentionMs, log });
+    log(`[OK] The dev server answers at ${config.address}; stop it with ${commandHint('down')}`);
   }
   return connect(config);
 }

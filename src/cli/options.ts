@@ -144,10 +144,11 @@ export const OPTIONS = {
     'how soon a run whose worker stopped answering is declared lost (at least 2s)',
     '30s',
   ),
+  // Always set: without the flag, derived from --heartbeat-timeout (command-table.ts).
   killGrace: duration<true>(
     '--kill-grace <duration>',
-    'time between SIGTERM and SIGKILL when stopping a process tree (below --heartbeat-timeout)',
-    '10s',
+    'time between SIGTERM and SIGKILL when stopping a process tree, below --heartbeat-timeout ' +
+      '(default: a third of it, at most 10s)',
   ),
   batchId: batchId(
     '--batch-id <id>',
@@ -172,11 +173,11 @@ export const OPTIONS = {
   // server
   port: integer<true>('--port <n>', 'gRPC port', PORT, 7233),
   uiPort: integer<true>('--ui-port <n>', 'Web UI port', PORT, 8233),
-  metricsPort: integer<true>(
+  metricsPort: integer(
     '--metrics-port <n>',
-    "the server's Prometheus metrics: http://localhost:<n>/metrics",
+    `the server's Prometheus metrics: http://localhost:<n>/metrics (default: ${DEV_SERVER_METRICS_PORT}, ` +
+      'or a free port when it is taken)',
     PORT,
-    DEV_SERVER_METRICS_PORT,
   ),
   dbFile: text(
     '--db-file <path>',

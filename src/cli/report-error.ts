@@ -1,6 +1,6 @@
 /** How a failed command ends: one line on stderr (and a JSON error on stdout with --json), and its exit code. */
 import { isGrpcServiceError } from '@temporalio/client';
-import { BadInputError, EXIT, NoWorkerAnswersError, oneLine } from '../errors.js';
+import { BadInputError, EXIT, NoWorkerAnswersError, oneLine, ServerExitedError } from '../errors.js';
 import { debugSetting } from '../settings.js';
 import { commandHint } from './invocation.js';
 
@@ -15,7 +15,7 @@ function exitCodeOf(err: unknown): number {
 }
 
 function messageOf(err: unknown): string {
-  if (err instanceof BadInputError) return err.message;
+  if (err instanceof BadInputError || err instanceof ServerExitedError) return err.message;
   if (err instanceof NoWorkerAnswersError) return `${err.message}; start one with: ${commandHint('worker')}`;
   return oneLine(err);
 }

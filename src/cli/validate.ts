@@ -48,6 +48,7 @@ export function parseOptions<C extends CommandName>(
     else if (parsed.value !== undefined || name in raw) options[name] = parsed.value;
   }
   if (!messages.length) {
+    for (const derive of spec.derived ?? []) derive(options);
     for (const check of spec.checks ?? []) {
       const message = check(options);
       if (message) messages.push(message);

@@ -1,5 +1,5 @@
 /** Finds the experiments in a directory: `*.py` files and executable files not starting with `_` or `.`. */
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { experimentIdOf } from '../shared/batch-state.js';
 import type { ExperimentSpec } from '../shared/types.js';
@@ -9,6 +9,7 @@ import { requirementsOf, type Resources } from '../shared/requirements.js';
 import { decideScriptPriority, type PriorityRules } from './priority.js';
 import { BadInputError, DocstringLineError } from '../errors.js';
 import { isExecutable } from '../executable.js';
+import { isInside } from '../activities/script-guard.js';
 
 /** Docstrings live at the top of a file; this much is enough to find them. */
 const HEAD_BYTES = 64 * 1024;
@@ -85,11 +86,23 @@ function requirementsIn(source: string, isPython: boolean, file: string): Resour
   }
 }
 
+/** A worker runs only scripts that really live in the experiments directory: say so now, not at run time. */
+async function checkInside(realDir: string, file: string): Promise<void> {
+  const realFile = await realpath(file);
+  if (!isInside(realDir, realFile)) {
+    throw new BadInputError(
+      `${file} resolves to ${realFile}, outside the experiments directory ${realDir}: ` +
+        'a worker refuses to run it (copy the script in, or point --dir at where it lives)',
+    );
+  }
+}
+
 export async function discoverExperiments(dir: string, rules: DiscoveryRules = {}): Promise<DiscoveredExperiment[]> {
   const info = await stat(dir).catch(() => undefined);
   if (!info) throw new BadInputError(`experiments directory not found: ${dir}`);
   if (!info.isDirectory()) throw new BadInputError(`not a directory: ${dir}`);
 
+  const realDir = await realpath(dir);
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
   const found: DiscoveredExperiment[] = [];
   for (const entry of entries) {
@@ -102,6 +115,7 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
     if (isPython && fileInfo.isDirectory()) throw new BadInputError(`${file} is a directory, not a script`);
     if (!fileInfo.isFile()) continue;
     if (!isPython && !(await isExecutable(file))) continue;
+    await checkInside(realDir, file);
     const head = await readHead(file).catch((err: NodeJS.ErrnoException) => {
       throw new BadInputError(`${file}: cannot read it (${err.code ?? err.message})`);
     });

@@ -6,12 +6,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { devServerArgs, waitForDevServer } from './dev-server.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { findTemporalCli } from './temporal-cli.js';
+import { freePort } from './ports.js';
+
+export { freePort };
 
 const STDERR_KEPT_BYTES = 4_096;
 const START_ATTEMPTS = 3;
@@ -50,14 +53,6 @@ export interface DevServerProcess {
 
 /** The server could not listen on one of its ports: another process took it. */
 export class PortTakenError extends Error {}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function portAnswers(port: number): Promise<boolean> {
   const socket = connect(port, '127.0.0.1');

@@ -1,7 +1,9 @@
 /** Temporal's dev server (`temporal server start-dev`): a SQLite file, the Web UI, and task-queue priority on. */
+import { connect as netConnect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { ServerExitedError } from '../errors.js';
 import { stagedHome } from '../paths.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { setRetention } from './retention.js';
@@ -77,29 +79,69 @@ export function devServerArgs(options: Omit<DevServerOptions, 'dbFile'> & { dbFi
 export interface WaitOptions {
   /** The namespace's retention, set once the server answers; unchanged when absent. */
   retentionMs?: number;
+  /** Why the server process is gone (its exit and output), or undefined while it lives: then the wait fails at once. */
+  exited?: () => string | undefined;
+  /** Told what the server is doing while it does not answer yet, every `progressEveryMs`. */
+  progress?: (line: string) => void;
+  progressEveryMs?: number;
+  /** Gives up after this long; without it, waits as long as the server process lives. */
   timeoutMs?: number;
 }
 
-/** Waits until a server answers at `address`, then registers staged's search attributes and sets the retention. */
+const PROGRESS_EVERY_MS = 10_000;
+
+/** What a starting server is doing, as far as its address shows. */
+async function startPhase(address: string): Promise<string> {
+  const [host, port] = splitAddress(address);
+  const listening = await new Promise<boolean>((resolve) => {
+    const socket = netConnect(port, host);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+  return listening ? 'listening, its services still starting' : `starting, not yet listening on port ${port}`;
+}
+
+function splitAddress(address: string): [string, number] {
+  const colon = address.lastIndexOf(':');
+  return [address.slice(0, colon).replace(/^\[|\]$/g, ''), Number(address.slice(colon + 1))];
+}
+
+/**
+ * Waits until a server answers at `address`, then registers staged's search attributes and sets the retention.
+ * A server still starting (a busy machine, a first start) is waited for, with `progress` told what it does.
+ */
 export async function waitForDevServer(
   address: string,
   namespace: string,
-  { retentionMs, timeoutMs = 60_000 }: WaitOptions = {},
+  { retentionMs, exited, progress, progressEveryMs = PROGRESS_EVERY_MS, timeoutMs }: WaitOptions = {},
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const startedAt = Date.now();
+  let nextProgressAt = startedAt + progressEveryMs;
+  let step = 'connecting';
   for (;;) {
     try {
+      step = 'connecting';
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
       try {
+        step = "registering staged's search attributes";
         await ensureSearchAttributes(connection, namespace);
+        step = 'setting the retention';
         if (retentionMs !== undefined) await setRetention(connection, namespace, retentionMs);
       } finally {
         await connection.close();
       }
       return;
     } catch (err) {
-      if (Date.now() > deadline) {
+      const why = exited?.();
+      if (why !== undefined) throw new ServerExitedError(why);
+      const waited = Date.now() - startedAt;
+      if (timeoutMs !== undefined && waited > timeoutMs) {
         throw new Error(`the dev server did not answer at ${address} within ${timeoutMs / 1000}s`, { cause: err });
+      }
+      if (progress && Date.now() >= nextProgressAt) {
+        nextProgressAt += progressEveryMs;
+        const doing = step === 'connecting' ? await startPhase(address) : step;
+        progress(`[WAIT] the dev server at ${address} is ${doing} (${Math.round(waited / 1000)}s)`);
       }
       await delay(250);
     }

@@ -1,5 +1,34 @@
+/** The dev server's ports: its fixed defaults, and free ones when a default is taken. */
+import { createServer } from 'node:net';
+
 /**
  * The dev server's metrics port: in the pattern of its gRPC (7233) and Web UI (8233) ports. Without
  * it the server picks a random one, which nothing could be told to scrape.
  */
 export const DEV_SERVER_METRICS_PORT = 9233;
+
+/** A port nothing listens on now (on 127.0.0.1). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** True when `port` can be listened on, on every address (the dev server binds them all). */
+export async function portIsFree(port: number): Promise<boolean> {
+  const server = createServer();
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, () => resolve(true));
+  });
+  if (listening) await new Promise((resolve) => server.close(resolve));
+  return listening;
+}
+
+/** The metrics port a dev server gets: the one given; else 9233 while it is free, else any free port. */
+export async function metricsPortFor(given: number | undefined): Promise<number> {
+  if (given !== undefined) return given;
+  return (await portIsFree(DEV_SERVER_METRICS_PORT)) ? DEV_SERVER_METRICS_PORT : freePort();
+}

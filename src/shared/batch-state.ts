@@ -90,6 +90,20 @@ function isoOrNull(epochMs: number | undefined): string | null {
 }
 
 /** Every experiment with its current status; the shape of `status --json` and of the final summary. */
+/** A finished batch's own outcome: cancelled when asked to be, failed when an experiment failed, else completed. */
+export function batchOutcome(state: Pick<BatchState, 'cancelRequested' | 'records'>): BatchOutcome {
+  if (state.cancelRequested) return 'cancelled';
+  return summaryOutcome(state.records);
+}
+
+/** The same from a batch's experiments alone (a summary file): cancelled when one was. */
+export function summaryOutcome(experiments: readonly { status: ExperimentStatus }[]): BatchOutcome {
+  if (experiments.some((experiment) => experiment.status === 'cancelled')) return 'cancelled';
+  return experiments.some((experiment) => experiment.status === 'failed') ? 'failed' : 'completed';
+}
+
+export type BatchOutcome = 'completed' | 'failed' | 'cancelled';
+
 export function experimentViews(state: BatchState): ExperimentView[] {
   return state.experiments.map((experiment, index) => {
     const record = state.records[index];

@@ -2,7 +2,7 @@
 import { formatDuration } from './duration.js';
 import type { BatchSummary } from './types.js';
 
-/** `reason`: why the last attempt ended when it did not exit 0 (exit-code, signal, timeout, cancelled, worker-lost). */
+/** `reason`: why the last attempt ended when it did not exit 0 (END_REASONS: exit-code, signal, … refused). */
 export const SUMMARY_COLUMNS = ['experiment', 'priority', 'status', 'attempts', 'duration', 'reason'] as const;
 
 export function summaryRows(summary: BatchSummary): string[][] {

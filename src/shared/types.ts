@@ -84,8 +84,8 @@ export interface BatchSettings {
 export type ExperimentStatus =
   'queued' | 'running' | 'retrying' | 'waiting-quota' | 'completed' | 'failed' | 'cancelled';
 
-/** Why an attempt ended other than by exiting 0. */
-export const END_REASONS = ['exit-code', 'signal', 'timeout', 'cancelled', 'worker-lost'] as const;
+/** Why an attempt ended other than by exiting 0; `refused`: a worker would not start its script (never retried). */
+export const END_REASONS = ['exit-code', 'signal', 'timeout', 'cancelled', 'worker-lost', 'refused'] as const;
 export type EndReason = (typeof END_REASONS)[number];
 export const FINAL_STATUSES: readonly ExperimentStatus[] = ['completed', 'failed', 'cancelled'];
 
@@ -163,6 +163,8 @@ export interface RunOutcome {
   run: number;
   /** When the process started (epoch ms): a short run may end before its start was announced. */
   startedAt?: number;
+  /** When the process ended, as its keeper recorded it: a run that ended during a server outage keeps its own end. */
+  endedAt?: number;
   /** Calls granted to the run, by quota, while its last worker held it; absent when it uses no quota. */
   calls?: Record<string, number>;
 }
@@ -175,6 +177,8 @@ export interface RunFailureDetails {
   reason: EndReason;
   logFile: string;
   startedAt?: number;
+  /** As RunOutcome's. */
+  endedAt?: number;
   /** A 429 was reported during the run, or it exited 75 (EX_TEMPFAIL): a quota failure, which uses no retry. */
   quotaLimited?: { retryAfterMs?: number };
   /** As RunOutcome's. */

@@ -15,7 +15,14 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { applyReport, experimentWorkflowId, inFlight, isBatchDone, isFinal } from '../shared/batch-state.js';
+import {
+  applyReport,
+  batchOutcome,
+  experimentWorkflowId,
+  inFlight,
+  isBatchDone,
+  isFinal,
+} from '../shared/batch-state.js';
 import {
   deferredStartable,
   hasUnstarted,
@@ -263,9 +270,4 @@ async function cancelExperiments(state: BatchState, names: string[]): Promise<vo
     }
   });
   await Promise.all(running);
-}
-
-function batchOutcome(state: BatchState): string {
-  if (state.cancelRequested) return 'cancelled';
-  return state.records.some((record) => record.status === 'failed') ? 'failed' : 'completed';
 }

@@ -128,6 +128,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let quotaReruns = 0;
   let unstarted = 0;
   let readopts = 0;
+  let lastRunEndedAt: number | undefined;
   try {
     if (slotQuotas.length) {
       show({ ...record, status: 'waiting-quota' }); // as the batch marked it when it started this experiment
@@ -139,6 +140,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         const outcome = location ? await adoptRun(location) : await startRun({ ...input, run: nextRun });
         const attempts = Math.max(record.attempts, outcome.run);
         const startedAt = record.startedAt ?? outcome.startedAt;
+        lastRunEndedAt = outcome.endedAt;
         record = {
           ...record,
           status: 'completed',
@@ -204,6 +206,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         const retryable = failure.kind === 'failed' && (failure.reason !== 'timeout' || settings.retryTimeouts);
         failedRuns++;
         if (!retryable || failedRuns > settings.maxRetries) {
+          lastRunEndedAt = failure.kind === 'failed' ? failure.endedAt : undefined;
           record = { ...ended, status: 'failed', retryAt: undefined };
           break;
         }
@@ -222,7 +225,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   return CancellationScope.nonCancellable(async () => {
     await releaseQuotaSlots(settings.taskQueue, slotQuotas);
     await condition(allHandlersFinished); // a start report still on its way to the batch
-    const final = { ...record, closedAt: Date.now() };
+    // The run's own end when known: a server outage between its end and now is not its duration.
+    const final = { ...record, closedAt: lastRunEndedAt ?? Date.now() };
     if (endBySignal) await report(final);
     else show(final);
     return final;
@@ -282,6 +286,7 @@ type Failure =
       reason: EndReason;
       message: string;
       startedAt?: number;
+      endedAt?: number;
       quotaLimited?: { retryAfterMs?: number };
       calls?: Record<string, number>;
     };
@@ -319,6 +324,7 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
       reason: details.reason,
       message,
       startedAt: details.startedAt,
+      endedAt: details.endedAt,
       quotaLimited: details.quotaLimited,
       calls: details.calls,
     };

@@ -139,7 +139,7 @@ test('submit --json waits for the batch and prints its summary; exit 1 when an e
   expect(status.exitCode).toBe(0);
   expect(JSON.parse(String(status.stdout))).toMatchObject({
     batchId,
-    status: 'completed',
+    status: 'failed',
     counts: { completed: 1, failed: 1 },
   });
 });

@@ -10,7 +10,7 @@ import {
 } from '../../batch-client/index.js';
 import { EXIT } from '../../errors.js';
 import { batchSummaryFile } from '../../paths.js';
-import { countByStatus, summarize } from '../../shared/batch-state.js';
+import { batchOutcome, countByStatus, summarize, summaryOutcome, type BatchOutcome } from '../../shared/batch-state.js';
 import type { BatchSummary } from '../../shared/types.js';
 import type { OptionsOf } from '../command-table.js';
 import { liveBatchView } from '../display/batch-view.js';
@@ -29,10 +29,14 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
     }
     const reading = await readBatch(client, batchId, workDir);
     if (reading.kind === 'files') {
-      return () => printFinished(reading.summary, options.json, batchSummaryFile(workDir, batchId));
+      const { summary } = reading;
+      return () =>
+        printFinished(summary, summaryOutcome(summary.experiments), options.json, batchSummaryFile(workDir, batchId));
     }
     const { state, status } = reading;
-    if (status === 'COMPLETED') return () => printFinished(summarize(state), options.json, undefined);
+    if (status === 'COMPLETED') {
+      return () => printFinished(summarize(state), batchOutcome(state), options.json, undefined);
+    }
     const [runs, quotas, waiting] = await Promise.all([
       runningProgress(client.workflow, state),
       quotaViews(client.workflow, state),
@@ -48,12 +52,12 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
   return EXIT.ok;
 }
 
-function printFinished(summary: BatchSummary, json: boolean, source: string | undefined): void {
+function printFinished(summary: BatchSummary, outcome: BatchOutcome, json: boolean, source: string | undefined) {
   if (json) {
     const counts = countByStatus(summary.experiments);
     console.log(
       JSON.stringify(
-        { batchId: summary.batchId, status: 'completed', counts, eta: null, experiments: summary.experiments },
+        { batchId: summary.batchId, status: outcome, counts, eta: null, experiments: summary.experiments },
         null,
         2,
       ),

@@ -8,6 +8,7 @@ import {
   notCompletedIn,
   startBatch,
 } from '../../batch-client/index.js';
+import { webUiLink } from '../../batch-client/web-ui.js';
 import { loadProjectConfig } from '../../config.js';
 import { loadConnectionConfig } from '../../connection.js';
 import { BadInputError, EXIT } from '../../errors.js';
@@ -64,13 +65,6 @@ async function printDryRun(queue: DiscoveredExperiment[], settings: BatchSetting
     return;
   }
   [...dryRunLines(queue), ...quotas.map(quotaPlanLine)].forEach((line) => console.log(line));
-}
-
-export function webUiLink(address: string, namespace: string, workflowId: string): string | undefined {
-  const match = /^(localhost|127\.0\.0\.1):(\d+)$/.exec(address);
-  if (!match) return undefined;
-  const ui = `http://${match[1]}:${Number(match[2]) + 1000}`;
-  return `${ui}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 /** Narrows the queue by what earlier batches did; needs the server (or, for gone batches, their files). */
@@ -133,7 +127,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     const state = newBatchState(batchId, queue.map(specOf), { ...settings, searchAttributes }, Date.now());
     const handle = await startBatch(client, state);
 
-    header(state, webUiLink(config.address, config.namespace, batchId)).forEach((line) => print(line));
+    header(state, await webUiLink(config.address, config.namespace, workDir, batchId)).forEach((line) => print(line));
     if (options.detach) {
       if (options.json) console.log(JSON.stringify({ batchId }));
       else print(`[DETACHED] Batch ${batchId} runs on. Follow it with: ${commandHint('watch', [batchId])}`);
