@@ -21,6 +21,8 @@ export interface WorkerProcess {
 export interface WorkerLaunch {
   /** Runs `node worker.js …` as its last arguments, e.g. `nsenter --net=… unshare --uts …`. */
   prefix?: string[];
+  /** The directories it serves (`--allow-dir`); default: the temporary directory, where tests put theirs. */
+  allowDirs?: string[];
 }
 
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
@@ -29,12 +31,12 @@ export async function spawnWorker(
   taskQueue: string,
   slots: number,
   extraArgs: string[] = [],
-  { prefix = [] }: WorkerLaunch = {},
+  { prefix = [], allowDirs = [tmpdir()] }: WorkerLaunch = {},
 ): Promise<WorkerProcess> {
   const command = [
     ...prefix,
     process.execPath,
-    ...workerCommand(['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs]),
+    ...workerCommand(['--slots', String(slots), '--allow-dir', ...allowDirs, ...extraArgs]),
   ];
   const worker = execa(command[0], command.slice(1), {
     env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
