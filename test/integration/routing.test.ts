@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { batchSummary } from '../../src/batch-client/index.js';
-import { CLI, spawnWorker, type WorkerProcess } from '../helpers/processes.js';
-import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { CLI, spawnWorker, until, type WorkerProcess } from '../helpers/processes.js';
+import { maxOverlap, readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { batchIn, startBatch, uniqueQueue, useTestServer } from '../helpers/temporal.js';
 
 const server = useTestServer();
@@ -98,4 +98,27 @@ test('submit says at once that no live worker serves the directory; the runs wai
   expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual([['completed', 1]]);
   expect((await readJournal(journal)).filter((entry) => entry.event === 'start')).toHaveLength(1);
   expect((await machinesOf(dir)).get('exp1_only')).toBe('serving-box');
+});
+
+test('experiments waiting for a GPU hold no places: at cap 3 the CPU machine runs 3 at a time', async () => {
+  const { dir, journal } = await tempExperimentsDir('routing-gpu-wait');
+  for (const name of ['exp1_gpu_a', 'exp2_gpu_b']) {
+    await writeScript(dir, name, journal, { title: `${name}\n#\n# Requires: gpu`, body: 'sleep 0.2' });
+  }
+  const cpuNames = ['exp3_cpu_a', 'exp4_cpu_b', 'exp5_cpu_c', 'exp6_cpu_d', 'exp7_cpu_e', 'exp8_cpu_f'];
+  for (const name of cpuNames) await writeScript(dir, name, journal, { body: 'sleep 2' });
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 3 });
+  await machine(taskQueue, 'cpu-box', 4, [dir]);
+  const handle = await startBatch(server.env, state);
+
+  const cpuEnded = async () =>
+    (await readJournal(journal)).filter((entry) => entry.event === 'end' && cpuNames.includes(entry.name)).length;
+  await until(async () => (await cpuEnded()) === cpuNames.length, 120_000, 'the CPU experiments to end');
+  const cpuRuns = (await readJournal(journal)).filter((entry) => cpuNames.includes(entry.name));
+  expect(maxOverlap(cpuRuns)).toBe(3);
+
+  await machine(taskQueue, 'gpu-box', 1, [dir], 'gpu=1');
+  const summary = await batchSummary(handle);
+  expect(summary.experiments.map((experiment) => experiment.status)).toEqual(state.experiments.map(() => 'completed'));
+  expect(maxOverlap(await readJournal(journal))).toBeLessThanOrEqual(3);
 });
