@@ -10,6 +10,7 @@ import type { RunSpec } from './keeper/run-files.js';
 import {
   formatMachineResources,
   IDENTITY_RESOURCES_MARK,
+  IDENTITY_SERVES_MARK,
   nonEmptySubsets,
   requirementQueueOf,
   shortfallOf,
@@ -277,8 +278,22 @@ export async function createRequirementWorkers(
   );
 }
 
-/** The worker's identity as pollers show it, with what the machine has (`status` reads it back); none without. */
-export function identityOf(machineId: string, machine: MachineResources): string | undefined {
+/** Readable, yet split by `,` and ` ` unambiguously: only `%`, `,` and white space are %-encoded. */
+function encodeServedRoot(root: string): string {
+  return root.replace(/[%,\s]/g, encodeURIComponent);
+}
+
+/** Temporal refuses longer identities (its ID length limit is 1,000): past this, served directories are left out. */
+const MAX_IDENTITY_LENGTH = 900;
+
+/**
+ * The worker's identity as pollers show it, with the directories it serves and what the machine has:
+ * `submit`, `status` and workers handing a run back read them (`<pid>@<machine> serves=/a,/b resources=gpu=1`).
+ */
+export function identityOf(machineId: string, machine: MachineResources, servedRoots: readonly string[]): string {
   const resources = formatMachineResources(machine);
-  return resources ? `${process.pid}@${machineId}${IDENTITY_RESOURCES_MARK}${resources}` : undefined;
+  const withResources = resources ? `${IDENTITY_RESOURCES_MARK}${resources}` : '';
+  const serves = `${IDENTITY_SERVES_MARK}${servedRoots.map(encodeServedRoot).join(',')}`;
+  const full = `${process.pid}@${machineId}${serves}${withResources}`;
+  return full.length <= MAX_IDENTITY_LENGTH ? full : `${process.pid}@${machineId}${withResources}`;
 }

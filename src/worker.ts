@@ -4,7 +4,7 @@
  * task queues: the shared one (new runs, workflows) and this machine's own (adopting its runs), and with
  * `--resources` the queues of runs that need them (worker-queues.ts).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,7 +37,7 @@ import {
   ResourceLedger,
   watchLeftOverRuns,
 } from './worker-queues.js';
-import { formatMachineResources, type MachineResources } from './shared/requirements.js';
+import { formatMachineResources, hostQueueOf, type MachineResources } from './shared/requirements.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -96,9 +96,7 @@ export interface StagedWorkerOptions {
   resources?: MachineResources;
 }
 
-export function hostQueueOf(taskQueue: string, machineId: string): string {
-  return `${taskQueue}@${machineId}`;
-}
+export { hostQueueOf };
 
 /** SDK workers, one per task queue (shared, own, requirement queues), run and stopped together. */
 export class StagedWorker {
@@ -173,7 +171,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const resources = new ResourceLedger(options.resources ?? NO_RESOURCES, options.slots);
   const keepers = new KeeperLauncher(runsDir);
   await keepers.open();
-  const identity = identityOf(machineId, resources.machine);
+  const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
+  const identity = identityOf(machineId, resources.machine, allowedRoots.map(realPathOrSame));
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
@@ -184,7 +183,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     contact,
-    allowedRoots: (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root)),
+    allowedRoots,
     held,
     quotaAgent,
     metrics,
@@ -197,7 +196,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     activities,
     shutdownForceTime: SHUTDOWN_FORCE_MS,
     maxHeartbeatThrottleInterval: PROGRESS_THROTTLE_MS,
-    ...(identity ? { identity } : {}),
+    identity,
   };
   const shared = await Worker.create({
     ...common,
@@ -221,6 +220,15 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
   return new StagedWorker(workers, loops, hostQueue, runsDir);
+}
+
+/** As the served-directory check sees a root: symlinks resolved (a root that does not exist serves nothing). */
+function realPathOrSame(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
 }
 
 const RECONNECT_EVERY_MS = 5_000;

@@ -27,7 +27,8 @@ import { attachToRun, type RunEnding } from './attach.js';
 import { resolveCommand, type ExperimentCommand } from './command.js';
 import { experimentEnvironment } from './child-env.js';
 import type { KeeperLauncher } from './keeper-launch.js';
-import { guardScript, guardServedDirectory } from './script-guard.js';
+import { guardScript, guardServedDirectory, NotServedError } from './script-guard.js';
+import { queueOfServingWorker } from './served-elsewhere.js';
 import type { MachineSlots } from './machine-slots.js';
 import { runFilesOf, type RunsLayout } from './runs-layout.js';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -121,7 +122,7 @@ export function createActivities(options: ActivityOptions) {
           }
           ending = await attach();
         } else {
-          const command = await resolveScript(input, location.run, logFile, options.allowedRoots);
+          const command = await resolveScript(context, input, location.run, logFile, options);
           if (
             !(await options.slots.claimWhenFree(
               () => files.claim(),
@@ -177,12 +178,16 @@ async function claimResources(context: Context, input: RunInput, ledger: Resourc
   }
 }
 
-/** Checks the workflow input (untrusted) against the served roots, then decides how to run the script. */
+/**
+ * Checks the workflow input (untrusted) against the served roots, then decides how to run the script.
+ * A directory this worker does not serve is handed back, naming a live worker that serves it.
+ */
 async function resolveScript(
+  context: Context,
   input: RunInput,
   run: number,
   logFile: string,
-  allowedRoots: string[],
+  { allowedRoots, machineId }: ActivityOptions,
 ): Promise<ExperimentCommand> {
   const { settings, experiment, batchId } = input;
   try {
@@ -196,6 +201,11 @@ async function resolveScript(
     });
     return await resolveCommand(script, process.env, experiment.file.endsWith('.py'));
   } catch (err) {
+    if (err instanceof NotServedError) {
+      const tryQueue = await queueOfServingWorker(context, input, machineId);
+      const where = tryQueue ? `; handed to ${tryQueue}` : ': handed back, no live worker serves it';
+      throw new RunLostError(`${err.message}${where}`, { stopped: true, started: false, tryQueue });
+    }
     if (err instanceof NotRunnableError) throw notRunnable(err.message, failureDetails(run, logFile, 'refused'));
     throw err;
   }

@@ -8,6 +8,9 @@ import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { NotRunnableError } from '../errors.js';
 
+/** The directory is fine, but this worker does not serve it: a worker that does may run the script. */
+export class NotServedError extends NotRunnableError {}
+
 export interface GuardScriptInput {
   /** The batch's experiments directory, absolute. */
   experimentsDir: string;
@@ -59,7 +62,7 @@ export async function guardServedDirectory(what: string, dir: string, allowedRoo
   if (!realRoots.some((root) => isInside(root, realDir))) {
     const shown = realDir === dir ? realDir : `${dir} (really ${realDir})`;
     const served = realRoots.length > 0 ? realRoots.join(', ') : 'none';
-    throw new NotRunnableError(
+    throw new NotServedError(
       `${what} ${shown} is outside the directories this worker serves (${served}); ` +
         `start the worker with --allow-dir ${realDir} to serve it`,
     );

@@ -9,11 +9,13 @@ import {
   formatAmount,
   formatResources,
   resourcesInIdentity,
+  servedRootsInIdentity,
   shortfallOf,
   type MachineResources,
   type Resources,
 } from '../shared/requirements.js';
 import type { BatchState } from '../shared/types.js';
+import { isInside } from '../activities/script-guard.js';
 
 /** Temporal forgets a poller 5 min after its last poll; a live worker polls again within about a minute. */
 const LIVE_POLLER_MS = 3 * 60_000;
@@ -26,14 +28,17 @@ export interface WaitingExperiment {
   reason: string;
 }
 
-/** The resources of each worker polling the task queue recently; a worker that declares none has none. */
-export async function liveMachines(
-  client: WorkflowClient,
+type WorkflowService = WorkflowClient['workflowService'];
+
+/** The identities of the workers polling the task queue recently (every live worker polls its workflows). */
+export async function livePollerIdentities(
+  service: WorkflowService,
+  namespace: string,
   taskQueue: string,
   now = Date.now(),
-): Promise<MachineResources[]> {
-  const response = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
+): Promise<string[]> {
+  const response = await service.describeTaskQueue({
+    namespace,
     taskQueue: { name: taskQueue },
     taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
@@ -42,7 +47,40 @@ export async function liveMachines(
       const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
       return now - seconds * 1000 <= LIVE_POLLER_MS;
     })
-    .map((poller) => resourcesInIdentity(poller.identity ?? '') ?? { counted: {}, capabilities: [] });
+    .map((poller) => poller.identity ?? '');
+}
+
+/** The resources of each worker polling the task queue recently; a worker that declares none has none. */
+export async function liveMachines(
+  client: WorkflowClient,
+  taskQueue: string,
+  now = Date.now(),
+): Promise<MachineResources[]> {
+  const identities = await livePollerIdentities(client.workflowService, client.options.namespace, taskQueue, now);
+  return identities.map((identity) => resourcesInIdentity(identity) ?? { counted: {}, capabilities: [] });
+}
+
+/** Whether a worker serving `roots` runs scripts of each of `dirs` (real paths; `/a/bc` is not in `/a/b`). */
+export function servesAll(roots: readonly string[], dirs: readonly string[]): boolean {
+  return dirs.every((dir) => roots.some((root) => isInside(root, dir)));
+}
+
+/**
+ * Why no live worker on the task queue runs scripts of `dirs`, or undefined when one may (or the server does
+ * not answer, or a worker does not say what it serves).
+ */
+export async function unservedReason(
+  service: WorkflowService,
+  namespace: string,
+  taskQueue: string,
+  dirs: readonly string[],
+): Promise<string | undefined> {
+  const identities = await livePollerIdentities(service, namespace, taskQueue).catch(() => undefined);
+  if (!identities?.length) return undefined;
+  const served = identities.map(servedRootsInIdentity);
+  if (served.some((roots) => !roots || servesAll(roots, dirs))) return undefined;
+  const all = [...new Set(served.flat() as string[])].sort();
+  return `no live worker on task queue "${taskQueue}" serves ${dirs.join(' and ')} (they serve ${all.join(', ')})`;
 }
 
 /** Queued experiments whose requirements no live worker meets; empty when none has requirements. */

@@ -123,6 +123,11 @@ export function requirementQueueOf(taskQueue: string, names: readonly string[]):
   return `${taskQueue}@needs:${[...names].sort().join('+')}`;
 }
 
+/** The queue only the workers of one machine poll: adopting its runs, and runs handed over to it. */
+export function hostQueueOf(taskQueue: string, machineId: string): string {
+  return `${taskQueue}@${machineId}`;
+}
+
 /** Where an experiment's run activity is scheduled: the task queue itself when it requires nothing. */
 export function runQueueOf(taskQueue: string, requires: Resources | undefined): string {
   const names = Object.keys(requires ?? {});
@@ -163,4 +168,26 @@ export function resourcesInIdentity(identity: string): MachineResources | undefi
   } catch {
     return undefined;
   }
+}
+
+/** Before the directories a worker serves in its identity (`--allow-dir`, real paths; `%`, `,`, spaces %-encoded). */
+export const IDENTITY_SERVES_MARK = ' serves=';
+
+/** The directories a poller's identity says its worker serves; undefined when it does not say (an older worker). */
+export function servedRootsInIdentity(identity: string): string[] | undefined {
+  const at = identity.indexOf(IDENTITY_SERVES_MARK);
+  if (at < 0) return undefined;
+  const field = identity.slice(at + IDENTITY_SERVES_MARK.length).split(' ')[0];
+  try {
+    return field ? field.split(',').map(decodeURIComponent) : [];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine id of a poller's identity (`<pid>@<machine id> …`). */
+export function machineIdInIdentity(identity: string): string | undefined {
+  const first = identity.split(' ')[0];
+  const at = first.indexOf('@');
+  return at < 0 ? undefined : first.slice(at + 1) || undefined;
 }

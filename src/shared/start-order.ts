@@ -91,3 +91,19 @@ export function deferredStartable(state: BatchState): boolean {
 export function stillBlocked(state: BatchState, index: number): boolean {
   return blockerOf(state, index, waitingQuotas(state)) !== undefined;
 }
+
+/** The `patched()` id of experiments waiting for a machine's resources holding no place of `maxConcurrent`. */
+export const RESOURCE_WAIT_PATCH = 'resource-wait-frees-place';
+
+/**
+ * How many of the batch's `maxConcurrent` places are held: by experiments started and not ended, except those
+ * waiting for a machine that has what they require (`waitsForMachine`), so experiments that can run take them.
+ */
+export function placesHeld(state: BatchState, waitsForMachine: (index: number) => boolean): number {
+  const deferred = new Set(state.deferred);
+  let held = 0;
+  for (let index = 0; index < state.nextIndex; index++) {
+    if (!deferred.has(index) && !isFinal(state.records[index].status) && !waitsForMachine(index)) held++;
+  }
+  return held;
+}

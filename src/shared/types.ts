@@ -192,6 +192,8 @@ export interface RunLostDetails {
   stopped: boolean;
   /** Whether a process of this run ever started. */
   started: boolean;
+  /** Handed back by a worker that does not serve its directories: the own queue of a live worker that does. */
+  tryQueue?: string;
 }
 
 /** A run's progress as `status` and the Web UI show it, from the heartbeat details of its activity. */

@@ -29,7 +29,9 @@ import {
   isUnstarted,
   markStarted,
   pickNextStart,
+  placesHeld,
   QUOTA_SLOTS_PATCH,
+  RESOURCE_WAIT_PATCH,
   slotQuotasOf,
   stillBlocked,
 } from '../shared/start-order.js';
@@ -70,24 +72,39 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   const ownChildren: OwnChildren = new Map();
 
   const waitingSince = new Map<number, number>();
-  const noteWaiting = (index: number) => {
+  const machineWaits = new MachineWaits(state);
+  const noteChange = (index: number) => {
     if (state.records[index]?.status !== 'waiting-quota') waitingSince.delete(index);
     else if (!waitingSince.has(index)) waitingSince.set(index, Date.now());
+    machineWaits.note(index);
   };
   setHandler(experimentReportSignal, (report) => {
     applyReport(state, report);
     metrics.countChange(report.index);
-    noteWaiting(report.index);
+    noteChange(report.index);
   });
   // Known since before a continue-as-new: long enough.
   const waitedMs = (blocker: number) => Date.now() - (waitingSince.get(blocker) ?? 0);
   const mayPassOver = (blocker: number) => waitedMs(blocker) >= PASS_OVER_AFTER_MS;
   // A batch started before passing over existed starts strictly in order, as its history did.
   const passesOver = patched(QUOTA_SLOTS_PATCH);
+  // Likewise, in a batch started before it, an experiment waiting for a machine's resources holds its place.
+  const freesPlaces = patched(RESOURCE_WAIT_PATCH);
+  const ready = freesPlaces
+    ? () => placesHeld(state, machineWaits.waitsForMachine) < state.settings.maxConcurrent || state.cancelRequested
+    : () => inFlight(state) < state.settings.maxConcurrent || state.cancelRequested;
+  const waitForPlace = async () => {
+    for (;;) {
+      // A waiting experiment stops holding its place after a while: look again then.
+      const lookAgainMs = freesPlaces ? machineWaits.nextChangeMs() : undefined;
+      if (lookAgainMs === undefined) return condition(ready);
+      if (await condition(ready, lookAgainMs)) return;
+    }
+  };
 
   try {
     while (hasUnstarted(state) && !state.cancelRequested) {
-      await condition(() => inFlight(state) < state.settings.maxConcurrent || state.cancelRequested);
+      await waitForPlace();
       if (state.cancelRequested) break;
       const next = pickNextStart(state, passesOver ? mayPassOver : undefined);
       if (next === 'nothing-startable') {
@@ -111,7 +128,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       const started = startExperiment(state, next.start, ownChildren, passesOver, metrics).finally(() => {
         pendingStarts.delete(started);
         metrics.countChange(next.start);
-        noteWaiting(next.start);
+        noteChange(next.start);
       });
       pendingStarts.add(started);
       // One start at a time: each child asks for a worker slot before the next exists, so when slots
@@ -143,6 +160,48 @@ async function writeSummaryFiles(state: BatchState, packed: PackedBatchState): P
     await writeBatchSummary(packed);
   } catch (err) {
     log.warn('could not write the summary files', { error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** How long a started experiment that requires resources waits for a machine before it frees its place. */
+const MACHINE_WAIT_FREES_PLACE_MS = 5_000;
+
+/**
+ * Which started experiments wait for a machine that has what they require (`Requires:`): queued for longer than
+ * `MACHINE_WAIT_FREES_PLACE_MS`. Until then they hold their place, so a run that gets its machine at once is counted.
+ */
+class MachineWaits {
+  private readonly queuedSince = new Map<number, number>();
+  /** Experiments queued before this run of the workflow (a continue-as-new) are counted from its start. */
+  private readonly since = Date.now();
+
+  constructor(private readonly state: BatchState) {}
+
+  note(index: number): void {
+    if (!this.queuedForMachine(index)) this.queuedSince.delete(index);
+    else if (!this.queuedSince.has(index)) this.queuedSince.set(index, Date.now());
+  }
+
+  readonly waitsForMachine = (index: number): boolean =>
+    this.queuedForMachine(index) && this.waitedMs(index) >= MACHINE_WAIT_FREES_PLACE_MS;
+
+  /** When the next experiment queued for a machine stops holding its place; undefined when none will. */
+  nextChangeMs(): number | undefined {
+    let next: number | undefined;
+    for (let index = 0; index < this.state.nextIndex; index++) {
+      if (!this.queuedForMachine(index)) continue;
+      const left = MACHINE_WAIT_FREES_PLACE_MS - this.waitedMs(index);
+      if (left > 0) next = Math.min(next ?? left, left);
+    }
+    return next;
+  }
+
+  private queuedForMachine(index: number): boolean {
+    return Boolean(this.state.experiments[index].requires) && this.state.records[index]?.status === 'queued';
+  }
+
+  private waitedMs(index: number): number {
+    return Date.now() - (this.queuedSince.get(index) ?? this.since);
   }
 }
 

@@ -26,6 +26,7 @@ import {
   type ExperimentRecord,
   type RunFailureDetails,
   type RunHeartbeatDetails,
+  type RunInput,
   type RunLocation,
   type RunLostDetails,
 } from '../shared/types.js';
@@ -40,6 +41,8 @@ import { runQueueOf } from '../shared/requirements.js';
 
 /** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
 const NO_ACTIVITY_LIMIT = '3650 days';
+/** A live worker polls its own queue at all times: a run handed over to it is taken within this, or goes anywhere. */
+const HANDED_OVER_PICKUP_MS = '1 minute';
 /** Margin over a machine's adoption window before its run counts as surely stopped. */
 const ADOPT_MARGIN_MS = 5_000;
 
@@ -62,11 +65,21 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     retry: { maximumAttempts: 1 }, // every loss is decided below: adopt where the run lives, or start again
   };
   // Not eager: a run taken by whichever child's task completes first would break the start order.
-  const startRun = proxyActivities<StagedActivities>({
+  const startAnywhere = proxyActivities<StagedActivities>({
     ...common,
     taskQueue: runQueueOf(settings.taskQueue, input.experiment.requires),
     allowEagerDispatch: false,
   }).runExperiment;
+  // Named by a worker that does not serve the run's directories: the own queue of one that does.
+  let servedOn: string | undefined;
+  const startRun = (runInput: RunInput) =>
+    servedOn
+      ? proxyActivities<StagedActivities>({
+          ...common,
+          taskQueue: servedOn,
+          scheduleToStartTimeout: HANDED_OVER_PICKUP_MS,
+        }).runExperiment(runInput)
+      : startAnywhere(runInput);
   const adoptRun = (location: RunLocation) =>
     proxyActivities<StagedActivities>({
       ...common,
@@ -166,10 +179,13 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           continue;
         }
         location = undefined;
+        const handedOver = servedOn;
+        servedOn = undefined;
         if (failure.kind === 'lost') {
           // Surely stopped, or never started: it runs again, and that costs no retry.
           if (!failure.started) {
-            await sleep(noSpinDelayMs(unstarted++));
+            servedOn = failure.tryQueue;
+            if (!servedOn || handedOver) await sleep(noSpinDelayMs(unstarted++)); // a second hand-over must not spin
             continue;
           }
           nextRun = failure.run + 1;
@@ -278,7 +294,7 @@ const QUOTA_RERUN_DELAY_MS = 5_000;
 
 type Failure =
   | { kind: 'adopt'; location: RunLocation }
-  | { kind: 'lost'; started: boolean; run: number; message: string }
+  | { kind: 'lost'; started: boolean; run: number; message: string; tryQueue?: string }
   | {
       kind: 'failed' | 'not-runnable';
       run: number;
@@ -300,6 +316,9 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   const message = cause instanceof Error ? cause.message : String(cause);
   if (cause instanceof TimeoutFailure) {
+    // A start handed over to a machine that no longer polls: nothing of it ever started.
+    if (cause.timeoutType === TimeoutType.SCHEDULE_TO_START && typeof current === 'number')
+      return { kind: 'lost', started: false, run, message };
     // The adopting machine never came back within its window: its keeper has stopped the run.
     if (cause.timeoutType === TimeoutType.SCHEDULE_TO_START)
       return { kind: 'lost', started: true, run, message: `${message} (no worker adopted run ${run})` };
@@ -312,7 +331,7 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
   if (cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.runLost) {
     const details = cause.details?.[0] as RunLostDetails | undefined;
     if (details?.location && !details.stopped) return { kind: 'adopt', location: details.location };
-    return { kind: 'lost', started: details?.started ?? true, run, message };
+    return { kind: 'lost', started: details?.started ?? true, run, message, tryQueue: details?.tryQueue };
   }
   if (cause instanceof ApplicationFailure && cause.details?.length) {
     const details = cause.details[0] as RunFailureDetails;

@@ -25,6 +25,8 @@ export interface WorkerLaunch {
   prefix?: string[];
   /** Another install's worker.js (`installCopy()`), instead of this one's. */
   script?: string;
+  /** The directories it serves (`--allow-dir`); default: the temporary directory, where tests put theirs. */
+  allowDirs?: string[];
 }
 
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
@@ -33,12 +35,12 @@ export async function spawnWorker(
   taskQueue: string,
   slots: number,
   extraArgs: string[] = [],
-  { prefix = [], script = WORKER_SCRIPT }: WorkerLaunch = {},
+  { prefix = [], script = WORKER_SCRIPT, allowDirs = [tmpdir()] }: WorkerLaunch = {},
 ): Promise<WorkerProcess> {
   const command = [
     ...prefix,
     process.execPath,
-    ...workerCommand(['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs]).map((arg) =>
+    ...workerCommand(['--slots', String(slots), '--allow-dir', ...allowDirs, ...extraArgs]).map((arg) =>
       arg === WORKER_SCRIPT ? script : arg,
     ),
   ];

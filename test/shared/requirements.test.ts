@@ -2,6 +2,7 @@
 import {
   formatAmount,
   formatResources,
+  machineIdInIdentity,
   nonEmptySubsets,
   parseAmount,
   parseMachineResources,
@@ -10,8 +11,10 @@ import {
   requirementsOf,
   resourcesInIdentity,
   runQueueOf,
+  servedRootsInIdentity,
   shortfallOf,
 } from '../../src/shared/requirements.js';
+import { servesAll } from '../../src/batch-client/machines.js';
 import { identityOf, NoRoomError, ResourceLedger } from '../../src/worker-queues.js';
 
 const G = 1024 ** 3;
@@ -101,13 +104,26 @@ test('shortfall: what a machine lacks for a run; capabilities are never used up'
   expect(formatResources({ mem: 16 * G, gpu: 2 })).toBe('gpu=2, mem=16G');
 });
 
-test("a worker's identity carries its resources, and status reads them back", () => {
+test("a worker's identity carries the directories it serves and its resources; status and submit read them", () => {
   const machine = parseMachineResources('gpu=2,avx512');
-  const identity = identityOf('box-1', machine)!;
-  expect(identity).toMatch(/^\d+@box-1 resources=gpu=2,avx512$/);
+  const identity = identityOf('box-1', machine, ['/home/ann/proj a', '/srv/b,c']);
+  expect(identity).toMatch(/^\d+@box-1 serves=\/home\/ann\/proj%20a,\/srv\/b%2Cc resources=gpu=2,avx512$/);
   expect(resourcesInIdentity(identity)).toEqual(machine);
-  expect(identityOf('box-1', { counted: {}, capabilities: [] })).toBeUndefined();
+  expect(servedRootsInIdentity(identity)).toEqual(['/home/ann/proj a', '/srv/b,c']);
+  expect(machineIdInIdentity(identity)).toBe('box-1');
+  const plain = identityOf('box-1', { counted: {}, capabilities: [] }, ['/x']);
+  expect(plain).toMatch(/^\d+@box-1 serves=\/x$/);
+  expect(resourcesInIdentity(plain)).toBeUndefined();
   expect(resourcesInIdentity('1234@box-2')).toBeUndefined();
+  expect(servedRootsInIdentity('1234@box-2')).toBeUndefined();
+  expect(identityOf('box-1', machine, ['/' + 'd'.repeat(1000)])).toMatch(/^\d+@box-1 resources=gpu=2,avx512$/);
+});
+
+test('a worker serves a directory inside one of its roots, by whole path segments', () => {
+  expect(servesAll(['/a/b'], ['/a/b', '/a/b/c'])).toBe(true);
+  expect(servesAll(['/a/b'], ['/a/bc'])).toBe(false);
+  expect(servesAll(['/a/b', '/x'], ['/a/b/e', '/x/w'])).toBe(true);
+  expect(servesAll(['/a/b'], ['/a/b/e', '/x/w'])).toBe(false);
 });
 
 describe('the ledger of one machine', () => {

@@ -6,6 +6,7 @@ import {
   isUnstarted,
   markStarted,
   pickNextStart,
+  placesHeld,
   slotQuotasOf,
 } from '../../src/shared/start-order.js';
 import type { BatchSettings, BatchState, ExperimentSpec } from '../../src/shared/types.js';
@@ -80,4 +81,16 @@ test('a cancelled experiment is dropped, whether next in order or passed over', 
 test('only quotas with a maxConcurrent take slots', () => {
   const [first] = batchOf([['api', 'free']]).experiments;
   expect(slotQuotasOf(first, settings)).toEqual(['api']);
+});
+
+test('places held: started experiments not ended, except those waiting for a machine', () => {
+  const state = batchOf([undefined, undefined, undefined, undefined]);
+  state.nextIndex = 3;
+  state.records[0] = { ...state.records[0], status: 'running' };
+  state.records[1] = { ...state.records[1], status: 'queued' };
+  state.records[2] = { ...state.records[2], status: 'completed' };
+  expect(placesHeld(state, () => false)).toBe(2);
+  expect(placesHeld(state, (index) => index === 1)).toBe(1);
+  state.deferred = [0];
+  expect(placesHeld(state, () => false)).toBe(1);
 });

@@ -14,7 +14,7 @@ import { batchSummary, cancelBatch } from '../../src/batch-client/index.js';
 import { budgetWorkflowId } from '../../src/workflows/quota-budget.js';
 import { PYTHON_DIR } from '../../src/quota/run-environment.js';
 import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
-import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { spawnWorker, until } from '../helpers/processes.js';
 import type { BatchState } from '../../src/shared/types.js';
 
@@ -92,6 +92,31 @@ const SCENARIOS: Record<string, () => Promise<string[]>> = {
     const worker = await startWorker(server.env, taskQueue, 3);
     await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     return [...workflowIdsOf(state), budgetWorkflowId(taskQueue, 'api')];
+  },
+
+  'replay-resource-wait': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-resource-wait');
+    await writeScript(dir, 'exp1_gpu', journal, { title: 'exp1_gpu\n#\n# Requires: gpu' });
+    // The GPU experiment waits longer than the batch lets it hold a place (5 s) while exp3 waits for one.
+    const cpuNames = ['exp2_cpu', 'exp3_cpu'];
+    await writeScript(dir, 'exp2_cpu', journal, { body: 'sleep 7' });
+    await writeScript(dir, 'exp3_cpu', journal);
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2 }, 'replay-resource-wait');
+    const worker = await startWorker(server.env, taskQueue, 2);
+    await worker.runUntil(async () => {
+      const handle = await startBatch(server.env, state);
+      const cpuEnded = async () =>
+        (await readJournal(journal)).filter((entry) => entry.event === 'end' && cpuNames.includes(entry.name)).length;
+      await until(async () => (await cpuEnded()) === cpuNames.length, 60_000, 'the CPU runs to end');
+      const gpuBox = ['--resources', 'gpu=1', '--machine-id', 'gpu-box', '--runs-dir', await tempDir('runs-gpu')];
+      const gpu = await spawnWorker(server.env.address, taskQueue, 1, gpuBox);
+      try {
+        return await batchSummary(handle);
+      } finally {
+        gpu.kill('SIGTERM');
+      }
+    });
+    return workflowIdsOf(state);
   },
 
   'replay-adopted': async () => {

@@ -1,4 +1,5 @@
 /** `submit`: discovers and orders the experiments, starts the batch workflow, and follows it. */
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import {
@@ -8,6 +9,7 @@ import {
   notCompletedIn,
   startBatch,
 } from '../../batch-client/index.js';
+import { unservedReason } from '../../batch-client/machines.js';
 import { webUiLink } from '../../batch-client/web-ui.js';
 import { loadProjectConfig } from '../../config.js';
 import { loadConnectionConfig } from '../../connection.js';
@@ -98,6 +100,20 @@ async function applyHistory(
   return narrowed;
 }
 
+/** Says at once when no live worker runs scripts of the batch's directories: its runs wait until one does. */
+async function warnIfUnserved(
+  client: Client,
+  namespace: string,
+  settings: BatchSettings,
+  note: (line: string) => void,
+) {
+  const dirs = await Promise.all(
+    [...new Set([settings.experimentsDir, settings.workDir])].map((dir) => realpath(dir).catch(() => dir)),
+  );
+  const reason = await unservedReason(client.workflowService, namespace, settings.taskQueue, dirs);
+  if (reason) note(`[WAIT] ${reason}: its runs wait for a worker started with --allow-dir ${dirs.join(' ')}`);
+}
+
 export async function run(_args: string[], options: SubmitOptions): Promise<number> {
   const workDir = resolveWorkDir(options.workDir);
   const { settings, queue: selected } = await resolveQueue(options, workDir);
@@ -121,6 +137,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
       return EXIT.ok;
     }
     await ensureWorker(client, config, settings.taskQueue, workDir, note, [workDir, settings.experimentsDir]);
+    await warnIfUnserved(client, config.namespace, settings, note);
     const declared = await declareQuotas(client.workflow, settings.taskQueue, settings.quotas ?? {});
     declared.forEach((line) => note(line));
     const batchId = options.batchId ?? newBatchId();

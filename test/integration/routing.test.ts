@@ -1,0 +1,124 @@
+/**
+ * A run goes to a worker that can take it, and waiting for one blocks nothing else: with real workers on one real
+ * server, runs of a directory only one worker serves (`--allow-dir`) reach that worker, and experiments waiting for
+ * a GPU leave the batch's places to experiments that can run. Each worker is a machine of its own.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { batchSummary } from '../../src/batch-client/index.js';
+import { CLI, spawnWorker, until, type WorkerProcess } from '../helpers/processes.js';
+import { maxOverlap, readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { batchIn, startBatch, uniqueQueue, useTestServer } from '../helpers/temporal.js';
+
+const server = useTestServer();
+
+const workers: WorkerProcess[] = [];
+afterEach(() => {
+  for (const worker of workers.splice(0)) worker.kill('SIGKILL');
+});
+
+/** A worker process as a machine of its own, serving only `allowDirs`. */
+async function machine(taskQueue: string, machineId: string, slots: number, allowDirs: string[], resources?: string) {
+  const runsDir = await tempDir(`runs-${machineId}`);
+  const extra = ['--machine-id', machineId, '--runs-dir', runsDir, ...(resources ? ['--resources', resources] : [])];
+  const worker = await spawnWorker(server.env.address, taskQueue, slots, extra, { allowDirs });
+  workers.push(worker);
+  return worker;
+}
+
+const recordMachine = (dir: string) => `echo "$STAGED_EXPERIMENT $STAGED_MACHINE_ID" >> "${dir}/_machines"`;
+
+async function machinesOf(dir: string): Promise<Map<string, string>> {
+  const text = await readFile(path.join(dir, '_machines'), 'utf8').catch(() => '');
+  return new Map(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' ') as [string, string]),
+  );
+}
+
+async function experimentsIn(prefix: string, names: string[]) {
+  const made = await tempExperimentsDir(prefix);
+  for (const name of names) await writeScript(made.dir, name, made.journal, { body: `${recordMachine(made.dir)}` });
+  return made;
+}
+
+test('two workers serving different directories on one queue: every run reaches the one that serves it', async () => {
+  const names = ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d'];
+  const left = await experimentsIn('routing-left', names);
+  const right = await experimentsIn('routing-right', names);
+  const taskQueue = uniqueQueue();
+  await machine(taskQueue, 'left-box', 2, [left.dir]);
+  await machine(taskQueue, 'right-box', 2, [right.dir]);
+  const batches = await Promise.all(
+    [left, right].map(async ({ dir }) => (await batchIn(dir, { taskQueue, maxConcurrent: 4 })).state),
+  );
+
+  const summaries = await Promise.all(batches.map(async (state) => batchSummary(await startBatch(server.env, state))));
+
+  for (const summary of summaries) {
+    expect(summary.experiments.map((experiment) => [experiment.name, experiment.status, experiment.attempts])).toEqual(
+      names.map((name) => [name, 'completed', 1]),
+    );
+  }
+  for (const [{ dir, journal }, box] of [
+    [left, 'left-box'],
+    [right, 'right-box'],
+  ] as const) {
+    const starts = (await readJournal(journal)).filter((entry) => entry.event === 'start');
+    expect(starts.map((entry) => entry.name).sort()).toEqual(names);
+    expect([...(await machinesOf(dir)).values()]).toEqual(names.map(() => box));
+  }
+});
+
+function submit(args: string[], cwd: string, taskQueue: string) {
+  return execa(process.execPath, [CLI, 'submit', ...args], {
+    cwd,
+    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
+    reject: false,
+  });
+}
+
+test('submit says at once that no live worker serves the directory; the runs wait for one that does', async () => {
+  const { dir, journal } = await experimentsIn('routing-unserved', ['exp1_only']);
+  const elsewhere = await tempDir('routing-elsewhere');
+  const taskQueue = uniqueQueue();
+  await machine(taskQueue, 'elsewhere-box', 2, [elsewhere]);
+
+  const submitted = await submit(['--dir', '.', '--detach', '--json'], dir, taskQueue);
+
+  expect(submitted.exitCode).toBe(0);
+  expect(submitted.stderr).toContain(`[WAIT] no live worker on task queue "${taskQueue}" serves ${dir}`);
+  expect(submitted.stderr).toContain(`its runs wait for a worker started with --allow-dir ${dir}`);
+  const { batchId } = JSON.parse(submitted.stdout) as { batchId: string };
+  await machine(taskQueue, 'serving-box', 2, [dir]);
+  const summary = await batchSummary(server.env.client.workflow.getHandle(batchId));
+  expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual([['completed', 1]]);
+  expect((await readJournal(journal)).filter((entry) => entry.event === 'start')).toHaveLength(1);
+  expect((await machinesOf(dir)).get('exp1_only')).toBe('serving-box');
+});
+
+test('experiments waiting for a GPU hold no places: at cap 3 the CPU machine runs 3 at a time', async () => {
+  const { dir, journal } = await tempExperimentsDir('routing-gpu-wait');
+  for (const name of ['exp1_gpu_a', 'exp2_gpu_b']) {
+    await writeScript(dir, name, journal, { title: `${name}\n#\n# Requires: gpu`, body: 'sleep 0.2' });
+  }
+  const cpuNames = ['exp3_cpu_a', 'exp4_cpu_b', 'exp5_cpu_c', 'exp6_cpu_d', 'exp7_cpu_e', 'exp8_cpu_f'];
+  for (const name of cpuNames) await writeScript(dir, name, journal, { body: 'sleep 2' });
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 3 });
+  await machine(taskQueue, 'cpu-box', 4, [dir]);
+  const handle = await startBatch(server.env, state);
+
+  const cpuEnded = async () =>
+    (await readJournal(journal)).filter((entry) => entry.event === 'end' && cpuNames.includes(entry.name)).length;
+  await until(async () => (await cpuEnded()) === cpuNames.length, 120_000, 'the CPU experiments to end');
+  const cpuRuns = (await readJournal(journal)).filter((entry) => cpuNames.includes(entry.name));
+  expect(maxOverlap(cpuRuns)).toBe(3);
+
+  await machine(taskQueue, 'gpu-box', 1, [dir], 'gpu=1');
+  const summary = await batchSummary(handle);
+  expect(summary.experiments.map((experiment) => experiment.status)).toEqual(state.experiments.map(() => 'completed'));
+  expect(maxOverlap(await readJournal(journal))).toBeLessThanOrEqual(3);
+});
