@@ -2,8 +2,8 @@
  * Links to a batch in the Web UI, from where its address is known: STAGED_WEB_UI, the record of the dev
  * server staged started (.staged/server.json) or of its cluster (.staged/cluster/cluster.json). No guess.
  */
-import { readClusterState } from '../cluster/cluster.js';
-import { frontendAddress, uiUrl } from '../cluster/layout.js';
+import { readFile } from 'node:fs/promises';
+import { clusterStateFile, frontendAddress, uiUrl, type ClusterState } from '../cluster/layout.js';
 import { readServerRecord } from '../server/server-record.js';
 import { webUiSetting } from '../settings.js';
 
@@ -25,8 +25,13 @@ export async function webUiOf(address: string, workDir: string): Promise<string 
   const fromEnv = webUiSetting();
   if (fromEnv) return fromEnv.replace(/\/+$/, '');
   const server = readServerRecord(workDir);
-  if (server && sameServer(server.address, address)) return `http://${hostAndPort(address).host}:${server.uiPort}`;
-  const cluster = await readClusterState(workDir).catch(() => undefined);
+  if (server && sameServer(server.address, address)) {
+    const { host } = hostAndPort(address);
+    return `http://${host.includes(':') ? `[${host}]` : host}:${server.uiPort}`;
+  }
+  const cluster = await readFile(clusterStateFile(workDir), 'utf8')
+    .then((text) => JSON.parse(text) as ClusterState)
+    .catch(() => undefined);
   if (cluster?.ui && sameServer(frontendAddress(cluster), address)) return uiUrl(cluster);
   return undefined;
 }
