@@ -16,6 +16,7 @@ import { KeeperLauncher } from './activities/keeper-launch.js';
 import { MachineSlots } from './activities/machine-slots.js';
 import { runQuotasByToken } from './activities/machine-runs.js';
 import { watchOrphans } from './activities/orphans.js';
+import { watchSupersededRuns } from './activities/superseded-runs.js';
 import { QuotaAgent } from './quota/agent.js';
 import { BudgetClient } from './quota/budget-client.js';
 import { quotaSocketPath } from './quota/run-environment.js';
@@ -194,6 +195,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
+  loops.push(watchSupersededRuns(options.connection, options.namespace, runsDir, held));
   return new StagedWorker(workers, loops, hostQueue);
 }
 
