@@ -17,6 +17,7 @@ import { MachineSlots } from './activities/machine-slots.js';
 import { liveRunQuota, machineRunKeys, runQuotasByToken } from './activities/machine-runs.js';
 import { watchOrphans } from './activities/orphans.js';
 import { recordServer, runsDirsOf, runsLayout, serverIdOf } from './activities/runs-layout.js';
+import { watchSupersededRuns } from './activities/superseded-runs.js';
 import { QuotaAgent } from './quota/agent.js';
 import { BudgetClient } from './quota/budget-client.js';
 import { legacyQuotaSocketPath, quotaDirOf } from './quota/run-environment.js';
@@ -219,6 +220,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
+  loops.push(watchSupersededRuns(options.connection, options.namespace, runsDirs, held));
   return new StagedWorker(workers, loops, hostQueue, runsDir);
 }
 

@@ -9,6 +9,7 @@ import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { pidAlive, until, workerProcessesPerTest } from '../helpers/processes.js';
 import { keeperOfOnlyRun } from '../helpers/runs.js';
+import { requestStop } from '../../src/activities/stop-run.js';
 
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();
@@ -73,3 +74,30 @@ test('worker and keeper SIGTERMed at once (systemctl stop): the run goes on and 
   expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1, exitCode: 0 });
   expect(starts(await readJournal(journal))).toHaveLength(1);
 }, 120_000);
+
+test(
+  "an end record that says 'cancelled' while the experiment is not (a keeper of staged before 2026-12 sent a " +
+    'bare SIGTERM): read by the adopting activity, it is a failed attempt, retried, never a loop',
+  async () => {
+    const { dir, journal } = await tempExperimentsDir('sigterm-stale');
+    await writeScript(dir, 'exp1_stale', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || sleep 120' });
+    const { taskQueue, state } = await batchIn(dir, { ...QUICK_LOSS, maxRetries: 1 });
+    const runsDir = await tempDir('runs-sigterm-stale');
+    const args = ['--runs-dir', runsDir, '--adopt-window', '60s', '--machine-id', 'stale'];
+    const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+    const handle = await startBatch(server.env, state);
+    const { files, started } = await keeperOfOnlyRun(runsDir);
+    await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+
+    first.kill('SIGKILL');
+    await first.exited();
+    await requestStop(files, started.keeperPid, 'cancelled'); // the end record a keeper of before wrote
+    await until(async () => (await files.readJson(files.exit)) !== undefined, 30_000, 'the keeper to end the run');
+    await startWorkerProcess(server.env.address, taskQueue, 1, args);
+    const summary = await endsWithin(batchSummary(handle), BATCH_END_BOUND_MS, 'the end of the batch');
+
+    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(starts(await readJournal(journal)).map((e) => e.attempt)).toEqual([1, 2]);
+  },
+  120_000,
+);
