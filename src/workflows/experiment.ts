@@ -181,9 +181,10 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
               : undefined;
         if (watchdog && lostRun !== undefined) {
           if (failure.kind === 'adopt') adoptWindowMs = failure.location.adoptWindowMs;
-          const held = heldBy(err) || Date.now() - attemptAt >= settings.heartbeatTimeoutMs;
-          showUnheld(watchdog.failed(lostRun, Date.now(), held));
           const windowMs = adoptWindowMs + settings.killGraceMs + ADOPT_MARGIN_MS;
+          // An attempt longer than a window held the run for a while (a short one may have waited in a queue).
+          const held = heldBy(err) || Date.now() - attemptAt > windowMs;
+          showUnheld(watchdog.failed(lostRun, Date.now(), held));
           if (watchdog.overdue(Date.now(), windowMs)) {
             // Nobody could hold it for a whole window: keep away one more, so that its keeper surely stops it.
             await sleep(windowMs);
