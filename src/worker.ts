@@ -143,7 +143,7 @@ export class StagedWorker {
 export async function createStagedWorker(options: StagedWorkerOptions): Promise<StagedWorker> {
   const machineId = options.machineId ?? machineIdSetting() ?? hostname();
   const hostQueue = hostQueueOf(options.taskQueue, machineId);
-  const serverId = await serverIdOf(options.connection, options.namespace);
+  const serverId = await serverIdOf(options.connection, options.namespace, options.address);
   const layout = runsLayout(options.runsRoot ?? runsRootSetting(), serverId, options.taskQueue);
   const runsDir = layout.own;
   const runsDirs = runsDirsOf(layout);

@@ -4,6 +4,7 @@
  * the queue's name, so each server's runs live apart, under the id of the namespace (a UUID made by the
  * server's database: the same across restarts, addresses and proxies; different for another server).
  */
+import { createHash } from 'node:crypto';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
@@ -29,11 +30,22 @@ export function runsDirsOf(layout: RunsLayout): string[] {
   return [layout.own, layout.legacy];
 }
 
-/** The namespace's id, which names its server's runs directory. */
-export async function serverIdOf(connection: NativeConnection, namespace: string): Promise<string> {
-  const { namespaceInfo } = await connection.workflowService.describeNamespace({ namespace });
-  if (!namespaceInfo?.id) throw new Error(`the server did not give the id of namespace ${namespace}`);
-  return namespaceInfo.id;
+/** gRPC codes of a server that will not describe the namespace to this worker's credentials. */
+const NOT_ALLOWED = new Set([7, 12]); // PERMISSION_DENIED, UNIMPLEMENTED
+
+/**
+ * The namespace's id, which names its server's runs directory; where the credentials may not describe
+ * the namespace, a digest of the address and namespace (the next best name of the server).
+ */
+export async function serverIdOf(connection: NativeConnection, namespace: string, address?: string): Promise<string> {
+  try {
+    const { namespaceInfo } = await connection.workflowService.describeNamespace({ namespace });
+    if (namespaceInfo?.id) return namespaceInfo.id;
+  } catch (err) {
+    if (address === undefined || !NOT_ALLOWED.has((err as { code?: number }).code ?? -1)) throw err;
+  }
+  if (address === undefined) throw new Error(`the server did not give the id of namespace ${namespace}`);
+  return `at-${createHash('sha256').update(`${address}/${namespace}`).digest('hex').slice(0, 16)}`;
 }
 
 /** Names the server of a runs directory for whoever reads the root by hand. */

@@ -5,7 +5,8 @@
 import type { WorkflowClient } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { experimentWorkflowId } from '../shared/batch-state.js';
-import type { BatchState, RunHeartbeat } from '../shared/types.js';
+import type { BatchState, RunHeartbeat, RunHeartbeatDetails } from '../shared/types.js';
+import { RUN_ADOPT_WINDOW_MEMO, RUN_UNHELD_SINCE_MEMO } from '../workflows/run-watchdog.js';
 
 /** Describing every running experiment costs one call each; past this many, the rest go without. */
 const MAX_DESCRIBED = 100;
@@ -16,26 +17,39 @@ export async function runningProgress(client: WorkflowClient, state: BatchState)
     .filter(({ record }) => record.status === 'running')
     .slice(0, MAX_DESCRIBED);
   const found = await Promise.all(
-    running.map(async ({ index }) => {
+    running.map(async ({ record, index }) => {
       const workflowId = experimentWorkflowId(state.batchId, state.experiments[index].name);
-      return [index, await lastHeartbeat(client, workflowId)] as const;
+      return [index, await lastHeartbeat(client, workflowId, record.startedAt)] as const;
     }),
   );
   return new Map(found.filter((entry): entry is readonly [number, RunHeartbeat] => entry[1] !== undefined));
 }
 
-async function lastHeartbeat(client: WorkflowClient, workflowId: string): Promise<RunHeartbeat | undefined> {
+async function lastHeartbeat(
+  client: WorkflowClient,
+  workflowId: string,
+  recordStartedAt: number | undefined,
+): Promise<RunHeartbeat | undefined> {
   try {
-    const { raw } = await client.getHandle(workflowId).describe();
+    const { raw, memo } = await client.getHandle(workflowId).describe();
+    // Set by the workflow while adoptions of its run keep failing (workflows/run-watchdog.ts).
+    const unheld =
+      typeof memo?.[RUN_UNHELD_SINCE_MEMO] === 'number'
+        ? { unheldSince: memo[RUN_UNHELD_SINCE_MEMO], adoptWindowMs: Number(memo[RUN_ADOPT_WINDOW_MEMO]) || undefined }
+        : {};
     const pending = raw.pendingActivities?.[0];
     const payload = pending?.heartbeatDetails?.payloads?.[0];
-    if (!payload) return undefined;
-    const details = defaultPayloadConverter.fromPayload<RunHeartbeat>(payload);
-    if (typeof details?.startedAt !== 'number') return undefined;
+    const details = payload ? defaultPayloadConverter.fromPayload<RunHeartbeatDetails>(payload) : undefined;
+    if (typeof details?.startedAt !== 'number') {
+      return 'unheldSince' in unheld ? { host: '', startedAt: recordStartedAt ?? Date.now(), ...unheld } : undefined;
+    }
     const heard = pending?.lastHeartbeatTime;
-    return heard
-      ? { ...details, heardAt: Number(heard.seconds ?? 0) * 1000 + Math.floor((heard.nanos ?? 0) / 1e6) }
-      : details;
+    return {
+      ...details,
+      ...unheld,
+      ...(details.adoptWindowMs ? { adoptWindowMs: details.adoptWindowMs } : {}),
+      ...(heard ? { heardAt: Number(heard.seconds ?? 0) * 1000 + Math.floor((heard.nanos ?? 0) / 1e6) } : {}),
+    };
   } catch {
     return undefined; // it just finished, or the server is busy: shown without progress this time
   }

@@ -208,10 +208,14 @@ export interface RunHeartbeat {
   calls?: Record<string, number>;
   /** When the server last heard from the run's worker (epoch ms): filled in by `status`, never sent. */
   heardAt?: number;
+  /** Since when no worker has held the run while its adoptions keep failing (epoch ms): from the workflow's memo. */
+  unheldSince?: number;
+  /** The adoption window of the run's machine: past it without a heartbeat, no process of the run is alive. */
+  adoptWindowMs?: number;
 }
 
 /** The whole heartbeat of a run: its progress, and where it lives, so it is adopted there if its worker is lost. */
-export interface RunHeartbeatDetails extends RunHeartbeat, RunLocation {}
+export interface RunHeartbeatDetails extends Omit<RunHeartbeat, 'adoptWindowMs'>, RunLocation {}
 
 export const FAILURE_TYPES = {
   /** The process ran and failed (non-zero exit, signal, timeout): retried by the experiment workflow. */

@@ -13,6 +13,7 @@ import {
   proxyActivities,
   setHandler,
   sleep,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -38,6 +39,7 @@ import { QUOTA_SLOTS_PATCH, slotQuotasOf } from '../shared/start-order.js';
 import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
 import { STATUS_SEARCH_ATTRIBUTE } from './search-attributes.js';
 import { runQueueOf } from '../shared/requirements.js';
+import { RUN_ADOPT_WINDOW_MEMO, RUN_UNHELD_SINCE_MEMO, RunWatchdog } from './run-watchdog.js';
 
 /** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
 const NO_ACTIVITY_LIMIT = '3650 days';
@@ -45,6 +47,10 @@ const NO_ACTIVITY_LIMIT = '3650 days';
 const HANDED_OVER_PICKUP_MS = '1 minute';
 /** Margin over a machine's adoption window before its run counts as surely stopped. */
 const ADOPT_MARGIN_MS = 5_000;
+/** Experiments started before the watchdog loop on a run nobody can hold (their histories have no memo). */
+const RUN_WATCHDOG_PATCH = 'run-watchdog';
+/** The adoption window when no failure has named one (a worker's default). */
+const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
@@ -142,6 +148,17 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let unstarted = 0;
   let readopts = 0;
   let lastRunEndedAt: number | undefined;
+  const watchdog = patched(RUN_WATCHDOG_PATCH) ? new RunWatchdog() : undefined;
+  let adoptWindowMs = DEFAULT_ADOPT_WINDOW_MS;
+  let unheldShown: number | undefined;
+  const showUnheld = (since: number | undefined) => {
+    if (since === unheldShown) return;
+    unheldShown = since;
+    upsertMemo({
+      [RUN_UNHELD_SINCE_MEMO]: since,
+      [RUN_ADOPT_WINDOW_MEMO]: since === undefined ? undefined : adoptWindowMs,
+    });
+  };
   try {
     if (slotQuotas.length) {
       show({ ...record, status: 'waiting-quota' }); // as the batch marked it when it started this experiment
@@ -149,8 +166,10 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       await report({ ...record, status: 'queued' });
     }
     for (;;) {
+      const attemptAt = Date.now();
       try {
         const outcome = location ? await adoptRun(location) : await startRun({ ...input, run: nextRun });
+        if (watchdog) showUnheld(undefined);
         const attempts = Math.max(record.attempts, outcome.run);
         const startedAt = record.startedAt ?? outcome.startedAt;
         lastRunEndedAt = outcome.endedAt;
@@ -168,6 +187,40 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       } catch (err) {
         if (isCancellation(err)) throw err;
         const failure = describeFailure(err, location ?? nextRun);
+        // A run shown running that is lost again and again: adoptions failing, or "never started" repeated.
+        const lostRun =
+          failure.kind === 'adopt'
+            ? failure.location.run
+            : failure.kind === 'lost' && !failure.started && record.status === 'running'
+              ? failure.run
+              : undefined;
+        if (watchdog && lostRun !== undefined) {
+          if (failure.kind === 'adopt') adoptWindowMs = failure.location.adoptWindowMs;
+          const windowMs = adoptWindowMs + settings.killGraceMs + ADOPT_MARGIN_MS;
+          // An attempt longer than a window held the run for a while (a short one may have waited in a queue).
+          const held = heldBy(err) || Date.now() - attemptAt > windowMs;
+          showUnheld(watchdog.failed(lostRun, Date.now(), held));
+          if (watchdog.overdue(Date.now(), windowMs)) {
+            // Nobody could hold it for a whole window: keep away one more, so that its keeper surely stops it.
+            await sleep(windowMs);
+            watchdog.clear();
+            showUnheld(undefined);
+            location = undefined;
+            nextRun = Math.max(lostRun, record.attempts) + 1;
+            await report({
+              ...record,
+              status: 'queued',
+              attempts: Math.max(record.attempts, lostRun),
+              reason: 'worker-lost',
+              error:
+                `no worker could hold run ${lostRun} for ${Math.round(windowMs / 1000)}s ` +
+                `(last failure: ${failure.kind === 'adopt' ? errorMessage(err) : failure.message}); ` +
+                'it starts again, using no retry',
+            });
+            continue;
+          }
+        }
+        if (watchdog && lostRun === undefined) showUnheld(undefined);
         if (failure.kind === 'adopt') {
           // The same run again after an unexpected failure: back off, a failing adoption must not spin.
           if (location?.runKey === failure.location.runKey) await sleep(noSpinDelayMs(readopts++));
@@ -350,6 +403,22 @@ function describeFailure(err: unknown, current: RunLocation | number): Failure {
   }
   if (typeof current !== 'number') return { kind: 'adopt', location: current };
   return { kind: 'lost', started: false, run, message: `${message} (workflow ${workflowInfo().workflowId})` };
+}
+
+/** True when the failed attempt had held the run until it failed: it heartbeated, or let the run go. */
+function heldBy(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof TimeoutFailure) return Boolean((cause.lastHeartbeatDetails as RunHeartbeatDetails)?.runKey);
+  if (cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.runLost) {
+    const details = cause.details?.[0] as RunLostDetails | undefined;
+    return Boolean(details?.location && !details.stopped);
+  }
+  return false;
+}
+
+function errorMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 function locationOf({ machineId, hostQueue, runKey, run, adoptWindowMs }: RunHeartbeatDetails): RunLocation {

@@ -15,8 +15,8 @@ export class RunWatchdog {
   private unheldSince = 0;
 
   /**
-   * An attempt of `run` failed at `now`; `held`: it held the run until then (heartbeated, or lasted a
-   * heartbeat timeout). Returns since when nobody has held the run.
+   * An attempt of `run` failed at `now`; `held`: it held the run until then (heartbeated, or lasted
+   * longer than a window). Returns since when nobody has held the run.
    */
   failed(run: number, now: number, held: boolean): number {
     if (run !== this.run || held) {

@@ -1,6 +1,7 @@
 /** A running batch as `status --json` shows it: counts, an ETA, and each experiment with its progress. */
 import { countByStatus, experimentViews, type StatusCounts } from '../../shared/batch-state.js';
 import { addCalls } from '../../shared/calls.js';
+import { formatDuration } from '../../shared/duration.js';
 import { batchEtaMs, runLeftMs } from '../../shared/eta.js';
 import type { Progress } from '../../shared/progress.js';
 import type { QuotaView } from '../../quota/slots.js';
@@ -14,6 +15,8 @@ export interface LiveExperimentView extends ExperimentView {
   etaSeconds?: number | null;
   /** Only when the run's worker has not been heard from for a while (crashed, cut off, restarting). */
   workerSilentSeconds?: number;
+  /** Only when no worker has held the run for longer than its adoption window: no process of it is alive. */
+  stuck?: string;
   /** Calls by quota: its ended runs' and, while running, the current run's so far (from its heartbeat). */
   calls?: Record<string, number>;
 }
@@ -34,6 +37,15 @@ export interface LiveBatchView {
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 /** Heartbeats reach the server every 2 s at most; several missed mean the worker is gone or cut off. */
 const SILENT_AFTER_MS = 10_000;
+/** A worker's default adoption window, for runs whose heartbeat does not name theirs. */
+const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
+
+/** Why a run shown running has no process any more: nobody held it for longer than its adoption window. */
+export function stuckReason(run: RunHeartbeat | undefined, now: number): string | undefined {
+  const since = Math.max(run?.heardAt ?? 0, run?.unheldSince ?? 0);
+  if (!since || now - since <= (run?.adoptWindowMs ?? DEFAULT_ADOPT_WINDOW_MS)) return undefined;
+  return `no heartbeat from its run for ${formatDuration(now - since)}`;
+}
 
 export function liveBatchView(
   state: BatchState,
@@ -49,12 +61,14 @@ export function liveBatchView(
     const elapsed = now - (run?.startedAt ?? state.records[index].startedAt ?? now);
     const eta = runLeftMs(run, now);
     const silentMs = run?.heardAt === undefined ? 0 : now - run.heardAt;
+    const stuck = stuckReason(run, now);
     return {
       ...view,
       progress: run?.progress ?? null,
       attemptElapsedSeconds: seconds(elapsed),
       etaSeconds: eta === undefined ? null : seconds(eta),
       ...(silentMs > SILENT_AFTER_MS ? { workerSilentSeconds: seconds(silentMs) } : {}),
+      ...(stuck ? { stuck } : {}),
       ...(run?.calls ? { calls: addCalls(view.calls, run.calls) } : {}),
     };
   });

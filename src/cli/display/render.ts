@@ -103,7 +103,8 @@ function runningDetails(experiment: LiveExperimentView): string {
   if (experiment.etaSeconds !== undefined && experiment.etaSeconds !== null)
     parts.push(`ETA ${formatDuration(experiment.etaSeconds * 1000)}`);
   for (const [quota, calls] of Object.entries(experiment.calls ?? {})) parts.push(`${calls} ${quota} calls`);
-  if (experiment.workerSilentSeconds !== undefined)
+  if (experiment.stuck) parts.push(`STUCK: ${experiment.stuck}`);
+  else if (experiment.workerSilentSeconds !== undefined)
     parts.push(`no word from its worker for ${formatDuration(experiment.workerSilentSeconds * 1000)}`);
   return parts.join(', ');
 }
