@@ -12,6 +12,7 @@ import { machineNetwork, whyNoMachines, type Machine, type MachineNetwork } from
 import { pidAlive, until } from '../helpers/processes.js';
 import { journalLine, readJournal, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { batchIn, startBatch, startTestServer, type TestServer } from '../helpers/temporal.js';
+import { machineIdInIdentity } from '../../src/shared/requirements.js';
 
 const ACTIVITY_QUEUE = proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
 /** A worker is lost 2 s after its last heartbeat; a run it stops is dead 1 s later; runs wait 4 s for adoption. */
@@ -290,8 +291,8 @@ describeMachines('three machines (network namespaces with their own host names, 
         const started = e.activityTaskStartedEventAttributes;
         const at = epochMs(e.eventTime);
         return (
-          started?.identity?.endsWith(`@${host}`) &&
-          onHostQueue.has(Number(started.scheduledEventId)) &&
+          machineIdInIdentity(started?.identity ?? '') === host &&
+          onHostQueue.has(Number(started?.scheduledEventId)) &&
           at > from &&
           at < to
         );
@@ -312,7 +313,7 @@ describeMachines('three machines (network namespaces with their own host names, 
         });
         for (const poller of pollers ?? []) {
           const at = epochMs(poller.lastAccessTime);
-          if (poller.identity?.endsWith(`@${host}`) && at > after) polledAt = at;
+          if (machineIdInIdentity(poller.identity ?? '') === host && at > after) polledAt = at;
         }
         return polledAt > 0;
       },
