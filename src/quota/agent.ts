@@ -35,11 +35,20 @@ const MAX_BODY_BYTES = 4_096;
 export const REFUSED_END_MS = 60_000;
 
 /**
- * All asks in flight together take at most 1% of the limit (at least one call each): a worker that dies
- * holding them wastes at most 1% of a window, or MAX_ASKS_IN_FLIGHT calls under a limit below 400.
+ * Calls in flight must cover an ask's round trip at the limit's rate (Little's law), or a per-second limit is never
+ * reached: 4 asks of 1 call each made at most 40-150 calls/s.
+ */
+const ASK_ROUND_TRIP_MS = 100;
+
+/**
+ * All asks in flight together take at most 1% of the limit or the calls the limit allows in ASK_ROUND_TRIP_MS,
+ * whichever is more (at least one call each): a worker that dies holding them wastes at most that much of a window,
+ * or MAX_ASKS_IN_FLIGHT calls under a small limit.
  */
 export function maxAsk(declaration: QuotaDeclaration): number {
-  return Math.max(1, Math.floor(declaration.limit / (100 * MAX_ASKS_IN_FLIGHT)));
+  const onePercent = declaration.limit / 100;
+  const oneRoundTrip = (declaration.limit * ASK_ROUND_TRIP_MS) / declaration.windowMs;
+  return Math.max(1, Math.floor(Math.max(onePercent, oneRoundTrip) / MAX_ASKS_IN_FLIGHT));
 }
 
 interface LastRefusal {
