@@ -109,7 +109,7 @@ async function restart(env: BenchServer, how: 'stop' | 'crash', outageMs: number
     const taskQueue = `bench-agent-restart-${how}-${Date.now()}`;
     const args = ['--runs-dir', path.join(dir, '_runs'), '--machine-id', `restart-${how}`];
     let worker = await startWorker(env.address, taskQueue, 4, args);
-    const lost = ['--heartbeat-timeout', '5s', '--kill-grace', '2s'];
+    const lost = ['--max-concurrent', '4', '--heartbeat-timeout', '5s', '--kill-grace', '2s'];
     const batch = await submit(env, dir, taskQueue, taskQueue, lost);
     await waitFor(() => firstCallAfter(api, names, 0) !== undefined, 'the runs');
     await delay(2_000);

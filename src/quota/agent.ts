@@ -5,7 +5,7 @@
  * Protocol: POST /acquire {"quota", "calls"} answers 200 once granted; POST /rate-limited
  * {"quota", "retryAfterSeconds"} answers 204. Both need `Authorization: Bearer <run token>`.
  */
-import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { oneLine } from '../errors.js';
@@ -323,10 +323,15 @@ export class QuotaAgent {
       if (name.endsWith('.tmp') || (name.startsWith('w-') && file !== this.socketPath && !(await socketAnswers(file))))
         await rm(file, { force: true });
     }
+    await this.serveLegacySocket();
+  }
+
+  /** Runs started before links ask the shared path an older worker made: served here once nobody answers there. */
+  private async serveLegacySocket(): Promise<void> {
     const legacy = this.legacySocket;
-    if (legacy && (await linkTarget(legacy)) !== this.socketPath && !(await socketAnswers(legacy))) {
-      await pointLink(legacy, this.socketPath).catch(() => undefined);
-    }
+    if (!legacy || !(await lstat(legacy).catch(() => undefined))) return;
+    if ((await linkTarget(legacy)) === this.socketPath || (await socketAnswers(legacy))) return;
+    await pointLink(legacy, this.socketPath).catch(() => undefined);
   }
 
   /** One pass at a time: repairs the links of held runs, tends runs whose worker is gone, drops ended runs' links. */
@@ -367,6 +372,7 @@ export class QuotaAgent {
       this.granted.delete(token);
       this.refusals.delete(token);
     }
+    await this.serveLegacySocket();
     for (const name of await readdir(this.quotaDir).catch(() => [] as string[])) {
       const file = path.join(this.quotaDir, name);
       if (name.startsWith('r-') && name.endsWith('.sock') && !links.has(file)) await rm(file, { force: true });
