@@ -5,7 +5,7 @@
  * Protocol: POST /acquire {"quota", "calls"} answers 200 once granted; POST /rate-limited
  * {"quota", "retryAfterSeconds"} answers 204. Both need `Authorization: Bearer <run token>`.
  */
-import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { oneLine } from '../errors.js';
@@ -224,6 +224,8 @@ export class QuotaAgent {
   private server: Server | undefined;
   private tendTimer: NodeJS.Timeout | undefined;
   private tending: Promise<void> = Promise.resolve();
+  /** Run keys without a link, by whether they are live runs started before links. */
+  private readonly legacyRuns = new Map<string, boolean>();
   /** This worker's own socket. */
   readonly socketPath: string;
 
@@ -323,15 +325,24 @@ export class QuotaAgent {
       if (name.endsWith('.tmp') || (name.startsWith('w-') && file !== this.socketPath && !(await socketAnswers(file))))
         await rm(file, { force: true });
     }
-    await this.serveLegacySocket();
   }
 
-  /** Runs started before links ask the shared path an older worker made: served here once nobody answers there. */
+  /** Runs started before links (by an older staged) ask the shared legacy path: served here when nobody answers. */
   private async serveLegacySocket(): Promise<void> {
     const legacy = this.legacySocket;
-    if (!legacy || !(await lstat(legacy).catch(() => undefined))) return;
-    if ((await linkTarget(legacy)) === this.socketPath || (await socketAnswers(legacy))) return;
+    if (!legacy || (await linkTarget(legacy)) === this.socketPath || (await socketAnswers(legacy))) return;
     await pointLink(legacy, this.socketPath).catch(() => undefined);
+  }
+
+  /** Whether a run without a link is a live run started before links (asked once per run). */
+  private async isLegacyRun(runKey: string): Promise<boolean> {
+    let legacy = this.legacyRuns.get(runKey);
+    if (legacy === undefined) {
+      const run = await this.machine.liveRun(runKey);
+      legacy = run !== undefined && run.socket === undefined;
+      this.legacyRuns.set(runKey, legacy);
+    }
+    return legacy;
   }
 
   /** One pass at a time: repairs the links of held runs, tends runs whose worker is gone, drops ended runs' links. */
@@ -347,6 +358,7 @@ export class QuotaAgent {
     for (const runKey of await this.machine.runKeys()) links.set(this.runSocket(runKey), runKey);
     const heldLinks = new Set([...this.runs.values()].flatMap((run) => (run.socket ? [run.socket] : [])));
     const answers = new Map<string, Promise<boolean>>();
+    let legacyRunsLive = false;
     const alive = (socket: string) => {
       if (socket === this.socketPath) return Promise.resolve(true);
       if (!answers.has(socket)) answers.set(socket, socketAnswers(socket));
@@ -358,6 +370,7 @@ export class QuotaAgent {
     for (const [link, runKey] of links) {
       if (heldLinks.has(link)) continue;
       const target = await linkTarget(link);
+      if (target === undefined && (await this.isLegacyRun(runKey))) legacyRunsLive = true;
       if (target === undefined || target === this.socketPath || (await alive(target))) continue;
       const run = await this.machine.liveRun(runKey);
       if (!run) await rm(link, { force: true }); // an ended run: no script of it asks any more
@@ -372,7 +385,9 @@ export class QuotaAgent {
       this.granted.delete(token);
       this.refusals.delete(token);
     }
-    await this.serveLegacySocket();
+    if (legacyRunsLive) await this.serveLegacySocket();
+    const runKeys = new Set(links.values());
+    for (const runKey of this.legacyRuns.keys()) if (!runKeys.has(runKey)) this.legacyRuns.delete(runKey);
     for (const name of await readdir(this.quotaDir).catch(() => [] as string[])) {
       const file = path.join(this.quotaDir, name);
       if (name.startsWith('r-') && name.endsWith('.sock') && !links.has(file)) await rm(file, { force: true });
