@@ -25,6 +25,7 @@ import {
 } from './bench-env.js';
 import { startBenchCluster } from './cluster.js';
 import { quota } from './quota.js';
+import { quotaAgent } from './quota-agent.js';
 import { slurmPeer } from './peers/slurm.js';
 import type { BenchSystem } from './peers/system.js';
 import { startTsp } from './peers/tsp.js';
@@ -215,6 +216,12 @@ const PARTS: Record<string, Part> = {
   quota: {
     title: '5. Quota (bench/quota.ts), on the default only',
     measure: (s) => quota(s.server!),
+    on: 'default',
+  },
+  'quota-agent': {
+    title:
+      '6. Quota agent: two workers, restarts, curl, a per-second limit (bench/quota-agent.ts), on the default only',
+    measure: (s) => quotaAgent(s.server!),
     on: 'default',
   },
 };

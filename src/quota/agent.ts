@@ -35,11 +35,20 @@ const MAX_BODY_BYTES = 4_096;
 export const REFUSED_END_MS = 60_000;
 
 /**
- * All asks in flight together take at most 1% of the limit (at least one call each): a worker that dies
- * holding them wastes at most 1% of a window, or MAX_ASKS_IN_FLIGHT calls under a limit below 400.
+ * Calls in flight must cover an ask's round trip at the limit's rate (Little's law), or a per-second limit is never
+ * reached: 4 asks of 1 call each made at most 40-150 calls/s.
+ */
+const ASK_ROUND_TRIP_MS = 100;
+
+/**
+ * All asks in flight together take at most 1% of the limit or the calls the limit allows in ASK_ROUND_TRIP_MS,
+ * whichever is more (at least one call each): a worker that dies holding them wastes at most that much of a window,
+ * or MAX_ASKS_IN_FLIGHT calls under a small limit.
  */
 export function maxAsk(declaration: QuotaDeclaration): number {
-  return Math.max(1, Math.floor(declaration.limit / (100 * MAX_ASKS_IN_FLIGHT)));
+  const onePercent = declaration.limit / 100;
+  const oneRoundTrip = (declaration.limit * ASK_ROUND_TRIP_MS) / declaration.windowMs;
+  return Math.max(1, Math.floor(Math.max(onePercent, oneRoundTrip) / MAX_ASKS_IN_FLIGHT));
 }
 
 interface LastRefusal {
@@ -215,6 +224,8 @@ export class QuotaAgent {
   private server: Server | undefined;
   private tendTimer: NodeJS.Timeout | undefined;
   private tending: Promise<void> = Promise.resolve();
+  /** Run keys without a link, by whether they are live runs started before links. */
+  private readonly legacyRuns = new Map<string, boolean>();
   /** This worker's own socket. */
   readonly socketPath: string;
 
@@ -314,10 +325,24 @@ export class QuotaAgent {
       if (name.endsWith('.tmp') || (name.startsWith('w-') && file !== this.socketPath && !(await socketAnswers(file))))
         await rm(file, { force: true });
     }
+  }
+
+  /** Runs started before links (by an older staged) ask the shared legacy path: served here when nobody answers. */
+  private async serveLegacySocket(): Promise<void> {
     const legacy = this.legacySocket;
-    if (legacy && (await linkTarget(legacy)) !== this.socketPath && !(await socketAnswers(legacy))) {
-      await pointLink(legacy, this.socketPath).catch(() => undefined);
+    if (!legacy || (await linkTarget(legacy)) === this.socketPath || (await socketAnswers(legacy))) return;
+    await pointLink(legacy, this.socketPath).catch(() => undefined);
+  }
+
+  /** Whether a run without a link is a live run started before links (asked once per run). */
+  private async isLegacyRun(runKey: string): Promise<boolean> {
+    let legacy = this.legacyRuns.get(runKey);
+    if (legacy === undefined) {
+      const run = await this.machine.liveRun(runKey);
+      legacy = run !== undefined && run.socket === undefined;
+      this.legacyRuns.set(runKey, legacy);
     }
+    return legacy;
   }
 
   /** One pass at a time: repairs the links of held runs, tends runs whose worker is gone, drops ended runs' links. */
@@ -333,6 +358,7 @@ export class QuotaAgent {
     for (const runKey of await this.machine.runKeys()) links.set(this.runSocket(runKey), runKey);
     const heldLinks = new Set([...this.runs.values()].flatMap((run) => (run.socket ? [run.socket] : [])));
     const answers = new Map<string, Promise<boolean>>();
+    let legacyRunsLive = false;
     const alive = (socket: string) => {
       if (socket === this.socketPath) return Promise.resolve(true);
       if (!answers.has(socket)) answers.set(socket, socketAnswers(socket));
@@ -344,6 +370,7 @@ export class QuotaAgent {
     for (const [link, runKey] of links) {
       if (heldLinks.has(link)) continue;
       const target = await linkTarget(link);
+      if (target === undefined && (await this.isLegacyRun(runKey))) legacyRunsLive = true;
       if (target === undefined || target === this.socketPath || (await alive(target))) continue;
       const run = await this.machine.liveRun(runKey);
       if (!run) await rm(link, { force: true }); // an ended run: no script of it asks any more
@@ -358,6 +385,9 @@ export class QuotaAgent {
       this.granted.delete(token);
       this.refusals.delete(token);
     }
+    if (legacyRunsLive) await this.serveLegacySocket();
+    const runKeys = new Set(links.values());
+    for (const runKey of this.legacyRuns.keys()) if (!runKeys.has(runKey)) this.legacyRuns.delete(runKey);
     for (const name of await readdir(this.quotaDir).catch(() => [] as string[])) {
       const file = path.join(this.quotaDir, name);
       if (name.startsWith('r-') && name.endsWith('.sock') && !links.has(file)) await rm(file, { force: true });

@@ -60,3 +60,57 @@ export async function writeQuotaExperiments(dir: string, port: number, set: Expe
 export async function writeQuotaConfig(dir: string, quotas: Record<string, unknown>): Promise<void> {
   await writeFile(path.join(dir, 'staged.config.json'), JSON.stringify({ quotas }, null, 2));
 }
+
+/** Experiments that call the API every 50 ms (the path names the experiment) until `stopFile` exists; `1000/1s`. */
+export async function writeCallingExperiments(dir: string, port: number, names: string[], stopFile: string) {
+  await writeQuotaConfig(dir, { fakeapi: { limit: '1000/1s', hosts: [`127.0.0.1:${port}`] } });
+  for (const name of names) {
+    const source = [
+      '"""Calls the API until told to stop.',
+      '',
+      'Quota: fakeapi',
+      '"""',
+      'import os, time, urllib.request',
+      'calls = 0',
+      `while not os.path.exists(${JSON.stringify(stopFile)}):`,
+      `    urllib.request.urlopen("http://127.0.0.1:${port}/${name}?call=%d" % calls).read()`,
+      '    calls += 1',
+      '    time.sleep(0.05)',
+      'print("calls", calls)',
+      '',
+    ].join('\n');
+    await writeFile(path.join(dir, `${name}.py`), source);
+  }
+}
+
+/**
+ * Shell experiments that call the API `calls` times with curl, each call granted first: through the `staged-quota`
+ * command, or by one curl call on the run's socket.
+ */
+export async function writeCurlExperiments(
+  dir: string,
+  port: number,
+  count: number,
+  calls: number,
+  via: 'command' | 'socket',
+) {
+  const acquire =
+    via === 'command'
+      ? 'staged-quota acquire fakeapi'
+      : 'curl -sf --unix-socket "$STAGED_QUOTA_SOCKET" -H "Authorization: Bearer $STAGED_QUOTA_TOKEN" ' +
+        '-d \'{"quota": "fakeapi", "calls": 1}\' http://localhost/acquire >/dev/null';
+  for (let index = 1; index <= count; index++) {
+    const source = [
+      '#!/bin/sh',
+      '# Calls the simulated API with curl.',
+      '# Quota: fakeapi',
+      'set -e',
+      `for call in $(seq ${calls}); do`,
+      `  ${acquire}`,
+      `  curl -sf "http://127.0.0.1:${port}/quote?call=$call" >/dev/null`,
+      'done',
+      '',
+    ].join('\n');
+    await writeFile(path.join(dir, `exp${index}_curl.sh`), source, { mode: 0o755 });
+  }
+}

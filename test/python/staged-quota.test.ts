@@ -3,7 +3,7 @@
  * on 127.0.0.1 and a fake quota agent on a UNIX socket that grants every call to a declared quota and records it.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync } from 'execa';
@@ -443,6 +443,32 @@ test('(f) staged-quota from a shell: acquire and rate-limited; exit 1 on refusal
     expect(bad.stderr).toContain('usage: staged-quota acquire NAME [N]');
   }
   expect(agent.calls).toHaveLength(callsBefore);
+});
+
+test('staged-quota needs no Python: one curl call on the socket (it started Python per call before)', async () => {
+  await agent.start();
+  // A PATH with the shell's tools and curl, and no python3.
+  const tools = path.join(dir, 'tools');
+  await mkdir(tools);
+  for (const tool of ['curl', 'sed', 'sleep', 'head', 'dirname', 'readlink']) {
+    const found = execaSync('sh', ['-c', `command -v ${tool}`]).stdout;
+    await symlink(found, path.join(tools, tool));
+  }
+  const environment = { ...runEnvironment('http://127.0.0.1:1'), PATH: `${path.join(PYTHON_DIR, 'bin')}:${tools}` };
+  const shell = (command: string) =>
+    execa('/bin/sh', ['-c', command], { env: environment, extendEnv: false, reject: false });
+  const granted = await shell('staged-quota acquire x 2 && staged-quota rate-limited x 7');
+  expect([granted.exitCode, granted.stderr]).toEqual([0, '']);
+  const refused = await shell('staged-quota acquire undeclared');
+  expect([refused.exitCode, refused.stderr]).toEqual([
+    1,
+    'staged-quota: quota agent refused (403): quota "undeclared" is not declared for this run',
+  ]);
+  expect(agent.calls.map((call) => [call.path, call.body])).toEqual([
+    ['/acquire', { quota: 'x', calls: 2 }],
+    ['/rate-limited', { quota: 'x', retryAfterSeconds: 7 }],
+    ['/acquire', { quota: 'undeclared', calls: 1 }],
+  ]);
 });
 
 test('(g) the agent away when the script starts: the script waits for it, says so once, then proceeds', async () => {
