@@ -122,3 +122,30 @@ test('experiments waiting for a GPU hold no places: at cap 3 the CPU machine run
   expect(summary.experiments.map((experiment) => experiment.status)).toEqual(state.experiments.map(() => 'completed'));
   expect(maxOverlap(await readJournal(journal))).toBeLessThanOrEqual(3);
 });
+
+test('with the GPU busy, the batch still runs 3 at once at cap 3, never more, also when the GPU frees', async () => {
+  const { dir, journal } = await tempExperimentsDir('routing-gpu-busy');
+  // The GPU frees at about 8 s, while two CPU runs started at about 5 s still run: one more start would make 4.
+  await writeScript(dir, 'exp1_gpu_long', journal, { title: 'exp1_gpu_long\n#\n# Requires: gpu', body: 'sleep 8' });
+  await writeScript(dir, 'exp2_gpu_next', journal, { title: 'exp2_gpu_next\n#\n# Requires: gpu', body: 'sleep 2' });
+  const cpuNames = ['exp3_cpu_a', 'exp4_cpu_b', 'exp5_cpu_c', 'exp6_cpu_d', 'exp7_cpu_e', 'exp8_cpu_f'];
+  for (const name of cpuNames) await writeScript(dir, name, journal, { body: 'sleep 5' });
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 3 });
+  await machine(taskQueue, 'gpu-box', 3, [dir], 'gpu=1');
+  await machine(taskQueue, 'cpu-box', 3, [dir]);
+
+  const summary = await batchSummary(await startBatch(server.env, state));
+
+  expect(summary.experiments.map((experiment) => experiment.status)).toEqual(state.experiments.map(() => 'completed'));
+  const entries = await readJournal(journal);
+  expect(maxOverlap(entries)).toBe(3);
+  const gpuStarts = entries.filter((entry) => entry.event === 'start' && entry.name.includes('_gpu_'));
+  expect(gpuStarts).toHaveLength(2);
+  const firstGpuEnd = entries.find((entry) => entry.event === 'end' && entry.name === 'exp1_gpu_long')!;
+  const cpuWhileGpuBusy = new Set(
+    entries
+      .filter((entry) => entry.event === 'start' && cpuNames.includes(entry.name) && entry.atMs < firstGpuEnd.atMs)
+      .map((entry) => entry.name),
+  );
+  expect(maxOverlap(entries.filter((entry) => cpuWhileGpuBusy.has(entry.name)))).toBe(2);
+});
