@@ -73,8 +73,8 @@ test('two workers serving different directories on one queue: every run reaches 
   }
 });
 
-function submit(args: string[], cwd: string, taskQueue: string) {
-  return execa(process.execPath, [CLI, 'submit', ...args], {
+function staged(args: string[], cwd: string, taskQueue: string) {
+  return execa(process.execPath, [CLI, ...args], {
     cwd,
     env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
     reject: false,
@@ -87,12 +87,20 @@ test('submit says at once that no live worker serves the directory; the runs wai
   const taskQueue = uniqueQueue();
   await machine(taskQueue, 'elsewhere-box', 2, [elsewhere]);
 
-  const submitted = await submit(['--dir', '.', '--detach', '--json'], dir, taskQueue);
+  const submitted = await staged(['submit', '--dir', '.', '--detach', '--json'], dir, taskQueue);
 
   expect(submitted.exitCode).toBe(0);
   expect(submitted.stderr).toContain(`[WAIT] no live worker on task queue "${taskQueue}" serves ${dir}`);
   expect(submitted.stderr).toContain(`its runs wait for a worker started with --allow-dir ${dir}`);
   const { batchId } = JSON.parse(submitted.stdout) as { batchId: string };
+  const waitLine = `[WAIT] exp1_only needs a worker serving ${dir}: no live worker on task queue "${taskQueue}" serves`;
+  let status = '';
+  await until(
+    async () => (status = (await staged(['status', batchId], dir, taskQueue)).stdout).includes(waitLine),
+    60_000,
+    'status to say why the run waits',
+  ).catch(() => expect(status).toContain(waitLine));
+  expect(await readJournal(journal)).toEqual([]);
   await machine(taskQueue, 'serving-box', 2, [dir]);
   const summary = await batchSummary(server.env.client.workflow.getHandle(batchId));
   expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual([['completed', 1]]);
