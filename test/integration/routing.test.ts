@@ -18,9 +18,16 @@ afterEach(() => {
   for (const worker of workers.splice(0)) worker.kill('SIGKILL');
 });
 
-/** A worker process as a machine of its own, serving only `allowDirs`. */
-async function machine(taskQueue: string, machineId: string, slots: number, allowDirs: string[], resources?: string) {
-  const runsDir = await tempDir(`runs-${machineId}`);
+/** A worker process as a machine of its own (or beside another, given its runs directory), serving only `allowDirs`. */
+async function machine(
+  taskQueue: string,
+  machineId: string,
+  slots: number,
+  allowDirs: string[],
+  resources?: string,
+  runsDir?: string,
+) {
+  runsDir ??= await tempDir(`runs-${machineId}`);
   const extra = ['--machine-id', machineId, '--runs-dir', runsDir, ...(resources ? ['--resources', resources] : [])];
   const worker = await spawnWorker(server.env.address, taskQueue, slots, extra, { allowDirs });
   workers.push(worker);
@@ -45,33 +52,42 @@ async function experimentsIn(prefix: string, names: string[]) {
   return made;
 }
 
-test('two workers serving different directories on one queue: every run reaches the one that serves it', async () => {
-  const names = ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d'];
-  const left = await experimentsIn('routing-left', names);
-  const right = await experimentsIn('routing-right', names);
-  const taskQueue = uniqueQueue();
-  await machine(taskQueue, 'left-box', 2, [left.dir]);
-  await machine(taskQueue, 'right-box', 2, [right.dir]);
-  const batches = await Promise.all(
-    [left, right].map(async ({ dir }) => (await batchIn(dir, { taskQueue, maxConcurrent: 4 })).state),
-  );
-
-  const summaries = await Promise.all(batches.map(async (state) => batchSummary(await startBatch(server.env, state))));
-
-  for (const summary of summaries) {
-    expect(summary.experiments.map((experiment) => [experiment.name, experiment.status, experiment.attempts])).toEqual(
-      names.map((name) => [name, 'completed', 1]),
+test.each([
+  ['two machines', false],
+  ['one machine', true],
+])(
+  'two workers serving different directories on one queue (%s): every run reaches the one that serves it',
+  async (_, oneMachine) => {
+    const names = ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d'];
+    const left = await experimentsIn('routing-left', names);
+    const right = await experimentsIn('routing-right', names);
+    const taskQueue = uniqueQueue();
+    const runsDir = oneMachine ? await tempDir('runs-shared') : undefined;
+    await machine(taskQueue, oneMachine ? 'box' : 'left-box', 4, [left.dir], undefined, runsDir);
+    await machine(taskQueue, oneMachine ? 'box' : 'right-box', 4, [right.dir], undefined, runsDir);
+    const batches = await Promise.all(
+      [left, right].map(async ({ dir }) => (await batchIn(dir, { taskQueue, maxConcurrent: 4 })).state),
     );
-  }
-  for (const [{ dir, journal }, box] of [
-    [left, 'left-box'],
-    [right, 'right-box'],
-  ] as const) {
-    const starts = (await readJournal(journal)).filter((entry) => entry.event === 'start');
-    expect(starts.map((entry) => entry.name).sort()).toEqual(names);
-    expect([...(await machinesOf(dir)).values()]).toEqual(names.map(() => box));
-  }
-});
+
+    const summaries = await Promise.all(
+      batches.map(async (state) => batchSummary(await startBatch(server.env, state))),
+    );
+
+    for (const summary of summaries) {
+      expect(
+        summary.experiments.map((experiment) => [experiment.name, experiment.status, experiment.attempts]),
+      ).toEqual(names.map((name) => [name, 'completed', 1]));
+    }
+    for (const [{ dir, journal }, box] of [
+      [left, 'left-box'],
+      [right, 'right-box'],
+    ] as const) {
+      const starts = (await readJournal(journal)).filter((entry) => entry.event === 'start');
+      expect(starts.map((entry) => entry.name).sort()).toEqual(names);
+      expect([...(await machinesOf(dir)).values()]).toEqual(names.map(() => (oneMachine ? 'box' : box)));
+    }
+  },
+);
 
 function staged(args: string[], cwd: string, taskQueue: string) {
   return execa(process.execPath, [CLI, ...args], {
