@@ -38,7 +38,7 @@ import {
   ResourceLedger,
   watchLeftOverRuns,
 } from './worker-queues.js';
-import { formatMachineResources, hostQueueOf, type MachineResources } from './shared/requirements.js';
+import { formatMachineResources, hostQueueOf, workerQueueOf, type MachineResources } from './shared/requirements.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -216,8 +216,15 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
+  // Runs handed over by a worker that does not serve their directories; also one worker of several on a machine.
+  const handedOver = await Worker.create({
+    ...common,
+    taskQueue: workerQueueOf(options.taskQueue, identity),
+    maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
+  });
   const leftOver = await watchLeftOverRuns(resources, runsDirs, held);
-  const workers = [shared, own, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
+  const workers = [shared, own, handedOver, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
   loops.push(watchSupersededRuns(options.connection, options.namespace, runsDirs, held));

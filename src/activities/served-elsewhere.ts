@@ -1,20 +1,15 @@
 /**
- * Where a run goes that this worker does not serve (`--allow-dir`): the own queue of a live worker of the task
- * queue whose identity says it serves the run's directories and whose machine has what the run requires.
+ * Where a run goes that this worker does not serve (`--allow-dir`): the queue of a live worker of the task queue
+ * (on this machine or another) whose identity says it serves the run's directories and whose machine has what
+ * the run requires.
  */
 import { realpath } from 'node:fs/promises';
 import type { Context } from '@temporalio/activity';
 import { livePollerIdentities, servesAll } from '../batch-client/machines.js';
-import {
-  hostQueueOf,
-  machineIdInIdentity,
-  resourcesInIdentity,
-  servedRootsInIdentity,
-  shortfallOf,
-} from '../shared/requirements.js';
+import { resourcesInIdentity, servedRootsInIdentity, shortfallOf, workerQueueOf } from '../shared/requirements.js';
 import type { RunInput } from '../shared/types.js';
 
-/** The own queue of one such worker (chosen at random: the load spreads), or undefined when none is live. */
+/** The queue of one such worker (chosen at random: the load spreads), or undefined when none is live. */
 export async function queueOfServingWorker(
   context: Context,
   input: RunInput,
@@ -29,13 +24,13 @@ export async function queueOfServingWorker(
     context.info.activityNamespace,
     settings.taskQueue,
   ).catch(() => []);
-  const machines = identities.flatMap((identity) => {
-    const machineId = machineIdInIdentity(identity);
+  const ownIdentity = `${process.pid}@${ownMachineId}`;
+  const serving = identities.filter((identity) => {
     const roots = servedRootsInIdentity(identity);
-    if (!machineId || machineId === ownMachineId || !roots || !servesAll(roots, dirs)) return [];
+    if (identity.split(' ')[0] === ownIdentity || !roots || !servesAll(roots, dirs)) return false;
     const resources = resourcesInIdentity(identity) ?? { counted: {}, capabilities: [] };
-    return experiment.requires && shortfallOf(experiment.requires, resources).length ? [] : [machineId];
+    return !experiment.requires || !shortfallOf(experiment.requires, resources).length;
   });
-  if (!machines.length) return undefined;
-  return hostQueueOf(settings.taskQueue, machines[Math.floor(Math.random() * machines.length)]);
+  if (!serving.length) return undefined;
+  return workerQueueOf(settings.taskQueue, serving[Math.floor(Math.random() * serving.length)]);
 }

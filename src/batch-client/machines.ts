@@ -3,6 +3,7 @@
  * declare. A worker's identity carries its resources, and its workflow pollers on the batch's task queue
  * keep polling while its slots and resources are busy, so Temporal's list of pollers is the list of live machines.
  */
+import { realpath } from 'node:fs/promises';
 import type { WorkflowClient } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import {
@@ -76,28 +77,54 @@ export async function unservedReason(
   dirs: readonly string[],
 ): Promise<string | undefined> {
   const identities = await livePollerIdentities(service, namespace, taskQueue).catch(() => undefined);
-  if (!identities?.length) return undefined;
+  return identities && unservedAmong(identities, taskQueue, dirs);
+}
+
+function unservedAmong(identities: string[], taskQueue: string, dirs: readonly string[]): string | undefined {
+  if (!identities.length) return undefined;
   const served = identities.map(servedRootsInIdentity);
   if (served.some((roots) => !roots || servesAll(roots, dirs))) return undefined;
   const all = [...new Set(served.flat() as string[])].sort();
   return `no live worker on task queue "${taskQueue}" serves ${dirs.join(' and ')} (they serve ${all.join(', ')})`;
 }
 
-/** Queued experiments whose requirements no live worker meets; empty when none has requirements. */
+/**
+ * Queued experiments no live worker can run: those whose `Requires:` no live worker meets, and the started ones
+ * of a batch whose directories no live worker serves (`--allow-dir`). Empty when the server does not answer.
+ */
 export async function waitingForMachines(client: WorkflowClient, state: BatchState): Promise<WaitingExperiment[]> {
-  const queued = state.experiments.filter(
-    (experiment, index) => experiment.requires && state.records[index].status === 'queued',
-  );
+  const queued = state.experiments.filter((_, index) => state.records[index].status === 'queued');
   if (!queued.length) return [];
-  const machines = await liveMachines(client, state.settings.taskQueue).catch(() => undefined);
-  if (!machines) return []; // the server did not answer: say nothing rather than something wrong
+  const { namespace } = client.options;
+  const identities = await livePollerIdentities(client.workflowService, namespace, state.settings.taskQueue).catch(
+    () => undefined,
+  );
+  if (!identities) return []; // the server did not answer: say nothing rather than something wrong
+  const unserved = await unservedDirectories(identities, state);
+  if (unserved) {
+    const started = (index: number) => index < state.nextIndex && !state.deferred?.includes(index);
+    return state.experiments.flatMap((experiment, index) =>
+      started(index) && state.records[index].status === 'queued'
+        ? [{ name: experiment.name, needs: unserved.needs, reason: unserved.reason }]
+        : [],
+    );
+  }
+  const machines = identities.map((identity) => resourcesInIdentity(identity) ?? { counted: {}, capabilities: [] });
   return queued.flatMap((experiment) => {
-    const needs = experiment.requires!;
-    if (machines.some((machine) => !shortfallOf(needs, machine).length)) return [];
+    const needs = experiment.requires;
+    if (!needs || machines.some((machine) => !shortfallOf(needs, machine).length)) return [];
     return [
       { name: experiment.name, needs: formatResources(needs), reason: `no live worker has it${why(needs, machines)}` },
     ];
   });
+}
+
+/** The batch's directories, when the live workers all say what they serve and none serves them. */
+async function unservedDirectories(identities: string[], state: BatchState) {
+  const { experimentsDir, workDir } = state.settings;
+  const dirs = await Promise.all([...new Set([experimentsDir, workDir])].map((dir) => realpath(dir).catch(() => dir)));
+  const reason = unservedAmong(identities, state.settings.taskQueue, dirs);
+  return reason ? { needs: `a worker serving ${dirs.join(' and ')}`, reason } : undefined;
 }
 
 /** ` (live workers have: gpu=1, no mem)`: the most any live worker has of each resource it lacks. */

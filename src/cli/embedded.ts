@@ -2,6 +2,7 @@
  * The embedded default: with no address configured and nothing on localhost:7233, staged starts
  * Temporal's dev server and a worker in the background; `down` stops them.
  */
+import { realpath } from 'node:fs/promises';
 import { Client, type Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { ConnectionConfig } from '../connection.js';
@@ -14,6 +15,7 @@ import { retentionSetting } from '../settings.js';
 import { findTemporalCli } from '../server/temporal-cli.js';
 import { workerCommand } from '../worker-process.js';
 import { connect } from '../batch-client/index.js';
+import { unservedReason } from '../batch-client/machines.js';
 import { BadInputError } from '../errors.js';
 import { commandHint } from './invocation.js';
 
@@ -46,7 +48,10 @@ async function hasWorker(client: Client, namespace: string, taskQueue: string): 
   return (response.pollers?.length ?? 0) > 0;
 }
 
-/** Starts a background worker where staged owns the server; elsewhere warns that none is polling. */
+/**
+ * Starts a background worker where staged owns the server, also beside one serving other directories (another
+ * project's); elsewhere warns that none is polling. Returns whether it started one.
+ */
 export async function ensureWorker(
   client: Client,
   config: ConnectionConfig,
@@ -54,17 +59,21 @@ export async function ensureWorker(
   workDir: string,
   log: (line: string) => void,
   servedDirs: string[] = [workDir],
-): Promise<void> {
-  if (await hasWorker(client, config.namespace, taskQueue)) return;
-  if (config.explicit) {
+): Promise<boolean> {
+  if (await hasWorker(client, config.namespace, taskQueue)) {
+    if (config.explicit) return false;
+    const realDirs = await Promise.all(servedDirs.map((dir) => realpath(dir).catch(() => dir)));
+    if (!(await unservedReason(client.workflowService, config.namespace, taskQueue, realDirs))) return false;
+  } else if (config.explicit) {
     log(
       `[WARN] No worker polls task queue "${taskQueue}" at ${config.address}; start one with: ${commandHint('worker')}`,
     );
-    return;
+    return false;
   }
   startInBackground(workDir, 'worker', process.execPath, workerCommand(['--allow-dir', ...new Set(servedDirs)]));
   log(
     `[OK] Started a worker in the background ` +
       `(log ${logFileOf(workDir, 'worker')}; stop it with ${commandHint('down')})`,
   );
+  return true;
 }

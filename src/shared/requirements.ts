@@ -128,6 +128,11 @@ export function hostQueueOf(taskQueue: string, machineId: string): string {
   return `${taskQueue}@${machineId}`;
 }
 
+/** The queue only one worker process polls (`<pid>@<machine id>`): runs handed to it by a worker not serving them. */
+export function workerQueueOf(taskQueue: string, identity: string): string {
+  return `${taskQueue}@worker:${identity.split(' ')[0]}`;
+}
+
 /** Where an experiment's run activity is scheduled: the task queue itself when it requires nothing. */
 export function runQueueOf(taskQueue: string, requires: Resources | undefined): string {
   const names = Object.keys(requires ?? {});
@@ -183,11 +188,4 @@ export function servedRootsInIdentity(identity: string): string[] | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The machine id of a poller's identity (`<pid>@<machine id> …`). */
-export function machineIdInIdentity(identity: string): string | undefined {
-  const first = identity.split(' ')[0];
-  const at = first.indexOf('@');
-  return at < 0 ? undefined : first.slice(at + 1) || undefined;
 }

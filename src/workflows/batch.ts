@@ -35,6 +35,7 @@ import {
   slotQuotasOf,
   stillBlocked,
 } from '../shared/start-order.js';
+import { MachineWaits } from '../shared/machine-waits.js';
 import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
 import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../shared/types.js';
 import type { StagedActivities } from '../activities/index.js';
@@ -125,7 +126,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
         );
       }
       markStarted(state, next.start);
-      const started = startExperiment(state, next.start, ownChildren, passesOver, metrics).finally(() => {
+      const started = startExperiment(state, next.start, ownChildren, passesOver, metrics, noteChange).finally(() => {
         pendingStarts.delete(started);
         metrics.countChange(next.start);
         noteChange(next.start);
@@ -163,48 +164,6 @@ async function writeSummaryFiles(state: BatchState, packed: PackedBatchState): P
   }
 }
 
-/** How long a started experiment that requires resources waits for a machine before it frees its place. */
-const MACHINE_WAIT_FREES_PLACE_MS = 5_000;
-
-/**
- * Which started experiments wait for a machine that has what they require (`Requires:`): queued for longer than
- * `MACHINE_WAIT_FREES_PLACE_MS`. Until then they hold their place, so a run that gets its machine at once is counted.
- */
-class MachineWaits {
-  private readonly queuedSince = new Map<number, number>();
-  /** Experiments queued before this run of the workflow (a continue-as-new) are counted from its start. */
-  private readonly since = Date.now();
-
-  constructor(private readonly state: BatchState) {}
-
-  note(index: number): void {
-    if (!this.queuedForMachine(index)) this.queuedSince.delete(index);
-    else if (!this.queuedSince.has(index)) this.queuedSince.set(index, Date.now());
-  }
-
-  readonly waitsForMachine = (index: number): boolean =>
-    this.queuedForMachine(index) && this.waitedMs(index) >= MACHINE_WAIT_FREES_PLACE_MS;
-
-  /** When the next experiment queued for a machine stops holding its place; undefined when none will. */
-  nextChangeMs(): number | undefined {
-    let next: number | undefined;
-    for (let index = 0; index < this.state.nextIndex; index++) {
-      if (!this.queuedForMachine(index)) continue;
-      const left = MACHINE_WAIT_FREES_PLACE_MS - this.waitedMs(index);
-      if (left > 0) next = Math.min(next ?? left, left);
-    }
-    return next;
-  }
-
-  private queuedForMachine(index: number): boolean {
-    return Boolean(this.state.experiments[index].requires) && this.state.records[index]?.status === 'queued';
-  }
-
-  private waitedMs(index: number): number {
-    return Date.now() - (this.queuedSince.get(index) ?? this.since);
-  }
-}
-
 /** How long an experiment waits for its quota before the batch passes over that quota's next experiments. */
 const PASS_OVER_AFTER_MS = 2_000;
 
@@ -233,6 +192,7 @@ async function startExperiment(
   ownChildren: OwnChildren,
   takesQuotaSlots: boolean,
   metrics: BatchMetrics,
+  noteEnd: (index: number) => void,
 ): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;
@@ -285,6 +245,7 @@ async function startExperiment(
     );
     const countAndForget = () => {
       metrics.countChange(index);
+      noteEnd(index);
       ownChildren.delete(index);
     };
     ownChildren.set(index, { handle, ended: ended.finally(countAndForget) });

@@ -11,6 +11,7 @@ import { experimentWorkflow } from '../../src/workflows/experiment.js';
 import type { BatchSettings, ExperimentRecord, ExperimentSpec } from '../../src/shared/types.js';
 import { testSettings, useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 import { tempDir } from '../helpers/scripts.js';
+import { until } from '../helpers/processes.js';
 
 const server = useTestServer();
 
@@ -27,6 +28,33 @@ async function runByHand(
   });
 }
 
+/**
+ * Starts an experiment workflow by hand whose directory its worker does not serve; once its run has been handed
+ * back, cancels it (it would wait for a worker that serves it) and returns the hand-back's message.
+ */
+async function handedBack(experiment: ExperimentSpec, settings: BatchSettings): Promise<string> {
+  const handle = await server.env.client.workflow.start(experimentWorkflow, {
+    workflowId: `by-hand-${randomUUID()}`,
+    taskQueue: settings.taskQueue,
+    args: [{ batchId: 'b1', index: 0, experiment, settings: { ...settings, searchAttributes: false } }],
+  });
+  let message: string | undefined;
+  await until(
+    async () => {
+      const { events } = await handle.fetchHistory();
+      message =
+        events?.find((event) => event.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure
+          ?.message ?? undefined;
+      return message !== undefined;
+    },
+    60_000,
+    'the run to be handed back',
+  );
+  await handle.cancel();
+  expect(await handle.result()).toMatchObject({ status: 'cancelled', attempts: 0 });
+  return message!;
+}
+
 /** An executable that leaves `marker` behind if it ever runs. */
 async function canary(file: string, marker: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
@@ -35,8 +63,8 @@ async function canary(file: string, marker: string): Promise<void> {
 }
 
 test(
-  'escaping paths, symlinks out, names with "..", and directories outside the served roots run nothing, saying ' +
-    'why',
+  'escaping paths, symlinks out and names with ".." run nothing, saying why; a directory outside the served ' +
+    'roots waits for a worker that serves it',
   async () => {
     const root = await tempDir('guard');
     const served = path.join(root, 'served');
@@ -58,12 +86,17 @@ test(
       });
     const spec = (name: string, file: string): ExperimentSpec => ({ id: name, name, file, priority: 'high' });
 
-    const records: Record<string, ExperimentRecord> = await worker.runUntil(async () => ({
-      escape: await run(spec('exp0_escape', '../bin/x')),
-      link: await run(spec('exp2_link', 'exp2_link.sh')),
-      dotdotName: await run(spec('..', 'exp3_plain.sh')),
-      dotdotBatch: await run(spec('exp3_plain', 'exp3_plain.sh'), { batchId: '../b1' }),
-      outsideRoots: await run(spec('exp1_fine', 'exp1_fine.sh'), { experimentsDir: path.join(root, 'elsewhere') }),
+    const { records, outsideRoots } = await worker.runUntil(async () => ({
+      records: {
+        escape: await run(spec('exp0_escape', '../bin/x')),
+        link: await run(spec('exp2_link', 'exp2_link.sh')),
+        dotdotName: await run(spec('..', 'exp3_plain.sh')),
+        dotdotBatch: await run(spec('exp3_plain', 'exp3_plain.sh'), { batchId: '../b1' }),
+      },
+      outsideRoots: await handedBack(spec('exp1_fine', 'exp1_fine.sh'), {
+        ...settings,
+        experimentsDir: path.join(root, 'elsewhere'),
+      }),
     }));
 
     for (const record of Object.values(records)) expect(record).toMatchObject({ status: 'failed', attempts: 0 });
@@ -71,7 +104,7 @@ test(
     expect(records.link.error).toMatch(/outside the experiments directory/);
     expect(records.dotdotName.error).toMatch(/experiment name "\.\." contains "\.\."/);
     expect(records.dotdotBatch.error).toMatch(/batch id "\.\.\/b1"/);
-    expect(records.outsideRoots.error).toMatch(/outside the directories this worker serves/);
+    expect(outsideRoots).toMatch(/outside the directories this worker serves .*: handed back, no live worker serves/);
     expect(existsSync(marker)).toBe(false);
   },
 );

@@ -12,7 +12,6 @@ import { machineNetwork, whyNoMachines, type Machine, type MachineNetwork } from
 import { pidAlive, until } from '../helpers/processes.js';
 import { journalLine, readJournal, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { batchIn, startBatch, startTestServer, type TestServer } from '../helpers/temporal.js';
-import { machineIdInIdentity } from '../../src/shared/requirements.js';
 
 const ACTIVITY_QUEUE = proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
 /** A worker is lost 2 s after its last heartbeat; a run it stops is dead 1 s later; runs wait 4 s for adoption. */
@@ -291,7 +290,7 @@ describeMachines('three machines (network namespaces with their own host names, 
         const started = e.activityTaskStartedEventAttributes;
         const at = epochMs(e.eventTime);
         return (
-          machineIdInIdentity(started?.identity ?? '') === host &&
+          machineOfIdentity(started?.identity ?? '') === host &&
           onHostQueue.has(Number(started?.scheduledEventId)) &&
           at > from &&
           at < to
@@ -313,7 +312,7 @@ describeMachines('three machines (network namespaces with their own host names, 
         });
         for (const poller of pollers ?? []) {
           const at = epochMs(poller.lastAccessTime);
-          if (machineIdInIdentity(poller.identity ?? '') === host && at > after) polledAt = at;
+          if (machineOfIdentity(poller.identity ?? '') === host && at > after) polledAt = at;
         }
         return polledAt > 0;
       },
@@ -323,3 +322,9 @@ describeMachines('three machines (network namespaces with their own host names, 
     return polledAt;
   }
 });
+
+/** The machine of a worker's identity: `<pid>@<machine id>`, then what it serves and holds after a space. */
+function machineOfIdentity(identity: string): string {
+  const first = identity.split(' ')[0];
+  return first.slice(first.indexOf('@') + 1);
+}

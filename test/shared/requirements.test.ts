@@ -2,7 +2,6 @@
 import {
   formatAmount,
   formatResources,
-  machineIdInIdentity,
   nonEmptySubsets,
   parseAmount,
   parseMachineResources,
@@ -13,6 +12,7 @@ import {
   runQueueOf,
   servedRootsInIdentity,
   shortfallOf,
+  workerQueueOf,
 } from '../../src/shared/requirements.js';
 import { servesAll } from '../../src/batch-client/machines.js';
 import { identityOf, NoRoomError, ResourceLedger } from '../../src/worker-queues.js';
@@ -110,7 +110,7 @@ test("a worker's identity carries the directories it serves and its resources; s
   expect(identity).toMatch(/^\d+@box-1 serves=\/home\/ann\/proj%20a,\/srv\/b%2Cc resources=gpu=2,avx512$/);
   expect(resourcesInIdentity(identity)).toEqual(machine);
   expect(servedRootsInIdentity(identity)).toEqual(['/home/ann/proj a', '/srv/b,c']);
-  expect(machineIdInIdentity(identity)).toBe('box-1');
+  expect(workerQueueOf('q', identity)).toBe(`q@worker:${process.pid}@box-1`);
   const plain = identityOf('box-1', { counted: {}, capabilities: [] }, ['/x']);
   expect(plain).toMatch(/^\d+@box-1 serves=\/x$/);
   expect(resourcesInIdentity(plain)).toBeUndefined();

@@ -136,8 +136,10 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
       await printDryRun(queue, settings, options.json);
       return EXIT.ok;
     }
-    await ensureWorker(client, config, settings.taskQueue, workDir, note, [workDir, settings.experimentsDir]);
-    await warnIfUnserved(client, config.namespace, settings, note);
+    const dirs = [workDir, settings.experimentsDir];
+    if (!(await ensureWorker(client, config, settings.taskQueue, workDir, note, dirs))) {
+      await warnIfUnserved(client, config.namespace, settings, note);
+    }
     const declared = await declareQuotas(client.workflow, settings.taskQueue, settings.quotas ?? {});
     declared.forEach((line) => note(line));
     const batchId = options.batchId ?? newBatchId();
