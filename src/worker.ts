@@ -227,7 +227,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, handedOver, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  loops.push(watchSupersededRuns(options.connection, options.namespace, runsDirs, held));
+  // Only this server's runs: an old-layout run may belong to another server that reuses its workflow id.
+  loops.push(watchSupersededRuns(options.connection, options.namespace, [layout.own], held));
   return new StagedWorker(workers, loops, hostQueue, runsDir);
 }
 

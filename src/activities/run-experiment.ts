@@ -112,8 +112,10 @@ export function createActivities(options: ActivityOptions) {
       let ending: RunEnding;
       let releaseResources = () => {};
       try {
+        // Checked before resources are claimed: a worker that does not serve the run must not hold a GPU for it.
+        const command = input.adopt ? undefined : await resolveScript(context, input, location.run, logFile, options);
         releaseResources = await claimResources(context, input, options.resources);
-        if (input.adopt) {
+        if (!command) {
           if (!(await files.exists())) {
             throw new RunLostError(`run ${location.run} is not on ${location.machineId} any more; it will run again`, {
               stopped: true,
@@ -122,7 +124,6 @@ export function createActivities(options: ActivityOptions) {
           }
           ending = await attach();
         } else {
-          const command = await resolveScript(context, input, location.run, logFile, options);
           if (
             !(await options.slots.claimWhenFree(
               () => files.claim(),
@@ -248,19 +249,24 @@ async function start(
     ...(experiment.requires ? { requires: experiment.requires } : {}),
   };
   await options.quotaAgent.register(quota); // its link points here before the script can ask
-  const keeperPid = await options.keepers.launch(
-    files,
-    spec,
-    experimentEnvironment(process.env, {
-      STAGED_BATCH_ID: batchId,
-      STAGED_EXPERIMENT: experiment.name,
-      STAGED_ATTEMPT: String(location.run),
-      STAGED_MACHINE_ID: options.machineId,
-      STAGED_RESULTS_DIR: resultsDir,
-      PYTHONUNBUFFERED: '1',
-      ...quotaEnvironment(process.env, socket, quota.token, quotas, experiment.metering),
-    }),
-  );
+  const keeperPid = await options.keepers
+    .launch(
+      files,
+      spec,
+      experimentEnvironment(process.env, {
+        STAGED_BATCH_ID: batchId,
+        STAGED_EXPERIMENT: experiment.name,
+        STAGED_ATTEMPT: String(location.run),
+        STAGED_MACHINE_ID: options.machineId,
+        STAGED_RESULTS_DIR: resultsDir,
+        PYTHONUNBUFFERED: '1',
+        ...quotaEnvironment(process.env, socket, quota.token, quotas, experiment.metering),
+      }),
+    )
+    .catch((err: unknown) => {
+      options.quotaAgent.unregister(quota.token); // no run will ask with it: its link must not be tended for ever
+      throw err;
+    });
   options.metrics.runStarted(input, Date.now() - context.info.currentAttemptScheduledTimestampMs);
   return keeperPid;
 }

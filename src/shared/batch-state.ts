@@ -89,14 +89,13 @@ function isoOrNull(epochMs: number | undefined): string | null {
   return epochMs === undefined ? null : new Date(epochMs).toISOString();
 }
 
-/** Every experiment with its current status; the shape of `status --json` and of the final summary. */
 /** A finished batch's own outcome: cancelled when asked to be, failed when an experiment failed, else completed. */
 export function batchOutcome(state: Pick<BatchState, 'cancelRequested' | 'records'>): BatchOutcome {
   if (state.cancelRequested) return 'cancelled';
-  return summaryOutcome(state.records);
+  return state.records.some((record) => record.status === 'failed') ? 'failed' : 'completed';
 }
 
-/** The same from a batch's experiments alone (a summary file): cancelled when one was. */
+/** The same from a batch's experiments alone (a summary file, which does not say whether the batch was cancelled). */
 export function summaryOutcome(experiments: readonly { status: ExperimentStatus }[]): BatchOutcome {
   if (experiments.some((experiment) => experiment.status === 'cancelled')) return 'cancelled';
   return experiments.some((experiment) => experiment.status === 'failed') ? 'failed' : 'completed';
@@ -104,6 +103,7 @@ export function summaryOutcome(experiments: readonly { status: ExperimentStatus 
 
 export type BatchOutcome = 'completed' | 'failed' | 'cancelled';
 
+/** Every experiment with its current status; the shape of `status --json` and of the final summary. */
 export function experimentViews(state: BatchState): ExperimentView[] {
   return state.experiments.map((experiment, index) => {
     const record = state.records[index];
