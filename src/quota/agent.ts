@@ -354,6 +354,8 @@ export class QuotaAgent {
   }
 
   private async tendOnce(): Promise<void> {
+    // Listed before the run keys: a link made after this (a new run's) has its run key among them, so it stays.
+    const namesBefore = await readdir(this.quotaDir).catch(() => [] as string[]);
     const links = new Map<string, string>();
     for (const runKey of await this.machine.runKeys()) links.set(this.runSocket(runKey), runKey);
     const heldLinks = new Set([...this.runs.values()].flatMap((run) => (run.socket ? [run.socket] : [])));
@@ -371,7 +373,11 @@ export class QuotaAgent {
       if (heldLinks.has(link)) continue;
       const target = await linkTarget(link);
       if (target === undefined && (await this.isLegacyRun(runKey))) legacyRunsLive = true;
-      if (target === undefined || target === this.socketPath || (await alive(target))) continue;
+      if (target === this.socketPath) {
+        await this.tendLetGo(runKey);
+        continue;
+      }
+      if (target === undefined || (await alive(target))) continue;
       const run = await this.machine.liveRun(runKey);
       if (!run) await rm(link, { force: true }); // an ended run: no script of it asks any more
       if (!run || this.runs.has(run.token)) continue;
@@ -388,10 +394,18 @@ export class QuotaAgent {
     if (legacyRunsLive) await this.serveLegacySocket();
     const runKeys = new Set(links.values());
     for (const runKey of this.legacyRuns.keys()) if (!runKeys.has(runKey)) this.legacyRuns.delete(runKey);
-    for (const name of await readdir(this.quotaDir).catch(() => [] as string[])) {
+    for (const name of namesBefore) {
       const file = path.join(this.quotaDir, name);
       if (name.startsWith('r-') && name.endsWith('.sock') && !links.has(file)) await rm(file, { force: true });
     }
+  }
+
+  /** A live run this worker let go of (its activity ended, the run waits to be adopted): served here meanwhile. */
+  private async tendLetGo(runKey: string): Promise<void> {
+    const run = await this.machine.liveRun(runKey);
+    if (!run || this.runs.has(run.token) || this.tended.has(run.token)) return;
+    this.tended.set(run.token, run);
+    this.log(`quota: serving the calls of run ${runKey} until a worker adopts it (this worker let it go)`);
   }
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -448,8 +462,13 @@ export class QuotaAgent {
     if (known) return { token: token!, run: known };
     const found = token === undefined ? undefined : await this.machine.findRun(token);
     if (!found) throw new RequestError(401, 'unknown run token: STAGED_QUOTA_TOKEN is set for each run by its worker');
-    if (found.socket) throw new RequestError(503, 'this run is held by another worker right now; ask again');
-    this.tended.set(found.token, found); // started before links: it asks on the legacy path, served here
+    // Its link still points here (this worker let it go; nobody adopted it yet): served here until one does.
+    if (found.socket && (await linkTarget(found.socket)) !== this.socketPath) {
+      throw new RequestError(503, 'this run is held by another worker right now; ask again');
+    }
+    const held = this.runs.get(found.token); // registered meanwhile
+    if (held) return { token: found.token, run: held };
+    this.tended.set(found.token, found); // or started before links: it asks on the legacy path, served here
     return { token: found.token, run: found };
   }
 

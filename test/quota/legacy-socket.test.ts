@@ -20,8 +20,13 @@ const server = useTestServer();
 test('a run started before per-worker sockets is served on the legacy path by the worker that adopts it', async () => {
   const taskQueue = uniqueQueue();
   const runsRoot = await tempDir('quota-legacy-runs');
-  const runsDir = path.join(runsRoot, encodeURIComponent(taskQueue));
-  const legacy = legacyQuotaSocketPath(runsDir);
+  const queueDir = encodeURIComponent(taskQueue);
+  const legacy = legacyQuotaSocketPath(path.join(runsRoot, queueDir));
+  // Runs are kept per server now (runs-layout.ts): server-<id>/<queue>.
+  const ownRunsDir = async () => {
+    const serverDir = (await readdir(runsRoot).catch(() => [])).find((name) => name.startsWith('server-'));
+    return serverDir ? path.join(runsRoot, serverDir, queueDir) : undefined;
+  };
   const dir = await tempDir('quota-legacy');
   const granted = path.join(dir, 'granted');
   const stopFile = path.join(dir, 'stop');
@@ -47,7 +52,12 @@ test('a run started before per-worker sockets is served on the legacy path by th
       { cwd: dir, env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue } },
     );
     const { batchId } = JSON.parse(String(submitted.stdout)) as { batchId: string };
-    await until(async () => (await readdir(runsDir).catch(() => [])).length > 0, 30_000, 'the run directory');
+    let runsDir = '';
+    const runDirMade = async () => {
+      runsDir = (await ownRunsDir()) ?? '';
+      return runsDir !== '' && (await readdir(runsDir).catch(() => [])).length > 0;
+    };
+    await until(runDirMade, 30_000, 'the run directory');
     const [runKey] = await readdir(runsDir);
     const specFile = path.join(runsDir, runKey, 'spec.json');
     await until(async () => (await readFile(specFile, 'utf8').catch(() => '')) !== '', 30_000, 'the spec');
