@@ -25,6 +25,7 @@ import {
 } from './bench-env.js';
 import { startBenchCluster } from './cluster.js';
 import { quota } from './quota.js';
+import { quotaRecovery } from './quota-recovery.js';
 import { slurmPeer } from './peers/slurm.js';
 import type { BenchSystem } from './peers/system.js';
 import { startTsp } from './peers/tsp.js';
@@ -215,6 +216,11 @@ const PARTS: Record<string, Part> = {
   quota: {
     title: '5. Quota (bench/quota.ts), on the default only',
     measure: (s) => quota(s.server!),
+    on: 'default',
+  },
+  'quota-recovery': {
+    title: '6. Quota recovery: a real limit half the declared one, then the next batch (bench/quota-recovery.ts)',
+    measure: (s) => quotaRecovery(s.server!),
     on: 'default',
   },
 };
