@@ -26,6 +26,7 @@ import {
 import { startBenchCluster } from './cluster.js';
 import { quota } from './quota.js';
 import { quotaAgent } from './quota-agent.js';
+import { quotaRecovery } from './quota-recovery.js';
 import { slurmPeer } from './peers/slurm.js';
 import type { BenchSystem } from './peers/system.js';
 import { startTsp } from './peers/tsp.js';
@@ -222,6 +223,11 @@ const PARTS: Record<string, Part> = {
     title:
       '6. Quota agent: two workers, restarts, curl, a per-second limit (bench/quota-agent.ts), on the default only',
     measure: (s) => quotaAgent(s.server!),
+    on: 'default',
+  },
+  'quota-recovery': {
+    title: '7. Quota recovery: a real limit half the declared one, then the next batch (bench/quota-recovery.ts)',
+    measure: (s) => quotaRecovery(s.server!),
     on: 'default',
   },
 };

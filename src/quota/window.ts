@@ -23,15 +23,18 @@ export const LOWER_TO = 0.75;
 
 /**
  * Budget rules: 1 (or absent), a 429 lowered the limit for good; 2, AIMD: lowered at most by half per 429,
- * never below LOWEST_SHARE of the declared limit, and raised again after each window without a 429.
+ * never below LOWEST_SHARE of the declared limit, and raised again by each window that used the limit
+ * without a 429 (an idle window says nothing of the provider's limit: the lowering outlives a quiet night).
  */
 export const RULES_AIMD = 2;
 /** The effective limit never goes below this share of the declared one (at least 1 call). */
 export const LOWEST_SHARE = 0.1;
-/** Raised by this share of the declared limit per quiet window, up to 90% of the level the last 429 came at... */
+/** Raised by this share of the declared limit per window at the limit, up to KNEE_SHARE of the level of the 429... */
 export const FAST_STEP_SHARE = 0.05;
-/** ...and by this share above it, probing for the provider's real limit slowly. */
+/** ...then by this share, up to one call below that level... */
 export const SLOW_STEP_SHARE = 0.01;
+/** ...where it holds this many windows at the limit before probing above it again, by SLOW_STEP_SHARE a window. */
+export const HOLD_WINDOWS = 20;
 /** Below this share of the level a 429 came at, the limit climbs back fast. */
 export const KNEE_SHARE = 0.9;
 /** Limit events kept for `quota show`. */
@@ -51,12 +54,17 @@ export interface LimitEvent {
   declaration?: { limit: number; windowMs: number; beforeLimit: number; beforeWindowMs: number };
 }
 
-/** After a lowering: `base` from `since` (the pause's end), climbing each quiet window (effectiveLimitAt). */
+/** After a lowering: `base`, raised by each window that used the limit without a 429 (`climb`). */
 export interface Recovery {
-  since: number;
   base: number;
-  /** The level the 429 came at: the climb slows down at KNEE_SHARE of it; absent, it climbs fast all the way. */
+  /** The level the 429 came at (calls in the window): the climb slows down near it; absent, it climbs fast. */
   from?: number;
+  /** Windows that used the limit without a 429 since the lowering. */
+  steps: number;
+  /** The window being watched began then (the pause's end, or the first ask after the last window ended). */
+  windowStart: number;
+  /** Whether an ask of this window was cut short by the limit. */
+  atLimit: boolean;
 }
 
 export interface BudgetState {
@@ -188,6 +196,7 @@ export function grantCalls(budget: BudgetState, request: GrantRequest, now: numb
     budget.grants.push([now, granted, GRANT_LIFETIME_MS, grant.id]);
   }
   if (granted < request.calls) grant.retryAt = nextRoomAt(budget, request.calls - granted, now);
+  watchWindow(budget, now, granted < request.calls);
   return grant;
 }
 
@@ -230,34 +239,61 @@ const lowestLimit = (budget: BudgetState) => Math.max(1, Math.ceil(budget.limit 
 const step = (budget: BudgetState, share: number) => Math.max(1, Math.round(budget.limit * share));
 
 /**
- * The effective limit at `now`: after a lowering, it climbs back one step per window without a 429
- * (fast up to KNEE_SHARE of the level the 429 came at, slowly above), up to the declared limit.
+ * The effective limit after `steps` windows at the limit: fast up to KNEE_SHARE of the level the 429 came
+ * at, slowly up to one call below it, held there HOLD_WINDOWS windows, then probing upward slowly.
  */
+function climb(budget: BudgetState, recovery: Recovery, steps: number): number {
+  const { base, from } = recovery;
+  const fast = step(budget, FAST_STEP_SHARE);
+  const slow = step(budget, SLOW_STEP_SHARE);
+  let level = base;
+  let held = 0;
+  for (let window = 0; window < steps && level < budget.limit; window++) {
+    if (from === undefined || level < Math.floor(from * KNEE_SHARE)) level += fast;
+    else if (level < from - 1) level = Math.min(from - 1, level + slow);
+    else if (held < HOLD_WINDOWS) held++;
+    else level += slow;
+  }
+  return Math.min(budget.limit, level);
+}
+
+/** The windows at the limit so far, the one under watch included once it has ended. */
+function stepsAt(budget: BudgetState, recovery: Recovery, now: number): number {
+  return recovery.steps + (recovery.atLimit && now >= recovery.windowStart + budget.windowMs ? 1 : 0);
+}
+
+/** The effective limit at `now`: after a lowering, raised by each window that used it without a 429. */
 export function effectiveLimitAt(budget: BudgetState, now: number): number {
   const { recovery } = budget;
   if (budget.rules !== RULES_AIMD || !recovery) return budget.effectiveLimit;
-  if (now < recovery.since) return recovery.base;
-  const windows = Math.floor((now - recovery.since) / budget.windowMs);
-  const fast = step(budget, FAST_STEP_SHARE);
-  const knee = recovery.from === undefined ? budget.limit : Math.floor(recovery.from * KNEE_SHARE);
-  const fastWindows = Math.max(0, Math.ceil((knee - recovery.base) / fast));
-  const climbed =
-    windows <= fastWindows
-      ? recovery.base + windows * fast
-      : recovery.base + fastWindows * fast + (windows - fastWindows) * step(budget, SLOW_STEP_SHARE);
-  return Math.min(budget.limit, climbed);
+  return climb(budget, recovery, stepsAt(budget, recovery, now));
 }
+
+/** An ask at `now`, cut short by the limit or not: ends the window under watch if it is over, and counts it. */
+function watchWindow(budget: BudgetState, now: number, atLimit: boolean): void {
+  const { recovery } = budget;
+  if (budget.rules !== RULES_AIMD || !recovery || now < recovery.windowStart) return;
+  if (now >= recovery.windowStart + budget.windowMs) {
+    recovery.steps = stepsAt(budget, recovery, now);
+    recovery.windowStart = now;
+    recovery.atLimit = false;
+  }
+  if (atLimit) recovery.atLimit = true;
+  budget.effectiveLimit = climb(budget, recovery, recovery.steps);
+  if (budget.effectiveLimit >= budget.limit) budget.recovery = undefined;
+}
+
+/** A recovery from `base`, watching windows from `since`. */
+const recoveryFrom = (base: number, since: number, from: number | undefined): Recovery => ({
+  base,
+  ...(from === undefined ? {} : { from }),
+  steps: 0,
+  windowStart: since,
+  atLimit: false,
+});
 
 function recordEvent(budget: BudgetState, event: LimitEvent): void {
   budget.history = [...(budget.history ?? []), event].slice(-HISTORY_KEPT);
-}
-
-/** Freezes the climb at `now`: the effective limit is what it has climbed to, and climbs no more by itself. */
-function settleClimb(budget: BudgetState, now: number): number {
-  const current = effectiveLimitAt(budget, now);
-  budget.effectiveLimit = current;
-  if (current >= budget.limit) budget.recovery = undefined;
-  return current;
 }
 
 /**
@@ -269,8 +305,10 @@ function reportRateLimitedAimd(budget: BudgetState, retryAfterMs: number | undef
   budget.rateLimitedTotal++;
   const alreadyPaused = budget.pausedUntil > now;
   budget.pausedUntil = Math.max(budget.pausedUntil, now + (retryAfterMs ?? defaultPauseMs(budget.windowMs)));
-  const current = settleClimb(budget, now);
-  if (budget.recovery) budget.recovery = { ...budget.recovery, since: budget.pausedUntil, base: current };
+  const current = effectiveLimitAt(budget, now);
+  budget.effectiveLimit = current;
+  // a 429 ends the climb where it is: windows count again from the pause's end
+  if (budget.recovery) budget.recovery = recoveryFrom(current, budget.pausedUntil, budget.recovery.from);
   if (alreadyPaused) return; // one lowering per pause: a burst of 429s is one signal from the provider
   const used = callsInWindow(budget, now);
   if (used > current) return; // calls beyond the budget's own limit: the 429 says nothing of the provider's
@@ -279,7 +317,7 @@ function reportRateLimitedAimd(budget: BudgetState, retryAfterMs: number | undef
   // few calls in the window say nothing of where the provider's limit is: climb back fast all the way
   const from = used >= current / 2 ? used : undefined;
   budget.effectiveLimit = lowered;
-  budget.recovery = { since: budget.pausedUntil, base: lowered, ...(from === undefined ? {} : { from }) };
+  budget.recovery = recoveryFrom(lowered, budget.pausedUntil, from);
   recordEvent(budget, { at: now, event: 'lowered', limit: lowered, before: current, callsInWindow: used });
 }
 
@@ -324,11 +362,8 @@ export function declare(budget: BudgetState, declaration: Declaration, now: numb
   budget.limit = limit;
   budget.windowMs = windowMs;
   budget.effectiveLimit = lowered ? Math.min(before, limit) : limit;
-  const from = budget.recovery?.from;
   budget.recovery =
-    budget.effectiveLimit < limit
-      ? { since: now, base: budget.effectiveLimit, ...(from === undefined ? {} : { from }) }
-      : undefined;
+    budget.effectiveLimit < limit ? recoveryFrom(budget.effectiveLimit, now, budget.recovery?.from) : undefined;
   event.limit = budget.effectiveLimit;
   recordEvent(budget, event);
   return true;
@@ -349,8 +384,8 @@ export interface BudgetView {
   pausedUntil: number | null;
   grantedTotal: number;
   rateLimitedTotal: number;
-  /** When the effective limit will be back at the declared one, if it climbs (epoch ms). */
-  recoveredAt?: number;
+  /** While lowered: the windows that used the limit without a 429 since the lowering (each may raise it). */
+  windowsAtLimit?: number;
   /** The latest limit events, oldest first. */
   history?: LimitEvent[];
   /** When `submit` last wrote the declaration. */
@@ -372,21 +407,10 @@ export function budgetView(budget: BudgetState, now: number): BudgetView {
     pausedUntil,
     grantedTotal,
     rateLimitedTotal,
-    ...(effectiveLimit < limit && budget.recovery ? { recoveredAt: recoveredAt(budget, now) } : {}),
+    ...(budget.recovery ? { windowsAtLimit: stepsAt(budget, budget.recovery, now) } : {}),
     ...(history?.length ? { history } : {}),
     ...(declaredAt !== undefined ? { declaredAt } : {}),
   };
-}
-
-/** When the climb reaches the declared limit (the first window boundary at which effectiveLimitAt does). */
-function recoveredAt(budget: BudgetState, now: number): number | undefined {
-  const recovery = budget.recovery!;
-  let windows = Math.max(0, Math.floor((now - recovery.since) / budget.windowMs));
-  while (effectiveLimitAt(budget, recovery.since + windows * budget.windowMs) < budget.limit) {
-    windows++;
-    if (windows > 10_000) return undefined;
-  }
-  return recovery.since + windows * budget.windowMs;
 }
 
 /** A view as the budget answered it, recomputed at the reader's `now` when the answer carries the state. */

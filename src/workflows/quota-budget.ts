@@ -119,7 +119,12 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
 function adoptAimd(budget: BudgetState, now: number): void {
   budget.rules = RULES_AIMD;
   if (budget.effectiveLimit < budget.limit) {
-    budget.recovery = { since: Math.max(now, budget.pausedUntil), base: budget.effectiveLimit };
+    budget.recovery = {
+      base: budget.effectiveLimit,
+      steps: 0,
+      windowStart: Math.max(now, budget.pausedUntil),
+      atLimit: false,
+    };
   }
 }
 

@@ -66,7 +66,7 @@ export class RateLimitedApi {
         response.end(JSON.stringify({ ok: true, n: this.log.length, path: request.url }));
         return;
       }
-      const untilRoom = Math.ceil((inWindow[0].at + this.windowMs - at) / 1000);
+      const untilRoom = inWindow.length ? Math.ceil((inWindow[0].at + this.windowMs - at) / 1000) : 1;
       const retryAfter = this.noRetryAfter
         ? {}
         : { 'retry-after': String(this.retryAfterSeconds ?? Math.max(1, untilRoom)) };
@@ -88,6 +88,11 @@ export class RateLimitedApi {
   /** The real limit from now on, lower than the one declared to staged: the API's undocumented limit. */
   setLimit(limit: number): void {
     this.limit = limit;
+  }
+
+  /** The port it listens on, once started. */
+  get port(): number {
+    return (this.server!.address() as { port: number }).port;
   }
 
   requests(): ApiRequest[] {

@@ -109,7 +109,7 @@ test(
 
 test(
   "the API's real limit secretly half the declared one: every experiment completes without a retry, " +
-    'and refusals stop after the first pause',
+    'and after the first pause refusals are rare (the limit probes upward, AIMD)',
   async () => {
     const api = new RateLimitedApi({ limit: 25, windowMs: WINDOW_MS, retryAfterSeconds: 2 });
     const { port } = await api.start();
@@ -123,13 +123,14 @@ test(
         Array(6).fill(['completed', 1]),
       );
       const refusals = api.rejections();
-      console.log(
-        `[figure] real limit half the declared: ${refusals.length} refusals, all before the first pause ended`,
-      );
       expect(refusals.length).toBeGreaterThan(0);
       const firstRefusal = refusals[0].at;
-      // After the first pause (2 s) the lowered limit holds: no refusal comes later than the burst that caused it.
-      expect(refusals.every((refusal) => refusal.at < firstRefusal + 2_000)).toBe(true);
+      const later = refusals.filter((refusal) => refusal.at >= firstRefusal + 2_000).length;
+      console.log(
+        `[figure] real limit half the declared: ${refusals.length} refusals, ${later} after the first pause ended`,
+      );
+      // Each probe above the real limit costs about one refused call; far from the window of refusals unmetered.
+      expect(later).toBeLessThanOrEqual(10);
     } finally {
       await api.stop();
     }

@@ -11,6 +11,7 @@ import {
   reportRateLimited,
   resetLimit,
   viewNow,
+  type BudgetState,
   type SettledGrant,
 } from '../../src/quota/window.js';
 
@@ -129,42 +130,51 @@ describe('AIMD (RULES_AIMD)', () => {
   const WINDOW = 5_000;
   const aimdBudget = () => newBudget('api', 100, WINDOW, RULES_AIMD);
   const ask100 = (calls: number) => ({ calls, limit: 100, windowMs: WINDOW });
+  /** Asks for more than the limit in each of `windows` windows from `start` (no 429): returns the limit after each. */
+  const useTheLimit = (budget: BudgetState, start: number, windows: number) =>
+    Array.from({ length: windows }, (_, index) => {
+      const at = start + index * (WINDOW + GRANT_LIFETIME_MS);
+      grantCalls(budget, ask100(100), at);
+      return effectiveLimitAt(budget, at + WINDOW + GRANT_LIFETIME_MS);
+    });
 
-  test('a 429 with 2 calls in the window lowers the limit by half at most, and it climbs back to the declared', () => {
+  test('a 429 with 2 calls in the window lowers the limit by half at most; windows used without 429 raise it', () => {
     const budget = aimdBudget();
     grantCalls(budget, ask100(2), 0);
     reportRateLimited(budget, undefined, 100);
     // without Retry-After: a share of the window, not 30 s
     expect(budget.pausedUntil).toBe(100 + WINDOW / 4);
     expect(effectiveLimitAt(budget, 200)).toBe(50);
-    // few calls in the window say nothing of the provider's limit: 5 per quiet window all the way back
-    const back = budget.pausedUntil + 10 * WINDOW;
-    expect(effectiveLimitAt(budget, back - 1)).toBe(95);
-    expect(effectiveLimitAt(budget, back)).toBe(100);
-    expect(budgetView(budget, 200)).toMatchObject({ effectiveLimit: 50, recoveredAt: back });
-    expect(grantCalls(budget, ask100(100), back + WINDOW).granted).toBe(100);
+    // idle windows say nothing of the provider's limit: the lowering stays
+    expect(effectiveLimitAt(budget, 100 * WINDOW)).toBe(50);
+    // few calls in the window said nothing of where the limit is: 5 more per window at the limit, all the way back
+    expect(useTheLimit(budget, 100 * WINDOW, 10)).toEqual([55, 60, 65, 70, 75, 80, 85, 90, 95, 100]);
+    grantCalls(budget, ask100(1), 200 * WINDOW);
+    expect([budget.effectiveLimit, budget.recovery]).toEqual([100, undefined]);
   });
 
-  test('a real limit below the declared one: lowered near it, climbs fast to 90% of it, then probes slowly', () => {
+  test('a real limit below the declared one: lowered near it, back fast to 90% of it, then just below it, held', () => {
     const budget = aimdBudget();
     grantCalls(budget, ask100(70), 0);
     reportRateLimited(budget, 1_000, 100);
     expect(effectiveLimitAt(budget, 500)).toBe(52); // 75% of the 70 calls in the window
-    const since = 1_100;
-    // +5 per quiet window up to 90% of 70 (63), then +1
-    expect([1, 2, 3, 4, 5].map((windows) => effectiveLimitAt(budget, since + windows * WINDOW))).toEqual([
-      57, 62, 67, 68, 69,
-    ]);
-    // a 429 during the climb: frozen where it was, lowered from there, and the quiet windows count again
-    const at = since + 2 * WINDOW + 10;
-    grantCalls(budget, ask100(62), at);
+    // +5 per window at the limit up to 90% of 70 (63), then +1 up to 69, held there 20 windows, then +1
+    const climbed = useTheLimit(budget, 10_000, 30);
+    expect(climbed.slice(0, 7)).toEqual([57, 62, 67, 68, 69, 69, 69]);
+    expect(climbed.slice(23, 27)).toEqual([69, 69, 70, 71]);
+    expect(budget.history!.map(({ event, before, limit }) => [event, before, limit])).toEqual([['lowered', 100, 52]]);
+  });
+
+  test('a 429 during the climb: it stops where it was, lowered from there, and windows count again', () => {
+    const budget = aimdBudget();
+    grantCalls(budget, ask100(80), 0);
+    reportRateLimited(budget, 1_000, 10);
+    expect(useTheLimit(budget, 10_000, 2)).toEqual([65, 70]);
+    const at = 10_000 + 2 * (WINDOW + GRANT_LIFETIME_MS);
+    grantCalls(budget, ask100(70), at);
     reportRateLimited(budget, 1_000, at + 1);
-    expect(effectiveLimitAt(budget, at + 2)).toBe(46);
-    expect(effectiveLimitAt(budget, at + 1_001 + WINDOW)).toBe(51);
-    expect(budget.history!.map(({ event, before, limit }) => [event, before, limit])).toEqual([
-      ['lowered', 100, 52],
-      ['lowered', 62, 46],
-    ]);
+    expect(effectiveLimitAt(budget, at + 2)).toBe(52);
+    expect(useTheLimit(budget, at + 2_000, 1)).toEqual([57]);
   });
 
   test('never below 10% of the declared limit', () => {

@@ -81,8 +81,7 @@ export function quotaLine(quota: QuotaView, now: number): string {
   const parts = [`[QUOTA] ${quota.name}: ${quota.callsInWindow}/${quota.effectiveLimit} calls in the last ${window}`];
   if (quota.pausedUntil !== null) parts.push(`paused ${formatDuration(Math.max(0, quota.pausedUntil - now))} more`);
   if (quota.effectiveLimit < quota.limit) {
-    const back = quota.recoveredAt ? `, back to ${quota.limit} in ${formatDuration(quota.recoveredAt - now)}` : '';
-    parts.push(`limit lowered from ${quota.limit} after 429s${back}`);
+    parts.push(`limit lowered from ${quota.limit} after 429s (raised by each window used without a 429)`);
   }
   const { slots } = quota;
   if (slots) parts.push(`${slots.running}/${slots.maxConcurrent} experiments at once, ${slots.waiting} waiting`);
