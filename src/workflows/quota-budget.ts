@@ -106,8 +106,11 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
     state: budget,
   }));
   setHandler(pauseSignal, ({ untilMs }) => pauseUntil(budget, untilMs));
-  setHandler(declareSignal, (declaration) => void declare(budget, declaration, Date.now(), true));
-  setHandler(resetSignal, () => resetLimit(budget, Date.now()));
+  // A budget still on the first rules replays histories of workers that had no such handlers: it takes none.
+  if (budget.rules === RULES_AIMD) {
+    setHandler(declareSignal, (declaration) => void declare(budget, declaration, Date.now(), true));
+    setHandler(resetSignal, () => resetLimit(budget, Date.now()));
+  }
   await condition(() => workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested);
   await condition(allHandlersFinished);
   while (notifying.size) await Promise.all(notifying);
