@@ -5,6 +5,7 @@
  * `--resources` the queues of runs that need them (worker-queues.ts).
  */
 import { existsSync, realpathSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -261,6 +262,17 @@ async function connectWhenServerAnswers(address: string, options: NativeConnecti
   }
 }
 
+/** A served directory that does not exist is a typo: its runs would wait for ever for a worker that serves them. */
+async function refuseMissingDirs(dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    const isDir = await stat(dir).then(
+      (info) => info.isDirectory(),
+      () => false,
+    );
+    if (!isDir) throw new BadInputError(`--allow-dir ${dir} is not a directory`);
+  }
+}
+
 function describeKillMode(mode: KillMode): string {
   return mode === 'cgroup' ? 'cgroup per run' : 'process scan by run marker (no writable cgroup v2 here)';
 }
@@ -273,6 +285,7 @@ async function main(argv: string[]): Promise<void> {
   // Under `npm run worker` npm runs this in staged's folder: paths are the user's, as for every command.
   const userDir = userDirectory();
   const servedDirs = (flags.allowDir ?? [userDir]).map((dir) => path.resolve(userDir, dir));
+  await refuseMissingDirs(servedDirs);
   const connection = await connectWhenServerAnswers(config.address, config.options);
   try {
     const worker = await createStagedWorker({

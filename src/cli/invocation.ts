@@ -44,7 +44,7 @@ export function commandHint(command: string, args: string[] = [], invocation: In
   const { env, script } = invocation;
   const rest = args.join(' ');
   if (runByNpmScript(invocation) && env.npm_package_name === 'staged' && OWN_SCRIPTS.has(env.npm_lifecycle_event!)) {
-    return `npm run ${command}${rest ? ` -- ${rest}` : ''}`;
+    return `${npmRunFrom(invocation)} ${command}${rest ? ` -- ${rest}` : ''}`;
   }
   const tail = `${command}${rest ? ` ${rest}` : ''}`;
   if (!script || path.basename(script) === 'staged') {
@@ -54,4 +54,12 @@ export function commandHint(command: string, args: string[] = [], invocation: In
   }
   const relative = path.relative(invocation.cwd, script);
   return `node ${relative && !relative.startsWith('..') ? relative : script} ${tail}`;
+}
+
+/** `npm run`, or `npm --prefix <staged> run` when the user is outside staged (npm finds no package there). */
+function npmRunFrom(invocation: Invocation): string {
+  const packageRoot = path.resolve(invocation.cwd);
+  const fromPackage = path.relative(packageRoot, userDirectory(invocation));
+  const inside = !fromPackage.startsWith('..') && !path.isAbsolute(fromPackage);
+  return inside ? 'npm run' : `npm --prefix ${packageRoot} run`;
 }

@@ -383,7 +383,8 @@ export class QuotaAgent {
       if (!run || this.runs.has(run.token)) continue;
       this.tended.set(run.token, run);
       await pointLink(link, this.socketPath);
-      this.log(`quota: serving the calls of run ${runKey} until a worker adopts it (its worker is gone)`);
+      if (usesQuotas(run))
+        this.log(`quota: serving the calls of run ${runKey} until a worker adopts it (its worker is gone)`);
     }
     for (const [token, run] of this.tended) {
       if (run.socket && (await linkTarget(run.socket)) === this.socketPath) continue;
@@ -405,7 +406,8 @@ export class QuotaAgent {
     const run = await this.machine.liveRun(runKey);
     if (!run || this.runs.has(run.token) || this.tended.has(run.token)) return;
     this.tended.set(run.token, run);
-    this.log(`quota: serving the calls of run ${runKey} until a worker adopts it (this worker let it go)`);
+    if (usesQuotas(run))
+      this.log(`quota: serving the calls of run ${runKey} until a worker adopts it (this worker let it go)`);
   }
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -526,4 +528,9 @@ function reply(response: ServerResponse, status: number, body?: object): void {
   if (response.writableEnded || response.destroyed) return;
   response.writeHead(status, body ? { 'content-type': 'application/json' } : {});
   response.end(body ? JSON.stringify(body) : undefined);
+}
+
+/** Every run has a link and a token; only one that draws from a quota is worth a line in the worker's log. */
+function usesQuotas(run: { quotas: Record<string, unknown> }): boolean {
+  return Object.keys(run.quotas).length > 0;
 }

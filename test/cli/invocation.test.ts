@@ -1,0 +1,26 @@
+/** The hints staged prints run the next command the way the user ran this one: pure logic. */
+import { commandHint, userDirectory, type Invocation } from '../../src/cli/invocation.js';
+
+const stagedRoot = '/home/ann/staged';
+const npmScript = (initCwd: string): Invocation => ({
+  cwd: stagedRoot,
+  script: `${stagedRoot}/dist/src/client.js`,
+  env: {
+    npm_lifecycle_event: 'submit',
+    npm_package_json: `${stagedRoot}/package.json`,
+    npm_package_name: 'staged',
+    INIT_CWD: initCwd,
+  },
+});
+
+test('npm run from staged itself, or a folder inside it, hints npm run', () => {
+  expect(commandHint('watch', ['b1'], npmScript(stagedRoot))).toBe('npm run watch -- b1');
+  expect(commandHint('watch', ['b1'], npmScript(`${stagedRoot}/experiments`))).toBe('npm run watch -- b1');
+});
+
+test("npm --prefix from the user's own repository hints npm --prefix, which works from there", () => {
+  const invocation = npmScript('/home/ann/research');
+  expect(userDirectory(invocation)).toBe('/home/ann/research');
+  expect(commandHint('watch', ['b1'], invocation)).toBe(`npm --prefix ${stagedRoot} run watch -- b1`);
+  expect(commandHint('worker', [], invocation)).toBe(`npm --prefix ${stagedRoot} run worker`);
+});
