@@ -358,8 +358,8 @@ describe("the user's directory", () => {
   const packageRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
   test(
-    'npm run submit from another directory runs there: relative --dir, config, scripts, results; hints say npm ' +
-      'run',
+    'npm --prefix … run submit from another directory runs there: relative --dir, config, scripts, results; ' +
+      'hints say npm --prefix',
     async () => {
       const dir = await tempDir('cli-init-cwd');
       await mkdir(path.join(dir, 'exps'));
@@ -387,7 +387,9 @@ describe("the user's directory", () => {
         ]);
         const detached = await npm(['submit', '--', '--dir', 'exps', '--batch-id', batchId, '--detach']);
         expect(detached.exitCode).toBe(0);
-        expect(String(detached.stdout)).toContain(`Follow it with: npm run watch -- ${batchId}`);
+        expect(String(detached.stdout)).toContain(
+          `Follow it with: npm --prefix ${path.resolve(packageRoot)} run watch -- ${batchId}`,
+        );
         expect((await npm(['watch', '--', batchId])).exitCode).toBe(0);
       });
       expect((await readFile(path.join(dir, 'where.txt'), 'utf8')).trim()).toBe(dir);
