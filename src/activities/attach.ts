@@ -37,7 +37,7 @@ const KEEPER_START_MS = 10_000;
 /** After asking a keeper to stop, how long beyond the kill grace to wait for its exit record. */
 const STOP_MARGIN_MS = 10_000;
 
-export interface AttachOptions {
+interface AttachOptions {
   contact: ServerContact;
   killGraceMs: number;
   onShutdown: ShutdownMode;

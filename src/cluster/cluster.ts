@@ -48,7 +48,7 @@ const SERVER_READY_TIMEOUT_MS = 120_000;
 const UI_READY_TIMEOUT_MS = 30_000;
 const SERVICES: readonly ClusterService[] = ['postgres', 'server', 'ui'];
 
-export interface UpOptions {
+interface UpOptions {
   host: string;
   port: number;
   uiPort: number;
@@ -128,7 +128,7 @@ export async function clusterUp(workDir: string, options: UpOptions): Promise<Cl
   return state;
 }
 
-export interface Programs {
+interface Programs {
   postgres: Postgres;
   temporalServer: string;
   sqlTool: string;

@@ -18,7 +18,7 @@ const WORKFLOW_RUNNING = proto.temporal.api.enums.v1.WorkflowExecutionStatus.WOR
 /** What this server says of a run's workflow. */
 type WorkflowState = 'running' | 'closed' | 'not-found' | 'unknown';
 
-export interface OrphanWatch {
+interface OrphanWatch {
   stop(): void;
 }
 

@@ -20,7 +20,7 @@ const RESOURCE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const AMOUNT = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i;
 const UNIT_POWERS: Record<string, number> = { '': 0, k: 1, m: 2, g: 3, t: 4 };
 /** Each requirement queue is polled by a worker of every machine that has its names: 2^k - 1 queues for k names. */
-export const MAX_RESOURCE_NAMES = 4;
+const MAX_RESOURCE_NAMES = 4;
 
 /** `2`, `16G`, `512M`, `1.5T`: K/M/G/T are powers of 1024 (an optional `B` or `iB` after them is allowed). */
 export function parseAmount(text: string): number {

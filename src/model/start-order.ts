@@ -10,7 +10,7 @@ import type { BatchSettings, BatchState, ExperimentSpec } from './types.js';
 /** The `patched()` id of quota slots and passing over: workflows started before them keep their old commands. */
 export const QUOTA_SLOTS_PATCH = 'quota-slots';
 
-export type NextStart =
+type NextStart =
   | { start: number }
   /** `index` is next, but `blocker` waits for one of its quotas: wait a little before passing it over. */
   | { index: number; blocker: number }

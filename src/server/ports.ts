@@ -17,7 +17,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** True when `port` can be listened on, on every address (the dev server binds them all). */
-export async function portIsFree(port: number): Promise<boolean> {
+async function portIsFree(port: number): Promise<boolean> {
   const server = createServer();
   const listening = await new Promise<boolean>((resolve) => {
     server.once('error', () => resolve(false));
