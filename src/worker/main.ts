@@ -17,7 +17,6 @@ import { MachineSlots } from '../machine/machine-slots.js';
 import { liveRunQuota, machineRunKeys, runQuotasByToken } from '../machine/machine-runs.js';
 import { watchOrphans } from '../machine/orphans.js';
 import { recordServer, runsDirsOf, runsLayout, serverIdOf } from '../machine/runs-layout.js';
-import { watchSupersededRuns } from '../machine/superseded-runs.js';
 import { QuotaAgent } from '../quota/agent.js';
 import { BudgetClient } from '../quota/budget-client.js';
 import { legacyQuotaSocketPath, quotaDirOf } from '../quota/run-environment.js';
@@ -145,9 +144,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   await recordServer(layout, options.address ?? 'unknown', options.namespace);
   const contact = options.contact ?? watchServerContact(options.connection);
   const held = new Set<string>();
-  const orphans = watchOrphans(options.connection, options.namespace, layout, held, (message) =>
-    console.log(`staged worker: ${message}`),
-  );
+  const orphans = watchOrphans(options.connection, options.namespace, layout, held);
   const budgets = new BudgetClient(
     new Client({ connection: options.connection, namespace: options.namespace }),
     options.taskQueue,
@@ -222,8 +219,6 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, handedOver, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  // Only this server's runs: an old-layout run may belong to another server that reuses its workflow id.
-  loops.push(watchSupersededRuns(options.connection, options.namespace, [layout.own], held));
   return new StagedWorker(workers, loops, hostQueue, runsDir);
 }
 
