@@ -139,6 +139,9 @@ export interface ExperimentInput {
   settings: BatchSettings;
 }
 
+/** How long a worker's runs outlive it, waiting to be adopted, unless `--adopt-window` says otherwise. */
+export const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
+
 /** Where a run lives: the machine, the task queue only that machine polls, and the run's directory there. */
 export interface RunLocation {
   machineId: string;

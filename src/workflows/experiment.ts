@@ -20,6 +20,7 @@ import {
 } from '@temporalio/workflow';
 import { TimeoutType } from '@temporalio/common';
 import {
+  DEFAULT_ADOPT_WINDOW_MS,
   FAILURE_TYPES,
   TEMPORAL_PRIORITY_KEY,
   type EndReason,
@@ -55,8 +56,6 @@ const HANDED_OVER_PICKUP_MS = '1 minute';
 const ADOPT_MARGIN_MS = 5_000;
 /** Experiments started before the watchdog loop on a run nobody can hold (their histories have no memo). */
 const RUN_WATCHDOG_PATCH = 'run-watchdog';
-/** The adoption window when no failure has named one (a worker's default). */
-const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
