@@ -30,7 +30,7 @@ import { killModeOfMachine } from '../keeper/run-tree.js';
 import { installRuntime, WorkerMetrics } from '../machine/metrics.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from '../settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
-import { createRequirementWorkers, identityOf } from './worker-queues.js';
+import { createRequirementWorkers, workerIdentityOf } from './worker-queues.js';
 import { NO_RESOURCES, ResourceLedger, watchLeftOverRuns } from '../machine/capacity.js';
 import { formatMachineResources, hostQueueOf, workerQueueOf, type MachineResources } from '../model/requirements.js';
 
@@ -165,7 +165,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const keepers = new KeeperLauncher(runsDir);
   await keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
-  const identity = identityOf(machineId, resources.machine, allowedRoots.map(realPathOrSame));
+  const identity = workerIdentityOf(machineId, resources.machine, allowedRoots.map(realPathOrSame));
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
