@@ -23,7 +23,7 @@ import {
   type QuotaDeclaration,
 } from '../model/types.js';
 import { NotRunnableError, RunLostError } from '../errors.js';
-import { attachToRun, type ShutdownMode, type RunEnding } from './attach.js';
+import { holdRun, type ShutdownMode, type RunEnding } from './hold-run.js';
 import { resolveCommand, type ExperimentCommand } from '../machine/command.js';
 import { experimentEnvironment } from '../machine/child-env.js';
 import type { KeeperLauncher } from '../machine/keeper-launch.js';
@@ -92,9 +92,9 @@ export function createActivities(options: ActivityOptions) {
       };
       const files = await runFilesOf(options.layout, location.runKey);
       const logFile = attemptLogFile(input.settings.workDir, input.batchId, input.experiment.name, location.run);
-      const attach = (launchedPid?: number) =>
+      const hold = (launchedPid?: number) =>
         options.metrics.holding(input, () =>
-          attachToRun(context, files, location, {
+          holdRun(context, files, location, {
             contact: options.contact,
             killGraceMs: input.settings.killGraceMs,
             onShutdown: options.onShutdown,
@@ -119,7 +119,7 @@ export function createActivities(options: ActivityOptions) {
               started: true,
             });
           }
-          ending = await attach();
+          ending = await hold();
         } else {
           if (
             !(await options.slots.claimWhenFree(
@@ -127,7 +127,7 @@ export function createActivities(options: ActivityOptions) {
               () => waitBeforeStart(context),
             ))
           ) {
-            ending = await attach(); // started here before, by a worker lost before the server heard of it
+            ending = await hold(); // started here before, by a worker lost before the server heard of it
           } else {
             const launchedPid = await start(context, input, command, location, files, logFile, options).catch(
               async (err) => {
@@ -135,7 +135,7 @@ export function createActivities(options: ActivityOptions) {
                 throw err;
               },
             );
-            ending = await attach(launchedPid);
+            ending = await hold(launchedPid);
           }
         }
       } catch (err) {
