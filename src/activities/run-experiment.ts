@@ -45,7 +45,7 @@ export interface ActivityOptions {
   logLimitBytes: number;
   /** This machine, and the task queue only its workers poll (for adopting its runs). */
   machineId: string;
-  hostQueue: string;
+  machineQueue: string;
   /** Where this machine's runs of this task queue live (`layout.own`). */
   runsDir: string;
   /** This server's runs directory, and the one older versions used. */
@@ -85,7 +85,7 @@ export function createActivities(options: ActivityOptions) {
       const workflowId = context.info.workflowExecution!.workflowId;
       const location: RunLocation = input.adopt ?? {
         machineId: options.machineId,
-        hostQueue: options.hostQueue,
+        hostQueue: options.machineQueue,
         runKey: runKeyOf(workflowId, input.run),
         run: input.run,
         adoptWindowMs: options.adoptWindowMs,

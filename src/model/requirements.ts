@@ -124,7 +124,7 @@ export function requirementQueueOf(taskQueue: string, names: readonly string[]):
 }
 
 /** The queue only the workers of one machine poll: adopting its runs, and runs handed over to it. */
-export function hostQueueOf(taskQueue: string, machineId: string): string {
+export function machineQueueOf(taskQueue: string, machineId: string): string {
   return `${taskQueue}@${machineId}`;
 }
 

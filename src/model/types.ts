@@ -145,6 +145,7 @@ export const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
 /** Where a run lives: the machine, the task queue only that machine polls, and the run's directory there. */
 export interface RunLocation {
   machineId: string;
+  /** The machine queue (`<queue>@<machine id>`); named `hostQueue` in histories, so it stays so. */
   hostQueue: string;
   runKey: string;
   /** The run number (1-based) of the experiment. */

@@ -32,7 +32,7 @@ import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetti
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 import { createRequirementWorkers, workerIdentityOf } from './worker-queues.js';
 import { NO_RESOURCES, ResourceLedger, watchLeftOverRuns } from '../machine/capacity.js';
-import { formatMachineResources, hostQueueOf, workerQueueOf, type MachineResources } from '../model/requirements.js';
+import { formatMachineResources, machineQueueOf, workerQueueOf, type MachineResources } from '../model/requirements.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -91,16 +91,14 @@ export interface StagedWorkerOptions {
   resources?: MachineResources;
 }
 
-export { hostQueueOf };
-
 /** SDK workers, one per task queue (shared, own, requirement queues), run and stopped together. */
 export class StagedWorker {
   constructor(
     private readonly workers: Worker[],
     /** Background loops of this worker, stopped with it. */
     private readonly loops: { stop(): void }[],
-    readonly hostQueue: string,
-    /** Where it starts runs: this server's directory under the runs root (activities/runs-layout.ts). */
+    readonly machineQueue: string,
+    /** Where it starts runs: this server's directory under the runs root (machine/runs-layout.ts). */
     readonly runsDir: string,
   ) {}
 
@@ -136,7 +134,7 @@ export class StagedWorker {
 
 export async function createStagedWorker(options: StagedWorkerOptions): Promise<StagedWorker> {
   const machineId = options.machineId ?? machineIdSetting() ?? hostname();
-  const hostQueue = hostQueueOf(options.taskQueue, machineId);
+  const machineQueue = machineQueueOf(options.taskQueue, machineId);
   const serverId = await serverIdOf(options.connection, options.namespace, options.address);
   const layout = runsLayout(options.runsRoot ?? runsRootSetting(), serverId, options.taskQueue);
   const runsDir = layout.own;
@@ -169,7 +167,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
-    hostQueue,
+    machineQueue,
     runsDir,
     layout,
     slots: new MachineSlots(runsDirs, options.slots),
@@ -204,7 +202,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   });
   const own = await Worker.create({
     ...common,
-    taskQueue: hostQueue,
+    taskQueue: machineQueue,
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
@@ -219,7 +217,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, handedOver, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  return new StagedWorker(workers, loops, hostQueue, runsDir);
+  return new StagedWorker(workers, loops, machineQueue, runsDir);
 }
 
 /** As the served-directory check sees a root: symlinks resolved (a root that does not exist serves nothing). */
@@ -293,7 +291,8 @@ async function main(argv: string[]): Promise<void> {
     });
     console.log(
       `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
-        `machine=${worker.hostQueue} resources=${flags.resources ? formatMachineResources(flags.resources) : 'none'} ` +
+        `machine=${worker.machineQueue} ` +
+        `resources=${flags.resources ? formatMachineResources(flags.resources) : 'none'} ` +
         `adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
         `serves ${servedDirs.join(', ')}; runs in ${worker.runsDir}; ` +
         `stops runs by: ${describeKillMode(await killModeOfMachine())}` +
