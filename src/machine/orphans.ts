@@ -6,7 +6,7 @@
  * soon as it notices (when it starts, then every 10 s), not at the end of its adoption window, and says
  * so: a cancelled experiment never runs on, and two copies of one experiment never run on together. An
  * orphan's directory goes once it has ended. Only the server that started a run may say it is gone
- * (runs-layout.ts): a run of the old layout, whose server is unknown, is stopped only when a server knows
+ * (runs-layout.ts): a run of the legacy layout, whose server is unknown, is stopped only when a server knows
  * it and says closed. A run is never stopped on doubt.
  */
 import { rm } from 'node:fs/promises';
@@ -47,7 +47,7 @@ export function watchOrphans(
       }
       return;
     }
-    // Only this server's runs: an old-layout run may belong to another server that reuses its workflow id.
+    // Only this server's runs: a legacy-layout run may belong to another server that reuses its workflow id.
     if (state !== 'running' || !kept || !startedByThisServer || !parsed) return;
     const run = Number(parsed[2]);
     const latest = await latestScheduledRun(connection, namespace, workflowId);

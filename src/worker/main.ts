@@ -154,7 +154,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     findRun: (token: string) => runQuotasByToken(runsDirs, token),
   };
   const log = (line: string) => console.log(`staged worker: ${line}`);
-  // Runs started before runs were kept per server connect where that version listened: beside the old layout.
+  // Runs started before runs were kept per server connect where that version listened: beside the legacy layout.
   const legacySocket = legacyQuotaSocketPath(layout.legacy);
   const quotaAgent = new QuotaAgent(budgets, quotaDirOf(runsDir), machineRuns, log, legacySocket);
   await quotaAgent.listen();
