@@ -118,7 +118,7 @@ export interface BatchState {
   records: ExperimentRecord[];
   /** Index of the next experiment to start, in order. */
   nextIndex: number;
-  /** Experiments before `nextIndex` passed over while their quota was busy; they start first (start-order.ts). */
+  /** Experiments before `nextIndex` deferred while their quota was busy; they start first (start-order.ts). */
   deferred?: number[];
   cancelRequested: boolean;
   /** How many times the batch workflow has continued as new. */
