@@ -123,12 +123,12 @@ export function requirementQueueOf(taskQueue: string, names: readonly string[]):
   return `${taskQueue}@needs:${[...names].sort().join('+')}`;
 }
 
-/** The queue only the workers of one machine poll: adopting its runs, and runs handed over to it. */
+/** The queue only the workers of one machine poll: adopting the runs that live there. */
 export function machineQueueOf(taskQueue: string, machineId: string): string {
   return `${taskQueue}@${machineId}`;
 }
 
-/** The queue only one worker process polls (`<pid>@<machine id>`): runs handed to it by a worker not serving them. */
+/** The queue only one worker process polls (`<pid>@<machine id>`): runs handed back to it by another. */
 export function workerQueueOf(taskQueue: string, identity: string): string {
   return `${taskQueue}@worker:${identity.split(' ')[0]}`;
 }

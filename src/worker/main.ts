@@ -206,7 +206,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
-  // Runs handed over by a worker that does not serve their directories; also one worker of several on a machine.
+  // Runs handed back to this worker by one not serving their directories; also one worker of several on a machine.
   const handedOver = await Worker.create({
     ...common,
     taskQueue: workerQueueOf(options.taskQueue, identity),
