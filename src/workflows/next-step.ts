@@ -13,8 +13,8 @@ import type {
   RunLocation,
   RunLostDetails,
   RunOutcome,
-} from '../shared/types.js';
-import { addCalls } from '../shared/calls.js';
+} from '../model/types.js';
+import { addCalls } from '../model/calls.js';
 import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
 import { NEW_WATCHDOG, clearWatchdog, isOverdue, watchFailure, type RunWatchdog } from './run-watchdog.js';
 

@@ -9,7 +9,7 @@ import {
   type LoopState,
   type Step,
 } from '../../src/workflows/next-step.js';
-import type { ExperimentRecord, RunFailureDetails, RunLocation } from '../../src/shared/types.js';
+import type { ExperimentRecord, RunFailureDetails, RunLocation } from '../../src/model/types.js';
 
 const NOW = 1_000_000;
 const settings = { maxRetries: 2, retryDelayMs: 10_000, retryTimeouts: false, killGraceMs: 10_000 };
