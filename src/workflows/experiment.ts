@@ -36,12 +36,13 @@ import {
   quotaSlotGrantedSignal,
   reportEndBySignal,
   runStartedSignal,
+  RUN_ADOPT_WINDOW_MEMO,
+  RUN_UNHELD_SINCE_MEMO,
 } from '../protocol/messages.js';
 import { budgetWorkflowId, slotReleaseSignal } from '../protocol/quota-budget.js';
 import { QUOTA_SLOTS_PATCH, slotQuotasOf } from '../model/start-order.js';
 import { STATUS_SEARCH_ATTRIBUTE } from '../protocol/search-attributes.js';
 import { runQueueOf } from '../model/requirements.js';
-import { RUN_ADOPT_WINDOW_MEMO, RUN_UNHELD_SINCE_MEMO } from '../protocol/messages.js';
 import {
   adoptingRecord,
   firstLoopState,
