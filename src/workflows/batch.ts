@@ -57,12 +57,12 @@ import {
 /**
  * Runs a batch of experiments as a sliding window: experiments start in the order of
  * `state.experiments` (already sorted by priority; a busy quota's experiments may be deferred,
- * shared/start-order.ts), at most `maxConcurrent` at a time, and a slot is refilled as soon as an
+ * model/start-order.ts), at most `maxConcurrent` at a time, and a slot is refilled as soon as an
  * experiment ends. An experiment started by this run reports its end as
  * its result, in one hop; retries, and the end of experiments from an earlier run, come by signal
  * (by workflow id, so they reach the current run). Children outlive a continue-as-new (ABANDON),
  * so the batch continues as new whenever its history grows past `historyLimit`, carrying its whole
- * state. Its input, queries and result are the packed form of its state (see shared/packed-state.ts).
+ * state. Its input, queries and result are the packed form of its state (see model/packed-state.ts).
  */
 export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatchState> {
   const state = unpackBatchState(input);
@@ -169,7 +169,7 @@ async function writeSummaryFiles(state: BatchState, packed: PackedBatchState): P
   }
 }
 
-/** How long an experiment waits for its quota before the batch passes over that quota's next experiments. */
+/** How long an experiment waits for its quota before the batch defers that quota's next experiments. */
 const PASS_OVER_AFTER_MS = 2_000;
 
 function historyIsLong(state: BatchState): boolean {
@@ -201,7 +201,7 @@ async function startExperiment(
 ): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;
-  // Waiting for a slot of its quota from the start: the batch passes over its quota's next experiments meanwhile.
+  // Waiting for a slot of its quota from the start: the batch defers its quota's next experiments meanwhile.
   const status = takesQuotaSlots && slotQuotasOf(experiment, settings).length ? 'waiting-quota' : 'queued';
   state.records[index] = { status, attempts: 0, exitCode: null };
   try {
