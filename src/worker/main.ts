@@ -207,14 +207,14 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
   // Runs handed back to this worker by one not serving their directories; also one worker of several on a machine.
-  const handedOver = await Worker.create({
+  const handedBack = await Worker.create({
     ...common,
     taskQueue: workerQueueOf(options.taskQueue, identity),
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
   const leftOver = await watchLeftOverRuns(resources, runsDirs, held);
-  const workers = [shared, own, handedOver, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
+  const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
   return new StagedWorker(workers, loops, machineQueue, runsDir);
