@@ -22,12 +22,21 @@ import {
 } from '@temporalio/workflow';
 import type { StagedActivities } from '../activities/index.js';
 import { TEMPORAL_PRIORITY_KEY } from '../shared/types.js';
-import { newSlots, releaseSlot, requestSlot, slotView, type QuotaView, type SlotState } from '../quota/slots.js';
+import {
+  newSlots,
+  releaseSlot,
+  requestSlot,
+  resizeSlots,
+  slotView,
+  type QuotaView,
+  type SlotState,
+} from '../quota/slots.js';
 import { quotaSlotGrantedSignal } from './messages.js';
 import {
   RULES_AIMD,
   budgetView,
   declare,
+  declaredQuota,
   forgetExpired,
   grantCalls,
   pauseUntil,
@@ -35,6 +44,7 @@ import {
   resetLimit,
   type BudgetState,
   type Declaration,
+  type DeclaredQuota,
   type Grant,
   type GrantRequest,
 } from '../quota/window.js';
@@ -43,8 +53,13 @@ import type { SlotRequest } from '../quota/slots.js';
 export const grantCallsUpdate = defineUpdate<Grant, [GrantRequest]>('grantCalls');
 export const rateLimitedSignal = defineSignal<[{ retryAfterMs?: number }]>('rateLimited');
 export const budgetQuery = defineQuery<QuotaView>('budget');
-/** An experiment workflow asks for one of the quota's `maxConcurrent` slots (sent with start by an activity). */
-export const slotRequestSignal = defineSignal<[SlotRequest & { maxConcurrent: number }]>('slotRequest');
+/** The quota as the budget owns it: what a run's hosts and an experiment's slots go by. */
+export const declarationQuery = defineQuery<DeclaredQuota>('declaration');
+/**
+ * An experiment workflow asks for one of the quota's `maxConcurrent` slots (by an activity). Requests of batches
+ * submitted before the budget owned its quota carry their own `maxConcurrent`: the budget's declared one wins.
+ */
+export const slotRequestSignal = defineSignal<[SlotRequest & { maxConcurrent?: number }]>('slotRequest');
 /** An experiment workflow gives its slot back, or withdraws its request, when it closes. */
 export const slotReleaseSignal = defineSignal<[{ holder: string }]>('slotRelease');
 
@@ -59,6 +74,9 @@ export const resetSignal = defineSignal('reset');
 
 /** AIMD: a 429 lowers the limit by at most half, and quiet windows raise it again (quota/window.ts, RULES_AIMD). */
 export const QUOTA_AIMD_PATCH = 'quota-aimd';
+
+/** Slots follow the budget's declared `maxConcurrent`, not the requests' (and a new declaration resizes them). */
+export const QUOTA_OWNED_SLOTS_PATCH = 'quota-owned-slots';
 
 /** Updates add about five events each: continue well before Temporal's 10,240-event warning. */
 const HISTORY_LIMIT = 4_000;
@@ -85,8 +103,10 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
     }
   };
   setHandler(slotRequestSignal, ({ holder, priorityKey, maxConcurrent }) => {
-    slots ??= newSlots(maxConcurrent);
-    tellGranted(requestSlot(slots, { holder, priorityKey }, maxConcurrent));
+    const cap = patched(QUOTA_OWNED_SLOTS_PATCH) ? (budget.maxConcurrent ?? maxConcurrent) : maxConcurrent;
+    if (cap === undefined) return tellGranted([holder]); // no cap declared (any more): nothing to wait for
+    slots ??= newSlots(cap);
+    tellGranted(requestSlot(slots, { holder, priorityKey }, cap));
   });
   setHandler(slotReleaseSignal, ({ holder }) => {
     if (slots) tellGranted(releaseSlot(slots, holder));
@@ -95,11 +115,11 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
   setHandler(grantCallsUpdate, (request) => grantCalls(budget, request, Date.now()), {
     validator: (request: GrantRequest) => {
       if (!Number.isInteger(request.calls) || request.calls < 1) throw new Error('calls must be an integer ≥ 1');
-      if (!(request.limit >= 1) || !(request.windowMs > 0)) throw new Error('a limit and a window are required');
     },
   });
   setHandler(rateLimitedSignal, ({ retryAfterMs }) => reportRateLimited(budget, retryAfterMs, Date.now()));
   // the state lets a reader compute the view at its own now: the workflow's clock stops between tasks
+  setHandler(declarationQuery, () => declaredQuota(budget));
   setHandler(budgetQuery, () => ({
     ...budgetView(budget, Date.now()),
     slots: slots && slotView(slots),
@@ -108,7 +128,12 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
   setHandler(pauseSignal, ({ untilMs }) => pauseUntil(budget, untilMs));
   // A budget still on the first rules replays histories of workers that had no such handlers: it takes none.
   if (budget.rules === RULES_AIMD) {
-    setHandler(declareSignal, (declaration) => void declare(budget, declaration, Date.now(), true));
+    setHandler(declareSignal, (declaration) => {
+      declare(budget, declaration, Date.now(), !declaration.fromBatch);
+      if (slots && budget.maxConcurrent !== undefined && patched(QUOTA_OWNED_SLOTS_PATCH)) {
+        tellGranted(resizeSlots(slots, budget.maxConcurrent));
+      }
+    });
     setHandler(resetSignal, () => resetLimit(budget, Date.now()));
   }
   await condition(() => workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested);
