@@ -1,10 +1,10 @@
 /** Activities behind quota slots: a slot from a budget that declares a `maxConcurrent`, and closed holders. */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { QuotaDeclaration } from '../shared/types.js';
-import { budgetWorkflowId, quotaBudgetWorkflow, slotRequestSignal } from '../workflows/quota-budget.js';
+import type { QuotaDeclaration } from '../model/types.js';
+import { BUDGET_WORKFLOW, budgetWorkflowId, slotRequestSignal } from '../protocol/quota-budget.js';
 import { NoBudgetError, type BudgetClient } from '../quota/budget-client.js';
-import { newBudget } from '../quota/window.js';
+import { newBudget } from '../budget/window.js';
 
 export interface SlotAsk {
   quota: string;
@@ -28,7 +28,7 @@ export async function requestQuotaSlot(ask: SlotAsk | DeclaredSlotAsk, budgets: 
   const { quota, taskQueue, priorityKey } = ask;
   if ('declaration' in ask) {
     const { declaration, maxConcurrent } = ask;
-    await context.client.workflow.signalWithStart(quotaBudgetWorkflow, {
+    await context.client.workflow.signalWithStart(BUDGET_WORKFLOW, {
       workflowId: budgetWorkflowId(taskQueue, quota),
       taskQueue,
       args: [newBudget(quota, declaration.limit, declaration.windowMs)],

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Progress } from '../shared/progress.js';
+import type { Progress } from '../model/progress.js';
 
 /** What the keeper runs and how; written once by the worker before the keeper starts. */
 export interface RunSpec {

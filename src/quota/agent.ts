@@ -13,7 +13,7 @@ import type { RunQuota } from '../keeper/run-files.js';
 import { NoBudgetError, type BudgetClient } from './budget-client.js';
 import { agentSocketPath, runSocketPath } from './run-environment.js';
 import { linkTarget, pointLink, socketAnswers } from './run-links.js';
-import { GRANT_LIFETIME_MS, type Declaration, type SettledGrant } from './window.js';
+import { GRANT_LIFETIME_MS, type Declaration, type SettledGrant } from '../budget/window.js';
 
 /** From handing a grant to a waiting call to that call reaching the API: what a grant's lifetime keeps for it. */
 const HAND_OUT_MARGIN_MS = 150;

@@ -4,16 +4,16 @@
  * a worker starts one only for a batch submitted before budgets owned their quotas (startForBatch).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { QuotaDeclaration } from '../shared/types.js';
+import type { QuotaDeclaration } from '../model/types.js';
 import {
+  BUDGET_WORKFLOW,
   budgetWorkflowId,
   declarationQuery,
   declareSignal,
   grantCallsUpdate,
-  quotaBudgetWorkflow,
   rateLimitedSignal,
-} from '../workflows/quota-budget.js';
-import { newBudget, type DeclaredQuota, type Grant, type SettledGrant } from './window.js';
+} from '../protocol/quota-budget.js';
+import { newBudget, type DeclaredQuota, type Grant, type SettledGrant } from '../budget/window.js';
 
 /** How long a worker goes by what a budget said of its quota: a new submit's hosts reach new runs this soon. */
 export const DECLARATION_CACHE_MS = 10_000;
@@ -72,7 +72,7 @@ export class BudgetClient {
    */
   async startForBatch(quota: string, declaration: QuotaDeclaration): Promise<void> {
     const { limit, windowMs, hosts, maxConcurrent } = declaration;
-    await this.client.workflow.signalWithStart(quotaBudgetWorkflow, {
+    await this.client.workflow.signalWithStart(BUDGET_WORKFLOW, {
       workflowId: budgetWorkflowId(this.taskQueue, quota),
       taskQueue: this.taskQueue,
       args: [newBudget(quota, limit, windowMs)],

@@ -9,9 +9,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   getExternalWorkflowHandle,
   log,
   patched,
@@ -21,17 +18,20 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { StagedActivities } from '../activities/index.js';
-import { TEMPORAL_PRIORITY_KEY } from '../shared/types.js';
+import { TEMPORAL_PRIORITY_KEY } from '../model/types.js';
+import { newSlots, releaseSlot, requestSlot, resizeSlots, slotView, type SlotState } from '../budget/slots.js';
+import { quotaSlotGrantedSignal } from '../protocol/messages.js';
 import {
-  newSlots,
-  releaseSlot,
-  requestSlot,
-  resizeSlots,
-  slotView,
-  type QuotaView,
-  type SlotState,
-} from '../quota/slots.js';
-import { quotaSlotGrantedSignal } from './messages.js';
+  budgetQuery,
+  declarationQuery,
+  declareSignal,
+  grantCallsUpdate,
+  pauseSignal,
+  rateLimitedSignal,
+  resetSignal,
+  slotReleaseSignal,
+  slotRequestSignal,
+} from '../protocol/quota-budget.js';
 import {
   RULES_AIMD,
   budgetView,
@@ -43,36 +43,10 @@ import {
   reportRateLimited,
   resetLimit,
   type BudgetState,
-  type Declaration,
-  type DeclaredQuota,
-  type Grant,
   type GrantRequest,
-} from '../quota/window.js';
-import type { SlotRequest } from '../quota/slots.js';
+} from '../budget/window.js';
 
-export const grantCallsUpdate = defineUpdate<Grant, [GrantRequest]>('grantCalls');
-export const rateLimitedSignal = defineSignal<[{ retryAfterMs?: number }]>('rateLimited');
-export const budgetQuery = defineQuery<QuotaView>('budget');
-/** The quota as the budget owns it: what a run's hosts and an experiment's slots go by. */
-export const declarationQuery = defineQuery<DeclaredQuota>('declaration');
-/**
- * An experiment workflow asks for one of the quota's `maxConcurrent` slots (by an activity). Requests of batches
- * submitted before the budget owned its quota carry their own `maxConcurrent`: the budget's declared one wins.
- */
-export const slotRequestSignal = defineSignal<[SlotRequest & { maxConcurrent?: number }]>('slotRequest');
-/** An experiment workflow gives its slot back, or withdraws its request, when it closes. */
-export const slotReleaseSignal = defineSignal<[{ holder: string }]>('slotRelease');
-
-/** A pause set by hand: until that time (epoch ms), or, with 0, ended now. */
-export const pauseSignal = defineSignal<[{ untilMs: number }]>('pause');
-
-/** `submit` writes the quota's declaration (signal-with-start): the budget owns it, agents' asks no longer do. */
-export const declareSignal = defineSignal<[Declaration]>('declare');
-
-/** `staged quota reset`: the effective limit back to the declared one, and no pause. */
-export const resetSignal = defineSignal('reset');
-
-/** AIMD: a 429 lowers the limit by at most half, and quiet windows raise it again (quota/window.ts, RULES_AIMD). */
+/** AIMD: a 429 lowers the limit by at most half, and quiet windows raise it again (budget/window.ts, RULES_AIMD). */
 export const QUOTA_AIMD_PATCH = 'quota-aimd';
 
 /** Slots follow the budget's declared `maxConcurrent`, not the requests' (and a new declaration resizes them). */
@@ -80,11 +54,6 @@ export const QUOTA_OWNED_SLOTS_PATCH = 'quota-owned-slots';
 
 /** Updates add about five events each: continue well before Temporal's 10,240-event warning. */
 const HISTORY_LIMIT = 4_000;
-
-/** Workers of another task queue (another deployment) could not run this budget: each queue has its own. */
-export function budgetWorkflowId(taskQueue: string, quota: string): string {
-  return `staged-quota/${taskQueue}/${quota}`;
-}
 
 /** How often, while experiments wait for a slot, holders are checked for having closed without releasing it. */
 const HOLDER_CHECK_MS = 15_000;
@@ -118,8 +87,8 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
     },
   });
   setHandler(rateLimitedSignal, ({ retryAfterMs }) => reportRateLimited(budget, retryAfterMs, Date.now()));
-  // the state lets a reader compute the view at its own now: the workflow's clock stops between tasks
   setHandler(declarationQuery, () => declaredQuota(budget));
+  // the state lets a reader compute the view at its own now: the workflow's clock stops between tasks
   setHandler(budgetQuery, () => ({
     ...budgetView(budget, Date.now()),
     slots: slots && slotView(slots),

@@ -6,32 +6,27 @@
  * Workflow code: deterministic, times are the workflow's clock.
  */
 
-/** The memo keys `status` reads (batch-client/progress.ts): since when nobody holds the run, and its window. */
-export const RUN_UNHELD_SINCE_MEMO = 'runUnheldSince';
-export const RUN_ADOPT_WINDOW_MEMO = 'runAdoptWindowMs';
+/** The run watched (none once cleared) and since when nobody has held it. */
+export interface RunWatchdog {
+  run?: number;
+  unheldSince: number;
+}
 
-export class RunWatchdog {
-  private run: number | undefined;
-  private unheldSince = 0;
+export const NEW_WATCHDOG: RunWatchdog = { unheldSince: 0 };
 
-  /**
-   * An attempt of `run` failed at `now`; `held`: it held the run until then (heartbeated, or lasted
-   * longer than a window). Returns since when nobody has held the run.
-   */
-  failed(run: number, now: number, held: boolean): number {
-    if (run !== this.run || held) {
-      this.run = run;
-      this.unheldSince = now;
-    }
-    return this.unheldSince;
-  }
+/**
+ * An attempt of `run` failed at `now`; `held`: it held the run until then (heartbeated, or lasted
+ * longer than a window). Its `unheldSince` in the result: since when nobody has held the run.
+ */
+export function watchFailure(watchdog: RunWatchdog, run: number, now: number, held: boolean): RunWatchdog {
+  return run !== watchdog.run || held ? { run, unheldSince: now } : watchdog;
+}
 
-  /** True once nobody has held the run for longer than `windowMs`. */
-  overdue(now: number, windowMs: number): boolean {
-    return this.run !== undefined && now - this.unheldSince > windowMs;
-  }
+/** True once nobody has held the run for longer than `windowMs`. */
+export function isOverdue(watchdog: RunWatchdog, now: number, windowMs: number): boolean {
+  return watchdog.run !== undefined && now - watchdog.unheldSince > windowMs;
+}
 
-  clear(): void {
-    this.run = undefined;
-  }
+export function clearWatchdog(watchdog: RunWatchdog): RunWatchdog {
+  return { ...watchdog, run: undefined };
 }

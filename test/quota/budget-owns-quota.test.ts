@@ -7,8 +7,8 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchSummary, declareQuotas, quotaView } from '../../src/batch-client/index.js';
-import type { QuotaDeclaration } from '../../src/shared/types.js';
-import { createStagedWorker } from '../../src/worker.js';
+import type { QuotaDeclaration } from '../../src/model/types.js';
+import { createStagedWorker } from '../../src/worker/main.js';
 import { until } from '../helpers/processes.js';
 import { tempDir, writeScript } from '../helpers/scripts.js';
 import {
