@@ -345,7 +345,7 @@ export interface Declaration {
   fromBatch?: boolean;
 }
 
-/** What the budget says of its quota (its declaration query): what runs and slot requests go by. */
+/** What the budget says of its quota (from its state, as its view carries it): what runs and slot requests go by. */
 export interface DeclaredQuota {
   limit: number;
   windowMs: number;

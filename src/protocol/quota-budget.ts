@@ -4,7 +4,7 @@
  */
 import type { SlotRequest } from '../budget/slots.js';
 import type { QuotaView } from '../budget/slots.js';
-import type { Declaration, DeclaredQuota, Grant, GrantRequest } from '../budget/window.js';
+import type { Declaration, Grant, GrantRequest } from '../budget/window.js';
 import { query, signal, update } from './define.js';
 
 export const BUDGET_WORKFLOW = 'quotaBudgetWorkflow';
@@ -17,8 +17,6 @@ export function budgetWorkflowId(taskQueue: string, quota: string): string {
 export const grantCallsUpdate = update<Grant, [GrantRequest]>('grantCalls');
 export const rateLimitedSignal = signal<[{ retryAfterMs?: number }]>('rateLimited');
 export const budgetQuery = query<QuotaView>('budget');
-/** The quota as the budget owns it: what a run's hosts and an experiment's slots go by. */
-export const declarationQuery = query<DeclaredQuota>('declaration');
 /**
  * An experiment workflow asks for one of the quota's `maxConcurrent` slots (by an activity). Requests of batches
  * submitted before the budget owned its quota carry their own `maxConcurrent`: the budget's declared one wins.

@@ -7,13 +7,13 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { QuotaDeclaration } from '../model/types.js';
 import {
   BUDGET_WORKFLOW,
+  budgetQuery,
   budgetWorkflowId,
-  declarationQuery,
   declareSignal,
   grantCallsUpdate,
   rateLimitedSignal,
 } from '../protocol/quota-budget.js';
-import { newBudget, type DeclaredQuota, type Grant, type SettledGrant } from '../budget/window.js';
+import { declaredQuota, newBudget, type DeclaredQuota, type Grant, type SettledGrant } from '../budget/window.js';
 
 /** How long a worker goes by what a budget said of its quota: a new submit's hosts reach new runs this soon. */
 export const DECLARATION_CACHE_MS = 10_000;
@@ -51,12 +51,16 @@ export class BudgetClient {
     await this.handle(quota).signal(rateLimitedSignal, { retryAfterMs });
   }
 
-  /** The quota as its budget declares it, asked at most every DECLARATION_CACHE_MS; undefined: no budget. */
+  /**
+   * The quota as its budget declares it, asked at most every DECLARATION_CACHE_MS; undefined: no budget. Asked by
+   * the budget's view, which every release's budget answers (one still run by an older worker, too).
+   */
   async declared(quota: string): Promise<DeclaredQuota | undefined> {
     const cached = this.declarations.get(quota);
     if (cached && Date.now() - cached.at < DECLARATION_CACHE_MS) return cached.declared;
     const declared = this.handle(quota)
-      .query(declarationQuery)
+      .query(budgetQuery)
+      .then((view) => (view.state ? declaredQuota(view.state) : { limit: view.limit, windowMs: view.windowMs }))
       .catch((err: unknown) => {
         if (err instanceof WorkflowNotFoundError) return undefined;
         this.declarations.delete(quota); // not answered (no worker yet, say): asked again next time

@@ -23,7 +23,6 @@ import { newSlots, releaseSlot, requestSlot, resizeSlots, slotView, type SlotSta
 import { quotaSlotGrantedSignal } from '../protocol/messages.js';
 import {
   budgetQuery,
-  declarationQuery,
   declareSignal,
   grantCallsUpdate,
   pauseSignal,
@@ -36,7 +35,6 @@ import {
   RULES_AIMD,
   budgetView,
   declare,
-  declaredQuota,
   forgetExpired,
   grantCalls,
   pauseUntil,
@@ -87,7 +85,6 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
     },
   });
   setHandler(rateLimitedSignal, ({ retryAfterMs }) => reportRateLimited(budget, retryAfterMs, Date.now()));
-  setHandler(declarationQuery, () => declaredQuota(budget));
   // the state lets a reader compute the view at its own now: the workflow's clock stops between tasks
   setHandler(budgetQuery, () => ({
     ...budgetView(budget, Date.now()),

@@ -122,9 +122,10 @@ export async function quotaBatchStateFor(
   env: TestServer,
   settings: BatchSettings,
   quotas: Record<string, QuotaDeclaration>,
+  batchId?: string,
 ): Promise<BatchState> {
   await declareQuotas(env.client.workflow, settings.taskQueue, quotas);
-  return batchStateFor(settings, undefined, quotas);
+  return batchStateFor(settings, batchId, quotas);
 }
 
 /** A batch of one test: its own task queue, settings and state. */
