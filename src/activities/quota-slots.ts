@@ -46,6 +46,7 @@ export async function requestQuotaSlot(ask: SlotAsk | DeclaredSlotAsk, budgets: 
   });
   return true;
 }
+
 /** The workflows among `ids` that are closed or gone. */
 export async function closedWorkflows(ids: string[]): Promise<string[]> {
   const { client } = Context.current();

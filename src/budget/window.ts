@@ -352,18 +352,11 @@ export interface DeclaredQuota {
   /** Absent until a submit declared the quota (a budget started by an older release's agent or batch). */
   hosts?: string[];
   maxConcurrent?: number;
-  declaredAt?: number;
 }
 
 export function declaredQuota(budget: BudgetState): DeclaredQuota {
-  const { limit, windowMs, hosts, maxConcurrent, declaredAt } = budget;
-  return {
-    limit,
-    windowMs,
-    ...(hosts ? { hosts } : {}),
-    ...(maxConcurrent !== undefined ? { maxConcurrent } : {}),
-    ...(declaredAt !== undefined ? { declaredAt } : {}),
-  };
+  const { limit, windowMs, hosts, maxConcurrent } = budget;
+  return { limit, windowMs, ...(hosts ? { hosts } : {}), ...(maxConcurrent !== undefined ? { maxConcurrent } : {}) };
 }
 
 /**

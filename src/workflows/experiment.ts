@@ -143,7 +143,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 
   // Experiments started before quota slots existed run on without them (their histories have no slot request).
   const takesSlots = patched(QUOTA_SLOTS_PATCH);
-  /** The quotas whose slot it holds or waits for, to release when it closes. */
+  // the quotas whose slot it holds or waits for, to release when it closes
   let slotQuotas = takesSlots && settings.quotas ? slotQuotasOf(input.experiment, settings) : [];
   const slotsGranted = new Set<string>();
   setHandler(quotaSlotGrantedSignal, ({ quota }) => {
