@@ -10,7 +10,15 @@ import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { RunFiles, type RunExit, type RunProgress, type RunSpec, type RunStarted } from '../keeper/run-files.js';
+import {
+  RunFiles,
+  runQuotaOf,
+  type RunExit,
+  type RunProgress,
+  type RunQuota,
+  type RunSpec,
+  type RunStarted,
+} from '../keeper/run-files.js';
 import type { QuotaAgent } from '../quota/agent.js';
 import type { WorkerMetrics } from '../machine/metrics.js';
 import { runTreeFor } from '../keeper/run-tree.js';
@@ -69,7 +77,7 @@ export async function holdRun(
 ): Promise<RunEnding> {
   options.held.add(location.runKey);
   // An adopted run keeps asking for quota calls with the secret it was started with.
-  const quota = (await files.readJson<RunSpec>(files.spec))?.quota;
+  const quota = runQuotaOf(await files.readJson<RunSpec>(files.spec));
   if (quota) await options.quotaAgent.register(quota);
   const countCalls = options.metrics.quotaCallsWatcher();
   const runDir = watchRunDir(files.dir);
@@ -89,8 +97,8 @@ export async function holdRun(
 }
 
 /** Each quota the run may draw from with its granted calls, 0 included: a measured 0 is an estimate too. */
-function callsOfRun(agent: QuotaAgent, quota: NonNullable<RunSpec['quota']>): Record<string, number> | undefined {
-  const names = Object.keys(quota.quotas);
+function callsOfRun(agent: QuotaAgent, quota: RunQuota): Record<string, number> | undefined {
+  const names = quota.quotas;
   if (!names.length) return undefined;
   const granted = agent.callsOf(quota.token) ?? {};
   return Object.fromEntries(names.map((name) => [name, granted[name] ?? 0]));

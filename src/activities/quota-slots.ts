@@ -1,29 +1,50 @@
-/** Activities behind quota slots: asking a budget (started if need be) for a slot, and finding closed holders. */
+/** Activities behind quota slots: a slot from a budget that declares a `maxConcurrent`, and closed holders. */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { QuotaDeclaration } from '../model/types.js';
 import { BUDGET_WORKFLOW, budgetWorkflowId, slotRequestSignal } from '../protocol/quota-budget.js';
+import { NoBudgetError, type BudgetClient } from '../quota/budget-client.js';
 import { newBudget } from '../budget/window.js';
 
-interface SlotAsk {
+export interface SlotAsk {
   quota: string;
-  declaration: QuotaDeclaration;
-  maxConcurrent: number;
   taskQueue: string;
   priorityKey: number;
 }
 
-/** Asks a quota's budget for a slot for the calling experiment workflow; the grant comes back by signal. */
-export async function requestQuotaSlot(ask: SlotAsk): Promise<void> {
+/** As experiments of a batch submitted before the budgets owned their quotas ask: with their batch's declaration. */
+export interface DeclaredSlotAsk extends SlotAsk {
+  declaration: QuotaDeclaration;
+  maxConcurrent: number;
+}
+
+/**
+ * Asks a quota's budget for a slot for the calling experiment workflow when the budget declares a `maxConcurrent`;
+ * the grant comes back by signal. Returns whether a slot was asked for (false: the quota caps nothing).
+ */
+export async function requestQuotaSlot(ask: SlotAsk | DeclaredSlotAsk, budgets: BudgetClient): Promise<boolean> {
   const context = Context.current();
-  const { quota, declaration, maxConcurrent, taskQueue, priorityKey } = ask;
-  await context.client.workflow.signalWithStart(BUDGET_WORKFLOW, {
-    workflowId: budgetWorkflowId(taskQueue, quota),
-    taskQueue,
-    args: [newBudget(quota, declaration.limit, declaration.windowMs)],
-    signal: slotRequestSignal,
-    signalArgs: [{ holder: context.info.workflowExecution!.workflowId, priorityKey, maxConcurrent }],
+  const holder = context.info.workflowExecution!.workflowId;
+  const { quota, taskQueue, priorityKey } = ask;
+  if ('declaration' in ask) {
+    const { declaration, maxConcurrent } = ask;
+    await context.client.workflow.signalWithStart(BUDGET_WORKFLOW, {
+      workflowId: budgetWorkflowId(taskQueue, quota),
+      taskQueue,
+      args: [newBudget(quota, declaration.limit, declaration.windowMs)],
+      signal: slotRequestSignal,
+      signalArgs: [{ holder, priorityKey, maxConcurrent }],
+    });
+    return true;
+  }
+  const declared = await budgets.declared(quota);
+  if (!declared) throw new NoBudgetError(quota); // retried by the workflow until a submit declares the quota
+  if (declared.maxConcurrent === undefined) return false;
+  await context.client.workflow.getHandle(budgetWorkflowId(taskQueue, quota)).signal(slotRequestSignal, {
+    holder,
+    priorityKey,
   });
+  return true;
 }
 
 /** The workflows among `ids` that are closed or gone. */

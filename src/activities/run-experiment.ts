@@ -20,7 +20,6 @@ import {
   type RunLocation,
   type RunLostDetails,
   type RunOutcome,
-  type QuotaDeclaration,
 } from '../model/types.js';
 import { NotRunnableError, RunLostError } from '../errors.js';
 import { holdRun, type ShutdownMode, type RunEnding } from './hold-run.js';
@@ -34,8 +33,9 @@ import { runFilesOf, type RunsLayout } from '../machine/runs-layout.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerContact } from '../machine/server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
-import { closedWorkflows, requestQuotaSlot } from './quota-slots.js';
+import { closedWorkflows, requestQuotaSlot, type DeclaredSlotAsk, type SlotAsk } from './quota-slots.js';
 import type { QuotaAgent } from '../quota/agent.js';
+import { NoBudgetError, type BudgetClient } from '../quota/budget-client.js';
 import type { WorkerMetrics } from '../machine/metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
 import { NoRoomError, type ResourceLedger } from '../machine/capacity.js';
@@ -62,6 +62,8 @@ export interface ActivityOptions {
   held: Set<string>;
   /** Grants calls of quotas to this machine's runs. */
   quotaAgent: QuotaAgent;
+  /** What each quota's budget declares (the hosts a run meters, a quota's `maxConcurrent`). */
+  budgets: BudgetClient;
   metrics: WorkerMetrics;
   /** Counts the machine resources (`--resources`) its runs hold. */
   resources: ResourceLedger;
@@ -72,7 +74,7 @@ export interface ActivityOptions {
 export function createActivities(options: ActivityOptions) {
   return {
     writeBatchSummary,
-    requestQuotaSlot,
+    requestQuotaSlot: (ask: SlotAsk | DeclaredSlotAsk) => requestQuotaSlot(ask, options.budgets),
     closedWorkflows,
 
     /**
@@ -221,6 +223,7 @@ async function start(
 ): Promise<number> {
   const { settings, experiment, batchId } = input;
   // Before any process exists, the server must know where it will: a lost worker's run is then adopted, never doubled.
+  const quotaHosts = await quotaHostsOf(input, options.budgets); // a quota without a budget: the run waits
   const askedAt = Date.now();
   await recordHeartbeatNow(context, { ...location, host: hostname(), startedAt: askedAt });
   // The lease is renewed as of the last contact: a probe still failing since a cut must not make it old at once.
@@ -229,8 +232,8 @@ async function start(
   await mkdir(path.dirname(logFile), { recursive: true });
   await mkdir(resultsDir, { recursive: true });
   await files.renewLease(Date.now());
-  const quotas = quotasOf(input);
   const socket = options.quotaAgent.runSocket(location.runKey);
+  const quotas = Object.keys(quotaHosts);
   const quota = { token: randomBytes(24).toString('hex'), experiment: experiment.name, quotas, socket };
   const spec: RunSpec = {
     runId: location.runKey,
@@ -257,7 +260,7 @@ async function start(
         STAGED_MACHINE_ID: options.machineId,
         STAGED_RESULTS_DIR: resultsDir,
         PYTHONUNBUFFERED: '1',
-        ...quotaEnvironment(process.env, socket, quota.token, quotas, experiment.metering),
+        ...quotaEnvironment(process.env, socket, quota.token, quotaHosts, experiment.metering),
       }),
     )
     .catch((err: unknown) => {
@@ -268,12 +271,26 @@ async function start(
   return keeperPid;
 }
 
-/** The declarations of the quotas the experiment draws from (its `Quota:` line), as its batch carries them. */
-function quotasOf({ experiment, settings }: RunInput): Record<string, QuotaDeclaration> {
-  const declared = settings.quotas ?? {};
-  return Object.fromEntries(
-    (experiment.quotas ?? []).flatMap((name) => (declared[name] ? [[name, declared[name]]] : [])),
+/**
+ * The quotas the experiment draws from (its `Quota:` line), with the hosts their budgets meter. A batch submitted
+ * before the budgets owned their quotas carries its declarations: they serve a budget no submit declared.
+ */
+async function quotaHostsOf({ experiment, settings }: RunInput, budgets: BudgetClient) {
+  const hosts = await Promise.all(
+    (experiment.quotas ?? []).map(async (name) => {
+      const declared = await budgets.declared(name);
+      if (declared?.hosts) return declared.hosts;
+      const ofBatch = settings.quotas?.[name];
+      if (!ofBatch) {
+        if (!declared) throw new NoBudgetError(name);
+        // started by hand (quota pause) after its budget was terminated: unmetered calls would overrun it
+        throw new Error(`quota ${name}: no submit declared its hosts since its budget started; a submit using it does`);
+      }
+      if (!declared) await budgets.startForBatch(name, ofBatch);
+      return ofBatch.hosts;
+    }),
   );
+  return Object.fromEntries((experiment.quotas ?? []).map((name, index) => [name, hosts[index]]));
 }
 
 /** A heartbeat the server has acknowledged (the SDK's own heartbeats are sent in the background). */

@@ -11,7 +11,7 @@ const DECLARATION_QUERY_MS = 3_000;
 
 /** One view per quota of the batch, as of now; a budget not started yet or not answering is left out. */
 export async function quotaViews(client: WorkflowClient, state: BatchState): Promise<QuotaView[]> {
-  const names = Object.keys(state.settings.quotas ?? {});
+  const names = [...new Set(state.experiments.flatMap((experiment) => experiment.quotas ?? []))];
   const views = await Promise.all(names.map((name) => quotaView(client, state.settings.taskQueue, name)));
   return views.filter((view): view is QuotaView => view !== undefined);
 }

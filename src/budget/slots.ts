@@ -17,7 +17,7 @@ export interface SlotState {
   holders: string[];
   /** Served by priority, then in order of arrival. */
   waiting: SlotRequest[];
-  /** As the last request declared it. */
+  /** As the budget's declaration says (before, as the last request declared it). */
   maxConcurrent: number;
 }
 
@@ -36,6 +36,12 @@ export function requestSlot(slots: SlotState, request: SlotRequest, maxConcurren
     const before = slots.waiting.findIndex((waiting) => waiting.priorityKey > request.priorityKey);
     slots.waiting.splice(before === -1 ? slots.waiting.length : before, 0, request);
   }
+  return fillSlots(slots);
+}
+
+/** A new `maxConcurrent` declared by submit: returns the holders a raised one lets in at once. */
+export function resizeSlots(slots: SlotState, maxConcurrent: number): string[] {
+  slots.maxConcurrent = maxConcurrent;
   return fillSlots(slots);
 }
 

@@ -113,9 +113,12 @@ export interface SettledGrant {
 
 export interface GrantRequest {
   calls: number;
-  /** The limit as the asking batch declares it: a changed declaration replaces the budget's. */
-  limit: number;
-  windowMs: number;
+  /**
+   * Sent only by agents before the budget owned its quota (from their batch's declaration): a budget no submit
+   * declared takes it. Today's agents send neither: the budget's own declaration rules.
+   */
+  limit?: number;
+  windowMs?: number;
   /** The asking agent's earlier grants, settled: each then occupies its window less (or not at all). */
   settled?: SettledGrant[];
 }
@@ -174,15 +177,18 @@ export function callsInWindow(budget: BudgetState, now: number): number {
 
 /** Grants as many of the calls as the window allows now, and says when to ask again for the rest. */
 export function grantCalls(budget: BudgetState, request: GrantRequest, now: number): Grant {
-  if (budget.rules !== RULES_AIMD) {
-    if (request.limit !== budget.limit || request.windowMs !== budget.windowMs) {
-      budget.limit = request.limit;
-      budget.windowMs = request.windowMs;
-      budget.effectiveLimit = request.limit;
+  const { limit, windowMs } = request;
+  if (typeof limit === 'number' && typeof windowMs === 'number') {
+    if (budget.rules !== RULES_AIMD) {
+      if (limit !== budget.limit || windowMs !== budget.windowMs) {
+        budget.limit = limit;
+        budget.windowMs = windowMs;
+        budget.effectiveLimit = limit;
+      }
+    } else if (budget.declaredAt === undefined) {
+      // declared by no submit yet (an agent of a batch submitted before budgets owned their declaration): the ask's
+      declare(budget, { limit, windowMs }, now);
     }
-  } else if (budget.declaredAt === undefined && typeof request.limit === 'number') {
-    // declared by no submit yet (a batch submitted before budgets owned their declaration): the ask's
-    declare(budget, { limit: request.limit, windowMs: request.windowMs }, now);
   }
   settle(budget, request.settled);
   if (budget.pausedUntil > now) return { granted: 0, retryAt: budget.pausedUntil };
@@ -335,14 +341,32 @@ export interface Declaration {
   windowMs: number;
   hosts?: string[];
   maxConcurrent?: number;
+  /** Sent by a run of a batch submitted before budgets owned their quotas: it counts only while no submit declared. */
+  fromBatch?: boolean;
+}
+
+/** What the budget says of its quota (from its state, as its view carries it): what runs and slot requests go by. */
+export interface DeclaredQuota {
+  limit: number;
+  windowMs: number;
+  /** Absent until a submit declared the quota (a budget started by an older release's agent or batch). */
+  hosts?: string[];
+  maxConcurrent?: number;
+}
+
+export function declaredQuota(budget: BudgetState): DeclaredQuota {
+  const { limit, windowMs, hosts, maxConcurrent } = budget;
+  return { limit, windowMs, ...(hosts ? { hosts } : {}), ...(maxConcurrent !== undefined ? { maxConcurrent } : {}) };
 }
 
 /**
  * Writes the quota's declaration (at submit): a changed one is an event of the history. The lowering a
  * 429 taught is kept (capped by the new limit) while the window stays the same, and climbs back from there.
+ * Not by submit (an older batch's), it counts only while no submit has declared the quota.
  */
 export function declare(budget: BudgetState, declaration: Declaration, now: number, bySubmit = false): boolean {
   const { limit, windowMs } = declaration;
+  if (!bySubmit && budget.declaredAt !== undefined) return false;
   if (bySubmit) {
     budget.declaredAt = now;
     budget.hosts = declaration.hosts;

@@ -1,7 +1,7 @@
 /** A batch's settings from `submit`'s validated options, and its id when none is given. */
 import path from 'node:path';
 import { taskQueueSetting } from '../settings.js';
-import type { BatchSettings, QuotaDeclaration } from '../model/types.js';
+import type { BatchSettings } from '../model/types.js';
 import type { OptionsOf } from './command-table.js';
 
 /** History length at which a batch continues as new: well under Temporal's 10,240-event warning. */
@@ -11,7 +11,6 @@ export function toBatchSettings(
   options: OptionsOf<'submit'>,
   workDir: string,
   searchAttributes: boolean,
-  quotas: Record<string, QuotaDeclaration> = {},
 ): BatchSettings {
   return {
     maxConcurrent: options.maxConcurrent,
@@ -26,7 +25,6 @@ export function toBatchSettings(
     taskQueue: taskQueueSetting(),
     historyLimit: options.historyLimit ?? DEFAULT_HISTORY_LIMIT,
     searchAttributes,
-    ...(Object.keys(quotas).length ? { quotas } : {}),
   };
 }
 

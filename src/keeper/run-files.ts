@@ -6,7 +6,6 @@
 import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Progress } from '../model/progress.js';
-import type { QuotaDeclaration } from '../model/types.js';
 
 /** What the keeper runs and how; written once by the worker before the keeper starts. */
 export interface RunSpec {
@@ -22,15 +21,28 @@ export interface RunSpec {
   /** The keeper stops the run when its lease has not been renewed for this long. */
   leaseTimeoutMs: number;
   /** The run's secret for the quota agent and the quotas it may draw from (re-registered by an adopting worker). */
-  quota?: {
-    token: string;
-    experiment: string;
-    quotas: Record<string, QuotaDeclaration>;
-    /** The run's STAGED_QUOTA_SOCKET: a link its holder points at its own agent (absent: started before links). */
-    socket?: string;
+  quota?: Omit<RunQuota, 'quotas'> & {
+    /** Names; a run started before the budgets owned their quotas holds its batch's declarations, by name. */
+    quotas: string[] | Record<string, unknown>;
   };
   /** Machine resources the run holds (`Requires:`): a worker restarted here counts them before adopting it. */
   requires?: Record<string, number>;
+}
+
+/** What the quota agent knows of a run: its secret, the quotas it may draw from, and its socket link. */
+export interface RunQuota {
+  token: string;
+  experiment: string;
+  quotas: string[];
+  /** The run's STAGED_QUOTA_SOCKET: a link its holder points at its own agent (absent: started before links). */
+  socket?: string;
+}
+
+/** The quota part of a run's spec, whichever release wrote it. */
+export function runQuotaOf(spec: RunSpec | undefined): RunQuota | undefined {
+  const quota = spec?.quota;
+  if (!quota) return undefined;
+  return { ...quota, quotas: Array.isArray(quota.quotas) ? quota.quotas : Object.keys(quota.quotas) };
 }
 
 export type KillMode = 'cgroup' | 'process-scan';

@@ -1,7 +1,14 @@
 /** The runs kept on this machine for one task queue, as their directories tell (runs-layout.ts). */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { RunFiles, type RunExit, type RunSpec, type RunStarted } from '../keeper/run-files.js';
+import {
+  RunFiles,
+  runQuotaOf,
+  type RunExit,
+  type RunQuota,
+  type RunSpec,
+  type RunStarted,
+} from '../keeper/run-files.js';
 import { keeperAlive } from './keeper-launch.js';
 
 export interface MachineRun {
@@ -38,12 +45,12 @@ async function* runsIn(runsDir: string): AsyncGenerator<MachineRun> {
 }
 
 /** The quota secret, quotas and socket of a run whose keeper still runs it here; undefined once it ended. */
-export async function liveRunQuota(runsDir: string, runKey: string): Promise<RunSpec['quota']> {
+export async function liveRunQuota(runsDir: string, runKey: string): Promise<RunQuota | undefined> {
   const files = new RunFiles(path.join(runsDir, runKey));
   if ((await files.readJson<RunExit>(files.exit)) !== undefined) return undefined;
   const started = await files.readJson<RunStarted>(files.state);
   if (!started || !keeperAlive(started.keeperPid, files)) return undefined;
-  return (await files.readJson<RunSpec>(files.spec))?.quota;
+  return runQuotaOf(await files.readJson<RunSpec>(files.spec));
 }
 
 /** The run keys of the runs directory (one directory per run). */
@@ -52,10 +59,10 @@ export async function machineRunKeys(runsDir: string): Promise<string[]> {
 }
 
 /** The quota secret and quotas of a run kept here, found by its token (the run's spec holds them). */
-export async function runQuotasByToken(runsDirs: RunsDirs, token: string): Promise<RunSpec['quota']> {
+export async function runQuotasByToken(runsDirs: RunsDirs, token: string): Promise<RunQuota | undefined> {
   for await (const run of machineRuns(runsDirs)) {
     if (run.ended) continue;
-    const quota = (await run.files.readJson<RunSpec>(run.files.spec))?.quota;
+    const quota = runQuotaOf(await run.files.readJson<RunSpec>(run.files.spec));
     if (quota?.token === token) return quota;
   }
   return undefined;

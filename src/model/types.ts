@@ -42,7 +42,8 @@ export interface ExperimentSpec {
 
 /**
  * A quota as declared in staged.config.json: at most `limit` calls in any window of `windowMs`,
- * counted when each call is made, across every batch and machine.
+ * counted when each call is made, across every batch and machine. `submit` hands it to the quota's
+ * budget workflow, which owns it from then on.
  */
 export interface QuotaDeclaration {
   limit: number;
@@ -74,7 +75,10 @@ export interface BatchSettings {
   historyLimit: number;
   /** Whether the namespace has staged's search attributes registered. */
   searchAttributes: boolean;
-  /** The quotas this batch's experiments use, by name; absent when none does. */
+  /**
+   * Only in batches submitted before each quota's budget owned it: their quotas' declarations, by name. Today's
+   * batches carry none: an experiment names its quotas (`ExperimentSpec.quotas`), and their budgets say the rest.
+   */
   quotas?: Record<string, QuotaDeclaration>;
 }
 

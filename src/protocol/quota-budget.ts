@@ -17,15 +17,18 @@ export function budgetWorkflowId(taskQueue: string, quota: string): string {
 export const grantCallsUpdate = update<Grant, [GrantRequest]>('grantCalls');
 export const rateLimitedSignal = signal<[{ retryAfterMs?: number }]>('rateLimited');
 export const budgetQuery = query<QuotaView>('budget');
-/** An experiment workflow asks for one of the quota's `maxConcurrent` slots (sent with start by an activity). */
-export const slotRequestSignal = signal<[SlotRequest & { maxConcurrent: number }]>('slotRequest');
+/**
+ * An experiment workflow asks for one of the quota's `maxConcurrent` slots (by an activity). Requests of batches
+ * submitted before the budget owned its quota carry their own `maxConcurrent`: the budget's declared one wins.
+ */
+export const slotRequestSignal = signal<[SlotRequest & { maxConcurrent?: number }]>('slotRequest');
 /** An experiment workflow gives its slot back, or withdraws its request, when it closes. */
 export const slotReleaseSignal = signal<[{ holder: string }]>('slotRelease');
 
 /** A pause set by hand: until that time (epoch ms), or, with 0, ended now. */
 export const pauseSignal = signal<[{ untilMs: number }]>('pause');
 
-/** `submit` writes the quota's declaration (signal-with-start): the budget owns it, agents' asks no longer do. */
+/** `submit` writes the quota's declaration (signal-with-start): the budget owns it from then on. */
 export const declareSignal = signal<[Declaration]>('declare');
 
 /** `staged quota reset`: the effective limit back to the declared one, and no pause. */

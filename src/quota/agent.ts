@@ -9,17 +9,11 @@ import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { oneLine } from '../errors.js';
-import type { QuotaDeclaration } from '../model/types.js';
-import type { BudgetClient } from './budget-client.js';
+import type { RunQuota } from '../keeper/run-files.js';
+import { NoBudgetError, type BudgetClient } from './budget-client.js';
 import { agentSocketPath, runSocketPath } from './run-environment.js';
 import { linkTarget, pointLink, socketAnswers } from './run-links.js';
-import { GRANT_LIFETIME_MS, type SettledGrant } from '../budget/window.js';
-
-/** What the agent knows of a run: which quotas it may draw from. */
-export interface RunQuotas {
-  experiment: string;
-  quotas: Record<string, QuotaDeclaration>;
-}
+import { GRANT_LIFETIME_MS, type Declaration, type SettledGrant } from '../budget/window.js';
 
 /** From handing a grant to a waiting call to that call reaching the API: what a grant's lifetime keeps for it. */
 const HAND_OUT_MARGIN_MS = 150;
@@ -30,6 +24,8 @@ const LATEST_HAND_OUT_MS = GRANT_LIFETIME_MS - HAND_OUT_MARGIN_MS;
 export const MAX_ASKS_IN_FLIGHT = 4;
 /** The budget answers with when to ask again; never wait longer than this before trying (a pause may end early). */
 const MAX_RETRY_WAIT_MS = 5_000;
+/** A quota without a budget (terminated by hand) is asked again this often: a submit using it starts one. */
+const NO_BUDGET_WAIT_MS = 5_000;
 const MAX_BODY_BYTES = 4_096;
 /** A run that ends this long after its refused call's pause (Retry-After) failed on its own, not for the refusal. */
 export const REFUSED_END_MS = 60_000;
@@ -45,7 +41,7 @@ const ASK_ROUND_TRIP_MS = 100;
  * whichever is more (at least one call each): a worker that dies holding them wastes at most that much of a window,
  * or MAX_ASKS_IN_FLIGHT calls under a small limit.
  */
-export function maxAsk(declaration: QuotaDeclaration): number {
+export function maxAsk(declaration: Pick<Declaration, 'limit' | 'windowMs'>): number {
   const onePercent = declaration.limit / 100;
   const oneRoundTrip = (declaration.limit * ASK_ROUND_TRIP_MS) / declaration.windowMs;
   return Math.max(1, Math.floor(Math.max(onePercent, oneRoundTrip) / MAX_ASKS_IN_FLIGHT));
@@ -75,16 +71,18 @@ class QuotaLine {
   /** Answers dropped because they took too long to arrive. */
   late = 0;
 
+  /** The calls of one ask (maxAsk of the budget's declaration); 1 until the budget has said it. */
+  private askSize = 1;
+
   constructor(
     private readonly name: string,
-    private declaration: QuotaDeclaration,
     private readonly budgets: BudgetClient,
     private readonly log: (line: string) => void,
   ) {}
 
   /** Resolves once `calls` are granted; `abandon` takes the request back (its script went away). */
-  take(calls: number, declaration: QuotaDeclaration): { granted: Promise<void>; abandon: () => void } {
-    this.declaration = declaration;
+  take(calls: number, askSize: number): { granted: Promise<void>; abandon: () => void } {
+    this.askSize = askSize;
     let waiter!: Waiter;
     const granted = new Promise<void>((resolve) => {
       waiter = { remaining: calls, granted: resolve };
@@ -120,7 +118,7 @@ class QuotaLine {
       return;
     }
     while (this.asksInFlight < MAX_ASKS_IN_FLIGHT && this.unasked() > 0) {
-      const calls = Math.min(this.unasked(), maxAsk(this.declaration));
+      const calls = Math.min(this.unasked(), this.askSize);
       this.asked += calls;
       this.asksInFlight++;
       void this.ask(calls); // settles itself: errors are logged and asked again
@@ -131,7 +129,7 @@ class QuotaLine {
     try {
       const askedAt = performance.now();
       const settled = this.settled.splice(0);
-      const grant = await this.budgets.grant(this.name, this.declaration, calls, settled);
+      const grant = await this.budgets.grant(this.name, calls, settled);
       const answeredInMs = performance.now() - askedAt;
       let used = 0;
       if (answeredInMs > LATEST_HAND_OUT_MS) {
@@ -149,8 +147,9 @@ class QuotaLine {
         this.notBefore = Math.max(this.notBefore, Date.now() + Math.min(MAX_RETRY_WAIT_MS, grant.retryAt - Date.now()));
       }
     } catch (err) {
-      this.log(`quota ${this.name}: the budget did not answer (${oneLine(err)}); asking again in 1s`);
-      this.notBefore = Math.max(this.notBefore, Date.now() + 1_000);
+      const waitMs = err instanceof NoBudgetError ? NO_BUDGET_WAIT_MS : 1_000;
+      this.log(`quota ${this.name}: the budget did not answer (${oneLine(err)}); asking again in ${waitMs / 1000}s`);
+      this.notBefore = Math.max(this.notBefore, Date.now() + waitMs);
     } finally {
       this.asked -= calls;
       this.asksInFlight--;
@@ -189,12 +188,8 @@ class RequestError extends Error {
   }
 }
 
-/** What the agent knows of a run it serves: its token, quotas, and the link its scripts connect to. */
-export interface ServedRun extends RunQuotas {
-  token: string;
-  /** The run's STAGED_QUOTA_SOCKET; absent for a run started before links (it uses the legacy shared path). */
-  socket?: string;
-}
+/** What the agent knows of a run it serves: its token, the quotas it names, the link its scripts connect to. */
+export type ServedRun = RunQuota;
 
 /** The runs kept on this machine, as the agent tends those nobody holds (machine-runs.ts). */
 export interface MachineRunsView {
@@ -415,9 +410,8 @@ export class QuotaAgent {
       const { token, run } = await this.runOf(request);
       const body = await readJson(request);
       const quota = typeof body.quota === 'string' ? body.quota : '';
-      const declaration = run.quotas[quota];
-      if (!declaration) {
-        const declared = Object.keys(run.quotas).join(', ') || 'none';
+      if (!run.quotas.includes(quota)) {
+        const declared = run.quotas.join(', ') || 'none';
         throw new RequestError(
           403,
           `${run.experiment} does not use quota "${quota}" (its Quota: line names ${declared})`,
@@ -425,16 +419,22 @@ export class QuotaAgent {
       }
       if (request.method === 'POST' && request.url === '/acquire') {
         const calls = body.calls ?? 1;
-        if (typeof calls !== 'number' || !Number.isInteger(calls) || calls < 1 || calls > declaration.limit) {
-          throw new RequestError(400, `calls must be an integer from 1 to the limit, ${declaration.limit}`);
+        // The budget's own declaration, not the run's: a limit changed by a later submit applies to running batches.
+        const declared = await this.budgets.declared(quota).catch(() => undefined);
+        const limit = declared?.limit ?? Number.MAX_SAFE_INTEGER;
+        if (typeof calls !== 'number' || !Number.isInteger(calls) || calls < 1 || calls > limit) {
+          throw new RequestError(
+            400,
+            `calls must be an integer from 1 to the limit${declared ? `, ${declared.limit}` : ''}`,
+          );
         }
-        await this.acquire(token, quota, declaration, calls, response);
+        await this.acquire(token, quota, declared ? maxAsk(declared) : 1, calls, response);
         if (!response.destroyed) this.count(token, quota, calls);
         reply(response, 200, { granted: calls });
       } else if (request.method === 'POST' && request.url === '/rate-limited') {
         const seconds = body.retryAfterSeconds;
         const retryAfterMs = typeof seconds === 'number' && seconds >= 0 ? seconds * 1000 : undefined;
-        this.lineOf(quota, declaration).pauseFor(retryAfterMs ?? 1_000);
+        this.lineOf(quota).pauseFor(retryAfterMs ?? 1_000);
         this.refusals.set(token, { at: Date.now(), retryAfterMs });
         await this.budgets.reportRateLimited(quota, retryAfterMs);
         reply(response, 204);
@@ -458,7 +458,7 @@ export class QuotaAgent {
    * The run of the request's token, held or tended here. A live run of this machine that another worker holds (a
    * request that raced its link being repointed) is told to ask again: 503, which the clients retry.
    */
-  private async runOf(request: IncomingMessage): Promise<{ token: string; run: RunQuotas }> {
+  private async runOf(request: IncomingMessage): Promise<{ token: string; run: ServedRun }> {
     const token = bearer(request);
     const known = token === undefined ? undefined : (this.runs.get(token) ?? this.tended.get(token));
     if (known) return { token: token!, run: known };
@@ -474,24 +474,18 @@ export class QuotaAgent {
     return { token: found.token, run: found };
   }
 
-  private lineOf(quota: string, declaration: QuotaDeclaration): QuotaLine {
+  private lineOf(quota: string): QuotaLine {
     let line = this.lines.get(quota);
     if (!line) {
-      line = new QuotaLine(quota, declaration, this.budgets, this.log);
+      line = new QuotaLine(quota, this.budgets, this.log);
       this.lines.set(quota, line);
     }
     return line;
   }
 
   /** Waits for the grant; a script that hangs up meanwhile (or a run let go of) takes its request back. */
-  private async acquire(
-    token: string,
-    quota: string,
-    declaration: QuotaDeclaration,
-    calls: number,
-    response: ServerResponse,
-  ) {
-    const { granted, abandon } = this.lineOf(quota, declaration).take(calls, declaration);
+  private async acquire(token: string, quota: string, askSize: number, calls: number, response: ServerResponse) {
+    const { granted, abandon } = this.lineOf(quota).take(calls, askSize);
     const waiting = this.waiting.get(token) ?? new Set<ServerResponse>();
     this.waiting.set(token, waiting.add(response));
     response.once('close', abandon);
@@ -531,6 +525,6 @@ function reply(response: ServerResponse, status: number, body?: object): void {
 }
 
 /** Every run has a link and a token; only one that draws from a quota is worth a line in the worker's log. */
-function usesQuotas(run: { quotas: Record<string, unknown> }): boolean {
-  return Object.keys(run.quotas).length > 0;
+function usesQuotas(run: ServedRun): boolean {
+  return run.quotas.length > 0;
 }

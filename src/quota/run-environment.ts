@@ -3,7 +3,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { QuotaDeclaration } from '../model/types.js';
 import { hostKey } from './declaration.js';
 
 /** staged's Python module and sitecustomize (`python/` in the package), and its `staged-quota` command. */
@@ -52,13 +51,14 @@ export function quotaEnvironment(
   parent: NodeJS.ProcessEnv,
   socketPath: string,
   token: string,
-  quotas: Record<string, QuotaDeclaration>,
+  /** The hosts each quota meters, by quota name. */
+  quotas: Record<string, string[]>,
   metering?: 'manual',
 ): Record<string, string> {
   const environment: Record<string, string> = { STAGED_QUOTA_SOCKET: socketPath, STAGED_QUOTA_TOKEN: token };
   const names = Object.keys(quotas);
   if (!names.length) return environment;
-  const hosts = Object.fromEntries(names.flatMap((name) => quotas[name].hosts.map((host) => [hostKey(host), name])));
+  const hosts = Object.fromEntries(names.flatMap((name) => quotas[name].map((host) => [hostKey(host), name])));
   const prepend = (dir: string, list: string | undefined) => (list ? `${dir}${path.delimiter}${list}` : dir);
   return {
     ...environment,

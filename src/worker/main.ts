@@ -177,6 +177,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     allowedRoots,
     held,
     quotaAgent,
+    budgets,
     metrics,
     resources,
     keepers,

@@ -142,7 +142,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   });
 
   // Experiments started before quota slots existed run on without them (their histories have no slot request).
-  const slotQuotas = patched(QUOTA_SLOTS_PATCH) ? slotQuotasOf(input.experiment, settings) : [];
+  const takesSlots = patched(QUOTA_SLOTS_PATCH);
+  // the quotas whose slot it holds or waits for, to release when it closes
+  let slotQuotas = takesSlots && settings.quotas ? slotQuotasOf(input.experiment, settings) : [];
   const slotsGranted = new Set<string>();
   setHandler(quotaSlotGrantedSignal, ({ quota }) => {
     slotsGranted.add(quota);
@@ -161,9 +163,12 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   };
   try {
     if (slotQuotas.length) {
-      show({ ...record, status: 'waiting-quota' }); // as the batch marked it when it started this experiment
-      await takeQuotaSlots(input, slotQuotas, slotsGranted);
+      // A batch submitted before the budgets owned their quotas knows which cap experiments; it marked it so.
+      show({ ...record, status: 'waiting-quota' });
+      await takeDeclaredSlots(input, slotQuotas, slotsGranted);
       await report({ ...record, status: 'queued' });
+    } else if (takesSlots && !settings.quotas && input.experiment.quotas?.length) {
+      await takeQuotaSlots(input, (quota) => (slotQuotas = [...slotQuotas, quota]), slotsGranted, report, record);
     }
     for (;;) {
       const attemptAt = Date.now();
@@ -236,17 +241,55 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   });
 }
 
+/** A slot that is free is granted within this (a signal from the budget); longer, the experiment shows it waits. */
+const SLOT_GRANT_MS = 1_000;
 /** A budget that lost a request (terminated by hand, say) is asked again after this long. */
 const SLOT_ASK_AGAIN_MS = 5 * 60_000;
 
-/** Waits for a slot of each of the experiment's quotas that have a `maxConcurrent`, across all batches and machines. */
-async function takeQuotaSlots(input: ExperimentInput, quotas: string[], granted: Set<string>): Promise<void> {
-  const { requestQuotaSlot } = proxyActivities<StagedActivities>({
+const slotActivities = (input: ExperimentInput) =>
+  proxyActivities<StagedActivities>({
     taskQueue: input.settings.taskQueue,
     startToCloseTimeout: '1 minute',
     priority: { priorityKey: TEMPORAL_PRIORITY_KEY.critical },
     retry: { maximumInterval: '30 seconds' },
   });
+
+/**
+ * Waits for a slot of each of the experiment's quotas whose budget declares a `maxConcurrent`, across all batches
+ * and machines; `asked` learns each quota it asked for. Shown `waiting-quota` while a slot is not granted.
+ */
+async function takeQuotaSlots(
+  input: ExperimentInput,
+  asked: (quota: string) => void,
+  granted: Set<string>,
+  report: (next: ExperimentRecord) => Promise<void>,
+  record: ExperimentRecord,
+): Promise<void> {
+  const { requestQuotaSlot } = slotActivities(input);
+  let waiting = false;
+  // One quota at a time, in name order: two experiments never each hold a slot the other waits for.
+  for (const quota of [...(input.experiment.quotas ?? [])].sort()) {
+    const ask = {
+      quota,
+      taskQueue: input.settings.taskQueue,
+      priorityKey: TEMPORAL_PRIORITY_KEY[input.experiment.priority],
+    };
+    if (!(await requestQuotaSlot(ask))) continue;
+    asked(quota);
+    // A free slot's grant comes within moments: only a real wait is shown (and lets the batch pass over the quota).
+    if (await condition(() => granted.has(quota), SLOT_GRANT_MS)) continue;
+    if (!waiting) await report({ ...record, status: 'waiting-quota' });
+    waiting = true;
+    while (!(await condition(() => granted.has(quota), SLOT_ASK_AGAIN_MS))) {
+      if (!(await requestQuotaSlot(ask))) break; // its cap was declared away meanwhile
+    }
+  }
+  if (waiting) await report({ ...record, status: 'queued' });
+}
+
+/** As takeQuotaSlots, for a batch submitted before the budgets owned their quotas: with its own declarations. */
+async function takeDeclaredSlots(input: ExperimentInput, quotas: string[], granted: Set<string>): Promise<void> {
+  const { requestQuotaSlot } = slotActivities(input);
   // One quota at a time, in name order: two experiments never each hold a slot the other waits for.
   for (const quota of [...quotas].sort()) {
     const declaration = input.settings.quotas![quota];

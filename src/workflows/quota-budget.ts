@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { StagedActivities } from '../activities/index.js';
 import { TEMPORAL_PRIORITY_KEY } from '../model/types.js';
-import { newSlots, releaseSlot, requestSlot, slotView, type SlotState } from '../budget/slots.js';
+import { newSlots, releaseSlot, requestSlot, resizeSlots, slotView, type SlotState } from '../budget/slots.js';
 import { quotaSlotGrantedSignal } from '../protocol/messages.js';
 import {
   budgetQuery,
@@ -44,8 +44,11 @@ import {
   type GrantRequest,
 } from '../budget/window.js';
 
-/** AIMD: a 429 lowers the limit by at most half, and quiet windows raise it again (quota/window.ts, RULES_AIMD). */
+/** AIMD: a 429 lowers the limit by at most half, and quiet windows raise it again (budget/window.ts, RULES_AIMD). */
 export const QUOTA_AIMD_PATCH = 'quota-aimd';
+
+/** Slots follow the budget's declared `maxConcurrent`, not the requests' (and a new declaration resizes them). */
+export const QUOTA_OWNED_SLOTS_PATCH = 'quota-owned-slots';
 
 /** Updates add about five events each: continue well before Temporal's 10,240-event warning. */
 const HISTORY_LIMIT = 4_000;
@@ -67,8 +70,10 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
     }
   };
   setHandler(slotRequestSignal, ({ holder, priorityKey, maxConcurrent }) => {
-    slots ??= newSlots(maxConcurrent);
-    tellGranted(requestSlot(slots, { holder, priorityKey }, maxConcurrent));
+    const cap = patched(QUOTA_OWNED_SLOTS_PATCH) ? (budget.maxConcurrent ?? maxConcurrent) : maxConcurrent;
+    if (cap === undefined) return tellGranted([holder]); // no cap declared (any more): nothing to wait for
+    slots ??= newSlots(cap);
+    tellGranted(requestSlot(slots, { holder, priorityKey }, cap));
   });
   setHandler(slotReleaseSignal, ({ holder }) => {
     if (slots) tellGranted(releaseSlot(slots, holder));
@@ -77,7 +82,6 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
   setHandler(grantCallsUpdate, (request) => grantCalls(budget, request, Date.now()), {
     validator: (request: GrantRequest) => {
       if (!Number.isInteger(request.calls) || request.calls < 1) throw new Error('calls must be an integer ≥ 1');
-      if (!(request.limit >= 1) || !(request.windowMs > 0)) throw new Error('a limit and a window are required');
     },
   });
   setHandler(rateLimitedSignal, ({ retryAfterMs }) => reportRateLimited(budget, retryAfterMs, Date.now()));
@@ -90,7 +94,12 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
   setHandler(pauseSignal, ({ untilMs }) => pauseUntil(budget, untilMs));
   // A budget still on the legacy rules replays histories of workers that had no such handlers: it takes none.
   if (budget.rules === RULES_AIMD) {
-    setHandler(declareSignal, (declaration) => void declare(budget, declaration, Date.now(), true));
+    setHandler(declareSignal, (declaration) => {
+      declare(budget, declaration, Date.now(), !declaration.fromBatch);
+      if (slots && budget.maxConcurrent !== undefined && patched(QUOTA_OWNED_SLOTS_PATCH)) {
+        tellGranted(resizeSlots(slots, budget.maxConcurrent));
+      }
+    });
     setHandler(resetSignal, () => resetLimit(budget, Date.now()));
   }
   await condition(() => workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested);

@@ -1,5 +1,5 @@
 /** A quota's maxConcurrent slots, as its budget workflow keeps them. */
-import { newSlots, releaseSlot, requestSlot, slotView } from '../../src/budget/slots.js';
+import { newSlots, releaseSlot, requestSlot, resizeSlots, slotView } from '../../src/budget/slots.js';
 
 test('grants up to maxConcurrent, then serves the waiting by priority, then first come', () => {
   const slots = newSlots(2);
@@ -42,4 +42,14 @@ test('a raised maxConcurrent grants the waiting at once; a lowered one lets hold
   expect(releaseSlot(slots, 'a')).toEqual([]);
   expect(releaseSlot(slots, 'b')).toEqual([]);
   expect(releaseSlot(slots, 'c')).toEqual(['d']);
+});
+
+test('a raised maxConcurrent declared by submit lets waiting holders in at once; a lowered one frees no holder', () => {
+  const slots = newSlots(1);
+  for (const holder of ['a', 'b', 'c']) requestSlot(slots, { holder, priorityKey: 3 }, 1);
+  expect(resizeSlots(slots, 2)).toEqual(['b']);
+  expect(resizeSlots(slots, 1)).toEqual([]);
+  expect(slotView(slots)).toEqual({ maxConcurrent: 1, running: 2, waiting: 1 });
+  expect(releaseSlot(slots, 'a')).toEqual([]);
+  expect(releaseSlot(slots, 'b')).toEqual(['c']);
 });

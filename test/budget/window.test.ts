@@ -5,6 +5,7 @@ import {
   budgetView,
   callsInWindow,
   declare,
+  declaredQuota,
   effectiveLimitAt,
   grantCalls,
   newBudget,
@@ -213,6 +214,17 @@ describe('AIMD (RULES_AIMD)', () => {
       declaration: { limit: 200, windowMs: WINDOW, beforeLimit: 100, beforeWindowMs: WINDOW },
     });
     expect(declare(budget, { limit: 200, windowMs: WINDOW }, 4_000, true)).toBe(false);
+  });
+
+  test('asks without a limit leave the budget’s; an older batch’s declaration counts until a submit declares', () => {
+    const budget = aimdBudget();
+    expect(grantCalls(budget, { calls: 5 }, 0).granted).toBe(5);
+    expect([budget.limit, budget.windowMs]).toEqual([100, WINDOW]);
+    expect(declare(budget, { limit: 40, windowMs: WINDOW, fromBatch: true }, 1)).toBe(true);
+    expect(budget.limit).toBe(40);
+    declare(budget, { limit: 60, windowMs: WINDOW, hosts: ['api.example'], maxConcurrent: 2 }, 2, true);
+    expect(declare(budget, { limit: 40, windowMs: WINDOW, fromBatch: true }, 3)).toBe(false);
+    expect(declaredQuota(budget)).toEqual({ limit: 60, windowMs: WINDOW, hosts: ['api.example'], maxConcurrent: 2 });
   });
 
   test('a view read later than the workflow last ran shows the window as of then', () => {

@@ -3,13 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
+import { declareQuotas, startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
 import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/batch-settings.js';
 import { discoverExperiments, specOf } from '../../src/experiments/discover.js';
 import { sortExperiments } from '../../src/experiments/order.js';
 import { startDevServer, type DevServerProcess } from '../../src/server/dev-server-process.js';
 import { newBatchState } from '../../src/model/batch-state.js';
-import type { BatchSettings, BatchState } from '../../src/model/types.js';
+import type { BatchSettings, BatchState, QuotaDeclaration } from '../../src/model/types.js';
 import { createStagedWorker, type StagedWorker } from '../../src/worker/main.js';
 
 /** Workers in tests log warnings only, so that a failure's output is readable. */
@@ -103,11 +103,29 @@ export function testSettings(
   };
 }
 
-/** Discovers and orders experiments with the product's own code, as `submit` does. */
-export async function batchStateFor(settings: BatchSettings, batchId = `batch-${randomUUID()}`): Promise<BatchState> {
-  const quotas = new Set(Object.keys(settings.quotas ?? {}));
-  const experiments = sortExperiments(await discoverExperiments(settings.experimentsDir, { quotas }));
+/**
+ * Discovers and orders experiments with the product's own code, as `submit` does; `quotas` are the ones
+ * staged.config.json declares (settings holding quotas: a batch as releases before the budgets owned them made it).
+ */
+export async function batchStateFor(
+  settings: BatchSettings,
+  batchId = `batch-${randomUUID()}`,
+  quotas: Record<string, QuotaDeclaration> = settings.quotas ?? {},
+): Promise<BatchState> {
+  const names = new Set(Object.keys(quotas));
+  const experiments = sortExperiments(await discoverExperiments(settings.experimentsDir, { quotas: names }));
   return newBatchState(batchId, experiments.map(specOf), settings, Date.now());
+}
+
+/** A batch as `submit` starts one that uses quotas: each declared to its budget, which owns it; none in the batch. */
+export async function quotaBatchStateFor(
+  env: TestServer,
+  settings: BatchSettings,
+  quotas: Record<string, QuotaDeclaration>,
+  batchId?: string,
+): Promise<BatchState> {
+  await declareQuotas(env.client.workflow, settings.taskQueue, quotas);
+  return batchStateFor(settings, batchId, quotas);
 }
 
 /** A batch of one test: its own task queue, settings and state. */

@@ -5,7 +5,7 @@ import { batchSummary } from '../../src/batch-client/index.js';
 import { PYTHON_DIR } from '../../src/quota/run-environment.js';
 import { tempDir, writeScript } from '../helpers/scripts.js';
 import {
-  batchStateFor,
+  quotaBatchStateFor,
   startBatch,
   startWorker,
   testSettings,
@@ -35,7 +35,7 @@ test('a run without the quota, or with a forged token, is refused; the socket is
   const taskQueue = uniqueQueue();
   const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue });
   const quotas = { api: { limit: 100, windowMs: 1_000, hosts: ['api.example'] } };
-  const state = await batchStateFor({ ...settings, quotas });
+  const state = await quotaBatchStateFor(server.env, settings, quotas);
   const worker = await startWorker(server.env, taskQueue);
   const summary = await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
   expect(summary.experiments.map((experiment) => experiment.status)).toEqual(['completed', 'completed']);

@@ -6,6 +6,7 @@ import { mkdir, readlink, rm, symlink } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
+import { declareQuotas } from '../../src/batch-client/index.js';
 import { QuotaAgent, type MachineRunsView, type ServedRun } from '../../src/quota/agent.js';
 import { BudgetClient } from '../../src/quota/budget-client.js';
 import { until } from '../helpers/processes.js';
@@ -44,6 +45,7 @@ test('a run its live worker let go of is served through its link until another w
   const budgetWorker = await startWorker(server.env, taskQueue); // runs the quota's budget workflow
   const quotaDir = path.join(await tempDir('quota-let-go'), 'runs.quota');
   const live = new Map<string, ServedRun>();
+  await declareQuotas(server.env.client.workflow, taskQueue, { api: { limit: 100, windowMs: 1_000, hosts: [] } });
   const budgets = new BudgetClient(server.env.client, taskQueue);
   const passes = [0, 0];
   const counting = (agent: number) => () => {
@@ -55,7 +57,7 @@ test('a run its live worker let go of is served through its link until another w
   const run: ServedRun = {
     token: 'let-go-token',
     experiment: 'exp1_calls',
-    quotas: { api: { limit: 100, windowMs: 1_000, hosts: ['api.example'] } },
+    quotas: ['api'],
     socket: first.runSocket('run-1'),
   };
   live.set('run-1', run);
@@ -101,7 +103,7 @@ test('a new run’s link made while a neighbour reads the runs directory is left
       // The neighbour starts a run just after this pass read the run keys: its run directory, then its link.
       if (!newLink) {
         newLink = agent.runSocket('run-new');
-        live.set('run-new', { token: 'new-token', experiment: 'exp1_new', quotas: {}, socket: newLink });
+        live.set('run-new', { token: 'new-token', experiment: 'exp1_new', quotas: [], socket: newLink });
         await symlink(neighbourSocket, newLink);
       }
       return keys;

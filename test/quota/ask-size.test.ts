@@ -1,7 +1,7 @@
 /** How many calls the agent asks for at a time: enough in flight for a per-second limit, little lost to a crash. */
 import { MAX_ASKS_IN_FLIGHT, maxAsk } from '../../src/quota/agent.js';
 
-const inFlight = (limit: number, windowMs: number) => MAX_ASKS_IN_FLIGHT * maxAsk({ limit, windowMs, hosts: [] });
+const inFlight = (limit: number, windowMs: number) => MAX_ASKS_IN_FLIGHT * maxAsk({ limit, windowMs });
 
 test('a per-second limit keeps 100 ms of its calls in flight, not one call per ask', () => {
   expect(inFlight(200, 1_000)).toBe(20);

@@ -7,6 +7,7 @@ import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir, writeScript } from '../helpers/scripts.js';
 import {
   batchStateFor,
+  quotaBatchStateFor,
   startBatch,
   startWorker,
   testSettings,
@@ -65,7 +66,7 @@ test('a run that fails after its API answered 429 runs again, using no retry; th
     const taskQueue = uniqueQueue();
     const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 });
     const quotas = { fakeapi: { limit: 100, windowMs: 1_000, hosts: [`127.0.0.1:${port}`] } };
-    const state = await batchStateFor({ ...settings, quotas });
+    const state = await quotaBatchStateFor(server.env, settings, quotas);
     const worker = await startWorker(server.env, taskQueue);
     const summary = await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     expect(api.rejections()).toHaveLength(1);
@@ -106,7 +107,7 @@ test('a run that got calls again after a 429 and then failed on its own uses a r
     const taskQueue = uniqueQueue();
     const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 1 });
     const quotas = { fakeapi: { limit: 100, windowMs: 1_000, hosts: [`127.0.0.1:${port}`] } };
-    const state = await batchStateFor({ ...settings, quotas });
+    const state = await quotaBatchStateFor(server.env, settings, quotas);
     const worker = await startWorker(server.env, taskQueue);
     const summary = await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     expect(api.rejections().length).toBeGreaterThanOrEqual(1);

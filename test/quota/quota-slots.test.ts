@@ -8,7 +8,7 @@ import type { QuotaDeclaration } from '../../src/model/types.js';
 import { maxOverlap, readJournal, tempDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { until } from '../helpers/processes.js';
 import {
-  batchStateFor,
+  quotaBatchStateFor,
   startBatch,
   startWorker,
   testSettings,
@@ -46,7 +46,7 @@ test('maxConcurrent 2 across two batches of 4: never more than 2 at once, and 2 
         1.5,
       );
       const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 3 });
-      return batchStateFor({ ...settings, quotas: api(2) });
+      return quotaBatchStateFor(server.env, settings, api(2));
     }),
   );
   const worker = await startWorker(server.env, taskQueue, 8);
@@ -69,7 +69,7 @@ test('maxConcurrent 1 in a batch of 4 at once: experiments without the quota run
   await experimentsIn(dir, journal, ['exp4_free', 'exp5_free'], false, 1);
   const taskQueue = uniqueQueue();
   const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 4 });
-  const state = await batchStateFor({ ...settings, quotas: api(1) });
+  const state = await quotaBatchStateFor(server.env, settings, api(1));
   const worker = await startWorker(server.env, taskQueue, 8);
   const summary = await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
   expect(summary.experiments.every((experiment) => experiment.status === 'completed')).toBe(true);
@@ -94,7 +94,7 @@ async function holderAndWaiter(prefix: string, letGo: (holdingBatchId: string) =
   const waiting = await tempDir(`${prefix}-waiting`);
   await experimentsIn(waiting, journal, ['exp1_waits'], true, 0.2);
   const stateOf = async (dir: string) =>
-    batchStateFor({ ...testSettings({ experimentsDir: dir, workDir: dir, taskQueue }), quotas: api(1) });
+    quotaBatchStateFor(server.env, testSettings({ experimentsDir: dir, workDir: dir, taskQueue }), api(1));
   const [holdingState, waitingState] = [await stateOf(holding), await stateOf(waiting)];
   const worker = await startWorker(server.env, taskQueue, 4);
   let letGoAt = 0;

@@ -13,7 +13,15 @@ import { encodeHistory } from '../helpers/replay-histories.js';
 import { batchSummary, cancelBatch } from '../../src/batch-client/index.js';
 import { budgetWorkflowId } from '../../src/protocol/quota-budget.js';
 import { PYTHON_DIR } from '../../src/quota/run-environment.js';
-import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
+import {
+  batchIn,
+  quotaBatchStateFor,
+  startBatch,
+  startWorker,
+  testSettings,
+  uniqueQueue,
+  useTestServer,
+} from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { spawnWorker, until } from '../helpers/processes.js';
 import type { BatchState } from '../../src/model/types.js';
@@ -89,6 +97,23 @@ const SCENARIOS: Record<string, () => Promise<string[]>> = {
     await writeScript(dir, 'exp3_free', journal);
     const quotas = { api: { limit: 100, windowMs: 1_000, hosts: ['api.example'], maxConcurrent: 1 } };
     const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 3, quotas }, 'replay-slots');
+    const worker = await startWorker(server.env, taskQueue, 3);
+    await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    return [...workflowIdsOf(state), budgetWorkflowId(taskQueue, 'api')];
+  },
+
+  // As today's submit starts it: the quota declared to its budget, the batch naming it only (issue 19).
+  'replay-owned-slots': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-owned-slots');
+    for (const name of ['exp1_api', 'exp2_api']) {
+      const acquire = `"${path.join(PYTHON_DIR, 'bin', 'staged-quota')}" acquire api 2`;
+      await writeScript(dir, name, journal, { title: `${name}\n# Quota: api`, body: `${acquire}; sleep 1` });
+    }
+    await writeScript(dir, 'exp3_free', journal);
+    const quotas = { api: { limit: 100, windowMs: 1_000, hosts: ['api.example'], maxConcurrent: 1 } };
+    const taskQueue = uniqueQueue();
+    const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 3 });
+    const state = await quotaBatchStateFor(server.env, settings, quotas, 'replay-owned-slots');
     const worker = await startWorker(server.env, taskQueue, 3);
     await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     return [...workflowIdsOf(state), budgetWorkflowId(taskQueue, 'api')];

@@ -19,7 +19,7 @@ import { sortExperiments } from '../../experiments/order.js';
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
 import { ensureSearchAttributes } from '../../server/search-attributes.js';
 import { newBatchState } from '../../model/batch-state.js';
-import type { BatchSettings } from '../../model/types.js';
+import type { BatchSettings, QuotaDeclaration } from '../../model/types.js';
 import { newBatchId, toBatchSettings } from '../batch-settings.js';
 import type { OptionsOf } from '../command-table.js';
 import { displayFor } from '../display/display.js';
@@ -40,11 +40,12 @@ async function resolveQueue(options: SubmitOptions, workDir: string) {
   const used = new Set(queue.flatMap((experiment) => experiment.quotas ?? []));
   const quotas = Object.fromEntries(Object.entries(config.quotas).filter(([name]) => used.has(name)));
   refuseUnmetered(queue, quotas);
-  return { settings: toBatchSettings(options, workDir, false, quotas), queue };
+  // The batch carries none of them: each quota's budget owns it once `run` declares it (declareQuotas).
+  return { settings: toBatchSettings(options, workDir, false), queue, quotas };
 }
 
 /** An automatically metered experiment whose quota names no host would make its calls unmetered. */
-function refuseUnmetered(queue: DiscoveredExperiment[], quotas: BatchSettings['quotas'] & object): void {
+function refuseUnmetered(queue: DiscoveredExperiment[], quotas: Record<string, QuotaDeclaration>): void {
   for (const experiment of queue) {
     if (experiment.metering === 'manual') continue;
     const hostless = (experiment.quotas ?? []).find((name) => !quotas[name]?.hosts.length);
@@ -57,10 +58,15 @@ function refuseUnmetered(queue: DiscoveredExperiment[], quotas: BatchSettings['q
   }
 }
 
-async function printDryRun(queue: DiscoveredExperiment[], settings: BatchSettings, json: boolean): Promise<void> {
+async function printDryRun(
+  queue: DiscoveredExperiment[],
+  settings: BatchSettings,
+  declared: Record<string, QuotaDeclaration>,
+  json: boolean,
+): Promise<void> {
   const unestimated = queue.some((experiment) => experiment.quotas?.length && experiment.calls === undefined);
   const measured = unestimated ? await callsMeasuredEarlier(settings.workDir, settings.experimentsDir) : undefined;
-  const quotas = planQuotas(queue, settings.quotas ?? {}, measured);
+  const quotas = planQuotas(queue, declared, measured);
   if (json) {
     const experiments = queue.map(({ id, name, priority, reason }) => ({ id, name, priority, reason }));
     console.log(JSON.stringify({ experiments, ...(quotas.length ? { quotas } : {}) }, null, 2));
@@ -116,10 +122,10 @@ async function warnIfUnserved(
 
 export async function run(_args: string[], options: SubmitOptions): Promise<number> {
   const workDir = resolveWorkDir(options.workDir);
-  const { settings, queue: selected } = await resolveQueue(options, workDir);
+  const { settings, queue: selected, quotas } = await resolveQueue(options, workDir);
   const needsHistory = Boolean(options.rerunFailed || options.skipCompleted);
   if (options.dryRun && !needsHistory) {
-    await printDryRun(selected, settings, options.json);
+    await printDryRun(selected, settings, quotas, options.json);
     return EXIT.ok;
   }
   const display = displayFor(process.stdout, options.json);
@@ -133,14 +139,14 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     const searchAttributes = await ensureSearchAttributes(connection, config.namespace);
     const queue = await applyHistory(client, selected, options, settings, searchAttributes, note);
     if (options.dryRun) {
-      await printDryRun(queue, settings, options.json);
+      await printDryRun(queue, settings, quotas, options.json);
       return EXIT.ok;
     }
     const dirs = [workDir, settings.experimentsDir];
     if (!(await ensureWorker(client, config, settings.taskQueue, workDir, note, dirs))) {
       await warnIfUnserved(client, config.namespace, settings, note);
     }
-    const declared = await declareQuotas(client.workflow, settings.taskQueue, settings.quotas ?? {});
+    const declared = await declareQuotas(client.workflow, settings.taskQueue, quotas);
     declared.forEach((line) => note(line));
     const batchId = options.batchId ?? newBatchId();
     const state = newBatchState(batchId, queue.map(specOf), { ...settings, searchAttributes }, Date.now());

@@ -52,7 +52,11 @@ export function quotaEtaMs(
   budgets: readonly BudgetView[] = [],
 ): number | undefined {
   let longest: number | undefined;
-  for (const [name, { limit, windowMs }] of Object.entries(state.settings.quotas ?? {})) {
+  for (const name of new Set(state.experiments.flatMap((experiment) => experiment.quotas ?? []))) {
+    const budget = budgets.find((view) => view.name === name);
+    // the budget's declaration; a batch submitted before the budgets owned their quotas also carries its own
+    const declared = budget ?? state.settings.quotas?.[name];
+    if (!declared) continue;
     let estimated = false;
     let remaining = 0;
     state.experiments.forEach((experiment, index) => {
@@ -64,9 +68,9 @@ export function quotaEtaMs(
       remaining += Math.max(0, experiment.calls - made);
     });
     if (!estimated) continue;
-    const budget = budgets.find((view) => view.name === name);
     const pauseMs = budget?.pausedUntil ? Math.max(0, budget.pausedUntil - now) : 0;
-    const quotaMs = remaining ? pauseMs + (remaining * windowMs) / Math.max(1, budget?.effectiveLimit ?? limit) : 0;
+    const limit = budget?.effectiveLimit ?? declared.limit;
+    const quotaMs = remaining ? pauseMs + (remaining * declared.windowMs) / Math.max(1, limit) : 0;
     longest = Math.max(longest ?? 0, Math.round(quotaMs));
   }
   return longest;

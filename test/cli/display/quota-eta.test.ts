@@ -45,6 +45,12 @@ describe('the quota ETA', () => {
     expect(quotaEtaMs(state, runs, 1_000)).toBe(30_000);
   });
 
+  test('a batch carrying no declarations goes by its budgets', () => {
+    const state = newBatchState('b', [experiment('a', ['yahoo'], 600)], { maxConcurrent: 10 } as BatchSettings, 0);
+    expect(quotaEtaMs(state, new Map(), 1_000)).toBeUndefined();
+    expect(quotaEtaMs(state, new Map(), 1_000, [budget({ limit: 200, effectiveLimit: 200 })])).toBe(15_000);
+  });
+
   test('a lowered effective limit and a pause lengthen it', () => {
     const state = newBatchState('b', [experiment('a', ['yahoo'], 600)], settings, 0);
     const lowered = budget({ effectiveLimit: 50, pausedUntil: 11_000 });
