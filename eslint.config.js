@@ -1,4 +1,5 @@
 // ESLint flat config: type-aware typescript-eslint rules on the TypeScript sources; Prettier owns the formatting.
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import { defineConfig } from 'eslint/config';
@@ -28,6 +29,36 @@ export default defineConfig(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
+  // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O, no worker or client SDK,
+  // and only the types of activities (their code runs on the worker, called through proxyActivities).
+  {
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: builtinModules.map((name) => ({ name, message: 'Workflow code runs in the sandbox: no Node APIs.' })),
+          patterns: [
+            { group: ['node:*'], message: 'Workflow code runs in the sandbox: no Node APIs.' },
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'execa', 'commander'],
+              message: 'Workflow code reaches the outside only through activities and messages.',
+            },
+            {
+              group: ['../activities/*', '../machine/*', '../keeper/*', '../quota/*', '../server/*', '../cli/*'],
+              allowTypeImports: true,
+              message: 'Workflows import activity types only: the code runs on the worker.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'Workflow code runs in the sandbox: no process.' },
+        { name: 'Buffer', message: 'Workflow code runs in the sandbox: no Buffer.' },
+      ],
     },
   },
   // The config files at the root (this one, jest.config.js) run under Node.

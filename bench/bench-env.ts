@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
-import { workerCommand } from '../src/worker-process.js';
+import { workerCommand } from '../src/cli/worker-command.js';
 
 const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { batchSummary } from '../src/batch-client/index.js';
-import { budgetQuery, budgetWorkflowId } from '../src/workflows/quota-budget.js';
+import { budgetQuery, budgetWorkflowId } from '../src/protocol/quota-budget.js';
 import { writeQuotaConfig, writeQuotaExperiments } from '../test/helpers/quota-experiments.js';
 import { RateLimitedApi, type ApiRequest } from '../test/helpers/rate-limited-api.js';
 import { report, staged, startWorker, type BenchServer } from './bench-env.js';

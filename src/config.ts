@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { DEFAULT_PRIORITY_RULES, type PriorityRules } from './experiments/priority.js';
 import { BadInputError } from './errors.js';
 import { isQuotaName, parseHost, parseLimit } from './quota/declaration.js';
-import type { QuotaDeclaration } from './shared/types.js';
+import type { QuotaDeclaration } from './model/types.js';
 
 export const CONFIG_FILE = 'staged.config.json';
 

@@ -1,5 +1,5 @@
 /** Every error staged throws on purpose, and the exit codes of its command line. */
-import type { RunLostDetails } from './shared/types.js';
+import type { RunLostDetails } from './model/types.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, detached: 130 } as const;
 

@@ -31,3 +31,10 @@ export function batchSummaryFile(workDir: string, batchId: string): string {
 export function batchRecordFile(workDir: string, batchId: string): string {
   return path.join(batchResultsDir(workDir, batchId), 'batch.json');
 }
+
+/** True when `child` is `parent` or below it, comparing whole path segments (`/a/bc` is not in `/a/b`). */
+export function isInside(parent: string, child: string): boolean {
+  const relative = path.relative(parent, child);
+  if (relative === '') return true;
+  return !path.isAbsolute(relative) && relative.split(path.sep)[0] !== '..';
+}

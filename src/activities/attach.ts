@@ -12,16 +12,18 @@ import type { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { RunFiles, type RunExit, type RunProgress, type RunSpec, type RunStarted } from '../keeper/run-files.js';
 import type { QuotaAgent } from '../quota/agent.js';
-import type { WorkerMetrics } from '../metrics.js';
+import type { WorkerMetrics } from '../machine/metrics.js';
 import { runTreeFor } from '../keeper/run-tree.js';
 import { RunLostError } from '../errors.js';
-import type { RunHeartbeatDetails, RunLocation } from '../shared/types.js';
-import { runStartedSignal } from '../workflows/messages.js';
-import { keeperAlive } from './keeper-launch.js';
-import type { ShutdownMode } from './run-experiment.js';
-import type { ServerContact } from './server-contact.js';
-import { markLeftForAdoption, requestStop } from './stop-run.js';
-import { watchRunDir, type RunDirWatch } from './run-dir-watch.js';
+import type { RunHeartbeatDetails, RunLocation } from '../model/types.js';
+import { runStartedSignal } from '../protocol/messages.js';
+import { keeperAlive } from '../machine/keeper-launch.js';
+import type { ServerContact } from '../machine/server-contact.js';
+import { markLeftForAdoption, requestStop } from '../machine/stop-run.js';
+import { watchRunDir, type RunDirWatch } from '../machine/run-dir-watch.js';
+
+/** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
+export type ShutdownMode = 'leave' | 'stop';
 
 const POLL_MS = 1_000;
 const STARTING_POLL_MS = 50;

@@ -1,1 +1,2 @@
-export { createActivities, type ShutdownMode, type StagedActivities } from './run-experiment.js';
+export { createActivities, type StagedActivities } from './run-experiment.js';
+export type { ShutdownMode } from './attach.js';

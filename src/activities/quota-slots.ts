@@ -1,9 +1,9 @@
 /** Activities behind quota slots: asking a budget (started if need be) for a slot, and finding closed holders. */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { QuotaDeclaration } from '../shared/types.js';
-import { budgetWorkflowId, quotaBudgetWorkflow, slotRequestSignal } from '../workflows/quota-budget.js';
-import { newBudget } from '../quota/window.js';
+import type { QuotaDeclaration } from '../model/types.js';
+import { BUDGET_WORKFLOW, budgetWorkflowId, slotRequestSignal } from '../protocol/quota-budget.js';
+import { newBudget } from '../budget/window.js';
 
 export interface SlotAsk {
   quota: string;
@@ -17,7 +17,7 @@ export interface SlotAsk {
 export async function requestQuotaSlot(ask: SlotAsk): Promise<void> {
   const context = Context.current();
   const { quota, declaration, maxConcurrent, taskQueue, priorityKey } = ask;
-  await context.client.workflow.signalWithStart(quotaBudgetWorkflow, {
+  await context.client.workflow.signalWithStart(BUDGET_WORKFLOW, {
     workflowId: budgetWorkflowId(taskQueue, quota),
     taskQueue,
     args: [newBudget(quota, declaration.limit, declaration.windowMs)],

@@ -21,27 +21,24 @@ import {
   type RunLostDetails,
   type RunOutcome,
   type QuotaDeclaration,
-} from '../shared/types.js';
+} from '../model/types.js';
 import { NotRunnableError, RunLostError } from '../errors.js';
-import { attachToRun, type RunEnding } from './attach.js';
-import { resolveCommand, type ExperimentCommand } from './command.js';
-import { experimentEnvironment } from './child-env.js';
-import type { KeeperLauncher } from './keeper-launch.js';
-import { guardScript, guardServedDirectory, NotServedError } from './script-guard.js';
-import { queueOfServingWorker } from './served-elsewhere.js';
-import type { MachineSlots } from './machine-slots.js';
-import { runFilesOf, type RunsLayout } from './runs-layout.js';
+import { attachToRun, type ShutdownMode, type RunEnding } from './attach.js';
+import { resolveCommand, type ExperimentCommand } from '../machine/command.js';
+import { experimentEnvironment } from '../machine/child-env.js';
+import type { KeeperLauncher } from '../machine/keeper-launch.js';
+import { guardScript, guardServedDirectory, NotServedError } from '../machine/script-guard.js';
+import { queueOfServingWorker } from '../machine/served-elsewhere.js';
+import type { MachineSlots } from '../machine/machine-slots.js';
+import { runFilesOf, type RunsLayout } from '../machine/runs-layout.js';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ServerContact } from './server-contact.js';
+import type { ServerContact } from '../machine/server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
 import { closedWorkflows, requestQuotaSlot } from './quota-slots.js';
 import type { QuotaAgent } from '../quota/agent.js';
-import type { WorkerMetrics } from '../metrics.js';
+import type { WorkerMetrics } from '../machine/metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
-import { NoRoomError, type ResourceLedger } from '../worker-queues.js';
-
-/** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
-export type ShutdownMode = 'leave' | 'stop';
+import { NoRoomError, type ResourceLedger } from '../machine/capacity.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */

@@ -2,10 +2,10 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchResultsDir } from '../paths.js';
-import { summarize } from '../shared/batch-state.js';
-import { unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
-import { summaryMarkdown } from '../shared/summary-table.js';
-import { checkPlainName } from './script-guard.js';
+import { summarize } from '../model/batch-state.js';
+import { unpackBatchState, type PackedBatchState } from '../model/packed-state.js';
+import { summaryMarkdown } from '../model/summary-table.js';
+import { checkPlainName } from '../machine/script-guard.js';
 
 export async function writeBatchSummary(packed: PackedBatchState): Promise<string> {
   const state = unpackBatchState(packed);

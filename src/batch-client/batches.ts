@@ -10,16 +10,15 @@ import {
 } from '@temporalio/client';
 import { BadInputError, NoWorkerAnswersError } from '../errors.js';
 import { batchSummaryFile } from '../paths.js';
-import { summarize } from '../shared/batch-state.js';
-import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
-import type { BatchState, BatchSummary } from '../shared/types.js';
-import type { batchWorkflow } from '../workflows/batch.js';
-import { BATCH_ID_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/search-attributes.js';
+import { summarize } from '../model/batch-state.js';
+import { packBatchState, unpackBatchState, type PackedBatchState } from '../model/packed-state.js';
+import type { BatchState, BatchSummary } from '../model/types.js';
+import { BATCH_ID_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../protocol/search-attributes.js';
 import { ANSWER_TIMEOUT_MS } from './connect.js';
 import { readSummaryFile, reserveBatchId } from './files.js';
-import { BATCH_STATE_QUERY, BATCH_WORKFLOW, CANCEL_EXPERIMENTS_SIGNAL } from './workflow-names.js';
+import { BATCH_WORKFLOW, batchStateQuery, cancelExperimentsSignal, type BatchWorkflow } from '../protocol/messages.js';
 
-export type BatchHandle = WorkflowHandle<typeof batchWorkflow>;
+export type BatchHandle = WorkflowHandle<BatchWorkflow>;
 
 /**
  * Reserves `results/<id>/`, then starts the batch workflow with its memo and search attributes; an id
@@ -35,7 +34,7 @@ export async function startBatch(client: Client, state: BatchState): Promise<Bat
     experiments: state.experiments.map((experiment) => experiment.name),
   });
   try {
-    return await client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW, {
+    return await client.workflow.start<BatchWorkflow>(BATCH_WORKFLOW, {
       workflowId: batchId,
       taskQueue: settings.taskQueue,
       args: [packBatchState(state)],
@@ -66,7 +65,7 @@ export async function startBatch(client: Client, state: BatchState): Promise<Bat
 
 /** The batch's live state, from its query: a worker must answer. */
 export async function queryBatchState(handle: WorkflowHandle): Promise<BatchState> {
-  return unpackBatchState(await handle.query<PackedBatchState>(BATCH_STATE_QUERY));
+  return unpackBatchState(await handle.query(batchStateQuery));
 }
 
 /** Waits for the batch to end and returns its final state, from its result. */
@@ -135,7 +134,7 @@ export async function cancelExperiments(client: Client, batchId: string, pick: (
     throw new NoWorkerAnswersError(batchId, 'RUNNING', err);
   });
   const names = pick(state);
-  await found.handle.signal<[string[]]>(CANCEL_EXPERIMENTS_SIGNAL, names);
+  await found.handle.signal(cancelExperimentsSignal, names);
   return names;
 }
 

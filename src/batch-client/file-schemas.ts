@@ -3,7 +3,7 @@
  * tens of milliseconds to load, which `status` of a running batch does not need.
  */
 import { z } from 'zod';
-import { END_REASONS, PRIORITIES } from '../shared/types.js';
+import { END_REASONS, PRIORITIES } from '../model/types.js';
 
 export const recordSchema = z.object({
   batchId: z.string(),

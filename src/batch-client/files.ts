@@ -5,7 +5,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchRecordFile, batchResultsDir, batchSummaryFile } from '../paths.js';
-import type { BatchSummary } from '../shared/types.js';
+import type { BatchSummary } from '../model/types.js';
 import { BadInputError } from '../errors.js';
 import type { z } from 'zod';
 import type { BatchRecord } from './file-schemas.js';

@@ -14,9 +14,9 @@ import {
   shortfallOf,
   type MachineResources,
   type Resources,
-} from '../shared/requirements.js';
-import type { BatchState } from '../shared/types.js';
-import { isInside } from '../activities/script-guard.js';
+} from '../model/requirements.js';
+import type { BatchState } from '../model/types.js';
+import { isInside } from '../paths.js';
 
 /** Temporal forgets a poller 5 min after its last poll; a live worker polls again within about a minute. */
 const LIVE_POLLER_MS = 3 * 60_000;

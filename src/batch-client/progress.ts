@@ -4,9 +4,9 @@
  */
 import type { WorkflowClient } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { experimentWorkflowId } from '../shared/batch-state.js';
-import type { BatchState, RunHeartbeat, RunHeartbeatDetails } from '../shared/types.js';
-import { RUN_ADOPT_WINDOW_MEMO, RUN_UNHELD_SINCE_MEMO } from '../workflows/run-watchdog.js';
+import { experimentWorkflowId } from '../model/batch-state.js';
+import type { BatchState, RunHeartbeat, RunHeartbeatDetails } from '../model/types.js';
+import { RUN_ADOPT_WINDOW_MEMO, RUN_UNHELD_SINCE_MEMO } from '../protocol/messages.js';
 
 /** Describing every running experiment costs one call each; past this many, the rest go without. */
 const MAX_DESCRIBED = 100;

@@ -1,10 +1,10 @@
 /** The quota budgets a batch draws from, as their workflows answer (a worker must be running); declarations. */
 import type { WorkflowClient } from '@temporalio/client';
-import type { QuotaView } from '../quota/slots.js';
-import { newBudget, viewNow, type Declaration } from '../quota/window.js';
-import { formatDuration } from '../shared/duration.js';
-import type { BatchState, QuotaDeclaration } from '../shared/types.js';
-import { BUDGET_QUERY, BUDGET_WORKFLOW, DECLARE_SIGNAL, budgetWorkflowId } from './workflow-names.js';
+import type { QuotaView } from '../budget/slots.js';
+import { newBudget, viewNow, type Declaration } from '../budget/window.js';
+import { formatDuration } from '../parse/duration.js';
+import type { BatchState, QuotaDeclaration } from '../model/types.js';
+import { BUDGET_WORKFLOW, budgetQuery, budgetWorkflowId, declareSignal } from '../protocol/quota-budget.js';
 
 /** How long `submit` waits for a budget to say its declaration before writing the new one. */
 const DECLARATION_QUERY_MS = 3_000;
@@ -18,7 +18,7 @@ export async function quotaViews(client: WorkflowClient, state: BatchState): Pro
 
 /** The budget's view as of now (not as of the budget's last workflow task); undefined when it does not answer. */
 export async function quotaView(client: WorkflowClient, taskQueue: string, name: string, deadlineMs?: number) {
-  const query = () => client.getHandle(budgetWorkflowId(taskQueue, name)).query<QuotaView>(BUDGET_QUERY);
+  const query = () => client.getHandle(budgetWorkflowId(taskQueue, name)).query(budgetQuery);
   try {
     const view = deadlineMs === undefined ? await query() : await client.withDeadline(Date.now() + deadlineMs, query);
     return viewNow(view, Date.now());
@@ -48,7 +48,7 @@ export async function declareQuotas(
         workflowId: budgetWorkflowId(taskQueue, name),
         taskQueue,
         args: [newBudget(name, declared.limit, declared.windowMs)],
-        signal: DECLARE_SIGNAL,
+        signal: declareSignal,
         signalArgs: [declaration],
       });
       if (!before || (before.limit === declared.limit && before.windowMs === declared.windowMs)) return undefined;

@@ -1,7 +1,7 @@
 /** A batch's settings from `submit`'s validated options, and its id when none is given. */
 import path from 'node:path';
 import { taskQueueSetting } from '../settings.js';
-import type { BatchSettings, QuotaDeclaration } from '../shared/types.js';
+import type { BatchSettings, QuotaDeclaration } from '../model/types.js';
 import type { OptionsOf } from './command-table.js';
 
 /** History length at which a batch continues as new: well under Temporal's 10,240-event warning. */

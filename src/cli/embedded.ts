@@ -13,7 +13,7 @@ import { metricsPortFor } from '../server/ports.js';
 import { parseRetention } from '../server/retention.js';
 import { retentionSetting } from '../settings.js';
 import { findTemporalCli } from '../server/temporal-cli.js';
-import { workerCommand } from '../worker-process.js';
+import { workerCommand } from './worker-command.js';
 import { connect } from '../batch-client/index.js';
 import { unservedReason } from '../batch-client/machines.js';
 import { BadInputError } from '../errors.js';

@@ -1,8 +1,8 @@
 /** Follows a running batch: shows what changed and its status with progress, and returns its summary. */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
-import { isBatchDone } from '../shared/batch-state.js';
-import type { BatchState, BatchSummary } from '../shared/types.js';
+import { isBatchDone } from '../model/batch-state.js';
+import type { BatchState, BatchSummary } from '../model/types.js';
 import {
   batchSummary,
   queryBatchState,

@@ -4,12 +4,12 @@
  * this table. Light on purpose: `--help` loads no validation library and no Temporal client.
  */
 import { isIPv4 } from 'node:net';
-import { formatDuration, parseDuration } from '../shared/duration.js';
-import { parseInteger, type IntegerLimits } from '../shared/integer.js';
+import { formatDuration, parseDuration } from '../parse/duration.js';
+import { parseInteger, type IntegerLimits } from '../parse/integer.js';
 import { parseRetentionMs } from '../server/retention.js';
 import { DEV_SERVER_METRICS_PORT } from '../server/ports.js';
-import { parseMetricsAddress } from '../shared/metrics-address.js';
-import { parseMachineResources, type MachineResources } from '../shared/requirements.js';
+import { parseMetricsAddress } from '../parse/metrics-address.js';
+import { parseMachineResources, type MachineResources } from '../model/requirements.js';
 import {
   experimentsDirSetting,
   machineIdSetting,

@@ -1,15 +1,15 @@
 /** Finds the experiments in a directory: `*.py` files and executable files not starting with `_` or `.`. */
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { experimentIdOf } from '../shared/batch-state.js';
-import type { ExperimentSpec } from '../shared/types.js';
+import { experimentIdOf } from '../model/batch-state.js';
+import type { ExperimentSpec } from '../model/types.js';
 import { quotaUseOf } from '../quota/declaration.js';
 import { describingText } from './docstring.js';
-import { requirementsOf, type Resources } from '../shared/requirements.js';
+import { requirementsOf, type Resources } from '../model/requirements.js';
 import { decideScriptPriority, type PriorityRules } from './priority.js';
 import { BadInputError, DocstringLineError } from '../errors.js';
 import { isExecutable } from '../executable.js';
-import { isInside } from '../activities/script-guard.js';
+import { isInside } from '../paths.js';
 
 /** Docstrings live at the top of a file; this much is enough to find them. */
 const HEAD_BYTES = 64 * 1024;

@@ -1,5 +1,5 @@
 /** Start order of a batch: priority, then experiment number in natural order (exp99 before exp100), then name. */
-import { PRIORITIES, type ExperimentSpec } from '../shared/types.js';
+import { PRIORITIES, type ExperimentSpec } from '../model/types.js';
 
 const natural = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
 

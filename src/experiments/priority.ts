@@ -1,6 +1,6 @@
 /** Where priority is decided: an explicit `Priority:` line, else keywords in the docstring's summary. */
 import { DocstringLineError } from '../errors.js';
-import { PRIORITIES, type Priority } from '../shared/types.js';
+import { PRIORITIES, type Priority } from '../model/types.js';
 import { describingText, summaryOf } from './docstring.js';
 
 export interface PriorityRules {

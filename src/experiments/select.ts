@@ -1,5 +1,5 @@
 /** Which discovered experiments a submit runs: `--priority` and `--experiments`. */
-import { PRIORITIES, type ExperimentSpec, type Priority } from '../shared/types.js';
+import { PRIORITIES, type ExperimentSpec, type Priority } from '../model/types.js';
 import { BadInputError } from '../errors.js';
 
 /**

@@ -17,7 +17,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { finished } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AttemptLog } from './attempt-log.js';
-import { ProgressReader } from '../shared/progress.js';
+import { ProgressReader } from '../model/progress.js';
 import { RunFiles, STANDBY_FLAG, type RunEnd, type RunSpec, type RunStarted } from './run-files.js';
 import { identityOf } from './process-identity.js';
 import { LeaseClock, type LeaseAge } from './lease-clock.js';

@@ -5,8 +5,8 @@
  */
 import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Progress } from '../shared/progress.js';
-import type { QuotaDeclaration } from '../shared/types.js';
+import type { Progress } from '../model/progress.js';
+import type { QuotaDeclaration } from '../model/types.js';
 
 /** What the keeper runs and how; written once by the worker before the keeper starts. */
 export interface RunSpec {

@@ -9,11 +9,11 @@ import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { oneLine } from '../errors.js';
-import type { QuotaDeclaration } from '../shared/types.js';
+import type { QuotaDeclaration } from '../model/types.js';
 import type { BudgetClient } from './budget-client.js';
 import { agentSocketPath, runSocketPath } from './run-environment.js';
 import { linkTarget, pointLink, socketAnswers } from './run-links.js';
-import { GRANT_LIFETIME_MS, type SettledGrant } from './window.js';
+import { GRANT_LIFETIME_MS, type SettledGrant } from '../budget/window.js';
 
 /** What the agent knows of a run: which quotas it may draw from. */
 export interface RunQuotas {

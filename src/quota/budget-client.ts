@@ -1,13 +1,8 @@
 /** A worker's calls to the quota budget workflows: grant by update (starting the budget if need be), report 429s. */
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { QuotaDeclaration } from '../shared/types.js';
-import {
-  budgetWorkflowId,
-  grantCallsUpdate,
-  quotaBudgetWorkflow,
-  rateLimitedSignal,
-} from '../workflows/quota-budget.js';
-import { newBudget, type Grant, type SettledGrant } from './window.js';
+import type { QuotaDeclaration } from '../model/types.js';
+import { BUDGET_WORKFLOW, budgetWorkflowId, grantCallsUpdate, rateLimitedSignal } from '../protocol/quota-budget.js';
+import { newBudget, type Grant, type SettledGrant } from '../budget/window.js';
 
 export class BudgetClient {
   constructor(
@@ -35,7 +30,7 @@ export class BudgetClient {
         this.started.delete(quota); // terminated by hand, or past retention: start it again
       }
     }
-    const startWorkflowOperation = new WithStartWorkflowOperation(quotaBudgetWorkflow, {
+    const startWorkflowOperation = new WithStartWorkflowOperation(BUDGET_WORKFLOW, {
       workflowId: budgetWorkflowId(this.taskQueue, quota),
       taskQueue: this.taskQueue,
       args: [newBudget(quota, limit, windowMs)],

@@ -4,8 +4,8 @@
  */
 import { isIPv6 } from 'node:net';
 import { DocstringLineError } from '../errors.js';
-import { parseDuration } from '../shared/duration.js';
-import { parseInteger } from '../shared/integer.js';
+import { parseDuration } from '../parse/duration.js';
+import { parseInteger } from '../parse/integer.js';
 
 const QUOTA_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const HOST =

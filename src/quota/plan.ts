@@ -2,7 +2,7 @@
  * What a selection asks of each quota, and the least time the limit allows: from its experiments'
  * `Calls:` lines, else from the calls the same experiment made when it last completed.
  */
-import type { BatchSummary, QuotaDeclaration } from '../shared/types.js';
+import type { BatchSummary, QuotaDeclaration } from '../model/types.js';
 
 export interface QuotaPlan {
   name: string;

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { QuotaDeclaration } from '../shared/types.js';
+import type { QuotaDeclaration } from '../model/types.js';
 import { hostKey } from './declaration.js';
 
 /** staged's Python module and sitecustomize (`python/` in the package), and its `staged-quota` command. */

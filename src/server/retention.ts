@@ -5,7 +5,7 @@
  */
 import type { Connection } from '@temporalio/client';
 import { msNumberToTs, tsToMs } from '@temporalio/common';
-import { parseDuration } from '../shared/duration.js';
+import { parseDuration } from '../parse/duration.js';
 import { BadInputError } from '../errors.js';
 
 export const DEFAULT_RETENTION = '30d';

@@ -1,7 +1,7 @@
 /** Registers staged's search attributes in a namespace; on an existing dev-server DB too. */
 import type { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { STAGED_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
+import { STAGED_SEARCH_ATTRIBUTES } from '../protocol/search-attributes.js';
 
 /** True when every attribute is registered afterwards; false where the server refuses (e.g. Temporal Cloud). */
 export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<boolean> {

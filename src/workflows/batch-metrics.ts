@@ -5,9 +5,9 @@
  */
 import type { MetricCounter } from '@temporalio/common';
 import { metricMeter } from '@temporalio/workflow';
-import { isFinal } from '../shared/batch-state.js';
-import { METRICS } from '../shared/metric-names.js';
-import type { BatchState, ExperimentStatus } from '../shared/types.js';
+import { isFinal } from '../model/batch-state.js';
+import { METRICS } from '../model/metric-names.js';
+import type { BatchState, ExperimentStatus } from '../model/types.js';
 
 export class BatchMetrics {
   private readonly counted: { status: ExperimentStatus; attempts: number }[];

@@ -22,7 +22,7 @@ import {
   inFlight,
   isBatchDone,
   isFinal,
-} from '../shared/batch-state.js';
+} from '../model/batch-state.js';
 import {
   deferredStartable,
   hasUnstarted,
@@ -34,20 +34,25 @@ import {
   RESOURCE_WAIT_PATCH,
   slotQuotasOf,
   stillBlocked,
-} from '../shared/start-order.js';
-import { MachineWaits } from '../shared/machine-waits.js';
-import { packBatchState, unpackBatchState, type PackedBatchState } from '../shared/packed-state.js';
-import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../shared/types.js';
+} from '../model/start-order.js';
+import { MachineWaits } from '../model/machine-waits.js';
+import { packBatchState, unpackBatchState, type PackedBatchState } from '../model/packed-state.js';
+import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../model/types.js';
 import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
 import { BatchMetrics } from './batch-metrics.js';
-import { batchStateQuery, cancelExperimentsSignal, experimentReportSignal, reportEndBySignal } from './messages.js';
+import {
+  batchStateQuery,
+  cancelExperimentsSignal,
+  experimentReportSignal,
+  reportEndBySignal,
+} from '../protocol/messages.js';
 import {
   BATCH_ID_SEARCH_ATTRIBUTE,
   EXPERIMENT_SEARCH_ATTRIBUTE,
   PRIORITY_SEARCH_ATTRIBUTE,
   STATUS_SEARCH_ATTRIBUTE,
-} from './search-attributes.js';
+} from '../protocol/search-attributes.js';
 
 /**
  * Runs a batch of experiments as a sliding window: experiments start in the order of

@@ -30,16 +30,22 @@ import {
   type RunInput,
   type RunLocation,
   type RunLostDetails,
-} from '../shared/types.js';
+} from '../model/types.js';
 import type { StagedActivities } from '../activities/index.js';
-import { addCalls } from '../shared/calls.js';
-import { experimentReportSignal, quotaSlotGrantedSignal, reportEndBySignal, runStartedSignal } from './messages.js';
-import { budgetWorkflowId, slotReleaseSignal } from './quota-budget.js';
-import { QUOTA_SLOTS_PATCH, slotQuotasOf } from '../shared/start-order.js';
+import { addCalls } from '../model/calls.js';
+import {
+  experimentReportSignal,
+  quotaSlotGrantedSignal,
+  reportEndBySignal,
+  runStartedSignal,
+} from '../protocol/messages.js';
+import { budgetWorkflowId, slotReleaseSignal } from '../protocol/quota-budget.js';
+import { QUOTA_SLOTS_PATCH, slotQuotasOf } from '../model/start-order.js';
 import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
-import { STATUS_SEARCH_ATTRIBUTE } from './search-attributes.js';
-import { runQueueOf } from '../shared/requirements.js';
-import { RUN_ADOPT_WINDOW_MEMO, RUN_UNHELD_SINCE_MEMO, RunWatchdog } from './run-watchdog.js';
+import { STATUS_SEARCH_ATTRIBUTE } from '../protocol/search-attributes.js';
+import { runQueueOf } from '../model/requirements.js';
+import { RunWatchdog } from './run-watchdog.js';
+import { RUN_ADOPT_WINDOW_MEMO, RUN_UNHELD_SINCE_MEMO } from '../protocol/messages.js';
 
 /** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
 const NO_ACTIVITY_LIMIT = '3650 days';

@@ -9,9 +9,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   getExternalWorkflowHandle,
   log,
   patched,
@@ -21,9 +18,19 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { StagedActivities } from '../activities/index.js';
-import { TEMPORAL_PRIORITY_KEY } from '../shared/types.js';
-import { newSlots, releaseSlot, requestSlot, slotView, type QuotaView, type SlotState } from '../quota/slots.js';
-import { quotaSlotGrantedSignal } from './messages.js';
+import { TEMPORAL_PRIORITY_KEY } from '../model/types.js';
+import { newSlots, releaseSlot, requestSlot, slotView, type SlotState } from '../budget/slots.js';
+import { quotaSlotGrantedSignal } from '../protocol/messages.js';
+import {
+  budgetQuery,
+  declareSignal,
+  grantCallsUpdate,
+  pauseSignal,
+  rateLimitedSignal,
+  resetSignal,
+  slotReleaseSignal,
+  slotRequestSignal,
+} from '../protocol/quota-budget.js';
 import {
   RULES_AIMD,
   budgetView,
@@ -34,39 +41,14 @@ import {
   reportRateLimited,
   resetLimit,
   type BudgetState,
-  type Declaration,
-  type Grant,
   type GrantRequest,
-} from '../quota/window.js';
-import type { SlotRequest } from '../quota/slots.js';
-
-export const grantCallsUpdate = defineUpdate<Grant, [GrantRequest]>('grantCalls');
-export const rateLimitedSignal = defineSignal<[{ retryAfterMs?: number }]>('rateLimited');
-export const budgetQuery = defineQuery<QuotaView>('budget');
-/** An experiment workflow asks for one of the quota's `maxConcurrent` slots (sent with start by an activity). */
-export const slotRequestSignal = defineSignal<[SlotRequest & { maxConcurrent: number }]>('slotRequest');
-/** An experiment workflow gives its slot back, or withdraws its request, when it closes. */
-export const slotReleaseSignal = defineSignal<[{ holder: string }]>('slotRelease');
-
-/** A pause set by hand: until that time (epoch ms), or, with 0, ended now. */
-export const pauseSignal = defineSignal<[{ untilMs: number }]>('pause');
-
-/** `submit` writes the quota's declaration (signal-with-start): the budget owns it, agents' asks no longer do. */
-export const declareSignal = defineSignal<[Declaration]>('declare');
-
-/** `staged quota reset`: the effective limit back to the declared one, and no pause. */
-export const resetSignal = defineSignal('reset');
+} from '../budget/window.js';
 
 /** AIMD: a 429 lowers the limit by at most half, and quiet windows raise it again (quota/window.ts, RULES_AIMD). */
 export const QUOTA_AIMD_PATCH = 'quota-aimd';
 
 /** Updates add about five events each: continue well before Temporal's 10,240-event warning. */
 const HISTORY_LIMIT = 4_000;
-
-/** Workers of another task queue (another deployment) could not run this budget: each queue has its own. */
-export function budgetWorkflowId(taskQueue: string, quota: string): string {
-  return `staged-quota/${taskQueue}/${quota}`;
-}
 
 /** How often, while experiments wait for a slot, holders are checked for having closed without releasing it. */
 const HOLDER_CHECK_MS = 15_000;

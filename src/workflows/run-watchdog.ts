@@ -6,10 +6,6 @@
  * Workflow code: deterministic, times are the workflow's clock.
  */
 
-/** The memo keys `status` reads (batch-client/progress.ts): since when nobody holds the run, and its window. */
-export const RUN_UNHELD_SINCE_MEMO = 'runUnheldSince';
-export const RUN_ADOPT_WINDOW_MEMO = 'runAdoptWindowMs';
-
 export class RunWatchdog {
   private run: number | undefined;
   private unheldSince = 0;

@@ -9,7 +9,7 @@ import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { pidAlive, until, workerProcessesPerTest } from '../helpers/processes.js';
 import { keeperOfOnlyRun } from '../helpers/runs.js';
-import { requestStop } from '../../src/activities/stop-run.js';
+import { requestStop } from '../../src/machine/stop-run.js';
 
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();

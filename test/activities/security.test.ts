@@ -8,7 +8,7 @@ import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { experimentWorkflow } from '../../src/workflows/experiment.js';
-import type { BatchSettings, ExperimentRecord, ExperimentSpec } from '../../src/shared/types.js';
+import type { BatchSettings, ExperimentRecord, ExperimentSpec } from '../../src/model/types.js';
 import { testSettings, useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 import { tempDir } from '../helpers/scripts.js';
 import { until } from '../helpers/processes.js';

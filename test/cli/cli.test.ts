@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { execa } from 'execa';
-import type { BatchSummary } from '../../src/shared/types.js';
+import type { BatchSummary } from '../../src/model/types.js';
 import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { until } from '../helpers/processes.js';

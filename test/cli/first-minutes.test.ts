@@ -13,7 +13,7 @@ import { rawDefaults } from '../../src/cli/options.js';
 import { parseOptions } from '../../src/cli/validate.js';
 import { writeServerRecord } from '../../src/server/server-record.js';
 import { clusterStateFile, serverPorts } from '../../src/cluster/layout.js';
-import type { ExperimentView } from '../../src/shared/types.js';
+import type { ExperimentView } from '../../src/model/types.js';
 import { ownServer, withStartedServer } from '../helpers/own-server.js';
 import { CLI, until, workerProcessesPerTest } from '../helpers/processes.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Connection, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { execa } from 'execa';
 import { retentionOf } from '../../src/server/retention.js';
-import type { BatchSummary } from '../../src/shared/types.js';
+import type { BatchSummary } from '../../src/model/types.js';
 import { CLI, until } from '../helpers/processes.js';
 import { freePort } from '../../src/server/dev-server-process.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { COMMANDS, type CommandName } from '../../src/cli/command-table.js';
 import { OPTIONS, type OptionName } from '../../src/cli/options.js';
 import { buildCommand, optionsOf } from '../../src/cli/program.js';
-import { parseInteger } from '../../src/shared/integer.js';
+import { parseInteger } from '../../src/parse/integer.js';
 
 /** A value for every option, unlike its default; the Record type makes a new option need one here. */
 const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {

@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { BatchSummary } from '../../src/shared/types.js';
+import type { BatchSummary } from '../../src/model/types.js';
 import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { CLI } from '../helpers/processes.js';

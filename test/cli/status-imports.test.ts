@@ -1,43 +1,18 @@
 /**
- * `status` stays light: it reaches the workflows by name (src/batch-client/workflow-names.ts) instead of
- * importing their definitions, so neither the workflow SDK nor the worker's is loaded by it.
+ * `status` stays light: it reaches the workflows by name (src/protocol/) instead of importing their code,
+ * so neither the workflow SDK nor the worker's is loaded by it.
  */
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import {
-  BATCH_STATE_QUERY,
-  BATCH_WORKFLOW,
-  BUDGET_QUERY,
-  BUDGET_WORKFLOW,
-  DECLARE_SIGNAL,
-  PAUSE_SIGNAL,
-  RESET_SIGNAL,
-  budgetWorkflowId,
-  CANCEL_EXPERIMENTS_SIGNAL,
-} from '../../src/batch-client/workflow-names.js';
-import { batchWorkflow } from '../../src/workflows/batch.js';
-import { batchStateQuery, cancelExperimentsSignal } from '../../src/workflows/messages.js';
-import {
-  budgetQuery,
-  budgetWorkflowId as definedBudgetWorkflowId,
-  declareSignal,
-  pauseSignal,
-  quotaBudgetWorkflow,
-  resetSignal,
-} from '../../src/workflows/quota-budget.js';
+import { BATCH_WORKFLOW, EXPERIMENT_WORKFLOW } from '../../src/protocol/messages.js';
+import { BUDGET_WORKFLOW } from '../../src/protocol/quota-budget.js';
+import * as workflows from '../../src/workflows/index.js';
 
-test('the names the client uses are those the workflows define', () => {
-  expect(BATCH_WORKFLOW).toBe(batchWorkflow.name);
-  expect(BATCH_STATE_QUERY).toBe(batchStateQuery.name);
-  expect(CANCEL_EXPERIMENTS_SIGNAL).toBe(cancelExperimentsSignal.name);
-  expect(BUDGET_QUERY).toBe(budgetQuery.name);
-  expect([BUDGET_WORKFLOW, DECLARE_SIGNAL, PAUSE_SIGNAL, RESET_SIGNAL]).toEqual([
-    quotaBudgetWorkflow.name,
-    declareSignal.name,
-    pauseSignal.name,
-    resetSignal.name,
-  ]);
-  expect(budgetWorkflowId('queue-a', 'openai')).toBe(definedBudgetWorkflowId('queue-a', 'openai'));
+test('the workflow names the protocol gives are those the worker registers', () => {
+  expect(Object.keys(workflows).sort()).toEqual([BATCH_WORKFLOW, EXPERIMENT_WORKFLOW, BUDGET_WORKFLOW].sort());
+  expect([workflows.batchWorkflow.name, workflows.experimentWorkflow.name, workflows.quotaBudgetWorkflow.name]).toEqual(
+    [BATCH_WORKFLOW, EXPERIMENT_WORKFLOW, BUDGET_WORKFLOW],
+  );
 });
 
 test('the status command loads neither @temporalio/workflow nor @temporalio/worker', async () => {

@@ -1,13 +1,13 @@
 /** Ordering and selection of experiments, and the parsing of durations and submit options. */
 import { sortExperiments } from '../../src/experiments/order.js';
 import { parsePriorityFilter, selectExperiments } from '../../src/experiments/select.js';
-import { MAX_TIMER_MS, parseDuration } from '../../src/shared/duration.js';
+import { MAX_TIMER_MS, parseDuration } from '../../src/parse/duration.js';
 import { toBatchSettings } from '../../src/cli/batch-settings.js';
 import { COMMANDS } from '../../src/cli/command-table.js';
 import { rawDefaults } from '../../src/cli/options.js';
 import { parseOptions } from '../../src/cli/validate.js';
 import { retryDelayMs } from '../../src/workflows/retry-timing.js';
-import type { ExperimentSpec, Priority } from '../../src/shared/types.js';
+import type { ExperimentSpec, Priority } from '../../src/model/types.js';
 
 const spec = (name: string, priority: Priority): ExperimentSpec => ({
   id: name.split('_')[0],

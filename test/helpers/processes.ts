@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync, type ResultPromise } from 'execa';
-import { WORKER_SCRIPT, workerCommand } from '../../src/worker-process.js';
+import { WORKER_SCRIPT, workerCommand } from '../../src/cli/worker-command.js';
 
 export const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_PATH } from '../../src/workflow-bundle.js';
+import { WORKFLOW_BUNDLE_PATH } from '../../src/worker/workflow-bundle.js';
 
 const { History } = proto.temporal.api.history.v1;
 

@@ -3,10 +3,10 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { once } from 'node:events';
-import { keeperAlive, launchKeeper, type KeeperLauncher } from '../../src/activities/keeper-launch.js';
+import { keeperAlive, launchKeeper, type KeeperLauncher } from '../../src/machine/keeper-launch.js';
 import { RunFiles, type RunExit, type RunSpec, type RunStarted } from '../../src/keeper/run-files.js';
 import { until } from './processes.js';
-import { requestStop } from '../../src/activities/stop-run.js';
+import { requestStop } from '../../src/machine/stop-run.js';
 
 export interface KeptRun {
   files: RunFiles;

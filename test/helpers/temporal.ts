@@ -8,9 +8,9 @@ import { DEFAULT_HISTORY_LIMIT } from '../../src/cli/batch-settings.js';
 import { discoverExperiments, specOf } from '../../src/experiments/discover.js';
 import { sortExperiments } from '../../src/experiments/order.js';
 import { startDevServer, type DevServerProcess } from '../../src/server/dev-server-process.js';
-import { newBatchState } from '../../src/shared/batch-state.js';
-import type { BatchSettings, BatchState } from '../../src/shared/types.js';
-import { createStagedWorker, type StagedWorker } from '../../src/worker.js';
+import { newBatchState } from '../../src/model/batch-state.js';
+import type { BatchSettings, BatchState } from '../../src/model/types.js';
+import { createStagedWorker, type StagedWorker } from '../../src/worker/main.js';
 
 /** Workers in tests log warnings only, so that a failure's output is readable. */
 export function quietRuntime(): void {

@@ -12,7 +12,7 @@ import { runningPidOf } from '../../src/server/background.js';
 import { groupAlive } from '../../src/server/process-group.js';
 import { freePort } from '../../src/server/dev-server-process.js';
 import { serverAnswers } from '../../src/server/dev-server.js';
-import type { BatchSummary } from '../../src/shared/types.js';
+import type { BatchSummary } from '../../src/model/types.js';
 import { CLI, spawnWorker, until, type WorkerProcess } from '../helpers/processes.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from '../helpers/scripts.js';
 import { uniqueQueue } from '../helpers/temporal.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { batchSummary, findBatch, queryBatchState } from '../../src/batch-client/index.js';
 import { freePort } from '../../src/server/dev-server-process.js';
-import { METRICS } from '../../src/shared/metric-names.js';
+import { METRICS } from '../../src/model/metric-names.js';
 import { CLI, until, workerProcessesPerTest } from '../helpers/processes.js';
 import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { uniqueQueue, useTestServer } from '../helpers/temporal.js';

@@ -5,7 +5,7 @@ import {
   queryBatchState,
   startBatch as startBatchWorkflow,
 } from '../../src/batch-client/index.js';
-import type { BatchState } from '../../src/shared/types.js';
+import type { BatchState } from '../../src/model/types.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { batchSummary, findBatch } from '../../src/batch-client/index.js';
-import { workerCommand } from '../../src/worker-process.js';
+import { workerCommand } from '../../src/cli/worker-command.js';
 import { until, workerProcessesPerTest } from '../helpers/processes.js';
 import { maxOverlap, readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';

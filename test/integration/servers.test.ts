@@ -6,8 +6,8 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { batchSummary } from '../../src/batch-client/index.js';
-import { serverIdOf } from '../../src/activities/runs-layout.js';
-import type { BatchSummary } from '../../src/shared/types.js';
+import { serverIdOf } from '../../src/machine/runs-layout.js';
+import type { BatchSummary } from '../../src/model/types.js';
 import {
   batchStateFor,
   startBatch,

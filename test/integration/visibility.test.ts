@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
 import type { LiveBatchView } from '../../src/cli/display/batch-view.js';
-import type { BatchSummary } from '../../src/shared/types.js';
+import type { BatchSummary } from '../../src/model/types.js';
 import { CLI, until } from '../helpers/processes.js';
 import { tempDir } from '../helpers/scripts.js';
 import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';

@@ -7,7 +7,7 @@ import type { RunStarted } from '../../src/keeper/run-files.js';
 import { GONE_WITHIN_MS, LOAD_MARGIN_MS, pidAlive, until, waitUntilDead } from '../helpers/processes.js';
 import { exitOf, launchRun, startKeptRun, stopKeptRuns, type KeptRun } from '../helpers/runs.js';
 import { tempDir } from '../helpers/scripts.js';
-import { requestStop } from '../../src/activities/stop-run.js';
+import { requestStop } from '../../src/machine/stop-run.js';
 
 const kept: KeptRun[] = [];
 afterEach(async () => {

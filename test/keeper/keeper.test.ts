@@ -10,7 +10,7 @@ import { killModeOfMachine } from '../../src/keeper/run-tree.js';
 import { tempDir } from '../helpers/scripts.js';
 import { GONE_WITHIN_MS, LOAD_MARGIN_MS, until, waitUntilDead } from '../helpers/processes.js';
 import { startKeptRun } from '../helpers/runs.js';
-import { requestStop } from '../../src/activities/stop-run.js';
+import { requestStop } from '../../src/machine/stop-run.js';
 
 /** Starts a setsid daemon and a double-forked one (both holding stdout), then runs `main`. */
 function daemonScript(dir: string, main: string): string {

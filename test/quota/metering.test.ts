@@ -15,7 +15,7 @@ import { spawnWorker, until } from '../helpers/processes.js';
 import { writeQuotaConfig, writeQuotaExperiments } from '../helpers/quota-experiments.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir } from '../helpers/scripts.js';
-import { createStagedWorker } from '../../src/worker.js';
+import { createStagedWorker } from '../../src/worker/main.js';
 import { startWorker, uniqueQueue, useTestServer } from '../helpers/temporal.js';
 
 const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));

@@ -6,9 +6,9 @@ import { execa } from 'execa';
 import { writeBatchSummary } from '../../src/activities/write-summary.js';
 import { reserveBatchId } from '../../src/batch-client/index.js';
 import { latestMeasuredCalls, leastTimeMs, planQuotas } from '../../src/quota/plan.js';
-import { newBatchState } from '../../src/shared/batch-state.js';
-import { packBatchState } from '../../src/shared/packed-state.js';
-import type { ExperimentRecord, ExperimentSummary } from '../../src/shared/types.js';
+import { newBatchState } from '../../src/model/batch-state.js';
+import { packBatchState } from '../../src/model/packed-state.js';
+import type { ExperimentRecord, ExperimentSummary } from '../../src/model/types.js';
 import { tempDir } from '../helpers/scripts.js';
 import { testSettings } from '../helpers/temporal.js';
 

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { batchSummary, cancelBatch, queryBatchState } from '../../src/batch-client/index.js';
-import type { QuotaDeclaration } from '../../src/shared/types.js';
+import type { QuotaDeclaration } from '../../src/model/types.js';
 import { maxOverlap, readJournal, tempDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { until } from '../helpers/processes.js';
 import {

@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import { batchSummary, findBatch } from '../../src/batch-client/index.js';
-import type { QuotaView } from '../../src/quota/slots.js';
+import type { QuotaView } from '../../src/budget/slots.js';
 import { CLI, until } from '../helpers/processes.js';
 import { writeQuotaConfig, writeQuotaExperiments } from '../helpers/quota-experiments.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';

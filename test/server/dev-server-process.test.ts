@@ -12,7 +12,7 @@ import {
   type DevServerProcess,
 } from '../../src/server/dev-server-process.js';
 import { serverAnswers } from '../../src/server/dev-server.js';
-import { STAGED_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
+import { STAGED_SEARCH_ATTRIBUTES } from '../../src/protocol/search-attributes.js';
 import { until } from '../helpers/processes.js';
 import { tempDir } from '../helpers/scripts.js';
 

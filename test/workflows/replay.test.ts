@@ -11,12 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { encodeHistory } from '../helpers/replay-histories.js';
 import { batchSummary, cancelBatch } from '../../src/batch-client/index.js';
-import { budgetWorkflowId } from '../../src/workflows/quota-budget.js';
+import { budgetWorkflowId } from '../../src/protocol/quota-budget.js';
 import { PYTHON_DIR } from '../../src/quota/run-environment.js';
 import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { spawnWorker, until } from '../helpers/processes.js';
-import type { BatchState } from '../../src/shared/types.js';
+import type { BatchState } from '../../src/model/types.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/histories/', import.meta.url));
 const REPLAYER = fileURLToPath(new URL('../helpers/replay-histories.js', import.meta.url));

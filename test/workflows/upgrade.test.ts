@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { batchSummary } from '../../src/batch-client/index.js';
-import { createStagedWorker } from '../../src/worker.js';
+import { createStagedWorker } from '../../src/worker/main.js';
 import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
 import { until } from '../helpers/processes.js';
 import { batchStateFor, startBatch, testSettings, uniqueQueue, useTestServer } from '../helpers/temporal.js';

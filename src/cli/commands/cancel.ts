@@ -1,7 +1,7 @@
 /** `cancel <batchId> [--experiment X]`: queued experiments never start, running ones are stopped. */
 import { cancelBatch, cancelExperiments, withClient } from '../../batch-client/index.js';
 import { EXIT, NoWorkerAnswersError } from '../../errors.js';
-import type { BatchState } from '../../shared/types.js';
+import type { BatchState } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
 import { resolveExperiment } from '../experiment-ref.js';
 import { commandHint } from '../invocation.js';

@@ -18,7 +18,7 @@ import {
 import { loadConnectionConfig } from '../../connection.js';
 import { BadInputError, EXIT } from '../../errors.js';
 import { serverAnswers } from '../../server/dev-server.js';
-import { formatDuration } from '../../shared/duration.js';
+import { formatDuration } from '../../parse/duration.js';
 import type { OptionsOf } from '../command-table.js';
 import { resolveWorkDir } from '../invocation.js';
 

@@ -4,13 +4,13 @@
  */
 import type { Client } from '@temporalio/client';
 import { declarationText, quotaView, withClient } from '../../batch-client/index.js';
-import { BUDGET_WORKFLOW, PAUSE_SIGNAL, RESET_SIGNAL, budgetWorkflowId } from '../../batch-client/workflow-names.js';
+import { BUDGET_WORKFLOW, budgetWorkflowId, pauseSignal, resetSignal } from '../../protocol/quota-budget.js';
 import { loadProjectConfig } from '../../config.js';
 import { BadInputError, EXIT } from '../../errors.js';
-import { newBudget, type LimitEvent } from '../../quota/window.js';
+import { newBudget, type LimitEvent } from '../../budget/window.js';
 import { taskQueueSetting } from '../../settings.js';
-import { parseDuration } from '../../shared/duration.js';
-import type { QuotaDeclaration } from '../../shared/types.js';
+import { parseDuration } from '../../parse/duration.js';
+import type { QuotaDeclaration } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
 import { quotaLine } from '../display/render.js';
 import { resolveWorkDir } from '../invocation.js';
@@ -34,7 +34,7 @@ export async function run([action, name, duration]: (string | undefined)[], opti
   return withClient(async (client) => {
     if (action === 'show') return show(client, taskQueue, name ? [name] : names, options.json);
     const untilMs = action === 'pause' ? Date.now() + pauseMs : 0;
-    const [signal, signalArgs] = action === 'reset' ? [RESET_SIGNAL, []] : [PAUSE_SIGNAL, [{ untilMs }]];
+    const [signal, signalArgs] = action === 'reset' ? [resetSignal.name, []] : [pauseSignal.name, [{ untilMs }]];
     await signalBudget(client, taskQueue, name!, quotas[name!], signal, signalArgs);
     console.log(
       action === 'pause'

@@ -6,7 +6,7 @@ import { defaultDevServerOptions, devServerArgs, waitForDevServer } from '../../
 import { metricsPortFor } from '../../server/ports.js';
 import { writeServerRecord } from '../../server/server-record.js';
 import { findTemporalCli } from '../../server/temporal-cli.js';
-import { formatDuration } from '../../shared/duration.js';
+import { formatDuration } from '../../parse/duration.js';
 import type { OptionsOf } from '../command-table.js';
 import { inForeground, type ExitOf } from '../foreground.js';
 import { resolveWorkDir } from '../invocation.js';

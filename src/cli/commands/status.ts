@@ -10,8 +10,8 @@ import {
 } from '../../batch-client/index.js';
 import { EXIT } from '../../errors.js';
 import { batchSummaryFile } from '../../paths.js';
-import { batchOutcome, countByStatus, summarize, summaryOutcome, type BatchOutcome } from '../../shared/batch-state.js';
-import type { BatchSummary } from '../../shared/types.js';
+import { batchOutcome, countByStatus, summarize, summaryOutcome, type BatchOutcome } from '../../model/batch-state.js';
+import type { BatchSummary } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
 import { liveBatchView } from '../display/batch-view.js';
 import { batchListLines, statusLines, summaryLines } from '../display/render.js';

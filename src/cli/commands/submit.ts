@@ -18,8 +18,8 @@ import { discoverExperiments, specOf, type DiscoveredExperiment } from '../../ex
 import { sortExperiments } from '../../experiments/order.js';
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
 import { ensureSearchAttributes } from '../../server/search-attributes.js';
-import { newBatchState } from '../../shared/batch-state.js';
-import type { BatchSettings } from '../../shared/types.js';
+import { newBatchState } from '../../model/batch-state.js';
+import type { BatchSettings } from '../../model/types.js';
 import { newBatchId, toBatchSettings } from '../batch-settings.js';
 import type { OptionsOf } from '../command-table.js';
 import { displayFor } from '../display/display.js';

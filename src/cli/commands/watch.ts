@@ -1,6 +1,6 @@
 /** `watch <batchId>`: follows a batch until it ends; Ctrl-C detaches and the batch runs on. */
 import { readBatch, withClient } from '../../batch-client/index.js';
-import { summarize } from '../../shared/batch-state.js';
+import { summarize } from '../../model/batch-state.js';
 import type { OptionsOf } from '../command-table.js';
 import { displayFor } from '../display/display.js';
 import { header, summaryLines } from '../display/render.js';

@@ -1,5 +1,5 @@
 /** `worker`: the worker program (src/worker.ts) in the foreground, with the same heap cap as `npm run worker`. */
-import { workerCommand } from '../../worker-process.js';
+import { workerCommand } from '../worker-command.js';
 import type { OptionsOf } from '../command-table.js';
 import { inForeground } from '../foreground.js';
 import { userDirectory } from '../invocation.js';

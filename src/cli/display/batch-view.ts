@@ -1,12 +1,12 @@
 /** A running batch as `status --json` shows it: counts, an ETA, and each experiment with its progress. */
-import { countByStatus, experimentViews, type StatusCounts } from '../../shared/batch-state.js';
-import { addCalls } from '../../shared/calls.js';
-import { formatDuration } from '../../shared/duration.js';
-import { batchEtaMs, runLeftMs } from '../../shared/eta.js';
-import type { Progress } from '../../shared/progress.js';
-import type { QuotaView } from '../../quota/slots.js';
+import { countByStatus, experimentViews, type StatusCounts } from '../../model/batch-state.js';
+import { addCalls } from '../../model/calls.js';
+import { formatDuration } from '../../parse/duration.js';
+import { batchEtaMs, runLeftMs } from './eta.js';
+import type { Progress } from '../../model/progress.js';
+import type { QuotaView } from '../../budget/slots.js';
 import type { WaitingExperiment } from '../../batch-client/machines.js';
-import type { BatchState, ExperimentView, RunHeartbeat } from '../../shared/types.js';
+import type { BatchState, ExperimentView, RunHeartbeat } from '../../model/types.js';
 
 export interface LiveExperimentView extends ExperimentView {
   /** Only while running: the current attempt's progress (null before it reports any). */

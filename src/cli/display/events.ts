@@ -1,6 +1,6 @@
 /** Turns two snapshots of a batch into the lines a person wants to see: START, RETRY, DONE, FAIL. */
-import type { BatchState, ExperimentRecord } from '../../shared/types.js';
-import { formatDuration } from '../../shared/duration.js';
+import type { BatchState, ExperimentRecord } from '../../model/types.js';
+import { formatDuration } from '../../parse/duration.js';
 
 function firstLine(text: string | undefined): string {
   return (text ?? '').split('\n')[0];

@@ -1,11 +1,11 @@
 /** Text the CLI prints: the header, the periodic status line, the final summary, the batch list and the dry run. */
-import { PRIORITIES, type BatchState, type BatchSummary, type ExperimentSpec } from '../../shared/types.js';
-import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../../shared/summary-table.js';
+import { PRIORITIES, type BatchState, type BatchSummary, type ExperimentSpec } from '../../model/types.js';
+import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../../model/summary-table.js';
 import type { LiveBatchView, LiveExperimentView } from './batch-view.js';
-import { formatDuration } from '../../shared/duration.js';
+import { formatDuration } from '../../parse/duration.js';
 import type { BatchListing } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
-import type { QuotaView } from '../../quota/slots.js';
+import type { QuotaView } from '../../budget/slots.js';
 import { textTable } from './table.js';
 
 const RULE = '='.repeat(70);

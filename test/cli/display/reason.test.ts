@@ -1,9 +1,9 @@
 /** Why an attempt ended (`reason`) reaches the event lines and the summary table. */
 import { describeChanges } from '../../../src/cli/display/events.js';
 import { summaryLines } from '../../../src/cli/display/render.js';
-import { newBatchState } from '../../../src/shared/batch-state.js';
-import { summaryMarkdown } from '../../../src/shared/summary-table.js';
-import type { BatchState, BatchSummary, ExperimentRecord } from '../../../src/shared/types.js';
+import { newBatchState } from '../../../src/model/batch-state.js';
+import { summaryMarkdown } from '../../../src/model/summary-table.js';
+import type { BatchState, BatchSummary, ExperimentRecord } from '../../../src/model/types.js';
 import { testSettings } from '../../helpers/temporal.js';
 
 function batchWith(...records: ExperimentRecord[]): BatchState {

@@ -1,8 +1,8 @@
 /** A run shown running with no heartbeat for longer than its adoption window is flagged stuck; the watchdog's clock. */
 import { liveBatchView, stuckReason } from '../../../src/cli/display/batch-view.js';
 import { statusLines } from '../../../src/cli/display/render.js';
-import { newBatchState } from '../../../src/shared/batch-state.js';
-import type { BatchSettings, ExperimentSpec, RunHeartbeat } from '../../../src/shared/types.js';
+import { newBatchState } from '../../../src/model/batch-state.js';
+import type { BatchSettings, ExperimentSpec, RunHeartbeat } from '../../../src/model/types.js';
 import { RunWatchdog } from '../../../src/workflows/run-watchdog.js';
 
 const MIN = 60_000;

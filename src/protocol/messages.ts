@@ -1,0 +1,38 @@
+/**
+ * The batch and experiment workflows by name, and the messages between the CLI, the batch, its experiments
+ * and the activities. Workflows and clients both import these; nothing here loads workflow code.
+ */
+import type { PackedBatchState } from '../model/packed-state.js';
+import type { ExperimentReport } from '../model/types.js';
+import { query, signal } from './define.js';
+
+export const BATCH_WORKFLOW = 'batchWorkflow';
+export const EXPERIMENT_WORKFLOW = 'experimentWorkflow';
+
+/** A batch's input and result: its whole state, packed (it continues as new with it). */
+export type BatchWorkflow = (state: PackedBatchState) => Promise<PackedBatchState>;
+
+/** Sent by an experiment workflow to its batch whenever its record changes. */
+export const experimentReportSignal = signal<[ExperimentReport]>('experimentReport');
+
+/** The batch's whole state, packed, for `status`, `watch` and `submit`. */
+export const batchStateQuery = query<PackedBatchState>('batchState');
+
+/** Cancels some experiments of a batch by name: queued ones never start, running ones are stopped. */
+export const cancelExperimentsSignal = signal<[string[]]>('cancelExperiments');
+
+/**
+ * Sent by a batch, before it continues as new, to the experiments it started: from then on they
+ * report their end by signal, since their completion would reach the closed run.
+ */
+export const reportEndBySignal = signal('reportEndBySignal');
+
+/** Sent by the activity to its experiment workflow once a run's process has started (not when adopted). */
+export const runStartedSignal = signal<[{ run: number; startedAt: number }]>('runStarted');
+
+/** Sent by a quota's budget to an experiment workflow that asked for one of the quota's slots. */
+export const quotaSlotGrantedSignal = signal<[{ quota: string }]>('quotaSlotGranted');
+
+/** The memo keys `status` reads: since when nobody holds the run (workflows/run-watchdog.ts), and its window. */
+export const RUN_UNHELD_SINCE_MEMO = 'runUnheldSince';
+export const RUN_ADOPT_WINDOW_MEMO = 'runAdoptWindowMs';

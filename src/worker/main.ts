@@ -1,0 +1,337 @@
+/**
+ * The worker: runs batch and experiment workflows and the experiment processes.
+ * Its slots cap how many experiment processes this machine runs, across all batches. It polls two
+ * task queues: the shared one (new runs, workflows) and this machine's own (adopting its runs), and with
+ * `--resources` the queues of runs that need them (worker-queues.ts).
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { CommanderError } from 'commander';
+import { Client } from '@temporalio/client';
+import { NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
+import { createActivities, type ShutdownMode } from '../activities/index.js';
+import { KeeperLauncher } from '../machine/keeper-launch.js';
+import { MachineSlots } from '../machine/machine-slots.js';
+import { liveRunQuota, machineRunKeys, runQuotasByToken } from '../machine/machine-runs.js';
+import { watchOrphans } from '../machine/orphans.js';
+import { recordServer, runsDirsOf, runsLayout, serverIdOf } from '../machine/runs-layout.js';
+import { watchSupersededRuns } from '../machine/superseded-runs.js';
+import { QuotaAgent } from '../quota/agent.js';
+import { BudgetClient } from '../quota/budget-client.js';
+import { legacyQuotaSocketPath, quotaDirOf } from '../quota/run-environment.js';
+import { watchServerContact, type ServerContact } from '../machine/server-contact.js';
+import { buildCommand, optionsOf } from '../cli/program.js';
+import { userDirectory } from '../cli/invocation.js';
+import { loadConnectionConfig } from '../connection.js';
+import { BadInputError, EXIT, oneLine } from '../errors.js';
+import type { KillMode } from '../keeper/run-files.js';
+import { killModeOfMachine } from '../keeper/run-tree.js';
+import { installRuntime, WorkerMetrics } from '../machine/metrics.js';
+import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from '../settings.js';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
+import { createRequirementWorkers, identityOf } from './worker-queues.js';
+import { NO_RESOURCES, ResourceLedger, watchLeftOverRuns } from '../machine/capacity.js';
+import { formatMachineResources, hostQueueOf, workerQueueOf, type MachineResources } from '../model/requirements.js';
+
+/** Time for activities to let go of their runs (or stop them) before the worker gives up. */
+const SHUTDOWN_FORCE_MS = 30_000;
+/** At most one heartbeat per run reaches the server in this time, however chatty its progress. */
+export const PROGRESS_THROTTLE_MS = 2_000;
+/** Adopting a run starts no process, so this machine's own queue is not bounded by --slots. */
+const ADOPT_SLOTS = 1_000;
+/**
+ * One poll at a time on this machine's own queue. While the machine is cut off, the server still holds the
+ * polls it sent before the cut and hands each an adopt task that never arrives; every such task costs its
+ * experiment a heartbeat timeout and a longer back-off before it may run elsewhere (10 polls: ~60 s, not ~15 s).
+ */
+const ADOPT_POLLS = 1;
+/**
+ * Workflows kept in the worker's cache (the batches and the experiments being run). The SDK's default
+ * follows V8's heap limit, which the young generation's cap in WORKER_NODE_FLAGS lowers (60 -> 39 at a
+ * 256 MB old space): too few for a batch at concurrency 40, whose children would be evicted and replayed.
+ */
+const MAX_CACHED_WORKFLOWS = 60;
+/**
+ * How long a workflow task waits for this worker on its sticky queue before any worker may take it. The SDK's 10 s
+ * stalled every quota budget this worker last ran for 10 s when it stopped or died: every run's calls waited.
+ */
+const STICKY_TIMEOUT_MS = 1_000;
+/** Twice the default heartbeat timeout: a lost run is offered for adoption only after that timeout. */
+const MIN_USEFUL_ADOPT_WINDOW_MS = 60_000;
+
+export interface StagedWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** The server's address, as the user gave it: recorded beside its runs for whoever reads them. */
+  address?: string;
+  taskQueue: string;
+  /** How many experiment processes this machine runs at once for this task queue. */
+  slots: number;
+  /** Bytes of output kept at the start of each attempt's log file. */
+  logLimitBytes?: number;
+  /** Names this machine; its own task queue is `<taskQueue>@<machineId>`. Default: the host name. */
+  machineId?: string;
+  /** Where runs are kept on this machine, per server (default ~/.staged/runs, env STAGED_RUNS_DIR). */
+  runsRoot?: string;
+  /** When this worker last reached the server (default: a probe every second on `connection`); stopped with it. */
+  contact?: ServerContact;
+  /** How long a run outlives its lost worker, waiting to be adopted. */
+  adoptWindowMs?: number;
+  /** On SIGTERM/SIGINT: leave runs for the next worker here (default), or stop them. */
+  onShutdown?: ShutdownMode;
+  /**
+   * Directories whose scripts this worker runs (experiments and work directories inside them).
+   * Default: the user's directory (cli/invocation.ts).
+   */
+  allowedRoots?: string[];
+  /** Workflow code other than this build's: the upgrade test runs an older release's bundle. */
+  workflowBundlePath?: string;
+  /** What this machine has (`--resources`): runs needing it are taken from its requirement queues. */
+  resources?: MachineResources;
+}
+
+export { hostQueueOf };
+
+/** SDK workers, one per task queue (shared, own, requirement queues), run and stopped together. */
+export class StagedWorker {
+  constructor(
+    private readonly workers: Worker[],
+    /** Background loops of this worker, stopped with it. */
+    private readonly loops: { stop(): void }[],
+    readonly hostQueue: string,
+    /** Where it starts runs: this server's directory under the runs root (activities/runs-layout.ts). */
+    readonly runsDir: string,
+  ) {}
+
+  async run(): Promise<void> {
+    const running = this.workers.map((worker) => worker.run());
+    try {
+      await Promise.race(running);
+    } finally {
+      this.shutdown();
+      await Promise.allSettled(running);
+      for (const loop of this.loops) loop.stop();
+    }
+    await Promise.all(running);
+  }
+
+  async runUntil<R>(until: Promise<R> | (() => Promise<R>)): Promise<R> {
+    const running = this.run();
+    try {
+      return await Promise.race([
+        typeof until === 'function' ? until() : until,
+        running.then(() => Promise.reject(new Error('the worker stopped'))),
+      ]);
+    } finally {
+      this.shutdown();
+      await running.catch(() => undefined);
+    }
+  }
+
+  shutdown(): void {
+    for (const worker of this.workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
+}
+
+export async function createStagedWorker(options: StagedWorkerOptions): Promise<StagedWorker> {
+  const machineId = options.machineId ?? machineIdSetting() ?? hostname();
+  const hostQueue = hostQueueOf(options.taskQueue, machineId);
+  const serverId = await serverIdOf(options.connection, options.namespace, options.address);
+  const layout = runsLayout(options.runsRoot ?? runsRootSetting(), serverId, options.taskQueue);
+  const runsDir = layout.own;
+  const runsDirs = runsDirsOf(layout);
+  await recordServer(layout, options.address ?? 'unknown', options.namespace);
+  const contact = options.contact ?? watchServerContact(options.connection);
+  const held = new Set<string>();
+  const orphans = watchOrphans(options.connection, options.namespace, layout, held, (message) =>
+    console.log(`staged worker: ${message}`),
+  );
+  const budgets = new BudgetClient(
+    new Client({ connection: options.connection, namespace: options.namespace }),
+    options.taskQueue,
+  );
+  const machineRuns = {
+    runKeys: async () => (await Promise.all(runsDirs.map(machineRunKeys))).flat(),
+    liveRun: async (runKey: string) =>
+      (await liveRunQuota(layout.own, runKey)) ?? (await liveRunQuota(layout.legacy, runKey)),
+    findRun: (token: string) => runQuotasByToken(runsDirs, token),
+  };
+  const log = (line: string) => console.log(`staged worker: ${line}`);
+  // Runs started before runs were kept per server connect where that version listened: beside the old layout.
+  const legacySocket = legacyQuotaSocketPath(layout.legacy);
+  const quotaAgent = new QuotaAgent(budgets, quotaDirOf(runsDir), machineRuns, log, legacySocket);
+  await quotaAgent.listen();
+  const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
+  const resources = new ResourceLedger(options.resources ?? NO_RESOURCES, options.slots);
+  const keepers = new KeeperLauncher(runsDir);
+  await keepers.open();
+  const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
+  const identity = identityOf(machineId, resources.machine, allowedRoots.map(realPathOrSame));
+  const activities = createActivities({
+    logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
+    machineId,
+    hostQueue,
+    runsDir,
+    layout,
+    slots: new MachineSlots(runsDirs, options.slots),
+    adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
+    onShutdown: options.onShutdown ?? 'leave',
+    contact,
+    allowedRoots,
+    held,
+    quotaAgent,
+    metrics,
+    resources,
+    keepers,
+  });
+  const common = {
+    connection: options.connection,
+    namespace: options.namespace,
+    activities,
+    shutdownForceTime: SHUTDOWN_FORCE_MS,
+    maxHeartbeatThrottleInterval: PROGRESS_THROTTLE_MS,
+    identity,
+  };
+  const shared = await Worker.create({
+    ...common,
+    taskQueue: options.taskQueue,
+    // The bundle `npm run build` made; without it (a plain `tsc`), bundle now, which is slower.
+    ...(options.workflowBundlePath || existsSync(WORKFLOW_BUNDLE_PATH)
+      ? { workflowBundle: { codePath: options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH } }
+      : { workflowsPath: WORKFLOWS_PATH }),
+    maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
+    stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT_MS,
+    maxConcurrentActivityTaskExecutions: options.slots,
+  });
+  const own = await Worker.create({
+    ...common,
+    taskQueue: hostQueue,
+    maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
+  });
+  // Runs handed over by a worker that does not serve their directories; also one worker of several on a machine.
+  const handedOver = await Worker.create({
+    ...common,
+    taskQueue: workerQueueOf(options.taskQueue, identity),
+    maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
+  });
+  const leftOver = await watchLeftOverRuns(resources, runsDirs, held);
+  const workers = [shared, own, handedOver, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
+  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
+  loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
+  // Only this server's runs: an old-layout run may belong to another server that reuses its workflow id.
+  loops.push(watchSupersededRuns(options.connection, options.namespace, [layout.own], held));
+  return new StagedWorker(workers, loops, hostQueue, runsDir);
+}
+
+/** As the served-directory check sees a root: symlinks resolved (a root that does not exist serves nothing). */
+function realPathOrSame(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
+const RECONNECT_EVERY_MS = 5_000;
+
+/** A worker started before its server (a reboot, a deploy) waits for it instead of exiting. */
+async function connectWhenServerAnswers(address: string, options: NativeConnectionOptions): Promise<NativeConnection> {
+  for (let waiting = false; ; waiting = true) {
+    try {
+      return await NativeConnection.connect(options);
+    } catch (err) {
+      if (!waiting) {
+        const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+        console.error(
+          `staged worker: no Temporal server answers at ${address} yet (${why}); ` +
+            `retrying every ${RECONNECT_EVERY_MS / 1000}s`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_EVERY_MS));
+    }
+  }
+}
+
+/** A served directory that does not exist is a typo: its runs would wait for ever for a worker that serves them. */
+async function refuseMissingDirs(dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    const isDir = await stat(dir).then(
+      (info) => info.isDirectory(),
+      () => false,
+    );
+    if (!isDir) throw new BadInputError(`--allow-dir ${dir} is not a directory`);
+  }
+}
+
+function describeKillMode(mode: KillMode): string {
+  return mode === 'cgroup' ? 'cgroup per run' : 'process scan by run marker (no writable cgroup v2 here)';
+}
+
+async function main(argv: string[]): Promise<void> {
+  const command = buildCommand('worker').exitOverride().parse(argv);
+  const flags = optionsOf('worker', command);
+  installRuntime(workerLogLevelSetting() as LogLevel, flags.metrics);
+  const config = loadConnectionConfig();
+  // Under `npm run worker` npm runs this in staged's folder: paths are the user's, as for every command.
+  const userDir = userDirectory();
+  const servedDirs = (flags.allowDir ?? [userDir]).map((dir) => path.resolve(userDir, dir));
+  await refuseMissingDirs(servedDirs);
+  const connection = await connectWhenServerAnswers(config.address, config.options);
+  try {
+    const worker = await createStagedWorker({
+      connection,
+      namespace: config.namespace,
+      address: config.address,
+      taskQueue: flags.taskQueue,
+      slots: flags.slots,
+      logLimitBytes: flags.logLimit * 1024 * 1024,
+      adoptWindowMs: flags.adoptWindow,
+      onShutdown: flags.onShutdown,
+      machineId: flags.machineId,
+      runsRoot: path.resolve(userDir, flags.runsDir),
+      allowedRoots: servedDirs,
+      resources: flags.resources,
+    });
+    console.log(
+      `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
+        `machine=${worker.hostQueue} resources=${flags.resources ? formatMachineResources(flags.resources) : 'none'} ` +
+        `adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
+        `serves ${servedDirs.join(', ')}; runs in ${worker.runsDir}; ` +
+        `stops runs by: ${describeKillMode(await killModeOfMachine())}` +
+        (flags.metrics ? `; metrics http://${flags.metrics}/metrics` : ''),
+    );
+    if (flags.adoptWindow < MIN_USEFUL_ADOPT_WINDOW_MS) {
+      console.log(
+        `staged worker: [WARN] --adopt-window ${flags.adoptWindow / 1000}s ` +
+          `is shorter than ${MIN_USEFUL_ADOPT_WINDOW_MS / 1000}s: ` +
+          'a run whose batch has a longer --heartbeat-timeout (default 30s) ' +
+          'is stopped before a restarted worker can adopt it',
+      );
+    }
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Exit 2 for what the user must fix (an option, a namespace that does not exist), else 1. */
+function exitCodeOf(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (err instanceof BadInputError) return EXIT.usage;
+  const message = oneLine(err);
+  return /namespace/i.test(message) && /not found|does not exist/i.test(message) ? EXIT.usage : EXIT.failed;
+}
+
+/** Runs the worker as a program: exit codes as `exitCodeOf` says. */
+export function runAsProgram(argv: string[]): void {
+  main(argv).catch((err: unknown) => {
+    // commander has printed its own message already
+    if (!(err instanceof CommanderError))
+      console.error(`staged worker: ${err instanceof BadInputError ? err.message : oneLine(err)}`);
+    process.exit(exitCodeOf(err));
+  });
+}

@@ -1,0 +1,197 @@
+/** Progress read from experiment output, and the ETAs built on it: pure logic. */
+import { commandHint } from '../../src/cli/invocation.js';
+import { displayFor, fitToScreen } from '../../src/cli/display/display.js';
+import { batchEtaMs, runEtaMs, runLeftMs } from '../../src/cli/display/eta.js';
+import { newBatchState } from '../../src/model/batch-state.js';
+import { parseProgressLine, ProgressReader } from '../../src/model/progress.js';
+import type { BatchSettings, ExperimentSpec, RunHeartbeat } from '../../src/model/types.js';
+import { liveBatchView } from '../../src/cli/display/batch-view.js';
+import { statusLines } from '../../src/cli/display/render.js';
+
+describe('the PROGRESS line protocol', () => {
+  test.each([
+    ['PROGRESS 42%', { percent: 42 }],
+    ['PROGRESS 42.5 %', { percent: 42.5 }],
+    ['PROGRESS: 7%', { percent: 7 }],
+    ['  PROGRESS 42/100', { percent: 42, done: 42, total: 100 }],
+    ['PROGRESS 3/8', { percent: 37.5, done: 3, total: 8 }],
+    ['PROGRESS 150%', { percent: 100 }],
+    ['PROGRESS 42% done, more text', { percent: 42 }],
+    ['PROGRESS 3/10  simulated P&L +1.04', { percent: 30, done: 3, total: 10 }],
+  ])('%j', (line, expected) => {
+    expect(parseProgressLine(line)).toEqual(expected);
+  });
+
+  test.each([
+    'progress 42%',
+    'PROGRESS',
+    'PROGRESS 3/0',
+    'loaded 42% of the data',
+    'PROGRESS 42%done',
+    'PROGRESS 3/10x',
+    'NO PROGRESS 42%',
+  ])('%j is not progress', (line) => {
+    expect(parseProgressLine(line)).toBeUndefined();
+  });
+});
+
+describe('tqdm bars', () => {
+  test.each([
+    [' 42%|████▏     | 42/100 [00:10<00:14,  4.12it/s]', { percent: 42, done: 42, total: 100 }],
+    ['train:  7%|7         | 7/100 [00:01<00:13, 6.93it/s, loss=0.31]', { percent: 7, done: 7, total: 100 }],
+    ['100%|##########| 1.5k/1.5k [00:03<00:00, 500.00it/s]', { percent: 100, done: 1500, total: 1500 }],
+    [' 55%|█████▌    |', { percent: 55 }],
+  ])('%j', (line, expected) => {
+    expect(parseProgressLine(line)).toEqual(expected);
+  });
+
+  test('a bar without a total (`42it [00:10]`) is not progress', () => {
+    expect(parseProgressLine('42it [00:10, 4.12it/s]')).toBeUndefined();
+  });
+});
+
+describe('ProgressReader over a stream of chunks', () => {
+  test('carriage-return frames, split anywhere, end at the latest frame', () => {
+    const reader = new ProgressReader();
+    const output = [
+      '\r  0%|          | 0/50 [00:00<?, ?it/s]',
+      '\r 10%|█         | 5/50 [00:01<00:09]',
+      '\r 20%|██        | 10/50 [00:02<00:08]',
+    ].join('');
+    const changes: number[] = [];
+    for (let at = 0; at < output.length; at += 7) {
+      if (reader.feed(output.slice(at, at + 7))) changes.push(reader.progress!.percent);
+    }
+    expect(reader.progress).toEqual({ percent: 20, done: 10, total: 50 });
+    expect(changes.at(-1)).toBe(20);
+    expect(changes).not.toContain(100);
+  });
+
+  test('a protocol line counts only once its line ends, so a half-written 42/100 is not read as 42/1', () => {
+    const reader = new ProgressReader();
+    expect(reader.feed('log line\nPROGRESS 42/1')).toBe(false);
+    expect(reader.progress).toBeUndefined();
+    expect(reader.feed('00\n')).toBe(true);
+    expect(reader.progress).toEqual({ percent: 42, done: 42, total: 100 });
+  });
+
+  test('reports a change only when the progress changed', () => {
+    const reader = new ProgressReader();
+    expect(reader.feed('PROGRESS 5%\n')).toBe(true);
+    expect(reader.feed('PROGRESS 5%\nother output\n')).toBe(false);
+    expect(reader.feed('PROGRESS 6%\n')).toBe(true);
+  });
+
+  test('a flood without line ends is dropped rather than kept', () => {
+    const reader = new ProgressReader();
+    for (let i = 0; i < 100; i++) reader.feed('x'.repeat(10_000));
+    reader.feed('\nPROGRESS 9%\n');
+    expect(reader.progress).toEqual({ percent: 9 });
+    expect((reader as unknown as { fragment: string }).fragment.length).toBeLessThan(10_000);
+  });
+});
+
+describe('ETAs', () => {
+  test('a run 25% done after 10 s needs 30 s more; none before any progress', () => {
+    expect(runEtaMs(10_000, 25)).toBe(30_000);
+    expect(runEtaMs(10_000, 0)).toBeUndefined();
+    expect(runEtaMs(10_000, undefined)).toBeUndefined();
+    expect(runEtaMs(10_000, 100)).toBe(0);
+  });
+
+  test('a run that reported once, early, is not taken for nearly done', () => {
+    const run: RunHeartbeat = { host: 'h', startedAt: 0, progress: { percent: 50 }, progressAt: 10 };
+    expect(runLeftMs(run, 4_000)).toBe(4_000);
+    expect(runLeftMs(run, 30_000)).toBe(30_000);
+    expect(runLeftMs({ host: 'h', startedAt: 0 }, 30_000)).toBeUndefined();
+  });
+
+  const settings = { maxConcurrent: 2 } as BatchSettings;
+  const experiments: ExperimentSpec[] = ['a', 'b', 'c', 'd', 'e'].map((name) => ({
+    id: name,
+    name,
+    file: name,
+    priority: 'high',
+  }));
+
+  test('queued work at the mean finished duration, spread over the slots', () => {
+    const state = newBatchState('b', experiments, settings, 0);
+    state.records[0] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 10_000 };
+    state.records[1] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 30_000 };
+    state.records[2] = { status: 'running', attempts: 0, exitCode: null, startedAt: 30_000 };
+    state.records[3] = { status: 'running', attempts: 0, exitCode: null, startedAt: 30_000 };
+    const runs = new Map<number, RunHeartbeat>([
+      [2, { host: 'h', startedAt: 30_000, progress: { percent: 50 }, progressAt: 35_000 }],
+    ]);
+    // left: c 5 s (50% after 5 s), d 20 - 5 = 15 s (no progress: mean 20 s), e 20 s queued → 40 s over 2 slots.
+    expect(batchEtaMs(state, runs, 35_000)).toBe(20_000);
+  });
+
+  test('never less than the longest running experiment needs', () => {
+    const state = newBatchState('b', experiments.slice(0, 2), settings, 0);
+    state.records[0] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 1_000 };
+    state.records[1] = { status: 'running', attempts: 0, exitCode: null, startedAt: 0 };
+    const runs = new Map<number, RunHeartbeat>([
+      [1, { host: 'h', startedAt: 0, progress: { percent: 10 }, progressAt: 10_000 }],
+    ]);
+    expect(batchEtaMs(state, runs, 10_000)).toBe(90_000);
+  });
+
+  test('unknown until something finished or reported progress', () => {
+    const state = newBatchState('b', experiments, settings, 0);
+    state.records[0] = { status: 'running', attempts: 0, exitCode: null, startedAt: 0 };
+    expect(batchEtaMs(state, new Map(), 5_000)).toBeUndefined();
+  });
+});
+
+describe('the live status block on a terminal', () => {
+  test('is cut to the screen, saying how many lines it left out', () => {
+    const lines = Array.from({ length: 50 }, (_, i) => `line ${i}`);
+    const fitted = fitToScreen(lines, 20);
+    expect(fitted).toHaveLength(18);
+    expect(fitted[16]).toBe('line 16');
+    expect(fitted[17]).toBe(`    … and 33 more (${commandHint('status', ['<batchId>'])} lists all)`);
+    expect(fitToScreen(lines.slice(0, 5), 20)).toEqual(lines.slice(0, 5));
+  });
+
+  test('is live only on a terminal with a size: a pseudo-terminal of 0 rows gets plain lines', () => {
+    const terminal = (isTTY: boolean, rows: number) =>
+      ({ isTTY, rows, columns: 80, write: () => true }) as unknown as NodeJS.WriteStream;
+    expect(displayFor(terminal(true, 40)).live).toBe(true);
+    expect(displayFor(terminal(true, 0)).live).toBe(false);
+    expect(displayFor(terminal(false, 40)).live).toBe(false);
+    expect(displayFor(terminal(true, 40), true).live).toBe(false);
+  });
+});
+
+test(
+  'a running experiment whose worker has not been heard from for a while says so; a recent heartbeat says ' + 'nothing',
+  () => {
+    const experiments: ExperimentSpec[] = ['a', 'b'].map((name) => ({ id: name, name, file: name, priority: 'high' }));
+    const state = newBatchState('b', experiments, { maxConcurrent: 2 } as BatchSettings, 0);
+    state.records[0] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+    state.records[1] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+    const runs = new Map<number, RunHeartbeat>([
+      [0, { host: 'h', startedAt: 0, heardAt: 15_000 }],
+      [1, { host: 'h', startedAt: 0, heardAt: 58_000 }],
+    ]);
+    const view = liveBatchView(state, 'running', runs, 60_000);
+    expect(view.experiments.map((experiment) => experiment.workerSilentSeconds)).toEqual([45, undefined]);
+    expect(statusLines(view)).toContain('    - a (1.0min, attempt 1, no word from its worker for 45.0s)');
+  },
+);
+
+test("a metered experiment's calls so far appear in status, by quota; one without calls shows none", () => {
+  const experiments: ExperimentSpec[] = ['a', 'b'].map((name) => ({ id: name, name, file: name, priority: 'high' }));
+  const state = newBatchState('b', experiments, { maxConcurrent: 2 } as BatchSettings, 0);
+  state.records[0] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+  state.records[1] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+  const runs = new Map<number, RunHeartbeat>([
+    [0, { host: 'h', startedAt: 0, calls: { yahoo: 120, fred: 3 } }],
+    [1, { host: 'h', startedAt: 0 }],
+  ]);
+  const view = liveBatchView(state, 'running', runs, 60_000);
+  expect(view.experiments.map((experiment) => experiment.calls)).toEqual([{ yahoo: 120, fred: 3 }, undefined]);
+  expect(statusLines(view)).toContain('    - a (1.0min, attempt 1, 120 yahoo calls, 3 fred calls)');
+  expect(statusLines(view)).toContain('    - b (1.0min, attempt 1)');
+});

@@ -1,0 +1,214 @@
+/** Machine resources as people write them, the queues that route runs to machines that have them, and the ledger. */
+import {
+  formatAmount,
+  formatResources,
+  nonEmptySubsets,
+  parseAmount,
+  parseMachineResources,
+  parseRequirements,
+  requirementQueueOf,
+  requirementsOf,
+  resourcesInIdentity,
+  runQueueOf,
+  servedRootsInIdentity,
+  shortfallOf,
+  workerQueueOf,
+} from '../../src/model/requirements.js';
+import { servesAll } from '../../src/batch-client/machines.js';
+import { identityOf } from '../../src/worker/worker-queues.js';
+import { NoRoomError, ResourceLedger } from '../../src/machine/capacity.js';
+
+const G = 1024 ** 3;
+
+test.each([
+  ['2', 2],
+  ['16G', 16 * G],
+  ['16g', 16 * G],
+  ['16GB', 16 * G],
+  ['16GiB', 16 * G],
+  ['512M', 512 * 1024 ** 2],
+  ['1.5T', 1.5 * 1024 ** 4],
+  ['4K', 4096],
+])('amount %s is %d', (text, amount) => {
+  expect(parseAmount(text)).toBe(amount);
+});
+
+test.each(['two', '16X', '16 GG', '-1', '0', '0.5', '', '1e3', 'G'])('"%s" is not an amount', (text) => {
+  expect(() => parseAmount(text)).toThrow(/is not an amount/);
+});
+
+test('amounts print as they would be typed', () => {
+  expect([16 * G, 2, 1536 * 1024 ** 2, 1000].map(formatAmount)).toEqual(['16G', '2', '1536M', '1000']);
+});
+
+test('a worker has counted amounts and capabilities; names are lower-cased', () => {
+  expect(parseMachineResources('GPU=2, mem=64G,avx512')).toEqual({
+    counted: { gpu: 2, mem: 64 * G },
+    capabilities: ['avx512'],
+  });
+});
+
+test.each([
+  ['gpu=2,gpu=1', /gpu is given twice/],
+  ['gpu=two', /"two" is not an amount/],
+  ['mem=16Q', /"16Q" is not an amount/],
+  ['2gpu', /"2gpu" is not a resource/],
+  ['gpu=1=2', /more than one "="/],
+  ['a,b,c,d,e', /at most 4 resources/],
+  ['gpu,', /"" is not a resource/],
+])('--resources %s is refused', (text, message) => {
+  expect(() => parseMachineResources(text)).toThrow(message);
+});
+
+test('an experiment needs 1 unit of a bare name, or the amount given', () => {
+  expect(parseRequirements('gpu')).toEqual({ gpu: 1 });
+  expect(parseRequirements('gpu=2, mem=16G')).toEqual({ gpu: 2, mem: 16 * G });
+});
+
+test('Requires: lines of a docstring, in any comment style; none gives undefined', () => {
+  expect(requirementsOf('Train the model.\n\nRequires: gpu, mem=16G\n')).toEqual({ gpu: 1, mem: 16 * G });
+  expect(requirementsOf('Title\n  requires: avx512\n- Requires: gpu=2')).toEqual({ avx512: 1, gpu: 2 });
+  expect(requirementsOf('Title\nPriority: high')).toBeUndefined();
+});
+
+test.each([
+  ['Requires: gpu=two', /malformed line "Requires: gpu=two": "two" is not an amount/],
+  ['Requires: mem=16X', /malformed line "Requires: mem=16X": "16X" is not an amount/],
+  ['Requires:', /malformed line "Requires:"/],
+  ['Requires: gpu\nRequires: gpu=2', /gpu is required twice/],
+])('%j is malformed', (text, message) => {
+  expect(() => requirementsOf(text)).toThrow(message);
+});
+
+test('requirement queues are named from the task queue and the sorted names', () => {
+  expect(requirementQueueOf('staged', ['mem', 'gpu'])).toBe('staged@needs:gpu+mem');
+  expect(runQueueOf('staged', { mem: 1, gpu: 2 })).toBe('staged@needs:gpu+mem');
+  expect(runQueueOf('staged', undefined)).toBe('staged');
+  expect(runQueueOf('staged', {})).toBe('staged');
+});
+
+test('a machine polls one queue per non-empty subset of its names, and every routed run finds its queue', () => {
+  const subsets = nonEmptySubsets(['mem', 'gpu', 'avx512']);
+  expect(subsets).toHaveLength(7);
+  expect(new Set(subsets.map((names) => names.join('+')))).toEqual(
+    new Set(['avx512', 'gpu', 'mem', 'avx512+gpu', 'avx512+mem', 'gpu+mem', 'avx512+gpu+mem']),
+  );
+  const polled = new Set(subsets.map((names) => requirementQueueOf('q', names)));
+  expect(polled.has(runQueueOf('q', { mem: 1, gpu: 1 }))).toBe(true);
+  expect(polled.has(runQueueOf('q', { tpu: 1 }))).toBe(false);
+});
+
+test('shortfall: what a machine lacks for a run; capabilities are never used up', () => {
+  const machine = parseMachineResources('gpu=1,mem=64G,avx512');
+  expect(shortfallOf({ gpu: 1, avx512: 5 }, machine)).toEqual([]);
+  expect(shortfallOf({ gpu: 2, tpu: 1 }, machine)).toEqual(['gpu=2 (has 1)', 'tpu']);
+  expect(formatResources({ mem: 16 * G, gpu: 2 })).toBe('gpu=2, mem=16G');
+});
+
+test("a worker's identity carries the directories it serves and its resources; status and submit read them", () => {
+  const machine = parseMachineResources('gpu=2,avx512');
+  const identity = identityOf('box-1', machine, ['/home/ann/proj a', '/srv/b,c']);
+  expect(identity).toMatch(/^\d+@box-1 serves=\/home\/ann\/proj%20a,\/srv\/b%2Cc resources=gpu=2,avx512$/);
+  expect(resourcesInIdentity(identity)).toEqual(machine);
+  expect(servedRootsInIdentity(identity)).toEqual(['/home/ann/proj a', '/srv/b,c']);
+  expect(workerQueueOf('q', identity)).toBe(`q@worker:${process.pid}@box-1`);
+  const plain = identityOf('box-1', { counted: {}, capabilities: [] }, ['/x']);
+  expect(plain).toMatch(/^\d+@box-1 serves=\/x$/);
+  expect(resourcesInIdentity(plain)).toBeUndefined();
+  expect(resourcesInIdentity('1234@box-2')).toBeUndefined();
+  expect(servedRootsInIdentity('1234@box-2')).toBeUndefined();
+  expect(identityOf('box-1', machine, ['/' + 'd'.repeat(1000)])).toMatch(/^\d+@box-1 resources=gpu=2,avx512$/);
+});
+
+test('a worker serves a directory inside one of its roots, by whole path segments', () => {
+  expect(servesAll(['/a/b'], ['/a/b', '/a/b/c'])).toBe(true);
+  expect(servesAll(['/a/b'], ['/a/bc'])).toBe(false);
+  expect(servesAll(['/a/b', '/x'], ['/a/b/e', '/x/w'])).toBe(true);
+  expect(servesAll(['/a/b'], ['/a/b/e', '/x/w'])).toBe(false);
+});
+
+describe('the ledger of one machine', () => {
+  const noWait = () => new Promise<void>((resolve) => setTimeout(resolve, 5));
+
+  test('never holds more than the machine has: a second claim waits until the first is released', async () => {
+    const ledger = new ResourceLedger(parseMachineResources('gpu=1'));
+    const first = await ledger.claim('q@needs:gpu', { gpu: 1 }, noWait);
+    expect(ledger.hasUnitOfEach(['gpu'])).toBe(false);
+    let secondHeld = false;
+    const second = ledger.claim('q@needs:gpu', { gpu: 1 }, noWait).then((release) => {
+      secondHeld = true;
+      return release;
+    });
+    await noWait();
+    expect(secondHeld).toBe(false);
+    expect(ledger.heldNow()).toEqual({ gpu: 1 });
+    first();
+    (await second)();
+    expect(secondHeld).toBe(true);
+    expect(ledger.heldNow()).toEqual({ gpu: 0 });
+  });
+
+  test('a run needing more than the machine has in all is handed back at once', async () => {
+    const ledger = new ResourceLedger(parseMachineResources('gpu=1'));
+    await expect(ledger.claim('q@needs:gpu', { gpu: 2 }, noWait)).rejects.toThrow(NoRoomError);
+    await expect(ledger.claim('q@needs:gpu', { gpu: 2 }, noWait)).rejects.toThrow(/needs gpu=2 \(has 1\)/);
+    expect(ledger.hasUnitOfEach(['gpu'])).toBe(true);
+  });
+
+  test('a task taken counts until its run claims; capabilities never block', async () => {
+    const ledger = new ResourceLedger(parseMachineResources('gpu=1,avx512'));
+    const placeholder = ledger.taskTaken('q@needs:avx512+gpu', ['avx512', 'gpu']);
+    expect(ledger.hasUnitOfEach(['gpu'])).toBe(false);
+    expect(ledger.hasUnitOfEach(['avx512'])).toBe(true);
+    const release = await ledger.claim('q@needs:avx512+gpu', { gpu: 1, avx512: 1 }, noWait);
+    expect(placeholder.settled).toBe(true);
+    expect(ledger.hasUnitOfEach(['gpu'])).toBe(false);
+    release();
+    expect(ledger.hasUnitOfEach(['gpu'])).toBe(true);
+  });
+
+  test('an adopted run holds its amounts at once, even past what is free', () => {
+    const ledger = new ResourceLedger(parseMachineResources('gpu=1'));
+    const first = ledger.hold({ gpu: 1 });
+    const second = ledger.hold({ gpu: 1 });
+    expect(ledger.heldNow()).toEqual({ gpu: 2 });
+    first();
+    first();
+    second();
+    expect(ledger.heldNow()).toEqual({ gpu: 0 });
+  });
+
+  test('requirement tasks in hand are bounded by --slots, like the shared queue', () => {
+    const ledger = new ResourceLedger(parseMachineResources('avx512'), 2);
+    ledger.taskStarted();
+    expect(ledger.hasTaskRoom()).toBe(true);
+    ledger.taskStarted();
+    expect(ledger.hasTaskRoom()).toBe(false);
+    ledger.taskFinished();
+    expect(ledger.hasTaskRoom()).toBe(true);
+  });
+
+  test('a reservation waiting for a change ends with the abort reason when the SDK aborts it', async () => {
+    const ledger = new ResourceLedger(parseMachineResources('gpu=1'));
+    const controller = new AbortController();
+    const waiting = ledger.changed(controller.signal);
+    controller.abort();
+    await expect(waiting).rejects.toBe(controller.signal.reason);
+  });
+
+  test('runs left alive here by an earlier worker count until this one holds them', async () => {
+    const ledger = new ResourceLedger(parseMachineResources('gpu=2'));
+    ledger.setLeftOver({ gpu: 1 });
+    expect(ledger.hasUnitOfEach(['gpu'])).toBe(true);
+    let claimed = false;
+    const claim = ledger.claim('q@needs:gpu', { gpu: 2 }, noWait).then((release) => {
+      claimed = true;
+      return release;
+    });
+    await noWait();
+    expect(claimed).toBe(false);
+    ledger.setLeftOver({});
+    (await claim)();
+    expect(claimed).toBe(true);
+  });
+});
