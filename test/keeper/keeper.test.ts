@@ -56,7 +56,7 @@ test('a run ends when its main process exits, though daemons hold its stdout, an
   expect(exit.tail).toContain('daemons started');
 });
 
-test.each([
+test.concurrent.each([
   ['a timed-out run is stopped as timed out, its daemons with it', 'timeout', { timeoutMs: DAEMONS_START_WITHIN_MS }],
   [
     'an abandoned run (no lease renewal within its window) is stopped, its daemons with it',
