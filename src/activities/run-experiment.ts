@@ -124,9 +124,15 @@ export function createActivities(options: ActivityOptions) {
           ending = await hold();
         } else {
           if (
-            !(await options.slots.claimWhenFree(
-              () => files.claim(),
-              () => waitBeforeStart(context),
+            !(await heartbeatWhile(
+              context,
+              options.slots.claimWhenFree(
+                async () => {
+                  throwIfStopped(context); // the server gave up on this start while it waited: a new one comes
+                  return files.claim();
+                },
+                () => waitBeforeStart(context),
+              ),
             ))
           ) {
             ending = await hold(); // started here before, by a worker lost before the server heard of it
@@ -160,9 +166,28 @@ export type StagedActivities = ReturnType<typeof createActivities>;
 async function waitBeforeStart(context: Context): Promise<void> {
   context.heartbeat(); // no details yet: nothing of this run exists anywhere
   await delay(1_000, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
+  throwIfStopped(context);
+}
+
+/** Nothing of the run may start once it was cancelled, or let go (the server timed this activity out). */
+function throwIfStopped(context: Context): void {
   if (context.cancellationDetails?.cancelRequested) throw new CancelledFailure('cancelled');
   if (context.cancellationSignal.aborted)
     throw new RunLostError('stopped before it started', { stopped: true, started: false });
+}
+
+/**
+ * Heartbeats every second until `waiting` settles: starts queue one behind another on a worker, and one queued
+ * longer than the heartbeat timeout must not be given up as lost (it was, under load: docs/reliability.md).
+ */
+async function heartbeatWhile<T>(context: Context, waiting: Promise<T>): Promise<T> {
+  context.heartbeat();
+  const timer = setInterval(() => context.heartbeat(), 1_000);
+  try {
+    return await waiting;
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** Holds the resources the run needs while it runs here; a machine that has too little hands the task back. */

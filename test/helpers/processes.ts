@@ -82,6 +82,11 @@ export function pidAlive(pid: number): boolean {
   return state.exitCode === 0 && !String(state.stdout).trim().startsWith('Z');
 }
 
+/** The docs' promise: a run's processes are gone within 2 s of its end (cancel, timeout, exit, abandonment). */
+export const GONE_WITHIN_MS = 2_000;
+/** Added to a bound the docs promise: a loaded machine (two busy loops on two cores) is slow, not wrong. */
+export const LOAD_MARGIN_MS = 10_000;
+
 /** Polls until none of `pids` is alive; returns how long that took, or undefined after `timeoutMs`. */
 export async function waitUntilDead(pids: number[], timeoutMs: number): Promise<number | undefined> {
   const started = Date.now();

@@ -1,4 +1,4 @@
-/** The lease's age in awake time: the arithmetic alone (keeper-sleep.test.ts runs it in a real keeper). */
+/** The lease's age in awake time: the arithmetic alone (keeper-sleep.system.test.ts runs it in a real keeper). */
 import { LeaseClock } from '../../src/keeper/lease-clock.js';
 
 const HOUR = 3_600_000;

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RUN_MARKER, runTreeFor } from '../../src/keeper/run-tree.js';
-import { pidAlive, until, waitUntilDead } from '../helpers/processes.js';
+import { GONE_WITHIN_MS, LOAD_MARGIN_MS, pidAlive, until, waitUntilDead } from '../helpers/processes.js';
 import { tempDir } from '../helpers/scripts.js';
 
 const started: number[] = [];
@@ -75,7 +75,7 @@ test('stops the whole tree, daemons included, and leaves other runs alone', asyn
   await tree.stop(5_000);
 
   expect(await tree.members()).toEqual([]);
-  expect(await waitUntilDead(mine, 2_000)).toBeDefined();
+  expect(await waitUntilDead(mine, GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
   expect(other.every(pidAlive)).toBe(true);
 });
 
@@ -90,5 +90,5 @@ test('processes that ignore SIGTERM are SIGKILLed once the grace period is over'
 
   expect(Date.now() - stoppingAt).toBeGreaterThanOrEqual(graceMs);
   expect(await tree.members()).toEqual([]);
-  expect(await waitUntilDead(mine, 2_000)).toBeDefined();
+  expect(await waitUntilDead(mine, GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
 });

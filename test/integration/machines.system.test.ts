@@ -81,7 +81,7 @@ function names(count: number): string[] {
 }
 
 const noMachines = whyNoMachines();
-if (noMachines) console.warn(`[skip] machines.test.ts: ${noMachines}`);
+if (noMachines) console.warn(`[skip] machines.system.test.ts: ${noMachines}`);
 const describeMachines = noMachines ? describe.skip : describe;
 
 describeMachines('three machines (network namespaces with their own host names, links and runs)', () => {

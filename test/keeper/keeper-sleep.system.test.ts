@@ -21,7 +21,7 @@ function libfaketime(): string | undefined {
 }
 
 const LIB = libfaketime();
-if (!LIB) console.warn('keeper-sleep.test.ts skipped: no libfaketime (apt-get install faketime)');
+if (!LIB) console.warn('keeper-sleep.system.test.ts skipped: no libfaketime (apt-get install faketime)');
 const WINDOW_MS = 4_000;
 
 const kept: KeptRun[] = [];

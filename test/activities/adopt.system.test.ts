@@ -4,17 +4,36 @@
  * again elsewhere. Measured from the experiment processes' own journal, logs and pids.
  */
 import { readFile } from 'node:fs/promises';
-import { batchSummary, startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
+import { batchSummary, queryBatchState, startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
 import { attemptLogFile } from '../../src/paths.js';
 import { batchIn, batchStateFor, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { cuttableProxy } from '../helpers/cuttable-proxy.js';
 import { ownServer, withStartedServer } from '../helpers/own-server.js';
-import { pidAlive, until, waitUntilDead, workerProcessesPerTest } from '../helpers/processes.js';
+import {
+  GONE_WITHIN_MS,
+  LOAD_MARGIN_MS,
+  pidAlive,
+  until,
+  waitUntilDead,
+  workerProcessesPerTest,
+} from '../helpers/processes.js';
 
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type BatchHandle = Awaited<ReturnType<typeof startBatch>>;
+/** The batch shows each of its experiments running: the server knows where each run lives. */
+const allRunning = async (handle: BatchHandle) =>
+  (await queryBatchState(handle)).records.every((record) => record.status === 'running');
+/** The server has timed out the activity of each experiment (its worker gone): their runs wait for their machine. */
+const allActivitiesTimedOut = async (handle: BatchHandle, names: string[]) => {
+  const histories = await Promise.all(
+    names.map((name) => handle.client.getHandle(`${handle.workflowId}/${name}`).fetchHistory()),
+  );
+  return histories.every((history) => history.events?.some((event) => event.activityTaskTimedOutEventAttributes));
+};
 
 const starts = (entries: JournalEntry[]) => entries.filter((e) => e.event === 'start');
 const ends = (entries: JournalEntry[]) => entries.filter((e) => e.event === 'end');
@@ -47,10 +66,11 @@ test(
     const first = await startWorkerProcess(server.env.address, taskQueue, 2, args);
     const handle = await startBatch(server.env, state);
     await until(async () => starts(await readJournal(journal)).length === 2, 60_000, 'both runs to start');
-    await sleep(3_000);
+    await until(() => allRunning(handle), 60_000, 'both runs to be shown running');
 
     first.kill('SIGKILL');
-    await sleep(4_000); // past the heartbeat timeout: the server has given the runs up to their machine
+    const names = ['exp1_long', 'exp2_fails'];
+    await until(() => allActivitiesTimedOut(handle, names), 60_000, 'the server to give the runs up to their machine');
     const runningMeanwhile = starts(await readJournal(journal)).map((e) => pidAlive(e.pid));
     await startWorkerProcess(server.env.address, taskQueue, 2, args);
     const summary = await batchSummary(handle);
@@ -107,7 +127,9 @@ test(
     await until(async () => starts(await readJournal(journal)).length === 2, 60_000, 'the second batch to start');
     stopping.kill('SIGTERM');
     expect(await stopping.exited()).toBe(0);
-    expect(await waitUntilDead([starts(await readJournal(journal))[1].pid], 1_000)).toBeDefined();
+    expect(
+      await waitUntilDead([starts(await readJournal(journal))[1].pid], GONE_WITHIN_MS + LOAD_MARGIN_MS),
+    ).toBeDefined();
     await startWorkerProcess(server.env.address, taskQueue, 1, args());
     expect((await batchSummary(stopped)).experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
     expect(starts(await readJournal(journal)).map((e) => e.attempt)).toEqual([1, 1, 2]);
@@ -144,7 +166,7 @@ test(
 
     // the window counts from the worker's last contact, probed every second
     expect(deathAfter).toBeGreaterThan(windowMs - 2_500);
-    expect(deathAfter).toBeLessThan(windowMs + 3_000);
+    expect(deathAfter).toBeLessThan(windowMs + LOAD_MARGIN_MS);
     expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
     const runs = starts(await readJournal(journal));
     expect(runs.map((e) => e.attempt)).toEqual([1, 2]);
@@ -170,10 +192,15 @@ test(
       await startWorkerProcess(devServer.address, taskQueue, 2, (await machine('m3'))(['--adopt-window', '60s']));
       const handle = await startBatchWorkflow(client, state);
       await until(async () => starts(await readJournal(journal)).length === 2, 60_000, 'both runs to start');
-      await sleep(2_000);
+      await until(() => allRunning(handle), 60_000, 'both runs to be shown running');
 
       await devServer.kill();
-      await sleep(6_000); // three heartbeat timeouts
+      const shortRunEnded = async () => ends(await readJournal(journal)).some((e) => e.name === 'exp2_ends_meanwhile');
+      // An outage of three heartbeat timeouts at least, and one run ends during it.
+      await Promise.all([
+        sleep(3 * QUICK_LOSS.heartbeatTimeoutMs),
+        until(shortRunEnded, 60_000, 'the short run to end during the outage'),
+      ]);
       const restartedAt = Date.now();
       await devServer.start();
       const summary = await batchSummary(handle);
@@ -208,14 +235,14 @@ test(
 
     first.kill('SIGKILL');
     await handle.cancel();
-    await sleep(3_000);
+    await until(() => allActivitiesTimedOut(handle, ['exp1_long']), 60_000, 'the server to give the run up');
     await startWorkerProcess(server.env.address, taskQueue, 1, args);
     const summary = await batchSummary(handle);
     const stoppedAfter = await waitUntilDead([left.pid], 20_000);
 
     expect(summary.experiments.map((e) => e.status)).toEqual(['cancelled', 'cancelled']);
     expect(stoppedAfter).toBeDefined();
-    await sleep(2_000);
+    await sleep(2_000); // nothing may start late: a start would show within this
     expect(starts(await readJournal(journal)).map((e) => e.name)).toEqual(['exp1_long']);
   },
   120_000,
@@ -247,7 +274,7 @@ test(
     const summary = await batchSummary(handle);
 
     expect(stoppedAfter).toBeDefined();
-    expect(stoppedAfter!).toBeLessThan(windowMs + 3_000);
+    expect(stoppedAfter!).toBeLessThan(windowMs + LOAD_MARGIN_MS);
     expect(pidAlive(cutOff.pid)).toBe(true); // the worker lived on: only its link was cut
     expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
     const runs = starts(await readJournal(journal));

@@ -13,7 +13,14 @@ import { execa } from 'execa';
 import { batchIn, startBatch, uniqueQueue, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { ownServer, ownServerDbFile, withStartedServer } from '../helpers/own-server.js';
-import { CLI, until, waitUntilDead, workerProcessesPerTest } from '../helpers/processes.js';
+import {
+  CLI,
+  GONE_WITHIN_MS,
+  LOAD_MARGIN_MS,
+  until,
+  waitUntilDead,
+  workerProcessesPerTest,
+} from '../helpers/processes.js';
 
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();
@@ -96,7 +103,7 @@ test(
     ]);
     expect(await journalHas('exp2_skipped')).toBe(false);
     const pids = (await readFile(pidFile, 'utf8')).trim().split(' ').map(Number);
-    expect(await waitUntilDead(pids, 1_000)).toBeDefined();
+    expect(await waitUntilDead(pids, GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
   },
   120_000,
 );

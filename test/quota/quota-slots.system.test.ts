@@ -65,7 +65,11 @@ test('maxConcurrent 2 across two batches of 4: never more than 2 at once, and 2 
 test('maxConcurrent 1 in a batch of 4 at once: experiments without the quota run while the quota is busy', async () => {
   const dir = await tempDir('slots-mixed');
   const journal = path.join(dir, '_journal');
-  await experimentsIn(dir, journal, ['exp1_api', 'exp2_api', 'exp3_api'], true, 3);
+  // An API run holds the quota until both free experiments have ended (or 30 s have passed: the test fails).
+  const freeEnded = `[ "$(grep -c '^end exp[45]_free' "${journal}")" = 2 ]`;
+  const holdUntilFreeEnded = `i=0; until ${freeEnded} || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done`;
+  for (const name of ['exp1_api', 'exp2_api', 'exp3_api'])
+    await writeScript(dir, name, journal, { title: `${name} uses the API\n# Quota: api`, body: holdUntilFreeEnded });
   await experimentsIn(dir, journal, ['exp4_free', 'exp5_free'], false, 1);
   const taskQueue = uniqueQueue();
   const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxConcurrent: 4 });

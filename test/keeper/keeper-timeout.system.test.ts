@@ -4,7 +4,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RunStarted } from '../../src/keeper/run-files.js';
-import { pidAlive, until, waitUntilDead } from '../helpers/processes.js';
+import { GONE_WITHIN_MS, LOAD_MARGIN_MS, pidAlive, until, waitUntilDead } from '../helpers/processes.js';
 import { exitOf, launchRun, startKeptRun, stopKeptRuns, type KeptRun } from '../helpers/runs.js';
 import { tempDir } from '../helpers/scripts.js';
 import { requestStop } from '../../src/machine/stop-run.js';
@@ -35,7 +35,7 @@ test('a run whose lease is renewed is never abandoned; once renewals stop, it is
   const exit = await run.exit(20_000);
   expect(exit.end).toBe('abandoned');
   expect(exit.endedAt - lastRenewal).toBeGreaterThanOrEqual(leaseTimeoutMs);
-  expect(await waitUntilDead([pid], 5_000)).toBeDefined();
+  expect(await waitUntilDead([pid], GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
 });
 
 test('a run that ends before its timeout is not stopped: it exited, with its own code', async () => {
@@ -66,7 +66,7 @@ test.each(['cgroup or process-scan, as the machine allows', 'process-scan'])(
     if (mode === 'process-scan') expect(state.killMode).toBe('process-scan');
     expect(exit).toMatchObject({ end: 'timeout', exitCode: null, signal: 'SIGKILL' });
     expect(exit.endedAt - state.startedAt).toBeGreaterThanOrEqual(timeoutMs + killGraceMs);
-    expect(await waitUntilDead([state.pid], 5_000)).toBeDefined();
+    expect(await waitUntilDead([state.pid], GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
   },
 );
 
