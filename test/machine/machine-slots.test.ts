@@ -93,7 +93,7 @@ test('a claim waits while a run on disk takes every slot, and is held once that 
   expect(claimed).toBe(true);
 });
 
-test("one worker's claims are held one at a time: the second waits for the slot the first started a run in", async () => {
+test("one worker's claims are held one at a time: the second waits for the first run's slot", async () => {
   const runsDir = await tempDir('slots-serial');
   const ledger = ledgerOn(runsDir, 1);
   const order: string[] = [];
