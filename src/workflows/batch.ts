@@ -57,12 +57,12 @@ import {
 /**
  * Runs a batch of experiments as a sliding window: experiments start in the order of
  * `state.experiments` (already sorted by priority; a busy quota's experiments may be passed over,
- * shared/start-order.ts), at most `maxConcurrent` at a time, and a slot is refilled as soon as an
+ * model/start-order.ts), at most `maxConcurrent` at a time, and a slot is refilled as soon as an
  * experiment ends. An experiment started by this run reports its end as
  * its result, in one hop; retries, and the end of experiments from an earlier run, come by signal
  * (by workflow id, so they reach the current run). Children outlive a continue-as-new (ABANDON),
  * so the batch continues as new whenever its history grows past `historyLimit`, carrying its whole
- * state. Its input, queries and result are the packed form of its state (see shared/packed-state.ts).
+ * state. Its input, queries and result are the packed form of its state (see model/packed-state.ts).
  */
 export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatchState> {
   const state = unpackBatchState(input);

@@ -22,7 +22,6 @@ import { TimeoutType } from '@temporalio/common';
 import {
   FAILURE_TYPES,
   TEMPORAL_PRIORITY_KEY,
-  type EndReason,
   type ExperimentInput,
   type ExperimentRecord,
   type RunFailureDetails,
@@ -32,31 +31,34 @@ import {
   type RunLostDetails,
 } from '../model/types.js';
 import type { StagedActivities } from '../activities/index.js';
-import { addCalls } from '../model/calls.js';
 import {
   experimentReportSignal,
   quotaSlotGrantedSignal,
   reportEndBySignal,
   runStartedSignal,
+  RUN_ADOPT_WINDOW_MEMO,
+  RUN_UNHELD_SINCE_MEMO,
 } from '../protocol/messages.js';
 import { budgetWorkflowId, slotReleaseSignal } from '../protocol/quota-budget.js';
 import { QUOTA_SLOTS_PATCH, slotQuotasOf } from '../model/start-order.js';
-import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
 import { STATUS_SEARCH_ATTRIBUTE } from '../protocol/search-attributes.js';
 import { runQueueOf } from '../model/requirements.js';
-import { RunWatchdog } from './run-watchdog.js';
-import { RUN_ADOPT_WINDOW_MEMO, RUN_UNHELD_SINCE_MEMO } from '../protocol/messages.js';
+import {
+  adoptingRecord,
+  firstLoopState,
+  nextStep,
+  requeued,
+  restartAfterWindow,
+  surelyStoppedAfterMs,
+  type AttemptEnd,
+} from './next-step.js';
 
 /** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
 const NO_ACTIVITY_LIMIT = '3650 days';
 /** A live worker polls its own queue at all times: a run handed over to it is taken within this, or goes anywhere. */
 const HANDED_OVER_PICKUP_MS = '1 minute';
-/** Margin over a machine's adoption window before its run counts as surely stopped. */
-const ADOPT_MARGIN_MS = 5_000;
 /** Experiments started before the watchdog loop on a run nobody can hold (their histories have no memo). */
 const RUN_WATCHDOG_PATCH = 'run-watchdog';
-/** The adoption window when no failure has named one (a worker's default). */
-const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
@@ -82,9 +84,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     taskQueue: runQueueOf(settings.taskQueue, input.experiment.requires),
     allowEagerDispatch: false,
   }).runExperiment;
-  // Named by a worker that does not serve the run's directories: the own queue of one that does.
-  let servedOn: string | undefined;
-  const startRun = (runInput: RunInput) =>
+  // `servedOn`: named by a worker that does not serve the run's directories, the own queue of one that does.
+  const startRun = (runInput: RunInput, servedOn: string | undefined) =>
     servedOn
       ? proxyActivities<StagedActivities>({
           ...common,
@@ -96,7 +97,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     proxyActivities<StagedActivities>({
       ...common,
       taskQueue: location.hostQueue,
-      scheduleToStartTimeout: location.adoptWindowMs + settings.killGraceMs + ADOPT_MARGIN_MS,
+      scheduleToStartTimeout: surelyStoppedAfterMs(location.adoptWindowMs, settings.killGraceMs),
     }).runExperiment({ ...input, run: location.run, adopt: location });
 
   let endBySignal = false;
@@ -147,22 +148,15 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     slotsGranted.add(quota);
   });
 
-  let nextRun = 1;
-  let location: RunLocation | undefined;
-  let failedRuns = 0;
-  let quotaReruns = 0;
-  let unstarted = 0;
-  let readopts = 0;
+  let loop = firstLoopState(patched(RUN_WATCHDOG_PATCH));
   let lastRunEndedAt: number | undefined;
-  const watchdog = patched(RUN_WATCHDOG_PATCH) ? new RunWatchdog() : undefined;
-  let adoptWindowMs = DEFAULT_ADOPT_WINDOW_MS;
   let unheldShown: number | undefined;
   const showUnheld = (since: number | undefined) => {
     if (since === unheldShown) return;
     unheldShown = since;
     upsertMemo({
       [RUN_UNHELD_SINCE_MEMO]: since,
-      [RUN_ADOPT_WINDOW_MEMO]: since === undefined ? undefined : adoptWindowMs,
+      [RUN_ADOPT_WINDOW_MEMO]: since === undefined ? undefined : loop.adoptWindowMs,
     });
   };
   try {
@@ -173,123 +167,57 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     }
     for (;;) {
       const attemptAt = Date.now();
+      let end: AttemptEnd;
       try {
-        const outcome = location ? await adoptRun(location) : await startRun({ ...input, run: nextRun });
-        if (watchdog) showUnheld(undefined);
-        const attempts = Math.max(record.attempts, outcome.run);
-        const startedAt = record.startedAt ?? outcome.startedAt;
-        lastRunEndedAt = outcome.endedAt;
-        record = {
-          ...record,
-          status: 'completed',
-          attempts,
-          exitCode: 0,
-          reason: undefined,
-          retryAt: undefined,
-          startedAt,
-          calls: addCalls(record.calls, outcome.calls),
-        };
-        break;
+        const outcome = loop.location
+          ? await adoptRun(loop.location)
+          : await startRun({ ...input, run: loop.nextRun }, loop.servedOn);
+        end = { kind: 'completed', outcome };
       } catch (err) {
         if (isCancellation(err)) throw err;
-        const failure = describeFailure(err, location ?? nextRun);
-        // A run shown running that is lost again and again: adoptions failing, or "never started" repeated.
-        const lostRun =
-          failure.kind === 'adopt'
-            ? failure.location.run
-            : failure.kind === 'lost' && !failure.started && record.status === 'running'
-              ? failure.run
-              : undefined;
-        if (watchdog && lostRun !== undefined) {
-          if (failure.kind === 'adopt') adoptWindowMs = failure.location.adoptWindowMs;
-          const windowMs = adoptWindowMs + settings.killGraceMs + ADOPT_MARGIN_MS;
-          // An attempt longer than a window held the run for a while (a short one may have waited in a queue).
-          const held = heldBy(err) || Date.now() - attemptAt > windowMs;
-          showUnheld(watchdog.failed(lostRun, Date.now(), held));
-          if (watchdog.overdue(Date.now(), windowMs)) {
-            // Nobody could hold it for a whole window: keep away one more, so that its keeper surely stops it.
-            await sleep(windowMs);
-            watchdog.clear();
-            showUnheld(undefined);
-            location = undefined;
-            nextRun = Math.max(lostRun, record.attempts) + 1;
-            await report({
-              ...record,
-              status: 'queued',
-              attempts: Math.max(record.attempts, lostRun),
-              reason: 'worker-lost',
-              error:
-                `no worker could hold run ${lostRun} for ${Math.round(windowMs / 1000)}s ` +
-                `(last failure: ${failure.kind === 'adopt' ? errorMessage(err) : failure.message}); ` +
-                'it starts again, using no retry',
-            });
-            continue;
-          }
-        }
-        if (watchdog && lostRun === undefined) showUnheld(undefined);
-        if (failure.kind === 'adopt') {
-          // The same run again after an unexpected failure: back off, a failing adoption must not spin.
-          if (location?.runKey === failure.location.runKey) await sleep(noSpinDelayMs(readopts++));
-          else readopts = 0;
-          location = failure.location;
-          if (record.status !== 'running' || record.attempts < location.run) {
-            await report({ ...record, status: 'running', attempts: Math.max(record.attempts, location.run) });
-          }
-          continue;
-        }
-        location = undefined;
-        const handedOver = servedOn;
-        servedOn = undefined;
-        if (failure.kind === 'lost') {
-          // Surely stopped, or never started: it runs again, and that costs no retry.
-          if (!failure.started) {
-            servedOn = failure.tryQueue;
-            if (!servedOn || handedOver) await sleep(noSpinDelayMs(unstarted++)); // a second hand-over must not spin
-            continue;
-          }
-          nextRun = failure.run + 1;
-          await report({
-            ...record,
-            status: 'queued',
-            attempts: Math.max(record.attempts, failure.run),
-            reason: 'worker-lost',
-            error: failure.message,
-          });
-          continue;
-        }
-        const attempts = failure.kind === 'failed' ? Math.max(record.attempts, failure.run) : record.attempts;
-        const startedAt = record.startedAt ?? (failure.kind === 'failed' ? failure.startedAt : undefined);
-        const ended = {
-          ...record,
-          attempts,
-          exitCode: failure.exitCode,
-          reason: failure.reason,
-          error: failure.message,
-          startedAt,
-          calls: addCalls(record.calls, failure.calls),
-        };
-        if (failure.kind === 'failed' && failure.quotaLimited && quotaReruns < MAX_QUOTA_RERUNS) {
-          // The API refused it, not the script: it runs again once the quota allows, using no retry.
-          quotaReruns++;
-          nextRun = failure.run + 1;
-          const delayMs = Math.max(QUOTA_RERUN_DELAY_MS, failure.quotaLimited.retryAfterMs ?? 0);
-          await report({ ...ended, status: 'waiting-quota', retryAt: Date.now() + delayMs });
-          await sleep(delayMs);
-          await report({ ...record, status: 'queued', retryAt: undefined });
-          continue;
-        }
-        const retryable = failure.kind === 'failed' && (failure.reason !== 'timeout' || settings.retryTimeouts);
-        failedRuns++;
-        if (!retryable || failedRuns > settings.maxRetries) {
-          lastRunEndedAt = failure.kind === 'failed' ? failure.endedAt : undefined;
-          record = { ...ended, status: 'failed', retryAt: undefined };
+        end = readFailure(err);
+      }
+      const decision = nextStep(loop, record, end, {
+        attemptAt,
+        now: Date.now(),
+        settings,
+        workflowId: workflowInfo().workflowId,
+      });
+      loop = decision.loop;
+      if (loop.watchdog) showUnheld(decision.unheldSince);
+      const { step } = decision;
+      if (step.kind === 'complete' || step.kind === 'give-up') {
+        lastRunEndedAt = step.endedAt;
+        record = step.record;
+        break;
+      }
+      switch (step.kind) {
+        case 'adopt': {
+          if (step.afterMs !== undefined) await sleep(step.afterMs);
+          const adopting = adoptingRecord(record, step.location.run);
+          if (adopting) await report(adopting);
           break;
         }
-        nextRun = failure.run + 1;
-        const delayMs = retryDelayMs(settings.retryDelayMs, failedRuns);
-        await report({ ...ended, status: 'retrying', retryAt: Date.now() + delayMs });
-        await sleep(delayMs);
-        await report({ ...record, status: 'queued', retryAt: undefined });
+        case 'start-again':
+          if (step.afterMs !== undefined) await sleep(step.afterMs);
+          break;
+        case 'rerun-lost':
+          await report(step.report);
+          break;
+        case 'restart-unheld': {
+          await sleep(step.afterMs);
+          showUnheld(undefined);
+          const restart = restartAfterWindow(loop, record, step);
+          loop = restart.loop;
+          await report(restart.report);
+          break;
+        }
+        case 'quota-rerun':
+        case 'retry':
+          await report(step.report);
+          await sleep(step.afterMs);
+          await report(requeued(record));
+          break;
       }
     }
   } catch (err) {
@@ -346,87 +274,21 @@ async function releaseQuotaSlots(taskQueue: string, quotas: string[]): Promise<v
   );
 }
 
-/** A script failing after every 429 fails for itself too: past this many quota re-runs, failures use retries. */
-const MAX_QUOTA_RERUNS = 20;
-/** A quota re-run waits at least this long; its calls wait for the quota's pause anyway. */
-const QUOTA_RERUN_DELAY_MS = 5_000;
-
-type Failure =
-  | { kind: 'adopt'; location: RunLocation }
-  | { kind: 'lost'; started: boolean; run: number; message: string; tryQueue?: string }
-  | {
-      kind: 'failed' | 'not-runnable';
-      run: number;
-      exitCode: number | null;
-      reason: EndReason;
-      message: string;
-      startedAt?: number;
-      endedAt?: number;
-      quotaLimited?: { retryAfterMs?: number };
-      calls?: Record<string, number>;
-    };
-
-/**
- * Reads an activity failure. `current` is the run being adopted, or the number of the run being
- * started. A run with a known home is adopted there until that machine has surely stopped it.
- */
-function describeFailure(err: unknown, current: RunLocation | number): Failure {
-  const run = typeof current === 'number' ? current : current.run;
+/** Reads how an attempt's activity failed, for `nextStep`. */
+function readFailure(err: unknown): AttemptEnd {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   const message = cause instanceof Error ? cause.message : String(cause);
   if (cause instanceof TimeoutFailure) {
-    // A start handed over to a machine that no longer polls: nothing of it ever started.
-    if (cause.timeoutType === TimeoutType.SCHEDULE_TO_START && typeof current === 'number')
-      return { kind: 'lost', started: false, run, message };
-    // The adopting machine never came back within its window: its keeper has stopped the run.
-    if (cause.timeoutType === TimeoutType.SCHEDULE_TO_START)
-      return { kind: 'lost', started: true, run, message: `${message} (no worker adopted run ${run})` };
-    const home = cause.lastHeartbeatDetails as RunHeartbeatDetails | undefined;
-    if (home?.runKey) return { kind: 'adopt', location: locationOf(home) };
-    if (typeof current !== 'number') return { kind: 'adopt', location: current };
-    // No heartbeat was ever acknowledged: the activity starts no process before one is.
-    return { kind: 'lost', started: false, run, message };
+    const scheduleToStart = cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+    const heartbeat = cause.lastHeartbeatDetails as RunHeartbeatDetails | undefined;
+    return { kind: 'activity-timeout', scheduleToStart, heartbeat, message };
   }
   if (cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.runLost) {
-    const details = cause.details?.[0] as RunLostDetails | undefined;
-    if (details?.location && !details.stopped) return { kind: 'adopt', location: details.location };
-    return { kind: 'lost', started: details?.started ?? true, run, message, tryQueue: details?.tryQueue };
+    return { kind: 'run-lost', details: cause.details?.[0] as RunLostDetails | undefined, message };
   }
   if (cause instanceof ApplicationFailure && cause.details?.length) {
     const details = cause.details[0] as RunFailureDetails;
-    const kind = cause.type === FAILURE_TYPES.experimentFailed ? 'failed' : 'not-runnable';
-    return {
-      kind,
-      run: details.run,
-      exitCode: details.exitCode,
-      reason: details.reason,
-      message,
-      startedAt: details.startedAt,
-      endedAt: details.endedAt,
-      quotaLimited: details.quotaLimited,
-      calls: details.calls,
-    };
+    return { kind: 'run-failed', runnable: cause.type === FAILURE_TYPES.experimentFailed, details, message };
   }
-  if (typeof current !== 'number') return { kind: 'adopt', location: current };
-  return { kind: 'lost', started: false, run, message: `${message} (workflow ${workflowInfo().workflowId})` };
-}
-
-/** True when the failed attempt had held the run until it failed: it heartbeated, or let the run go. */
-function heldBy(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof TimeoutFailure) return Boolean((cause.lastHeartbeatDetails as RunHeartbeatDetails)?.runKey);
-  if (cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.runLost) {
-    const details = cause.details?.[0] as RunLostDetails | undefined;
-    return Boolean(details?.location && !details.stopped);
-  }
-  return false;
-}
-
-function errorMessage(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
-function locationOf({ machineId, hostQueue, runKey, run, adoptWindowMs }: RunHeartbeatDetails): RunLocation {
-  return { machineId, hostQueue, runKey, run, adoptWindowMs };
+  return { kind: 'error', message };
 }

@@ -6,28 +6,27 @@
  * Workflow code: deterministic, times are the workflow's clock.
  */
 
-export class RunWatchdog {
-  private run: number | undefined;
-  private unheldSince = 0;
+/** The run watched (none once cleared) and since when nobody has held it. */
+export interface RunWatchdog {
+  run?: number;
+  unheldSince: number;
+}
 
-  /**
-   * An attempt of `run` failed at `now`; `held`: it held the run until then (heartbeated, or lasted
-   * longer than a window). Returns since when nobody has held the run.
-   */
-  failed(run: number, now: number, held: boolean): number {
-    if (run !== this.run || held) {
-      this.run = run;
-      this.unheldSince = now;
-    }
-    return this.unheldSince;
-  }
+export const NEW_WATCHDOG: RunWatchdog = { unheldSince: 0 };
 
-  /** True once nobody has held the run for longer than `windowMs`. */
-  overdue(now: number, windowMs: number): boolean {
-    return this.run !== undefined && now - this.unheldSince > windowMs;
-  }
+/**
+ * An attempt of `run` failed at `now`; `held`: it held the run until then (heartbeated, or lasted
+ * longer than a window). Its `unheldSince` in the result: since when nobody has held the run.
+ */
+export function watchFailure(watchdog: RunWatchdog, run: number, now: number, held: boolean): RunWatchdog {
+  return run !== watchdog.run || held ? { run, unheldSince: now } : watchdog;
+}
 
-  clear(): void {
-    this.run = undefined;
-  }
+/** True once nobody has held the run for longer than `windowMs`. */
+export function isOverdue(watchdog: RunWatchdog, now: number, windowMs: number): boolean {
+  return watchdog.run !== undefined && now - watchdog.unheldSince > windowMs;
+}
+
+export function clearWatchdog(watchdog: RunWatchdog): RunWatchdog {
+  return { ...watchdog, run: undefined };
 }

@@ -3,7 +3,7 @@ import { liveBatchView, stuckReason } from '../../../src/cli/display/batch-view.
 import { statusLines } from '../../../src/cli/display/render.js';
 import { newBatchState } from '../../../src/model/batch-state.js';
 import type { BatchSettings, ExperimentSpec, RunHeartbeat } from '../../../src/model/types.js';
-import { RunWatchdog } from '../../../src/workflows/run-watchdog.js';
+import { NEW_WATCHDOG, clearWatchdog, isOverdue, watchFailure } from '../../../src/workflows/run-watchdog.js';
 
 const MIN = 60_000;
 
@@ -32,14 +32,16 @@ test('status shows STUCK with the reason on the running line and in --json', () 
 });
 
 test('the watchdog: overdue once nobody held the run for longer than the window; a hold or a new run resets', () => {
-  const watchdog = new RunWatchdog();
-  expect(watchdog.failed(1, 0, true)).toBe(0);
-  expect(watchdog.failed(1, 10_000, false)).toBe(0);
-  expect(watchdog.overdue(20_000, 30_000)).toBe(false);
-  expect(watchdog.overdue(31_000, 30_000)).toBe(true);
-  expect(watchdog.failed(1, 32_000, true)).toBe(32_000);
-  expect(watchdog.overdue(40_000, 30_000)).toBe(false);
-  expect(watchdog.failed(2, 50_000, false)).toBe(50_000);
-  watchdog.clear();
-  expect(watchdog.overdue(500_000, 30_000)).toBe(false);
+  let watchdog = watchFailure(NEW_WATCHDOG, 1, 0, true);
+  expect(watchdog.unheldSince).toBe(0);
+  watchdog = watchFailure(watchdog, 1, 10_000, false);
+  expect(watchdog.unheldSince).toBe(0);
+  expect(isOverdue(watchdog, 20_000, 30_000)).toBe(false);
+  expect(isOverdue(watchdog, 31_000, 30_000)).toBe(true);
+  watchdog = watchFailure(watchdog, 1, 32_000, true);
+  expect(watchdog.unheldSince).toBe(32_000);
+  expect(isOverdue(watchdog, 40_000, 30_000)).toBe(false);
+  watchdog = watchFailure(watchdog, 2, 50_000, false);
+  expect(watchdog.unheldSince).toBe(50_000);
+  expect(isOverdue(clearWatchdog(watchdog), 500_000, 30_000)).toBe(false);
 });
