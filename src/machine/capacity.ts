@@ -214,8 +214,8 @@ const STARTING_MS = 10_000;
  */
 export async function leftOverRuns(runsDirs: RunsDirs, isHeld: (runKey: string) => boolean): Promise<LeftOverRuns> {
   const runs = new Map<string, Resources>();
-  for await (const run of machineRuns(runsDirs)) {
-    if (isHeld(run.runKey) || !(await isAlive(run))) continue;
+  for await (const run of machineRuns(runsDirs, (runKey) => !isHeld(runKey))) {
+    if (!(await isAlive(run))) continue;
     const requires = (await run.files.readJson<RunSpec>(run.files.spec))?.requires ?? {};
     runs.set(run.runKey, { [SLOTS]: 1, ...requires });
   }
