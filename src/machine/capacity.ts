@@ -77,8 +77,7 @@ export class CapacityLedger {
   }
 
   private holdsRun(runKey: string): boolean {
-    for (const hold of this.holds) if (hold.runKey === runKey) return true;
-    return false;
+    return [...this.holds].some((hold) => hold.runKey === runKey);
   }
 
   /** Resolves on the next change of what is held or free; rejects when `signal` aborts. */

@@ -38,11 +38,11 @@ function ledgerSlots(ledger: CapacityLedger, queue: string, names: string[]): Cu
     },
     tryReserveSlot: () => null, // eager tasks would bypass the check above
     markSlotUsed({ permit, slotInfo }) {
-      const used = permit as QueuePermit;
-      used.used = true;
+      const ticket = permit as QueuePermit;
+      ticket.used = true;
       pollPending = false;
       if (slotInfo.type === 'activity' && slotInfo.activityType === RUN_ACTIVITY) {
-        used.placeholder = ledger.taskTaken(queue, names);
+        ticket.placeholder = ledger.taskTaken(queue, names);
       } else ledger.wake(); // a reservation of this queue waits for pollPending
     },
     releaseSlot({ permit }) {
@@ -55,27 +55,22 @@ function ledgerSlots(ledger: CapacityLedger, queue: string, names: string[]): Cu
   };
 }
 
-/** The SDK's own numbers of workflow, local activity and Nexus task slots, kept on the shared queue. */
-const SDK_DEFAULT_SLOTS = { workflow: 40, localActivity: 100, nexus: 100 };
+/** The SDK's default number of workflow task slots, kept on the shared queue. */
+const SHARED_WORKFLOW_SLOTS = 40;
 
-/** The shared queue: its runs gated by the ledger, its workflow tasks as the SDK sets them by default. */
-export function sharedQueueTuner(ledger: CapacityLedger, taskQueue: string): WorkerOptions['tuner'] {
-  return {
-    activityTaskSlotSupplier: ledgerSlots(ledger, taskQueue, []),
-    workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: SDK_DEFAULT_SLOTS.workflow },
-    localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: SDK_DEFAULT_SLOTS.localActivity },
-    nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: SDK_DEFAULT_SLOTS.nexus },
-  };
-}
-
-/** A requirement queue carries activities only: the other kinds of task never come to it. */
-function activityOnlyTuner(ledger: CapacityLedger, queue: string, names: string[]): WorkerOptions['tuner'] {
+/** Task slots of a queue whose runs the ledger gates; no local activity or Nexus task comes to staged's queues. */
+function gatedTuner(ledger: CapacityLedger, queue: string, names: string[], workflowSlots = 1): WorkerOptions['tuner'] {
   return {
     activityTaskSlotSupplier: ledgerSlots(ledger, queue, names),
-    workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+    workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: workflowSlots },
     localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
     nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
   };
+}
+
+/** The shared queue: its runs gated by the ledger, its workflow tasks as many as the SDK allows by default. */
+export function sharedQueueTuner(ledger: CapacityLedger, taskQueue: string): WorkerOptions['tuner'] {
+  return gatedTuner(ledger, taskQueue, [], SHARED_WORKFLOW_SLOTS);
 }
 
 /** The SDK workers of a machine's requirement queues (none without resources). */
@@ -91,7 +86,7 @@ export async function createRequirementWorkers(
       return Worker.create({
         ...common,
         taskQueue: queue,
-        tuner: activityOnlyTuner(ledger, queue, names),
+        tuner: gatedTuner(ledger, queue, names), // activities only: no workflow runs there
         maxConcurrentActivityTaskPolls: 1,
       });
     }),
