@@ -198,7 +198,7 @@ export class CapacityLedger {
     return this.reading;
   }
 
-  /** What runs alive here hold now, by counted name (for tests and the start line). */
+  /** What runs alive here hold now, by counted name. */
   heldNow(): Resources {
     return Object.fromEntries(Object.keys(this.capacity).map((name) => [name, this.holding(name)]));
   }
