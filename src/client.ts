@@ -25,7 +25,7 @@ const COMMAND_FILES: Record<CommandName, () => Promise<unknown>> = {
   'temporal-cli': () => import('./cli/commands/temporal-cli.js'),
 };
 
-export function buildProgram(finish: (code: number) => void): Command {
+function buildProgram(finish: (code: number) => void): Command {
   const program = new Command('staged')
     .description(
       'Run queues of long experiment scripts on Temporal: priority order, bounded concurrency, durable retries.',

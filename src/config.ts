@@ -7,7 +7,7 @@ import { BadInputError } from './errors.js';
 import { isQuotaName, parseHost, parseLimit } from './quota/declaration.js';
 import type { QuotaDeclaration } from './model/types.js';
 
-export const CONFIG_FILE = 'staged.config.json';
+const CONFIG_FILE = 'staged.config.json';
 
 const keywordList = z.array(z.string().min(1));
 
@@ -43,7 +43,7 @@ const configSchema = z.strictObject({
     .optional(),
 });
 
-export interface ProjectConfig {
+interface ProjectConfig {
   priorityRules: PriorityRules;
   /** Declared quotas by name; empty when the file declares none. */
   quotas: Record<string, QuotaDeclaration>;

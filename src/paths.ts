@@ -1,7 +1,7 @@
 /** Where staged keeps its files, relative to the directory `submit` ran in. */
 import path from 'node:path';
 
-export const STAGED_DIR = '.staged';
+const STAGED_DIR = '.staged';
 
 export function stagedHome(workDir: string): string {
   return path.join(workDir, STAGED_DIR);

@@ -4,6 +4,7 @@
  */
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_ADOPT_WINDOW_MS } from './model/types.js';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -59,5 +60,5 @@ export const WORKER_DEFAULTS = {
   /** Output kept at the start of each attempt's log, in MiB; past it, only the last lines. */
   logLimitMiB: 64,
   /** How long runs outlive their worker, waiting to be adopted by the next one on the machine. */
-  adoptWindowMs: 5 * 60_000,
+  adoptWindowMs: DEFAULT_ADOPT_WINDOW_MS,
 } as const;

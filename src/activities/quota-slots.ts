@@ -5,7 +5,7 @@ import type { QuotaDeclaration } from '../model/types.js';
 import { BUDGET_WORKFLOW, budgetWorkflowId, slotRequestSignal } from '../protocol/quota-budget.js';
 import { newBudget } from '../budget/window.js';
 
-export interface SlotAsk {
+interface SlotAsk {
   quota: string;
   declaration: QuotaDeclaration;
   maxConcurrent: number;

@@ -23,7 +23,7 @@ import {
   type QuotaDeclaration,
 } from '../model/types.js';
 import { NotRunnableError, RunLostError } from '../errors.js';
-import { attachToRun, type ShutdownMode, type RunEnding } from './attach.js';
+import { holdRun, type ShutdownMode, type RunEnding } from './hold-run.js';
 import { resolveCommand, type ExperimentCommand } from '../machine/command.js';
 import { experimentEnvironment } from '../machine/child-env.js';
 import type { KeeperLauncher } from '../machine/keeper-launch.js';
@@ -44,7 +44,7 @@ export interface ActivityOptions {
   logLimitBytes: number;
   /** This machine, and the task queue only its workers poll (for adopting its runs). */
   machineId: string;
-  hostQueue: string;
+  machineQueue: string;
   /** Where this machine's runs of this task queue live (`layout.own`). */
   runsDir: string;
   /** This server's runs directory, and the one older versions used. */
@@ -82,16 +82,16 @@ export function createActivities(options: ActivityOptions) {
       const workflowId = context.info.workflowExecution!.workflowId;
       const location: RunLocation = input.adopt ?? {
         machineId: options.machineId,
-        hostQueue: options.hostQueue,
+        hostQueue: options.machineQueue,
         runKey: runKeyOf(workflowId, input.run),
         run: input.run,
         adoptWindowMs: options.adoptWindowMs,
       };
       const files = await runFilesOf(options.layout, location.runKey);
       const logFile = attemptLogFile(input.settings.workDir, input.batchId, input.experiment.name, location.run);
-      const attach = (launchedPid?: number) =>
+      const hold = (launchedPid?: number) =>
         options.metrics.holding(input, () =>
-          attachToRun(context, files, location, {
+          holdRun(context, files, location, {
             contact: options.contact,
             killGraceMs: input.settings.killGraceMs,
             onShutdown: options.onShutdown,
@@ -116,10 +116,10 @@ export function createActivities(options: ActivityOptions) {
               started: true,
             });
           }
-          ending = await attach();
+          ending = await hold();
         } else {
           if (!(await files.claim())) {
-            ending = await attach(); // started here before, by a worker lost before the server heard of it
+            ending = await hold(); // started here before, by a worker lost before the server heard of it
           } else {
             const launchedPid = await start(context, input, command, location, files, logFile, options).catch(
               async (err) => {
@@ -127,7 +127,7 @@ export function createActivities(options: ActivityOptions) {
                 throw err;
               },
             );
-            ending = await attach(launchedPid);
+            ending = await hold(launchedPid);
           }
         }
       } catch (err) {

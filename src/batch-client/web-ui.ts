@@ -21,7 +21,7 @@ function sameServer(a: string, b: string): boolean {
 }
 
 /** The Web UI of the server at `address` (http://host:port), or undefined when nothing tells it. */
-export async function webUiOf(address: string, workDir: string): Promise<string | undefined> {
+async function webUiOf(address: string, workDir: string): Promise<string | undefined> {
   const fromEnv = webUiSetting();
   if (fromEnv) return fromEnv.replace(/\/+$/, '');
   const server = readServerRecord(workDir);

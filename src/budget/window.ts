@@ -82,7 +82,7 @@ export interface BudgetState {
   grantedTotal: number;
   /** 429s reported since the budget began. */
   rateLimitedTotal: number;
-  /** RULES_AIMD, set by budgets whose workflow has the patch; absent: the first rules. */
+  /** RULES_AIMD, set by budgets whose workflow has the patch; absent: the legacy rules. */
   rules?: number;
   /** While the effective limit climbs back to the declared one (RULES_AIMD). */
   recovery?: Recovery;

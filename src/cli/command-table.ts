@@ -17,7 +17,7 @@ export interface CommandSpec {
 }
 
 /** Heartbeats are sent at most once a second; a timeout must leave room for at least two. */
-export const MIN_HEARTBEAT_TIMEOUT_MS = 2_000;
+const MIN_HEARTBEAT_TIMEOUT_MS = 2_000;
 
 const heartbeatLongEnough = (options: Record<string, unknown>) =>
   (options.heartbeatTimeout as number) < MIN_HEARTBEAT_TIMEOUT_MS
@@ -26,9 +26,9 @@ const heartbeatLongEnough = (options: Record<string, unknown>) =>
     : undefined;
 
 /** The kill grace when none is given: 10 s, or a third of a shorter heartbeat timeout. */
-export const MAX_DEFAULT_KILL_GRACE_MS = 10_000;
+const MAX_DEFAULT_KILL_GRACE_MS = 10_000;
 
-export function defaultKillGraceMs(heartbeatTimeoutMs: number): number {
+function defaultKillGraceMs(heartbeatTimeoutMs: number): number {
   return Math.min(MAX_DEFAULT_KILL_GRACE_MS, Math.floor(heartbeatTimeoutMs / 3));
 }
 

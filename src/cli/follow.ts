@@ -17,7 +17,7 @@ import { describeChanges } from './display/events.js';
 import { statusLines } from './display/render.js';
 import { commandHint } from './invocation.js';
 
-export interface FollowOptions {
+interface FollowOptions {
   /** How often plain output prints the status block; a live display redraws it at every poll. */
   statusIntervalMs: number;
   pollMs?: number;
@@ -28,7 +28,7 @@ export interface FollowOptions {
   since?: BatchState;
 }
 
-export type FollowResult = { kind: 'finished'; summary: BatchSummary } | { kind: 'detached' };
+type FollowResult = { kind: 'finished'; summary: BatchSummary } | { kind: 'detached' };
 
 export async function statusBlock(handle: WorkflowHandle, state: BatchState, status = 'running'): Promise<string[]> {
   const now = Date.now();
@@ -40,7 +40,7 @@ export async function statusBlock(handle: WorkflowHandle, state: BatchState, sta
   return statusLines(liveBatchView(state, status, runs, now, quotas, waiting));
 }
 
-export async function followBatch(handle: WorkflowHandle, options: FollowOptions): Promise<FollowResult> {
+async function followBatch(handle: WorkflowHandle, options: FollowOptions): Promise<FollowResult> {
   const { display, signal, statusIntervalMs, pollMs = 1_000 } = options;
   let previous = options.since;
   let lastStatusAt = Date.now();
@@ -74,7 +74,7 @@ export function outcomeOf(summary: BatchSummary): number {
   return summary.experiments.every((experiment) => experiment.status === 'completed') ? EXIT.ok : EXIT.failed;
 }
 
-export interface FollowToEndOptions extends Omit<FollowOptions, 'signal'> {
+interface FollowToEndOptions extends Omit<FollowOptions, 'signal'> {
   /** Where the detach message goes. */
   note: (line: string) => void;
   printSummary: (summary: BatchSummary) => void;

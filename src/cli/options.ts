@@ -21,7 +21,7 @@ import {
 } from '../settings.js';
 
 /** How an option appears on the command line; `value` options take text, `list` ones several. */
-export type OptionShape = 'flag' | 'value' | 'list';
+type OptionShape = 'flag' | 'value' | 'list';
 
 export interface OptionSpec<T = unknown, Always extends boolean = boolean> {
   /** As commander writes it: `--max-concurrent <n>`, `-f, --follow`, `--allow-dir <paths...>`. */

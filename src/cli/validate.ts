@@ -7,7 +7,7 @@ import { COMMANDS, type CommandName, type CommandSpec, type OptionsOf } from './
 import { longFlag, OPTIONS, type OptionName, type OptionSpec } from './options.js';
 
 /** Where an option's value came from, as commander reports it: `cli`, `default`, … */
-export type ValueSource = (name: OptionName) => string | undefined;
+type ValueSource = (name: OptionName) => string | undefined;
 
 /** One option's value, or the message saying why it is refused. */
 function parseOption(

@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 
 export const WORKER_SCRIPT = fileURLToPath(new URL('../worker.js', import.meta.url));
-export const WORKER_NODE_FLAGS = ['--max-old-space-size=256', '--max-semi-space-size=4'];
+const WORKER_NODE_FLAGS = ['--max-old-space-size=256', '--max-semi-space-size=4'];
 
 export function workerCommand(args: string[] = []): string[] {
   return [...WORKER_NODE_FLAGS, WORKER_SCRIPT, ...args];

@@ -2,8 +2,8 @@
 import { temporalServerSetting, temporalSqlToolSetting, temporalUiServerSetting } from '../settings.js';
 import type { GoBinary } from '../server/go-binary.js';
 
-export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
-export const UI_SERVER_VERSION = 'v2.42.1';
+const TEMPORAL_SERVER_VERSION = 'v1.29.1';
+const UI_SERVER_VERSION = 'v2.42.1';
 const RELEASES = 'Install it from https://github.com/temporalio/temporal/releases';
 
 /** Named as in Temporal's release archives and images: `temporal-server`, `temporal-sql-tool`. */

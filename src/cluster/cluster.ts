@@ -5,12 +5,12 @@
  * attributes. Every process runs in the background and outlives `cluster up`.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { BadInputError, oneLine } from '../errors.js';
 import { runningPidOf, startDetached, stopDetached } from '../server/background.js';
 import { findGoBinary } from '../server/go-binary.js';
+import { portFree } from '../server/ports.js';
 import { registerNamespace } from './namespace.js';
 import { TEMPORAL_SERVER, TEMPORAL_SQL_TOOL, TEMPORAL_UI_SERVER } from './binaries.js';
 import {
@@ -48,7 +48,7 @@ const SERVER_READY_TIMEOUT_MS = 120_000;
 const UI_READY_TIMEOUT_MS = 30_000;
 const SERVICES: readonly ClusterService[] = ['postgres', 'server', 'ui'];
 
-export interface UpOptions {
+interface UpOptions {
   host: string;
   port: number;
   uiPort: number;
@@ -71,19 +71,9 @@ export async function readClusterState(workDir: string): Promise<ClusterState | 
   return text === undefined ? undefined : (JSON.parse(text) as ClusterState);
 }
 
-async function portFree(host: string, port: number): Promise<boolean> {
-  const server = createServer();
-  const listening = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => resolve(true));
-  });
-  if (listening) await new Promise((resolve) => server.close(resolve));
-  return listening;
-}
-
 async function checkPortsFree(host: string, ports: number[], what: string): Promise<void> {
   for (const port of ports) {
-    if (!(await portFree(host, port))) throw new BadInputError(`port ${host}:${port} is taken: ${what}`);
+    if (!(await portFree(port, host))) throw new BadInputError(`port ${host}:${port} is taken: ${what}`);
   }
 }
 
@@ -128,7 +118,7 @@ export async function clusterUp(workDir: string, options: UpOptions): Promise<Cl
   return state;
 }
 
-export interface Programs {
+interface Programs {
   postgres: Postgres;
   temporalServer: string;
   sqlTool: string;

@@ -48,7 +48,7 @@ const SERVER_PORT_NAMES = [
   'metrics',
 ] as const;
 
-export type ServerPorts = Record<(typeof SERVER_PORT_NAMES)[number], number>;
+type ServerPorts = Record<(typeof SERVER_PORT_NAMES)[number], number>;
 
 export const SERVER_PORT_COUNT = SERVER_PORT_NAMES.length;
 

@@ -141,7 +141,7 @@ async function checkReachable(postgres: Postgres, dir: string): Promise<void> {
   );
 }
 
-export interface PostgresAddress {
+interface PostgresAddress {
   host: string;
   port: number;
 }

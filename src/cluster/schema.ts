@@ -6,12 +6,12 @@ import { appendFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { logTail } from './postgres.js';
 
-export const SCHEMAS = [
+const SCHEMAS = [
   { database: 'temporal', schemaName: 'postgresql/v12/temporal' },
   { database: 'temporal_visibility', schemaName: 'postgresql/v12/visibility' },
 ] as const;
 
-export interface SchemaTarget {
+interface SchemaTarget {
   host: string;
   port: number;
   user: string;

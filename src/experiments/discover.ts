@@ -19,7 +19,7 @@ export interface DiscoveredExperiment extends ExperimentSpec {
   reason: string;
 }
 
-export interface DiscoveryRules {
+interface DiscoveryRules {
   priority?: PriorityRules;
   /** Quotas a `Quota:` line may name; another name is bad input. */
   quotas?: ReadonlySet<string>;
@@ -46,7 +46,7 @@ export function specOf({
 
 /** Bad input found while discovering: the message names the file and the problem. */
 
-export function experimentNameOf(file: string): string {
+function experimentNameOf(file: string): string {
   const extension = path.extname(file);
   return extension ? file.slice(0, -extension.length) : file;
 }

@@ -3,7 +3,7 @@ import { PRIORITIES, type ExperimentSpec } from '../model/types.js';
 
 const natural = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
 
-export function compareExperiments(a: ExperimentSpec, b: ExperimentSpec): number {
+function compareExperiments(a: ExperimentSpec, b: ExperimentSpec): number {
   return (
     PRIORITIES.indexOf(a.priority) - PRIORITIES.indexOf(b.priority) ||
     natural.compare(a.id, b.id) ||

@@ -18,7 +18,7 @@ export const DEFAULT_PRIORITY_RULES: PriorityRules = {
   scope: 'summary',
 };
 
-export interface PriorityDecision {
+interface PriorityDecision {
   priority: Priority;
   reason: string;
 }

@@ -21,7 +21,7 @@ export function parsePriorityFilter(value: string): Set<Priority> {
   return new Set(levels as Priority[]);
 }
 
-export interface Selection {
+interface Selection {
   priority?: string;
   /** Comma-separated ids (`exp125`) or names (`exp125_adaptive_stop_loss`). */
   experiments?: string;

@@ -19,7 +19,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { AttemptLog } from './attempt-log.js';
 import { ProgressReader } from '../model/progress.js';
 import { RunFiles, STANDBY_FLAG, type RunEnd, type RunSpec, type RunStarted } from './run-files.js';
-import { identityOf } from './process-identity.js';
+import { processIdentityOf } from './process-identity.js';
 import { LeaseClock, type LeaseAge } from './lease-clock.js';
 import { RUN_MARKER, runTreeFor } from './run-tree.js';
 import { forcedKillModeSetting } from '../settings.js';
@@ -95,7 +95,7 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
   const startedAt = Date.now();
   const started: RunStarted = {
     keeperPid: process.pid,
-    keeper: identityOf(process.pid),
+    keeper: processIdentityOf(process.pid),
     pid: child.pid!,
     startedAt,
     killMode: tree.mode,

@@ -24,7 +24,7 @@ function statFields(pid: number): string[] | undefined {
 }
 
 /** Who `pid` is now, or undefined when no process has it. */
-export function identityOf(pid: number): ProcessIdentity | undefined {
+export function processIdentityOf(pid: number): ProcessIdentity | undefined {
   const fields = statFields(pid);
   return fields && { pid, startTicks: Number(fields[19]), bootId: bootId() };
 }

@@ -13,7 +13,7 @@ export const RUN_MARKER = 'STAGED_RUN_ID';
 const POLL_MS = 50;
 const KILL_WAIT_MS = 5_000;
 
-export interface RunTree {
+interface RunTree {
   readonly mode: KillMode;
   /** The command that starts `file args` inside the tree. */
   wrap(file: string, args: string[]): { file: string; args: string[] };

@@ -17,7 +17,7 @@ export const SIGTERM_EXPLAINED_WITHIN_MS = 5_000;
 const LEFT_MARK_FRESH_MS = 10_000;
 const POLL_MS = 100;
 
-export type SigtermMeaning = 'cancelled' | 'shutdown' | 'left' | 'terminated';
+type SigtermMeaning = 'cancelled' | 'shutdown' | 'left' | 'terminated';
 
 export async function meaningOfSigterm(
   files: RunFiles,

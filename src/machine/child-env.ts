@@ -10,10 +10,10 @@
  * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_GRPC_META_*,
  * TEMPORAL_CODEC_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), so the whole prefix is withheld.
  */
-export const TEMPORAL_VARIABLE_PATTERN = /^TEMPORAL_/;
+const TEMPORAL_VARIABLE_PATTERN = /^TEMPORAL_/;
 
 /** staged's own connection settings: where the worker polls and clients start workflows. */
-export const STAGED_CONNECTION_VARIABLES: readonly string[] = ['STAGED_TASK_QUEUE'];
+const STAGED_CONNECTION_VARIABLES: readonly string[] = ['STAGED_TASK_QUEUE'];
 
 /** True for a variable experiments never see. */
 export function isConnectionVariable(name: string): boolean {

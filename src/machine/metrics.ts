@@ -100,7 +100,7 @@ export class WorkerMetrics {
     }
   }
 
-  /** Adds what a run was granted since the last look; `calls` counts since the run was attached here. */
+  /** Adds what a run was granted since the last look; `calls` counts since the run was held here. */
   quotaCallsWatcher(): (calls: Record<string, number> | undefined) => void {
     const seen: Record<string, number> = {};
     return (calls) => {

@@ -1,66 +1,86 @@
 /**
- * Runs left on this machine whose experiment workflow has closed (cancelled or terminated while no
- * worker held them) are stopped as soon as a worker here notices, not at the end of their adoption
- * window: a cancelled experiment never runs on when its worker comes back. Their directories go
- * once they have ended. Only the server that started a run may say it is gone (runs-layout.ts): a
- * run of the old layout, whose server is unknown, is stopped only when a server knows it and says closed.
+ * Orphan runs: runs kept on this machine that their experiment no longer wants. Either its workflow has
+ * closed (cancelled or terminated while no worker held the run), or it has moved on to run N + 1 because
+ * the server's adoption deadline for run N passed (this machine slept through it, or no worker was here)
+ * while N's keeper, which counts its lease in awake time, still runs it. A worker here stops an orphan as
+ * soon as it notices (when it starts, then every 10 s), not at the end of its adoption window, and says
+ * so: a cancelled experiment never runs on, and two copies of one experiment never run on together. An
+ * orphan's directory goes once it has ended. Only the server that started a run may say it is gone
+ * (runs-layout.ts): a run of the legacy layout, whose server is unknown, is stopped only when a server knows
+ * it and says closed. A run is never stopped on doubt.
  */
 import { rm } from 'node:fs/promises';
+import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
-import { machineRuns } from './machine-runs.js';
+import type { RunInput } from '../model/types.js';
+import { machineRuns, type MachineRun } from './machine-runs.js';
 import type { RunsLayout } from './runs-layout.js';
 import { requestStop } from './stop-run.js';
 
 const CHECK_EVERY_MS = 10_000;
 const WORKFLOW_RUNNING = proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
+/** Where to look back for the last scheduled run: an experiment's history has a few events per run. */
+const EVENTS_LOOKED_AT = 50;
 
 /** What this server says of a run's workflow. */
 type WorkflowState = 'running' | 'closed' | 'not-found' | 'unknown';
-
-export interface OrphanWatch {
-  stop(): void;
-}
 
 export function watchOrphans(
   connection: NativeConnection,
   namespace: string,
   layout: RunsLayout,
   held: ReadonlySet<string>,
-  log: (message: string) => void,
-): OrphanWatch {
-  const checkDir = async (runsDir: string, startedByThisServer: boolean) => {
-    for await (const { runKey, files, started, ended, kept } of machineRuns(runsDir)) {
-      if (held.has(runKey) || !started || (!ended && !kept)) continue;
-      const workflowId = decodeURIComponent(runKey.replace(/\.run-\d+$/, ''));
-      const state = await workflowState(connection, namespace, workflowId);
-      const gone = state === 'closed' || (state === 'not-found' && startedByThisServer);
-      if (!gone) continue;
+  log: (message: string) => void = (message) => console.log(`staged worker: ${message}`),
+): { stop(): void } {
+  const checkRun = async ({ runKey, files, started, ended, kept }: MachineRun, startedByThisServer: boolean) => {
+    if (held.has(runKey) || !started || (!ended && !kept)) return;
+    const parsed = /^(.*)\.run-(\d+)$/.exec(runKey);
+    const workflowId = decodeURIComponent(parsed ? parsed[1] : runKey);
+    const state = await workflowState(connection, namespace, workflowId);
+    if (state === 'closed' || (state === 'not-found' && startedByThisServer)) {
       if (ended) {
         await rm(files.dir, { recursive: true, force: true }); // nobody will read its end any more
       } else {
         log(`stopping run ${runKey}: its experiment workflow is ${state === 'closed' ? 'closed' : 'gone'}`);
         await requestStop(files, started.keeperPid, 'cancelled');
       }
+      return;
     }
+    // Only this server's runs: a legacy-layout run may belong to another server that reuses its workflow id.
+    if (state !== 'running' || !kept || !startedByThisServer || !parsed) return;
+    const run = Number(parsed[2]);
+    const latest = await latestScheduledRun(connection, namespace, workflowId);
+    if (latest === undefined || latest <= run) return;
+    log(`stopping run ${runKey}: its experiment has moved on to run ${latest} (its adoption deadline passed)`);
+    await requestStop(files, started.keeperPid, 'cancelled');
   };
   const check = async () => {
-    await checkDir(layout.own, true);
-    await checkDir(layout.legacy, false);
+    for await (const run of machineRuns(layout.own)) await checkRun(run, true);
+    for await (const run of machineRuns(layout.legacy)) await checkRun(run, false);
   };
   let running = false;
-  const timer = setInterval(() => {
+  const tick = () => {
     if (running) return;
     running = true;
     check()
       .catch(() => undefined)
       .finally(() => (running = false));
-  }, CHECK_EVERY_MS);
+  };
+  // At once too: a worker restarted on a machine that woke up is when a moved-on run is most likely.
+  const first = setTimeout(tick, 0);
+  const timer = setInterval(tick, CHECK_EVERY_MS);
+  first.unref();
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+  };
 }
 
-/** `unknown` whenever the server cannot say (a run is never stopped on doubt). */
+/** `unknown` whenever the server cannot say. */
 async function workflowState(
   connection: NativeConnection,
   namespace: string,
@@ -75,4 +95,27 @@ async function workflowState(
   } catch (err) {
     return (err as { code?: number }).code === 5 ? 'not-found' : 'unknown';
   }
+}
+
+/** The run number of the last activity the experiment's workflow scheduled; undefined when unknown. */
+async function latestScheduledRun(
+  connection: NativeConnection,
+  namespace: string,
+  workflowId: string,
+): Promise<number | undefined> {
+  try {
+    const { history } = await connection.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace,
+      execution: { workflowId },
+      maximumPageSize: EVENTS_LOOKED_AT,
+    });
+    for (const event of history?.events ?? []) {
+      const payload = event.activityTaskScheduledEventAttributes?.input?.payloads?.[0];
+      if (!payload || event.activityTaskScheduledEventAttributes?.activityType?.name !== 'runExperiment') continue;
+      return defaultPayloadConverter.fromPayload<RunInput>(payload).run;
+    }
+  } catch {
+    // the server cannot say
+  }
+  return undefined;
 }

@@ -55,7 +55,7 @@ export async function recordServer(layout: RunsLayout, address: string, namespac
   await writeFile(path.join(serverDir, 'server.json'), JSON.stringify({ address, namespace }) + '\n');
 }
 
-/** A run's files: in the old layout when it was started there, else in this server's directory. */
+/** A run's files: in the legacy layout when it was started there, else in this server's directory. */
 export async function runFilesOf(layout: RunsLayout, runKey: string): Promise<RunFiles> {
   const legacy = RunFiles.of(layout.legacy, runKey);
   const inLegacy = await stat(legacy.dir).then(

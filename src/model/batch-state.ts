@@ -34,12 +34,6 @@ export function experimentIdOf(name: string): string {
 }
 
 /** Indexes of the experiments a user means by `wanted`: an experiment's name, or an id (several may share one). */
-export function experimentsMatching(state: BatchState, wanted: string): number[] {
-  return state.experiments.flatMap((experiment, index) =>
-    experiment.name === wanted || experiment.id === wanted ? [index] : [],
-  );
-}
-
 export function experimentWorkflowId(batchId: string, experimentName: string): string {
   return `${batchId}/${experimentName}`;
 }

@@ -1,6 +1,6 @@
 /** Calls by quota, as runs report them and records sum them. Workflow-safe. */
 
-export type CallsByQuota = Record<string, number>;
+type CallsByQuota = Record<string, number>;
 
 /** The sum of both, by quota; undefined when neither has any. */
 export function addCalls(a: CallsByQuota | undefined, b: CallsByQuota | undefined): CallsByQuota | undefined {

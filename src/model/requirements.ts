@@ -20,7 +20,7 @@ const RESOURCE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const AMOUNT = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i;
 const UNIT_POWERS: Record<string, number> = { '': 0, k: 1, m: 2, g: 3, t: 4 };
 /** Each requirement queue is polled by a worker of every machine that has its names: 2^k - 1 queues for k names. */
-export const MAX_RESOURCE_NAMES = 4;
+const MAX_RESOURCE_NAMES = 4;
 
 /** `2`, `16G`, `512M`, `1.5T`: K/M/G/T are powers of 1024 (an optional `B` or `iB` after them is allowed). */
 export function parseAmount(text: string): number {
@@ -123,12 +123,12 @@ export function requirementQueueOf(taskQueue: string, names: readonly string[]):
   return `${taskQueue}@needs:${[...names].sort().join('+')}`;
 }
 
-/** The queue only the workers of one machine poll: adopting its runs, and runs handed over to it. */
-export function hostQueueOf(taskQueue: string, machineId: string): string {
+/** The queue only the workers of one machine poll: adopting the runs that live there. */
+export function machineQueueOf(taskQueue: string, machineId: string): string {
   return `${taskQueue}@${machineId}`;
 }
 
-/** The queue only one worker process polls (`<pid>@<machine id>`): runs handed to it by a worker not serving them. */
+/** The queue only one worker process polls (`<pid>@<machine id>`): runs handed back to it by another. */
 export function workerQueueOf(taskQueue: string, identity: string): string {
   return `${taskQueue}@worker:${identity.split(' ')[0]}`;
 }

@@ -1,16 +1,16 @@
 /**
  * Which experiment a batch starts next. Strictly in order, except around quotas: while a started
  * experiment waits for its quota (a slot of a full `maxConcurrent`, or a 429's pause), later experiments
- * of that quota are passed over (deferred) so that the batch's slots go to experiments that can run;
+ * of that quota are deferred so that the batch's slots go to experiments that can run;
  * deferred ones start first, in order, once their quota lets them. Workflow-safe and pure.
  */
 import { isFinal } from './batch-state.js';
 import type { BatchSettings, BatchState, ExperimentSpec } from './types.js';
 
-/** The `patched()` id of quota slots and passing over: workflows started before them keep their old commands. */
+/** The `patched()` id of quota slots and deferring: workflows started before them keep their old commands. */
 export const QUOTA_SLOTS_PATCH = 'quota-slots';
 
-export type NextStart =
+type NextStart =
   | { start: number }
   /** `index` is next, but `blocker` waits for one of its quotas: wait a little before passing it over. */
   | { index: number; blocker: number }
@@ -49,7 +49,7 @@ function blockerOf(state: BatchState, index: number, waiting: Map<string, number
 }
 
 /**
- * Picks the next experiment to start, passing over (into `state.deferred`) those whose quota another
+ * Picks the next experiment to start, deferring (into `state.deferred`) those whose quota another
  * started experiment has waited for long enough (`mayPassOver`; without it, strictly in order).
  * Drops cancelled ones on the way.
  */

@@ -2,14 +2,15 @@
  * The contract shared by the CLI, the workflows and the activities.
  * Workflow code imports this file, so it must stay free of Node APIs and I/O.
  *
- * One vocabulary, in code, output and docs:
+ * One vocabulary, in code, output and docs (every word: ARCHITECTURE.md, glossary):
  * - run: one start of an experiment's process, numbered from 1; people see it as "attempt N" (its log is
  *   attempt-N.log), and `attempts` counts the runs so far, the current one and lost ones included.
  * - retry: a run after a failed one; at most `maxRetries`, waiting `retryDelayMs` doubled each time
  *   (workflows/retry-timing.ts).
  * - lost run: a run whose worker let go of it (crash, shutdown, cut off); it is adopted where it lives or
  *   started again, and never uses a retry.
- * - adopt: a worker on the run's machine takes over a run its keeper still runs (keeper/keeper.ts).
+ * - hold: a worker's activity owns a live run: renews its lease, heartbeats, reports its end (activities/hold-run.ts).
+ * - adopt: a worker on the run's machine takes over a run its keeper still runs, once its holder let go.
  */
 
 import type { Progress } from './progress.js';
@@ -118,7 +119,7 @@ export interface BatchState {
   records: ExperimentRecord[];
   /** Index of the next experiment to start, in order. */
   nextIndex: number;
-  /** Experiments before `nextIndex` passed over while their quota was busy; they start first (start-order.ts). */
+  /** Experiments before `nextIndex` deferred while their quota was busy; they start first (start-order.ts). */
   deferred?: number[];
   cancelRequested: boolean;
   /** How many times the batch workflow has continued as new. */
@@ -139,9 +140,13 @@ export interface ExperimentInput {
   settings: BatchSettings;
 }
 
+/** How long a worker's runs outlive it, waiting to be adopted, unless `--adopt-window` says otherwise. */
+export const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
+
 /** Where a run lives: the machine, the task queue only that machine polls, and the run's directory there. */
 export interface RunLocation {
   machineId: string;
+  /** The machine queue (`<queue>@<machine id>`); named `hostQueue` in histories, so it stays so. */
   hostQueue: string;
   runKey: string;
   /** The run number (1-based) of the experiment. */

@@ -7,7 +7,7 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 /** The longest delay a JS timer holds (a signed 32-bit count of ms, ~24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export interface DurationLimits {
+interface DurationLimits {
   /** Longest accepted duration; default MAX_TIMER_MS, since most durations end up in a timer. */
   maxMs?: number;
 }

@@ -10,7 +10,7 @@ import { devServerArgs, waitForDevServer, type DevServerOptions } from './dev-se
 import { logSize, logTail } from './log-tail.js';
 import { writeServerRecord } from './server-record.js';
 
-export interface BackgroundServerStart {
+interface BackgroundServerStart {
   workDir: string;
   temporalCli: string;
   /** The ports and DB; the metrics port already chosen (ports.ts, `metricsPortFor`). */

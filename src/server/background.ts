@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { killGroup, groupAlive, signalGroup } from './process-group.js';
 import { stagedHome } from '../paths.js';
 
-export type BackgroundService = 'server' | 'worker';
+type BackgroundService = 'server' | 'worker';
 
 /** Where a background process keeps its pid and its output. */
 export interface ServiceFiles {
@@ -37,7 +37,7 @@ export function runningPidOf(files: ServiceFiles): number | undefined {
   }
 }
 
-export interface DetachedOptions {
+interface DetachedOptions {
   cwd: string;
   /** Added to this process's environment. */
   env?: NodeJS.ProcessEnv;
@@ -62,7 +62,7 @@ export function startDetached(files: ServiceFiles, file: string, args: string[],
   return pid;
 }
 
-export interface StopOptions {
+interface StopOptions {
   graceMs?: number;
   /** Sent to the group's leader alone first (PostgreSQL stops its own children); else SIGTERM to the group. */
   leaderSignal?: NodeJS.Signals;
@@ -81,10 +81,6 @@ export async function stopDetached(files: ServiceFiles, { graceMs = 10_000, lead
   if (signalGroup(pid, 0)) await killGroup(pid, graceMs);
   while (groupAlive(pid)) await delay(50);
   return true;
-}
-
-export function runningPid(workDir: string, service: BackgroundService): number | undefined {
-  return runningPidOf(serviceFiles(workDir, service));
 }
 
 /** Starts `file args` detached, with output appended to `.staged/<service>.log`. */

@@ -21,7 +21,7 @@ const START_ATTEMPTS = 3;
 /** util-linux's setpriv: the kernel kills the server when its starter dies, however it dies. */
 const SETPRIV = '/usr/bin/setpriv';
 
-export interface DevServerProcessOptions {
+interface DevServerProcessOptions {
   /** A free port is chosen when absent. */
   port?: number;
   uiPort?: number;

@@ -76,7 +76,7 @@ export function devServerArgs(options: Omit<DevServerOptions, 'dbFile'> & { dbFi
   ];
 }
 
-export interface WaitOptions {
+interface WaitOptions {
   /** The namespace's retention, set once the server answers; unchanged when absent. */
   retentionMs?: number;
   /** Why the server process is gone (its exit and output), or undefined while it lives: then the wait fails at once. */

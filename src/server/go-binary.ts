@@ -31,7 +31,7 @@ export interface FindOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export async function goBinDir(): Promise<string | undefined> {
+async function goBinDir(): Promise<string | undefined> {
   const result = await execa('go', ['env', 'GOPATH'], { reject: false });
   const gopath = result.exitCode === 0 ? String(result.stdout).trim().split(path.delimiter)[0] : '';
   return gopath ? path.join(gopath, 'bin') : undefined;

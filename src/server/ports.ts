@@ -1,4 +1,4 @@
-/** The dev server's ports: its fixed defaults, and free ones when a default is taken. */
+/** Ports: the dev server's fixed defaults, free ones when a default is taken, and whether a port is free. */
 import { createServer } from 'node:net';
 
 /**
@@ -16,12 +16,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** True when `port` can be listened on, on every address (the dev server binds them all). */
-export async function portIsFree(port: number): Promise<boolean> {
+/** True when `port` can be listened on at `host`; without a host, on every address (as the dev server binds). */
+export async function portFree(port: number, host?: string): Promise<boolean> {
   const server = createServer();
   const listening = await new Promise<boolean>((resolve) => {
     server.once('error', () => resolve(false));
-    server.listen(port, () => resolve(true));
+    server.listen(port, host, () => resolve(true));
   });
   if (listening) await new Promise((resolve) => server.close(resolve));
   return listening;
@@ -30,5 +30,5 @@ export async function portIsFree(port: number): Promise<boolean> {
 /** The metrics port a dev server gets: the one given; else 9233 while it is free, else any free port. */
 export async function metricsPortFor(given: number | undefined): Promise<number> {
   if (given !== undefined) return given;
-  return (await portIsFree(DEV_SERVER_METRICS_PORT)) ? DEV_SERVER_METRICS_PORT : freePort();
+  return (await portFree(DEV_SERVER_METRICS_PORT)) ? DEV_SERVER_METRICS_PORT : freePort();
 }

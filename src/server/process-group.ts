@@ -28,7 +28,7 @@ async function waitUntilGone(groupId: number, timeoutMs: number): Promise<boolea
   return true;
 }
 
-export type KillOutcome = 'already-gone' | 'terminated' | 'killed';
+type KillOutcome = 'already-gone' | 'terminated' | 'killed';
 
 /** SIGTERM to the group, then SIGKILL to whatever is left after `graceMs`. */
 export async function killGroup(groupId: number, graceMs: number): Promise<KillOutcome> {

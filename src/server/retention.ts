@@ -8,7 +8,7 @@ import { msNumberToTs, tsToMs } from '@temporalio/common';
 import { parseDuration } from '../parse/duration.js';
 import { BadInputError } from '../errors.js';
 
-export const DEFAULT_RETENTION = '30d';
+const DEFAULT_RETENTION = '30d';
 /** Temporal refuses a retention under one day. */
 const MIN_RETENTION_MS = 86_400_000;
 const MAX_RETENTION_MS = 10 * 365 * 86_400_000;

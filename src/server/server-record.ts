@@ -3,14 +3,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stagedHome } from '../paths.js';
 
-export interface ServerRecord {
+interface ServerRecord {
   /** host:port of its gRPC frontend, as clients dial it. */
   address: string;
   uiPort: number;
   metricsPort: number;
 }
 
-export function serverRecordFile(workDir: string): string {
+function serverRecordFile(workDir: string): string {
   return path.join(stagedHome(workDir), 'server.json');
 }
 

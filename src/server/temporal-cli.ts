@@ -5,9 +5,9 @@
 import { temporalCliSetting } from '../settings.js';
 import { findGoBinary, type FindOptions, type GoBinary } from './go-binary.js';
 
-export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-export const TEMPORAL_CLI: GoBinary = {
+const TEMPORAL_CLI: GoBinary = {
   what: 'the Temporal CLI',
   name: 'temporal',
   goPackage: TEMPORAL_CLI_MODULE,

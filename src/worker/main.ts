@@ -16,7 +16,6 @@ import { KeeperLauncher } from '../machine/keeper-launch.js';
 import { liveRunQuota, machineRunKeys, runQuotasByToken } from '../machine/machine-runs.js';
 import { watchOrphans } from '../machine/orphans.js';
 import { recordServer, runsDirsOf, runsLayout, serverIdOf } from '../machine/runs-layout.js';
-import { watchSupersededRuns } from '../machine/superseded-runs.js';
 import { QuotaAgent } from '../quota/agent.js';
 import { BudgetClient } from '../quota/budget-client.js';
 import { legacyQuotaSocketPath, quotaDirOf } from '../quota/run-environment.js';
@@ -30,9 +29,9 @@ import { killModeOfMachine } from '../keeper/run-tree.js';
 import { installRuntime, WorkerMetrics } from '../machine/metrics.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from '../settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
-import { createRequirementWorkers, identityOf, sharedQueueTuner } from './worker-queues.js';
+import { createRequirementWorkers, sharedQueueTuner, workerIdentityOf } from './worker-queues.js';
 import { CapacityLedger, leftOverRuns, NO_RESOURCES, watchLeftOverRuns } from '../machine/capacity.js';
-import { formatMachineResources, hostQueueOf, workerQueueOf, type MachineResources } from '../model/requirements.js';
+import { formatMachineResources, machineQueueOf, workerQueueOf, type MachineResources } from '../model/requirements.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -91,16 +90,14 @@ export interface StagedWorkerOptions {
   resources?: MachineResources;
 }
 
-export { hostQueueOf };
-
 /** SDK workers, one per task queue (shared, own, requirement queues), run and stopped together. */
 export class StagedWorker {
   constructor(
     private readonly workers: Worker[],
     /** Background loops of this worker, stopped with it. */
     private readonly loops: { stop(): void }[],
-    readonly hostQueue: string,
-    /** Where it starts runs: this server's directory under the runs root (activities/runs-layout.ts). */
+    readonly machineQueue: string,
+    /** Where it starts runs: this server's directory under the runs root (machine/runs-layout.ts). */
     readonly runsDir: string,
   ) {}
 
@@ -136,7 +133,7 @@ export class StagedWorker {
 
 export async function createStagedWorker(options: StagedWorkerOptions): Promise<StagedWorker> {
   const machineId = options.machineId ?? machineIdSetting() ?? hostname();
-  const hostQueue = hostQueueOf(options.taskQueue, machineId);
+  const machineQueue = machineQueueOf(options.taskQueue, machineId);
   const serverId = await serverIdOf(options.connection, options.namespace, options.address);
   const layout = runsLayout(options.runsRoot ?? runsRootSetting(), serverId, options.taskQueue);
   const runsDir = layout.own;
@@ -144,9 +141,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   await recordServer(layout, options.address ?? 'unknown', options.namespace);
   const contact = options.contact ?? watchServerContact(options.connection);
   const held = new Set<string>();
-  const orphans = watchOrphans(options.connection, options.namespace, layout, held, (message) =>
-    console.log(`staged worker: ${message}`),
-  );
+  const orphans = watchOrphans(options.connection, options.namespace, layout, held);
   const budgets = new BudgetClient(
     new Client({ connection: options.connection, namespace: options.namespace }),
     options.taskQueue,
@@ -158,7 +153,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     findRun: (token: string) => runQuotasByToken(runsDirs, token),
   };
   const log = (line: string) => console.log(`staged worker: ${line}`);
-  // Runs started before runs were kept per server connect where that version listened: beside the old layout.
+  // Runs started before runs were kept per server connect where that version listened: beside the legacy layout.
   const legacySocket = legacyQuotaSocketPath(layout.legacy);
   const quotaAgent = new QuotaAgent(budgets, quotaDirOf(runsDir), machineRuns, log, legacySocket);
   await quotaAgent.listen();
@@ -169,11 +164,11 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const keepers = new KeeperLauncher(runsDir);
   await keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
-  const identity = identityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame));
+  const identity = workerIdentityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame));
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
-    hostQueue,
+    machineQueue,
     runsDir,
     layout,
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
@@ -208,24 +203,22 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   });
   const own = await Worker.create({
     ...common,
-    taskQueue: hostQueue,
+    taskQueue: machineQueue,
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
-  // Runs handed over by a worker that does not serve their directories; also one worker of several on a machine.
-  const handedOver = await Worker.create({
+  // Runs handed back to this worker by one not serving their directories; also one worker of several on a machine.
+  const handedBack = await Worker.create({
     ...common,
     taskQueue: workerQueueOf(options.taskQueue, identity),
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
   const leftOver = await watchLeftOverRuns(capacity);
-  const workers = [shared, own, handedOver, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
+  const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  // Only this server's runs: an old-layout run may belong to another server that reuses its workflow id.
-  loops.push(watchSupersededRuns(options.connection, options.namespace, [layout.own], held));
-  return new StagedWorker(workers, loops, hostQueue, runsDir);
+  return new StagedWorker(workers, loops, machineQueue, runsDir);
 }
 
 /** As the served-directory check sees a root: symlinks resolved (a root that does not exist serves nothing). */
@@ -299,7 +292,8 @@ async function main(argv: string[]): Promise<void> {
     });
     console.log(
       `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
-        `machine=${worker.hostQueue} resources=${flags.resources ? formatMachineResources(flags.resources) : 'none'} ` +
+        `machine=${worker.machineQueue} ` +
+        `resources=${flags.resources ? formatMachineResources(flags.resources) : 'none'} ` +
         `adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
         `serves ${servedDirs.join(', ')}; runs in ${worker.runsDir}; ` +
         `stops runs by: ${describeKillMode(await killModeOfMachine())}` +

@@ -105,7 +105,7 @@ const MAX_IDENTITY_LENGTH = 900;
  * The worker's identity as pollers show it, with the directories it serves and what the machine has:
  * `submit`, `status` and workers handing a run back read them (`<pid>@<machine> serves=/a,/b resources=gpu=1`).
  */
-export function identityOf(machineId: string, machine: MachineResources, servedRoots: readonly string[]): string {
+export function workerIdentityOf(machineId: string, machine: MachineResources, servedRoots: readonly string[]): string {
   const resources = formatMachineResources(machine);
   const withResources = resources ? `${IDENTITY_RESOURCES_MARK}${resources}` : '';
   const serves = `${IDENTITY_SERVES_MARK}${servedRoots.map(encodeServedRoot).join(',')}`;

@@ -56,7 +56,7 @@ import {
 
 /**
  * Runs a batch of experiments as a sliding window: experiments start in the order of
- * `state.experiments` (already sorted by priority; a busy quota's experiments may be passed over,
+ * `state.experiments` (already sorted by priority; a busy quota's experiments may be deferred,
  * model/start-order.ts), at most `maxConcurrent` at a time, and a slot is refilled as soon as an
  * experiment ends. An experiment started by this run reports its end as
  * its result, in one hop; retries, and the end of experiments from an earlier run, come by signal
@@ -92,7 +92,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   // Known since before a continue-as-new: long enough.
   const waitedMs = (blocker: number) => Date.now() - (waitingSince.get(blocker) ?? 0);
   const mayPassOver = (blocker: number) => waitedMs(blocker) >= PASS_OVER_AFTER_MS;
-  // A batch started before passing over existed starts strictly in order, as its history did.
+  // A batch started before deferring existed starts strictly in order, as its history did.
   const passesOver = patched(QUOTA_SLOTS_PATCH);
   // Likewise, in a batch started before it, an experiment waiting for a machine's resources holds its place.
   const freesPlaces = patched(RESOURCE_WAIT_PATCH);
@@ -169,7 +169,7 @@ async function writeSummaryFiles(state: BatchState, packed: PackedBatchState): P
   }
 }
 
-/** How long an experiment waits for its quota before the batch passes over that quota's next experiments. */
+/** How long an experiment waits for its quota before the batch defers that quota's next experiments. */
 const PASS_OVER_AFTER_MS = 2_000;
 
 function historyIsLong(state: BatchState): boolean {
@@ -201,7 +201,7 @@ async function startExperiment(
 ): Promise<void> {
   const experiment = state.experiments[index];
   const { settings, batchId } = state;
-  // Waiting for a slot of its quota from the start: the batch passes over its quota's next experiments meanwhile.
+  // Waiting for a slot of its quota from the start: the batch defers its quota's next experiments meanwhile.
   const status = takesQuotaSlots && slotQuotasOf(experiment, settings).length ? 'waiting-quota' : 'queued';
   state.records[index] = { status, attempts: 0, exitCode: null };
   try {

@@ -55,8 +55,8 @@ import {
 
 /** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
 const NO_ACTIVITY_LIMIT = '3650 days';
-/** A live worker polls its own queue at all times: a run handed over to it is taken within this, or goes anywhere. */
-const HANDED_OVER_PICKUP_MS = '1 minute';
+/** A live worker polls its own queue at all times: a run handed back to it is taken within this, or goes anywhere. */
+const HANDED_BACK_PICKUP_MS = '1 minute';
 /** Experiments started before the watchdog loop on a run nobody can hold (their histories have no memo). */
 const RUN_WATCHDOG_PATCH = 'run-watchdog';
 
@@ -84,13 +84,13 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     taskQueue: runQueueOf(settings.taskQueue, input.experiment.requires),
     allowEagerDispatch: false,
   }).runExperiment;
-  // `servedOn`: named by a worker that does not serve the run's directories, the own queue of one that does.
-  const startRun = (runInput: RunInput, servedOn: string | undefined) =>
-    servedOn
+  // `handedBackTo`: named by a worker that does not serve the run's directories, the own queue of one that does.
+  const startRun = (runInput: RunInput, handedBackTo: string | undefined) =>
+    handedBackTo
       ? proxyActivities<StagedActivities>({
           ...common,
-          taskQueue: servedOn,
-          scheduleToStartTimeout: HANDED_OVER_PICKUP_MS,
+          taskQueue: handedBackTo,
+          scheduleToStartTimeout: HANDED_BACK_PICKUP_MS,
         }).runExperiment(runInput)
       : startAnywhere(runInput);
   const adoptRun = (location: RunLocation) =>
@@ -171,7 +171,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       try {
         const outcome = loop.location
           ? await adoptRun(loop.location)
-          : await startRun({ ...input, run: loop.nextRun }, loop.servedOn);
+          : await startRun({ ...input, run: loop.nextRun }, loop.handedBackTo);
         end = { kind: 'completed', outcome };
       } catch (err) {
         if (isCancellation(err)) throw err;

@@ -4,15 +4,16 @@
  * workflow (experiment.ts) reads the activity's result or failure into an `AttemptEnd` and carries out
  * the `Step` returned: the timers, reports and next attempt. Deterministic; no Temporal here.
  */
-import type {
-  BatchSettings,
-  EndReason,
-  ExperimentRecord,
-  RunFailureDetails,
-  RunHeartbeatDetails,
-  RunLocation,
-  RunLostDetails,
-  RunOutcome,
+import {
+  DEFAULT_ADOPT_WINDOW_MS,
+  type BatchSettings,
+  type EndReason,
+  type ExperimentRecord,
+  type RunFailureDetails,
+  type RunHeartbeatDetails,
+  type RunLocation,
+  type RunLostDetails,
+  type RunOutcome,
 } from '../model/types.js';
 import { addCalls } from '../model/calls.js';
 import { noSpinDelayMs, retryDelayMs } from './retry-timing.js';
@@ -20,8 +21,6 @@ import { NEW_WATCHDOG, clearWatchdog, isOverdue, watchFailure, type RunWatchdog 
 
 /** Margin over a machine's adoption window before its run counts as surely stopped. */
 const ADOPT_MARGIN_MS = 5_000;
-/** The adoption window when no failure has named one (a worker's default). */
-const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
 /** A script failing after every 429 fails for itself too: past this many quota re-runs, failures use retries. */
 const MAX_QUOTA_RERUNS = 20;
 /** A quota re-run waits at least this long; its calls wait for the quota's pause anyway. */
@@ -57,7 +56,7 @@ export interface LoopState {
   /** Set while the run lives on a machine: the next attempt adopts it there. */
   location?: RunLocation;
   /** Named by a worker that does not serve the run's directories: the own queue of one that does. */
-  servedOn?: string;
+  handedBackTo?: string;
   /** Runs that failed and counted against `maxRetries`. */
   failedRuns: number;
   quotaReruns: number;
@@ -90,7 +89,7 @@ export type Step =
   | { kind: 'complete'; record: ExperimentRecord; endedAt?: number }
   /** The run lives on a machine: adopt it there (`loop.location`); shown running if it is not yet. */
   | { kind: 'adopt'; location: RunLocation; afterMs?: number }
-  /** Nothing of the run started: start it again, on `loop.servedOn` when a worker named one; no retry used. */
+  /** Nothing of the run started: start it again, on `loop.handedBackTo` when a worker named one; no retry used. */
   | { kind: 'start-again'; afterMs?: number }
   /** The run started and is surely stopped: the next run starts; no retry used. */
   | { kind: 'rerun-lost'; report: ExperimentRecord }
@@ -171,15 +170,15 @@ export function nextStep(loop: LoopState, record: ExperimentRecord, end: Attempt
       step,
     };
   }
-  const handedOver = loop.servedOn;
-  loop = { ...loop, location: undefined, servedOn: undefined };
+  const handedBackBefore = loop.handedBackTo;
+  loop = { ...loop, location: undefined, handedBackTo: undefined };
   if (failure.kind === 'lost') {
     // Surely stopped, or never started: it runs again, and that costs no retry.
     if (!failure.started) {
       const step: Step = { kind: 'start-again' };
-      loop = { ...loop, servedOn: failure.tryQueue };
-      if (!failure.tryQueue || handedOver) {
-        // A second hand-over must not spin.
+      loop = { ...loop, handedBackTo: failure.tryQueue };
+      if (!failure.tryQueue || handedBackBefore) {
+        // A second hand-back must not spin.
         step.afterMs = noSpinDelayMs(loop.unstarted);
         loop = { ...loop, unstarted: loop.unstarted + 1 };
       }
@@ -283,7 +282,7 @@ function describeFailure(
   const { message } = end;
   switch (end.kind) {
     case 'activity-timeout': {
-      // A start handed over to a machine that no longer polls: nothing of it ever started.
+      // A start handed back to a worker that no longer polls: nothing of it ever started.
       if (end.scheduleToStart && typeof current === 'number') return { kind: 'lost', started: false, run, message };
       // The adopting machine never came back within its window: its keeper has stopped the run.
       if (end.scheduleToStart)

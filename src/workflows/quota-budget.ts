@@ -88,7 +88,7 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
     state: budget,
   }));
   setHandler(pauseSignal, ({ untilMs }) => pauseUntil(budget, untilMs));
-  // A budget still on the first rules replays histories of workers that had no such handlers: it takes none.
+  // A budget still on the legacy rules replays histories of workers that had no such handlers: it takes none.
   if (budget.rules === RULES_AIMD) {
     setHandler(declareSignal, (declaration) => void declare(budget, declaration, Date.now(), true));
     setHandler(resetSignal, () => resetLimit(budget, Date.now()));
@@ -100,7 +100,7 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
   await continueAsNew<typeof quotaBudgetWorkflow>(budget, slots);
 }
 
-/** A budget of the first rules, lowered for good by a 429, climbs back from where it is. */
+/** A budget of the legacy rules, lowered for good by a 429, climbs back from where it is. */
 function adoptAimd(budget: BudgetState, now: number): void {
   budget.rules = RULES_AIMD;
   if (budget.effectiveLimit < budget.limit) {

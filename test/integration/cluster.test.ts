@@ -16,7 +16,8 @@ import type { BatchSummary } from '../../src/model/types.js';
 import { CLI, spawnWorker, until, type WorkerProcess } from '../helpers/processes.js';
 import { maxOverlap, readJournal, tempDir, writeScript } from '../helpers/scripts.js';
 import { uniqueQueue } from '../helpers/temporal.js';
-import { freeServerPort, portFree } from '../../src/cluster/free-ports.js';
+import { freeServerPort } from '../../src/cluster/free-ports.js';
+import { portFree } from '../../src/server/ports.js';
 
 const SERVICES: ClusterService[] = ['postgres', 'server', 'ui'];
 
@@ -182,7 +183,7 @@ clusterTest(
     expect(down.stdout).toContain('Stopped the Web UI, the Temporal server and PostgreSQL');
     expect(pids.filter((pid) => groupAlive(pid!))).toEqual([]);
     expect(await serverAnswers(address, 500)).toBe(false);
-    for (const freed of [port, uiPort, postgresPort]) expect(await portFree(freed)).toBe(true);
+    for (const freed of [port, uiPort, postgresPort]) expect(await portFree(freed, '127.0.0.1')).toBe(true);
     const after = await staged(['cluster', 'status']);
     expect(after.exitCode).toBe(1);
     expect(after.stdout).toContain('stopped');

@@ -15,7 +15,7 @@ import {
   workerQueueOf,
 } from '../../src/model/requirements.js';
 import { servesAll } from '../../src/batch-client/machines.js';
-import { identityOf } from '../../src/worker/worker-queues.js';
+import { workerIdentityOf } from '../../src/worker/worker-queues.js';
 import { CapacityLedger, NO_RESOURCES, NoRoomError, SLOTS } from '../../src/machine/capacity.js';
 
 const G = 1024 ** 3;
@@ -107,17 +107,17 @@ test('shortfall: what a machine lacks for a run; capabilities are never used up'
 
 test("a worker's identity carries the directories it serves and its resources; status and submit read them", () => {
   const machine = parseMachineResources('gpu=2,avx512');
-  const identity = identityOf('box-1', machine, ['/home/ann/proj a', '/srv/b,c']);
+  const identity = workerIdentityOf('box-1', machine, ['/home/ann/proj a', '/srv/b,c']);
   expect(identity).toMatch(/^\d+@box-1 serves=\/home\/ann\/proj%20a,\/srv\/b%2Cc resources=gpu=2,avx512$/);
   expect(resourcesInIdentity(identity)).toEqual(machine);
   expect(servedRootsInIdentity(identity)).toEqual(['/home/ann/proj a', '/srv/b,c']);
   expect(workerQueueOf('q', identity)).toBe(`q@worker:${process.pid}@box-1`);
-  const plain = identityOf('box-1', { counted: {}, capabilities: [] }, ['/x']);
+  const plain = workerIdentityOf('box-1', { counted: {}, capabilities: [] }, ['/x']);
   expect(plain).toMatch(/^\d+@box-1 serves=\/x$/);
   expect(resourcesInIdentity(plain)).toBeUndefined();
   expect(resourcesInIdentity('1234@box-2')).toBeUndefined();
   expect(servedRootsInIdentity('1234@box-2')).toBeUndefined();
-  expect(identityOf('box-1', machine, ['/' + 'd'.repeat(1000)])).toMatch(/^\d+@box-1 resources=gpu=2,avx512$/);
+  expect(workerIdentityOf('box-1', machine, ['/' + 'd'.repeat(1000)])).toMatch(/^\d+@box-1 resources=gpu=2,avx512$/);
 });
 
 test('a worker serves a directory inside one of its roots, by whole path segments', () => {

@@ -339,7 +339,7 @@ const CASES: Case[] = [
     record: queued,
     end: heartbeatLost,
     step: { kind: 'start-again', afterMs: 1_000 },
-    then: { nextRun: 1, unstarted: 1, servedOn: undefined },
+    then: { nextRun: 1, unstarted: 1, handedBackTo: undefined },
   },
   {
     name: 'a start that failed without telling how: start again after a longer no-spin delay',
@@ -354,23 +354,23 @@ const CASES: Case[] = [
     record: queued,
     end: handedBack('staged@m2'),
     step: { kind: 'start-again' },
-    then: { servedOn: 'staged@m2', unstarted: 0 },
+    then: { handedBackTo: 'staged@m2', unstarted: 0 },
   },
   {
     name: 'handed back a second time: start on the named queue after a no-spin delay',
-    loop: { servedOn: 'staged@m2' },
+    loop: { handedBackTo: 'staged@m2' },
     record: queued,
     end: handedBack('staged@m3'),
     step: { kind: 'start-again', afterMs: 1_000 },
-    then: { servedOn: 'staged@m3', unstarted: 1 },
+    then: { handedBackTo: 'staged@m3', unstarted: 1 },
   },
   {
-    name: 'a hand-over never picked up: start anywhere after a no-spin delay',
-    loop: { servedOn: 'staged@m2' },
+    name: 'a hand-back never picked up: start anywhere after a no-spin delay',
+    loop: { handedBackTo: 'staged@m2' },
     record: queued,
     end: neverPickedUp,
     step: { kind: 'start-again', afterMs: 1_000 },
-    then: { servedOn: undefined, unstarted: 1 },
+    then: { handedBackTo: undefined, unstarted: 1 },
   },
   // The watchdog: a run nobody can hold for a whole window starts again.
   {

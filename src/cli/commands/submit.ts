@@ -32,7 +32,7 @@ import { commandHint, resolveWorkDir } from '../invocation.js';
 type SubmitOptions = OptionsOf<'submit'>;
 
 /** The experiments `submit` would run, in start order, before earlier batches narrow them. */
-export async function resolveQueue(options: SubmitOptions, workDir: string) {
+async function resolveQueue(options: SubmitOptions, workDir: string) {
   const config = await loadProjectConfig(workDir);
   const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
   const discovered = await discoverExperiments(path.resolve(workDir, options.dir), rules);

@@ -6,7 +6,7 @@ import { batchEtaMs, runLeftMs } from './eta.js';
 import type { Progress } from '../../model/progress.js';
 import type { QuotaView } from '../../budget/slots.js';
 import type { WaitingExperiment } from '../../batch-client/machines.js';
-import type { BatchState, ExperimentView, RunHeartbeat } from '../../model/types.js';
+import { DEFAULT_ADOPT_WINDOW_MS, type BatchState, type ExperimentView, type RunHeartbeat } from '../../model/types.js';
 
 export interface LiveExperimentView extends ExperimentView {
   /** Only while running: the current attempt's progress (null before it reports any). */
@@ -37,8 +37,6 @@ export interface LiveBatchView {
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 /** Heartbeats reach the server every 2 s at most; several missed mean the worker is gone or cut off. */
 const SILENT_AFTER_MS = 10_000;
-/** A worker's default adoption window, for runs whose heartbeat does not name theirs. */
-const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
 
 /** Why a run shown running has no process any more: nobody held it for longer than its adoption window. */
 export function stuckReason(run: RunHeartbeat | undefined, now: number): string | undefined {

@@ -15,7 +15,7 @@ export interface Display {
   close(): void;
 }
 
-export function plainDisplay(write: (text: string) => void): Display {
+function plainDisplay(write: (text: string) => void): Display {
   return {
     live: false,
     line: write,
@@ -24,7 +24,7 @@ export function plainDisplay(write: (text: string) => void): Display {
   };
 }
 
-export function liveDisplay(stream: NodeJS.WriteStream = process.stdout): Display {
+function liveDisplay(stream: NodeJS.WriteStream = process.stdout): Display {
   const redraw = createLogUpdate(stream, { showCursor: true });
   let block = '';
   return {

@@ -10,7 +10,7 @@ import { textTable } from './table.js';
 
 const RULE = '='.repeat(70);
 
-export function priorityCounts(experiments: readonly ExperimentSpec[]): string[] {
+function priorityCounts(experiments: readonly ExperimentSpec[]): string[] {
   return PRIORITIES.map((level) => {
     const count = experiments.filter((experiment) => experiment.priority === level).length;
     return `${level[0].toUpperCase()}${level.slice(1)}: ${count}`;

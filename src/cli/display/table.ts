@@ -1,6 +1,6 @@
 /** Plain-text tables for the terminal: columns padded to their widest cell, two spaces apart. */
 
-export interface TableOptions {
+interface TableOptions {
   /** Columns whose cells are right-aligned (numbers). */
   rightAligned?: readonly number[];
   /** Text before each line. */

@@ -37,7 +37,7 @@ const KEEPER_START_MS = 10_000;
 /** After asking a keeper to stop, how long beyond the kill grace to wait for its exit record. */
 const STOP_MARGIN_MS = 10_000;
 
-export interface AttachOptions {
+interface HoldOptions {
   contact: ServerContact;
   killGraceMs: number;
   onShutdown: ShutdownMode;
@@ -61,11 +61,11 @@ export interface RunEnding {
   calls?: Record<string, number>;
 }
 
-export async function attachToRun(
+export async function holdRun(
   context: Context,
   files: RunFiles,
   location: RunLocation,
-  options: AttachOptions,
+  options: HoldOptions,
 ): Promise<RunEnding> {
   options.held.add(location.runKey);
   // An adopted run keeps asking for quota calls with the secret it was started with.
@@ -74,7 +74,7 @@ export async function attachToRun(
   const countCalls = options.metrics.quotaCallsWatcher();
   const runDir = watchRunDir(files.dir);
   try {
-    const ending = await holdRun(context, files, location, options, quota?.token, countCalls, runDir);
+    const ending = await holdUntilEnd(context, files, location, options, quota?.token, countCalls, runDir);
     const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token, ending.exit.endedAt);
     const calls = quota && callsOfRun(options.quotaAgent, quota);
     return { ...ending, ...(rateLimited ? { rateLimited } : {}), ...(calls ? { calls } : {}) };
@@ -96,17 +96,17 @@ function callsOfRun(agent: QuotaAgent, quota: NonNullable<RunSpec['quota']>): Re
   return Object.fromEntries(names.map((name) => [name, granted[name] ?? 0]));
 }
 
-async function holdRun(
+async function holdUntilEnd(
   context: Context,
   files: RunFiles,
   location: RunLocation,
-  options: AttachOptions,
+  options: HoldOptions,
   quotaToken: string | undefined,
   countCalls: (calls: Record<string, number> | undefined) => void,
   runDir: RunDirWatch,
 ): Promise<RunEnding> {
   const details: RunHeartbeatDetails = { ...location, host: hostname(), startedAt: Date.now() };
-  const attachedAt = Date.now();
+  const heldSince = Date.now();
   let started: RunStarted | undefined;
   let announced = !options.announceStart;
   let progressText = '';
@@ -124,7 +124,7 @@ async function holdRun(
     }
     const keeperPid = started?.keeperPid ?? options.launchedPid;
     const keeperGone =
-      keeperPid === undefined ? Date.now() - attachedAt > KEEPER_START_MS : !keeperAlive(keeperPid, files);
+      keeperPid === undefined ? Date.now() - heldSince > KEEPER_START_MS : !keeperAlive(keeperPid, files);
     if (keeperGone) {
       const last = await files.readJson<RunExit>(files.exit);
       return last ? { exit: last, startedAt: started?.startedAt } : runWithoutKeeper(files, location, options);
@@ -166,7 +166,7 @@ async function announceStart(context: Context, run: number, startedAt: number): 
 }
 
 /** The keeper died (killed, out of memory) without recording an end: what it left is stopped here. */
-async function runWithoutKeeper(files: RunFiles, location: RunLocation, options: AttachOptions): Promise<never> {
+async function runWithoutKeeper(files: RunFiles, location: RunLocation, options: HoldOptions): Promise<never> {
   const tree = await runTreeFor(location.runKey);
   await tree.stop(options.killGraceMs);
   await tree.release();
@@ -181,7 +181,7 @@ async function letGo(
   files: RunFiles,
   location: RunLocation,
   keeperPid: number | undefined,
-  options: AttachOptions,
+  options: HoldOptions,
 ): Promise<never> {
   const why = context.cancellationDetails;
   if (why?.cancelRequested) {
