@@ -28,7 +28,6 @@ import { experimentEnvironment } from '../machine/child-env.js';
 import type { KeeperLauncher } from '../machine/keeper-launch.js';
 import { guardScript, guardServedDirectory, NotServedError } from '../machine/script-guard.js';
 import { queueOfServingWorker } from '../machine/served-elsewhere.js';
-import type { MachineSlots } from '../machine/machine-slots.js';
 import { runFilesOf, type RunsLayout } from '../machine/runs-layout.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerContact } from '../machine/server-contact.js';
@@ -38,7 +37,7 @@ import type { QuotaAgent } from '../quota/agent.js';
 import { NoBudgetError, type BudgetClient } from '../quota/budget-client.js';
 import type { WorkerMetrics } from '../machine/metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
-import { NoRoomError, type ResourceLedger } from '../machine/capacity.js';
+import { NoRoomError, type CapacityLedger } from '../machine/capacity.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -50,8 +49,6 @@ export interface ActivityOptions {
   runsDir: string;
   /** This server's runs directory, and the one older versions used. */
   layout: RunsLayout;
-  /** Counts the machine's live runs against `--slots`. */
-  slots: MachineSlots;
   /** How long a run outlives the last worker that held it, waiting to be adopted. */
   adoptWindowMs: number;
   onShutdown: ShutdownMode;
@@ -65,8 +62,8 @@ export interface ActivityOptions {
   /** What each quota's budget declares (the hosts a run meters, a quota's `maxConcurrent`). */
   budgets: BudgetClient;
   metrics: WorkerMetrics;
-  /** Counts the machine resources (`--resources`) its runs hold. */
-  resources: ResourceLedger;
+  /** Counts what the machine's runs hold: a slot each (`--slots`), and its resources (`--resources`). */
+  capacity: CapacityLedger;
   /** Starts each run's keeper (one waits ready ahead). */
   keepers: KeeperLauncher;
 }
@@ -109,11 +106,11 @@ export function createActivities(options: ActivityOptions) {
         );
 
       let ending: RunEnding;
-      let releaseResources = () => {};
+      let releaseCapacity = () => {};
       try {
         // Checked before resources are claimed: a worker that does not serve the run must not hold a GPU for it.
         const command = input.adopt ? undefined : await resolveScript(context, input, location.run, logFile, options);
-        releaseResources = await claimResources(context, input, options.resources);
+        releaseCapacity = await claimCapacity(context, input, location.runKey, options.capacity);
         if (!command) {
           if (!(await files.exists())) {
             throw new RunLostError(`run ${location.run} is not on ${location.machineId} any more; it will run again`, {
@@ -123,18 +120,8 @@ export function createActivities(options: ActivityOptions) {
           }
           ending = await hold();
         } else {
-          if (
-            !(await heartbeatWhile(
-              context,
-              options.slots.claimWhenFree(
-                async () => {
-                  throwIfStopped(context); // the server gave up on this start while it waited: a new one comes
-                  return files.claim();
-                },
-                () => waitBeforeStart(context),
-              ),
-            ))
-          ) {
+          throwIfStopped(context); // the server gave up on this start while it waited: a new one comes
+          if (!(await files.claim())) {
             ending = await hold(); // started here before, by a worker lost before the server heard of it
           } else {
             const launchedPid = await start(context, input, command, location, files, logFile, options).catch(
@@ -150,7 +137,7 @@ export function createActivities(options: ActivityOptions) {
         if (err instanceof RunLostError) throw runLost(err.message, err.details);
         throw err;
       } finally {
-        releaseResources();
+        releaseCapacity();
       }
       options.metrics.runEnded(input, ending.exit, ending.startedAt);
       // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost
@@ -177,8 +164,8 @@ function throwIfStopped(context: Context): void {
 }
 
 /**
- * Heartbeats every second until `waiting` settles: starts queue one behind another on a worker, and one queued
- * longer than the heartbeat timeout must not be given up as lost (it was, under load: docs/reliability.md).
+ * Heartbeats every second until `waiting` settles: starts wait their turn on a worker, and one waiting longer
+ * than the heartbeat timeout must not be given up as lost (it was, under load: docs/reliability.md).
  */
 async function heartbeatWhile<T>(context: Context, waiting: Promise<T>): Promise<T> {
   context.heartbeat();
@@ -190,13 +177,20 @@ async function heartbeatWhile<T>(context: Context, waiting: Promise<T>): Promise
   }
 }
 
-/** Holds the resources the run needs while it runs here; a machine that has too little hands the task back. */
-async function claimResources(context: Context, input: RunInput, ledger: ResourceLedger): Promise<() => void> {
-  const needs = input.experiment.requires;
-  if (!needs) return () => {};
-  if (input.adopt) return ledger.hold(needs); // the run already uses them here
+/** Holds a slot and what the run requires while it runs here; a machine that has too little hands the task back. */
+async function claimCapacity(
+  context: Context,
+  input: RunInput,
+  runKey: string,
+  ledger: CapacityLedger,
+): Promise<() => void> {
+  const requires = input.experiment.requires ?? {};
+  if (input.adopt) return ledger.hold(runKey, requires); // the run already uses them here
   try {
-    return await ledger.claim(context.info.taskQueue, needs, () => waitBeforeStart(context));
+    return await heartbeatWhile(
+      context,
+      ledger.claim(runKey, context.info.taskQueue, requires, () => waitBeforeStart(context)),
+    );
   } catch (err) {
     if (!(err instanceof NoRoomError)) throw err;
     throw new RunLostError(`${input.experiment.name} ${err.message}: handed back`, { stopped: true, started: false });

@@ -1,64 +1,83 @@
 /**
- * The machine's capacity ledger: the amounts of each counted resource its runs hold (runs of this worker, and
- * runs alive on the machine that no activity of it holds yet), so that runs never hold more than the machine has.
+ * The machine's capacity ledger: what runs hold of each counted resource, `--slots` among them (a run holds one
+ * slot), so that runs never hold more than the machine has and a full machine leaves its tasks to other workers.
+ * This worker's runs are held by run key; runs alive here that it does not hold (left by a worker before it and
+ * not adopted yet, or run by another worker of this machine) are read from their run directories.
  */
-import { machineRuns, type RunsDirs } from './machine-runs.js';
+import { stat } from 'node:fs/promises';
+import { machineRuns, type MachineRun, type RunsDirs } from './machine-runs.js';
 import type { RunSpec } from '../keeper/run-files.js';
 import { formatMachineResources, shortfallOf, type MachineResources, type Resources } from '../model/requirements.js';
 
 export const NO_RESOURCES: MachineResources = { counted: {}, capabilities: [] };
 
-/** A task taken from a requirement queue whose run has not claimed its amounts yet: 1 unit of each counted name. */
+/** The counted name of `--slots`. Resource names start with a letter, so no `--resources` name is this one. */
+export const SLOTS = '--slots';
+
+/** A task taken from a gated queue whose run has not claimed yet: a slot and 1 unit of each counted name. */
 export interface Placeholder {
   queue: string;
   units: string[];
   settled: boolean;
 }
 
+/** The amounts of the runs alive here that this worker does not hold, by run key. */
+export type LeftOverRuns = ReadonlyMap<string, Resources>;
+
+/** Reads the runs alive on the machine, leaving out those `isHeld` says this worker holds. */
+export type LeftOverReader = (isHeld: (runKey: string) => boolean) => Promise<LeftOverRuns>;
+
 /** Why a run is handed back: the machine that took it cannot run it (another may). */
 export class NoRoomError extends Error {}
 
-export class ResourceLedger {
-  private readonly held: Resources = {};
-  /** Held by runs alive on this machine that no activity of this worker holds yet (left by a worker before it). */
-  private leftOver: Resources = {};
+interface Hold {
+  runKey: string;
+  amounts: Resources;
+}
+
+export class CapacityLedger {
+  /** What the machine has of each counted name, its slots included. */
+  private readonly capacity: Resources;
+  private readonly holds = new Set<Hold>();
+  private leftOver: LeftOverRuns = new Map();
   private readonly placeholders: Placeholder[] = [];
   private readonly waiting = new Set<Resources>();
   private listeners: (() => void)[] = [];
-
-  /** Tasks of requirement queues taken and not finished; at most `maxTasks` (--slots), as on the shared queue. */
-  private tasks = 0;
+  private reading?: Promise<void>;
 
   constructor(
+    /** What the worker declared (`--resources`): it routes runs to this machine. */
     readonly machine: MachineResources,
-    private readonly maxTasks = Infinity,
-  ) {}
-
-  /** Whether another requirement task may be taken: fewer than --slots in hand. */
-  hasTaskRoom(): boolean {
-    return this.tasks < this.maxTasks;
+    slots: number,
+    /** Without one, left-over runs are only what `setLeftOver` gives. */
+    private readonly readLeftOver?: LeftOverReader,
+  ) {
+    this.capacity = { ...machine.counted, [SLOTS]: slots };
   }
 
-  taskStarted(): void {
-    this.tasks++;
+  /** The one decision to take another task needing these names: a free slot and a free unit of each counted one. */
+  mayTake(names: readonly string[]): boolean {
+    return [SLOTS, ...names].every((name) => this.capacity[name] === undefined || this.free(name) >= 1);
   }
 
-  taskFinished(): void {
-    this.tasks--;
-    this.notify();
-  }
-
-  /** What runs hold, tasks just taken and runs waiting for units ask of `name`, against what the machine has. */
+  /** What runs hold (this worker's and left-over ones), tasks just taken and runs waiting ask of `name`, unused. */
   private free(name: string): number {
-    let used = (this.held[name] ?? 0) + (this.leftOver[name] ?? 0);
+    let used = this.holding(name);
     for (const placeholder of this.placeholders) if (placeholder.units.includes(name)) used++;
     for (const needs of this.waiting) used += needs[name] ?? 0;
-    return (this.machine.counted[name] ?? 0) - used;
+    return this.capacity[name] - used;
   }
 
-  /** Whether a task needing these names could start now: a free unit of each counted one. */
-  hasUnitOfEach(names: readonly string[]): boolean {
-    return names.every((name) => this.machine.counted[name] === undefined || this.free(name) >= 1);
+  /** What runs alive here hold of `name`: a run this worker holds counts once, however its directory reads. */
+  private holding(name: string): number {
+    let used = 0;
+    for (const { amounts } of this.holds) used += amounts[name] ?? 0;
+    for (const [runKey, amounts] of this.leftOver) if (!this.holdsRun(runKey)) used += amounts[name] ?? 0;
+    return used;
+  }
+
+  private holdsRun(runKey: string): boolean {
+    return [...this.holds].some((hold) => hold.runKey === runKey);
   }
 
   /** Resolves on the next change of what is held or free; rejects when `signal` aborts. */
@@ -79,19 +98,17 @@ export class ResourceLedger {
   }
 
   wake(): void {
-    this.notify();
-  }
-
-  private notify(): void {
     const listeners = this.listeners;
     this.listeners = [];
     for (const listener of listeners) listener();
   }
 
-  /** A task arrived on `queue`: until its run claims, it holds a unit of each counted name. */
+  /** A run's task arrived on `queue`: until its run claims, it holds a slot and a unit of each counted name. */
   taskTaken(queue: string, names: readonly string[]): Placeholder {
-    const placeholder = { queue, units: names.filter((name) => name in this.machine.counted), settled: false };
+    const units = [SLOTS, ...names.filter((name) => name in this.machine.counted)];
+    const placeholder = { queue, units, settled: false };
     this.placeholders.push(placeholder);
+    this.wake();
     return placeholder;
   }
 
@@ -99,107 +116,128 @@ export class ResourceLedger {
     if (placeholder.settled) return;
     placeholder.settled = true;
     this.placeholders.splice(this.placeholders.indexOf(placeholder), 1);
-    this.notify();
+    this.wake();
   }
 
   /**
-   * Claims what a run needs, waiting (`wait` between checks) while runs here hold the units; a machine that
-   * has too little in all cannot run it (NoRoomError). Returns the release.
+   * Claims a slot and what the run requires, waiting (`wait` between checks) while runs here hold them; a machine
+   * that has too little in all cannot run it (NoRoomError). Returns the release.
    */
-  async claim(queue: string, needs: Resources, wait: () => Promise<void>): Promise<() => void> {
+  async claim(runKey: string, queue: string, requires: Resources, wait: () => Promise<void>): Promise<() => void> {
     const placeholder = this.placeholders.find((candidate) => candidate.queue === queue);
-    const shortfall = shortfallOf(needs, this.machine);
+    const shortfall = shortfallOf(requires, this.machine);
     if (shortfall.length) {
       if (placeholder) this.settle(placeholder);
       throw new NoRoomError(
         `needs ${shortfall.join(', ')}; this machine has ${formatMachineResources(this.machine) || 'no resources'}`,
       );
     }
+    const needs = this.amountsOf(requires);
     this.waiting.add(needs);
     if (placeholder) this.settle(placeholder);
     try {
-      let change: Promise<void> | undefined; // one listener while waiting, not one per second
+      await this.readRunsHere(); // another worker of this machine may have started runs since the last read
+      let tick: Promise<void> | undefined; // one wait and one listener at a time, not one per change
+      let change: Promise<void> | undefined;
       while (!this.fits(needs)) {
+        tick ??= wait()
+          .then(() => this.readRunsHere())
+          .then(() => {
+            tick = undefined;
+          });
         change ??= this.changed().then(() => {
           change = undefined;
         });
-        await Promise.race([wait(), change]);
+        await Promise.race([tick, change]);
       }
     } finally {
       this.waiting.delete(needs);
     }
-    return this.hold(needs);
+    return this.add(runKey, needs);
   }
 
   private fits(needs: Resources): boolean {
-    return Object.keys(needs).every(
-      (name) =>
-        this.machine.counted[name] === undefined ||
-        (this.held[name] ?? 0) + (this.leftOver[name] ?? 0) + needs[name] <= this.machine.counted[name],
-    );
+    return Object.keys(needs).every((name) => this.holding(name) + needs[name] <= this.capacity[name]);
   }
 
-  /** Holds the amounts at once (an adopted run already uses them); returns the release. */
-  hold(needs: Resources): () => void {
-    const counted = Object.keys(needs).filter((name) => name in this.machine.counted);
-    for (const name of counted) this.held[name] = (this.held[name] ?? 0) + needs[name];
-    this.notify();
-    let released = false;
+  /** A slot and the counted amounts of `requires`. */
+  private amountsOf(requires: Resources): Resources {
+    const amounts: Resources = { [SLOTS]: 1 };
+    for (const name of Object.keys(requires)) if (name in this.machine.counted) amounts[name] = requires[name];
+    return amounts;
+  }
+
+  /** Holds the run's slot and amounts at once (an adopted run already uses them here); returns the release. */
+  hold(runKey: string, requires: Resources): () => void {
+    return this.add(runKey, this.amountsOf(requires));
+  }
+
+  private add(runKey: string, amounts: Resources): () => void {
+    const hold = { runKey, amounts };
+    this.holds.add(hold);
+    this.wake();
     return () => {
-      if (released) return;
-      released = true;
-      for (const name of counted) this.held[name] -= needs[name];
-      this.notify();
+      if (this.holds.delete(hold)) this.wake();
     };
   }
 
-  /** Sets what runs alive here, not held by this worker's activities, hold (from their run directories). */
-  setLeftOver(resources: Resources): void {
-    const changed = JSON.stringify(resources) !== JSON.stringify(this.leftOver);
-    this.leftOver = resources;
-    if (changed) this.notify();
+  /** Sets the runs alive here that this worker does not hold (from their run directories). */
+  setLeftOver(runs: LeftOverRuns): void {
+    const changed = JSON.stringify([...runs]) !== JSON.stringify([...this.leftOver]);
+    this.leftOver = runs;
+    if (changed) this.wake();
   }
 
-  /** What runs hold now, by counted name (for tests and the start line). */
-  heldNow(): Resources {
-    return { ...this.held };
+  /** Reads the run directories again (one read at a time: a caller during a read waits for that one). */
+  readRunsHere(): Promise<void> {
+    if (!this.readLeftOver) return Promise.resolve();
+    this.reading ??= this.readLeftOver((runKey) => this.holdsRun(runKey))
+      .then((runs) => this.setLeftOver(runs))
+      .catch(() => undefined) // the last read stands until the next one works
+      .finally(() => (this.reading = undefined));
+    return this.reading;
   }
+
+  /** What runs alive here hold now, by counted name. */
+  heldNow(): Resources {
+    return Object.fromEntries(Object.keys(this.capacity).map((name) => [name, this.holding(name)]));
+  }
+}
+
+/** A run directory younger than this without a keeper is being started. */
+const STARTING_MS = 10_000;
+
+/**
+ * The runs alive in these run directories (a live keeper, or a start under way) that `isHeld` leaves out:
+ * a slot each, and what their `spec.json` says they require.
+ */
+export async function leftOverRuns(runsDirs: RunsDirs, isHeld: (runKey: string) => boolean): Promise<LeftOverRuns> {
+  const runs = new Map<string, Resources>();
+  for await (const run of machineRuns(runsDirs, (runKey) => !isHeld(runKey))) {
+    if (!(await isAlive(run))) continue;
+    const requires = (await run.files.readJson<RunSpec>(run.files.spec))?.requires ?? {};
+    runs.set(run.runKey, { [SLOTS]: 1, ...requires });
+  }
+  return runs;
+}
+
+async function isAlive(run: MachineRun): Promise<boolean> {
+  if (run.ended) return false;
+  if (run.started) return run.kept;
+  const info = await stat(run.files.dir).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs < STARTING_MS;
 }
 
 /** How often the run directories are read for runs this worker does not hold (yet). */
 const LEFT_OVER_EVERY_MS = 2_000;
 
-/** The amounts held by runs alive on this machine (keeper running) whose keys are not in `held`. */
-export async function leftOverResources(runsDir: RunsDirs, held: ReadonlySet<string>): Promise<Resources> {
-  const total: Resources = {};
-  for await (const run of machineRuns(runsDir)) {
-    if (!run.kept || held.has(run.runKey)) continue;
-    const requires = (await run.files.readJson<RunSpec>(run.files.spec))?.requires ?? {};
-    for (const [name, amount] of Object.entries(requires)) total[name] = (total[name] ?? 0) + amount;
-  }
-  return total;
-}
-
 /**
- * Keeps the ledger's left-over amounts up to date: a worker restarted beside a GPU run it has not adopted yet
- * must not start another. Read once before the first poll, then every 2 s.
+ * Keeps the ledger's left-over runs up to date: a worker restarted beside runs it has not adopted yet must not
+ * start more than the machine has room for. Read once before the first poll, then every 2 s.
  */
-export async function watchLeftOverRuns(
-  ledger: ResourceLedger,
-  runsDir: RunsDirs,
-  held: ReadonlySet<string>,
-): Promise<{ stop(): void }> {
-  if (!Object.keys(ledger.machine.counted).length) return { stop: () => undefined };
-  ledger.setLeftOver(await leftOverResources(runsDir, held));
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    leftOverResources(runsDir, held)
-      .then((resources) => ledger.setLeftOver(resources))
-      .catch(() => undefined)
-      .finally(() => (running = false));
-  }, LEFT_OVER_EVERY_MS);
+export async function watchLeftOverRuns(ledger: CapacityLedger): Promise<{ stop(): void }> {
+  await ledger.readRunsHere();
+  const timer = setInterval(() => void ledger.readRunsHere(), LEFT_OVER_EVERY_MS);
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }

@@ -25,12 +25,17 @@ export interface MachineRun {
 /** One runs directory, or several read one after the other. */
 export type RunsDirs = string | readonly string[];
 
-export async function* machineRuns(runsDirs: RunsDirs): AsyncGenerator<MachineRun> {
-  for (const runsDir of typeof runsDirs === 'string' ? [runsDirs] : runsDirs) yield* runsIn(runsDir);
+/** The runs of these directories whose keys `wanted` accepts (all by default), each read from its files. */
+export async function* machineRuns(
+  runsDirs: RunsDirs,
+  wanted: (runKey: string) => boolean = () => true,
+): AsyncGenerator<MachineRun> {
+  for (const runsDir of typeof runsDirs === 'string' ? [runsDirs] : runsDirs) yield* runsIn(runsDir, wanted);
 }
 
-async function* runsIn(runsDir: string): AsyncGenerator<MachineRun> {
+async function* runsIn(runsDir: string, wanted: (runKey: string) => boolean): AsyncGenerator<MachineRun> {
   for (const runKey of await readdir(runsDir).catch(() => [] as string[])) {
+    if (!wanted(runKey)) continue;
     const files = new RunFiles(path.join(runsDir, runKey));
     const ended = (await files.readJson<RunExit>(files.exit)) !== undefined;
     const started = await files.readJson<RunStarted>(files.state);

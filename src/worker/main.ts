@@ -13,7 +13,6 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities, type ShutdownMode } from '../activities/index.js';
 import { KeeperLauncher } from '../machine/keeper-launch.js';
-import { MachineSlots } from '../machine/machine-slots.js';
 import { liveRunQuota, machineRunKeys, runQuotasByToken } from '../machine/machine-runs.js';
 import { watchOrphans } from '../machine/orphans.js';
 import { recordServer, runsDirsOf, runsLayout, serverIdOf } from '../machine/runs-layout.js';
@@ -30,8 +29,8 @@ import { killModeOfMachine } from '../keeper/run-tree.js';
 import { installRuntime, WorkerMetrics } from '../machine/metrics.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from '../settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
-import { createRequirementWorkers, workerIdentityOf } from './worker-queues.js';
-import { NO_RESOURCES, ResourceLedger, watchLeftOverRuns } from '../machine/capacity.js';
+import { createRequirementWorkers, sharedQueueTuner, workerIdentityOf } from './worker-queues.js';
+import { CapacityLedger, leftOverRuns, NO_RESOURCES, watchLeftOverRuns } from '../machine/capacity.js';
 import { formatMachineResources, machineQueueOf, workerQueueOf, type MachineResources } from '../model/requirements.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
@@ -159,18 +158,19 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const quotaAgent = new QuotaAgent(budgets, quotaDirOf(runsDir), machineRuns, log, legacySocket);
   await quotaAgent.listen();
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
-  const resources = new ResourceLedger(options.resources ?? NO_RESOURCES, options.slots);
+  const capacity = new CapacityLedger(options.resources ?? NO_RESOURCES, options.slots, (isHeld) =>
+    leftOverRuns(runsDirs, isHeld),
+  );
   const keepers = new KeeperLauncher(runsDir);
   await keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
-  const identity = workerIdentityOf(machineId, resources.machine, allowedRoots.map(realPathOrSame));
+  const identity = workerIdentityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame));
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
     machineQueue,
     runsDir,
     layout,
-    slots: new MachineSlots(runsDirs, options.slots),
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     contact,
@@ -179,7 +179,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     quotaAgent,
     budgets,
     metrics,
-    resources,
+    capacity,
     keepers,
   });
   const common = {
@@ -199,7 +199,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       : { workflowsPath: WORKFLOWS_PATH }),
     maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
     stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT_MS,
-    maxConcurrentActivityTaskExecutions: options.slots,
+    tuner: sharedQueueTuner(capacity, options.taskQueue),
+    maxConcurrentActivityTaskPolls: 1,
   });
   const own = await Worker.create({
     ...common,
@@ -214,8 +215,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
-  const leftOver = await watchLeftOverRuns(resources, runsDirs, held);
-  const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, resources))];
+  const leftOver = await watchLeftOverRuns(capacity);
+  const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
   return new StagedWorker(workers, loops, machineQueue, runsDir);

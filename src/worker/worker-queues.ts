@@ -1,11 +1,11 @@
 /**
- * A worker's machine resources: one SDK worker per requirement queue it can serve (every non-empty
- * subset of its resource names), and one ledger of the amounts its runs hold. A queue is polled only
- * while this machine has a free unit of each counted resource in its name, so a full machine leaves
- * the task to another; the ledger makes sure runs never hold more than the machine has.
+ * The task queues whose runs this machine takes only while it has room: the shared queue and, with `--resources`,
+ * one per non-empty subset of its resource names. Each SDK worker gets its task slots from the capacity ledger
+ * (the SDK's custom slot supplier), so a full machine leaves the task to another worker.
  */
 import { Worker, type CustomSlotSupplier, type SlotInfo, type WorkerOptions } from '@temporalio/worker';
-import type { Placeholder, ResourceLedger } from '../machine/capacity.js';
+import type { StagedActivities } from '../activities/index.js';
+import type { CapacityLedger, Placeholder } from '../machine/capacity.js';
 import {
   formatMachineResources,
   IDENTITY_RESOURCES_MARK,
@@ -15,47 +15,69 @@ import {
   type MachineResources,
 } from '../model/requirements.js';
 
+/** The activity that runs a process; the others on these queues are short calls that hold no slot. */
+const RUN_ACTIVITY: keyof StagedActivities = 'runExperiment';
+
 interface QueuePermit {
+  used?: boolean;
   placeholder?: Placeholder;
 }
 
 /**
- * Lets the requirement queue's worker poll only while the machine has a unit of each of its counted names
- * free, and at most one poll waiting for a task: a task it took is counted before the next poll is allowed.
+ * Lets the queue's worker poll only while the ledger lets the machine take a task needing `names`, and at most one
+ * poll waiting for a task: a run it took is counted before the next poll is allowed.
  */
-function requirementSlots(ledger: ResourceLedger, queue: string, names: string[]): CustomSlotSupplier<SlotInfo> {
+function ledgerSlots(ledger: CapacityLedger, queue: string, names: string[]): CustomSlotSupplier<SlotInfo> {
   let pollPending = false;
   return {
     type: 'custom',
     async reserveSlot(_ctx, abortSignal) {
-      while (pollPending || !ledger.hasTaskRoom() || !ledger.hasUnitOfEach(names)) await ledger.changed(abortSignal);
+      while (pollPending || !ledger.mayTake(names)) await ledger.changed(abortSignal);
       pollPending = true;
       return {} satisfies QueuePermit;
     },
     tryReserveSlot: () => null, // eager tasks would bypass the check above
-    markSlotUsed({ permit }) {
-      (permit as QueuePermit).placeholder = ledger.taskTaken(queue, names);
-      ledger.taskStarted();
+    markSlotUsed({ permit, slotInfo }) {
+      const ticket = permit as QueuePermit;
+      ticket.used = true;
       pollPending = false;
+      if (slotInfo.type === 'activity' && slotInfo.activityType === RUN_ACTIVITY) {
+        ticket.placeholder = ledger.taskTaken(queue, names);
+      } else ledger.wake(); // a reservation of this queue waits for pollPending
     },
     releaseSlot({ permit }) {
-      const { placeholder } = permit as QueuePermit;
-      if (!placeholder) {
-        pollPending = false;
-        ledger.wake(); // a reservation of this queue waits for pollPending
-        return;
-      }
-      ledger.settle(placeholder);
-      ledger.taskFinished();
+      const { used, placeholder } = permit as QueuePermit;
+      if (placeholder) ledger.settle(placeholder);
+      if (used) return;
+      pollPending = false;
+      ledger.wake();
     },
   };
+}
+
+/** The SDK's default number of workflow task slots, kept on the shared queue. */
+const SHARED_WORKFLOW_SLOTS = 40;
+
+/** Task slots of a queue whose runs the ledger gates; no local activity or Nexus task comes to staged's queues. */
+function gatedTuner(ledger: CapacityLedger, queue: string, names: string[], workflowSlots = 1): WorkerOptions['tuner'] {
+  return {
+    activityTaskSlotSupplier: ledgerSlots(ledger, queue, names),
+    workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: workflowSlots },
+    localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+    nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+  };
+}
+
+/** The shared queue: its runs gated by the ledger, its workflow tasks as many as the SDK allows by default. */
+export function sharedQueueTuner(ledger: CapacityLedger, taskQueue: string): WorkerOptions['tuner'] {
+  return gatedTuner(ledger, taskQueue, [], SHARED_WORKFLOW_SLOTS);
 }
 
 /** The SDK workers of a machine's requirement queues (none without resources). */
 export async function createRequirementWorkers(
   common: Omit<WorkerOptions, 'taskQueue'>,
   taskQueue: string,
-  ledger: ResourceLedger,
+  ledger: CapacityLedger,
 ): Promise<Worker[]> {
   const { counted, capabilities } = ledger.machine;
   return Promise.all(
@@ -64,13 +86,7 @@ export async function createRequirementWorkers(
       return Worker.create({
         ...common,
         taskQueue: queue,
-        tuner: {
-          activityTaskSlotSupplier: requirementSlots(ledger, queue, names),
-          // Activity-only: the other kinds of task never come to this queue.
-          workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
-          localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
-          nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
-        },
+        tuner: gatedTuner(ledger, queue, names), // activities only: no workflow runs there
         maxConcurrentActivityTaskPolls: 1,
       });
     }),

@@ -179,3 +179,35 @@ test('a GPU run adopted by a worker restarted on its machine keeps its GPU: the 
   expect(entries.filter((entry) => entry.event === 'start')).toHaveLength(2);
   expect(maxOverlap(entries)).toBe(1);
 });
+
+test('runs adopted by a worker restarted on their machine keep its slots: queued runs wait for them', async () => {
+  const { dir, journal } = await tempExperimentsDir('slots-adopt');
+  const release = path.join(dir, '_release');
+  const names = ['exp1_a', 'exp2_b', 'exp3_c', 'exp4_d'];
+  for (const name of names) {
+    await writeScript(dir, name, journal, { body: `while [ ! -e "${release}" ]; do sleep 0.1; done` });
+  }
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 4, heartbeatTimeoutMs: 2_000 });
+  const box = ['--machine-id', 'box', '--runs-dir', await tempDir('runs-box')];
+  const crashing = await startWorker(server.env.address, taskQueue, 2, box);
+  const handle = await startBatch(server.env, state);
+  await until(async () => (await readJournal(journal)).length === 2, 60_000, 'two runs to start');
+  const running = (await readJournal(journal)).map((entry) => `${state.batchId}/${entry.name}`);
+
+  crashing.kill('SIGKILL');
+  await crashing.exited();
+  const restarted = await startWorker(server.env.address, taskQueue, 2, box);
+  for (const workflowId of running) {
+    await until(() => heldBy(workflowId, restarted.pid), 60_000, 'the restarted worker to adopt both runs');
+  }
+  expect(await readJournal(journal)).toHaveLength(2); // both slots taken by the runs it adopts: nothing new
+  await writeFile(release, '');
+  const summary = await batchSummary(handle);
+
+  expect(summary.experiments.map((experiment) => [experiment.status, experiment.attempts])).toEqual(
+    names.map(() => ['completed', 1]),
+  );
+  const entries = await readJournal(journal);
+  expect(entries.filter((entry) => entry.event === 'start')).toHaveLength(4);
+  expect(maxOverlap(entries)).toBe(2);
+});

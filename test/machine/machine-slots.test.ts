@@ -1,6 +1,9 @@
-/** `--slots` counts the runs that live on the machine, from their directories on disk; claims wait for a free slot. */
+/**
+ * `--slots` counts the runs that live on the machine: this worker's in the capacity ledger, the others (left over,
+ * not adopted yet, or another worker's) from their directories on disk. Claims wait for a free slot.
+ */
 import { utimes } from 'node:fs/promises';
-import { MachineSlots } from '../../src/machine/machine-slots.js';
+import { CapacityLedger, leftOverRuns, NO_RESOURCES, SLOTS } from '../../src/machine/capacity.js';
 import { RunFiles } from '../../src/keeper/run-files.js';
 import { until } from '../helpers/processes.js';
 import { tempDir } from '../helpers/scripts.js';
@@ -12,6 +15,7 @@ afterEach(async () => {
 });
 
 const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 50));
+const holdsNone = () => false;
 
 async function runDir(runsDir: string, runKey: string): Promise<RunFiles> {
   const files = RunFiles.of(runsDir, runKey);
@@ -19,9 +23,13 @@ async function runDir(runsDir: string, runKey: string): Promise<RunFiles> {
   return files;
 }
 
+function ledgerOn(runsDir: string, slots: number): CapacityLedger {
+  return new CapacityLedger(NO_RESOURCES, slots, (isHeld) => leftOverRuns(runsDir, isHeld));
+}
+
 test('counts runs with a live keeper and runs being started; not ended, orphaned or stale ones', async () => {
   const runsDir = await tempDir('slots-count');
-  kept.push(await startKeptRun(runsDir, 'kept-a.run-1', 'sleep 300'));
+  kept.push(await startKeptRun(runsDir, 'kept-a.run-1', 'sleep 300', { requires: { gpu: 1 } }));
   kept.push(await startKeptRun(runsDir, 'kept-b.run-1', 'sleep 300'));
   await runDir(runsDir, 'starting.run-1');
   const ended = await runDir(runsDir, 'ended.run-1');
@@ -34,89 +42,92 @@ test('counts runs with a live keeper and runs being started; not ended, orphaned
   const hourAgo = (Date.now() - 3_600_000) / 1000;
   await utimes(stale.dir, hourAgo, hourAgo);
 
-  expect(await new MachineSlots(runsDir, 10).liveRuns()).toBe(3);
+  const runs = await leftOverRuns(runsDir, holdsNone);
+  expect(new Map([...runs].sort())).toEqual(
+    new Map([
+      ['kept-a.run-1', { [SLOTS]: 1, gpu: 1 }],
+      ['kept-b.run-1', { [SLOTS]: 1 }],
+      ['starting.run-1', { [SLOTS]: 1 }],
+    ]),
+  );
+  expect([...(await leftOverRuns(runsDir, (runKey) => runKey.startsWith('kept-'))).keys()]).toEqual(['starting.run-1']);
 });
 
 test('an empty or missing runs directory has every slot free', async () => {
   const runsDir = await tempDir('slots-empty');
-  expect(await new MachineSlots(runsDir, 1).liveRuns()).toBe(0);
-  expect(await new MachineSlots(`${runsDir}/missing`, 1).liveRuns()).toBe(0);
+  expect((await leftOverRuns(runsDir, holdsNone)).size).toBe(0);
+  expect((await leftOverRuns(`${runsDir}/missing`, holdsNone)).size).toBe(0);
 });
 
-test('a claim runs at once while a slot is free, without waiting', async () => {
+test('a claim is held at once while a slot is free, without waiting', async () => {
   const runsDir = await tempDir('slots-free');
   kept.push(await startKeptRun(runsDir, 'kept.run-1', 'sleep 300'));
   let waits = 0;
 
-  const claimed = await new MachineSlots(runsDir, 2).claimWhenFree(
-    () => Promise.resolve('claimed'),
-    () => {
-      waits++;
-      return Promise.resolve();
-    },
-  );
+  const release = await ledgerOn(runsDir, 2).claim('new.run-1', 'q', {}, () => {
+    waits++;
+    return Promise.resolve();
+  });
 
-  expect(claimed).toBe('claimed');
   expect(waits).toBe(0);
+  release();
 });
 
-test('a claim waits while every slot is taken, and runs once a run has ended', async () => {
+test('a claim waits while a run on disk takes every slot, and is held once that run has ended', async () => {
   const runsDir = await tempDir('slots-full');
   const running = await startKeptRun(runsDir, 'kept.run-1', 'sleep 300');
   kept.push(running);
-  const slots = new MachineSlots(runsDir, 1);
   let waits = 0;
   let claimed = false;
 
-  const claim = slots.claimWhenFree(
-    () => Promise.resolve((claimed = true)),
-    async () => {
-      waits++;
-      await pause();
-    },
-  );
+  const claim = ledgerOn(runsDir, 1).claim('new.run-1', 'q', {}, async () => {
+    waits++;
+    await pause();
+  });
+  void claim.then(() => (claimed = true));
   await until(() => waits >= 5, 10_000, 'the claim to check a few times');
   expect(claimed).toBe(false);
 
   await stopKeptRuns([running]);
-  await claim;
+  (await claim)();
   expect(claimed).toBe(true);
 });
 
-test("one worker's claims are made one at a time: the second sees the run the first started", async () => {
+test("one worker's claims are held one at a time: the second waits for the first run's slot", async () => {
   const runsDir = await tempDir('slots-serial');
-  const slots = new MachineSlots(runsDir, 1);
+  const ledger = ledgerOn(runsDir, 1);
   const order: string[] = [];
-  let first: RunFiles | undefined;
 
-  const claimA = slots.claimWhenFree(async () => {
-    first = await runDir(runsDir, 'a.run-1');
-    order.push('a claimed');
-  }, pause);
-  const claimB = slots.claimWhenFree(
-    () => {
-      order.push('b claimed');
-      return Promise.resolve();
-    },
-    async () => {
+  const releaseA = await ledger.claim('a.run-1', 'q', {}, pause);
+  const a = await runDir(runsDir, 'a.run-1'); // its directory on disk counts once: the ledger holds it
+  order.push('a claimed');
+  const claimB = ledger
+    .claim('b.run-1', 'q', {}, async () => {
       if (!order.includes('b waited')) order.push('b waited');
       await pause();
-    },
-  );
-  await claimA;
+    })
+    .then((release) => {
+      order.push('b claimed');
+      return release;
+    });
   await until(() => order.includes('b waited'), 10_000, 'the second claim to wait');
   order.push('a ends');
-  await first!.writeJson(first!.exit, { end: 'exited', exitCode: 0, signal: null, endedAt: Date.now(), tail: [] });
-  await claimB;
+  await a.writeJson(a.exit, { end: 'exited', exitCode: 0, signal: null, endedAt: Date.now(), tail: [] });
+  releaseA();
+  (await claimB)();
 
   expect(order).toEqual(['a claimed', 'b waited', 'a ends', 'b claimed']);
 });
 
-test('a claim that fails is reported to its caller and does not block the claims after it', async () => {
-  const slots = new MachineSlots(await tempDir('slots-failed'), 1);
+test('a claim that is given up (the run was cancelled while it waited) holds nothing', async () => {
+  const runsDir = await tempDir('slots-given-up');
+  const ledger = ledgerOn(runsDir, 1);
+  const releaseA = await ledger.claim('a.run-1', 'q', {}, pause);
 
-  await expect(slots.claimWhenFree(() => Promise.reject(new Error('could not start')), pause)).rejects.toThrow(
-    'could not start',
+  await expect(ledger.claim('b.run-1', 'q', {}, () => Promise.reject(new Error('cancelled')))).rejects.toThrow(
+    'cancelled',
   );
-  await expect(slots.claimWhenFree(() => Promise.resolve('next'), pause)).resolves.toBe('next');
+  releaseA();
+  expect(ledger.heldNow()).toEqual({ [SLOTS]: 0 });
+  expect(ledger.mayTake([])).toBe(true);
 });

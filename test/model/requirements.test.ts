@@ -16,7 +16,7 @@ import {
 } from '../../src/model/requirements.js';
 import { servesAll } from '../../src/batch-client/machines.js';
 import { workerIdentityOf } from '../../src/worker/worker-queues.js';
-import { NoRoomError, ResourceLedger } from '../../src/machine/capacity.js';
+import { CapacityLedger, NO_RESOURCES, NoRoomError, SLOTS } from '../../src/machine/capacity.js';
 
 const G = 1024 ** 3;
 
@@ -127,69 +127,93 @@ test('a worker serves a directory inside one of its roots, by whole path segment
   expect(servesAll(['/a/b'], ['/a/b/e', '/x/w'])).toBe(false);
 });
 
-describe('the ledger of one machine', () => {
+describe('the capacity ledger of one machine', () => {
   const noWait = () => new Promise<void>((resolve) => setTimeout(resolve, 5));
+  const slotOf = (...runKeys: string[]) => new Map(runKeys.map((runKey) => [runKey, { [SLOTS]: 1 }]));
 
   test('never holds more than the machine has: a second claim waits until the first is released', async () => {
-    const ledger = new ResourceLedger(parseMachineResources('gpu=1'));
-    const first = await ledger.claim('q@needs:gpu', { gpu: 1 }, noWait);
-    expect(ledger.hasUnitOfEach(['gpu'])).toBe(false);
+    const ledger = new CapacityLedger(parseMachineResources('gpu=1'), 10);
+    const first = await ledger.claim('a.run-1', 'q@needs:gpu', { gpu: 1 }, noWait);
+    expect(ledger.mayTake(['gpu'])).toBe(false);
     let secondHeld = false;
-    const second = ledger.claim('q@needs:gpu', { gpu: 1 }, noWait).then((release) => {
+    const second = ledger.claim('b.run-1', 'q@needs:gpu', { gpu: 1 }, noWait).then((release) => {
       secondHeld = true;
       return release;
     });
     await noWait();
     expect(secondHeld).toBe(false);
-    expect(ledger.heldNow()).toEqual({ gpu: 1 });
+    expect(ledger.heldNow()).toEqual({ gpu: 1, [SLOTS]: 1 });
     first();
     (await second)();
     expect(secondHeld).toBe(true);
-    expect(ledger.heldNow()).toEqual({ gpu: 0 });
+    expect(ledger.heldNow()).toEqual({ gpu: 0, [SLOTS]: 0 });
   });
 
   test('a run needing more than the machine has in all is handed back at once', async () => {
-    const ledger = new ResourceLedger(parseMachineResources('gpu=1'));
-    await expect(ledger.claim('q@needs:gpu', { gpu: 2 }, noWait)).rejects.toThrow(NoRoomError);
-    await expect(ledger.claim('q@needs:gpu', { gpu: 2 }, noWait)).rejects.toThrow(/needs gpu=2 \(has 1\)/);
-    expect(ledger.hasUnitOfEach(['gpu'])).toBe(true);
+    const ledger = new CapacityLedger(parseMachineResources('gpu=1'), 10);
+    await expect(ledger.claim('a.run-1', 'q@needs:gpu', { gpu: 2 }, noWait)).rejects.toThrow(NoRoomError);
+    await expect(ledger.claim('a.run-1', 'q@needs:gpu', { gpu: 2 }, noWait)).rejects.toThrow(/needs gpu=2 \(has 1\)/);
+    expect(ledger.mayTake(['gpu'])).toBe(true);
+    expect(ledger.heldNow()[SLOTS]).toBe(0);
   });
 
-  test('a task taken counts until its run claims; capabilities never block', async () => {
-    const ledger = new ResourceLedger(parseMachineResources('gpu=1,avx512'));
+  test('a task taken counts a slot and its units until its run claims; capabilities never block', async () => {
+    const ledger = new CapacityLedger(parseMachineResources('gpu=1,avx512'), 2);
     const placeholder = ledger.taskTaken('q@needs:avx512+gpu', ['avx512', 'gpu']);
-    expect(ledger.hasUnitOfEach(['gpu'])).toBe(false);
-    expect(ledger.hasUnitOfEach(['avx512'])).toBe(true);
-    const release = await ledger.claim('q@needs:avx512+gpu', { gpu: 1, avx512: 1 }, noWait);
+    expect(ledger.mayTake(['gpu'])).toBe(false);
+    expect(ledger.mayTake(['avx512'])).toBe(true);
+    ledger.taskTaken('q', []);
+    expect(ledger.mayTake([])).toBe(false); // two tasks in hand on a machine of 2 slots
+    const release = await ledger.claim('a.run-1', 'q@needs:avx512+gpu', { gpu: 1, avx512: 1 }, noWait);
     expect(placeholder.settled).toBe(true);
-    expect(ledger.hasUnitOfEach(['gpu'])).toBe(false);
+    expect(ledger.mayTake(['gpu'])).toBe(false);
     release();
-    expect(ledger.hasUnitOfEach(['gpu'])).toBe(true);
+    expect(ledger.mayTake(['avx512', 'gpu'])).toBe(true);
   });
 
-  test('an adopted run holds its amounts at once, even past what is free', () => {
-    const ledger = new ResourceLedger(parseMachineResources('gpu=1'));
-    const first = ledger.hold({ gpu: 1 });
-    const second = ledger.hold({ gpu: 1 });
-    expect(ledger.heldNow()).toEqual({ gpu: 2 });
+  test('an adopted run holds its slot and amounts at once, even past what is free', () => {
+    const ledger = new CapacityLedger(parseMachineResources('gpu=1'), 1);
+    const first = ledger.hold('a.run-1', { gpu: 1 });
+    const second = ledger.hold('b.run-1', { gpu: 1 });
+    expect(ledger.heldNow()).toEqual({ gpu: 2, [SLOTS]: 2 });
     first();
     first();
     second();
-    expect(ledger.heldNow()).toEqual({ gpu: 0 });
+    expect(ledger.heldNow()).toEqual({ gpu: 0, [SLOTS]: 0 });
   });
 
-  test('requirement tasks in hand are bounded by --slots, like the shared queue', () => {
-    const ledger = new ResourceLedger(parseMachineResources('avx512'), 2);
-    ledger.taskStarted();
-    expect(ledger.hasTaskRoom()).toBe(true);
-    ledger.taskStarted();
-    expect(ledger.hasTaskRoom()).toBe(false);
-    ledger.taskFinished();
-    expect(ledger.hasTaskRoom()).toBe(true);
+  test('--slots is a counted resource: each run holds one, whatever it requires', async () => {
+    const ledger = new CapacityLedger(parseMachineResources('avx512'), 2);
+    const first = await ledger.claim('a.run-1', 'q', {}, noWait);
+    expect(ledger.mayTake([])).toBe(true);
+    const second = await ledger.claim('b.run-1', 'q', { avx512: 1 }, noWait);
+    expect(ledger.mayTake([])).toBe(false);
+    let thirdHeld = false;
+    const third = ledger.claim('c.run-1', 'q', {}, noWait).then((release) => {
+      thirdHeld = true;
+      return release;
+    });
+    await noWait();
+    expect(thirdHeld).toBe(false);
+    first();
+    (await third)();
+    second();
+    expect(ledger.heldNow()).toEqual({ [SLOTS]: 0 });
+  });
+
+  test('a run waiting for units holds its slot: the machine takes no other task meanwhile', async () => {
+    const ledger = new CapacityLedger(parseMachineResources('gpu=1'), 2);
+    const first = await ledger.claim('a.run-1', 'q@needs:gpu', { gpu: 1 }, noWait);
+    const second = ledger.claim('b.run-1', 'q@needs:gpu', { gpu: 1 }, noWait);
+    await noWait();
+    expect(ledger.mayTake([])).toBe(false);
+    first();
+    (await second)();
+    expect(ledger.mayTake([])).toBe(true);
   });
 
   test('a reservation waiting for a change ends with the abort reason when the SDK aborts it', async () => {
-    const ledger = new ResourceLedger(parseMachineResources('gpu=1'));
+    const ledger = new CapacityLedger(parseMachineResources('gpu=1'), 1);
     const controller = new AbortController();
     const waiting = ledger.changed(controller.signal);
     controller.abort();
@@ -197,18 +221,71 @@ describe('the ledger of one machine', () => {
   });
 
   test('runs left alive here by an earlier worker count until this one holds them', async () => {
-    const ledger = new ResourceLedger(parseMachineResources('gpu=2'));
-    ledger.setLeftOver({ gpu: 1 });
-    expect(ledger.hasUnitOfEach(['gpu'])).toBe(true);
+    const ledger = new CapacityLedger(parseMachineResources('gpu=2'), 10);
+    ledger.setLeftOver(new Map([['old.run-1', { [SLOTS]: 1, gpu: 1 }]]));
+    expect(ledger.mayTake(['gpu'])).toBe(true);
     let claimed = false;
-    const claim = ledger.claim('q@needs:gpu', { gpu: 2 }, noWait).then((release) => {
+    const claim = ledger.claim('a.run-1', 'q@needs:gpu', { gpu: 2 }, noWait).then((release) => {
       claimed = true;
       return release;
     });
     await noWait();
     expect(claimed).toBe(false);
-    ledger.setLeftOver({});
+    ledger.setLeftOver(new Map());
     (await claim)();
     expect(claimed).toBe(true);
+  });
+
+  test('a worker restarted beside three runs it adopts starts no more on 3 slots until one ends', async () => {
+    const ledger = new CapacityLedger(NO_RESOURCES, 3);
+    ledger.setLeftOver(slotOf('a.run-1', 'b.run-1', 'c.run-1'));
+    expect(ledger.mayTake([])).toBe(false);
+    let started = false;
+    const start = ledger.claim('d.run-1', 'q', {}, noWait).then((release) => {
+      started = true;
+      return release;
+    });
+    const adopted = ['a.run-1', 'b.run-1', 'c.run-1'].map((runKey) => ledger.hold(runKey, {}));
+    await noWait();
+    expect(ledger.heldNow()).toEqual({ [SLOTS]: 3 });
+    expect(started).toBe(false);
+    adopted[0](); // a.run-1 ended: its activity let go, and the next read of the run directories misses it
+    ledger.setLeftOver(slotOf('b.run-1', 'c.run-1'));
+    (await start)();
+    expect(started).toBe(true);
+  });
+
+  test('an adopted run read on disk and held counts once; after its release, as left over until it ends', () => {
+    const ledger = new CapacityLedger(parseMachineResources('gpu=1'), 2);
+    ledger.setLeftOver(new Map([['a.run-1', { [SLOTS]: 1, gpu: 1 }]]));
+    const release = ledger.hold('a.run-1', { gpu: 1 });
+    expect(ledger.heldNow()).toEqual({ gpu: 1, [SLOTS]: 1 });
+    expect(ledger.mayTake([])).toBe(true);
+    release(); // the worker let go of it; it lives on here until a read says it ended
+    expect(ledger.heldNow()).toEqual({ gpu: 1, [SLOTS]: 1 });
+    ledger.setLeftOver(new Map());
+    expect(ledger.heldNow()).toEqual({ gpu: 0, [SLOTS]: 0 });
+  });
+
+  test('a claim reads the runs here first, leaving out the runs this worker holds', async () => {
+    const onDisk = slotOf('mine.run-1', 'neighbour.run-1');
+    const readers: string[][] = [];
+    const ledger = new CapacityLedger(NO_RESOURCES, 2, (isHeld) => {
+      const runs = new Map([...onDisk].filter(([runKey]) => !isHeld(runKey)));
+      readers.push([...runs.keys()]);
+      return Promise.resolve(runs);
+    });
+    const mine = ledger.hold('mine.run-1', {});
+    let started = false;
+    const start = ledger.claim('new.run-1', 'q', {}, noWait).then((release) => {
+      started = true;
+      return release;
+    });
+    await noWait();
+    expect(readers[0]).toEqual(['neighbour.run-1']);
+    expect(started).toBe(false); // its run and the neighbour's fill both slots
+    onDisk.delete('neighbour.run-1');
+    (await start)();
+    mine();
   });
 });
