@@ -62,7 +62,7 @@ function fillSlots(slots: SlotState): string[] {
   return granted;
 }
 
-export interface SlotView {
+interface SlotView {
   maxConcurrent: number;
   running: number;
   waiting: number;

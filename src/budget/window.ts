@@ -13,13 +13,13 @@
 export const GRANT_LIFETIME_MS = 500;
 
 /** Without a Retry-After, a reported 429 pauses the quota this long (budgets of RULES_AIMD: at most this). */
-export const DEFAULT_PAUSE_MS = 30_000;
+const DEFAULT_PAUSE_MS = 30_000;
 
 /** Without a Retry-After, a budget of RULES_AIMD pauses this share of its window (at most DEFAULT_PAUSE_MS). */
-export const PAUSE_SHARE_OF_WINDOW = 0.25;
+const PAUSE_SHARE_OF_WINDOW = 0.25;
 
 /** After a 429 while the budget was respected, the effective limit becomes this share of the calls in the window. */
-export const LOWER_TO = 0.75;
+const LOWER_TO = 0.75;
 
 /**
  * Budget rules: 1 (or absent), a 429 lowered the limit for good; 2, AIMD: lowered at most by half per 429,
@@ -28,17 +28,17 @@ export const LOWER_TO = 0.75;
  */
 export const RULES_AIMD = 2;
 /** The effective limit never goes below this share of the declared one (at least 1 call). */
-export const LOWEST_SHARE = 0.1;
+const LOWEST_SHARE = 0.1;
 /** Raised by this share of the declared limit per window at the limit, up to KNEE_SHARE of the level of the 429... */
-export const FAST_STEP_SHARE = 0.05;
+const FAST_STEP_SHARE = 0.05;
 /** ...then by this share, up to one call below that level... */
-export const SLOW_STEP_SHARE = 0.01;
+const SLOW_STEP_SHARE = 0.01;
 /** ...where it holds this many windows at the limit before probing above it again, by SLOW_STEP_SHARE a window. */
-export const HOLD_WINDOWS = 20;
+const HOLD_WINDOWS = 20;
 /** Below this share of the level a 429 came at, the limit climbs back fast. */
-export const KNEE_SHARE = 0.9;
+const KNEE_SHARE = 0.9;
 /** Limit events kept for `quota show`. */
-export const HISTORY_KEPT = 10;
+const HISTORY_KEPT = 10;
 
 /** A change of the effective limit or the declaration, as `quota show` lists it. */
 export interface LimitEvent {
@@ -55,7 +55,7 @@ export interface LimitEvent {
 }
 
 /** After a lowering: `base`, raised by each window that used the limit without a 429 (`climb`). */
-export interface Recovery {
+interface Recovery {
   base: number;
   /** The level the 429 came at (calls in the window): the climb slows down near it; absent, it climbs fast. */
   from?: number;
@@ -98,7 +98,7 @@ export interface BudgetState {
  * [when (epoch ms), calls, how long after `when` its calls may be made (ms), its id]. Grants recorded
  * before settling existed have neither of the last two: they live GRANT_LIFETIME_MS and cannot be settled.
  */
-export type GrantEntry = [at: number, calls: number, lifetimeMs?: number, id?: number];
+type GrantEntry = [at: number, calls: number, lifetimeMs?: number, id?: number];
 
 /** What became of a grant once it reached its agent: sent once, with the agent's next ask. */
 export interface SettledGrant {
@@ -237,7 +237,7 @@ export function reportRateLimited(budget: BudgetState, retryAfterMs: number | un
 }
 
 /** How long a 429 without Retry-After pauses a budget of RULES_AIMD: a share of its window. */
-export function defaultPauseMs(windowMs: number): number {
+function defaultPauseMs(windowMs: number): number {
   return Math.min(DEFAULT_PAUSE_MS, Math.ceil(windowMs * PAUSE_SHARE_OF_WINDOW));
 }
 

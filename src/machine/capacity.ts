@@ -22,10 +22,10 @@ export interface Placeholder {
 }
 
 /** The amounts of the runs alive here that this worker does not hold, by run key. */
-export type LeftOverRuns = ReadonlyMap<string, Resources>;
+type LeftOverRuns = ReadonlyMap<string, Resources>;
 
 /** Reads the runs alive on the machine, leaving out those `isHeld` says this worker holds. */
-export type LeftOverReader = (isHeld: (runKey: string) => boolean) => Promise<LeftOverRuns>;
+type LeftOverReader = (isHeld: (runKey: string) => boolean) => Promise<LeftOverRuns>;
 
 /** Why a run is handed back: the machine that took it cannot run it (another may). */
 export class NoRoomError extends Error {}

@@ -28,7 +28,7 @@ const MAX_RETRY_WAIT_MS = 5_000;
 const NO_BUDGET_WAIT_MS = 5_000;
 const MAX_BODY_BYTES = 4_096;
 /** A run that ends this long after its refused call's pause (Retry-After) failed on its own, not for the refusal. */
-export const REFUSED_END_MS = 60_000;
+const REFUSED_END_MS = 60_000;
 
 /**
  * Calls in flight must cover an ask's round trip at the limit's rate (Little's law), or a per-second limit is never

@@ -16,7 +16,7 @@ import {
 import { declaredQuota, newBudget, type DeclaredQuota, type Grant, type SettledGrant } from '../budget/window.js';
 
 /** How long a worker goes by what a budget said of its quota: a new submit's hosts reach new runs this soon. */
-export const DECLARATION_CACHE_MS = 10_000;
+const DECLARATION_CACHE_MS = 10_000;
 
 /** No budget answers for the quota: no submit declared it, or it was terminated. */
 export class NoBudgetError extends Error {

@@ -43,7 +43,7 @@ export function hostKey(host: string): string {
   return host.replace(/^\[([^\]]+)\]/, '$1');
 }
 
-export interface QuotaUse {
+interface QuotaUse {
   quotas: string[];
   /** The calls the experiment expects to make (`Calls:` line), for planning. */
   calls?: number;

@@ -22,7 +22,7 @@ export interface QuotaPlan {
 }
 
 /** Calls by quota, by experiment name. */
-export type MeasuredCalls = ReadonlyMap<string, Record<string, number>>;
+type MeasuredCalls = ReadonlyMap<string, Record<string, number>>;
 
 export function leastTimeMs(calls: number, limit: number, windowMs: number): number {
   return calls <= limit ? 0 : (Math.ceil(calls / limit) - 1) * windowMs;

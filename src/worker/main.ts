@@ -36,7 +36,7 @@ import { formatMachineResources, machineQueueOf, workerQueueOf, type MachineReso
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
 /** At most one heartbeat per run reaches the server in this time, however chatty its progress. */
-export const PROGRESS_THROTTLE_MS = 2_000;
+const PROGRESS_THROTTLE_MS = 2_000;
 /** Adopting a run starts no process, so this machine's own queue is not bounded by --slots. */
 const ADOPT_SLOTS = 1_000;
 /**

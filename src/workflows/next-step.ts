@@ -38,10 +38,10 @@ export type AttemptEnd =
   /** Anything else: the activity failed without telling how. */
   | { kind: 'error'; message: string };
 
-export type LoopSettings = Pick<BatchSettings, 'maxRetries' | 'retryDelayMs' | 'retryTimeouts' | 'killGraceMs'>;
+type LoopSettings = Pick<BatchSettings, 'maxRetries' | 'retryDelayMs' | 'retryTimeouts' | 'killGraceMs'>;
 
 /** When and where the attempt ended. */
-export interface AttemptContext {
+interface AttemptContext {
   /** The workflow's clock when the attempt began, and when it ended. */
   attemptAt: number;
   now: number;
@@ -102,7 +102,7 @@ export type Step =
   /** The run failed for good: the experiment ends with `record`. */
   | { kind: 'give-up'; record: ExperimentRecord; endedAt?: number };
 
-export interface Decision {
+interface Decision {
   loop: LoopState;
   /** Since when nobody holds the run: shown first (as a memo) when the loop has a watchdog. */
   unheldSince: number | undefined;
