@@ -37,7 +37,9 @@ export async function requestQuotaSlot(ask: SlotAsk | DeclaredSlotAsk, budgets: 
     });
     return true;
   }
-  const declared = await budgets.declared(quota);
+  let declared = await budgets.declared(quota);
+  // "No cap" is asked afresh: a submit that just declared one must cap this experiment too
+  if (declared && declared.maxConcurrent === undefined) declared = await budgets.declared(quota, { fresh: true });
   if (!declared) throw new NoBudgetError(quota); // retried by the workflow until a submit declares the quota
   if (declared.maxConcurrent === undefined) return false;
   await context.client.workflow.getHandle(budgetWorkflowId(taskQueue, quota)).signal(slotRequestSignal, {

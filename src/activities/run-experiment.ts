@@ -107,9 +107,11 @@ export function createActivities(options: ActivityOptions) {
 
       let ending: RunEnding;
       let releaseCapacity = () => {};
+      let claimed = false; // the claim takes the placeholder its task took, even when it then throws
       try {
         // Checked before resources are claimed: a worker that does not serve the run must not hold a GPU for it.
         const command = input.adopt ? undefined : await resolveScript(context, input, location.run, logFile, options);
+        claimed = true;
         releaseCapacity = await claimCapacity(context, input, location.runKey, options.capacity);
         if (!command) {
           if (!(await files.exists())) {
@@ -137,7 +139,9 @@ export function createActivities(options: ActivityOptions) {
         if (err instanceof RunLostError) throw runLost(err.message, err.details);
         throw err;
       } finally {
+        // A start that never reached its claim still took a placeholder when its task came (worker-queues.ts)
         releaseCapacity();
+        if (!claimed && !input.adopt) options.capacity.unclaimed(context.info.taskQueue);
       }
       options.metrics.runEnded(input, ending.exit, ending.startedAt);
       // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost

@@ -112,6 +112,15 @@ export class CapacityLedger {
     return placeholder;
   }
 
+  /**
+   * A run task of `queue` ended without claiming (its script refused, handed back, failed early): one placeholder
+   * of the queue goes. Placeholders of a queue are alike, so which one does not matter; their number does.
+   */
+  unclaimed(queue: string): void {
+    const placeholder = this.placeholders.find((candidate) => candidate.queue === queue);
+    if (placeholder) this.settle(placeholder);
+  }
+
   settle(placeholder: Placeholder): void {
     if (placeholder.settled) return;
     placeholder.settled = true;

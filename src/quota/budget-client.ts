@@ -37,10 +37,16 @@ export class BudgetClient {
     return this.client.workflow.getHandle(budgetWorkflowId(this.taskQueue, quota));
   }
 
-  /** `settled`: this agent's earlier grants of the quota, each sent once (window.ts, GrantRequest). */
+  /**
+   * `settled`: this agent's earlier grants of the quota, each sent once (window.ts, GrantRequest). The budget's own
+   * limit and window go along: a budget still run by a release before 19 refuses an ask without them.
+   */
   async grant(quota: string, calls: number, settled: SettledGrant[] = []): Promise<Grant> {
+    const declared = await this.declared(quota);
+    if (!declared) throw new NoBudgetError(quota);
+    const { limit, windowMs } = declared;
     try {
-      return await this.handle(quota).executeUpdate(grantCallsUpdate, { args: [{ calls, settled }] });
+      return await this.handle(quota).executeUpdate(grantCallsUpdate, { args: [{ calls, settled, limit, windowMs }] });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NoBudgetError(quota);
       throw err;
@@ -55,9 +61,9 @@ export class BudgetClient {
    * The quota as its budget declares it, asked at most every DECLARATION_CACHE_MS; undefined: no budget. Asked by
    * the budget's view, which every release's budget answers (one still run by an older worker, too).
    */
-  async declared(quota: string): Promise<DeclaredQuota | undefined> {
+  async declared(quota: string, { fresh = false } = {}): Promise<DeclaredQuota | undefined> {
     const cached = this.declarations.get(quota);
-    if (cached && Date.now() - cached.at < DECLARATION_CACHE_MS) return cached.declared;
+    if (cached && !fresh && Date.now() - cached.at < DECLARATION_CACHE_MS) return cached.declared;
     const declared = this.handle(quota)
       .query(budgetQuery)
       .then((view) => (view.state ? declaredQuota(view.state) : { limit: view.limit, windowMs: view.windowMs }))

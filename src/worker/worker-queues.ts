@@ -5,7 +5,7 @@
  */
 import { Worker, type CustomSlotSupplier, type SlotInfo, type WorkerOptions } from '@temporalio/worker';
 import type { StagedActivities } from '../activities/index.js';
-import type { CapacityLedger, Placeholder } from '../machine/capacity.js';
+import type { CapacityLedger } from '../machine/capacity.js';
 import {
   formatMachineResources,
   IDENTITY_RESOURCES_MARK,
@@ -20,7 +20,6 @@ const RUN_ACTIVITY: keyof StagedActivities = 'runExperiment';
 
 interface QueuePermit {
   used?: boolean;
-  placeholder?: Placeholder;
 }
 
 /**
@@ -41,14 +40,12 @@ function ledgerSlots(ledger: CapacityLedger, queue: string, names: string[]): Cu
       const ticket = permit as QueuePermit;
       ticket.used = true;
       pollPending = false;
-      if (slotInfo.type === 'activity' && slotInfo.activityType === RUN_ACTIVITY) {
-        ticket.placeholder = ledger.taskTaken(queue, names);
-      } else ledger.wake(); // a reservation of this queue waits for pollPending
+      // The run's claim, or its end without one, takes the placeholder away (run-experiment.ts)
+      if (slotInfo.type === 'activity' && slotInfo.activityType === RUN_ACTIVITY) ledger.taskTaken(queue, names);
+      else ledger.wake(); // a reservation of this queue waits for pollPending
     },
     releaseSlot({ permit }) {
-      const { used, placeholder } = permit as QueuePermit;
-      if (placeholder) ledger.settle(placeholder);
-      if (used) return;
+      if ((permit as QueuePermit).used) return;
       pollPending = false;
       ledger.wake();
     },

@@ -96,8 +96,9 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
   if (budget.rules === RULES_AIMD) {
     setHandler(declareSignal, (declaration) => {
       declare(budget, declaration, Date.now(), !declaration.fromBatch);
-      if (slots && budget.maxConcurrent !== undefined && patched(QUOTA_OWNED_SLOTS_PATCH)) {
-        tellGranted(resizeSlots(slots, budget.maxConcurrent));
+      if (slots && patched(QUOTA_OWNED_SLOTS_PATCH)) {
+        // A cap declared away lets every waiting experiment in now, rather than at its next ask
+        tellGranted(resizeSlots(slots, budget.maxConcurrent ?? slots.holders.length + slots.waiting.length));
       }
     });
     setHandler(resetSignal, () => resetLimit(budget, Date.now()));

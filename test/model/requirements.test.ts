@@ -212,6 +212,19 @@ describe('the capacity ledger of one machine', () => {
     expect(ledger.mayTake([])).toBe(true);
   });
 
+  test('two tasks of a queue, one claims and one ends unclaimed: no placeholder is left, whatever their order', async () => {
+    const ledger = new CapacityLedger(NO_RESOURCES, 2);
+    ledger.taskTaken('q', []); // task A: its script is still being checked
+    ledger.taskTaken('q', []); // task B
+    expect(ledger.mayTake([])).toBe(false);
+    const releaseB = await ledger.claim('b.run-1', 'q', {}, noWait); // B claims first
+    ledger.unclaimed('q'); // A is refused (or handed back) without claiming
+    expect(ledger.mayTake([])).toBe(true); // B's run holds one slot of 2, nothing else
+    releaseB();
+    ledger.unclaimed('q'); // a stray end with no placeholder left changes nothing
+    expect(ledger.heldNow()[SLOTS]).toBe(0);
+  });
+
   test('a reservation waiting for a change ends with the abort reason when the SDK aborts it', async () => {
     const ledger = new CapacityLedger(parseMachineResources('gpu=1'), 1);
     const controller = new AbortController();
