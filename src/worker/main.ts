@@ -29,7 +29,7 @@ import { killModeOfMachine } from '../keeper/run-tree.js';
 import { installRuntime, WorkerMetrics } from '../machine/metrics.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from '../settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
-import { createRequirementWorkers, sharedQueueTuner, workerIdentityOf } from './worker-queues.js';
+import { createRequirementWorkers, workerIdentityOf } from './worker-queues.js';
 import { CapacityLedger, leftOverRuns, NO_RESOURCES, watchLeftOverRuns } from '../machine/capacity.js';
 import { formatMachineResources, machineQueueOf, workerQueueOf, type MachineResources } from '../model/requirements.js';
 
@@ -199,8 +199,10 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       : { workflowsPath: WORKFLOWS_PATH }),
     maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
     stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT_MS,
-    tuner: sharedQueueTuner(capacity, options.taskQueue),
-    maxConcurrentActivityTaskPolls: 1,
+    // Not gated by the ledger: the shared queue also brings tasks that are not runs (a batch's summary, a quota
+    // slot request, a budget's holder check), which runs alive on the machine must never hold up; a run task
+    // that finds the machine full waits for its slot in the ledger's claim (run-experiment.ts).
+    maxConcurrentActivityTaskExecutions: options.slots,
   });
   const own = await Worker.create({
     ...common,

@@ -1,7 +1,7 @@
 /**
- * The task queues whose runs this machine takes only while it has room: the shared queue and, with `--resources`,
- * one per non-empty subset of its resource names. Each SDK worker gets its task slots from the capacity ledger
- * (the SDK's custom slot supplier), so a full machine leaves the task to another worker.
+ * The task queues whose runs this machine takes only while it has room: with `--resources`, one per non-empty
+ * subset of its resource names. Each SDK worker gets its task slots from the capacity ledger (the SDK's custom
+ * slot supplier), so a full machine leaves the task to another worker.
  */
 import { Worker, type CustomSlotSupplier, type SlotInfo, type WorkerOptions } from '@temporalio/worker';
 import type { StagedActivities } from '../activities/index.js';
@@ -52,22 +52,14 @@ function ledgerSlots(ledger: CapacityLedger, queue: string, names: string[]): Cu
   };
 }
 
-/** The SDK's default number of workflow task slots, kept on the shared queue. */
-const SHARED_WORKFLOW_SLOTS = 40;
-
 /** Task slots of a queue whose runs the ledger gates; no local activity or Nexus task comes to staged's queues. */
-function gatedTuner(ledger: CapacityLedger, queue: string, names: string[], workflowSlots = 1): WorkerOptions['tuner'] {
+function gatedTuner(ledger: CapacityLedger, queue: string, names: string[]): WorkerOptions['tuner'] {
   return {
     activityTaskSlotSupplier: ledgerSlots(ledger, queue, names),
-    workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: workflowSlots },
+    workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
     localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
     nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
   };
-}
-
-/** The shared queue: its runs gated by the ledger, its workflow tasks as many as the SDK allows by default. */
-export function sharedQueueTuner(ledger: CapacityLedger, taskQueue: string): WorkerOptions['tuner'] {
-  return gatedTuner(ledger, taskQueue, [], SHARED_WORKFLOW_SLOTS);
 }
 
 /** The SDK workers of a machine's requirement queues (none without resources). */
