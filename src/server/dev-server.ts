@@ -151,7 +151,8 @@ export async function waitForDevServer(
 /** True when a Temporal server answers at `address`. */
 export async function serverAnswers(address: string, timeoutMs = 2_000): Promise<boolean> {
   try {
-    const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    // No retry interceptor: a retry it scheduled could fire on the channel a failed connect shut, and throw in a timer
+    const connection = await Connection.connect({ address, connectTimeout: timeoutMs, interceptors: [] });
     await connection.close();
     return true;
   } catch {
