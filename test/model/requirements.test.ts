@@ -212,7 +212,7 @@ describe('the capacity ledger of one machine', () => {
     expect(ledger.mayTake([])).toBe(true);
   });
 
-  test('two tasks of a queue, one claims and one ends unclaimed: no placeholder is left, whatever their order', async () => {
+  test('two tasks of a queue, one claims and one ends unclaimed: no placeholder is left, in either order', async () => {
     const ledger = new CapacityLedger(NO_RESOURCES, 2);
     ledger.taskTaken('q', []); // task A: its script is still being checked
     ledger.taskTaken('q', []); // task B
