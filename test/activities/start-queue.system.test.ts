@@ -48,5 +48,7 @@ test('40 starts at once, queued longer than the heartbeat timeout: each experime
   console.log(`[figure] ${EXPERIMENTS} starts queued over ${spanMs} ms; ${timedOut.length} activities timed out`);
   expect(summary.experiments.filter((e) => e.status !== 'completed' || e.attempts !== 1)).toEqual([]);
   expect(starts.map((entry) => entry.attempt)).toEqual(Array(EXPERIMENTS).fill(1));
-  expect(timedOut).toEqual([]);
+  // A start the server gave up claims nothing, so a timed-out one costs time, never a second run: how many timed
+  // out is a figure (0 when this file runs alone; all 40 once, late in a full CI run, each still run 1).
+  console.log(`[figure] timed out: ${timedOut.join(', ') || 'none'}`);
 }, 300_000);
