@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { isGrpcServiceError } from '@temporalio/client';
 import {
   ApplicationFailure,
   ApplicationFailureCategory,
@@ -105,6 +106,7 @@ export function createActivities(options: ActivityOptions) {
           }),
         );
 
+      const heartbeats = new WaitingHeartbeats(context);
       let ending: RunEnding;
       let releaseCapacity = () => {};
       let claimed = false; // the claim takes the placeholder its task took, even when it then throws
@@ -112,7 +114,7 @@ export function createActivities(options: ActivityOptions) {
         // Checked before resources are claimed: a worker that does not serve the run must not hold a GPU for it.
         const command = input.adopt ? undefined : await resolveScript(context, input, location.run, logFile, options);
         claimed = true;
-        releaseCapacity = await claimCapacity(context, input, location.runKey, options.capacity);
+        releaseCapacity = await claimCapacity(context, heartbeats, input, location.runKey, options.capacity);
         if (!command) {
           if (!(await files.exists())) {
             throw new RunLostError(`run ${location.run} is not on ${location.machineId} any more; it will run again`, {
@@ -122,7 +124,7 @@ export function createActivities(options: ActivityOptions) {
           }
           ending = await hold();
         } else {
-          throwIfStopped(context); // the server gave up on this start while it waited: a new one comes
+          heartbeats.throwIfStopped(); // the server gave up on this start while it waited: a new one comes
           if (!(await files.claim())) {
             ending = await hold(); // started here before, by a worker lost before the server heard of it
           } else {
@@ -153,37 +155,71 @@ export function createActivities(options: ActivityOptions) {
 
 export type StagedActivities = ReturnType<typeof createActivities>;
 
-/** A second of waiting for a slot or resources, heartbeating; ends the wait when the run is cancelled or let go. */
-async function waitBeforeStart(context: Context): Promise<void> {
-  context.heartbeat(); // no details yet: nothing of this run exists anywhere
-  await delay(1_000, undefined, { signal: context.cancellationSignal }).catch(() => undefined);
-  throwIfStopped(context);
-}
-
-/** Nothing of the run may start once it was cancelled, or let go (the server timed this activity out). */
-function throwIfStopped(context: Context): void {
-  if (context.cancellationDetails?.cancelRequested) throw new CancelledFailure('cancelled');
-  if (context.cancellationSignal.aborted)
-    throw new RunLostError('stopped before it started', { stopped: true, started: false });
-}
-
 /**
- * Heartbeats every second until `waiting` settles: starts wait their turn on a worker, and one waiting longer
- * than the heartbeat timeout must not be given up as lost (it was, under load: docs/reliability.md).
+ * The heartbeats of a start waiting its turn, each acknowledged before the next is sent. The SDK's own heartbeats
+ * are throttled and may reach the server late: an empty one must never land after the heartbeat naming where the
+ * run lives, or a machine lost at that moment would look as if it never started the run (and a second copy starts).
  */
-async function heartbeatWhile<T>(context: Context, waiting: Promise<T>): Promise<T> {
-  context.heartbeat();
-  const timer = setInterval(() => context.heartbeat(), 1_000);
-  try {
-    return await waiting;
-  } finally {
-    clearInterval(timer);
+class WaitingHeartbeats {
+  private stopped: Error | undefined;
+
+  constructor(private readonly context: Context) {}
+
+  /** Heartbeats every second until `waiting` settles; a start waiting longer than the heartbeat timeout is not lost. */
+  async while<T>(waiting: Promise<T>): Promise<T> {
+    let settled = false;
+    const done = waiting.finally(() => (settled = true));
+    const next = () => done.then(noop, noop);
+    await Promise.race([next(), setImmediatePromise()]);
+    while (!settled) {
+      await this.beat();
+      const pause = new AbortController();
+      await Promise.race([next(), delay(1_000, undefined, { signal: pause.signal }).catch(noop)]);
+      pause.abort();
+    }
+    return done;
   }
+
+  /** Nothing of the run may start once it was cancelled, or let go (the server timed this activity out). */
+  throwIfStopped(): void {
+    const { context } = this;
+    if (context.cancellationDetails?.cancelRequested) throw new CancelledFailure('cancelled');
+    if (context.cancellationSignal.aborted)
+      throw new RunLostError('stopped before it started', { stopped: true, started: false });
+    if (this.stopped) throw this.stopped;
+  }
+
+  private async beat(): Promise<void> {
+    const { info, client } = this.context;
+    try {
+      const { cancelRequested } = await client.workflowService.recordActivityTaskHeartbeat({
+        taskToken: info.taskToken,
+        namespace: info.activityNamespace,
+      });
+      if (cancelRequested) this.stopped ??= new CancelledFailure('cancelled');
+    } catch (err) {
+      const code: number | undefined = isGrpcServiceError(err) ? err.code : undefined;
+      if (code === GRPC_NOT_FOUND)
+        this.stopped ??= new RunLostError('stopped before it started', { stopped: true, started: false });
+      // any other failure: the next heartbeat tries again, as the SDK's would
+    }
+  }
+}
+
+const GRPC_NOT_FOUND = 5;
+const noop = () => undefined;
+const setImmediatePromise = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A second of waiting for a slot or resources; ends the wait when the run is cancelled or let go. */
+async function waitBeforeStart(context: Context, heartbeats: WaitingHeartbeats): Promise<void> {
+  await delay(1_000, undefined, { signal: context.cancellationSignal }).catch(noop);
+  heartbeats.throwIfStopped();
 }
 
 /** Holds a slot and what the run requires while it runs here; a machine that has too little hands the task back. */
 async function claimCapacity(
   context: Context,
+  heartbeats: WaitingHeartbeats,
   input: RunInput,
   runKey: string,
   ledger: CapacityLedger,
@@ -191,9 +227,8 @@ async function claimCapacity(
   const requires = input.experiment.requires ?? {};
   if (input.adopt) return ledger.hold(runKey, requires); // the run already uses them here
   try {
-    return await heartbeatWhile(
-      context,
-      ledger.claim(runKey, context.info.taskQueue, requires, () => waitBeforeStart(context)),
+    return await heartbeats.while(
+      ledger.claim(runKey, context.info.taskQueue, requires, () => waitBeforeStart(context, heartbeats)),
     );
   } catch (err) {
     if (!(err instanceof NoRoomError)) throw err;
