@@ -363,6 +363,11 @@ async function recordHeartbeatNow(context: Context, details: RunHeartbeatDetails
 /** EX_TEMPFAIL: a script's way to say "the API refused me, try later" (sysexits.h). */
 const EXIT_TEMPFAIL = 75;
 
+/** Exit 75 is a quota's refusal only from an experiment that draws from a quota; from any other, a plain failure. */
+function refusedByItsQuota(input: RunInput, exitCode: number | null): boolean {
+  return exitCode === EXIT_TEMPFAIL && Boolean(input.experiment.quotas?.length);
+}
+
 /**
  * Every end maps to an outcome that moves the experiment on (completed, failed, cancelled, or run again under a
  * new number): an end record read again by a later activity must never send the workflow back to the same run.
@@ -430,7 +435,7 @@ function failedAttempt(
         signal: exit.signal,
         startedAt,
         endedAt: exit.endedAt,
-        ...(rateLimited || exit.exitCode === EXIT_TEMPFAIL ? { quotaLimited: rateLimited ?? {} } : {}),
+        ...(rateLimited || refusedByItsQuota(input, exit.exitCode) ? { quotaLimited: rateLimited ?? {} } : {}),
         ...(calls ? { calls } : {}),
       },
     ],

@@ -1,4 +1,4 @@
-/** A run its API refused (a 429 reported during it, or exit 75) runs again without using a retry. */
+/** A run its API refused (a 429 reported during it, or exit 75 from a run with a quota) runs again using no retry. */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
@@ -6,7 +6,6 @@ import { batchSummaryFile } from '../../src/paths.js';
 import { RateLimitedApi } from '../helpers/rate-limited-api.js';
 import { tempDir, writeScript } from '../helpers/scripts.js';
 import {
-  batchStateFor,
   quotaBatchStateFor,
   startBatch,
   startWorker,
@@ -17,29 +16,43 @@ import {
 
 const server = useTestServer();
 
-test('exit 75 (EX_TEMPFAIL) on the first attempt: waiting-quota, then a second run, with --max-retries 0', async () => {
-  const dir = await tempDir('quota-tempfail');
-  await writeScript(dir, 'exp1_tempfail', path.join(dir, '_journal'), {
-    body: 'if [ "$STAGED_ATTEMPT" = 1 ]; then exit 75; fi',
-  });
-  const taskQueue = uniqueQueue();
-  const state = await batchStateFor(testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 }));
-  const worker = await startWorker(server.env, taskQueue);
-  const summary = await worker.runUntil(async () => {
-    const handle = await startBatch(server.env, state);
-    let sawWaiting = false;
-    const end = batchSummary(handle);
-    while (!sawWaiting) {
-      const { records } = await queryBatchState(handle);
-      sawWaiting = records[0].status === 'waiting-quota';
-      if (records[0].status === 'completed') break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    expect(sawWaiting).toBe(true);
-    return end;
-  });
-  expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
-}, 60_000);
+test(
+  'exit 75 (EX_TEMPFAIL) on the first attempt of an experiment with a quota: waiting-quota, then a second run, with ' +
+    '--max-retries 0; from an experiment without a quota, exit 75 is a plain failure',
+  async () => {
+    const dir = await tempDir('quota-tempfail');
+    const journal = path.join(dir, '_journal');
+    const firstRunRefused = 'if [ "$STAGED_ATTEMPT" = 1 ]; then exit 75; fi';
+    await writeScript(dir, 'exp1_tempfail', journal, {
+      title: 'Refused once.\n#\n# Quota: api\n# Metering: manual',
+      body: firstRunRefused,
+    });
+    await writeScript(dir, 'exp2_no_quota', journal, { body: firstRunRefused });
+    const taskQueue = uniqueQueue();
+    const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 });
+    const quotas = { api: { limit: 100, windowMs: 1_000, hosts: ['api.example'] } };
+    const state = await quotaBatchStateFor(server.env, settings, quotas);
+    const worker = await startWorker(server.env, taskQueue);
+    const summary = await worker.runUntil(async () => {
+      const handle = await startBatch(server.env, state);
+      let sawWaiting = false;
+      const end = batchSummary(handle);
+      while (!sawWaiting) {
+        const { records, experiments } = await queryBatchState(handle);
+        const record = records[experiments.findIndex((experiment) => experiment.name === 'exp1_tempfail')];
+        sawWaiting = record.status === 'waiting-quota';
+        if (record.status === 'completed') break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(sawWaiting).toBe(true);
+      return end;
+    });
+    const byName = Object.fromEntries(summary.experiments.map((experiment) => [experiment.name, experiment]));
+    expect(byName.exp1_tempfail).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(byName.exp2_no_quota).toMatchObject({ status: 'failed', attempts: 1, exitCode: 75 });
+  },
+  60_000,
+);
 
 test('a run that fails after its API answered 429 runs again, using no retry; the summary has its calls', async () => {
   const api = new RateLimitedApi({ limit: 1, windowMs: 60_000, retryAfterSeconds: 1 });
