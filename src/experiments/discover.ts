@@ -51,6 +51,13 @@ function experimentNameOf(file: string): string {
   return extension ? file.slice(0, -extension.length) : file;
 }
 
+/** A shell script, or any file starting with `#!`: meant to run, so a missing exec bit is a mistake, not a choice. */
+async function looksLikeScript(file: string): Promise<boolean> {
+  if (/\.(sh|bash)$/.test(file)) return true;
+  const head = await readHead(file).catch(() => undefined);
+  return head?.subarray(0, 2).toString() === '#!';
+}
+
 async function readHead(file: string): Promise<Buffer> {
   const handle = await open(file, 'r');
   try {
@@ -114,7 +121,14 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
     });
     if (isPython && fileInfo.isDirectory()) throw new BadInputError(`${file} is a directory, not a script`);
     if (!fileInfo.isFile()) continue;
-    if (!isPython && !(await isExecutable(file))) continue;
+    if (!isPython && !(await isExecutable(file))) {
+      if (await looksLikeScript(file)) {
+        throw new BadInputError(
+          `${file} is not executable: chmod +x it, or start its name with _ to leave it out of the batch`,
+        );
+      }
+      continue; // data, notes: not experiments
+    }
     await checkInside(realDir, file);
     const head = await readHead(file).catch((err: NodeJS.ErrnoException) => {
       throw new BadInputError(`${file}: cannot read it (${err.code ?? err.message})`);

@@ -31,6 +31,19 @@ test('finds *.py files and executables, skips _ and . names, directories and pla
   expect(byName.exp8_binary).toMatchObject({ id: 'exp8', priority: 'medium' });
 });
 
+test('a shell script or #! file without its exec bit is an error naming it; other plain files stay out', async () => {
+  const dir = await tempDir('discover-noexec');
+  await file(dir, 'exp2_ok.sh', '#!/bin/sh\n', 0o755);
+  await file(dir, 'data.csv', 'a,b\n');
+  await file(dir, '_draft.sh', '#!/bin/sh\n');
+  expect((await discoverExperiments(dir)).map((experiment) => experiment.name)).toEqual(['exp2_ok']);
+  await file(dir, 'exp1_noexec.sh', 'echo hi\n');
+  await expect(discoverExperiments(dir)).rejects.toThrow(/exp1_noexec\.sh is not executable: chmod \+x it/);
+  await file(dir, 'exp1_noexec.sh', 'echo hi\n', 0o755);
+  await file(dir, 'exp3_tool', '#!/usr/bin/env bash\n');
+  await expect(discoverExperiments(dir)).rejects.toThrow(/exp3_tool is not executable/);
+});
+
 test('a missing directory and a malformed Priority line are errors that name the path', async () => {
   const dir = await tempDir('discover-bad');
   await expect(discoverExperiments(path.join(dir, 'nope'))).rejects.toThrow(/experiments directory not found: .*nope/);
