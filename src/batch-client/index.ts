@@ -26,4 +26,5 @@ export { callsMeasuredEarlier, completedEarlier, notCompletedIn } from './earlie
 export { completedOnDisk, readSummaryFile, reserveBatchId, type BatchRecord } from './files.js';
 export { runningProgress } from './progress.js';
 export { declarationText, declareQuotas, quotaView, quotaViews } from './quotas.js';
+export { liveBatch, sendChange, type LiveBatch } from './steer.js';
 export { liveMachines, waitingForMachines, type WaitingExperiment } from './machines.js';

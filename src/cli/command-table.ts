@@ -12,6 +12,10 @@ export interface CommandSpec {
   helpAfter?: string;
   /** Defaults that depend on other options: each fills in what the user left out, before the checks. */
   derived?: readonly ((options: Record<string, unknown>) => void)[];
+  /** Options that keep no default here: absent unless given (`change --max-concurrent`). */
+  withoutDefaults?: readonly OptionName[];
+  /** The help of an option as this command uses it, where it differs from the table's. */
+  helpFor?: Partial<Record<OptionName, string>>;
   /** Rules across options; each returns a message when broken. */
   checks?: readonly ((options: Record<string, unknown>) => string | undefined)[];
 }
@@ -97,6 +101,49 @@ export const COMMANDS = {
     description: 'Cancel a batch: queued experiments never start, running process trees are killed.',
     arguments: [{ name: '<batchId>' }],
     options: ['experiment'],
+  },
+  add: {
+    description:
+      'Add experiments to a running batch: discovered, prioritised and named as submit does them, queued in ' +
+      'priority order behind those already queued.',
+    arguments: [
+      { name: '<batchId>' },
+      { name: '<paths...>', help: "scripts, or the directory of scripts, inside the batch's experiments directory" },
+    ],
+    options: ['priority', 'json'],
+    helpFor: { priority: 'give every added experiment this priority (critical, high, medium or low)' },
+    helpAfter: '\nExample: staged add batch-20261206-0915-ab12 experiments/exp140_momentum.py --priority high',
+  },
+  change: {
+    description:
+      "Change a running batch: reprioritise, hold or release queued experiments, or change the batch's " +
+      '--max-concurrent (at once; nothing running is stopped) and --max-retries (for experiments not yet ended).',
+    arguments: [
+      { name: '<batchId>' },
+      { name: '[experiments...]', help: 'queued experiments, by name or by an id that names one (exp125)' },
+    ],
+    options: ['priority', 'hold', 'release', 'maxConcurrent', 'maxRetries', 'json'],
+    withoutDefaults: ['maxConcurrent', 'maxRetries'],
+    helpFor: {
+      priority: 'move the experiments to this priority in the queue (critical, high, medium or low)',
+      maxConcurrent: 'experiments of this batch running at once, from now on',
+      maxRetries: 'retries after a failed attempt, for every experiment not yet ended',
+    },
+    helpAfter:
+      '\nExamples:\n' +
+      '  staged change <batchId> exp125 exp126 --priority critical\n' +
+      '  staged change <batchId> exp130 --hold        (later: --release)\n' +
+      '  staged change <batchId> --max-concurrent 6',
+  },
+  pause: {
+    description: 'Pause a batch: nothing new starts; running experiments run on to their end. Undo with resume.',
+    arguments: [{ name: '<batchId>' }],
+    options: ['json'],
+  },
+  resume: {
+    description: 'Resume a paused batch: queued experiments start again as places free up.',
+    arguments: [{ name: '<batchId>' }],
+    options: ['json'],
   },
   logs: {
     description: "Print an experiment's output (its latest attempt unless --attempt), or follow it while it runs.",

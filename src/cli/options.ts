@@ -167,6 +167,10 @@ export const OPTIONS = {
     '--experiment <id>',
     'only this experiment (its name, or an id that names one experiment) of the batch',
   ),
+  // Steering a running batch
+  hold: flag('--hold', 'keep these queued experiments from starting (status held) until --release'),
+  release: flag('--release', 'let held experiments start again, in their place by priority'),
+
   attempt: integer('--attempt <n>', 'which attempt (run) to show, 1-based', { min: 1 }),
   follow: flag('-f, --follow', 'keep printing as the output grows, on to later attempts, until the experiment ends'),
 

@@ -4,15 +4,16 @@ import { COMMANDS, type CommandName, type CommandSpec, type OptionsOf } from './
 import { defaultText, OPTIONS, type OptionName } from './options.js';
 import { parseOptions } from './validate.js';
 
-function commanderOption(name: OptionName): Option {
+function commanderOption(name: OptionName, command: CommandSpec): Option {
   const spec = OPTIONS[name];
-  const help = 'choices' in spec && spec.choices ? `${spec.help} (one of: ${spec.choices.join(', ')})` : spec.help;
+  const ownHelp = command.helpFor?.[name] ?? spec.help;
+  const help = 'choices' in spec && spec.choices ? `${ownHelp} (one of: ${spec.choices.join(', ')})` : ownHelp;
   const option = new Option(spec.flags, help);
   // commander derives the key from the flag: a table entry whose name differs would never be read.
   if (option.attributeName() !== name) {
     throw new Error(`option table: ${spec.flags} is read as "${option.attributeName()}" but declared as "${name}"`);
   }
-  const fallback = defaultText(spec);
+  const fallback = command.withoutDefaults?.includes(name) ? undefined : defaultText(spec);
   if (fallback !== undefined) option.default(fallback);
   if ('hidden' in spec && spec.hidden) option.hideHelp();
   return option;
@@ -24,7 +25,7 @@ export function buildCommand(name: CommandName, program?: Command): Command {
   const command = program ? program.command(name) : new Command(`staged ${name}`);
   command.description(spec.description);
   for (const argument of spec.arguments) command.argument(argument.name, argument.help);
-  for (const option of spec.options) command.addOption(commanderOption(option));
+  for (const option of spec.options) command.addOption(commanderOption(option, spec));
   if (spec.helpAfter) command.addHelpText('after', spec.helpAfter);
   return command;
 }

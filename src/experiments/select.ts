@@ -21,6 +21,13 @@ export function parsePriorityFilter(value: string): Set<Priority> {
   return new Set(levels as Priority[]);
 }
 
+/** One priority level, as `add --priority` and `change --priority` set it. */
+export function parsePriority(value: string): Priority {
+  const level = value.trim().toLowerCase();
+  if ((PRIORITIES as readonly string[]).includes(level)) return level as Priority;
+  throw new BadInputError(`--priority must be one of ${PRIORITIES.join(', ')} (got "${value}")`);
+}
+
 interface Selection {
   priority?: string;
   /** Comma-separated ids (`exp125`) or names (`exp125_adaptive_stop_loss`). */

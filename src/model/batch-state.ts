@@ -54,6 +54,7 @@ export type StatusCounts = Record<ExperimentStatus, number>;
 export function countByStatus(records: readonly { status: ExperimentStatus }[]): StatusCounts {
   const counts: StatusCounts = {
     queued: 0,
+    held: 0,
     running: 0,
     retrying: 0,
     'waiting-quota': 0,

@@ -23,6 +23,7 @@ const STATUS_CODES: readonly ExperimentStatus[] = [
   'failed',
   'cancelled',
   'waiting-quota',
+  'held',
 ];
 
 export interface PackedBatchState {
@@ -33,6 +34,8 @@ export interface PackedBatchState {
   /** Absent when none, and in states packed before deferral existed. */
   deferred?: number[];
   cancelRequested: boolean;
+  /** Absent unless paused. */
+  pausedSince?: number;
   generation: number;
   /** Experiment names; ids are derived from them. */
   names: string[];
@@ -96,6 +99,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     nextIndex: state.nextIndex,
     ...(state.deferred?.length ? { deferred: state.deferred } : {}),
     cancelRequested: state.cancelRequested,
+    ...(state.pausedSince !== undefined ? { pausedSince: state.pausedSince } : {}),
     generation: state.generation,
     names: state.experiments.map((experiment) => experiment.name),
     suffixes: state.experiments.map((experiment) => experiment.file.slice(experiment.name.length)),
@@ -126,6 +130,7 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
     nextIndex: packed.nextIndex,
     ...(packed.deferred?.length ? { deferred: packed.deferred } : {}),
     cancelRequested: packed.cancelRequested,
+    ...(packed.pausedSince !== undefined ? { pausedSince: packed.pausedSince } : {}),
     generation: packed.generation,
     experiments: packed.names.map((name, index) => {
       const experiment: ExperimentSpec = {

@@ -65,6 +65,7 @@ export function pickNextStart(state: BatchState, mayPassOver?: (blocker: number)
       state.nextIndex++; // cancelled before it started
       continue;
     }
+    if (state.records[index].status === 'held') return 'nothing-startable'; // held ones come last (steering.ts)
     const blocker = blockerOf(state, index, waiting);
     if (blocker === undefined) return { start: index };
     if (!mayPassOver!(blocker)) return { index, blocker };

@@ -87,7 +87,7 @@ export interface BatchSettings {
  * `waiting-quota`: its last run failed after its API refused it (429, or exit 75); it runs again, using no retry.
  */
 export type ExperimentStatus =
-  'queued' | 'running' | 'retrying' | 'waiting-quota' | 'completed' | 'failed' | 'cancelled';
+  'queued' | 'held' | 'running' | 'retrying' | 'waiting-quota' | 'completed' | 'failed' | 'cancelled';
 
 /** Why an attempt ended other than by exiting 0; `refused`: a worker would not start its script (never retried). */
 export const END_REASONS = ['exit-code', 'signal', 'timeout', 'cancelled', 'worker-lost', 'refused'] as const;
@@ -126,6 +126,8 @@ export interface BatchState {
   /** Experiments before `nextIndex` deferred while their quota was busy; they start first (start-order.ts). */
   deferred?: number[];
   cancelRequested: boolean;
+  /** Since when the batch starts nothing new (`pause`); absent while it runs on. */
+  pausedSince?: number;
   /** How many times the batch workflow has continued as new. */
   generation: number;
 }

@@ -3,8 +3,9 @@
  * and the activities. Workflows and clients both import these; nothing here loads workflow code.
  */
 import type { PackedBatchState } from '../model/packed-state.js';
+import type { AddRequest, BatchChange, ExperimentsChange, SteerAnswer } from '../model/steering.js';
 import type { ExperimentReport } from '../model/types.js';
-import { query, signal } from './define.js';
+import { query, signal, update } from './define.js';
 
 export const BATCH_WORKFLOW = 'batchWorkflow';
 export const EXPERIMENT_WORKFLOW = 'experimentWorkflow';
@@ -20,6 +21,18 @@ export const batchStateQuery = query<PackedBatchState>('batchState');
 
 /** Cancels some experiments of a batch by name: queued ones never start, running ones are stopped. */
 export const cancelExperimentsSignal = signal<[string[]]>('cancelExperiments');
+
+/** Adds experiments to a running batch's queue (`add`); answered with where they stand. */
+export const addExperimentsUpdate = update<SteerAnswer, [AddRequest]>('addExperiments');
+
+/** Reprioritises, holds or releases queued experiments (`change <exp>…`). */
+export const changeExperimentsUpdate = update<SteerAnswer, [ExperimentsChange]>('changeExperiments');
+
+/** Changes `maxConcurrent` or `maxRetries`, pauses or resumes the batch (`change`, `pause`, `resume`). */
+export const changeBatchUpdate = update<SteerAnswer, [BatchChange]>('changeBatch');
+
+/** Sent by a batch to its running experiments when its `maxRetries` changes: it applies to their next failure. */
+export const maxRetriesChangedSignal = signal<[number]>('maxRetriesChanged');
 
 /**
  * Sent by a batch, before it continues as new, to the experiments it started: from then on they

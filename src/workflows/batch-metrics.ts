@@ -7,10 +7,11 @@ import type { MetricCounter } from '@temporalio/common';
 import { metricMeter } from '@temporalio/workflow';
 import { isFinal } from '../model/batch-state.js';
 import { METRICS } from '../model/metric-names.js';
-import type { BatchState, ExperimentStatus } from '../model/types.js';
+import type { BatchState, ExperimentSpec, ExperimentStatus } from '../model/types.js';
 
 export class BatchMetrics {
-  private readonly counted: { status: ExperimentStatus; attempts: number }[];
+  /** By name: queued experiments move within the batch (`change`, `add`), their names stay. */
+  private readonly counted = new Map<string, { status: ExperimentStatus; attempts: number }>();
   private readonly submitted: MetricCounter;
   private readonly started: MetricCounter;
   private readonly ended: MetricCounter;
@@ -18,7 +19,9 @@ export class BatchMetrics {
   private readonly retries: MetricCounter;
 
   constructor(private readonly state: BatchState) {
-    this.counted = state.records.map(({ status, attempts }) => ({ status, attempts }));
+    state.records.forEach(({ status, attempts }, index) =>
+      this.counted.set(state.experiments[index].name, { status, attempts }),
+    );
     const counter = ({ name, help }: { name: string; help: string }) =>
       metricMeter.createCounter(name, undefined, help);
     this.submitted = counter(METRICS.submitted);
@@ -36,10 +39,18 @@ export class BatchMetrics {
     for (const [priority, count] of byPriority) this.submitted.add(count, { batch: this.state.batchId, priority });
   }
 
+  /** Experiments added to the running batch (`add`). */
+  countAdded(experiments: readonly ExperimentSpec[]): void {
+    for (const { name, priority } of experiments) {
+      this.counted.set(name, { status: 'queued', attempts: 0 });
+      this.submitted.add(1, { batch: this.state.batchId, priority });
+    }
+  }
+
   /** Counts what changed in the experiment's record since it was last counted. */
   countChange(index: number): void {
     const record = this.state.records[index];
-    const counted = this.counted[index];
+    const counted = this.counted.get(this.state.experiments[index]?.name);
     if (!record || !counted) return;
     const labels = { batch: this.state.batchId, priority: this.state.experiments[index].priority };
     if (record.attempts > counted.attempts) {

@@ -42,11 +42,28 @@ import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
 import { BatchMetrics } from './batch-metrics.js';
 import {
+  addExperimentsUpdate,
   batchStateQuery,
   cancelExperimentsSignal,
+  changeBatchUpdate,
+  changeExperimentsUpdate,
   experimentReportSignal,
+  maxRetriesChangedSignal,
   reportEndBySignal,
 } from '../protocol/messages.js';
+import {
+  addExperiments,
+  changeBatch,
+  changeExperiments,
+  checkAdd,
+  checkBatchChange,
+  checkExperimentsChange,
+  refusedBatch,
+  steerAnswer,
+  type AddRequest,
+  type BatchChange,
+  type ExperimentsChange,
+} from '../model/steering.js';
 import {
   BATCH_ID_SEARCH_ATTRIBUTE,
   EXPERIMENT_SEARCH_ATTRIBUTE,
@@ -76,6 +93,49 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   });
   const pendingStarts = new Set<Promise<void>>();
   const ownChildren: OwnChildren = new Map();
+  // Set once the batch takes no more changes: its experiments have all ended and its summary is on its way.
+  let closing = false;
+  // Counts the changes applied, so that a wait for "something startable" also wakes on one.
+  let changes = 0;
+  const refuse = (why: string | undefined) => {
+    if (why) throw new Error(why);
+  };
+  setHandler(
+    addExperimentsUpdate,
+    (request) => {
+      addExperiments(state, request);
+      metrics.countAdded(request.experiments);
+      changes++;
+      return steerAnswer(
+        state,
+        request.experiments.map((experiment) => experiment.name),
+      );
+    },
+    { validator: (request: AddRequest) => refuse(refusedBatch(state, closing) ?? checkAdd(state, request)) },
+  );
+  setHandler(
+    changeExperimentsUpdate,
+    (change) => {
+      changeExperiments(state, change);
+      metrics.countAll();
+      changes++;
+      return steerAnswer(state, change.names);
+    },
+    {
+      validator: (change: ExperimentsChange) =>
+        refuse(refusedBatch(state, closing) ?? checkExperimentsChange(state, change)),
+    },
+  );
+  setHandler(
+    changeBatchUpdate,
+    async (change) => {
+      changeBatch(state, change, Date.now());
+      changes++;
+      if (change.maxRetries !== undefined) await tellRunning(state, change.maxRetries);
+      return steerAnswer(state, []);
+    },
+    { validator: (change: BatchChange) => refuse(refusedBatch(state, closing) ?? checkBatchChange(state, change)) },
+  );
 
   const waitingSince = new Map<number, number>();
   const machineWaits = new MachineWaits(state);
@@ -97,7 +157,10 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   // Likewise, in a batch started before it, an experiment waiting for a machine's resources holds its place.
   const freesPlaces = patched(RESOURCE_WAIT_PATCH);
   const ready = freesPlaces
-    ? () => placesHeld(state, machineWaits.waitsForMachine) < state.settings.maxConcurrent || state.cancelRequested
+    ? () =>
+        (state.pausedSince === undefined &&
+          placesHeld(state, machineWaits.waitsForMachine) < state.settings.maxConcurrent) ||
+        state.cancelRequested
     : () => inFlight(state) < state.settings.maxConcurrent || state.cancelRequested;
   const waitForPlace = async () => {
     for (;;) {
@@ -109,12 +172,33 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   };
 
   try {
+    for (;;) {
+      await startWhileQueued();
+      // Experiments added meanwhile start too; a batch whose experiments have all ended takes no more.
+      await condition(() => isBatchDone(state) || (hasUnstarted(state) && !state.cancelRequested));
+      if (isBatchDone(state)) break;
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    await CancellationScope.nonCancellable(() => cancelRemaining(state, pendingStarts));
+  }
+  closing = true;
+  metrics.countAll(); // experiments marked cancelled by the batch itself
+  if (state.settings.searchAttributes)
+    upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: batchOutcome(state) }]);
+  const result = packBatchState(state);
+  await CancellationScope.nonCancellable(() => writeSummaryFiles(state, result));
+  return result;
+
+  /** Starts queued experiments in order as places free up; continues as new when the history is long. */
+  async function startWhileQueued(): Promise<void> {
     while (hasUnstarted(state) && !state.cancelRequested) {
       await waitForPlace();
       if (state.cancelRequested) break;
       const next = pickNextStart(state, passesOver ? mayPassOver : undefined);
       if (next === 'nothing-startable') {
-        await condition(() => deferredStartable(state) || state.cancelRequested);
+        const seen = changes;
+        await condition(() => deferredStartable(state) || state.cancelRequested || changes !== seen);
         continue;
       }
       if (!('start' in next)) {
@@ -141,17 +225,21 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       // are the bottleneck experiments of one priority still start in order.
       await started;
     }
-    await condition(() => isBatchDone(state));
-  } catch (err) {
-    if (!isCancellation(err)) throw err;
-    await CancellationScope.nonCancellable(() => cancelRemaining(state, pendingStarts));
   }
-  metrics.countAll(); // experiments marked cancelled by the batch itself
-  if (state.settings.searchAttributes)
-    upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: batchOutcome(state) }]);
-  const result = packBatchState(state);
-  await CancellationScope.nonCancellable(() => writeSummaryFiles(state, result));
-  return result;
+}
+
+/** Tells each running experiment the batch's new `maxRetries`; one already ended misses nothing. */
+async function tellRunning(state: BatchState, maxRetries: number): Promise<void> {
+  const running = state.experiments.filter(
+    (_, index) => !isUnstarted(state, index) && !isFinal(state.records[index].status),
+  );
+  await Promise.all(
+    running.map((experiment) =>
+      getExternalWorkflowHandle(experimentWorkflowId(state.batchId, experiment.name))
+        .signal(maxRetriesChangedSignal, maxRetries)
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** results/<batchId>/summary.json and summary.md; a batch's result never waits on them for long. */

@@ -34,6 +34,7 @@ import type { StagedActivities } from '../activities/index.js';
 import {
   experimentReportSignal,
   quotaSlotGrantedSignal,
+  maxRetriesChangedSignal,
   reportEndBySignal,
   runStartedSignal,
   RUN_ADOPT_WINDOW_MEMO,
@@ -106,6 +107,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     }).runExperiment({ ...input, run: location.run, adopt: location });
 
   let endBySignal = false;
+  setHandler(maxRetriesChangedSignal, (maxRetries) => {
+    settings.maxRetries = maxRetries; // the next failure is judged by it
+  });
   setHandler(reportEndBySignal, () => {
     endBySignal = true;
   });

@@ -28,6 +28,8 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   dryRun: { argv: ['--dry-run'], value: true },
   statusInterval: { argv: ['--status-interval', '5s'], value: 5_000 },
   experiment: { argv: ['--experiment', 'exp3'], value: 'exp3' },
+  hold: { argv: ['--hold'], value: true },
+  release: { argv: ['--release'], value: true },
   attempt: { argv: ['--attempt', '2'], value: 2 },
   follow: { argv: ['-f'], value: true },
   port: { argv: ['--port', '17233'], value: 17_233 },
@@ -55,6 +57,10 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
 const REQUIRED_ARGS: Partial<Record<CommandName, string[]>> = {
   watch: ['b-1'],
   cancel: ['b-1'],
+  add: ['b-1', 'exp1.sh'],
+  change: ['b-1'],
+  pause: ['b-1'],
+  resume: ['b-1'],
   logs: ['b-1', 'exp1'],
   quota: ['show'],
   cluster: ['status'],
@@ -81,6 +87,15 @@ test.each(commandNames)('every option declared for `%s` reaches its parsed optio
 test('every option in the table is used by some command', () => {
   const used = new Set(commandNames.flatMap((name): readonly string[] => COMMANDS[name].options));
   expect(Object.keys(OPTIONS).filter((option) => !used.has(option))).toEqual([]);
+});
+
+test('change keeps no default for the limits it changes: absent unless given', () => {
+  const parsed = parse('change', ['exp1', '--hold']);
+  expect(parsed.maxConcurrent).toBeUndefined();
+  expect(parsed.maxRetries).toBeUndefined();
+  expect(buildCommand('change').helpInformation()).toMatch(
+    /--max-concurrent <n> +experiments of this batch running at once, from now on/,
+  );
 });
 
 test('defaults come from the table: submit with no options gets them parsed', () => {

@@ -13,7 +13,7 @@ import { unservedReason } from '../../batch-client/machines.js';
 import { webUiLink } from '../../batch-client/web-ui.js';
 import { loadProjectConfig } from '../../config.js';
 import { loadConnectionConfig } from '../../connection.js';
-import { BadInputError, EXIT } from '../../errors.js';
+import { EXIT } from '../../errors.js';
 import { discoverExperiments, specOf, type DiscoveredExperiment } from '../../experiments/discover.js';
 import { sortExperiments } from '../../experiments/order.js';
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
@@ -26,6 +26,7 @@ import { displayFor } from '../display/display.js';
 import { dryRunLines, header, quotaPlanLine, summaryLines } from '../display/render.js';
 import { planQuotas } from '../../quota/plan.js';
 import { connectOrStartServer, ensureWorker } from '../embedded.js';
+import { quotasUsedBy, refuseUnmetered } from '../quota-use.js';
 import { followUntilEnd } from '../follow.js';
 import { commandHint, resolveWorkDir } from '../invocation.js';
 
@@ -37,25 +38,10 @@ async function resolveQueue(options: SubmitOptions, workDir: string) {
   const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
   const discovered = await discoverExperiments(path.resolve(workDir, options.dir), rules);
   const queue = sortExperiments(selectExperiments(discovered, options));
-  const used = new Set(queue.flatMap((experiment) => experiment.quotas ?? []));
-  const quotas = Object.fromEntries(Object.entries(config.quotas).filter(([name]) => used.has(name)));
+  const quotas = quotasUsedBy(queue, config.quotas);
   refuseUnmetered(queue, quotas);
   // The batch carries none of them: each quota's budget owns it once `run` declares it (declareQuotas).
   return { settings: toBatchSettings(options, workDir, false), queue, quotas };
-}
-
-/** An automatically metered experiment whose quota names no host would make its calls unmetered. */
-function refuseUnmetered(queue: DiscoveredExperiment[], quotas: Record<string, QuotaDeclaration>): void {
-  for (const experiment of queue) {
-    if (experiment.metering === 'manual') continue;
-    const hostless = (experiment.quotas ?? []).find((name) => !quotas[name]?.hosts.length);
-    if (hostless === undefined) continue;
-    throw new BadInputError(
-      `quota "${hostless}" declares no hosts in staged.config.json, so the calls of ${experiment.name} ` +
-        `would go unmetered: list the API's hosts ("hosts": ["api.example.com"]), or write "Metering: manual" ` +
-        'in the experiment if it calls acquire itself',
-    );
-  }
 }
 
 async function printDryRun(

@@ -25,6 +25,11 @@ export interface LiveBatchView {
   batchId: string;
   status: string;
   counts: StatusCounts;
+  /** The batch's limits as they stand (`change` may have changed them since submit). */
+  maxConcurrent: number;
+  maxRetries: number;
+  /** Since when the batch starts nothing new (`pause`), as an ISO time; null while it runs on. */
+  pausedSince: string | null;
   /** Time left for the whole batch (compute or quotas, the later); null until known. */
   eta: { seconds: number; at: string } | null;
   experiments: LiveExperimentView[];
@@ -75,6 +80,9 @@ export function liveBatchView(
     batchId: state.batchId,
     status,
     counts: countByStatus(state.records),
+    maxConcurrent: state.settings.maxConcurrent,
+    maxRetries: state.settings.maxRetries,
+    pausedSince: state.pausedSince === undefined ? null : new Date(state.pausedSince).toISOString(),
     eta: etaMs === undefined ? null : { seconds: seconds(etaMs), at: new Date(now + etaMs).toISOString() },
     experiments,
     ...(quotas.length ? { quotas } : {}),

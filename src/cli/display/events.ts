@@ -14,10 +14,21 @@ function exitText(record: ExperimentRecord): string {
 }
 
 export function describeChanges(previous: BatchState | undefined, next: BatchState, now: number): string[] {
-  const lines: string[] = [];
+  const lines = previous ? batchChanges(previous, next) : [];
+  // By name: queued experiments move within the batch when it is changed (`add`, `change`).
+  const earlier = new Map(previous?.experiments.map((experiment, index) => [experiment.name, index]));
   next.experiments.forEach((experiment, index) => {
-    const before = previous?.records[index];
+    const earlierIndex = earlier.get(experiment.name);
+    const before = earlierIndex === undefined ? undefined : previous?.records[earlierIndex];
     const after = next.records[index];
+    const priorityBefore = earlierIndex === undefined ? undefined : previous?.experiments[earlierIndex].priority;
+    if (previous && earlierIndex === undefined) {
+      lines.push(`[ADD] ${experiment.name} (Priority: ${experiment.priority.toUpperCase()}) joined the queue`);
+    } else if (priorityBefore !== undefined && priorityBefore !== experiment.priority) {
+      lines.push(
+        `[PRIORITY] ${experiment.name}: ${priorityBefore.toUpperCase()} -> ${experiment.priority.toUpperCase()}`,
+      );
+    }
     if (before && before.status === after.status && before.attempts === after.attempts) return;
     const label = experiment.name;
     const priority = experiment.priority.toUpperCase();
@@ -39,7 +50,11 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
       lines.push(`[START] ${label} (Priority: ${priority}${attempt})`);
     }
     switch (after.status) {
+      case 'held':
+        lines.push(`[HOLD] ${label} is held: it starts only once released`);
+        break;
       case 'queued':
+        if (before?.status === 'held') lines.push(`[RELEASE] ${label} is queued again`);
         if (before?.status === 'running' && after.reason === 'worker-lost') {
           lines.push(
             `[LOST] ${label} attempt ${after.attempts} was lost with its worker; it runs again (no retry used)`,
@@ -76,5 +91,20 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
         break;
     }
   });
+  return lines;
+}
+
+/** The batch's own changes: paused or resumed, its limits. */
+function batchChanges(previous: BatchState, next: BatchState): string[] {
+  const lines: string[] = [];
+  if (previous.pausedSince === undefined && next.pausedSince !== undefined)
+    lines.push('[PAUSE] the batch starts nothing new; running experiments run on');
+  if (previous.pausedSince !== undefined && next.pausedSince === undefined)
+    lines.push('[RESUME] the batch starts queued experiments again');
+  const { maxConcurrent, maxRetries } = next.settings;
+  if (previous.settings.maxConcurrent !== maxConcurrent)
+    lines.push(`[CHANGE] max concurrent ${previous.settings.maxConcurrent} -> ${maxConcurrent}`);
+  if (previous.settings.maxRetries !== maxRetries)
+    lines.push(`[CHANGE] max retries ${previous.settings.maxRetries} -> ${maxRetries}`);
   return lines;
 }

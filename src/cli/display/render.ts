@@ -43,19 +43,28 @@ export function statusLines(view: LiveBatchView): string[] {
     `[STATUS] Queue: ${counts.queued} | Running: ${counts.running + counts.retrying} | ` +
       `Completed: ${counts.completed} | Failed: ${counts.failed}` +
       (counts.cancelled ? ` | Cancelled: ${counts.cancelled}` : '') +
+      (counts.held ? ` | Held: ${counts.held}` : '') +
       (counts['waiting-quota'] ? ` | Waiting for quota: ${counts['waiting-quota']}` : '') +
       eta,
   ];
+  if (view.pausedSince !== null) {
+    const since = formatDuration(Math.max(0, Date.now() - Date.parse(view.pausedSince)));
+    lines.push(`  [PAUSED] for ${since}: nothing new starts until resume`);
+  }
+  if (counts.held && counts.held === counts.queued + counts.held && !running(view).length)
+    lines.push(`  [HELD] only held experiments are left: the batch waits until they are released`);
   for (const quota of view.quotas ?? []) lines.push(`  ${quotaLine(quota, Date.now())}`);
   for (const { name, needs, reason } of view.waiting ?? []) lines.push(`  [WAIT] ${name} needs ${needs}: ${reason}`);
-  const running = view.experiments.filter(
-    (experiment) => experiment.status === 'running' || experiment.status === 'retrying',
-  );
-  if (running.length) {
+  const live = running(view);
+  if (live.length) {
     lines.push('  Currently running:');
-    for (const experiment of running) lines.push(`    - ${experiment.name} (${runningDetails(experiment)})`);
+    for (const experiment of live) lines.push(`    - ${experiment.name} (${runningDetails(experiment)})`);
   }
   return lines;
+}
+
+function running(view: LiveBatchView): LiveExperimentView[] {
+  return view.experiments.filter((experiment) => experiment.status === 'running' || experiment.status === 'retrying');
 }
 
 /** `[QUOTA] yahoo: 39000 calls planned by 12 experiments at 2000/1.0h: at least 19.0h (3 without a Calls: line)` */

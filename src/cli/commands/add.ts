@@ -1,0 +1,65 @@
+/** `add <batchId> <path…>`: experiments join a running batch's queue, discovered as `submit` discovers them. */
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { declareQuotas, liveBatch, sendChange, withClient } from '../../batch-client/index.js';
+import { loadProjectConfig } from '../../config.js';
+import { BadInputError, EXIT } from '../../errors.js';
+import { discoverExperiments, specOf, type DiscoveredExperiment } from '../../experiments/discover.js';
+import { sortExperiments } from '../../experiments/order.js';
+import { parsePriority } from '../../experiments/select.js';
+import { addExperimentsUpdate } from '../../protocol/messages.js';
+import type { OptionsOf } from '../command-table.js';
+import { experimentLines } from '../display/steer.js';
+import { quotasUsedBy, refuseUnmetered } from '../quota-use.js';
+
+export async function run([batchId, ...paths]: string[], options: OptionsOf<'add'>): Promise<number> {
+  const priority = options.priority === undefined ? undefined : parsePriority(options.priority);
+  return withClient(async (client) => {
+    const live = await liveBatch(client, batchId);
+    const { workDir, experimentsDir, taskQueue } = live.state.settings;
+    const config = await loadProjectConfig(workDir);
+    const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
+    const discovered = await discoverExperiments(experimentsDir, rules);
+    const picked = await pickByPaths(discovered, paths, experimentsDir);
+    const queue = sortExperiments(priority ? picked.map((experiment) => ({ ...experiment, priority })) : picked);
+    const quotas = quotasUsedBy(queue, config.quotas);
+    refuseUnmetered(queue, quotas);
+    const known = new Set(live.state.experiments.map((experiment) => experiment.name));
+    const twice = queue.filter((experiment) => known.has(experiment.name)).map((experiment) => experiment.name);
+    if (twice.length) throw new BadInputError(`batch ${batchId} already has ${twice.join(', ')}; nothing was added`);
+    (await declareQuotas(client.workflow, taskQueue, quotas)).forEach((line) => console.error(line));
+    const answer = await sendChange(live, addExperimentsUpdate, { experiments: queue.map(specOf) });
+    if (options.json) console.log(JSON.stringify(answer, null, 2));
+    else experimentLines('ADD', answer).forEach((line) => console.log(line));
+    return EXIT.ok;
+  });
+}
+
+/** The experiments the paths name: a script of the batch's directory, or that directory (all its scripts). */
+async function pickByPaths(
+  discovered: DiscoveredExperiment[],
+  paths: string[],
+  experimentsDir: string,
+): Promise<DiscoveredExperiment[]> {
+  const dir = await realpath(experimentsDir);
+  const picked = new Map<string, DiscoveredExperiment>();
+  for (const given of paths) {
+    const real = await realpath(path.resolve(given)).catch(() => {
+      throw new BadInputError(`${given}: no such file or directory`);
+    });
+    if (real === dir) {
+      discovered.forEach((experiment) => picked.set(experiment.name, experiment));
+      continue;
+    }
+    const experiment = discovered.find((candidate) => path.join(dir, candidate.file) === real);
+    if (!experiment) {
+      const why =
+        path.dirname(real) === dir
+          ? 'is not an experiment script (executable, or .py, not starting with _ or .)'
+          : `is not in the batch's experiments directory ${experimentsDir}: a batch runs the scripts of one directory`;
+      throw new BadInputError(`${given} ${why}`);
+    }
+    picked.set(experiment.name, experiment);
+  }
+  return [...picked.values()];
+}
