@@ -51,7 +51,7 @@ async function followBatch(handle: WorkflowHandle, options: FollowOptions): Prom
       state = await queryBatchState(handle);
       queryTrouble = false;
     } catch (err) {
-      if (!queryTrouble) display.line(`[WAIT] cannot reach the batch right now (${(err as Error).message}); retrying`);
+      if (!queryTrouble) display.line(`[WAIT] ${noAnswerText(err)}; retrying`);
       queryTrouble = true;
     }
     if (state) {
@@ -102,4 +102,13 @@ export async function followUntilEnd(handle: WorkflowHandle, options: FollowToEn
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/** A query that failed: the server is out of reach, or (most often) no worker runs the batch's workflow. */
+function noAnswerText(err: unknown): string {
+  const message = (err as Error).message;
+  if (/query/i.test(message)) {
+    return `no worker answers for the batch (${message}); is one running? Start one with: ${commandHint('worker')}`;
+  }
+  return `cannot reach the batch right now (${message})`;
 }
