@@ -217,7 +217,12 @@ async function waitForServer(workDir: string, state: ClusterState): Promise<void
       throw new Error(`the Temporal server exited at start: see ${files.logFile}\n${await logTail(files.logFile)}`);
     }
     try {
-      const connection = await Connection.connect({ address: frontendAddress(state), connectTimeout: 2_000 });
+      // This loop retries; the SDK's retry timers outlive the close below and throw on its shut channel
+      const connection = await Connection.connect({
+        address: frontendAddress(state),
+        connectTimeout: 2_000,
+        interceptors: [],
+      });
       try {
         await registerNamespace(connection, state.namespace, state.retentionMs);
         return;

@@ -106,7 +106,8 @@ export async function devServerProcess(options: DevServerProcessOptions = {}): P
       if (!running()) throw whyExited();
       try {
         await waitForDevServer(address, namespace, { timeoutMs: 0 });
-        const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+        // This loop retries; the SDK's retry timers outlive the close below and throw on its shut channel
+        const connection = await Connection.connect({ address, connectTimeout: 1_000, interceptors: [] });
         try {
           if (await ensureSearchAttributes(connection, namespace)) return;
         } finally {

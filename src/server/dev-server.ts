@@ -121,7 +121,8 @@ export async function waitForDevServer(
   for (;;) {
     try {
       step = 'connecting';
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      // This loop retries; the SDK's retry timers outlive the close below and throw on its shut channel
+      const connection = await Connection.connect({ address, connectTimeout: 1_000, interceptors: [] });
       try {
         step = "registering staged's search attributes";
         await ensureSearchAttributes(connection, namespace);
