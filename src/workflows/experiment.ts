@@ -59,6 +59,11 @@ const NO_ACTIVITY_LIMIT = '3650 days';
 const HANDED_BACK_PICKUP_MS = '1 minute';
 /** Experiments started before the watchdog loop on a run nobody can hold (their histories have no memo). */
 const RUN_WATCHDOG_PATCH = 'run-watchdog';
+/**
+ * Experiments started before it count starts that went nowhere across runs that did start, and start the
+ * watchdog's fresh run on the queue a start was handed back to.
+ */
+const FRUITLESS_STARTS_PATCH = 'fruitless-starts-reset';
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
@@ -151,6 +156,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   });
 
   let loop = firstLoopState(patched(RUN_WATCHDOG_PATCH));
+  const forgetsFruitlessStarts = patched(FRUITLESS_STARTS_PATCH);
   let lastRunEndedAt: number | undefined;
   let unheldShown: number | undefined;
   const showUnheld = (since: number | undefined) => {
@@ -187,6 +193,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         now: Date.now(),
         settings,
         workflowId: workflowInfo().workflowId,
+        forgetsFruitlessStarts,
       });
       loop = decision.loop;
       if (loop.watchdog) showUnheld(decision.unheldSince);

@@ -47,6 +47,8 @@ interface AttemptContext {
   now: number;
   settings: LoopSettings;
   workflowId: string;
+  /** False in experiments started before `patched('fruitless-starts-reset')`: see nextStep. */
+  forgetsFruitlessStarts: boolean;
 }
 
 /** The loop's memory between attempts. */
@@ -93,7 +95,7 @@ export type Step =
   | { kind: 'start-again'; afterMs?: number }
   /** The run started and is surely stopped: the next run starts; no retry used. */
   | { kind: 'rerun-lost'; report: ExperimentRecord }
-  /** Nobody could hold the run for a whole window: keep away one more, then start a fresh run; no retry used. */
+  /** Nobody could hold the run for a whole window: keep away one more, then a fresh run (anywhere); no retry used. */
   | { kind: 'restart-unheld'; afterMs: number; run: number; error: string }
   /** The API refused the run, not the script: report, wait for the quota, then queue it again; no retry used. */
   | { kind: 'quota-rerun'; report: ExperimentRecord; afterMs: number }
@@ -114,8 +116,25 @@ export function surelyStoppedAfterMs(adoptWindowMs: number, killGraceMs: number)
   return adoptWindowMs + killGraceMs + ADOPT_MARGIN_MS;
 }
 
-/** Decides what follows an attempt that ended with `end`, while the experiment's record is `record`. */
+/**
+ * Decides what follows an attempt that ended with `end`, while the experiment's record is `record`. With
+ * `forgetsFruitlessStarts`, only starts in a row that went nowhere back off (any other step counts from 0
+ * again), and the fresh run after the watchdog starts on the shared queue, not on a queue a start was handed
+ * back to (no worker held the run there either).
+ */
 export function nextStep(loop: LoopState, record: ExperimentRecord, end: AttemptEnd, at: AttemptContext): Decision {
+  const decision = decide(loop, record, end, at);
+  if (!at.forgetsFruitlessStarts) return decision;
+  return { ...decision, loop: forgetFruitlessStarts(decision.loop, decision.step) };
+}
+
+function forgetFruitlessStarts(loop: LoopState, step: Step): LoopState {
+  if (step.kind === 'start-again') return loop;
+  if (step.kind === 'restart-unheld') return { ...loop, unstarted: 0, handedBackTo: undefined };
+  return { ...loop, unstarted: 0 };
+}
+
+function decide(loop: LoopState, record: ExperimentRecord, end: AttemptEnd, at: AttemptContext): Decision {
   if (end.kind === 'completed') {
     const { outcome } = end;
     const completed: ExperimentRecord = {

@@ -13,7 +13,10 @@ import type { ExperimentRecord, RunFailureDetails, RunLocation } from '../../src
 
 const NOW = 1_000_000;
 const settings = { maxRetries: 2, retryDelayMs: 10_000, retryTimeouts: false, killGraceMs: 10_000 };
-const at = { attemptAt: NOW - 1_000, now: NOW, settings, workflowId: 'b/exp1' };
+/** As every experiment started since `patched('fruitless-starts-reset')`. */
+const at = { attemptAt: NOW - 1_000, now: NOW, settings, workflowId: 'b/exp1', forgetsFruitlessStarts: true };
+/** Experiments started before that patch. */
+const beforeForgetting = { forgetsFruitlessStarts: false };
 /** Adoption window 60 s + kill grace 10 s + margin 5 s. */
 const WINDOW_MS = 75_000;
 
@@ -372,6 +375,52 @@ const CASES: Case[] = [
     step: { kind: 'start-again', afterMs: 1_000 },
     then: { handedBackTo: undefined, unstarted: 1 },
   },
+  // Only starts in a row that went nowhere back off; a step that knows the run started or was held counts from 0.
+  {
+    name: 'a run lost after it started: the count of starts that went nowhere starts again',
+    loop: { unstarted: 6 },
+    record: running,
+    end: { kind: 'run-lost', details: { stopped: true, started: true }, message: 'keeper gone' },
+    step: { kind: 'rerun-lost', report: { ...running, status: 'queued', reason: 'worker-lost', error: 'keeper gone' } },
+    then: { unstarted: 0, nextRun: 2 },
+  },
+  {
+    name: 'a run held on a machine (to adopt): the count starts again',
+    loop: { unstarted: 4 },
+    record: running,
+    end: heartbeatLostAt(home(1)),
+    step: { kind: 'adopt', location: home(1) },
+    then: { unstarted: 0, location: home(1) },
+    unheldSince: NOW,
+  },
+  {
+    name: 'a run that failed (to retry): the count starts again',
+    loop: { unstarted: 4 },
+    record: running,
+    end: failed(),
+    step: {
+      kind: 'retry',
+      afterMs: 10_000,
+      report: {
+        ...running,
+        status: 'retrying',
+        exitCode: 3,
+        reason: 'exit-code',
+        error: 'exit 3',
+        retryAt: NOW + 10_000,
+      },
+    },
+    then: { unstarted: 0, failedRuns: 1 },
+  },
+  {
+    name: 'before the patch: a run lost after it started leaves the count grown',
+    loop: { unstarted: 6 },
+    record: running,
+    end: { kind: 'run-lost', details: { stopped: true, started: true }, message: 'keeper gone' },
+    when: beforeForgetting,
+    step: { kind: 'rerun-lost', report: { ...running, status: 'queued', reason: 'worker-lost', error: 'keeper gone' } },
+    then: { unstarted: 6 },
+  },
   // The watchdog: a run nobody can hold for a whole window starts again.
   {
     name: 'watchdog: another failed adoption of the run, still within the window',
@@ -407,6 +456,47 @@ const CASES: Case[] = [
       error:
         'no worker could hold run 2 for 75s (last failure: boom (workflow b/exp1)); it starts again, using no retry',
     },
+    unheldSince: NOW - WINDOW_MS - 1,
+  },
+  {
+    name: 'watchdog: a hand-back nobody picked up for a window: the fresh run starts on the shared queue',
+    loop: {
+      nextRun: 2,
+      adoptWindowMs: 60_000,
+      handedBackTo: 'staged@m2',
+      unstarted: 3,
+      watchdog: { run: 2, unheldSince: NOW - WINDOW_MS - 1 },
+    },
+    record: { ...running, attempts: 2 },
+    end: neverPickedUp,
+    step: {
+      kind: 'restart-unheld',
+      afterMs: WINDOW_MS,
+      run: 2,
+      error: 'no worker could hold run 2 for 75s (last failure: schedule to start); it starts again, using no retry',
+    },
+    then: { handedBackTo: undefined, unstarted: 0 },
+    unheldSince: NOW - WINDOW_MS - 1,
+  },
+  {
+    name: 'watchdog, before the patch: the fresh run goes to the queue the start was handed back to',
+    loop: {
+      nextRun: 2,
+      adoptWindowMs: 60_000,
+      handedBackTo: 'staged@m2',
+      unstarted: 3,
+      watchdog: { run: 2, unheldSince: NOW - WINDOW_MS - 1 },
+    },
+    record: { ...running, attempts: 2 },
+    end: neverPickedUp,
+    when: beforeForgetting,
+    step: {
+      kind: 'restart-unheld',
+      afterMs: WINDOW_MS,
+      run: 2,
+      error: 'no worker could hold run 2 for 75s (last failure: schedule to start); it starts again, using no retry',
+    },
+    then: { handedBackTo: 'staged@m2', unstarted: 3 },
     unheldSince: NOW - WINDOW_MS - 1,
   },
   {
@@ -460,6 +550,26 @@ test.each(CASES)('$name', ({ base = withWatchdog, loop, record = running, end, w
   expect(decision.step).toEqual(step);
   expect(decision.unheldSince).toBe(unheldSince);
   if (then) expect(decision.loop).toMatchObject(then);
+});
+
+/** Carries each ending through nextStep in turn; the delays of the steps that start again. */
+function startAgainDelays(ends: AttemptEnd[], when: Partial<typeof at> = {}): (number | undefined)[] {
+  let loop = withWatchdog;
+  const delays: (number | undefined)[] = [];
+  for (const end of ends) {
+    const decision = nextStep(loop, queued, end, { ...at, ...when });
+    loop = decision.loop;
+    if (decision.step.kind === 'start-again') delays.push(decision.step.afterMs);
+  }
+  return delays;
+}
+
+test('a start that goes nowhere after a run started and was lost waits 1 s, however many went nowhere before', () => {
+  const nowhere = Array<AttemptEnd>(7).fill(heartbeatLost);
+  const lostAfterStart: AttemptEnd = { kind: 'run-lost', details: { stopped: true, started: true }, message: 'lost' };
+  const ends = [...nowhere, lostAfterStart, heartbeatLost];
+  expect(startAgainDelays(ends)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 1_000]);
+  expect(startAgainDelays(ends, beforeForgetting).at(-1)).toBe(60_000);
 });
 
 test('the loop starts at run 1 with no counts; the watchdog only where the patch is', () => {
