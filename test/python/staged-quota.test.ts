@@ -161,10 +161,16 @@ class QuotaTest {
     );
   }
 
-  async runPython(lines: string[], environment: Record<string, string>) {
+  /** Starts a Python script made of `lines`: its process, to watch or to await (wrapped, as a promise would be). */
+  async startPython(lines: string[], environment: Record<string, string>) {
     const script = path.join(this.dir, `script-${Date.now()}.py`);
     await writeFile(script, `${lines.join('\n')}\n`);
-    return execa(PYTHON, [script], { env: environment, extendEnv: false, reject: false });
+    return { python: execa(PYTHON, [script], { env: environment, extendEnv: false, reject: false }) };
+  }
+
+  async runPython(lines: string[], environment: Record<string, string>) {
+    const { python } = await this.startPython(lines, environment);
+    return await python;
   }
 
   /** Replaces the test's agent, not started yet, with one of these options, and starts it. */
@@ -517,11 +523,19 @@ quotaTest(
   async (t) => {
     const { api, base } = await t.startedApi();
     const started = Date.now();
-    const script = t.runPython(
+    const { python: script } = await t.startPython(
       ['import urllib.request', `print(urllib.request.urlopen("${base}/late").status)`],
       t.runEnvironment(base),
     );
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The agent comes up once the script has found it away (a busy machine may start Python late), and after 1 s.
+    const foundAway = new Promise<void>((resolve) => {
+      let stderr = '';
+      script.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('is not answering')) resolve();
+      });
+    });
+    await Promise.all([Promise.race([foundAway, script]), new Promise((resolve) => setTimeout(resolve, 1000))]);
     await t.agent.start();
     const agentUp = Date.now();
     const result = await script;
