@@ -1,29 +1,30 @@
 /**
  * The `staged` command line's answers that need no server: bad input (options, directory, batch id), the dry run,
  * error lines. Each runs with TEMPORAL_ADDRESS where nothing listens: an answer that asked a server first would
- * say so instead. The commands run a few at once: each is mostly Node starting.
+ * say so instead. The commands run in-process (runCli, what the binary runs), one at a time; two checks are also
+ * made as the binary, for its exit code and output, and one runs only as the binary (see there why).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { execa } from 'execa';
+import { staged as stagedIn, stagedBinary, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { readJournal, tempDir, writeScript } from '../helpers/scripts.js';
 
-const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../../experiments', import.meta.url));
 const NO_SERVER = '127.0.0.1:1';
 
-function staged(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  return execa(process.execPath, [CLI, ...args], {
+type Run = (args: string[], options: CliOptions) => Promise<CliResult>;
+
+function staged(args: string[], options: Partial<CliOptions> = {}, run: Run = stagedIn) {
+  return run(args, {
     cwd: options.cwd ?? path.dirname(EXAMPLES),
     env: { TEMPORAL_ADDRESS: NO_SERVER, ...options.env },
-    reject: false,
   });
 }
 
 describe('bad input: one clear message, exit code 2, before any server is asked', () => {
-  test.concurrent.each([
+  test.each([
     ['an unknown experiment id', ['--experiments', 'exp999'], 'unknown experiment: exp999'],
     ['an unknown id in a list', ['--experiments', 'exp125,exp998,exp126'], 'unknown experiment: exp998'],
     ['--max-concurrent 0', ['--max-concurrent', '0'], '--max-concurrent must be an integer ≥ 1 (got "0")'],
@@ -57,17 +58,23 @@ describe('bad input: one clear message, exit code 2, before any server is asked'
     expect(result.stderr).toContain(message);
   });
 
-  test.concurrent('an explicit address where no server answers', async () => {
+  test('an explicit address where no server answers', async () => {
     const result = await staged(['submit', '--priority', 'high']);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('no Temporal server answers at 127.0.0.1:1');
   });
 });
 
-test.concurrent(
-  '--dry-run --json lists the queue in start order with priorities and reasons, and starts nothing',
-  async () => {
-    const result = await staged(['submit', '--dry-run', '--json', '--priority', 'high']);
+/** The checks that also run as the binary: its exit code, and its output as a pipe gets it. */
+const WAYS: [string, Run][] = [
+  ['in-process', stagedIn],
+  ['as the binary', stagedBinary],
+];
+
+test.each(WAYS)(
+  '--dry-run --json lists the queue in start order with priorities and reasons, and starts nothing (%s)',
+  async (_way, run) => {
+    const result = await staged(['submit', '--dry-run', '--json', '--priority', 'high'], {}, run);
     expect(result.exitCode).toBe(0);
     const { experiments } = JSON.parse(String(result.stdout));
     expect(experiments.map((e: { priority: string }) => e.priority)).toEqual([
@@ -90,16 +97,19 @@ test.concurrent(
 );
 
 describe('error paths: one readable line, no stack trace, and a JSON error with --json', () => {
-  test.concurrent('--json on bad input prints {"error": …} on stdout and the line on stderr', async () => {
-    const result = await staged(['submit', '--json', '--max-concurrent', '0']);
-    expect(result.exitCode).toBe(2);
-    expect(JSON.parse(String(result.stdout))).toEqual({
-      error: { message: '--max-concurrent must be an integer ≥ 1 (got "0")', exitCode: 2 },
-    });
-    expect(result.stderr).toBe('staged: --max-concurrent must be an integer ≥ 1 (got "0")');
-  });
+  test.each(WAYS)(
+    '--json on bad input prints {"error": …} on stdout and the line on stderr (%s)',
+    async (_way, run) => {
+      const result = await staged(['submit', '--json', '--max-concurrent', '0'], {}, run);
+      expect(result.exitCode).toBe(2);
+      expect(JSON.parse(String(result.stdout))).toEqual({
+        error: { message: '--max-concurrent must be an integer ≥ 1 (got "0")', exitCode: 2 },
+      });
+      expect(result.stderr).toBe('staged: --max-concurrent must be an integer ≥ 1 (got "0")');
+    },
+  );
 
-  test.concurrent('two experiment files with one name: exit 2 at submit naming both', async () => {
+  test('two experiment files with one name: exit 2 at submit naming both', async () => {
     const dir = await tempDir('cli-dup');
     await writeScript(dir, 'exp6_dup', path.join(dir, '_journal'));
     await writeFile(path.join(dir, 'exp6_dup.py'), '"""Duplicate."""\n');
@@ -111,13 +121,15 @@ describe('error paths: one readable line, no stack trace, and a JSON error with 
     expect(JSON.parse(String(result.stdout)).error.exitCode).toBe(2);
   });
 
-  test.concurrent('a server that accepts connections and never answers', async () => {
+  test('a server that accepts connections and never answers', async () => {
     const silent = createServer(() => undefined); // holds every connection open without a byte
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const address = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
     try {
       const started = Date.now();
-      const result = await staged(['status', 'some-batch'], { env: { TEMPORAL_ADDRESS: address } });
+      // As the binary: status's reads, given up with the connection, leave a gRPC retry timer that only the
+      // process's exit ends (in-process it throws 'Channel has been shut down' into whatever runs next).
+      const result = await staged(['status', 'some-batch'], { env: { TEMPORAL_ADDRESS: address } }, stagedBinary);
       expect(result.exitCode).toBe(2);
       expect(result.stderr.split('\n')).toHaveLength(1);
       expect(result.stderr).toMatch(
@@ -131,7 +143,7 @@ describe('error paths: one readable line, no stack trace, and a JSON error with 
 });
 
 describe('bad input in the experiments directory or the batch id: exit 2, a message naming it', () => {
-  test.concurrent.each([
+  test.each([
     [
       'a script that is a directory',
       async (dir: string) => mkdir(path.join(dir, 'exp2_dir.py')),
@@ -156,15 +168,12 @@ describe('bad input in the experiments directory or the batch id: exit 2, a mess
     expect(result.stderr).toMatch(message);
   });
 
-  test.concurrent.each(['a/b', 'has space', '-leading-dash', 'x'.repeat(101), 'ünïcode'])(
-    'batch id %j',
-    async (batchId) => {
-      const dir = await tempDir('bad-id');
-      await writeScript(dir, 'exp1_ok', path.join(dir, '_journal'));
-      const result = await staged(['submit', '--dir', dir, '--batch-id', batchId], { cwd: dir });
-      expect(result.exitCode).toBe(2);
-      expect(result.stderr).toContain('--batch-id may use letters, digits');
-      expect(await readJournal(path.join(dir, '_journal'))).toHaveLength(0);
-    },
-  );
+  test.each(['a/b', 'has space', '-leading-dash', 'x'.repeat(101), 'ünïcode'])('batch id %j', async (batchId) => {
+    const dir = await tempDir('bad-id');
+    await writeScript(dir, 'exp1_ok', path.join(dir, '_journal'));
+    const result = await staged(['submit', '--dir', dir, '--batch-id', batchId], { cwd: dir });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--batch-id may use letters, digits');
+    expect(await readJournal(path.join(dir, '_journal'))).toHaveLength(0);
+  });
 });

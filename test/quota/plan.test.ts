@@ -1,18 +1,15 @@
 /** submit --dry-run plans each quota: the calls the selection asks for and the least time the limit allows. */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { writeBatchSummary } from '../../src/activities/write-summary.js';
 import { reserveBatchId } from '../../src/batch-client/index.js';
 import { latestMeasuredCalls, leastTimeMs, planQuotas } from '../../src/quota/plan.js';
 import { newBatchState } from '../../src/model/batch-state.js';
 import { packBatchState } from '../../src/model/packed-state.js';
 import type { ExperimentRecord, ExperimentSummary } from '../../src/model/types.js';
+import { staged } from '../helpers/cli.js';
 import { tempDir } from '../helpers/scripts.js';
 import { testSettings } from '../helpers/temporal.js';
-
-const CLI = fileURLToPath(new URL('../../src/client.js', import.meta.url));
 
 test('the least time: a window per full limit of calls after the first', () => {
   expect(leastTimeMs(100, 100, 5_000)).toBe(0);
@@ -171,10 +168,9 @@ test('submit --dry-run plans from Calls: lines, else the calls measured in earli
     exp3_c: { status: 'failed', calls: { yahoo: 50 } },
   });
   const run = (args: string[]) =>
-    execa(process.execPath, [CLI, 'submit', '--dir', '.', '--dry-run', ...args], {
+    staged(['submit', '--dir', '.', '--dry-run', ...args], {
       cwd: dir,
       env: { TEMPORAL_ADDRESS: '127.0.0.1:1' }, // a dry run needs no server
-      reject: false,
     });
   const json = await run(['--json']);
   expect(json.exitCode).toBe(0);

@@ -11,10 +11,8 @@ interface Group {
   pids: number[];
 }
 
-const started: Group[] = [];
-
 /** A shell leading its own group, with two children; `setup` runs first (a trap, say), inherited by the children. */
-async function startGroup(setup = ''): Promise<Group> {
+async function spawnGroup(started: Group[], setup = ''): Promise<Group> {
   const leader = spawn('/bin/sh', ['-c', `${setup}\nsleep 300 & a=$!\nsleep 300 & b=$!\necho "$$ $a $b"\nwait`], {
     detached: true,
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -28,22 +26,36 @@ async function startGroup(setup = ''): Promise<Group> {
   return group;
 }
 
-afterEach(() => {
-  for (const group of started.splice(0)) signalGroup(group.id, 'SIGKILL');
-});
+/**
+ * A test whose groups are SIGKILLed when it ends. The tests run at once: each waits on its own groups, and where
+ * orphans are reaped late (a container's init) a group of zombies outlives its last process by seconds.
+ */
+function groupTest(name: string, body: (start: (setup?: string) => Promise<Group>) => Promise<void>): void {
+  test.concurrent(name, async () => {
+    const started: Group[] = [];
+    try {
+      await body((setup) => spawnGroup(started, setup));
+    } finally {
+      for (const group of started) signalGroup(group.id, 'SIGKILL');
+    }
+  });
+}
 
-test('a group with live processes is alive and can be signalled; one with none left is not', async () => {
-  const group = await startGroup();
-  expect(groupAlive(group.id)).toBe(true);
-  expect(signalGroup(group.id, 0)).toBe(true);
+groupTest(
+  'a group with live processes is alive and can be signalled; one with none left is not',
+  async (startGroup) => {
+    const group = await startGroup();
+    expect(groupAlive(group.id)).toBe(true);
+    expect(signalGroup(group.id, 0)).toBe(true);
 
-  process.kill(-group.id, 'SIGKILL');
-  expect(await waitUntilDead(group.pids, 10_000)).toBeDefined();
-  await until(() => !groupAlive(group.id), 10_000, 'the group to be gone');
-  expect(signalGroup(group.id, 'SIGTERM')).toBe(false);
-});
+    process.kill(-group.id, 'SIGKILL');
+    expect(await waitUntilDead(group.pids, 10_000)).toBeDefined();
+    await until(() => !groupAlive(group.id), 10_000, 'the group to be gone');
+    expect(signalGroup(group.id, 'SIGTERM')).toBe(false);
+  },
+);
 
-test('stops every process of the group, children included, with SIGTERM when they obey it', async () => {
+groupTest('stops every process of the group, children included, with SIGTERM when they obey it', async (startGroup) => {
   const group = await startGroup();
   expect(group.pids).toHaveLength(3);
   expect(group.pids.every(pidAlive)).toBe(true);
@@ -54,19 +66,22 @@ test('stops every process of the group, children included, with SIGTERM when the
   expect(groupAlive(group.id)).toBe(false);
 });
 
-test('processes that ignore SIGTERM are SIGKILLed once the grace period is over, and all are gone after', async () => {
-  const group = await startGroup('trap "" TERM');
-  const graceMs = 1_000;
-  const stoppingAt = Date.now();
+groupTest(
+  'processes that ignore SIGTERM are SIGKILLed once the grace period is over, and all are gone after',
+  async (startGroup) => {
+    const group = await startGroup('trap "" TERM');
+    const graceMs = 1_000;
+    const stoppingAt = Date.now();
 
-  expect(await killGroup(group.id, graceMs)).toBe('killed');
+    expect(await killGroup(group.id, graceMs)).toBe('killed');
 
-  expect(Date.now() - stoppingAt).toBeGreaterThanOrEqual(graceMs);
-  expect(group.pids.some(pidAlive)).toBe(false);
-  expect(groupAlive(group.id)).toBe(false);
-});
+    expect(Date.now() - stoppingAt).toBeGreaterThanOrEqual(graceMs);
+    expect(group.pids.some(pidAlive)).toBe(false);
+    expect(groupAlive(group.id)).toBe(false);
+  },
+);
 
-test('a group that is already gone is reported so, without waiting', async () => {
+groupTest('a group that is already gone is reported so, without waiting', async (startGroup) => {
   const group = await startGroup();
   process.kill(-group.id, 'SIGKILL');
   await until(() => !groupAlive(group.id), 10_000, 'the group to be gone');
@@ -74,7 +89,7 @@ test('a group that is already gone is reported so, without waiting', async () =>
   expect(await killGroup(group.id, 60_000)).toBe('already-gone');
 });
 
-test('stops only its own group: a process in another group lives on', async () => {
+groupTest('stops only its own group: a process in another group lives on', async (startGroup) => {
   const mine = await startGroup();
   const other = await startGroup();
 
