@@ -9,6 +9,7 @@ import { requirementsOf, type Resources } from '../model/requirements.js';
 import { decideScriptPriority, type PriorityRules } from './priority.js';
 import { BadInputError, DocstringLineError } from '../errors.js';
 import { isExecutable } from '../executable.js';
+import { afterLinesOf, type AfterLines } from './after-lines.js';
 import { isInside } from '../paths.js';
 
 /** Docstrings live at the top of a file; this much is enough to find them. */
@@ -17,6 +18,8 @@ const HEAD_BYTES = 64 * 1024;
 export interface DiscoveredExperiment extends ExperimentSpec {
   path: string;
   reason: string;
+  /** Its `After:` lines as written, until resolved to names (after-lines.ts). */
+  afterLines?: AfterLines;
 }
 
 interface DiscoveryRules {
@@ -35,9 +38,13 @@ export function specOf({
   metering,
   calls,
   requires,
+  after,
+  afterAny,
 }: DiscoveredExperiment): ExperimentSpec {
   const spec: ExperimentSpec = { id, name, file, priority };
   if (requires) spec.requires = requires;
+  if (after?.length) spec.after = after;
+  if (afterAny?.length) spec.afterAny = afterAny;
   if (quotas?.length) spec.quotas = quotas;
   if (metering) spec.metering = metering;
   if (quotas?.length && calls !== undefined) spec.calls = calls;
@@ -49,6 +56,15 @@ export function specOf({
 function experimentNameOf(file: string): string {
   const extension = path.extname(file);
   return extension ? file.slice(0, -extension.length) : file;
+}
+
+function afterLinesIn(source: string, isPython: boolean, file: string): AfterLines | undefined {
+  try {
+    return afterLinesOf(describingText(source, isPython), source);
+  } catch (err) {
+    if (err instanceof BadInputError) throw new BadInputError(`${file}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** A shell script, or any file starting with `#!`: meant to run, so a missing exec bit is a mistake, not a choice. */
@@ -164,6 +180,8 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
     if (use.calls !== undefined) experiment.calls = use.calls;
     if (use.metering) experiment.metering = use.metering;
     if (requires) experiment.requires = requires;
+    const afterLines = afterLinesIn(source, isPython, file);
+    if (afterLines) experiment.afterLines = afterLines;
     found.push(experiment);
   }
   return found;

@@ -61,6 +61,7 @@ export function countByStatus(records: readonly { status: ExperimentStatus }[]):
     completed: 0,
     failed: 0,
     cancelled: 0,
+    skipped: 0,
   };
   for (const record of records) counts[record.status]++;
   return counts;
@@ -87,13 +88,17 @@ function isoOrNull(epochMs: number | undefined): string | null {
 /** A finished batch's own outcome: cancelled when asked to be, failed when an experiment failed, else completed. */
 export function batchOutcome(state: Pick<BatchState, 'cancelRequested' | 'records'>): BatchOutcome {
   if (state.cancelRequested) return 'cancelled';
-  return state.records.some((record) => record.status === 'failed') ? 'failed' : 'completed';
+  return state.records.some((record) => record.status === 'failed' || record.status === 'skipped')
+    ? 'failed'
+    : 'completed';
 }
 
 /** The same from a batch's experiments alone (a summary file, which does not say whether the batch was cancelled). */
 export function summaryOutcome(experiments: readonly { status: ExperimentStatus }[]): BatchOutcome {
   if (experiments.some((experiment) => experiment.status === 'cancelled')) return 'cancelled';
-  return experiments.some((experiment) => experiment.status === 'failed') ? 'failed' : 'completed';
+  return experiments.some((experiment) => experiment.status === 'failed' || experiment.status === 'skipped')
+    ? 'failed'
+    : 'completed';
 }
 
 export type BatchOutcome = 'completed' | 'failed' | 'cancelled';
@@ -124,7 +129,10 @@ export function summarize(state: BatchState): BatchSummary {
     batchId: state.batchId,
     experiments: experimentViews(state).map((view) => ({
       ...view,
-      status: view.status === 'completed' || view.status === 'failed' ? view.status : 'cancelled',
+      status:
+        view.status === 'completed' || view.status === 'failed' || view.status === 'skipped'
+          ? view.status
+          : 'cancelled',
     })),
   };
 }

@@ -24,6 +24,7 @@ const STATUS_CODES: readonly ExperimentStatus[] = [
   'cancelled',
   'waiting-quota',
   'held',
+  'skipped',
 ];
 
 export interface PackedBatchState {
@@ -65,6 +66,9 @@ export interface PackedBatchState {
   calls?: Record<number, Record<string, number>>;
   /** What experiments with a `Requires:` line need, by index; absent when none (and in older states). */
   requires?: Record<number, Record<string, number>>;
+  /** The `After:` and `After-any:` names of experiments that have them, by index; absent when none has. */
+  after?: Record<number, string[]>;
+  afterAny?: Record<number, string[]>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -80,8 +84,12 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const estimates: Record<number, number> = {};
   const calls: Record<number, Record<string, number>> = {};
   const requires: Record<number, Record<string, number>> = {};
+  const after: Record<number, string[]> = {};
+  const afterAny: Record<number, string[]> = {};
   state.experiments.forEach((experiment, index) => {
     if (experiment.requires) requires[index] = experiment.requires;
+    if (experiment.after?.length) after[index] = experiment.after;
+    if (experiment.afterAny?.length) afterAny[index] = experiment.afterAny;
     if (experiment.quotas?.length) quotas[index] = experiment.quotas;
     if (experiment.metering === 'manual') manualMetering.push(index);
     if (experiment.calls !== undefined) estimates[index] = experiment.calls;
@@ -117,6 +125,8 @@ export function packBatchState(state: BatchState): PackedBatchState {
     ...(Object.keys(estimates).length ? { estimates } : {}),
     ...(Object.keys(calls).length ? { calls } : {}),
     ...(Object.keys(requires).length ? { requires } : {}),
+    ...(Object.keys(after).length ? { after } : {}),
+    ...(Object.keys(afterAny).length ? { afterAny } : {}),
   };
 }
 
@@ -146,6 +156,10 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (estimate !== undefined) experiment.calls = estimate;
       const requires = packed.requires?.[index];
       if (requires) experiment.requires = requires;
+      const after = packed.after?.[index];
+      if (after) experiment.after = after;
+      const afterAny = packed.afterAny?.[index];
+      if (afterAny) experiment.afterAny = afterAny;
       return experiment;
     }),
     records: packed.names.map((_, index): ExperimentRecord => {

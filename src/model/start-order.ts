@@ -5,6 +5,7 @@
  * deferred ones start first, in order, once their quota lets them. Workflow-safe and pure.
  */
 import { isFinal } from './batch-state.js';
+import { waitingFor } from './dependencies.js';
 import type { BatchSettings, BatchState, ExperimentSpec } from './types.js';
 
 /** The `patched()` id of quota slots and deferring: workflows started before them keep their old commands. */
@@ -65,7 +66,8 @@ export function pickNextStart(state: BatchState, mayPassOver?: (blocker: number)
       state.nextIndex++; // cancelled before it started
       continue;
     }
-    if (state.records[index].status === 'held') return 'nothing-startable'; // held ones come last (steering.ts)
+    // Held ones come last, and those waiting for other experiments just before them (steering.ts, sortQueue).
+    if (state.records[index].status === 'held' || waitingFor(state, index).length) return 'nothing-startable';
     const blocker = blockerOf(state, index, waiting);
     if (blocker === undefined) return { start: index };
     if (!mayPassOver!(blocker)) return { index, blocker };

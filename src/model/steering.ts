@@ -7,6 +7,8 @@
  * unstarted experiments from `nextIndex` on — is ever reordered: by priority, held ones last, otherwise as it was.
  */
 import { isFinal } from './batch-state.js';
+import { dependencyProblem, statusesByName, waitingFor } from './dependencies.js';
+import { compareNatural } from './natural-order.js';
 import { PRIORITIES, type BatchState, type ExperimentSpec, type Priority } from './types.js';
 
 /** `add`: experiments discovered as `submit` discovers them, in start order among themselves. */
@@ -54,7 +56,7 @@ export function checkAdd(state: BatchState, { experiments }: AddRequest): string
     if (!PRIORITIES.includes(priority)) return `${name}: unknown priority "${String(priority)}"`;
     seen.add(name);
   }
-  return undefined;
+  return dependencyProblem(experiments, state.experiments);
 }
 
 /** Appends the experiments queued, then sorts the queue: they start after what was queued at their priority. */
@@ -78,8 +80,12 @@ export function checkExperimentsChange(state: BatchState, change: ExperimentsCha
     if (isFinal(status)) return `${name} has already ended (${status})`;
     if (state.deferred?.includes(index))
       return `${name} waits for its quota's slot and starts first once it is free: it does not change`;
-    if (!isQueued(state, index)) return `${name} has already started (${status}): only queued experiments change`;
+    if (!isQueued(state, index)) {
+      const waits = status === 'queued' ? ', its run waiting for a worker slot' : '';
+      return `${name} has already started (${status}${waits}): only experiments not yet started change`;
+    }
     if (change.hold === false && status !== 'held') return `${name} is not held`;
+    if (change.hold === true && status === 'held') return `${name} is already held`;
   }
   return undefined;
 }
@@ -122,19 +128,25 @@ function isQueued(state: BatchState, index: number): boolean {
 }
 
 /**
- * Reorders the queue by priority, held experiments last, keeping the order of equals. Records and specs move
+ * Reorders the queue by priority, then experiment number as `submit` orders it; those waiting for other experiments
+ * come after the rest, and held ones last. Records and specs move
  * together; nothing outside the queue refers to a queued experiment by index.
  */
 export function sortQueue(state: BatchState): void {
   const start = state.nextIndex;
+  const statusOf = statusesByName(state);
+  // Ready ones first, then those waiting for other experiments, then held ones; by priority within each.
+  const group = (index: number) =>
+    state.records[index].status === 'held' ? 2 : waitingFor(state, index, statusOf).length ? 1 : 0;
   const rank = (index: number) =>
-    (state.records[index].status === 'held' ? PRIORITIES.length : 0) +
-    PRIORITIES.indexOf(state.experiments[index].priority);
+    group(index) * PRIORITIES.length + PRIORITIES.indexOf(state.experiments[index].priority);
   const order = state.experiments.slice(start).map((_, offset) => start + offset);
-  order.sort((a, b) => rank(a) - rank(b) || a - b);
-  const experiments = order.map((index) => state.experiments[index]);
+  const { experiments } = state;
+  // Within a priority, by experiment number as at submit: a released or added experiment takes its place.
+  order.sort((a, b) => rank(a) - rank(b) || compareNatural(experiments[a], experiments[b]) || a - b);
+  const sorted = order.map((index) => experiments[index]);
   const records = order.map((index) => state.records[index]);
-  state.experiments.splice(start, experiments.length, ...experiments);
+  experiments.splice(start, sorted.length, ...sorted);
   state.records.splice(start, records.length, ...records);
 }
 

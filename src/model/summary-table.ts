@@ -24,7 +24,11 @@ export function summaryRows(summary: BatchSummary): string[][] {
 
 export function summaryCounts(summary: BatchSummary): string {
   const count = (status: string) => summary.experiments.filter((experiment) => experiment.status === status).length;
-  return `${count('completed')} completed, ${count('failed')} failed, ${count('cancelled')} cancelled`;
+  const skipped = count('skipped');
+  return (
+    `${count('completed')} completed, ${count('failed')} failed, ${count('cancelled')} cancelled` +
+    (skipped ? `, ${skipped} skipped` : '')
+  );
 }
 
 export function summaryMarkdown(summary: BatchSummary): string {

@@ -38,6 +38,10 @@ export interface ExperimentSpec {
   calls?: number;
   /** Machine resources a run needs (`Requires:` line), amounts by name; absent when none. */
   requires?: Record<string, number>;
+  /** Experiments (by name) that must complete before it starts (`After:` line); absent when none. */
+  after?: string[];
+  /** Experiments (by name) that must end, in any way, before it starts (`After-any:` line); absent when none. */
+  afterAny?: string[];
 }
 
 /**
@@ -87,12 +91,12 @@ export interface BatchSettings {
  * `waiting-quota`: its last run failed after its API refused it (429, or exit 75); it runs again, using no retry.
  */
 export type ExperimentStatus =
-  'queued' | 'held' | 'running' | 'retrying' | 'waiting-quota' | 'completed' | 'failed' | 'cancelled';
+  'queued' | 'held' | 'running' | 'retrying' | 'waiting-quota' | 'completed' | 'failed' | 'cancelled' | 'skipped';
 
 /** Why an attempt ended other than by exiting 0; `refused`: a worker would not start its script (never retried). */
 export const END_REASONS = ['exit-code', 'signal', 'timeout', 'cancelled', 'worker-lost', 'refused'] as const;
 export type EndReason = (typeof END_REASONS)[number];
-export const FINAL_STATUSES: readonly ExperimentStatus[] = ['completed', 'failed', 'cancelled'];
+export const FINAL_STATUSES: readonly ExperimentStatus[] = ['completed', 'failed', 'cancelled', 'skipped'];
 
 /** What is known about one experiment of a batch; times are epoch milliseconds. */
 export interface ExperimentRecord {
@@ -255,7 +259,7 @@ export interface ExperimentView {
 }
 
 export interface ExperimentSummary extends ExperimentView {
-  status: 'completed' | 'failed' | 'cancelled';
+  status: 'completed' | 'failed' | 'cancelled' | 'skipped';
 }
 
 export interface BatchSummary {

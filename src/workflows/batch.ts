@@ -51,6 +51,7 @@ import {
   maxRetriesChangedSignal,
   reportEndBySignal,
 } from '../protocol/messages.js';
+import { hasDependencies, skipUnreachable } from '../model/dependencies.js';
 import {
   addExperiments,
   changeBatch,
@@ -59,6 +60,7 @@ import {
   checkBatchChange,
   checkExperimentsChange,
   refusedBatch,
+  sortQueue,
   steerAnswer,
   type AddRequest,
   type BatchChange,
@@ -83,11 +85,18 @@ import {
  */
 export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatchState> {
   const state = unpackBatchState(input);
+  // Only batches with `After:` lines ever reorder on their own: a batch without keeps its recorded commands.
+  let dependent = hasDependencies(state);
+  if (dependent) {
+    skipUnreachable(state, Date.now());
+    sortQueue(state);
+  }
   const metrics = new BatchMetrics(state);
   metrics.countSubmitted();
   setHandler(batchStateQuery, () => packBatchState(state));
   setHandler(cancelExperimentsSignal, (names) => {
     const cancelling = cancelExperiments(state, names);
+    settleDependencies();
     metrics.countAll(); // queued ones are cancelled at once
     return cancelling;
   });
@@ -100,11 +109,21 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   const refuse = (why: string | undefined) => {
     if (why) throw new Error(why);
   };
+  /** After an experiment ended: its dependents may start now, or are skipped; the queue is sorted again. */
+  function settleDependencies(): void {
+    if (!dependent) return;
+    skipUnreachable(state, Date.now());
+    sortQueue(state);
+    changes++;
+  }
   setHandler(
     addExperimentsUpdate,
     (request) => {
       addExperiments(state, request);
+      dependent ||= hasDependencies(state);
+      settleDependencies();
       metrics.countAdded(request.experiments);
+      metrics.countAll();
       changes++;
       return steerAnswer(
         state,
@@ -140,6 +159,10 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   const waitingSince = new Map<number, number>();
   const machineWaits = new MachineWaits(state);
   const noteChange = (index: number) => {
+    if (dependent && isFinal(state.records[index]?.status ?? 'queued')) {
+      settleDependencies();
+      metrics.countAll(); // dependents skipped
+    }
     if (state.records[index]?.status !== 'waiting-quota') waitingSince.delete(index);
     else if (!waitingSince.has(index)) waitingSince.set(index, Date.now());
     machineWaits.note(index);

@@ -1,4 +1,5 @@
 /** A real Temporal dev server and an in-process staged worker for integration tests. */
+import { resolveAfterLines, withinBatch } from '../../src/experiments/after-lines.js';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
@@ -113,8 +114,9 @@ export async function batchStateFor(
   quotas: Record<string, QuotaDeclaration> = settings.quotas ?? {},
 ): Promise<BatchState> {
   const names = new Set(Object.keys(quotas));
-  const experiments = sortExperiments(await discoverExperiments(settings.experimentsDir, { quotas: names }));
-  return newBatchState(batchId, experiments.map(specOf), settings, Date.now());
+  const discovered = await discoverExperiments(settings.experimentsDir, { quotas: names });
+  const experiments = withinBatch(sortExperiments(resolveAfterLines(discovered)).map(specOf));
+  return newBatchState(batchId, experiments, settings, Date.now());
 }
 
 /** A batch as `submit` starts one that uses quotas: each declared to its budget, which owns it; none in the batch. */

@@ -47,7 +47,7 @@ describe('add', () => {
     const state = batchOf(3);
     start(state, 1);
     addExperiments(state, { experiments: [spec(10, 'critical'), spec(11, 'medium'), spec(12, 'low')] });
-    expect(names(state)).toEqual(['exp1', 'exp10', 'exp2', 'exp3', 'exp11', 'exp12']);
+    expect(names(state)).toEqual(['exp1', 'exp10', 'exp2', 'exp3', 'exp11', 'exp12']); // exp11 after exp3: by number
     expect(state.records.map((record) => record.status)).toEqual([
       'running',
       'queued',
@@ -82,11 +82,19 @@ describe('change experiments', () => {
     const state = batchOf(3);
     changeExperiments(state, { names: ['exp1_x'], hold: true });
     expect(names(state)).toEqual(['exp2', 'exp3', 'exp1']);
+    expect(checkExperimentsChange(state, { names: ['exp1_x'], hold: true })).toMatch(/already held/);
     start(state, 2);
     expect(pickNextStart(state)).toBe('nothing-startable');
     changeExperiments(state, { names: ['exp1_x'], hold: false });
     expect(state.records[2].status).toBe('queued');
     expect(pickNextStart(state)).toEqual({ start: 2 });
+  });
+
+  test('released, an experiment goes back to its place by number among its priority, not behind it', () => {
+    const state = batchOf(4);
+    changeExperiments(state, { names: ['exp2_x'], hold: true });
+    changeExperiments(state, { names: ['exp2_x'], hold: false });
+    expect(names(state)).toEqual(['exp1', 'exp2', 'exp3', 'exp4']);
   });
 
   test('refused: unknown names, ended ones, releasing one not held, nothing to change', () => {

@@ -6,11 +6,13 @@ import { loadProjectConfig } from '../../config.js';
 import { BadInputError, EXIT } from '../../errors.js';
 import { discoverExperiments, specOf, type DiscoveredExperiment } from '../../experiments/discover.js';
 import { sortExperiments } from '../../experiments/order.js';
+import { resolveAfterLines } from '../../experiments/after-lines.js';
 import { parsePriority } from '../../experiments/select.js';
 import { addExperimentsUpdate } from '../../protocol/messages.js';
 import type { OptionsOf } from '../command-table.js';
 import { experimentLines } from '../display/steer.js';
 import { quotasUsedBy, refuseUnmetered } from '../quota-use.js';
+import { userDirectory } from '../invocation.js';
 
 export async function run([batchId, ...paths]: string[], options: OptionsOf<'add'>): Promise<number> {
   const priority = options.priority === undefined ? undefined : parsePriority(options.priority);
@@ -28,7 +30,8 @@ export async function run([batchId, ...paths]: string[], options: OptionsOf<'add
     const twice = queue.filter((experiment) => known.has(experiment.name)).map((experiment) => experiment.name);
     if (twice.length) throw new BadInputError(`batch ${batchId} already has ${twice.join(', ')}; nothing was added`);
     (await declareQuotas(client.workflow, taskQueue, quotas)).forEach((line) => console.error(line));
-    const answer = await sendChange(live, addExperimentsUpdate, { experiments: queue.map(specOf) });
+    const experiments = resolveAfterLines(queue, live.state.experiments).map(specOf);
+    const answer = await sendChange(live, addExperimentsUpdate, { experiments });
     if (options.json) console.log(JSON.stringify(answer, null, 2));
     else experimentLines('ADD', answer).forEach((line) => console.log(line));
     return EXIT.ok;
@@ -44,7 +47,7 @@ async function pickByPaths(
   const dir = await realpath(experimentsDir);
   const picked = new Map<string, DiscoveredExperiment>();
   for (const given of paths) {
-    const real = await realpath(path.resolve(given)).catch(() => {
+    const real = await realpath(path.resolve(userDirectory(), given)).catch(() => {
       throw new BadInputError(`${given}: no such file or directory`);
     });
     if (real === dir) {

@@ -16,6 +16,7 @@ import { loadConnectionConfig } from '../../connection.js';
 import { EXIT } from '../../errors.js';
 import { discoverExperiments, specOf, type DiscoveredExperiment } from '../../experiments/discover.js';
 import { sortExperiments } from '../../experiments/order.js';
+import { resolveAfterLines, withinBatch } from '../../experiments/after-lines.js';
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
 import { ensureSearchAttributes } from '../../server/search-attributes.js';
 import { newBatchState } from '../../model/batch-state.js';
@@ -37,7 +38,10 @@ async function resolveQueue(options: SubmitOptions, workDir: string) {
   const config = await loadProjectConfig(workDir);
   const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
   const discovered = await discoverExperiments(path.resolve(workDir, options.dir), rules);
-  const queue = sortExperiments(selectExperiments(discovered, options));
+  const selected = selectExperiments(discovered, options);
+  const others = discovered.filter((experiment) => !selected.includes(experiment));
+  // A wrong After: line is bad input before anything else is done; it may name an experiment left out.
+  const queue = sortExperiments(resolveAfterLines(selected, others));
   const quotas = quotasUsedBy(queue, config.quotas);
   refuseUnmetered(queue, quotas);
   // The batch carries none of them: each quota's budget owns it once `run` declares it (declareQuotas).
@@ -135,7 +139,8 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     const declared = await declareQuotas(client.workflow, settings.taskQueue, quotas);
     declared.forEach((line) => note(line));
     const batchId = options.batchId ?? newBatchId();
-    const state = newBatchState(batchId, queue.map(specOf), { ...settings, searchAttributes }, Date.now());
+    const experiments = withinBatch(queue.map(specOf));
+    const state = newBatchState(batchId, experiments, { ...settings, searchAttributes }, Date.now());
     const handle = await startBatch(client, state);
 
     header(state, await webUiLink(config.address, config.namespace, workDir, batchId)).forEach((line) => print(line));

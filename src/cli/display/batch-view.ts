@@ -1,4 +1,5 @@
 /** A running batch as `status --json` shows it: counts, an ETA, and each experiment with its progress. */
+import { statusesByName, waitingFor } from '../../model/dependencies.js';
 import { countByStatus, experimentViews, type StatusCounts } from '../../model/batch-state.js';
 import { addCalls } from '../../model/calls.js';
 import { formatDuration } from '../../parse/duration.js';
@@ -19,6 +20,8 @@ export interface LiveExperimentView extends ExperimentView {
   stuck?: string;
   /** Calls by quota: its ended runs' and, while running, the current run's so far (from its heartbeat). */
   calls?: Record<string, number>;
+  /** Queued: the experiments it still waits for (`After:` lines); absent when none. */
+  waitingFor?: string[];
 }
 
 export interface LiveBatchView {
@@ -58,7 +61,12 @@ export function liveBatchView(
   quotas: QuotaView[] = [],
   waiting: WaitingExperiment[] = [],
 ): LiveBatchView {
+  const statusOf = statusesByName(state);
   const experiments = experimentViews(state).map((view, index): LiveExperimentView => {
+    if (view.status === 'queued' || view.status === 'held') {
+      const waiting = waitingFor(state, index, statusOf);
+      return waiting.length ? { ...view, waitingFor: waiting } : view;
+    }
     if (view.status !== 'running') return view;
     const run = runs.get(index);
     const elapsed = now - (run?.startedAt ?? state.records[index].startedAt ?? now);

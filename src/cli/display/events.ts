@@ -89,6 +89,9 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
       case 'cancelled':
         if (before) lines.push(`[CANCEL] ${label}`);
         break;
+      case 'skipped':
+        lines.push(`[SKIP] ${label}: ${after.error ?? 'not started'}`);
+        break;
     }
   });
   return lines;

@@ -36,6 +36,9 @@ export function header(state: BatchState, webUi?: string): string[] {
   ];
 }
 
+/** Experiments waiting for others, listed one per line before the rest are counted. */
+const MAX_WAITING_LINES = 5;
+
 export function statusLines(view: LiveBatchView): string[] {
   const { counts } = view;
   const eta = view.eta ? ` | ETA: ${formatDuration(view.eta.seconds * 1000)}` : '';
@@ -44,15 +47,29 @@ export function statusLines(view: LiveBatchView): string[] {
       `Completed: ${counts.completed} | Failed: ${counts.failed}` +
       (counts.cancelled ? ` | Cancelled: ${counts.cancelled}` : '') +
       (counts.held ? ` | Held: ${counts.held}` : '') +
+      (counts.skipped ? ` | Skipped: ${counts.skipped}` : '') +
       (counts['waiting-quota'] ? ` | Waiting for quota: ${counts['waiting-quota']}` : '') +
       eta,
   ];
+  const runningNow = counts.running + counts.retrying;
+  if (runningNow > view.maxConcurrent) {
+    lines.push(
+      `  [LIMIT] max concurrent is ${view.maxConcurrent}: running ones finish, nothing new starts until fewer run`,
+    );
+  }
   if (view.pausedSince !== null) {
     const since = formatDuration(Math.max(0, Date.now() - Date.parse(view.pausedSince)));
     lines.push(`  [PAUSED] for ${since}: nothing new starts until resume`);
   }
   if (counts.held && counts.held === counts.queued + counts.held && !running(view).length)
     lines.push(`  [HELD] only held experiments are left: the batch waits until they are released`);
+  const waiting = view.experiments.filter((experiment) => experiment.waitingFor);
+  for (const { name, waitingFor } of waiting.slice(0, MAX_WAITING_LINES)) {
+    lines.push(`  [WAIT] ${name} waits for ${waitingFor!.join(', ')}`);
+  }
+  if (waiting.length > MAX_WAITING_LINES) {
+    lines.push(`  [WAIT] … and ${waiting.length - MAX_WAITING_LINES} more wait for other experiments`);
+  }
   for (const quota of view.quotas ?? []) lines.push(`  ${quotaLine(quota, Date.now())}`);
   for (const { name, needs, reason } of view.waiting ?? []) lines.push(`  [WAIT] ${name} needs ${needs}: ${reason}`);
   const live = running(view);

@@ -1,0 +1,32 @@
+/**
+ * Experiment number in natural order (exp99 before exp100), then name: the order of experiments of one priority.
+ * Workflow-safe: plain string work, no Intl.
+ */
+import type { ExperimentSpec } from './types.js';
+
+export function compareNatural(a: Pick<ExperimentSpec, 'id' | 'name'>, b: Pick<ExperimentSpec, 'id' | 'name'>): number {
+  return compareText(a.id, b.id) || compareText(a.name, b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** Digit runs compare as numbers, the rest case-insensitively. */
+function compareText(a: string, b: string): number {
+  const left = chunks(a);
+  const right = chunks(b);
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    const [x, y] = [left[i], right[i]];
+    const bothNumbers = /^\d/.test(x) && /^\d/.test(y);
+    const order = bothNumbers
+      ? Number(x) - Number(y)
+      : x.toLowerCase() < y.toLowerCase()
+        ? -1
+        : x.toLowerCase() > y.toLowerCase()
+          ? 1
+          : 0;
+    if (order) return order;
+  }
+  return left.length - right.length;
+}
+
+function chunks(text: string): string[] {
+  return text.match(/\d+|\D+/g) ?? [];
+}
