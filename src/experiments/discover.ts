@@ -20,6 +20,18 @@ export interface DiscoveredExperiment extends ExperimentSpec {
   reason: string;
   /** Its `After:` lines as written, until resolved to names (after-lines.ts). */
   afterLines?: AfterLines;
+  /** A script without its exec bit: refused if selected (refuseNotExecutable), else left alone. */
+  notExecutable?: true;
+}
+
+/** A selected script that cannot run as it is: bad input before anything is started. */
+export function refuseNotExecutable(selected: readonly DiscoveredExperiment[]): void {
+  const script = selected.find((experiment) => experiment.notExecutable);
+  if (script) {
+    throw new BadInputError(
+      `${script.path} is not executable: chmod +x it, or start its name with _ to leave it out of the batch`,
+    );
+  }
 }
 
 interface DiscoveryRules {
@@ -137,14 +149,8 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
     });
     if (isPython && fileInfo.isDirectory()) throw new BadInputError(`${file} is a directory, not a script`);
     if (!fileInfo.isFile()) continue;
-    if (!isPython && !(await isExecutable(file))) {
-      if (await looksLikeScript(file)) {
-        throw new BadInputError(
-          `${file} is not executable: chmod +x it, or start its name with _ to leave it out of the batch`,
-        );
-      }
-      continue; // data, notes: not experiments
-    }
+    const notExecutable = !isPython && !(await isExecutable(file));
+    if (notExecutable && !(await looksLikeScript(file))) continue; // data, notes: not experiments
     await checkInside(realDir, file);
     const head = await readHead(file).catch((err: NodeJS.ErrnoException) => {
       throw new BadInputError(`${file}: cannot read it (${err.code ?? err.message})`);
@@ -182,6 +188,7 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
     if (requires) experiment.requires = requires;
     const afterLines = afterLinesIn(source, isPython, file);
     if (afterLines) experiment.afterLines = afterLines;
+    if (notExecutable) experiment.notExecutable = true;
     found.push(experiment);
   }
   return found;

@@ -26,6 +26,17 @@ export function isUnstarted(state: BatchState, index: number): boolean {
   return index >= state.nextIndex || (state.deferred?.includes(index) ?? false);
 }
 
+/** The `patched()` id of a batch that ends once every queued experiment was cancelled (it waited before). */
+export const QUEUE_EMPTIED_PATCH = 'queue-emptied-ends';
+
+/** Whether an experiment not yet started may still start: one in the queue or deferred, not ended. */
+export function hasStartable(state: BatchState): boolean {
+  for (let index = state.nextIndex; index < state.experiments.length; index++) {
+    if (!isFinal(state.records[index].status)) return true;
+  }
+  return Boolean(state.deferred?.some((index) => !isFinal(state.records[index].status)));
+}
+
 export function hasUnstarted(state: BatchState): boolean {
   return state.nextIndex < state.experiments.length || Boolean(state.deferred?.length);
 }

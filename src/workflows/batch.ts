@@ -31,6 +31,8 @@ import {
   pickNextStart,
   placesHeld,
   QUOTA_SLOTS_PATCH,
+  QUEUE_EMPTIED_PATCH,
+  hasStartable,
   RESOURCE_WAIT_PATCH,
   slotQuotasOf,
   stillBlocked,
@@ -97,6 +99,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   setHandler(cancelExperimentsSignal, (names) => {
     const cancelling = cancelExperiments(state, names);
     settleDependencies();
+    changes++; // a wait for something startable looks again: the queue may be empty now
     metrics.countAll(); // queued ones are cancelled at once
     return cancelling;
   });
@@ -179,12 +182,17 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   const passesOver = patched(QUOTA_SLOTS_PATCH);
   // Likewise, in a batch started before it, an experiment waiting for a machine's resources holds its place.
   const freesPlaces = patched(RESOURCE_WAIT_PATCH);
+  // A batch started before this stayed waiting when every queued experiment was cancelled; now it ends.
+  const endsWhenQueueEmpties = patched(QUEUE_EMPTIED_PATCH);
+  const queueEmptied = () => endsWhenQueueEmpties && !hasStartable(state);
   const ready = freesPlaces
     ? () =>
         (state.pausedSince === undefined &&
           placesHeld(state, machineWaits.waitsForMachine) < state.settings.maxConcurrent) ||
-        state.cancelRequested
-    : () => inFlight(state) < state.settings.maxConcurrent || state.cancelRequested;
+        state.cancelRequested ||
+        queueEmptied()
+    : () =>
+        (state.pausedSince === undefined && inFlight(state) < state.settings.maxConcurrent) || state.cancelRequested;
   const waitForPlace = async () => {
     for (;;) {
       // A waiting experiment stops holding its place after a while: look again then.
@@ -221,7 +229,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       const next = pickNextStart(state, passesOver ? mayPassOver : undefined);
       if (next === 'nothing-startable') {
         const seen = changes;
-        await condition(() => deferredStartable(state) || state.cancelRequested || changes !== seen);
+        await condition(() => deferredStartable(state) || state.cancelRequested || changes !== seen || queueEmptied());
         continue;
       }
       if (!('start' in next)) {

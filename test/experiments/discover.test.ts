@@ -1,7 +1,7 @@
 /** Discovery on a real directory: which files are experiments, their ids, names and priorities. */
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { discoverExperiments } from '../../src/experiments/discover.js';
+import { discoverExperiments, refuseNotExecutable } from '../../src/experiments/discover.js';
 import { tempDir } from '../helpers/scripts.js';
 
 async function file(dir: string, name: string, text: string, mode = 0o644): Promise<void> {
@@ -31,17 +31,20 @@ test('finds *.py files and executables, skips _ and . names, directories and pla
   expect(byName.exp8_binary).toMatchObject({ id: 'exp8', priority: 'medium' });
 });
 
-test('a shell script or #! file without its exec bit is an error naming it; other plain files stay out', async () => {
+test('a shell script or #! file without its exec bit is refused if selected; other plain files stay out', async () => {
   const dir = await tempDir('discover-noexec');
   await file(dir, 'exp2_ok.sh', '#!/bin/sh\n', 0o755);
   await file(dir, 'data.csv', 'a,b\n');
   await file(dir, '_draft.sh', '#!/bin/sh\n');
   expect((await discoverExperiments(dir)).map((experiment) => experiment.name)).toEqual(['exp2_ok']);
   await file(dir, 'exp1_noexec.sh', 'echo hi\n');
-  await expect(discoverExperiments(dir)).rejects.toThrow(/exp1_noexec\.sh is not executable: chmod \+x it/);
-  await file(dir, 'exp1_noexec.sh', 'echo hi\n', 0o755);
   await file(dir, 'exp3_tool', '#!/usr/bin/env bash\n');
-  await expect(discoverExperiments(dir)).rejects.toThrow(/exp3_tool is not executable/);
+  const found = await discoverExperiments(dir);
+  expect(found.filter((e) => e.notExecutable).map((e) => e.name)).toEqual(['exp1_noexec', 'exp3_tool']);
+  expect(() => refuseNotExecutable(found.filter((e) => e.name !== 'exp3_tool'))).toThrow(
+    /exp1_noexec\.sh is not executable: chmod \+x it/,
+  );
+  expect(() => refuseNotExecutable(found.filter((e) => e.name === 'exp2_ok'))).not.toThrow(); // not selected
 });
 
 test('a missing directory and a malformed Priority line are errors that name the path', async () => {

@@ -114,7 +114,9 @@ export async function batchStateFor(
   quotas: Record<string, QuotaDeclaration> = settings.quotas ?? {},
 ): Promise<BatchState> {
   const names = new Set(Object.keys(quotas));
-  const discovered = await discoverExperiments(settings.experimentsDir, { quotas: names });
+  const discovered = (await discoverExperiments(settings.experimentsDir, { quotas: names })).filter(
+    (experiment) => !experiment.notExecutable,
+  );
   const experiments = withinBatch(sortExperiments(resolveAfterLines(discovered)).map(specOf));
   return newBatchState(batchId, experiments, settings, Date.now());
 }

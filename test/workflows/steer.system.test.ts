@@ -164,3 +164,28 @@ test(
   },
   180_000,
 );
+
+test('a paused batch whose queued experiments (one held) are all cancelled ends with its running one', async () => {
+  const { dir, journal } = await tempExperimentsDir('steer-empty');
+  const gate = path.join(dir, 'gate');
+  const body = `while [ ! -e "${gate}" ]; do sleep 0.1; done`;
+  for (const name of ['exp1_runs', 'exp2_held', 'exp3_queued']) await writeScript(dir, name, journal, { body });
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 1, maxRetries: 0 });
+  const worker = await startWorker(server.env, taskQueue, 2);
+  const handle = await startBatch(server.env, state);
+  const summary = await worker.runUntil(async () => {
+    await started(journal, 'exp1_runs');
+    await stagedJson(['change', state.batchId, 'exp2', '--hold']);
+    await stagedJson(['pause', state.batchId]);
+    for (const name of ['exp2_held', 'exp3_queued']) {
+      expect((await staged(['cancel', state.batchId, '--experiment', name])).exitCode).toBe(0);
+    }
+    await writeFile(gate, '');
+    return batchSummary(handle);
+  });
+  expect(Object.fromEntries(summary.experiments.map((e) => [e.name, e.status]))).toEqual({
+    exp1_runs: 'completed',
+    exp2_held: 'cancelled',
+    exp3_queued: 'cancelled',
+  });
+}, 120_000);

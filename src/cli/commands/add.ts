@@ -4,7 +4,12 @@ import path from 'node:path';
 import { declareQuotas, liveBatch, sendChange, withClient } from '../../batch-client/index.js';
 import { loadProjectConfig } from '../../config.js';
 import { BadInputError, EXIT } from '../../errors.js';
-import { discoverExperiments, specOf, type DiscoveredExperiment } from '../../experiments/discover.js';
+import {
+  discoverExperiments,
+  refuseNotExecutable,
+  specOf,
+  type DiscoveredExperiment,
+} from '../../experiments/discover.js';
 import { sortExperiments } from '../../experiments/order.js';
 import { resolveAfterLines } from '../../experiments/after-lines.js';
 import { parsePriority } from '../../experiments/select.js';
@@ -23,6 +28,7 @@ export async function run([batchId, ...paths]: string[], options: OptionsOf<'add
     const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
     const discovered = await discoverExperiments(experimentsDir, rules);
     const picked = await pickByPaths(discovered, paths, experimentsDir);
+    refuseNotExecutable(picked);
     const queue = sortExperiments(priority ? picked.map((experiment) => ({ ...experiment, priority })) : picked);
     const quotas = quotasUsedBy(queue, config.quotas);
     refuseUnmetered(queue, quotas);

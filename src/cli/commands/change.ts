@@ -20,6 +20,12 @@ export async function run([batchId, ...refs]: string[], options: OptionsOf<'chan
   if (changesExperiments && !refs.length) {
     throw new BadInputError('--priority, --hold and --release change experiments: name at least one');
   }
+  if (changesExperiments && (maxConcurrent !== undefined || maxRetries !== undefined)) {
+    throw new BadInputError(
+      'change experiments (--priority, --hold, --release) and the batch (--max-concurrent, --max-retries) in two ' +
+        'commands: each is checked and applied whole',
+    );
+  }
   if (!changesExperiments && maxConcurrent === undefined && maxRetries === undefined) {
     throw new BadInputError(
       'nothing to change: give experiments with --priority, --hold or --release, or --max-concurrent, --max-retries',

@@ -14,7 +14,12 @@ import { webUiLink } from '../../batch-client/web-ui.js';
 import { loadProjectConfig } from '../../config.js';
 import { loadConnectionConfig } from '../../connection.js';
 import { EXIT } from '../../errors.js';
-import { discoverExperiments, specOf, type DiscoveredExperiment } from '../../experiments/discover.js';
+import {
+  discoverExperiments,
+  refuseNotExecutable,
+  specOf,
+  type DiscoveredExperiment,
+} from '../../experiments/discover.js';
 import { sortExperiments } from '../../experiments/order.js';
 import { resolveAfterLines, withinBatch } from '../../experiments/after-lines.js';
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
@@ -39,6 +44,7 @@ async function resolveQueue(options: SubmitOptions, workDir: string) {
   const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
   const discovered = await discoverExperiments(path.resolve(workDir, options.dir), rules);
   const selected = selectExperiments(discovered, options);
+  refuseNotExecutable(selected);
   const others = discovered.filter((experiment) => !selected.includes(experiment));
   // A wrong After: line is bad input before anything else is done; it may name an experiment left out.
   const queue = sortExperiments(resolveAfterLines(selected, others));

@@ -32,7 +32,7 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
     if (before && before.status === after.status && before.attempts === after.attempts) return;
     const label = experiment.name;
     const priority = experiment.priority.toUpperCase();
-    const wasQueued = !before || before.status === 'queued';
+    const wasQueued = !before || before.status === 'queued' || before.status === 'held';
     // A run too short to be seen running still gets its START line before its end.
     const startedUnseen =
       wasQueued && (after.status === 'retrying' || after.status === 'completed' || after.status === 'failed');
