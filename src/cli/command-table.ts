@@ -110,9 +110,12 @@ export const COMMANDS = {
       { name: '<batchId>' },
       { name: '<paths...>', help: "scripts, or the directory of scripts, inside the batch's experiments directory" },
     ],
-    options: ['priority', 'json'],
+    options: ['priority', 'after', 'json'],
     helpFor: { priority: 'give every added experiment this priority (critical, high, medium or low)' },
-    helpAfter: '\nExample: staged add batch-20261206-0915-ab12 experiments/exp140_momentum.py --priority high',
+    helpAfter:
+      '\nExamples:\n' +
+      '  staged add batch-20261206-0915-ab12 experiments/exp140_momentum.py --priority high\n' +
+      '  staged add batch-20261206-0915-ab12 experiments/exp150_eval.py --after exp125,exp126',
   },
   change: {
     description:

@@ -170,6 +170,10 @@ export const OPTIONS = {
   // Steering a running batch
   hold: flag('--hold', 'keep these queued experiments from starting (status held) until --release'),
   release: flag('--release', 'let held experiments start again, in their place by priority'),
+  after: text(
+    '--after <experiments>',
+    'start the added experiments only once these (comma-separated ids or names) completed, as an After: line does',
+  ),
 
   attempt: integer('--attempt <n>', 'which attempt (run) to show, 1-based', { min: 1 }),
   follow: flag('-f, --follow', 'keep printing as the output grows, on to later attempts, until the experiment ends'),

@@ -48,20 +48,10 @@ export function resolveAfterLines<T extends Waiting>(queue: readonly T[], known:
   const resolved = queue.map((experiment) => {
     const lines = experiment.afterLines;
     if (!lines) return experiment;
-    const where = `${experiment.path}:${lines.line}`;
-    const nameOf = (ref: string) => {
-      const byName = candidates.find((candidate) => candidate.name === ref);
-      if (byName) return byName.name;
-      const byId = candidates.filter((candidate) => candidate.id === ref);
-      if (byId.length === 1) return byId[0].name;
-      if (byId.length > 1) {
-        throw new BadInputError(`${where}: After: "${ref}" names ${byId.map((c) => c.name).join(', ')}; give one name`);
-      }
-      throw new BadInputError(`${where}: After: ${ref} is not in this batch`);
-    };
+    const where = `${experiment.path}:${lines.line}: After:`;
     const withNames: T = { ...experiment };
-    if (lines.after.length) withNames.after = [...new Set(lines.after.map(nameOf))];
-    if (lines.afterAny.length) withNames.afterAny = [...new Set(lines.afterAny.map(nameOf))];
+    if (lines.after.length) withNames.after = resolveReferences(lines.after, candidates, where);
+    if (lines.afterAny.length) withNames.afterAny = resolveReferences(lines.afterAny, candidates, where);
     return withNames;
   });
   const problem = dependencyProblem(resolved, known);
@@ -71,6 +61,21 @@ export function resolveAfterLines<T extends Waiting>(queue: readonly T[], known:
     throw new BadInputError(`${where}${problem}`);
   }
   return resolved;
+}
+
+/** Names of `candidates` that `refs` (ids or names) give, once each; `where` starts the error of a wrong one. */
+export function resolveReferences(refs: string[], candidates: readonly ExperimentSpec[], where: string): string[] {
+  const nameOf = (ref: string) => {
+    const byName = candidates.find((candidate) => candidate.name === ref);
+    if (byName) return byName.name;
+    const byId = candidates.filter((candidate) => candidate.id === ref);
+    if (byId.length === 1) return byId[0].name;
+    if (byId.length > 1) {
+      throw new BadInputError(`${where} "${ref}" names ${byId.map((c) => c.name).join(', ')}; give one name`);
+    }
+    throw new BadInputError(`${where} ${ref} is not in this batch`);
+  };
+  return [...new Set(refs.map(nameOf))];
 }
 
 /**

@@ -30,6 +30,7 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   experiment: { argv: ['--experiment', 'exp3'], value: 'exp3' },
   hold: { argv: ['--hold'], value: true },
   release: { argv: ['--release'], value: true },
+  after: { argv: ['--after', 'exp1,exp2'], value: 'exp1,exp2' },
   attempt: { argv: ['--attempt', '2'], value: 2 },
   follow: { argv: ['-f'], value: true },
   port: { argv: ['--port', '17233'], value: 17_233 },

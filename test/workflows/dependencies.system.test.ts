@@ -1,10 +1,11 @@
 /** `After:` and `After-any:` lines in a running batch, measured from the scripts' own journal on a real server. */
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { batchSummary } from '../../src/batch-client/index.js';
+import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
-import { CLI } from '../helpers/processes.js';
+import { CLI, until } from '../helpers/processes.js';
 
 const server = useTestServer();
 
@@ -72,3 +73,50 @@ test('submit refuses an After: line naming no experiment of the batch, or a circ
   ]);
   await expect(server.env.client.workflow.getHandle('after-bad-1').describe()).rejects.toThrow();
 });
+
+test('add --after: the added start once those named completed; a wrong name is exit 2, nothing added', async () => {
+  const { dir, journal } = await tempExperimentsDir('add-after');
+  const gate = path.join(dir, 'gate');
+  await writeScript(dir, 'exp1_seed', journal, { body: `while [ ! -e "${gate}" ]; do sleep 0.1; done` });
+  await writeScript(dir, 'exp2_other', journal);
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2, maxRetries: 0 });
+  const worker = await startWorker(server.env, taskQueue, 4);
+  const add = (args: string[]) =>
+    execa(process.execPath, [CLI, 'add', state.batchId, ...args], {
+      env: { TEMPORAL_ADDRESS: server.env.address },
+      reject: false,
+    });
+
+  const summary = await worker.runUntil(async () => {
+    const handle = await startBatch(server.env, state);
+    await until(async () => (await readJournal(journal)).some((e) => e.name === 'exp1_seed'), 60_000, 'exp1 started');
+    await writeScript(dir, 'exp9_eval', journal, { title: 'Evaluation.\n#\n# Priority: critical' });
+    const script = path.join(dir, 'exp9_eval.sh');
+    const before = JSON.stringify((await queryBatchState(handle)).experiments);
+    const unknown = await add([script, '--after', 'exp1,exp77']);
+    expect([unknown.exitCode, unknown.stderr]).toEqual([
+      2,
+      expect.stringMatching(/--after exp77 is not in this batch/),
+    ]);
+    const itself = await add([script, '--after', 'exp9']);
+    expect([itself.exitCode, itself.stderr]).toEqual([2, expect.stringMatching(/exp9_eval waits for itself/)]);
+    expect(JSON.stringify((await queryBatchState(handle)).experiments)).toBe(before);
+
+    const added = await add([script, '--after', 'exp1']);
+    expect([added.exitCode, added.stderr]).toEqual([0, '']);
+    const { experiments } = await queryBatchState(handle);
+    expect(experiments.find((e) => e.name === 'exp9_eval')?.after).toEqual(['exp1_seed']);
+    await writeFile(gate, '');
+    return batchSummary(handle);
+  });
+
+  expect(summary.experiments.map((e) => [e.name, e.status])).toEqual([
+    ['exp1_seed', 'completed'],
+    ['exp2_other', 'completed'],
+    ['exp9_eval', 'completed'],
+  ]);
+  const entries = await readJournal(journal);
+  const at = (name: string, event: 'start' | 'end') =>
+    entries.find((entry) => entry.name === name && entry.event === event)?.atMs ?? NaN;
+  expect(at('exp9_eval', 'start')).toBeGreaterThanOrEqual(at('exp1_seed', 'end'));
+}, 120_000);

@@ -11,7 +11,9 @@ import {
   type DiscoveredExperiment,
 } from '../../experiments/discover.js';
 import { sortExperiments } from '../../experiments/order.js';
-import { resolveAfterLines } from '../../experiments/after-lines.js';
+import { resolveAfterLines, resolveReferences } from '../../experiments/after-lines.js';
+import { dependencyProblem } from '../../model/dependencies.js';
+import type { ExperimentSpec } from '../../model/types.js';
 import { parsePriority } from '../../experiments/select.js';
 import { addExperimentsUpdate } from '../../protocol/messages.js';
 import type { OptionsOf } from '../command-table.js';
@@ -36,7 +38,8 @@ export async function run([batchId, ...paths]: string[], options: OptionsOf<'add
     const twice = queue.filter((experiment) => known.has(experiment.name)).map((experiment) => experiment.name);
     if (twice.length) throw new BadInputError(`batch ${batchId} already has ${twice.join(', ')}; nothing was added`);
     (await declareQuotas(client.workflow, taskQueue, quotas)).forEach((line) => console.error(line));
-    const experiments = resolveAfterLines(queue, live.state.experiments).map(specOf);
+    const resolved = resolveAfterLines(queue, live.state.experiments).map(specOf);
+    const experiments = withAfterOption(resolved, options.after, live.state.experiments);
     const answer = await sendChange(live, addExperimentsUpdate, { experiments });
     if (options.json) console.log(JSON.stringify(answer, null, 2));
     else experimentLines('ADD', answer).forEach((line) => console.log(line));
@@ -71,4 +74,19 @@ async function pickByPaths(
     picked.set(experiment.name, experiment);
   }
   return [...picked.values()];
+}
+
+/** `--after a,b`: every added experiment waits, besides its own After: lines, for these to complete. */
+function withAfterOption(added: ExperimentSpec[], refs: string | undefined, known: ExperimentSpec[]): ExperimentSpec[] {
+  if (refs === undefined) return added;
+  const list = refs.split(',').map((ref) => ref.trim());
+  if (!list.every(Boolean)) throw new BadInputError(`--after "${refs}": give experiment ids or names, comma-separated`);
+  const names = resolveReferences(list, [...known, ...added], '--after');
+  const waiting = added.map((experiment) => ({
+    ...experiment,
+    after: [...new Set([...(experiment.after ?? []), ...names])],
+  }));
+  const problem = dependencyProblem(waiting, known);
+  if (problem) throw new BadInputError(`--after: ${problem}`);
+  return waiting;
 }
