@@ -153,6 +153,9 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
     async (change) => {
       changeBatch(state, change, Date.now());
       changes++;
+      if (change.paused !== undefined && state.settings.searchAttributes) {
+        upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: change.paused ? 'paused' : 'running' }]);
+      }
       if (change.maxRetries !== undefined) await tellRunning(state, change.maxRetries);
       return steerAnswer(state, []);
     },

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import { packBatchState } from '../../src/model/packed-state.js';
+import { STATUS_SEARCH_ATTRIBUTE } from '../../src/protocol/search-attributes.js';
 import type { BatchState } from '../../src/model/types.js';
 import type { SteerAnswer } from '../../src/model/steering.js';
 import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
@@ -52,6 +53,8 @@ test(
 
       const paused = await stagedJson(['pause', batchId]);
       expect(paused.pausedSince).not.toBeNull();
+      const shown = async () => (await handle.describe()).typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE);
+      expect(await shown()).toBe('paused');
       const moved = await stagedJson(['change', batchId, 'exp4', '--priority', 'critical']);
       expect(moved.experiments).toEqual([{ name: 'exp4_d', priority: 'critical', status: 'queued', place: 1 }]);
       const held = await stagedJson(['change', batchId, 'exp3_c', '--hold']);
@@ -92,6 +95,7 @@ test(
       const wider = await stagedJson(['change', batchId, '--max-concurrent', '2']);
       expect(wider).toMatchObject({ maxConcurrent: 2, pausedSince: expect.any(Number) });
       expect((await stagedJson(['resume', batchId])).pausedSince).toBeNull();
+      expect(await shown()).toBe('running');
       await writeFile(gate, '');
       // Everything but the held one ends; the batch waits for it and says so.
       await until(
