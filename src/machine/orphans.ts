@@ -5,9 +5,9 @@
  * while N's keeper, which counts its lease in awake time, still runs it. A worker here stops an orphan as
  * soon as it notices (when it starts, then every 10 s), not at the end of its adoption window, and says
  * so: a cancelled experiment never runs on, and two copies of one experiment never run on together. An
- * orphan's directory goes once it has ended. Only the server that started a run may say it is gone
- * (runs-layout.ts): a run of the legacy layout, whose server is unknown, is stopped only when a server knows
- * it and says closed. A run is never stopped on doubt.
+ * orphan's directory goes once it has ended, or once its keeper died (what the run left is stopped first).
+ * Only the server that started a run may say it is gone (runs-layout.ts): a run of the legacy layout, whose
+ * server is unknown, is stopped only when a server knows it and says closed. A run is never stopped on doubt.
  */
 import { rm } from 'node:fs/promises';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -17,6 +17,8 @@ import type { RunInput } from '../model/types.js';
 import { machineRuns, type MachineRun } from './machine-runs.js';
 import type { RunsLayout } from './runs-layout.js';
 import { requestStop } from './stop-run.js';
+import { runTreeFor } from '../keeper/run-tree.js';
+import type { KillMode, RunSpec } from '../keeper/run-files.js';
 
 const CHECK_EVERY_MS = 10_000;
 const WORKFLOW_RUNNING = proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
@@ -34,13 +36,17 @@ export function watchOrphans(
   log: (message: string) => void = (message) => console.log(`staged worker: ${message}`),
 ): { stop(): void } {
   const checkRun = async ({ runKey, files, started, ended, kept }: MachineRun, startedByThisServer: boolean) => {
-    if (held.has(runKey) || !started || (!ended && !kept)) return;
+    if (held.has(runKey) || !started) return;
     const parsed = /^(.*)\.run-(\d+)$/.exec(runKey);
     const workflowId = decodeURIComponent(parsed ? parsed[1] : runKey);
     const state = await workflowState(connection, namespace, workflowId);
     if (state === 'closed' || (state === 'not-found' && startedByThisServer)) {
       if (ended) {
         await rm(files.dir, { recursive: true, force: true }); // nobody will read its end any more
+      } else if (!kept) {
+        log(`removing run ${runKey}: its keeper died without recording an end, and its experiment workflow is over`);
+        await stopLeftovers(files, runKey, started.killMode);
+        await rm(files.dir, { recursive: true, force: true });
       } else {
         log(`stopping run ${runKey}: its experiment workflow is ${state === 'closed' ? 'closed' : 'gone'}`);
         await requestStop(files, started.keeperPid, 'cancelled');
@@ -78,6 +84,14 @@ export function watchOrphans(
       clearInterval(timer);
     },
   };
+}
+
+/** What a run whose keeper died may have left running: stopped as the keeper would have stopped it. */
+async function stopLeftovers(files: MachineRun['files'], runKey: string, killMode: KillMode): Promise<void> {
+  const spec = await files.readJson<RunSpec>(files.spec);
+  const tree = await runTreeFor(spec?.runId ?? runKey, killMode);
+  await tree.stop(spec?.killGraceMs ?? 0);
+  await tree.release();
 }
 
 /** `unknown` whenever the server cannot say. */

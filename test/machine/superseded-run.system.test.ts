@@ -5,7 +5,7 @@
  * stood in for by the test renewing N's lease while no worker holds it (keeper-sleep.system.test.ts shows a real
  * keeper counting awake time); everything else is real: server, workers, keepers, scripts.
  */
-import { writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchSummary } from '../../src/batch-client/index.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
@@ -63,3 +63,38 @@ test('a run whose experiment moved on while its machine slept is stopped by a wo
   await writeFile(release, '');
   expect((await batchSummary(handle)).experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
 }, 150_000);
+
+test('a run whose keeper died is stopped, and its directory removed, once its experiment is over', async () => {
+  const { dir, journal } = await tempExperimentsDir('keeperless');
+  const release = path.join(dir, '_release');
+  await writeScript(dir, 'exp1_keeperless', journal, {
+    body: `i=0; while [ ! -e "${release}" ] && [ $i -lt 1800 ]; do sleep 0.1; i=$((i+1)); done`,
+  });
+  const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 });
+  const runs = ['--runs-dir', await tempDir('runs-keeperless'), '--machine-id', 'k', '--adopt-window', '60s'];
+  const first = await startWorkerProcess(server.env.address, taskQueue, 1, runs);
+  const handle = await startBatch(server.env, state);
+  const { files, started } = await keeperOfOnlyRun(runs[1]);
+  await until(async () => (await readJournal(journal)).length === 1, 30_000, 'the run to start');
+  const [run] = await readJournal(journal);
+
+  first.kill('SIGKILL');
+  process.kill(started.keeperPid, 'SIGKILL');
+  await handle.client.getHandle(`${handle.workflowId}/exp1_keeperless`).terminate('the test ends it');
+  await handle.terminate('the test ends it');
+  expect(pidAlive(run.pid)).toBe(true); // nobody keeps it now
+
+  try {
+    await startWorkerProcess(server.env.address, taskQueue, 1, runs);
+    expect(await waitUntilDead([run.pid], 40_000)).toBeDefined();
+    await until(async () => !(await pathExists(files.dir)), 30_000, 'the run directory to be removed');
+  } finally {
+    await writeFile(release, '');
+  }
+}, 120_000);
+
+const pathExists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
