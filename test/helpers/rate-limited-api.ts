@@ -1,6 +1,7 @@
 /** A simulated rate-limited HTTP API on 127.0.0.1: a sliding window, 429 with Retry-After, and a log of every call. */
-import { createServer, type Server } from 'node:http';
-import { closeHttpServer } from './http-servers.js';
+import { once } from 'node:events';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type { ApiThreadData } from './rate-limited-api-thread.js';
 
 export interface RateLimitedApiOptions {
   /** Most requests accepted in any window of `windowMs`, counted at arrival. */
@@ -35,79 +36,93 @@ export function maxInWindow(times: number[], windowMs: number): number {
   return most;
 }
 
+/**
+ * The API runs on a thread of its own (rate-limited-api-thread.ts); its log comes back over a message port, read
+ * synchronously, so `requests()` holds every request answered so far.
+ */
 export class RateLimitedApi {
-  private limit: number;
-  private readonly windowMs: number;
-  private readonly retryAfterSeconds?: number;
-  private readonly keepAliveTimeoutMs?: number;
-  private readonly noRetryAfter: boolean;
-  private readonly host: string;
+  private readonly options: RateLimitedApiOptions;
+  private readonly limit = new Int32Array(new SharedArrayBuffer(4));
   private readonly log: ApiRequest[] = [];
-  private server?: Server;
+  private logPort?: MessagePort;
+  private thread?: Worker;
+  private listening?: number;
 
   constructor(options: RateLimitedApiOptions) {
-    this.limit = options.limit;
-    this.windowMs = options.windowMs;
-    this.retryAfterSeconds = options.retryAfterSeconds;
-    this.keepAliveTimeoutMs = options.keepAliveTimeoutMs;
-    this.noRetryAfter = options.noRetryAfter ?? false;
-    this.host = options.host ?? '127.0.0.1';
+    this.options = options;
+    Atomics.store(this.limit, 0, options.limit);
   }
 
   async start(): Promise<{ port: number }> {
-    const server = createServer((request, response) => {
-      const at = Date.now();
-      const inWindow = this.log.filter((entry) => entry.accepted && entry.at > at - this.windowMs);
-      const accepted = inWindow.length < this.limit;
-      this.log.push({ at, accepted, path: request.url ?? '' });
-      request.resume();
-      if (accepted) {
-        response.writeHead(200, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ ok: true, n: this.log.length, path: request.url }));
-        return;
-      }
-      const untilRoom = inWindow.length ? Math.ceil((inWindow[0].at + this.windowMs - at) / 1000) : 1;
-      const retryAfter = this.noRetryAfter
-        ? {}
-        : { 'retry-after': String(this.retryAfterSeconds ?? Math.max(1, untilRoom)) };
-      response.writeHead(429, { 'content-type': 'application/json', ...retryAfter });
-      response.end(JSON.stringify({ error: 'rate limited' }));
+    const { port1, port2 } = new MessageChannel();
+    const data: ApiThreadData = {
+      windowMs: this.options.windowMs,
+      retryAfterSeconds: this.options.retryAfterSeconds,
+      keepAliveTimeoutMs: this.options.keepAliveTimeoutMs,
+      noRetryAfter: this.options.noRetryAfter ?? false,
+      host: this.options.host ?? '127.0.0.1',
+      limit: this.limit,
+      log: port2,
+    };
+    const thread = new Worker(new URL('./rate-limited-api-thread.js', import.meta.url), {
+      workerData: data,
+      transferList: [port2],
     });
-    if (this.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = this.keepAliveTimeoutMs;
-    this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, this.host, resolve));
-    return { port: (server.address() as { port: number }).port };
+    this.thread = thread;
+    this.logPort = port1;
+    const [message] = (await Promise.race([
+      once(thread, 'message'),
+      once(thread, 'error').then(([err]) => Promise.reject(err as Error)),
+    ])) as [{ port: number }];
+    this.listening = message.port;
+    return { port: message.port };
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    await closeHttpServer(server);
+    const thread = this.thread;
+    this.thread = undefined;
+    if (!thread) return;
+    this.drain();
+    const exited = once(thread, 'exit');
+    thread.postMessage('stop');
+    await exited;
+    this.drain();
+    this.logPort?.close();
   }
 
   /** The real limit from now on, lower than the one declared to staged: the API's undocumented limit. */
   setLimit(limit: number): void {
-    this.limit = limit;
+    Atomics.store(this.limit, 0, limit);
   }
 
   /** The port it listens on, once started. */
   get port(): number {
-    return (this.server!.address() as { port: number }).port;
+    return this.listening!;
   }
 
   requests(): ApiRequest[] {
+    this.drain();
     return [...this.log];
   }
 
   rejections(): ApiRequest[] {
-    return this.log.filter((entry) => !entry.accepted);
+    return this.requests().filter((entry) => !entry.accepted);
   }
 
   /** The most accepted requests in any window of `windowMs`, from the log. */
   maxInAnyWindow(windowMs: number): number {
     return maxInWindow(
-      this.log.filter((entry) => entry.accepted).map((entry) => entry.at),
+      this.requests()
+        .filter((entry) => entry.accepted)
+        .map((entry) => entry.at),
       windowMs,
     );
+  }
+
+  private drain(): void {
+    if (!this.logPort) return;
+    for (let next = receiveMessageOnPort(this.logPort); next; next = receiveMessageOnPort(this.logPort)) {
+      this.log.push(next.message as ApiRequest);
+    }
   }
 }
