@@ -152,8 +152,7 @@ async function holdUntilEnd(
     const text = await readFile(files.progress, 'utf8').catch(() => '');
     if (text && text !== progressText) {
       progressText = text;
-      const { progress, progressAt } = JSON.parse(text) as RunProgress;
-      Object.assign(details, { progress, progressAt });
+      Object.assign(details, progressIn(text));
     }
     const calls = quotaToken === undefined ? undefined : options.quotaAgent.callsOf(quotaToken);
     if (calls) details.calls = calls;
@@ -228,4 +227,14 @@ async function stopRun(
   const tree = await runTreeFor(path.basename(files.dir));
   await tree.stop(graceMs);
   await tree.release();
+}
+
+/** The progress a keeper recorded; nothing from a file that is not whole (written by a keeper of an older staged). */
+function progressIn(text: string): Partial<RunProgress> {
+  try {
+    const { progress, progressAt } = JSON.parse(text) as RunProgress;
+    return { progress, progressAt };
+  } catch {
+    return {};
+  }
 }

@@ -93,6 +93,9 @@ export function runKeyOf(workflowId: string, run: number): string {
 /** `keeper.js --standby`: a keeper started ahead of its run, which it reads on stdin (activities/keeper-launch.ts). */
 export const STANDBY_FLAG = '--standby';
 
+/** Writes started by this process, to name each one's partial file. */
+let partialWrites = 0;
+
 export class RunFiles {
   readonly spec: string;
   readonly state: string;
@@ -147,8 +150,10 @@ export class RunFiles {
   }
 
   async writeJson(file: string, value: unknown): Promise<void> {
-    await writeFile(`${file}.partial`, JSON.stringify(value));
-    await rename(`${file}.partial`, file);
+    // A name of its own per write: two writes of one file at once (a slow one overtaken) never share a partial file.
+    const partial = `${file}.${process.pid}-${++partialWrites}.partial`;
+    await writeFile(partial, JSON.stringify(value));
+    await rename(partial, file);
   }
 
   /** Renews the lease as of `at`: the last moment the worker knew the server could reach it. */

@@ -92,6 +92,23 @@ test('a reader never sees a half-written JSON file, however often it is rewritte
   expect(await files.readJson(files.progress)).toEqual(big(100));
 });
 
+test('writes of one file that overlap (a slow one overtaken, as progress writes are) each land whole', async () => {
+  const files = RunFiles.of(await tempDir('run-files-overlap'), 'r.run-1');
+  await files.claim();
+  const big = (version: number) => ({ version, tail: Array.from({ length: 5_000 }, (_, i) => `${i} of ${version}`) });
+  let writing = true;
+  const writes = Promise.all(Array.from({ length: 30 }, (_, version) => files.writeJson(files.progress, big(version))));
+  const done = writes.finally(() => (writing = false));
+  while (writing) {
+    const read = await files.readJson<{ version: number; tail: string[] }>(files.progress);
+    if (read) expect(read).toEqual(big(read.version));
+  }
+  await done;
+  const last = await files.readJson<{ version: number }>(files.progress);
+  expect(last).toEqual(big(last!.version));
+  expect((await readdir(files.dir)).filter((name) => name.endsWith('.partial'))).toEqual([]);
+});
+
 test('the lease is renewed as of the given moment, created on first renewal, and absent before it', async () => {
   const files = RunFiles.of(await tempDir('run-files-lease'), 'r.run-1');
   await files.claim();
