@@ -70,6 +70,7 @@ export const COMMANDS = {
       'batchId',
       'rerunFailed',
       'skipCompleted',
+      'notifyCmd',
       'detach',
       'dryRun',
       'json',
