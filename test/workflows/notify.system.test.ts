@@ -4,11 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { batchSummary } from '../../src/batch-client/index.js';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { batchSummary, declareQuotas } from '../../src/batch-client/index.js';
+import { budgetQuery, budgetWorkflowId, rateLimitedSignal } from '../../src/protocol/quota-budget.js';
 import { attemptLogFile } from '../../src/paths.js';
 import type { Notification } from '../../src/model/notifications.js';
-import { batchIn, startBatch, startWorker, useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
-import { tempExperimentsDir, writeScript } from '../helpers/scripts.js';
+import { batchIn, startBatch, startWorker, uniqueQueue, useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
+import { tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { CLI, until, workerProcessesPerTest } from '../helpers/processes.js';
 import { closeHttpServer } from '../helpers/http-servers.js';
 
@@ -246,4 +248,50 @@ test('a webhook that refuses connections: the batch completes, and status shows 
     status: 'completed',
     notifyFailures: [line.replace('[NOTIFY] ', '')],
   });
+});
+
+test('a bad notify entry in staged.config.json: exit 2 naming it, and no batch is started', async () => {
+  const dir = await twoExperiments('notify-bad');
+  await writeFile(path.join(dir, 'staged.config.json'), JSON.stringify({ notify: [{ on: ['failed'] }] }));
+  const submit = await staged(['submit', '--dir', dir, '--batch-id', 'notify-bad'], dir, uniqueQueue());
+  expect(submit.exitCode).toBe(2);
+  expect(submit.stderr).toContain('give exactly one of "command" and "webhook"');
+  expect(submit.stderr).toContain('notify[0]');
+  await expect(server.env.client.workflow.getHandle('notify-bad').describe()).rejects.toThrow(WorkflowNotFoundError);
+});
+
+test('a 429 that pauses a quota sends quota-paused once per pause, to the notifications submit declared', async () => {
+  const receiver = new Receiver();
+  const webhook = await receiver.listen();
+  const workDir = await tempDir('notify-quota');
+  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 1);
+  const budget = server.env.client.workflow.getHandle(budgetWorkflowId(taskQueue, 'api'));
+  try {
+    await worker.runUntil(async () => {
+      const notifications: Notification[] = [
+        { on: ['quota-paused'], webhook },
+        { on: ['failed'], webhook: `${webhook}/not-for-quotas` },
+      ];
+      const quotas = { api: { limit: 100, windowMs: 60_000, hosts: [] } };
+      await declareQuotas(server.env.client.workflow, taskQueue, quotas, { notifications, workDir });
+      await budget.signal(rateLimitedSignal, { retryAfterMs: 60_000 });
+      await budget.signal(rateLimitedSignal, { retryAfterMs: 60_000 }); // the same pause: no second event
+      await until(() => receiver.handled.size === 1, 30_000, 'quota-paused received');
+      const { pausedUntil } = await budget.query(budgetQuery);
+      expect(receiver.raw.map((post) => post.body)).toEqual([
+        {
+          text: `[staged] quota api paused by a 429 until ${new Date(pausedUntil!).toISOString()}`,
+          event: 'quota-paused',
+          quota: 'api',
+          pausedUntil,
+          idempotencyKey: `${budgetWorkflowId(taskQueue, 'api')}:quota-paused:${pausedUntil}`,
+        },
+      ]);
+      // Both signals are in the history (the query answered after them): one delivery was ever scheduled.
+      const { events } = await budget.fetchHistory();
+      expect(events!.filter((event) => event.activityTaskScheduledEventAttributes)).toHaveLength(1);
+    });
+  } finally {
+    await receiver.close();
+  }
 });

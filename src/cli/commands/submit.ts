@@ -146,7 +146,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     if (!(await ensureWorker(client, config, settings.taskQueue, workDir, note, dirs))) {
       await warnIfUnserved(client, config.namespace, settings, note);
     }
-    const declared = await declareQuotas(client.workflow, settings.taskQueue, quotas);
+    const declared = await declareQuotas(client.workflow, settings.taskQueue, quotas, { notifications, workDir });
     declared.forEach((line) => note(line));
     const batchId = options.batchId ?? newBatchId();
     const experiments = withinBatch(queue.map(specOf));
