@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { batchSummary, declareQuotas } from '../../src/batch-client/index.js';
+import { batchSummary, declareQuotas, queryBatchState } from '../../src/batch-client/index.js';
 import { budgetQuery, budgetWorkflowId, rateLimitedSignal } from '../../src/protocol/quota-budget.js';
 import { attemptLogFile } from '../../src/paths.js';
 import type { Notification } from '../../src/model/notifications.js';
@@ -31,6 +31,8 @@ class Receiver {
   readonly raw: Received[] = [];
   readonly handled = new Map<string, Record<string, unknown>>();
   holding = false;
+  /** Answers the first POST of a key 503: the sender must try again. */
+  refusingFirst = false;
   private readonly server: Server;
   private readonly held: ServerResponse[] = [];
 
@@ -61,6 +63,10 @@ class Receiver {
     this.raw.push({ key, header, body });
     if (first && this.holding) {
       this.held.push(response);
+      return;
+    }
+    if (first && this.refusingFirst) {
+      response.writeHead(503).end('busy');
       return;
     }
     if (!this.handled.has(key)) this.handled.set(key, body);
@@ -295,3 +301,33 @@ test('a 429 that pauses a quota sends quota-paused once per pause, to the notifi
     await receiver.close();
   }
 });
+
+test('a batch continuing as new with deliveries under way: each event is sent once, none lost or doubled', async () => {
+  const { dir, journal } = await tempExperimentsDir('notify-can');
+  for (let i = 1; i <= 8; i++) await writeScript(dir, `exp${i}_spanning`, journal, { body: `sleep 0.${2 + (i % 4)}` });
+  await writeScript(dir, 'exp9_broken', journal, { body: 'exit 1' });
+  const receiver = new Receiver();
+  // Each delivery needs a retry a second later: still under way when the batch continues as new.
+  receiver.refusingFirst = true;
+  const webhook = await receiver.listen();
+  const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 3, maxRetries: 0, historyLimit: 20 });
+  state.notifications = [{ on: ['completed', 'failed', 'batch-end'], webhook }];
+  const worker = await startWorker(server.env, taskQueue, 3);
+  try {
+    const generation = await worker.runUntil(async () => {
+      const handle = await startBatch(server.env, state);
+      await batchSummary(handle);
+      return (await queryBatchState(handle)).generation;
+    });
+    expect(generation).toBeGreaterThanOrEqual(2);
+  } finally {
+    await receiver.close();
+  }
+  const expected = [
+    ...Array.from({ length: 8 }, (_, i) => `${state.batchId}:completed:exp${i + 1}_spanning:1`),
+    `${state.batchId}:failed:exp9_broken:1`,
+    `${state.batchId}:batch-end`,
+  ];
+  expect([...receiver.handled.keys()].sort()).toEqual(expected.sort());
+  expect(receiver.raw).toHaveLength(2 * expected.length); // refused once, then handled: nothing sent a third time
+}, 120_000);
