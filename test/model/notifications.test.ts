@@ -2,6 +2,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { describeChanges } from '../../src/cli/display/events.js';
+import { notifyFailureLines } from '../../src/cli/display/render.js';
 import { loadProjectConfig } from '../../src/config.js';
 import { BadInputError } from '../../src/errors.js';
 import { newBatchState } from '../../src/model/batch-state.js';
@@ -139,4 +141,13 @@ test('a batch carries its notifications and failures through pack and unpack; on
   state.notifications = [{ on: ['failed'], webhook: 'http://127.0.0.1:9/x' }];
   state.notifyFailures = ['failed: webhook http://127.0.0.1:9/x (batch-end) 3 attempts: ECONNREFUSED'];
   expect(unpackBatchState(packBatchState(state))).toEqual(state);
+});
+
+test('watch prints each notification that newly failed; status lists the kept ones', () => {
+  const before = newBatchState('batch-1', [], {} as BatchSettings, 1_700_000_000_000);
+  const first = 'failed: webhook http://127.0.0.1:9/x (failed of exp3_broken) 3 attempts: ECONNREFUSED';
+  const second = 'failed: command "false" (batch-end) 3 attempts: exit code 1';
+  const after = { ...before, notifyFailures: [first, second] };
+  expect(describeChanges({ ...before, notifyFailures: [first] }, after, Date.now())).toEqual([`[NOTIFY] ${second}`]);
+  expect(notifyFailureLines(after.notifyFailures)).toEqual([`  [NOTIFY] ${first}`, `  [NOTIFY] ${second}`]);
 });
