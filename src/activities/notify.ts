@@ -1,5 +1,7 @@
 /** The `notify` activity: runs a notification's command or POSTs to its webhook, once per attempt. */
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { ApplicationFailure } from '@temporalio/common';
 import { attemptLogFile } from '../paths.js';
 import {
@@ -32,33 +34,32 @@ export async function notify(delivery: Delivery, allowedRoots: string[]): Promis
   await runCommand(notification.command, cwd, notificationEnvironment(detail, log));
 }
 
+/** POSTs the body; a 2xx answer is a success. node:http rather than fetch, which refuses some ports (6000, 6667…). */
 async function post(url: string, payload: Record<string, unknown>, detail: Delivery['detail']): Promise<void> {
-  let response: Response;
-  try {
-    response = await fetch(url, {
+  const body = JSON.stringify(payload);
+  const status = await new Promise<number>((resolve, reject) => {
+    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': detail.idempotencyKey },
-      body: JSON.stringify(payload),
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'idempotency-key': detail.idempotencyKey,
+      },
+      timeout: WEBHOOK_TIMEOUT_MS,
     });
-  } catch (err) {
-    throw new Error(networkReason(err), { cause: err });
-  }
-  await response.body?.cancel();
-  if (response.ok) return;
-  const why = `HTTP ${response.status} ${response.statusText}`.trim();
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${WEBHOOK_TIMEOUT_MS / 1000}s`)));
+    request.on('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code ?? err.message, { cause: err })));
+    request.on('response', (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.end(body);
+  });
+  if (status >= 200 && status < 300) return;
+  const why = `HTTP ${status}`;
   // Asked wrongly: sending the same again cannot help. Busy or down: it may.
-  if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429)
-    throw nonRetryable(why);
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) throw nonRetryable(why);
   throw new Error(why);
-}
-
-/** `ECONNREFUSED` rather than fetch's bare "fetch failed"; `timed out after 10s` for an abort. */
-function networkReason(err: unknown): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
-    return `no answer within ${WEBHOOK_TIMEOUT_MS / 1000}s`;
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
 }
 
 function runCommand(command: string, cwd: string, env: Record<string, string>): Promise<void> {
