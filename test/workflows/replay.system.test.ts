@@ -2,7 +2,7 @@
  * Batches keep running across an upgrade of staged: histories recorded from real batches replay
  * against today's workflow code, so a change that would break workflows already running fails here.
  * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new, quota slots
- * (with the quota's budget), a worker killed mid-run and its runs adopted. Recorded histories are kept
+ * (with the quota's budget), a worker killed mid-run and its runs adopted, notifications. Recorded histories are kept
  * as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
  */
 import { readdir, writeFile } from 'node:fs/promises';
