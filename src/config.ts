@@ -6,6 +6,7 @@ import { DEFAULT_PRIORITY_RULES, type PriorityRules } from './experiments/priori
 import { BadInputError } from './errors.js';
 import { isQuotaName, parseHost, parseLimit } from './quota/declaration.js';
 import type { QuotaDeclaration } from './model/types.js';
+import { NOTIFY_EVENTS, type Notification } from './model/notifications.js';
 
 const CONFIG_FILE = 'staged.config.json';
 
@@ -28,6 +29,16 @@ const quotaSchema = z.strictObject({
   maxConcurrent: z.int().min(1).optional(),
 });
 
+const notificationSchema = z
+  .strictObject({
+    on: z.array(z.enum(NOTIFY_EVENTS)).min(1, 'name at least one event'),
+    command: z.string().trim().min(1, 'a command may not be empty').optional(),
+    webhook: z.url({ protocol: /^https?$/, error: 'a webhook is an http:// or https:// URL' }).optional(),
+  })
+  .refine((entry) => (entry.command === undefined) !== (entry.webhook === undefined), {
+    error: 'give exactly one of "command" and "webhook"',
+  });
+
 const configSchema = z.strictObject({
   priority: z
     .strictObject({
@@ -41,12 +52,15 @@ const configSchema = z.strictObject({
   quotas: z
     .record(z.string().refine(isQuotaName, 'a quota name is a letter, then letters, digits, "_" or "-"'), quotaSchema)
     .optional(),
+  notify: z.array(notificationSchema).optional(),
 });
 
 interface ProjectConfig {
   priorityRules: PriorityRules;
   /** Declared quotas by name; empty when the file declares none. */
   quotas: Record<string, QuotaDeclaration>;
+  /** The `notify` list; empty when the file has none. */
+  notifications: Notification[];
 }
 
 export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
@@ -55,7 +69,7 @@ export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
     if (err.code === 'ENOENT') return undefined;
     throw new BadInputError(`${file}: ${err.message}`);
   });
-  if (text === undefined) return { priorityRules: DEFAULT_PRIORITY_RULES, quotas: {} };
+  if (text === undefined) return { priorityRules: DEFAULT_PRIORITY_RULES, quotas: {}, notifications: [] };
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -77,5 +91,6 @@ export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
         return [name, declaration];
       }),
     ),
+    notifications: parsed.data.notify ?? [],
   };
 }

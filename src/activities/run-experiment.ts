@@ -33,6 +33,8 @@ import { runFilesOf, type RunsLayout } from '../machine/runs-layout.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerContact } from '../machine/server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
+import { notify } from './notify.js';
+import type { Delivery } from '../model/notifications.js';
 import { closedWorkflows, requestQuotaSlot, type DeclaredSlotAsk, type SlotAsk } from './quota-slots.js';
 import type { QuotaAgent } from '../quota/agent.js';
 import { NoBudgetError, type BudgetClient } from '../quota/budget-client.js';
@@ -74,6 +76,7 @@ export function createActivities(options: ActivityOptions) {
     writeBatchSummary,
     requestQuotaSlot: (ask: SlotAsk | DeclaredSlotAsk) => requestQuotaSlot(ask, options.budgets),
     closedWorkflows,
+    notify: (delivery: Delivery) => notify(delivery, options.allowedRoots),
 
     /**
      * One run of an experiment's process, started here through a keeper that outlives this worker,

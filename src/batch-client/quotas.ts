@@ -5,6 +5,13 @@ import { newBudget, viewNow, type Declaration } from '../budget/window.js';
 import { formatDuration } from '../parse/duration.js';
 import type { BatchState, QuotaDeclaration } from '../model/types.js';
 import { BUDGET_WORKFLOW, budgetQuery, budgetWorkflowId, declareSignal } from '../protocol/quota-budget.js';
+import { notificationsFor, type Notification } from '../model/notifications.js';
+
+/** A submit's notifications (those for `quota-paused` reach its quotas' budgets) and its work directory. */
+export interface QuotaNotifications {
+  notifications: Notification[];
+  workDir: string;
+}
 
 /** How long `submit` waits for a budget to say its declaration before writing the new one. */
 const DECLARATION_QUERY_MS = 3_000;
@@ -38,12 +45,17 @@ export async function declareQuotas(
   client: WorkflowClient,
   taskQueue: string,
   quotas: Record<string, QuotaDeclaration>,
+  notify?: QuotaNotifications,
 ): Promise<string[]> {
   const changes = await Promise.all(
     Object.entries(quotas).map(async ([name, declared]) => {
       const before = await quotaView(client, taskQueue, name, DECLARATION_QUERY_MS);
       const declaration: Declaration = { limit: declared.limit, windowMs: declared.windowMs, hosts: declared.hosts };
       if (declared.maxConcurrent !== undefined) declaration.maxConcurrent = declared.maxConcurrent;
+      if (notify) {
+        declaration.notifications = notificationsFor(notify.notifications, 'quota-paused');
+        declaration.workDir = notify.workDir;
+      }
       await client.signalWithStart(BUDGET_WORKFLOW, {
         workflowId: budgetWorkflowId(taskQueue, name),
         taskQueue,

@@ -2,6 +2,7 @@
  * A quota's sliding window, as its budget workflow keeps it: at most `effectiveLimit` calls granted
  * in any window, counted when granted. Pure and deterministic: the workflow passes the time in.
  */
+import type { Notification } from '../model/notifications.js';
 
 /**
  * How long after the budget records a grant its call may be made. A grant occupies its window this
@@ -92,6 +93,10 @@ export interface BudgetState {
   declaredAt?: number;
   hosts?: string[];
   maxConcurrent?: number;
+  /** Sent when a 429 pauses the quota (the latest submit's, `Declaration.notifications`); absent when none. */
+  notifications?: Notification[];
+  /** Where their commands run. */
+  notifyWorkDir?: string;
 }
 
 /**
@@ -343,6 +348,10 @@ export interface Declaration {
   maxConcurrent?: number;
   /** Sent by a run of a batch submitted before budgets owned their quotas: it counts only while no submit declared. */
   fromBatch?: boolean;
+  /** The submitting project's notifications for `quota-paused` (empty: none any more); absent: left as they are. */
+  notifications?: Notification[];
+  /** Where their commands run: the submit's work directory. */
+  workDir?: string;
 }
 
 /** What the budget says of its quota (from its state, as its view carries it): what runs and slot requests go by. */
@@ -372,6 +381,7 @@ export function declare(budget: BudgetState, declaration: Declaration, now: numb
     budget.hosts = declaration.hosts;
     if (declaration.maxConcurrent === undefined) delete budget.maxConcurrent;
     else budget.maxConcurrent = declaration.maxConcurrent;
+    if (declaration.notifications) setNotifications(budget, declaration.notifications, declaration.workDir);
   }
   if (limit === budget.limit && windowMs === budget.windowMs) return false;
   const before = effectiveLimitAt(budget, now);
@@ -391,6 +401,14 @@ export function declare(budget: BudgetState, declaration: Declaration, now: numb
   event.limit = budget.effectiveLimit;
   recordEvent(budget, event);
   return true;
+}
+
+function setNotifications(budget: BudgetState, notifications: Notification[], workDir: string | undefined): void {
+  delete budget.notifications;
+  delete budget.notifyWorkDir;
+  if (!notifications.length) return;
+  budget.notifications = notifications;
+  if (workDir !== undefined) budget.notifyWorkDir = workDir;
 }
 
 /** Pauses by hand (`staged quota pause`): nothing is granted before `until`; no 429 is counted, no limit lowered. */

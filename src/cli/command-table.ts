@@ -70,6 +70,7 @@ export const COMMANDS = {
       'batchId',
       'rerunFailed',
       'skipCompleted',
+      'notifyCmd',
       'detach',
       'dryRun',
       'json',
@@ -80,6 +81,8 @@ export const COMMANDS = {
     helpAfter:
       '\nWith --json, stdout holds only the final summary (or the dry-run queue, or {"batchId"} when detached).\n' +
       'Exit codes: 0 all completed, 1 some failed, 2 bad input (nothing started), 130 detached with Ctrl-C.\n' +
+      'Notify: --notify-cmd \'notify-send "$STAGED_EXPERIMENT $STAGED_STATUS"\' runs on failed and batch-end;\n' +
+      'webhooks and other events: "notify" in staged.config.json (docs/usage.md, Notifications).\n' +
       'Connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE or a temporal.toml profile (TEMPORAL_PROFILE); with none\n' +
       'and nothing on localhost:7233, staged starts a dev server and a worker in the background.',
   },

@@ -158,6 +158,12 @@ export const OPTIONS = {
     ...integer('--history-limit <events>', 'history length at which the batch continues as new', { min: 100 }),
     hidden: true,
   },
+  notifyCmd: text(
+    '--notify-cmd <command>',
+    'run this shell command when an experiment fails for good and when the batch ends; it finds what happened ' +
+      'in STAGED_EVENT, STAGED_EXPERIMENT, STAGED_STATUS, STAGED_EXIT_CODE, STAGED_LOG, STAGED_NOTIFY_ID … ' +
+      '(more events and webhooks: "notify" in staged.config.json)',
+  ),
   detach: flag('--detach', 'start the batch and return without waiting'),
   dryRun: flag('--dry-run', 'print the queue in start order with each priority and its reason; start nothing'),
 

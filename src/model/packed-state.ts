@@ -38,6 +38,9 @@ export interface PackedBatchState {
   /** Absent unless paused. */
   pausedSince?: number;
   generation: number;
+  /** As BatchState's; absent when none. */
+  notifications?: BatchState['notifications'];
+  notifyFailures?: string[];
   /** Experiment names; ids are derived from them. */
   names: string[];
   /** File name minus experiment name: the extension, usually. */
@@ -109,6 +112,8 @@ export function packBatchState(state: BatchState): PackedBatchState {
     cancelRequested: state.cancelRequested,
     ...(state.pausedSince !== undefined ? { pausedSince: state.pausedSince } : {}),
     generation: state.generation,
+    ...(state.notifications?.length ? { notifications: state.notifications } : {}),
+    ...(state.notifyFailures?.length ? { notifyFailures: state.notifyFailures } : {}),
     names: state.experiments.map((experiment) => experiment.name),
     suffixes: state.experiments.map((experiment) => experiment.file.slice(experiment.name.length)),
     priorities: state.experiments.map((experiment) => PRIORITIES.indexOf(experiment.priority)).join(''),
@@ -142,6 +147,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
     cancelRequested: packed.cancelRequested,
     ...(packed.pausedSince !== undefined ? { pausedSince: packed.pausedSince } : {}),
     generation: packed.generation,
+    ...(packed.notifications?.length ? { notifications: packed.notifications } : {}),
+    ...(packed.notifyFailures?.length ? { notifyFailures: packed.notifyFailures } : {}),
     experiments: packed.names.map((name, index) => {
       const experiment: ExperimentSpec = {
         id: experimentIdOf(name),

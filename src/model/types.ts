@@ -14,6 +14,7 @@
  */
 
 import type { Progress } from './progress.js';
+import type { Notification } from './notifications.js';
 
 export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -134,6 +135,10 @@ export interface BatchState {
   pausedSince?: number;
   /** How many times the batch workflow has continued as new. */
   generation: number;
+  /** The config's `notify` list and `--notify-cmd`; absent when none. */
+  notifications?: Notification[];
+  /** The latest notifications that failed for good, one line each (`status` shows them); absent when none. */
+  notifyFailures?: string[];
 }
 
 /** A child's report to its batch, sent by workflow id so that it survives continue-as-new. */

@@ -43,6 +43,7 @@ import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../model/types.js';
 import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
 import { BatchMetrics } from './batch-metrics.js';
+import { BatchNotifier } from './notifications.js';
 import {
   addExperimentsUpdate,
   batchStateQuery,
@@ -95,6 +96,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   }
   const metrics = new BatchMetrics(state);
   metrics.countSubmitted();
+  const notifier = BatchNotifier.of(state, workflowInfo().workflowId);
   setHandler(batchStateQuery, () => packBatchState(state));
   setHandler(cancelExperimentsSignal, (names) => {
     const cancelling = cancelExperiments(state, names);
@@ -172,6 +174,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
     if (state.records[index]?.status !== 'waiting-quota') waitingSince.delete(index);
     else if (!waitingSince.has(index)) waitingSince.set(index, Date.now());
     machineWaits.note(index);
+    notifier?.experimentChanged(index);
   };
   setHandler(experimentReportSignal, (report) => {
     applyReport(state, report);
@@ -222,7 +225,9 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
     upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: batchOutcome(state) }]);
   const result = packBatchState(state);
   await CancellationScope.nonCancellable(() => writeSummaryFiles(state, result));
-  return result;
+  if (!notifier) return result;
+  await CancellationScope.nonCancellable(() => notifier.batchEnded(batchOutcome(state)));
+  return packBatchState(state); // with the notifications that failed
 
   /** Starts queued experiments in order as places free up; continues as new when the history is long. */
   async function startWhileQueued(): Promise<void> {
@@ -243,7 +248,9 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       if (historyIsLong(state)) {
         await Promise.all(pendingStarts);
         await switchToSignals(ownChildren);
-        await condition(allHandlersFinished);
+        notifier?.catchUp();
+        // Deliveries under way finish in this run: the next one takes their experiments as notified.
+        await condition(() => allHandlersFinished() && !notifier?.busy);
         return await continueAsNew<typeof batchWorkflow>(
           packBatchState({ ...state, generation: state.generation + 1 }),
         );

@@ -21,6 +21,8 @@ import type { StagedActivities } from '../activities/index.js';
 import { TEMPORAL_PRIORITY_KEY } from '../model/types.js';
 import { newSlots, releaseSlot, requestSlot, resizeSlots, slotView, type SlotState } from '../budget/slots.js';
 import { quotaSlotGrantedSignal } from '../protocol/messages.js';
+import { describeNotification, notificationsFor, notifyKey, type NotifyDetail } from '../model/notifications.js';
+import { failureReason, notifyActivity } from './notifications.js';
 import {
   budgetQuery,
   declareSignal,
@@ -49,6 +51,9 @@ export const QUOTA_AIMD_PATCH = 'quota-aimd';
 
 /** Slots follow the budget's declared `maxConcurrent`, not the requests' (and a new declaration resizes them). */
 export const QUOTA_OWNED_SLOTS_PATCH = 'quota-owned-slots';
+
+/** A budget declared with notifications sends `quota-paused` when a 429 pauses it. */
+export const QUOTA_NOTIFY_PATCH = 'quota-notify';
 
 /** Updates add about five events each: continue well before Temporal's 10,240-event warning. */
 const HISTORY_LIMIT = 4_000;
@@ -84,7 +89,13 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
       if (!Number.isInteger(request.calls) || request.calls < 1) throw new Error('calls must be an integer ≥ 1');
     },
   });
-  setHandler(rateLimitedSignal, ({ retryAfterMs }) => reportRateLimited(budget, retryAfterMs, Date.now()));
+  const delivering = new Set<Promise<void>>();
+  setHandler(rateLimitedSignal, ({ retryAfterMs }) => {
+    const wasPaused = budget.pausedUntil > Date.now();
+    reportRateLimited(budget, retryAfterMs, Date.now());
+    // One notification per pause: a burst of 429s is one event
+    if (!wasPaused && budget.pausedUntil > Date.now()) notifyPaused(budget, delivering);
+  });
   // the state lets a reader compute the view at its own now: the workflow's clock stops between tasks
   setHandler(budgetQuery, () => ({
     ...budgetView(budget, Date.now()),
@@ -106,8 +117,39 @@ export async function quotaBudgetWorkflow(budget: BudgetState, slots?: SlotState
   await condition(() => workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested);
   await condition(allHandlersFinished);
   while (notifying.size) await Promise.all(notifying);
+  while (delivering.size) await Promise.all(delivering);
   forgetExpired(budget, Date.now());
   await continueAsNew<typeof quotaBudgetWorkflow>(budget, slots);
+}
+
+/** Sends `quota-paused` to the notifications the latest submit declared; a failed one is only logged. */
+function notifyPaused(budget: BudgetState, delivering: Set<Promise<void>>): void {
+  const notifications = notificationsFor(budget.notifications ?? [], 'quota-paused');
+  if (!notifications.length || !patched(QUOTA_NOTIFY_PATCH)) return;
+  const { workflowId, taskQueue } = workflowInfo();
+  const detail: NotifyDetail = {
+    event: 'quota-paused',
+    quota: budget.name,
+    pausedUntil: budget.pausedUntil,
+    idempotencyKey: notifyKey(workflowId, 'quota-paused', budget.pausedUntil),
+  };
+  for (const notification of notifications) {
+    const sending: Promise<void> = notifyActivity(
+      notification,
+      taskQueue,
+    )({
+      notification,
+      detail,
+      workDir: budget.notifyWorkDir,
+    })
+      .catch((err) => {
+        log.warn('a notification failed for good', {
+          line: `failed: ${describeNotification(notification)} (quota-paused of ${budget.name}) ${failureReason(err)}`,
+        });
+      })
+      .finally(() => delivering.delete(sending));
+    delivering.add(sending);
+  }
 }
 
 /** A budget of the legacy rules, lowered for good by a 429, climbs back from where it is. */

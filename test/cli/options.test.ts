@@ -24,6 +24,7 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   killGrace: { argv: ['--kill-grace', '5s'], value: 5_000 },
   batchId: { argv: ['--batch-id', 'nightly.1'], value: 'nightly.1' },
   historyLimit: { argv: ['--history-limit', '500'], value: 500 },
+  notifyCmd: { argv: ['--notify-cmd', 'echo $STAGED_EVENT'], value: 'echo $STAGED_EVENT' },
   detach: { argv: ['--detach'], value: true },
   dryRun: { argv: ['--dry-run'], value: true },
   statusInterval: { argv: ['--status-interval', '5s'], value: 5_000 },

@@ -27,6 +27,8 @@ export interface WorkerLaunch {
   script?: string;
   /** The directories it serves (`--allow-dir`); default: the temporary directory, where tests put theirs. */
   allowDirs?: string[];
+  /** In a process group of its own, so that a test can SIGKILL the group (`process.kill(-pid)`). */
+  ownGroup?: boolean;
 }
 
 /** Starts `npm run worker`'s program and resolves once it is about to poll. */
@@ -35,7 +37,7 @@ export async function spawnWorker(
   taskQueue: string,
   slots: number,
   extraArgs: string[] = [],
-  { prefix = [], script = WORKER_SCRIPT, allowDirs = [tmpdir()] }: WorkerLaunch = {},
+  { prefix = [], script = WORKER_SCRIPT, allowDirs = [tmpdir()], ownGroup = false }: WorkerLaunch = {},
 ): Promise<WorkerProcess> {
   const command = [
     ...prefix,
@@ -50,6 +52,7 @@ export async function spawnWorker(
     stdout: 'pipe',
     stderr: 'inherit',
     buffer: false,
+    detached: ownGroup,
   }) as WorkerSubprocess;
   const lines = createInterface({ input: worker.stdout });
   await new Promise<void>((resolve, reject) => {

@@ -2,10 +2,12 @@
  * Batches keep running across an upgrade of staged: histories recorded from real batches replay
  * against today's workflow code, so a change that would break workflows already running fails here.
  * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new, quota slots
- * (with the quota's budget), a worker killed mid-run and its runs adopted. Recorded histories are kept
+ * (with the quota's budget), a worker killed mid-run and its runs adopted, notifications. Recorded histories are kept
  * as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
  */
 import { readdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -24,6 +26,7 @@ import {
 } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { spawnWorker, until } from '../helpers/processes.js';
+import { closeHttpServer } from '../helpers/http-servers.js';
 import type { BatchState } from '../../src/model/types.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/histories/', import.meta.url));
@@ -141,6 +144,33 @@ const SCENARIOS: Record<string, () => Promise<string[]>> = {
         gpu.kill('SIGTERM');
       }
     });
+    return workflowIdsOf(state);
+  },
+
+  // Notifications (issue 20): delivered across continue-as-new runs, and one that fails for good.
+  'replay-notified': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-notified');
+    for (let i = 1; i <= 4; i++) await writeScript(dir, `exp${i}_fine`, journal, { body: 'sleep 0.3' });
+    await writeScript(dir, 'exp5_broken', journal, { body: 'exit 3' });
+    const receiver = createServer((request, response) => request.resume().on('end', () => response.end('ok')));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const webhook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const refused = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/hook`;
+    await closeHttpServer(closed);
+    const overrides = { maxConcurrent: 2, maxRetries: 0, historyLimit: 20 };
+    const { taskQueue, state } = await batchIn(dir, overrides, 'replay-notified');
+    state.notifications = [
+      { on: ['failed', 'completed', 'batch-end'], webhook },
+      { on: ['batch-end'], webhook: refused },
+    ];
+    const worker = await startWorker(server.env, taskQueue, 2);
+    try {
+      await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    } finally {
+      await closeHttpServer(receiver);
+    }
     return workflowIdsOf(state);
   },
 

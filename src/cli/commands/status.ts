@@ -14,7 +14,7 @@ import { batchOutcome, countByStatus, summarize, summaryOutcome, type BatchOutco
 import type { BatchSummary } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
 import { liveBatchView } from '../display/batch-view.js';
-import { batchListLines, statusLines, summaryLines } from '../display/render.js';
+import { batchListLines, notifyFailureLines, statusLines, summaryLines } from '../display/render.js';
 import { commandHint, resolveWorkDir } from '../invocation.js';
 
 const RECENT_BATCHES = 20;
@@ -35,7 +35,7 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
     }
     const { state, status } = reading;
     if (status === 'COMPLETED') {
-      return () => printFinished(summarize(state), batchOutcome(state), options.json, undefined);
+      return () => printFinished(summarize(state), batchOutcome(state), options.json, undefined, state.notifyFailures);
     }
     const [runs, quotas, waiting] = await Promise.all([
       runningProgress(client.workflow, state),
@@ -52,19 +52,22 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
   return EXIT.ok;
 }
 
-function printFinished(summary: BatchSummary, outcome: BatchOutcome, json: boolean, source: string | undefined) {
+function printFinished(
+  summary: BatchSummary,
+  outcome: BatchOutcome,
+  json: boolean,
+  source: string | undefined,
+  notifyFailures: string[] = [],
+) {
   if (json) {
     const counts = countByStatus(summary.experiments);
-    console.log(
-      JSON.stringify(
-        { batchId: summary.batchId, status: outcome, counts, eta: null, experiments: summary.experiments },
-        null,
-        2,
-      ),
-    );
+    const { batchId, experiments } = summary;
+    const failures = notifyFailures.length ? { notifyFailures } : {};
+    console.log(JSON.stringify({ batchId, status: outcome, counts, eta: null, experiments, ...failures }, null, 2));
     return;
   }
   summaryLines(summary).forEach((line) => console.log(line));
+  notifyFailureLines(notifyFailures).forEach((line) => console.log(line));
   if (source) console.log(`(from ${source}: Temporal no longer keeps this batch)`);
 }
 

@@ -25,6 +25,7 @@ import { resolveAfterLines, withinBatch } from '../../experiments/after-lines.js
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
 import { ensureSearchAttributes } from '../../server/search-attributes.js';
 import { newBatchState } from '../../model/batch-state.js';
+import { DEFAULT_NOTIFY_EVENTS } from '../../model/notifications.js';
 import type { BatchSettings, QuotaDeclaration } from '../../model/types.js';
 import { newBatchId, toBatchSettings } from '../batch-settings.js';
 import type { OptionsOf } from '../command-table.js';
@@ -50,8 +51,11 @@ async function resolveQueue(options: SubmitOptions, workDir: string) {
   const queue = sortExperiments(resolveAfterLines(selected, others));
   const quotas = quotasUsedBy(queue, config.quotas);
   refuseUnmetered(queue, quotas);
+  const notifications = options.notifyCmd
+    ? [...config.notifications, { on: [...DEFAULT_NOTIFY_EVENTS], command: options.notifyCmd }]
+    : config.notifications;
   // The batch carries none of them: each quota's budget owns it once `run` declares it (declareQuotas).
-  return { settings: toBatchSettings(options, workDir, false), queue, quotas };
+  return { settings: toBatchSettings(options, workDir, false), queue, quotas, notifications };
 }
 
 async function printDryRun(
@@ -118,7 +122,7 @@ async function warnIfUnserved(
 
 export async function run(_args: string[], options: SubmitOptions): Promise<number> {
   const workDir = resolveWorkDir(options.workDir);
-  const { settings, queue: selected, quotas } = await resolveQueue(options, workDir);
+  const { settings, queue: selected, quotas, notifications } = await resolveQueue(options, workDir);
   const needsHistory = Boolean(options.rerunFailed || options.skipCompleted);
   if (options.dryRun && !needsHistory) {
     await printDryRun(selected, settings, quotas, options.json);
@@ -142,11 +146,12 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     if (!(await ensureWorker(client, config, settings.taskQueue, workDir, note, dirs))) {
       await warnIfUnserved(client, config.namespace, settings, note);
     }
-    const declared = await declareQuotas(client.workflow, settings.taskQueue, quotas);
+    const declared = await declareQuotas(client.workflow, settings.taskQueue, quotas, { notifications, workDir });
     declared.forEach((line) => note(line));
     const batchId = options.batchId ?? newBatchId();
     const experiments = withinBatch(queue.map(specOf));
     const state = newBatchState(batchId, experiments, { ...settings, searchAttributes }, Date.now());
+    if (notifications.length) state.notifications = notifications;
     const handle = await startBatch(client, state);
 
     header(state, await webUiLink(config.address, config.namespace, workDir, batchId)).forEach((line) => print(line));

@@ -40,6 +40,8 @@ export interface LiveBatchView {
   quotas?: QuotaView[];
   /** Queued experiments whose `Requires:` no live worker meets; absent when none. */
   waiting?: WaitingExperiment[];
+  /** The latest notifications that failed for good; absent when none. */
+  notifyFailures?: string[];
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -95,5 +97,6 @@ export function liveBatchView(
     experiments,
     ...(quotas.length ? { quotas } : {}),
     ...(waiting.length ? { waiting } : {}),
+    ...(state.notifyFailures?.length ? { notifyFailures: state.notifyFailures } : {}),
   };
 }

@@ -97,7 +97,7 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
   return lines;
 }
 
-/** The batch's own changes: paused or resumed, its limits. */
+/** The batch's own changes: paused or resumed, its limits, its notifications that failed. */
 function batchChanges(previous: BatchState, next: BatchState): string[] {
   const lines: string[] = [];
   if (previous.pausedSince === undefined && next.pausedSince !== undefined)
@@ -109,5 +109,7 @@ function batchChanges(previous: BatchState, next: BatchState): string[] {
     lines.push(`[CHANGE] max concurrent ${previous.settings.maxConcurrent} -> ${maxConcurrent}`);
   if (previous.settings.maxRetries !== maxRetries)
     lines.push(`[CHANGE] max retries ${previous.settings.maxRetries} -> ${maxRetries}`);
+  const failed = next.notifyFailures?.filter((line) => !previous.notifyFailures?.includes(line)) ?? [];
+  lines.push(...failed.map((line) => `[NOTIFY] ${line}`));
   return lines;
 }

@@ -72,12 +72,18 @@ export function statusLines(view: LiveBatchView): string[] {
   }
   for (const quota of view.quotas ?? []) lines.push(`  ${quotaLine(quota, Date.now())}`);
   for (const { name, needs, reason } of view.waiting ?? []) lines.push(`  [WAIT] ${name} needs ${needs}: ${reason}`);
+  lines.push(...notifyFailureLines(view.notifyFailures));
   const live = running(view);
   if (live.length) {
     lines.push('  Currently running:');
     for (const experiment of live) lines.push(`    - ${experiment.name} (${runningDetails(experiment)})`);
   }
   return lines;
+}
+
+/** `  [NOTIFY] failed: webhook http://… (batch-end) 3 attempts: ECONNREFUSED` */
+export function notifyFailureLines(failures: readonly string[] | undefined): string[] {
+  return (failures ?? []).map((failure) => `  [NOTIFY] ${failure}`);
 }
 
 function running(view: LiveBatchView): LiveExperimentView[] {
