@@ -117,11 +117,13 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   });
 
   let record: ExperimentRecord = { status: 'queued', attempts: 0, exitCode: null };
-  let statusShown = record.status;
+  // The Web UI's StagedStatus: the status, or `paused` while the run is frozen (`pause <batchId> <exp>`).
+  const shownStatusOf = (of: ExperimentRecord) => (of.pausedSince !== undefined ? 'paused' : of.status);
+  let statusShown = shownStatusOf(record);
   const show = (next: ExperimentRecord) => {
-    if (settings.searchAttributes && next.status !== statusShown) {
-      upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: next.status }]);
-      statusShown = next.status;
+    if (settings.searchAttributes && shownStatusOf(next) !== statusShown) {
+      statusShown = shownStatusOf(next);
+      upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: statusShown }]);
     }
     record = next;
   };

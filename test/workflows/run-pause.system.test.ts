@@ -12,6 +12,7 @@ import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import type { FrozenRecord } from '../../src/keeper/frozen-time.js';
 import type { RunStarted } from '../../src/keeper/run-files.js';
 import { experimentWorkflowId } from '../../src/model/batch-state.js';
+import { STATUS_SEARCH_ATTRIBUTE } from '../../src/protocol/search-attributes.js';
 import { packBatchState } from '../../src/model/packed-state.js';
 import type { SteerAnswer } from '../../src/model/steering.js';
 import type { BatchState } from '../../src/model/types.js';
@@ -43,6 +44,12 @@ async function groupWorker(taskQueue: string, runsRoot: string, mode: string): P
   return startWorkerProcess(server.env.address, taskQueue, 3, ['--runs-dir', runsRoot], { prefix });
 }
 
+/** The experiment's StagedStatus, as the Web UI shows and filters it. */
+async function shownStatusOf(batchId: string, name: string): Promise<string | undefined> {
+  const handle = server.env.client.workflow.getHandle(experimentWorkflowId(batchId, name));
+  return (await handle.describe()).typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE);
+}
+
 /** Which worker holds the experiment's run: the identity of its pending activity's last worker. */
 async function holderOf(batchId: string, name: string): Promise<string | undefined> {
   const handle = server.env.client.workflow.getHandle(experimentWorkflowId(batchId, name));
@@ -63,7 +70,7 @@ test.each(['cgroup or process-scan, as the machine allows', 'process-scan'])(
     for (const name of ['exp1_timed', 'exp2_adopted']) await writeScript(dir, name, journal, { body });
     await writeScript(dir, 'exp3_queued', journal, { body: 'true' });
     // Room for a loaded machine's CLI calls while the runs are not frozen; they are frozen for longer than all of it.
-    const timeoutMs = 12_000;
+    const timeoutMs = 25_000;
     const { taskQueue, state } = await batchIn(dir, {
       maxConcurrent: 2,
       maxRetries: 0,
@@ -109,6 +116,7 @@ test.each(['cgroup or process-scan, as the machine allows', 'process-scan'])(
       experiments: { name: string; pausedSince?: string }[];
     };
     expect(json.experiments.filter((e) => e.pausedSince).map((e) => e.name)).toEqual(running);
+    await until(async () => (await shownStatusOf(batchId, 'exp1_timed')) === 'paused', 10_000, 'StagedStatus paused');
 
     // Refused while the runs are frozen: their --timeout clock does not count the CLI's time.
     const refused = [
@@ -161,6 +169,11 @@ test.each(['cgroup or process-scan, as the machine allows', 'process-scan'])(
     for (const [index, name] of running.entries()) {
       await until(async () => (await countOf(counter(name))) > atAnswer[index], 30_000, `${name} to count again`);
     }
+    expect(await shownStatusOf(batchId, 'exp1_timed')).toBe('running');
+    // Read before the runs end: a run's directory goes once its workflow has closed.
+    const thawed = await Promise.all(runDirs.map((files) => files.readJson<FrozenRecord>(files.frozen)));
+    const frozenMs = Math.min(...thawed.map((record) => record!.endedSpansMs));
+    expect(frozenMs).toBeGreaterThan(timeoutMs);
     await writeFile(gate, '');
     const summary = await batchSummary(handle);
 
@@ -174,9 +187,6 @@ test.each(['cgroup or process-scan, as the machine allows', 'process-scan'])(
     expect(starts.sort()).toEqual(['exp1_timed', 'exp2_adopted', 'exp3_queued']);
     const ended = await staged(['pause', batchId, 'exp1_timed']);
     expect([ended.exitCode, ended.stderr]).toEqual([2, expect.stringMatching(/has ended/)]);
-    const frozenMs = Math.min(
-      ...(await Promise.all(runDirs.map((f) => f.readJson<FrozenRecord>(f.frozen)))).map((r) => r!.endedSpansMs),
-    );
     console.log(
       `[${kept[0]?.killMode}] pause answered in ${answeredMs} ms; 0 lines after it in 1.5 s; ` +
         `frozen ${frozenMs} ms (timeout ${timeoutMs} ms), adopted by a new worker meanwhile`,
