@@ -16,6 +16,8 @@ const POLL_MS = 50;
 export async function freezeRun(files: RunFiles, freeze: boolean): Promise<RunPauseAnswer> {
   const ended = { pausedSince: null, ended: true };
   if (!(await files.exists()) || (await files.readJson<RunExit>(files.exit))) return ended;
+  // A keeper started by a staged before `pause <exp>` writes no frozen.json and would never freeze the run.
+  if (freeze && !(await files.readJson<FrozenRecord>(files.frozen))) return { pausedSince: null, ended: false };
   const askedAt = Date.now();
   if (freeze) await writeFile(files.freezeRequest, String(askedAt));
   else await rm(files.freezeRequest, { force: true });

@@ -129,6 +129,8 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
       await note(files, `thawed the run after ${frozenMs / 1000}s frozen`);
     }
   };
+  // Written at once: it tells a worker that this keeper can freeze its run (a keeper before it cannot).
+  await recordFrozen();
   // A frozen run would not see its SIGTERM: it is thawed first.
   const thawBeforeStop = async () => {
     await freezeWork;

@@ -27,6 +27,9 @@ export function runPauseLines(paused: boolean, answer: SteerAnswer): string[] {
     if (paused && pausedSince !== undefined)
       return `${tag} ${name}: frozen since ${new Date(pausedSince).toISOString()}; its --timeout clock is stopped`;
     if (!paused && pausedSince === undefined) return `${tag} ${name}: running again`;
-    return `${tag} ${name}: asked; the worker on its machine carries it out once it answers`;
+    return (
+      `${tag} ${name}: not yet: no worker on its machine has answered (it is carried out once one does), or its ` +
+      'run was started by a staged that cannot freeze it'
+    );
   });
 }

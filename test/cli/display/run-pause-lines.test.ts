@@ -55,7 +55,8 @@ test('pause and resume say what became of each run', () => {
     '[PAUSE] exp1_run: frozen since 1970-01-01T00:00:00.000Z; its --timeout clock is stopped',
   ]);
   expect(runPauseLines(true, answer([{ ...one, status: 'running' }]))).toEqual([
-    '[PAUSE] exp1_run: asked; the worker on its machine carries it out once it answers',
+    '[PAUSE] exp1_run: not yet: no worker on its machine has answered (it is carried out once one does), or its ' +
+      'run was started by a staged that cannot freeze it',
   ]);
   expect(runPauseLines(false, answer([{ ...one, status: 'running' }]))).toEqual(['[RESUME] exp1_run: running again']);
   expect(runPauseLines(false, answer([{ ...one, status: 'completed' }]))).toEqual([
