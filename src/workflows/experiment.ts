@@ -251,7 +251,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       loop = decision.loop;
       if (loop.watchdog) showUnheld(decision.unheldSince);
       const { step } = decision;
-      if (step.kind !== 'adopt') record = withoutPause(record);
+      // Only a paused record is shown anew (its StagedStatus): others issue the commands they did before.
+      if (step.kind !== 'adopt' && record.pausedSince !== undefined) show(withoutPause(record));
       if (step.kind === 'complete' || step.kind === 'give-up') {
         lastRunEndedAt = step.endedAt;
         record = step.record;
