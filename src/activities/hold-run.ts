@@ -127,7 +127,7 @@ async function holdUntilEnd(
       details.startedAt = started.startedAt;
       if (!announced && Date.now() - started.startedAt >= ANNOUNCE_AFTER_MS) {
         announced = true;
-        await announceStart(context, location.run, started.startedAt);
+        await announceStart(context, location, started.startedAt);
       }
     }
     const keeperPid = started?.keeperPid ?? options.launchedPid;
@@ -165,9 +165,9 @@ async function holdUntilEnd(
   }
 }
 
-async function announceStart(context: Context, run: number, startedAt: number): Promise<void> {
+async function announceStart(context: Context, location: RunLocation, startedAt: number): Promise<void> {
   const workflow = context.client.workflow.getHandle(context.info.workflowExecution!.workflowId);
-  await workflow.signal(runStartedSignal, { run, startedAt }).catch((err) => {
+  await workflow.signal(runStartedSignal, { run: location.run, startedAt, location }).catch((err) => {
     context.log.warn('could not announce the start of a run', { error: (err as Error).message });
   });
 }
@@ -175,6 +175,7 @@ async function announceStart(context: Context, run: number, startedAt: number): 
 /** The keeper died (killed, out of memory) without recording an end: what it left is stopped here. */
 async function runWithoutKeeper(files: RunFiles, location: RunLocation, options: HoldOptions): Promise<never> {
   const tree = await runTreeFor(location.runKey);
+  if (await files.freezeRequested()) await tree.thaw(); // a frozen run would not see its SIGTERM
   await tree.stop(options.killGraceMs);
   await tree.release();
   throw new RunLostError(`the keeper of run ${location.run} (${files.dir}) is gone; the run will start again`, {
@@ -225,6 +226,7 @@ async function stopRun(
     await delay(100);
   }
   const tree = await runTreeFor(path.basename(files.dir));
+  if (await files.freezeRequested()) await tree.thaw();
   await tree.stop(graceMs);
   await tree.release();
 }

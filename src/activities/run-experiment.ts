@@ -41,6 +41,7 @@ import { NoBudgetError, type BudgetClient } from '../quota/budget-client.js';
 import type { WorkerMetrics } from '../machine/metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
 import { NoRoomError, type CapacityLedger } from '../machine/capacity.js';
+import { freezeRun } from './freeze-run.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -77,6 +78,11 @@ export function createActivities(options: ActivityOptions) {
     requestQuotaSlot: (ask: SlotAsk | DeclaredSlotAsk) => requestQuotaSlot(ask, options.budgets),
     closedWorkflows,
     notify: (delivery: Delivery) => notify(delivery, options.allowedRoots),
+
+    /** Freezes (`freeze: true`) or thaws a run of this machine; scheduled on the machine's own queue. */
+    async freezeRun({ runKey, freeze }: { runKey: string; freeze: boolean }) {
+      return freezeRun(await runFilesOf(options.layout, runKey), freeze);
+    },
 
     /**
      * One run of an experiment's process, started here through a keeper that outlives this worker,

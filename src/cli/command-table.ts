@@ -142,14 +142,30 @@ export const COMMANDS = {
       '  staged change <batchId> --max-concurrent 6',
   },
   pause: {
-    description: 'Pause a batch: nothing new starts; running experiments run on to their end. Undo with resume.',
-    arguments: [{ name: '<batchId>' }],
+    description:
+      'Pause a batch: nothing new starts; running experiments run on to their end. With experiments: freeze ' +
+      'their running runs where they are (cgroup.freeze, else SIGSTOP to the whole process tree) and stop their ' +
+      '--timeout clock; the runs stay held by their workers, never lost. Undo with resume.',
+    arguments: [
+      { name: '<batchId>' },
+      { name: '[experiments...]', help: 'running experiments to freeze, by name or by an id that names one (exp125)' },
+    ],
     options: ['json'],
+    helpAfter:
+      '\nExamples:\n' +
+      '  staged pause <batchId>                 (the batch starts nothing new)\n' +
+      '  staged pause <batchId> exp125          (exp125 is frozen; status shows it paused, and since when)',
   },
   resume: {
-    description: 'Resume a paused batch: queued experiments start again as places free up.',
-    arguments: [{ name: '<batchId>' }],
+    description:
+      'Resume a paused batch: queued experiments start again as places free up. With experiments: thaw their ' +
+      'frozen runs, which go on where they stopped.',
+    arguments: [
+      { name: '<batchId>' },
+      { name: '[experiments...]', help: 'paused experiments to thaw, by name or by an id that names one' },
+    ],
     options: ['json'],
+    helpAfter: '\nExamples:\n  staged resume <batchId>\n  staged resume <batchId> exp125',
   },
   logs: {
     description: "Print an experiment's output (its latest attempt unless --attempt), or follow it while it runs.",

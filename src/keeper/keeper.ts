@@ -4,7 +4,8 @@
  * it ended. It outlives the worker, so a worker restarted on this machine adopts the run instead of
  * starting it again; it stops the run itself on timeout, on request (SIGTERM), or when no worker
  * has renewed its lease within the adoption window, counted in time the machine was awake
- * (see docs/reliability.md).
+ * (see docs/reliability.md). It freezes the run's tree while its directory holds a `freeze` request,
+ * and its timeout counts only the time the run was not frozen.
  *
  * Usage: node keeper.js <run directory>   (the experiment's environment is the keeper's own)
  *        node keeper.js --standby         (started ahead by a worker: reads `{"dir", "env"}` on stdin,
@@ -23,6 +24,7 @@ import { processIdentityOf } from './process-identity.js';
 import { LeaseClock, type LeaseAge } from './lease-clock.js';
 import { RUN_MARKER, runTreeFor } from './run-tree.js';
 import { forcedKillModeSetting } from '../settings.js';
+import { FrozenTime, isTimedOut } from './frozen-time.js';
 import { SIGTERM_EXPLAINED_WITHIN_MS, meaningOfSigterm } from './sigterm.js';
 
 const TAIL_LINES = 20;
@@ -102,9 +104,50 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
   };
   await files.writeJson(files.state, started);
 
+  const frozenTime = new FrozenTime();
+  // One freeze or thaw at a time; a stop waits for the one under way.
+  let freezeWork: Promise<void> = Promise.resolve();
+  let freezeBusy = false;
+  let freezeConfirmed = true;
+  const recordFrozen = () => files.writeJson(files.frozen, frozenTime.record()).catch(() => undefined);
+  const followFreezeRequest = async (wanted: boolean) => {
+    if (stopping) return;
+    if (wanted && (!frozenTime.frozen || !freezeConfirmed)) {
+      const since = Date.now();
+      freezeConfirmed = await tree.freeze().catch(() => false);
+      if (frozenTime.frozen) return;
+      frozenTime.freeze(since);
+      await recordFrozen();
+      const how = tree.mode === 'cgroup' ? 'cgroup.freeze' : 'SIGSTOP to each process';
+      await note(files, `froze the run (${how})${freezeConfirmed ? '' : '; some processes not yet stopped'}`);
+    } else if (!wanted && frozenTime.frozen) {
+      await tree.thaw();
+      const frozenMs = Date.now() - (frozenTime.record().since ?? Date.now());
+      frozenTime.thaw(Date.now());
+      freezeConfirmed = true;
+      await recordFrozen();
+      await note(files, `thawed the run after ${frozenMs / 1000}s frozen`);
+    }
+  };
+  // Written at once: it tells a worker that this keeper can freeze its run (a keeper before it cannot).
+  await recordFrozen();
+  // A frozen run would not see its SIGTERM: it is thawed first.
+  const thawBeforeStop = async () => {
+    await freezeWork;
+    if (!frozenTime.frozen) return;
+    await tree.thaw();
+    frozenTime.thaw(Date.now());
+    await recordFrozen();
+  };
+
   let stopping: { end: RunEnd; at: number; done: Promise<void>; repeated: boolean } | undefined;
   const stop = (end: RunEnd) => {
-    stopping ??= { end, at: Date.now(), done: tree.stop(spec.killGraceMs), repeated: false };
+    stopping ??= {
+      end,
+      at: Date.now(),
+      done: thawBeforeStop().then(() => tree.stop(spec.killGraceMs)),
+      repeated: false,
+    };
   };
   onStopAsked = stop;
   if (stopAsked) stop(stopAsked);
@@ -115,7 +158,15 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
     const now = Date.now();
     // Never wait on a missed event.
     if (child.exitCode !== null || child.signalCode !== null) noticeExit([child.exitCode, child.signalCode]);
-    if (spec.timeoutMs !== null && now - startedAt > spec.timeoutMs) stop('timeout');
+    if (isTimedOut(frozenTime, startedAt, now, spec.timeoutMs)) stop('timeout');
+    if (!stopping && !freezeBusy) {
+      freezeBusy = true;
+      freezeWork = files
+        .freezeRequested()
+        .then(followFreezeRequest)
+        .catch(() => undefined)
+        .finally(() => (freezeBusy = false));
+    }
     // A stop that came before the script had joined its cgroup found nothing to kill: stop it again, at once.
     if (stopping && !stopping.repeated && now - stopping.at > spec.killGraceMs + STOP_AGAIN_AFTER_MS) {
       stopping.repeated = true;

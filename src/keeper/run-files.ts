@@ -1,6 +1,7 @@
 /**
  * A run's directory on its machine: how the worker and the run's keeper talk. The keeper writes
- * `state.json`, `progress.json` and, last, `exit.json`; the worker writes `spec.json` and renews `lease`.
+ * `state.json`, `progress.json`, `frozen.json` and, last, `exit.json`; the worker writes `spec.json`, renews `lease`
+ * and writes or removes `freeze` (`pause <batchId> <exp>`).
  * Files, not a socket: they outlive both processes, so a restarted worker finds its runs again.
  */
 import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
@@ -107,6 +108,10 @@ export class RunFiles {
   /** Written by a worker that lets go of the run and leaves it for adoption (a SIGTERM then is not a stop). */
   readonly leftMark: string;
   readonly keeperLog: string;
+  /** Present while the run is to be frozen (written by any worker of the machine, as adoption can be). */
+  readonly freezeRequest: string;
+  /** The keeper's record of the freeze: a FrozenRecord (keeper/frozen-time.ts). */
+  readonly frozen: string;
 
   constructor(readonly dir: string) {
     this.spec = path.join(dir, 'spec.json');
@@ -117,6 +122,8 @@ export class RunFiles {
     this.stopReason = path.join(dir, 'stop');
     this.leftMark = path.join(dir, 'left');
     this.keeperLog = path.join(dir, 'keeper.log');
+    this.freezeRequest = path.join(dir, 'freeze');
+    this.frozen = path.join(dir, 'frozen.json');
   }
 
   static of(runsRoot: string, runKey: string): RunFiles {
@@ -163,6 +170,13 @@ export class RunFiles {
       await writeFile(this.lease, '');
       await utimes(this.lease, seconds, seconds);
     });
+  }
+
+  freezeRequested(): Promise<boolean> {
+    return stat(this.freezeRequest).then(
+      () => true,
+      () => false,
+    );
   }
 
   async leaseRenewedAt(): Promise<number | undefined> {

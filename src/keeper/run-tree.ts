@@ -12,6 +12,8 @@ import type { KillMode } from './run-files.js';
 export const RUN_MARKER = 'STAGED_RUN_ID';
 const POLL_MS = 50;
 const KILL_WAIT_MS = 5_000;
+/** A freeze takes effect within this; past it, the keeper says so and tries again on its next check. */
+const FREEZE_WAIT_MS = 2_000;
 
 interface RunTree {
   readonly mode: KillMode;
@@ -20,6 +22,10 @@ interface RunTree {
   members(): Promise<number[]>;
   /** SIGTERM to every member, SIGKILL after `graceMs` to what is left; resolves when none is left. */
   stop(graceMs: number): Promise<void>;
+  /** Stops every member where it is (`pause <batchId> <exp>`); true once all are frozen. */
+  freeze(): Promise<boolean>;
+  /** Lets frozen members run on; a stop of a frozen run thaws it first, so that its SIGTERM is seen. */
+  thaw(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -58,6 +64,13 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/** A process's state letter in /proc (R, S, T stopped, Z zombie…); undefined once it is gone. */
+async function processState(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => '');
+  const end = stat.lastIndexOf(')');
+  return end < 0 ? undefined : stat.slice(end + 2, end + 3);
+}
+
 async function untilEmpty(tree: RunTree, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -89,6 +102,21 @@ class CgroupTree implements RunTree {
     if (await untilEmpty(this, graceMs)) return;
     await writeFile(path.join(this.dir, 'cgroup.kill'), '1').catch(() => undefined);
     await untilEmpty(this, KILL_WAIT_MS);
+  }
+
+  async freeze(): Promise<boolean> {
+    await writeFile(path.join(this.dir, 'cgroup.freeze'), '1');
+    const deadline = Date.now() + FREEZE_WAIT_MS;
+    for (;;) {
+      const events = await readFile(path.join(this.dir, 'cgroup.events'), 'utf8').catch(() => '');
+      if (/^frozen 1$/m.test(events)) return true;
+      if (Date.now() >= deadline) return false;
+      await delay(POLL_MS);
+    }
+  }
+
+  async thaw(): Promise<void> {
+    await writeFile(path.join(this.dir, 'cgroup.freeze'), '0').catch(() => undefined);
   }
 
   async release(): Promise<void> {
@@ -123,6 +151,23 @@ class MarkedTree implements RunTree {
     do {
       for (const pid of await this.members()) signal(pid, 'SIGKILL'); // again: a dying parent may fork once more
     } while (!(await untilEmpty(this, 200)) && Date.now() < deadline);
+  }
+
+  async freeze(): Promise<boolean> {
+    // Again until a scan finds every member stopped: one may have forked between the scan and its SIGSTOP.
+    const deadline = Date.now() + FREEZE_WAIT_MS;
+    for (;;) {
+      const running: number[] = [];
+      for (const pid of await this.members()) if ((await processState(pid)) !== 'T') running.push(pid);
+      if (!running.length) return true;
+      if (Date.now() >= deadline) return false;
+      for (const pid of running) signal(pid, 'SIGSTOP');
+      await delay(POLL_MS / 5);
+    }
+  }
+
+  async thaw(): Promise<void> {
+    for (const pid of await this.members()) signal(pid, 'SIGCONT');
   }
 
   async release(): Promise<void> {}

@@ -72,6 +72,8 @@ export interface PackedBatchState {
   /** The `After:` and `After-any:` names of experiments that have them, by index; absent when none has. */
   after?: Record<number, string[]>;
   afterAny?: Record<number, string[]>;
+  /** Since when the runs of paused experiments are frozen, by index; absent when none is. */
+  runsPausedSince?: Record<number, number>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -89,6 +91,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const requires: Record<number, Record<string, number>> = {};
   const after: Record<number, string[]> = {};
   const afterAny: Record<number, string[]> = {};
+  const runsPausedSince: Record<number, number> = {};
   state.experiments.forEach((experiment, index) => {
     if (experiment.requires) requires[index] = experiment.requires;
     if (experiment.after?.length) after[index] = experiment.after;
@@ -102,6 +105,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     if (record.reason !== undefined) reasons[index] = record.reason;
     if (record.retryAt !== undefined) retryAt[index] = record.retryAt;
     if (record.error !== undefined) errors[index] = record.error;
+    if (record.pausedSince !== undefined) runsPausedSince[index] = record.pausedSince;
   });
   return {
     batchId: state.batchId,
@@ -132,6 +136,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     ...(Object.keys(requires).length ? { requires } : {}),
     ...(Object.keys(after).length ? { after } : {}),
     ...(Object.keys(afterAny).length ? { afterAny } : {}),
+    ...(Object.keys(runsPausedSince).length ? { runsPausedSince } : {}),
   };
 }
 
@@ -185,6 +190,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (reason !== undefined) record.reason = reason;
       const calls = packed.calls?.[index];
       if (calls !== undefined) record.calls = calls;
+      const pausedSince = packed.runsPausedSince?.[index];
+      if (pausedSince !== undefined) record.pausedSince = pausedSince;
       return record;
     }),
   };

@@ -36,7 +36,14 @@ export interface SteerAnswer {
   maxRetries: number;
   pausedSince: number | null;
   /** Place in the queue counts from 1 (the next to start); null once started or ended. */
-  experiments: { name: string; priority: Priority; status: string; place: number | null }[];
+  experiments: {
+    name: string;
+    priority: Priority;
+    status: string;
+    place: number | null;
+    /** Since when its run is frozen (`pause <batchId> <exp>`); absent while it runs on. */
+    pausedSince?: number;
+  }[];
 }
 
 /** Why a batch takes no change at all now; undefined when it does. */
@@ -160,7 +167,14 @@ export function steerAnswer(state: BatchState, names: readonly string[]): SteerA
     const queued = isQueued(state, index) && !isFinal(status);
     if (queued) place++;
     if (!wanted.has(experiment.name)) return;
-    experiments.push({ name: experiment.name, priority: experiment.priority, status, place: queued ? place : null });
+    const { pausedSince } = state.records[index];
+    experiments.push({
+      name: experiment.name,
+      priority: experiment.priority,
+      status,
+      place: queued ? place : null,
+      ...(pausedSince !== undefined ? { pausedSince } : {}),
+    });
   });
   return {
     maxConcurrent: state.settings.maxConcurrent,

@@ -115,6 +115,8 @@ export interface ExperimentRecord {
   error?: string;
   /** Calls granted to its ended runs, by quota (a run's own worker counts them); absent when it uses no quota. */
   calls?: Record<string, number>;
+  /** Since when its run is frozen (`pause <batchId> <exp>`); absent while it runs on. */
+  pausedSince?: number;
 }
 
 /** The whole state of a batch: the workflow's input, its query result and the CLI's view. */

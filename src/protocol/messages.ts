@@ -4,7 +4,8 @@
  */
 import type { PackedBatchState } from '../model/packed-state.js';
 import type { AddRequest, BatchChange, ExperimentsChange, SteerAnswer } from '../model/steering.js';
-import type { ExperimentReport } from '../model/types.js';
+import type { ExperimentReport, RunLocation } from '../model/types.js';
+import type { ExperimentsPause } from '../model/run-pause.js';
 import { query, signal, update } from './define.js';
 
 export const BATCH_WORKFLOW = 'batchWorkflow';
@@ -31,6 +32,12 @@ export const changeExperimentsUpdate = update<SteerAnswer, [ExperimentsChange]>(
 /** Changes `maxConcurrent` or `maxRetries`, pauses or resumes the batch (`change`, `pause`, `resume`). */
 export const changeBatchUpdate = update<SteerAnswer, [BatchChange]>('changeBatch');
 
+/** Freezes or thaws running experiments (`pause`/`resume <batchId> <exp>…`); answered once each run is. */
+export const pauseExperimentsUpdate = update<SteerAnswer, [ExperimentsPause]>('pauseExperiments');
+
+/** Sent by a batch to a running experiment: freeze its run (`paused: true`) or thaw it. */
+export const pauseRunSignal = signal<[{ paused: boolean }]>('pauseRun');
+
 /** Sent by a batch to its running experiments when its `maxRetries` changes: it applies to their next failure. */
 export const maxRetriesChangedSignal = signal<[number]>('maxRetriesChanged');
 
@@ -40,8 +47,11 @@ export const maxRetriesChangedSignal = signal<[number]>('maxRetriesChanged');
  */
 export const reportEndBySignal = signal('reportEndBySignal');
 
-/** Sent by the activity to its experiment workflow once a run's process has started (not when adopted). */
-export const runStartedSignal = signal<[{ run: number; startedAt: number }]>('runStarted');
+/**
+ * Sent by the activity to its experiment workflow once a run's process has started (not when adopted), with where
+ * the run lives (absent from workers before `pause <batchId> <exp>`).
+ */
+export const runStartedSignal = signal<[{ run: number; startedAt: number; location?: RunLocation }]>('runStarted');
 
 /** Sent by a quota's budget to an experiment workflow that asked for one of the quota's slots. */
 export const quotaSlotGrantedSignal = signal<[{ quota: string }]>('quotaSlotGranted');

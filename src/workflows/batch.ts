@@ -52,8 +52,11 @@ import {
   changeExperimentsUpdate,
   experimentReportSignal,
   maxRetriesChangedSignal,
+  pauseExperimentsUpdate,
+  pauseRunSignal,
   reportEndBySignal,
 } from '../protocol/messages.js';
+import { checkExperimentsPause, pauseSettled, type ExperimentsPause } from '../model/run-pause.js';
 import { hasDependencies, skipUnreachable } from '../model/dependencies.js';
 import {
   addExperiments,
@@ -162,6 +165,27 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       return steerAnswer(state, []);
     },
     { validator: (change: BatchChange) => refuse(refusedBatch(state, closing) ?? checkBatchChange(state, change)) },
+  );
+
+  setHandler(
+    pauseExperimentsUpdate,
+    async ({ names, paused }) => {
+      await Promise.all(
+        names.map((name) =>
+          getExternalWorkflowHandle(experimentWorkflowId(state.batchId, name))
+            .signal(pauseRunSignal, { paused })
+            .catch(() => undefined),
+        ),
+      );
+      // Answered once each run is frozen or thawed (or ended); a machine whose worker is away does it later.
+      const indexes = names.map((name) => state.experiments.findIndex((experiment) => experiment.name === name));
+      await condition(() => indexes.every((index) => pauseSettled(state.records[index], paused)), PAUSE_ANSWER_MS);
+      return steerAnswer(state, names);
+    },
+    {
+      validator: (change: ExperimentsPause) =>
+        refuse(refusedBatch(state, closing) ?? checkExperimentsPause(state, change)),
+    },
   );
 
   const waitingSince = new Map<number, number>();
@@ -297,6 +321,9 @@ async function writeSummaryFiles(state: BatchState, packed: PackedBatchState): P
     log.warn('could not write the summary files', { error: err instanceof Error ? err.message : String(err) });
   }
 }
+
+/** How long `pause`/`resume <batchId> <exp>` waits for the runs to be frozen or thawed before it answers. */
+const PAUSE_ANSWER_MS = 20_000;
 
 /** How long an experiment waits for its quota before the batch defers that quota's next experiments. */
 const PASS_OVER_AFTER_MS = 2_000;

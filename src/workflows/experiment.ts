@@ -35,6 +35,7 @@ import {
   experimentReportSignal,
   quotaSlotGrantedSignal,
   maxRetriesChangedSignal,
+  pauseRunSignal,
   reportEndBySignal,
   runStartedSignal,
   RUN_ADOPT_WINDOW_MEMO,
@@ -44,6 +45,7 @@ import { budgetWorkflowId, slotReleaseSignal } from '../protocol/quota-budget.js
 import { QUOTA_SLOTS_PATCH, slotQuotasOf } from '../model/start-order.js';
 import { STATUS_SEARCH_ATTRIBUTE } from '../protocol/search-attributes.js';
 import { runQueueOf } from '../model/requirements.js';
+import { withoutPause } from '../model/run-pause.js';
 import {
   adoptingRecord,
   firstLoopState,
@@ -115,11 +117,13 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   });
 
   let record: ExperimentRecord = { status: 'queued', attempts: 0, exitCode: null };
-  let statusShown = record.status;
+  // The Web UI's StagedStatus: the status, or `paused` while the run is frozen (`pause <batchId> <exp>`).
+  const shownStatusOf = (of: ExperimentRecord) => (of.pausedSince !== undefined ? 'paused' : of.status);
+  let statusShown = shownStatusOf(record);
   const show = (next: ExperimentRecord) => {
-    if (settings.searchAttributes && next.status !== statusShown) {
-      upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: next.status }]);
-      statusShown = next.status;
+    if (settings.searchAttributes && shownStatusOf(next) !== statusShown) {
+      statusShown = shownStatusOf(next);
+      upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: statusShown }]);
     }
     record = next;
   };
@@ -135,7 +139,10 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       });
     }
   };
-  setHandler(runStartedSignal, async ({ run, startedAt }) => {
+  // Where the current run lives, as its activity announced it: a pause is carried out there.
+  let announcedAt: RunLocation | undefined;
+  setHandler(runStartedSignal, async ({ run, startedAt, location }) => {
+    if (location && run >= (announcedAt?.run ?? 0)) announcedAt = location;
     if (record.status !== 'queued' || run < record.attempts) return;
     // Also while being cancelled: the batch must learn the run started,
     // and a cancelled handler would cancel the workflow.
@@ -149,6 +156,47 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       }),
     );
   });
+
+  // Only experiments that are paused run these commands: the histories of all others are as before.
+  let pauseWanted: boolean | undefined;
+  let pausing = false;
+  setHandler(pauseRunSignal, async ({ paused }) => {
+    pauseWanted = paused;
+    if (pausing) return; // the change under way looks at pauseWanted again when it is done
+    pausing = true;
+    try {
+      await CancellationScope.nonCancellable(async () => {
+        for (;;) {
+          const want = pauseWanted!;
+          const location = runLocationNow();
+          if (!location || record.status !== 'running' || (record.pausedSince !== undefined) === want) return;
+          const answer = await pauseActivity(location)
+            .freezeRun({ runKey: location.runKey, freeze: want })
+            .catch((err: unknown) => {
+              log.warn('could not freeze or thaw the run', { error: err instanceof Error ? err.message : String(err) });
+              return undefined;
+            });
+          // The run ended or moved on meanwhile: its end is reported by the main loop.
+          if (!answer || answer.ended || record.status !== 'running' || record.attempts !== location.run) return;
+          const { pausedSince } = answer;
+          await report(pausedSince === null ? withoutPause(record) : { ...record, pausedSince });
+        }
+      });
+    } finally {
+      pausing = false;
+    }
+  });
+  /** The run going on now and where it lives: being adopted, or announced by the activity that started it. */
+  const runLocationNow = (): RunLocation | undefined =>
+    [loop.location, announcedAt].find((location) => location?.run === record.attempts);
+  const pauseActivity = (location: RunLocation) =>
+    proxyActivities<StagedActivities>({
+      taskQueue: location.hostQueue,
+      startToCloseTimeout: '1 minute',
+      scheduleToStartTimeout: surelyStoppedAfterMs(location.adoptWindowMs, settings.killGraceMs),
+      priority: { priorityKey: TEMPORAL_PRIORITY_KEY.critical },
+      retry: { maximumAttempts: 3 },
+    });
 
   // Experiments started before quota slots existed run on without them (their histories have no slot request).
   const takesSlots = patched(QUOTA_SLOTS_PATCH);
@@ -192,7 +240,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         if (isCancellation(err)) throw err;
         end = readFailure(err);
       }
-      const decision = nextStep(loop, record, end, {
+      // A run is paused, not an experiment: only a run adopted where it lives stays frozen.
+      const decision = nextStep(loop, withoutPause(record), end, {
         attemptAt,
         now: Date.now(),
         settings,
@@ -202,6 +251,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       loop = decision.loop;
       if (loop.watchdog) showUnheld(decision.unheldSince);
       const { step } = decision;
+      // Only a paused record is shown anew (its StagedStatus): others issue the commands they did before.
+      if (step.kind !== 'adopt' && record.pausedSince !== undefined) show(withoutPause(record));
       if (step.kind === 'complete' || step.kind === 'give-up') {
         lastRunEndedAt = step.endedAt;
         record = step.record;
@@ -238,7 +289,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    record = { ...record, status: 'cancelled', reason: 'cancelled', retryAt: undefined };
+    record = { ...withoutPause(record), status: 'cancelled', reason: 'cancelled', retryAt: undefined };
   }
 
   return CancellationScope.nonCancellable(async () => {

@@ -22,6 +22,8 @@ export interface LiveExperimentView extends ExperimentView {
   calls?: Record<string, number>;
   /** Queued: the experiments it still waits for (`After:` lines); absent when none. */
   waitingFor?: string[];
+  /** Since when its run is frozen (`pause <batchId> <exp>`), as an ISO time; absent while it runs on. */
+  pausedSince?: string;
 }
 
 export interface LiveBatchView {
@@ -75,6 +77,7 @@ export function liveBatchView(
     const eta = runLeftMs(run, now);
     const silentMs = run?.heardAt === undefined ? 0 : now - run.heardAt;
     const stuck = stuckReason(run, now);
+    const { pausedSince } = state.records[index];
     return {
       ...view,
       progress: run?.progress ?? null,
@@ -83,6 +86,7 @@ export function liveBatchView(
       ...(silentMs > SILENT_AFTER_MS ? { workerSilentSeconds: seconds(silentMs) } : {}),
       ...(stuck ? { stuck } : {}),
       ...(run?.calls ? { calls: addCalls(view.calls, run.calls) } : {}),
+      ...(pausedSince !== undefined ? { pausedSince: new Date(pausedSince).toISOString() } : {}),
     };
   });
   const etaMs = status === 'running' ? batchEtaMs(state, runs, now, quotas) : undefined;

@@ -29,6 +29,7 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
         `[PRIORITY] ${experiment.name}: ${priorityBefore.toUpperCase()} -> ${experiment.priority.toUpperCase()}`,
       );
     }
+    lines.push(...runPauseChanges(experiment.name, before, after));
     if (before && before.status === after.status && before.attempts === after.attempts) return;
     const label = experiment.name;
     const priority = experiment.priority.toUpperCase();
@@ -95,6 +96,15 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
     }
   });
   return lines;
+}
+
+/** The same run of an experiment frozen or thawed (`pause`/`resume <batchId> <exp>`). */
+function runPauseChanges(name: string, before: ExperimentRecord | undefined, after: ExperimentRecord): string[] {
+  if (before?.status !== 'running' || after.status !== 'running' || before.attempts !== after.attempts) return [];
+  if (before.pausedSince === undefined && after.pausedSince !== undefined)
+    return [`[PAUSE] ${name}: its run is frozen, its --timeout clock stopped`];
+  if (before.pausedSince !== undefined && after.pausedSince === undefined) return [`[RESUME] ${name}: its run goes on`];
+  return [];
 }
 
 /** The batch's own changes: paused or resumed, its limits, its notifications that failed. */

@@ -61,6 +61,11 @@ export function statusLines(view: LiveBatchView): string[] {
     const since = formatDuration(Math.max(0, Date.now() - Date.parse(view.pausedSince)));
     lines.push(`  [PAUSED] for ${since}: nothing new starts until resume`);
   }
+  for (const { name, pausedSince } of view.experiments) {
+    if (pausedSince === undefined) continue;
+    const since = formatDuration(Math.max(0, Date.now() - Date.parse(pausedSince)));
+    lines.push(`  [PAUSED] ${name} for ${since}: its run is frozen until resume`);
+  }
   if (counts.held && counts.held === counts.queued + counts.held && !running(view).length)
     lines.push(`  [HELD] only held experiments are left: the batch waits until they are released`);
   const waiting = view.experiments.filter((experiment) => experiment.waitingFor);
@@ -125,6 +130,7 @@ function runningDetails(experiment: LiveExperimentView): string {
   const parts = [
     formatDuration((experiment.attemptElapsedSeconds ?? 0) * 1000),
     `attempt ${Math.max(1, experiment.attempts)}`,
+    ...(experiment.pausedSince !== undefined ? ['paused'] : []),
   ];
   const { progress } = experiment;
   if (progress) {

@@ -18,3 +18,18 @@ function ordinal(place: number): string {
   const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][place % 10] ?? 'th');
   return `${place}${suffix}`;
 }
+
+/** `pause`/`resume <batchId> <exp>…`: each experiment's run, frozen since when, thawed, or what became of it. */
+export function runPauseLines(paused: boolean, answer: SteerAnswer): string[] {
+  return answer.experiments.map(({ name, status, pausedSince }) => {
+    const tag = paused ? '[PAUSE]' : '[RESUME]';
+    if (status !== 'running') return `${tag} ${name}: ${status}, its run no longer goes on`;
+    if (paused && pausedSince !== undefined)
+      return `${tag} ${name}: frozen since ${new Date(pausedSince).toISOString()}; its --timeout clock is stopped`;
+    if (!paused && pausedSince === undefined) return `${tag} ${name}: running again`;
+    return (
+      `${tag} ${name}: not yet: no worker on its machine has answered (it is carried out once one does), or its ` +
+      'run was started by a staged that cannot freeze it'
+    );
+  });
+}
