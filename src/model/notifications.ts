@@ -3,8 +3,6 @@
  * The pure part: events, their idempotency keys, and what a command's environment and a webhook's body hold.
  * Workflow-safe: no Node APIs.
  */
-import type { ExperimentStatus } from './types.js';
-
 export const NOTIFY_EVENTS = ['failed', 'completed', 'batch-end', 'quota-paused'] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
@@ -32,7 +30,7 @@ export interface NotifyDetail {
   /** The run (attempt) the experiment ended with; its log is attempt-<run>.log. */
   run?: number;
   /** `batch-end`: how many experiments ended in each status (only those with any). */
-  counts?: Partial<Record<ExperimentStatus, number>>;
+  counts?: Record<string, number>;
   /** `quota-paused`: the quota, and until when it is paused (epoch ms). */
   quota?: string;
   pausedUntil?: number;
