@@ -132,17 +132,20 @@ test(
       await worker(devServer.address, taskQueue, 8);
       const handle = await startBatchWorkflow(client, state);
       // Completions stream in: the batch's own record (its query, answered from the history the server
-      // acknowledged) says which ones the server holds. Kill it as soon as it holds 10.
+      // acknowledged) says which ones the server holds. Kill it as soon as it holds 10, with runs in flight.
       let acknowledged: BatchState | undefined;
       await until(
         async () => {
           const live = await queryBatchState(handle);
-          if (live.records.filter((r) => r.status === 'completed').length < 10) return false;
+          const completed = live.records.filter((r) => r.status === 'completed').length;
+          if (completed < 10) return false;
+          const started = (await readJournal(journal)).filter((e) => e.event === 'start').length;
+          if (started <= completed) return false; // between runs: on a busy machine, look again
           acknowledged = live;
           return true;
         },
         60_000,
-        '10 completions acknowledged',
+        '10 completions acknowledged, with runs in flight',
       );
       await devServer.kill();
       const inFlight = (await readJournal(journal)).filter((e) => e.event === 'start').length;
