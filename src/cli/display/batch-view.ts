@@ -74,10 +74,11 @@ export function liveBatchView(
     if (view.status !== 'running') return view;
     const run = runs.get(index);
     const elapsed = now - (run?.startedAt ?? state.records[index].startedAt ?? now);
-    const eta = runLeftMs(run, now);
+    const { pausedSince } = state.records[index];
+    // A frozen run makes no progress: its rate so far says nothing of when it ends.
+    const eta = pausedSince === undefined ? runLeftMs(run, now) : undefined;
     const silentMs = run?.heardAt === undefined ? 0 : now - run.heardAt;
     const stuck = stuckReason(run, now);
-    const { pausedSince } = state.records[index];
     return {
       ...view,
       progress: run?.progress ?? null,

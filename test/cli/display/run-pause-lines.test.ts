@@ -43,6 +43,17 @@ test('status shows each paused run and since when; status --json its pausedSince
   expect(lines.filter((line) => line.includes('[PAUSED]'))).toHaveLength(1);
 });
 
+test('a paused run shows no ETA: a frozen run makes no progress', () => {
+  const now = Date.now();
+  const heartbeat = { host: 'm', startedAt: now - 30_000, progress: { percent: 15 } };
+  const runs = new Map([
+    [0, heartbeat],
+    [1, heartbeat],
+  ]);
+  const view = liveBatchView(batchWith({ ...running, pausedSince: now - 10_000 }, running), 'running', runs, now);
+  expect(view.experiments.map((e) => e.etaSeconds)).toEqual([null, 170]);
+});
+
 test('pause and resume say what became of each run', () => {
   const answer = (experiments: SteerAnswer['experiments']): SteerAnswer => ({
     maxConcurrent: 2,
