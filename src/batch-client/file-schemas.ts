@@ -11,6 +11,8 @@ export const recordSchema = z.object({
   experimentsDir: z.string(),
   workDir: z.string(),
   experiments: z.array(z.string()),
+  /** Where its experiments' checkpoints live (`--rerun-failed`); absent: under its own results. */
+  checkpointBatch: z.string().optional(),
 });
 export type BatchRecord = z.infer<typeof recordSchema>;
 
@@ -28,6 +30,7 @@ export const summarySchema = z.object({
       startedAt: z.string().nullable(),
       closedAt: z.string().nullable(),
       calls: z.record(z.string(), z.number()).optional(),
+      requeues: z.number().optional(),
     }),
   ),
 });

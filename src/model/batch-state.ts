@@ -119,6 +119,7 @@ export function experimentViews(state: BatchState): ExperimentView[] {
       closedAt: isoOrNull(record.closedAt),
       ...(record.error !== undefined && record.status !== 'completed' ? { error: record.error } : {}),
       ...(record.calls ? { calls: record.calls } : {}),
+      ...(record.requeues ? { requeues: record.requeues } : {}),
     };
   });
 }

@@ -74,6 +74,8 @@ export interface PackedBatchState {
   afterAny?: Record<number, string[]>;
   /** Since when the runs of paused experiments are frozen, by index; absent when none is. */
   runsPausedSince?: Record<number, number>;
+  /** The requeues of experiments that had any, by index; absent when none had. */
+  requeues?: Record<number, number>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -92,6 +94,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const after: Record<number, string[]> = {};
   const afterAny: Record<number, string[]> = {};
   const runsPausedSince: Record<number, number> = {};
+  const requeues: Record<number, number> = {};
   state.experiments.forEach((experiment, index) => {
     if (experiment.requires) requires[index] = experiment.requires;
     if (experiment.after?.length) after[index] = experiment.after;
@@ -106,6 +109,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     if (record.retryAt !== undefined) retryAt[index] = record.retryAt;
     if (record.error !== undefined) errors[index] = record.error;
     if (record.pausedSince !== undefined) runsPausedSince[index] = record.pausedSince;
+    if (record.requeues) requeues[index] = record.requeues;
   });
   return {
     batchId: state.batchId,
@@ -137,6 +141,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     ...(Object.keys(after).length ? { after } : {}),
     ...(Object.keys(afterAny).length ? { afterAny } : {}),
     ...(Object.keys(runsPausedSince).length ? { runsPausedSince } : {}),
+    ...(Object.keys(requeues).length ? { requeues } : {}),
   };
 }
 
@@ -192,6 +197,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (calls !== undefined) record.calls = calls;
       const pausedSince = packed.runsPausedSince?.[index];
       if (pausedSince !== undefined) record.pausedSince = pausedSince;
+      const requeues = packed.requeues?.[index];
+      if (requeues) record.requeues = requeues;
       return record;
     }),
   };

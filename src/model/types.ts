@@ -85,6 +85,14 @@ export interface BatchSettings {
    * batches carry none: an experiment names its quotas (`ExperimentSpec.quotas`), and their budgets say the rest.
    */
   quotas?: Record<string, QuotaDeclaration>;
+  /** `--signal-before`: the warning signal goes to a run's main process this long before its `timeoutMs` stops it. */
+  signalBeforeMs?: number;
+  /** The warning signal (`--warn-signal`, default SIGUSR1); read only with `signalBeforeMs`. */
+  warnSignal?: string;
+  /** `--max-requeues`: runs exiting REQUEUE_EXIT_CODE started again without a retry; absent (older batches): none. */
+  maxRequeues?: number;
+  /** The batch under whose results its experiments' checkpoints live (`--rerun-failed`); absent: this batch. */
+  checkpointBatch?: string;
 }
 
 /**
@@ -117,6 +125,8 @@ export interface ExperimentRecord {
   calls?: Record<string, number>;
   /** Since when its run is frozen (`pause <batchId> <exp>`); absent while it runs on. */
   pausedSince?: number;
+  /** Runs that exited REQUEUE_EXIT_CODE and were started again without a retry; absent when none. */
+  requeues?: number;
 }
 
 /** The whole state of a batch: the workflow's input, its query result and the CLI's view. */
@@ -156,6 +166,12 @@ export interface ExperimentInput {
   experiment: ExperimentSpec;
   settings: BatchSettings;
 }
+
+/**
+ * A script's "checkpointed, start me again": the experiment runs again without using a retry (`--max-requeues`).
+ * 85: outside sysexits.h (64–78, whose 75 is a quota's refusal), below the shell's 126–127 and signals' 128+.
+ */
+export const REQUEUE_EXIT_CODE = 85;
 
 /** How long a worker's runs outlive it, waiting to be adopted, unless `--adopt-window` says otherwise. */
 export const DEFAULT_ADOPT_WINDOW_MS = 5 * 60_000;
@@ -263,6 +279,8 @@ export interface ExperimentView {
   error?: string;
   /** Calls its runs made, by quota, summed over its runs; absent when it uses no quota. */
   calls?: Record<string, number>;
+  /** Runs it asked to be started again (exit REQUEUE_EXIT_CODE, no retry used); absent when none. */
+  requeues?: number;
 }
 
 export interface ExperimentSummary extends ExperimentView {

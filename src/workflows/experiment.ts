@@ -67,6 +67,8 @@ const RUN_WATCHDOG_PATCH = 'run-watchdog';
  * watchdog's fresh run on the queue a start was handed back to.
  */
 const FRUITLESS_STARTS_PATCH = 'fruitless-starts-reset';
+/** Experiments started before it fail a run that exits REQUEUE_EXIT_CODE, as any other exit code. */
+const REQUEUE_PATCH = 'requeue';
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
@@ -209,6 +211,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 
   let loop = firstLoopState(patched(RUN_WATCHDOG_PATCH));
   const forgetsFruitlessStarts = patched(FRUITLESS_STARTS_PATCH);
+  const requeues = patched(REQUEUE_PATCH);
   let lastRunEndedAt: number | undefined;
   let unheldShown: number | undefined;
   const showUnheld = (since: number | undefined) => {
@@ -247,6 +250,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         settings,
         workflowId: workflowInfo().workflowId,
         forgetsFruitlessStarts,
+        requeues,
       });
       loop = decision.loop;
       if (loop.watchdog) showUnheld(decision.unheldSince);
@@ -269,6 +273,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           if (step.afterMs !== undefined) await sleep(step.afterMs);
           break;
         case 'rerun-lost':
+        case 'requeue':
           await report(step.report);
           break;
         case 'restart-unheld': {

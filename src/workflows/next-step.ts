@@ -6,6 +6,7 @@
  */
 import {
   DEFAULT_ADOPT_WINDOW_MS,
+  REQUEUE_EXIT_CODE,
   type BatchSettings,
   type EndReason,
   type ExperimentRecord,
@@ -38,7 +39,10 @@ export type AttemptEnd =
   /** Anything else: the activity failed without telling how. */
   | { kind: 'error'; message: string };
 
-type LoopSettings = Pick<BatchSettings, 'maxRetries' | 'retryDelayMs' | 'retryTimeouts' | 'killGraceMs'>;
+type LoopSettings = Pick<
+  BatchSettings,
+  'maxRetries' | 'retryDelayMs' | 'retryTimeouts' | 'killGraceMs' | 'maxRequeues'
+>;
 
 /** When and where the attempt ended. */
 interface AttemptContext {
@@ -49,6 +53,8 @@ interface AttemptContext {
   workflowId: string;
   /** False in experiments started before `patched('fruitless-starts-reset')`: see nextStep. */
   forgetsFruitlessStarts: boolean;
+  /** True in experiments started since `patched('requeue')`: an exit REQUEUE_EXIT_CODE runs again, no retry used. */
+  requeues?: boolean;
 }
 
 /** The loop's memory between attempts. */
@@ -97,6 +103,8 @@ export type Step =
   | { kind: 'rerun-lost'; report: ExperimentRecord }
   /** Nobody could hold the run for a whole window: keep away one more, then a fresh run (anywhere); no retry used. */
   | { kind: 'restart-unheld'; afterMs: number; run: number; error: string }
+  /** The script checkpointed and asked to start again (exit REQUEUE_EXIT_CODE): the next run starts; no retry used. */
+  | { kind: 'requeue'; report: ExperimentRecord }
   /** The API refused the run, not the script: report, wait for the quota, then queue it again; no retry used. */
   | { kind: 'quota-rerun'; report: ExperimentRecord; afterMs: number }
   /** The run failed: report, wait the retry delay, then queue it again. */
@@ -227,6 +235,14 @@ function decide(loop: LoopState, record: ExperimentRecord, end: AttemptEnd, at: 
       step: { kind: 'quota-rerun', report: { ...ended, status: 'waiting-quota', retryAt: at.now + afterMs }, afterMs },
     };
   }
+  if (failure.kind === 'failed' && at.requeues && asksRequeue(failure, record, at.settings)) {
+    const requeues = (record.requeues ?? 0) + 1;
+    return {
+      loop: { ...loop, nextRun: failure.run + 1 },
+      unheldSince,
+      step: { kind: 'requeue', report: { ...ended, status: 'queued', requeues, retryAt: undefined } },
+    };
+  }
   const retryable = failure.kind === 'failed' && (failure.reason !== 'timeout' || at.settings.retryTimeouts);
   const failedRuns = loop.failedRuns + 1;
   if (!retryable || failedRuns > at.settings.maxRetries) {
@@ -246,6 +262,19 @@ function decide(loop: LoopState, record: ExperimentRecord, end: AttemptEnd, at: 
     unheldSince,
     step: { kind: 'retry', report: { ...ended, status: 'retrying', retryAt: at.now + afterMs }, afterMs },
   };
+}
+
+/**
+ * A run that exited REQUEUE_EXIT_CODE by itself (not stopped by its --timeout) while requeues are left
+ * (`maxRequeues`; none in batches submitted before it): past them, the exit is a failed attempt.
+ */
+function asksRequeue(
+  failure: { reason: EndReason; exitCode: number | null },
+  record: ExperimentRecord,
+  settings: LoopSettings,
+): boolean {
+  if (failure.reason !== 'exit-code' || failure.exitCode !== REQUEUE_EXIT_CODE) return false;
+  return (record.requeues ?? 0) < (settings.maxRequeues ?? 0);
 }
 
 /** After an `adopt` step's timer: the record to report, when the run is not shown running as that run yet. */
