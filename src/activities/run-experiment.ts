@@ -42,6 +42,8 @@ import type { WorkerMetrics } from '../machine/metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
 import { NoRoomError, type CapacityLedger } from '../machine/capacity.js';
 import { freezeRun } from './freeze-run.js';
+import { checkpointEnvironment } from './checkpoint-dir.js';
+import { warningOf } from '../keeper/warn-signal.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -298,6 +300,7 @@ async function start(
   const resultsDir = experimentResultsDir(settings.workDir, batchId, experiment.name);
   await mkdir(path.dirname(logFile), { recursive: true });
   await mkdir(resultsDir, { recursive: true });
+  const checkpoint = await checkpointEnvironment(process.env, settings, batchId, experiment.name);
   await files.renewLease(Date.now());
   const socket = options.quotaAgent.runSocket(location.runKey);
   const quotas = Object.keys(quotaHosts);
@@ -314,6 +317,7 @@ async function start(
     leaseTimeoutMs: options.adoptWindowMs,
     quota,
     ...(experiment.requires ? { requires: experiment.requires } : {}),
+    ...warningOf(settings),
   };
   await options.quotaAgent.register(quota); // its link points here before the script can ask
   const keeperPid = await options.keepers
@@ -327,6 +331,7 @@ async function start(
         STAGED_MACHINE_ID: options.machineId,
         STAGED_RESULTS_DIR: resultsDir,
         PYTHONUNBUFFERED: '1',
+        ...checkpoint,
         ...quotaEnvironment(process.env, socket, quota.token, quotaHosts, experiment.metering),
       }),
     )

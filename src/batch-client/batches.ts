@@ -32,6 +32,7 @@ export async function startBatch(client: Client, state: BatchState): Promise<Bat
     experimentsDir: settings.experimentsDir,
     workDir: settings.workDir,
     experiments: state.experiments.map((experiment) => experiment.name),
+    ...(settings.checkpointBatch ? { checkpointBatch: settings.checkpointBatch } : {}),
   });
   try {
     return await client.workflow.start<BatchWorkflow>(BATCH_WORKFLOW, {

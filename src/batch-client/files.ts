@@ -49,6 +49,11 @@ export function readSummaryFile(workDir: string, batchId: string): Promise<Batch
   return readJson(batchSummaryFile(workDir, batchId), (schemas) => schemas.summarySchema);
 }
 
+/** What `submit` recorded when it started the batch (batch.json); undefined when there is none. */
+export function readBatchRecord(workDir: string, batchId: string): Promise<BatchRecord | undefined> {
+  return readJson(batchRecordFile(workDir, batchId), (schemas) => schemas.recordSchema);
+}
+
 /** The summaries of the finished batches of this work dir whose experiments came from `experimentsDir`. */
 export async function summariesOnDisk(workDir: string, experimentsDir: string): Promise<BatchSummary[]> {
   const summaries: BatchSummary[] = [];

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { taskQueueSetting } from '../settings.js';
 import type { BatchSettings } from '../model/types.js';
 import type { OptionsOf } from './command-table.js';
+import { checkpointSettings } from './checkpoint-settings.js';
 
 /** History length at which a batch continues as new: well under Temporal's 10,240-event warning. */
 export const DEFAULT_HISTORY_LIMIT = 4_000;
@@ -25,6 +26,7 @@ export function toBatchSettings(
     taskQueue: taskQueueSetting(),
     historyLimit: options.historyLimit ?? DEFAULT_HISTORY_LIMIT,
     searchAttributes,
+    ...checkpointSettings(options),
   };
 }
 

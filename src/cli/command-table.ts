@@ -49,6 +49,16 @@ const killGraceShorter = (options: Record<string, unknown>) =>
       'or a second copy may start while the first still runs'
     : undefined;
 
+/** `--signal-before` warns a run ahead of its `--timeout`: without one, or as long, it means nothing. */
+const signalBeforeTimeout = (options: Record<string, unknown>) => {
+  const before = options.signalBefore as number | undefined;
+  if (before === undefined) return undefined;
+  const timeout = options.timeout as number | undefined;
+  if (timeout === undefined) return '--signal-before needs --timeout: it warns a run that long before its timeout';
+  if (before >= timeout) return '--signal-before must be shorter than --timeout, or the warning comes at the start';
+  return undefined;
+};
+
 export const COMMANDS = {
   submit: {
     description:
@@ -75,9 +85,12 @@ export const COMMANDS = {
       'dryRun',
       'json',
       'historyLimit',
+      'signalBefore',
+      'warnSignal',
+      'maxRequeues',
     ],
     derived: [killGraceFromHeartbeat],
-    checks: [heartbeatLongEnough, killGraceShorter],
+    checks: [heartbeatLongEnough, killGraceShorter, signalBeforeTimeout],
     helpAfter:
       '\nWith --json, stdout holds only the final summary (or the dry-run queue, or {"batchId"} when detached).\n' +
       'Exit codes: 0 all completed, 1 some failed, 2 bad input (nothing started), 130 detached with Ctrl-C.\n' +

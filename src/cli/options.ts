@@ -9,6 +9,7 @@ import { parseInteger, type IntegerLimits } from '../parse/integer.js';
 import { parseRetentionMs } from '../server/retention.js';
 import { DEV_SERVER_METRICS_PORT } from '../server/ports.js';
 import { parseMetricsAddress } from '../parse/metrics-address.js';
+import { parseSignalName } from '../parse/signal.js';
 import { parseMachineResources, type MachineResources } from '../model/requirements.js';
 import {
   experimentsDirSetting,
@@ -163,6 +164,21 @@ export const OPTIONS = {
     'run this shell command when an experiment fails for good and when the batch ends; it finds what happened ' +
       'in STAGED_EVENT, STAGED_EXPERIMENT, STAGED_STATUS, STAGED_EXIT_CODE, STAGED_LOG, STAGED_NOTIFY_ID … ' +
       '(more events and webhooks: "notify" in staged.config.json)',
+  ),
+  // submit: checkpoints (docs/checkpoints.md)
+  signalBefore: duration(
+    '--signal-before <duration>',
+    "send the --warn-signal to each run's main process once, this long before its --timeout stops it",
+  ),
+  warnSignal: text<true>('--warn-signal <signal>', 'the signal --signal-before sends (USR1, SIGUSR2, …)', {
+    default: 'SIGUSR1',
+    parse: parseSignalName,
+  }),
+  maxRequeues: integer<true>(
+    '--max-requeues <n>',
+    'times an experiment may ask to start again by exiting 85 (checkpointed), using no retry; past it, a failure',
+    { min: 0 },
+    100,
   ),
   detach: flag('--detach', 'start the batch and return without waiting'),
   dryRun: flag('--dry-run', 'print the queue in start order with each priority and its reason; start nothing'),

@@ -26,6 +26,7 @@ import { RUN_MARKER, runTreeFor } from './run-tree.js';
 import { forcedKillModeSetting } from '../settings.js';
 import { FrozenTime, isTimedOut } from './frozen-time.js';
 import { SIGTERM_EXPLAINED_WITHIN_MS, meaningOfSigterm } from './sigterm.js';
+import { isWarningDue, sendWarning } from './warn-signal.js';
 
 const TAIL_LINES = 20;
 const CHECK_EVERY_MS = 250;
@@ -153,12 +154,18 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
   if (stopAsked) stop(stopAsked);
 
   let lastProgressWrite = 0;
+  let warned = false;
   const lease = new LeaseClock();
   const watch = setInterval(() => {
     const now = Date.now();
     // Never wait on a missed event.
     if (child.exitCode !== null || child.signalCode !== null) noticeExit([child.exitCode, child.signalCode]);
     if (isTimedOut(frozenTime, startedAt, now, spec.timeoutMs)) stop('timeout');
+    if (!warned && !stopping && isWarningDue(frozenTime, startedAt, now, spec.timeoutMs, spec.warning)) {
+      warned = true;
+      const sent = sendWarning(child.pid!, spec.warning!) ? 'sent' : 'could not send';
+      void note(files, `${sent} ${spec.warning!.signal}: ${spec.warning!.beforeMs / 1000}s before its --timeout`);
+    }
     if (!stopping && !freezeBusy) {
       freezeBusy = true;
       freezeWork = files

@@ -7,6 +7,7 @@
 import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Progress } from '../model/progress.js';
+import type { RunWarning } from './warn-signal.js';
 
 /** What the keeper runs and how; written once by the worker before the keeper starts. */
 export interface RunSpec {
@@ -28,6 +29,8 @@ export interface RunSpec {
   };
   /** Machine resources the run holds (`Requires:`): a worker restarted here counts them before adopting it. */
   requires?: Record<string, number>;
+  /** `--signal-before`: the signal sent to the main process once, `beforeMs` before `timeoutMs` stops it. */
+  warning?: RunWarning;
 }
 
 /** What the quota agent knows of a run: its secret, the quotas it may draw from, and its socket link. */

@@ -15,7 +15,7 @@ export function summaryRows(summary: BatchSummary): string[][] {
       experiment.name,
       experiment.priority,
       experiment.status,
-      String(experiment.attempts),
+      experiment.requeues ? `${experiment.attempts} (${experiment.requeues} requeued)` : String(experiment.attempts),
       duration,
       experiment.reason ?? '-',
     ];

@@ -10,6 +10,7 @@ import {
   startBatch,
 } from '../../batch-client/index.js';
 import { unservedReason } from '../../batch-client/machines.js';
+import { checkpointBatchOf } from '../../batch-client/checkpoints.js';
 import { webUiLink } from '../../batch-client/web-ui.js';
 import { loadProjectConfig } from '../../config.js';
 import { loadConnectionConfig } from '../../connection.js';
@@ -92,6 +93,7 @@ async function applyHistory(
       (name) => rerun.has(name),
       `that did not complete in batch ${options.rerunFailed}`,
     );
+    settings.checkpointBatch = await checkpointBatchOf(settings.workDir, options.rerunFailed);
   }
   if (options.skipCompleted) {
     const completed = await completedEarlier(client, settings.experimentsDir, settings.workDir, searchAttributes);

@@ -46,6 +46,8 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
       after.reason === 'worker-lost';
     if (lostUnseen)
       lines.push(`[LOST] ${label} attempt ${before.attempts} was lost with its worker; it runs again (no retry used)`);
+    if (before && (after.requeues ?? 0) > (before.requeues ?? 0))
+      lines.push(`[REQUEUE] ${label} checkpointed (exit 85): requeue ${after.requeues}, it runs again (no retry used)`);
     if ((startedUnseen && after.attempts > 0) || startedNow) {
       const attempt = after.attempts > 1 ? `, attempt ${after.attempts}` : '';
       lines.push(`[START] ${label} (Priority: ${priority}${attempt})`);

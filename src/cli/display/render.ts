@@ -130,6 +130,7 @@ function runningDetails(experiment: LiveExperimentView): string {
   const parts = [
     formatDuration((experiment.attemptElapsedSeconds ?? 0) * 1000),
     `attempt ${Math.max(1, experiment.attempts)}`,
+    ...(experiment.requeues ? [`${experiment.requeues} requeued`] : []),
     ...(experiment.pausedSince !== undefined ? ['paused'] : []),
   ];
   const { progress } = experiment;
