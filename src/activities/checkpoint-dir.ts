@@ -9,6 +9,7 @@ import { experimentResultsDir } from '../paths.js';
 import type { BatchSettings } from '../model/types.js';
 import { checkPlainName } from '../machine/script-guard.js';
 import { PYTHON_DIR } from '../quota/run-environment.js';
+import { warningOf } from '../keeper/warn-signal.js';
 
 /** The variable a run finds its checkpoint directory in. */
 export const CHECKPOINT_DIR_VARIABLE = 'STAGED_CHECKPOINT_DIR';
@@ -22,13 +23,16 @@ export function checkpointDirOf(
   return path.join(experimentResultsDir(settings.workDir, owner, experimentName), 'checkpoint');
 }
 
+/** The variable naming the warning a run gets before its --timeout (`--signal-before`); absent when none comes. */
+export const WARN_SIGNAL_VARIABLE = 'STAGED_WARN_SIGNAL';
+
 /**
- * Creates the run's checkpoint directory (before the run starts) and names it; puts staged's Python helpers
- * (`staged_checkpoint`) on PYTHONPATH.
+ * Creates the run's checkpoint directory (before the run starts) and names it, with the warning signal if one
+ * comes; puts staged's Python helpers (`staged_checkpoint`) on PYTHONPATH.
  */
 export async function checkpointEnvironment(
   parent: NodeJS.ProcessEnv,
-  settings: Pick<BatchSettings, 'workDir' | 'checkpointBatch'>,
+  settings: Pick<BatchSettings, 'workDir' | 'checkpointBatch' | 'timeoutMs' | 'signalBeforeMs' | 'warnSignal'>,
   batchId: string,
   experimentName: string,
 ): Promise<Record<string, string>> {
@@ -37,5 +41,10 @@ export async function checkpointEnvironment(
   const dir = checkpointDirOf(settings, batchId, experimentName);
   await mkdir(dir, { recursive: true });
   const pythonPath = parent.PYTHONPATH ? `${PYTHON_DIR}${path.delimiter}${parent.PYTHONPATH}` : PYTHON_DIR;
-  return { [CHECKPOINT_DIR_VARIABLE]: dir, PYTHONPATH: pythonPath };
+  const { warning } = warningOf(settings);
+  return {
+    [CHECKPOINT_DIR_VARIABLE]: dir,
+    ...(warning ? { [WARN_SIGNAL_VARIABLE]: warning.signal } : {}),
+    PYTHONPATH: pythonPath,
+  };
 }

@@ -15,12 +15,16 @@ test("under the batch's results, or under the batch a rerun picks up from", () =
 
 test('the run finds it created, in STAGED_CHECKPOINT_DIR, with the Python helpers importable', async () => {
   const workDir = await tempDir('checkpoint-env');
-  const environment = await checkpointEnvironment({ PYTHONPATH: '/mine' }, { workDir }, 'b1', 'exp1_x');
+  const settings = { workDir, timeoutMs: null };
+  const environment = await checkpointEnvironment({ PYTHONPATH: '/mine' }, settings, 'b1', 'exp1_x');
   const dir = path.join(workDir, 'results', 'b1', 'exp1_x', 'checkpoint');
   expect(environment.STAGED_CHECKPOINT_DIR).toBe(dir);
   expect((await stat(dir)).isDirectory()).toBe(true);
   expect(environment.PYTHONPATH).toMatch(/\/python:\/mine$/);
-  await expect(checkpointEnvironment({}, { workDir, checkpointBatch: '../x' }, 'b1', 'exp1_x')).rejects.toThrow(
+  expect(environment.STAGED_WARN_SIGNAL).toBeUndefined();
+  const warned = { ...settings, timeoutMs: 20_000, signalBeforeMs: 5_000, warnSignal: 'SIGUSR2' };
+  expect((await checkpointEnvironment({}, warned, 'b1', 'exp1_x')).STAGED_WARN_SIGNAL).toBe('SIGUSR2');
+  await expect(checkpointEnvironment({}, { ...settings, checkpointBatch: '../x' }, 'b1', 'exp1_x')).rejects.toThrow(
     'checkpoint batch',
   );
 });
