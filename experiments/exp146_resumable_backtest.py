@@ -3,7 +3,7 @@
 Walks 40 trading days, saving its position every 5 days in its checkpoint
 directory; a later run (a retry, a requeue, a --rerun-failed) resumes there.
 On the warning before its --timeout it saves and exits 85 to be started again:
-  npm run submit -- --experiments exp146 --timeout 5s --signal-before 3s
+  npm run submit -- --experiments exp146 --timeout 6s --signal-before 3s
 See docs/checkpoints.md.
 """
 import json
