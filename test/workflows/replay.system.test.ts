@@ -2,8 +2,8 @@
  * Batches keep running across an upgrade of staged: histories recorded from real batches replay
  * against today's workflow code, so a change that would break workflows already running fails here.
  * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new, quota slots
- * (with the quota's budget), a worker killed mid-run and its runs adopted, notifications. Recorded histories are kept
- * as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
+ * (with the quota's budget), a worker killed mid-run and its runs adopted, notifications, requeues. Recorded
+ * histories are kept as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -171,6 +171,17 @@ const SCENARIOS: Record<string, () => Promise<string[]>> = {
     } finally {
       await closeHttpServer(receiver);
     }
+    return workflowIdsOf(state);
+  },
+
+  // Checkpoints (issue 21): exit 85 runs again using no retry, past maxRequeues a failure (patch id `requeue`).
+  'replay-requeued': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-requeued');
+    await writeScript(dir, 'exp1_requeues', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || exit 85' });
+    await writeScript(dir, 'exp2_always', journal, { body: 'exit 85' });
+    const { taskQueue, state } = await batchIn(dir, { maxRetries: 0, maxRequeues: 1 }, 'replay-requeued');
+    const worker = await startWorker(server.env, taskQueue, 2);
+    await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     return workflowIdsOf(state);
   },
 
