@@ -1,5 +1,5 @@
 /** Turns two snapshots of a batch into the lines a person wants to see: START, RETRY, DONE, FAIL. */
-import type { BatchState, ExperimentRecord } from '../../model/types.js';
+import { REQUEUE_EXIT_CODE, type BatchState, type ExperimentRecord } from '../../model/types.js';
 import { formatDuration } from '../../parse/duration.js';
 
 function firstLine(text: string | undefined): string {
@@ -46,8 +46,10 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
       after.reason === 'worker-lost';
     if (lostUnseen)
       lines.push(`[LOST] ${label} attempt ${before.attempts} was lost with its worker; it runs again (no retry used)`);
-    if (before && (after.requeues ?? 0) > (before.requeues ?? 0))
-      lines.push(`[REQUEUE] ${label} checkpointed (exit 85): requeue ${after.requeues}, it runs again (no retry used)`);
+    if (before && (after.requeues ?? 0) > (before.requeues ?? 0)) {
+      const requeue = `requeue ${after.requeues}, it runs again (no retry used)`;
+      lines.push(`[REQUEUE] ${label} checkpointed (exit ${REQUEUE_EXIT_CODE}): ${requeue}`);
+    }
     if ((startedUnseen && after.attempts > 0) || startedNow) {
       const attempt = after.attempts > 1 ? `, attempt ${after.attempts}` : '';
       lines.push(`[START] ${label} (Priority: ${priority}${attempt})`);
