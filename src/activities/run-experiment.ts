@@ -42,6 +42,7 @@ import type { WorkerMetrics } from '../machine/metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
 import { NoRoomError, type CapacityLedger } from '../machine/capacity.js';
 import { freezeRun } from './freeze-run.js';
+import { codeEnvironment, scriptsDirOf } from '../machine/code-dir.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -260,7 +261,7 @@ async function resolveScript(
   try {
     await guardServedDirectory('work directory', settings.workDir, allowedRoots);
     const script = await guardScript({
-      experimentsDir: settings.experimentsDir,
+      experimentsDir: scriptsDirOf(settings),
       file: experiment.file,
       experimentName: experiment.name,
       batchId,
@@ -328,6 +329,7 @@ async function start(
         STAGED_RESULTS_DIR: resultsDir,
         PYTHONUNBUFFERED: '1',
         ...quotaEnvironment(process.env, socket, quota.token, quotaHosts, experiment.metering),
+        ...codeEnvironment(process.env, settings),
       }),
     )
     .catch((err: unknown) => {

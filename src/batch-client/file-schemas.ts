@@ -30,4 +30,14 @@ export const summarySchema = z.object({
       calls: z.record(z.string(), z.number()).optional(),
     }),
   ),
+  code: z
+    .object({
+      noGit: z.string().optional(),
+      commit: z.string().optional(),
+      branch: z.string().optional(),
+      dirty: z.array(z.string()).optional(),
+      dirtyCount: z.number().optional(),
+      snapshotDir: z.string().optional(),
+    })
+    .optional(),
 });

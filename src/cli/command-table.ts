@@ -75,6 +75,8 @@ export const COMMANDS = {
       'dryRun',
       'json',
       'historyLimit',
+      'snapshot',
+      'snapshotLimit',
     ],
     derived: [killGraceFromHeartbeat],
     checks: [heartbeatLongEnough, killGraceShorter],

@@ -9,7 +9,7 @@ import { parseInteger, type IntegerLimits } from '../parse/integer.js';
 import { parseRetentionMs } from '../server/retention.js';
 import { DEV_SERVER_METRICS_PORT } from '../server/ports.js';
 import { parseMetricsAddress } from '../parse/metrics-address.js';
-import { parseMachineResources, type MachineResources } from '../model/requirements.js';
+import { parseAmount, parseMachineResources, type MachineResources } from '../model/requirements.js';
 import {
   experimentsDirSetting,
   machineIdSetting,
@@ -166,6 +166,19 @@ export const OPTIONS = {
   ),
   detach: flag('--detach', 'start the batch and return without waiting'),
   dryRun: flag('--dry-run', 'print the queue in start order with each priority and its reason; start nothing'),
+
+  // submit: the code as submitted (docs/code.md)
+  snapshot: flag(
+    '--snapshot',
+    'copy the experiments directory (and the "snapshot" paths of staged.config.json) into results/<id>/code/ ' +
+      'and run every attempt from the copy, so later edits do not change what runs',
+  ),
+  snapshotLimit: {
+    flags: '--snapshot-limit <size>',
+    help: 'largest snapshot --snapshot copies, e.g. 500M or 2G (default: "snapshotLimit" of the config, else 200M)',
+    shape: 'value',
+    parse: parseAmount,
+  } as OptionSpec<number, false>,
 
   // Following a batch
   statusInterval: duration<true>('--status-interval <duration>', 'how often the [STATUS] line is printed', '30s'),

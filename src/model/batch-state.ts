@@ -134,5 +134,6 @@ export function summarize(state: BatchState): BatchSummary {
           ? view.status
           : 'cancelled',
     })),
+    ...(state.settings.code ? { code: state.settings.code } : {}),
   };
 }

@@ -1,6 +1,7 @@
 /** The rows of a batch's summary table, shared by the terminal and summary.md. */
 import { formatDuration } from '../parse/duration.js';
 import type { BatchSummary } from './types.js';
+import { codeText, dirtyList } from './code.js';
 
 /** `reason`: why the last attempt ended when it did not exit 0 (END_REASONS: exit-code, signal, … refused). */
 export const SUMMARY_COLUMNS = ['experiment', 'priority', 'status', 'attempts', 'duration', 'reason'] as const;
@@ -38,9 +39,18 @@ export function summaryMarkdown(summary: BatchSummary): string {
     '',
     summaryCounts(summary),
     '',
+    ...codeMarkdown(summary),
     row(SUMMARY_COLUMNS),
     row(SUMMARY_COLUMNS.map(() => '---')),
     ...summaryRows(summary).map(row),
     '',
   ].join('\n');
+}
+
+/** What code ran: the git state at submit, its dirty files by name, and the snapshot the runs used. */
+function codeMarkdown({ code, batchId }: BatchSummary): string[] {
+  if (!code) return [];
+  const lines = [`Code: ${codeText(code, batchId)}`];
+  if (code.dirtyCount) lines.push('', `Dirty files at submit: ${dirtyList(code)}`);
+  return [...lines, ''];
 }

@@ -15,6 +15,7 @@
 
 import type { Progress } from './progress.js';
 import type { Notification } from './notifications.js';
+import type { CodeState } from './code.js';
 
 export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -85,6 +86,8 @@ export interface BatchSettings {
    * batches carry none: an experiment names its quotas (`ExperimentSpec.quotas`), and their budgets say the rest.
    */
   quotas?: Record<string, QuotaDeclaration>;
+  /** The work dir's git state at submit and, with `--snapshot`, the copy every run uses; absent in older batches. */
+  code?: CodeState;
 }
 
 /**
@@ -272,4 +275,6 @@ export interface ExperimentSummary extends ExperimentView {
 export interface BatchSummary {
   batchId: string;
   experiments: ExperimentSummary[];
+  /** The code the batch was submitted with (BatchSettings.code); absent in older batches. */
+  code?: CodeState;
 }

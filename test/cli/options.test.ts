@@ -27,6 +27,8 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   notifyCmd: { argv: ['--notify-cmd', 'echo $STAGED_EVENT'], value: 'echo $STAGED_EVENT' },
   detach: { argv: ['--detach'], value: true },
   dryRun: { argv: ['--dry-run'], value: true },
+  snapshot: { argv: ['--snapshot'], value: true },
+  snapshotLimit: { argv: ['--snapshot-limit', '1G'], value: 1024 ** 3 },
   statusInterval: { argv: ['--status-interval', '5s'], value: 5_000 },
   experiment: { argv: ['--experiment', 'exp3'], value: 'exp3' },
   hold: { argv: ['--hold'], value: true },

@@ -20,6 +20,7 @@ import type { OptionsOf } from '../command-table.js';
 import { experimentLines } from '../display/steer.js';
 import { quotasUsedBy, refuseUnmetered } from '../quota-use.js';
 import { userDirectory } from '../invocation.js';
+import { snapshotAdded } from '../../experiments/code-snapshot.js';
 
 export async function run([batchId, ...paths]: string[], options: OptionsOf<'add'>): Promise<number> {
   const priority = options.priority === undefined ? undefined : parsePriority(options.priority);
@@ -37,6 +38,7 @@ export async function run([batchId, ...paths]: string[], options: OptionsOf<'add
     const known = new Set(live.state.experiments.map((experiment) => experiment.name));
     const twice = queue.filter((experiment) => known.has(experiment.name)).map((experiment) => experiment.name);
     if (twice.length) throw new BadInputError(`batch ${batchId} already has ${twice.join(', ')}; nothing was added`);
+    await snapshotAdded(live.state.settings, queue);
     (await declareQuotas(client.workflow, taskQueue, quotas)).forEach((line) => console.error(line));
     const resolved = resolveAfterLines(queue, live.state.experiments).map(specOf);
     const experiments = withAfterOption(resolved, options.after, live.state.experiments);

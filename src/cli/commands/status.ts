@@ -13,7 +13,8 @@ import { batchSummaryFile } from '../../paths.js';
 import { batchOutcome, countByStatus, summarize, summaryOutcome, type BatchOutcome } from '../../model/batch-state.js';
 import type { BatchSummary } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
-import { liveBatchView } from '../display/batch-view.js';
+import { liveBatchView, type LiveBatchView } from '../display/batch-view.js';
+import { codeLine } from '../../model/code.js';
 import { batchListLines, notifyFailureLines, statusLines, summaryLines } from '../display/render.js';
 import { commandHint, resolveWorkDir } from '../invocation.js';
 
@@ -44,8 +45,9 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
     ]);
     const view = liveBatchView(state, status.toLowerCase(), runs, Date.now(), quotas, waiting);
     return () => {
+      const heading = [`Batch ${batchId}: ${view.status}`, ...codeLines(view)];
       if (options.json) console.log(JSON.stringify(view, null, 2));
-      else [`Batch ${batchId}: ${view.status}`, ...statusLines(view)].forEach((line) => console.log(line));
+      else [...heading, ...statusLines(view)].forEach((line) => console.log(line));
     };
   });
   print();
@@ -63,12 +65,20 @@ function printFinished(
     const counts = countByStatus(summary.experiments);
     const { batchId, experiments } = summary;
     const failures = notifyFailures.length ? { notifyFailures } : {};
-    console.log(JSON.stringify({ batchId, status: outcome, counts, eta: null, experiments, ...failures }, null, 2));
+    const code = summary.code ? { code: summary.code } : {};
+    console.log(
+      JSON.stringify({ batchId, status: outcome, counts, eta: null, experiments, ...failures, ...code }, null, 2),
+    );
     return;
   }
   summaryLines(summary).forEach((line) => console.log(line));
   notifyFailureLines(notifyFailures).forEach((line) => console.log(line));
   if (source) console.log(`(from ${source}: Temporal no longer keeps this batch)`);
+}
+
+/** The code the batch runs, one line; none for batches submitted before it was recorded. */
+function codeLines(view: LiveBatchView): string[] {
+  return view.code ? [codeLine(view.code, view.batchId)] : [];
 }
 
 function printRecent(batches: BatchListing[], json: boolean): void {

@@ -36,8 +36,10 @@ import { connectOrStartServer, ensureWorker } from '../embedded.js';
 import { quotasUsedBy, refuseUnmetered } from '../quota-use.js';
 import { followUntilEnd } from '../follow.js';
 import { commandHint, resolveWorkDir } from '../invocation.js';
+import { codeAtSubmit, snapshotPlanOf, takeSnapshot } from '../code-at-submit.js';
 
 type SubmitOptions = OptionsOf<'submit'>;
+const nameOf = (experiment: { name: string }) => experiment.name;
 
 /** The experiments `submit` would run, in start order, before earlier batches narrow them. */
 async function resolveQueue(options: SubmitOptions, workDir: string) {
@@ -54,8 +56,10 @@ async function resolveQueue(options: SubmitOptions, workDir: string) {
   const notifications = options.notifyCmd
     ? [...config.notifications, { on: [...DEFAULT_NOTIFY_EVENTS], command: options.notifyCmd }]
     : config.notifications;
+  const settings = toBatchSettings(options, workDir, false);
+  const snapshot = await snapshotPlanOf(options, config, settings, queue.map(nameOf));
   // The batch carries none of them: each quota's budget owns it once `run` declares it (declareQuotas).
-  return { settings: toBatchSettings(options, workDir, false), queue, quotas, notifications };
+  return { settings, queue, quotas, notifications, snapshot };
 }
 
 async function printDryRun(
@@ -122,7 +126,7 @@ async function warnIfUnserved(
 
 export async function run(_args: string[], options: SubmitOptions): Promise<number> {
   const workDir = resolveWorkDir(options.workDir);
-  const { settings, queue: selected, quotas, notifications } = await resolveQueue(options, workDir);
+  const { settings, queue: selected, quotas, notifications, snapshot } = await resolveQueue(options, workDir);
   const needsHistory = Boolean(options.rerunFailed || options.skipCompleted);
   if (options.dryRun && !needsHistory) {
     await printDryRun(selected, settings, quotas, options.json);
@@ -152,7 +156,8 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     const experiments = withinBatch(queue.map(specOf));
     const state = newBatchState(batchId, experiments, { ...settings, searchAttributes }, Date.now());
     if (notifications.length) state.notifications = notifications;
-    const handle = await startBatch(client, state);
+    state.settings.code = await codeAtSubmit(workDir, batchId, snapshot);
+    const handle = await startBatch(client, state, takeSnapshot(snapshot, state.settings.code));
 
     header(state, await webUiLink(config.address, config.namespace, workDir, batchId)).forEach((line) => print(line));
     if (options.detach) {

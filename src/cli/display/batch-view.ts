@@ -4,6 +4,7 @@ import { countByStatus, experimentViews, type StatusCounts } from '../../model/b
 import { addCalls } from '../../model/calls.js';
 import { formatDuration } from '../../parse/duration.js';
 import { batchEtaMs, runLeftMs } from './eta.js';
+import type { CodeState } from '../../model/code.js';
 import type { Progress } from '../../model/progress.js';
 import type { QuotaView } from '../../budget/slots.js';
 import type { WaitingExperiment } from '../../batch-client/machines.js';
@@ -44,6 +45,8 @@ export interface LiveBatchView {
   waiting?: WaitingExperiment[];
   /** The latest notifications that failed for good; absent when none. */
   notifyFailures?: string[];
+  /** The code the batch was submitted with (git state, snapshot); absent in older batches. */
+  code?: CodeState;
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -103,5 +106,6 @@ export function liveBatchView(
     ...(quotas.length ? { quotas } : {}),
     ...(waiting.length ? { waiting } : {}),
     ...(state.notifyFailures?.length ? { notifyFailures: state.notifyFailures } : {}),
+    ...(state.settings.code ? { code: state.settings.code } : {}),
   };
 }

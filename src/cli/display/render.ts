@@ -7,6 +7,7 @@ import type { BatchListing } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
 import type { QuotaView } from '../../budget/slots.js';
 import { textTable } from './table.js';
+import { codeLine, codeText } from '../../model/code.js';
 
 const RULE = '='.repeat(70);
 
@@ -27,6 +28,7 @@ export function header(state: BatchState, webUi?: string): string[] {
     `Max Concurrent: ${settings.maxConcurrent}`,
     `Max Retries: ${settings.maxRetries}`,
     `Queue Size: ${experiments.length}`,
+    ...(settings.code ? [`Code: ${codeText(settings.code, state.batchId)}`] : []),
     ...(webUi ? [`Web UI: ${webUi}`] : []),
     RULE,
     '',
@@ -155,6 +157,7 @@ export function summaryLines(summary: BatchSummary): string[] {
     '',
     RULE,
     `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`,
+    ...(summary.code ? [codeLine(summary.code, summary.batchId)] : []),
     RULE,
     ...table,
   ];
