@@ -7,6 +7,7 @@ import {
   refuseSnapshotNameClash,
   snapshotRequest,
   SNAPSHOT_DIR_NAME,
+  formatSize,
   type SnapshotPlan,
 } from '../experiments/code-snapshot.js';
 import type { CodeState } from '../model/code.js';
@@ -39,4 +40,12 @@ export async function codeAtSubmit(
 /** Copies the plan once the batch's results folder is reserved; nothing to do without a plan. */
 export function takeSnapshot(plan: SnapshotPlan | undefined, code: CodeState): (() => Promise<void>) | undefined {
   return plan && code.snapshotDir ? () => copySnapshot(plan, code.snapshotDir!) : undefined;
+}
+
+/** `[SNAPSHOT] experiments/, src/ copied to results/<id>/code/ (12 files, 48.0K)`: what runs from the copy. */
+export function snapshotNote(plan: SnapshotPlan, batchId: string): string {
+  const files = plan.entries.filter((entry) => entry.kind !== 'dir').length;
+  const roots = plan.roots.map((root) => (root === '.' ? './' : `${root}/`)).join(', ');
+  const size = formatSize(plan.bytes);
+  return `[SNAPSHOT] ${roots} copied to results/${batchId}/${SNAPSHOT_DIR_NAME}/ (${files} files, ${size})`;
 }

@@ -36,6 +36,8 @@ interface SnapshotEntry {
 
 export interface SnapshotPlan {
   workDir: string;
+  /** The copied paths as given, relative to the work dir, none inside another. */
+  roots: string[];
   /** Parents before their children. */
   entries: SnapshotEntry[];
   bytes: number;
@@ -87,7 +89,7 @@ export async function planSnapshot(
   const unique = [...new Map(entries.map((entry) => [entry.relative, entry])).values()];
   const bytes = unique.reduce((sum, entry) => sum + entry.bytes, 0);
   if (bytes > request.limitBytes) throw new BadInputError(tooBigMessage(unique, bytes, request.limitBytes));
-  return { workDir, entries: unique, bytes };
+  return { workDir, roots, entries: unique, bytes };
 }
 
 /** Copies the plan into `destination` (created), each path at its place relative to the work dir. */

@@ -36,7 +36,7 @@ import { connectOrStartServer, ensureWorker } from '../embedded.js';
 import { quotasUsedBy, refuseUnmetered } from '../quota-use.js';
 import { followUntilEnd } from '../follow.js';
 import { commandHint, resolveWorkDir } from '../invocation.js';
-import { codeAtSubmit, snapshotPlanOf, takeSnapshot } from '../code-at-submit.js';
+import { codeAtSubmit, snapshotNote, snapshotPlanOf, takeSnapshot } from '../code-at-submit.js';
 
 type SubmitOptions = OptionsOf<'submit'>;
 const nameOf = (experiment: { name: string }) => experiment.name;
@@ -158,6 +158,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     if (notifications.length) state.notifications = notifications;
     state.settings.code = await codeAtSubmit(workDir, batchId, snapshot);
     const handle = await startBatch(client, state, takeSnapshot(snapshot, state.settings.code));
+    if (snapshot) note(snapshotNote(snapshot, batchId));
 
     header(state, await webUiLink(config.address, config.namespace, workDir, batchId)).forEach((line) => print(line));
     if (options.detach) {
