@@ -42,7 +42,7 @@ import type { WorkerMetrics } from '../machine/metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
 import { NoRoomError, type CapacityLedger } from '../machine/capacity.js';
 import { freezeRun } from './freeze-run.js';
-import { codeEnvironment, scriptsDirOf } from '../machine/code-dir.js';
+import { codeEnvironment, guardedScriptsDir } from '../machine/code-dir.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -261,7 +261,7 @@ async function resolveScript(
   try {
     await guardServedDirectory('work directory', settings.workDir, allowedRoots);
     const script = await guardScript({
-      experimentsDir: scriptsDirOf(settings),
+      experimentsDir: await guardedScriptsDir(settings, allowedRoots),
       file: experiment.file,
       experimentName: experiment.name,
       batchId,

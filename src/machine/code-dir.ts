@@ -6,6 +6,7 @@ import path from 'node:path';
 import { NotRunnableError } from '../errors.js';
 import type { BatchSettings } from '../model/types.js';
 import { isInside } from '../paths.js';
+import { guardServedDirectory } from './script-guard.js';
 
 /** Where a run finds its script: the snapshot's copy of the experiments directory, else the directory itself. */
 export function scriptsDirOf(settings: BatchSettings): string {
@@ -17,6 +18,17 @@ export function scriptsDirOf(settings: BatchSettings): string {
   if (!path.isAbsolute(snapshot) || !isInside(snapshot, dir) || dir === snapshot) {
     throw new NotRunnableError(`the experiments directory is not inside the snapshot ${snapshot}`);
   }
+  return dir;
+}
+
+/**
+ * The scripts directory a run uses, its snapshot (the root on `PYTHONPATH`) checked to be served like the
+ * scripts: imports must not come from a directory this worker does not serve.
+ */
+export async function guardedScriptsDir(settings: BatchSettings, allowedRoots: string[]): Promise<string> {
+  const dir = scriptsDirOf(settings);
+  const snapshot = settings.code?.snapshotDir;
+  if (snapshot) await guardServedDirectory('code snapshot', snapshot, allowedRoots);
   return dir;
 }
 
