@@ -68,16 +68,13 @@ export async function planSnapshot(
   experimentsDir: string,
   request: SnapshotRequest,
 ): Promise<SnapshotPlan> {
-  if (!isInside(workDir, experimentsDir) || experimentsDir === workDir) {
+  if (!isInside(workDir, experimentsDir)) {
     throw new BadInputError(
-      `--snapshot: the experiments directory ${experimentsDir} must be a directory inside the work dir ${workDir}, ` +
+      `--snapshot: the experiments directory ${experimentsDir} must be inside the work dir ${workDir}, ` +
         'where the copy keeps its place',
     );
   }
-  const roots = topmost([
-    path.relative(workDir, experimentsDir),
-    ...request.paths.map((given) => rootOf(workDir, given)),
-  ]);
+  const roots = topmost([experimentsDir, ...request.paths].map((given) => rootOf(workDir, given)));
   const entries: SnapshotEntry[] = [];
   for (const root of roots) {
     await lstat(path.join(workDir, root)).catch(() => {

@@ -15,7 +15,7 @@ export function scriptsDirOf(settings: BatchSettings): string {
   // The workflow input is untrusted: the copy must stay below the snapshot (the served-roots guard follows).
   const relative = path.relative(settings.workDir, settings.experimentsDir);
   const dir = path.join(snapshot, relative);
-  if (!path.isAbsolute(snapshot) || !isInside(snapshot, dir) || dir === snapshot) {
+  if (!path.isAbsolute(snapshot) || !isInside(snapshot, dir)) {
     throw new NotRunnableError(`the experiments directory is not inside the snapshot ${snapshot}`);
   }
   return dir;

@@ -86,6 +86,10 @@ describe('planSnapshot', () => {
     const whole = await planSnapshot(dir, path.join(dir, 'experiments'), { paths: ['.'], limitBytes: 1e9 });
     expect(relativeEntries(whole).filter((entry) => /results|\.git|node_modules|__pycache__/.test(entry))).toEqual([]);
     expect(relativeEntries(whole)).toContain('file data/prices.csv');
+    // Scripts at the work dir's top (--dir .): the whole work dir is copied, less what is never copied.
+    const top = await planSnapshot(dir, dir, { paths: ['src'], limitBytes: 1e9 });
+    expect(top.roots).toEqual(['.']);
+    expect(relativeEntries(top)).toEqual(relativeEntries(whole));
   });
 
   test('bad paths and a snapshot over the limit are bad input, naming the biggest paths', async () => {
@@ -99,7 +103,9 @@ describe('planSnapshot', () => {
     expect(await refused(['../elsewhere'])).toMatch(/BadInputError: snapshot: \.\.\/elsewhere is outside the work dir/);
     expect(await refused(['nothing/'])).toMatch(/BadInputError: snapshot: nothing does not exist/);
     expect(await refused(['results/earlier'])).toMatch(/inside results\/, which is never copied/);
-    expect(await refused([], 1e9, path.join(dir, '..'))).toMatch(/must be a directory inside the work dir/);
+    expect(await refused([], 1e9, path.join(dir, '..'))).toMatch(
+      /experiments directory .* must be inside the work dir/,
+    );
     const tooBig = await refused(['.'], 1000);
     expect(tooBig).toMatch(
       /^BadInputError: --snapshot would copy 2\.\dK, over the limit of 1000B; nothing was submitted/,
@@ -141,6 +147,7 @@ describe('copySnapshot', () => {
     });
     expect(codeEnvironment({}, { ...settings, code: {} })).toEqual({ STAGED_CODE_DIR: dir });
     expect(scriptsDirOf({ ...settings, code: undefined })).toBe(settings.experimentsDir);
+    expect(scriptsDirOf({ ...settings, experimentsDir: dir })).toBe(settings.code!.snapshotDir);
     expect(() => scriptsDirOf({ ...settings, experimentsDir: '/elsewhere' })).toThrow(/not inside the snapshot/);
 
     await put(path.join(dir, 'experiments', 'exp3.py'), 'print("three")\n');
