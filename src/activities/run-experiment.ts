@@ -42,6 +42,8 @@ import type { WorkerMetrics } from '../machine/metrics.js';
 import { quotaEnvironment } from '../quota/run-environment.js';
 import { NoRoomError, type CapacityLedger } from '../machine/capacity.js';
 import { freezeRun } from './freeze-run.js';
+import { sweepArgsOf } from '../machine/sweep-args.js';
+import { paramsEnvironment } from '../experiments/sweep.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -266,7 +268,11 @@ async function resolveScript(
       batchId,
       allowedRoots,
     });
-    return await resolveCommand(script, process.env, experiment.file.endsWith('.py'));
+    const command = await resolveCommand(script, process.env, experiment.file.endsWith('.py'));
+    return {
+      ...command,
+      args: [...command.args, ...(await sweepArgsOf(script, experiment.params, experiment.file.endsWith('.py')))],
+    };
   } catch (err) {
     if (err instanceof NotServedError) {
       const tryQueue = await queueOfServingWorker(context, input, machineId);
@@ -328,6 +334,7 @@ async function start(
         STAGED_RESULTS_DIR: resultsDir,
         PYTHONUNBUFFERED: '1',
         ...quotaEnvironment(process.env, socket, quota.token, quotaHosts, experiment.metering),
+        ...paramsEnvironment(experiment.params),
       }),
     )
     .catch((err: unknown) => {
