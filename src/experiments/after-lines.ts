@@ -5,6 +5,7 @@
 import { BadInputError } from '../errors.js';
 import { dependencyProblem } from '../model/dependencies.js';
 import type { ExperimentSpec } from '../model/types.js';
+import { scriptNameOf } from '../model/sweep-names.js';
 
 const AFTER_LINE = /^[\s#*-]*after(-any)?\s*:\s*(.*?)\s*$/gim;
 
@@ -65,17 +66,23 @@ export function resolveAfterLines<T extends Waiting>(queue: readonly T[], known:
 
 /** Names of `candidates` that `refs` (ids or names) give, once each; `where` starts the error of a wrong one. */
 export function resolveReferences(refs: string[], candidates: readonly ExperimentSpec[], where: string): string[] {
-  const nameOf = (ref: string) => {
+  const namesOf = (ref: string): string[] => {
     const byName = candidates.find((candidate) => candidate.name === ref);
-    if (byName) return byName.name;
+    if (byName) return [byName.name];
+    // A swept script's name, or its id, means every member of it.
+    const members = candidates.filter((candidate) => candidate.params && scriptNameOf(candidate) === ref);
+    if (members.length) return members.map((member) => member.name);
     const byId = candidates.filter((candidate) => candidate.id === ref);
-    if (byId.length === 1) return byId[0].name;
+    if (byId.length === 1) return [byId[0].name];
+    if (byId.length > 1 && new Set(byId.map((candidate) => candidate.file)).size === 1 && byId[0].params) {
+      return byId.map((candidate) => candidate.name);
+    }
     if (byId.length > 1) {
       throw new BadInputError(`${where} "${ref}" names ${byId.map((c) => c.name).join(', ')}; give one name`);
     }
     throw new BadInputError(`${where} ${ref} is not in this batch`);
   };
-  return [...new Set(refs.map(nameOf))];
+  return [...new Set(refs.flatMap(namesOf))];
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Sweeps on a real server, through the CLI: members run with their own arguments, environment, log and results. */
-import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { BatchSummary } from '../../src/model/types.js';
@@ -124,4 +124,45 @@ test('--sweep sweeps one plain script; bad sweeps and too many members are exit 
   const bad = await staged(['submit', '--dir', dir, '--detach'], dir);
   expect(bad.exitCode).toBe(2);
   expect(bad.stderr).toContain(`${path.join(dir, 'exp3_bad.py')}:3: "lr=1,2, seed=3": separate parameters with ";"`);
+}, 60_000);
+
+test('add <batchId> <swept script> adds all its members to a running batch', async () => {
+  const { dir, journal } = await tempExperimentsDir('sweep-add');
+  const gate = path.join(dir, '_go');
+  await writeFile(
+    path.join(dir, 'exp1_wait.sh'),
+    `#!/bin/sh\n# Waits.\nwhile [ ! -f "${gate}" ]; do sleep 0.1; done\n`,
+  );
+  await chmod(path.join(dir, 'exp1_wait.sh'), 0o755);
+  await writeFile(
+    path.join(dir, '_exp2_swept.sh'),
+    `#!/bin/sh\n# Swept.\n# Sweep: n=1..3\necho "$STAGED_EXPERIMENT $*" >> "${journal}"\n`,
+  );
+  await chmod(path.join(dir, '_exp2_swept.sh'), 0o755);
+  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 2);
+
+  await worker.runUntil(async () => {
+    const submitted = await staged(['submit', '--dir', dir, '--detach', '--batch-id', 'grow'], dir, taskQueue);
+    expect(submitted.exitCode).toBe(0);
+    await rename(path.join(dir, '_exp2_swept.sh'), path.join(dir, 'exp2_swept.sh'));
+    const added = await staged(['add', 'grow', path.join(dir, 'exp2_swept.sh')], dir, taskQueue);
+    expect(added.stderr).toBe('');
+    expect(added.exitCode).toBe(0);
+    await writeFile(gate, '');
+    expect((await staged(['watch', 'grow'], dir, taskQueue)).exitCode).toBe(0);
+    const summary = JSON.parse(
+      await readFile(path.join(dir, 'results', 'grow', 'summary.json'), 'utf8'),
+    ) as BatchSummary;
+    expect(summary.experiments.map((e) => [e.name, e.status])).toEqual([
+      ['exp1_wait', 'completed'],
+      ['exp2_swept[n=1]', 'completed'],
+      ['exp2_swept[n=2]', 'completed'],
+      ['exp2_swept[n=3]', 'completed'],
+    ]);
+  });
+  expect((await journalLines(journal)).sort()).toEqual([
+    'exp2_swept[n=1] --n 1',
+    'exp2_swept[n=2] --n 2',
+    'exp2_swept[n=3] --n 3',
+  ]);
 }, 60_000);

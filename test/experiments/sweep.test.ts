@@ -20,6 +20,7 @@ import { packBatchState, unpackBatchState } from '../../src/model/packed-state.j
 import { sortQueue } from '../../src/model/steering.js';
 import type { BatchSettings, ExperimentSpec } from '../../src/model/types.js';
 import { BadInputError } from '../../src/errors.js';
+import { resolveReferences } from '../../src/experiments/after-lines.js';
 import { tempDir } from '../helpers/scripts.js';
 
 test('a product in declared order, the first parameter slowest; ranges count up', () => {
@@ -198,4 +199,15 @@ test('the queue keeps members in declared order when it is sorted again', () => 
   const state = newBatchState('batch-order', specs, settings, 0);
   sortQueue(state);
   expect(state.experiments.map((e) => e.name)).toEqual(specs.map((e) => e.name));
+});
+
+test('an After: line naming a swept script, or its id, waits for every member', () => {
+  const candidates = [
+    ...members(20).slice(0, 3),
+    { id: 'exp2', name: 'exp2_x', file: 'exp2_x.sh', priority: 'low' as const },
+  ];
+  const all = candidates.slice(0, 3).map((e) => e.name);
+  expect(resolveReferences(['exp140_lr_sweep'], candidates, 'After:')).toEqual(all);
+  expect(resolveReferences(['exp140', 'exp2'], candidates, 'After:')).toEqual([...all, 'exp2_x']);
+  expect(resolveReferences([all[1]], candidates, 'After:')).toEqual([all[1]]);
 });

@@ -63,7 +63,9 @@ async function pickByPaths(
       discovered.forEach((experiment) => picked.set(experiment.name, experiment));
       continue;
     }
-    const experiment = discovered.find((candidate) => path.join(dir, candidate.file) === real);
+    // A swept script is all its members.
+    const members = discovered.filter((candidate) => path.join(dir, candidate.file) === real);
+    const [experiment] = members;
     if (!experiment) {
       const why =
         path.dirname(real) === dir
@@ -71,7 +73,7 @@ async function pickByPaths(
           : `is not in the batch's experiments directory ${experimentsDir}: a batch runs the scripts of one directory`;
       throw new BadInputError(`${given} ${why}`);
     }
-    picked.set(experiment.name, experiment);
+    members.forEach((member) => picked.set(member.name, member));
   }
   return [...picked.values()];
 }
