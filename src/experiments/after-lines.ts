@@ -6,6 +6,7 @@ import { BadInputError } from '../errors.js';
 import { dependencyProblem } from '../model/dependencies.js';
 import type { ExperimentSpec } from '../model/types.js';
 import { scriptNameOf } from '../model/sweep-names.js';
+import { splitNames } from './select.js';
 
 const AFTER_LINE = /^[\s#*-]*after(-any)?\s*:\s*(.*?)\s*$/gim;
 
@@ -20,7 +21,7 @@ export interface AfterLines {
 export function afterLinesOf(text: string, source: string): AfterLines | undefined {
   const found: AfterLines = { after: [], afterAny: [], line: 0 };
   for (const match of text.matchAll(AFTER_LINE)) {
-    const refs = match[2].split(',').map((ref) => ref.trim());
+    const refs = splitNames(match[2]).map((ref) => ref.trim());
     if (!refs.every(Boolean)) {
       throw new BadInputError(`malformed line "${match[0].trim()}": give experiment ids or names, comma-separated`);
     }

@@ -60,7 +60,7 @@ export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], s
 
 /** `a,b[lr=1,seed=2]`: a comma list whose items may be sweep members, whose names hold commas inside `[…]`. */
 export function splitNames(list: string): string[] {
-  return list.match(/(?:[^,[]|\[[^\]]*\]?)+/g) ?? [];
+  return list.split(/,(?![^[\]]*\])/);
 }
 
 /** The queue narrowed to the experiments `keep` accepts; `why` ends "the selection matches no experiment …". */

@@ -20,7 +20,7 @@ import { packBatchState, unpackBatchState } from '../../src/model/packed-state.j
 import { sortQueue } from '../../src/model/steering.js';
 import type { BatchSettings, ExperimentSpec } from '../../src/model/types.js';
 import { BadInputError } from '../../src/errors.js';
-import { resolveReferences } from '../../src/experiments/after-lines.js';
+import { afterLinesOf, resolveReferences } from '../../src/experiments/after-lines.js';
 import { tempDir } from '../helpers/scripts.js';
 
 test('a product in declared order, the first parameter slowest; ranges count up', () => {
@@ -210,4 +210,7 @@ test('an After: line naming a swept script, or its id, waits for every member', 
   expect(resolveReferences(['exp140_lr_sweep'], candidates, 'After:')).toEqual(all);
   expect(resolveReferences(['exp140', 'exp2'], candidates, 'After:')).toEqual([...all, 'exp2_x']);
   expect(resolveReferences([all[1]], candidates, 'After:')).toEqual([all[1]]);
+  const text = `After: exp2, ${all[1]}`;
+  expect(afterLinesOf(text, text)?.after).toEqual(['exp2', all[1]]);
+  expect(splitNames('a,,b')).toEqual(['a', '', 'b']);
 });

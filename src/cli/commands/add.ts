@@ -14,7 +14,7 @@ import { sortExperiments } from '../../experiments/order.js';
 import { resolveAfterLines, resolveReferences } from '../../experiments/after-lines.js';
 import { dependencyProblem } from '../../model/dependencies.js';
 import type { ExperimentSpec } from '../../model/types.js';
-import { parsePriority } from '../../experiments/select.js';
+import { parsePriority, splitNames } from '../../experiments/select.js';
 import { addExperimentsUpdate } from '../../protocol/messages.js';
 import type { OptionsOf } from '../command-table.js';
 import { experimentLines } from '../display/steer.js';
@@ -81,7 +81,7 @@ async function pickByPaths(
 /** `--after a,b`: every added experiment waits, besides its own After: lines, for these to complete. */
 function withAfterOption(added: ExperimentSpec[], refs: string | undefined, known: ExperimentSpec[]): ExperimentSpec[] {
   if (refs === undefined) return added;
-  const list = refs.split(',').map((ref) => ref.trim());
+  const list = splitNames(refs).map((ref) => ref.trim());
   if (!list.every(Boolean)) throw new BadInputError(`--after "${refs}": give experiment ids or names, comma-separated`);
   const names = resolveReferences(list, [...known, ...added], '--after');
   const waiting = added.map((experiment) => ({
