@@ -43,6 +43,8 @@ import { quotaEnvironment } from '../quota/run-environment.js';
 import { NoRoomError, type CapacityLedger } from '../machine/capacity.js';
 import { freezeRun } from './freeze-run.js';
 import { codeEnvironment, guardedScriptsDir } from '../machine/code-dir.js';
+import { sweepArgsOf } from '../machine/sweep-args.js';
+import { paramsEnvironment } from '../experiments/sweep.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -267,7 +269,11 @@ async function resolveScript(
       batchId,
       allowedRoots,
     });
-    return await resolveCommand(script, process.env, experiment.file.endsWith('.py'));
+    const command = await resolveCommand(script, process.env, experiment.file.endsWith('.py'));
+    return {
+      ...command,
+      args: [...command.args, ...(await sweepArgsOf(script, experiment.params, experiment.file.endsWith('.py')))],
+    };
   } catch (err) {
     if (err instanceof NotServedError) {
       const tryQueue = await queueOfServingWorker(context, input, machineId);
@@ -330,6 +336,7 @@ async function start(
         PYTHONUNBUFFERED: '1',
         ...quotaEnvironment(process.env, socket, quota.token, quotaHosts, experiment.metering),
         ...codeEnvironment(process.env, settings),
+        ...paramsEnvironment(experiment.params),
       }),
     )
     .catch((err: unknown) => {

@@ -70,6 +70,8 @@ export const COMMANDS = {
       'batchId',
       'rerunFailed',
       'skipCompleted',
+      'sweep',
+      'maxExperiments',
       'notifyCmd',
       'detach',
       'dryRun',

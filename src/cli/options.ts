@@ -120,6 +120,17 @@ export const OPTIONS = {
   ),
   rerunFailed: text('--rerun-failed <batchId>', 'run only the experiments of that batch that did not complete'),
   skipCompleted: flag('--skip-completed', 'leave out experiments of this directory that completed in an earlier batch'),
+  sweep: list(
+    '--sweep <sweep...>',
+    'sweep the one selected script (it has no Sweep: line) over these values, e.g. "lr=1e-3,1e-4" "seed=1..5" ' +
+      '(docs/sweeps.md)',
+  ),
+  maxExperiments: integer<true>(
+    '--max-experiments <n>',
+    'the most experiments (sweep members included) the batch may hold',
+    { min: 1 },
+    10_000,
+  ),
 
   // submit: how to run it
   maxConcurrent: integer<true>('--max-concurrent <n>', 'experiments of this batch running at once', { min: 1 }, 3),

@@ -30,7 +30,7 @@ export function newBatchState(
 
 /** An experiment's id: the part of its name before the first `_` (`exp125` for `exp125_adaptive_stop_loss`). */
 export function experimentIdOf(name: string): string {
-  return name.split('_')[0];
+  return name.split(/[_[]/)[0]; // a sweep member's id is its script's
 }
 
 /** Indexes of the experiments a user means by `wanted`: an experiment's name, or an id (several may share one). */

@@ -13,6 +13,7 @@ import {
   type ExperimentSpec,
   type ExperimentStatus,
 } from './types.js';
+import { packSweeps, unpackMember, type PackedSweeps } from './packed-sweeps.js';
 
 /** Appended to, never reordered: packed states in running workflows hold these indexes. */
 const STATUS_CODES: readonly ExperimentStatus[] = [
@@ -74,6 +75,8 @@ export interface PackedBatchState {
   afterAny?: Record<number, string[]>;
   /** Since when the runs of paused experiments are frozen, by index; absent when none is. */
   runsPausedSince?: Record<number, number>;
+  /** Sweep members, by index (their names and suffixes are empty when derived); absent when the batch has none. */
+  sweeps?: PackedSweeps;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -107,6 +110,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     if (record.error !== undefined) errors[index] = record.error;
     if (record.pausedSince !== undefined) runsPausedSince[index] = record.pausedSince;
   });
+  const sweeps = packSweeps(state.experiments);
   return {
     batchId: state.batchId,
     createdAt,
@@ -118,8 +122,10 @@ export function packBatchState(state: BatchState): PackedBatchState {
     generation: state.generation,
     ...(state.notifications?.length ? { notifications: state.notifications } : {}),
     ...(state.notifyFailures?.length ? { notifyFailures: state.notifyFailures } : {}),
-    names: state.experiments.map((experiment) => experiment.name),
-    suffixes: state.experiments.map((experiment) => experiment.file.slice(experiment.name.length)),
+    names: state.experiments.map((experiment, index) => (sweeps?.derived.has(index) ? '' : experiment.name)),
+    suffixes: state.experiments.map((experiment) =>
+      experiment.params ? '' : experiment.file.slice(experiment.name.length),
+    ),
     priorities: state.experiments.map((experiment) => PRIORITIES.indexOf(experiment.priority)).join(''),
     statuses: records.map((record) => STATUS_CODES.indexOf(record.status)).join(''),
     attempts: records.map((record) => record.attempts),
@@ -137,6 +143,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     ...(Object.keys(after).length ? { after } : {}),
     ...(Object.keys(afterAny).length ? { afterAny } : {}),
     ...(Object.keys(runsPausedSince).length ? { runsPausedSince } : {}),
+    ...(sweeps ? { sweeps: sweeps.packed } : {}),
   };
 }
 
@@ -154,11 +161,12 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
     generation: packed.generation,
     ...(packed.notifications?.length ? { notifications: packed.notifications } : {}),
     ...(packed.notifyFailures?.length ? { notifyFailures: packed.notifyFailures } : {}),
-    experiments: packed.names.map((name, index) => {
+    experiments: packed.names.map((name, index): ExperimentSpec => {
+      const member = packed.sweeps ? unpackMember(packed.sweeps, index, name) : undefined;
       const experiment: ExperimentSpec = {
-        id: experimentIdOf(name),
-        name,
-        file: name + packed.suffixes[index],
+        id: experimentIdOf(member?.name ?? name),
+        name: member?.name ?? name,
+        file: member?.file ?? name + packed.suffixes[index],
         priority: PRIORITIES[Number(packed.priorities[index])],
       };
       const quotas = packed.quotas?.[index];
@@ -172,6 +180,7 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (after) experiment.after = after;
       const afterAny = packed.afterAny?.[index];
       if (afterAny) experiment.afterAny = afterAny;
+      if (member) experiment.params = member.params;
       return experiment;
     }),
     records: packed.names.map((_, index): ExperimentRecord => {

@@ -44,6 +44,8 @@ export interface ExperimentSpec {
   after?: string[];
   /** Experiments (by name) that must end, in any way, before it starts (`After-any:` line); absent when none. */
   afterAny?: string[];
+  /** A sweep member's parameters (`Sweep:` line or `submit --sweep`), in declared order; absent for a plain script. */
+  params?: Record<string, string>;
 }
 
 /**

@@ -15,6 +15,8 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   experiments: { argv: ['--experiments', 'exp1,exp2'], value: 'exp1,exp2' },
   rerunFailed: { argv: ['--rerun-failed', 'b-1'], value: 'b-1' },
   skipCompleted: { argv: ['--skip-completed'], value: true },
+  sweep: { argv: ['--sweep', 'lr=1,2', '--sweep', 'seed=1..3'], value: ['lr=1,2', 'seed=1..3'] },
+  maxExperiments: { argv: ['--max-experiments', '20000'], value: 20_000 },
   maxConcurrent: { argv: ['--max-concurrent', '7'], value: 7 },
   maxRetries: { argv: ['--max-retries', '0'], value: 0 },
   retryDelay: { argv: ['--retry-delay', '1m'], value: 60_000 },

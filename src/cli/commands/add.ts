@@ -14,7 +14,7 @@ import { sortExperiments } from '../../experiments/order.js';
 import { resolveAfterLines, resolveReferences } from '../../experiments/after-lines.js';
 import { dependencyProblem } from '../../model/dependencies.js';
 import type { ExperimentSpec } from '../../model/types.js';
-import { parsePriority } from '../../experiments/select.js';
+import { parsePriority, splitNames } from '../../experiments/select.js';
 import { addExperimentsUpdate } from '../../protocol/messages.js';
 import type { OptionsOf } from '../command-table.js';
 import { experimentLines } from '../display/steer.js';
@@ -65,7 +65,9 @@ async function pickByPaths(
       discovered.forEach((experiment) => picked.set(experiment.name, experiment));
       continue;
     }
-    const experiment = discovered.find((candidate) => path.join(dir, candidate.file) === real);
+    // A swept script is all its members.
+    const members = discovered.filter((candidate) => path.join(dir, candidate.file) === real);
+    const [experiment] = members;
     if (!experiment) {
       const why =
         path.dirname(real) === dir
@@ -73,7 +75,7 @@ async function pickByPaths(
           : `is not in the batch's experiments directory ${experimentsDir}: a batch runs the scripts of one directory`;
       throw new BadInputError(`${given} ${why}`);
     }
-    picked.set(experiment.name, experiment);
+    members.forEach((member) => picked.set(member.name, member));
   }
   return [...picked.values()];
 }
@@ -81,7 +83,7 @@ async function pickByPaths(
 /** `--after a,b`: every added experiment waits, besides its own After: lines, for these to complete. */
 function withAfterOption(added: ExperimentSpec[], refs: string | undefined, known: ExperimentSpec[]): ExperimentSpec[] {
   if (refs === undefined) return added;
-  const list = refs.split(',').map((ref) => ref.trim());
+  const list = splitNames(refs).map((ref) => ref.trim());
   if (!list.every(Boolean)) throw new BadInputError(`--after "${refs}": give experiment ids or names, comma-separated`);
   const names = resolveReferences(list, [...known, ...added], '--after');
   const waiting = added.map((experiment) => ({

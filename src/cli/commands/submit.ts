@@ -23,6 +23,7 @@ import {
 import { sortExperiments } from '../../experiments/order.js';
 import { resolveAfterLines, withinBatch } from '../../experiments/after-lines.js';
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
+import { applySweepOption, refuseTooMany } from '../../experiments/sweep-members.js';
 import { ensureSearchAttributes } from '../../server/search-attributes.js';
 import { newBatchState } from '../../model/batch-state.js';
 import { DEFAULT_NOTIFY_EVENTS } from '../../model/notifications.js';
@@ -45,8 +46,12 @@ const nameOf = (experiment: { name: string }) => experiment.name;
 async function resolveQueue(options: SubmitOptions, workDir: string) {
   const config = await loadProjectConfig(workDir);
   const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
-  const discovered = await discoverExperiments(path.resolve(workDir, options.dir), rules);
-  const selected = selectExperiments(discovered, options);
+  const discovered = await discoverExperiments(path.resolve(workDir, options.dir), {
+    ...rules,
+    maxExperiments: options.maxExperiments,
+  });
+  let selected = selectExperiments(discovered, options);
+  if (options.sweep) selected = applySweepOption(selected, options.sweep, options.maxExperiments);
   refuseNotExecutable(selected);
   const others = discovered.filter((experiment) => !selected.includes(experiment));
   // A wrong After: line is bad input before anything else is done; it may name an experiment left out.
@@ -128,6 +133,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
   const workDir = resolveWorkDir(options.workDir);
   const { settings, queue: selected, quotas, notifications, snapshot } = await resolveQueue(options, workDir);
   const needsHistory = Boolean(options.rerunFailed || options.skipCompleted);
+  if (!needsHistory) refuseTooMany(selected.length, options.maxExperiments);
   if (options.dryRun && !needsHistory) {
     await printDryRun(selected, settings, quotas, options.json);
     return EXIT.ok;
@@ -142,6 +148,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     const client = new Client({ connection, namespace: config.namespace });
     const searchAttributes = await ensureSearchAttributes(connection, config.namespace);
     const queue = await applyHistory(client, selected, options, settings, searchAttributes, note);
+    refuseTooMany(queue.length, options.maxExperiments);
     if (options.dryRun) {
       await printDryRun(queue, settings, quotas, options.json);
       return EXIT.ok;
