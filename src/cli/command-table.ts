@@ -91,7 +91,7 @@ export const COMMANDS = {
       'Show a batch: counts, ETA, and each running experiment with its attempt, elapsed time, progress and ETA ' +
       '(without an id: the recent batches).',
     arguments: [{ name: '[batchId]' }],
-    options: ['workDir', 'json'],
+    options: ['workDir', 'json', 'members'],
   },
   watch: {
     description:

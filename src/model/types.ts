@@ -43,6 +43,8 @@ export interface ExperimentSpec {
   after?: string[];
   /** Experiments (by name) that must end, in any way, before it starts (`After-any:` line); absent when none. */
   afterAny?: string[];
+  /** A sweep member's parameters (`Sweep:` line or `submit --sweep`), in declared order; absent for a plain script. */
+  params?: Record<string, string>;
 }
 
 /**
@@ -263,6 +265,10 @@ export interface ExperimentView {
   error?: string;
   /** Calls its runs made, by quota, summed over its runs; absent when it uses no quota. */
   calls?: Record<string, number>;
+  /** A sweep member's script (its name without the parameters); absent for a plain script. */
+  sweep?: string;
+  /** A sweep member's parameters, in declared order; absent for a plain script. */
+  params?: Record<string, string>;
 }
 
 export interface ExperimentSummary extends ExperimentView {

@@ -28,6 +28,7 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   detach: { argv: ['--detach'], value: true },
   dryRun: { argv: ['--dry-run'], value: true },
   statusInterval: { argv: ['--status-interval', '5s'], value: 5_000 },
+  members: { argv: ['--members'], value: true },
   experiment: { argv: ['--experiment', 'exp3'], value: 'exp3' },
   hold: { argv: ['--hold'], value: true },
   release: { argv: ['--release'], value: true },

@@ -2,6 +2,7 @@
 import { statusesByName, waitingFor } from '../../model/dependencies.js';
 import { countByStatus, experimentViews, type StatusCounts } from '../../model/batch-state.js';
 import { addCalls } from '../../model/calls.js';
+import { groupBySweep } from '../../model/sweep-groups.js';
 import { formatDuration } from '../../parse/duration.js';
 import { batchEtaMs, runLeftMs } from './eta.js';
 import type { Progress } from '../../model/progress.js';
@@ -44,6 +45,22 @@ export interface LiveBatchView {
   waiting?: WaitingExperiment[];
   /** The latest notifications that failed for good; absent when none. */
   notifyFailures?: string[];
+  /** Each sweep (by its script's name) with its members' counts; absent when the batch has none. */
+  sweeps?: SweepView[];
+}
+
+export interface SweepView {
+  sweep: string;
+  members: number;
+  counts: StatusCounts;
+}
+
+export function sweepViews(experiments: readonly ExperimentView[]): SweepView[] {
+  return groupBySweep(experiments).sweeps.map(({ sweep, members }) => ({
+    sweep,
+    members: members.length,
+    counts: countByStatus(members),
+  }));
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -91,6 +108,7 @@ export function liveBatchView(
     };
   });
   const etaMs = status === 'running' ? batchEtaMs(state, runs, now, quotas) : undefined;
+  const sweeps = sweepViews(experiments);
   return {
     batchId: state.batchId,
     status,
@@ -103,5 +121,6 @@ export function liveBatchView(
     ...(quotas.length ? { quotas } : {}),
     ...(waiting.length ? { waiting } : {}),
     ...(state.notifyFailures?.length ? { notifyFailures: state.notifyFailures } : {}),
+    ...(sweeps.length ? { sweeps } : {}),
   };
 }
