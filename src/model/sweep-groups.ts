@@ -7,13 +7,13 @@ import type { ExperimentStatus } from './types.js';
 /** The script a sweep member belongs to (its name without the parameters); undefined for a plain script. */
 export function sweepOf(experiment: { name: string; params?: Record<string, string> }): string | undefined {
   if (!experiment.params) return undefined;
-  const bracket = experiment.name.indexOf('[');
+  const bracket = experiment.name.lastIndexOf('[');
   return bracket > 0 ? experiment.name.slice(0, bracket) : experiment.name;
 }
 
 /** A member's name under its script's line: its parameters, `[lr=1e-3,seed=1]`. */
 export function memberLabel(name: string): string {
-  const bracket = name.indexOf('[');
+  const bracket = name.lastIndexOf('[');
   return bracket > 0 ? name.slice(bracket) : name;
 }
 
