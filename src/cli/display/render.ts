@@ -162,7 +162,7 @@ export function summaryLines(summary: BatchSummary, allMembers = false): string[
     `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`,
     RULE,
     ...(plain.length || plain.length === summary.experiments.length ? table : []),
-    ...sweepSummaryLines(summary.experiments, allMembers),
+    ...sweepSummaryLines(summary, allMembers),
   ];
 }
 

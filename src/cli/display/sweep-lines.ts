@@ -5,7 +5,7 @@
 import { experimentViews, isFinal } from '../../model/batch-state.js';
 import { foldMembers, groupBySweep, memberLabel, statusCountsText, sweepCountsText } from '../../model/sweep-groups.js';
 import { sweepTable } from '../../model/summary-table.js';
-import type { BatchState, ExperimentSummary, ExperimentView } from '../../model/types.js';
+import type { BatchState, BatchSummary, ExperimentSummary, ExperimentView } from '../../model/types.js';
 import { formatDuration } from '../../parse/duration.js';
 import { commandHint } from '../invocation.js';
 import type { LiveExperimentView } from './batch-view.js';
@@ -77,8 +77,8 @@ export function sweepChangeLines(previous: BatchState | undefined, next: BatchSt
 }
 
 /** The final summary's part for sweeps: per sweep its line and its members' table, parameters as columns. */
-export function sweepSummaryLines(experiments: readonly ExperimentSummary[], allMembers: boolean): string[] {
-  return groupBySweep(experiments).sweeps.flatMap(({ sweep, members }) => {
+export function sweepSummaryLines(summary: BatchSummary, allMembers: boolean): string[] {
+  return groupBySweep(summary.experiments).sweeps.flatMap(({ sweep, members }) => {
     const { listed, folded } = allMembers ? { listed: members, folded: [] } : foldMembers(members, MEMBER_LINES);
     const table = sweepTable(listed);
     return [
@@ -86,7 +86,7 @@ export function sweepSummaryLines(experiments: readonly ExperimentSummary[], all
       sweepHeadLine(sweep, members),
       ...textTable(table, { indent: '  ', rightAligned: [table[0].indexOf('attempts')] }),
       ...(folded.length
-        ? [`  … and ${folded.length} more: ${statusCountsText(folded)} (summary.md in the batch's results lists all)`]
+        ? [`  … and ${folded.length} more: ${statusCountsText(folded)} (${moreHint(summary.batchId)})`]
         : []),
     ];
   });
