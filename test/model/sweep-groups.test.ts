@@ -10,6 +10,7 @@ import {
 import { summaryMarkdown } from '../../src/model/summary-table.js';
 import { experimentViews, newBatchState, summarize } from '../../src/model/batch-state.js';
 import type { ExperimentRecord, ExperimentSpec, ExperimentStatus } from '../../src/model/types.js';
+import { summarySchema } from '../../src/batch-client/file-schemas.js';
 import { testSettings } from '../helpers/temporal.js';
 
 function member(lr: string, seed: number): ExperimentSpec {
@@ -119,4 +120,15 @@ test('summary.md of a batch without sweeps is as before', () => {
   const state = newBatchState('b-2', [plain], SETTINGS, 0);
   expect(summaryMarkdown(summarize(state))).not.toContain('##');
   expect(summaryMarkdown(summarize(state))).toContain('| exp101_base | high | cancelled | 0 | - | - |');
+});
+
+test("a summary.json read back keeps each member's sweep and params", () => {
+  const state = newBatchState('b-3', [plain, member('1e-3', 1)], SETTINGS, 0);
+  const summary = summarize({
+    ...state,
+    records: state.records.map(() => ({ status: 'failed', attempts: 1, exitCode: 1 })),
+  });
+  const read = summarySchema.parse(JSON.parse(JSON.stringify(summary)));
+  expect(read.experiments[1]).toMatchObject({ sweep: 'exp140_lr_sweep', params: { lr: '1e-3', seed: '1' } });
+  expect(read.experiments[0]).not.toHaveProperty('params');
 });

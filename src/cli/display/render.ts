@@ -7,7 +7,7 @@ import type { BatchListing } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
 import type { QuotaView } from '../../budget/slots.js';
 import { textTable } from './table.js';
-import { sweepStatusLines, sweepSummaryLines, withoutFoldedFailures } from './sweep-lines.js';
+import { sweepSizeLines, sweepStatusLines, sweepSummaryLines, withoutFoldedFailures } from './sweep-lines.js';
 
 const RULE = '='.repeat(70);
 
@@ -33,6 +33,7 @@ export function header(state: BatchState, webUi?: string): string[] {
     '',
     `[OK] Loaded ${experiments.length} experiments into queue`,
     ...priorityCounts(experiments).map((line) => `     ${line}`),
+    ...sweepSizeLines(experiments).map((line) => `     ${line}`),
     '',
   ];
 }

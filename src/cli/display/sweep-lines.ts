@@ -3,9 +3,16 @@
  * its members (running ones always; the others up to MEMBER_LINES, unless every member is asked for).
  */
 import { experimentViews, isFinal } from '../../model/batch-state.js';
-import { foldMembers, groupBySweep, memberLabel, statusCountsText, sweepCountsText } from '../../model/sweep-groups.js';
+import {
+  foldMembers,
+  groupBySweep,
+  memberLabel,
+  statusCountsText,
+  sweepCountsText,
+  sweepOf,
+} from '../../model/sweep-groups.js';
 import { sweepTable } from '../../model/summary-table.js';
-import type { BatchState, BatchSummary, ExperimentSummary, ExperimentView } from '../../model/types.js';
+import type { BatchState, BatchSummary, ExperimentSpec, ExperimentSummary, ExperimentView } from '../../model/types.js';
 import { formatDuration } from '../../parse/duration.js';
 import { commandHint } from '../invocation.js';
 import type { LiveExperimentView } from './batch-view.js';
@@ -13,6 +20,12 @@ import { textTable } from './table.js';
 
 /** Members listed per sweep besides its running ones, unless `--members` asks for all. */
 export const MEMBER_LINES = 10;
+
+/** The batch's header: `Sweep exp140_lr_sweep: 15 members` for each sweep. */
+export function sweepSizeLines(experiments: readonly ExperimentSpec[]): string[] {
+  const sweeps = groupBySweep(experiments.map((experiment) => ({ sweep: sweepOf(experiment) }))).sweeps;
+  return sweeps.map(({ sweep, members }) => `Sweep ${sweep}: ${members.length} members`);
+}
 
 /** `exp140_lr_sweep  sweep of 15: 9 completed, 2 running, 4 queued` */
 export function sweepHeadLine(sweep: string, members: readonly ExperimentView[]): string {

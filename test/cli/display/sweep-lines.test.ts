@@ -1,7 +1,7 @@
 /** Sweeps as `status`, `status --json`, `watch` and the final summary show them: members under their script. */
 import { liveBatchView } from '../../../src/cli/display/batch-view.js';
 import { describeChanges } from '../../../src/cli/display/events.js';
-import { statusLines, summaryLines } from '../../../src/cli/display/render.js';
+import { header, statusLines, summaryLines } from '../../../src/cli/display/render.js';
 import { newBatchState, summarize } from '../../../src/model/batch-state.js';
 import type { BatchState, ExperimentRecord, ExperimentSpec } from '../../../src/model/types.js';
 import { testSettings } from '../../helpers/temporal.js';
@@ -145,4 +145,10 @@ test('the final summary details the failures of 10 members per sweep, unless eve
   const details = (lines: string[]) => lines.filter((line) => line.startsWith('[FAILED]'));
   expect(details(summaryLines(summary))).toHaveLength(1 + 10);
   expect(details(summaryLines(summary, true))).toHaveLength(1 + 30);
+});
+
+test("the batch's header names each sweep and its size", () => {
+  const lines = header(batch([queued, queued, queued]));
+  expect(lines.slice(lines.indexOf('     Low: 0') + 1, -1)).toEqual(['     Sweep exp140_lr_sweep: 2 members']);
+  expect(header(batch([queued], 0))).not.toContainEqual(expect.stringContaining('Sweep'));
 });
