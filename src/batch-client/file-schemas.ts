@@ -28,6 +28,8 @@ export const summarySchema = z.object({
       startedAt: z.string().nullable(),
       closedAt: z.string().nullable(),
       calls: z.record(z.string(), z.number()).optional(),
+      sweep: z.string().optional(),
+      params: z.record(z.string(), z.string()).optional(),
     }),
   ),
   code: z

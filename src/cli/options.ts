@@ -193,6 +193,7 @@ export const OPTIONS = {
 
   // Following a batch
   statusInterval: duration<true>('--status-interval <duration>', 'how often the [STATUS] line is printed', '30s'),
+  members: flag('--members', 'list every member of each sweep (else: running ones, and 10 more per sweep)'),
   experiment: text(
     '--experiment <id>',
     'only this experiment (its name, or an id that names one experiment) of the batch',

@@ -9,6 +9,7 @@ import {
   type ExperimentStatus,
   type ExperimentView,
 } from './types.js';
+import { sweepOf } from './sweep-groups.js';
 
 export function newBatchState(
   batchId: string,
@@ -119,6 +120,7 @@ export function experimentViews(state: BatchState): ExperimentView[] {
       closedAt: isoOrNull(record.closedAt),
       ...(record.error !== undefined && record.status !== 'completed' ? { error: record.error } : {}),
       ...(record.calls ? { calls: record.calls } : {}),
+      ...(experiment.params ? { sweep: sweepOf(experiment), params: experiment.params } : {}),
     };
   });
 }

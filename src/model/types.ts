@@ -268,6 +268,10 @@ export interface ExperimentView {
   error?: string;
   /** Calls its runs made, by quota, summed over its runs; absent when it uses no quota. */
   calls?: Record<string, number>;
+  /** A sweep member's script (its name without the parameters); absent for a plain script. */
+  sweep?: string;
+  /** A sweep member's parameters, in declared order; absent for a plain script. */
+  params?: Record<string, string>;
 }
 
 export interface ExperimentSummary extends ExperimentView {

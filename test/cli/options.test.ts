@@ -32,6 +32,7 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   snapshot: { argv: ['--snapshot'], value: true },
   snapshotLimit: { argv: ['--snapshot-limit', '1G'], value: 1024 ** 3 },
   statusInterval: { argv: ['--status-interval', '5s'], value: 5_000 },
+  members: { argv: ['--members'], value: true },
   experiment: { argv: ['--experiment', 'exp3'], value: 'exp3' },
   hold: { argv: ['--hold'], value: true },
   release: { argv: ['--release'], value: true },

@@ -2,6 +2,7 @@
 import { statusesByName, waitingFor } from '../../model/dependencies.js';
 import { countByStatus, experimentViews, type StatusCounts } from '../../model/batch-state.js';
 import { addCalls } from '../../model/calls.js';
+import { groupBySweep } from '../../model/sweep-groups.js';
 import { formatDuration } from '../../parse/duration.js';
 import { batchEtaMs, runLeftMs } from './eta.js';
 import type { CodeState } from '../../model/code.js';
@@ -47,6 +48,22 @@ export interface LiveBatchView {
   notifyFailures?: string[];
   /** The code the batch was submitted with (git state, snapshot); absent in older batches. */
   code?: CodeState;
+  /** Each sweep (by its script's name) with its members' counts; absent when the batch has none. */
+  sweeps?: SweepView[];
+}
+
+export interface SweepView {
+  sweep: string;
+  members: number;
+  counts: StatusCounts;
+}
+
+export function sweepViews(experiments: readonly ExperimentView[]): SweepView[] {
+  return groupBySweep(experiments).sweeps.map(({ sweep, members }) => ({
+    sweep,
+    members: members.length,
+    counts: countByStatus(members),
+  }));
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -94,6 +111,7 @@ export function liveBatchView(
     };
   });
   const etaMs = status === 'running' ? batchEtaMs(state, runs, now, quotas) : undefined;
+  const sweeps = sweepViews(experiments);
   return {
     batchId: state.batchId,
     status,
@@ -107,5 +125,6 @@ export function liveBatchView(
     ...(waiting.length ? { waiting } : {}),
     ...(state.notifyFailures?.length ? { notifyFailures: state.notifyFailures } : {}),
     ...(state.settings.code ? { code: state.settings.code } : {}),
+    ...(sweeps.length ? { sweeps } : {}),
   };
 }
