@@ -7,6 +7,7 @@ import type { BatchListing } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
 import type { QuotaView } from '../../budget/slots.js';
 import { textTable } from './table.js';
+import { formatUnits } from '../../model/units.js';
 
 const RULE = '='.repeat(70);
 
@@ -131,6 +132,7 @@ function runningDetails(experiment: LiveExperimentView): string {
     formatDuration((experiment.attemptElapsedSeconds ?? 0) * 1000),
     `attempt ${Math.max(1, experiment.attempts)}`,
     ...(experiment.pausedSince !== undefined ? ['paused'] : []),
+    ...(experiment.units ? [formatUnits(experiment.units)] : []),
   ];
   const { progress } = experiment;
   if (progress) {
