@@ -1,6 +1,6 @@
 /**
  * Which named units (GPU indices, ports) each run of this machine holds, across every worker of the machine and
- * its restarts: one claim file per unit and generation, `<runs root>/units/<name>/<unit>.<generation>`, naming the
+ * its restarts: one claim file per unit and generation, `<runs root>/@units/<name>/<unit>.<generation>`, naming the
  * run directory that holds it (or `freed`). The latest generation says who holds the unit. A unit is taken by
  * creating the next generation with link(2), which fails when it exists: of two workers that judge a unit free at
  * once, exactly one gets it, and nobody ever deletes another's claim (a lock or a deleted stale claim could not say
@@ -190,8 +190,13 @@ export async function unitsInSpec(files: RunFiles): Promise<RunUnits | undefined
   return (await files.readJson<RunSpec>(files.spec))?.units;
 }
 
-/** The machine's unit claims under the runs root (a device is the machine's, whatever server or queue runs on it). */
+/**
+ * Where the machine's unit claims live: under the runs root, as a device is the machine's whatever server or queue
+ * runs on it; `@` is never in a queue's directory name (encoded), so no legacy runs directory can be this one.
+ */
+export const UNITS_DIR = '@units';
+
 export function unitClaimsOf(runsRoot: string, machine: MachineResources, runsDir: string): UnitClaims | undefined {
   if (!machine.units) return undefined;
-  return new UnitClaims(path.join(runsRoot, 'units'), machine.units, (runKey) => path.join(runsDir, runKey));
+  return new UnitClaims(path.join(runsRoot, UNITS_DIR), machine.units, (runKey) => path.join(runsDir, runKey));
 }
