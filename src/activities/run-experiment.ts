@@ -45,6 +45,8 @@ import { freezeRun } from './freeze-run.js';
 import { codeEnvironment, guardedScriptsDir } from '../machine/code-dir.js';
 import { sweepArgsOf } from '../machine/sweep-args.js';
 import { paramsEnvironment } from '../experiments/sweep.js';
+import { unitsInSpec } from '../machine/units.js';
+import { unitsEnvironment } from '../model/units.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -126,7 +128,7 @@ export function createActivities(options: ActivityOptions) {
         // Checked before resources are claimed: a worker that does not serve the run must not hold a GPU for it.
         const command = input.adopt ? undefined : await resolveScript(context, input, location.run, logFile, options);
         claimed = true;
-        releaseCapacity = await claimCapacity(context, heartbeats, input, location.runKey, options.capacity);
+        releaseCapacity = await claimCapacity(context, heartbeats, input, files, location.runKey, options.capacity);
         if (!command) {
           if (!(await files.exists())) {
             throw new RunLostError(`run ${location.run} is not on ${location.machineId} any more; it will run again`, {
@@ -233,11 +235,12 @@ async function claimCapacity(
   context: Context,
   heartbeats: WaitingHeartbeats,
   input: RunInput,
+  files: RunFiles,
   runKey: string,
   ledger: CapacityLedger,
 ): Promise<() => void> {
   const requires = input.experiment.requires ?? {};
-  if (input.adopt) return ledger.hold(runKey, requires); // the run already uses them here
+  if (input.adopt) return ledger.hold(runKey, requires, await unitsInSpec(files)); // the run already uses them here
   try {
     return await heartbeats.while(
       ledger.claim(runKey, context.info.taskQueue, requires, () => waitBeforeStart(context, heartbeats)),
@@ -309,6 +312,7 @@ async function start(
   const socket = options.quotaAgent.runSocket(location.runKey);
   const quotas = Object.keys(quotaHosts);
   const quota = { token: randomBytes(24).toString('hex'), experiment: experiment.name, quotas, socket };
+  const units = options.capacity.unitsOf(location.runKey);
   const spec: RunSpec = {
     runId: location.runKey,
     file: command.file,
@@ -321,6 +325,7 @@ async function start(
     leaseTimeoutMs: options.adoptWindowMs,
     quota,
     ...(experiment.requires ? { requires: experiment.requires } : {}),
+    ...(units ? { units } : {}),
   };
   await options.quotaAgent.register(quota); // its link points here before the script can ask
   const keeperPid = await options.keepers
@@ -337,6 +342,7 @@ async function start(
         ...quotaEnvironment(process.env, socket, quota.token, quotaHosts, experiment.metering),
         ...codeEnvironment(process.env, settings),
         ...paramsEnvironment(experiment.params),
+        ...unitsEnvironment(units, options.capacity.machine.units),
       }),
     )
     .catch((err: unknown) => {

@@ -289,7 +289,8 @@ export const OPTIONS = {
     flags: '--resources <list>',
     help:
       'what this machine has: counted amounts (gpu=2,mem=64G; K/M/G/T are powers of 1024) and capabilities ' +
-      '(avx512: any number of runs may use it); experiments ask with a Requires: line',
+      '(avx512: any number of runs may use it); experiments ask with a Requires: line. ' +
+      'Named units, one run each: gpu=0,1,2,3 (gpu=N: devices 0..N-1), gpu=auto (nvidia-smi -L), port=9000..9003',
     shape: 'value',
     parse: parseMachineResources,
   } as OptionSpec<MachineResources, false>,

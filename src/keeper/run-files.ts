@@ -28,6 +28,8 @@ export interface RunSpec {
   };
   /** Machine resources the run holds (`Requires:`): a worker restarted here counts them before adopting it. */
   requires?: Record<string, number>;
+  /** The named units the run holds (GPU indices, ports: machine/units.ts), by resource name; absent when none. */
+  units?: Record<string, string[]>;
 }
 
 /** What the quota agent knows of a run: its secret, the quotas it may draw from, and its socket link. */

@@ -239,6 +239,8 @@ export interface RunHeartbeat {
   unheldSince?: number;
   /** The adoption window of the run's machine: past it without a heartbeat, no process of the run is alive. */
   adoptWindowMs?: number;
+  /** The named units the run holds (`gpu: ['2', '3']`), from its spec; absent when none. */
+  units?: Record<string, string[]>;
 }
 
 /** The whole heartbeat of a run: its progress, and where it lives, so it is adopted there if its worker is lost. */

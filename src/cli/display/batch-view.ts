@@ -26,6 +26,8 @@ export interface LiveExperimentView extends ExperimentView {
   waitingFor?: string[];
   /** Since when its run is frozen (`pause <batchId> <exp>`), as an ISO time; absent while it runs on. */
   pausedSince?: string;
+  /** Only while running: the named units its run holds (`{ gpu: ['2', '3'] }`); absent when none. */
+  units?: Record<string, string[]>;
 }
 
 export interface LiveBatchView {
@@ -108,6 +110,7 @@ export function liveBatchView(
       ...(stuck ? { stuck } : {}),
       ...(run?.calls ? { calls: addCalls(view.calls, run.calls) } : {}),
       ...(pausedSince !== undefined ? { pausedSince: new Date(pausedSince).toISOString() } : {}),
+      ...(run?.units ? { units: run.units } : {}),
     };
   });
   const etaMs = status === 'running' ? batchEtaMs(state, runs, now, quotas) : undefined;

@@ -9,6 +9,7 @@ import type { QuotaView } from '../../budget/slots.js';
 import { textTable } from './table.js';
 import { codeLine, codeText } from '../../model/code.js';
 import { sweepSizeLines, sweepStatusLines, sweepSummaryLines, withoutFoldedFailures } from './sweep-lines.js';
+import { formatUnits } from '../../model/units.js';
 
 const RULE = '='.repeat(70);
 
@@ -137,6 +138,7 @@ function runningDetails(experiment: LiveExperimentView): string {
     formatDuration((experiment.attemptElapsedSeconds ?? 0) * 1000),
     `attempt ${Math.max(1, experiment.attempts)}`,
     ...(experiment.pausedSince !== undefined ? ['paused'] : []),
+    ...(experiment.units ? [formatUnits(experiment.units)] : []),
   ];
   const { progress } = experiment;
   if (progress) {
