@@ -2,8 +2,10 @@
 
 Priority: low
 Requires: gpu
-Runs only on a worker that declares GPUs, e.g. `npm run worker -- --resources gpu=2` (no real GPU
-needed): it prints the device staged gave it, as a training script would hand it to its framework.
+Runs only on a worker that declares GPUs (no real GPU needed): `npm run worker -- --resources gpu=2`
+in a terminal of its own, then `npm run submit -- --dir experiments/gpu`. It prints the device staged
+gave it, as a training script would hand it to its framework. It lives in a folder of its own so that
+a plain `npm run submit` never waits for a GPU worker.
 """
 import json
 import os
