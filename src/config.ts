@@ -7,6 +7,7 @@ import { BadInputError } from './errors.js';
 import { isQuotaName, parseHost, parseLimit } from './quota/declaration.js';
 import type { QuotaDeclaration } from './model/types.js';
 import { NOTIFY_EVENTS, type Notification } from './model/notifications.js';
+import { parseAmount } from './model/requirements.js';
 
 const CONFIG_FILE = 'staged.config.json';
 
@@ -53,6 +54,8 @@ const configSchema = z.strictObject({
     .record(z.string().refine(isQuotaName, 'a quota name is a letter, then letters, digits, "_" or "-"'), quotaSchema)
     .optional(),
   notify: z.array(notificationSchema).optional(),
+  snapshot: z.array(z.string().min(1, 'a snapshot path may not be empty')).min(1, 'name at least one path').optional(),
+  snapshotLimit: parsedBy(parseAmount).optional(),
 });
 
 interface ProjectConfig {
@@ -61,6 +64,10 @@ interface ProjectConfig {
   quotas: Record<string, QuotaDeclaration>;
   /** The `notify` list; empty when the file has none. */
   notifications: Notification[];
+  /** Paths (relative to the work dir) every submit copies and runs from (docs/code.md); absent when none. */
+  snapshot?: string[];
+  /** The largest snapshot, in bytes; absent: the default. */
+  snapshotLimit?: number;
 }
 
 export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
@@ -92,5 +99,7 @@ export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
       }),
     ),
     notifications: parsed.data.notify ?? [],
+    ...(parsed.data.snapshot ? { snapshot: parsed.data.snapshot } : {}),
+    ...(parsed.data.snapshotLimit ? { snapshotLimit: parsed.data.snapshotLimit } : {}),
   };
 }

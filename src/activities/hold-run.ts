@@ -24,6 +24,7 @@ import type { WorkerMetrics } from '../machine/metrics.js';
 import { runTreeFor } from '../keeper/run-tree.js';
 import { RunLostError } from '../errors.js';
 import type { RunHeartbeatDetails, RunLocation } from '../model/types.js';
+import { unitsInSpec } from '../machine/units.js';
 import { runStartedSignal } from '../protocol/messages.js';
 import { keeperAlive } from '../machine/keeper-launch.js';
 import type { ServerContact } from '../machine/server-contact.js';
@@ -113,7 +114,13 @@ async function holdUntilEnd(
   countCalls: (calls: Record<string, number> | undefined) => void,
   runDir: RunDirWatch,
 ): Promise<RunEnding> {
-  const details: RunHeartbeatDetails = { ...location, host: hostname(), startedAt: Date.now() };
+  const units = await unitsInSpec(files); // status shows them (batch-client/progress.ts reads heartbeats)
+  const details: RunHeartbeatDetails = {
+    ...location,
+    host: hostname(),
+    startedAt: Date.now(),
+    ...(units && { units }),
+  };
   const heldSince = Date.now();
   let started: RunStarted | undefined;
   let announced = !options.announceStart;

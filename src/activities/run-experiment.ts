@@ -44,6 +44,11 @@ import { NoRoomError, type CapacityLedger } from '../machine/capacity.js';
 import { freezeRun } from './freeze-run.js';
 import { checkpointEnvironment } from './checkpoint-dir.js';
 import { warningOf } from '../keeper/warn-signal.js';
+import { codeEnvironment, guardedScriptsDir } from '../machine/code-dir.js';
+import { sweepArgsOf } from '../machine/sweep-args.js';
+import { paramsEnvironment } from '../experiments/sweep.js';
+import { unitsInSpec } from '../machine/units.js';
+import { unitsEnvironment } from '../model/units.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -125,7 +130,7 @@ export function createActivities(options: ActivityOptions) {
         // Checked before resources are claimed: a worker that does not serve the run must not hold a GPU for it.
         const command = input.adopt ? undefined : await resolveScript(context, input, location.run, logFile, options);
         claimed = true;
-        releaseCapacity = await claimCapacity(context, heartbeats, input, location.runKey, options.capacity);
+        releaseCapacity = await claimCapacity(context, heartbeats, input, files, location.runKey, options.capacity);
         if (!command) {
           if (!(await files.exists())) {
             throw new RunLostError(`run ${location.run} is not on ${location.machineId} any more; it will run again`, {
@@ -232,11 +237,12 @@ async function claimCapacity(
   context: Context,
   heartbeats: WaitingHeartbeats,
   input: RunInput,
+  files: RunFiles,
   runKey: string,
   ledger: CapacityLedger,
 ): Promise<() => void> {
   const requires = input.experiment.requires ?? {};
-  if (input.adopt) return ledger.hold(runKey, requires); // the run already uses them here
+  if (input.adopt) return ledger.hold(runKey, requires, await unitsInSpec(files)); // the run already uses them here
   try {
     return await heartbeats.while(
       ledger.claim(runKey, context.info.taskQueue, requires, () => waitBeforeStart(context, heartbeats)),
@@ -262,13 +268,17 @@ async function resolveScript(
   try {
     await guardServedDirectory('work directory', settings.workDir, allowedRoots);
     const script = await guardScript({
-      experimentsDir: settings.experimentsDir,
+      experimentsDir: await guardedScriptsDir(settings, allowedRoots),
       file: experiment.file,
       experimentName: experiment.name,
       batchId,
       allowedRoots,
     });
-    return await resolveCommand(script, process.env, experiment.file.endsWith('.py'));
+    const command = await resolveCommand(script, process.env, experiment.file.endsWith('.py'));
+    return {
+      ...command,
+      args: [...command.args, ...(await sweepArgsOf(script, experiment.params, experiment.file.endsWith('.py')))],
+    };
   } catch (err) {
     if (err instanceof NotServedError) {
       const tryQueue = await queueOfServingWorker(context, input, machineId);
@@ -305,6 +315,7 @@ async function start(
   const socket = options.quotaAgent.runSocket(location.runKey);
   const quotas = Object.keys(quotaHosts);
   const quota = { token: randomBytes(24).toString('hex'), experiment: experiment.name, quotas, socket };
+  const units = options.capacity.unitsOf(location.runKey);
   const spec: RunSpec = {
     runId: location.runKey,
     file: command.file,
@@ -318,6 +329,7 @@ async function start(
     quota,
     ...(experiment.requires ? { requires: experiment.requires } : {}),
     ...warningOf(settings),
+    ...(units ? { units } : {}),
   };
   await options.quotaAgent.register(quota); // its link points here before the script can ask
   const keeperPid = await options.keepers
@@ -333,6 +345,10 @@ async function start(
         PYTHONUNBUFFERED: '1',
         ...checkpoint,
         ...quotaEnvironment(process.env, socket, quota.token, quotaHosts, experiment.metering),
+        // The snapshot first on PYTHONPATH, then staged's helpers (python/), then the worker's own.
+        ...codeEnvironment({ ...process.env, PYTHONPATH: checkpoint.PYTHONPATH }, settings),
+        ...paramsEnvironment(experiment.params),
+        ...unitsEnvironment(units, options.capacity.machine.units),
       }),
     )
     .catch((err: unknown) => {

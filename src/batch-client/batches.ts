@@ -24,7 +24,12 @@ export type BatchHandle = WorkflowHandle<BatchWorkflow>;
  * Reserves `results/<id>/`, then starts the batch workflow with its memo and search attributes; an id
  * already used (by files or by a workflow) is refused and the reservation given back.
  */
-export async function startBatch(client: Client, state: BatchState): Promise<BatchHandle> {
+export async function startBatch(
+  client: Client,
+  state: BatchState,
+  /** Fills the reserved folder before the batch starts (the code snapshot); a failure gives the id back. */
+  beforeStart?: () => Promise<void>,
+): Promise<BatchHandle> {
   const { batchId, settings } = state;
   const release = await reserveBatchId({
     batchId,
@@ -35,6 +40,7 @@ export async function startBatch(client: Client, state: BatchState): Promise<Bat
     ...(settings.checkpointBatch ? { checkpointBatch: settings.checkpointBatch } : {}),
   });
   try {
+    await beforeStart?.();
     return await client.workflow.start<BatchWorkflow>(BATCH_WORKFLOW, {
       workflowId: batchId,
       taskQueue: settings.taskQueue,
@@ -53,6 +59,7 @@ export async function startBatch(client: Client, state: BatchState): Promise<Bat
         maxConcurrent: settings.maxConcurrent,
         maxRetries: settings.maxRetries,
         timeoutMs: settings.timeoutMs,
+        ...(settings.code ? { code: settings.code } : {}),
       },
     });
   } catch (err) {

@@ -31,6 +31,18 @@ export const summarySchema = z.object({
       closedAt: z.string().nullable(),
       calls: z.record(z.string(), z.number()).optional(),
       requeues: z.number().optional(),
+      sweep: z.string().optional(),
+      params: z.record(z.string(), z.string()).optional(),
     }),
   ),
+  code: z
+    .object({
+      noGit: z.string().optional(),
+      commit: z.string().optional(),
+      branch: z.string().optional(),
+      dirty: z.array(z.string()).optional(),
+      dirtyCount: z.number().optional(),
+      snapshotDir: z.string().optional(),
+    })
+    .optional(),
 });

@@ -80,6 +80,8 @@ export const COMMANDS = {
       'batchId',
       'rerunFailed',
       'skipCompleted',
+      'sweep',
+      'maxExperiments',
       'notifyCmd',
       'detach',
       'dryRun',
@@ -88,6 +90,8 @@ export const COMMANDS = {
       'signalBefore',
       'warnSignal',
       'maxRequeues',
+      'snapshot',
+      'snapshotLimit',
     ],
     derived: [killGraceFromHeartbeat],
     checks: [heartbeatLongEnough, killGraceShorter, signalBeforeTimeout],
@@ -101,10 +105,10 @@ export const COMMANDS = {
   },
   status: {
     description:
-      'Show a batch: counts, ETA, and each running experiment with its attempt, elapsed time, progress and ETA ' +
-      '(without an id: the recent batches).',
+      'Show a batch: counts, ETA, and each running experiment with its attempt, elapsed time, progress and ETA; ' +
+      "a sweep's members under their script (without an id: the recent batches).",
     arguments: [{ name: '[batchId]' }],
-    options: ['workDir', 'json'],
+    options: ['workDir', 'json', 'members'],
   },
   watch: {
     description:

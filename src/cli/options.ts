@@ -10,7 +10,7 @@ import { parseRetentionMs } from '../server/retention.js';
 import { DEV_SERVER_METRICS_PORT } from '../server/ports.js';
 import { parseMetricsAddress } from '../parse/metrics-address.js';
 import { parseSignalName } from '../parse/signal.js';
-import { parseMachineResources, type MachineResources } from '../model/requirements.js';
+import { parseAmount, parseMachineResources, type MachineResources } from '../model/requirements.js';
 import {
   experimentsDirSetting,
   machineIdSetting,
@@ -121,6 +121,17 @@ export const OPTIONS = {
   ),
   rerunFailed: text('--rerun-failed <batchId>', 'run only the experiments of that batch that did not complete'),
   skipCompleted: flag('--skip-completed', 'leave out experiments of this directory that completed in an earlier batch'),
+  sweep: list(
+    '--sweep <sweep...>',
+    'sweep the one selected script (it has no Sweep: line) over these values, e.g. "lr=1e-3,1e-4" "seed=1..5" ' +
+      '(docs/sweeps.md)',
+  ),
+  maxExperiments: integer<true>(
+    '--max-experiments <n>',
+    'the most experiments (sweep members included) the batch may hold',
+    { min: 1 },
+    10_000,
+  ),
 
   // submit: how to run it
   maxConcurrent: integer<true>('--max-concurrent <n>', 'experiments of this batch running at once', { min: 1 }, 3),
@@ -183,8 +194,22 @@ export const OPTIONS = {
   detach: flag('--detach', 'start the batch and return without waiting'),
   dryRun: flag('--dry-run', 'print the queue in start order with each priority and its reason; start nothing'),
 
+  // submit: the code as submitted (docs/code.md)
+  snapshot: flag(
+    '--snapshot',
+    'copy the experiments directory (and the "snapshot" paths of staged.config.json) into results/<id>/code/ ' +
+      'and run every attempt from the copy, so later edits do not change what runs',
+  ),
+  snapshotLimit: {
+    flags: '--snapshot-limit <size>',
+    help: 'largest snapshot --snapshot copies, e.g. 500M or 2G (default: "snapshotLimit" of the config, else 200M)',
+    shape: 'value',
+    parse: parseAmount,
+  } as OptionSpec<number, false>,
+
   // Following a batch
   statusInterval: duration<true>('--status-interval <duration>', 'how often the [STATUS] line is printed', '30s'),
+  members: flag('--members', 'list every member of each sweep (else: running ones, and 10 more per sweep)'),
   experiment: text(
     '--experiment <id>',
     'only this experiment (its name, or an id that names one experiment) of the batch',
@@ -280,7 +305,8 @@ export const OPTIONS = {
     flags: '--resources <list>',
     help:
       'what this machine has: counted amounts (gpu=2,mem=64G; K/M/G/T are powers of 1024) and capabilities ' +
-      '(avx512: any number of runs may use it); experiments ask with a Requires: line',
+      '(avx512: any number of runs may use it); experiments ask with a Requires: line. ' +
+      'Named units, one run each: gpu=0,1,2,3 (gpu=N: devices 0..N-1), gpu=auto (nvidia-smi -L), port=9000..9003',
     shape: 'value',
     parse: parseMachineResources,
   } as OptionSpec<MachineResources, false>,

@@ -5,6 +5,8 @@
 import { BadInputError } from '../errors.js';
 import { dependencyProblem } from '../model/dependencies.js';
 import type { ExperimentSpec } from '../model/types.js';
+import { scriptNameOf } from '../model/sweep-names.js';
+import { splitNames } from './select.js';
 
 const AFTER_LINE = /^[\s#*-]*after(-any)?\s*:\s*(.*?)\s*$/gim;
 
@@ -19,7 +21,7 @@ export interface AfterLines {
 export function afterLinesOf(text: string, source: string): AfterLines | undefined {
   const found: AfterLines = { after: [], afterAny: [], line: 0 };
   for (const match of text.matchAll(AFTER_LINE)) {
-    const refs = match[2].split(',').map((ref) => ref.trim());
+    const refs = splitNames(match[2]).map((ref) => ref.trim());
     if (!refs.every(Boolean)) {
       throw new BadInputError(`malformed line "${match[0].trim()}": give experiment ids or names, comma-separated`);
     }
@@ -65,17 +67,23 @@ export function resolveAfterLines<T extends Waiting>(queue: readonly T[], known:
 
 /** Names of `candidates` that `refs` (ids or names) give, once each; `where` starts the error of a wrong one. */
 export function resolveReferences(refs: string[], candidates: readonly ExperimentSpec[], where: string): string[] {
-  const nameOf = (ref: string) => {
+  const namesOf = (ref: string): string[] => {
     const byName = candidates.find((candidate) => candidate.name === ref);
-    if (byName) return byName.name;
+    if (byName) return [byName.name];
+    // A swept script's name, or its id, means every member of it.
+    const members = candidates.filter((candidate) => candidate.params && scriptNameOf(candidate) === ref);
+    if (members.length) return members.map((member) => member.name);
     const byId = candidates.filter((candidate) => candidate.id === ref);
-    if (byId.length === 1) return byId[0].name;
+    if (byId.length === 1) return [byId[0].name];
+    if (byId.length > 1 && new Set(byId.map((candidate) => candidate.file)).size === 1 && byId[0].params) {
+      return byId.map((candidate) => candidate.name);
+    }
     if (byId.length > 1) {
       throw new BadInputError(`${where} "${ref}" names ${byId.map((c) => c.name).join(', ')}; give one name`);
     }
     throw new BadInputError(`${where} ${ref} is not in this batch`);
   };
-  return [...new Set(refs.map(nameOf))];
+  return [...new Set(refs.flatMap(namesOf))];
 }
 
 /**

@@ -11,6 +11,9 @@ import { BadInputError, DocstringLineError } from '../errors.js';
 import { isExecutable } from '../executable.js';
 import { afterLinesOf, type AfterLines } from './after-lines.js';
 import { isInside } from '../paths.js';
+import { DEFAULT_MAX_EXPERIMENTS, SweepLineError, sweepLinesOf, type SweepLines } from './sweep.js';
+import { sweepMembers } from './sweep-members.js';
+import { scriptNameOf } from '../model/sweep-names.js';
 
 /** Docstrings live at the top of a file; this much is enough to find them. */
 const HEAD_BYTES = 64 * 1024;
@@ -22,6 +25,8 @@ export interface DiscoveredExperiment extends ExperimentSpec {
   afterLines?: AfterLines;
   /** A script without its exec bit: refused if selected (refuseNotExecutable), else left alone. */
   notExecutable?: true;
+  /** Its `Sweep:` and `Args:` lines, when it has any (its members share them). */
+  sweepLines?: SweepLines;
 }
 
 /** A selected script that cannot run as it is: bad input before anything is started. */
@@ -38,6 +43,8 @@ interface DiscoveryRules {
   priority?: PriorityRules;
   /** Quotas a `Quota:` line may name; another name is bad input. */
   quotas?: ReadonlySet<string>;
+  /** `--max-experiments`: a sweep of more members is bad input. */
+  maxExperiments?: number;
 }
 
 /** What a batch carries of an experiment: no path or reason, since a batch holds thousands. */
@@ -52,6 +59,7 @@ export function specOf({
   requires,
   after,
   afterAny,
+  params,
 }: DiscoveredExperiment): ExperimentSpec {
   const spec: ExperimentSpec = { id, name, file, priority };
   if (requires) spec.requires = requires;
@@ -60,6 +68,7 @@ export function specOf({
   if (quotas?.length) spec.quotas = quotas;
   if (metering) spec.metering = metering;
   if (quotas?.length && calls !== undefined) spec.calls = calls;
+  if (params) spec.params = params;
   return spec;
 }
 
@@ -121,6 +130,15 @@ function requirementsIn(source: string, isPython: boolean, file: string): Resour
   }
 }
 
+function sweepLinesIn(source: string, isPython: boolean, file: string): SweepLines {
+  try {
+    return sweepLinesOf(describingText(source, isPython), source);
+  } catch (err) {
+    if (err instanceof SweepLineError) throw new BadInputError(`${file}:${err.line}: ${err.message}`);
+    throw err;
+  }
+}
+
 /** A worker runs only scripts that really live in the experiments directory: say so now, not at run time. */
 async function checkInside(realDir: string, file: string): Promise<void> {
   const realFile = await realpath(file);
@@ -172,7 +190,7 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
       throw new BadInputError(`${file}: unknown quota ${unknown.join(', ')} (${declared} in staged.config.json)`);
     }
     const name = experimentNameOf(entry.name);
-    const twin = found.find((experiment) => experiment.name === name);
+    const twin = found.find((experiment) => scriptNameOf(experiment) === name);
     // Logs, results and workflow ids are keyed by name: two files with one name would share them.
     if (twin) throw new BadInputError(`${twin.path} and ${file} have the same name "${name}"; rename one`);
     const experiment: DiscoveredExperiment = {
@@ -189,7 +207,13 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
     const afterLines = afterLinesIn(source, isPython, file);
     if (afterLines) experiment.afterLines = afterLines;
     if (notExecutable) experiment.notExecutable = true;
-    found.push(experiment);
+    const sweepLines = sweepLinesIn(source, isPython, file);
+    if (sweepLines.sweep || sweepLines.args) experiment.sweepLines = sweepLines;
+    const { sweep } = sweepLines;
+    const maxExperiments = rules.maxExperiments ?? DEFAULT_MAX_EXPERIMENTS;
+    found.push(
+      ...(sweep ? sweepMembers(experiment, sweep.sweep, `${file}:${sweep.line}`, maxExperiments) : [experiment]),
+    );
   }
   return found;
 }

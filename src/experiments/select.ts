@@ -1,6 +1,7 @@
 /** Which discovered experiments a submit runs: `--priority` and `--experiments`. */
 import { PRIORITIES, type ExperimentSpec, type Priority } from '../model/types.js';
 import { BadInputError } from '../errors.js';
+import { scriptNameOf } from '../model/sweep-names.js';
 
 /**
  * `high` means high and everything above it (critical + high), as the original runner did;
@@ -37,16 +38,17 @@ interface Selection {
 export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], selection: Selection): T[] {
   let chosen = [...all];
   if (selection.experiments !== undefined) {
-    const wanted = selection.experiments
-      .split(',')
+    const wanted = splitNames(selection.experiments)
       .map((item) => item.trim())
       .filter(Boolean);
     if (!wanted.length) throw new BadInputError('--experiments is empty: give ids or names, comma-separated');
-    const unknown = wanted.filter((item) => !all.some((e) => e.id === item || e.name === item));
+    // A swept script's name selects all its members; a member's name, that one.
+    const names = (e: ExperimentSpec) => [e.id, e.name, scriptNameOf(e)];
+    const unknown = wanted.filter((item) => !all.some((e) => names(e).includes(item)));
     if (unknown.length) {
       throw new BadInputError(`unknown experiment${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
     }
-    chosen = chosen.filter((e) => wanted.includes(e.id) || wanted.includes(e.name));
+    chosen = chosen.filter((e) => names(e).some((name) => wanted.includes(name)));
   }
   if (selection.priority !== undefined) {
     const levels = parsePriorityFilter(selection.priority);
@@ -54,6 +56,11 @@ export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], s
   }
   if (!chosen.length) throw new BadInputError('the selection matches no experiment');
   return chosen;
+}
+
+/** `a,b[lr=1,seed=2]`: a comma list whose items may be sweep members, whose names hold commas inside `[…]`. */
+export function splitNames(list: string): string[] {
+  return list.split(/,(?![^[\]]*\])/);
 }
 
 /** The queue narrowed to the experiments `keep` accepts; `why` ends "the selection matches no experiment …". */

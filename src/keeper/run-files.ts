@@ -31,6 +31,8 @@ export interface RunSpec {
   requires?: Record<string, number>;
   /** `--signal-before`: the signal sent to the main process once, `beforeMs` before `timeoutMs` stops it. */
   warning?: RunWarning;
+  /** The named units the run holds (GPU indices, ports: machine/units.ts), by resource name; absent when none. */
+  units?: Record<string, string[]>;
 }
 
 /** What the quota agent knows of a run: its secret, the quotas it may draw from, and its socket link. */

@@ -8,6 +8,8 @@ import { stat } from 'node:fs/promises';
 import { machineRuns, type MachineRun, type RunsDirs } from './machine-runs.js';
 import type { RunSpec } from '../keeper/run-files.js';
 import { formatMachineResources, shortfallOf, type MachineResources, type Resources } from '../model/requirements.js';
+import type { RunUnits } from '../model/units.js';
+import type { UnitClaims } from './units.js';
 
 export const NO_RESOURCES: MachineResources = { counted: {}, capabilities: [] };
 
@@ -33,6 +35,8 @@ export class NoRoomError extends Error {}
 interface Hold {
   runKey: string;
   amounts: Resources;
+  /** The named units it holds (machine/units.ts); absent when it holds none. */
+  units?: RunUnits;
 }
 
 export class CapacityLedger {
@@ -51,6 +55,8 @@ export class CapacityLedger {
     slots: number,
     /** Without one, left-over runs are only what `setLeftOver` gives. */
     private readonly readLeftOver?: LeftOverReader,
+    /** Hands out the machine's named units (GPU indices, ports); without it, amounts only. */
+    private readonly units?: UnitClaims,
   ) {
     this.capacity = { ...machine.counted, [SLOTS]: slots };
   }
@@ -148,21 +154,41 @@ export class CapacityLedger {
       await this.readRunsHere(); // another worker of this machine may have started runs since the last read
       let tick: Promise<void> | undefined; // one wait and one listener at a time, not one per change
       let change: Promise<void> | undefined;
-      while (!this.fits(needs)) {
-        tick ??= wait()
-          .then(() => this.readRunsHere())
-          .then(() => {
-            tick = undefined;
+      for (;;) {
+        while (!this.fits(needs)) {
+          tick ??= wait()
+            .then(() => this.readRunsHere())
+            .then(() => {
+              tick = undefined;
+            });
+          change ??= this.changed().then(() => {
+            change = undefined;
           });
-        change ??= this.changed().then(() => {
-          change = undefined;
+          await Promise.race([tick, change]);
+        }
+        const hold: Hold = { runKey, amounts: needs }; // held at once: no other claim may count these amounts free
+        const release = this.addHold(hold);
+        if (!this.units) return release;
+        const units = await this.units.claim(runKey, needs).catch((err: unknown) => {
+          release();
+          throw err;
         });
-        await Promise.race([tick, change]);
+        if (units) {
+          if (Object.keys(units).length) hold.units = units;
+          return release;
+        }
+        release(); // another worker of this machine holds the units its amounts leave free: wait for one to end
+        await wait();
+        await this.readRunsHere();
       }
     } finally {
       this.waiting.delete(needs);
     }
-    return this.add(runKey, needs);
+  }
+
+  /** The named units the run holds here (GPU indices, ports); undefined when none. */
+  unitsOf(runKey: string): RunUnits | undefined {
+    return [...this.holds].find((hold) => hold.runKey === runKey)?.units;
   }
 
   private fits(needs: Resources): boolean {
@@ -176,17 +202,23 @@ export class CapacityLedger {
     return amounts;
   }
 
-  /** Holds the run's slot and amounts at once (an adopted run already uses them here); returns the release. */
-  hold(runKey: string, requires: Resources): () => void {
-    return this.add(runKey, this.amountsOf(requires));
+  /**
+   * Holds the run's slot, amounts and units (from its spec) at once: an adopted run already uses them here.
+   * Returns the release.
+   */
+  hold(runKey: string, requires: Resources, units?: RunUnits): () => void {
+    if (units && this.units) void this.units.keep(runKey, units).catch(() => undefined);
+    return this.addHold({ runKey, amounts: this.amountsOf(requires), ...(units ? { units } : {}) });
   }
 
-  private add(runKey: string, amounts: Resources): () => void {
-    const hold = { runKey, amounts };
+  /** The release frees the hold's units only once its run surely has no process left (units.ts). */
+  private addHold(hold: Hold): () => void {
     this.holds.add(hold);
     this.wake();
     return () => {
-      if (this.holds.delete(hold)) this.wake();
+      if (!this.holds.delete(hold)) return;
+      if (hold.units && this.units) void this.units.releaseIfGone(hold.runKey, hold.units).catch(() => undefined);
+      this.wake();
     };
   }
 

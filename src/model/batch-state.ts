@@ -9,6 +9,7 @@ import {
   type ExperimentStatus,
   type ExperimentView,
 } from './types.js';
+import { sweepOf } from './sweep-groups.js';
 
 export function newBatchState(
   batchId: string,
@@ -30,7 +31,7 @@ export function newBatchState(
 
 /** An experiment's id: the part of its name before the first `_` (`exp125` for `exp125_adaptive_stop_loss`). */
 export function experimentIdOf(name: string): string {
-  return name.split('_')[0];
+  return name.split(/[_[]/)[0]; // a sweep member's id is its script's
 }
 
 /** Indexes of the experiments a user means by `wanted`: an experiment's name, or an id (several may share one). */
@@ -120,6 +121,7 @@ export function experimentViews(state: BatchState): ExperimentView[] {
       ...(record.error !== undefined && record.status !== 'completed' ? { error: record.error } : {}),
       ...(record.calls ? { calls: record.calls } : {}),
       ...(record.requeues ? { requeues: record.requeues } : {}),
+      ...(experiment.params ? { sweep: sweepOf(experiment), params: experiment.params } : {}),
     };
   });
 }
@@ -135,5 +137,6 @@ export function summarize(state: BatchState): BatchSummary {
           ? view.status
           : 'cancelled',
     })),
+    ...(state.settings.code ? { code: state.settings.code } : {}),
   };
 }

@@ -4,9 +4,13 @@
  */
 import type { ExperimentSpec } from './types.js';
 
-export function compareNatural(a: Pick<ExperimentSpec, 'id' | 'name'>, b: Pick<ExperimentSpec, 'id' | 'name'>): number {
+export function compareNatural(a: Ordered, b: Ordered): number {
+  // Members of one sweep keep their declared order: a stable sort leaves them as they were expanded.
+  if (a.params && b.params && a.file === b.file) return 0;
   return compareText(a.id, b.id) || compareText(a.name, b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
+
+type Ordered = Pick<ExperimentSpec, 'id' | 'name'> & Partial<Pick<ExperimentSpec, 'file' | 'params'>>;
 
 /** Digit runs compare as numbers, the rest case-insensitively. */
 function compareText(a: string, b: string): number {

@@ -13,6 +13,7 @@ import {
   type ExperimentSpec,
   type ExperimentStatus,
 } from './types.js';
+import { packSweeps, unpackMember, type PackedSweeps } from './packed-sweeps.js';
 
 /** Appended to, never reordered: packed states in running workflows hold these indexes. */
 const STATUS_CODES: readonly ExperimentStatus[] = [
@@ -76,6 +77,8 @@ export interface PackedBatchState {
   runsPausedSince?: Record<number, number>;
   /** The requeues of experiments that had any, by index; absent when none had. */
   requeues?: Record<number, number>;
+  /** Sweep members, by index (their names and suffixes are empty when derived); absent when the batch has none. */
+  sweeps?: PackedSweeps;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -111,6 +114,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     if (record.pausedSince !== undefined) runsPausedSince[index] = record.pausedSince;
     if (record.requeues) requeues[index] = record.requeues;
   });
+  const sweeps = packSweeps(state.experiments);
   return {
     batchId: state.batchId,
     createdAt,
@@ -122,8 +126,10 @@ export function packBatchState(state: BatchState): PackedBatchState {
     generation: state.generation,
     ...(state.notifications?.length ? { notifications: state.notifications } : {}),
     ...(state.notifyFailures?.length ? { notifyFailures: state.notifyFailures } : {}),
-    names: state.experiments.map((experiment) => experiment.name),
-    suffixes: state.experiments.map((experiment) => experiment.file.slice(experiment.name.length)),
+    names: state.experiments.map((experiment, index) => (sweeps?.derived.has(index) ? '' : experiment.name)),
+    suffixes: state.experiments.map((experiment) =>
+      experiment.params ? '' : experiment.file.slice(experiment.name.length),
+    ),
     priorities: state.experiments.map((experiment) => PRIORITIES.indexOf(experiment.priority)).join(''),
     statuses: records.map((record) => STATUS_CODES.indexOf(record.status)).join(''),
     attempts: records.map((record) => record.attempts),
@@ -142,6 +148,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     ...(Object.keys(afterAny).length ? { afterAny } : {}),
     ...(Object.keys(runsPausedSince).length ? { runsPausedSince } : {}),
     ...(Object.keys(requeues).length ? { requeues } : {}),
+    ...(sweeps ? { sweeps: sweeps.packed } : {}),
   };
 }
 
@@ -159,11 +166,12 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
     generation: packed.generation,
     ...(packed.notifications?.length ? { notifications: packed.notifications } : {}),
     ...(packed.notifyFailures?.length ? { notifyFailures: packed.notifyFailures } : {}),
-    experiments: packed.names.map((name, index) => {
+    experiments: packed.names.map((name, index): ExperimentSpec => {
+      const member = packed.sweeps ? unpackMember(packed.sweeps, index, name) : undefined;
       const experiment: ExperimentSpec = {
-        id: experimentIdOf(name),
-        name,
-        file: name + packed.suffixes[index],
+        id: experimentIdOf(member?.name ?? name),
+        name: member?.name ?? name,
+        file: member?.file ?? name + packed.suffixes[index],
         priority: PRIORITIES[Number(packed.priorities[index])],
       };
       const quotas = packed.quotas?.[index];
@@ -177,6 +185,7 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (after) experiment.after = after;
       const afterAny = packed.afterAny?.[index];
       if (afterAny) experiment.afterAny = afterAny;
+      if (member) experiment.params = member.params;
       return experiment;
     }),
     records: packed.names.map((_, index): ExperimentRecord => {

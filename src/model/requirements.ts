@@ -7,6 +7,8 @@
  * A bare name on a worker (`avx512`) is a capability: never used up. A bare name in `Requires:` is 1 unit.
  */
 
+import { takeUnitLists, type RunUnits } from './units.js';
+
 /** Amounts by resource name, names lower-cased. */
 export type Resources = Record<string, number>;
 
@@ -14,6 +16,11 @@ export type Resources = Record<string, number>;
 export interface MachineResources {
   counted: Resources;
   capabilities: string[];
+  /** The named units of counted resources (model/units.ts), each run its own; absent when none (`gpu=N`: the
+   * worker gives devices 0..N-1, machine/gpus.ts). */
+  units?: RunUnits;
+  /** `gpu=auto`: the worker replaces gpu's count and units with the GPUs it finds (machine/gpus.ts). */
+  autoGpu?: boolean;
 }
 
 const RESOURCE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -67,7 +74,8 @@ function parseEntries(text: string): ResourceEntry[] {
 
 /** A worker's `--resources`: `gpu=2,mem=64G` are counted, a bare `avx512` is a capability. */
 export function parseMachineResources(text: string): MachineResources {
-  const entries = parseEntries(text);
+  const lists = takeUnitLists(text);
+  const entries = parseEntries(lists.entries);
   if (entries.length > MAX_RESOURCE_NAMES) {
     throw new Error(`at most ${MAX_RESOURCE_NAMES} resources (a worker polls one queue per combination of them)`);
   }
@@ -77,7 +85,13 @@ export function parseMachineResources(text: string): MachineResources {
     if (amount === undefined) capabilities.push(name);
     else counted[name] = amount;
   }
-  return { counted, capabilities };
+  const { units } = lists;
+  return {
+    counted,
+    capabilities,
+    ...(Object.keys(units).length ? { units } : {}),
+    ...(lists.autoGpu ? { autoGpu: true } : {}),
+  };
 }
 
 /** An experiment's `Requires:` value: `gpu` is 1 unit, `gpu=2, mem=16G` are those amounts. */

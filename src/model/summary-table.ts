@@ -1,25 +1,48 @@
 /** The rows of a batch's summary table, shared by the terminal and summary.md. */
 import { formatDuration } from '../parse/duration.js';
-import type { BatchSummary } from './types.js';
+import { codeText, dirtyList } from './code.js';
+import { groupBySweep, sweepCountsText } from './sweep-groups.js';
+import type { BatchSummary, ExperimentSummary } from './types.js';
 
 /** `reason`: why the last attempt ended when it did not exit 0 (END_REASONS: exit-code, signal, … refused). */
 export const SUMMARY_COLUMNS = ['experiment', 'priority', 'status', 'attempts', 'duration', 'reason'] as const;
 
 export function summaryRows(summary: BatchSummary): string[][] {
-  return summary.experiments.map((experiment) => {
-    const duration =
-      experiment.startedAt && experiment.closedAt
-        ? formatDuration(Date.parse(experiment.closedAt) - Date.parse(experiment.startedAt))
-        : '-';
-    return [
-      experiment.name,
-      experiment.priority,
-      experiment.status,
-      experiment.requeues ? `${experiment.attempts} (${experiment.requeues} requeued)` : String(experiment.attempts),
-      duration,
-      experiment.reason ?? '-',
-    ];
-  });
+  return summary.experiments.map((experiment) => [
+    experiment.name,
+    experiment.priority,
+    experiment.status,
+    experiment.requeues ? `${experiment.attempts} (${experiment.requeues} requeued)` : String(experiment.attempts),
+    durationText(experiment),
+    experiment.reason ?? '-',
+  ]);
+}
+
+function durationText(experiment: ExperimentSummary): string {
+  return experiment.startedAt && experiment.closedAt
+    ? formatDuration(Date.parse(experiment.closedAt) - Date.parse(experiment.startedAt))
+    : '-';
+}
+
+/** A sweep's parameter names, in declared order. */
+function paramNames(members: readonly ExperimentSummary[]): string[] {
+  return [...new Set(members.flatMap((member) => Object.keys(member.params ?? {})))];
+}
+
+/** A sweep's table: each member by name, its parameters as columns, then as SUMMARY_COLUMNS (its priority aside). */
+export function sweepTable(members: readonly ExperimentSummary[]): string[][] {
+  const names = paramNames(members);
+  return [
+    ['member', ...names, 'status', 'attempts', 'duration', 'reason'],
+    ...members.map((member) => [
+      member.name,
+      ...names.map((name) => member.params?.[name] ?? '-'),
+      member.status,
+      String(member.attempts),
+      durationText(member),
+      member.reason ?? '-',
+    ]),
+  ];
 }
 
 export function summaryCounts(summary: BatchSummary): string {
@@ -31,16 +54,35 @@ export function summaryCounts(summary: BatchSummary): string {
   );
 }
 
+/** The summary as Markdown: plain experiments in one table, then each sweep under its own heading with its counts. */
 export function summaryMarkdown(summary: BatchSummary): string {
   const row = (cells: readonly string[]) => `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
+  const table = ([columns, ...rows]: string[][]) => [row(columns), row(columns.map(() => '---')), ...rows.map(row)];
+  const { plain, sweeps } = groupBySweep(summary.experiments);
   return [
     `# Batch ${summary.batchId}`,
     '',
     summaryCounts(summary),
     '',
-    row(SUMMARY_COLUMNS),
-    row(SUMMARY_COLUMNS.map(() => '---')),
-    ...summaryRows(summary).map(row),
-    '',
+    ...codeMarkdown(summary),
+    ...(plain.length || !sweeps.length
+      ? [...table([[...SUMMARY_COLUMNS], ...summaryRows({ ...summary, experiments: plain })]), '']
+      : []),
+    ...sweeps.flatMap(({ sweep, members }) => [
+      `## ${sweep}`,
+      '',
+      sweepCountsText(members),
+      '',
+      ...table(sweepTable(members)),
+      '',
+    ]),
   ].join('\n');
+}
+
+/** What code ran: the git state at submit, its dirty files by name, and the snapshot the runs used. */
+function codeMarkdown({ code, batchId }: BatchSummary): string[] {
+  if (!code) return [];
+  const lines = [`Code: ${codeText(code, batchId)}`];
+  if (code.dirtyCount) lines.push('', `Dirty files at submit: ${dirtyList(code)}`);
+  return [...lines, ''];
 }

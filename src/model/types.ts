@@ -15,6 +15,7 @@
 
 import type { Progress } from './progress.js';
 import type { Notification } from './notifications.js';
+import type { CodeState } from './code.js';
 
 export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -43,6 +44,8 @@ export interface ExperimentSpec {
   after?: string[];
   /** Experiments (by name) that must end, in any way, before it starts (`After-any:` line); absent when none. */
   afterAny?: string[];
+  /** A sweep member's parameters (`Sweep:` line or `submit --sweep`), in declared order; absent for a plain script. */
+  params?: Record<string, string>;
 }
 
 /**
@@ -85,6 +88,8 @@ export interface BatchSettings {
    * batches carry none: an experiment names its quotas (`ExperimentSpec.quotas`), and their budgets say the rest.
    */
   quotas?: Record<string, QuotaDeclaration>;
+  /** The work dir's git state at submit and, with `--snapshot`, the copy every run uses; absent in older batches. */
+  code?: CodeState;
   /** `--signal-before`: the warning signal goes to a run's main process this long before its `timeoutMs` stops it. */
   signalBeforeMs?: number;
   /** The warning signal (`--warn-signal`, default SIGUSR1); read only with `signalBeforeMs`. */
@@ -250,6 +255,8 @@ export interface RunHeartbeat {
   unheldSince?: number;
   /** The adoption window of the run's machine: past it without a heartbeat, no process of the run is alive. */
   adoptWindowMs?: number;
+  /** The named units the run holds (`gpu: ['2', '3']`), from its spec; absent when none. */
+  units?: Record<string, string[]>;
 }
 
 /** The whole heartbeat of a run: its progress, and where it lives, so it is adopted there if its worker is lost. */
@@ -279,6 +286,10 @@ export interface ExperimentView {
   error?: string;
   /** Calls its runs made, by quota, summed over its runs; absent when it uses no quota. */
   calls?: Record<string, number>;
+  /** A sweep member's script (its name without the parameters); absent for a plain script. */
+  sweep?: string;
+  /** A sweep member's parameters, in declared order; absent for a plain script. */
+  params?: Record<string, string>;
   /** Runs it asked to be started again (exit REQUEUE_EXIT_CODE, no retry used); absent when none. */
   requeues?: number;
 }
@@ -290,4 +301,6 @@ export interface ExperimentSummary extends ExperimentView {
 export interface BatchSummary {
   batchId: string;
   experiments: ExperimentSummary[];
+  /** The code the batch was submitted with (BatchSettings.code); absent in older batches. */
+  code?: CodeState;
 }

@@ -32,6 +32,9 @@ import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 import { createRequirementWorkers, workerIdentityOf } from './worker-queues.js';
 import { CapacityLedger, leftOverRuns, NO_RESOURCES, watchLeftOverRuns } from '../machine/capacity.js';
 import { formatMachineResources, machineQueueOf, workerQueueOf, type MachineResources } from '../model/requirements.js';
+import { unitClaimsOf } from '../machine/units.js';
+import { withGpuIndices, withGpusFound } from '../machine/gpus.js';
+import { formatUnits } from '../model/units.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -158,9 +161,9 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const quotaAgent = new QuotaAgent(budgets, quotaDirOf(runsDir), machineRuns, log, legacySocket);
   await quotaAgent.listen();
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
-  const capacity = new CapacityLedger(options.resources ?? NO_RESOURCES, options.slots, (isHeld) =>
-    leftOverRuns(runsDirs, isHeld),
-  );
+  const resources = withGpuIndices(options.resources ?? NO_RESOURCES);
+  const units = unitClaimsOf(options.runsRoot ?? runsRootSetting(), resources, runsDir);
+  const capacity = new CapacityLedger(resources, options.slots, (isHeld) => leftOverRuns(runsDirs, isHeld), units);
   const keepers = new KeeperLauncher(runsDir);
   await keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
@@ -277,6 +280,7 @@ async function main(argv: string[]): Promise<void> {
   const userDir = userDirectory();
   const servedDirs = (flags.allowDir ?? [userDir]).map((dir) => path.resolve(userDir, dir));
   await refuseMissingDirs(servedDirs);
+  const resources = flags.resources && (await withGpusFound(flags.resources)); // gpu=auto: before waiting for a server
   const connection = await connectWhenServerAnswers(config.address, config.options);
   try {
     const worker = await createStagedWorker({
@@ -291,12 +295,13 @@ async function main(argv: string[]): Promise<void> {
       machineId: flags.machineId,
       runsRoot: path.resolve(userDir, flags.runsDir),
       allowedRoots: servedDirs,
-      resources: flags.resources,
+      resources,
     });
     console.log(
       `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
         `machine=${worker.machineQueue} ` +
-        `resources=${flags.resources ? formatMachineResources(flags.resources) : 'none'} ` +
+        `resources=${resources ? formatMachineResources(resources) : 'none'} ` +
+        (resources?.units ? `(units: ${formatUnits(resources.units)}) ` : '') +
         `adopt-window=${flags.adoptWindow / 1000}s on-shutdown=${flags.onShutdown} ` +
         `serves ${servedDirs.join(', ')}; runs in ${worker.runsDir}; ` +
         `stops runs by: ${describeKillMode(await killModeOfMachine())}` +

@@ -58,6 +58,7 @@ import {
 } from '../protocol/messages.js';
 import { checkExperimentsPause, pauseSettled, type ExperimentsPause } from '../model/run-pause.js';
 import { hasDependencies, skipUnreachable } from '../model/dependencies.js';
+import { sweepOf } from '../model/sweep-groups.js';
 import {
   addExperiments,
   changeBatch,
@@ -373,6 +374,7 @@ async function startExperiment(
         maxRetries: settings.maxRetries,
         timeoutMs: settings.timeoutMs,
         retryTimeouts: settings.retryTimeouts,
+        ...(experiment.params ? { sweep: sweepOf(experiment), params: experiment.params } : {}),
       },
       typedSearchAttributes: settings.searchAttributes
         ? [

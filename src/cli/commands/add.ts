@@ -14,12 +14,13 @@ import { sortExperiments } from '../../experiments/order.js';
 import { resolveAfterLines, resolveReferences } from '../../experiments/after-lines.js';
 import { dependencyProblem } from '../../model/dependencies.js';
 import type { ExperimentSpec } from '../../model/types.js';
-import { parsePriority } from '../../experiments/select.js';
+import { parsePriority, splitNames } from '../../experiments/select.js';
 import { addExperimentsUpdate } from '../../protocol/messages.js';
 import type { OptionsOf } from '../command-table.js';
 import { experimentLines } from '../display/steer.js';
 import { quotasUsedBy, refuseUnmetered } from '../quota-use.js';
 import { userDirectory } from '../invocation.js';
+import { snapshotAdded } from '../../experiments/code-snapshot.js';
 
 export async function run([batchId, ...paths]: string[], options: OptionsOf<'add'>): Promise<number> {
   const priority = options.priority === undefined ? undefined : parsePriority(options.priority);
@@ -37,6 +38,7 @@ export async function run([batchId, ...paths]: string[], options: OptionsOf<'add
     const known = new Set(live.state.experiments.map((experiment) => experiment.name));
     const twice = queue.filter((experiment) => known.has(experiment.name)).map((experiment) => experiment.name);
     if (twice.length) throw new BadInputError(`batch ${batchId} already has ${twice.join(', ')}; nothing was added`);
+    await snapshotAdded(live.state.settings, queue);
     (await declareQuotas(client.workflow, taskQueue, quotas)).forEach((line) => console.error(line));
     const resolved = resolveAfterLines(queue, live.state.experiments).map(specOf);
     const experiments = withAfterOption(resolved, options.after, live.state.experiments);
@@ -63,7 +65,9 @@ async function pickByPaths(
       discovered.forEach((experiment) => picked.set(experiment.name, experiment));
       continue;
     }
-    const experiment = discovered.find((candidate) => path.join(dir, candidate.file) === real);
+    // A swept script is all its members.
+    const members = discovered.filter((candidate) => path.join(dir, candidate.file) === real);
+    const [experiment] = members;
     if (!experiment) {
       const why =
         path.dirname(real) === dir
@@ -71,7 +75,7 @@ async function pickByPaths(
           : `is not in the batch's experiments directory ${experimentsDir}: a batch runs the scripts of one directory`;
       throw new BadInputError(`${given} ${why}`);
     }
-    picked.set(experiment.name, experiment);
+    members.forEach((member) => picked.set(member.name, member));
   }
   return [...picked.values()];
 }
@@ -79,7 +83,7 @@ async function pickByPaths(
 /** `--after a,b`: every added experiment waits, besides its own After: lines, for these to complete. */
 function withAfterOption(added: ExperimentSpec[], refs: string | undefined, known: ExperimentSpec[]): ExperimentSpec[] {
   if (refs === undefined) return added;
-  const list = refs.split(',').map((ref) => ref.trim());
+  const list = splitNames(refs).map((ref) => ref.trim());
   if (!list.every(Boolean)) throw new BadInputError(`--after "${refs}": give experiment ids or names, comma-separated`);
   const names = resolveReferences(list, [...known, ...added], '--after');
   const waiting = added.map((experiment) => ({

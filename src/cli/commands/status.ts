@@ -13,7 +13,8 @@ import { batchSummaryFile } from '../../paths.js';
 import { batchOutcome, countByStatus, summarize, summaryOutcome, type BatchOutcome } from '../../model/batch-state.js';
 import type { BatchSummary } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
-import { liveBatchView } from '../display/batch-view.js';
+import { liveBatchView, sweepViews, type LiveBatchView } from '../display/batch-view.js';
+import { codeLine } from '../../model/code.js';
 import { batchListLines, notifyFailureLines, statusLines, summaryLines } from '../display/render.js';
 import { commandHint, resolveWorkDir } from '../invocation.js';
 
@@ -31,11 +32,11 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
     if (reading.kind === 'files') {
       const { summary } = reading;
       return () =>
-        printFinished(summary, summaryOutcome(summary.experiments), options.json, batchSummaryFile(workDir, batchId));
+        printFinished(summary, summaryOutcome(summary.experiments), options, batchSummaryFile(workDir, batchId));
     }
     const { state, status } = reading;
     if (status === 'COMPLETED') {
-      return () => printFinished(summarize(state), batchOutcome(state), options.json, undefined, state.notifyFailures);
+      return () => printFinished(summarize(state), batchOutcome(state), options, undefined, state.notifyFailures);
     }
     const [runs, quotas, waiting] = await Promise.all([
       runningProgress(client.workflow, state),
@@ -43,9 +44,10 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
       waitingForMachines(client.workflow, state),
     ]);
     const view = liveBatchView(state, status.toLowerCase(), runs, Date.now(), quotas, waiting);
+    const lines = [`Batch ${batchId}: ${view.status}`, ...codeLines(view), ...statusLines(view, options.members)];
     return () => {
       if (options.json) console.log(JSON.stringify(view, null, 2));
-      else [`Batch ${batchId}: ${view.status}`, ...statusLines(view)].forEach((line) => console.log(line));
+      else lines.forEach((line) => console.log(line));
     };
   });
   print();
@@ -55,7 +57,7 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
 function printFinished(
   summary: BatchSummary,
   outcome: BatchOutcome,
-  json: boolean,
+  { json, members }: { json: boolean; members: boolean },
   source: string | undefined,
   notifyFailures: string[] = [],
 ) {
@@ -63,12 +65,20 @@ function printFinished(
     const counts = countByStatus(summary.experiments);
     const { batchId, experiments } = summary;
     const failures = notifyFailures.length ? { notifyFailures } : {};
-    console.log(JSON.stringify({ batchId, status: outcome, counts, eta: null, experiments, ...failures }, null, 2));
+    const code = summary.code ? { code: summary.code } : {};
+    const sweeps = sweepViews(experiments);
+    const view = { batchId, status: outcome, counts, eta: null, experiments, ...failures, ...code };
+    console.log(JSON.stringify(sweeps.length ? { ...view, sweeps } : view, null, 2));
     return;
   }
-  summaryLines(summary).forEach((line) => console.log(line));
+  summaryLines(summary, members).forEach((line) => console.log(line));
   notifyFailureLines(notifyFailures).forEach((line) => console.log(line));
   if (source) console.log(`(from ${source}: Temporal no longer keeps this batch)`);
+}
+
+/** The code the batch runs, one line; none for batches submitted before it was recorded. */
+function codeLines(view: LiveBatchView): string[] {
+  return view.code ? [codeLine(view.code, view.batchId)] : [];
 }
 
 function printRecent(batches: BatchListing[], json: boolean): void {

@@ -24,6 +24,7 @@ import {
 import { sortExperiments } from '../../experiments/order.js';
 import { resolveAfterLines, withinBatch } from '../../experiments/after-lines.js';
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
+import { applySweepOption, refuseTooMany } from '../../experiments/sweep-members.js';
 import { ensureSearchAttributes } from '../../server/search-attributes.js';
 import { newBatchState } from '../../model/batch-state.js';
 import { DEFAULT_NOTIFY_EVENTS } from '../../model/notifications.js';
@@ -37,15 +38,21 @@ import { connectOrStartServer, ensureWorker } from '../embedded.js';
 import { quotasUsedBy, refuseUnmetered } from '../quota-use.js';
 import { followUntilEnd } from '../follow.js';
 import { commandHint, resolveWorkDir } from '../invocation.js';
+import { codeAtSubmit, snapshotNote, snapshotPlanOf, takeSnapshot } from '../code-at-submit.js';
 
 type SubmitOptions = OptionsOf<'submit'>;
+const nameOf = (experiment: { name: string }) => experiment.name;
 
 /** The experiments `submit` would run, in start order, before earlier batches narrow them. */
 async function resolveQueue(options: SubmitOptions, workDir: string) {
   const config = await loadProjectConfig(workDir);
   const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
-  const discovered = await discoverExperiments(path.resolve(workDir, options.dir), rules);
-  const selected = selectExperiments(discovered, options);
+  const discovered = await discoverExperiments(path.resolve(workDir, options.dir), {
+    ...rules,
+    maxExperiments: options.maxExperiments,
+  });
+  let selected = selectExperiments(discovered, options);
+  if (options.sweep) selected = applySweepOption(selected, options.sweep, options.maxExperiments);
   refuseNotExecutable(selected);
   const others = discovered.filter((experiment) => !selected.includes(experiment));
   // A wrong After: line is bad input before anything else is done; it may name an experiment left out.
@@ -55,8 +62,10 @@ async function resolveQueue(options: SubmitOptions, workDir: string) {
   const notifications = options.notifyCmd
     ? [...config.notifications, { on: [...DEFAULT_NOTIFY_EVENTS], command: options.notifyCmd }]
     : config.notifications;
+  const settings = toBatchSettings(options, workDir, false);
+  const snapshot = await snapshotPlanOf(options, config, settings, queue.map(nameOf));
   // The batch carries none of them: each quota's budget owns it once `run` declares it (declareQuotas).
-  return { settings: toBatchSettings(options, workDir, false), queue, quotas, notifications };
+  return { settings, queue, quotas, notifications, snapshot };
 }
 
 async function printDryRun(
@@ -124,8 +133,9 @@ async function warnIfUnserved(
 
 export async function run(_args: string[], options: SubmitOptions): Promise<number> {
   const workDir = resolveWorkDir(options.workDir);
-  const { settings, queue: selected, quotas, notifications } = await resolveQueue(options, workDir);
+  const { settings, queue: selected, quotas, notifications, snapshot } = await resolveQueue(options, workDir);
   const needsHistory = Boolean(options.rerunFailed || options.skipCompleted);
+  if (!needsHistory) refuseTooMany(selected.length, options.maxExperiments);
   if (options.dryRun && !needsHistory) {
     await printDryRun(selected, settings, quotas, options.json);
     return EXIT.ok;
@@ -140,6 +150,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     const client = new Client({ connection, namespace: config.namespace });
     const searchAttributes = await ensureSearchAttributes(connection, config.namespace);
     const queue = await applyHistory(client, selected, options, settings, searchAttributes, note);
+    refuseTooMany(queue.length, options.maxExperiments);
     if (options.dryRun) {
       await printDryRun(queue, settings, quotas, options.json);
       return EXIT.ok;
@@ -154,7 +165,9 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
     const experiments = withinBatch(queue.map(specOf));
     const state = newBatchState(batchId, experiments, { ...settings, searchAttributes }, Date.now());
     if (notifications.length) state.notifications = notifications;
-    const handle = await startBatch(client, state);
+    state.settings.code = await codeAtSubmit(workDir, batchId, snapshot);
+    const handle = await startBatch(client, state, takeSnapshot(snapshot, state.settings.code));
+    if (snapshot) note(snapshotNote(snapshot, batchId));
 
     header(state, await webUiLink(config.address, config.namespace, workDir, batchId)).forEach((line) => print(line));
     if (options.detach) {

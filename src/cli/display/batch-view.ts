@@ -2,8 +2,10 @@
 import { statusesByName, waitingFor } from '../../model/dependencies.js';
 import { countByStatus, experimentViews, type StatusCounts } from '../../model/batch-state.js';
 import { addCalls } from '../../model/calls.js';
+import { groupBySweep } from '../../model/sweep-groups.js';
 import { formatDuration } from '../../parse/duration.js';
 import { batchEtaMs, runLeftMs } from './eta.js';
+import type { CodeState } from '../../model/code.js';
 import type { Progress } from '../../model/progress.js';
 import type { QuotaView } from '../../budget/slots.js';
 import type { WaitingExperiment } from '../../batch-client/machines.js';
@@ -24,6 +26,8 @@ export interface LiveExperimentView extends ExperimentView {
   waitingFor?: string[];
   /** Since when its run is frozen (`pause <batchId> <exp>`), as an ISO time; absent while it runs on. */
   pausedSince?: string;
+  /** Only while running: the named units its run holds (`{ gpu: ['2', '3'] }`); absent when none. */
+  units?: Record<string, string[]>;
 }
 
 export interface LiveBatchView {
@@ -44,6 +48,24 @@ export interface LiveBatchView {
   waiting?: WaitingExperiment[];
   /** The latest notifications that failed for good; absent when none. */
   notifyFailures?: string[];
+  /** The code the batch was submitted with (git state, snapshot); absent in older batches. */
+  code?: CodeState;
+  /** Each sweep (by its script's name) with its members' counts; absent when the batch has none. */
+  sweeps?: SweepView[];
+}
+
+export interface SweepView {
+  sweep: string;
+  members: number;
+  counts: StatusCounts;
+}
+
+export function sweepViews(experiments: readonly ExperimentView[]): SweepView[] {
+  return groupBySweep(experiments).sweeps.map(({ sweep, members }) => ({
+    sweep,
+    members: members.length,
+    counts: countByStatus(members),
+  }));
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -88,9 +110,11 @@ export function liveBatchView(
       ...(stuck ? { stuck } : {}),
       ...(run?.calls ? { calls: addCalls(view.calls, run.calls) } : {}),
       ...(pausedSince !== undefined ? { pausedSince: new Date(pausedSince).toISOString() } : {}),
+      ...(run?.units ? { units: run.units } : {}),
     };
   });
   const etaMs = status === 'running' ? batchEtaMs(state, runs, now, quotas) : undefined;
+  const sweeps = sweepViews(experiments);
   return {
     batchId: state.batchId,
     status,
@@ -103,5 +127,7 @@ export function liveBatchView(
     ...(quotas.length ? { quotas } : {}),
     ...(waiting.length ? { waiting } : {}),
     ...(state.notifyFailures?.length ? { notifyFailures: state.notifyFailures } : {}),
+    ...(state.settings.code ? { code: state.settings.code } : {}),
+    ...(sweeps.length ? { sweeps } : {}),
   };
 }

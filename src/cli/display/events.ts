@@ -1,6 +1,7 @@
 /** Turns two snapshots of a batch into the lines a person wants to see: START, RETRY, DONE, FAIL. */
 import { REQUEUE_EXIT_CODE, type BatchState, type ExperimentRecord } from '../../model/types.js';
 import { formatDuration } from '../../parse/duration.js';
+import { sweepChangeLines } from './sweep-lines.js';
 
 function firstLine(text: string | undefined): string {
   return (text ?? '').split('\n')[0];
@@ -99,6 +100,7 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
         break;
     }
   });
+  lines.push(...sweepChangeLines(previous, next));
   return lines;
 }
 

@@ -7,6 +7,9 @@ import type { BatchListing } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
 import type { QuotaView } from '../../budget/slots.js';
 import { textTable } from './table.js';
+import { codeLine, codeText } from '../../model/code.js';
+import { sweepSizeLines, sweepStatusLines, sweepSummaryLines, withoutFoldedFailures } from './sweep-lines.js';
+import { formatUnits } from '../../model/units.js';
 
 const RULE = '='.repeat(70);
 
@@ -27,11 +30,13 @@ export function header(state: BatchState, webUi?: string): string[] {
     `Max Concurrent: ${settings.maxConcurrent}`,
     `Max Retries: ${settings.maxRetries}`,
     `Queue Size: ${experiments.length}`,
+    ...(settings.code ? [`Code: ${codeText(settings.code, state.batchId)}`] : []),
     ...(webUi ? [`Web UI: ${webUi}`] : []),
     RULE,
     '',
     `[OK] Loaded ${experiments.length} experiments into queue`,
     ...priorityCounts(experiments).map((line) => `     ${line}`),
+    ...sweepSizeLines(experiments).map((line) => `     ${line}`),
     '',
   ];
 }
@@ -39,7 +44,8 @@ export function header(state: BatchState, webUi?: string): string[] {
 /** Experiments waiting for others, listed one per line before the rest are counted. */
 const MAX_WAITING_LINES = 5;
 
-export function statusLines(view: LiveBatchView): string[] {
+/** `allMembers`: list every member of each sweep (`status --members`), not only running ones and MEMBER_LINES more. */
+export function statusLines(view: LiveBatchView, allMembers = false): string[] {
   const { counts } = view;
   const eta = view.eta ? ` | ETA: ${formatDuration(view.eta.seconds * 1000)}` : '';
   const lines = [
@@ -78,11 +84,12 @@ export function statusLines(view: LiveBatchView): string[] {
   for (const quota of view.quotas ?? []) lines.push(`  ${quotaLine(quota, Date.now())}`);
   for (const { name, needs, reason } of view.waiting ?? []) lines.push(`  [WAIT] ${name} needs ${needs}: ${reason}`);
   lines.push(...notifyFailureLines(view.notifyFailures));
-  const live = running(view);
+  const live = running(view).filter((experiment) => experiment.sweep === undefined);
   if (live.length) {
     lines.push('  Currently running:');
     for (const experiment of live) lines.push(`    - ${experiment.name} (${runningDetails(experiment)})`);
   }
+  lines.push(...sweepStatusLines(view.experiments, view.batchId, allMembers, runningDetails));
   return lines;
 }
 
@@ -132,6 +139,7 @@ function runningDetails(experiment: LiveExperimentView): string {
     `attempt ${Math.max(1, experiment.attempts)}`,
     ...(experiment.requeues ? [`${experiment.requeues} requeued`] : []),
     ...(experiment.pausedSince !== undefined ? ['paused'] : []),
+    ...(experiment.units ? [formatUnits(experiment.units)] : []),
   ];
   const { progress } = experiment;
   if (progress) {
@@ -147,17 +155,21 @@ function runningDetails(experiment: LiveExperimentView): string {
   return parts.join(', ');
 }
 
-export function summaryLines(summary: BatchSummary): string[] {
-  const table = textTable([[...SUMMARY_COLUMNS], ...summaryRows(summary)], {
+/** `allMembers`: list every member of each sweep, not only MEMBER_LINES of them (failed ones first). */
+export function summaryLines(summary: BatchSummary, allMembers = false): string[] {
+  const plain = summary.experiments.filter((experiment) => experiment.sweep === undefined);
+  const table = textTable([[...SUMMARY_COLUMNS], ...summaryRows({ ...summary, experiments: plain })], {
     rightAligned: [SUMMARY_COLUMNS.indexOf('attempts')],
   });
   return [
-    ...failureDetails(summary),
+    ...failureDetails(summary, allMembers),
     '',
     RULE,
     `SUMMARY ${summary.batchId}: ${summaryCounts(summary)}`,
+    ...(summary.code ? [codeLine(summary.code, summary.batchId)] : []),
     RULE,
-    ...table,
+    ...(plain.length || plain.length === summary.experiments.length ? table : []),
+    ...sweepSummaryLines(summary, allMembers),
   ];
 }
 
@@ -182,8 +194,9 @@ export function dryRunLines(queue: readonly (ExperimentSpec & { reason: string }
 }
 
 /** Each failed experiment's last error: what happened, its log file and the last lines of its output. */
-function failureDetails(summary: BatchSummary): string[] {
-  return summary.experiments.flatMap((experiment) => {
+function failureDetails(summary: BatchSummary, allMembers: boolean): string[] {
+  const shown = allMembers ? summary.experiments : withoutFoldedFailures(summary.experiments);
+  return shown.flatMap((experiment) => {
     if (experiment.status !== 'failed' || !experiment.error) return [];
     const [first, ...tail] = experiment.error.split('\n');
     return ['', `[FAILED] ${first}`, ...tail.map((line) => `    ${line}`)];
