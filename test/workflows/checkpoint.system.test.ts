@@ -3,7 +3,7 @@
  * experiment and for `--rerun-failed`, exit 85 requeues without using a retry, and `--signal-before` warns a run
  * ahead of its `--timeout` so that it saves, requeues and resumes.
  */
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { BatchSummary } from '../../src/model/types.js';
@@ -158,4 +158,22 @@ test('--rerun-failed keeps the checkpoints of the first batch, also for a rerun 
 
   const checkpointDir = path.join(dir, 'results', 'first', 'exp1_fails_twice', 'checkpoint');
   expect(await seenLines(dir)).toEqual([`1 ${checkpointDir}`, `1 ${checkpointDir} x`, `1 ${checkpointDir} xx`]);
+});
+
+test('with --snapshot, staged_checkpoint is importable: the copy first on PYTHONPATH, then python/', async () => {
+  const { dir } = await tempExperimentsDir('checkpoint-snapshot');
+  await mkdir(path.join(dir, 'experiments'));
+  const script = path.join(dir, 'experiments', 'exp1_imports.py');
+  const probe = 'import sys, staged_checkpoint; print(staged_checkpoint.checkpoint_dir(), sys.path[1], flush=True)';
+  await writeFile(script, `"""Imports staged's helper from a snapshot."""\n${probe}\n`);
+  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 2);
+  const args = ['submit', '--dir', 'experiments', '--json', '--max-retries', '0', '--snapshot', '--batch-id', 's1'];
+
+  const result = await worker.runUntil(staged(args, dir, taskQueue));
+
+  expect(result.exitCode).toBe(0);
+  const log = await readFile(path.join(dir, '.staged', 'logs', 's1', 'exp1_imports', 'attempt-1.log'), 'utf8');
+  expect(log.trim()).toBe(
+    `${path.join(dir, 'results', 's1', 'exp1_imports', 'checkpoint')} ${path.join(dir, 'results', 's1', 'code')}`,
+  );
 });
