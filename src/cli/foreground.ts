@@ -1,11 +1,16 @@
 /** Runs a program in the foreground with this terminal: `staged server` and `staged worker`. */
+import { constants } from 'node:os';
 import { execa } from 'execa';
 import { EXIT } from '../errors.js';
 
 /** How the program ended, once it has: what a wait beside it reports instead of waiting on. */
 export type ExitOf = () => string | undefined;
 
-/** Runs `file args`, passing Ctrl-C and SIGTERM on; its exit is ours. `whenStarted` runs beside it. */
+/**
+ * Runs `file args`, passing Ctrl-C and SIGTERM on; its exit code is ours (2: bad input), and a death by a signal
+ * nobody passed on (SIGKILL by the OOM killer) is 128 + its number, so that `Restart=on-failure` restarts it.
+ * `whenStarted` runs beside it.
+ */
 export async function inForeground(
   file: string,
   args: string[],
@@ -13,7 +18,11 @@ export async function inForeground(
   whenStarted?: (exited: ExitOf) => Promise<void>,
 ): Promise<number> {
   const child = execa(file, args, { stdio: 'inherit', reject: false, cwd });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const forwarded = new Set<string>();
+  const forward = (signal: NodeJS.Signals) => {
+    forwarded.add(signal);
+    child.kill(signal);
+  };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   let exit: string | undefined;
@@ -23,5 +32,6 @@ export async function inForeground(
   const started = whenStarted?.(() => exit);
   const result = await child;
   await started;
-  return result.exitCode === 0 || result.signal ? EXIT.ok : EXIT.failed;
+  if (result.signal) return forwarded.has(result.signal) ? EXIT.ok : 128 + (constants.signals[result.signal] ?? 0);
+  return result.exitCode ?? EXIT.failed;
 }
