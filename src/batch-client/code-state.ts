@@ -8,8 +8,11 @@ import { DIRTY_FILES_KEPT, type CodeState } from '../model/code.js';
 /** A huge repository's status must not hold a submit for long; past this, its state is recorded as unknown. */
 const GIT_TIMEOUT_MS = 15_000;
 
+/** The whole repository, less what staged itself writes in the work dir: its logs and results are not code. */
+const PATHS = ['--', ':/', ':(exclude).staged', ':(exclude)results'];
+
 export async function readCodeState(workDir: string): Promise<CodeState> {
-  const result = await execa('git', ['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '-z'], {
+  const result = await execa('git', ['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '-z', ...PATHS], {
     cwd: workDir,
     reject: false,
     timeout: GIT_TIMEOUT_MS,

@@ -86,6 +86,22 @@ describe('readCodeState', () => {
     expect(codeLine(code, 'b-1')).toBe(`code: research @ ${head.slice(0, 7)} (2 dirty files)`);
   });
 
+  test("staged's own logs and results in the work dir are not dirty files; the rest of the repository is", async () => {
+    const dir = await tempDir('code-state-own');
+    await git(dir, 'init', '-q', '-b', 'main');
+    const workDir = path.join(dir, 'project');
+    await mkdir(path.join(workDir, '.staged', 'logs'), { recursive: true });
+    await mkdir(path.join(workDir, 'results', 'batch-1'), { recursive: true });
+    await writeFile(path.join(workDir, 'exp1.py'), 'print(1)\n');
+    await git(dir, 'add', '.');
+    await git(dir, 'commit', '-q', '-m', 'first');
+    await writeFile(path.join(workDir, '.staged', 'logs', 'attempt-1.log'), 'x\n');
+    await writeFile(path.join(workDir, 'results', 'batch-1', 'summary.json'), '{}\n');
+    await writeFile(path.join(dir, 'notes.txt'), 'x\n');
+
+    expect((await readCodeState(workDir)).dirty).toEqual(['?? notes.txt']);
+  });
+
   test('not a repository, or no git at all: said so, never an error', async () => {
     const dir = await tempDir('code-state-none');
     // GIT_CEILING_DIRECTORIES: a temp dir inside someone's repository must still read as no repository.
