@@ -1,6 +1,7 @@
 /** A batch's checkpoint settings from `submit`'s options: the warning before its timeout, and its requeues. */
 import type { BatchSettings } from '../model/types.js';
 import type { OptionsOf } from './command-table.js';
+import { DEFAULT_WARN_SIGNAL } from '../parse/signal.js';
 
 type CheckpointSettings = Pick<BatchSettings, 'signalBeforeMs' | 'warnSignal' | 'maxRequeues'>;
 
@@ -8,7 +9,7 @@ export function checkpointSettings(options: OptionsOf<'submit'>): CheckpointSett
   const settings: CheckpointSettings = { maxRequeues: options.maxRequeues };
   if (options.signalBefore !== undefined) {
     settings.signalBeforeMs = options.signalBefore;
-    settings.warnSignal = options.warnSignal;
+    settings.warnSignal = options.warnSignal ?? DEFAULT_WARN_SIGNAL;
   }
   return settings;
 }

@@ -52,7 +52,11 @@ const killGraceShorter = (options: Record<string, unknown>) =>
 /** `--signal-before` warns a run ahead of its `--timeout`: without one, or as long, it means nothing. */
 const signalBeforeTimeout = (options: Record<string, unknown>) => {
   const before = options.signalBefore as number | undefined;
-  if (before === undefined) return undefined;
+  if (before === undefined) {
+    return options.warnSignal === undefined
+      ? undefined
+      : '--warn-signal needs --signal-before: it names what that sends';
+  }
   const timeout = options.timeout as number | undefined;
   if (timeout === undefined) return '--signal-before needs --timeout: it warns a run that long before its timeout';
   if (before >= timeout) return '--signal-before must be shorter than --timeout, or the warning comes at the start';

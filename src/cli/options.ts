@@ -181,8 +181,7 @@ export const OPTIONS = {
     '--signal-before <duration>',
     "send the --warn-signal to each run's main process once, this long before its --timeout stops it",
   ),
-  warnSignal: text<true>('--warn-signal <signal>', 'the signal --signal-before sends (USR1, SIGUSR2, …)', {
-    default: 'SIGUSR1',
+  warnSignal: text('--warn-signal <signal>', 'the signal --signal-before sends (USR1, SIGUSR2, …; default SIGUSR1)', {
     parse: parseSignalName,
   }),
   maxRequeues: integer<true>(

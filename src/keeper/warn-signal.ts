@@ -3,6 +3,7 @@
  * can save a checkpoint and exit REQUEUE_EXIT_CODE. Counted in time not frozen, as the timeout is.
  */
 import type { BatchSettings } from '../model/types.js';
+import { DEFAULT_WARN_SIGNAL } from '../parse/signal.js';
 import type { FrozenTime } from './frozen-time.js';
 
 /** The warning as a run's spec carries it (RunSpec.warning): an adopted run keeps it, its keeper reads it. */
@@ -11,8 +12,6 @@ export interface RunWarning {
   /** Milliseconds of the timeout left when the signal is sent. */
   beforeMs: number;
 }
-
-export const DEFAULT_WARN_SIGNAL = 'SIGUSR1';
 
 /** The spec's `warning` field for a batch's runs: present only with both a timeout and `--signal-before`. */
 export function warningOf(settings: Pick<BatchSettings, 'timeoutMs' | 'signalBeforeMs' | 'warnSignal'>) {

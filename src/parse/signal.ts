@@ -1,6 +1,9 @@
 /** A signal's name as a person types it (`USR1`, `sigusr1`, `SIGUSR1`), checked against this system's signals. */
 import { constants } from 'node:os';
 
+/** What `--signal-before` sends unless `--warn-signal` names another. */
+export const DEFAULT_WARN_SIGNAL = 'SIGUSR1';
+
 /** A warning the script cannot catch would only kill it. */
 const UNCATCHABLE = ['SIGKILL', 'SIGSTOP'];
 

@@ -36,6 +36,7 @@ test.each([
   [['--signal-before', '5m'], '--signal-before needs --timeout'],
   [['--timeout', '5m', '--signal-before', '5m'], '--signal-before must be shorter than --timeout'],
   [['--timeout', '5m', '--signal-before', 'soon'], '--signal-before: "soon" is not a duration'],
+  [['--timeout', '5m', '--warn-signal', 'USR2'], '--warn-signal needs --signal-before'],
   [['--warn-signal', 'NOPE'], '--warn-signal must name a signal, like USR1 or SIGUSR2 (got "NOPE")'],
   [['--warn-signal', 'KILL'], '--warn-signal must be a signal a script can catch, not SIGKILL'],
   [['--max-requeues', '-1'], '--max-requeues must be an integer ≥ 0'],
