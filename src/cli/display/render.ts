@@ -34,7 +34,7 @@ export function header(state: BatchState, webUi?: string): string[] {
     ...(webUi ? [`Web UI: ${webUi}`] : []),
     RULE,
     '',
-    `[OK] Loaded ${experiments.length} experiments into queue`,
+    `[OK] Loaded ${experiments.length} experiment${experiments.length === 1 ? '' : 's'} into queue`,
     ...priorityCounts(experiments).map((line) => `     ${line}`),
     ...sweepSizeLines(experiments).map((line) => `     ${line}`),
     '',

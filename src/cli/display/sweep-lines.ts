@@ -24,7 +24,9 @@ export const MEMBER_LINES = 10;
 /** The batch's header: `Sweep exp140_lr_sweep: 15 members` for each sweep. */
 export function sweepSizeLines(experiments: readonly ExperimentSpec[]): string[] {
   const sweeps = groupBySweep(experiments.map((experiment) => ({ sweep: sweepOf(experiment) }))).sweeps;
-  return sweeps.map(({ sweep, members }) => `Sweep ${sweep}: ${members.length} members`);
+  return sweeps.map(
+    ({ sweep, members }) => `Sweep ${sweep}: ${members.length} member${members.length === 1 ? '' : 's'}`,
+  );
 }
 
 /** `exp140_lr_sweep  sweep of 15: 9 completed, 2 running, 4 queued` */
