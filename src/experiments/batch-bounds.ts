@@ -10,7 +10,7 @@ import { experimentWorkflowId } from '../model/batch-state.js';
 export const MAX_RUN_KEY_BYTES = 255;
 /** The run number allowed for: retries, requeues and restarts all count runs. */
 const RUN_NUMBER_ROOM = 99_999;
-/** An `add`'s experiments travel in one Update; the server refuses a payload over 2 MB by default. */
+/** An `add`'s experiments travel in one Update: over 2 MB (by default) the server terminates the batch. */
 export const MAX_ADD_BYTES = 1024 ** 2;
 
 /** Refuses an experiment whose run directory name (batch id and name, URL-encoded, and `.run-N`) is too long. */
