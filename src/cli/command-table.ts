@@ -134,7 +134,7 @@ export const COMMANDS = {
       { name: '<batchId>' },
       { name: '<paths...>', help: "scripts, or the directory of scripts, inside the batch's experiments directory" },
     ],
-    options: ['priority', 'after', 'json'],
+    options: ['priority', 'after', 'maxExperiments', 'json'],
     helpFor: { priority: 'give every added experiment this priority (critical, high, medium or low)' },
     helpAfter:
       '\nExamples:\n' +

@@ -5,7 +5,7 @@
  * would change a hard-linked copy too.
  */
 import { constants } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, readlink, rename, symlink } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError } from '../errors.js';
 import { isInside } from '../paths.js';
@@ -103,24 +103,78 @@ export async function copySnapshot(plan: SnapshotPlan, destination: string): Pro
   }
 }
 
+/** The copies an `add` placed in a snapshot: `undo` when the batch refuses the add, `keep` once it is accepted. */
+export interface AddedCopies {
+  undo(): Promise<void>;
+  keep(): Promise<void>;
+}
+
+interface AddedCopy {
+  source: string;
+  target: string;
+  /** The copy taken at submit of a script no experiment of the batch runs, kept until the add is accepted. */
+  replaced?: string;
+}
+
 /**
- * `add` to a batch with a snapshot: the added scripts join its copy as they are now (replacing a copy of the
- * same file taken at submit, which no experiment of the batch runs); the rest of the copy stays as submitted.
+ * `add` to a batch with a snapshot: the added scripts join its copy as they are now, in place before the Update
+ * is sent (a run never finds its script missing). A copy that experiments of the batch run is never replaced:
+ * an added script that differs from it is refused, as bad input, before anything is written.
  */
 export async function snapshotAdded(
   settings: { workDir: string; experimentsDir: string; code?: { snapshotDir?: string } },
   added: readonly { name: string; file: string }[],
-): Promise<void> {
+  inBatch: readonly { file: string }[],
+): Promise<AddedCopies> {
   const snapshot = settings.code?.snapshotDir;
-  if (!snapshot) return;
+  if (!snapshot) return { undo: () => Promise.resolve(), keep: () => Promise.resolve() };
   refuseSnapshotNameClash(added.map((experiment) => experiment.name));
   const scriptsDir = path.join(snapshot, path.relative(settings.workDir, settings.experimentsDir));
+  const used = new Set(inBatch.map((experiment) => experiment.file));
+  const copies: AddedCopy[] = [];
+  for (const file of new Set(added.map((experiment) => experiment.file))) {
+    const copy: AddedCopy = { source: path.join(settings.experimentsDir, file), target: path.join(scriptsDir, file) };
+    const copied = await readFile(copy.target).catch(() => undefined);
+    if (copied?.equals(await readFile(copy.source))) continue;
+    if (copied && used.has(file)) {
+      throw new BadInputError(
+        `${file} has changed since the batch's copy of it was taken, and experiments of the batch run that copy: ` +
+          'nothing was added. Save the new version under another name and add that, or submit a new batch',
+      );
+    }
+    if (copied) copy.replaced = `${copy.target}.replaced`;
+    copies.push(copy);
+  }
   await mkdir(scriptsDir, { recursive: true });
-  for (const { file } of added) {
-    const target = path.join(scriptsDir, file);
+  await placeCopies(copies);
+  return {
+    undo: () => undoCopies(copies),
+    keep: async () => {
+      for (const { replaced } of copies) if (replaced) await rm(replaced, { force: true });
+    },
+  };
+}
+
+async function placeCopies(copies: AddedCopy[]): Promise<void> {
+  try {
+    for (const { source, target } of copies) {
+      await copyFile(source, `${target}.adding`, constants.COPYFILE_FICLONE);
+    }
+  } catch (err) {
+    await Promise.all(copies.map(({ target }) => rm(`${target}.adding`, { force: true })));
+    throw err;
+  }
+  for (const { target, replaced } of copies) {
+    if (replaced) await copyFile(target, replaced);
     // Copied beside, then renamed: a copy is never seen half-written.
-    await copyFile(path.join(settings.experimentsDir, file), `${target}.adding`, constants.COPYFILE_FICLONE);
     await rename(`${target}.adding`, target);
+  }
+}
+
+async function undoCopies(copies: AddedCopy[]): Promise<void> {
+  for (const { target, replaced } of copies) {
+    if (replaced) await rename(replaced, target);
+    else await rm(target, { force: true });
   }
 }
 

@@ -24,6 +24,9 @@ export interface Sweep {
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RANGE = /^(-?\d+)\.\.(-?\d+)$/;
+/** `0.1..0.5`, `1e-3..1e-1`: a range of numbers that are not all integers. */
+const NUMBER = '[+-]?(?:\\d+\\.?\\d*|\\.\\d+)(?:e[+-]?\\d+)?';
+const NON_INTEGER_RANGE = new RegExp(`^${NUMBER}\\.\\.${NUMBER}$`, 'i');
 const ZIP = /^zip\s*\((.*)\)$/s;
 /** A member name is one segment of a path and of a workflow id; with a batch id and a run number it must fit 255. */
 export const MAX_MEMBER_NAME = 150;
@@ -129,6 +132,9 @@ function addValue(axis: Axis, value: string): void {
     for (let value = first; value <= last; value++) axis.values.push(String(value));
     return;
   }
+  if (NON_INTEGER_RANGE.test(value)) {
+    throw new SweepError(`${axis.key}=${value}: ranges are integers: write the values (${axis.key}=0.1,0.2,…)`);
+  }
   axis.values.push(value);
 }
 
@@ -191,7 +197,8 @@ export function memberNames(scriptName: string, members: SweepParams[]): string[
   });
 }
 
-const unsafeRule = 'in a name, every character but letters, digits, ".", "-" and "+" becomes "_"';
+const unsafeRule =
+  'in a name, every character but letters, digits, ".", "-" and "+" becomes "_", and so does each dot of a ".."';
 
 /** `Args: --lr {lr} --seed={seed}`: its words, each with `{key}` places. */
 export type ArgsTemplate = string[];

@@ -52,6 +52,7 @@ import {
   nextStep,
   requeued,
   restartAfterWindow,
+  runningRecord,
   surelyStoppedAfterMs,
   type AttemptEnd,
 } from './next-step.js';
@@ -148,15 +149,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     if (record.status !== 'queued' || run < record.attempts) return;
     // Also while being cancelled: the batch must learn the run started,
     // and a cancelled handler would cancel the workflow.
-    await CancellationScope.nonCancellable(() =>
-      report({
-        ...record,
-        status: 'running',
-        attempts: run,
-        startedAt: record.startedAt ?? startedAt,
-        retryAt: undefined,
-      }),
-    );
+    await CancellationScope.nonCancellable(() => report(runningRecord(record, run, startedAt)));
   });
 
   // Only experiments that are paused run these commands: the histories of all others are as before.

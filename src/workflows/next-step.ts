@@ -293,6 +293,19 @@ export function restartAfterWindow(
   return { loop: { ...loop, nextRun: report.attempts + 1 }, report };
 }
 
+/** A run has started: shown running. The exit of a requeue before it is no error of this run, so it goes. */
+export function runningRecord(record: ExperimentRecord, run: number, startedAt: number): ExperimentRecord {
+  const running: ExperimentRecord = {
+    ...record,
+    status: 'running',
+    attempts: run,
+    startedAt: record.startedAt ?? startedAt,
+    retryAt: undefined,
+  };
+  const afterRequeue = record.requeues && record.reason === 'exit-code' && record.exitCode === REQUEUE_EXIT_CODE;
+  return afterRequeue ? { ...running, exitCode: null, reason: undefined, error: undefined } : running;
+}
+
 /** After a `retry` or `quota-rerun` step's timer: queued again. */
 export function requeued(record: ExperimentRecord): ExperimentRecord {
   return { ...record, status: 'queued', retryAt: undefined };

@@ -151,9 +151,9 @@ describe('copySnapshot', () => {
     expect(() => scriptsDirOf({ ...settings, experimentsDir: '/elsewhere' })).toThrow(/not inside the snapshot/);
 
     await put(path.join(dir, 'experiments', 'exp3.py'), 'print("three")\n');
-    await snapshotAdded(settings, [{ name: 'exp3', file: 'exp3.py' }]);
+    await snapshotAdded(settings, [{ name: 'exp3', file: 'exp3.py' }], []);
     expect(await readFile(path.join(scriptsDirOf(settings), 'exp3.py'), 'utf8')).toBe('print("three")\n');
-    await expect(snapshotAdded(settings, [{ name: 'code', file: 'code.py' }])).rejects.toThrow(/rename the script/);
+    await expect(snapshotAdded(settings, [{ name: 'code', file: 'code.py' }], [])).rejects.toThrow(/rename the script/);
 
     // The snapshot root goes on PYTHONPATH: it must be served like the scripts.
     expect(await guardedScriptsDir(settings, [dir])).toBe(scriptsDirOf(settings));

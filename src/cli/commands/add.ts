@@ -21,6 +21,8 @@ import { experimentLines } from '../display/steer.js';
 import { quotasUsedBy, refuseUnmetered } from '../quota-use.js';
 import { userDirectory } from '../invocation.js';
 import { snapshotAdded } from '../../experiments/code-snapshot.js';
+import { refuseLargeAdd, refuseLongRunKeys } from '../../experiments/batch-bounds.js';
+import { refuseTooMany } from '../../experiments/sweep-members.js';
 
 export async function run([batchId, ...paths]: string[], options: OptionsOf<'add'>): Promise<number> {
   const priority = options.priority === undefined ? undefined : parsePriority(options.priority);
@@ -28,7 +30,11 @@ export async function run([batchId, ...paths]: string[], options: OptionsOf<'add
     const live = await liveBatch(client, batchId);
     const { workDir, experimentsDir, taskQueue } = live.state.settings;
     const config = await loadProjectConfig(workDir);
-    const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
+    const rules = {
+      priority: config.priorityRules,
+      quotas: new Set(Object.keys(config.quotas)),
+      maxExperiments: options.maxExperiments,
+    };
     const discovered = await discoverExperiments(experimentsDir, rules);
     const picked = await pickByPaths(discovered, paths, experimentsDir);
     refuseNotExecutable(picked);
@@ -38,11 +44,20 @@ export async function run([batchId, ...paths]: string[], options: OptionsOf<'add
     const known = new Set(live.state.experiments.map((experiment) => experiment.name));
     const twice = queue.filter((experiment) => known.has(experiment.name)).map((experiment) => experiment.name);
     if (twice.length) throw new BadInputError(`batch ${batchId} already has ${twice.join(', ')}; nothing was added`);
-    await snapshotAdded(live.state.settings, queue);
-    (await declareQuotas(client.workflow, taskQueue, quotas)).forEach((line) => console.error(line));
+    refuseTooMany(live.state.experiments.length + queue.length, options.maxExperiments);
+    refuseLongRunKeys(live.state.batchId, queue);
     const resolved = resolveAfterLines(queue, live.state.experiments).map(specOf);
     const experiments = withAfterOption(resolved, options.after, live.state.experiments);
-    const answer = await sendChange(live, addExperimentsUpdate, { experiments });
+    refuseLargeAdd({ experiments }, experiments.length);
+    const copies = await snapshotAdded(live.state.settings, queue, live.state.experiments);
+    const answer = await (async () => {
+      (await declareQuotas(client.workflow, taskQueue, quotas)).forEach((line) => console.error(line));
+      return sendChange(live, addExperimentsUpdate, { experiments });
+    })().catch(async (err: unknown) => {
+      if (err instanceof BadInputError) await copies.undo(); // refused: nothing of the add stays in the copy
+      throw err;
+    });
+    await copies.keep();
     if (options.json) console.log(JSON.stringify(answer, null, 2));
     else experimentLines('ADD', answer).forEach((line) => console.log(line));
     return EXIT.ok;

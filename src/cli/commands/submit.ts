@@ -25,6 +25,7 @@ import { sortExperiments } from '../../experiments/order.js';
 import { resolveAfterLines, withinBatch } from '../../experiments/after-lines.js';
 import { narrowQueue, selectExperiments } from '../../experiments/select.js';
 import { applySweepOption, refuseTooMany } from '../../experiments/sweep-members.js';
+import { refuseLongRunKeys } from '../../experiments/batch-bounds.js';
 import { ensureSearchAttributes } from '../../server/search-attributes.js';
 import { newBatchState } from '../../model/batch-state.js';
 import { DEFAULT_NOTIFY_EVENTS } from '../../model/notifications.js';
@@ -136,6 +137,7 @@ export async function run(_args: string[], options: SubmitOptions): Promise<numb
   const { settings, queue: selected, quotas, notifications, snapshot } = await resolveQueue(options, workDir);
   const needsHistory = Boolean(options.rerunFailed || options.skipCompleted);
   if (!needsHistory) refuseTooMany(selected.length, options.maxExperiments);
+  refuseLongRunKeys(options.batchId ?? newBatchId(), selected);
   if (options.dryRun && !needsHistory) {
     await printDryRun(selected, settings, quotas, options.json);
     return EXIT.ok;
