@@ -129,11 +129,20 @@ function addValue(axis: Axis, value: string): void {
     if (last - first >= DEFAULT_MAX_EXPERIMENTS * 100) {
       throw new SweepError(`${axis.key}=${value} has ${last - first + 1} values, too many for one sweep`);
     }
-    for (let value = first; value <= last; value++) axis.values.push(String(value));
+    // `01..10` keeps its zeros, as `seq -w` does: file names made from it sort as numbers.
+    const digits = (bound: string) => bound.replace('-', '');
+    const padded = [range[1], range[2]].some((bound) => /^0\d/.test(digits(bound)));
+    const width = padded ? Math.max(digits(range[1]).length, digits(range[2]).length) : 0;
+    const written = (n: number) => `${n < 0 ? '-' : ''}${String(Math.abs(n)).padStart(width, '0')}`;
+    for (let value = first; value <= last; value++) axis.values.push(written(value));
     return;
   }
   if (NON_INTEGER_RANGE.test(value)) {
     throw new SweepError(`${axis.key}=${value}: ranges are integers: write the values (${axis.key}=0.1,0.2,…)`);
+  }
+  // `1..`, `..3`, `a..c`, `1..3..5`: a range mistyped would run as one odd value; a path (`../data`) is a value.
+  if (value.includes('..') && !value.includes('/')) {
+    throw new SweepError(`${axis.key}=${value} is not a range: write a..b with two integers (${axis.key}=1..5)`);
   }
   axis.values.push(value);
 }

@@ -12,8 +12,8 @@ import { newBatchId } from '../../src/cli/batch-settings.js';
 import { tempDir } from '../helpers/scripts.js';
 
 test('a value holding ".." names a member a worker runs; two values made one name are still refused', () => {
-  const names = memberNames('exp1_x', expandSweep(parseSweep('data=../data,./data,a...b')));
-  expect(names).toEqual(['exp1_x[data=___data]', 'exp1_x[data=._data]', 'exp1_x[data=a___b]']);
+  const names = memberNames('exp1_x', expandSweep(parseSweep('data=../data,./data,a/../b')));
+  expect(names).toEqual(['exp1_x[data=___data]', 'exp1_x[data=._data]', 'exp1_x[data=a____b]']);
   names.forEach((name) => expect(() => checkPlainName('experiment name', name)).not.toThrow());
   expect(() => memberNames('exp1_x', expandSweep(parseSweep('data=../d,___d')))).toThrow(
     'data=../d and data=___d both name the member exp1_x[data=___d]',
@@ -67,4 +67,14 @@ test('an add whose experiments would not fit one Update is refused with its size
   const some = many.slice(0, 1000);
   expect(Buffer.byteLength(JSON.stringify({ experiments: some }))).toBeLessThan(MAX_ADD_BYTES);
   expect(() => refuseLargeAdd({ experiments: some }, some.length)).not.toThrow();
+});
+
+test.each(['1..', '..3', 'a..c', '1..3..5'])('"seed=%s" is a range mistyped, refused: not one odd value', (value) => {
+  expect(() => parseSweep(`seed=${value}`)).toThrow(`seed=${value} is not a range: write a..b with two integers`);
+});
+
+test('a path holding ".." is a value, and a zero-padded range keeps its zeros', () => {
+  expect(parseSweep('data=../a.csv,../b.csv').factors[0].rows.flat()).toEqual(['../a.csv', '../b.csv']);
+  expect(parseSweep('seed=08..10').factors[0].rows.flat()).toEqual(['08', '09', '10']);
+  expect(parseSweep('n=-02..01').factors[0].rows.flat()).toEqual(['-02', '-01', '00', '01']);
 });
