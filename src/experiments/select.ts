@@ -73,3 +73,23 @@ export function narrowQueue<T extends ExperimentSpec>(
   if (!kept.length) throw new BadInputError(`the selection matches no experiment ${why}`);
   return kept;
 }
+
+/**
+ * Members of the earlier batch this directory does not make (it was submitted with `--sweep`, or its `Sweep:` line
+ * changed): without a word, "matches no experiment" would read as false.
+ */
+export function refuseMissingMembers(
+  queue: readonly { name: string }[],
+  rerun: ReadonlySet<string>,
+  batchId: string,
+): void {
+  const made = new Set(queue.map((experiment) => experiment.name));
+  if ([...rerun].some((name) => made.has(name))) return;
+  const members = [...rerun].filter((name) => name.includes('['));
+  if (!members.length) return;
+  throw new BadInputError(
+    `batch ${batchId}'s members that did not complete (${members.slice(0, 3).join(', ')}` +
+      `${members.length > 3 ? ` and ${members.length - 3} more` : ''}) are not made by this directory's scripts: ` +
+      'give the same --experiments and --sweep as that submit, or restore its Sweep: line',
+  );
+}

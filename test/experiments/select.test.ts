@@ -1,6 +1,6 @@
 /** Ordering and selection of experiments, and the parsing of durations and submit options. */
 import { sortExperiments } from '../../src/experiments/order.js';
-import { parsePriorityFilter, selectExperiments } from '../../src/experiments/select.js';
+import { parsePriorityFilter, selectExperiments, refuseMissingMembers } from '../../src/experiments/select.js';
 import { MAX_TIMER_MS, parseDuration } from '../../src/parse/duration.js';
 import { toBatchSettings } from '../../src/cli/batch-settings.js';
 import { COMMANDS } from '../../src/cli/command-table.js';
@@ -123,5 +123,24 @@ describe('submit options', () => {
     [{ batchId: '.hidden' }, '--batch-id may use letters'],
   ])('%o is refused', (override, message) => {
     expect(() => parseSubmitOptions({ ...base, ...override })).toThrow(message);
+  });
+});
+
+describe('refuseMissingMembers', () => {
+  const queue = [{ name: 'exp1_sweep' }, { name: 'exp2_plain' }];
+
+  test('members of the earlier batch no script here makes: said so, with what to give again', () => {
+    const rerun = new Set(['exp1_sweep[seed=2]', 'exp1_sweep[seed=3]']);
+    expect(() => refuseMissingMembers(queue, rerun, 'sw2a')).toThrow(
+      "batch sw2a's members that did not complete (exp1_sweep[seed=2], exp1_sweep[seed=3]) are not made by this " +
+        "directory's scripts: give the same --experiments and --sweep as that submit",
+    );
+  });
+
+  test('nothing to say when some of them are made here, or when none is a member', () => {
+    expect(() =>
+      refuseMissingMembers([{ name: 'exp1_sweep[seed=2]' }], new Set(['exp1_sweep[seed=2]']), 'b'),
+    ).not.toThrow();
+    expect(() => refuseMissingMembers(queue, new Set(['exp9_gone']), 'b')).not.toThrow();
   });
 });

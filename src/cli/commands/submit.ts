@@ -23,7 +23,7 @@ import {
 } from '../../experiments/discover.js';
 import { sortExperiments } from '../../experiments/order.js';
 import { resolveAfterLines, withinBatch } from '../../experiments/after-lines.js';
-import { narrowQueue, selectExperiments } from '../../experiments/select.js';
+import { narrowQueue, refuseMissingMembers, selectExperiments } from '../../experiments/select.js';
 import { applySweepOption, refuseTooMany } from '../../experiments/sweep-members.js';
 import { refuseLongRunKeys } from '../../experiments/batch-bounds.js';
 import { ensureSearchAttributes } from '../../server/search-attributes.js';
@@ -98,6 +98,7 @@ async function applyHistory(
   let narrowed = queue;
   if (options.rerunFailed) {
     const rerun = await notCompletedIn(client, options.rerunFailed, settings.workDir);
+    refuseMissingMembers(queue, rerun, options.rerunFailed);
     narrowed = narrowQueue(
       narrowed,
       (name) => rerun.has(name),
