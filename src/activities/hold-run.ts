@@ -241,8 +241,8 @@ async function stopRun(
 /** The progress a keeper recorded; nothing from a file that is not whole (written by a keeper of an older staged). */
 function progressIn(text: string): Partial<RunProgress> {
   try {
-    const { progress, progressAt } = JSON.parse(text) as RunProgress;
-    return { progress, progressAt };
+    const { progress, progressAt, firstProgress } = JSON.parse(text) as RunProgress;
+    return firstProgress ? { progress, progressAt, firstProgress } : { progress, progressAt };
   } catch {
     return {};
   }

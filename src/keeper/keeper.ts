@@ -18,7 +18,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { finished } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AttemptLog } from './attempt-log.js';
-import { ProgressReader } from '../model/progress.js';
+import { ProgressReader, type ProgressMark } from '../model/progress.js';
 import { RunFiles, STANDBY_FLAG, type RunEnd, type RunSpec, type RunStarted } from './run-files.js';
 import { processIdentityOf } from './process-identity.js';
 import { LeaseClock, type LeaseAge } from './lease-clock.js';
@@ -70,8 +70,10 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
   const reader = new ProgressReader();
   const decoder = new StringDecoder('utf8');
   let progressChanged = false;
+  let firstProgress: ProgressMark | undefined;
   const onOutput = (chunk: Buffer) => {
     if (reader.feed(decoder.write(chunk))) progressChanged = true;
+    if (!firstProgress && reader.progress) firstProgress = { percent: reader.progress.percent, at: Date.now() };
   };
   child.stdout.on('data', onOutput);
   child.stderr.on('data', onOutput);
@@ -189,7 +191,9 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
     if (progressChanged && reader.progress && now - lastProgressWrite >= PROGRESS_EVERY_MS) {
       progressChanged = false;
       lastProgressWrite = now;
-      files.writeJson(files.progress, { progress: reader.progress, progressAt: now }).catch(() => undefined);
+      files
+        .writeJson(files.progress, { progress: reader.progress, progressAt: now, firstProgress })
+        .catch(() => undefined);
     }
   }, CHECK_EVERY_MS);
 
@@ -205,7 +209,9 @@ async function keep(files: RunFiles, env: NodeJS.ProcessEnv): Promise<void> {
   child.stderr.destroy();
   log.end();
   await finished(log).catch(() => undefined);
-  if (reader.progress) await files.writeJson(files.progress, { progress: reader.progress, progressAt: Date.now() });
+  if (reader.progress) {
+    await files.writeJson(files.progress, { progress: reader.progress, progressAt: Date.now(), firstProgress });
+  }
   await files.writeJson(files.exit, {
     end: stopping!.end,
     exitCode,

@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Progress } from '../model/progress.js';
+import type { Progress, ProgressMark } from '../model/progress.js';
 import type { RunWarning } from './warn-signal.js';
 
 /** What the keeper runs and how; written once by the worker before the keeper starts. */
@@ -89,6 +89,8 @@ export interface RunExit {
 export interface RunProgress {
   progress: Progress;
   progressAt: number;
+  /** Absent from keepers of staged before 2026-12-06. */
+  firstProgress?: ProgressMark;
 }
 
 /** One directory per run of an experiment: its workflow id (which holds a `/`) and run number. */

@@ -13,6 +13,12 @@ export interface Progress {
   total?: number;
 }
 
+/** A run's first progress report and when it came: the rate since then gives its ETA (it may start part-way). */
+export interface ProgressMark {
+  percent: number;
+  at: number;
+}
+
 const PROTOCOL_PERCENT = /^\s*PROGRESS[:\s]+(\d+(?:\.\d+)?)\s*%(?:\s.*)?$/;
 const PROTOCOL_FRACTION = /^\s*PROGRESS[:\s]+(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)(?:\s.*)?$/;
 const TQDM_BAR = /(\d{1,3})%\|[^|]*\|\s*(\d+(?:\.\d+)?)([kMG]?)\/(\d+(?:\.\d+)?)([kMG]?)\s*\[/;

@@ -13,7 +13,7 @@
  * - adopt: a worker on the run's machine takes over a run its keeper still runs, once its holder let go.
  */
 
-import type { Progress } from './progress.js';
+import type { Progress, ProgressMark } from './progress.js';
 import type { Notification } from './notifications.js';
 import type { CodeState } from './code.js';
 
@@ -247,6 +247,8 @@ export interface RunHeartbeat {
   progress?: Progress;
   /** When the progress last changed (epoch ms). */
   progressAt?: number;
+  /** The run's first progress report: a run resumed from its checkpoint starts part-way (absent: none yet). */
+  firstProgress?: ProgressMark;
   /** Calls granted to the run by quota, counted by the worker that holds it now. */
   calls?: Record<string, number>;
   /** When the server last heard from the run's worker (epoch ms): filled in by `status`, never sent. */

@@ -106,6 +106,20 @@ describe('ETAs', () => {
     expect(runLeftMs({ host: 'h', startedAt: 0 }, 30_000)).toBeUndefined();
   });
 
+  test('a run resumed from its checkpoint: its ETA is its own pace since its first report, not its head start', () => {
+    // Resumed at 15/36 (41.7%), 3 s in; 21.6 s in it is at 19/36 (52.8%): 4 steps in 18.6 s, 17 steps left.
+    const run: RunHeartbeat = {
+      host: 'h',
+      startedAt: 0,
+      progress: { percent: 52.8, done: 19, total: 36 },
+      progressAt: 21_600,
+      firstProgress: { percent: 41.7, at: 3_000 },
+    };
+    expect(runLeftMs(run, 21_600)).toBe(Math.round((18_600 * 47.2) / 11.1));
+    expect(runLeftMs(run, 21_600)).toBeGreaterThan(70_000);
+    expect(runLeftMs({ ...run, firstProgress: { percent: 52.8, at: 21_600 } }, 21_600)).toBe(19_309);
+  });
+
   const settings = { maxConcurrent: 2 } as BatchSettings;
   const experiments: ExperimentSpec[] = ['a', 'b', 'c', 'd', 'e'].map((name) => ({
     id: name,

@@ -16,6 +16,12 @@ export function runEtaMs(elapsedMs: number, percent: number | undefined): number
  */
 export function runLeftMs(run: RunHeartbeat | undefined, now: number): number | undefined {
   if (!run?.progress) return undefined;
+  const first = run.firstProgress;
+  // From the run's own pace since its first report: neither its start-up nor a resumed checkpoint's head start.
+  if (first && run.progress.percent > first.percent && now > first.at) {
+    if (run.progress.percent >= 100) return 0;
+    return Math.round(((now - first.at) * (100 - run.progress.percent)) / (run.progress.percent - first.percent));
+  }
   return runEtaMs(now - run.startedAt, run.progress.percent);
 }
 
@@ -93,9 +99,8 @@ function computeEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeartbeat>
       finishedDurations.push(record.closedAt - record.startedAt);
     }
     const run = runs.get(index);
-    if (run?.progress && run.progress.percent > 0) {
-      projectedDurations.push(((now - run.startedAt) * 100) / run.progress.percent);
-    }
+    const left = runLeftMs(run, now);
+    if (run && left !== undefined) projectedDurations.push(now - run.startedAt + left);
   });
   const typical = mean(finishedDurations) ?? mean(projectedDurations);
   if (typical === undefined) return isBatchDone(state) ? 0 : undefined;
