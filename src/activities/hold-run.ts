@@ -30,6 +30,7 @@ import { keeperAlive } from '../machine/keeper-launch.js';
 import type { ServerContact } from '../machine/server-contact.js';
 import { markLeftForAdoption, requestStop } from '../machine/stop-run.js';
 import { watchRunDir, type RunDirWatch } from '../machine/run-dir-watch.js';
+import { recordAbandoned } from '../machine/abandoned-run.js';
 
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
 export type ShutdownMode = 'leave' | 'stop';
@@ -185,6 +186,7 @@ async function runWithoutKeeper(files: RunFiles, location: RunLocation, options:
   if (await files.freezeRequested()) await tree.thaw(); // a frozen run would not see its SIGTERM
   await tree.stop(options.killGraceMs);
   await tree.release();
+  await recordAbandoned(files, 'its keeper died without recording an end');
   throw new RunLostError(`the keeper of run ${location.run} (${files.dir}) is gone; the run will start again`, {
     stopped: true,
     started: true,

@@ -142,6 +142,7 @@ export function createActivities(options: ActivityOptions) {
         } else {
           heartbeats.throwIfStopped(); // the server gave up on this start while it waited: a new one comes
           if (!(await files.claim())) {
+            await options.capacity.keepUnitsOfSpec(location.runKey, await unitsInSpec(files));
             ending = await hold(); // started here before, by a worker lost before the server heard of it
           } else {
             const launchedPid = await start(context, input, command, location, files, logFile, options).catch(

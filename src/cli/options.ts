@@ -305,7 +305,8 @@ export const OPTIONS = {
     help:
       'what this machine has: counted amounts (gpu=2,mem=64G; K/M/G/T are powers of 1024) and capabilities ' +
       '(avx512: any number of runs may use it); experiments ask with a Requires: line. ' +
-      'Named units, one run each: gpu=0,1,2,3 (gpu=N: devices 0..N-1), gpu=auto (nvidia-smi -L), port=9000..9003',
+      'Named units, one run each: gpu=0,1,2,3 (gpu=N: devices 0..N-1), gpu=auto (nvidia-smi -L), port=9000..9003; ' +
+      "GPUs stay within the worker's own CUDA_VISIBLE_DEVICES when set",
     shape: 'value',
     parse: parseMachineResources,
   } as OptionSpec<MachineResources, false>,

@@ -186,6 +186,24 @@ export class CapacityLedger {
     }
   }
 
+  /**
+   * A start that found its run already started here (by a worker lost before the server heard of it): the run holds
+   * the units its spec names, not the ones just claimed for it, which go back at once (none are in use).
+   */
+  async keepUnitsOfSpec(runKey: string, specUnits: RunUnits | undefined): Promise<void> {
+    const hold = [...this.holds].find((candidate) => candidate.runKey === runKey);
+    if (!hold || !this.units) return;
+    const fresh = hold.units ?? {};
+    const unused = Object.fromEntries(
+      Object.entries(fresh).map(([name, list]) => [name, list.filter((unit) => !specUnits?.[name]?.includes(unit))]),
+    );
+    if (specUnits) await this.units.keep(runKey, specUnits);
+    await this.units.release(runKey, unused);
+    if (specUnits) hold.units = specUnits;
+    else delete hold.units;
+    this.wake();
+  }
+
   /** The named units the run holds here (GPU indices, ports); undefined when none. */
   unitsOf(runKey: string): RunUnits | undefined {
     return [...this.holds].find((hold) => hold.runKey === runKey)?.units;

@@ -5,7 +5,8 @@
  * while N's keeper, which counts its lease in awake time, still runs it. A worker here stops an orphan as
  * soon as it notices (when it starts, then every 10 s), not at the end of its adoption window, and says
  * so: a cancelled experiment never runs on, and two copies of one experiment never run on together. An
- * orphan's directory goes once it has ended, or once its keeper died (what the run left is stopped first).
+ * orphan's directory goes once it has ended. A run whose keeper died is stopped (what it left) and recorded as
+ * abandoned whatever its workflow says: nothing can run it on, and its units must be free for the next run.
  * Only the server that started a run may say it is gone (runs-layout.ts): a run of the legacy layout, whose
  * server is unknown, is stopped only when a server knows it and says closed. A run is never stopped on doubt.
  */
@@ -17,6 +18,7 @@ import type { RunInput } from '../model/types.js';
 import { machineRuns, type MachineRun } from './machine-runs.js';
 import type { RunsLayout } from './runs-layout.js';
 import { requestStop } from './stop-run.js';
+import { recordAbandoned } from './abandoned-run.js';
 import { runTreeFor } from '../keeper/run-tree.js';
 import type { KillMode, RunSpec } from '../keeper/run-files.js';
 
@@ -37,16 +39,19 @@ export function watchOrphans(
 ): { stop(): void } {
   const checkRun = async ({ runKey, files, started, ended, kept }: MachineRun, startedByThisServer: boolean) => {
     if (held.has(runKey) || !started) return;
+    if (!ended && !kept) {
+      // Whatever its workflow says: nothing runs it on, and the record frees its units for the workflow's next run.
+      log(`run ${runKey}: its keeper died without recording an end; what it left is stopped, the run is lost`);
+      await stopLeftovers(files, runKey, started.killMode);
+      await recordAbandoned(files, 'its keeper died without recording an end');
+      ended = true;
+    }
     const parsed = /^(.*)\.run-(\d+)$/.exec(runKey);
     const workflowId = decodeURIComponent(parsed ? parsed[1] : runKey);
     const state = await workflowState(connection, namespace, workflowId);
     if (state === 'closed' || (state === 'not-found' && startedByThisServer)) {
       if (ended) {
         await rm(files.dir, { recursive: true, force: true }); // nobody will read its end any more
-      } else if (!kept) {
-        log(`removing run ${runKey}: its keeper died without recording an end, and its experiment workflow is over`);
-        await stopLeftovers(files, runKey, started.killMode);
-        await rm(files.dir, { recursive: true, force: true });
       } else {
         log(`stopping run ${runKey}: its experiment workflow is ${state === 'closed' ? 'closed' : 'gone'}`);
         await requestStop(files, started.keeperPid, 'cancelled');

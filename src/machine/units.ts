@@ -9,7 +9,8 @@
  */
 import { link, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunFiles, RunSpec } from '../keeper/run-files.js';
+import { RunFiles, type ProcessIdentity, type RunSpec } from '../keeper/run-files.js';
+import { processIdentityOf, stillRunning } from '../keeper/process-identity.js';
 import type { MachineResources, Resources } from '../model/requirements.js';
 import type { RunUnits } from '../model/units.js';
 
@@ -17,6 +18,8 @@ interface Claim {
   /** The directory of the run holding the unit; absent in a `freed` generation. */
   runDir?: string;
   at: number;
+  /** The worker process that claimed it for a start (absent in claims of staged before 2026-12). */
+  claimant?: ProcessIdentity;
 }
 
 interface Generation {
@@ -55,7 +58,7 @@ export class UnitClaims {
         if (await this.take(name, unit, runDir)) taken[name].push(unit);
       }
       if (taken[name].length < wanted) {
-        await this.release(runDir, taken);
+        await this.releaseFor(runDir, taken);
         return undefined;
       }
     }
@@ -74,7 +77,7 @@ export class UnitClaims {
   /** Frees the run's units if its processes are surely gone: its directory says it ended, or is gone. */
   async releaseIfGone(runKey: string, units: RunUnits): Promise<void> {
     const runDir = this.runDirOf(runKey);
-    if (await runGone(runDir)) await this.release(runDir, units);
+    if (await runGone(runDir)) await this.releaseFor(runDir, units);
   }
 
   /** The units a live run holds now, by name (read from the claim files). */
@@ -90,7 +93,12 @@ export class UnitClaims {
     return held;
   }
 
-  private async release(runDir: string, units: RunUnits): Promise<void> {
+  /** Frees units claimed for a run that will never use them (its start found the run holding others). */
+  async release(runKey: string, units: RunUnits): Promise<void> {
+    await this.releaseFor(this.runDirOf(runKey), units);
+  }
+
+  private async releaseFor(runDir: string, units: RunUnits): Promise<void> {
     for (const [name, list] of Object.entries(units)) {
       for (const unit of list) {
         const latest = await this.latest(name, unit);
@@ -106,7 +114,8 @@ export class UnitClaims {
       if (latest?.claim?.runDir === runDir) return true;
       if (latest && (!latest.claim || !(await isFree(latest.claim)))) return false;
       const next = (latest?.generation ?? 0) + 1;
-      if (await this.create(name, unit, next, { runDir, at: Date.now() })) {
+      const claimant = processIdentityOf(process.pid);
+      if (await this.create(name, unit, next, { runDir, at: Date.now(), ...(claimant && { claimant }) })) {
         await this.tidy(name, unit, next);
         return true;
       }
@@ -170,7 +179,21 @@ export class UnitClaims {
 async function isFree(claim: Claim): Promise<boolean> {
   if (claim.runDir === undefined) return true;
   if (Date.now() - claim.at < STARTING_MS && !(await exists(claim.runDir))) return false; // being started
-  return runGone(claim.runDir);
+  return (await runGone(claim.runDir)) || startAbandoned(claim.runDir, claim.claimant);
+}
+
+/**
+ * A start whose worker died before its keeper recorded the run's start (killed between creating the directory and
+ * launching the keeper): free once its lease is older than the lease timeout, as a keeper launched by then would
+ * have written `state.json` or stopped itself for want of a renewed lease.
+ */
+async function startAbandoned(runDir: string, claimant: ProcessIdentity | undefined): Promise<boolean> {
+  if (!claimant || stillRunning(claimant)) return false;
+  const files = new RunFiles(runDir);
+  if (await exists(files.state)) return false;
+  const renewedAt = (await files.leaseRenewedAt()) ?? (await stat(runDir).catch(() => undefined))?.mtimeMs;
+  const leaseTimeoutMs = (await files.readJson<RunSpec>(files.spec))?.leaseTimeoutMs ?? 0; // no spec: no keeper
+  return renewedAt === undefined || Date.now() - renewedAt > leaseTimeoutMs;
 }
 
 /** The run's keeper recorded its end, or its directory is gone (a failed start, or the orphan check removed it). */

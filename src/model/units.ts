@@ -51,6 +51,7 @@ export function takeUnitLists(text: string): UnitLists {
       units[key] = [];
       entries.push(`${key}=1`);
     } else if (continued.length || RANGE.test(value.trim())) {
+      refuseStagedVariable(key);
       units[key] = unitsOf(key, [value, ...continued]);
       entries.push(`${key}=${units[key].length}`);
     } else {
@@ -94,6 +95,48 @@ export function formatUnits(units: RunUnits): string {
     .sort()
     .map((name) => `${name} ${units[name].join(',')}`)
     .join('; ');
+}
+
+/**
+ * The variables staged itself sets for a run, its hooks and its worker, and the prefixes of its families: a unit
+ * resource whose `STAGED_<NAME>` is one of them would overwrite it (`attempt=0,1` → STAGED_ATTEMPT).
+ */
+export const STAGED_VARIABLES: readonly string[] = [
+  'STAGED_ATTEMPT',
+  'STAGED_BATCH_ID',
+  'STAGED_CHECKPOINT_DIR',
+  'STAGED_CODE_DIR',
+  'STAGED_COUNTS',
+  'STAGED_DEBUG',
+  'STAGED_EVENT',
+  'STAGED_EXIT_CODE',
+  'STAGED_EXPERIMENT',
+  'STAGED_EXPERIMENTS_DIR',
+  'STAGED_GPUS',
+  'STAGED_KILL_MODE',
+  'STAGED_LOG',
+  'STAGED_LOG_LEVEL',
+  'STAGED_MACHINE_ID',
+  'STAGED_METRICS',
+  'STAGED_NOTIFY_ID',
+  'STAGED_PYTHON',
+  'STAGED_RESULTS_DIR',
+  'STAGED_RETENTION',
+  'STAGED_RUN_ID',
+  'STAGED_RUNS_DIR',
+  'STAGED_SEARCH_ATTRIBUTES',
+  'STAGED_STATUS',
+  'STAGED_TASK_QUEUE',
+  'STAGED_WARN_SIGNAL',
+  'STAGED_WEB_UI',
+];
+export const STAGED_VARIABLE_PREFIXES: readonly string[] = ['STAGED_PARAM_', 'STAGED_QUOTA_'];
+
+function refuseStagedVariable(name: string): void {
+  const variable = unitVariableOf(name);
+  const taken =
+    STAGED_VARIABLES.includes(variable) || STAGED_VARIABLE_PREFIXES.some((prefix) => `${variable}_`.startsWith(prefix));
+  if (taken) throw new Error(`${name}: a unit resource's variable ${variable} is staged's own; name it otherwise`);
 }
 
 /** `STAGED_PORT` for `port`: upper-cased, anything but letters and digits as `_`. */

@@ -4,11 +4,12 @@
  * SIGKILL and adoption and between two workers of one machine; `gpu=auto` reads a fake `nvidia-smi` on PATH;
  * `port=9000..9001` hands out ports. Each script writes down what it saw, and the journal when it ran.
  */
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { batchSummary } from '../../src/batch-client/index.js';
 import { workerCommand } from '../../src/cli/worker-command.js';
+import type { RunStarted } from '../../src/keeper/run-files.js';
 import { CLI, until, workerProcessesPerTest } from '../helpers/processes.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
@@ -190,50 +191,71 @@ test('two workers of one machine never hand out the same device', async () => {
   expect(sharedUnits(entries, await unitsSeen(dir), 'cuda')).toEqual([]);
 });
 
-test('gpu=auto lists the GPUs with nvidia-smi -L; without it, or with none listed, the worker exits 2', async () => {
+test("gpu=auto: the GPUs nvidia-smi -L lists within the worker's CUDA_VISIBLE_DEVICES; bad lists exit 2", async () => {
   const bin = await tempDir('fake-nvidia-smi');
   const smi = path.join(bin, 'nvidia-smi');
-  const listing = [0, 1, 2].map((index) => `GPU ${index}: Fake GPU (UUID: GPU-fake-${index})`).join('\n');
+  const listing = [0, 1, 2, 3].map((index) => `GPU ${index}: Fake GPU (UUID: GPU-fake-${index})`).join('\n');
   await writeFile(smi, `#!/bin/sh\n[ "$1" = "-L" ] || exit 9\necho "$(cat "${bin}/listing")"\n`);
   await writeFile(path.join(bin, 'listing'), listing);
   await chmod(smi, 0o755);
   const { dir, journal } = await tempExperimentsDir('units-auto');
   const names = ['exp1_gpu_a', 'exp2_gpu_b', 'exp3_gpu_c'];
-  // All three alive at once: each waits until the three have started.
-  const barrier = path.join(dir, '_barrier');
-  for (const name of names) {
-    await writeScript(dir, name, journal, {
-      title: `${name}\n#\n# Requires: gpu`,
-      body:
-        `${recordUnits(dir)}; echo x >> "${barrier}"; ` +
-        `for i in $(seq 600); do [ "$(wc -l < "${barrier}")" -ge 3 ] && break; sleep 0.1; done`,
-    });
-  }
+  await gpuScripts(dir, journal, names);
   const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 3 });
-  const withFake = { PATH: `${bin}:${process.env.PATH}` };
-  const savedPath = process.env.PATH;
-  process.env.PATH = withFake.PATH; // the worker process inherits it
+  const withFake = { PATH: `${bin}:${process.env.PATH}`, CUDA_VISIBLE_DEVICES: '1,2,3' };
+  const saved = { PATH: process.env.PATH, CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES };
+  Object.assign(process.env, withFake); // the worker process inherits them
   try {
     await startWorker(server.env.address, taskQueue, 3, await machineArgs('auto-box', 'gpu=auto'));
   } finally {
-    process.env.PATH = savedPath;
+    process.env.PATH = saved.PATH;
+    if (saved.CUDA_VISIBLE_DEVICES === undefined) delete process.env.CUDA_VISIBLE_DEVICES;
+    else process.env.CUDA_VISIBLE_DEVICES = saved.CUDA_VISIBLE_DEVICES;
   }
-  const summary = await batchSummary(await startBatch(server.env, state));
-
+  const handle = await startBatch(server.env, state);
+  // All three alive at once (each runs until released), each on a device of the worker's list of its own.
+  await until(async () => (await unitsSeen(dir)).size === 3, 120_000, 'the three GPU runs to start');
+  expect(new Set([...(await unitsSeen(dir)).values()].map((run) => run.cuda))).toEqual(new Set(['1', '2', '3']));
+  await writeFile(path.join(dir, '_release'), '');
+  const summary = await batchSummary(handle);
   expect(summary.experiments.map((experiment) => experiment.status)).toEqual(names.map(() => 'completed'));
-  const seen = await unitsSeen(dir);
-  expect(new Set([...seen.values()].map((run) => run.cuda))).toEqual(new Set(['0', '1', '2']));
 
-  const worker = (env: Record<string, string>) =>
-    execa(process.execPath, workerCommand(['--resources', 'gpu=auto', '--runs-dir', bin]), {
+  const worker = (env: Record<string, string>, resources = 'gpu=auto') =>
+    execa(process.execPath, workerCommand(['--resources', resources, '--runs-dir', bin]), {
       env: { TEMPORAL_ADDRESS: server.env.address, ...env },
+      extendEnv: false,
       reject: false,
     });
+  const outside = await worker({ CUDA_VISIBLE_DEVICES: '2,3' }, 'gpu=0,1');
+  expect([outside.exitCode, outside.stderr]).toEqual([2, expect.stringContaining("not in this worker's CUDA_VISIBLE")]);
+  const taken = await worker({}, 'attempt=0,1');
+  expect([taken.exitCode, taken.stderr]).toEqual([2, expect.stringContaining('STAGED_ATTEMPT is staged')]);
   const absent = await worker({ PATH: '/nonexistent' });
   expect([absent.exitCode, absent.stderr]).toEqual([2, expect.stringContaining('gpu=auto: nvidia-smi is not on PATH')]);
   await writeFile(path.join(bin, 'listing'), 'No devices were found');
   const none = await worker(withFake);
   expect([none.exitCode, none.stderr]).toEqual([2, expect.stringContaining('nvidia-smi -L lists no GPU')]);
+});
+
+test("a run's keeper killed (kill -9) on a 1-GPU machine: the run is lost, and the next run gets the GPU", async () => {
+  const { dir, journal } = await tempExperimentsDir('units-keeper-killed');
+  const firstRun = path.join(dir, '_first_run');
+  await writeScript(dir, 'exp1_gpu_a', journal, {
+    title: 'exp1_gpu_a\n#\n# Requires: gpu',
+    body: `${recordUnits(dir)}; if [ ! -e "${firstRun}" ]; then touch "${firstRun}"; ${waitForRelease(dir)}; fi`,
+  });
+  const { taskQueue, state } = await batchIn(dir);
+  const runsRoot = await tempDir('runs-one-gpu');
+  await startWorker(server.env.address, taskQueue, 2, ['--runs-dir', runsRoot, '--resources', 'gpu=1']);
+  const handle = await startBatch(server.env, state);
+  await until(async () => (await unitsSeen(dir)).size === 1, 60_000, 'the run to start');
+  const keeperPid = (await runStates(runsRoot))[0].keeperPid;
+  process.kill(keeperPid, 'SIGKILL');
+
+  const summary = await batchSummary(handle);
+  expect(summary.experiments.map((experiment) => experiment.status)).toEqual(['completed']);
+  const lines = (await readFile(path.join(dir, '_units'), 'utf8')).trim().split('\n');
+  expect(lines).toEqual(['exp1_gpu_a 0 0 -', 'exp1_gpu_a 0 0 -']); // the second run, on the GPU the first held
 });
 
 test('port=9000..9001: each run gets STAGED_PORT of its own', async () => {
@@ -254,6 +276,12 @@ test('port=9000..9001: each run gets STAGED_PORT of its own', async () => {
   const entries = await readJournal(journal);
   expect(sharedUnits(entries, await unitsSeen(dir), 'port')).toEqual([]);
 });
+
+/** What the keepers of the runs under `runsRoot` recorded (`state.json`). */
+async function runStates(runsRoot: string): Promise<RunStarted[]> {
+  const files = (await readdir(runsRoot, { recursive: true })).filter((file) => path.basename(file) === 'state.json');
+  return Promise.all(files.map(async (file) => JSON.parse(await readFile(path.join(runsRoot, file), 'utf8'))));
+}
 
 /** Whether the experiment's run is held now by the worker process `pid` (its identity starts with `<pid>@`). */
 async function heldBy(workflowId: string, pid: number): Promise<boolean> {
