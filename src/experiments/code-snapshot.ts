@@ -254,9 +254,9 @@ function tooBigMessage(entries: SnapshotEntry[], bytes: number, limitBytes: numb
     .slice(0, BIGGEST_SHOWN)
     .map(([place, size]) => `${place} ${formatSize(size)}`);
   return (
-    `--snapshot would copy ${formatSize(bytes)}, over the limit of ${formatSize(limitBytes)}; nothing was submitted. ` +
-    `Biggest: ${biggest.join(', ')}. Narrow "snapshot" in staged.config.json, or raise --snapshot-limit ` +
-    '("snapshotLimit")'
+    `the snapshot would copy ${formatSize(bytes)}, over the limit of ${formatSize(limitBytes)}; nothing was ` +
+    `submitted. Biggest: ${biggest.join(', ')}. Move what is not code out of the copied paths (--dir and ` +
+    'staged.config.json\'s "snapshot"), or raise --snapshot-limit ("snapshotLimit")'
   );
 }
 

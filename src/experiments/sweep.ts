@@ -35,6 +35,7 @@ export const DEFAULT_MAX_EXPERIMENTS = 10_000;
 
 /** `lr=1e-3,3e-4; seed=1..5`: the factors of a sweep, in declared order. */
 export function parseSweep(text: string): Sweep {
+  if (!text.trim()) throw new SweepError('the sweep is empty: write key=value,value; key=a..b');
   const factors = splitOutside(text, ';').map((part) => parseFactor(part.trim()));
   if (!factors.length || (factors.length === 1 && !factors[0].keys.length)) throw new SweepError('the sweep is empty');
   const keys = factors.flatMap((factor) => factor.keys);

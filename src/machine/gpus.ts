@@ -34,7 +34,7 @@ async function listedGpus(env: NodeJS.ProcessEnv): Promise<ListedGpu[]> {
     const why =
       (err as NodeJS.ErrnoException).code === 'ENOENT'
         ? 'nvidia-smi is not on PATH'
-        : `nvidia-smi -L failed: ${(err as Error).message.split('\n')[0]}`;
+        : `nvidia-smi -L failed: ${whyFailed(err)}`;
     throw new BadInputError(`--resources gpu=auto: ${why}; give the devices instead (gpu=0,1 or gpu=2)`);
   }
   const gpus = stdout.split('\n').flatMap((line): ListedGpu[] => {
@@ -110,4 +110,11 @@ export function withGpuIndices(resources: MachineResources, env: NodeJS.ProcessE
   }
   const devices = visible ? visible.slice(0, count) : gpuIndices(count);
   return { ...resources, units: { ...resources.units, [GPU]: devices } };
+}
+
+/** What nvidia-smi itself said ("could not communicate with the NVIDIA driver"), else how it ended. */
+function whyFailed(err: unknown): string {
+  const { stderr, stdout } = err as { stderr?: string; stdout?: string };
+  const said = (typeof stderr === 'string' && stderr.trim()) || (typeof stdout === 'string' && stdout.trim());
+  return (said || (err as Error).message).split('\n')[0];
 }

@@ -75,7 +75,7 @@ function parseEntries(text: string): ResourceEntry[] {
 /** A worker's `--resources`: `gpu=2,mem=64G` are counted, a bare `avx512` is a capability. */
 export function parseMachineResources(text: string): MachineResources {
   const lists = takeUnitLists(text);
-  const entries = parseEntries(lists.entries);
+  const entries = withGpuHint(lists.entries, () => parseEntries(lists.entries));
   if (entries.length > MAX_RESOURCE_NAMES) {
     throw new Error(`at most ${MAX_RESOURCE_NAMES} resources (a worker polls one queue per combination of them)`);
   }
@@ -92,6 +92,17 @@ export function parseMachineResources(text: string): MachineResources {
     ...(Object.keys(units).length ? { units } : {}),
     ...(lists.autoGpu ? { autoGpu: true } : {}),
   };
+}
+
+/** A worker's `gpu=` that is no amount is most likely meant as devices: say how to write them. */
+function withGpuHint<T>(entries: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    const gpu = /(?:^|,)\s*gpu\s*=\s*([^,]*)/i.exec(entries)?.[1]?.trim();
+    if (gpu === undefined || !(err as Error).message.startsWith(`"${gpu}" is not an amount: write`)) throw err;
+    throw new Error(`gpu=${gpu} is not a count, devices or auto: write gpu=2, gpu=0,1 or gpu=auto`, { cause: err });
+  }
 }
 
 /** An experiment's `Requires:` value: `gpu` is 1 unit, `gpu=2, mem=16G` are those amounts. */

@@ -108,7 +108,7 @@ describe('planSnapshot', () => {
     );
     const tooBig = await refused(['.'], 1000);
     expect(tooBig).toMatch(
-      /^BadInputError: --snapshot would copy 2\.\dK, over the limit of 1000B; nothing was submitted/,
+      /^BadInputError: the snapshot would copy 2\.\dK, over the limit of 1000B; nothing was submitted/,
     );
     expect(tooBig).toMatch(/nothing was submitted\. Biggest: data\/prices\.csv 2\.0K, /);
     expect(tooBig).toMatch(/--snapshot-limit/);

@@ -193,7 +193,7 @@ test('a snapshot over the limit is refused with exit 2, naming the biggest paths
     env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: 'nobody' },
   });
   expect(refused.exitCode).toBe(2);
-  expect(refused.stderr).toMatch(/--snapshot would copy 3\.0M, over the limit of 2\.0M; nothing was submitted/);
+  expect(refused.stderr).toMatch(/the snapshot would copy 3\.0M, over the limit of 2\.0M; nothing was submitted/);
   expect(refused.stderr).toContain('Biggest: experiments/weights.bin 3.0M');
   await expect(readFile(path.join(repo.work, 'results', 'big-1', 'batch.json'))).rejects.toThrow(/ENOENT/);
 });

@@ -78,3 +78,7 @@ test('a path holding ".." is a value, and a zero-padded range keeps its zeros', 
   expect(parseSweep('seed=08..10').factors[0].rows.flat()).toEqual(['08', '09', '10']);
   expect(parseSweep('n=-02..01').factors[0].rows.flat()).toEqual(['-02', '-01', '00', '01']);
 });
+
+test('an empty sweep says so, not "an empty part between ;"', () => {
+  expect(() => parseSweep('  ')).toThrow('the sweep is empty: write key=value,value; key=a..b');
+});

@@ -39,3 +39,14 @@ test("gpu=auto is narrowed to the worker's CUDA_VISIBLE_DEVICES (indices or UUID
   expect(byUuid.units).toEqual({ gpu: ['GPU-fake-2'] });
   await expect(withGpusFound(auto, { PATH, CUDA_VISIBLE_DEVICES: '7' })).rejects.toThrow('names none of the GPUs');
 });
+
+test('gpu=auto whose nvidia-smi fails says what nvidia-smi said; gpu=abc says how to write devices', async () => {
+  const bin = await tempDir('gpus-smi-fails');
+  const said = 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.';
+  await writeFile(path.join(bin, 'nvidia-smi'), `#!/bin/sh\necho '${said}'\nexit 9\n`);
+  await chmod(path.join(bin, 'nvidia-smi'), 0o755);
+  await expect(
+    withGpusFound(parseMachineResources('gpu=auto'), { PATH: `${bin}:${process.env.PATH}` }),
+  ).rejects.toThrow(`nvidia-smi -L failed: ${said}`);
+  expect(() => parseMachineResources('gpu=abc')).toThrow('gpu=abc is not a count, devices or auto: write gpu=2');
+});

@@ -50,7 +50,7 @@ test('a worker has counted amounts and capabilities; names are lower-cased', () 
 
 test.each([
   ['gpu=2,gpu=1', /gpu is given twice/],
-  ['gpu=two', /"two" is not an amount/],
+  ['gpu=two', /gpu=two is not a count, devices or auto/],
   ['mem=16Q', /"16Q" is not an amount/],
   ['2gpu', /"2gpu" is not a resource/],
   ['gpu=1=2', /more than one "="/],

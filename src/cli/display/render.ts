@@ -7,6 +7,7 @@ import type { BatchListing } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
 import type { QuotaView } from '../../budget/slots.js';
 import { textTable } from './table.js';
+import { DEFAULT_WARN_SIGNAL } from '../../parse/signal.js';
 import { codeLine, codeText } from '../../model/code.js';
 import { sweepSizeLines, sweepStatusLines, sweepSummaryLines, withoutFoldedFailures } from './sweep-lines.js';
 import { formatUnits } from '../../model/units.js';
@@ -29,6 +30,7 @@ export function header(state: BatchState, webUi?: string): string[] {
     `Batch: ${state.batchId}`,
     `Max Concurrent: ${settings.maxConcurrent}`,
     `Max Retries: ${settings.maxRetries}`,
+    ...(settings.timeoutMs !== null ? [`Timeout: ${timeoutText(settings)}`] : []),
     `Queue Size: ${experiments.length}`,
     ...(settings.code ? [`Code: ${codeText(settings.code, state.batchId)}`] : []),
     ...(webUi ? [`Web UI: ${webUi}`] : []),
@@ -39,6 +41,13 @@ export function header(state: BatchState, webUi?: string): string[] {
     ...sweepSizeLines(experiments).map((line) => `     ${line}`),
     '',
   ];
+}
+
+/** `2h`, or `2h (SIGUSR1 5m before)` with `--signal-before`. */
+function timeoutText({ timeoutMs, signalBeforeMs, warnSignal }: BatchState['settings']): string {
+  const timeout = formatDuration(timeoutMs ?? 0);
+  if (signalBeforeMs === undefined) return timeout;
+  return `${timeout} (${warnSignal ?? DEFAULT_WARN_SIGNAL} ${formatDuration(signalBeforeMs)} before)`;
 }
 
 /** Experiments waiting for others, listed one per line before the rest are counted. */

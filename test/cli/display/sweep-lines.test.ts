@@ -152,3 +152,13 @@ test("the batch's header names each sweep and its size", () => {
   expect(lines.slice(lines.indexOf('     Low: 0') + 1, -1)).toEqual(['     Sweep exp140_lr_sweep: 2 members']);
   expect(header(batch([queued], 0))).not.toContainEqual(expect.stringContaining('Sweep'));
 });
+
+test("the header gives the run's --timeout, and the warning --signal-before sends", () => {
+  const state = batch([queued]);
+  const untimed = { ...state, settings: { ...state.settings, timeoutMs: null } };
+  expect(header(untimed)).not.toContainEqual(expect.stringContaining('Timeout'));
+  const timed = { ...state, settings: { ...state.settings, timeoutMs: 5_400_000 } };
+  expect(header(timed)).toContain('Timeout: 1.5h');
+  const warned = { ...timed, settings: { ...timed.settings, signalBeforeMs: 300_000 } };
+  expect(header(warned)).toContain('Timeout: 1.5h (SIGUSR1 5.0min before)');
+});
