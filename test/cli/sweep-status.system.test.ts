@@ -9,12 +9,15 @@ import { execa } from 'execa';
 import { newBatchState } from '../../src/model/batch-state.js';
 import type { BatchSummary, ExperimentSpec } from '../../src/model/types.js';
 import type { LiveBatchView } from '../../src/cli/display/batch-view.js';
-import { staged } from '../helpers/cli.js';
+import { stagedBinary as staged } from '../helpers/cli.js';
 import { CLI, until } from '../helpers/processes.js';
 import { tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { startBatch, testSettings, useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 
 const server = useTestServer();
+
+// The CLI runs as its own process here: an in-process status polled under load left a gRPC retry timer behind that
+// fired after its connection closed ("Channel has been shut down"), failing the next test file.
 
 /** Members with seed=2 fail; those with seed=3 run until the gate file exists; the others complete. */
 const SWEEP = 'exp140_lr_sweep';
