@@ -5,11 +5,11 @@
  */
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { queryBatchState } from '../../src/batch-client/index.js';
 import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 import { tempExperimentsDir } from '../helpers/scripts.js';
-import { CLI, until } from '../helpers/processes.js';
+import { stagedBinary } from '../helpers/cli.js';
+import { until } from '../helpers/processes.js';
 
 const MEMBERS = 10_000;
 const MAX_PAYLOAD_BYTES = 512 * 1024;
@@ -17,13 +17,8 @@ const MAX_EVENTS_PER_RUN = 10_000;
 
 const server = useTestServer();
 
-function staged(args: string[], cwd: string, taskQueue: string) {
-  return execa(process.execPath, [CLI, ...args], {
-    cwd,
-    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
-    reject: false,
-  });
-}
+const staged = (args: string[], cwd: string, taskQueue: string) =>
+  stagedBinary(args, { cwd, env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue } });
 
 test(`a ${MEMBERS}-member sweep's batch input stays under 512 KB; one member more is refused`, async () => {
   const { dir } = await tempExperimentsDir('sweep-scale');

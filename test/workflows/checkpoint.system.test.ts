@@ -5,21 +5,15 @@
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import type { BatchSummary } from '../../src/model/types.js';
 import { useTestServer, workerOnOwnQueue } from '../helpers/temporal.js';
 import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
-import { CLI } from '../helpers/processes.js';
+import { stagedBinary } from '../helpers/cli.js';
 
 const server = useTestServer();
 
-function staged(args: string[], cwd: string, taskQueue: string) {
-  return execa(process.execPath, [CLI, ...args], {
-    cwd,
-    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue },
-    reject: false,
-  });
-}
+const staged = (args: string[], cwd: string, taskQueue: string) =>
+  stagedBinary(args, { cwd, env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue } });
 
 const summaryOf = (stdout: unknown) => JSON.parse(String(stdout)) as BatchSummary;
 
