@@ -16,6 +16,8 @@ export interface BenchServer {
   client: Client;
   /** How many worker processes share a batch's slots (startWorkers): 1 beside the dev server, 3 on the cluster. */
   workers: number;
+  /** The server's process on this machine, when the bench started it (its CPU time is measured). */
+  serverPid?: () => number | undefined;
 }
 
 interface Row {

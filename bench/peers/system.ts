@@ -6,6 +6,8 @@ export interface SystemRun {
   timeline: Timeline;
   /** `status --json` times on the running batch (staged only, when asked for). */
   statusMs?: number[];
+  /** staged only: CPU per experiment of its server and of its workers (with their keepers and scripts), in ms. */
+  cpu?: { serverMs: number; workersMs: number };
 }
 
 export interface BenchSystem {

@@ -43,6 +43,8 @@ export interface DevServerProcess {
   readonly uiUrl: string | undefined;
   /** The server's Prometheus endpoint. */
   readonly metricsUrl: string;
+  /** The server process while it runs (the bench reads its CPU time). */
+  readonly pid: number | undefined;
   /** Starts it (again: same ports and DB); resolves once it answers, staged's search attributes registered. */
   start(): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
@@ -134,6 +136,9 @@ export async function devServerProcess(options: DevServerProcessOptions = {}): P
     namespace,
     uiUrl: options.ui ? `http://localhost:${uiPort}` : undefined,
     metricsUrl: `http://localhost:${metricsPort}/metrics`,
+    get pid() {
+      return running() ? child?.pid : undefined;
+    },
     async start() {
       if (running()) throw new Error(`the dev server at ${address} is already running`);
       if (await portAnswers(port)) throw new PortTakenError(`port ${port} is taken: something answers at ${address}`);
