@@ -7,7 +7,26 @@ import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
 import { workerCommand } from '../src/cli/worker-command.js';
 
-const CLI = fileURLToPath(new URL('../src/client.js', import.meta.url));
+/** The staged a column runs: this checkout's build, or another's (`--compare <dir>`, for before/after in one run). */
+export interface StagedInstall {
+  /** Its CLI script. */
+  cli: string;
+  /** The node arguments of its worker process. */
+  workerCommand: (args: string[]) => string[];
+}
+
+const THIS_INSTALL: StagedInstall = {
+  cli: fileURLToPath(new URL('../src/client.js', import.meta.url)),
+  workerCommand,
+};
+
+/** The build of another checkout of staged (after `npm ci` there): its CLI and its worker command. */
+export async function installAt(dir: string): Promise<StagedInstall> {
+  const module = (await import(path.resolve(dir, 'dist', 'src', 'cli', 'worker-command.js'))) as {
+    workerCommand: (args: string[]) => string[];
+  };
+  return { cli: path.resolve(dir, 'dist', 'src', 'client.js'), workerCommand: module.workerCommand };
+}
 
 export interface BenchServer {
   /** Names the server in the figures: `dev server` or `cluster`. */
@@ -18,6 +37,8 @@ export interface BenchServer {
   workers: number;
   /** The server's process on this machine, when the bench started it (its CPU time is measured). */
   serverPid?: () => number | undefined;
+  /** The staged it runs: this checkout's unless given. */
+  install?: StagedInstall;
 }
 
 interface Row {
@@ -60,9 +81,10 @@ export async function startWorker(
   taskQueue: string,
   slots: number,
   extraArgs: string[] = [],
+  install = THIS_INSTALL,
 ): Promise<BenchWorker> {
   const args = ['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs];
-  const worker = execa(process.execPath, workerCommand(args), {
+  const worker = execa(process.execPath, install.workerCommand(args), {
     env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
     reject: false,
     buffer: false,
@@ -88,23 +110,29 @@ export async function startWorker(
  * share of the slots, so that the batch's cap needs all of them.
  */
 export async function startWorkers(env: BenchServer, taskQueue: string, slots: number): Promise<BenchWorker[]> {
-  if (env.workers === 1) return [await startWorker(env.address, taskQueue, slots)];
+  if (env.workers === 1) return [await startWorker(env.address, taskQueue, slots, [], env.install)];
   const runsRoot = await mkdtemp(path.join(tmpdir(), `staged-bench-runs-`));
   const share = Math.ceil(slots / env.workers);
   return Promise.all(
     Array.from({ length: env.workers }, (_, index) =>
-      startWorker(env.address, taskQueue, share, [
-        '--machine-id',
-        `${taskQueue}-machine-${index + 1}`,
-        '--runs-dir',
-        path.join(runsRoot, `machine-${index + 1}`),
-      ]),
+      startWorker(
+        env.address,
+        taskQueue,
+        share,
+        [
+          '--machine-id',
+          `${taskQueue}-machine-${index + 1}`,
+          '--runs-dir',
+          path.join(runsRoot, `machine-${index + 1}`),
+        ],
+        env.install,
+      ),
     ),
   );
 }
 
-export function staged(args: string[], address: string, taskQueue: string, cwd: string) {
-  return execa(process.execPath, [CLI, ...args], {
+export function staged(args: string[], address: string, taskQueue: string, cwd: string, install = THIS_INSTALL) {
+  return execa(process.execPath, [install.cli, ...args], {
     cwd,
     env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue },
     reject: false,

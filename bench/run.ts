@@ -12,16 +12,18 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { batchSummary } from '../src/batch-client/index.js';
-import { startDevServer } from '../src/server/dev-server-process.js';
+import { startDevServer, type DevServerProcess } from '../src/server/dev-server-process.js';
 import {
   killWorkers,
   report,
   reportFor,
   rows,
+  installAt,
   staged,
   startWorker,
   startWorkers,
   type BenchServer,
+  type StagedInstall,
 } from './bench-env.js';
 import { startBenchCluster } from './cluster.js';
 import { quota } from './quota.js';
@@ -58,11 +60,17 @@ async function machineBusyMs(): Promise<number> {
 }
 
 /** Times `status --json` a few times on a running batch: one CLI process each, as a user runs it. */
-async function timeStatus(address: string, taskQueue: string, cwd: string, batchId: string): Promise<number[]> {
+async function timeStatus(
+  address: string,
+  taskQueue: string,
+  cwd: string,
+  batchId: string,
+  install?: StagedInstall,
+): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {
     const started = Date.now();
-    const status = await staged(['status', batchId, '--json'], address, taskQueue, cwd);
+    const status = await staged(['status', batchId, '--json'], address, taskQueue, cwd, install);
     if (status.exitCode === 0) times.push(Date.now() - started);
   }
   return times;
@@ -98,12 +106,13 @@ async function runStaged(
     env.address,
     taskQueue,
     dir,
+    env.install,
   );
   if (submit.exitCode !== 0) throw new Error(`staged ${name} failed: ${submit.stderr}`);
   let statusMs: number[] = [];
   if (timeStatusAfterMs !== undefined) {
     await new Promise((resolve) => setTimeout(resolve, timeStatusAfterMs));
-    statusMs = await timeStatus(env.address, taskQueue, dir, batchId);
+    statusMs = await timeStatus(env.address, taskQueue, dir, batchId, env.install);
   }
   const summary = await batchSummary(env.client.workflow.getHandle(batchId));
   const cpuAfter = await cpuOf();
@@ -279,6 +288,8 @@ function argValue(flag: string): string | undefined {
 
 /** `--peers slurm` (comma-separated) adds those peers; tsp and xargs always run. */
 const extraPeers = (argValue('--peers') ?? '').split(',').filter(Boolean);
+/** `--compare <dir>`: another checkout's staged (built there), a column on the file DB: before/after in one run. */
+const compareDir = argValue('--compare');
 
 /** The parts `--only a,b` names. */
 const onlyParts = () => argValue('--only')?.split(',');
@@ -421,12 +432,13 @@ async function main() {
     cleanups.push(() => rm(dbDir, { recursive: true, force: true }));
     const fileServer = await startDevServer({ dbFile: path.join(dbDir, 'temporal.db') });
     cleanups.push(() => fileServer.stop());
-    const memoryServer = await startDevServer();
-    cleanups.push(() => memoryServer.stop());
-    for (const [column, server] of [
-      ['staged file DB', fileServer],
-      ['staged in-memory', memoryServer],
-    ] as const) {
+    const servers: [string, DevServerProcess][] = [['staged file DB', fileServer]];
+    if (!process.argv.includes('--no-memory')) {
+      const memoryServer = await startDevServer();
+      cleanups.push(() => memoryServer.stop());
+      servers.push(['staged in-memory', memoryServer]);
+    }
+    for (const [column, server] of servers) {
       const { connection, client } = await connectTo(server.address, server.namespace);
       connections.push(connection);
       columns.push(
@@ -438,6 +450,13 @@ async function main() {
           serverPid: () => server.pid,
         }),
       );
+    }
+    if (compareDir) {
+      const { connection, client } = await connectTo(fileServer.address, fileServer.namespace);
+      connections.push(connection);
+      const column = `staged file DB, ${path.basename(path.resolve(compareDir))}`;
+      const install = await installAt(compareDir);
+      columns.push(stagedSystem(column, { name: column, address: fileServer.address, client, workers: 1, install }));
     }
     if (clusterMode) {
       console.log('\nStarting a Temporal cluster on PostgreSQL (cluster up in a scratch work dir)…');
