@@ -397,8 +397,8 @@ async function main() {
   if (clusterMode && only?.some((part) => !CLUSTER_PARTS.includes(part))) {
     throw new Error(`--cluster runs ${CLUSTER_PARTS.join(', ')}: --only takes parts among them`);
   }
-  const unknownPeer = extraPeers.find((peer) => peer !== 'slurm');
-  if (unknownPeer) throw new Error(`--peers takes: slurm (not ${unknownPeer})`);
+  const unknownPeer = extraPeers.find((peer) => peer !== 'slurm' && peer !== 'slurm-tuned');
+  if (unknownPeer) throw new Error(`--peers takes: slurm, slurm-tuned (not ${unknownPeer})`);
   // Every server started is stopped on the way out, on failure and on Ctrl-C too (the cluster runs detached).
   const cleanups: (() => Promise<unknown>)[] = [];
   // Closed on the way out, but not on Ctrl-C: closing a connection with a call in flight throws from a timer.
@@ -470,12 +470,11 @@ async function main() {
       columns.push(tsp);
       peerColumns.tsp = tsp.column;
     }
-    if (extraPeers.includes('slurm')) {
-      for (const tuned of [false, true]) {
-        const slurm = await slurmPeer(tuned, (stop) => cleanups.push(stop));
-        if (slurm) columns.push(slurm);
-        if (slurm && tuned) peerColumns.slurmTuned = slurm.column;
-      }
+    const slurmSetups = extraPeers.includes('slurm') ? [false, true] : extraPeers.includes('slurm-tuned') ? [true] : [];
+    for (const tuned of slurmSetups) {
+      const slurm = await slurmPeer(tuned, (stop) => cleanups.push(stop));
+      if (slurm) columns.push(slurm);
+      if (slurm && tuned) peerColumns.slurmTuned = slurm.column;
     }
     columns.push(xargs);
     for (const [name, part] of Object.entries(PARTS)) {
