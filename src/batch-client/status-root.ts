@@ -15,7 +15,8 @@ const SDK_ROOT_MODULE = '@temporalio/proto/protos/json-module.js';
 
 /**
  * The calls status makes, by service (the rest of each service is left out); the client creates the services with
- * no call listed, so they stay, empty.
+ * no call listed, so they stay, empty. A call status makes that is missing here fails in the binary only
+ * (test/cli/status-running.system.test.ts runs it).
  */
 export const STATUS_CALLS: Record<string, string[]> = {
   'temporal.api.workflowservice.v1.WorkflowService': [

@@ -1,7 +1,7 @@
 /**
  * `status` of a running batch of 1,000 at concurrency 20, as a user runs it: the binary, which loads only the protobuf
  * definitions of its calls (batch-client/status-root.ts). First 20 experiments held running, then the batch refilling
- * its slots, then the batch cancelled and read from its result.
+ * its slots, then the batch cancelled and read from its result, and in the list of recent batches.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -83,5 +83,16 @@ test('status and status --json of a running 1,000 batch at concurrency 20, and o
     expect(total(ended!)).toBe(COUNT);
     expect(ended!.counts.cancelled).toBeGreaterThan(0);
     expect(ended!.counts.running).toBe(0);
+
+    // The recent batches, from Temporal's list.
+    await until(
+      async () => {
+        const recent = await staged(['status', '--json'], cli);
+        const { batches } = JSON.parse(recent.stdout) as { batches: { batchId: string; status: string }[] };
+        return batches.some((batch) => batch.batchId === BATCH && batch.status === 'cancelled');
+      },
+      60_000,
+      'the recent batches to list it as cancelled',
+    );
   });
 });
