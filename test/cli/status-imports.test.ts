@@ -1,11 +1,13 @@
 /**
  * `status` stays light: it reaches the workflows by name (src/protocol/) instead of importing their code,
  * so neither the workflow SDK nor the worker's is loaded by it.
+ * Its binary loads only the protobuf definitions of the calls it makes (batch-client/status-root.ts).
  */
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { BATCH_WORKFLOW, EXPERIMENT_WORKFLOW } from '../../src/protocol/messages.js';
 import { BUDGET_WORKFLOW } from '../../src/protocol/quota-budget.js';
+import { STATUS_CALLS } from '../../src/batch-client/status-root.js';
 import * as workflows from '../../src/workflows/index.js';
 
 test('the workflow names the protocol gives are those the worker registers', () => {
@@ -26,4 +28,23 @@ test('the status command loads neither @temporalio/workflow nor @temporalio/work
   const loaded: string[] = JSON.parse(stdout);
   expect(loaded.some((file) => file.includes('/@temporalio/client/'))).toBe(true); // the check sees packages
   expect(loaded.filter((file) => /\/@temporalio\/(workflow|worker)\//.test(file))).toEqual([]);
+});
+
+test('the status binary loads the protobuf root cut for it at build, with the calls status makes', async () => {
+  const statusRoot = fileURLToPath(new URL('../../src/batch-client/status-root.js', import.meta.url));
+  const status = fileURLToPath(new URL('../../src/cli/commands/status.js', import.meta.url));
+  const script =
+    `const { installStatusRoot } = await import(${JSON.stringify(statusRoot)});` +
+    `const installed = installStatusRoot();` +
+    `await import(${JSON.stringify(status)});` +
+    `const { createRequire } = await import('node:module');` +
+    `const proto = createRequire(import.meta.url)('@temporalio/proto');` +
+    `const methods = Object.keys(proto.temporal.api.workflowservice.v1.WorkflowService.methods);` +
+    `console.log(JSON.stringify({ installed, whole: 'coresdk' in proto, methods }));`;
+  const { stdout } = await execa(process.execPath, ['--input-type=module', '-e', script]);
+  expect(JSON.parse(stdout)).toEqual({
+    installed: true,
+    whole: false,
+    methods: STATUS_CALLS['temporal.api.workflowservice.v1.WorkflowService'],
+  });
 });
