@@ -49,6 +49,7 @@ import { sweepArgsOf } from '../machine/sweep-args.js';
 import { paramsEnvironment } from '../experiments/sweep.js';
 import { unitsInSpec } from '../machine/units.js';
 import { unitsEnvironment } from '../model/units.js';
+import { cleanExitSignal } from '../protocol/messages.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -163,6 +164,9 @@ export function createActivities(options: ActivityOptions) {
         if (!claimed && !input.adopt) options.capacity.unclaimed(context.info.taskQueue);
       }
       options.metrics.runEnded(input, ending.exit, ending.startedAt);
+      // After its slot and resources went back to the ledger above: the next run may take them at once.
+      if (ending.exit.end === 'exited' && ending.exit.exitCode === 0)
+        await tellBatchPlaceFree(context, input, location.run);
       // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost
       // on its way to the server, the next adoption reads it again instead of running the script twice.
       return outcomeOf(ending, input, location.run, logFile, context.cancellationDetails?.cancelRequested === true);
@@ -171,6 +175,25 @@ export function createActivities(options: ActivityOptions) {
 }
 
 export type StagedActivities = ReturnType<typeof createActivities>;
+
+/** How long a clean exit's message to the batch may hold up the activity's result. */
+const TELL_BATCH_MS = 10_000;
+
+/**
+ * The run's process exited 0, so the experiment is about to complete: its batch may start the next experiment while
+ * the experiment workflow closes. Best effort: without it the place is freed when the experiment ends, as before.
+ */
+async function tellBatchPlaceFree(context: Context, input: RunInput, run: number): Promise<void> {
+  const { client } = context;
+  const exit = { index: input.index, name: input.experiment.name, run };
+  await client
+    .withDeadline(Date.now() + TELL_BATCH_MS, () =>
+      client.workflow.getHandle(input.batchId).signal(cleanExitSignal, exit),
+    )
+    .catch((err: unknown) => {
+      context.log.warn('could not tell the batch a place is free', { error: (err as Error).message });
+    });
+}
 
 /**
  * The heartbeats of a start waiting its turn, each acknowledged before the next is sent. The SDK's own heartbeats

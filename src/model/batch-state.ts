@@ -10,6 +10,7 @@ import {
   type ExperimentView,
 } from './types.js';
 import { sweepOf } from './sweep-groups.js';
+import { placeFreed } from './freed-places.js';
 
 export function newBatchState(
   batchId: string,
@@ -68,12 +69,15 @@ export function countByStatus(records: readonly { status: ExperimentStatus }[]):
   return counts;
 }
 
-/** Experiments holding one of the batch's slots: started (their process may wait for a worker slot), not yet final. */
+/**
+ * Experiments holding one of the batch's slots: started (their process may wait for a worker slot), not yet final,
+ * and not given back by a clean exit.
+ */
 export function inFlight(state: BatchState): number {
   const deferred = new Set(state.deferred);
   let count = 0;
   for (let index = 0; index < state.nextIndex; index++) {
-    if (!deferred.has(index) && !isFinal(state.records[index].status)) count++;
+    if (!deferred.has(index) && !isFinal(state.records[index].status) && !placeFreed(state, index)) count++;
   }
   return count;
 }

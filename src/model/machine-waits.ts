@@ -39,6 +39,13 @@ export class MachineWaits {
     }
   }
 
+  /** The experiment's run exited and gave its place back before the experiment ended: its resources are free. */
+  runStopped(index: number): void {
+    if (this.stopped.has(index)) return;
+    this.stopped.add(index);
+    this.resourcesFreed(index);
+  }
+
   readonly waitsForMachine = (index: number): boolean =>
     this.queuedForMachine(index) && this.waitedMs(index) >= MACHINE_WAIT_FREES_PLACE_MS;
 

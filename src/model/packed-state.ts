@@ -14,6 +14,7 @@ import {
   type ExperimentStatus,
 } from './types.js';
 import { packSweeps, unpackMember, type PackedSweeps } from './packed-sweeps.js';
+import { standingFreedPlaces } from './freed-places.js';
 
 /** Appended to, never reordered: packed states in running workflows hold these indexes. */
 const STATUS_CODES: readonly ExperimentStatus[] = [
@@ -79,6 +80,8 @@ export interface PackedBatchState {
   requeues?: Record<number, number>;
   /** Sweep members, by index (their names and suffixes are empty when derived); absent when the batch has none. */
   sweeps?: PackedSweeps;
+  /** As BatchState's, only marks that still free a place; absent when none (and in states packed before it). */
+  placesFreed?: Record<number, number>;
 }
 
 const offset = (time: number | undefined, createdAt: number) => (time === undefined ? null : time - createdAt);
@@ -115,6 +118,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     if (record.requeues) requeues[index] = record.requeues;
   });
   const sweeps = packSweeps(state.experiments);
+  const placesFreed = standingFreedPlaces(state);
   return {
     batchId: state.batchId,
     createdAt,
@@ -149,6 +153,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     ...(Object.keys(runsPausedSince).length ? { runsPausedSince } : {}),
     ...(Object.keys(requeues).length ? { requeues } : {}),
     ...(sweeps ? { sweeps: sweeps.packed } : {}),
+    ...(placesFreed ? { placesFreed } : {}),
   };
 }
 
@@ -166,6 +171,7 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
     generation: packed.generation,
     ...(packed.notifications?.length ? { notifications: packed.notifications } : {}),
     ...(packed.notifyFailures?.length ? { notifyFailures: packed.notifyFailures } : {}),
+    ...(packed.placesFreed ? { placesFreed: { ...packed.placesFreed } } : {}),
     experiments: packed.names.map((name, index): ExperimentSpec => {
       const member = packed.sweeps ? unpackMember(packed.sweeps, index, name) : undefined;
       const experiment: ExperimentSpec = {

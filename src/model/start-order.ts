@@ -6,6 +6,7 @@
  */
 import { isFinal } from './batch-state.js';
 import { waitingFor } from './dependencies.js';
+import { placeFreed } from './freed-places.js';
 import type { BatchSettings, BatchState, ExperimentSpec } from './types.js';
 
 /** The `patched()` id of quota slots and deferring: workflows started before them keep their old commands. */
@@ -111,13 +112,15 @@ export const RESOURCE_WAIT_PATCH = 'resource-wait-frees-place';
 
 /**
  * How many of the batch's `maxConcurrent` places are held: by experiments started and not ended, except those
- * waiting for a machine that has what they require (`waitsForMachine`), so experiments that can run take them.
+ * waiting for a machine that has what they require (`waitsForMachine`), so experiments that can run take them,
+ * and those whose run exited 0 (freed-places.ts).
  */
 export function placesHeld(state: BatchState, waitsForMachine: (index: number) => boolean): number {
   const deferred = new Set(state.deferred);
   let held = 0;
   for (let index = 0; index < state.nextIndex; index++) {
-    if (!deferred.has(index) && !isFinal(state.records[index].status) && !waitsForMachine(index)) held++;
+    const record = state.records[index];
+    if (!deferred.has(index) && !isFinal(record.status) && !waitsForMachine(index) && !placeFreed(state, index)) held++;
   }
   return held;
 }

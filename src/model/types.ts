@@ -156,6 +156,8 @@ export interface BatchState {
   notifications?: Notification[];
   /** The latest notifications that failed for good, one line each (`status` shows them); absent when none. */
   notifyFailures?: string[];
+  /** By index, the run of a started experiment that exited 0 and gave its place back (freed-places.ts). */
+  placesFreed?: Record<number, number>;
 }
 
 /** A child's report to its batch, sent by workflow id so that it survives continue-as-new. */

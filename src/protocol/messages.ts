@@ -6,6 +6,7 @@ import type { PackedBatchState } from '../model/packed-state.js';
 import type { AddRequest, BatchChange, ExperimentsChange, SteerAnswer } from '../model/steering.js';
 import type { ExperimentReport, RunLocation } from '../model/types.js';
 import type { ExperimentsPause } from '../model/run-pause.js';
+import type { CleanExit } from '../model/freed-places.js';
 import { query, signal, update } from './define.js';
 
 export const BATCH_WORKFLOW = 'batchWorkflow';
@@ -52,6 +53,12 @@ export const reportEndBySignal = signal('reportEndBySignal');
  * the run lives (absent from workers before `pause <batchId> <exp>`).
  */
 export const runStartedSignal = signal<[{ run: number; startedAt: number; location?: RunLocation }]>('runStarted');
+
+/**
+ * Sent by the activity to the batch (by workflow id) once a run's process exited 0, before its experiment workflow
+ * closes: the batch gives the experiment's place to the next experiment meanwhile (model/freed-places.ts).
+ */
+export const cleanExitSignal = signal<[CleanExit]>('runExitedCleanly');
 
 /** Sent by a quota's budget to an experiment workflow that asked for one of the quota's slots. */
 export const quotaSlotGrantedSignal = signal<[{ quota: string }]>('quotaSlotGranted');

@@ -38,6 +38,7 @@ import {
   stillBlocked,
 } from '../model/start-order.js';
 import { MachineWaits } from '../model/machine-waits.js';
+import { freePlace, PLACE_FREED_PATCH } from '../model/freed-places.js';
 import { packBatchState, unpackBatchState, type PackedBatchState } from '../model/packed-state.js';
 import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../model/types.js';
 import type { StagedActivities } from '../activities/index.js';
@@ -50,6 +51,7 @@ import {
   cancelExperimentsSignal,
   changeBatchUpdate,
   changeExperimentsUpdate,
+  cleanExitSignal,
   experimentReportSignal,
   maxRetriesChangedSignal,
   pauseExperimentsUpdate,
@@ -216,6 +218,11 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   // A batch started before this stayed waiting when every queued experiment was cancelled; now it ends.
   const endsWhenQueueEmpties = patched(QUEUE_EMPTIED_PATCH);
   const queueEmptied = () => endsWhenQueueEmpties && !hasStartable(state);
+  // A batch started before it holds an experiment's place until the experiment workflow has closed.
+  const freesPlaceOnCleanExit = patched(PLACE_FREED_PATCH);
+  setHandler(cleanExitSignal, (exit) => {
+    if (freesPlaceOnCleanExit && freePlace(state, exit)) machineWaits.runStopped(exit.index);
+  });
   const ready = freesPlaces
     ? () =>
         (state.pausedSince === undefined &&

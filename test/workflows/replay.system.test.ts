@@ -2,7 +2,8 @@
  * Batches keep running across an upgrade of staged: histories recorded from real batches replay
  * against today's workflow code, so a change that would break workflows already running fails here.
  * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new, quota slots
- * (with the quota's budget), a worker killed mid-run and its runs adopted, notifications, requeues. Recorded
+ * (with the quota's budget), a worker killed mid-run and its runs adopted, notifications, requeues, places freed
+ * by clean exits. Recorded
  * histories are kept as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
  */
 import { readdir, writeFile } from 'node:fs/promises';
@@ -180,6 +181,19 @@ const SCENARIOS: Record<string, () => Promise<string[]>> = {
     await writeScript(dir, 'exp1_requeues', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || exit 85' });
     await writeScript(dir, 'exp2_always', journal, { body: 'exit 85' });
     const { taskQueue, state } = await batchIn(dir, { maxRetries: 0, maxRequeues: 1 }, 'replay-requeued');
+    const worker = await startWorker(server.env, taskQueue, 2);
+    await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    return workflowIdsOf(state);
+  },
+
+  // Issue 22: a run's clean exit frees its place before its experiment closes (patch id `place-freed-on-clean-exit`),
+  // across continue-as-new runs and with a retried experiment.
+  'replay-freed-place': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-freed-place');
+    for (let i = 1; i <= 4; i++) await writeScript(dir, `exp${i}_fine`, journal, { body: 'sleep 0.3' });
+    await writeScript(dir, 'exp5_flaky', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ]' });
+    const overrides = { maxConcurrent: 2, maxRetries: 1, historyLimit: 20 };
+    const { taskQueue, state } = await batchIn(dir, overrides, 'replay-freed-place');
     const worker = await startWorker(server.env, taskQueue, 2);
     await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     return workflowIdsOf(state);
