@@ -1,6 +1,6 @@
 /**
  * Tests are compiled by tsc first (`npm test`), then run as native ESM, in two tiers:
- * - unit: everything that needs no server (no Temporal server, no long run, no PostgreSQL, Chromium or libfaketime);
+ * - unit: everything that needs no server (no Temporal server, no long run, no PostgreSQL or Chromium);
  * - system: files named `*.system.test.ts`, against real servers and processes.
  * `npm run test:unit` runs the first, `npm test` both, the unit tier first (jest.tiers.js).
  */

@@ -5,8 +5,7 @@
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { FrozenRecord } from '../keeper/frozen-time.js';
-import type { RunExit, RunFiles } from '../keeper/run-files.js';
+import type { FrozenRecord, RunExit, RunFiles } from '../keeper/run-files.js';
 import type { RunPauseAnswer } from '../model/run-pause.js';
 
 /** A keeper checks its run's directory four times a second: past this, it is busy or gone, and the request waits. */

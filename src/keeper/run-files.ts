@@ -1,5 +1,5 @@
 /**
- * A run's directory on its machine: how the worker and the run's keeper talk. The keeper writes
+ * A run's directory on its machine: how the worker and the run's keeper (keeper/, in Go) talk. The keeper writes
  * `state.json`, `progress.json`, `frozen.json` and, last, `exit.json`; the worker writes `spec.json`, renews `lease`
  * and writes or removes `freeze` (`pause <batchId> <exp>`).
  * Files, not a socket: they outlive both processes, so a restarted worker finds its runs again.
@@ -86,6 +86,14 @@ export interface RunExit {
   error?: string;
 }
 
+/** The keeper's record of a run's freeze (`frozen.json`): since when it is frozen, and the frozen time before. */
+export interface FrozenRecord {
+  /** When the current freeze began; null while the run is not frozen. */
+  since: number | null;
+  /** Milliseconds frozen in spans that have ended. */
+  endedSpansMs: number;
+}
+
 export interface RunProgress {
   progress: Progress;
   progressAt: number;
@@ -97,9 +105,6 @@ export interface RunProgress {
 export function runKeyOf(workflowId: string, run: number): string {
   return `${encodeURIComponent(workflowId)}.run-${run}`;
 }
-
-/** `keeper.js --standby`: a keeper started ahead of its run, which it reads on stdin (activities/keeper-launch.ts). */
-export const STANDBY_FLAG = '--standby';
 
 /** Writes started by this process, to name each one's partial file. */
 let partialWrites = 0;
@@ -117,7 +122,7 @@ export class RunFiles {
   readonly keeperLog: string;
   /** Present while the run is to be frozen (written by any worker of the machine, as adoption can be). */
   readonly freezeRequest: string;
-  /** The keeper's record of the freeze: a FrozenRecord (keeper/frozen-time.ts). */
+  /** The keeper's record of the freeze: a FrozenRecord. */
   readonly frozen: string;
 
   constructor(readonly dir: string) {

@@ -1,124 +1,66 @@
 /**
- * Starts a run's keeper, detached from the worker so that it outlives it, and tells whether one still lives.
- * A worker keeps one keeper started ahead (standby), so a run starts without waiting for Node to boot.
+ * Starts a run's keeper (`dist/keeper/staged-keeper`, compiled from keeper/ by `npm run build`), detached from the
+ * worker so that it outlives it, and tells whether one still lives. A compiled keeper starts in a few milliseconds:
+ * nothing is started ahead of a run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { accessSync, constants, openSync, closeSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RunFiles, STANDBY_FLAG, type ProcessIdentity, type RunSpec, type RunStarted } from '../keeper/run-files.js';
+import type { ProcessIdentity, RunFiles, RunSpec, RunStarted } from '../keeper/run-files.js';
 import { stillRunning } from '../keeper/process-identity.js';
-import { experimentEnvironment } from './child-env.js';
 
-export const KEEPER_SCRIPT = fileURLToPath(new URL('../keeper/keeper.js', import.meta.url));
-/** A keeper only moves bytes; a small heap keeps each run's overhead near 40 MB. */
-const KEEPER_NODE_FLAGS = ['--max-old-space-size=64'];
+export const KEEPER_BINARY = fileURLToPath(new URL('../../keeper/staged-keeper', import.meta.url));
+/** The keeper's program names, this one's and that of staged before 2026-12 (`node …/keeper.js <run dir>`). */
+const KEEPER_NAMES = [path.basename(KEEPER_BINARY), 'keeper.js'];
 
-function spawnKeeper(args: string[], cwd: string, env: NodeJS.ProcessEnv, logFile: string, stdin: 'ignore' | 'pipe') {
-  const log = openSync(logFile, 'a');
+/** Throws, saying how to build it, when this install has no keeper to start runs with. */
+export function checkKeeperBuilt(): void {
   try {
-    const keeper = spawn(process.execPath, [...KEEPER_NODE_FLAGS, KEEPER_SCRIPT, ...args], {
-      cwd,
-      env,
-      detached: true,
-      stdio: [stdin, log, log],
-    });
+    accessSync(KEEPER_BINARY, constants.X_OK);
+  } catch {
+    throw new Error(`no run keeper at ${KEEPER_BINARY}: build it with \`npm run build\` (it needs Go 1.22 or later)`);
+  }
+}
+
+/** Starts a keeper for the run in `files`, in a session of its own, with `env` as its and the run's environment. */
+export async function launchKeeper(
+  files: RunFiles,
+  spec: RunSpec,
+  env: Record<string, string>,
+  binary = KEEPER_BINARY,
+): Promise<number> {
+  await files.writeJson(files.spec, spec);
+  const log = openSync(files.keeperLog, 'a');
+  try {
+    const keeper = spawn(binary, [files.dir], { cwd: spec.cwd, env, detached: true, stdio: ['ignore', log, log] });
     keeper.unref();
-    keeper.on('error', () => undefined); // a failed spawn has no pid: the callers check that
-    return keeper;
+    keeper.on('error', () => undefined); // a failed spawn has no pid: said below
+    if (keeper.pid === undefined) throw new Error(`could not start the keeper of ${files.dir} (${binary})`);
+    return keeper.pid;
   } finally {
     closeSync(log);
   }
 }
 
-/** Starts a keeper for the run in `files` at once (no standby). */
-export async function launchKeeper(files: RunFiles, spec: RunSpec, env: Record<string, string>): Promise<number> {
-  await files.writeJson(files.spec, spec);
-  const keeper = spawnKeeper([files.dir], spec.cwd, env, files.keeperLog, 'ignore');
-  if (keeper.pid === undefined) throw new Error(`could not start the keeper of ${files.dir}`);
-  return keeper.pid;
-}
-
-/**
- * Hands each run to a keeper started ahead, and starts the next one meanwhile. A standby keeper has the
- * experiments' environment without the run's own variables (never the worker's credentials), and exits
- * when the worker goes away before giving it a run (its stdin closes).
- */
+/** How a worker starts its runs' keepers. */
 export class KeeperLauncher {
-  private standby: ChildProcess | undefined;
-  private closed = false;
-
-  constructor(private readonly runsDir: string) {}
-
-  /** Starts the first standby keeper. */
-  async open(): Promise<void> {
-    await mkdir(this.standbyDir, { recursive: true });
-    this.prepare();
+  /** Fails at the worker's start, not at its first run, when the keeper was not built. */
+  open(): void {
+    checkKeeperBuilt();
   }
 
-  async launch(files: RunFiles, spec: RunSpec, env: Record<string, string>): Promise<number> {
-    await files.writeJson(files.spec, spec);
-    const keeper = this.takeStandby(); // after the await: one that died meanwhile is not taken
-    if (!keeper?.pid) return launchKeeper(files, spec, env);
-    keeper.stdin!.end(JSON.stringify({ dir: path.resolve(files.dir), env }));
-    return keeper.pid;
+  launch(files: RunFiles, spec: RunSpec, env: Record<string, string>): Promise<number> {
+    return launchKeeper(files, spec, env);
   }
-
-  /** The standby keeper exits: nothing was handed to it. */
-  close(): void {
-    this.closed = true;
-    this.standby?.stdin?.end();
-    this.standby = undefined;
-  }
-
-  private get standbyDir(): string {
-    return standbyDirOf(this.runsDir);
-  }
-
-  private takeStandby(): ChildProcess | undefined {
-    const keeper = this.standby;
-    this.standby = undefined;
-    this.prepare();
-    return keeper && keeper.exitCode === null && keeper.signalCode === null && keeper.stdin?.writable
-      ? keeper
-      : undefined;
-  }
-
-  private prepare(): void {
-    if (this.closed) return;
-    try {
-      const env = experimentEnvironment(process.env, {});
-      const keeper = spawnKeeper(
-        [STANDBY_FLAG],
-        this.standbyDir,
-        env,
-        path.join(this.standbyDir, 'keepers.log'),
-        'pipe',
-      );
-      keeper.stdin!.on('error', () => undefined); // a standby that died: launch() starts one directly
-      keeper.on('exit', () => {
-        if (this.standby === keeper) this.standby = undefined;
-      });
-      (keeper.stdin as unknown as { unref?: () => void }).unref?.();
-      this.standby = keeper;
-    } catch {
-      this.standby = undefined;
-    }
-  }
-}
-
-/** Where standby keepers wait, beside the runs (never among them: every entry there is a run). */
-function standbyDirOf(runsDir: string): string {
-  return `${path.resolve(runsDir)}.standby`;
 }
 
 /**
  * True when `pid` is a live keeper of this run, not a reused pid. A keeper records who it is in `state.json`
  * (pid, start time, boot): that record decides, wherever staged was installed. Without one (a keeper of staged
- * before 2026-12, or one that has not written it yet): a process running some `keeper.js` whose arguments name
- * the run, or whose working directory is the run's (a standby keeper moves there on taking the run, and waits in
- * the standby directory).
+ * before 2026-12, or one that has not written it yet): a process running a keeper whose arguments name the run,
+ * or whose working directory is the run's (a standby keeper of staged before 2026-12 moved there on taking the
+ * run, and waited in the standby directory beside the runs).
  */
 export function keeperAlive(pid: number, files: RunFiles): boolean {
   const recorded = recordedKeeper(files);
@@ -138,12 +80,12 @@ function looksLikeKeeperOf(pid: number, files: RunFiles): boolean {
   try {
     const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (!args.some((arg) => path.basename(arg) === 'keeper.js') || stat[stat.lastIndexOf(')') + 2] === 'Z')
+    if (!args.some((arg) => KEEPER_NAMES.includes(path.basename(arg))) || stat[stat.lastIndexOf(')') + 2] === 'Z')
       return false;
     const runDir = path.resolve(files.dir);
     if (args.some((arg) => arg === files.dir || path.resolve(arg) === runDir)) return true;
     const cwd = readlinkSync(`/proc/${pid}/cwd`);
-    return cwd === runDir || cwd === standbyDirOf(path.dirname(runDir));
+    return cwd === runDir || cwd === `${path.dirname(runDir)}.standby`;
   } catch {
     return false;
   }

@@ -164,8 +164,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const resources = withGpuIndices(options.resources ?? NO_RESOURCES);
   const units = unitClaimsOf(options.runsRoot ?? runsRootSetting(), resources, runsDir);
   const capacity = new CapacityLedger(resources, options.slots, (isHeld) => leftOverRuns(runsDirs, isHeld), units);
-  const keepers = new KeeperLauncher(runsDir);
-  await keepers.open();
+  const keepers = new KeeperLauncher();
+  keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
   const identity = workerIdentityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame));
   const activities = createActivities({
@@ -222,7 +222,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   });
   const leftOver = await watchLeftOverRuns(capacity);
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
-  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
+  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
   return new StagedWorker(workers, loops, machineQueue, runsDir);
 }

@@ -48,7 +48,7 @@ test(
       'both runs to start',
     );
     for (const { state: run } of started) {
-      expect(readFileSync(`/proc/${run.keeperPid}/cmdline`, 'utf8')).toContain(copy.keeperScript);
+      expect(readFileSync(`/proc/${run.keeperPid}/cmdline`, 'utf8')).toContain(copy.keeperBinary);
     }
     // As a keeper of staged before 2026-12 wrote it: no record of who it is.
     const legacy = started.find((run) => run.dir.includes('exp2_legacy'))!;

@@ -133,18 +133,19 @@ export function workerProcessesPerTest() {
 
 /**
  * A copy of this build in a directory of its own, as a second install (another clone, a new version) is:
- * its own dist/src and workflow bundle; the packages are this one's.
+ * its own dist/src, workflow bundle and keeper; the packages are this one's.
  */
-export async function installCopy(): Promise<{ workerScript: string; keeperScript: string }> {
+export async function installCopy(): Promise<{ workerScript: string; keeperBinary: string }> {
   const root = await mkdtemp(path.join(tmpdir(), 'staged-install-copy-'));
   const dist = fileURLToPath(new URL('../../', import.meta.url));
   const project = path.dirname(dist.replace(/\/$/, ''));
   await cp(path.join(dist, 'src'), path.join(root, 'dist', 'src'), { recursive: true });
   await cp(path.join(dist, 'workflow-bundle.js'), path.join(root, 'dist', 'workflow-bundle.js'));
+  await cp(path.join(dist, 'keeper'), path.join(root, 'dist', 'keeper'), { recursive: true });
   await cp(path.join(project, 'package.json'), path.join(root, 'package.json'));
   await symlink(path.join(project, 'node_modules'), path.join(root, 'node_modules'));
   return {
     workerScript: path.join(root, 'dist', 'src', 'worker.js'),
-    keeperScript: path.join(root, 'dist', 'src', 'keeper', 'keeper.js'),
+    keeperBinary: path.join(root, 'dist', 'keeper', 'staged-keeper'),
   };
 }

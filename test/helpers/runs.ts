@@ -3,7 +3,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { once } from 'node:events';
-import { keeperAlive, launchKeeper, type KeeperLauncher } from '../../src/machine/keeper-launch.js';
+import { keeperAlive, launchKeeper } from '../../src/machine/keeper-launch.js';
 import { RunFiles, type RunExit, type RunSpec, type RunStarted } from '../../src/keeper/run-files.js';
 import { until } from './processes.js';
 import { requestStop } from '../../src/machine/stop-run.js';
@@ -19,10 +19,7 @@ export interface KeptRun {
 
 const RUNNING_LINE = '[test] the script runs';
 
-/**
- * Claims `runsDir/runKey` and launches a real keeper running `/bin/sh args`, as a worker would (through
- * `launcher`'s standby keeper when given).
- */
+/** Claims `runsDir/runKey` and launches a real keeper running `/bin/sh args`, as a worker would. */
 export async function launchRun(
   runsDir: string,
   runKey: string,
@@ -30,8 +27,8 @@ export async function launchRun(
   {
     overrides = {},
     env = {},
-    launcher,
-  }: { overrides?: Partial<RunSpec>; env?: Record<string, string>; launcher?: KeeperLauncher } = {},
+    binary,
+  }: { overrides?: Partial<RunSpec>; env?: Record<string, string>; binary?: string } = {},
 ): Promise<{ files: RunFiles; spec: RunSpec; keeperPid: number }> {
   const files = RunFiles.of(runsDir, runKey);
   await files.claim();
@@ -49,7 +46,7 @@ export async function launchRun(
     ...overrides,
   };
   const runEnv = { PATH: process.env.PATH!, ...env };
-  const keeperPid = await (launcher ? launcher.launch(files, spec, runEnv) : launchKeeper(files, spec, runEnv));
+  const keeperPid = await launchKeeper(files, spec, runEnv, binary);
   return { files, spec, keeperPid };
 }
 
@@ -64,17 +61,22 @@ export async function exitOf(files: RunFiles, timeoutMs = 20_000): Promise<RunEx
   return record!;
 }
 
-/** Launches a real keeper for `script` (sh) in `runsDir/runKey`; resolves once the script runs. */
+/**
+ * Launches a real keeper for `script` (sh) in `runsDir/runKey`; resolves once the script runs. `binary`: another
+ * build of the keeper than the one staged starts.
+ */
 export async function startKeptRun(
   runsDir: string,
   runKey: string,
   script: string,
   overrides: Partial<RunSpec> = {},
   env: Record<string, string> = {},
+  binary?: string,
 ): Promise<KeptRun> {
   const { files, spec, keeperPid } = await launchRun(runsDir, runKey, ['-c', `echo '${RUNNING_LINE}'\n${script}`], {
     overrides,
     env,
+    binary,
   });
   const log = async () => readFile(spec.logFile, 'utf8').catch(() => '');
   // Once the script runs, so that a test's stop finds it started.

@@ -6,8 +6,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { FrozenRecord } from '../../src/keeper/frozen-time.js';
-import type { RunStarted } from '../../src/keeper/run-files.js';
+import type { FrozenRecord, RunStarted } from '../../src/keeper/run-files.js';
 import { requestStop } from '../../src/machine/stop-run.js';
 import { until } from '../helpers/processes.js';
 import { startKeptRun, stopKeptRuns, type KeptRun } from '../helpers/runs.js';

@@ -1,27 +1,20 @@
 /**
- * A machine that sleeps: its wall clock jumps on waking, its monotonic clock does not. libfaketime (Debian's
- * `faketime`) makes exactly that happen to a real keeper: FAKETIME_DONT_FAKE_MONOTONIC=1 and a wall-clock
- * offset the test changes while the keeper runs. The keeper must count its lease in awake time only.
+ * A machine that sleeps: its wall clock jumps on waking, its monotonic clock does not. The keeper is built here
+ * with `-tags wallclockjump` (keeper/wall_clock_jump.go), which adds the offset written in a file to its wall clock,
+ * as libfaketime did for the Node keeper (a static Go binary does not read the C library's clock); everything else
+ * is the real keeper. The test changes the offset while the keeper runs: the keeper must count its lease in awake
+ * time only.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { execa } from 'execa';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pidAlive } from '../helpers/processes.js';
 import { startKeptRun, stopKeptRuns, type KeptRun } from '../helpers/runs.js';
 import { tempDir } from '../helpers/scripts.js';
 
-/** Where Debian puts libfaketime (`apt-get install faketime`), for any architecture. */
-function libfaketime(): string | undefined {
-  for (const arch of readdirSync('/usr/lib').filter((entry) => entry.includes('-linux-'))) {
-    const lib = path.join('/usr/lib', arch, 'faketime', 'libfaketime.so.1');
-    if (existsSync(lib)) return lib;
-  }
-  return undefined;
-}
-
-const LIB = libfaketime();
-if (!LIB) console.warn('keeper-sleep.system.test.ts skipped: no libfaketime (apt-get install faketime)');
+const KEEPER_SOURCE = fileURLToPath(new URL('../../../keeper/', import.meta.url));
 const WINDOW_MS = 4_000;
 
 const kept: KeptRun[] = [];
@@ -29,24 +22,31 @@ afterEach(async () => {
   await stopKeptRuns(kept.splice(0));
 });
 
-(LIB ? test : test.skip)(
+/** The keeper whose wall clock is the machine's plus the seconds in `offsetFile`. */
+async function keeperWithJumpingWallClock(dir: string): Promise<string> {
+  const binary = path.join(dir, 'staged-keeper');
+  await execa('go', ['build', '-tags', 'wallclockjump', '-o', binary, '.'], {
+    cwd: KEEPER_SOURCE,
+    env: { GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
+  });
+  return binary;
+}
+
+test(
   'a keeper whose machine slept for 2 h past its 4-s window keeps its run; it stops it once the lease has ' +
     'aged 4 s of awake time, and says why',
   async () => {
     const dir = await tempDir('keeper-sleep');
-    const offsetFile = path.join(dir, 'faketime');
+    const binary = await keeperWithJumpingWallClock(dir);
+    const offsetFile = path.join(dir, 'wall-offset');
     await writeFile(offsetFile, '+0');
     const run = await startKeptRun(
       path.join(dir, 'runs'),
       'sleep.run-1',
       'sleep 300',
       { leaseTimeoutMs: WINDOW_MS },
-      {
-        LD_PRELOAD: LIB!,
-        FAKETIME_TIMESTAMP_FILE: offsetFile,
-        FAKETIME_NO_CACHE: '1',
-        FAKETIME_DONT_FAKE_MONOTONIC: '1',
-      },
+      { STAGED_KEEPER_WALL_OFFSET_FILE: offsetFile },
+      binary,
     );
     kept.push(run);
     const renewFor = async (ms: number) => {
@@ -71,5 +71,5 @@ afterEach(async () => {
       `[figure] after a 2-h jump of the wall clock: run kept; stopped ${stoppedAfter} ms after the last renewal`,
     );
   },
-  60_000,
+  120_000,
 );

@@ -5,8 +5,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { FrozenRecord } from '../../src/keeper/frozen-time.js';
-import type { RunStarted } from '../../src/keeper/run-files.js';
+import type { FrozenRecord, RunStarted } from '../../src/keeper/run-files.js';
 import { until } from '../helpers/processes.js';
 import { startKeptRun, stopKeptRuns, type KeptRun } from '../helpers/runs.js';
 import { tempDir } from '../helpers/scripts.js';

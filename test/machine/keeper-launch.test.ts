@@ -1,76 +1,55 @@
 /**
- * A worker's standby keeper: started ahead, it takes one run with that run's environment, and never
- * holds the worker's credentials.
+ * A run's keeper: started by the worker in a session of its own with the run's environment (never the worker's
+ * credentials), and recognised as alive by its record or, for a keeper from before the record, by its command line.
  */
-import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { KEEPER_SCRIPT, KeeperLauncher, keeperAlive } from '../../src/machine/keeper-launch.js';
 import { spawn } from 'node:child_process';
+import { KEEPER_BINARY, KeeperLauncher, keeperAlive } from '../../src/machine/keeper-launch.js';
 import { requestStop } from '../../src/machine/stop-run.js';
+import { experimentEnvironment } from '../../src/machine/child-env.js';
 import { RunFiles, type RunStarted } from '../../src/keeper/run-files.js';
 import { exitOf, launchRun } from '../helpers/runs.js';
 import { tempDir } from '../helpers/scripts.js';
 import { installCopy, until, waitUntilDead } from '../helpers/processes.js';
 
-/** Standby keepers waiting for a run of `runsDir`'s worker, found in /proc as an administrator would. */
-function standbyKeepers(runsDir: string): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        return (
-          cmdline.includes(KEEPER_SCRIPT) &&
-          cmdline.includes('--standby') &&
-          readlinkSync(`/proc/${pid}/cwd`) === `${runsDir}.standby`
-        );
-      } catch {
-        return false;
-      }
-    });
-}
+/** Fields of /proc/<pid>/stat from the state on: [2] is the session id. */
+const statOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+};
 
-test(
-  'a standby keeper takes a run with its environment, lives in its directory, and the next one waits without the ' +
-    "worker's credentials",
-  async () => {
-    const runsDir = await tempDir('standby-runs');
-    const secret = `secret-${Date.now()}`;
-    process.env.TEMPORAL_API_KEY = secret;
-    const launcher = new KeeperLauncher(runsDir);
-    try {
-      await launcher.open();
-    } finally {
-      delete process.env.TEMPORAL_API_KEY;
-    }
-    await until(() => standbyKeepers(runsDir).length === 1, 20_000, 'the standby keeper to start');
-    const [standby] = standbyKeepers(runsDir);
+test("a keeper runs in a session of its own, with the run's environment and not the worker's credentials", async () => {
+  const runsDir = await tempDir('keeper-launch-runs');
+  const secret = `secret-${Date.now()}`;
+  const launcher = new KeeperLauncher();
+  launcher.open();
+  const files = RunFiles.of(runsDir, 'launched.run-1');
+  await files.claim();
+  const env = experimentEnvironment({ PATH: process.env.PATH, TEMPORAL_API_KEY: secret }, { STAGED_ATTEMPT: '3' });
+  const spec = {
+    runId: `launched-${Date.now()}`,
+    file: '/bin/sh',
+    args: ['-c', 'echo "attempt=$STAGED_ATTEMPT key=$TEMPORAL_API_KEY"; sleep 1'],
+    cwd: files.dir,
+    logFile: `${files.dir}/run.log`,
+    logLimitBytes: 1024 * 1024,
+    timeoutMs: null,
+    killGraceMs: 1_000,
+    leaseTimeoutMs: 60_000,
+  };
 
-    const { files, spec, keeperPid } = await launchRun(
-      runsDir,
-      'standby-test.run-1',
-      ['-c', 'echo "attempt=$STAGED_ATTEMPT"; sleep 1'],
-      { env: { STAGED_ATTEMPT: '3' }, launcher },
-    );
-    expect(keeperPid).toBe(standby);
-    await until(() => readlinkSync(`/proc/${keeperPid}/cwd`) === files.dir, 20_000, 'the keeper to take the run');
-    expect(keeperAlive(keeperPid, files)).toBe(true);
+  const keeperPid = await launcher.launch(files, spec, env);
 
-    const exit = await exitOf(files);
-    expect(exit).toMatchObject({ end: 'exited', exitCode: 0 });
-    expect(await readFile(spec.logFile, 'utf8')).toContain('attempt=3');
-
-    await until(() => standbyKeepers(runsDir).length === 1, 20_000, 'the next standby keeper');
-    const [next] = standbyKeepers(runsDir);
-    expect(next).not.toBe(standby);
-    expect(readFileSync(`/proc/${next}/environ`, 'utf8')).not.toContain(secret);
-
-    launcher.close();
-    expect(await waitUntilDead([next], 10_000)).toBeDefined();
-  },
-  60_000,
-);
+  expect(readFileSync(`/proc/${keeperPid}/cmdline`, 'utf8').split('\0')[0]).toBe(KEEPER_BINARY);
+  expect(statOf(keeperPid)[3]).toBe(String(keeperPid)); // its own session: a worker's terminal never reaches it
+  expect(readFileSync(`/proc/${keeperPid}/environ`, 'utf8')).not.toContain(secret);
+  expect(keeperAlive(keeperPid, files)).toBe(true);
+  const exit = await exitOf(files);
+  expect(exit).toMatchObject({ end: 'exited', exitCode: 0 });
+  expect(await readFile(spec.logFile, 'utf8')).toBe('attempt=3 key=\n');
+  expect(await waitUntilDead([keeperPid], 10_000)).toBeDefined();
+});
 
 test('a keeper is recognised by its record, from any install; a reused pid is not taken for one', async () => {
   const runsDir = await tempDir('keeper-identity-runs');
@@ -80,7 +59,14 @@ test('a keeper is recognised by its record, from any install; a reused pid is no
   await files.claim();
   await files.renewLease(Date.now());
   await files.writeJson(files.spec, { ...other.spec, runId: `identity-${Date.now()}`, cwd: files.dir });
-  const keeper = spawn(process.execPath, [copy.keeperScript, files.dir], { detached: true, stdio: 'ignore' });
+  const keeper = spawn(copy.keeperBinary, [files.dir], { detached: true, stdio: 'ignore' });
+  // As a keeper of staged before 2026-12 ran: `node …/keeper.js <run dir>`, with no record of who it is.
+  const oldNodeKeeper = (dir: string) =>
+    spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '/old/dist/src/keeper/keeper.js', dir], {
+      stdio: 'ignore',
+    });
+  const legacy = oldNodeKeeper(files.dir);
+  const legacyOfAnother = oldNodeKeeper(other.files.dir);
   const stateOf = async (run: RunFiles) => {
     await until(async () => (await run.readJson<RunStarted>(run.state)) !== undefined, 20_000, 'a keeper');
     return (await run.readJson<RunStarted>(run.state))!;
@@ -92,9 +78,11 @@ test('a keeper is recognised by its record, from any install; a reused pid is no
     expect(keeperAlive(keeper.pid!, files)).toBe(true);
 
     const recorded = (started: Partial<RunStarted>) => files.writeJson(files.state, { ...state, ...started });
-    // A record of staged before 2026-12 (none): a keeper.js of any install whose arguments name the run.
+    // A record of staged before 2026-12 (none): a keeper of any install whose arguments name the run.
     await recorded({ keeper: undefined });
     expect(keeperAlive(keeper.pid!, files)).toBe(true);
+    expect(keeperAlive(legacy.pid!, files)).toBe(true);
+    expect(keeperAlive(legacyOfAnother.pid!, files)).toBe(false);
     // The keeper's pid reused by a later process, here another run's keeper: its start time differs.
     await recorded({ keeperPid: otherKeeper.pid, keeper: { ...otherKeeper, startTicks: otherKeeper.startTicks - 1 } });
     expect(keeperAlive(otherKeeper.pid, files)).toBe(false);
@@ -103,6 +91,8 @@ test('a keeper is recognised by its record, from any install; a reused pid is no
     await recorded({ keeperPid: process.pid, keeper: undefined });
     expect(keeperAlive(process.pid, files)).toBe(false);
   } finally {
+    legacy.kill('SIGKILL');
+    legacyOfAnother.kill('SIGKILL');
     await requestStop(files, keeper.pid, 'cancelled');
     await requestStop(other.files, other.keeperPid, 'cancelled');
     await Promise.all([exitOf(files), exitOf(other.files)]);

@@ -1,95 +1,11 @@
-/** Progress read from experiment output, and the ETAs built on it: pure logic. */
+/** The ETAs built on progress (keeper/progress_test.go tests reading it from output): pure logic. */
 import { commandHint } from '../../src/cli/invocation.js';
 import { displayFor, fitToScreen } from '../../src/cli/display/display.js';
 import { batchEtaMs, runEtaMs, runLeftMs } from '../../src/cli/display/eta.js';
 import { newBatchState } from '../../src/model/batch-state.js';
-import { parseProgressLine, ProgressReader } from '../../src/model/progress.js';
 import type { BatchSettings, ExperimentSpec, RunHeartbeat } from '../../src/model/types.js';
 import { liveBatchView } from '../../src/cli/display/batch-view.js';
 import { statusLines } from '../../src/cli/display/render.js';
-
-describe('the PROGRESS line protocol', () => {
-  test.each([
-    ['PROGRESS 42%', { percent: 42 }],
-    ['PROGRESS 42.5 %', { percent: 42.5 }],
-    ['PROGRESS: 7%', { percent: 7 }],
-    ['  PROGRESS 42/100', { percent: 42, done: 42, total: 100 }],
-    ['PROGRESS 3/8', { percent: 37.5, done: 3, total: 8 }],
-    ['PROGRESS 150%', { percent: 100 }],
-    ['PROGRESS 42% done, more text', { percent: 42 }],
-    ['PROGRESS 3/10  simulated P&L +1.04', { percent: 30, done: 3, total: 10 }],
-  ])('%j', (line, expected) => {
-    expect(parseProgressLine(line)).toEqual(expected);
-  });
-
-  test.each([
-    'progress 42%',
-    'PROGRESS',
-    'PROGRESS 3/0',
-    'loaded 42% of the data',
-    'PROGRESS 42%done',
-    'PROGRESS 3/10x',
-    'NO PROGRESS 42%',
-  ])('%j is not progress', (line) => {
-    expect(parseProgressLine(line)).toBeUndefined();
-  });
-});
-
-describe('tqdm bars', () => {
-  test.each([
-    [' 42%|████▏     | 42/100 [00:10<00:14,  4.12it/s]', { percent: 42, done: 42, total: 100 }],
-    ['train:  7%|7         | 7/100 [00:01<00:13, 6.93it/s, loss=0.31]', { percent: 7, done: 7, total: 100 }],
-    ['100%|##########| 1.5k/1.5k [00:03<00:00, 500.00it/s]', { percent: 100, done: 1500, total: 1500 }],
-    [' 55%|█████▌    |', { percent: 55 }],
-  ])('%j', (line, expected) => {
-    expect(parseProgressLine(line)).toEqual(expected);
-  });
-
-  test('a bar without a total (`42it [00:10]`) is not progress', () => {
-    expect(parseProgressLine('42it [00:10, 4.12it/s]')).toBeUndefined();
-  });
-});
-
-describe('ProgressReader over a stream of chunks', () => {
-  test('carriage-return frames, split anywhere, end at the latest frame', () => {
-    const reader = new ProgressReader();
-    const output = [
-      '\r  0%|          | 0/50 [00:00<?, ?it/s]',
-      '\r 10%|█         | 5/50 [00:01<00:09]',
-      '\r 20%|██        | 10/50 [00:02<00:08]',
-    ].join('');
-    const changes: number[] = [];
-    for (let at = 0; at < output.length; at += 7) {
-      if (reader.feed(output.slice(at, at + 7))) changes.push(reader.progress!.percent);
-    }
-    expect(reader.progress).toEqual({ percent: 20, done: 10, total: 50 });
-    expect(changes.at(-1)).toBe(20);
-    expect(changes).not.toContain(100);
-  });
-
-  test('a protocol line counts only once its line ends, so a half-written 42/100 is not read as 42/1', () => {
-    const reader = new ProgressReader();
-    expect(reader.feed('log line\nPROGRESS 42/1')).toBe(false);
-    expect(reader.progress).toBeUndefined();
-    expect(reader.feed('00\n')).toBe(true);
-    expect(reader.progress).toEqual({ percent: 42, done: 42, total: 100 });
-  });
-
-  test('reports a change only when the progress changed', () => {
-    const reader = new ProgressReader();
-    expect(reader.feed('PROGRESS 5%\n')).toBe(true);
-    expect(reader.feed('PROGRESS 5%\nother output\n')).toBe(false);
-    expect(reader.feed('PROGRESS 6%\n')).toBe(true);
-  });
-
-  test('a flood without line ends is dropped rather than kept', () => {
-    const reader = new ProgressReader();
-    for (let i = 0; i < 100; i++) reader.feed('x'.repeat(10_000));
-    reader.feed('\nPROGRESS 9%\n');
-    expect(reader.progress).toEqual({ percent: 9 });
-    expect((reader as unknown as { fragment: string }).fragment.length).toBeLessThan(10_000);
-  });
-});
 
 describe('ETAs', () => {
   test('a run 25% done after 10 s needs 30 s more; none before any progress', () => {

@@ -1,0 +1,3 @@
+module staged/keeper
+
+go 1.22

@@ -1,0 +1,40 @@
+// The keeper of one run: a small process, detached from the worker, that starts the experiment, owns its output
+// (the log file, with its size policy) and its whole process tree, and records how it ended. It outlives the
+// worker, so a worker restarted on this machine adopts the run instead of starting it again; it stops the run
+// itself on timeout, on request (SIGTERM), or when no worker has renewed its lease within the adoption window,
+// counted in time the machine was awake (see docs/reliability.md). It freezes the run's tree while its directory
+// holds a `freeze` request, and its timeout counts only the time the run was not frozen.
+//
+// Usage: staged-keeper <run directory>   (the experiment's environment is the keeper's own)
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	// A keeper ignores the terminal's signals: it is stopped only through its run directory and SIGTERM.
+	ignoreTerminalSignals()
+	if len(os.Args) < 2 || os.Args[1] == "" {
+		fmt.Fprintln(os.Stderr, "staged keeper: usage: staged-keeper <run directory>")
+		os.Exit(1)
+	}
+	if err := keep(NewRunFiles(os.Args[1]), os.Environ()); err != nil {
+		fmt.Fprintf(os.Stderr, "staged keeper: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// ignoreTerminalSignals takes SIGINT and SIGHUP and does nothing with them. Not signal.Ignore: a signal ignored
+// stays ignored in the script the keeper starts, and a script must get its terminal's signals as usual.
+func ignoreTerminalSignals() {
+	terminal := make(chan os.Signal, 4)
+	signal.Notify(terminal, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		for range terminal {
+		}
+	}()
+}

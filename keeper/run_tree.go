@@ -1,0 +1,257 @@
+package main
+
+// Every process a run started, wherever it went: a Linux cgroup (v2) per run where the machine allows it, else
+// every process carrying the run's marker in its environment (found in /proc). Either catches children in new
+// sessions and double-forked daemons, which a process group misses.
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// runMarker: every experiment process and its descendants carry this variable, with the run's id.
+const runMarker = "STAGED_RUN_ID"
+
+const (
+	pollEvery = 50 * time.Millisecond
+	killWait  = 5 * time.Second
+	// freezeWait: a freeze takes effect within this; past it, the keeper says so and tries again on its next check.
+	freezeWait = 2 * time.Second
+)
+
+type RunTree interface {
+	Mode() KillMode
+	// Wrap gives the command that starts file args inside the tree.
+	Wrap(file string, args []string) (string, []string)
+	Members() []int
+	// Stop sends SIGTERM to every member, SIGKILL after grace to what is left; returns when none is left.
+	Stop(grace time.Duration)
+	// Freeze stops every member where it is; true once all are frozen.
+	Freeze() (bool, error)
+	// Thaw lets frozen members run on.
+	Thaw()
+	Release()
+}
+
+// cgroup2Mount is the cgroup v2 hierarchy's mount point, when there is one.
+func cgroup2Mount() string {
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		before, after, found := strings.Cut(line, " - ")
+		if found && strings.HasPrefix(after, "cgroup2 ") {
+			if fields := strings.Split(before, " "); len(fields) > 4 {
+				return fields[4]
+			}
+		}
+	}
+	return ""
+}
+
+var notInCgroupName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+// makeCgroup makes a cgroup of its own for a run; "" where this machine does not let us make one.
+func makeCgroup(runID string) string {
+	mount := cgroup2Mount()
+	if mount == "" {
+		return ""
+	}
+	dir := filepath.Join(mount, "staged", notInCgroupName.ReplaceAllString(runID, "_"))
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		syscall.Rmdir(dir)
+		return ""
+	}
+	// Kernels before 5.14 cannot kill a cgroup at once.
+	if _, err := os.ReadFile(filepath.Join(dir, "cgroup.kill")); errors.Is(err, fs.ErrNotExist) {
+		syscall.Rmdir(dir)
+		return ""
+	}
+	return dir
+}
+
+func sendSignal(pid int, number syscall.Signal) {
+	syscall.Kill(pid, number) // an error: gone already
+}
+
+// processState is a process's state letter in /proc (R, S, T stopped, Z zombie…); "" once it is gone.
+func processState(pid int) string {
+	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return stateIn(string(stat))
+}
+
+func stateIn(stat string) string {
+	end := strings.LastIndex(stat, ")")
+	if end < 0 || end+3 > len(stat) {
+		return ""
+	}
+	return stat[end+2 : end+3]
+}
+
+func untilEmpty(tree RunTree, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if len(tree.Members()) == 0 {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+type cgroupTree struct{ dir string }
+
+func (tree cgroupTree) Mode() KillMode { return cgroupMode }
+
+func (tree cgroupTree) Wrap(file string, args []string) (string, []string) {
+	// The shell joins the cgroup before it becomes the script: nothing runs outside it.
+	wrapped := []string{"-c", `echo $$ > "$0" && exec "$@"`, filepath.Join(tree.dir, "cgroup.procs"), file}
+	return "/bin/sh", append(wrapped, args...)
+}
+
+func (tree cgroupTree) Members() []int {
+	text, _ := os.ReadFile(filepath.Join(tree.dir, "cgroup.procs"))
+	var pids []int
+	for _, line := range strings.Split(string(text), "\n") {
+		if pid, err := strconv.Atoi(line); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func (tree cgroupTree) Stop(grace time.Duration) {
+	for _, pid := range tree.Members() {
+		sendSignal(pid, syscall.SIGTERM)
+	}
+	if untilEmpty(tree, grace) {
+		return
+	}
+	os.WriteFile(filepath.Join(tree.dir, "cgroup.kill"), []byte("1"), 0o644)
+	untilEmpty(tree, killWait)
+}
+
+var frozenEvent = regexp.MustCompile(`(?m)^frozen 1$`)
+
+func (tree cgroupTree) Freeze() (bool, error) {
+	if err := os.WriteFile(filepath.Join(tree.dir, "cgroup.freeze"), []byte("1"), 0o644); err != nil {
+		return false, err
+	}
+	deadline := time.Now().Add(freezeWait)
+	for {
+		events, _ := os.ReadFile(filepath.Join(tree.dir, "cgroup.events"))
+		if frozenEvent.Match(events) {
+			return true, nil
+		}
+		if !time.Now().Before(deadline) {
+			return false, nil
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+func (tree cgroupTree) Thaw() {
+	os.WriteFile(filepath.Join(tree.dir, "cgroup.freeze"), []byte("0"), 0o644)
+}
+
+func (tree cgroupTree) Release() { syscall.Rmdir(tree.dir) }
+
+type markedTree struct{ marker string }
+
+func (tree markedTree) Mode() KillMode { return processScanMode }
+
+func (tree markedTree) Wrap(file string, args []string) (string, []string) { return file, args }
+
+func (tree markedTree) Members() []int {
+	entries, _ := os.ReadDir("/proc")
+	var found []int
+	for _, entry := range entries {
+		pid, err := strconv.Atoi(entry.Name())
+		if err != nil || pid < 0 {
+			continue
+		}
+		environ, _ := os.ReadFile("/proc/" + entry.Name() + "/environ")
+		if !hasVariable(environ, tree.marker) {
+			continue
+		}
+		if processState(pid) != "Z" {
+			found = append(found, pid)
+		}
+	}
+	return found
+}
+
+func hasVariable(environ []byte, variable string) bool {
+	for _, entry := range strings.Split(string(environ), "\x00") {
+		if entry == variable {
+			return true
+		}
+	}
+	return false
+}
+
+func (tree markedTree) Stop(grace time.Duration) {
+	for _, pid := range tree.Members() {
+		sendSignal(pid, syscall.SIGTERM)
+	}
+	if untilEmpty(tree, grace) {
+		return
+	}
+	deadline := time.Now().Add(killWait)
+	for {
+		for _, pid := range tree.Members() {
+			sendSignal(pid, syscall.SIGKILL) // again: a dying parent may fork once more
+		}
+		if untilEmpty(tree, 200*time.Millisecond) || !time.Now().Before(deadline) {
+			return
+		}
+	}
+}
+
+func (tree markedTree) Freeze() (bool, error) {
+	// Again until a scan finds every member stopped: one may have forked between the scan and its SIGSTOP.
+	deadline := time.Now().Add(freezeWait)
+	for {
+		var running []int
+		for _, pid := range tree.Members() {
+			if processState(pid) != "T" {
+				running = append(running, pid)
+			}
+		}
+		if len(running) == 0 {
+			return true, nil
+		}
+		if !time.Now().Before(deadline) {
+			return false, nil
+		}
+		for _, pid := range running {
+			sendSignal(pid, syscall.SIGSTOP)
+		}
+		time.Sleep(pollEvery / 5)
+	}
+}
+
+func (tree markedTree) Thaw() {
+	for _, pid := range tree.Members() {
+		sendSignal(pid, syscall.SIGCONT)
+	}
+}
+
+func (tree markedTree) Release() {}
+
+// RunTreeFor gives the run's tree: a cgroup unless the machine cannot make one or forceMode says process-scan.
+func RunTreeFor(runID string, forceMode KillMode) RunTree {
+	if forceMode != processScanMode {
+		if dir := makeCgroup(runID); dir != "" {
+			return cgroupTree{dir: dir}
+		}
+	}
+	return markedTree{marker: runMarker + "=" + runID}
+}

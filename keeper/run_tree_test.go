@@ -1,0 +1,92 @@
+package main
+
+// The process-scan way of finding and stopping a run's processes (where no cgroup can be made): real process
+// trees, in new sessions and double-forked, all carrying the run's marker.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startTree starts a main process with a child in a new session and a double-forked one; their pids, main first.
+func startTree(t *testing.T, runID, setup string) []int {
+	t.Helper()
+	dir := t.TempDir()
+	script := strings.Join([]string{
+		setup,
+		`setsid sh -c 'echo $$ > "$D/setsid"; exec sleep 300' &`,
+		`sh -c '(sh -c "echo \$\$ > \"\$D/double\"; exec sleep 300" &)'`,
+		`echo $$ > "$D/main"`,
+		"exec sleep 300",
+	}, "\n")
+	main := exec.Command("/bin/sh", "-c", script)
+	main.Env = []string{"PATH=" + os.Getenv("PATH"), "D=" + dir, runMarker + "=" + runID}
+	main.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := main.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go main.Wait()
+	pidIn := func(name string) int {
+		text, _ := os.ReadFile(filepath.Join(dir, name))
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(text)))
+		return pid
+	}
+	for deadline := time.Now().Add(20 * time.Second); pidIn("setsid") == 0 || pidIn("double") == 0 || pidIn("main") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the tree did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pids := []int{pidIn("main"), pidIn("setsid"), pidIn("double")}
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return pids
+}
+
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil && processState(pid) != "Z"
+}
+
+func TestProcessScanFindsEveryMarkedProcessWhereverItWentAndStopsThemAll(t *testing.T) {
+	runID := fmt.Sprintf("go-scan-%d-%d", os.Getpid(), time.Now().UnixNano())
+	mine := startTree(t, runID, `trap "" TERM`)
+	other := startTree(t, runID+"0", "")
+	tree := RunTreeFor(runID, processScanMode)
+	expectEqual(t, tree.Mode(), processScanMode)
+	file, args := tree.Wrap("/bin/sh", []string{"-c", "exit 0"})
+	expectEqual(t, words(file, args), "/bin/sh [-c exit 0]")
+
+	members := tree.Members()
+	slices.Sort(members)
+	slices.Sort(mine)
+	expectEqual(t, words(members), words(mine))
+
+	stoppingAt := time.Now()
+	tree.Stop(500 * time.Millisecond) // its main process ignores SIGTERM: SIGKILLed after the grace
+	if time.Since(stoppingAt) < 500*time.Millisecond {
+		t.Fatal("stopped before the grace was over")
+	}
+	expectEqual(t, len(tree.Members()), 0)
+	for _, pid := range other {
+		if !alive(pid) {
+			t.Fatalf("another run's process %d stopped", pid)
+		}
+	}
+}
+
+func TestAForcedProcessScanIsReadFromTheEnvironment(t *testing.T) {
+	expectEqual(t, forcedKillMode([]string{"A=1", "STAGED_KILL_MODE=process-scan"}), processScanMode)
+	expectEqual(t, forcedKillMode([]string{"STAGED_KILL_MODE=cgroup"}), KillMode(""))
+	expectEqual(t, words(withMarker([]string{"A=1", runMarker + "=old"}, "new")), "[A=1 "+runMarker+"=new]")
+}
