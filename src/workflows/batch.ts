@@ -279,6 +279,8 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       }
       if (historyIsLong(state)) {
         await Promise.all(pendingStarts);
+        // An event that arrives while the batch continues as new fails that task and replays the whole history
+        if (patched(QUIET_CONTINUE_PATCH)) await condition(() => inFlight(state) === 0, QUIET_WAIT_MS);
         await switchToSignals(ownChildren);
         notifier?.catchUp();
         // Deliveries under way finish in this run: the next one takes their experiments as notified.
@@ -332,6 +334,11 @@ async function writeSummaryFiles(state: BatchState, packed: PackedBatchState): P
 
 /** How long `pause`/`resume <batchId> <exp>` waits for the runs to be frozen or thawed before it answers. */
 const PAUSE_ANSWER_MS = 20_000;
+
+/** Before continuing as new, the batch starts nothing until its running experiments have ended, or this long. */
+const QUIET_WAIT_MS = 15_000;
+/** Batches started before it continue as new at once, while their experiments' ends keep arriving. */
+const QUIET_CONTINUE_PATCH = 'quiet-continue-as-new';
 
 /** How long an experiment waits for its quota before the batch defers that quota's next experiments. */
 const PASS_OVER_AFTER_MS = 2_000;

@@ -1,6 +1,7 @@
 /**
  * Experiments running while their batch continues as new: the run that started them is closed when
- * they end, so they must switch to reporting by signal. Each completes once, with its attempts.
+ * they end, so they must switch to reporting by signal. Each completes once, with its attempts. The batch
+ * waits up to 15 s for its running experiments first, so only the long one still runs then.
  */
 import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
@@ -15,6 +16,8 @@ test(
     for (let i = 1; i <= 15; i++)
       await writeScript(dir, `exp${i}_spanning`, journal, { body: `sleep 0.${3 + (i % 5)}` });
     await writeScript(dir, 'exp16_flaky', journal, { body: 'sleep 0.5; [ "$STAGED_ATTEMPT" -ge 2 ]' });
+    // Outlives the batch's wait for its running experiments before it continues as new (15 s): ends by signal.
+    await writeScript(dir, 'exp0_long', journal, { body: 'sleep 20' });
     // A history limit this small continues as new after every few starts, with experiments in flight.
     const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 3, historyLimit: 20, retryDelayMs: 300 });
     const worker = await startWorker(server.env, taskQueue, 3);
@@ -31,8 +34,9 @@ test(
     );
     for (let i = 1; i <= 15; i++) expect(attempts[`exp${i}_spanning`]).toEqual(['completed', 1]);
     expect(attempts.exp16_flaky).toEqual(['completed', 2]);
+    expect(attempts.exp0_long).toEqual(['completed', 1]);
     const ends = (await readJournal(journal)).filter((entry) => entry.event === 'end');
-    expect(ends).toHaveLength(17);
+    expect(ends).toHaveLength(18);
   },
   120_000,
 );

@@ -1,10 +1,10 @@
 /**
  * Batches keep running across an upgrade of staged: histories recorded from real batches replay
  * against today's workflow code, so a change that would break workflows already running fails here.
- * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new, quota slots
- * (with the quota's budget), a worker killed mid-run and its runs adopted, notifications, requeues, places freed
- * by clean exits. Recorded
- * histories are kept as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
+ * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new (at once, and once its
+ * experiments ended), quota slots (with the quota's budget), a worker killed mid-run and its runs adopted,
+ * notifications, requeues, places freed by clean exits. Recorded histories are kept as they were:
+ * `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -87,6 +87,17 @@ const SCENARIOS: Record<string, () => Promise<string[]>> = {
     for (let i = 1; i <= 6; i++) await writeScript(dir, `exp${i}_spanning`, journal, { body: 'sleep 0.3' });
     const overrides = { maxConcurrent: 2, historyLimit: 20 };
     const { taskQueue, state } = await batchIn(dir, overrides, 'replay-continued');
+    const worker = await startWorker(server.env, taskQueue, 2);
+    await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    return workflowIdsOf(state);
+  },
+
+  // As 'replay-continued', recorded since a batch waits for its running experiments before it continues as new.
+  'replay-quiet-continued': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-quiet-continued');
+    for (let i = 1; i <= 6; i++) await writeScript(dir, `exp${i}_spanning`, journal, { body: 'sleep 0.3' });
+    const overrides = { maxConcurrent: 2, historyLimit: 20 };
+    const { taskQueue, state } = await batchIn(dir, overrides, 'replay-quiet-continued');
     const worker = await startWorker(server.env, taskQueue, 2);
     await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     return workflowIdsOf(state);
