@@ -82,6 +82,16 @@ export function inFlight(state: BatchState): number {
   return count;
 }
 
+/** Started experiments whose end is still to arrive, whether or not their run already gave its place back. */
+export function endsAwaited(state: BatchState): number {
+  const deferred = new Set(state.deferred);
+  let count = 0;
+  for (let index = 0; index < state.nextIndex; index++) {
+    if (!deferred.has(index) && !isFinal(state.records[index].status)) count++;
+  }
+  return count;
+}
+
 export function isBatchDone(state: BatchState): boolean {
   return state.records.every((record) => isFinal(record.status));
 }

@@ -19,6 +19,7 @@ import {
   applyReport,
   batchOutcome,
   experimentWorkflowId,
+  endsAwaited,
   inFlight,
   isBatchDone,
   isFinal,
@@ -280,7 +281,7 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       if (historyIsLong(state)) {
         await Promise.all(pendingStarts);
         // An event that arrives while the batch continues as new fails that task and replays the whole history
-        if (patched(QUIET_CONTINUE_PATCH)) await condition(() => inFlight(state) === 0, QUIET_WAIT_MS);
+        if (patched(QUIET_CONTINUE_PATCH)) await condition(() => endsAwaited(state) === 0, QUIET_WAIT_MS);
         await switchToSignals(ownChildren);
         notifier?.catchUp();
         // Deliveries under way finish in this run: the next one takes their experiments as notified.

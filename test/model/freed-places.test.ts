@@ -1,5 +1,5 @@
 /** A run's clean exit gives its experiment's place back once, and only while the experiment has not moved on. */
-import { applyReport, inFlight, newBatchState } from '../../src/model/batch-state.js';
+import { applyReport, endsAwaited, inFlight, newBatchState } from '../../src/model/batch-state.js';
 import { freePlace, placeFreed } from '../../src/model/freed-places.js';
 import { MachineWaits } from '../../src/model/machine-waits.js';
 import { packBatchState, unpackBatchState } from '../../src/model/packed-state.js';
@@ -108,3 +108,12 @@ test('the resources of a run that gave its place back re-hold the place of an ex
 function placesFreed(state: BatchState): number[] {
   return state.records.flatMap((_, index) => (placeFreed(state, index) ? [index] : []));
 }
+
+test('a freed place is still an awaited end until the experiment ends (the batch continues as new after)', () => {
+  const state = twoRunning();
+  freePlace(state, exitOf(0, 1));
+  expect([inFlight(state), endsAwaited(state)]).toEqual([1, 2]);
+  applyReport(state, { index: 0, record: { status: 'completed', attempts: 1, exitCode: 0, closedAt: 5 } });
+  applyReport(state, { index: 1, record: { status: 'completed', attempts: 1, exitCode: 0, closedAt: 6 } });
+  expect([inFlight(state), endsAwaited(state)]).toEqual([0, 0]);
+});
