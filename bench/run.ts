@@ -456,7 +456,16 @@ async function main() {
       connections.push(connection);
       const column = `staged file DB, ${path.basename(path.resolve(compareDir))}`;
       const install = await installAt(compareDir);
-      columns.push(stagedSystem(column, { name: column, address: fileServer.address, client, workers: 1, install }));
+      columns.push(
+        stagedSystem(column, {
+          name: column,
+          address: fileServer.address,
+          client,
+          workers: 1,
+          install,
+          serverPid: () => fileServer.pid,
+        }),
+      );
     }
     if (clusterMode) {
       console.log('\nStarting a Temporal cluster on PostgreSQL (cluster up in a scratch work dir)…');
