@@ -136,6 +136,9 @@ function stagedSystem(column: string, env: BenchServer): BenchSystem {
 
 /** `--trivial <count>`: the throughput batch's size (1,000 unless given), the same for every column. */
 const TRIVIAL = Number(argValue('--trivial') ?? 1000);
+/** `--scale <count>`: the scale part's batch size (5,000 unless given). */
+const SCALE = Number(argValue('--scale') ?? 5000);
+const SCALE_TEXT = SCALE.toLocaleString('en');
 
 /** The figures every column measures: one row each in the table. */
 const FIGURE = {
@@ -146,7 +149,7 @@ const FIGURE = {
   status: `status --json on the running ${TRIVIAL.toLocaleString('en')} batch`,
   cpu: 'CPU per trivial experiment: server + worker (keepers, scripts); the machine',
   idleRefill: 'idle refill p50 / p95: 10 × 0 s at concurrency 1',
-  rss: 'worker peak RSS (5,000 batch)',
+  rss: `worker peak RSS (${SCALE_TEXT} batch)`,
 };
 
 async function packing(system: BenchSystem) {
@@ -192,7 +195,7 @@ async function idleRefill(system: BenchSystem) {
 
 async function scaleAndLatency(system: BenchSystem) {
   const env = system.server!;
-  const { dir, journal } = await makeExperiments('scale', 5000, 0);
+  const { dir, journal } = await makeExperiments('scale', SCALE, 0);
   const taskQueue = `bench-scale-${Date.now()}`;
   const worker = await startWorker(env.address, taskQueue, 40);
   const batchId = `bench-scale-${Date.now()}`;
@@ -221,17 +224,19 @@ async function scaleAndLatency(system: BenchSystem) {
     ),
   );
   const timeline = await readTimeline(journal);
-  report('submit --detach returns after (5,000 batch)', `${(submitMs / 1000).toFixed(2)} s`, '≤ 3 s', [submitMs]);
+  report(`submit --detach returns after (${SCALE_TEXT} batch)`, `${(submitMs / 1000).toFixed(2)} s`, '≤ 3 s', [
+    submitMs,
+  ]);
   report(
-    '5,000 complete after',
-    `${(completeMs / 1000).toFixed(1)} s (${(5000 / (timeline.makespanMs / 1000)).toFixed(1)} experiments/s)`,
+    `${SCALE_TEXT} complete after`,
+    `${(completeMs / 1000).toFixed(1)} s (${(SCALE / (timeline.makespanMs / 1000)).toFixed(1)} experiments/s)`,
     '',
     [completeMs],
   );
   report('history events per batch run', `max ${Math.max(...events)} over ${events.length} runs`, '< 10,000');
   report(FIGURE.rss, `${rss} MiB`, '≤ 200 MB', [rss]);
   report(
-    'status --json (1 process, on the running 5,000 batch)',
+    `status --json (1 process, on the running ${SCALE_TEXT} batch)`,
     `${statusTimes.map((t) => `${t} ms`).join(', ')}`,
     '≤ 1 s',
     statusTimes.length ? [percentile(statusTimes, 50)] : undefined,
@@ -254,7 +259,7 @@ const PARTS: Record<string, Part> = {
   },
   idle: { title: '3. Idle refill: 10 trivial experiments one at a time', measure: idleRefill, on: 'all' },
   scale: {
-    title: '4. Scale: 5,000 trivial experiments in one batch, concurrency 40, and status on it',
+    title: `4. Scale: ${SCALE_TEXT} trivial experiments in one batch, concurrency 40, and status on it`,
     measure: scaleAndLatency,
     on: 'staged',
   },
