@@ -282,7 +282,7 @@ test('a 429 that pauses a quota sends quota-paused once per pause, to the notifi
       await declareQuotas(server.env.client.workflow, taskQueue, quotas, { notifications, workDir });
       await budget.signal(rateLimitedSignal, { retryAfterMs: 60_000 });
       await budget.signal(rateLimitedSignal, { retryAfterMs: 60_000 }); // the same pause: no second event
-      await until(() => receiver.handled.size === 1, 30_000, 'quota-paused received');
+      await until(() => receiver.handled.size === 1, 120_000, 'quota-paused received'); // a delivery, not a deadline
       const { pausedUntil } = await budget.query(budgetQuery);
       expect(receiver.raw.map((post) => post.body)).toEqual([
         {
