@@ -69,27 +69,27 @@ export function countByStatus(records: readonly { status: ExperimentStatus }[]):
   return counts;
 }
 
+/** Started experiments (not deferred) whose end is still to arrive. */
+function unendedStarts(state: BatchState): number[] {
+  const deferred = new Set(state.deferred);
+  const unended: number[] = [];
+  for (let index = 0; index < state.nextIndex; index++) {
+    if (!deferred.has(index) && !isFinal(state.records[index].status)) unended.push(index);
+  }
+  return unended;
+}
+
 /**
  * Experiments holding one of the batch's slots: started (their process may wait for a worker slot), not yet final,
  * and not given back by a clean exit.
  */
 export function inFlight(state: BatchState): number {
-  const deferred = new Set(state.deferred);
-  let count = 0;
-  for (let index = 0; index < state.nextIndex; index++) {
-    if (!deferred.has(index) && !isFinal(state.records[index].status) && !placeFreed(state, index)) count++;
-  }
-  return count;
+  return unendedStarts(state).filter((index) => !placeFreed(state, index)).length;
 }
 
 /** Started experiments whose end is still to arrive, whether or not their run already gave its place back. */
 export function endsAwaited(state: BatchState): number {
-  const deferred = new Set(state.deferred);
-  let count = 0;
-  for (let index = 0; index < state.nextIndex; index++) {
-    if (!deferred.has(index) && !isFinal(state.records[index].status)) count++;
-  }
-  return count;
+  return unendedStarts(state).length;
 }
 
 export function isBatchDone(state: BatchState): boolean {
