@@ -49,3 +49,14 @@ test('the next experiment starts before the batch hears the previous one closed;
   const startedBeforeClose = handOvers.filter((handOver) => handOver.nextStarted < handOver.closed);
   expect(startedBeforeClose.length).toBeGreaterThan(0);
 }, 120_000);
+
+test('an experiment workflow records one patch marker, not one per patch', async () => {
+  const { dir, journal } = await tempExperimentsDir('one-marker');
+  await writeScript(dir, 'exp1_a', journal);
+  const { taskQueue, state } = await batchIn(dir);
+  const worker = await startWorker(server.env, taskQueue, 1);
+  await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+
+  const events = await eventsOf(`${state.batchId}/exp1_a`);
+  expect(events.filter((event) => event.markerRecordedEventAttributes)).toHaveLength(1);
+}, 60_000);
