@@ -153,21 +153,35 @@ export interface BatchListing {
   experiments: number | null;
 }
 
-/** The most recent batches, newest first. */
+/** Runs of batch workflows read to list `limit` batches: a batch that continued as new has one run per history. */
+const RUNS_READ_PER_BATCH = 20;
+
+/**
+ * The most recent batches, newest first, one row each: the status of its newest run, and the start of its
+ * earliest run among the most recent `limit × 20` runs (a batch continues as new when its history grows long).
+ */
 export async function listBatches(client: Client, limit: number): Promise<BatchListing[]> {
-  const batches: BatchListing[] = [];
+  const batches = new Map<string, BatchListing>();
+  let runsRead = 0;
   for await (const workflow of client.workflow.list({ query: `WorkflowType = '${BATCH_WORKFLOW}'` })) {
+    if (++runsRead > limit * RUNS_READ_PER_BATCH) break;
+    const startedAt = workflow.startTime.toISOString();
+    const listed = batches.get(workflow.workflowId);
+    if (listed) {
+      if (startedAt < listed.startedAt) listed.startedAt = startedAt;
+      continue;
+    }
+    if (batches.size >= limit) continue; // only older runs of the batches listed are still of use
     const experiments = workflow.memo?.experiments;
-    batches.push({
+    batches.set(workflow.workflowId, {
       batchId: workflow.workflowId,
       // The batch's own outcome (completed, failed, cancelled): its workflow completes in every case.
       status: workflow.typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE) ?? workflow.status.name.toLowerCase(),
-      startedAt: workflow.startTime.toISOString(),
+      startedAt,
       experiments: typeof experiments === 'number' ? experiments : null,
     });
-    if (batches.length >= limit) break;
   }
-  return batches;
+  return [...batches.values()];
 }
 
 export async function withinAnswerTime<T>(work: Promise<T>): Promise<T> {
