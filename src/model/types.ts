@@ -172,7 +172,15 @@ export interface ExperimentInput {
   index: number;
   experiment: ExperimentSpec;
   settings: BatchSettings;
+  /** The experiment workflow's version its batch started it at (EXPERIMENT_VERSION then); absent before issue 22. */
+  version?: number;
 }
+
+/**
+ * Experiments started at version 1 or later take the changes once behind their own `patched()` ids (quota-slots,
+ * run-watchdog, fruitless-starts-reset, requeue) without recording markers: a marker costs two history events.
+ */
+export const EXPERIMENT_VERSION = 1;
 
 /**
  * A script's "checkpointed, start me again": the experiment runs again without using a retry (`--max-requeues`).

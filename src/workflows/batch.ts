@@ -41,7 +41,7 @@ import {
 import { MachineWaits } from '../model/machine-waits.js';
 import { freePlace, PLACE_FREED_PATCH } from '../model/freed-places.js';
 import { packBatchState, unpackBatchState, type PackedBatchState } from '../model/packed-state.js';
-import { TEMPORAL_PRIORITY_KEY, type BatchState } from '../model/types.js';
+import { EXPERIMENT_VERSION, TEMPORAL_PRIORITY_KEY, type BatchState } from '../model/types.js';
 import type { StagedActivities } from '../activities/index.js';
 import { experimentWorkflow } from './experiment.js';
 import { BatchMetrics } from './batch-metrics.js';
@@ -379,7 +379,7 @@ async function startExperiment(
   try {
     const handle = await startChild(experimentWorkflow, {
       workflowId: experimentWorkflowId(batchId, experiment.name),
-      args: [{ batchId, index, experiment, settings }],
+      args: [{ batchId, index, experiment, settings, version: EXPERIMENT_VERSION }],
       taskQueue: settings.taskQueue,
       parentClosePolicy: ParentClosePolicy.ABANDON,
       priority: { priorityKey: TEMPORAL_PRIORITY_KEY[experiment.priority] },

@@ -70,11 +70,8 @@ const RUN_WATCHDOG_PATCH = 'run-watchdog';
 const FRUITLESS_STARTS_PATCH = 'fruitless-starts-reset';
 /** Experiments started before it fail a run that exits REQUEUE_EXIT_CODE, as any other exit code. */
 const REQUEUE_PATCH = 'requeue';
-/**
- * Experiments started since it took the four patches above by this one marker: each marker costs the history two
- * events (the marker and the SDK's TemporalChangeVersion upsert), and the server writes each.
- */
-const FOUR_IN_ONE_PATCH = 'four-patches-in-one';
+/** Experiments started at this version or later (`input.version`) take the four patches above with no marker. */
+const PATCHES_UNMARKED_SINCE = 1;
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change
@@ -198,9 +195,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       retry: { maximumAttempts: 3 },
     });
 
-  const hasAllFour = patched(FOUR_IN_ONE_PATCH);
+  const patchesUnmarked = (input.version ?? 0) >= PATCHES_UNMARKED_SINCE;
   // Experiments started before quota slots existed run on without them (their histories have no slot request).
-  const takesSlots = hasAllFour || patched(QUOTA_SLOTS_PATCH);
+  const takesSlots = patchesUnmarked || patched(QUOTA_SLOTS_PATCH);
   // the quotas whose slot it holds or waits for, to release when it closes
   let slotQuotas = takesSlots && settings.quotas ? slotQuotasOf(input.experiment, settings) : [];
   const slotsGranted = new Set<string>();
@@ -208,9 +205,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     slotsGranted.add(quota);
   });
 
-  let loop = firstLoopState(hasAllFour || patched(RUN_WATCHDOG_PATCH));
-  const forgetsFruitlessStarts = hasAllFour || patched(FRUITLESS_STARTS_PATCH);
-  const requeues = hasAllFour || patched(REQUEUE_PATCH);
+  let loop = firstLoopState(patchesUnmarked || patched(RUN_WATCHDOG_PATCH));
+  const forgetsFruitlessStarts = patchesUnmarked || patched(FRUITLESS_STARTS_PATCH);
+  const requeues = patchesUnmarked || patched(REQUEUE_PATCH);
   let lastRunEndedAt: number | undefined;
   let unheldShown: number | undefined;
   const showUnheld = (since: number | undefined) => {

@@ -3,7 +3,7 @@
  * against today's workflow code, so a change that would break workflows already running fails here.
  * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new (at once, and once its
  * experiments ended), quota slots (with the quota's budget), a worker killed mid-run and its runs adopted,
- * notifications, requeues, places freed by clean exits, experiments with one patch marker. Recorded histories are
+ * notifications, requeues, places freed by clean exits, experiments with no patch marker. Recorded histories are
  * kept as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
  */
 import { readdir, writeFile } from 'node:fs/promises';
@@ -210,16 +210,16 @@ const SCENARIOS: Record<string, () => Promise<string[]>> = {
     return workflowIdsOf(state);
   },
 
-  // Experiments take the four patches before it by one marker (patch id `four-patches-in-one`).
-  'replay-four-in-one': async () => {
-    const { dir, journal } = await tempExperimentsDir('replay-four-in-one');
+  // Experiments started at version 1 take the four patches before it with no marker (EXPERIMENT_VERSION).
+  'replay-unmarked': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-unmarked');
     const acquire = `"${path.join(PYTHON_DIR, 'bin', 'staged-quota')}" acquire api 2`;
     await writeScript(dir, 'exp1_api', journal, { title: 'exp1_api\n# Quota: api', body: acquire });
     await writeScript(dir, 'exp2_flaky', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ]' });
     await writeScript(dir, 'exp3_requeues', journal, { body: '[ "$STAGED_ATTEMPT" -ge 2 ] || exit 85' });
     const quotas = { api: { limit: 100, windowMs: 1_000, hosts: ['api.example'], maxConcurrent: 1 } };
     const overrides = { maxConcurrent: 2, maxRetries: 1, maxRequeues: 1, quotas };
-    const { taskQueue, state } = await batchIn(dir, overrides, 'replay-four-in-one');
+    const { taskQueue, state } = await batchIn(dir, overrides, 'replay-unmarked');
     const worker = await startWorker(server.env, taskQueue, 2);
     await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     return [...workflowIdsOf(state), budgetWorkflowId(taskQueue, 'api')];
