@@ -108,13 +108,16 @@ export function runKeyOf(workflowId: string, run: number): string {
   return `${encodeURIComponent(workflowId)}.run-${run}`;
 }
 
+/** A cgroup's name is a file name (255 bytes at most); a run key is ASCII. */
+const RUN_ID_KEY_CHARS = 240;
+
 /**
  * A new run's id, unique on its machine: its run key, readable in the cgroup tree, and a digest of its directory,
  * since two setups on one machine (two servers, two runs directories) give a batch id's runs the same key.
  */
 export function runIdOf(runDir: string): string {
   const digest = createHash('sha256').update(path.resolve(runDir)).digest('hex').slice(0, 8);
-  return `${path.basename(runDir)}.${digest}`;
+  return `${path.basename(runDir).slice(0, RUN_ID_KEY_CHARS)}.${digest}`;
 }
 
 /** Writes started by this process, to name each one's partial file. */

@@ -21,6 +21,7 @@ test("a run's id is its run key and a digest of its directory: one batch id's ru
   expect(one.slice(runKey.length + 1)).toMatch(/^[0-9a-f]{8}$/);
   expect(other).not.toBe(one);
   expect(runIdOf(path.join('/home/a/.staged/runs/server-1/staged', runKey))).toBe(one);
+  expect(runIdOf(path.join('/runs', runKeyOf(`nightly/${'x'.repeat(300)}`, 1))).length).toBeLessThanOrEqual(255);
 });
 
 test("a run's id is read from its spec; a run whose spec has none is known by its run key", async () => {
