@@ -5,7 +5,6 @@
  * leaves it to be adopted.
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '@temporalio/activity';
@@ -182,7 +181,7 @@ async function announceStart(context: Context, location: RunLocation, startedAt:
 
 /** The keeper died (killed, out of memory) without recording an end: what it left is stopped here. */
 async function runWithoutKeeper(files: RunFiles, location: RunLocation, options: HoldOptions): Promise<never> {
-  const tree = await runTreeFor(location.runKey);
+  const tree = await runTreeFor(await files.runId());
   if (await files.freezeRequested()) await tree.thaw(); // a frozen run would not see its SIGTERM
   await tree.stop(options.killGraceMs);
   await tree.release();
@@ -234,7 +233,7 @@ async function stopRun(
     if (keeperPid === undefined || !keeperAlive(keeperPid, files)) break;
     await delay(100);
   }
-  const tree = await runTreeFor(path.basename(files.dir));
+  const tree = await runTreeFor(await files.runId());
   if (await files.freezeRequested()) await tree.thaw();
   await tree.stop(graceMs);
   await tree.release();

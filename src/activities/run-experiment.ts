@@ -10,7 +10,7 @@ import {
   CancelledFailure,
   defaultPayloadConverter,
 } from '@temporalio/common';
-import { RunFiles, runKeyOf, type RunExit, type RunSpec } from '../keeper/run-files.js';
+import { RunFiles, runIdOf, runKeyOf, type RunExit, type RunSpec } from '../keeper/run-files.js';
 import { attemptLogFile, experimentResultsDir } from '../paths.js';
 import {
   FAILURE_TYPES,
@@ -341,7 +341,7 @@ async function start(
   const quota = { token: randomBytes(24).toString('hex'), experiment: experiment.name, quotas, socket };
   const units = options.capacity.unitsOf(location.runKey);
   const spec: RunSpec = {
-    runId: location.runKey,
+    runId: runIdOf(files.dir),
     file: command.file,
     args: command.args,
     cwd: settings.workDir,

@@ -4,6 +4,7 @@
  * and writes or removes `freeze` (`pause <batchId> <exp>`).
  * Files, not a socket: they outlive both processes, so a restarted worker finds its runs again.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Progress, ProgressMark } from '../model/progress.js';
@@ -11,6 +12,7 @@ import type { RunWarning } from './warn-signal.js';
 
 /** What the keeper runs and how; written once by the worker before the keeper starts. */
 export interface RunSpec {
+  /** Names the run's cgroup and marker (runIdOf); a run started by staged before 2026-12-07 holds its run key. */
   runId: string;
   file: string;
   args: string[];
@@ -106,6 +108,18 @@ export function runKeyOf(workflowId: string, run: number): string {
   return `${encodeURIComponent(workflowId)}.run-${run}`;
 }
 
+/** A cgroup's name is a file name (255 bytes at most); a run key is ASCII. */
+const RUN_ID_KEY_CHARS = 240;
+
+/**
+ * A new run's id, unique on its machine: its run key, readable in the cgroup tree, and a digest of its directory,
+ * since two setups on one machine (two servers, two runs directories) give a batch id's runs the same key.
+ */
+export function runIdOf(runDir: string): string {
+  const digest = createHash('sha256').update(path.resolve(runDir)).digest('hex').slice(0, 8);
+  return `${path.basename(runDir).slice(0, RUN_ID_KEY_CHARS)}.${digest}`;
+}
+
 /** Writes started by this process, to name each one's partial file. */
 let partialWrites = 0;
 
@@ -166,6 +180,11 @@ export class RunFiles {
       (text) => JSON.parse(text) as T,
       () => undefined,
     );
+  }
+
+  /** What names the run's cgroup and marker: its spec's runId; its run key for a run whose spec has none. */
+  async runId(): Promise<string> {
+    return (await this.readJson<RunSpec>(this.spec))?.runId ?? path.basename(this.dir);
   }
 
   async writeJson(file: string, value: unknown): Promise<void> {

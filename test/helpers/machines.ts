@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { RunFiles } from '../../src/keeper/run-files.js';
 import { runTreeFor } from '../../src/keeper/run-tree.js';
 import { spawnWorker, type WorkerProcess } from './processes.js';
 import { tempDir } from './scripts.js';
@@ -246,7 +247,8 @@ export function machineNetwork(): MachineNetwork {
       for (const server of await readdir(runsDir).catch(() => [] as string[])) {
         for (const queue of await readdir(path.join(runsDir, server)).catch(() => [] as string[])) {
           for (const runKey of await readdir(path.join(runsDir, server, queue)).catch(() => [] as string[])) {
-            await (await runTreeFor(runKey)).release();
+            const runId = await new RunFiles(path.join(runsDir, server, queue, runKey)).runId();
+            await (await runTreeFor(runId)).release();
           }
         }
       }

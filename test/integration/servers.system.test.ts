@@ -1,11 +1,15 @@
 /**
  * Runs belong to the server that started them: two dev servers on one machine (two projects), with
- * workers sharing the runs root and the queue's name, never stop or delete each other's runs; runs
- * left in the layout of earlier versions are adopted and never stopped on a server's "not found".
+ * workers sharing the runs root and the queue's name, never stop or delete each other's runs, nor share
+ * a run's cgroup when both batches have the same id; runs left in the layout of earlier versions are
+ * adopted and never stopped on a server's "not found".
  */
-import { readdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchSummary } from '../../src/batch-client/index.js';
+import { cancelBatch } from '../../src/batch-client/batches.js';
+import { RunFiles, type RunExit } from '../../src/keeper/run-files.js';
 import { serverIdOf } from '../../src/machine/runs-layout.js';
 import type { BatchSummary } from '../../src/model/types.js';
 import {
@@ -88,6 +92,49 @@ test('two servers, one runs root, one queue name: both batches complete, each ex
     ]);
   }
   expect(runDirs.map((dirs) => dirs.length)).toEqual([2, 2]);
+}, 150_000);
+
+test("two servers, the same batch id: cancelling one batch stops its own run, not the other server's", async () => {
+  const batchId = `nightly-${randomUUID()}`;
+  const taskQueue = uniqueQueue();
+  const projects = await Promise.all(
+    servers.map(async (server, index) => {
+      const { dir, journal } = await tempExperimentsDir(`same-batch-id-${index}`);
+      const gate = path.join(dir, '_gate');
+      await writeScript(dir, 'exp1_long', journal, { body: `while [ ! -e "${gate}" ]; do sleep 0.1; done` });
+      const settings = testSettings({ experimentsDir: dir, workDir: dir, taskQueue, maxRetries: 0 });
+      const runsRoot = await tempDir(`runs-same-batch-id-${index}`);
+      await startWorkerProcess(server.address, taskQueue, 1, ['--runs-dir', runsRoot]);
+      const serverDir = `server-${await serverIdOf(server.nativeConnection, server.namespace)}`;
+      const handle = await startBatch(server, await batchStateFor(settings, batchId));
+      return { server, journal, gate, handle, queueDir: path.join(runsRoot, serverDir, taskQueue) };
+    }),
+  );
+  const scriptPids = await Promise.all(
+    projects.map(async ({ journal }) => {
+      await until(async () => startsOf(await readJournal(journal)).length === 1, 60_000, 'the run to start');
+      return startsOf(await readJournal(journal))[0].pid;
+    }),
+  );
+  const [cancelled, survivor] = projects;
+
+  await cancelBatch(cancelled.server.client, batchId);
+  const [runKey] = await readdir(cancelled.queueDir);
+  const cancelledRun = new RunFiles(path.join(cancelled.queueDir, runKey));
+  let cancelledExit: RunExit | undefined;
+  await until(
+    async () => (cancelledExit = await cancelledRun.readJson<RunExit>(cancelledRun.exit)) !== undefined,
+    60_000,
+    'the cancelled run to end',
+  );
+
+  expect(cancelledExit?.end).toBe('cancelled');
+  expect(pidAlive(scriptPids[0])).toBe(false);
+  expect(pidAlive(scriptPids[1])).toBe(true);
+  await writeFile(survivor.gate, '');
+  const summary = await summaryWithin(survivor.handle, 60_000);
+  expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 1 });
+  expect((await readJournal(survivor.journal)).map((entry) => entry.event)).toEqual(['start', 'end']);
 }, 150_000);
 
 test('runs of the old layout (<root>/<queue>/<run>) are adopted, and never stopped on "not found"', async () => {

@@ -2,7 +2,7 @@
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { runKeyOf, RunFiles, type RunExit } from '../../src/keeper/run-files.js';
+import { runIdOf, runKeyOf, RunFiles, type RunExit } from '../../src/keeper/run-files.js';
 import { runsRootSetting } from '../../src/settings.js';
 import { tempDir } from '../helpers/scripts.js';
 
@@ -11,6 +11,28 @@ test('a run key is one path segment per workflow id and run, and tells runs apar
   expect(runKeyOf('batch-1/exp1_train', 2)).not.toBe(runKeyOf('batch-1/exp1_train', 1));
   expect(runKeyOf('batch-1/exp1_train', 1)).not.toBe(runKeyOf('batch-2/exp1_train', 1));
   expect(runKeyOf('../../etc/x', 1)).not.toContain('/');
+});
+
+test("a run's id is its run key and a digest of its directory: one batch id's runs of two setups differ", () => {
+  const runKey = runKeyOf('nightly/exp1_train', 1);
+  const one = runIdOf(path.join('/home/a/.staged/runs/server-1/staged', runKey));
+  const other = runIdOf(path.join('/home/a/.staged/runs/server-2/staged', runKey));
+  expect(one.slice(0, runKey.length + 1)).toBe(`${runKey}.`);
+  expect(one.slice(runKey.length + 1)).toMatch(/^[0-9a-f]{8}$/);
+  expect(other).not.toBe(one);
+  expect(runIdOf(path.join('/home/a/.staged/runs/server-1/staged', runKey))).toBe(one);
+  expect(runIdOf(path.join('/runs', runKeyOf(`nightly/${'x'.repeat(300)}`, 1))).length).toBeLessThanOrEqual(255);
+});
+
+test("a run's id is read from its spec; a run whose spec has none is known by its run key", async () => {
+  const root = await tempDir('run-files-run-id');
+  const files = RunFiles.of(root, runKeyOf('b/exp1', 1));
+  await files.claim();
+  expect(await files.runId()).toBe(runKeyOf('b/exp1', 1));
+  await files.writeJson(files.spec, { runId: 'b%2Fexp1.run-1' }); // as a staged before runIdOf wrote it
+  expect(await files.runId()).toBe('b%2Fexp1.run-1');
+  await files.writeJson(files.spec, { runId: runIdOf(files.dir) });
+  expect(await files.runId()).toBe(runIdOf(files.dir));
 });
 
 test('runs live under STAGED_RUNS_DIR, else ~/.staged/runs', () => {
