@@ -179,9 +179,15 @@ async function announceStart(context: Context, location: RunLocation, startedAt:
   });
 }
 
+/** The run's process tree as its keeper made it: named by the run's id, in the keeper's kill mode. */
+async function treeOfRun(files: RunFiles) {
+  const started = await files.readJson<RunStarted>(files.state);
+  return runTreeFor(await files.runId(), started?.killMode);
+}
+
 /** The keeper died (killed, out of memory) without recording an end: what it left is stopped here. */
 async function runWithoutKeeper(files: RunFiles, location: RunLocation, options: HoldOptions): Promise<never> {
-  const tree = await runTreeFor(await files.runId());
+  const tree = await treeOfRun(files);
   if (await files.freezeRequested()) await tree.thaw(); // a frozen run would not see its SIGTERM
   await tree.stop(options.killGraceMs);
   await tree.release();
@@ -233,7 +239,7 @@ async function stopRun(
     if (keeperPid === undefined || !keeperAlive(keeperPid, files)) break;
     await delay(100);
   }
-  const tree = await runTreeFor(await files.runId());
+  const tree = await treeOfRun(files);
   if (await files.freezeRequested()) await tree.thaw();
   await tree.stop(graceMs);
   await tree.release();
