@@ -30,6 +30,8 @@ type RunTree interface {
 	Mode() KillMode
 	// Wrap gives the command that starts file args inside the tree.
 	Wrap(file string, args []string) (string, []string)
+	// CgroupDir is the run's own cgroup, which a process may be cloned straight into; "" for a process scan.
+	CgroupDir() string
 	Members() []int
 	// Stop sends SIGTERM to every member, SIGKILL after grace to what is left; returns when none is left.
 	Stop(grace time.Duration)
@@ -110,6 +112,8 @@ type cgroupTree struct{ dir string }
 
 func (tree cgroupTree) Mode() KillMode { return cgroupMode }
 
+func (tree cgroupTree) CgroupDir() string { return tree.dir }
+
 func (tree cgroupTree) Wrap(file string, args []string) (string, []string) {
 	// The shell joins the cgroup before it becomes the script: nothing runs outside it.
 	wrapped := []string{"-c", `echo $$ > "$0" && exec "$@"`, filepath.Join(tree.dir, "cgroup.procs"), file}
@@ -166,6 +170,8 @@ func (tree cgroupTree) Release() { syscall.Rmdir(tree.dir) }
 type markedTree struct{ marker string }
 
 func (tree markedTree) Mode() KillMode { return processScanMode }
+
+func (tree markedTree) CgroupDir() string { return "" }
 
 func (tree markedTree) Wrap(file string, args []string) (string, []string) { return file, args }
 

@@ -1,0 +1,37 @@
+package main
+
+// How the keeper starts a script inside its tree: straight into the run's cgroup where the machine has one.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAScriptIsClonedStraightIntoItsRunsCgroupWithNoShellBetween(t *testing.T) {
+	tree := RunTreeFor("spawn-test-"+strconv.Itoa(os.Getpid()), "")
+	if tree.Mode() != cgroupMode {
+		t.Skip("no writable cgroup v2 here: the process scan has no cgroup to clone into")
+	}
+	defer tree.Release()
+	child, pipes, err := spawnInTree(tree, "/bin/sleep", []string{"30"}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pipe := range pipes {
+		defer pipe.Close()
+	}
+	defer tree.Stop(time.Second)
+
+	expectEqual(t, fmt.Sprint(tree.Members()), fmt.Sprint([]int{child.Pid}))
+	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(child.Pid) + "/cmdline")
+	expectEqual(t, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " "), "/bin/sleep 30")
+	cgroupLine, _ := os.ReadFile("/proc/" + strconv.Itoa(child.Pid) + "/cgroup")
+	if !strings.Contains(string(cgroupLine), "/staged/"+filepath.Base(tree.CgroupDir())) {
+		t.Fatalf("the script is in %q, not in its run's cgroup %s", cgroupLine, tree.CgroupDir())
+	}
+}
