@@ -4,14 +4,19 @@
  */
 import type { WorkflowClient } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import proto from '@temporalio/proto';
 import { experimentWorkflowId } from '../model/batch-state.js';
 import type { BatchState, RunHeartbeat, RunHeartbeatDetails } from '../model/types.js';
 import { RUN_ADOPT_WINDOW_MEMO, RUN_UNHELD_SINCE_MEMO } from '../protocol/messages.js';
+import { lastHeardOfLostRun, timestampMs } from './lost-heartbeat.js';
+
+const { PENDING_ACTIVITY_STATE_SCHEDULED } = proto.temporal.api.enums.v1.PendingActivityState;
 
 /** Describing every running experiment costs one call each; past this many, the rest go without. */
 const MAX_DESCRIBED = 100;
 
 export async function runningProgress(client: WorkflowClient, state: BatchState): Promise<Map<number, RunHeartbeat>> {
+  const { heartbeatTimeoutMs } = state.settings;
   const running = state.records
     .map((record, index) => ({ record, index }))
     .filter(({ record }) => record.status === 'running')
@@ -19,7 +24,7 @@ export async function runningProgress(client: WorkflowClient, state: BatchState)
   const found = await Promise.all(
     running.map(async ({ record, index }) => {
       const workflowId = experimentWorkflowId(state.batchId, state.experiments[index].name);
-      return [index, await lastHeartbeat(client, workflowId, record.startedAt)] as const;
+      return [index, await lastHeartbeat(client, workflowId, record.startedAt, heartbeatTimeoutMs)] as const;
     }),
   );
   return new Map(found.filter((entry): entry is readonly [number, RunHeartbeat] => entry[1] !== undefined));
@@ -29,6 +34,7 @@ async function lastHeartbeat(
   client: WorkflowClient,
   workflowId: string,
   recordStartedAt: number | undefined,
+  heartbeatTimeoutMs: number,
 ): Promise<RunHeartbeat | undefined> {
   try {
     const { raw, memo } = await client.getHandle(workflowId).describe();
@@ -38,17 +44,23 @@ async function lastHeartbeat(
         ? { unheldSince: memo[RUN_UNHELD_SINCE_MEMO], adoptWindowMs: Number(memo[RUN_ADOPT_WINDOW_MEMO]) || undefined }
         : {};
     const pending = raw.pendingActivities?.[0];
-    const payload = pending?.heartbeatDetails?.payloads?.[0];
-    const details = payload ? defaultPayloadConverter.fromPayload<RunHeartbeatDetails>(payload) : undefined;
+    const pendingPayload = pending?.heartbeatDetails?.payloads?.[0];
+    const heardAt = pending?.lastHeartbeatTime ? timestampMs(pending.lastHeartbeatTime) : undefined;
+    // Taken by no worker yet: an adoption waiting since the run's worker went silent, as far as the history says.
+    const last = pendingPayload
+      ? { payload: pendingPayload, heardAt }
+      : pending?.state === PENDING_ACTIVITY_STATE_SCHEDULED
+        ? await lastHeardOfLostRun(client, workflowId, heartbeatTimeoutMs)
+        : undefined;
+    const details = last?.payload ? defaultPayloadConverter.fromPayload<RunHeartbeatDetails>(last.payload) : undefined;
     if (typeof details?.startedAt !== 'number') {
       return 'unheldSince' in unheld ? { host: '', startedAt: recordStartedAt ?? Date.now(), ...unheld } : undefined;
     }
-    const heard = pending?.lastHeartbeatTime;
     return {
       ...details,
       ...unheld,
       ...(details.adoptWindowMs ? { adoptWindowMs: details.adoptWindowMs } : {}),
-      ...(heard ? { heardAt: Number(heard.seconds ?? 0) * 1000 + Math.floor((heard.nanos ?? 0) / 1e6) } : {}),
+      ...(last?.heardAt !== undefined ? { heardAt: last.heardAt } : {}),
     };
   } catch {
     return undefined; // it just finished, or the server is busy: shown without progress this time

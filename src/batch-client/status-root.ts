@@ -25,6 +25,7 @@ export const STATUS_CALLS: Record<string, string[]> = {
     'DescribeWorkflowExecution',
     'QueryWorkflow',
     'GetWorkflowExecutionHistory',
+    'GetWorkflowExecutionHistoryReverse',
     'ListWorkflowExecutions',
     'DescribeTaskQueue',
   ],
