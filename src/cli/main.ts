@@ -37,7 +37,7 @@ function buildProgram(finish: (code: number) => void): Command {
     .description(
       'Run queues of long experiment scripts on Temporal: priority order, bounded concurrency, durable retries.',
     )
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help to the command to see its options)')
     .exitOverride();
   for (const name of Object.keys(COMMANDS) as CommandName[]) {
     const command = buildCommand(name, program);
