@@ -111,6 +111,20 @@ test(
   },
 );
 
+test("a silent worker's run shows no ETA: its progress stopped with its heartbeats, not with its work", () => {
+  const experiments: ExperimentSpec[] = ['a', 'b'].map((name) => ({ id: name, name, file: name, priority: 'high' }));
+  const state = newBatchState('b', experiments, { maxConcurrent: 2 } as BatchSettings, 0);
+  state.records[0] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+  state.records[1] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+  const halfway = { host: 'h', startedAt: 0, progress: { done: 5, total: 10, percent: 50 }, progressAt: 10_000 };
+  const runs = new Map<number, RunHeartbeat>([
+    [0, { ...halfway, heardAt: 10_000 }],
+    [1, { ...halfway, heardAt: 58_000 }],
+  ]);
+  const view = liveBatchView(state, 'running', runs, 60_000);
+  expect(view.experiments.map((experiment) => experiment.etaSeconds)).toEqual([null, 60]);
+});
+
 test("a metered experiment's calls so far appear in status, by quota; one without calls shows none", () => {
   const experiments: ExperimentSpec[] = ['a', 'b'].map((name) => ({ id: name, name, file: name, priority: 'high' }));
   const state = newBatchState('b', experiments, { maxConcurrent: 2 } as BatchSettings, 0);

@@ -88,6 +88,9 @@ export function liveBatchView(
   waiting: WaitingExperiment[] = [],
 ): LiveBatchView {
   const statusOf = statusesByName(state);
+  const silentMsOf = (run: RunHeartbeat | undefined) => (run?.heardAt === undefined ? 0 : now - run.heardAt);
+  // A run whose worker is silent shows no progress we can see: its pace so far says nothing of when it ends.
+  const runsHeard = new Map([...runs].filter(([, run]) => silentMsOf(run) <= SILENT_AFTER_MS));
   const experiments = experimentViews(state).map((view, index): LiveExperimentView => {
     if (view.status === 'queued' || view.status === 'held') {
       const waiting = waitingFor(state, index, statusOf);
@@ -97,9 +100,9 @@ export function liveBatchView(
     const run = runs.get(index);
     const elapsed = now - (run?.startedAt ?? state.records[index].startedAt ?? now);
     const { pausedSince } = state.records[index];
+    const silentMs = silentMsOf(run);
     // A frozen run makes no progress: its rate so far says nothing of when it ends.
-    const eta = pausedSince === undefined ? runLeftMs(run, now) : undefined;
-    const silentMs = run?.heardAt === undefined ? 0 : now - run.heardAt;
+    const eta = pausedSince === undefined && runsHeard.has(index) ? runLeftMs(run, now) : undefined;
     const stuck = stuckReason(run, now);
     return {
       ...view,
@@ -113,7 +116,7 @@ export function liveBatchView(
       ...(run?.units ? { units: run.units } : {}),
     };
   });
-  const etaMs = status === 'running' ? batchEtaMs(state, runs, now, quotas) : undefined;
+  const etaMs = status === 'running' ? batchEtaMs(state, runsHeard, now, quotas) : undefined;
   const sweeps = sweepViews(experiments);
   return {
     batchId: state.batchId,
