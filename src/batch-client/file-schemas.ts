@@ -31,6 +31,7 @@ export const summarySchema = z.object({
       closedAt: z.string().nullable(),
       calls: z.record(z.string(), z.number()).optional(),
       requeues: z.number().optional(),
+      lostRuns: z.number().optional(),
       sweep: z.string().optional(),
       params: z.record(z.string(), z.string()).optional(),
     }),

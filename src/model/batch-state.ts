@@ -135,6 +135,7 @@ export function experimentViews(state: BatchState): ExperimentView[] {
       ...(record.error !== undefined && record.status !== 'completed' ? { error: record.error } : {}),
       ...(record.calls ? { calls: record.calls } : {}),
       ...(record.requeues ? { requeues: record.requeues } : {}),
+      ...(record.lostRuns ? { lostRuns: record.lostRuns } : {}),
       ...(experiment.params ? { sweep: sweepOf(experiment), params: experiment.params } : {}),
     };
   });

@@ -78,6 +78,8 @@ export interface PackedBatchState {
   runsPausedSince?: Record<number, number>;
   /** The requeues of experiments that had any, by index; absent when none had. */
   requeues?: Record<number, number>;
+  /** The lost runs of experiments that had any, by index; absent when none had. */
+  lostRuns?: Record<number, number>;
   /** Sweep members, by index (their names and suffixes are empty when derived); absent when the batch has none. */
   sweeps?: PackedSweeps;
   /** As BatchState's, only marks that still free a place; absent when none (and in states packed before it). */
@@ -101,6 +103,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
   const afterAny: Record<number, string[]> = {};
   const runsPausedSince: Record<number, number> = {};
   const requeues: Record<number, number> = {};
+  const lostRuns: Record<number, number> = {};
   state.experiments.forEach((experiment, index) => {
     if (experiment.requires) requires[index] = experiment.requires;
     if (experiment.after?.length) after[index] = experiment.after;
@@ -116,6 +119,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     if (record.error !== undefined) errors[index] = record.error;
     if (record.pausedSince !== undefined) runsPausedSince[index] = record.pausedSince;
     if (record.requeues) requeues[index] = record.requeues;
+    if (record.lostRuns) lostRuns[index] = record.lostRuns;
   });
   const sweeps = packSweeps(state.experiments);
   const placesFreed = standingFreedPlaces(state);
@@ -152,6 +156,7 @@ export function packBatchState(state: BatchState): PackedBatchState {
     ...(Object.keys(afterAny).length ? { afterAny } : {}),
     ...(Object.keys(runsPausedSince).length ? { runsPausedSince } : {}),
     ...(Object.keys(requeues).length ? { requeues } : {}),
+    ...(Object.keys(lostRuns).length ? { lostRuns } : {}),
     ...(sweeps ? { sweeps: sweeps.packed } : {}),
     ...(placesFreed ? { placesFreed } : {}),
   };
@@ -214,6 +219,8 @@ export function unpackBatchState(packed: PackedBatchState): BatchState {
       if (pausedSince !== undefined) record.pausedSince = pausedSince;
       const requeues = packed.requeues?.[index];
       if (requeues) record.requeues = requeues;
+      const lostRuns = packed.lostRuns?.[index];
+      if (lostRuns) record.lostRuns = lostRuns;
       return record;
     }),
   };

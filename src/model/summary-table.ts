@@ -12,10 +12,19 @@ export function summaryRows(summary: BatchSummary): string[][] {
     experiment.name,
     experiment.priority,
     experiment.status,
-    experiment.requeues ? `${experiment.attempts} (${experiment.requeues} requeued)` : String(experiment.attempts),
+    attemptsText(experiment),
     durationText(experiment),
     experiment.reason ?? '-',
   ]);
+}
+
+/** `3 (1 lost, 1 requeued)`: runs that used no retry said beside the count. */
+function attemptsText(experiment: ExperimentSummary): string {
+  const free = [
+    ...(experiment.lostRuns ? [`${experiment.lostRuns} lost`] : []),
+    ...(experiment.requeues ? [`${experiment.requeues} requeued`] : []),
+  ];
+  return free.length ? `${experiment.attempts} (${free.join(', ')})` : String(experiment.attempts);
 }
 
 function durationText(experiment: ExperimentSummary): string {

@@ -132,6 +132,8 @@ export interface ExperimentRecord {
   pausedSince?: number;
   /** Runs that exited REQUEUE_EXIT_CODE and were started again without a retry; absent when none. */
   requeues?: number;
+  /** Runs lost with their worker (surely stopped) and started again without a retry; absent when none. */
+  lostRuns?: number;
 }
 
 /** The whole state of a batch: the workflow's input, its query result and the CLI's view. */
@@ -304,6 +306,8 @@ export interface ExperimentView {
   params?: Record<string, string>;
   /** Runs it asked to be started again (exit REQUEUE_EXIT_CODE, no retry used); absent when none. */
   requeues?: number;
+  /** Runs lost with their worker and started again (no retry used); absent when none. */
+  lostRuns?: number;
 }
 
 export interface ExperimentSummary extends ExperimentView {

@@ -312,7 +312,15 @@ export function requeued(record: ExperimentRecord): ExperimentRecord {
 }
 
 function lostRecord(record: ExperimentRecord, run: number, error: string): ExperimentRecord {
-  return { ...record, status: 'queued', attempts: Math.max(record.attempts, run), reason: 'worker-lost', error };
+  const lostRuns = (record.lostRuns ?? 0) + 1;
+  return {
+    ...record,
+    status: 'queued',
+    attempts: Math.max(record.attempts, run),
+    reason: 'worker-lost',
+    error,
+    lostRuns,
+  };
 }
 
 type Failure =

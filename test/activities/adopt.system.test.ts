@@ -167,7 +167,7 @@ test(
     // the window counts from the worker's last contact, probed every second
     expect(deathAfter).toBeGreaterThan(windowMs - 2_500);
     expect(deathAfter).toBeLessThan(windowMs + LOAD_MARGIN_MS);
-    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2, lostRuns: 1 });
     const runs = starts(await readJournal(journal));
     expect(runs.map((e) => e.attempt)).toEqual([1, 2]);
     expect(runs[1].atMs).toBeGreaterThan(diedAt - 100);
@@ -276,7 +276,7 @@ test(
     expect(stoppedAfter).toBeDefined();
     expect(stoppedAfter!).toBeLessThan(windowMs + LOAD_MARGIN_MS);
     expect(pidAlive(cutOff.pid)).toBe(true); // the worker lived on: only its link was cut
-    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2, lostRuns: 1 });
     const runs = starts(await readJournal(journal));
     expect(runs.map((e) => e.attempt)).toEqual([1, 2]);
     expect(runs[1].atMs).toBeGreaterThan(cutAt + stoppedAfter! - 100);

@@ -56,7 +56,7 @@ test('unpack(pack(state)) gives the state back, every kind of record included', 
     retryAt: 1_700_000_010_700,
     error: 'first',
   };
-  state.records[3] = { status: 'running', attempts: 0, exitCode: null, startedAt: 1_700_000_000_800 };
+  state.records[3] = { status: 'running', attempts: 2, exitCode: null, startedAt: 1_700_000_000_800, lostRuns: 1 };
   state.records[4] = {
     status: 'cancelled',
     attempts: 1,

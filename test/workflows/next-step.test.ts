@@ -319,6 +319,7 @@ const CASES: Case[] = [
         ...running,
         status: 'queued',
         reason: 'worker-lost',
+        lostRuns: 1,
         error: 'schedule to start (no worker adopted run 1)',
       },
     },
@@ -328,14 +329,20 @@ const CASES: Case[] = [
     name: 'let go and surely stopped: the next run starts, using no retry',
     record: running,
     end: { kind: 'run-lost', details: { stopped: true, started: true }, message: 'keeper gone' },
-    step: { kind: 'rerun-lost', report: { ...running, status: 'queued', reason: 'worker-lost', error: 'keeper gone' } },
+    step: {
+      kind: 'rerun-lost',
+      report: { ...running, status: 'queued', reason: 'worker-lost', error: 'keeper gone', lostRuns: 1 },
+    },
     then: { nextRun: 2 },
   },
   {
     name: 'let go with no details: counted as started',
     record: running,
     end: { kind: 'run-lost', message: 'lost' },
-    step: { kind: 'rerun-lost', report: { ...running, status: 'queued', reason: 'worker-lost', error: 'lost' } },
+    step: {
+      kind: 'rerun-lost',
+      report: { ...running, status: 'queued', reason: 'worker-lost', error: 'lost', lostRuns: 1 },
+    },
   },
   {
     name: 'no heartbeat ever acknowledged: nothing started, start the same run again after a no-spin delay',
@@ -381,7 +388,10 @@ const CASES: Case[] = [
     loop: { unstarted: 6 },
     record: running,
     end: { kind: 'run-lost', details: { stopped: true, started: true }, message: 'keeper gone' },
-    step: { kind: 'rerun-lost', report: { ...running, status: 'queued', reason: 'worker-lost', error: 'keeper gone' } },
+    step: {
+      kind: 'rerun-lost',
+      report: { ...running, status: 'queued', reason: 'worker-lost', error: 'keeper gone', lostRuns: 1 },
+    },
     then: { unstarted: 0, nextRun: 2 },
   },
   {
@@ -418,7 +428,10 @@ const CASES: Case[] = [
     record: running,
     end: { kind: 'run-lost', details: { stopped: true, started: true }, message: 'keeper gone' },
     when: beforeForgetting,
-    step: { kind: 'rerun-lost', report: { ...running, status: 'queued', reason: 'worker-lost', error: 'keeper gone' } },
+    step: {
+      kind: 'rerun-lost',
+      report: { ...running, status: 'queued', reason: 'worker-lost', error: 'keeper gone', lostRuns: 1 },
+    },
     then: { unstarted: 6 },
   },
   // The watchdog: a run nobody can hold for a whole window starts again.
@@ -594,7 +607,15 @@ test('after an adopt step: shown running as that run, unless it already is', () 
 test('after keeping away a window: queued as lost, and the fresh run is numbered after every run seen', () => {
   const loop = { ...withWatchdog, nextRun: 2 };
   const restart = restartAfterWindow(loop, { ...running, attempts: 3 }, { run: 2, error: 'unheld' });
-  expect(restart.report).toEqual({ ...running, attempts: 3, status: 'queued', reason: 'worker-lost', error: 'unheld' });
+  expect(restartAfterWindow(loop, { ...running, lostRuns: 1 }, { run: 2, error: 'unheld' }).report.lostRuns).toBe(2);
+  expect(restart.report).toEqual({
+    ...running,
+    attempts: 3,
+    status: 'queued',
+    reason: 'worker-lost',
+    error: 'unheld',
+    lostRuns: 1,
+  });
   expect(restart.loop.nextRun).toBe(4);
   expect(restartAfterWindow(loop, running, { run: 2, error: 'unheld' }).loop.nextRun).toBe(3);
 });

@@ -146,6 +146,7 @@ function runningDetails(experiment: LiveExperimentView): string {
   const parts = [
     formatDuration((experiment.attemptElapsedSeconds ?? 0) * 1000),
     `attempt ${Math.max(1, experiment.attempts)}`,
+    ...(experiment.lostRuns ? [`${experiment.lostRuns} lost`] : []),
     ...(experiment.requeues ? [`${experiment.requeues} requeued`] : []),
     ...(experiment.pausedSince !== undefined ? ['paused'] : []),
     ...(experiment.units ? [formatUnits(experiment.units)] : []),
