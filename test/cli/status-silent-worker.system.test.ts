@@ -19,6 +19,8 @@ const { PENDING_ACTIVITY_STATE_SCHEDULED } = proto.temporal.api.enums.v1.Pending
 /** batch-view.ts shows the note past 10 s of silence. */
 const SILENT_NOTE_AFTER_S = 10;
 const HEARTBEAT_TIMEOUT_MS = 2_000;
+/** Long enough that a loaded machine's `status` shows the note while the run still waits to be adopted. */
+const ADOPT_WINDOW = '45s';
 
 test('a run waiting for adoption after a worker SIGKILL: status says its worker is silent, with progress', async () => {
   const { dir, journal } = await tempExperimentsDir('silent-worker');
@@ -32,7 +34,7 @@ test('a run waiting for adoption after a worker SIGKILL: status says its worker 
     '--runs-dir',
     await tempDir(`runs-${machine}`),
     '--adopt-window',
-    '30s',
+    ADOPT_WINDOW,
   ];
   const cli = { cwd: dir, env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue } };
   const runOf = async (): Promise<LiveExperimentView | undefined> => {
