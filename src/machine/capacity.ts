@@ -167,6 +167,7 @@ export class CapacityLedger {
           await Promise.race([tick, change]);
         }
         const hold: Hold = { runKey, amounts: needs }; // held at once: no other claim may count these amounts free
+        this.waiting.delete(needs); // counted by its hold now, not twice while its units are claimed
         const release = this.addHold(hold);
         if (!this.units) return release;
         const units = await this.units.claim(runKey, needs).catch((err: unknown) => {
@@ -177,12 +178,13 @@ export class CapacityLedger {
           if (Object.keys(units).length) hold.units = units;
           return release;
         }
+        this.waiting.add(needs); // before the release: no poll may count its amounts free meanwhile
         release(); // another worker of this machine holds the units its amounts leave free: wait for one to end
         await wait();
         await this.readRunsHere();
       }
     } finally {
-      this.waiting.delete(needs);
+      if (this.waiting.delete(needs)) this.wake(); // given up while it waited: a poll it held back may go on
     }
   }
 

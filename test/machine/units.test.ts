@@ -90,3 +90,63 @@ test("the ledger hands a run its units; the release frees them once the run's en
   await rm(path.join(runsDir, 'c.run-1'), { recursive: true, force: true });
   expect((await readdir(path.join(root, 'units', 'gpu'))).filter((file) => file.startsWith('0.'))).toEqual(['0.1']);
 });
+
+/** Claims that wait for `open` before they look at the claim files: a claim caught between its hold and its units. */
+class GatedClaims extends UnitClaims {
+  private opened!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.opened = resolve));
+  open(): void {
+    this.opened();
+  }
+  override async claim(runKey: string, amounts: Record<string, number>) {
+    await this.gate;
+    return super.claim(runKey, amounts);
+  }
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Polls as a requirement queue's worker does (worker-queues.ts): once the ledger lets the machine take a task. */
+function pollOnceFree(ledger: CapacityLedger, names: string[]): { polled: boolean } {
+  const state = { polled: false };
+  void (async () => {
+    while (!ledger.mayTake(names)) await ledger.changed();
+    state.polled = true;
+  })();
+  return state;
+}
+
+test('a run claiming its units counts once: the machine takes a third task while two runs claim theirs', async () => {
+  const { root, runsDir } = await claimsIn('units-poll', { gpu: ['1', '2', '3'] });
+  const machine = parseMachineResources('gpu=1,2,3');
+  const units = new GatedClaims(path.join(root, 'units'), machine.units!, (runKey) => path.join(runsDir, runKey));
+  const ledger = new CapacityLedger(machine, 3, undefined, units);
+  const queue = 'q@needs:gpu';
+  ledger.taskTaken(queue, ['gpu']);
+  ledger.taskTaken(queue, ['gpu']);
+  const claims = ['a.run-1', 'b.run-1'].map((runKey) => ledger.claim(runKey, queue, { gpu: 1 }, nextTurn));
+  await nextTurn(); // both held, their units not claimed yet
+  const third = pollOnceFree(ledger, ['gpu']);
+  await nextTurn();
+  expect(third.polled).toBe(true);
+  units.open();
+  await Promise.all(claims);
+  expect([ledger.unitsOf('a.run-1'), ledger.unitsOf('b.run-1')]).toEqual([{ gpu: ['1'] }, { gpu: ['2'] }]);
+});
+
+test('a claim given up while it waited lets a poll it held back go on', async () => {
+  const ledger = new CapacityLedger(parseMachineResources('gpu=1'), 2);
+  const queue = 'q@needs:gpu';
+  await ledger.claim('a.run-1', queue, { gpu: 1 }, nextTurn);
+  let giveUp!: () => void;
+  const cancelled = new Promise<void>((_, reject) => (giveUp = () => reject(new Error('cancelled'))));
+  const waiting = ledger.claim('b.run-1', queue, { gpu: 1 }, () => cancelled).catch((err: Error) => err.message);
+  await nextTurn();
+  const untyped = pollOnceFree(ledger, []); // a run needing no GPU: the waiting one asks the last slot
+  await nextTurn();
+  expect(untyped.polled).toBe(false);
+  giveUp();
+  expect(await waiting).toBe('cancelled');
+  await nextTurn();
+  expect(untyped.polled).toBe(true);
+});
