@@ -131,7 +131,10 @@ test('a run claiming its units counts once: the machine takes a third task while
   expect(third.polled).toBe(true);
   units.open();
   await Promise.all(claims);
-  expect([ledger.unitsOf('a.run-1'), ledger.unitsOf('b.run-1')]).toEqual([{ gpu: ['1'] }, { gpu: ['2'] }]);
+  // Which of the two claims reaches the claim files first is a race: each gets one device, not the same one.
+  const claimed = ['a.run-1', 'b.run-1'].flatMap((runKey) => ledger.unitsOf(runKey)?.gpu ?? []);
+  expect(claimed).toHaveLength(2);
+  expect(new Set(claimed).size).toBe(2);
 });
 
 test('a claim given up while it waited lets a poll it held back go on', async () => {
