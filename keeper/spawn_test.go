@@ -28,10 +28,20 @@ func TestAScriptIsClonedStraightIntoItsRunsCgroupWithNoShellBetween(t *testing.T
 	defer tree.Stop(time.Second)
 
 	expectEqual(t, fmt.Sprint(tree.Members()), fmt.Sprint([]int{child.Pid}))
-	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(child.Pid) + "/cmdline")
-	expectEqual(t, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " "), "/bin/sleep 30")
+	expectEqual(t, commandLineOf(t, child.Pid), "/bin/sleep 30")
 	cgroupLine, _ := os.ReadFile("/proc/" + strconv.Itoa(child.Pid) + "/cgroup")
 	if !strings.Contains(string(cgroupLine), "/staged/"+filepath.Base(tree.CgroupDir())) {
 		t.Fatalf("the script is in %q, not in its run's cgroup %s", cgroupLine, tree.CgroupDir())
+	}
+}
+
+// commandLineOf waits for the exec to have set the process's arguments: its cmdline reads empty for a moment.
+func commandLineOf(t *testing.T, pid int) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if len(cmdline) > 0 || time.Now().After(deadline) {
+			return strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")
+		}
 	}
 }
