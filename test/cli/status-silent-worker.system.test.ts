@@ -60,7 +60,7 @@ test('a run waiting for adoption after a worker SIGKILL: status says its worker 
 
   expect(raw.pendingActivities?.[0]?.state).toBe(PENDING_ACTIVITY_STATE_SCHEDULED);
   expect(run).toMatchObject({ status: 'running', attempts: 1, progress: { percent: 30, done: 3, total: 10 } });
-  expect(run!.workerSilentSeconds).toBeGreaterThan(SILENT_NOTE_AFTER_S);
+  expect(run!.workerSilentSeconds).toBeGreaterThanOrEqual(SILENT_NOTE_AFTER_S); // shown to 0.1 s: 10.04 s is 10
   // Once the machine is given up, the experiment starts again on the other one and ends.
   const summary = await batchSummary(handle);
   expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2 });
