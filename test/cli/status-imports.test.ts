@@ -1,8 +1,10 @@
 /**
  * `status` stays light: it reaches the workflows by name (src/protocol/) instead of importing their code,
  * so neither the workflow SDK nor the worker's is loaded by it.
- * Its binary loads only the protobuf definitions of the calls it makes (batch-client/status-root.ts).
+ * Its binary loads only the protobuf definitions of the calls it makes (batch-client/status-root.ts), all of it from
+ * one bundle (cli/status-bundle-build.ts).
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { BATCH_WORKFLOW, EXPERIMENT_WORKFLOW } from '../../src/protocol/messages.js';
@@ -47,4 +49,25 @@ test('the status binary loads the protobuf root cut for it at build, with the ca
     whole: false,
     methods: STATUS_CALLS['temporal.api.workflowservice.v1.WorkflowService'],
   });
+});
+
+test('the status binary loads its modules from the status bundle, none from node_modules', async () => {
+  const dist = fileURLToPath(new URL('../../src/', import.meta.url));
+  const bundle = `${dist}cli/status-bundle.js`;
+  expect(existsSync(bundle)).toBe(true); // npm run build made it
+  // NODE_DEBUG names every file Node loads, ES modules and CommonJS; an unreachable server ends status at once.
+  const { stderr, exitCode } = await execa(process.execPath, [`${dist}client.js`, 'status', 'some-batch'], {
+    env: { NODE_DEBUG: 'module,esm', TEMPORAL_ADDRESS: '127.0.0.1:1' },
+    reject: false,
+  });
+  expect(exitCode).not.toBe(0);
+  expect(stderr).toContain('no Temporal server answers at 127.0.0.1:1'); // the command itself ran
+  const loaded = [
+    ...[...stderr.matchAll(/Storing (file:\S+)/g)].map(([, url]) => fileURLToPath(url)),
+    ...[...stderr.matchAll(/MODULE \d+: load "([^"]+)"/g)].map(([, file]) => file),
+  ];
+  expect(loaded.filter((file) => file.includes('/node_modules/'))).toEqual([]);
+  expect(loaded.sort()).toEqual(
+    ['batch-client/status-root.js', 'cli/status-bundle.js', 'client.js', 'errors.js'].map((file) => dist + file),
+  );
 });
