@@ -21,5 +21,6 @@ export default {
   testTimeout: 120_000,
   // A failed test can leave a worker's handle open; CI must still end with the results written.
   forceExit: true,
-  maxWorkers: 1,
+  // Two files at a time: each starts its own servers, queues and runs directories (CONTRIBUTING.md, the tiers).
+  maxWorkers: 2,
 };
