@@ -101,6 +101,9 @@ func keep(files RunFiles, environment []string) error {
 		return err
 	}
 	output := &runOutput{log: log}
+	// Before the script: from its first instant, no process of the run outlives this keeper unnoticed.
+	guard := guardRun(files, tree.Mode(), environment)
+	defer guard.release()
 	child, pipes, err := spawnInTree(tree, spec.File, spec.Args, spec.Cwd, withMarker(environment, spec.RunID))
 	if err != nil {
 		log.Close()

@@ -5,6 +5,8 @@
 // counted in time the machine was awake (see docs/reliability.md). It freezes the run's tree while its directory
 // holds a `freeze` request, and its timeout counts only the time the run was not frozen.
 //
+// A guard process (guard.go) stops the run if the keeper dies without recording its end.
+//
 // Usage: staged-keeper <run directory>   (the experiment's environment is the keeper's own)
 package main
 
@@ -16,6 +18,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == guardFlag {
+		guardMain(os.Args[2], KillMode(os.Args[3]))
+		return
+	}
 	// A keeper ignores the terminal's signals: it is stopped only through its run directory and SIGTERM.
 	ignoreTerminalSignals()
 	if len(os.Args) < 2 || os.Args[1] == "" {

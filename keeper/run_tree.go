@@ -58,13 +58,18 @@ func cgroup2Mount() string {
 
 var notInCgroupName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
+// cgroupDirOf is where runID's cgroup is, under the cgroup v2 mount.
+func cgroupDirOf(mount, runID string) string {
+	return filepath.Join(mount, "staged", notInCgroupName.ReplaceAllString(runID, "_"))
+}
+
 // makeCgroup makes a cgroup of its own for a run; "" where this machine does not let us make one.
 func makeCgroup(runID string) string {
 	mount := cgroup2Mount()
 	if mount == "" {
 		return ""
 	}
-	dir := filepath.Join(mount, "staged", notInCgroupName.ReplaceAllString(runID, "_"))
+	dir := cgroupDirOf(mount, runID)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		syscall.Rmdir(dir)
 		return ""

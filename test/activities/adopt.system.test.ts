@@ -3,7 +3,10 @@
  * process, no retry used), and a run nobody adopts is stopped within the window before it starts
  * again elsewhere. Measured from the experiment processes' own journal, logs and pids.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { RunExit } from '../../src/keeper/run-files.js';
 import { batchSummary, queryBatchState, startBatch as startBatchWorkflow } from '../../src/batch-client/index.js';
 import { attemptLogFile } from '../../src/paths.js';
 import { batchIn, batchStateFor, startBatch, useTestServer } from '../helpers/temporal.js';
@@ -177,6 +180,58 @@ test(
     );
   },
   120_000,
+);
+
+/** A process's parent, from /proc. */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+test(
+  'a run whose worker and keeper are both SIGKILLed, with no worker left on its machine, is stopped by its guard ' +
+    'within the kill grace, its daemon too, then runs once more on another machine, never two at once',
+  async () => {
+    const { dir, journal } = await tempExperimentsDir('adopt-guard');
+    const daemonFile = path.join(dir, 'daemon.pid');
+    await writeScript(dir, 'exp1_unkept', journal, {
+      body: `[ "$STAGED_ATTEMPT" -ge 2 ] || { setsid sleep 120 & echo $! > "${daemonFile}"; sleep 120; }`,
+    });
+    const { taskQueue, state } = await batchIn(dir, { ...QUICK_LOSS, maxRetries: 0 });
+    const runsA = await tempDir('runs-a-guard');
+    const a = await startWorkerProcess(server.env.address, taskQueue, 1, [
+      ...['--machine-id', 'a-guard', '--runs-dir', runsA, '--adopt-window', '4s'],
+    ]);
+    const handle = await startBatch(server.env, state);
+    const daemonPid = async () => Number((await readFile(daemonFile, 'utf8').catch(() => '')).trim());
+    await until(async () => (await daemonPid()) > 0, 60_000, 'the run and its daemon to start');
+    const [unkept] = starts(await readJournal(journal));
+    const daemon = await daemonPid();
+    const keeperPid = parentOf(unkept.pid);
+
+    a.kill('SIGKILL');
+    await a.exited(); // the worker cannot be what stops the run
+    process.kill(keeperPid, 'SIGKILL');
+    const killedAt = Date.now();
+    const dying = waitUntilDead([unkept.pid, daemon], 60_000);
+    await startWorkerProcess(server.env.address, taskQueue, 1, (await machine('b-guard'))());
+    const deathAfter = await dying;
+    const summary = await batchSummary(handle);
+    const runs = starts(await readJournal(journal));
+    console.log(
+      `[figure] worker and keeper SIGKILLed: run 1 and its daemon gone ${deathAfter ?? 'never (60 s)'} ms after; ` +
+        `run 2 started on machine b ${runs[1]?.atMs - killedAt} ms after the kill`,
+    );
+
+    expect(deathAfter).toBeLessThan(QUICK_LOSS.killGraceMs + GONE_WITHIN_MS + LOAD_MARGIN_MS);
+    expect(summary.experiments[0]).toMatchObject({ status: 'completed', attempts: 2, lostRuns: 1 });
+    expect(runs.map((e) => e.attempt)).toEqual([1, 2]);
+    expect(runs[1].atMs).toBeGreaterThan(killedAt + deathAfter!);
+    const [exitFile] = (await readdir(runsA, { recursive: true })).filter((file) => file.endsWith('exit.json'));
+    const exit = JSON.parse(await readFile(path.join(runsA, exitFile), 'utf8')) as RunExit;
+    expect(exit).toMatchObject({ end: 'abandoned', error: expect.stringContaining('its guard stopped the run') });
+  },
+  150_000,
 );
 
 test(

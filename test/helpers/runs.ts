@@ -1,6 +1,7 @@
 /** Run directories on disk as a worker leaves them: with a real keeper, or in the state a keeper leaves. */
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { keeperAlive, launchKeeper } from '../../src/machine/keeper-launch.js';
@@ -95,6 +96,21 @@ export async function stopKeptRuns(runs: KeptRun[]): Promise<void> {
   for (const run of runs)
     if (keeperAlive(run.keeperPid, run.files)) await requestStop(run.files, run.keeperPid, 'cancelled');
   await Promise.all(runs.map((run) => run.exit()));
+}
+
+/** The live guard the keeper `keeperPid` started (keeper/guard.go: its child named staged-guard); undefined if none. */
+export function guardOf(keeperPid: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (stat.includes('(staged-guard)') && Number(parent) === keeperPid && state !== 'Z') return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
 
 /** The pid of a process that has exited: a keeper that is gone. */

@@ -1,0 +1,207 @@
+package main
+
+// The guard of a run: a second small process, this binary started by the keeper with `--guard`, that stops the run's
+// tree when its keeper dies without recording an end (SIGKILL, the OOM killer). Without it a keeper killed together
+// with its worker left the script running in its cgroup with nothing on the machine to stop it, while the workflow
+// started the experiment again elsewhere once the adoption window had passed: two copies of one experiment at once.
+//
+// The guard holds the read end of a pipe whose only write end the keeper holds (close-on-exec, so no script inherits
+// it): end of file on it means the keeper's process is gone, however it went, with no pid to reuse and no thread of
+// the keeper's to outlive. Then, unless `exit.json` is there, it stops the run as the keeper would have (thawed,
+// SIGTERM, SIGKILL after the kill grace) and writes the fact: an `abandoned` end record saying its guard stopped it,
+// which worker, adopter and orphan check already read as "no process left, run it again". The guard starts no
+// process and does nothing else; the keeper starts a new one if it dies, so killing the guard alone changes nothing.
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const (
+	guardFlag = "--guard"
+	// guardName is the guard's process name (argv[0] and comm): not a keeper's, so nothing takes it for one.
+	guardName = "staged-guard"
+	// guardRestartAfter: a guard that died is started again after this.
+	guardRestartAfter = 250 * time.Millisecond
+	// guardYoung: a guard that died sooner than this after its start is started again later each time.
+	guardYoung         = time.Second
+	guardRestartAtMost = time.Minute
+)
+
+// guardExecutable is what a guard runs: this very binary, even when a rebuild has replaced its file since.
+var guardExecutable = "/proc/self/exe"
+
+// runGuard is the keeper's side of its run's guard: the guard process and the pipe end whose closing wakes it.
+type runGuard struct {
+	files       RunFiles
+	mode        KillMode
+	environment []string
+
+	mu      sync.Mutex
+	link    *os.File
+	process *os.Process
+	ended   bool
+}
+
+// guardRun starts the run's guard and keeps one alive until release; a guard that cannot start is noted, and tried
+// again.
+func guardRun(files RunFiles, mode KillMode, environment []string) *runGuard {
+	guard := &runGuard{files: files, mode: mode, environment: withoutMarker(environment)}
+	guard.mu.Lock()
+	err := guard.startLocked()
+	guard.mu.Unlock()
+	if err != nil {
+		note(files, fmt.Sprintf("could not start the run's guard (%v); trying again", err))
+	}
+	go guard.keepAlive(err == nil)
+	return guard
+}
+
+func (guard *runGuard) startLocked() error {
+	read, write, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	args := []string{guardName, guardFlag, guard.files.Dir, string(guard.mode)}
+	process, err := os.StartProcess(guardExecutable, args,
+		&os.ProcAttr{
+			Env:   guard.environment,
+			Files: []*os.File{read, os.Stdout, os.Stderr},
+			// A session of its own: a signal to the keeper's process group does not reach it.
+			Sys: &syscall.SysProcAttr{Setsid: true},
+		})
+	read.Close()
+	if err != nil {
+		write.Close()
+		return err
+	}
+	guard.link, guard.process = write, process
+	return nil
+}
+
+// keepAlive waits for each guard to end and, while the keeper runs, starts another: at once, or later and later
+// (up to a minute) while guards fail to start or die young, so that a guard that cannot live never spins.
+func (guard *runGuard) keepAlive(started bool) {
+	delay := guardRestartAfter
+	startedAt := time.Now()
+	for {
+		guard.mu.Lock()
+		process := guard.process
+		guard.mu.Unlock()
+		if started {
+			state, _ := process.Wait()
+			guard.mu.Lock()
+			if guard.ended {
+				guard.mu.Unlock()
+				return
+			}
+			guard.link.Close()
+			guard.mu.Unlock()
+			note(guard.files,
+				fmt.Sprintf("the run's guard (pid %d) ended (%v); a new one is started", process.Pid, state))
+		}
+		if !started || time.Since(startedAt) < guardYoung {
+			delay = min(2*delay, guardRestartAtMost)
+		} else {
+			delay = guardRestartAfter
+		}
+		time.Sleep(delay)
+		guard.mu.Lock()
+		if guard.ended {
+			guard.mu.Unlock()
+			return
+		}
+		err := guard.startLocked()
+		guard.mu.Unlock()
+		started, startedAt = err == nil, time.Now()
+		if err != nil {
+			note(guard.files, fmt.Sprintf("could not start the run's guard (%v); trying again", err))
+		}
+	}
+}
+
+// release lets the guard go once the run's end is recorded: it wakes, finds exit.json, and exits.
+func (guard *runGuard) release() {
+	guard.mu.Lock()
+	defer guard.mu.Unlock()
+	guard.ended = true
+	if guard.link != nil {
+		guard.link.Close()
+	}
+}
+
+// withoutMarker: a guard must not carry the run's marker, or a process scan would count it among the run's processes.
+func withoutMarker(environment []string) []string {
+	kept := make([]string, 0, len(environment))
+	for _, variable := range environment {
+		if !strings.HasPrefix(variable, runMarker+"=") {
+			kept = append(kept, variable)
+		}
+	}
+	return kept
+}
+
+// guardMain is the guard process: it waits for its keeper to be gone, then stops what the keeper left.
+func guardMain(runDir string, mode KillMode) {
+	os.WriteFile("/proc/self/comm", []byte(guardName), 0) // ps and pkill see a guard, not "exe"
+	// Only its keeper's end moves a guard: a SIGTERM meant for a service's processes is not for it.
+	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	waitForEndOfFile(os.Stdin)
+	stopAbandonedRun(NewRunFiles(runDir), mode)
+}
+
+func waitForEndOfFile(link *os.File) {
+	buffer := make([]byte, 64)
+	for {
+		if _, err := link.Read(buffer); err != nil {
+			return
+		}
+	}
+}
+
+// stopAbandonedRun stops the tree of a run whose keeper is gone, unless the keeper recorded an end, and records it.
+func stopAbandonedRun(files RunFiles, mode KillMode) {
+	if exists(files.Exit) {
+		return
+	}
+	spec, err := ReadSpec(files)
+	if err != nil {
+		note(files,
+			fmt.Sprintf("guard: the keeper died without recording an end, and the run's spec is unreadable (%v)", err))
+		return
+	}
+	tree := existingTree(spec.RunID, mode)
+	left := len(tree.Members())
+	if exists(files.FreezeRequest) {
+		tree.Thaw() // a frozen process would not see its SIGTERM
+	}
+	tree.Stop(time.Duration(spec.KillGraceMs * float64(time.Millisecond)))
+	tree.Release()
+	why := fmt.Sprintf("its keeper died without recording an end; its guard stopped the run (%s left)", processes(left))
+	if !exists(files.Exit) { // a worker that found the keeper gone may have recorded it meanwhile
+		WriteJSON(files.Exit, RunExit{End: "abandoned", EndedAt: nowMs(), Tail: []string{}, Error: why})
+	}
+	note(files, "guard: "+why)
+}
+
+// existingTree is the tree the keeper made for runID, in its mode; nothing is created.
+func existingTree(runID string, mode KillMode) RunTree {
+	if mode == cgroupMode {
+		if mount := cgroup2Mount(); mount != "" {
+			return cgroupTree{dir: cgroupDirOf(mount, runID)}
+		}
+	}
+	return markedTree{marker: runMarker + "=" + runID}
+}
+
+func processes(count int) string {
+	if count == 1 {
+		return "1 process"
+	}
+	return fmt.Sprintf("%d processes", count)
+}
