@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { experimentResultsDir } from '../paths.js';
 import type { BatchSettings } from '../model/types.js';
-import { checkPlainName } from '../machine/script-guard.js';
+import { checkPlainName } from '../machine/script-check.js';
 import { PYTHON_DIR } from '../quota/run-environment.js';
 import { warningOf } from '../keeper/warn-signal.js';
 

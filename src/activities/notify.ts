@@ -12,7 +12,7 @@ import {
   type Delivery,
   WEBHOOK_TIMEOUT_MS,
 } from '../model/notifications.js';
-import { guardServedDirectory } from '../machine/script-guard.js';
+import { checkServedDirectory } from '../machine/script-check.js';
 
 /** Of the command's output, the end kept for the failure message. */
 const OUTPUT_TAIL = 300;
@@ -30,7 +30,7 @@ export async function notify(delivery: Delivery, allowedRoots: string[]): Promis
   if (notification.command === undefined) throw nonRetryable(`${describeNotification(notification)}: nothing to send`);
   if (!delivery.workDir) throw nonRetryable(`${describeNotification(notification)}: no work directory to run in`);
   // A command is a script of the batch's: it runs only where the batch's scripts may run.
-  const cwd = await guardServedDirectory('work directory', delivery.workDir, allowedRoots);
+  const cwd = await checkServedDirectory('work directory', delivery.workDir, allowedRoots);
   await runCommand(notification.command, cwd, notificationEnvironment(detail, log));
 }
 

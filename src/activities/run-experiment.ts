@@ -27,7 +27,7 @@ import { holdRun, type ShutdownMode, type RunEnding } from './hold-run.js';
 import { resolveCommand, type ExperimentCommand } from '../machine/command.js';
 import { experimentEnvironment } from '../machine/child-env.js';
 import type { KeeperLauncher } from '../machine/keeper-launch.js';
-import { guardScript, guardServedDirectory, NotServedError } from '../machine/script-guard.js';
+import { checkScript, checkServedDirectory, NotServedError } from '../machine/script-check.js';
 import { queueOfServingWorker } from '../machine/served-elsewhere.js';
 import { runFilesOf, type RunsLayout } from '../machine/runs-layout.js';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -44,7 +44,7 @@ import { NoRoomError, type CapacityLedger } from '../machine/capacity.js';
 import { freezeRun } from './freeze-run.js';
 import { checkpointEnvironment } from './checkpoint-dir.js';
 import { warningOf } from '../keeper/warn-signal.js';
-import { codeEnvironment, guardedScriptsDir } from '../machine/code-dir.js';
+import { codeEnvironment, checkedScriptsDir } from '../machine/code-dir.js';
 import { sweepArgsOf } from '../machine/sweep-args.js';
 import { paramsEnvironment } from '../experiments/sweep.js';
 import { unitsInSpec } from '../machine/units.js';
@@ -290,9 +290,9 @@ async function resolveScript(
 ): Promise<ExperimentCommand> {
   const { settings, experiment, batchId } = input;
   try {
-    await guardServedDirectory('work directory', settings.workDir, allowedRoots);
-    const script = await guardScript({
-      experimentsDir: await guardedScriptsDir(settings, allowedRoots),
+    await checkServedDirectory('work directory', settings.workDir, allowedRoots);
+    const script = await checkScript({
+      experimentsDir: await checkedScriptsDir(settings, allowedRoots),
       file: experiment.file,
       experimentName: experiment.name,
       batchId,

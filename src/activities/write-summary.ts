@@ -5,7 +5,7 @@ import { batchResultsDir } from '../paths.js';
 import { summarize } from '../model/batch-state.js';
 import { unpackBatchState, type PackedBatchState } from '../model/packed-state.js';
 import { summaryMarkdown } from '../model/summary-table.js';
-import { checkPlainName } from '../machine/script-guard.js';
+import { checkPlainName } from '../machine/script-check.js';
 
 export async function writeBatchSummary(packed: PackedBatchState): Promise<string> {
   const state = unpackBatchState(packed);

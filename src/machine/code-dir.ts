@@ -6,13 +6,13 @@ import path from 'node:path';
 import { NotRunnableError } from '../errors.js';
 import type { BatchSettings } from '../model/types.js';
 import { isInside } from '../paths.js';
-import { guardServedDirectory } from './script-guard.js';
+import { checkServedDirectory } from './script-check.js';
 
 /** Where a run finds its script: the snapshot's copy of the experiments directory, else the directory itself. */
 export function scriptsDirOf(settings: BatchSettings): string {
   const snapshot = settings.code?.snapshotDir;
   if (!snapshot) return settings.experimentsDir;
-  // The workflow input is untrusted: the copy must stay below the snapshot (the served-roots guard follows).
+  // The workflow input is untrusted: the copy must stay below the snapshot (the served-roots check follows).
   const relative = path.relative(settings.workDir, settings.experimentsDir);
   const dir = path.join(snapshot, relative);
   if (!path.isAbsolute(snapshot) || !isInside(snapshot, dir)) {
@@ -25,10 +25,10 @@ export function scriptsDirOf(settings: BatchSettings): string {
  * The scripts directory a run uses, its snapshot (the root on `PYTHONPATH`) checked to be served like the
  * scripts: imports must not come from a directory this worker does not serve.
  */
-export async function guardedScriptsDir(settings: BatchSettings, allowedRoots: string[]): Promise<string> {
+export async function checkedScriptsDir(settings: BatchSettings, allowedRoots: string[]): Promise<string> {
   const dir = scriptsDirOf(settings);
   const snapshot = settings.code?.snapshotDir;
-  if (snapshot) await guardServedDirectory('code snapshot', snapshot, allowedRoots);
+  if (snapshot) await checkServedDirectory('code snapshot', snapshot, allowedRoots);
   return dir;
 }
 

@@ -10,7 +10,7 @@ import {
   snapshotAdded,
   snapshotRequest,
 } from '../../src/experiments/code-snapshot.js';
-import { codeEnvironment, guardedScriptsDir, scriptsDirOf } from '../../src/machine/code-dir.js';
+import { codeEnvironment, checkedScriptsDir, scriptsDirOf } from '../../src/machine/code-dir.js';
 import type { BatchSettings } from '../../src/model/types.js';
 import { tempDir } from '../helpers/scripts.js';
 
@@ -156,11 +156,11 @@ describe('copySnapshot', () => {
     await expect(snapshotAdded(settings, [{ name: 'code', file: 'code.py' }], [])).rejects.toThrow(/rename the script/);
 
     // The snapshot root goes on PYTHONPATH: it must be served like the scripts.
-    expect(await guardedScriptsDir(settings, [dir])).toBe(scriptsDirOf(settings));
+    expect(await checkedScriptsDir(settings, [dir])).toBe(scriptsDirOf(settings));
     const elsewhere = await tempDir('snapshot-elsewhere');
     await mkdir(path.join(elsewhere, 'experiments'));
     const outside = { ...settings, workDir: elsewhere, experimentsDir: path.join(elsewhere, 'experiments') };
     const served = [path.join(dir, 'results', 'b-1', 'code', 'experiments'), elsewhere];
-    await expect(guardedScriptsDir(outside, served)).rejects.toThrow(/code snapshot .* is outside the directories/);
+    await expect(checkedScriptsDir(outside, served)).rejects.toThrow(/code snapshot .* is outside the directories/);
   });
 });

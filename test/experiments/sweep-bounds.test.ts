@@ -6,7 +6,7 @@ import { discoverExperiments } from '../../src/experiments/discover.js';
 import { expandSweep, memberNames, parseSweep } from '../../src/experiments/sweep.js';
 import { experimentWorkflowId } from '../../src/model/batch-state.js';
 import { runKeyOf } from '../../src/keeper/run-files.js';
-import { checkPlainName } from '../../src/machine/script-guard.js';
+import { checkPlainName } from '../../src/machine/script-check.js';
 import { BadInputError } from '../../src/errors.js';
 import { newBatchId } from '../../src/cli/batch-settings.js';
 import { tempDir } from '../helpers/scripts.js';

@@ -12,7 +12,7 @@ import { NotRunnableError } from '../errors.js';
 /** The directory is fine, but this worker does not serve it: a worker that does may run the script. */
 export class NotServedError extends NotRunnableError {}
 
-export interface GuardScriptInput {
+export interface ScriptCheckInput {
   /** The batch's experiments directory, absolute. */
   experimentsDir: string;
   /** The script's file name inside `experimentsDir`, e.g. `exp125_adaptive_stop_loss.py`. */
@@ -27,11 +27,11 @@ export interface GuardScriptInput {
  * The real absolute path of the script to run (symlinks resolved), or a `NotRunnableError` saying
  * why it may not run. Run the returned path: it is the one that was checked.
  */
-export async function guardScript(input: GuardScriptInput): Promise<string> {
+export async function checkScript(input: ScriptCheckInput): Promise<string> {
   checkPlainName('batch id', input.batchId);
   checkPlainName('experiment name', input.experimentName);
   checkPlainName('experiment file', input.file);
-  const realDir = await guardServedDirectory('experiments directory', input.experimentsDir, input.allowedRoots);
+  const realDir = await checkServedDirectory('experiments directory', input.experimentsDir, input.allowedRoots);
 
   const scriptPath = path.join(realDir, input.file);
   await lstat(scriptPath).catch((err: NodeJS.ErrnoException) => {
@@ -54,7 +54,7 @@ export async function guardScript(input: GuardScriptInput): Promise<string> {
  * The real path of `dir` (named `what` in messages), or a `NotRunnableError` when it is relative,
  * missing, or not inside a served root. Also for the work directory, where runs write logs and results.
  */
-export async function guardServedDirectory(what: string, dir: string, allowedRoots: string[]): Promise<string> {
+export async function checkServedDirectory(what: string, dir: string, allowedRoots: string[]): Promise<string> {
   if (!path.isAbsolute(dir)) throw new NotRunnableError(`${what} "${dir}" is not an absolute path`);
   const realRoots = await realAllowedRoots(allowedRoots);
   const realDir = await realpathOr(dir, (code) =>

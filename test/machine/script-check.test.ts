@@ -1,19 +1,19 @@
-/** The script guard on real directories and real symlinks: every refusal, and what it accepts. */
+/** The script check on real directories and real symlinks: every refusal, and what it accepts. */
 import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NotRunnableError } from '../../src/errors.js';
 import {
   checkPlainName,
-  guardScript,
-  guardServedDirectory,
-  type GuardScriptInput,
-} from '../../src/machine/script-guard.js';
+  checkScript,
+  checkServedDirectory,
+  type ScriptCheckInput,
+} from '../../src/machine/script-check.js';
 import { isInside } from '../../src/paths.js';
 import { tempDir } from '../helpers/scripts.js';
 
 /** <root>/serve/experiments/exp1_ok.py and <root>/outside/evil.sh; the worker serves <root>/serve. */
 async function layout(): Promise<{ root: string; served: string; experiments: string; outside: string }> {
-  const root = await realpath(await tempDir('guard'));
+  const root = await realpath(await tempDir('script-check'));
   const served = path.join(root, 'serve');
   const experiments = path.join(served, 'experiments');
   const outside = path.join(root, 'outside');
@@ -24,7 +24,7 @@ async function layout(): Promise<{ root: string; served: string; experiments: st
   return { root, served, experiments, outside };
 }
 
-function input(experiments: string, served: string, overrides: Partial<GuardScriptInput> = {}): GuardScriptInput {
+function input(experiments: string, served: string, overrides: Partial<ScriptCheckInput> = {}): ScriptCheckInput {
   return {
     experimentsDir: experiments,
     file: 'exp1_ok.py',
@@ -46,9 +46,9 @@ async function refusal(promise: Promise<unknown>): Promise<NotRunnableError> {
 
 test('a plain script inside the served experiments directory is accepted, as its real path', async () => {
   const { served, experiments } = await layout();
-  await expect(guardScript(input(experiments, served))).resolves.toBe(path.join(experiments, 'exp1_ok.py'));
+  await expect(checkScript(input(experiments, served))).resolves.toBe(path.join(experiments, 'exp1_ok.py'));
   // The experiments directory may be the served root itself.
-  await expect(guardScript(input(experiments, served, { allowedRoots: [experiments] }))).resolves.toBe(
+  await expect(checkScript(input(experiments, served, { allowedRoots: [experiments] }))).resolves.toBe(
     path.join(experiments, 'exp1_ok.py'),
   );
 });
@@ -60,9 +60,9 @@ test('a symlink inside the directory pointing to another file inside is accepted
   await symlink(path.join(experiments, 'lib', 'real.py'), path.join(experiments, 'exp2_link.py'));
   await symlink('exp1_ok.py', path.join(experiments, 'exp3_relative_link.py'));
   await expect(
-    guardScript(input(experiments, served, { file: 'exp2_link.py', experimentName: 'exp2_link' })),
+    checkScript(input(experiments, served, { file: 'exp2_link.py', experimentName: 'exp2_link' })),
   ).resolves.toBe(path.join(experiments, 'lib', 'real.py'));
-  await expect(guardScript(input(experiments, served, { file: 'exp3_relative_link.py' }))).resolves.toBe(
+  await expect(checkScript(input(experiments, served, { file: 'exp3_relative_link.py' }))).resolves.toBe(
     path.join(experiments, 'exp1_ok.py'),
   );
 });
@@ -71,10 +71,10 @@ test('a root given as a symlink, and an experiments directory reached through on
   const { root, served, experiments } = await layout();
   const rootLink = path.join(root, 'served-link');
   await symlink(served, rootLink);
-  await expect(guardScript(input(experiments, served, { allowedRoots: [rootLink] }))).resolves.toBe(
+  await expect(checkScript(input(experiments, served, { allowedRoots: [rootLink] }))).resolves.toBe(
     path.join(experiments, 'exp1_ok.py'),
   );
-  await expect(guardScript(input(path.join(rootLink, 'experiments'), served))).resolves.toBe(
+  await expect(checkScript(input(path.join(rootLink, 'experiments'), served))).resolves.toBe(
     path.join(experiments, 'exp1_ok.py'),
   );
 });
@@ -95,20 +95,20 @@ test.each([
   ['file', '', /experiment file "" is empty/],
 ] as const)('%s %j is refused', async (field, value, message) => {
   const { served, experiments } = await layout();
-  const err = await refusal(guardScript(input(experiments, served, { [field]: value })));
+  const err = await refusal(checkScript(input(experiments, served, { [field]: value })));
   expect(err.message).toMatch(message);
 });
 
 test('a relative experiments directory is refused', async () => {
   const { served } = await layout();
-  const err = await refusal(guardScript(input('serve/experiments', served)));
+  const err = await refusal(checkScript(input('serve/experiments', served)));
   expect(err.message).toBe('experiments directory "serve/experiments" is not an absolute path');
 });
 
 test('an experiments directory outside every served root is refused, naming both and the fix', async () => {
   const { root, served, outside } = await layout();
   await writeFile(path.join(outside, 'exp1_ok.py'), 'print(1)\n');
-  const err = await refusal(guardScript(input(outside, served)));
+  const err = await refusal(checkScript(input(outside, served)));
   expect(err.message).toBe(
     `experiments directory ${outside} is outside the directories this worker serves (${served}); ` +
       `start the worker with --allow-dir ${outside} to serve it`,
@@ -117,12 +117,12 @@ test('an experiments directory outside every served root is refused, naming both
   const sibling = path.join(root, 'serve-more');
   await mkdir(sibling);
   await writeFile(path.join(sibling, 'exp1_ok.py'), 'print(1)\n');
-  await expect(refusal(guardScript(input(sibling, served)))).resolves.toHaveProperty(
+  await expect(refusal(checkScript(input(sibling, served)))).resolves.toHaveProperty(
     'message',
     expect.stringContaining(`experiments directory ${sibling} is outside`),
   );
   // No roots, or only missing ones, serve nothing.
-  const none = await refusal(guardScript(input(outside, served, { allowedRoots: [path.join(root, 'missing')] })));
+  const none = await refusal(checkScript(input(outside, served, { allowedRoots: [path.join(root, 'missing')] })));
   expect(none.message).toContain('outside the directories this worker serves (none)');
 });
 
@@ -133,7 +133,7 @@ test(
     await writeFile(path.join(outside, 'exp1_ok.py'), 'print(1)\n');
     const escape = path.join(served, 'escape');
     await symlink(outside, escape);
-    const err = await refusal(guardScript(input(escape, served)));
+    const err = await refusal(checkScript(input(escape, served)));
     expect(err.message).toContain(`experiments directory ${escape} (really ${outside}) is outside`);
   },
 );
@@ -146,30 +146,30 @@ test('a script that is a symlink pointing out of the experiments directory is re
   await symlink('../sibling.py', path.join(experiments, 'exp5_up.py'));
 
   const out = await refusal(
-    guardScript(input(experiments, served, { file: 'exp4_out.sh', experimentName: 'exp4_out' })),
+    checkScript(input(experiments, served, { file: 'exp4_out.sh', experimentName: 'exp4_out' })),
   );
   expect(out.message).toBe(
     `${path.join(experiments, 'exp4_out.sh')} resolves to ${path.join(outside, 'evil.sh')}, ` +
       `outside the experiments directory ${experiments} (symlinks pointing out of it are refused)`,
   );
-  const up = await refusal(guardScript(input(experiments, served, { file: 'exp5_up.py', experimentName: 'exp5_up' })));
+  const up = await refusal(checkScript(input(experiments, served, { file: 'exp5_up.py', experimentName: 'exp5_up' })));
   expect(up.message).toContain(`resolves to ${path.join(served, 'sibling.py')}, outside the experiments directory`);
 });
 
 test('a missing script, a dangling symlink and a missing experiments directory say so', async () => {
   const { served, experiments } = await layout();
   await symlink(path.join(experiments, 'gone.py'), path.join(experiments, 'exp6_dangling.py'));
-  const missing = await refusal(guardScript(input(experiments, served, { file: 'exp9_none.py' })));
+  const missing = await refusal(checkScript(input(experiments, served, { file: 'exp9_none.py' })));
   expect(missing.message).toBe(`script not found: ${path.join(experiments, 'exp9_none.py')}`);
-  const dangling = await refusal(guardScript(input(experiments, served, { file: 'exp6_dangling.py' })));
+  const dangling = await refusal(checkScript(input(experiments, served, { file: 'exp6_dangling.py' })));
   expect(dangling.message).toBe(`${path.join(experiments, 'exp6_dangling.py')} is a symlink to a missing file`);
-  const noDir = await refusal(guardScript(input(path.join(served, 'nope'), served)));
+  const noDir = await refusal(checkScript(input(path.join(served, 'nope'), served)));
   expect(noDir.message).toBe(`experiments directory not found: ${path.join(served, 'nope')}`);
 });
 
 test('a relative allowed root is a programming error, not a refusal of the experiment', async () => {
   const { experiments } = await layout();
-  const err = await guardScript(input(experiments, 'serve', { allowedRoots: ['serve'] })).catch((e: unknown) => e);
+  const err = await checkScript(input(experiments, 'serve', { allowedRoots: ['serve'] })).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(Error);
   expect(err).not.toBeInstanceOf(NotRunnableError);
   expect((err as Error).message).toBe('allowed root must be an absolute path: serve');
@@ -177,15 +177,15 @@ test('a relative allowed root is a programming error, not a refusal of the exper
 
 test('the work directory is held to the same roots, and a batch id alone can be checked', async () => {
   const { root, served, experiments, outside } = await layout();
-  await expect(guardServedDirectory('work directory', served, [served])).resolves.toBe(served);
+  await expect(checkServedDirectory('work directory', served, [served])).resolves.toBe(served);
   await symlink(served, path.join(root, 'work-link'));
-  await expect(guardServedDirectory('work directory', path.join(root, 'work-link'), [served])).resolves.toBe(served);
-  const err = await refusal(guardServedDirectory('work directory', outside, [served]));
+  await expect(checkServedDirectory('work directory', path.join(root, 'work-link'), [served])).resolves.toBe(served);
+  const err = await refusal(checkServedDirectory('work directory', outside, [served]));
   expect(err.message).toBe(
     `work directory ${outside} is outside the directories this worker serves (${served}); start the worker with ` +
       `--allow-dir ${outside} to serve it`,
   );
-  await expect(refusal(guardServedDirectory('work directory', 'relative', [experiments]))).resolves.toHaveProperty(
+  await expect(refusal(checkServedDirectory('work directory', 'relative', [experiments]))).resolves.toHaveProperty(
     'message',
     'work directory "relative" is not an absolute path',
   );
