@@ -1,0 +1,110 @@
+/**
+ * A running batch as Temporal itself keeps it, for `status` when no worker answers the batch's query: the state
+ * the batch's current run started with (its history's first event) brought up to date by its experiments'
+ * workflows (visibility: each one's StagedStatus). What changed only inside the batch since (a `change`, an
+ * `add` not started yet) is not there.
+ */
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { isFinal } from '../model/batch-state.js';
+import { unpackBatchState, type PackedBatchState } from '../model/packed-state.js';
+import type { BatchState, ExperimentStatus } from '../model/types.js';
+import { EXPERIMENT_WORKFLOW } from '../protocol/messages.js';
+import {
+  BATCH_ID_SEARCH_ATTRIBUTE,
+  EXPERIMENT_SEARCH_ATTRIBUTE,
+  STATUS_SEARCH_ATTRIBUTE,
+} from '../protocol/search-attributes.js';
+import { workflowPollers, type Poller } from './machines.js';
+
+/** Temporal ends a long poll after a minute and a live worker polls again at once: older, and it polls no more. */
+export const POLLING_WITHIN_MS = 75_000;
+/** How long `status` waits for an answer while the queue was polled lately: its worker may have just died. */
+export const QUICK_ANSWER_MS = 1_000;
+
+/** Why `status` shows the batch as Temporal keeps it. */
+export interface WorkerSilence {
+  taskQueue: string;
+  /** The newest poll of the task queue's workflows Temporal remembers (5 min); absent: none. */
+  lastPoll?: Poller;
+  /** True when a worker polled within a minute or so yet none answered within QUICK_ANSWER_MS. */
+  polledRecently: boolean;
+}
+
+/**
+ * Resolves once it is clear that no worker will answer soon: at once when nobody polled the task queue within
+ * POLLING_WITHIN_MS, else after QUICK_ANSWER_MS (the caller races it against the query). The one extra call goes
+ * out along with the query.
+ */
+export async function workerSilence(client: Client, taskQueue: string, startedAt = Date.now()) {
+  const pollers = await workflowPollers(client.workflowService, client.options.namespace, taskQueue).catch(
+    () => undefined,
+  );
+  const lastPoll = pollers?.[0];
+  const polledRecently =
+    pollers === undefined || (lastPoll !== undefined && Date.now() - lastPoll.lastPollAt <= POLLING_WITHIN_MS);
+  if (polledRecently) {
+    const left = startedAt + QUICK_ANSWER_MS - Date.now();
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left).unref());
+  }
+  const silence: WorkerSilence = { taskQueue, polledRecently, ...(lastPoll ? { lastPoll } : {}) };
+  return silence;
+}
+
+/** The state the batch's current run started with: its first history event's input. */
+async function startedWith(client: Client, batchId: string): Promise<BatchState> {
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: batchId },
+    maximumPageSize: 1,
+  });
+  const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) throw new Error(`the history of batch ${batchId} holds no input`);
+  return unpackBatchState(defaultPayloadConverter.fromPayload<PackedBatchState>(payload));
+}
+
+/** An experiment workflow's status: its StagedStatus, or how it closed when that says more. */
+function statusOf(workflow: WorkflowExecutionInfo): ExperimentStatus | undefined {
+  const shown = workflow.typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE);
+  const status = (shown === 'paused' ? 'running' : shown) as ExperimentStatus | undefined;
+  switch (workflow.status.name) {
+    case 'RUNNING':
+      return status;
+    case 'COMPLETED':
+      return status && isFinal(status) ? status : 'completed';
+    case 'CANCELLED':
+      return 'cancelled';
+    default:
+      return 'failed';
+  }
+}
+
+export async function keptBatchState(client: Client, batchId: string): Promise<BatchState> {
+  const query =
+    `WorkflowType = '${EXPERIMENT_WORKFLOW}' AND ` +
+    `${BATCH_ID_SEARCH_ATTRIBUTE.name} = '${batchId.replace(/'/g, '')}'`;
+  const listing = (async () => {
+    const found: WorkflowExecutionInfo[] = [];
+    for await (const workflow of client.workflow.list({ query })) found.push(workflow);
+    return found;
+  })();
+  listing.catch(() => undefined); // a namespace without staged's search attributes: the start state alone
+  const state = await startedWith(client, batchId);
+  const experiments = state.settings.searchAttributes ? await listing.catch(() => []) : [];
+  const indexOf = new Map(state.experiments.map((experiment, index) => [experiment.name, index]));
+  for (const workflow of experiments) {
+    const index = indexOf.get(workflow.typedSearchAttributes.get(EXPERIMENT_SEARCH_ATTRIBUTE) ?? '');
+    const status = statusOf(workflow);
+    if (index === undefined || !status) continue;
+    const record = state.records[index];
+    state.records[index] = {
+      ...record,
+      status,
+      attempts: Math.max(record.attempts, status === 'running' ? 1 : 0),
+      startedAt: record.startedAt ?? workflow.startTime.getTime(),
+      ...(workflow.closeTime ? { closedAt: workflow.closeTime.getTime() } : {}),
+    };
+    state.nextIndex = Math.max(state.nextIndex, index + 1);
+  }
+  return state;
+}
