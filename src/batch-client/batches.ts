@@ -163,7 +163,7 @@ export async function readBatch(
   try {
     return { kind: 'live', handle, state: await query, status };
   } catch (err) {
-    throw new NoWorkerAnswersError(batchId, status, err);
+    throw new NoWorkerAnswersError(batchId, status, err, found.taskQueue);
   }
 }
 
@@ -179,7 +179,7 @@ export async function cancelExperiments(client: Client, batchId: string, pick: (
   const found = await findBatch(client, batchId);
   if (!found) throw new BadInputError(`no batch with id "${batchId}"`);
   const state = await withinAnswerTime(queryBatchState(found.handle)).catch((err: unknown) => {
-    throw new NoWorkerAnswersError(batchId, 'RUNNING', err);
+    throw new NoWorkerAnswersError(batchId, 'RUNNING', err, found.taskQueue);
   });
   const names = pick(state);
   await found.handle.signal(cancelExperimentsSignal, names);
