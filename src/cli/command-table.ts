@@ -114,7 +114,7 @@ export const COMMANDS = {
   status: {
     description:
       'Show a batch: counts, ETA, and each running experiment with its attempt, elapsed time, progress and ETA; ' +
-      "a sweep's members under their script (without an id: the recent batches).",
+      "a sweep's members under their script (without an id: the recent batches of the task queue in use).",
     arguments: [{ name: '[batchId]' }],
     options: ['workDir', 'json', 'members', 'taskQueue', 'allQueues'],
     helpFor: {
