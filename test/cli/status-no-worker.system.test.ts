@@ -85,7 +85,9 @@ test('status of a batch on a task queue no worker polls: at once, from the state
   const lines = result.stdout.split('\n');
   expect(lines[1]).toBe(`[NO WORKER] No worker polls task queue "${taskQueue}" (no poll in the last 5 min)`);
   // The queue is not the one in use here: the hint names it.
-  expect(lines[2]).toMatch(new RegExp(`Start a worker with: .*worker --task-queue ${taskQueue}$`));
+  expect(lines[2]).toMatch(
+    new RegExp(`^  Nothing new starts\\. Start a worker with: .*worker --task-queue ${taskQueue}$`),
+  );
   expect(lines).toContain('[STATUS] Queue: 2 | Running: 0 | Completed: 0 | Failed: 0');
   expect(JSON.parse(json.stdout)).toMatchObject({
     noWorker: { taskQueue, polledRecently: false, lastPollAt: null, lastPoller: null },

@@ -52,7 +52,15 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
     if (reading.kind === 'kept') view.noWorker = noWorkerView(reading.silence);
     const lines = [
       `Batch ${batchId}: ${view.status}`,
-      ...(view.noWorker ? noWorkerLines(view.noWorker, now, QUICK_ANSWER_MS, workerHint(view.noWorker.taskQueue)) : []),
+      ...(view.noWorker
+        ? noWorkerLines(
+            view.noWorker,
+            now,
+            QUICK_ANSWER_MS,
+            workerHint(view.noWorker.taskQueue),
+            view.counts.running > 0,
+          )
+        : []),
       ...codeLines(view),
       ...statusLines(view, options.members),
     ];

@@ -51,7 +51,14 @@ function timeoutText({ timeoutMs, signalBeforeMs, warnSignal }: BatchState['sett
 }
 
 /** `status` with no worker answering for the batch: why, where a worker should poll, and what the rest shows. */
-export function noWorkerLines(noWorker: NoWorkerView, now: number, waitedMs: number, startWorker: string): string[] {
+/** `runsGoOn`: some experiment is running (its run outlives the worker for a while). */
+export function noWorkerLines(
+  noWorker: NoWorkerView,
+  now: number,
+  waitedMs: number,
+  startWorker: string,
+  runsGoOn: boolean,
+): string[] {
   const { taskQueue, lastPollAt, lastPoller, polledRecently } = noWorker;
   const ago = lastPollAt === null ? '' : formatDuration(Math.max(0, now - Date.parse(lastPollAt)));
   const lastPoll = lastPollAt === null ? 'no poll in the last 5 min' : `last poll ${ago} ago by ${lastPoller}`;
@@ -59,10 +66,10 @@ export function noWorkerLines(noWorker: NoWorkerView, now: number, waitedMs: num
     ? `[NO WORKER] No worker answered for the batch within ${formatDuration(waitedMs)} ` +
       `(task queue "${taskQueue}": ${lastPoll}; a worker that just stopped still shows there for a minute)`
     : `[NO WORKER] No worker polls task queue "${taskQueue}" (${lastPoll})`;
+  const runs = runsGoOn ? '; runs go on, waiting to be adopted, for at most their adoption window' : '';
   return [
     why,
-    `  Nothing new starts; runs go on, waiting to be adopted, for at most their adoption window. ` +
-      `Start a worker with: ${startWorker}`,
+    `  Nothing new starts${runs}. Start a worker with: ${startWorker}`,
     "  Below: the batch as Temporal keeps it (its experiments' workflows), not a worker's answer",
   ];
 }
