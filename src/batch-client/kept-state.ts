@@ -4,6 +4,7 @@
  * workflows (visibility: each one's StagedStatus). What changed only inside the batch since (a `change`, an
  * `add` not started yet) is not there.
  */
+import { hostname } from 'node:os';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { isFinal } from '../model/batch-state.js';
@@ -15,6 +16,7 @@ import {
   EXPERIMENT_SEARCH_ATTRIBUTE,
   STATUS_SEARCH_ATTRIBUTE,
 } from '../protocol/search-attributes.js';
+import { machineIdSetting } from '../settings.js';
 import { workflowPollers, type Poller } from './machines.js';
 
 /** Temporal ends a long poll after a minute and a live worker polls again at once: older, and it polls no more. */
@@ -29,25 +31,48 @@ export interface WorkerSilence {
   lastPoll?: Poller;
   /** True when a worker polled within a minute or so yet none answered within QUICK_ANSWER_MS. */
   polledRecently: boolean;
+  /** The last poller was a worker of this machine whose process has exited. */
+  lastPollerExited: boolean;
+}
+
+/**
+ * Whether a poller is a worker of this machine (its identity `<pid>@<machine id> …` names this machine's id, which
+ * staged requires to be unique) whose process is gone: it polls no more, however recent its last poll.
+ */
+export function exitedHere(identity: string, machineId: string, alive: (pid: number) => boolean): boolean {
+  const match = /^(\d+)@(\S+)/.exec(identity);
+  return match !== null && match[2] === machineId && !alive(Number(match[1]));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process
+  }
 }
 
 /**
  * Resolves once it is clear that no worker will answer soon: at once when nobody polled the task queue within
- * POLLING_WITHIN_MS, else after QUICK_ANSWER_MS (the caller races it against the query). The one extra call goes
- * out along with the query.
+ * POLLING_WITHIN_MS but workers of this machine that have exited, else after QUICK_ANSWER_MS (the caller races it
+ * against the query). The one extra call goes out along with the query.
  */
 export async function workerSilence(client: Client, taskQueue: string, startedAt = Date.now()) {
   const pollers = await workflowPollers(client.workflowService, client.options.namespace, taskQueue).catch(
     () => undefined,
   );
+  const here = machineIdSetting() ?? hostname();
+  const exited = (poller: Poller) => exitedHere(poller.identity, here, processAlive);
   const lastPoll = pollers?.[0];
-  const polledRecently =
-    pollers === undefined || (lastPoll !== undefined && Date.now() - lastPoll.lastPollAt <= POLLING_WITHIN_MS);
+  const polling = pollers?.filter((poller) => Date.now() - poller.lastPollAt <= POLLING_WITHIN_MS && !exited(poller));
+  const polledRecently = polling === undefined || polling.length > 0;
   if (polledRecently) {
     const left = startedAt + QUICK_ANSWER_MS - Date.now();
     if (left > 0) await new Promise((resolve) => setTimeout(resolve, left).unref());
   }
-  const silence: WorkerSilence = { taskQueue, polledRecently, ...(lastPoll ? { lastPoll } : {}) };
+  const lastPollerExited = lastPoll !== undefined && exited(lastPoll);
+  const silence: WorkerSilence = { taskQueue, polledRecently, lastPollerExited, ...(lastPoll ? { lastPoll } : {}) };
   return silence;
 }
 

@@ -46,15 +46,18 @@ test("status right after the batch's only worker is SIGKILLed: at once, from Tem
   await worker.exited();
   const text = await timed(staged(['status', state.batchId], cli));
   const json = await timed(statusJson());
+  // Seen from elsewhere (another machine id), the worker cannot be told dead: its last poll ended a moment ago.
+  const elsewhere = { ...cli, env: { ...cli.env, STAGED_MACHINE_ID: 'another-machine' } };
+  const fromElsewhere = await timed(staged(['status', state.batchId], elsewhere));
 
   expect(text.result).toMatchObject({ exitCode: 0, stderr: '' });
   expect(text.ms).toBeLessThan(ANSWERED_WITHIN_MS);
   const lines = text.result.stdout.split('\n');
   expect(lines[0]).toBe(`Batch ${state.batchId}: running`);
-  // Its poll ended with its death a moment ago: Temporal still lists it, so status waited a second for an answer.
   expect(lines[1]).toMatch(
     new RegExp(
-      `^\\[NO WORKER\\] No worker answered for the batch within 1\\.0s \\(task queue "${taskQueue}": last poll`,
+      `^\\[NO WORKER\\] No worker polls task queue "${taskQueue}" \\(last poll .* ago by ${worker.pid}@\\S+ .*, ` +
+        'a process of this machine that has exited\\)$',
     ),
   );
   expect(lines).toContainEqual(
@@ -64,9 +67,16 @@ test("status right after the batch's only worker is SIGKILLed: at once, from Tem
   expect(json.ms).toBeLessThan(ANSWERED_WITHIN_MS);
   expect(json.result).toMatchObject({
     status: 'running',
-    noWorker: { taskQueue, polledRecently: true, lastPoller: expect.stringMatching(/^\d+@/) },
+    noWorker: { taskQueue, polledRecently: false, lastPollerExited: true, lastPoller: expect.stringMatching(/^\d+@/) },
     experiments: [{ name: 'exp1_long', status: 'running', progress: { percent: 30 } }],
   });
+  expect(fromElsewhere.result.exitCode).toBe(0);
+  expect(fromElsewhere.ms).toBeLessThan(ANSWERED_WITHIN_MS);
+  expect(fromElsewhere.result.stdout.split('\n')[1]).toMatch(
+    new RegExp(
+      `^\\[NO WORKER\\] No worker answered for the batch within 1\\.0s \\(task queue "${taskQueue}": last poll`,
+    ),
+  );
 }, 120_000);
 
 test('status of a batch on a task queue no worker polls: at once, from the state it started with', async () => {

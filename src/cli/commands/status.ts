@@ -95,12 +95,13 @@ function printFinished(
   if (source) console.log(`(from ${source}: Temporal no longer keeps this batch)`);
 }
 
-function noWorkerView({ taskQueue, lastPoll, polledRecently }: WorkerSilence): NoWorkerView {
+function noWorkerView({ taskQueue, lastPoll, polledRecently, lastPollerExited }: WorkerSilence): NoWorkerView {
   return {
     taskQueue,
     lastPollAt: lastPoll ? new Date(lastPoll.lastPollAt).toISOString() : null,
     lastPoller: lastPoll?.identity ?? null,
     polledRecently,
+    lastPollerExited,
   };
 }
 

@@ -67,6 +67,8 @@ export interface NoWorkerView {
   lastPoller: string | null;
   /** A worker polled within about a minute, yet none answered within a second: it may have just stopped. */
   polledRecently: boolean;
+  /** The last poller was a worker of this machine whose process has exited (so it polls no more). */
+  lastPollerExited: boolean;
 }
 
 export interface SweepView {

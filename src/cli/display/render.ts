@@ -59,9 +59,10 @@ export function noWorkerLines(
   startWorker: string,
   runsGoOn: boolean,
 ): string[] {
-  const { taskQueue, lastPollAt, lastPoller, polledRecently } = noWorker;
+  const { taskQueue, lastPollAt, lastPoller, polledRecently, lastPollerExited } = noWorker;
   const ago = lastPollAt === null ? '' : formatDuration(Math.max(0, now - Date.parse(lastPollAt)));
-  const lastPoll = lastPollAt === null ? 'no poll in the last 5 min' : `last poll ${ago} ago by ${lastPoller}`;
+  const exited = lastPollerExited ? ', a process of this machine that has exited' : '';
+  const lastPoll = lastPollAt === null ? 'no poll in the last 5 min' : `last poll ${ago} ago by ${lastPoller}${exited}`;
   const why = polledRecently
     ? `[NO WORKER] No worker answered for the batch within ${formatDuration(waitedMs)} ` +
       `(task queue "${taskQueue}": ${lastPoll}; a worker that just stopped still shows there for a minute)`
