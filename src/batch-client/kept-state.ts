@@ -29,7 +29,7 @@ export interface WorkerSilence {
   taskQueue: string;
   /** The newest poll of the task queue's workflows Temporal remembers (5 min); absent: none. */
   lastPoll?: Poller;
-  /** True when a worker polled within a minute or so yet none answered within QUICK_ANSWER_MS. */
+  /** A worker (not one of this machine that exited) polled within 75 s, yet none answered within QUICK_ANSWER_MS. */
   polledRecently: boolean;
   /** The last poller was a worker of this machine whose process has exited. */
   lastPollerExited: boolean;

@@ -70,7 +70,10 @@ export function noWorkerLines(
   const runs = runsGoOn ? '; runs go on, waiting to be adopted, for at most their adoption window' : '';
   return [
     why,
-    `  Nothing new starts${runs}. Start a worker with: ${startWorker}`,
+    // A recent poller may be a slow worker rather than a dead one: what follows holds only if it stopped.
+    polledRecently
+      ? `  If that worker stopped, nothing new starts${runs}; start a worker with: ${startWorker}`
+      : `  Nothing new starts${runs}. Start a worker with: ${startWorker}`,
     "  Below: the batch as Temporal keeps it (its experiments' workflows), not a worker's answer",
   ];
 }
