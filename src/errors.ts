@@ -31,6 +31,8 @@ export class NoWorkerAnswersError extends Error {
     readonly batchId: string,
     status: string,
     cause: unknown,
+    /** The queue a worker must poll to answer: the batch's. */
+    readonly taskQueue?: string,
   ) {
     super(`batch ${batchId} is ${status.toLowerCase()}, but no worker answers for it (${oneLine(cause)})`);
   }

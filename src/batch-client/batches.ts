@@ -16,6 +16,7 @@ import type { BatchState, BatchSummary } from '../model/types.js';
 import { BATCH_ID_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../protocol/search-attributes.js';
 import { ANSWER_TIMEOUT_MS } from './connect.js';
 import { readSummaryFile, reserveBatchId } from './files.js';
+import { keptBatchState, workerSilence, type WorkerSilence } from './kept-state.js';
 import { BATCH_WORKFLOW, batchStateQuery, cancelExperimentsSignal, type BatchWorkflow } from '../protocol/messages.js';
 
 export type BatchHandle = WorkflowHandle<BatchWorkflow>;
@@ -90,10 +91,11 @@ export async function batchSummary(handle: WorkflowHandle): Promise<BatchSummary
 export async function findBatch(
   client: Client,
   batchId: string,
-): Promise<{ handle: WorkflowHandle; status: string } | undefined> {
+): Promise<{ handle: WorkflowHandle; status: string; taskQueue: string } | undefined> {
   const handle = client.workflow.getHandle(batchId);
   try {
-    return { handle, status: (await handle.describe()).status.name };
+    const { status, taskQueue } = await handle.describe();
+    return { handle, status: status.name, taskQueue };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
@@ -102,13 +104,32 @@ export async function findBatch(
 
 export type BatchReading =
   | { kind: 'live'; handle: WorkflowHandle; state: BatchState; status: string }
+  | { kind: 'kept'; state: BatchState; status: string; silence: WorkerSilence }
   | { kind: 'files'; summary: BatchSummary };
 
 /**
- * A finished batch's state from its stored result; a running batch's live state, from its query;
- * a batch Temporal no longer has, from its summary.json. The query is sent along with the describe.
+ * A finished batch's state from its stored result; a running batch's live state, from its query, or as Temporal
+ * keeps it when no worker answers soon (`kept`); a batch Temporal no longer has, from its summary.json. The query
+ * is sent along with the describe, and (`kept`) the task queue's pollers are read along with the query.
  */
-export async function readBatch(client: Client, batchId: string, workDir: string): Promise<BatchReading> {
+export async function readBatch(
+  client: Client,
+  batchId: string,
+  workDir: string,
+): Promise<Exclude<BatchReading, { kind: 'kept' }>>;
+export async function readBatch(
+  client: Client,
+  batchId: string,
+  workDir: string,
+  options: { kept: true },
+): Promise<BatchReading>;
+export async function readBatch(
+  client: Client,
+  batchId: string,
+  workDir: string,
+  { kept: keptWanted = false } = {},
+): Promise<BatchReading> {
+  const startedAt = Date.now();
   const handle = client.workflow.getHandle(batchId);
   const query = withinAnswerTime(queryBatchState(handle));
   query.catch(() => undefined); // a finished or gone batch may have no worker to answer
@@ -120,10 +141,29 @@ export async function readBatch(client: Client, batchId: string, workDir: string
   }
   const { status } = found;
   if (status === 'COMPLETED') return { kind: 'live', handle, state: await finalBatchState(handle), status };
+  if (status === 'RUNNING' && keptWanted) {
+    const silent = workerSilence(client, found.taskQueue, startedAt).then((silence) => ({ silence }));
+    // A query that fails (rather than waits) says no more than the pollers do.
+    const answered = query.then(
+      (state) => ({ state }),
+      () => silent,
+    );
+    const first = await Promise.race([answered, silent]);
+    if ('state' in first) return { kind: 'live', handle, state: first.state, status };
+    // The answer may still come while Temporal's own records are read: it wins then.
+    const kept = keptBatchState(client, batchId).then((state) => ({ state, kept: true }));
+    const late = query.then(
+      (state) => ({ state, kept: false }),
+      () => kept,
+    );
+    const read = await Promise.race([late, kept]);
+    if (!read.kept) return { kind: 'live', handle, state: read.state, status };
+    return { kind: 'kept', state: read.state, status, silence: first.silence };
+  }
   try {
     return { kind: 'live', handle, state: await query, status };
   } catch (err) {
-    throw new NoWorkerAnswersError(batchId, status, err);
+    throw new NoWorkerAnswersError(batchId, status, err, found.taskQueue);
   }
 }
 
@@ -139,7 +179,7 @@ export async function cancelExperiments(client: Client, batchId: string, pick: (
   const found = await findBatch(client, batchId);
   if (!found) throw new BadInputError(`no batch with id "${batchId}"`);
   const state = await withinAnswerTime(queryBatchState(found.handle)).catch((err: unknown) => {
-    throw new NoWorkerAnswersError(batchId, 'RUNNING', err);
+    throw new NoWorkerAnswersError(batchId, 'RUNNING', err, found.taskQueue);
   });
   const names = pick(state);
   await found.handle.signal(cancelExperimentsSignal, names);
@@ -151,6 +191,7 @@ export interface BatchListing {
   status: string;
   startedAt: string;
   experiments: number | null;
+  taskQueue: string;
 }
 
 /** Runs of batch workflows read to list `limit` batches: a batch that continued as new has one run per history. */
@@ -159,11 +200,13 @@ const RUNS_READ_PER_BATCH = 20;
 /**
  * The most recent batches, newest first, one row each: the status of its newest run, and the start of its
  * earliest run among the most recent `limit × 20` runs (a batch continues as new when its history grows long).
+ * Only the batches submitted to `taskQueue`, when given.
  */
-export async function listBatches(client: Client, limit: number): Promise<BatchListing[]> {
+export async function listBatches(client: Client, limit: number, taskQueue?: string): Promise<BatchListing[]> {
   const batches = new Map<string, BatchListing>();
   let runsRead = 0;
-  for await (const workflow of client.workflow.list({ query: `WorkflowType = '${BATCH_WORKFLOW}'` })) {
+  const onQueue = taskQueue === undefined ? '' : ` AND TaskQueue = '${taskQueue.replace(/['\\]/g, '')}'`;
+  for await (const workflow of client.workflow.list({ query: `WorkflowType = '${BATCH_WORKFLOW}'${onQueue}` })) {
     if (++runsRead > limit * RUNS_READ_PER_BATCH) break;
     const startedAt = workflow.startTime.toISOString();
     const listed = batches.get(workflow.workflowId);
@@ -179,6 +222,7 @@ export async function listBatches(client: Client, limit: number): Promise<BatchL
       status: workflow.typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE) ?? workflow.status.name.toLowerCase(),
       startedAt,
       experiments: typeof experiments === 'number' ? experiments : null,
+      taskQueue: workflow.taskQueue,
     });
   }
   return [...batches.values()];
@@ -188,6 +232,7 @@ export async function withinAnswerTime<T>(work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ANSWER_TIMEOUT_MS / 1000}s`)), ANSWER_TIMEOUT_MS);
+    timer.unref(); // `status` may answer without it
   });
   try {
     return await Promise.race([work, late]);

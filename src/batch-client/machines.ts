@@ -31,6 +31,26 @@ export interface WaitingExperiment {
 
 type WorkflowService = WorkflowClient['workflowService'];
 
+export interface Poller {
+  identity: string;
+  /** When the server last saw it start or end a poll (epoch ms). */
+  lastPollAt: number;
+}
+
+/** The workers that polled the task queue's workflows in the last 5 min (Temporal's memory), newest first. */
+export async function workflowPollers(service: WorkflowService, namespace: string, taskQueue: string) {
+  const response = await service.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  const pollers = (response.pollers ?? []).map((poller): Poller => ({
+    identity: poller.identity ?? '',
+    lastPollAt: Number(poller.lastAccessTime?.seconds ?? 0) * 1000,
+  }));
+  return pollers.sort((a, b) => b.lastPollAt - a.lastPollAt);
+}
+
 /** The identities of the workers polling the task queue recently (every live worker polls its workflows). */
 export async function livePollerIdentities(
   service: WorkflowService,
@@ -38,17 +58,8 @@ export async function livePollerIdentities(
   taskQueue: string,
   now = Date.now(),
 ): Promise<string[]> {
-  const response = await service.describeTaskQueue({
-    namespace,
-    taskQueue: { name: taskQueue },
-    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-  });
-  return (response.pollers ?? [])
-    .filter((poller) => {
-      const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
-      return now - seconds * 1000 <= LIVE_POLLER_MS;
-    })
-    .map((poller) => poller.identity ?? '');
+  const pollers = await workflowPollers(service, namespace, taskQueue);
+  return pollers.filter((poller) => now - poller.lastPollAt <= LIVE_POLLER_MS).map((poller) => poller.identity);
 }
 
 /** The resources of each worker polling the task queue recently; a worker that declares none has none. */

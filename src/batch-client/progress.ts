@@ -47,9 +47,10 @@ async function lastHeartbeat(
     const pendingPayload = pending?.heartbeatDetails?.payloads?.[0];
     const heardAt = pending?.lastHeartbeatTime ? timestampMs(pending.lastHeartbeatTime) : undefined;
     // Taken by no worker yet: an adoption waiting since the run's worker went silent, as far as the history says.
+    // None pending: the run's activity timed out and no worker has yet run the workflow task that follows.
     const last = pendingPayload
       ? { payload: pendingPayload, heardAt }
-      : pending?.state === PENDING_ACTIVITY_STATE_SCHEDULED
+      : !pending || pending.state === PENDING_ACTIVITY_STATE_SCHEDULED
         ? await lastHeardOfLostRun(client, workflowId, heartbeatTimeoutMs)
         : undefined;
     const details = last?.payload ? defaultPayloadConverter.fromPayload<RunHeartbeatDetails>(last.payload) : undefined;

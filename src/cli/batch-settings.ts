@@ -1,6 +1,5 @@
 /** A batch's settings from `submit`'s validated options, and its id when none is given. */
 import path from 'node:path';
-import { taskQueueSetting } from '../settings.js';
 import type { BatchSettings } from '../model/types.js';
 import type { OptionsOf } from './command-table.js';
 import { checkpointSettings } from './checkpoint-settings.js';
@@ -23,7 +22,7 @@ export function toBatchSettings(
     killGraceMs: options.killGrace,
     experimentsDir: path.resolve(workDir, options.dir),
     workDir,
-    taskQueue: taskQueueSetting(),
+    taskQueue: options.taskQueue,
     historyLimit: options.historyLimit ?? DEFAULT_HISTORY_LIMIT,
     searchAttributes,
     ...checkpointSettings(options),

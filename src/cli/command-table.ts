@@ -96,8 +96,12 @@ export const COMMANDS = {
       'maxRequeues',
       'snapshot',
       'snapshotLimit',
+      'taskQueue',
     ],
     derived: [killGraceFromHeartbeat],
+    helpFor: {
+      taskQueue: 'task queue to send the batch to: only workers polling it run its experiments (env STAGED_TASK_QUEUE)',
+    },
     checks: [heartbeatLongEnough, killGraceShorter, signalBeforeTimeout],
     helpAfter:
       '\nWith --json, stdout holds only the final summary (or the dry-run queue, or {"batchId"} when detached).\n' +
@@ -110,9 +114,14 @@ export const COMMANDS = {
   status: {
     description:
       'Show a batch: counts, ETA, and each running experiment with its attempt, elapsed time, progress and ETA; ' +
-      "a sweep's members under their script (without an id: the recent batches).",
+      "a sweep's members under their script (without an id: the recent batches of the task queue in use).",
     arguments: [{ name: '[batchId]' }],
-    options: ['workDir', 'json', 'members'],
+    options: ['workDir', 'json', 'members', 'taskQueue', 'allQueues'],
+    helpFor: {
+      taskQueue:
+        'without a batch id: list the batches of this task queue (env STAGED_TASK_QUEUE); a batch id finds its ' +
+        'batch on any queue',
+    },
   },
   watch: {
     description:
@@ -213,6 +222,9 @@ export const COMMANDS = {
       'runsDir',
       'metrics',
     ],
+    helpFor: {
+      taskQueue: 'task queue to poll: the worker runs the batches submitted to it (env STAGED_TASK_QUEUE)',
+    },
   },
   server: {
     description:
@@ -245,7 +257,10 @@ export const COMMANDS = {
       { name: '[name]', help: 'the quota (show: all when absent)' },
       { name: '[duration]', help: 'pause: how long, e.g. 15m' },
     ],
-    options: ['workDir', 'json'],
+    options: ['workDir', 'json', 'taskQueue'],
+    helpFor: {
+      taskQueue: 'the task queue whose budgets to show or change: each queue has its own (env STAGED_TASK_QUEUE)',
+    },
   },
   'temporal-cli': {
     description: 'Print the path of the Temporal CLI, building it with Go if it is missing.',

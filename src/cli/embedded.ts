@@ -17,7 +17,7 @@ import { workerCommand } from './worker-command.js';
 import { connect } from '../batch-client/index.js';
 import { unservedReason } from '../batch-client/machines.js';
 import { BadInputError } from '../errors.js';
-import { commandHint } from './invocation.js';
+import { commandHint, workerHint } from './invocation.js';
 
 export async function connectOrStartServer(
   config: ConnectionConfig,
@@ -66,11 +66,12 @@ export async function ensureWorker(
     if (!(await unservedReason(client.workflowService, config.namespace, taskQueue, realDirs))) return false;
   } else if (config.explicit) {
     log(
-      `[WARN] No worker polls task queue "${taskQueue}" at ${config.address}; start one with: ${commandHint('worker')}`,
+      `[WARN] No worker polls task queue "${taskQueue}" at ${config.address}; start one with: ${workerHint(taskQueue)}`,
     );
     return false;
   }
-  startInBackground(workDir, 'worker', process.execPath, workerCommand(['--allow-dir', ...new Set(servedDirs)]));
+  const args = ['--task-queue', taskQueue, '--allow-dir', ...new Set(servedDirs)];
+  startInBackground(workDir, 'worker', process.execPath, workerCommand(args));
   log(
     `[OK] Started a worker in the background ` +
       `(log ${logFileOf(workDir, 'worker')}; stop it with ${commandHint('down')})`,

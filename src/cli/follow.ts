@@ -15,7 +15,7 @@ import { liveBatchView } from './display/batch-view.js';
 import type { Display } from './display/display.js';
 import { describeChanges } from './display/events.js';
 import { statusLines } from './display/render.js';
-import { commandHint } from './invocation.js';
+import { commandHint, workerHint } from './invocation.js';
 
 interface FollowOptions {
   /** How often plain output prints the status block; a live display redraws it at every poll. */
@@ -51,7 +51,7 @@ async function followBatch(handle: WorkflowHandle, options: FollowOptions): Prom
       state = await queryBatchState(handle);
       queryTrouble = false;
     } catch (err) {
-      if (!queryTrouble) display.line(`[WAIT] ${noAnswerText(err)}; retrying`);
+      if (!queryTrouble) display.line(`[WAIT] ${noAnswerText(err, previous?.settings.taskQueue)}; retrying`);
       queryTrouble = true;
     }
     if (state) {
@@ -105,10 +105,11 @@ export async function followUntilEnd(handle: WorkflowHandle, options: FollowToEn
 }
 
 /** A query that failed: the server is out of reach, or (most often) no worker runs the batch's workflow. */
-function noAnswerText(err: unknown): string {
+function noAnswerText(err: unknown, taskQueue: string | undefined): string {
   const message = (err as Error).message;
   if (/query/i.test(message)) {
-    return `no worker answers for the batch (${message}); is one running? Start one with: ${commandHint('worker')}`;
+    const start = taskQueue ? workerHint(taskQueue) : commandHint('worker');
+    return `no worker answers for the batch (${message}); is one running? Start one with: ${start}`;
   }
   return `cannot reach the batch right now (${message})`;
 }

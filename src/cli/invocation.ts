@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { COMMANDS } from './command-table.js';
+import { taskQueueSetting } from '../settings.js';
 
 /** staged's own npm scripts are named as its commands (package.json). */
 const OWN_SCRIPTS: ReadonlySet<string> = new Set(Object.keys(COMMANDS));
@@ -54,6 +55,12 @@ export function commandHint(command: string, args: string[] = [], invocation: In
   }
   const relative = path.relative(invocation.cwd, script);
   return `node ${relative && !relative.startsWith('..') ? relative : script} ${tail}`;
+}
+
+/** The command that starts a worker polling `taskQueue`: `--task-queue` only when a plain one would poll another. */
+export function workerHint(taskQueue: string, invocation: Invocation = current()): string {
+  const own = taskQueue === taskQueueSetting(invocation.env) ? [] : ['--task-queue', taskQueue];
+  return commandHint('worker', own, invocation);
 }
 
 /** `npm run`, or `npm --prefix <staged> run` when the user is outside staged (npm finds no package there). */

@@ -261,10 +261,13 @@ export const OPTIONS = {
     { min: 1 },
     WORKER_DEFAULTS.slots,
   ),
-  taskQueue: text<true>('--task-queue <name>', 'task queue to poll (env STAGED_TASK_QUEUE)', {
-    default: () => taskQueueSetting(),
-    env: 'STAGED_TASK_QUEUE',
-  }),
+  // Every command that addresses a task queue rather than a batch (a batch keeps the queue it was submitted to).
+  taskQueue: text<true>(
+    '--task-queue <name>',
+    'the task queue: submit sends batches to it, workers poll it (env STAGED_TASK_QUEUE)',
+    { default: () => taskQueueSetting(), env: 'STAGED_TASK_QUEUE' },
+  ),
+  allQueues: flag('--all-queues', 'without a batch id: list the batches of every task queue, with their queue'),
   logLimit: integer<true>(
     '--log-limit <MiB>',
     'output kept at the start of each log file; past it, only the last lines',

@@ -2,7 +2,7 @@
 import { isGrpcServiceError } from '@temporalio/client';
 import { BadInputError, EXIT, NoWorkerAnswersError, oneLine, ServerExitedError } from '../errors.js';
 import { debugSetting } from '../settings.js';
-import { commandHint } from './invocation.js';
+import { commandHint, workerHint } from './invocation.js';
 
 const UNAVAILABLE = 14;
 const DEADLINE_EXCEEDED = 4;
@@ -16,7 +16,10 @@ function exitCodeOf(err: unknown): number {
 
 function messageOf(err: unknown): string {
   if (err instanceof BadInputError || err instanceof ServerExitedError) return err.message;
-  if (err instanceof NoWorkerAnswersError) return `${err.message}; start one with: ${commandHint('worker')}`;
+  if (err instanceof NoWorkerAnswersError) {
+    const start = err.taskQueue === undefined ? commandHint('worker') : workerHint(err.taskQueue);
+    return `${err.message}; start one with: ${start}`;
+  }
   return oneLine(err);
 }
 

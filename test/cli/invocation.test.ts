@@ -1,5 +1,5 @@
 /** The hints staged prints run the next command the way the user ran this one: pure logic. */
-import { commandHint, userDirectory, type Invocation } from '../../src/cli/invocation.js';
+import { commandHint, userDirectory, workerHint, type Invocation } from '../../src/cli/invocation.js';
 
 const stagedRoot = '/home/ann/staged';
 const npmScript = (initCwd: string): Invocation => ({
@@ -23,4 +23,16 @@ test("npm --prefix from the user's own repository hints npm --prefix, which work
   expect(userDirectory(invocation)).toBe('/home/ann/research');
   expect(commandHint('watch', ['b1'], invocation)).toBe(`npm --prefix ${stagedRoot} run watch -- b1`);
   expect(commandHint('worker', [], invocation)).toBe(`npm --prefix ${stagedRoot} run worker`);
+});
+
+test('the hint to start a worker names the task queue only when a plain worker would poll another', () => {
+  const binary = (env: NodeJS.ProcessEnv): Invocation => ({
+    cwd: '/home/ann/research',
+    script: '/usr/bin/staged',
+    env,
+  });
+  expect(workerHint('gpu', binary({}))).toBe('staged worker --task-queue gpu');
+  expect(workerHint('staged', binary({}))).toBe('staged worker');
+  expect(workerHint('gpu', binary({ STAGED_TASK_QUEUE: 'gpu' }))).toBe('staged worker');
+  expect(workerHint('staged', binary({ STAGED_TASK_QUEUE: 'gpu' }))).toBe('staged worker --task-queue staged');
 });

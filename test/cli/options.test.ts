@@ -5,6 +5,7 @@ import { COMMANDS, type CommandName } from '../../src/cli/command-table.js';
 import { OPTIONS, type OptionName } from '../../src/cli/options.js';
 import { buildCommand, optionsOf } from '../../src/cli/program.js';
 import { parseInteger } from '../../src/parse/integer.js';
+import { toBatchSettings } from '../../src/cli/batch-settings.js';
 
 /** A value for every option, unlike its default; the Record type makes a new option need one here. */
 const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
@@ -51,6 +52,7 @@ const SAMPLES: Record<OptionName, { argv: string[]; value: unknown }> = {
   postgresPort: { argv: ['--postgres-port', '15432'], value: 15_432 },
   slots: { argv: ['--slots', '5'], value: 5 },
   taskQueue: { argv: ['--task-queue', 'q'], value: 'q' },
+  allQueues: { argv: ['--all-queues'], value: true },
   logLimit: { argv: ['--log-limit', '16'], value: 16 },
   adoptWindow: { argv: ['--adopt-window', '90s'], value: 90_000 },
   onShutdown: { argv: ['--on-shutdown', 'stop'], value: 'stop' },
@@ -163,5 +165,25 @@ test('every command has the npm script of its name, which hints like `npm run wa
   for (const name of commandNames) {
     const runs = name === 'worker' ? /dist\/src\/worker\.js$/ : new RegExp(`dist/src/client\\.js ${name}$`);
     expect([name, scripts[name]]).toEqual([name, expect.stringMatching(runs)]);
+  }
+});
+
+test('commands that address a task queue take --task-queue (env STAGED_TASK_QUEUE), explained in --help', () => {
+  const withQueue = commandNames.filter((name) => (COMMANDS[name].options as readonly string[]).includes('taskQueue'));
+  expect(withQueue.sort()).toEqual(['quota', 'status', 'submit', 'worker']);
+  for (const name of withQueue) {
+    const help = buildCommand(name).helpInformation().replace(/\s+/g, ' ');
+    expect([name, help]).toEqual([name, expect.stringMatching(/--task-queue <name> .*\(env STAGED_TASK_QUEUE\)/)]);
+    expect(parse(name, ['--task-queue', 'gpu-box']).taskQueue).toBe('gpu-box');
+  }
+  expect(toBatchSettings(parse('submit', ['--task-queue', 'gpu-box']) as never, '/w', false).taskQueue).toBe('gpu-box');
+  const before = process.env.STAGED_TASK_QUEUE;
+  process.env.STAGED_TASK_QUEUE = 'from-env';
+  try {
+    expect(parse('submit', []).taskQueue).toBe('from-env');
+    expect(parse('status', []).taskQueue).toBe('from-env');
+  } finally {
+    if (before === undefined) delete process.env.STAGED_TASK_QUEUE;
+    else process.env.STAGED_TASK_QUEUE = before;
   }
 });

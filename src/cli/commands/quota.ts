@@ -8,7 +8,6 @@ import { BUDGET_WORKFLOW, budgetWorkflowId, pauseSignal, resetSignal } from '../
 import { loadProjectConfig } from '../../config.js';
 import { BadInputError, EXIT } from '../../errors.js';
 import { newBudget, type LimitEvent } from '../../budget/window.js';
-import { taskQueueSetting } from '../../settings.js';
 import { parseDuration } from '../../parse/duration.js';
 import type { QuotaDeclaration } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
@@ -30,7 +29,7 @@ export async function run([action, name, duration]: (string | undefined)[], opti
     throw new BadInputError(`unknown quota "${name ?? ''}": staged.config.json declares ${names.join(', ') || 'none'}`);
   }
   const pauseMs = action === 'pause' ? pauseDuration(duration) : 0;
-  const taskQueue = taskQueueSetting();
+  const { taskQueue } = options;
   return withClient(async (client) => {
     if (action === 'show') return show(client, taskQueue, name ? [name] : names, options.json);
     const untilMs = action === 'pause' ? Date.now() + pauseMs : 0;

@@ -7,16 +7,18 @@ import {
   runningProgress,
   waitingForMachines,
   withReadingClient,
+  QUICK_ANSWER_MS,
+  type WorkerSilence,
 } from '../../batch-client/index.js';
 import { EXIT } from '../../errors.js';
 import { batchSummaryFile } from '../../paths.js';
 import { batchOutcome, countByStatus, summarize, summaryOutcome, type BatchOutcome } from '../../model/batch-state.js';
 import type { BatchSummary } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
-import { liveBatchView, sweepViews, type LiveBatchView } from '../display/batch-view.js';
+import { liveBatchView, sweepViews, type LiveBatchView, type NoWorkerView } from '../display/batch-view.js';
 import { codeLine } from '../../model/code.js';
-import { batchListLines, notifyFailureLines, statusLines, summaryLines } from '../display/render.js';
-import { commandHint, resolveWorkDir } from '../invocation.js';
+import { batchListLines, noWorkerLines, notifyFailureLines, statusLines, summaryLines } from '../display/render.js';
+import { commandHint, resolveWorkDir, workerHint } from '../invocation.js';
 
 const RECENT_BATCHES = 20;
 
@@ -25,10 +27,11 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
   // Reads everything first and prints after: the reads go out along with the connection's checks.
   const print = await withReadingClient(async (client): Promise<() => void> => {
     if (!batchId) {
-      const batches = await listBatches(client, RECENT_BATCHES);
-      return () => printRecent(batches, options.json);
+      const taskQueue = options.allQueues ? undefined : options.taskQueue;
+      const batches = await listBatches(client, RECENT_BATCHES, taskQueue);
+      return () => printRecent(batches, taskQueue, options.json);
     }
-    const reading = await readBatch(client, batchId, workDir);
+    const reading = await readBatch(client, batchId, workDir, { kept: true });
     if (reading.kind === 'files') {
       const { summary } = reading;
       return () =>
@@ -40,11 +43,27 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
     }
     const [runs, quotas, waiting] = await Promise.all([
       runningProgress(client.workflow, state),
-      quotaViews(client.workflow, state),
+      // A budget answers through a worker too: with none answering for the batch, its quotas are left out.
+      reading.kind === 'kept' ? [] : quotaViews(client.workflow, state),
       waitingForMachines(client.workflow, state),
     ]);
-    const view = liveBatchView(state, status.toLowerCase(), runs, Date.now(), quotas, waiting);
-    const lines = [`Batch ${batchId}: ${view.status}`, ...codeLines(view), ...statusLines(view, options.members)];
+    const now = Date.now();
+    const view: LiveBatchView = liveBatchView(state, status.toLowerCase(), runs, now, quotas, waiting);
+    if (reading.kind === 'kept') view.noWorker = noWorkerView(reading.silence);
+    const lines = [
+      `Batch ${batchId}: ${view.status}`,
+      ...(view.noWorker
+        ? noWorkerLines(
+            view.noWorker,
+            now,
+            QUICK_ANSWER_MS,
+            workerHint(view.noWorker.taskQueue),
+            view.counts.running > 0,
+          )
+        : []),
+      ...codeLines(view),
+      ...statusLines(view, options.members),
+    ];
     return () => {
       if (options.json) console.log(JSON.stringify(view, null, 2));
       else lines.forEach((line) => console.log(line));
@@ -76,13 +95,32 @@ function printFinished(
   if (source) console.log(`(from ${source}: Temporal no longer keeps this batch)`);
 }
 
+function noWorkerView({ taskQueue, lastPoll, polledRecently, lastPollerExited }: WorkerSilence): NoWorkerView {
+  return {
+    taskQueue,
+    lastPollAt: lastPoll ? new Date(lastPoll.lastPollAt).toISOString() : null,
+    lastPoller: lastPoll?.identity ?? null,
+    polledRecently,
+    lastPollerExited,
+  };
+}
+
 /** The code the batch runs, one line; none for batches submitted before it was recorded. */
 function codeLines(view: LiveBatchView): string[] {
   return view.code ? [codeLine(view.code, view.batchId)] : [];
 }
 
-function printRecent(batches: BatchListing[], json: boolean): void {
-  if (json) console.log(JSON.stringify({ batches }, null, 2));
-  else if (!batches.length) console.log(`No batches yet. Start one with: ${commandHint('submit')}`);
-  else batchListLines(batches).forEach((line) => console.log(line));
+/** `taskQueue`: the queue listed; undefined with --all-queues. */
+function printRecent(batches: BatchListing[], taskQueue: string | undefined, json: boolean): void {
+  if (json) return console.log(JSON.stringify({ taskQueue: taskQueue ?? null, batches }, null, 2));
+  const where = taskQueue === undefined ? 'on any task queue' : `on task queue "${taskQueue}"`;
+  if (!batches.length) {
+    const others = taskQueue === undefined ? '' : ` (others: ${commandHint('status', ['--all-queues'])})`;
+    return console.log(`No batches ${where} yet${others}. Start one with: ${commandHint('submit')}`);
+  }
+  const header =
+    taskQueue === undefined
+      ? `Recent batches on every task queue:`
+      : `Recent batches on task queue "${taskQueue}" (every queue: --all-queues):`;
+  [header, ...batchListLines(batches, taskQueue === undefined)].forEach((line) => console.log(line));
 }

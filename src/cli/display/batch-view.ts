@@ -52,6 +52,23 @@ export interface LiveBatchView {
   code?: CodeState;
   /** Each sweep (by its script's name) with its members' counts; absent when the batch has none. */
   sweeps?: SweepView[];
+  /**
+   * Only when no worker answered for the batch: the rest is the batch as Temporal keeps it (the state its current
+   * run started with, and its experiments' workflows), not its worker's answer.
+   */
+  noWorker?: NoWorkerView;
+}
+
+export interface NoWorkerView {
+  /** The task queue the batch's worker polls. */
+  taskQueue: string;
+  /** The newest poll of that queue Temporal remembers (5 min), as an ISO time, and by which worker; null: none. */
+  lastPollAt: string | null;
+  lastPoller: string | null;
+  /** A worker polled within about a minute, yet none answered within a second: it may have just stopped. */
+  polledRecently: boolean;
+  /** The last poller was a worker of this machine whose process has exited (so it polls no more). */
+  lastPollerExited: boolean;
 }
 
 export interface SweepView {

@@ -1,7 +1,7 @@
 /** Text the CLI prints: the header, the periodic status line, the final summary, the batch list and the dry run. */
 import { PRIORITIES, type BatchState, type BatchSummary, type ExperimentSpec } from '../../model/types.js';
 import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../../model/summary-table.js';
-import type { LiveBatchView, LiveExperimentView } from './batch-view.js';
+import type { LiveBatchView, LiveExperimentView, NoWorkerView } from './batch-view.js';
 import { formatDuration } from '../../parse/duration.js';
 import type { BatchListing } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
@@ -48,6 +48,34 @@ function timeoutText({ timeoutMs, signalBeforeMs, warnSignal }: BatchState['sett
   const timeout = formatDuration(timeoutMs ?? 0);
   if (signalBeforeMs === undefined) return timeout;
   return `${timeout} (${warnSignal ?? DEFAULT_WARN_SIGNAL} ${formatDuration(signalBeforeMs)} before)`;
+}
+
+/** `status` with no worker answering for the batch: why, where a worker should poll, and what the rest shows. */
+/** `runsGoOn`: some experiment is running (its run outlives the worker for a while). */
+export function noWorkerLines(
+  noWorker: NoWorkerView,
+  now: number,
+  waitedMs: number,
+  startWorker: string,
+  runsGoOn: boolean,
+): string[] {
+  const { taskQueue, lastPollAt, lastPoller, polledRecently, lastPollerExited } = noWorker;
+  const ago = lastPollAt === null ? '' : formatDuration(Math.max(0, now - Date.parse(lastPollAt)));
+  const exited = lastPollerExited ? ', a process of this machine that has exited' : '';
+  const lastPoll = lastPollAt === null ? 'no poll in the last 5 min' : `last poll ${ago} ago by ${lastPoller}${exited}`;
+  const why = polledRecently
+    ? `[NO WORKER] No worker answered for the batch within ${formatDuration(waitedMs)} ` +
+      `(task queue "${taskQueue}": ${lastPoll}; a worker that just stopped still shows there for a minute)`
+    : `[NO WORKER] No worker polls task queue "${taskQueue}" (${lastPoll})`;
+  const runs = runsGoOn ? '; runs go on, waiting to be adopted, for at most their adoption window' : '';
+  return [
+    why,
+    // A recent poller may be a slow worker rather than a dead one: what follows holds only if it stopped.
+    polledRecently
+      ? `  If that worker stopped, nothing new starts${runs}; start a worker with: ${startWorker}`
+      : `  Nothing new starts${runs}. Start a worker with: ${startWorker}`,
+    "  Below: the batch as Temporal keeps it (its experiments' workflows), not a worker's answer",
+  ];
 }
 
 /** Experiments waiting for others, listed one per line before the rest are counted. */
@@ -184,9 +212,17 @@ export function summaryLines(summary: BatchSummary, allMembers = false): string[
 }
 
 /** `status` without an id: the recent batches, newest first. */
-export function batchListLines(batches: readonly BatchListing[]): string[] {
-  const rows = batches.map((batch) => [batch.startedAt, batch.status, String(batch.experiments ?? '?'), batch.batchId]);
-  return textTable([['started', 'state', 'experiments', 'batch'], ...rows], { rightAligned: [2] });
+/** `withQueue`: a column with each batch's task queue (`status --all-queues`). */
+export function batchListLines(batches: readonly BatchListing[], withQueue = false): string[] {
+  const rows = batches.map((batch) => [
+    batch.startedAt,
+    batch.status,
+    String(batch.experiments ?? '?'),
+    batch.batchId,
+    ...(withQueue ? [batch.taskQueue] : []),
+  ]);
+  const head = ['started', 'state', 'experiments', 'batch', ...(withQueue ? ['task queue'] : [])];
+  return textTable([head, ...rows], { rightAligned: [2] });
 }
 
 /** `submit --dry-run`: the queue in start order, each with its priority and why. */

@@ -1,0 +1,135 @@
+/**
+ * A running batch as Temporal itself keeps it, for `status` when no worker answers the batch's query: the state
+ * the batch's current run started with (its history's first event) brought up to date by its experiments'
+ * workflows (visibility: each one's StagedStatus). What changed only inside the batch since (a `change`, an
+ * `add` not started yet) is not there.
+ */
+import { hostname } from 'node:os';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { isFinal } from '../model/batch-state.js';
+import { unpackBatchState, type PackedBatchState } from '../model/packed-state.js';
+import type { BatchState, ExperimentStatus } from '../model/types.js';
+import { EXPERIMENT_WORKFLOW } from '../protocol/messages.js';
+import {
+  BATCH_ID_SEARCH_ATTRIBUTE,
+  EXPERIMENT_SEARCH_ATTRIBUTE,
+  STATUS_SEARCH_ATTRIBUTE,
+} from '../protocol/search-attributes.js';
+import { machineIdSetting } from '../settings.js';
+import { workflowPollers, type Poller } from './machines.js';
+
+/** Temporal ends a long poll after a minute and a live worker polls again at once: older, and it polls no more. */
+export const POLLING_WITHIN_MS = 75_000;
+/** How long `status` waits for an answer while the queue was polled lately: its worker may have just died. */
+export const QUICK_ANSWER_MS = 1_000;
+
+/** Why `status` shows the batch as Temporal keeps it. */
+export interface WorkerSilence {
+  taskQueue: string;
+  /** The newest poll of the task queue's workflows Temporal remembers (5 min); absent: none. */
+  lastPoll?: Poller;
+  /** A worker (not one of this machine that exited) polled within 75 s, yet none answered within QUICK_ANSWER_MS. */
+  polledRecently: boolean;
+  /** The last poller was a worker of this machine whose process has exited. */
+  lastPollerExited: boolean;
+}
+
+/**
+ * Whether a poller is a worker of this machine (its identity `<pid>@<machine id> …` names this machine's id, which
+ * staged requires to be unique) whose process is gone: it polls no more, however recent its last poll.
+ */
+export function exitedHere(identity: string, machineId: string, alive: (pid: number) => boolean): boolean {
+  const match = /^(\d+)@(\S+)/.exec(identity);
+  return match !== null && match[2] === machineId && !alive(Number(match[1]));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process
+  }
+}
+
+/**
+ * Resolves once it is clear that no worker will answer soon: at once when nobody polled the task queue within
+ * POLLING_WITHIN_MS but workers of this machine that have exited, else after QUICK_ANSWER_MS (the caller races it
+ * against the query). The one extra call goes out along with the query.
+ */
+export async function workerSilence(client: Client, taskQueue: string, startedAt = Date.now()) {
+  const pollers = await workflowPollers(client.workflowService, client.options.namespace, taskQueue).catch(
+    () => undefined,
+  );
+  const here = machineIdSetting() ?? hostname();
+  const exited = (poller: Poller) => exitedHere(poller.identity, here, processAlive);
+  const lastPoll = pollers?.[0];
+  const polling = pollers?.filter((poller) => Date.now() - poller.lastPollAt <= POLLING_WITHIN_MS && !exited(poller));
+  const polledRecently = polling === undefined || polling.length > 0;
+  if (polledRecently) {
+    const left = startedAt + QUICK_ANSWER_MS - Date.now();
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left).unref());
+  }
+  const lastPollerExited = lastPoll !== undefined && exited(lastPoll);
+  const silence: WorkerSilence = { taskQueue, polledRecently, lastPollerExited, ...(lastPoll ? { lastPoll } : {}) };
+  return silence;
+}
+
+/** The state the batch's current run started with: its first history event's input. */
+async function startedWith(client: Client, batchId: string): Promise<BatchState> {
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: batchId },
+    maximumPageSize: 1,
+  });
+  const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) throw new Error(`the history of batch ${batchId} holds no input`);
+  return unpackBatchState(defaultPayloadConverter.fromPayload<PackedBatchState>(payload));
+}
+
+/** An experiment workflow's status: its StagedStatus, or how it closed when that says more. */
+function statusOf(workflow: WorkflowExecutionInfo): ExperimentStatus | undefined {
+  const shown = workflow.typedSearchAttributes.get(STATUS_SEARCH_ATTRIBUTE);
+  const status = (shown === 'paused' ? 'running' : shown) as ExperimentStatus | undefined;
+  switch (workflow.status.name) {
+    case 'RUNNING':
+      return status;
+    case 'COMPLETED':
+      return status && isFinal(status) ? status : 'completed';
+    case 'CANCELLED':
+      return 'cancelled';
+    default:
+      return 'failed';
+  }
+}
+
+export async function keptBatchState(client: Client, batchId: string): Promise<BatchState> {
+  const query =
+    `WorkflowType = '${EXPERIMENT_WORKFLOW}' AND ` +
+    `${BATCH_ID_SEARCH_ATTRIBUTE.name} = '${batchId.replace(/'/g, '')}'`;
+  const listing = (async () => {
+    const found: WorkflowExecutionInfo[] = [];
+    for await (const workflow of client.workflow.list({ query })) found.push(workflow);
+    return found;
+  })();
+  listing.catch(() => undefined); // a namespace without staged's search attributes: the start state alone
+  const state = await startedWith(client, batchId);
+  const experiments = state.settings.searchAttributes ? await listing.catch(() => []) : [];
+  const indexOf = new Map(state.experiments.map((experiment, index) => [experiment.name, index]));
+  for (const workflow of experiments) {
+    const index = indexOf.get(workflow.typedSearchAttributes.get(EXPERIMENT_SEARCH_ATTRIBUTE) ?? '');
+    const status = statusOf(workflow);
+    if (index === undefined || !status) continue;
+    const record = state.records[index];
+    state.records[index] = {
+      ...record,
+      status,
+      attempts: Math.max(record.attempts, status === 'running' ? 1 : 0),
+      startedAt: record.startedAt ?? workflow.startTime.getTime(),
+      ...(workflow.closeTime ? { closedAt: workflow.closeTime.getTime() } : {}),
+    };
+    state.nextIndex = Math.max(state.nextIndex, index + 1);
+  }
+  return state;
+}
