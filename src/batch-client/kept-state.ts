@@ -17,6 +17,7 @@ import {
   STATUS_SEARCH_ATTRIBUTE,
 } from '../protocol/search-attributes.js';
 import { machineIdSetting } from '../settings.js';
+import { ANSWER_TIMEOUT_MS } from './connect.js';
 import { workflowPollers, type Poller } from './machines.js';
 
 /** Temporal ends a long poll after a minute and a live worker polls again at once: older, and it polls no more. */
@@ -44,6 +45,12 @@ export function exitedHere(identity: string, machineId: string, alive: (pid: num
   return match !== null && match[2] === machineId && !alive(Number(match[1]));
 }
 
+/** Whether a poller is a worker of this machine whose process still runs: a busy worker, not a dead one. */
+export function liveHere(identity: string, machineId: string, alive: (pid: number) => boolean): boolean {
+  const match = /^(\d+)@(\S+)/.exec(identity);
+  return match !== null && match[2] === machineId && alive(Number(match[1]));
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -55,8 +62,9 @@ function processAlive(pid: number): boolean {
 
 /**
  * Resolves once it is clear that no worker will answer soon: at once when nobody polled the task queue within
- * POLLING_WITHIN_MS but workers of this machine that have exited, else after QUICK_ANSWER_MS (the caller races it
- * against the query). The one extra call goes out along with the query.
+ * POLLING_WITHIN_MS but workers of this machine that have exited, after the whole answer time when a worker of this
+ * machine that still runs polled, else after QUICK_ANSWER_MS. The caller races it against the query; its one call
+ * goes out along with the query.
  */
 export async function workerSilence(client: Client, taskQueue: string, startedAt = Date.now()) {
   const pollers = await workflowPollers(client.workflowService, client.options.namespace, taskQueue).catch(
@@ -68,7 +76,9 @@ export async function workerSilence(client: Client, taskQueue: string, startedAt
   const polling = pollers?.filter((poller) => Date.now() - poller.lastPollAt <= POLLING_WITHIN_MS && !exited(poller));
   const polledRecently = polling === undefined || polling.length > 0;
   if (polledRecently) {
-    const left = startedAt + QUICK_ANSWER_MS - Date.now();
+    // A worker of this machine that still runs gets the whole answer time: it is busy, not gone.
+    const busyHere = polling?.some((poller) => liveHere(poller.identity, here, processAlive));
+    const left = startedAt + (busyHere ? ANSWER_TIMEOUT_MS : QUICK_ANSWER_MS) - Date.now();
     if (left > 0) await new Promise((resolve) => setTimeout(resolve, left).unref());
   }
   const lastPollerExited = lastPoll !== undefined && exited(lastPoll);
