@@ -9,15 +9,17 @@ export type ExitOf = () => string | undefined;
 /**
  * Runs `file args`, passing Ctrl-C and SIGTERM on; its exit code is ours (2: bad input), and a death by a signal
  * nobody passed on (SIGKILL by the OOM killer) is 128 + its number, so that `Restart=on-failure` restarts it.
- * `whenStarted` runs beside it.
+ * `whenStarted` runs beside it. `ipc` gives a Node program a channel to this process.
  */
 export async function inForeground(
   file: string,
   args: string[],
   cwd: string,
   whenStarted?: (exited: ExitOf) => Promise<void>,
+  { ipc = false }: { ipc?: boolean } = {},
 ): Promise<number> {
-  const child = execa(file, args, { stdio: 'inherit', reject: false, cwd });
+  // A Node program given an IPC channel sees this process end, even by SIGKILL (worker/parent-command.ts).
+  const child = execa(file, args, { stdio: 'inherit', reject: false, cwd, ipc });
   const forwarded = new Set<string>();
   const forward = (signal: NodeJS.Signals) => {
     forwarded.add(signal);

@@ -13,6 +13,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities, type ShutdownMode } from '../activities/index.js';
 import { KeeperLauncher } from '../machine/keeper-launch.js';
+import { stopWithParentCommand } from './parent-command.js';
 import { liveRunQuota, machineRunKeys, runQuotasByToken } from '../machine/machine-runs.js';
 import { watchOrphans } from '../machine/orphans.js';
 import { recordServer, runsDirsOf, runsLayout, serverIdOf } from '../machine/runs-layout.js';
@@ -275,6 +276,7 @@ async function main(argv: string[]): Promise<void> {
   const command = buildCommand('worker').exitOverride().parse(argv);
   const flags = optionsOf('worker', command);
   installRuntime(workerLogLevelSetting() as LogLevel, flags.metrics);
+  stopWithParentCommand();
   const config = loadConnectionConfig();
   // Under `npm run worker` npm runs this in staged's folder: paths are the user's, as for every command.
   const userDir = userDirectory();

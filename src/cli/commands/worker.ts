@@ -6,5 +6,5 @@ import { userDirectory } from '../invocation.js';
 
 /** Options were checked here already; the worker reads them again from the same table. */
 export async function run(_args: string[], _options: OptionsOf<'worker'>, rawArgs: string[]): Promise<number> {
-  return inForeground(process.execPath, workerCommand(rawArgs), userDirectory());
+  return inForeground(process.execPath, workerCommand(rawArgs), userDirectory(), undefined, { ipc: true });
 }
