@@ -23,7 +23,7 @@ export async function liveBatch(client: Client, batchId: string): Promise<LiveBa
     throw new BadInputError(`batch ${batchId} has ended (${found.status.toLowerCase()}): it takes no changes`);
   }
   const state = await withinAnswerTime(queryBatchState(found.handle)).catch((err: unknown) => {
-    throw new NoWorkerAnswersError(batchId, found.status, err);
+    throw new NoWorkerAnswersError(batchId, found.status, err, found.taskQueue);
   });
   return { handle: found.handle, state };
 }

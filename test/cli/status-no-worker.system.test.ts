@@ -109,6 +109,22 @@ test('status of a batch on a task queue no worker polls: at once, from the state
   });
 }, 60_000);
 
+test("a steering command no worker answers for names the batch's task queue in its hint", async () => {
+  const { dir, journal } = await tempExperimentsDir('steer-never-polled');
+  await writeScript(dir, 'exp1_a', journal);
+  const { taskQueue, state } = await batchIn(dir);
+  await startBatch(server.env, state);
+  const cli = { cwd: dir, env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: 'elsewhere' } };
+
+  const result = await staged(['pause', state.batchId], cli);
+
+  expect(result.exitCode).not.toBe(0);
+  // A plain `worker` would poll "elsewhere" and never answer for this batch.
+  expect(result.stderr).toMatch(
+    new RegExp(`no worker answers for it .*start one with: .*worker --task-queue ${taskQueue}$`, 'm'),
+  );
+}, 60_000);
+
 test('status without an id lists the batches of the task queue in use; --all-queues lists every queue', async () => {
   const { dir, journal } = await tempExperimentsDir('list-queues');
   await writeScript(dir, 'exp1_a', journal);
