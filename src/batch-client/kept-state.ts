@@ -4,6 +4,7 @@
  * workflows (visibility: each one's StagedStatus). What changed only inside the batch since (a `change`, an
  * `add` not started yet) is not there.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -34,6 +35,8 @@ export interface WorkerSilence {
   polledRecently: boolean;
   /** The last poller was a worker of this machine whose process has exited. */
   lastPollerExited: boolean;
+  /** How long `status` waited for an answer before reading what Temporal keeps. */
+  waitedMs: number;
 }
 
 /**
@@ -51,12 +54,18 @@ export function liveHere(identity: string, machineId: string, alive: (pid: numbe
   return match !== null && match[2] === machineId && alive(Number(match[1]));
 }
 
-function processAlive(pid: number): boolean {
+/** A zombie has exited (its parent has not collected it yet: PID 1 in a container may never). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false; // EPERM: someone else's process
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -82,7 +91,14 @@ export async function workerSilence(client: Client, taskQueue: string, startedAt
     if (left > 0) await new Promise((resolve) => setTimeout(resolve, left).unref());
   }
   const lastPollerExited = lastPoll !== undefined && exited(lastPoll);
-  const silence: WorkerSilence = { taskQueue, polledRecently, lastPollerExited, ...(lastPoll ? { lastPoll } : {}) };
+  const waitedMs = Date.now() - startedAt;
+  const silence: WorkerSilence = {
+    taskQueue,
+    polledRecently,
+    lastPollerExited,
+    waitedMs,
+    ...(lastPoll ? { lastPoll } : {}),
+  };
   return silence;
 }
 

@@ -58,6 +58,12 @@ describe('bad input: one clear message, exit code 2, before any server is asked'
     expect(result.stderr).toContain(message);
   });
 
+  test('status with --all-queues and --task-queue: one or the other, before any server is asked', async () => {
+    const result = await staged(['status', '--all-queues', '--task-queue', 'gpu']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--all-queues lists every task queue and --task-queue one of them');
+  });
+
   test('an explicit address where no server answers', async () => {
     const result = await staged(['submit', '--priority', 'high']);
     expect(result.exitCode).toBe(2);

@@ -74,12 +74,12 @@ test("status right after the batch's only worker is SIGKILLed: at once, from Tem
   expect(fromElsewhere.ms).toBeLessThan(ANSWERED_WITHIN_MS);
   expect(fromElsewhere.result.stdout.split('\n')[1]).toMatch(
     new RegExp(
-      `^\\[NO WORKER\\] No worker answered for the batch within 1\\.0s \\(task queue "${taskQueue}": last poll`,
+      `^\\[NO WORKER\\] No worker answered for the batch within \\d+\\.\\ds \\(task queue "${taskQueue}": last poll`,
     ),
   );
   // It may be a slow worker rather than a dead one: the rest is said only of one that stopped.
   expect(fromElsewhere.result.stdout.split('\n')[2]).toMatch(
-    /^ {2}If that worker stopped, nothing new starts; runs go on/,
+    /^ {2}If that worker stopped, nothing new starts; a run shown running may have ended since/,
   );
 }, 120_000);
 

@@ -4,7 +4,7 @@ import { EXIT, NoWorkerAnswersError } from '../../errors.js';
 import type { BatchState } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
 import { resolveExperiment } from '../experiment-ref.js';
-import { commandHint } from '../invocation.js';
+import { commandHint, workerHint } from '../invocation.js';
 
 export async function run([batchId]: string[], options: OptionsOf<'cancel'>): Promise<number> {
   const { experiment } = options;
@@ -23,7 +23,7 @@ export async function run([batchId]: string[], options: OptionsOf<'cancel'>): Pr
     const [name] = await cancelExperiments(client, batchId, pick).catch((err: unknown) => {
       if (!(err instanceof NoWorkerAnswersError)) throw err;
       const hints =
-        `start one with: ${commandHint('worker')}; ` +
+        `start one with: ${err.taskQueue === undefined ? commandHint('worker') : workerHint(err.taskQueue)}; ` +
         `cancelling the whole batch works without one: ${commandHint('cancel', [batchId])}`;
       throw new Error(`${err.message}; ${hints}`);
     });

@@ -7,10 +7,10 @@ import {
   runningProgress,
   waitingForMachines,
   withReadingClient,
-  QUICK_ANSWER_MS,
   type WorkerSilence,
 } from '../../batch-client/index.js';
-import { EXIT } from '../../errors.js';
+import { BadInputError, EXIT } from '../../errors.js';
+import { taskQueueSetting } from '../../settings.js';
 import { batchSummaryFile } from '../../paths.js';
 import { batchOutcome, countByStatus, summarize, summaryOutcome, type BatchOutcome } from '../../model/batch-state.js';
 import type { BatchSummary } from '../../model/types.js';
@@ -22,7 +22,14 @@ import { commandHint, resolveWorkDir, workerHint } from '../invocation.js';
 
 const RECENT_BATCHES = 20;
 
-export async function run([batchId]: (string | undefined)[], options: OptionsOf<'status'>): Promise<number> {
+export async function run(
+  [batchId]: (string | undefined)[],
+  options: OptionsOf<'status'>,
+  rawArgs: string[] = [],
+): Promise<number> {
+  if (options.allQueues && rawArgs.some((arg) => arg === '--task-queue' || arg.startsWith('--task-queue='))) {
+    throw new BadInputError('--all-queues lists every task queue and --task-queue one of them: give one of the two');
+  }
   const workDir = resolveWorkDir(options.workDir);
   // Reads everything first and prints after: the reads go out along with the connection's checks.
   const print = await withReadingClient(async (client): Promise<() => void> => {
@@ -52,11 +59,11 @@ export async function run([batchId]: (string | undefined)[], options: OptionsOf<
     if (reading.kind === 'kept') view.noWorker = noWorkerView(reading.silence);
     const lines = [
       `Batch ${batchId}: ${view.status}`,
-      ...(view.noWorker
+      ...(view.noWorker && reading.kind === 'kept'
         ? noWorkerLines(
             view.noWorker,
             now,
-            QUICK_ANSWER_MS,
+            reading.silence.waitedMs,
             workerHint(view.noWorker.taskQueue),
             view.counts.running > 0,
           )
@@ -116,7 +123,8 @@ function printRecent(batches: BatchListing[], taskQueue: string | undefined, jso
   const where = taskQueue === undefined ? 'on any task queue' : `on task queue "${taskQueue}"`;
   if (!batches.length) {
     const others = taskQueue === undefined ? '' : ` (others: ${commandHint('status', ['--all-queues'])})`;
-    return console.log(`No batches ${where} yet${others}. Start one with: ${commandHint('submit')}`);
+    const submit = taskQueue === undefined || taskQueue === taskQueueSetting() ? [] : ['--task-queue', taskQueue];
+    return console.log(`No batches ${where} yet${others}. Start one with: ${commandHint('submit', submit)}`);
   }
   const header =
     taskQueue === undefined

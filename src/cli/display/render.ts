@@ -67,7 +67,10 @@ export function noWorkerLines(
     ? `[NO WORKER] No worker answered for the batch within ${formatDuration(waitedMs)} ` +
       `(task queue "${taskQueue}": ${lastPoll}; a worker that just stopped still shows there for a minute)`
     : `[NO WORKER] No worker polls task queue "${taskQueue}" (${lastPoll})`;
-  const runs = runsGoOn ? '; runs go on, waiting to be adopted, for at most their adoption window' : '';
+  const runs = runsGoOn
+    ? '; a run shown running may have ended since (only its worker reports that), and the next worker of its ' +
+      'machine adopts it within its adoption window'
+    : '';
   return [
     why,
     // A recent poller may be a slow worker rather than a dead one: what follows holds only if it stopped.
