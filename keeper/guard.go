@@ -183,10 +183,23 @@ func stopAbandonedRun(files RunFiles, mode KillMode) {
 	tree.Stop(time.Duration(spec.KillGraceMs * float64(time.Millisecond)))
 	tree.Release()
 	why := fmt.Sprintf("its keeper died without recording an end; its guard stopped the run (%s left)", processes(left))
+	// Before the end record, which is written last.
+	sayInAttemptLog(spec.LogFile, "run stopped: "+why)
 	if !exists(files.Exit) { // a worker that found the keeper gone may have recorded it meanwhile
 		WriteJSON(files.Exit, RunExit{End: "abandoned", EndedAt: nowMs(), Tail: []string{}, Error: why})
 	}
 	note(files, "guard: "+why)
+}
+
+// sayInAttemptLog ends the run's output with why it ends there: the attempt log is what the user keeps, the run's
+// directory (keeper.log, exit.json) goes once its experiment has moved on.
+func sayInAttemptLog(path string, line string) {
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return
+	}
+	defer file.Close()
+	fmt.Fprintf(file, "\n[staged] %s\n", line)
 }
 
 // existingTree is the tree the keeper made for runID, in its mode; nothing is created.

@@ -159,6 +159,10 @@ func TestAKeeperKilledLeavesNoProcessOfItsRunAndItsGuardRecordsWhy(t *testing.T)
 		if !regexp.MustCompile(`its guard stopped the run \([23] processes left\)$`).MatchString(exit.Error) {
 			t.Fatalf("the end record says %q", exit.Error)
 		}
+		output, _ := os.ReadFile(filepath.Join(filepath.Dir(run.files.Dir), "run.log"))
+		if !strings.HasSuffix(string(output), "\n[staged] run stopped: "+exit.Error+"\n") {
+			t.Fatalf("the attempt log ends with %q, not with why the run stopped", output)
+		}
 	})
 }
 
