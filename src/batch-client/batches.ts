@@ -91,11 +91,13 @@ export async function batchSummary(handle: WorkflowHandle): Promise<BatchSummary
 export async function findBatch(
   client: Client,
   batchId: string,
-): Promise<{ handle: WorkflowHandle; status: string; taskQueue: string } | undefined> {
+): Promise<{ handle: WorkflowHandle; status: string; taskQueue: string; cancelRequested: boolean } | undefined> {
   const handle = client.workflow.getHandle(batchId);
   try {
-    const { status, taskQueue } = await handle.describe();
-    return { handle, status: status.name, taskQueue };
+    const { status, taskQueue, raw } = await handle.describe();
+    // Asked for, and not yet carried out while no worker runs the batch.
+    const cancelRequested = raw.workflowExtendedInfo?.cancelRequested === true;
+    return { handle, status: status.name, taskQueue, cancelRequested };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
@@ -104,7 +106,7 @@ export async function findBatch(
 
 export type BatchReading =
   | { kind: 'live'; handle: WorkflowHandle; state: BatchState; status: string }
-  | { kind: 'kept'; state: BatchState; status: string; silence: WorkerSilence }
+  | { kind: 'kept'; state: BatchState; status: string; silence: WorkerSilence; cancelRequested: boolean }
   | { kind: 'files'; summary: BatchSummary };
 
 /**
@@ -158,7 +160,7 @@ export async function readBatch(
     );
     const read = await Promise.race([late, kept]);
     if (!read.kept) return { kind: 'live', handle, state: read.state, status };
-    return { kind: 'kept', state: read.state, status, silence: first.silence };
+    return { kind: 'kept', state: read.state, status, silence: first.silence, cancelRequested: found.cancelRequested };
   }
   try {
     return { kind: 'live', handle, state: await query, status };

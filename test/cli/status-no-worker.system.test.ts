@@ -104,8 +104,18 @@ test('status of a batch on a task queue no worker polls: at once, from the state
   );
   expect(lines).toContain('[STATUS] Queue: 2 | Running: 0 | Completed: 0 | Failed: 0');
   expect(JSON.parse(json.stdout)).toMatchObject({
-    noWorker: { taskQueue, polledRecently: false, lastPollAt: null, lastPoller: null },
+    noWorker: { taskQueue, polledRecently: false, lastPollAt: null, lastPoller: null, cancelRequested: false },
     counts: { queued: 2 },
+  });
+
+  // A cancel asked for while no worker runs the batch waits for one: status says so.
+  expect((await staged(['cancel', state.batchId], cli)).exitCode).toBe(0);
+  const afterCancel = await staged(['status', state.batchId], cli);
+  expect(afterCancel.stdout.split('\n')).toContain(
+    '  [CANCEL] asked for: once a worker runs the batch, nothing queued starts and its running runs stop',
+  );
+  expect(JSON.parse((await staged(['status', state.batchId, '--json'], cli)).stdout).noWorker).toMatchObject({
+    cancelRequested: true,
   });
 }, 60_000);
 

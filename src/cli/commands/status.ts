@@ -56,7 +56,7 @@ export async function run(
     ]);
     const now = Date.now();
     const view: LiveBatchView = liveBatchView(state, status.toLowerCase(), runs, now, quotas, waiting);
-    if (reading.kind === 'kept') view.noWorker = noWorkerView(reading.silence);
+    if (reading.kind === 'kept') view.noWorker = noWorkerView(reading.silence, reading.cancelRequested);
     const lines = [
       `Batch ${batchId}: ${view.status}`,
       ...(view.noWorker && reading.kind === 'kept'
@@ -102,8 +102,12 @@ function printFinished(
   if (source) console.log(`(from ${source}: Temporal no longer keeps this batch)`);
 }
 
-function noWorkerView({ taskQueue, lastPoll, polledRecently, lastPollerExited }: WorkerSilence): NoWorkerView {
+function noWorkerView(
+  { taskQueue, lastPoll, polledRecently, lastPollerExited }: WorkerSilence,
+  cancelRequested: boolean,
+): NoWorkerView {
   return {
+    cancelRequested,
     taskQueue,
     lastPollAt: lastPoll ? new Date(lastPoll.lastPollAt).toISOString() : null,
     lastPoller: lastPoll?.identity ?? null,

@@ -69,6 +69,8 @@ export interface NoWorkerView {
   polledRecently: boolean;
   /** The last poller was a worker of this machine whose process has exited (so it polls no more). */
   lastPollerExited: boolean;
+  /** The batch's cancel was asked for: a worker carries it out. */
+  cancelRequested: boolean;
 }
 
 export interface SweepView {

@@ -77,6 +77,9 @@ export function noWorkerLines(
     polledRecently
       ? `  If that worker stopped, nothing new starts${runs}; start a worker with: ${startWorker}`
       : `  Nothing new starts${runs}. Start a worker with: ${startWorker}`,
+    ...(noWorker.cancelRequested
+      ? ['  [CANCEL] asked for: once a worker runs the batch, nothing queued starts and its running runs stop']
+      : []),
     "  Below: the batch as Temporal keeps it (its experiments' workflows), not a worker's answer",
   ];
 }
