@@ -1,7 +1,7 @@
 /** The quota budgets a batch draws from, as their workflows answer (a worker must be running); declarations. */
 import type { WorkflowClient } from '@temporalio/client';
 import type { QuotaView } from '../budget/slots.js';
-import { newBudget, viewNow, type Declaration } from '../budget/window.js';
+import { newBudget, setNotifications, viewNow, type Declaration } from '../budget/window.js';
 import { formatDuration } from '../parse/duration.js';
 import type { BatchState, QuotaDeclaration } from '../model/types.js';
 import { BUDGET_WORKFLOW, budgetQuery, budgetWorkflowId, declareSignal } from '../protocol/quota-budget.js';
@@ -56,10 +56,14 @@ export async function declareQuotas(
         declaration.notifications = notificationsFor(notify.notifications, 'quota-paused');
         declaration.workDir = notify.workDir;
       }
+      // A budget started now holds its notifications from its start: a 429 signalled before its first task
+      // (handled before the declaration there) must find them.
+      const started = newBudget(name, declared.limit, declared.windowMs);
+      if (declaration.notifications) setNotifications(started, declaration.notifications, declaration.workDir);
       await client.signalWithStart(BUDGET_WORKFLOW, {
         workflowId: budgetWorkflowId(taskQueue, name),
         taskQueue,
-        args: [newBudget(name, declared.limit, declared.windowMs)],
+        args: [started],
         signal: declareSignal,
         signalArgs: [declaration],
       });

@@ -403,7 +403,8 @@ export function declare(budget: BudgetState, declaration: Declaration, now: numb
   return true;
 }
 
-function setNotifications(budget: BudgetState, notifications: Notification[], workDir: string | undefined): void {
+/** Who hears of the budget's pauses, as a declaration sets it (and a new budget starts with it). */
+export function setNotifications(budget: BudgetState, notifications: Notification[], workDir?: string): void {
   delete budget.notifications;
   delete budget.notifyWorkDir;
   if (!notifications.length) return;

@@ -266,41 +266,53 @@ test('a bad notify entry in staged.config.json: exit 2 naming it, and no batch i
   await expect(server.env.client.workflow.getHandle('notify-bad').describe()).rejects.toThrow(WorkflowNotFoundError);
 });
 
-test('a 429 that pauses a quota sends quota-paused once per pause, to the notifications submit declared', async () => {
-  const receiver = new Receiver();
-  const webhook = await receiver.listen();
-  const workDir = await tempDir('notify-quota');
-  const { taskQueue, worker } = await workerOnOwnQueue(server.env, 1);
-  const budget = server.env.client.workflow.getHandle(budgetWorkflowId(taskQueue, 'api'));
-  try {
-    await worker.runUntil(async () => {
-      const notifications: Notification[] = [
-        { on: ['quota-paused'], webhook },
-        { on: ['failed'], webhook: `${webhook}/not-for-quotas` },
-      ];
+test.each([
+  ['while a worker runs the budget', true],
+  // Its first task then holds the declaration and the 429s, whose handler is set first: it must know whom to tell.
+  ['signalled before any worker ran the budget', false],
+])(
+  'a 429 that pauses a quota sends quota-paused once per pause, to the notifications submit declared: %s',
+  async (_label, workerFirst) => {
+    const receiver = new Receiver();
+    const webhook = await receiver.listen();
+    const workDir = await tempDir('notify-quota');
+    const { taskQueue, worker } = await workerOnOwnQueue(server.env, 1);
+    const budget = server.env.client.workflow.getHandle(budgetWorkflowId(taskQueue, 'api'));
+    const notifications: Notification[] = [
+      { on: ['quota-paused'], webhook },
+      { on: ['failed'], webhook: `${webhook}/not-for-quotas` },
+    ];
+    const declareAndLimit = async () => {
       const quotas = { api: { limit: 100, windowMs: 60_000, hosts: [] } };
       await declareQuotas(server.env.client.workflow, taskQueue, quotas, { notifications, workDir });
       await budget.signal(rateLimitedSignal, { retryAfterMs: 60_000 });
       await budget.signal(rateLimitedSignal, { retryAfterMs: 60_000 }); // the same pause: no second event
-      await until(() => receiver.handled.size === 1, 120_000, 'quota-paused received'); // a delivery, not a deadline
-      const { pausedUntil } = await budget.query(budgetQuery);
-      expect(receiver.raw.map((post) => post.body)).toEqual([
-        {
-          text: `[staged] quota api paused by a 429 until ${new Date(pausedUntil!).toISOString()}`,
-          event: 'quota-paused',
-          quota: 'api',
-          pausedUntil,
-          idempotencyKey: `${budgetWorkflowId(taskQueue, 'api')}:quota-paused:${pausedUntil}`,
-        },
-      ]);
-      // Both signals are in the history (the query answered after them): one delivery was ever scheduled.
-      const { events } = await budget.fetchHistory();
-      expect(events!.filter((event) => event.activityTaskScheduledEventAttributes)).toHaveLength(1);
-    });
-  } finally {
-    await receiver.close();
-  }
-});
+    };
+    try {
+      if (!workerFirst) await declareAndLimit();
+      await worker.runUntil(async () => {
+        if (workerFirst) await declareAndLimit();
+        await until(() => receiver.handled.size === 1, 120_000, 'quota-paused received'); // a delivery, not a deadline
+        const { pausedUntil } = await budget.query(budgetQuery);
+        expect(receiver.raw.map((post) => post.body)).toEqual([
+          {
+            text: `[staged] quota api paused by a 429 until ${new Date(pausedUntil!).toISOString()}`,
+            event: 'quota-paused',
+            quota: 'api',
+            pausedUntil,
+            idempotencyKey: `${budgetWorkflowId(taskQueue, 'api')}:quota-paused:${pausedUntil}`,
+          },
+        ]);
+        // Both signals are in the history (the query answered after them): one delivery was ever scheduled.
+        const { events } = await budget.fetchHistory();
+        expect(events!.filter((event) => event.activityTaskScheduledEventAttributes)).toHaveLength(1);
+      });
+    } finally {
+      await receiver.close();
+    }
+  },
+  150_000,
+);
 
 test('a batch continuing as new with deliveries under way: each event is sent once, none lost or doubled', async () => {
   const { dir, journal } = await tempExperimentsDir('notify-can');
