@@ -40,18 +40,24 @@ export interface WorkerSilence {
 }
 
 /**
- * Whether a poller is a worker of this machine (its identity `<pid>@<machine id> …` names this machine's id, which
- * staged requires to be unique) whose process is gone: it polls no more, however recent its last poll.
+ * The pid of a poller that is a worker of this machine (its identity `<pid>@<machine id> …` names this machine's id,
+ * which staged requires to be unique); undefined for another machine's worker or an identity staged did not make.
  */
-export function exitedHere(identity: string, machineId: string, alive: (pid: number) => boolean): boolean {
+function pidHere(identity: string, machineId: string): number | undefined {
   const match = /^(\d+)@(\S+)/.exec(identity);
-  return match !== null && match[2] === machineId && !alive(Number(match[1]));
+  return match !== null && match[2] === machineId ? Number(match[1]) : undefined;
+}
+
+/** Whether a poller is a worker of this machine whose process is gone: it polls no more, however recent its poll. */
+export function exitedHere(identity: string, machineId: string, alive: (pid: number) => boolean): boolean {
+  const pid = pidHere(identity, machineId);
+  return pid !== undefined && !alive(pid);
 }
 
 /** Whether a poller is a worker of this machine whose process still runs: a busy worker, not a dead one. */
 export function liveHere(identity: string, machineId: string, alive: (pid: number) => boolean): boolean {
-  const match = /^(\d+)@(\S+)/.exec(identity);
-  return match !== null && match[2] === machineId && alive(Number(match[1]));
+  const pid = pidHere(identity, machineId);
+  return pid !== undefined && alive(pid);
 }
 
 /** A zombie has exited (its parent has not collected it yet: PID 1 in a container may never). */
