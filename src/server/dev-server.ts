@@ -26,10 +26,15 @@ export function defaultDevServerOptions(workDir: string): DevServerOptions {
   };
 }
 
+/** Reads of a shard's transfer queue per second: it is read when a task is added, so this bounds a burst. */
+export const TRANSFER_QUEUE_READS_PER_SECOND = 1000;
+
 /**
  * Without matching.useNewMatcher, Server 1.29 ignores task-queue priority. One partition per task
  * queue keeps tasks of one priority in the order they were scheduled (with several, a poller takes
  * from whichever partition answers first), so experiments start in order when worker slots are full.
+ * The transfer queue (a child's start, every task handed to matching) is read at most 20 times a second
+ * per shard by default: each step of an experiment's start then waits up to 50 ms for the next read.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG = [
   '--dynamic-config-value',
@@ -38,6 +43,8 @@ export const DEV_SERVER_DYNAMIC_CONFIG = [
   'matching.numTaskqueueReadPartitions=1',
   '--dynamic-config-value',
   'matching.numTaskqueueWritePartitions=1',
+  '--dynamic-config-value',
+  `history.transferProcessorMaxPollRPS=${TRANSFER_QUEUE_READS_PER_SECOND}`,
 ];
 
 /**
