@@ -33,26 +33,49 @@ export async function* machineRuns(
   for (const runsDir of typeof runsDirs === 'string' ? [runsDirs] : runsDirs) yield* runsIn(runsDir, wanted);
 }
 
+/**
+ * Runs whose end is recorded, by directory, as first read: an `exit.json` is written last and never removed,
+ * so each ended run is read once, not at every pass until its directory goes.
+ */
+const endedRuns = new Map<string, MachineRun>();
+
 async function* runsIn(runsDir: string, wanted: (runKey: string) => boolean): AsyncGenerator<MachineRun> {
-  for (const runKey of await readdir(runsDir).catch(() => [] as string[])) {
+  const runKeys = await readdir(runsDir).catch(() => [] as string[]);
+  forgetRemovedRuns(runsDir, new Set(runKeys));
+  for (const runKey of runKeys) {
     if (!wanted(runKey)) continue;
-    const files = new RunFiles(path.join(runsDir, runKey));
+    const dir = path.join(runsDir, runKey);
+    const endedRun = endedRuns.get(dir);
+    if (endedRun) {
+      yield endedRun;
+      continue;
+    }
+    const files = new RunFiles(dir);
     const ended = (await files.readJson<RunExit>(files.exit)) !== undefined;
     const started = await files.readJson<RunStarted>(files.state);
-    yield {
+    const run = {
       runKey,
       files,
       started,
       ended,
       kept: started !== undefined && !ended && keeperAlive(started.keeperPid, files),
     };
+    if (ended) endedRuns.set(dir, run);
+    yield run;
   }
+}
+
+/** A run key used again after its directory went (a batch id reused) is a new run: read afresh. */
+function forgetRemovedRuns(runsDir: string, runKeys: ReadonlySet<string>): void {
+  const parent = path.dirname(path.join(runsDir, '_'));
+  for (const dir of endedRuns.keys())
+    if (path.dirname(dir) === parent && !runKeys.has(path.basename(dir))) endedRuns.delete(dir);
 }
 
 /** The quota secret, quotas and socket of a run whose keeper still runs it here; undefined once it ended. */
 export async function liveRunQuota(runsDir: string, runKey: string): Promise<RunQuota | undefined> {
   const files = new RunFiles(path.join(runsDir, runKey));
-  if ((await files.readJson<RunExit>(files.exit)) !== undefined) return undefined;
+  if (endedRuns.has(files.dir) || (await files.readJson<RunExit>(files.exit)) !== undefined) return undefined;
   const started = await files.readJson<RunStarted>(files.state);
   if (!started || !keeperAlive(started.keeperPid, files)) return undefined;
   return runQuotaOf(await files.readJson<RunSpec>(files.spec));

@@ -1,4 +1,5 @@
 /** What a machine's run directories say about each run: real directories, real keepers. */
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { machineRuns, type MachineRun } from '../../src/machine/machine-runs.js';
 import { RunFiles } from '../../src/keeper/run-files.js';
@@ -64,4 +65,23 @@ test('a run is no longer kept once its keeper has recorded its end', async () =>
   await run.exit();
 
   expect((await scan(runsDir)).get('short.run-1')).toMatchObject({ ended: true, kept: false });
+});
+
+test('an ended run is read once, and a run key used again after its directory went is a new run', async () => {
+  const runsDir = await tempDir('machine-runs-memo');
+  const ended = RunFiles.of(runsDir, 'again.run-1');
+  await ended.claim();
+  await ended.writeJson(ended.state, { keeperPid: await deadPid(), pid: 7, startedAt: 1, killMode: 'cgroup' });
+  await ended.writeJson(ended.exit, { end: 'exited', exitCode: 0, signal: null, endedAt: 2, tail: [] });
+  expect((await scan(runsDir)).get('again.run-1')).toMatchObject({ ended: true, started: { pid: 7 } });
+
+  // What its keeper recorded changed behind it: a second pass answers from the first read, not from the files.
+  await ended.writeJson(ended.state, { keeperPid: await deadPid(), pid: 8, startedAt: 1, killMode: 'cgroup' });
+  expect((await scan(runsDir)).get('again.run-1')).toMatchObject({ ended: true, kept: false, started: { pid: 7 } });
+
+  await rm(ended.dir, { recursive: true });
+  expect((await scan(runsDir)).has('again.run-1')).toBe(false);
+  const reused = RunFiles.of(runsDir, 'again.run-1');
+  await reused.claim();
+  expect((await scan(runsDir)).get('again.run-1')).toMatchObject({ ended: false, started: undefined });
 });
