@@ -2,15 +2,18 @@
  * Run at `npm run build`, after the status root is cut: bundles `status` (status-main.ts and everything it imports,
  * the Temporal client included) into one file, with the status root (batch-client/status-root.ts) in place of the
  * SDK's whole protobuf root. Node then reads, resolves and compiles one file instead of about 300 (docs/benchmarks.md).
- * The bundle sits beside the command modules, so paths its modules make from their own URL stay right.
+ * The bundle sits beside the command modules, so paths its modules make from their own URL stay right. It is a
+ * CommonJS script, not an ES module: Node 20 compiles a script with a V8 code cache (cli/code-cache.ts), never
+ * a module.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { STATUS_ROOT_PATH, sdkProto, type StatusRootFile } from '../batch-client/status-root.js';
+import { codeCacheOf } from './code-cache.js';
 
-export const STATUS_BUNDLE_PATH = fileURLToPath(new URL('./status-bundle.js', import.meta.url));
+export const STATUS_BUNDLE_PATH = fileURLToPath(new URL('./status-bundle.cjs', import.meta.url));
 const ENTRY = fileURLToPath(new URL('./status-main.js', import.meta.url));
 
 /** The SDK's root module, built from the status root's definitions with the SDK's own protobufjs. */
@@ -39,16 +42,14 @@ await build({
   outfile: STATUS_BUNDLE_PATH,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   legalComments: 'none',
   logLevel: 'warning',
   plugins: [statusRootInPlace()],
-  // The SDK's CommonJS modules require Node's own modules; an ES module has no `require` of its own.
-  banner: {
-    js:
-      "import { createRequire as createBundleRequire } from 'node:module';\n" +
-      'const require = createBundleRequire(import.meta.url);',
-  },
+  // Its modules find files from their own URL: a script has its file name instead.
+  define: { 'import.meta.url': 'bundleUrl' },
+  banner: { js: "const bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+rmSync(codeCacheOf(STATUS_BUNDLE_PATH), { force: true }); // compiled from the code this build replaced
 console.log(`status bundle: ${STATUS_BUNDLE_PATH}`);

@@ -53,9 +53,9 @@ test('the status binary loads the protobuf root cut for it at build, with the ca
 
 test('the status binary loads its modules from the status bundle, none from node_modules', async () => {
   const dist = fileURLToPath(new URL('../../src/', import.meta.url));
-  const bundle = `${dist}cli/status-bundle.js`;
-  expect(existsSync(bundle)).toBe(true); // npm run build made it
-  // NODE_DEBUG names every file Node loads, ES modules and CommonJS; an unreachable server ends status at once.
+  expect(existsSync(`${dist}cli/status-bundle.cjs`)).toBe(true); // npm run build made it
+  // NODE_DEBUG names every module Node loads, ES and CommonJS (the bundle itself is a script run by code-cache.js);
+  // an unreachable server ends status at once.
   const { stderr, exitCode } = await execa(process.execPath, [`${dist}client.js`, 'status', 'some-batch'], {
     env: { NODE_DEBUG: 'module,esm', TEMPORAL_ADDRESS: '127.0.0.1:1' },
     reject: false,
@@ -68,6 +68,6 @@ test('the status binary loads its modules from the status bundle, none from node
   ];
   expect(loaded.filter((file) => file.includes('/node_modules/'))).toEqual([]);
   expect(loaded.sort()).toEqual(
-    ['batch-client/status-root.js', 'cli/status-bundle.js', 'client.js', 'errors.js'].map((file) => dist + file),
+    ['batch-client/status-root.js', 'cli/code-cache.js', 'client.js', 'errors.js'].map((file) => dist + file),
   );
 });
