@@ -42,6 +42,10 @@ type runGuard struct {
 	mode        KillMode
 	environment []string
 
+	// runLock: the keeper's lock on the run (run_lock.go), held by each guard too, so that no keeper takes the run
+	// while a guard stops what a killed keeper left.
+	runLock *os.File
+
 	mu      sync.Mutex
 	link    *os.File
 	process *os.Process
@@ -50,8 +54,8 @@ type runGuard struct {
 
 // guardRun starts the run's guard and keeps one alive until release; a guard that cannot start is noted, and tried
 // again.
-func guardRun(files RunFiles, mode KillMode, environment []string) *runGuard {
-	guard := &runGuard{files: files, mode: mode, environment: withoutMarker(environment)}
+func guardRun(files RunFiles, mode KillMode, environment []string, runLock *os.File) *runGuard {
+	guard := &runGuard{files: files, mode: mode, environment: withoutMarker(environment), runLock: runLock}
 	guard.mu.Lock()
 	err := guard.startLocked()
 	guard.mu.Unlock()
@@ -71,7 +75,7 @@ func (guard *runGuard) startLocked() error {
 	process, err := os.StartProcess(guardExecutable, args,
 		&os.ProcAttr{
 			Env:   guard.environment,
-			Files: []*os.File{read, os.Stdout, os.Stderr},
+			Files: []*os.File{read, os.Stdout, os.Stderr, guard.runLock}, // the lock: its fd 3
 			// A session of its own: a signal to the keeper's process group does not reach it.
 			Sys: &syscall.SysProcAttr{Setsid: true},
 		})

@@ -23,6 +23,10 @@ func TestMain(m *testing.M) {
 		guardMain(os.Args[2], KillMode(os.Args[3]))
 		os.Exit(0)
 	}
+	if len(os.Args) == 3 && os.Args[1] == launcherFlag { // the launcher, starting os.Args[2] as its keeper
+		launcherMain(os.Args[2])
+		os.Exit(0)
+	}
 	if len(os.Args) == 3 && os.Args[1] == keepFlag {
 		if err := keep(NewRunFiles(os.Args[2]), os.Environ()); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -82,6 +82,16 @@ type keeper struct {
 }
 
 func keep(files RunFiles, environment []string) error {
+	// First of all: a second keeper of the run (a launch sent again) must not touch it.
+	lock, err := takeRun(files)
+	if errors.Is(err, errRunTaken) {
+		fmt.Fprintf(os.Stderr, "staged keeper: %s: %v; this one exits\n", files.Dir, err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	// Listened to before anything starts: a stop asked for in the first milliseconds must not be lost.
 	stopAsked := make(chan RunEnd, 16)
 	sigterms := make(chan os.Signal, 16)
@@ -102,7 +112,7 @@ func keep(files RunFiles, environment []string) error {
 	}
 	output := &runOutput{log: log}
 	// Before the script: from its first instant, no process of the run outlives this keeper unnoticed.
-	guard := guardRun(files, tree.Mode(), environment)
+	guard := guardRun(files, tree.Mode(), environment, lock)
 	defer guard.release()
 	child, pipes, err := spawnInTree(tree, spec.File, spec.Args, spec.Cwd, withMarker(environment, spec.RunID))
 	if err != nil {

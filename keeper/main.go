@@ -5,9 +5,11 @@
 // counted in time the machine was awake (see docs/reliability.md). It freezes the run's tree while its directory
 // holds a `freeze` request, and its timeout counts only the time the run was not frozen.
 //
-// A guard process (guard.go) stops the run if the keeper dies without recording its end.
+// A guard process (guard.go) stops the run if the keeper dies without recording its end. A worker starts its keepers
+// through a launcher (launcher.go), this binary too.
 //
 // Usage: staged-keeper <run directory>   (the experiment's environment is the keeper's own)
+// or:    staged-keeper --launcher        (launch requests on stdin, one JSON line each; pids on stdout)
 package main
 
 import (
@@ -20,6 +22,10 @@ import (
 func main() {
 	if len(os.Args) == 4 && os.Args[1] == guardFlag {
 		guardMain(os.Args[2], KillMode(os.Args[3]))
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == launcherFlag {
+		launcherMain(os.Args[0])
 		return
 	}
 	// A keeper ignores the terminal's signals: it is stopped only through its run directory and SIGTERM.

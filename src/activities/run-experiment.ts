@@ -109,14 +109,15 @@ export function createActivities(options: ActivityOptions) {
       };
       const files = await runFilesOf(options.layout, location.runKey);
       const logFile = attemptLogFile(input.settings.workDir, input.batchId, input.experiment.name, location.run);
-      const hold = (launchedPid?: number) =>
+      // launched: this activity started the keeper (its pid may be known only from its record: keeper-launch.ts)
+      const hold = (launchedPid?: number, launched = launchedPid !== undefined) =>
         options.metrics.holding(input, () =>
           holdRun(context, files, location, {
             contact: options.contact,
             killGraceMs: input.settings.killGraceMs,
             onShutdown: options.onShutdown,
             launchedPid,
-            announceStart: launchedPid !== undefined,
+            announceStart: launched,
             held: options.held,
             quotaAgent: options.quotaAgent,
             metrics: options.metrics,
@@ -152,7 +153,7 @@ export function createActivities(options: ActivityOptions) {
                 throw err;
               },
             );
-            ending = await hold(launchedPid);
+            ending = await hold(launchedPid, true);
           }
         }
       } catch (err) {
@@ -323,7 +324,7 @@ async function start(
   files: RunFiles,
   logFile: string,
   options: ActivityOptions,
-): Promise<number> {
+): Promise<number | undefined> {
   const { settings, experiment, batchId } = input;
   // Before any process exists, the server must know where it will: a lost worker's run is then adopted, never doubled.
   const quotaHosts = await quotaHostsOf(input, options.budgets); // a quota without a budget: the run waits

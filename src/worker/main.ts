@@ -223,7 +223,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   });
   const leftOver = await watchLeftOverRuns(capacity);
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
-  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }];
+  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
   return new StagedWorker(workers, loops, machineQueue, runsDir);
 }
