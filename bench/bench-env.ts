@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
-import { workerCommand } from '../src/cli/worker-command.js';
+import { workerCommand, workerEnvironment } from '../src/cli/worker-command.js';
 
 /** The staged a column runs: this checkout's build, or another's (`--compare <dir>`, for before/after in one run). */
 export interface StagedInstall {
@@ -13,19 +13,28 @@ export interface StagedInstall {
   cli: string;
   /** The node arguments of its worker process. */
   workerCommand: (args: string[]) => string[];
+  /** What its worker's environment gets (none from an install before it set any). */
+  workerEnvironment: () => Record<string, string>;
 }
 
 const THIS_INSTALL: StagedInstall = {
   cli: fileURLToPath(new URL('../src/client.js', import.meta.url)),
   workerCommand,
+  workerEnvironment,
 };
 
 /** The build of another checkout of staged (after `npm ci` there): its CLI and its worker command. */
 export async function installAt(dir: string): Promise<StagedInstall> {
-  const module = (await import(path.resolve(dir, 'dist', 'src', 'cli', 'worker-command.js'))) as {
-    workerCommand: (args: string[]) => string[];
+  const module = (await import(path.resolve(dir, 'dist', 'src', 'cli', 'worker-command.js'))) as Pick<
+    StagedInstall,
+    'workerCommand'
+  > &
+    Partial<Pick<StagedInstall, 'workerEnvironment'>>;
+  return {
+    cli: path.resolve(dir, 'dist', 'src', 'client.js'),
+    workerCommand: module.workerCommand,
+    workerEnvironment: module.workerEnvironment ?? (() => ({})),
   };
-  return { cli: path.resolve(dir, 'dist', 'src', 'client.js'), workerCommand: module.workerCommand };
 }
 
 export interface BenchServer {
@@ -85,7 +94,12 @@ export async function startWorker(
 ): Promise<BenchWorker> {
   const args = ['--slots', String(slots), '--allow-dir', tmpdir(), ...extraArgs];
   const worker = execa(process.execPath, install.workerCommand(args), {
-    env: { TEMPORAL_ADDRESS: address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
+    env: {
+      TEMPORAL_ADDRESS: address,
+      STAGED_TASK_QUEUE: taskQueue,
+      STAGED_LOG_LEVEL: 'WARN',
+      ...install.workerEnvironment(),
+    },
     reject: false,
     buffer: false,
     stdout: 'pipe',

@@ -7,7 +7,7 @@
  * because the machine is slow. `--cluster` adds a PostgreSQL cluster with three workers (bench/cluster.ts)
  * as a further column for the parts it runs.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -43,11 +43,31 @@ async function peakRssMiB(pid: number): Promise<number> {
 /** A process's CPU time in ms: its own and its waited-for children's (a worker's keepers and their scripts). */
 async function cpuMs(pid: number | undefined): Promise<number> {
   if (pid === undefined) return 0;
-  const stat = await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (await ownCpuMs(pid)) + (await childrenCpuMs(pid));
+}
+
+/** Its own CPU and that of the children it collected, in ms. */
+async function ownCpuMs(pid: number): Promise<number> {
+  const fields = await statFields(pid);
   // utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 after the command's name and state
   const ticks = fields.slice(11, 15).reduce((sum, field) => sum + Number(field), 0);
   return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/** Children still running count too: a worker's keeper launcher, whose keepers it collects, lives as long as it. */
+async function childrenCpuMs(pid: number): Promise<number> {
+  let sum = 0;
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = await statFields(Number(entry));
+    if (Number(fields[1]) === pid) sum += await ownCpuMs(Number(entry)); // fields[1]: its parent's pid
+  }
+  return sum;
+}
+
+async function statFields(pid: number): Promise<string[]> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => '');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 /** `getconf CLK_TCK` on Linux. */
 const CLOCK_TICKS = 100;

@@ -13,7 +13,7 @@ import { metricsPortFor } from '../server/ports.js';
 import { parseRetention } from '../server/retention.js';
 import { retentionSetting } from '../settings.js';
 import { findTemporalCli } from '../server/temporal-cli.js';
-import { workerCommand } from './worker-command.js';
+import { workerCommand, workerEnvironment } from './worker-command.js';
 import { connect } from '../batch-client/index.js';
 import { unservedReason } from '../batch-client/machines.js';
 import { BadInputError } from '../errors.js';
@@ -71,7 +71,7 @@ export async function ensureWorker(
     return false;
   }
   const args = ['--task-queue', taskQueue, '--allow-dir', ...new Set(servedDirs)];
-  startInBackground(workDir, 'worker', process.execPath, workerCommand(args));
+  startInBackground(workDir, 'worker', process.execPath, workerCommand(args), workerEnvironment());
   log(
     `[OK] Started a worker in the background ` +
       `(log ${logFileOf(workDir, 'worker')}; stop it with ${commandHint('down')})`,

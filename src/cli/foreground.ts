@@ -16,10 +16,10 @@ export async function inForeground(
   args: string[],
   cwd: string,
   whenStarted?: (exited: ExitOf) => Promise<void>,
-  { ipc = false }: { ipc?: boolean } = {},
+  { ipc = false, env = {} }: { ipc?: boolean; env?: Record<string, string> } = {},
 ): Promise<number> {
   // A Node program given an IPC channel sees this process end, even by SIGKILL (worker/parent-command.ts).
-  const child = execa(file, args, { stdio: 'inherit', reject: false, cwd, ipc });
+  const child = execa(file, args, { stdio: 'inherit', reject: false, cwd, ipc, env });
   const forwarded = new Set<string>();
   const forward = (signal: NodeJS.Signals) => {
     forwarded.add(signal);

@@ -84,8 +84,14 @@ export async function stopDetached(files: ServiceFiles, { graceMs = 10_000, lead
 }
 
 /** Starts `file args` detached, with output appended to `.staged/<service>.log`. */
-export function startInBackground(workDir: string, service: BackgroundService, file: string, args: string[]): number {
-  return startDetached(serviceFiles(workDir, service), file, args, { cwd: workDir });
+export function startInBackground(
+  workDir: string,
+  service: BackgroundService,
+  file: string,
+  args: string[],
+  env: Record<string, string> = {},
+): number {
+  return startDetached(serviceFiles(workDir, service), file, args, { cwd: workDir, env });
 }
 
 /** Stops a background service; true when one was running. */

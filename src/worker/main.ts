@@ -23,6 +23,7 @@ import { legacyQuotaSocketPath, quotaDirOf } from '../quota/run-environment.js';
 import { watchServerContact, type ServerContact } from '../machine/server-contact.js';
 import { buildCommand, optionsOf } from '../cli/program.js';
 import { userDirectory } from '../cli/invocation.js';
+import { dropWorkerOnlyEnvironment } from '../cli/worker-command.js';
 import { loadConnectionConfig } from '../connection.js';
 import { BadInputError, EXIT, oneLine } from '../errors.js';
 import type { KillMode } from '../keeper/run-files.js';
@@ -333,6 +334,7 @@ function exitCodeOf(err: unknown): number {
 
 /** Runs the worker as a program: exit codes as `exitCodeOf` says. */
 export function runAsProgram(argv: string[]): void {
+  dropWorkerOnlyEnvironment();
   main(argv).catch((err: unknown) => {
     // commander has printed its own message already
     if (!(err instanceof CommanderError))
