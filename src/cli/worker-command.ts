@@ -16,7 +16,7 @@ export function workerCommand(args: string[] = []): string[] {
 
 /**
  * glibc gives each thread that allocates an arena of its own (the SDK core's, V8's and libuv's threads): with two, the
- * worker's peak RSS over 1,500 trivial experiments at concurrency 40 fell from 193 to 176 MB, at the same speed.
+ * worker's peak RSS over 1,500 trivial experiments at concurrency 40 fell from 189 to 172 MiB, at the same speed.
  * For the worker alone: its program takes the setting out of the environment its runs inherit.
  */
 const WORKER_MALLOC_ARENAS = '2';
