@@ -96,6 +96,9 @@ export interface StagedWorkerOptions {
 
 /** SDK workers, one per task queue (shared, own, requirement queues), run and stopped together. */
 export class StagedWorker {
+  /** Why it stopped of itself (another server at its address), for its caller to report; else undefined. */
+  stoppedBecause: string | undefined;
+
   constructor(
     private readonly workers: Worker[],
     /** Background loops of this worker, stopped with it. */
@@ -133,6 +136,12 @@ export class StagedWorker {
   shutdown(): void {
     for (const worker of this.workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   }
+
+  /** Stops, as on SIGTERM, and says why: its runs are left under their keepers for a worker of their server. */
+  stopBecause(why: string): void {
+    this.stoppedBecause ??= why;
+    this.shutdown();
+  }
 }
 
 export async function createStagedWorker(options: StagedWorkerOptions): Promise<StagedWorker> {
@@ -145,7 +154,18 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   await recordServer(layout, options.address ?? 'unknown', options.namespace);
   const contact = options.contact ?? watchServerContact(options.connection);
   const held = new Set<string>();
-  const orphans = watchOrphans(options.connection, options.namespace, layout, held);
+  const made: { worker?: StagedWorker } = {}; // made below: the orphan check may call on it from then on
+  // Another server at this address (another project's dev server): its tasks are not for this runs directory.
+  const onOther = (otherId: string) =>
+    made.worker?.stopBecause(
+      `the server at ${options.address ?? 'its address'} is another one now (namespace id ${otherId}; this ` +
+        `worker's runs are of ${serverId}, in ${layout.own}): it stops and leaves them to a worker of their ` +
+        'server; start a worker again for this one',
+    );
+  const orphans = watchOrphans(options.connection, options.namespace, layout, held, undefined, {
+    id: serverId,
+    onOther,
+  });
   const budgets = new BudgetClient(
     new Client({ connection: options.connection, namespace: options.namespace }),
     options.taskQueue,
@@ -225,7 +245,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  return new StagedWorker(workers, loops, machineQueue, runsDir);
+  made.worker = new StagedWorker(workers, loops, machineQueue, runsDir);
+  return made.worker;
 }
 
 /** As the served-directory check sees a root: symlinks resolved (a root that does not exist serves nothing). */
@@ -318,6 +339,8 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     await worker.run();
+    // Exit 1: a supervisor (systemd Restart=on-failure) starts it again, bound to the server that answers now.
+    if (worker.stoppedBecause) throw new Error(worker.stoppedBecause);
   } finally {
     await connection.close();
   }
