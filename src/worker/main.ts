@@ -139,6 +139,7 @@ export class StagedWorker {
 
   /** Stops, as on SIGTERM, and says why: its runs are left under their keepers for a worker of their server. */
   stopBecause(why: string): void {
+    if (this.stoppedBecause === undefined) console.log(`staged worker: ${why}`);
     this.stoppedBecause ??= why;
     this.shutdown();
   }
@@ -340,7 +341,7 @@ async function main(argv: string[]): Promise<void> {
     }
     await worker.run();
     // Exit 1: a supervisor (systemd Restart=on-failure) starts it again, bound to the server that answers now.
-    if (worker.stoppedBecause) throw new Error(worker.stoppedBecause);
+    if (worker.stoppedBecause) throw new Error('stopped: another server answers at its address (above)');
   } finally {
     await connection.close();
   }
