@@ -16,7 +16,7 @@ import { KeeperLauncher } from '../machine/keeper-launch.js';
 import { stopWithParentCommand } from './parent-command.js';
 import { liveRunQuota, machineRunKeys, runQuotasByToken } from '../machine/machine-runs.js';
 import { watchOrphans } from '../machine/orphans.js';
-import { recordServer, runsDirsOf, runsLayout, serverIdOf } from '../machine/runs-layout.js';
+import { isAddressDigest, recordServer, runsDirsOf, runsLayout, serverIdOf } from '../machine/runs-layout.js';
 import { QuotaAgent } from '../quota/agent.js';
 import { BudgetClient } from '../quota/budget-client.js';
 import { legacyQuotaSocketPath, quotaDirOf } from '../quota/run-environment.js';
@@ -39,6 +39,8 @@ import { formatUnits } from '../model/units.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
+/** How long a worker trusts that its server is the one its runs directory is named after. */
+const SERVER_VERIFIED_MS = 1_000;
 /** At most one heartbeat per run reaches the server in this time, however chatty its progress. */
 const PROGRESS_THROTTLE_MS = 2_000;
 /** Adopting a run starts no process, so this machine's own queue is not bounded by --slots. */
@@ -167,6 +169,19 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     id: serverId,
     onOther,
   });
+  let verifiedAt = 0;
+  // Asked before each run is started or adopted, at most once a second: a swap of servers takes longer than that.
+  const onOwnServer = async (): Promise<boolean> => {
+    if (isAddressDigest(serverId) || Date.now() - verifiedAt < SERVER_VERIFIED_MS) return true;
+    const id = await serverIdOf(options.connection, options.namespace).catch(() => undefined);
+    if (id === undefined) return true; // it cannot say: as before
+    if (id === serverId) {
+      verifiedAt = Date.now();
+      return true;
+    }
+    onOther(id);
+    return false;
+  };
   const budgets = new BudgetClient(
     new Client({ connection: options.connection, namespace: options.namespace }),
     options.taskQueue,
@@ -206,6 +221,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     metrics,
     capacity,
     keepers,
+    onOwnServer,
   });
   const common = {
     connection: options.connection,
