@@ -78,6 +78,11 @@ export interface ActivityOptions {
   capacity: CapacityLedger;
   /** Starts each run's keeper (one waits ready ahead). */
   keepers: KeeperLauncher;
+  /**
+   * False when another server now answers at this worker's address (its runs directory is not that server's):
+   * it then starts or adopts nothing. Absent: not checked.
+   */
+  onOwnServer?: () => Promise<boolean>;
 }
 
 export function createActivities(options: ActivityOptions) {
@@ -129,6 +134,14 @@ export function createActivities(options: ActivityOptions) {
       let releaseCapacity = () => {};
       let claimed = false; // the claim takes the placeholder its task took, even when it then throws
       try {
+        // A run of another server kept in this one's directory would be out of sight of that server's workers:
+        // one of them would find it gone and start it again while it runs here.
+        if (options.onOwnServer && !(await options.onOwnServer())) {
+          throw new RunLostError(`${input.experiment.name}: this worker's server is another one now: handed back`, {
+            stopped: true,
+            started: false,
+          });
+        }
         // Checked before resources are claimed: a worker that does not serve the run must not hold a GPU for it.
         const command = input.adopt ? undefined : await resolveScript(context, input, location.run, logFile, options);
         claimed = true;

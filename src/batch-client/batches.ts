@@ -194,6 +194,8 @@ export interface BatchListing {
   startedAt: string;
   experiments: number | null;
   taskQueue: string;
+  /** Where it runs (`--work-dir`): tells apart the batches of two projects on one server; null if unrecorded. */
+  workDir: string | null;
 }
 
 /** Runs of batch workflows read to list `limit` batches: a batch that continued as new has one run per history. */
@@ -218,6 +220,7 @@ export async function listBatches(client: Client, limit: number, taskQueue?: str
     }
     if (batches.size >= limit) continue; // only older runs of the batches listed are still of use
     const experiments = workflow.memo?.experiments;
+    const workDir = workflow.memo?.workDir;
     batches.set(workflow.workflowId, {
       batchId: workflow.workflowId,
       // The batch's own outcome (completed, failed, cancelled): its workflow completes in every case.
@@ -225,6 +228,7 @@ export async function listBatches(client: Client, limit: number, taskQueue?: str
       startedAt,
       experiments: typeof experiments === 'number' ? experiments : null,
       taskQueue: workflow.taskQueue,
+      workDir: typeof workDir === 'string' ? workDir : null,
     });
   }
   return [...batches.values()];

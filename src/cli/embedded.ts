@@ -6,7 +6,7 @@ import { realpath } from 'node:fs/promises';
 import { Client, type Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { ConnectionConfig } from '../connection.js';
-import { logFileOf, startInBackground } from '../server/background.js';
+import { logFileOf, runningPidOf, serviceFiles, startInBackground } from '../server/background.js';
 import { startBackgroundDevServer } from '../server/background-dev-server.js';
 import { defaultDevServerOptions, serverAnswers } from '../server/dev-server.js';
 import { metricsPortFor } from '../server/ports.js';
@@ -35,6 +35,12 @@ export async function connectOrStartServer(
     const namespace = config.namespace;
     await startBackgroundDevServer({ workDir, temporalCli, server, namespace, retentionMs, log });
     log(`[OK] The dev server answers at ${config.address}; stop it with ${commandHint('down')}`);
+  } else if (!config.explicit && runningPidOf(serviceFiles(workDir, 'server')) === undefined) {
+    // Often another project's background server: a `down` there stops this batch's server too.
+    log(
+      `[OK] Using the Temporal server that already answers at ${config.address}, not started here in the ` +
+        `background: the batch lives in that server's database, and ${commandHint('down')} here leaves it running`,
+    );
   }
   return connect(config);
 }

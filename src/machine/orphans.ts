@@ -9,6 +9,9 @@
  * abandoned whatever its workflow says: nothing can run it on, and its units must be free for the next run.
  * Only the server that started a run may say it is gone (runs-layout.ts): a run of the legacy layout, whose
  * server is unknown, is stopped only when a server knows it and says closed. A run is never stopped on doubt.
+ * Nor on the word of another server at the worker's address (a dev server of another project, started once the
+ * first one was stopped): each check first asks the server for its namespace id, and when it is not the one of
+ * this worker's runs directory, nothing is stopped and the worker is told (it then stops: main.ts).
  */
 import { rm } from 'node:fs/promises';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -16,7 +19,7 @@ import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
 import type { RunInput } from '../model/types.js';
 import { machineRuns, type MachineRun } from './machine-runs.js';
-import type { RunsLayout } from './runs-layout.js';
+import { isAddressDigest, serverIdOf, type RunsLayout } from './runs-layout.js';
 import { requestStop } from './stop-run.js';
 import { recordAbandoned } from './abandoned-run.js';
 import { runTreeFor } from '../keeper/run-tree.js';
@@ -30,13 +33,30 @@ const EVENTS_LOOKED_AT = 50;
 /** What this server says of a run's workflow. */
 type WorkflowState = 'running' | 'closed' | 'not-found' | 'unknown';
 
+/** The server of this worker's runs directory, and what to do when another one answers at its address. */
+export interface OwnServer {
+  /** The namespace id its runs directory is named after (runs-layout.ts). */
+  id: string;
+  /** Called at each check while another server answers, with its id. */
+  onOther(otherId: string): void;
+}
+
 export function watchOrphans(
   connection: NativeConnection,
   namespace: string,
   layout: RunsLayout,
   held: ReadonlySet<string>,
   log: (message: string) => void = (message) => console.log(`staged worker: ${message}`),
+  ownServer?: OwnServer,
 ): { stop(): void } {
+  /** False when another server answers (its "not found" is not about these runs); no answer: true, as before. */
+  const sameServer = async (): Promise<boolean> => {
+    if (!ownServer || isAddressDigest(ownServer.id)) return true; // its credentials cannot read the id: as before
+    const id = await serverIdOf(connection, namespace).catch(() => undefined);
+    if (id === undefined || id === ownServer.id) return true;
+    ownServer.onOther(id);
+    return false;
+  };
   const checkRun = async ({ runKey, files, started, ended, kept }: MachineRun, startedByThisServer: boolean) => {
     if (held.has(runKey) || !started) return;
     if (!ended && !kept) {
@@ -67,6 +87,7 @@ export function watchOrphans(
     await requestStop(files, started.keeperPid, 'cancelled');
   };
   const check = async () => {
+    if (!(await sameServer())) return;
     for await (const run of machineRuns(layout.own)) await checkRun(run, true);
     for await (const run of machineRuns(layout.legacy)) await checkRun(run, false);
   };

@@ -48,6 +48,11 @@ export async function serverIdOf(connection: NativeConnection, namespace: string
   return `at-${createHash('sha256').update(`${address}/${namespace}`).digest('hex').slice(0, 16)}`;
 }
 
+/** A server id made from the address (its namespace could not be described), not by the server's database. */
+export function isAddressDigest(serverId: string): boolean {
+  return serverId.startsWith('at-');
+}
+
 /** Names the server of a runs directory for whoever reads the root by hand. */
 export async function recordServer(layout: RunsLayout, address: string, namespace: string): Promise<void> {
   const serverDir = path.dirname(layout.own);

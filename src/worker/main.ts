@@ -16,7 +16,7 @@ import { KeeperLauncher } from '../machine/keeper-launch.js';
 import { stopWithParentCommand } from './parent-command.js';
 import { liveRunQuota, machineRunKeys, runQuotasByToken } from '../machine/machine-runs.js';
 import { watchOrphans } from '../machine/orphans.js';
-import { recordServer, runsDirsOf, runsLayout, serverIdOf } from '../machine/runs-layout.js';
+import { isAddressDigest, recordServer, runsDirsOf, runsLayout, serverIdOf } from '../machine/runs-layout.js';
 import { QuotaAgent } from '../quota/agent.js';
 import { BudgetClient } from '../quota/budget-client.js';
 import { legacyQuotaSocketPath, quotaDirOf } from '../quota/run-environment.js';
@@ -40,6 +40,8 @@ import { formatUnits } from '../model/units.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
+/** How long a worker trusts that its server is the one its runs directory is named after. */
+const SERVER_VERIFIED_MS = 1_000;
 /** At most one heartbeat per run reaches the server in this time, however chatty its progress. */
 const PROGRESS_THROTTLE_MS = 2_000;
 /** Adopting a run starts no process, so this machine's own queue is not bounded by --slots. */
@@ -97,6 +99,9 @@ export interface StagedWorkerOptions {
 
 /** SDK workers, one per task queue (shared, own, requirement queues), run and stopped together. */
 export class StagedWorker {
+  /** Why it stopped of itself (another server at its address), for its caller to report; else undefined. */
+  stoppedBecause: string | undefined;
+
   constructor(
     private readonly workers: Worker[],
     /** Background loops of this worker, stopped with it. */
@@ -134,6 +139,13 @@ export class StagedWorker {
   shutdown(): void {
     for (const worker of this.workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   }
+
+  /** Stops, as on SIGTERM, and says why: its runs are left under their keepers for a worker of their server. */
+  stopBecause(why: string): void {
+    if (this.stoppedBecause === undefined) console.log(`staged worker: ${why}`);
+    this.stoppedBecause ??= why;
+    this.shutdown();
+  }
 }
 
 export async function createStagedWorker(options: StagedWorkerOptions): Promise<StagedWorker> {
@@ -146,7 +158,31 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   await recordServer(layout, options.address ?? 'unknown', options.namespace);
   const contact = options.contact ?? watchServerContact(options.connection);
   const held = new Set<string>();
-  const orphans = watchOrphans(options.connection, options.namespace, layout, held);
+  const made: { worker?: StagedWorker } = {}; // made below: the orphan check may call on it from then on
+  // Another server at this address (another project's dev server): its tasks are not for this runs directory.
+  const onOther = (otherId: string) =>
+    made.worker?.stopBecause(
+      `the server at ${options.address ?? 'its address'} is another one now (namespace id ${otherId}; this ` +
+        `worker's runs are of ${serverId}, in ${layout.own}): it stops and leaves them to a worker of their ` +
+        'server; start a worker again for this one',
+    );
+  const orphans = watchOrphans(options.connection, options.namespace, layout, held, undefined, {
+    id: serverId,
+    onOther,
+  });
+  let verifiedAt = 0;
+  // Asked before each run is started or adopted, at most once a second: a swap of servers takes longer than that.
+  const onOwnServer = async (): Promise<boolean> => {
+    if (isAddressDigest(serverId) || Date.now() - verifiedAt < SERVER_VERIFIED_MS) return true;
+    const id = await serverIdOf(options.connection, options.namespace).catch(() => undefined);
+    if (id === undefined) return true; // it cannot say: as before
+    if (id === serverId) {
+      verifiedAt = Date.now();
+      return true;
+    }
+    onOther(id);
+    return false;
+  };
   const budgets = new BudgetClient(
     new Client({ connection: options.connection, namespace: options.namespace }),
     options.taskQueue,
@@ -186,6 +222,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     metrics,
     capacity,
     keepers,
+    onOwnServer,
   });
   const common = {
     connection: options.connection,
@@ -226,7 +263,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  return new StagedWorker(workers, loops, machineQueue, runsDir);
+  made.worker = new StagedWorker(workers, loops, machineQueue, runsDir);
+  return made.worker;
 }
 
 /** As the served-directory check sees a root: symlinks resolved (a root that does not exist serves nothing). */
@@ -319,6 +357,8 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     await worker.run();
+    // Exit 1: a supervisor (systemd Restart=on-failure) starts it again, bound to the server that answers now.
+    if (worker.stoppedBecause) throw new Error('stopped: another server answers at its address (above)');
   } finally {
     await connection.close();
   }

@@ -143,7 +143,7 @@ test('status without an id lists the batches of the task queue in use; --all-que
   await startBatch(server.env, first.state);
   await startBatch(server.env, second.state);
   const cli = { cwd: dir, env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: first.taskQueue } };
-  type Listing = { taskQueue: string | null; batches: { batchId: string; taskQueue: string }[] };
+  type Listing = { taskQueue: string | null; batches: { batchId: string; taskQueue: string; workDir: string }[] };
   const list = async (args: string[]) =>
     JSON.parse((await staged(['status', '--json', ...args], cli)).stdout) as Listing;
   const ids = (listing: Listing) => listing.batches.map((batch) => batch.batchId);
@@ -164,4 +164,7 @@ test('status without an id lists the batches of the task queue in use; --all-que
   const text = (await staged(['status'], cli)).stdout.split('\n');
   expect(text[0]).toBe(`Recent batches on task queue "${first.taskQueue}" (every queue: --all-queues):`);
   expect(text.slice(2).map((line) => line.trim().split(/\s+/)[3])).toEqual([first.state.batchId]);
+  // Two projects on one server: each row says where its batch runs.
+  expect(text.slice(2).map((line) => line.trim().split(/\s+/).at(-1))).toEqual([first.settings.workDir]);
+  expect((await list([])).batches.map((batch) => batch.workDir)).toEqual([first.settings.workDir]);
 }, 60_000);

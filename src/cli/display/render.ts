@@ -226,8 +226,9 @@ export function batchListLines(batches: readonly BatchListing[], withQueue = fal
     String(batch.experiments ?? '?'),
     batch.batchId,
     ...(withQueue ? [batch.taskQueue] : []),
+    batch.workDir ?? '?',
   ]);
-  const head = ['started', 'state', 'experiments', 'batch', ...(withQueue ? ['task queue'] : [])];
+  const head = ['started', 'state', 'experiments', 'batch', ...(withQueue ? ['task queue'] : []), 'work dir'];
   return textTable([head, ...rows], { rightAligned: [2] });
 }
 
