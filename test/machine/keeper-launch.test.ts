@@ -14,6 +14,21 @@ import { exitOf, launchRun } from '../helpers/runs.js';
 import { tempDir } from '../helpers/scripts.js';
 import { installCopy, until, waitUntilDead } from '../helpers/processes.js';
 
+/** A run of `sh -c <script> [args]` in its own directory, logging beside it. */
+function shSpec(files: RunFiles, runId: string, [script, ...args]: string[]) {
+  return {
+    runId,
+    file: '/bin/sh',
+    args: ['-c', script, ...args],
+    cwd: files.dir,
+    logFile: `${files.dir}/run.log`,
+    logLimitBytes: 1024 * 1024,
+    timeoutMs: null,
+    killGraceMs: 1_000,
+    leaseTimeoutMs: 60_000,
+  };
+}
+
 /** Fields of /proc/<pid>/stat from the state on: [2] is the session id. */
 const statOf = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -28,17 +43,9 @@ test("a keeper runs in a session of its own, with the run's environment and not 
   const files = RunFiles.of(runsDir, 'launched.run-1');
   await files.claim();
   const env = experimentEnvironment({ PATH: process.env.PATH, TEMPORAL_API_KEY: secret }, { STAGED_ATTEMPT: '3' });
-  const spec = {
-    runId: `launched-${Date.now()}`,
-    file: '/bin/sh',
-    args: ['-c', 'echo "attempt=$STAGED_ATTEMPT key=$TEMPORAL_API_KEY"; sleep 1'],
-    cwd: files.dir,
-    logFile: `${files.dir}/run.log`,
-    logLimitBytes: 1024 * 1024,
-    timeoutMs: null,
-    killGraceMs: 1_000,
-    leaseTimeoutMs: 60_000,
-  };
+  const spec = shSpec(files, `launched-${Date.now()}`, [
+    'echo "attempt=$STAGED_ATTEMPT key=$TEMPORAL_API_KEY"; sleep 1',
+  ]);
 
   const keeperPid = (await launcher.launch(files, spec, env))!;
   launcher.close();
@@ -130,17 +137,11 @@ test('a launch in flight when its launcher dies is sent to the next launcher: it
   const counter = path.join(runsDir, 'starts');
   const launcher = new KeeperLauncher();
   launcher.open();
-  const specOf = (files: RunFiles) => ({
-    runId: `lost-${path.basename(files.dir)}-${Date.now()}`,
-    file: '/bin/sh',
-    args: ['-c', `echo "$0" >> ${counter}; sleep 0.2`, path.basename(files.dir)],
-    cwd: files.dir,
-    logFile: `${files.dir}/run.log`,
-    logLimitBytes: 1024 * 1024,
-    timeoutMs: null,
-    killGraceMs: 1_000,
-    leaseTimeoutMs: 60_000,
-  });
+  const specOf = (files: RunFiles) =>
+    shSpec(files, `lost-${path.basename(files.dir)}-${Date.now()}`, [
+      `echo "$0" >> ${counter}; sleep 0.2`,
+      path.basename(files.dir),
+    ]);
   const env = { PATH: process.env.PATH! };
   const claimed = async (key: string) => {
     const files = RunFiles.of(runsDir, key);
