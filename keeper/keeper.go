@@ -114,6 +114,8 @@ func keep(files RunFiles, environment []string) error {
 	// Before the script: from its first instant, no process of the run outlives this keeper unnoticed.
 	guard := guardRun(files, tree.Mode(), environment, lock)
 	defer guard.release()
+	// Read before the spawn: a script that ends at once must not end before the start recorded for it.
+	startedAt := nowMs()
 	child, pipes, err := spawnInTree(tree, spec.File, spec.Args, spec.Cwd, withMarker(environment, spec.RunID))
 	if err != nil {
 		log.Close()
@@ -133,7 +135,6 @@ func keep(files RunFiles, environment []string) error {
 	for _, pipe := range pipes {
 		go readOutput(pipe, output, outputDone)
 	}
-	startedAt := nowMs()
 	started := RunStarted{
 		KeeperPid: os.Getpid(), Keeper: ProcessIdentityOf(os.Getpid()), Pid: child.Pid, StartedAt: startedAt,
 		KillMode: tree.Mode(),
