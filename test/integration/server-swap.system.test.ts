@@ -21,6 +21,27 @@ const startWorkerProcess = workerProcessesPerTest();
 /** Past one orphan check (every 10 s, orphans.ts), with room for a loaded machine. */
 const ORPHAN_CHECK_MS = 25_000;
 
+/**
+ * A batch of one script printing a line a second for `seconds`, its server (not started yet), the other project's
+ * server on the same port with its own database (another namespace id), and the worker's arguments.
+ */
+async function swapSetup(name: string, seconds: number) {
+  const { dir, journal } = await tempExperimentsDir(name);
+  await writeScript(dir, 'exp1_long', journal, {
+    body: `i=0; while [ $i -lt ${seconds} ]; do echo "line $i"; sleep 1; i=$((i+1)); done`,
+  });
+  const first = await ownServer(dir);
+  const otherDir = await tempDir(`${name}-other`);
+  await mkdir(path.join(otherDir, 'db'), { recursive: true });
+  const other = await devServerProcess({
+    port: Number(first.address.split(':').pop()),
+    dbFile: path.join(otherDir, 'db', 'temporal.db'),
+  });
+  const workerArgs = ['--machine-id', name, '--runs-dir', await tempDir(`runs-${name}`), '--adopt-window', '90s'];
+  const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 });
+  return { journal, first, other, workerArgs, taskQueue, state };
+}
+
 /** The lines a worker process prints from now on. */
 function linesOf(worker: WorkerProcess): string[] {
   const lines: string[] = [];
@@ -32,20 +53,7 @@ test(
   "another server at the worker's address: its runs are not stopped on that server's word, the worker stops, " +
     'and a worker of their server adopts them: one start, attempts 1',
   async () => {
-    const { dir, journal } = await tempExperimentsDir('server-swap');
-    await writeScript(dir, 'exp1_long', journal, {
-      body: 'i=0; while [ $i -lt 40 ]; do echo "line $i"; sleep 1; i=$((i+1)); done',
-    });
-    const first = await ownServer(dir);
-    const otherDir = await tempDir('server-swap-other');
-    await mkdir(path.join(otherDir, 'db'), { recursive: true });
-    // The other project's server: the same port, its own database (another namespace id).
-    const other = await devServerProcess({
-      port: Number(first.address.split(':').pop()),
-      dbFile: path.join(otherDir, 'db', 'temporal.db'),
-    });
-    const workerArgs = ['--machine-id', 'swap', '--runs-dir', await tempDir('runs-swap'), '--adopt-window', '90s'];
-    const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 });
+    const { journal, first, other, workerArgs, taskQueue, state } = await swapSetup('swap', 40);
 
     await withStartedServer(first, async (client) => {
       const worker = await startWorkerProcess(first.address, taskQueue, 1, workerArgs);
@@ -89,19 +97,7 @@ test(
   'a batch of the other server submitted before the worker notices it: the worker starts none of its runs, a ' +
     'worker of that server runs it, never two copies at once',
   async () => {
-    const { dir, journal } = await tempExperimentsDir('server-swap-race');
-    await writeScript(dir, 'exp1_long', journal, {
-      body: 'i=0; while [ $i -lt 20 ]; do echo "line $i"; sleep 1; i=$((i+1)); done',
-    });
-    const first = await ownServer(dir);
-    const otherDir = await tempDir('server-swap-race-other');
-    await mkdir(path.join(otherDir, 'db'), { recursive: true });
-    const other = await devServerProcess({
-      port: Number(first.address.split(':').pop()),
-      dbFile: path.join(otherDir, 'db', 'temporal.db'),
-    });
-    const workerArgs = ['--machine-id', 'race', '--runs-dir', await tempDir('runs-race'), '--adopt-window', '90s'];
-    const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 });
+    const { journal, first, other, workerArgs, taskQueue, state } = await swapSetup('race', 20);
     await first.start();
     const old = await startWorkerProcess(first.address, taskQueue, 1, workerArgs);
     let oldExit: number | undefined | null = null;
