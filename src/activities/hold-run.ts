@@ -41,6 +41,12 @@ const STARTING_POLL_MS = 50;
  * everything with its end, which spares the server two signals and three workflow tasks per short run.
  */
 const ANNOUNCE_AFTER_MS = 1_000;
+/**
+ * A run this activity launched needs no heartbeat this soon: the start's own heartbeat (run-experiment.ts) just told
+ * the server where it lives, and one that ends sooner reports everything with its end. Well under the 2-s minimum
+ * heartbeat timeout, with the loop's 1-s pace.
+ */
+const START_HEARTBEAT_COVERS_MS = 500;
 /** A keeper writes its state within milliseconds of starting; one that has not after this is gone. */
 const KEEPER_START_MS = 10_000;
 /** After asking a keeper to stop, how long beyond the kill grace to wait for its exit record. */
@@ -122,6 +128,7 @@ async function holdUntilEnd(
     ...(units && { units }),
   };
   const heldSince = Date.now();
+  const heartbeatsFrom = options.announceStart ? heldSince + START_HEARTBEAT_COVERS_MS : heldSince;
   let started: RunStarted | undefined;
   let announced = !options.announceStart;
   let progressText = '';
@@ -164,7 +171,7 @@ async function holdUntilEnd(
     const calls = quotaToken === undefined ? undefined : options.quotaAgent.callsOf(quotaToken);
     if (calls) details.calls = calls;
     countCalls(calls);
-    context.heartbeat(details);
+    if (Date.now() >= heartbeatsFrom) context.heartbeat(details);
 
     // Woken at once by the keeper's start and end records; polling is the fallback and paces the heartbeats.
     await runDir.wait(started ? POLL_MS : STARTING_POLL_MS, context.cancellationSignal);

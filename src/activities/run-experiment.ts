@@ -219,19 +219,21 @@ class WaitingHeartbeats {
 
   constructor(private readonly context: Context) {}
 
-  /** Heartbeats every second until `waiting` settles; a start waiting longer than the heartbeat timeout is not lost. */
+  /**
+   * Heartbeats every second until `waiting` settles; a start waiting longer than the heartbeat timeout is not lost.
+   * A wait under a second sends none: the start's own heartbeat follows at once (`recordHeartbeatNow`).
+   */
   async while<T>(waiting: Promise<T>): Promise<T> {
     let settled = false;
     const done = waiting.finally(() => (settled = true));
     const next = () => done.then(noop, noop);
-    await Promise.race([next(), setImmediatePromise()]);
-    while (!settled) {
-      await this.beat();
+    for (;;) {
       const pause = new AbortController();
       await Promise.race([next(), delay(1_000, undefined, { signal: pause.signal }).catch(noop)]);
       pause.abort();
+      if (settled) return done;
+      await this.beat();
     }
-    return done;
   }
 
   /** Nothing of the run may start once it was cancelled, or let go (the server timed this activity out). */
@@ -262,7 +264,6 @@ class WaitingHeartbeats {
 
 const GRPC_NOT_FOUND = 5;
 const noop = () => undefined;
-const setImmediatePromise = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A second of waiting for a slot or resources; ends the wait when the run is cancelled or let go. */
 async function waitBeforeStart(context: Context, heartbeats: WaitingHeartbeats): Promise<void> {
@@ -419,13 +420,17 @@ async function quotaHostsOf({ experiment, settings }: RunInput, budgets: BudgetC
   return Object.fromEntries((experiment.quotas ?? []).map((name, index) => [name, hosts[index]]));
 }
 
-/** A heartbeat the server has acknowledged (the SDK's own heartbeats are sent in the background). */
+/**
+ * A heartbeat the server has acknowledged (the SDK's own heartbeats are sent in the background). A cancellation
+ * it brings back stops the start: no process exists yet.
+ */
 async function recordHeartbeatNow(context: Context, details: RunHeartbeatDetails): Promise<void> {
-  await context.client.workflowService.recordActivityTaskHeartbeat({
+  const { cancelRequested } = await context.client.workflowService.recordActivityTaskHeartbeat({
     taskToken: context.info.taskToken,
     namespace: context.info.activityNamespace,
     details: { payloads: [defaultPayloadConverter.toPayload(details)] },
   });
+  if (cancelRequested) throw new CancelledFailure('cancelled');
 }
 
 /** EX_TEMPFAIL: a script's way to say "the API refused me, try later" (sysexits.h). */
