@@ -39,6 +39,8 @@ import { withGpuIndices, withGpusFound } from '../machine/gpus.js';
 import { formatUnits } from '../model/units.js';
 import { runsFoundHere } from '../machine/runs-found.js';
 import { foundRunsLines, ShutdownRuns } from './run-report.js';
+import { otherLiveWorkers, recordWorker } from '../machine/machine-workers.js';
+import { sharedMachineLine } from './shared-machine.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -156,7 +158,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const machineId = options.machineId ?? machineIdSetting() ?? hostname();
   const machineQueue = machineQueueOf(options.taskQueue, machineId);
   const serverId = await serverIdOf(options.connection, options.namespace, options.address);
-  const layout = runsLayout(options.runsRoot ?? runsRootSetting(), serverId, options.taskQueue);
+  const runsRoot = options.runsRoot ?? runsRootSetting();
+  const layout = runsLayout(runsRoot, serverId, options.taskQueue);
   const runsDir = layout.own;
   const runsDirs = runsDirsOf(layout);
   await recordServer(layout, options.address ?? 'unknown', options.namespace);
@@ -204,13 +207,16 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   await quotaAgent.listen();
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
   const resources = withGpuIndices(options.resources ?? NO_RESOURCES);
-  const units = unitClaimsOf(options.runsRoot ?? runsRootSetting(), resources, runsDir);
+  const units = unitClaimsOf(runsRoot, resources, runsDir);
   const capacity = new CapacityLedger(resources, options.slots, (isHeld) => leftOverRuns(runsDirs, isHeld), units);
   const shutdownRuns = new ShutdownRuns();
   const keepers = new KeeperLauncher();
   keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
-  const identity = workerIdentityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame));
+  const identity = workerIdentityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame), {
+    slots: options.slots,
+    runsDir,
+  });
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
@@ -272,6 +278,9 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   // Stopped once every activity has let go of its run (or stopped it): the one line about them
   loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });
   const found = foundRunsLines(await runsFoundHere(runsDirs)); // before the first poll: nothing is held yet
+  const others = await otherLiveWorkers(runsRoot, runsDir);
+  if (others.length) found.push(sharedMachineLine(others, options.slots, runsDir));
+  loops.push(await recordWorker(runsRoot, runsDir, options.slots));
   made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found);
   return made.worker;
 }
