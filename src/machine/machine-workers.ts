@@ -64,3 +64,31 @@ export async function recordWorker(runsRoot: string, runsDir: string, slots: num
     },
   };
 }
+
+/** How often a worker looks again for other live workers counting its runs (a cheap read of a small directory). */
+const WORKERS_EVERY_MS = 10_000;
+
+/**
+ * Calls `onChange` with the other live workers counting `runsDir` each time their set changes from `known` (one
+ * started beside this worker, or stopped): a worker started first says so too, in its log, once a second one runs.
+ */
+export function watchMachineWorkers(
+  runsRoot: string,
+  runsDir: string,
+  known: readonly MachineWorker[],
+  onChange: (others: MachineWorker[]) => void,
+): { stop(): void } {
+  let pids = known.map((worker) => worker.pid).join(',');
+  const timer = setInterval(() => {
+    void otherLiveWorkers(runsRoot, runsDir)
+      .then((others) => {
+        const now = others.map((worker) => worker.pid).join(',');
+        if (now === pids) return;
+        pids = now;
+        onChange(others);
+      })
+      .catch(() => undefined); // the next read may work
+  }, WORKERS_EVERY_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}

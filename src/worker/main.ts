@@ -39,8 +39,8 @@ import { withGpuIndices, withGpusFound } from '../machine/gpus.js';
 import { formatUnits } from '../model/units.js';
 import { runsFoundHere } from '../machine/runs-found.js';
 import { foundRunsLines, ShutdownRuns } from './run-report.js';
-import { otherLiveWorkers, recordWorker } from '../machine/machine-workers.js';
-import { sharedMachineLine } from './shared-machine.js';
+import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
+import { aloneAgainLine, sharedMachineLine } from './shared-machine.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -281,6 +281,11 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const others = await otherLiveWorkers(runsRoot, runsDir);
   if (others.length) found.push(sharedMachineLine(others, options.slots, runsDir));
   loops.push(await recordWorker(runsRoot, runsDir, options.slots));
+  loops.push(
+    watchMachineWorkers(runsRoot, runsDir, others, (now) =>
+      log(now.length ? sharedMachineLine(now, options.slots, runsDir) : aloneAgainLine(runsDir)),
+    ),
+  );
   made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found);
   return made.worker;
 }

@@ -1,6 +1,7 @@
 /**
- * What a worker says when other live workers of its machine count the same runs: every run alive there counts
- * against each one's `--slots` (machine/capacity.ts), so it adds capacity only past the largest of theirs.
+ * What a worker says when other live workers of its machine count the same runs (as it starts, and when one starts
+ * or stops beside it): every run alive there counts against each one's `--slots` (machine/capacity.ts), so it adds
+ * capacity only past the largest of theirs.
  */
 import type { MachineWorker } from '../machine/machine-workers.js';
 
@@ -17,5 +18,13 @@ export function sharedMachineLine(others: readonly MachineWorker[], slots: numbe
     `machine (${who}) ${others.length === 1 ? 'counts' : 'count'} the runs of its runs directory ${runsDir}: every ` +
     `run alive there counts against this worker's --slots ${slots} too, so ${adds}; run one worker per machine, ` +
     'with the --slots you want (docs/resources.md, "Limits")'
+  );
+}
+
+/** Once the other workers counting its runs have stopped. */
+export function aloneAgainLine(runsDir: string): string {
+  return (
+    `no other live worker of this machine counts the runs of ${runsDir} now: ` +
+    "this worker's --slots are its own again"
   );
 }

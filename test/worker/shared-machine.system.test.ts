@@ -1,7 +1,8 @@
 /**
  * Two workers of one queue on one machine, one runs directory: the second (`--slots 2`) takes nothing while the
  * first one's runs fill the machine, since each counts every run alive there (docs/resources.md, "Limits"). It says
- * so as it starts, naming the first one's pid, and `status` says so instead of leaving an idle-looking worker.
+ * so as it starts, naming the first one's pid, the first one says so in its log once it notices, and `status` says
+ * so instead of leaving an idle-looking worker.
  * Real server, real worker processes and scripts; asserted on the printed lines and `status` output.
  */
 import type { LiveBatchView } from '../../src/cli/display/batch-view.js';
@@ -63,4 +64,15 @@ test('a second worker of the machine says the first counts its runs too; status 
   // The counting rule is unchanged: the second worker started nothing beside the first one's two runs.
   expect(starts(await readJournal(journal))).toHaveLength(2);
   expect(text).toMatch(/Running: 2/);
+
+  // The first worker's log says so too once it notices the second (it looks every 10 s), and again once it stops.
+  const secondNamed = `[WARN] another live worker of this machine (pid ${second.pid}, --slots 2) counts the runs`;
+  await until(() => first.output.some((line) => line.includes(secondNamed)), 25_000, "the first worker's warning");
+  second.kill('SIGTERM');
+  expect(await second.exited()).toBe(0);
+  await until(
+    () => first.output.some((line) => /no other live worker of this machine counts the runs of \S+ now/.test(line)),
+    25_000,
+    'the first worker to say it is alone again',
+  );
 }, 120_000);
