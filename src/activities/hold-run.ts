@@ -30,6 +30,7 @@ import type { ServerContact } from '../machine/server-contact.js';
 import { markLeftForAdoption, requestStop } from '../machine/stop-run.js';
 import { watchRunDir, type RunDirWatch } from '../machine/run-dir-watch.js';
 import { recordAbandoned } from '../machine/abandoned-run.js';
+import { recordHolder } from '../machine/run-holder.js';
 
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
 export type ShutdownMode = 'leave' | 'stop';
@@ -64,6 +65,8 @@ interface HoldOptions {
   held: Set<string>;
   quotaAgent: QuotaAgent;
   metrics: WorkerMetrics;
+  /** Told of each run the worker's shutdown leaves for adoption or stops, for its line about them (worker/). */
+  onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
 }
 
 export interface RunEnding {
@@ -83,6 +86,7 @@ export async function holdRun(
   options: HoldOptions,
 ): Promise<RunEnding> {
   options.held.add(location.runKey);
+  await recordHolder(files); // a worker starting beside it tells it from a run left by an earlier worker
   // An adopted run keeps asking for quota calls with the secret it was started with.
   const quota = runQuotaOf(await files.readJson<RunSpec>(files.spec));
   if (quota) await options.quotaAgent.register(quota);
@@ -219,6 +223,7 @@ async function letGo(
   }
   if (why?.workerShutdown && options.onShutdown === 'stop') {
     await stopRun(files, keeperPid, 'shutdown', options.killGraceMs);
+    options.onShutdownDone?.(location.runKey, 'stop');
     throw new RunLostError(`run ${location.run} stopped with its worker; it will run again`, {
       stopped: true,
       started: true,
@@ -226,6 +231,7 @@ async function letGo(
   }
   // Worker shutting down (leave), or the server gave up on this activity: the run stays for its adopter.
   await markLeftForAdoption(files);
+  if (why?.workerShutdown) options.onShutdownDone?.(location.runKey, 'leave');
   throw new RunLostError(`let go of run ${location.run} on ${location.machineId}; it waits there to be adopted`, {
     location,
     stopped: false,

@@ -64,6 +64,8 @@ export interface ActivityOptions {
   /** How long a run outlives the last worker that held it, waiting to be adopted. */
   adoptWindowMs: number;
   onShutdown: ShutdownMode;
+  /** Told of each run a graceful stop of the worker left for adoption or stopped (the worker's line about them). */
+  onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
   contact: ServerContact;
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];
@@ -126,6 +128,7 @@ export function createActivities(options: ActivityOptions) {
             held: options.held,
             quotaAgent: options.quotaAgent,
             metrics: options.metrics,
+            onShutdownDone: options.onShutdownDone,
           }),
         );
 

@@ -29,3 +29,4 @@ export { POLLING_WITHIN_MS, QUICK_ANSWER_MS, type WorkerSilence } from './kept-s
 export { declarationText, declareQuotas, quotaView, quotaViews } from './quotas.js';
 export { liveBatch, sendChange, type LiveBatch } from './steer.js';
 export { liveMachines, waitingForMachines, type WaitingExperiment } from './machines.js';
+export { sharedMachines, type SharedMachine } from './shared-machines.js';

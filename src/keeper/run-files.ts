@@ -133,6 +133,8 @@ export class RunFiles {
   readonly stopReason: string;
   /** Written by a worker that lets go of the run and leaves it for adoption (a SIGTERM then is not a stop). */
   readonly leftMark: string;
+  /** The worker process holding the run, written when it starts or adopts it (machine/run-holder.ts). */
+  readonly holder: string;
   readonly keeperLog: string;
   /** Present while the run is to be frozen (written by any worker of the machine, as adoption can be). */
   readonly freezeRequest: string;
@@ -147,6 +149,7 @@ export class RunFiles {
     this.lease = path.join(dir, 'lease');
     this.stopReason = path.join(dir, 'stop');
     this.leftMark = path.join(dir, 'left');
+    this.holder = path.join(dir, 'holder.json');
     this.keeperLog = path.join(dir, 'keeper.log');
     this.freezeRequest = path.join(dir, 'freeze');
     this.frozen = path.join(dir, 'frozen.json');

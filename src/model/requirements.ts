@@ -214,3 +214,16 @@ export function servedRootsInIdentity(identity: string): string[] | undefined {
     return undefined;
   }
 }
+
+/** After a worker's pid@machine in its identity: its `--slots`, and a digest naming the runs directory it counts. */
+export const IDENTITY_SLOTS_MARK = 'slots=';
+export const IDENTITY_RUNS_MARK = 'runs=';
+
+/** What a poller's identity says of the worker's slots and runs directory; absent fields for an older worker. */
+export function slotsInIdentity(identity: string): { slots?: number; runs?: string } {
+  const words = identity.split(' ').slice(1); // served directories have their spaces %-encoded
+  const valueOf = (mark: string) => words.find((word) => word.startsWith(mark))?.slice(mark.length);
+  const slots = Number(valueOf(IDENTITY_SLOTS_MARK));
+  const runs = valueOf(IDENTITY_RUNS_MARK);
+  return { ...(Number.isInteger(slots) && slots > 0 ? { slots } : {}), ...(runs ? { runs } : {}) };
+}

@@ -37,6 +37,10 @@ import { formatMachineResources, machineQueueOf, workerQueueOf, type MachineReso
 import { unitClaimsOf } from '../machine/units.js';
 import { withGpuIndices, withGpusFound } from '../machine/gpus.js';
 import { formatUnits } from '../model/units.js';
+import { runsFoundHere } from '../machine/runs-found.js';
+import { foundRunsLines, ShutdownRuns } from './run-report.js';
+import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
+import { aloneAgainLine, sharedMachineLine } from './shared-machine.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -109,6 +113,8 @@ export class StagedWorker {
     readonly machineQueue: string,
     /** Where it starts runs: this server's directory under the runs root (machine/runs-layout.ts). */
     readonly runsDir: string,
+    /** What it found on its machine as it started (runs left by an earlier worker, another live worker's), to say. */
+    readonly foundAtStart: string[] = [],
   ) {}
 
   async run(): Promise<void> {
@@ -152,7 +158,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const machineId = options.machineId ?? machineIdSetting() ?? hostname();
   const machineQueue = machineQueueOf(options.taskQueue, machineId);
   const serverId = await serverIdOf(options.connection, options.namespace, options.address);
-  const layout = runsLayout(options.runsRoot ?? runsRootSetting(), serverId, options.taskQueue);
+  const runsRoot = options.runsRoot ?? runsRootSetting();
+  const layout = runsLayout(runsRoot, serverId, options.taskQueue);
   const runsDir = layout.own;
   const runsDirs = runsDirsOf(layout);
   await recordServer(layout, options.address ?? 'unknown', options.namespace);
@@ -200,12 +207,16 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   await quotaAgent.listen();
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter, options.taskQueue, options.slots);
   const resources = withGpuIndices(options.resources ?? NO_RESOURCES);
-  const units = unitClaimsOf(options.runsRoot ?? runsRootSetting(), resources, runsDir);
+  const units = unitClaimsOf(runsRoot, resources, runsDir);
   const capacity = new CapacityLedger(resources, options.slots, (isHeld) => leftOverRuns(runsDirs, isHeld), units);
+  const shutdownRuns = new ShutdownRuns();
   const keepers = new KeeperLauncher();
   keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
-  const identity = workerIdentityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame));
+  const identity = workerIdentityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame), {
+    slots: options.slots,
+    runsDir,
+  });
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
     machineId,
@@ -214,6 +225,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     layout,
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
+    onShutdownDone: shutdownRuns.add,
     contact,
     allowedRoots,
     held,
@@ -263,8 +275,23 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  made.worker = new StagedWorker(workers, loops, machineQueue, runsDir);
+  // Stopped once every activity has let go of its run (or stopped it): the one line about them
+  loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });
+  const found = foundRunsLines(await runsFoundHere(runsDirs)); // before the first poll: nothing is held yet
+  const others = await otherLiveWorkers(runsRoot, runsDir);
+  if (others.length) found.push(sharedMachineLine(others, options.slots, runsDir));
+  loops.push(await recordWorker(runsRoot, runsDir, options.slots));
+  loops.push(
+    watchMachineWorkers(runsRoot, runsDir, others, (now) =>
+      log(now.length ? sharedMachineLine(now, options.slots, runsDir) : aloneAgainLine(runsDir)),
+    ),
+  );
+  made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found);
   return made.worker;
+}
+
+function sayIfAny(log: (line: string) => void, line: string | undefined): void {
+  if (line !== undefined) log(line);
 }
 
 /** As the served-directory check sees a root: symlinks resolved (a root that does not exist serves nothing). */
@@ -348,6 +375,7 @@ async function main(argv: string[]): Promise<void> {
         `stops runs by: ${describeKillMode(await killModeOfMachine())}` +
         (flags.metrics ? `; metrics http://${flags.metrics}/metrics` : ''),
     );
+    for (const line of worker.foundAtStart) console.log(`staged worker: ${line}`);
     if (flags.adoptWindow < MIN_USEFUL_ADOPT_WINDOW_MS) {
       console.log(
         `staged worker: [WARN] --adopt-window ${flags.adoptWindow / 1000}s ` +

@@ -3,13 +3,16 @@
  * subset of its resource names. Each SDK worker gets its task slots from the capacity ledger (the SDK's custom
  * slot supplier), so a full machine leaves the task to another worker.
  */
+import { createHash } from 'node:crypto';
 import { Worker, type CustomSlotSupplier, type SlotInfo, type WorkerOptions } from '@temporalio/worker';
 import type { StagedActivities } from '../activities/index.js';
 import type { CapacityLedger } from '../machine/capacity.js';
 import {
   formatMachineResources,
   IDENTITY_RESOURCES_MARK,
+  IDENTITY_RUNS_MARK,
   IDENTITY_SERVES_MARK,
+  IDENTITY_SLOTS_MARK,
   nonEmptySubsets,
   requirementQueueOf,
   type MachineResources,
@@ -90,14 +93,28 @@ function encodeServedRoot(root: string): string {
 /** Temporal refuses longer identities (its ID length limit is 1,000): past this, served directories are left out. */
 const MAX_IDENTITY_LENGTH = 900;
 
+/** Names a runs directory in a worker's identity, short: workers of one machine that count the same runs share it. */
+function runsDigestOf(runsDir: string): string {
+  return createHash('sha256').update(runsDir).digest('hex').slice(0, 8);
+}
+
 /**
- * The worker's identity as pollers show it, with the directories it serves and what the machine has:
- * `submit`, `status` and workers handing a run back read them (`<pid>@<machine> serves=/a,/b resources=gpu=1`).
+ * The worker's identity as pollers show it, with its slots, the runs directory it counts, the directories it serves
+ * and what the machine has: `submit`, `status` and workers handing a run back read them
+ * (`<pid>@<machine> slots=3 runs=1f2e3d4c serves=/a,/b resources=gpu=1`).
  */
-export function workerIdentityOf(machineId: string, machine: MachineResources, servedRoots: readonly string[]): string {
+export function workerIdentityOf(
+  machineId: string,
+  machine: MachineResources,
+  servedRoots: readonly string[],
+  counts?: { slots: number; runsDir: string },
+): string {
   const resources = formatMachineResources(machine);
   const withResources = resources ? `${IDENTITY_RESOURCES_MARK}${resources}` : '';
   const serves = `${IDENTITY_SERVES_MARK}${servedRoots.map(encodeServedRoot).join(',')}`;
-  const full = `${process.pid}@${machineId}${serves}${withResources}`;
-  return full.length <= MAX_IDENTITY_LENGTH ? full : `${process.pid}@${machineId}${withResources}`;
+  const worker =
+    `${process.pid}@${machineId}` +
+    (counts ? ` ${IDENTITY_SLOTS_MARK}${counts.slots} ${IDENTITY_RUNS_MARK}${runsDigestOf(counts.runsDir)}` : '');
+  const full = `${worker}${serves}${withResources}`;
+  return full.length <= MAX_IDENTITY_LENGTH ? full : `${worker}${withResources}`;
 }

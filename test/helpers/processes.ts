@@ -15,6 +15,8 @@ type WorkerSubprocess = ResultPromise<{ reject: false; stdout: 'pipe'; stderr: '
 export interface WorkerProcess {
   subprocess: WorkerSubprocess;
   pid: number;
+  /** Every line it has printed on stdout so far. */
+  output: string[];
   kill(signal: NodeJS.Signals): void;
   exited(): Promise<number | undefined>;
 }
@@ -55,6 +57,8 @@ export async function spawnWorker(
     detached: ownGroup,
   }) as WorkerSubprocess;
   const lines = createInterface({ input: worker.stdout });
+  const output: string[] = [];
+  lines.on('line', (line) => output.push(line));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('worker did not start within 60s')), 60_000);
     lines.on('line', (line) => {
@@ -69,6 +73,7 @@ export async function spawnWorker(
   return {
     subprocess: worker,
     pid: worker.pid!,
+    output,
     kill: (signal) => worker.kill(signal),
     exited: async () => (await worker).exitCode,
   };

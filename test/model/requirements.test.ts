@@ -11,6 +11,7 @@ import {
   resourcesInIdentity,
   runQueueOf,
   servedRootsInIdentity,
+  slotsInIdentity,
   shortfallOf,
   workerQueueOf,
 } from '../../src/model/requirements.js';
@@ -118,6 +119,22 @@ test("a worker's identity carries the directories it serves and its resources; s
   expect(resourcesInIdentity('1234@box-2')).toBeUndefined();
   expect(servedRootsInIdentity('1234@box-2')).toBeUndefined();
   expect(workerIdentityOf('box-1', machine, ['/' + 'd'.repeat(1000)])).toMatch(/^\d+@box-1 resources=gpu=2,avx512$/);
+});
+
+test("a worker's identity carries its --slots and its runs directory's digest, read by status", () => {
+  const machine = parseMachineResources('gpu=2');
+  const counts = { slots: 3, runsDir: '/home/ann/.staged/runs/server-x/staged' };
+  const identity = workerIdentityOf('box-1', machine, ['/srv/a b'], counts);
+  expect(identity).toMatch(/^\d+@box-1 slots=3 runs=[0-9a-f]{8} serves=\/srv\/a%20b resources=gpu=2$/);
+  expect(slotsInIdentity(identity)).toEqual({ slots: 3, runs: expect.stringMatching(/^[0-9a-f]{8}$/) });
+  expect(slotsInIdentity(workerIdentityOf('box-2', machine, ['/x'], counts)).runs).toBe(slotsInIdentity(identity).runs);
+  expect(slotsInIdentity(workerIdentityOf('box-1', machine, ['/x'], { ...counts, runsDir: '/other' })).runs).not.toBe(
+    slotsInIdentity(identity).runs,
+  );
+  expect(resourcesInIdentity(identity)).toEqual(machine);
+  expect(servedRootsInIdentity(identity)).toEqual(['/srv/a b']);
+  expect(workerQueueOf('q', identity)).toBe(`q@worker:${process.pid}@box-1`);
+  expect(slotsInIdentity('1234@box-2 serves=/x')).toEqual({});
 });
 
 test('a worker serves a directory inside one of its roots, by whole path segments', () => {

@@ -5,6 +5,7 @@ import {
   quotaViews,
   readBatch,
   runningProgress,
+  sharedMachines,
   waitingForMachines,
   withReadingClient,
   type WorkerSilence,
@@ -48,14 +49,16 @@ export async function run(
     if (status === 'COMPLETED') {
       return () => printFinished(summarize(state), batchOutcome(state), options, undefined, state.notifyFailures);
     }
-    const [runs, quotas, waiting] = await Promise.all([
+    const [runs, quotas, waiting, shared] = await Promise.all([
       runningProgress(client.workflow, state),
       // A budget answers through a worker too: with none answering for the batch, its quotas are left out.
       reading.kind === 'kept' ? [] : quotaViews(client.workflow, state),
       waitingForMachines(client.workflow, state),
+      sharedMachines(client.workflow, state.settings.taskQueue),
     ]);
     const now = Date.now();
     const view: LiveBatchView = liveBatchView(state, status.toLowerCase(), runs, now, quotas, waiting);
+    if (shared.length) view.sharedMachines = shared;
     if (reading.kind === 'kept') view.noWorker = noWorkerView(reading.silence, reading.cancelRequested);
     const lines = [
       `Batch ${batchId}: ${view.status}`,

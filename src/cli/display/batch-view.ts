@@ -9,6 +9,7 @@ import type { CodeState } from '../../model/code.js';
 import type { Progress } from '../../model/progress.js';
 import type { QuotaView } from '../../budget/slots.js';
 import type { WaitingExperiment } from '../../batch-client/machines.js';
+import type { SharedMachine } from '../../batch-client/shared-machines.js';
 import { DEFAULT_ADOPT_WINDOW_MS, type BatchState, type ExperimentView, type RunHeartbeat } from '../../model/types.js';
 
 export interface LiveExperimentView extends ExperimentView {
@@ -46,6 +47,8 @@ export interface LiveBatchView {
   quotas?: QuotaView[];
   /** Queued experiments whose `Requires:` no live worker meets; absent when none. */
   waiting?: WaitingExperiment[];
+  /** Machines where several live workers count the same runs (they add no slots to each other); absent when none. */
+  sharedMachines?: SharedMachine[];
   /** The latest notifications that failed for good; absent when none. */
   notifyFailures?: string[];
   /** The code the batch was submitted with (git state, snapshot); absent in older batches. */

@@ -3,7 +3,7 @@ import { PRIORITIES, type BatchState, type BatchSummary, type ExperimentSpec } f
 import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../../model/summary-table.js';
 import type { LiveBatchView, LiveExperimentView, NoWorkerView } from './batch-view.js';
 import { formatDuration } from '../../parse/duration.js';
-import type { BatchListing } from '../../batch-client/index.js';
+import type { BatchListing, SharedMachine } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
 import type { QuotaView } from '../../budget/slots.js';
 import { textTable } from './table.js';
@@ -126,6 +126,7 @@ export function statusLines(view: LiveBatchView, allMembers = false): string[] {
   }
   for (const quota of view.quotas ?? []) lines.push(`  ${quotaLine(quota, Date.now())}`);
   for (const { name, needs, reason } of view.waiting ?? []) lines.push(`  [WAIT] ${name} needs ${needs}: ${reason}`);
+  for (const machine of view.sharedMachines ?? []) lines.push(`  ${sharedMachineLine(machine)}`);
   lines.push(...notifyFailureLines(view.notifyFailures));
   const live = running(view).filter((experiment) => experiment.sweep === undefined);
   if (live.length) {
@@ -134,6 +135,19 @@ export function statusLines(view: LiveBatchView, allMembers = false): string[] {
   }
   lines.push(...sweepStatusLines(view.experiments, view.batchId, allMembers, runningDetails));
   return lines;
+}
+
+/**
+ * `[WORKERS] 2 live workers of machine box count the same runs (pid 11 --slots 3, pid 12 --slots 2): …`: their
+ * slots are not added up, whatever each one's --slots suggests.
+ */
+export function sharedMachineLine({ machineId, workers, atOnce }: SharedMachine): string {
+  const who = workers.map(({ pid, slots }) => `pid ${pid} --slots ${slots}`).join(', ');
+  return (
+    `[WORKERS] ${workers.length} live workers of machine ${machineId} count the same runs (${who}): each counts ` +
+    `every run alive there against its own --slots, so together they run at most ${atOnce} at once, as one worker ` +
+    `with --slots ${atOnce} would; run one worker per machine (docs/resources.md, "Limits")`
+  );
 }
 
 /** `  [NOTIFY] failed: webhook http://… (batch-end) 3 attempts: ECONNREFUSED` */

@@ -1,0 +1,86 @@
+/**
+ * A worker says what it does with the runs it does not start: a graceful stop names the runs it leaves for adoption
+ * (or stops), a worker starting beside runs alive on its machine names those it adopts and those another live worker
+ * holds. Real server, real worker processes and scripts; asserted on the lines the workers print.
+ */
+import { batchSummary } from '../../src/batch-client/index.js';
+import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
+import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
+import { runDirsUnder } from '../helpers/runs.js';
+import { until, workerProcessesPerTest, type WorkerProcess } from '../helpers/processes.js';
+
+const server = useTestServer();
+const startWorkerProcess = workerProcessesPerTest();
+
+const starts = (entries: JournalEntry[]) => entries.filter((e) => e.event === 'start');
+const QUICK_LOSS = { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 };
+
+/** The pid of each run's holder (its holder record), one per run directory under `runsRoot`. */
+async function holdersIn(runsRoot: string): Promise<(number | undefined)[]> {
+  const runs = await runDirsUnder(runsRoot);
+  if (runs.length !== 3) return [undefined];
+  return Promise.all(
+    runs.map(async (files) => (await files.readJson<{ worker?: { pid: number } }>(files.holder))?.worker?.pid),
+  );
+}
+
+/** The worker's line that matches, once it has printed one (within `ms`). */
+async function lineOf(worker: WorkerProcess, pattern: RegExp, ms = 30_000): Promise<string> {
+  await until(() => worker.output.some((line) => pattern.test(line)), ms, `a worker line matching ${pattern}`);
+  return worker.output.find((line) => pattern.test(line))!;
+}
+
+test('SIGTERM (leave) names the 3 runs it leaves, the next worker the 3 it adopts, a third their holder', async () => {
+  const { dir, journal } = await tempExperimentsDir('run-lines-leave');
+  for (const name of ['exp1_a', 'exp2_b', 'exp3_c']) await writeScript(dir, name, journal, { body: 'sleep 40' });
+  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
+  const runsRoot = await tempDir('runs-lines-leave');
+  const args = ['--runs-dir', runsRoot, '--adopt-window', '90s', '--machine-id', 'm1'];
+  const first = await startWorkerProcess(server.env.address, taskQueue, 3, args);
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 3, 30_000, 'the three scripts to start');
+  const runs = ['exp1_a', 'exp2_b', 'exp3_c'].map((name) => `${state.batchId}/${name} (run 1)`).join(', ');
+
+  first.kill('SIGTERM');
+  expect(await first.exited()).toBe(0);
+  expect(first.output).toContain(
+    `staged worker: left 3 runs running for the next worker on this machine to adopt: ${runs}`,
+  );
+
+  const second = await startWorkerProcess(server.env.address, taskQueue, 3, args);
+  expect(await lineOf(second, /adopting/)).toBe(
+    `staged worker: adopting 3 runs left by an earlier worker on this machine: ${runs}`,
+  );
+  // Once the second holds them (each run's holder record names it), a third worker names them as its runs.
+  await until(async () => (await holdersIn(runsRoot)).every((pid) => pid === second.pid), 30_000, 'the adoptions');
+  const third = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  expect(await lineOf(third, /held by another live worker/)).toBe(
+    `staged worker: 3 runs alive here are held by another live worker of this machine (pid ${second.pid}), ` +
+      `not this one: ${runs}`,
+  );
+  expect(third.output.some((line) => /adopting/.test(line))).toBe(false);
+
+  const summary = await batchSummary(handle);
+  expect(summary.experiments.map((e) => [e.status, e.attempts])).toEqual([
+    ['completed', 1],
+    ['completed', 1],
+    ['completed', 1],
+  ]);
+  expect(starts(await readJournal(journal))).toHaveLength(3);
+}, 120_000);
+
+test('SIGTERM with --on-shutdown stop names the run it stopped', async () => {
+  const { dir, journal } = await tempExperimentsDir('run-lines-stop');
+  await writeScript(dir, 'exp1_long', journal, { body: 'sleep 60' });
+  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
+  const args = ['--runs-dir', await tempDir('runs-lines-stop'), '--on-shutdown', 'stop', '--machine-id', 'm2'];
+  const worker = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+
+  worker.kill('SIGTERM');
+  expect(await worker.exited()).toBe(0);
+  expect(worker.output).toContain(
+    `staged worker: stopped 1 run (--on-shutdown stop; each runs again): ${state.batchId}/exp1_long (run 1)`,
+  );
+}, 60_000);

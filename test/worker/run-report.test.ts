@@ -1,0 +1,36 @@
+/** The worker's lines about runs it does not start: names capped, counted words. */
+import { foundRunsLines, namedRuns, ShutdownRuns } from '../../src/worker/run-report.js';
+import { runNameOf } from '../../src/machine/runs-found.js';
+import { runKeyOf } from '../../src/keeper/run-files.js';
+
+test('a run key reads as the run: batch/experiment (run N)', () => {
+  expect(runNameOf(runKeyOf('batch-1/exp 1[lr=0.1]', 2))).toBe('batch-1/exp 1[lr=0.1] (run 2)');
+  expect(runNameOf('odd-name')).toBe('odd-name');
+});
+
+test('at most 5 runs are named, the others counted', () => {
+  const names = ['b/e1 (run 1)', 'b/e2 (run 1)', 'b/e3 (run 1)', 'b/e4 (run 1)', 'b/e5 (run 1)', 'b/e6 (run 1)'];
+  expect(namedRuns(names.slice(0, 5))).toBe(names.slice(0, 5).join(', '));
+  expect(namedRuns([...names, 'b/e7 (run 2)'])).toBe(`${names.slice(0, 5).join(', ')} and 2 more`);
+});
+
+test('one line per stop: none when it let go of no run', () => {
+  const stop = new ShutdownRuns();
+  expect(stop.line()).toBeUndefined();
+  stop.add(runKeyOf('b/e1', 1), 'leave');
+  expect(stop.line()).toBe('left 1 run running for the next worker on this machine to adopt: b/e1 (run 1)');
+  stop.add(runKeyOf('b/e2', 3), 'stop');
+  expect(stop.line()).toMatch(
+    /to adopt: b\/e1 \(run 1\); stopped 1 run \(--on-shutdown stop; each runs again\): b\/e2/,
+  );
+});
+
+test("runs found at start: adopted ones, and another live worker's by its pid", () => {
+  const heldByOthers = new Map([[42, ['b/e3 (run 1)', 'b/e4 (run 1)']]]);
+  expect(foundRunsLines({ left: ['b/e1 (run 1)'], heldByOthers })).toEqual([
+    'adopting 1 run left by an earlier worker on this machine: b/e1 (run 1)',
+    '2 runs alive here are held by another live worker of this machine (pid 42), not this one: ' +
+      'b/e3 (run 1), b/e4 (run 1)',
+  ]);
+  expect(foundRunsLines({ left: [], heldByOthers: new Map() })).toEqual([]);
+});
