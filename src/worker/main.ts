@@ -41,6 +41,7 @@ import { runsFoundHere } from '../machine/runs-found.js';
 import { foundRunsLines, ShutdownRuns } from './run-report.js';
 import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
 import { aloneAgainLine, sharedMachineLine } from './shared-machine.js';
+import { waitOutRepeatedStopSignals } from './stop-signals.js';
 
 /** Time for activities to let go of their runs (or stop them) before the worker gives up. */
 const SHUTDOWN_FORCE_MS = 30_000;
@@ -342,6 +343,7 @@ async function main(argv: string[]): Promise<void> {
   const command = buildCommand('worker').exitOverride().parse(argv);
   const flags = optionsOf('worker', command);
   installRuntime(workerLogLevelSetting() as LogLevel, flags.metrics);
+  const stopSignals = waitOutRepeatedStopSignals(SHUTDOWN_FORCE_MS);
   stopWithParentCommand();
   const config = loadConnectionConfig();
   // Under `npm run worker` npm runs this in staged's folder: paths are the user's, as for every command.
@@ -365,6 +367,7 @@ async function main(argv: string[]): Promise<void> {
       allowedRoots: servedDirs,
       resources,
     });
+    stopSignals.workerCreated();
     console.log(
       `staged worker: ${config.address} namespace=${config.namespace} queue=${flags.taskQueue} slots=${flags.slots} ` +
         `machine=${worker.machineQueue} ` +

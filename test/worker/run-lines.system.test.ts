@@ -3,11 +3,14 @@
  * (or stops), a worker starting beside runs alive on its machine names those it adopts and those another live worker
  * holds. Real server, real worker processes and scripts; asserted on the lines the workers print.
  */
+import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
+import { execa } from 'execa';
 import { batchSummary } from '../../src/batch-client/index.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { runDirsUnder } from '../helpers/runs.js';
-import { until, workerProcessesPerTest, type WorkerProcess } from '../helpers/processes.js';
+import { CLI, until, workerProcessesPerTest, type WorkerProcess } from '../helpers/processes.js';
 
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();
@@ -84,3 +87,33 @@ test('SIGTERM with --on-shutdown stop names the run it stopped', async () => {
     `staged worker: stopped 1 run (--on-shutdown stop; each runs again): ${state.batchId}/exp1_long (run 1)`,
   );
 }, 60_000);
+
+test('Ctrl-C to `staged worker` (SIGINT to its group, passed on again by the command) leaves the run', async () => {
+  const { dir, journal } = await tempExperimentsDir('run-lines-ctrl-c');
+  await writeScript(dir, 'exp1_long', journal, { body: 'sleep 20' });
+  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
+  const args = ['--runs-dir', await tempDir('runs-lines-ctrl-c'), '--machine-id', 'm3'];
+  // As a terminal runs it: the command and its worker in one process group of their own.
+  const command = execa(process.execPath, [CLI, 'worker', '--slots', '1', '--allow-dir', tmpdir(), ...args], {
+    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
+    detached: true,
+    reject: false,
+    stdout: 'pipe',
+    buffer: false,
+  });
+  const output: string[] = [];
+  createInterface({ input: command.stdout }).on('line', (line) => output.push(line));
+  try {
+    await until(() => output.some((line) => line.startsWith('staged worker:')), 60_000, 'the worker to start');
+    await startBatch(server.env, state);
+    await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+
+    process.kill(-command.pid!, 'SIGINT');
+    expect((await command).exitCode).toBe(0);
+    // Before: the second SIGINT killed the worker at once, before it let go of the run, and it said nothing.
+    const left = `${state.batchId}/exp1_long (run 1)`;
+    expect(output).toContain(`staged worker: left 1 run running for the next worker on this machine to adopt: ${left}`);
+  } finally {
+    command.kill('SIGKILL');
+  }
+}, 90_000);
