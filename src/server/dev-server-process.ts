@@ -88,13 +88,15 @@ export async function devServerProcess(options: DevServerProcessOptions = {}): P
   let alive = false;
   let exited: Promise<unknown> = Promise.resolve();
   let stderr = '';
+  // Seen anywhere in its output: a panic's stack pushes the line that says so out of the tail kept in `stderr`.
+  let portTaken = false;
 
   const running = () => alive;
   const whyExited = () => {
     const output = stderr.trim();
     const how = child?.exitCode ?? child?.signalCode;
     const message = `the dev server at ${address} exited (${how}) before it answered${output ? `: ${output}` : ''}`;
-    return /address already in use/.test(output) ? new PortTakenError(message) : new Error(message);
+    return portTaken ? new PortTakenError(message) : new Error(message);
   };
   const ended = async () => {
     await exited;
@@ -143,6 +145,7 @@ export async function devServerProcess(options: DevServerProcessOptions = {}): P
       if (running()) throw new Error(`the dev server at ${address} is already running`);
       if (await portAnswers(port)) throw new PortTakenError(`port ${port} is taken: something answers at ${address}`);
       stderr = '';
+      portTaken = false;
       child = spawn(file, fileArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
       alive = true;
       // `once` rejects on 'error' (the CLI could not be started): that is an exit too.
@@ -151,7 +154,9 @@ export async function devServerProcess(options: DevServerProcessOptions = {}): P
         .then(() => (alive = false));
       child.on('error', (err) => (stderr += err.message));
       child.stderr!.on('data', (chunk: Buffer) => {
-        stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEPT_BYTES);
+        const output = stderr + chunk.toString('utf8');
+        portTaken ||= /address already in use/.test(output);
+        stderr = output.slice(-STDERR_KEPT_BYTES);
       });
       try {
         await untilReady();
