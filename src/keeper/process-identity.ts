@@ -29,6 +29,13 @@ export function processIdentityOf(pid: number): ProcessIdentity | undefined {
   return fields && { pid, startTicks: Number(fields[19]), bootId: bootId() };
 }
 
+let own: ProcessIdentity | undefined;
+
+/** This process's identity: it never changes, so /proc is read once, not at each run it starts or holds. */
+export function ownProcessIdentity(): ProcessIdentity | undefined {
+  return (own ??= processIdentityOf(process.pid));
+}
+
 /** True while the very process `identity` recorded lives (not a zombie, not another process with its pid). */
 export function stillRunning(identity: ProcessIdentity): boolean {
   const fields = statFields(identity.pid);

@@ -8,7 +8,7 @@ import { unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessIdentity } from '../keeper/run-files.js';
-import { processIdentityOf, stillRunning } from '../keeper/process-identity.js';
+import { ownProcessIdentity, stillRunning } from '../keeper/process-identity.js';
 
 interface WorkerRecord {
   worker: ProcessIdentity;
@@ -48,7 +48,7 @@ export async function otherLiveWorkers(runsRoot: string, runsDir: string): Promi
 
 /** Records this worker process; `stop()` removes the record (a SIGKILLed worker's is removed by the next reader). */
 export async function recordWorker(runsRoot: string, runsDir: string, slots: number): Promise<{ stop(): void }> {
-  const worker = processIdentityOf(process.pid);
+  const worker = ownProcessIdentity();
   if (!worker) return { stop: () => undefined };
   const dir = recordsDir(runsRoot);
   const file = path.join(dir, `${worker.pid}-${worker.startTicks}.json`);

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import type { ProcessIdentity, RunFiles } from '../keeper/run-files.js';
-import { processIdentityOf, stillRunning } from '../keeper/process-identity.js';
+import { ownProcessIdentity, stillRunning } from '../keeper/process-identity.js';
 
 interface HolderRecord {
   worker: ProcessIdentity;
@@ -15,7 +15,7 @@ interface HolderRecord {
 
 /** Records this worker process as the run's holder; a record that cannot be written only leaves the run unnamed. */
 export async function recordHolder(files: RunFiles): Promise<void> {
-  const worker = processIdentityOf(process.pid);
+  const worker = ownProcessIdentity();
   if (!worker) return;
   await files.writeJson(files.holder, { worker, at: Date.now() } satisfies HolderRecord).catch(() => undefined);
 }

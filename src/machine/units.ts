@@ -10,7 +10,7 @@
 import { link, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RunFiles, type ProcessIdentity, type RunSpec } from '../keeper/run-files.js';
-import { processIdentityOf, stillRunning } from '../keeper/process-identity.js';
+import { ownProcessIdentity, stillRunning } from '../keeper/process-identity.js';
 import type { MachineResources, Resources } from '../model/requirements.js';
 import type { RunUnits } from '../model/units.js';
 
@@ -114,7 +114,7 @@ export class UnitClaims {
       if (latest?.claim?.runDir === runDir) return true;
       if (latest && (!latest.claim || !(await isFree(latest.claim)))) return false;
       const next = (latest?.generation ?? 0) + 1;
-      const claimant = processIdentityOf(process.pid);
+      const claimant = ownProcessIdentity();
       if (await this.create(name, unit, next, { runDir, at: Date.now(), ...(claimant && { claimant }) })) {
         await this.tidy(name, unit, next);
         return true;
