@@ -108,6 +108,19 @@ export function runKeyOf(workflowId: string, run: number): string {
   return `${encodeURIComponent(workflowId)}.run-${run}`;
 }
 
+/** What `runKeyOf` made (`run` absent from a key of the legacy layout, a bare workflow id). */
+export function parseRunKey(runKey: string): { workflowId: string; run?: number } {
+  const match = /^(.*)\.run-(\d+)$/.exec(runKey);
+  const encoded = match ? match[1] : runKey;
+  let workflowId = encoded;
+  try {
+    workflowId = decodeURIComponent(encoded);
+  } catch {
+    // not made by runKeyOf: the name as it is
+  }
+  return match ? { workflowId, run: Number(match[2]) } : { workflowId };
+}
+
 /** A cgroup's name is a file name (255 bytes at most); a run key is ASCII. */
 const RUN_ID_KEY_CHARS = 240;
 

@@ -14,24 +14,16 @@
  * this worker's runs directory, nothing is stopped and the worker is told (it then stops: main.ts).
  */
 import { rm } from 'node:fs/promises';
-import { defaultPayloadConverter } from '@temporalio/common';
-import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
-import type { RunInput } from '../model/types.js';
 import { machineRuns, type MachineRun } from './machine-runs.js';
 import { isAddressDigest, serverIdOf, type RunsLayout } from './runs-layout.js';
 import { requestStop } from './stop-run.js';
 import { recordAbandoned } from './abandoned-run.js';
 import { runTreeFor } from '../keeper/run-tree.js';
-import type { KillMode, RunSpec } from '../keeper/run-files.js';
+import { parseRunKey, type KillMode, type RunSpec } from '../keeper/run-files.js';
+import { latestScheduledRun, listedWorkflowStates, workflowState } from './workflow-states.js';
 
 const CHECK_EVERY_MS = 10_000;
-const WORKFLOW_RUNNING = proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
-/** Where to look back for the last scheduled run: an experiment's history has a few events per run. */
-const EVENTS_LOOKED_AT = 50;
-
-/** What this server says of a run's workflow. */
-type WorkflowState = 'running' | 'closed' | 'not-found' | 'unknown';
 
 /** The server of this worker's runs directory, and what to do when another one answers at its address. */
 export interface OwnServer {
@@ -57,8 +49,14 @@ export function watchOrphans(
     ownServer.onOther(id);
     return false;
   };
-  const checkRun = async ({ runKey, files, started, ended, kept }: MachineRun, startedByThisServer: boolean) => {
+  /** `listed`: what visibility said of the workflows of runs that had ended when the check began. */
+  const checkRun = async (
+    { runKey, files, started, ended, kept }: MachineRun,
+    startedByThisServer: boolean,
+    listed: ReadonlyMap<string, 'running' | 'closed'>,
+  ) => {
     if (held.has(runKey) || !started) return;
+    const endedBefore = ended;
     if (!ended && !kept) {
       // Whatever its workflow says: nothing runs it on, and the record frees its units for the workflow's next run.
       log(`run ${runKey}: its keeper died without recording an end; what it left is stopped, the run is lost`);
@@ -66,9 +64,8 @@ export function watchOrphans(
       await recordAbandoned(files, 'its keeper died without recording an end');
       ended = true;
     }
-    const parsed = /^(.*)\.run-(\d+)$/.exec(runKey);
-    const workflowId = decodeURIComponent(parsed ? parsed[1] : runKey);
-    const state = await workflowState(connection, namespace, workflowId);
+    const { workflowId, run } = parseRunKey(runKey);
+    const state = (endedBefore && listed.get(workflowId)) || (await workflowState(connection, namespace, workflowId));
     if (state === 'closed' || (state === 'not-found' && startedByThisServer)) {
       if (ended) {
         await rm(files.dir, { recursive: true, force: true }); // nobody will read its end any more
@@ -79,8 +76,7 @@ export function watchOrphans(
       return;
     }
     // Only this server's runs: a legacy-layout run may belong to another server that reuses its workflow id.
-    if (state !== 'running' || !kept || !startedByThisServer || !parsed) return;
-    const run = Number(parsed[2]);
+    if (state !== 'running' || !kept || !startedByThisServer || run === undefined) return;
     const latest = await latestScheduledRun(connection, namespace, workflowId);
     if (latest === undefined || latest <= run) return;
     log(`stopping run ${runKey}: its experiment has moved on to run ${latest} (its adoption deadline passed)`);
@@ -88,8 +84,17 @@ export function watchOrphans(
   };
   const check = async () => {
     if (!(await sameServer())) return;
-    for await (const run of machineRuns(layout.own)) await checkRun(run, true);
-    for await (const run of machineRuns(layout.legacy)) await checkRun(run, false);
+    const own: MachineRun[] = [];
+    for await (const run of machineRuns(layout.own)) own.push(run);
+    // Ended runs are most of them: one query for their workflows instead of a describe each.
+    const endedRuns = own.filter((run) => run.ended && run.started && !held.has(run.runKey));
+    const listed = await listedWorkflowStates(
+      connection,
+      namespace,
+      endedRuns.map((run) => parseRunKey(run.runKey).workflowId),
+    );
+    for (const run of own) await checkRun(run, true, listed);
+    for await (const run of machineRuns(layout.legacy)) await checkRun(run, false, new Map());
   };
   let running = false;
   const tick = () => {
@@ -118,44 +123,4 @@ async function stopLeftovers(files: MachineRun['files'], runKey: string, killMod
   const tree = await runTreeFor(spec?.runId ?? runKey, killMode);
   await tree.stop(spec?.killGraceMs ?? 0);
   await tree.release();
-}
-
-/** `unknown` whenever the server cannot say. */
-async function workflowState(
-  connection: NativeConnection,
-  namespace: string,
-  workflowId: string,
-): Promise<WorkflowState> {
-  try {
-    const { workflowExecutionInfo } = await connection.workflowService.describeWorkflowExecution({
-      namespace,
-      execution: { workflowId },
-    });
-    return workflowExecutionInfo?.status === WORKFLOW_RUNNING ? 'running' : 'closed';
-  } catch (err) {
-    return (err as { code?: number }).code === 5 ? 'not-found' : 'unknown';
-  }
-}
-
-/** The run number of the last activity the experiment's workflow scheduled; undefined when unknown. */
-async function latestScheduledRun(
-  connection: NativeConnection,
-  namespace: string,
-  workflowId: string,
-): Promise<number | undefined> {
-  try {
-    const { history } = await connection.workflowService.getWorkflowExecutionHistoryReverse({
-      namespace,
-      execution: { workflowId },
-      maximumPageSize: EVENTS_LOOKED_AT,
-    });
-    for (const event of history?.events ?? []) {
-      const payload = event.activityTaskScheduledEventAttributes?.input?.payloads?.[0];
-      if (!payload || event.activityTaskScheduledEventAttributes?.activityType?.name !== 'runExperiment') continue;
-      return defaultPayloadConverter.fromPayload<RunInput>(payload).run;
-    }
-  } catch {
-    // the server cannot say
-  }
-  return undefined;
 }

@@ -2,6 +2,7 @@
  * The runs alive on this machine when a worker starts, by who has them: left by an earlier worker (gone, or let go of
  * them), which this worker adopts as their experiments ask, or held by another live worker of the machine.
  */
+import { parseRunKey } from '../keeper/run-files.js';
 import { machineRuns, type RunsDirs } from './machine-runs.js';
 import { otherLiveHolderOf } from './run-holder.js';
 
@@ -14,15 +15,8 @@ export interface RunsFound {
 
 /** `batch-…/exp1 (run 1)`: a run key (machine queue's run directory name) as the user knows the run. */
 export function runNameOf(runKey: string): string {
-  const match = /^(.*)\.run-(\d+)$/.exec(runKey);
-  const decode = (text: string) => {
-    try {
-      return decodeURIComponent(text);
-    } catch {
-      return text;
-    }
-  };
-  return match ? `${decode(match[1])} (run ${match[2]})` : decode(runKey);
+  const { workflowId, run } = parseRunKey(runKey);
+  return run === undefined ? workflowId : `${workflowId} (run ${run})`;
 }
 
 /** The runs whose keeper still runs them in these directories, by who has them. */

@@ -6,24 +6,14 @@ import { batchSummary } from '../../src/batch-client/index.js';
 import { until } from '../helpers/processes.js';
 import { tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { batchIn, startBatch, startWorker, useTestServer } from '../helpers/temporal.js';
+import { frontendRequests } from '../helpers/server-requests.js';
 
 const server = useTestServer();
 
 const EXPERIMENTS = 10;
 
-/** The frontend's count of activity heartbeats, as the dev server's Prometheus endpoint shows it now. */
-async function heartbeatsCounted(): Promise<number> {
-  const text = await (await fetch(server.env.devServer.metricsUrl)).text();
-  return text
-    .split('\n')
-    .filter(
-      (line) =>
-        line.startsWith('service_requests{') &&
-        line.includes('operation="RecordActivityTaskHeartbeat"') &&
-        line.includes('service_name="frontend"'),
-    )
-    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
-}
+/** The frontend's count of activity heartbeats so far. */
+const heartbeatsCounted = () => frontendRequests(server.env.devServer.metricsUrl, 'RecordActivityTaskHeartbeat');
 
 test(`${EXPERIMENTS} runs that end at once cost about one heartbeat each, not three`, async () => {
   const { dir, journal } = await tempExperimentsDir('start-heartbeat');

@@ -2,7 +2,7 @@
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { runIdOf, runKeyOf, RunFiles, type RunExit } from '../../src/keeper/run-files.js';
+import { parseRunKey, runIdOf, runKeyOf, RunFiles, type RunExit } from '../../src/keeper/run-files.js';
 import { runsRootSetting } from '../../src/settings.js';
 import { tempDir } from '../helpers/scripts.js';
 
@@ -11,6 +11,15 @@ test('a run key is one path segment per workflow id and run, and tells runs apar
   expect(runKeyOf('batch-1/exp1_train', 2)).not.toBe(runKeyOf('batch-1/exp1_train', 1));
   expect(runKeyOf('batch-1/exp1_train', 1)).not.toBe(runKeyOf('batch-2/exp1_train', 1));
   expect(runKeyOf('../../etc/x', 1)).not.toContain('/');
+});
+
+test('a run key gives back its workflow id and run; a legacy key, a bare workflow id, has no run', () => {
+  expect(parseRunKey(runKeyOf("batch-1/exp 1[lr=0.1]'s.run-3", 12))).toEqual({
+    workflowId: "batch-1/exp 1[lr=0.1]'s.run-3",
+    run: 12,
+  });
+  expect(parseRunKey('batch-1%2Fexp1')).toEqual({ workflowId: 'batch-1/exp1' });
+  expect(parseRunKey('bad%E0%A4.run-1')).toEqual({ workflowId: 'bad%E0%A4', run: 1 }); // not made by runKeyOf
 });
 
 test("a run's id is its run key and a digest of its directory: one batch id's runs of two setups differ", () => {
