@@ -164,6 +164,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const runsDir = layout.own;
   const runsDirs = runsDirsOf(layout);
   await recordServer(layout, options.address ?? 'unknown', options.namespace);
+  // Two workers that reach the same runs by different paths (a symbolic link) count the same runs.
+  const countedRunsDir = path.join(realPathOrSame(path.dirname(runsDir)), path.basename(runsDir));
   const contact = options.contact ?? watchServerContact(options.connection);
   const held = new Set<string>();
   const made: { worker?: StagedWorker } = {}; // made below: the orphan check may call on it from then on
@@ -216,7 +218,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
   const identity = workerIdentityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame), {
     slots: options.slots,
-    runsDir,
+    runsDir: countedRunsDir,
   });
   const activities = createActivities({
     logLimitBytes: options.logLimitBytes ?? WORKER_DEFAULTS.logLimitMiB * 1024 * 1024,
@@ -279,11 +281,11 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   // Stopped once every activity has let go of its run (or stopped it): the one line about them
   loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });
   const found = foundRunsLines(await runsFoundHere(runsDirs)); // before the first poll: nothing is held yet
-  const others = await otherLiveWorkers(runsRoot, runsDir);
+  const others = await otherLiveWorkers(runsRoot, countedRunsDir);
   if (others.length) found.push(sharedMachineLine(others, options.slots, runsDir));
-  loops.push(await recordWorker(runsRoot, runsDir, options.slots));
+  loops.push(await recordWorker(runsRoot, countedRunsDir, options.slots));
   loops.push(
-    watchMachineWorkers(runsRoot, runsDir, others, (now) =>
+    watchMachineWorkers(runsRoot, countedRunsDir, others, (now) =>
       log(now.length ? sharedMachineLine(now, options.slots, runsDir) : aloneAgainLine(runsDir)),
     ),
   );

@@ -22,7 +22,7 @@ async function countsCaughtUp(): Promise<void> {
   await until(async () => (await requestsOf('DescribeNamespace')) > before, 15_000, 'the server to count a request');
 }
 
-test(`the directories of ${EXPERIMENTS} ended runs go once their experiments closed, with no describe each`, async () => {
+test(`the directories of ${EXPERIMENTS} ended runs go once their experiments closed, no describe each`, async () => {
   const { dir, journal } = await tempExperimentsDir('ended-runs');
   for (let i = 1; i <= EXPERIMENTS; i++) await writeScript(dir, `exp${i}_quick`, journal);
   const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 4 });

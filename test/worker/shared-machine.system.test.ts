@@ -2,9 +2,11 @@
  * Two workers of one queue on one machine, one runs directory: the second (`--slots 2`) takes nothing while the
  * first one's runs fill the machine, since each counts every run alive there (docs/resources.md, "Limits"). It says
  * so as it starts, naming the first one's pid, the first one says so in its log once it notices, and `status` says
- * so instead of leaving an idle-looking worker.
+ * so instead of leaving an idle-looking worker; the second names the runs directory through a symbolic link.
  * Real server, real worker processes and scripts; asserted on the printed lines and `status` output.
  */
+import { symlink } from 'node:fs/promises';
+import path from 'node:path';
 import type { LiveBatchView } from '../../src/cli/display/batch-view.js';
 import { stagedBinary as staged } from '../helpers/cli.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
@@ -31,7 +33,10 @@ test('a second worker of the machine says the first counts its runs too; status 
   expect(alone.stdout).not.toMatch(/\[WORKERS\]/); // one worker: nothing to say
   expect(first.output.some((line) => line.includes('[WARN] another live worker'))).toBe(false);
 
-  const second = await startWorkerProcess(server.env.address, taskQueue, 2, args);
+  // The same runs directory by another path: the second worker names it through a symbolic link.
+  const linked = path.join(await tempDir('runs-shared-machine-link'), 'runs');
+  await symlink(args[1], linked);
+  const second = await startWorkerProcess(server.env.address, taskQueue, 2, ['--runs-dir', linked, ...args.slice(2)]);
   const warned = new RegExp(
     String.raw`^staged worker: \[WARN\] another live worker of this machine \(pid ${first.pid}, --slots 2\) counts ` +
       String.raw`the runs of its runs directory \S+: every run alive there counts against this worker's --slots 2 ` +
