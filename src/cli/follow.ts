@@ -8,6 +8,7 @@ import {
   queryBatchState,
   quotaViews,
   runningProgress,
+  sharedMachines,
   waitingForMachines,
 } from '../batch-client/index.js';
 import { EXIT } from '../errors.js';
@@ -32,12 +33,15 @@ type FollowResult = { kind: 'finished'; summary: BatchSummary } | { kind: 'detac
 
 export async function statusBlock(handle: WorkflowHandle, state: BatchState, status = 'running'): Promise<string[]> {
   const now = Date.now();
-  const [runs, quotas, waiting] = await Promise.all([
+  const [runs, quotas, waiting, shared] = await Promise.all([
     runningProgress(handle.client, state),
     quotaViews(handle.client, state),
     waitingForMachines(handle.client, state),
+    sharedMachines(handle.client, state.settings.taskQueue),
   ]);
-  return statusLines(liveBatchView(state, status, runs, now, quotas, waiting));
+  const view = liveBatchView(state, status, runs, now, quotas, waiting);
+  if (shared.length) view.sharedMachines = shared;
+  return statusLines(view);
 }
 
 async function followBatch(handle: WorkflowHandle, options: FollowOptions): Promise<FollowResult> {

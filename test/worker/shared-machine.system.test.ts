@@ -1,14 +1,15 @@
 /**
  * Two workers of one queue on one machine, one runs directory: the second (`--slots 2`) takes nothing while the
  * first one's runs fill the machine, since each counts every run alive there (docs/resources.md, "Limits"). It says
- * so as it starts, naming the first one's pid, the first one says so in its log once it notices, and `status` says
- * so instead of leaving an idle-looking worker; the second names the runs directory through a symbolic link.
+ * so as it starts, naming the first one's pid, the first one says so in its log once it notices, and `status` and
+ * `watch` say so instead of leaving an idle-looking worker. The second names the runs directory through a link.
  * Real server, real worker processes and scripts; asserted on the printed lines and `status` output.
  */
 import { symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { LiveBatchView } from '../../src/cli/display/batch-view.js';
-import { stagedBinary as staged } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { CLI, stagedBinary as staged } from '../helpers/cli.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { until, workerProcessesPerTest } from '../helpers/processes.js';
@@ -66,6 +67,19 @@ test('a second worker of the machine says the first counts its runs too; status 
       atOnce: 2,
     },
   ]);
+  // `watch` shows it in its status block too; it follows until stopped (the batch runs on).
+  const watch = execa(process.execPath, [CLI, 'watch', state.batchId, '--status-interval', '1s'], {
+    ...cli,
+    reject: false,
+  });
+  let watched = '';
+  watch.stdout?.on('data', (chunk: Buffer) => (watched += chunk.toString()));
+  try {
+    await until(() => watched.includes(shared), 30_000, `watch to say: ${shared}`);
+  } finally {
+    watch.kill('SIGINT');
+    await watch;
+  }
   // The counting rule is unchanged: the second worker started nothing beside the first one's two runs.
   expect(starts(await readJournal(journal))).toHaveLength(2);
   expect(text).toMatch(/Running: 2/);
