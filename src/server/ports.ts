@@ -63,8 +63,8 @@ export function listensOn(pid: number, port: number): boolean | undefined {
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return false; // gone (or not ours to read: then not a process this user started)
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? false : undefined; // gone; or hidden (hidepid)
   }
   return fds.some((fd) => {
     try {
