@@ -61,7 +61,11 @@ func (log *AttemptLog) LastLines(count int) []string {
 		lines = lines[:len(lines)-1]
 	}
 	if log.written+log.dropped > int64(len(log.tail)) && len(lines) > 0 {
-		lines = lines[1:] // probably cut
+		if len(lines) == 1 {
+			lines[0] = "…" + lines[0] // one line longer than the tail: its end, said to be cut, rather than nothing
+		} else {
+			lines = lines[1:] // probably cut
+		}
 	}
 	return lines[max(0, len(lines)-count):]
 }

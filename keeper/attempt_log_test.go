@@ -81,6 +81,14 @@ func TestTheLastLinesAreThoseOfTheOutputWholeWhateverTheFileKept(t *testing.T) {
 	}
 }
 
+func TestALineLongerThanTheTailGivesItsEndSaidToBeCut(t *testing.T) {
+	output := []byte("start\n" + strings.Repeat("z", 2*tailBytes) + "END")
+	log := writeLog(t, filepath.Join(t.TempDir(), "attempt.log"), 1024*1024, output)
+	lines := log.LastLines(20)
+	expectEqual(t, len(lines), 1)
+	expectEqual(t, strings.HasPrefix(lines[0], "…zzz") && strings.HasSuffix(lines[0], "zzzEND"), true)
+}
+
 func TestShortOutputGivesAllItsLinesWhicheverLineEndingEachHas(t *testing.T) {
 	output := []byte("first\r\nsecond\rthird\nlast without newline")
 	log := writeLog(t, filepath.Join(t.TempDir(), "attempt.log"), 1024*1024, output)

@@ -7,8 +7,9 @@ import { Client, type Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { ConnectionConfig } from '../connection.js';
 import { logFileOf, runningPidOf, serviceFiles, startInBackground } from '../server/background.js';
-import { startBackgroundDevServer } from '../server/background-dev-server.js';
-import { defaultDevServerOptions, serverAnswers } from '../server/dev-server.js';
+import { ServerTakenMeanwhileError, startBackgroundDevServer } from '../server/background-dev-server.js';
+import { defaultDevServerOptions, serverAnswers, waitForDevServer } from '../server/dev-server.js';
+import { removeServerRecord } from '../server/server-record.js';
 import { metricsPortFor } from '../server/ports.js';
 import { parseRetention } from '../server/retention.js';
 import { retentionSetting } from '../settings.js';
@@ -16,7 +17,7 @@ import { findTemporalCli } from '../server/temporal-cli.js';
 import { workerCommand, workerEnvironment } from './worker-command.js';
 import { connect } from '../batch-client/index.js';
 import { unservedReason } from '../batch-client/machines.js';
-import { BadInputError } from '../errors.js';
+import { BadInputError, ServerExitedError } from '../errors.js';
 import { commandHint, workerHint } from './invocation.js';
 
 export async function connectOrStartServer(
@@ -33,16 +34,46 @@ export async function connectOrStartServer(
     const server = { ...defaults, metricsPort: await metricsPortFor(undefined) };
     const temporalCli = await findTemporalCli({ log });
     const namespace = config.namespace;
-    await startBackgroundDevServer({ workDir, temporalCli, server, namespace, retentionMs, log });
-    log(`[OK] The dev server answers at ${config.address}; stop it with ${commandHint('down')}`);
+    try {
+      await startBackgroundDevServer({ workDir, temporalCli, server, namespace, retentionMs, log });
+      log(`[OK] The dev server answers at ${config.address}; stop it with ${commandHint('down')}`);
+    } catch (err) {
+      if (!(await takenMeanwhile(err, config.address, namespace, workDir))) throw err;
+      const why = (err as Error).message.split('\n')[0];
+      log(`[OK] ${why.charAt(0).toUpperCase()}${why.slice(1)} (another project's submit, started at the same time?)`);
+      logUsingServerFound(config.address, log);
+    }
   } else if (!config.explicit && runningPidOf(serviceFiles(workDir, 'server')) === undefined) {
-    // Often another project's background server: a `down` there stops this batch's server too.
-    log(
-      `[OK] Using the Temporal server that already answers at ${config.address}, not started here in the ` +
-        `background: the batch lives in that server's database, and ${commandHint('down')} here leaves it running`,
-    );
+    logUsingServerFound(config.address, log);
   }
   return connect(config);
+}
+
+/**
+ * Whether the server started here lost its port to another started at the same time, which answers (or soon will):
+ * then that one serves the batch, and the record of the one started here is removed.
+ */
+async function takenMeanwhile(err: unknown, address: string, namespace: string, workDir: string): Promise<boolean> {
+  if (err instanceof ServerTakenMeanwhileError) return true;
+  if (!(err instanceof ServerExitedError) || !/address already in use/.test(err.message)) return false;
+  try {
+    await waitForDevServer(address, namespace, { timeoutMs: OTHER_SERVER_WAIT_MS });
+  } catch {
+    return false;
+  }
+  removeServerRecord(workDir);
+  return true;
+}
+
+/** How long a server that took the port first may take to answer: as long as a slow start of one's own. */
+const OTHER_SERVER_WAIT_MS = 60_000;
+
+/** Often another project's background server: a `down` there stops this batch's server too. */
+function logUsingServerFound(address: string, log: (line: string) => void): void {
+  log(
+    `[OK] Using the Temporal server that already answers at ${address}, not started here in the ` +
+      `background: the batch lives in that server's database, and ${commandHint('down')} here leaves it running`,
+  );
 }
 
 async function hasWorker(client: Client, namespace: string, taskQueue: string): Promise<boolean> {

@@ -108,9 +108,16 @@ export async function followUntilEnd(handle: WorkflowHandle, options: FollowToEn
   }
 }
 
+/** gRPC's code for a server out of reach (down, restarting, the network). */
+const GRPC_UNAVAILABLE = 14;
+
 /** A query that failed: the server is out of reach, or (most often) no worker runs the batch's workflow. */
 function noAnswerText(err: unknown, taskQueue: string | undefined): string {
   const message = (err as Error).message;
+  const cause = (err as Error).cause as { code?: number; details?: string } | undefined;
+  if (cause?.code === GRPC_UNAVAILABLE) {
+    return `the Temporal server does not answer (${cause.details ?? message})`;
+  }
   if (/query/i.test(message)) {
     const start = taskQueue ? workerHint(taskQueue) : commandHint('worker');
     return `no worker answers for the batch (${message}); is one running? Start one with: ${start}`;

@@ -5,10 +5,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { groupAlive } from './process-group.js';
-import { logFileOf, serviceFiles, startInBackground } from './background.js';
+import { logFileOf, serviceFiles, startInBackground, stopBackground } from './background.js';
 import { devServerArgs, waitForDevServer, type DevServerOptions } from './dev-server.js';
 import { logSize, logTail } from './log-tail.js';
-import { writeServerRecord } from './server-record.js';
+import { listensOn } from './ports.js';
+import { removeServerRecord, writeServerRecord } from './server-record.js';
 
 interface BackgroundServerStart {
   workDir: string;
@@ -21,6 +22,12 @@ interface BackgroundServerStart {
   log: (line: string) => void;
   progressEveryMs?: number;
 }
+
+/**
+ * The server that answered is not the one started here: another took its port first (another project's `submit`
+ * started at the same time); the one started here was stopped and its pid file and record removed.
+ */
+export class ServerTakenMeanwhileError extends Error {}
 
 /** Starts the dev server in the background and resolves once it answers with staged's settings applied. */
 export async function startBackgroundDevServer(start: BackgroundServerStart): Promise<void> {
@@ -47,4 +54,13 @@ export async function startBackgroundDevServer(start: BackgroundServerStart): Pr
     progress: start.log,
     progressEveryMs: start.progressEveryMs,
   });
+  // Another server may have taken the port between the caller's check and this start: it answered, not this one
+  if (listensOn(pid, server.port) === false) {
+    await stopBackground(workDir, 'server');
+    removeServerRecord(workDir);
+    throw new ServerTakenMeanwhileError(
+      `the server answering at ${address} is not the one started here (pid ${pid}, now stopped): another ` +
+        `took port ${server.port} first`,
+    );
+  }
 }

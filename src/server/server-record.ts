@@ -1,5 +1,5 @@
 /** `.staged/server.json`: where the dev server staged started listens, so that links to its Web UI are right. */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stagedHome } from '../paths.js';
 
@@ -27,4 +27,9 @@ export function readServerRecord(workDir: string): ServerRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Forgets the record: the server it named was never this directory's. */
+export function removeServerRecord(workDir: string): void {
+  rmSync(serverRecordFile(workDir), { force: true });
 }

@@ -58,6 +58,16 @@ describe('bad input: one clear message, exit code 2, before any server is asked'
     expect(result.stderr).toContain(message);
   });
 
+  test('an experiments directory with no scripts: said so, not "the selection matches no experiment"', async () => {
+    const dir = await tempDir('no-scripts');
+    await mkdir(path.join(dir, 'experiments'));
+    await writeFile(path.join(dir, 'experiments', 'notes.txt'), 'not a script\n');
+    await writeFile(path.join(dir, 'experiments', '_helper.py'), 'x = 1\n');
+    const result = await staged(['submit'], { cwd: dir });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`no experiments in ${path.join(dir, 'experiments')}: it holds no *.py file`);
+  });
+
   test('status with --all-queues and --task-queue: one or the other, before any server is asked', async () => {
     const result = await staged(['status', '--all-queues', '--task-queue', 'gpu']);
     expect(result.exitCode).toBe(2);

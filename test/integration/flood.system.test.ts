@@ -1,4 +1,7 @@
-/** An experiment that floods its output: the worker's memory stays bounded and the log keeps its head and its tail. */
+/**
+ * An experiment that floods its output: the worker's memory stays bounded and the log keeps its head and its tail;
+ * a failure's last lines stay short when the output ends in a very long line.
+ */
 import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,9 +15,11 @@ const LOG_LIMIT_MIB = 8;
 
 const server = useTestServer();
 let worker: WorkerProcess | undefined;
+let longLineWorker: WorkerProcess | undefined;
 
 afterAll(() => {
   worker?.kill('SIGKILL');
+  longLineWorker?.kill('SIGKILL');
 });
 
 async function memoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
@@ -57,3 +62,28 @@ test(
   },
   180_000,
 );
+
+test('a failure ending in a very long line shows its start and end, not the whole of it, nor nothing', async () => {
+  const dir = await tempDir('long-line');
+  const line = (chars: number) =>
+    `printf 'Traceback: ValueError: %s END-OF-LINE' "$(head -c ${chars} /dev/zero | tr '\\0' z)"`;
+  // 60 KB: inside the keeper's 64 KiB tail, the whole line was the failure; 200 KB: longer than it, nothing was
+  await writeScript(dir, 'exp1_long_line', path.join(dir, '_journal'), { body: `echo start; ${line(60_000)}; exit 1` });
+  await writeScript(dir, 'exp2_longer_line', path.join(dir, '_journal'), { body: `${line(200_000)}; exit 1` });
+  const { taskQueue, state } = await batchIn(dir, { maxRetries: 0 });
+  longLineWorker = await spawnWorker(server.env.address, taskQueue, 2);
+
+  const handle = await startBatch(server.env, state);
+  const summary = await batchSummary(handle);
+  const { experiments, records } = await queryBatchState(handle);
+
+  expect(summary.experiments.map((experiment) => experiment.status)).toEqual(['failed', 'failed']);
+  const [first, second] = ['exp1_long_line', 'exp2_longer_line'].map(
+    (name) => records[experiments.findIndex((experiment) => experiment.name === name)].error!,
+  );
+  expect(first).toContain('start\nTraceback: ValueError: zzz');
+  expect(first).toMatch(/zzz \[… \d+ characters …\] z+ END-OF-LINE$/);
+  expect(second).toMatch(/\n…z+ \[… \d+ characters …\] z+ END-OF-LINE$/);
+  for (const error of [first, second]) expect(error.length).toBeLessThan(1_000);
+  console.log(`[figure] failure messages of ${first.length} and ${second.length} characters`);
+}, 120_000);

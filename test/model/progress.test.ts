@@ -67,6 +67,16 @@ describe('ETAs', () => {
     expect(batchEtaMs(state, runs, 10_000)).toBe(90_000);
   });
 
+  test('unknown, not 0, when all that is left runs past the typical duration without progress', () => {
+    const state = newBatchState('b', experiments.slice(0, 3), settings, 0);
+    state.records[0] = { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 10_000 };
+    state.records[1] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+    state.records[2] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0 };
+    const runs = new Map<number, RunHeartbeat>([[2, { host: 'h', startedAt: 0, progress: { percent: 100 } }]]);
+    expect(batchEtaMs(state, runs, 60_000)).toBeUndefined();
+    expect(batchEtaMs(state, runs, 5_000)).toBe(5_000); // within the typical duration: its rest of it
+  });
+
   test('unknown until something finished or reported progress', () => {
     const state = newBatchState('b', experiments, settings, 0);
     state.records[0] = { status: 'running', attempts: 0, exitCode: null, startedAt: 0 };

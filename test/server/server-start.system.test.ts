@@ -1,7 +1,8 @@
 /**
  * Starting a dev server on a busy machine or beside another one: staged waits as long as the server
  * process lives and says what it does; a server that exits is reported at once with its own words;
- * a second server started with only --port finds a free metrics port.
+ * a second server started with only --port finds a free metrics port; a server that took the port first is not
+ * taken for the one started here.
  */
 import { chmod, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -9,9 +10,11 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { ServerExitedError } from '../../src/errors.js';
-import { stopBackground } from '../../src/server/background.js';
-import { startBackgroundDevServer } from '../../src/server/background-dev-server.js';
+import { runningPidOf, serviceFiles, stopBackground } from '../../src/server/background.js';
+import { ServerTakenMeanwhileError, startBackgroundDevServer } from '../../src/server/background-dev-server.js';
 import { serverAnswers } from '../../src/server/dev-server.js';
+import { startDevServer } from '../../src/server/dev-server-process.js';
+import { groupAlive } from '../../src/server/process-group.js';
 import { DEV_SERVER_METRICS_PORT, freePort } from '../../src/server/ports.js';
 import { readServerRecord } from '../../src/server/server-record.js';
 import { findTemporalCli } from '../../src/server/temporal-cli.js';
@@ -90,6 +93,32 @@ describe('the embedded (background) server', () => {
     await expect(started).rejects.toThrow(/exited before it answered[^]*bind: address already in use/);
     expect(Date.now() - startedAt).toBeLessThan(20_000);
   });
+
+  test('a server that took the port first (another submit at the same time) is not taken for this one', async () => {
+    const other = await startDevServer();
+    const workDir = await tempDir('taken-meanwhile');
+    const server = { ...(await serverOptions(workDir)), port: Number(other.address.split(':').pop()) };
+    try {
+      const started = startBackgroundDevServer({
+        workDir,
+        temporalCli: await findTemporalCli({ build: false }),
+        server,
+        namespace: 'default',
+        log: () => undefined,
+      });
+      await expect(started).rejects.toBeInstanceOf(ServerTakenMeanwhileError);
+      const message = await started.catch((err: Error) => err.message);
+      const pid = Number(/\(pid (\d+), now stopped\)/.exec(String(message))?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      expect(groupAlive(pid)).toBe(false);
+      expect(runningPidOf(serviceFiles(workDir, 'server'))).toBeUndefined();
+      expect(readServerRecord(workDir)).toBeUndefined();
+      expect(await serverAnswers(other.address)).toBe(true);
+    } finally {
+      await stopBackground(workDir, 'server');
+      await other.stop();
+    }
+  }, 90_000);
 });
 
 describe('`staged server`', () => {

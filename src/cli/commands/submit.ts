@@ -14,7 +14,7 @@ import { checkpointBatchOf } from '../../batch-client/checkpoints.js';
 import { webUiLink } from '../../batch-client/web-ui.js';
 import { loadProjectConfig } from '../../config.js';
 import { loadConnectionConfig } from '../../connection.js';
-import { EXIT } from '../../errors.js';
+import { BadInputError, EXIT } from '../../errors.js';
 import {
   discoverExperiments,
   refuseNotExecutable,
@@ -48,10 +48,14 @@ const nameOf = (experiment: { name: string }) => experiment.name;
 async function resolveQueue(options: SubmitOptions, workDir: string) {
   const config = await loadProjectConfig(workDir);
   const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
-  const discovered = await discoverExperiments(path.resolve(workDir, options.dir), {
-    ...rules,
-    maxExperiments: options.maxExperiments,
-  });
+  const experimentsDir = path.resolve(workDir, options.dir);
+  const discovered = await discoverExperiments(experimentsDir, { ...rules, maxExperiments: options.maxExperiments });
+  if (!discovered.length) {
+    throw new BadInputError(
+      `no experiments in ${experimentsDir}: it holds no *.py file or executable script (names starting with _ ` +
+        'or . are left out)',
+    );
+  }
   let selected = selectExperiments(discovered, options);
   if (options.sweep) selected = applySweepOption(selected, options.sweep, options.maxExperiments);
   refuseNotExecutable(selected);

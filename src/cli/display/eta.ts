@@ -85,7 +85,8 @@ export function quotaEtaMs(
 /**
  * Time the work still to do needs: queued experiments at the mean duration of finished ones,
  * running ones by their progress, spread over the batch's slots, and never less than the longest
- * running one needs. Unknown until something finished or reported progress.
+ * running one needs. Unknown until something finished or reported progress, and when all that is left is runs
+ * past the typical duration that report no progress.
  */
 function computeEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeartbeat>, now: number): number | undefined {
   const finishedDurations: number[] = [];
@@ -107,6 +108,7 @@ function computeEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeartbeat>
 
   let work = 0;
   let longest = 0;
+  let endUnknown = false;
   state.records.forEach((record, index) => {
     if (record.status === 'queued') {
       work += typical;
@@ -115,9 +117,13 @@ function computeEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeartbeat>
     if (isFinal(record.status)) return;
     const run = runs.get(index);
     const elapsed = now - (run?.startedAt ?? record.startedAt ?? now);
-    const left = runLeftMs(run, now) ?? Math.max(0, typical - elapsed);
+    const reported = runLeftMs(run, now);
+    endUnknown ||= reported === undefined && elapsed >= typical;
+    const left = reported ?? Math.max(0, typical - elapsed);
     work += left;
     longest = Math.max(longest, left);
   });
-  return Math.round(Math.max(longest, work / state.settings.maxConcurrent));
+  const eta = Math.round(Math.max(longest, work / state.settings.maxConcurrent));
+  // Only runs past the typical duration, with no progress, are left: they end at an unknown time, not now
+  return eta === 0 && endUnknown ? undefined : eta;
 }
