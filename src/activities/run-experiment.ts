@@ -35,6 +35,7 @@ import type { ServerContact } from '../machine/server-contact.js';
 import { writeBatchSummary } from './write-summary.js';
 import { notify } from './notify.js';
 import type { Delivery } from '../model/notifications.js';
+import type { CleanExit } from '../model/freed-places.js';
 import { closedWorkflows, requestQuotaSlot, type DeclaredSlotAsk, type SlotAsk } from './quota-slots.js';
 import type { QuotaAgent } from '../quota/agent.js';
 import { NoBudgetError, type BudgetClient } from '../quota/budget-client.js';
@@ -135,6 +136,7 @@ export function createActivities(options: ActivityOptions) {
       const heartbeats = new WaitingHeartbeats(context);
       let ending: RunEnding;
       let releaseCapacity = () => {};
+      let slotFreeBeside: boolean;
       let claimed = false; // the claim takes the placeholder its task took, even when it then throws
       try {
         // A run of another server kept in this one's directory would be out of sight of that server's workers:
@@ -176,6 +178,7 @@ export function createActivities(options: ActivityOptions) {
         if (err instanceof RunLostError) throw runLost(err.message, err.details);
         throw err;
       } finally {
+        slotFreeBeside = options.capacity.slotFreeFor(ROOM_PROVEN_MS); // while this run still holds its slot
         // A start that never reached its claim still took a placeholder when its task came (worker-queues.ts)
         releaseCapacity();
         if (!claimed && !input.adopt) options.capacity.unclaimed(context.info.taskQueue);
@@ -183,7 +186,7 @@ export function createActivities(options: ActivityOptions) {
       options.metrics.runEnded(input, ending.exit, ending.startedAt);
       // After its slot and resources went back to the ledger above: the next run may take them at once.
       if (ending.exit.end === 'exited' && ending.exit.exitCode === 0)
-        await tellBatchPlaceFree(context, input, location.run);
+        await tellBatchPlaceFree(context, input, { run: location.run, slotFreeBeside });
       // The run's directory stays until its workflow has closed (orphans.ts): if this outcome is lost
       // on its way to the server, the next adoption reads it again instead of running the script twice.
       return outcomeOf(ending, input, location.run, logFile, context.cancellationDetails?.cancelRequested === true);
@@ -193,6 +196,12 @@ export function createActivities(options: ActivityOptions) {
 
 export type StagedActivities = ReturnType<typeof createActivities>;
 
+/**
+ * How long a slot must have been free beside a run that exits 0 for its batch to refill places at once: well over
+ * the time the server takes to hand a waiting task to this worker's poll (a few ms here, tens on a loaded machine).
+ */
+const ROOM_PROVEN_MS = 250;
+
 /** How long a clean exit's message to the batch may hold up the activity's result. */
 const TELL_BATCH_MS = 10_000;
 
@@ -200,9 +209,14 @@ const TELL_BATCH_MS = 10_000;
  * The run's process exited 0, so the experiment is about to complete: its batch may start the next experiment while
  * the experiment workflow closes. Best effort: without it the place is freed when the experiment ends, as before.
  */
-async function tellBatchPlaceFree(context: Context, input: RunInput, run: number): Promise<void> {
+async function tellBatchPlaceFree(
+  context: Context,
+  input: RunInput,
+  { run, slotFreeBeside }: { run: number; slotFreeBeside: boolean },
+): Promise<void> {
   const { client } = context;
-  const exit = { index: input.index, name: input.experiment.name, run };
+  const exit: CleanExit = { index: input.index, name: input.experiment.name, run };
+  if (slotFreeBeside) exit.slotFreeBeside = true;
   await client
     .withDeadline(Date.now() + TELL_BATCH_MS, () =>
       client.workflow.getHandle(input.batchId).signal(cleanExitSignal, exit),

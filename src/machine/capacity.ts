@@ -48,6 +48,8 @@ export class CapacityLedger {
   private readonly waiting = new Set<Resources>();
   private listeners: (() => void)[] = [];
   private reading?: Promise<void>;
+  /** Since when a slot has been free without a break; undefined while every slot is held, taken or waited for. */
+  private slotFreeSince: number | undefined = Date.now();
 
   constructor(
     /** What the worker declared (`--resources`): it routes runs to this machine. */
@@ -103,7 +105,22 @@ export class CapacityLedger {
     });
   }
 
+  /**
+   * Whether a slot has been free for at least `ms` without a break. This worker polls whenever a slot is free, and the
+   * server hands a waiting task to a waiting poll at once: after that long, no run waits for a slot on its queues.
+   */
+  slotFreeFor(ms: number): boolean {
+    this.noteFreeSlot();
+    return this.slotFreeSince !== undefined && Date.now() - this.slotFreeSince >= ms;
+  }
+
+  private noteFreeSlot(): void {
+    if (this.free(SLOTS) < 1) this.slotFreeSince = undefined;
+    else this.slotFreeSince ??= Date.now();
+  }
+
   wake(): void {
+    this.noteFreeSlot();
     const listeners = this.listeners;
     this.listeners = [];
     for (const listener of listeners) listener();

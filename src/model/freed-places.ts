@@ -15,6 +15,11 @@ export interface CleanExit {
   /** The experiment's name: an index alone could name another experiment of a changed queue. */
   name: string;
   run: number;
+  /**
+   * Its worker had a slot free beside the run, for a while, as it ended: no run was waiting for a slot there
+   * (run-experiment.ts). Absent otherwise, and from workers before it.
+   */
+  slotFreeBeside?: true;
 }
 
 /**

@@ -23,6 +23,24 @@ export function slotQuotasOf(experiment: ExperimentSpec, settings: BatchSettings
   return (experiment.quotas ?? []).filter((name) => settings.quotas?.[name]?.maxConcurrent !== undefined);
 }
 
+/**
+ * The `patched()` id of a batch that refills at once the places freed where a slot was free beside the run
+ * (`refillsAtOnce`); batches started before start one child per workflow task.
+ */
+export const REFILL_AT_ONCE_PATCH = 'refill-at-once';
+
+/**
+ * Whether the batch may start the next child in the same workflow task as `experiment`'s, not once this one has
+ * started. One start per task keeps experiments of one priority in order while they wait for worker slots; places
+ * freed in this task by clean exits whose workers had a slot free beside (`roomyExits`, freed-places.ts) are refilled
+ * at once, since no run waits for a slot there. Only after an experiment that asks no machine for resources and no
+ * quota for a slot: those wait for theirs in other lines.
+ */
+export function refillsAtOnce(experiment: ExperimentSpec, settings: BatchSettings, roomyExits: number): boolean {
+  const plain = Object.keys(experiment.requires ?? {}).length === 0 && slotQuotasOf(experiment, settings).length === 0;
+  return roomyExits > 0 && plain;
+}
+
 export function isUnstarted(state: BatchState, index: number): boolean {
   return index >= state.nextIndex || (state.deferred?.includes(index) ?? false);
 }

@@ -34,6 +34,8 @@ import {
   QUOTA_SLOTS_PATCH,
   QUEUE_EMPTIED_PATCH,
   hasStartable,
+  REFILL_AT_ONCE_PATCH,
+  refillsAtOnce,
   RESOURCE_WAIT_PATCH,
   slotQuotasOf,
   stillBlocked,
@@ -221,8 +223,17 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   const queueEmptied = () => endsWhenQueueEmpties && !hasStartable(state);
   // A batch started before it holds an experiment's place until the experiment workflow has closed.
   const freesPlaceOnCleanExit = patched(PLACE_FREED_PATCH);
+  // A batch started before it starts one child per workflow task, whatever the exits say.
+  const refillsRoomyPlaces = patched(REFILL_AT_ONCE_PATCH);
+  /** Places freed in this workflow task (by its history length) by clean exits whose worker had a slot free beside. */
+  const roomyExits = { task: -1, count: 0 };
+  const roomyExitsNow = () => (roomyExits.task === workflowInfo().historyLength ? roomyExits.count : 0);
   setHandler(cleanExitSignal, (exit) => {
-    if (freesPlaceOnCleanExit && freePlace(state, exit)) machineWaits.runStopped(exit.index);
+    if (!freesPlaceOnCleanExit || !freePlace(state, exit)) return;
+    machineWaits.runStopped(exit.index);
+    if (!refillsRoomyPlaces || !exit.slotFreeBeside) return;
+    roomyExits.count = roomyExitsNow() + 1;
+    roomyExits.task = workflowInfo().historyLength;
   });
   const ready = freesPlaces
     ? () =>
@@ -298,7 +309,12 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       });
       pendingStarts.add(started);
       // One start at a time: each child asks for a worker slot before the next exists, so when slots
-      // are the bottleneck experiments of one priority still start in order.
+      // are the bottleneck experiments of one priority still start in order. Places freed where slots were free
+      // beside are refilled at once: their children find free slots.
+      if (refillsAtOnce(state.experiments[next.start], state.settings, roomyExitsNow())) {
+        roomyExits.count--;
+        continue;
+      }
       await started;
     }
   }

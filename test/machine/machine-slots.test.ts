@@ -131,3 +131,16 @@ test('a claim that is given up (the run was cancelled while it waited) holds not
   expect(ledger.heldNow()).toEqual({ [SLOTS]: 0 });
   expect(ledger.mayTake([])).toBe(true);
 });
+
+test('a slot is said free for a while only once it has been free that long without a break', async () => {
+  const ledger = new CapacityLedger(NO_RESOURCES, 2);
+  await until(() => ledger.slotFreeFor(100), 5_000, 'the idle ledger to have had a slot free for 100 ms');
+  const first = await ledger.claim('a.run-1', 'q', {}, pause);
+  expect(ledger.slotFreeFor(100)).toBe(true); // one of two held: the other was free all along
+  const second = await ledger.claim('b.run-1', 'q', {}, pause);
+  expect(ledger.slotFreeFor(0)).toBe(false); // every slot held
+  second();
+  expect(ledger.slotFreeFor(0)).toBe(true);
+  expect(ledger.slotFreeFor(60_000)).toBe(false); // free again only just now
+  first();
+});

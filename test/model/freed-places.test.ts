@@ -3,7 +3,7 @@ import { applyReport, endsAwaited, inFlight, newBatchState } from '../../src/mod
 import { freePlace, placeFreed } from '../../src/model/freed-places.js';
 import { MachineWaits } from '../../src/model/machine-waits.js';
 import { packBatchState, unpackBatchState } from '../../src/model/packed-state.js';
-import { markStarted, placesHeld } from '../../src/model/start-order.js';
+import { markStarted, placesHeld, refillsAtOnce } from '../../src/model/start-order.js';
 import type { BatchSettings, BatchState, ExperimentRecord, ExperimentSpec } from '../../src/model/types.js';
 
 function batchOf(count: number, requires?: Record<number, Record<string, number>>): BatchState {
@@ -116,4 +116,14 @@ test('a freed place is still an awaited end until the experiment ends (the batch
   applyReport(state, { index: 0, record: { status: 'completed', attempts: 1, exitCode: 0, closedAt: 5 } });
   applyReport(state, { index: 1, record: { status: 'completed', attempts: 1, exitCode: 0, closedAt: 6 } });
   expect([inFlight(state), endsAwaited(state)]).toEqual([0, 0]);
+});
+
+test('a place freed where a slot was free beside is refilled at once, after a plain experiment only', () => {
+  const settings = { maxConcurrent: 2, quotas: { api: { maxConcurrent: 1 }, metered: {} } } as unknown as BatchSettings;
+  const plain: ExperimentSpec = { id: 'e1', name: 'e1_x', file: 'e1_x.sh', priority: 'medium' };
+  expect(refillsAtOnce(plain, settings, 1)).toBe(true);
+  expect(refillsAtOnce(plain, settings, 0)).toBe(false); // no exit of this task had room: one start per task
+  expect(refillsAtOnce({ ...plain, requires: { gpu: 1 } }, settings, 2)).toBe(false); // waits for a machine
+  expect(refillsAtOnce({ ...plain, quotas: ['api'] }, settings, 2)).toBe(false); // waits for its quota's slot
+  expect(refillsAtOnce({ ...plain, quotas: ['metered'] }, settings, 2)).toBe(true); // a quota without slots
 });

@@ -3,8 +3,8 @@
  * against today's workflow code, so a change that would break workflows already running fails here.
  * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new (at once, and once its
  * experiments ended), quota slots (with the quota's budget), a worker killed mid-run and its runs adopted,
- * notifications, requeues, places freed by clean exits, experiments with no patch marker. Recorded histories are
- * kept as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet (a new one).
+ * notifications, requeues, places freed by clean exits (and refilled at once), experiments with no patch marker.
+ * Recorded histories are kept as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet.
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -28,6 +28,7 @@ import {
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { spawnWorker, until } from '../helpers/processes.js';
 import { closeHttpServer } from '../helpers/http-servers.js';
+import { closedGate } from '../helpers/gate.js';
 import type { BatchState } from '../../src/model/types.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/histories/', import.meta.url));
@@ -207,6 +208,23 @@ const SCENARIOS: Record<string, () => Promise<string[]>> = {
     const { taskQueue, state } = await batchIn(dir, overrides, 'replay-freed-place');
     const worker = await startWorker(server.env, taskQueue, 2);
     await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
+    return workflowIdsOf(state);
+  },
+
+  // Issue 22: places freed together where worker slots were free are refilled in one workflow task (`refill-at-once`).
+  'replay-refill-at-once': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-refill-at-once');
+    const gate = await closedGate(dir);
+    for (let i = 1; i <= 4; i++) await writeScript(dir, `exp${i}_gated`, journal, { body: gate.wait });
+    for (let i = 5; i <= 8; i++) await writeScript(dir, `exp${i}_next`, journal, { body: 'sleep 0.2' });
+    const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 4 }, 'replay-refill-at-once');
+    const worker = await startWorker(server.env, taskQueue, 8);
+    await worker.runUntil(async () => {
+      const handle = await startBatch(server.env, state);
+      await until(async () => (await gate.waiting()) === 4, 30_000, 'the gated four to wait at the gate');
+      await gate.open();
+      return batchSummary(handle);
+    });
     return workflowIdsOf(state);
   },
 
