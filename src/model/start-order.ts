@@ -32,9 +32,9 @@ export const REFILL_AT_ONCE_PATCH = 'refill-at-once';
 /**
  * Whether the batch may start the next child in the same workflow task as `experiment`'s, not once this one has
  * started. One start per task keeps experiments of one priority in order while they wait for worker slots; places
- * freed in this task by clean exits whose workers had a slot free beside (`roomyExits`, freed-places.ts) are refilled
- * at once, since no run waits for a slot there. Only after an experiment that asks no machine for resources and no
- * quota for a slot: those wait for theirs in other lines.
+ * freed by clean exits whose workers had a slot free beside (`roomyExits` not refilled yet, freed-places.ts) are
+ * refilled at once, since no run waits for a slot there. Only after an experiment that asks no machine for resources
+ * and no quota for a slot: those wait for theirs in other lines.
  */
 export function refillsAtOnce(experiment: ExperimentSpec, settings: BatchSettings, roomyExits: number): boolean {
   const plain = Object.keys(experiment.requires ?? {}).length === 0 && slotQuotasOf(experiment, settings).length === 0;

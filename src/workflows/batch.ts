@@ -225,15 +225,12 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   const freesPlaceOnCleanExit = patched(PLACE_FREED_PATCH);
   // A batch started before it starts one child per workflow task, whatever the exits say.
   const refillsRoomyPlaces = patched(REFILL_AT_ONCE_PATCH);
-  /** Places freed in this workflow task (by its history length) by clean exits whose worker had a slot free beside. */
-  const roomyExits = { task: -1, count: 0 };
-  const roomyExitsNow = () => (roomyExits.task === workflowInfo().historyLength ? roomyExits.count : 0);
+  /** Places freed by clean exits whose worker had a slot free beside, not refilled yet. */
+  let roomyExits = 0;
   setHandler(cleanExitSignal, (exit) => {
     if (!freesPlaceOnCleanExit || !freePlace(state, exit)) return;
     machineWaits.runStopped(exit.index);
-    if (!refillsRoomyPlaces || !exit.slotFreeBeside) return;
-    roomyExits.count = roomyExitsNow() + 1;
-    roomyExits.task = workflowInfo().historyLength;
+    if (refillsRoomyPlaces && exit.slotFreeBeside) roomyExits++;
   });
   const ready = freesPlaces
     ? () =>
@@ -276,15 +273,19 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
   /** Starts queued experiments in order as places free up; continues as new when the history is long. */
   async function startWhileQueued(): Promise<void> {
     while (hasUnstarted(state) && !state.cancelRequested) {
+      // Their places are refilled, or the loop waits for something else: only what later exits say counts then.
+      if (!ready()) roomyExits = 0;
       await waitForPlace();
       if (state.cancelRequested) break;
       const next = pickNextStart(state, passesOver ? mayPassOver : undefined);
       if (next === 'nothing-startable') {
+        roomyExits = 0;
         const seen = changes;
         await condition(() => deferredStartable(state) || state.cancelRequested || changes !== seen || queueEmptied());
         continue;
       }
       if (!('start' in next)) {
+        roomyExits = 0;
         const leftMs = PASS_OVER_AFTER_MS - waitedMs(next.blocker);
         await condition(() => !stillBlocked(state, next.index) || state.cancelRequested, Math.max(1, leftMs));
         continue;
@@ -311,8 +312,8 @@ export async function batchWorkflow(input: PackedBatchState): Promise<PackedBatc
       // One start at a time: each child asks for a worker slot before the next exists, so when slots
       // are the bottleneck experiments of one priority still start in order. Places freed where slots were free
       // beside are refilled at once: their children find free slots.
-      if (refillsAtOnce(state.experiments[next.start], state.settings, roomyExitsNow())) {
-        roomyExits.count--;
+      if (refillsAtOnce(state.experiments[next.start], state.settings, roomyExits)) {
+        roomyExits--;
         continue;
       }
       await started;
