@@ -46,7 +46,8 @@ export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], s
     const names = (e: ExperimentSpec) => [e.id, e.name, scriptNameOf(e)];
     const unknown = wanted.filter((item) => !all.some((e) => names(e).includes(item)));
     if (unknown.length) {
-      throw new BadInputError(`unknown experiment${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+      const named = `unknown experiment${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`;
+      throw new BadInputError(`${named} (the ids here: ${idsOf(all)})`);
     }
     chosen = chosen.filter((e) => names(e).some((name) => wanted.includes(name)));
   }
@@ -56,6 +57,15 @@ export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], s
   }
   if (!chosen.length) throw new BadInputError('the selection matches no experiment');
   return chosen;
+}
+
+/** Ids an unknown-experiment message shows, so that a typo is seen at once. */
+const KNOWN_IDS_SHOWN = 10;
+
+function idsOf(all: readonly ExperimentSpec[]): string {
+  const ids = [...new Set(all.map((experiment) => experiment.id))];
+  const shown = ids.slice(0, KNOWN_IDS_SHOWN).join(', ');
+  return ids.length > KNOWN_IDS_SHOWN ? `${shown} and ${ids.length - KNOWN_IDS_SHOWN} more` : shown;
 }
 
 /** `a,b[lr=1,seed=2]`: a comma list whose items may be sweep members, whose names hold commas inside `[…]`. */

@@ -57,8 +57,14 @@ describe('--experiments', () => {
   test('takes ids or names', () => {
     expect(selectExperiments(all, { experiments: 'exp125,exp128_vix' }).map((e) => e.id)).toEqual(['exp125', 'exp128']);
   });
-  test('an unknown id, alone or in a list, is named', () => {
+  test('an unknown id, alone or in a list, is named, with the ids there are', () => {
     expect(() => selectExperiments(all, { experiments: 'exp999' })).toThrow('unknown experiment: exp999');
+    const ids = [...new Set(all.map((e) => e.id))].join(', ');
+    expect(() => selectExperiments(all, { experiments: 'exp999' })).toThrow(`(the ids here: ${ids})`);
+    const many = Array.from({ length: 12 }, (_, i) => spec(`exp${i + 1}_x`, 'medium'));
+    expect(() => selectExperiments(many, { experiments: 'exp99' })).toThrow(
+      '(the ids here: exp1, exp2, exp3, exp4, exp5, exp6, exp7, exp8, exp9, exp10 and 2 more)',
+    );
     expect(() => selectExperiments(all, { experiments: 'exp125,exp7,exp8' })).toThrow(
       'unknown experiments: exp7, exp8',
     );
