@@ -1,7 +1,7 @@
 """Automatic metering, installed by staged's sitecustomize: every request to a mapped host acquires 1 call first.
 
-Covered: http.client (so urllib.request), urllib3 and requests (metered per request in the connection pool, where a
-long wait cannot leave a stale kept-alive socket behind), and curl_cffi.requests.Session (patched when imported).
+Covered: http.client (so urllib.request), urllib3 and requests (metered per request in the connection pool, whose
+kept-alive sockets are closed after a long wait), and curl_cffi.requests.Session (patched when imported).
 A 429 answer is reported to the agent with its Retry-After.
 """
 
@@ -107,7 +107,10 @@ def patch_urllib3(connectionpool):
         else:
             quota = staged_quota.quota_for(self.host, self.port or DEFAULT_PORTS.get(self.scheme))
         if quota is not None:
+            asked = time.monotonic()
             staged_quota.acquire(quota)
+            if time.monotonic() - asked > RECONNECT_AFTER_WAIT_SECONDS:
+                _close_idle_connections(self)
         outer = getattr(_local, "metered_above", False)
         _local.metered_above = True
         try:
@@ -116,6 +119,24 @@ def patch_urllib3(connectionpool):
             _local.metered_above = outer
 
     pool_class.urlopen = urlopen
+
+
+def _close_idle_connections(pool):
+    """Closes the pool's kept-alive sockets: its server may close them at any moment now, even as one is reused.
+
+    A closed connection stays in the pool and opens a new socket when next used, as urllib3 does with a dropped one.
+    """
+    idle = getattr(pool, "pool", None)
+    if idle is None:
+        return
+    for _ in range(idle.qsize()):
+        try:
+            connection = idle.get(block=False)
+        except Exception:  # emptied by another thread meanwhile
+            return
+        if connection is not None:
+            connection.close()
+        idle.put(connection, block=False)
 
 
 def patch_curl_cffi(requests_module):

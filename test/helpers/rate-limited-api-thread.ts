@@ -11,6 +11,7 @@ export interface ApiThreadData {
   windowMs: number;
   retryAfterSeconds?: number;
   keepAliveTimeoutMs?: number;
+  dropsReusedAfterIdleMs?: number;
   noRetryAfter: boolean;
   host: string;
   limit: Int32Array;
@@ -21,8 +22,21 @@ const data = workerData as ApiThreadData;
 const accepted: number[] = [];
 let count = 0;
 
+/** When each kept-alive connection last answered. */
+const answeredAt = new WeakMap<object, number>();
+
 const server = createServer((request, response) => {
   const at = Date.now();
+  const idleSince = answeredAt.get(request.socket);
+  if (
+    data.dropsReusedAfterIdleMs !== undefined &&
+    idleSince !== undefined &&
+    at - idleSince >= data.dropsReusedAfterIdleMs
+  ) {
+    request.socket.destroy(); // its close crossed this request: no answer, and not counted
+    return;
+  }
+  response.on('finish', () => answeredAt.set(request.socket, Date.now()));
   while (accepted.length && accepted[0] <= at - data.windowMs) accepted.shift();
   const ok = accepted.length < Atomics.load(data.limit, 0);
   if (ok) accepted.push(at);

@@ -11,6 +11,11 @@ export interface RateLimitedApiOptions {
   retryAfterSeconds?: number;
   /** How long an idle kept-alive connection stays open (Node's default is 5 s). */
   keepAliveTimeoutMs?: number;
+  /**
+   * A kept-alive connection reused after this long idle is closed without an answer, as by a server whose own close
+   * of it crossed the request on the way: the client could not have seen it closed.
+   */
+  dropsReusedAfterIdleMs?: number;
   /** A 429 without a Retry-After header, as some APIs answer. */
   noRetryAfter?: boolean;
   /** The address to listen on (default 127.0.0.1; `::1` for IPv6). */
@@ -59,6 +64,7 @@ export class RateLimitedApi {
       windowMs: this.options.windowMs,
       retryAfterSeconds: this.options.retryAfterSeconds,
       keepAliveTimeoutMs: this.options.keepAliveTimeoutMs,
+      dropsReusedAfterIdleMs: this.options.dropsReusedAfterIdleMs,
       noRetryAfter: this.options.noRetryAfter ?? false,
       host: this.options.host ?? '127.0.0.1',
       limit: this.limit,
