@@ -76,7 +76,13 @@ test('places freed at once where worker slots were free are refilled in one work
   const entries = await readJournal(journal);
   expect(maxOverlap(entries)).toBeLessThanOrEqual(4);
   const starts = entries.filter((entry) => entry.event === 'start').sort((a, b) => a.atMs - b.atMs);
-  expect(starts.slice(0, 4).map((entry) => entry.name)).toEqual(gated);
+  // With slots free, runs of children started one per task may begin in any order: only the first four are these.
+  expect(
+    starts
+      .slice(0, 4)
+      .map((entry) => entry.name)
+      .sort(),
+  ).toEqual(gated);
 
   // Children started by each workflow task of the batch: one each while it filled its places, several at once after.
   const startsPerTask: number[] = [];
