@@ -3,20 +3,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { isBatchDone } from '../model/batch-state.js';
 import type { BatchState, BatchSummary } from '../model/types.js';
-import {
-  batchSummary,
-  queryBatchState,
-  quotaViews,
-  runningProgress,
-  sharedMachines,
-  waitingForMachines,
-} from '../batch-client/index.js';
+import { batchSummary, queryBatchState } from '../batch-client/index.js';
 import { EXIT } from '../errors.js';
-import { liveBatchView } from './display/batch-view.js';
 import type { Display } from './display/display.js';
 import { describeChanges } from './display/events.js';
 import { statusLines } from './display/render.js';
 import { commandHint, workerHint } from './invocation.js';
+import { readLiveView } from './live-view.js';
 
 interface FollowOptions {
   /** How often plain output prints the status block; a live display redraws it at every poll. */
@@ -32,16 +25,7 @@ interface FollowOptions {
 type FollowResult = { kind: 'finished'; summary: BatchSummary } | { kind: 'detached' };
 
 export async function statusBlock(handle: WorkflowHandle, state: BatchState, status = 'running'): Promise<string[]> {
-  const now = Date.now();
-  const [runs, quotas, waiting, shared] = await Promise.all([
-    runningProgress(handle.client, state),
-    quotaViews(handle.client, state),
-    waitingForMachines(handle.client, state),
-    sharedMachines(handle.client, state.settings.taskQueue),
-  ]);
-  const view = liveBatchView(state, status, runs, now, quotas, waiting);
-  if (shared.length) view.sharedMachines = shared;
-  return statusLines(view);
+  return statusLines(await readLiveView(handle.client, state, status));
 }
 
 async function followBatch(handle: WorkflowHandle, options: FollowOptions): Promise<FollowResult> {

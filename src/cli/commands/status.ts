@@ -2,11 +2,7 @@
 import {
   listBatches,
   type BatchListing,
-  quotaViews,
   readBatch,
-  runningProgress,
-  sharedMachines,
-  waitingForMachines,
   withReadingClient,
   type WorkerSilence,
 } from '../../batch-client/index.js';
@@ -16,10 +12,11 @@ import { batchSummaryFile } from '../../paths.js';
 import { batchOutcome, countByStatus, summarize, summaryOutcome, type BatchOutcome } from '../../model/batch-state.js';
 import type { BatchSummary } from '../../model/types.js';
 import type { OptionsOf } from '../command-table.js';
-import { liveBatchView, sweepViews, type LiveBatchView, type NoWorkerView } from '../display/batch-view.js';
+import { sweepViews, type LiveBatchView, type NoWorkerView } from '../display/batch-view.js';
 import { codeLine } from '../../model/code.js';
 import { batchListLines, noWorkerLines, notifyFailureLines, statusLines, summaryLines } from '../display/render.js';
 import { commandHint, resolveWorkDir, workerHint } from '../invocation.js';
+import { readLiveView } from '../live-view.js';
 
 const RECENT_BATCHES = 20;
 
@@ -49,16 +46,11 @@ export async function run(
     if (status === 'COMPLETED') {
       return () => printFinished(summarize(state), batchOutcome(state), options, undefined, state.notifyFailures);
     }
-    const [runs, quotas, waiting, shared] = await Promise.all([
-      runningProgress(client.workflow, state),
-      // A budget answers through a worker too: with none answering for the batch, its quotas are left out.
-      reading.kind === 'kept' ? [] : quotaViews(client.workflow, state),
-      waitingForMachines(client.workflow, state),
-      sharedMachines(client.workflow, state.settings.taskQueue),
-    ]);
+    // With no worker answering for the batch, its quotas are left out: a budget answers through a worker too.
+    const view = await readLiveView(client.workflow, state, status.toLowerCase(), {
+      withQuotas: reading.kind !== 'kept',
+    });
     const now = Date.now();
-    const view: LiveBatchView = liveBatchView(state, status.toLowerCase(), runs, now, quotas, waiting);
-    if (shared.length) view.sharedMachines = shared;
     if (reading.kind === 'kept') view.noWorker = noWorkerView(reading.silence, reading.cancelRequested);
     const lines = [
       `Batch ${batchId}: ${view.status}`,
