@@ -70,20 +70,35 @@ export function withClient<T>(action: (client: Client) => Promise<T>): Promise<T
   return withConnection(loadConnectionConfig(), (client) => action(client));
 }
 
+/** A read that has not answered by then has the namespace checked beside it, for a clearer message. */
+const CHECKS_AFTER_MS = 1_000;
+
 /**
- * withClient for an action that only reads: its calls go out along with the connection's checks (server
- * reachable, namespace exists) instead of after them, which saves two round trips. Its result counts only
- * once both checks passed; when one fails, the action's result or error is dropped for the check's error,
- * so the messages are withClient's.
+ * withClient for an action that only reads: its calls go out along with the check that the server is reachable,
+ * and a read that answers shows the namespace there, so the namespace is checked only when the read fails or has
+ * not answered within CHECKS_AFTER_MS. When a check fails, its error is thrown instead of the read's result or
+ * error, so the messages are withClient's.
  */
 export async function withReadingClient<T>(read: (client: Client) => Promise<T>): Promise<T> {
   const config = loadConnectionConfig();
   const connection = Connection.lazy({ ...config.options, connectTimeout: CONNECT_TIMEOUT_MS });
   try {
-    const checked = Promise.all([reachable(connection, config), checkNamespace(connection, config)]);
+    const reached = reachable(connection, config);
+    reached.catch(() => undefined); // awaited below unless the read answers first
     const result = read(new Client({ connection, namespace: config.namespace }));
-    result.catch(() => undefined); // the checks' error wins
-    await checked;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      result.then(
+        () => true,
+        () => false,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CHECKS_AFTER_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!answered) {
+      result.catch(() => undefined); // the checks' error wins
+      await Promise.all([reached, checkNamespace(connection, config)]);
+    }
     return await result;
   } finally {
     await connection.close();

@@ -51,7 +51,10 @@ export async function run(
       withQuotas: reading.kind !== 'kept',
     });
     const now = Date.now();
-    if (reading.kind === 'kept') view.noWorker = noWorkerView(reading.silence, reading.cancelRequested);
+    if (reading.kind === 'kept') {
+      view.noWorker = noWorkerView(reading.silence, reading.cancelRequested);
+      view.eta = null; // nothing new starts, and no run's end is recorded, until a worker comes
+    }
     const lines = [
       `Batch ${batchId}: ${view.status}`,
       ...(view.noWorker && reading.kind === 'kept'
