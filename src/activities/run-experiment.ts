@@ -52,6 +52,7 @@ import { unitsInSpec } from '../machine/units.js';
 import { unitsEnvironment } from '../model/units.js';
 import { cleanExitSignal } from '../protocol/messages.js';
 import { shownTail } from './failure-text.js';
+import { heldBeforeHere } from '../machine/run-holder.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -68,6 +69,8 @@ export interface ActivityOptions {
   onShutdown: ShutdownMode;
   /** Told of each run a graceful stop of the worker left for adoption or stopped (the worker's line about them). */
   onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
+  /** Told of each run adopted here as this worker takes hold of it (`letGoHere`: it held the run before). */
+  onAdopt?: (runKey: string, letGoHere: boolean) => void;
   contact: ServerContact;
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];
@@ -159,6 +162,7 @@ export function createActivities(options: ActivityOptions) {
               started: true,
             });
           }
+          options.onAdopt?.(location.runKey, await heldBeforeHere(files));
           ending = await hold();
         } else {
           heartbeats.throwIfStopped(); // the server gave up on this start while it waited: a new one comes

@@ -19,9 +19,9 @@ const starts = (entries: JournalEntry[]) => entries.filter((e) => e.event === 's
 const QUICK_LOSS = { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 };
 
 /** The pid of each run's holder (its holder record), one per run directory under `runsRoot`. */
-async function holdersIn(runsRoot: string): Promise<(number | undefined)[]> {
+async function holdersIn(runsRoot: string, count = 3): Promise<(number | undefined)[]> {
   const runs = await runDirsUnder(runsRoot);
-  if (runs.length !== 3) return [undefined];
+  if (runs.length !== count) return [undefined];
   return Promise.all(
     runs.map(async (files) => (await files.readJson<{ worker?: { pid: number } }>(files.holder))?.worker?.pid),
   );
@@ -71,6 +71,32 @@ test('SIGTERM (leave) names the 3 runs it leaves, the next worker the 3 it adopt
   ]);
   expect(starts(await readJournal(journal))).toHaveLength(3);
 }, 120_000);
+
+test('a worker started before a run was left says so when it adopts it, as it does at its start', async () => {
+  const { dir, journal } = await tempExperimentsDir('run-lines-later');
+  await writeScript(dir, 'exp1_long', journal, { body: 'sleep 20' });
+  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
+  const runsRoot = await tempDir('runs-lines-later');
+  const args = ['--runs-dir', runsRoot, '--adopt-window', '90s', '--machine-id', 'm4'];
+  const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+  const run = `${state.batchId}/exp1_long (run 1)`;
+  // Started beside the run its holder still holds: it names it as the other's, and then adopts it once it is left.
+  const later = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  expect(await lineOf(later, /held by another live worker/)).toContain(`(pid ${first.pid}), not this one: ${run}`);
+
+  first.kill('SIGTERM');
+  expect(await first.exited()).toBe(0);
+  // Before: nothing (the outcome was right, the worker silent)
+  expect(await lineOf(later, /adopting/)).toBe(
+    `staged worker: adopting 1 run left by an earlier worker on this machine: ${run}`,
+  );
+  expect(await holdersIn(runsRoot, 1)).toEqual([later.pid]);
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 1]]);
+  expect(starts(await readJournal(journal))).toHaveLength(1);
+  expect(later.output.filter((line) => /adopting/.test(line))).toHaveLength(1);
+}, 90_000);
 
 test('SIGTERM with --on-shutdown stop names the run it stopped', async () => {
   const { dir, journal } = await tempExperimentsDir('run-lines-stop');
