@@ -213,8 +213,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const units = unitClaimsOf(runsRoot, resources, runsDir);
   const capacity = new CapacityLedger(resources, options.slots, (isHeld) => leftOverRuns(runsDirs, isHeld), units);
   const shutdownRuns = new ShutdownRuns();
-  const runsFound = await runsFoundHere(runsDirs); // before the first poll: nothing is held yet
-  const adoptedRuns = new AdoptedRuns(log, new Set(runsFound.left));
+  const adoptedRuns = new AdoptedRuns(log);
   const keepers = new KeeperLauncher();
   keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
@@ -284,7 +283,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   loops.push({ stop: () => adoptedRuns.flush() }); // adoptions not said yet, before the runs the stop let go of
   // Stopped once every activity has let go of its run (or stopped it): the one line about them
   loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });
-  const found = foundRunsLines(runsFound);
+  const found = foundRunsLines(await runsFoundHere(runsDirs)); // before the first poll: nothing is held yet
   const others = await otherLiveWorkers(runsRoot, countedRunsDir);
   if (others.length) found.push(sharedMachineLine(others, options.slots, runsDir));
   loops.push(await recordWorker(runsRoot, countedRunsDir, options.slots));

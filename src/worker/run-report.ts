@@ -1,7 +1,7 @@
 /**
  * What a worker says about the runs it does not start: those its graceful stop leaves for adoption or stops (one line
  * per stop), those alive on its machine when it starts (left by an earlier worker, or another live worker's), and
- * those it adopts later in its life (one line per adoptions close together).
+ * those it adopts, once it holds them (one line per adoptions close together).
  */
 import type { ShutdownMode } from '../activities/index.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
@@ -43,11 +43,17 @@ export class ShutdownRuns {
   }
 }
 
-/** One line for the runs left by an earlier worker, one per live worker holding runs here. */
+/**
+ * One line for the runs left by an earlier worker, one per live worker holding runs here. A left run is said to be
+ * adopted only by the worker that takes hold of it (AdoptedRuns): two workers starting together both find it left.
+ */
 export function foundRunsLines({ left, heldByOthers }: RunsFound): string[] {
   return [
     ...(left.length
-      ? [`adopting ${runs(left.length)} left by an earlier worker on this machine: ${namedRuns(left)}`]
+      ? [
+          `${runs(left.length)} left by an earlier worker on this machine ${left.length === 1 ? 'waits' : 'wait'} ` +
+            `to be adopted: ${namedRuns(left)}`,
+        ]
       : []),
     ...[...heldByOthers].map(
       ([pid, names]) =>
@@ -60,7 +66,7 @@ export function foundRunsLines({ left, heldByOthers }: RunsFound): string[] {
 /** Adoptions begun within this time of the first are said in one line: a stopped worker's runs come together. */
 const ADOPTIONS_GATHERED_MS = 1_000;
 
-/** The runs this worker adopts, said once it holds them; those its start line named already are not said again. */
+/** The runs this worker adopts, said once it holds them: at its start as later in its life. */
 export class AdoptedRuns {
   private readonly byEarlier: string[] = [];
   private readonly again: string[] = [];
@@ -68,15 +74,12 @@ export class AdoptedRuns {
 
   constructor(
     private readonly say: (line: string) => void,
-    /** Runs the worker's start line said it adopts. */
-    private readonly saidAtStart: ReadonlySet<string> = new Set(),
     private readonly gatheredMs = ADOPTIONS_GATHERED_MS,
   ) {}
 
   /** For the activities (ActivityOptions.onAdopt): `letGoHere` when this worker process held the run before. */
   readonly add = (runKey: string, letGoHere: boolean): void => {
     const name = runNameOf(runKey);
-    if (this.saidAtStart.has(name)) return;
     (letGoHere ? this.again : this.byEarlier).push(name);
     this.timer ??= setTimeout(() => this.flush(), this.gatheredMs).unref();
   };

@@ -26,20 +26,22 @@ test('one line per stop: none when it let go of no run', () => {
   );
 });
 
-test("runs found at start: adopted ones, and another live worker's by its pid", () => {
+test("runs found at start: left ones (not yet said adopted), and another live worker's by its pid", () => {
   const heldByOthers = new Map([[42, ['b/e3 (run 1)', 'b/e4 (run 1)']]]);
+  expect(foundRunsLines({ left: ['b/e1 (run 1)', 'b/e2 (run 1)'], heldByOthers: new Map() })).toEqual([
+    '2 runs left by an earlier worker on this machine wait to be adopted: b/e1 (run 1), b/e2 (run 1)',
+  ]);
   expect(foundRunsLines({ left: ['b/e1 (run 1)'], heldByOthers })).toEqual([
-    'adopting 1 run left by an earlier worker on this machine: b/e1 (run 1)',
+    '1 run left by an earlier worker on this machine waits to be adopted: b/e1 (run 1)',
     '2 runs alive here are held by another live worker of this machine (pid 42), not this one: ' +
       'b/e3 (run 1), b/e4 (run 1)',
   ]);
   expect(foundRunsLines({ left: [], heldByOthers: new Map() })).toEqual([]);
 });
 
-test('runs adopted later in its life: one line for those gathered, none for a run its start line named', () => {
+test('runs adopted: one line for those gathered, a run this worker let go of said apart', () => {
   const said: string[] = [];
-  const adopted = new AdoptedRuns((line) => said.push(line), new Set(['b/e1 (run 1)']));
-  adopted.add(runKeyOf('b/e1', 1), false);
+  const adopted = new AdoptedRuns((line) => said.push(line));
   adopted.flush();
   expect(said).toEqual([]);
   adopted.add(runKeyOf('b/e2', 1), false);
@@ -56,7 +58,7 @@ test('runs adopted later in its life: one line for those gathered, none for a ru
 
 test('adoptions are said by themselves, once the gathering time has passed', async () => {
   const said: string[] = [];
-  const adopted = new AdoptedRuns((line) => said.push(line), new Set(), 20);
+  const adopted = new AdoptedRuns((line) => said.push(line), 20);
   adopted.add(runKeyOf('b/e5', 1), false);
   expect(said).toEqual([]);
   await until(() => said.length === 1, 5_000, 'the adoption line');
