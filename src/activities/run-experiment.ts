@@ -51,6 +51,8 @@ import { paramsEnvironment } from '../experiments/sweep.js';
 import { unitsInSpec } from '../machine/units.js';
 import { unitsEnvironment } from '../model/units.js';
 import { cleanExitSignal } from '../protocol/messages.js';
+import { shownTail } from './failure-text.js';
+import { heldBeforeHere } from '../machine/run-holder.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -67,6 +69,8 @@ export interface ActivityOptions {
   onShutdown: ShutdownMode;
   /** Told of each run a graceful stop of the worker left for adoption or stopped (the worker's line about them). */
   onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
+  /** Told of each run adopted here as this worker takes hold of it (`letGoHere`: it held the run before). */
+  onAdopt?: (runKey: string, letGoHere: boolean) => void;
   contact: ServerContact;
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];
@@ -158,6 +162,7 @@ export function createActivities(options: ActivityOptions) {
               started: true,
             });
           }
+          options.onAdopt?.(location.runKey, await heldBeforeHere(files));
           ending = await hold();
         } else {
           heartbeats.throwIfStopped(); // the server gave up on this start while it waited: a new one comes
@@ -504,16 +509,6 @@ function stoppedWhy(exit: RunExit): string {
   return `was stopped: ${exit.error ?? 'its keeper was sent SIGTERM, and no worker asked for a stop'}`;
 }
 
-/** Characters of a tail line kept at each of its ends: a failure is kept in the batch state and printed. */
-const SHOWN_LINE_END_CHARS = 240;
-
-/** A line of the failure's tail, its middle left out when long (a dump on one line): its start and end say most. */
-function shownLine(line: string): string {
-  if (line.length <= 2 * SHOWN_LINE_END_CHARS + 100) return line;
-  const left = line.length - 2 * SHOWN_LINE_END_CHARS;
-  return `${line.slice(0, SHOWN_LINE_END_CHARS)} [… ${left} characters …] ${line.slice(-SHOWN_LINE_END_CHARS)}`;
-}
-
 function failedAttempt(
   { exit, startedAt, rateLimited, calls }: RunEnding,
   input: RunInput,
@@ -527,7 +522,7 @@ function failedAttempt(
     type: FAILURE_TYPES.experimentFailed,
     category: ApplicationFailureCategory.BENIGN, // an outcome, not a fault of the worker: not logged as a warning
     nonRetryable: true,
-    message: `${name} attempt ${run} ${why}; log: ${logFile}\n${exit.tail.map(shownLine).join('\n')}`,
+    message: `${name} attempt ${run} ${why}; log: ${logFile}\n${shownTail(exit.tail, logFile).join('\n')}`,
     details: [
       {
         ...failureDetails(run, logFile, reason),

@@ -30,3 +30,9 @@ export async function otherLiveHolderOf(files: RunFiles): Promise<number | undef
   );
   return leftAt !== undefined && leftAt >= record.at ? undefined : record.worker.pid;
 }
+
+/** True when this worker process was the run's last holder (it let go of the run, and now adopts it again). */
+export async function heldBeforeHere(files: RunFiles): Promise<boolean> {
+  const record = await files.readJson<HolderRecord>(files.holder);
+  return record?.worker?.pid === process.pid;
+}

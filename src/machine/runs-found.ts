@@ -1,6 +1,6 @@
 /**
  * The runs alive on this machine when a worker starts, by who has them: left by an earlier worker (gone, or let go of
- * them), which this worker adopts as their experiments ask, or held by another live worker of the machine.
+ * them), which a worker of the machine adopts as their experiments ask, or held by another live worker of it.
  */
 import { parseRunKey } from '../keeper/run-files.js';
 import { machineRuns, type RunsDirs } from './machine-runs.js';

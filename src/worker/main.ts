@@ -38,7 +38,7 @@ import { unitClaimsOf } from '../machine/units.js';
 import { withGpuIndices, withGpusFound } from '../machine/gpus.js';
 import { formatUnits } from '../model/units.js';
 import { runsFoundHere } from '../machine/runs-found.js';
-import { foundRunsLines, ShutdownRuns } from './run-report.js';
+import { AdoptedRuns, foundRunsLines, ShutdownRuns } from './run-report.js';
 import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
 import { aloneAgainLine, sharedMachineLine } from './shared-machine.js';
 import { waitOutRepeatedStopSignals } from './stop-signals.js';
@@ -213,6 +213,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const units = unitClaimsOf(runsRoot, resources, runsDir);
   const capacity = new CapacityLedger(resources, options.slots, (isHeld) => leftOverRuns(runsDirs, isHeld), units);
   const shutdownRuns = new ShutdownRuns();
+  const adoptedRuns = new AdoptedRuns(log);
   const keepers = new KeeperLauncher();
   keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
@@ -229,6 +230,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     onShutdownDone: shutdownRuns.add,
+    onAdopt: adoptedRuns.add,
     contact,
     allowedRoots,
     held,
@@ -278,6 +280,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
+  loops.push({ stop: () => adoptedRuns.flush() }); // adoptions not said yet, before the runs the stop let go of
   // Stopped once every activity has let go of its run (or stopped it): the one line about them
   loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });
   const found = foundRunsLines(await runsFoundHere(runsDirs)); // before the first poll: nothing is held yet

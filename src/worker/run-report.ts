@@ -1,6 +1,7 @@
 /**
  * What a worker says about the runs it does not start: those its graceful stop leaves for adoption or stops (one line
- * per stop), and those alive on its machine when it starts (left by an earlier worker, or another live worker's).
+ * per stop), those alive on its machine when it starts (left by an earlier worker, or another live worker's), and
+ * those it adopts, once it holds them (one line per adoptions close together).
  */
 import type { ShutdownMode } from '../activities/index.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
@@ -42,11 +43,17 @@ export class ShutdownRuns {
   }
 }
 
-/** One line for the runs left by an earlier worker, one per live worker holding runs here. */
+/**
+ * One line for the runs left by an earlier worker, one per live worker holding runs here. A left run is said to be
+ * adopted only by the worker that takes hold of it (AdoptedRuns): two workers starting together both find it left.
+ */
 export function foundRunsLines({ left, heldByOthers }: RunsFound): string[] {
   return [
     ...(left.length
-      ? [`adopting ${runs(left.length)} left by an earlier worker on this machine: ${namedRuns(left)}`]
+      ? [
+          `${runs(left.length)} left by an earlier worker on this machine ${left.length === 1 ? 'waits' : 'wait'} ` +
+            `to be adopted: ${namedRuns(left)}`,
+        ]
       : []),
     ...[...heldByOthers].map(
       ([pid, names]) =>
@@ -54,4 +61,45 @@ export function foundRunsLines({ left, heldByOthers }: RunsFound): string[] {
         `of this machine (pid ${pid}), not this one: ${namedRuns(names)}`,
     ),
   ];
+}
+
+/** Adoptions begun within this time of the first are said in one line: a stopped worker's runs come together. */
+const ADOPTIONS_GATHERED_MS = 1_000;
+
+/** The runs this worker adopts, said once it holds them: at its start as later in its life. */
+export class AdoptedRuns {
+  private readonly byEarlier: string[] = [];
+  private readonly again: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly say: (line: string) => void,
+    private readonly gatheredMs = ADOPTIONS_GATHERED_MS,
+  ) {}
+
+  /** For the activities (ActivityOptions.onAdopt): `letGoHere` when this worker process held the run before. */
+  readonly add = (runKey: string, letGoHere: boolean): void => {
+    const name = runNameOf(runKey);
+    (letGoHere ? this.again : this.byEarlier).push(name);
+    this.timer ??= setTimeout(() => this.flush(), this.gatheredMs).unref();
+  };
+
+  /** Says the adoptions gathered so far, if any (also as the worker stops). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const line = adoptedRunsLine(this.byEarlier.splice(0), this.again.splice(0));
+    if (line !== undefined) this.say(line);
+  }
+}
+
+/** Undefined when it adopted none. */
+export function adoptedRunsLine(byEarlier: readonly string[], again: readonly string[]): string | undefined {
+  const parts = [
+    ...(byEarlier.length
+      ? [`adopting ${runs(byEarlier.length)} left by an earlier worker on this machine: ${namedRuns(byEarlier)}`]
+      : []),
+    ...(again.length ? [`adopting again ${runs(again.length)} this worker let go of: ${namedRuns(again)}`] : []),
+  ];
+  return parts.length ? parts.join('; ') : undefined;
 }

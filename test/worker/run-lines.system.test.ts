@@ -1,7 +1,8 @@
 /**
  * A worker says what it does with the runs it does not start: a graceful stop names the runs it leaves for adoption
- * (or stops), a worker starting beside runs alive on its machine names those it adopts and those another live worker
- * holds. Real server, real worker processes and scripts; asserted on the lines the workers print.
+ * (or stops), a worker starting beside runs alive on its machine names those left for adoption and those another
+ * live worker holds, and a worker says the runs it adopts once it holds them. Real server, real worker processes and
+ * scripts; asserted on the lines the workers print.
  */
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -19,12 +20,19 @@ const starts = (entries: JournalEntry[]) => entries.filter((e) => e.event === 's
 const QUICK_LOSS = { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 };
 
 /** The pid of each run's holder (its holder record), one per run directory under `runsRoot`. */
-async function holdersIn(runsRoot: string): Promise<(number | undefined)[]> {
+async function holdersIn(runsRoot: string, count = 3): Promise<(number | undefined)[]> {
   const runs = await runDirsUnder(runsRoot);
-  if (runs.length !== 3) return [undefined];
+  if (runs.length !== count) return [undefined];
   return Promise.all(
     runs.map(async (files) => (await files.readJson<{ worker?: { pid: number } }>(files.holder))?.worker?.pid),
   );
+}
+
+/** The runs a worker said it adopts, from its `adopting N runs left by …: a, b` lines (at most 5 named each). */
+function adoptedIn(worker: WorkerProcess): string[] {
+  return worker.output
+    .filter((line) => line.startsWith('staged worker: adopting '))
+    .flatMap((line) => line.slice(line.indexOf(': ', 'staged worker: '.length) + 2).split(', '));
 }
 
 /** The worker's line that matches, once it has printed one (within `ms`). */
@@ -51,11 +59,13 @@ test('SIGTERM (leave) names the 3 runs it leaves, the next worker the 3 it adopt
   );
 
   const second = await startWorkerProcess(server.env.address, taskQueue, 3, args);
-  expect(await lineOf(second, /adopting/)).toBe(
-    `staged worker: adopting 3 runs left by an earlier worker on this machine: ${runs}`,
+  expect(await lineOf(second, /wait to be adopted/)).toBe(
+    `staged worker: 3 runs left by an earlier worker on this machine wait to be adopted: ${runs}`,
   );
-  // Once the second holds them (each run's holder record names it), a third worker names them as its runs.
+  // Once the second holds them (each run's holder record names it), it says so, and a third worker names them as its.
   await until(async () => (await holdersIn(runsRoot)).every((pid) => pid === second.pid), 30_000, 'the adoptions');
+  await until(() => adoptedIn(second).length === 3, 10_000, 'the adopting lines');
+  expect(adoptedIn(second).sort()).toEqual(runs.split(', '));
   const third = await startWorkerProcess(server.env.address, taskQueue, 1, args);
   expect(await lineOf(third, /held by another live worker/)).toBe(
     `staged worker: 3 runs alive here are held by another live worker of this machine (pid ${second.pid}), ` +
@@ -71,6 +81,66 @@ test('SIGTERM (leave) names the 3 runs it leaves, the next worker the 3 it adopt
   ]);
   expect(starts(await readJournal(journal))).toHaveLength(3);
 }, 120_000);
+
+test('a worker started before a run was left says so when it adopts it, as it does at its start', async () => {
+  const { dir, journal } = await tempExperimentsDir('run-lines-later');
+  await writeScript(dir, 'exp1_long', journal, { body: 'sleep 20' });
+  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
+  const runsRoot = await tempDir('runs-lines-later');
+  const args = ['--runs-dir', runsRoot, '--adopt-window', '90s', '--machine-id', 'm4'];
+  const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+  const run = `${state.batchId}/exp1_long (run 1)`;
+  // Started beside the run its holder still holds: it names it as the other's, and then adopts it once it is left.
+  const later = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  expect(await lineOf(later, /held by another live worker/)).toContain(`(pid ${first.pid}), not this one: ${run}`);
+
+  first.kill('SIGTERM');
+  expect(await first.exited()).toBe(0);
+  // Before: nothing (the outcome was right, the worker silent)
+  expect(await lineOf(later, /adopting/)).toBe(
+    `staged worker: adopting 1 run left by an earlier worker on this machine: ${run}`,
+  );
+  expect(await holdersIn(runsRoot, 1)).toEqual([later.pid]);
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 1]]);
+  expect(starts(await readJournal(journal))).toHaveLength(1);
+  expect(later.output.filter((line) => /adopting/.test(line))).toHaveLength(1);
+}, 90_000);
+
+test('two workers starting beside one left run: only the one that holds it says it adopts it', async () => {
+  const { dir, journal } = await tempExperimentsDir('run-lines-two');
+  await writeScript(dir, 'exp1_long', journal, { body: 'sleep 15' });
+  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
+  const runsRoot = await tempDir('runs-lines-two');
+  const args = ['--runs-dir', runsRoot, '--adopt-window', '90s', '--machine-id', 'm5'];
+  const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+  const run = `${state.batchId}/exp1_long (run 1)`;
+  first.kill('SIGTERM');
+  expect(await first.exited()).toBe(0);
+
+  const two = await Promise.all([1, 2].map(() => startWorkerProcess(server.env.address, taskQueue, 1, args)));
+  for (const worker of two) {
+    expect(await lineOf(worker, /waits to be adopted/)).toBe(
+      `staged worker: 1 run left by an earlier worker on this machine waits to be adopted: ${run}`,
+    );
+  }
+  let holder: number | undefined;
+  const held = async () => {
+    [holder] = await holdersIn(runsRoot, 1);
+    return two.some((worker) => worker.pid === holder);
+  };
+  await until(held, 30_000, 'one of them to hold the run');
+  const [adopter, other] = two[0].pid === holder ? two : [two[1], two[0]];
+  // Until the run has ended, so that the other has had every chance to say it too
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 1]]);
+  // Before: both said `adopting 1 run …` as they started, though only one held it
+  expect(adoptedIn(adopter)).toEqual([run]);
+  expect(other.output.filter((line) => /adopting/.test(line))).toEqual([]);
+  expect(starts(await readJournal(journal))).toHaveLength(1);
+}, 90_000);
 
 test('SIGTERM with --on-shutdown stop names the run it stopped', async () => {
   const { dir, journal } = await tempExperimentsDir('run-lines-stop');

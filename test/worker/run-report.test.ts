@@ -1,7 +1,8 @@
 /** The worker's lines about runs it does not start: names capped, counted words. */
-import { foundRunsLines, namedRuns, ShutdownRuns } from '../../src/worker/run-report.js';
+import { AdoptedRuns, foundRunsLines, namedRuns, ShutdownRuns } from '../../src/worker/run-report.js';
 import { runNameOf } from '../../src/machine/runs-found.js';
 import { runKeyOf } from '../../src/keeper/run-files.js';
+import { until } from '../helpers/processes.js';
 
 test('a run key reads as the run: batch/experiment (run N)', () => {
   expect(runNameOf(runKeyOf('batch-1/exp 1[lr=0.1]', 2))).toBe('batch-1/exp 1[lr=0.1] (run 2)');
@@ -25,12 +26,41 @@ test('one line per stop: none when it let go of no run', () => {
   );
 });
 
-test("runs found at start: adopted ones, and another live worker's by its pid", () => {
+test("runs found at start: left ones (not yet said adopted), and another live worker's by its pid", () => {
   const heldByOthers = new Map([[42, ['b/e3 (run 1)', 'b/e4 (run 1)']]]);
+  expect(foundRunsLines({ left: ['b/e1 (run 1)', 'b/e2 (run 1)'], heldByOthers: new Map() })).toEqual([
+    '2 runs left by an earlier worker on this machine wait to be adopted: b/e1 (run 1), b/e2 (run 1)',
+  ]);
   expect(foundRunsLines({ left: ['b/e1 (run 1)'], heldByOthers })).toEqual([
-    'adopting 1 run left by an earlier worker on this machine: b/e1 (run 1)',
+    '1 run left by an earlier worker on this machine waits to be adopted: b/e1 (run 1)',
     '2 runs alive here are held by another live worker of this machine (pid 42), not this one: ' +
       'b/e3 (run 1), b/e4 (run 1)',
   ]);
   expect(foundRunsLines({ left: [], heldByOthers: new Map() })).toEqual([]);
+});
+
+test('runs adopted: one line for those gathered, a run this worker let go of said apart', () => {
+  const said: string[] = [];
+  const adopted = new AdoptedRuns((line) => said.push(line));
+  adopted.flush();
+  expect(said).toEqual([]);
+  adopted.add(runKeyOf('b/e2', 1), false);
+  adopted.add(runKeyOf('b/e3', 2), false);
+  adopted.add(runKeyOf('b/e4', 1), true);
+  adopted.flush();
+  expect(said).toEqual([
+    'adopting 2 runs left by an earlier worker on this machine: b/e2 (run 1), b/e3 (run 2); ' +
+      'adopting again 1 run this worker let go of: b/e4 (run 1)',
+  ]);
+  adopted.flush();
+  expect(said).toHaveLength(1);
+});
+
+test('adoptions are said by themselves, once the gathering time has passed', async () => {
+  const said: string[] = [];
+  const adopted = new AdoptedRuns((line) => said.push(line), 20);
+  adopted.add(runKeyOf('b/e5', 1), false);
+  expect(said).toEqual([]);
+  await until(() => said.length === 1, 5_000, 'the adoption line');
+  expect(said).toEqual(['adopting 1 run left by an earlier worker on this machine: b/e5 (run 1)']);
 });
