@@ -3,6 +3,7 @@
  * of a batch's state is unpacked here, and only here.
  */
 import {
+  WorkflowClient,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   type Client,
@@ -112,7 +113,7 @@ export type BatchReading =
 /**
  * A finished batch's state from its stored result; a running batch's live state, from its query, or as Temporal
  * keeps it when no worker answers soon (`kept`); a batch Temporal no longer has, from its summary.json. The query
- * is sent along with the describe, and (`kept`) the task queue's pollers are read along with the query.
+ * is sent along with the describe (`whileOpen`), and (`kept`) the task queue's pollers are read along with it.
  */
 export async function readBatch(
   client: Client,
@@ -133,7 +134,7 @@ export async function readBatch(
 ): Promise<BatchReading> {
   const startedAt = Date.now();
   const handle = client.workflow.getHandle(batchId);
-  const query = withinAnswerTime(queryBatchState(handle));
+  const query = withinAnswerTime(queryBatchState(whileOpen(client, batchId)));
   query.catch(() => undefined); // a finished or gone batch may have no worker to answer
   const found = await findBatch(client, batchId);
   if (!found) {
@@ -163,10 +164,24 @@ export async function readBatch(
     return { kind: 'kept', state: read.state, status, silence: first.silence, cancelRequested: found.cancelRequested };
   }
   try {
-    return { kind: 'live', handle, state: await query, status };
+    // A batch that closed without a result (terminated, failed) was refused the query sent while it might run.
+    const state = status === 'RUNNING' ? await query : await withinAnswerTime(queryBatchState(handle));
+    return { kind: 'live', handle, state, status };
   } catch (err) {
     throw new NoWorkerAnswersError(batchId, status, err, found.taskQueue);
   }
+}
+
+/**
+ * The batch's handle for a query sent before its status is known: once the batch has closed, the server refuses
+ * the query at once, instead of a worker replaying the batch's whole history to answer a command that read the
+ * result meanwhile and exited (the worker's log then says "Query not found when attempting to respond to it").
+ */
+function whileOpen(client: Client, batchId: string): WorkflowHandle {
+  const { connection, options } = client;
+  return new WorkflowClient({ connection, namespace: options.namespace, queryRejectCondition: 'NOT_OPEN' }).getHandle(
+    batchId,
+  );
 }
 
 /** Cancels the whole batch: queued experiments never start, running ones are stopped by their workers. */
