@@ -183,20 +183,64 @@ func (tree markedTree) Wrap(file string, args []string) (string, []string) { ret
 func (tree markedTree) Members() []int {
 	entries, _ := os.ReadDir("/proc")
 	var found []int
+	deadline := time.Now().Add(execWait)
 	for _, entry := range entries {
 		pid, err := strconv.Atoi(entry.Name())
 		if err != nil || pid < 0 {
 			continue
 		}
-		environ, _ := os.ReadFile("/proc/" + entry.Name() + "/environ")
-		if !hasVariable(environ, tree.marker) {
-			continue
-		}
-		if processState(pid) != "Z" {
+		if tree.marks(pid, deadline) {
 			found = append(found, pid)
 		}
 	}
 	return found
+}
+
+// execWait: how long a scan waits for processes in the middle of an exec to show their environment.
+const execWait = time.Second
+
+// environmentWait: how long a running process whose arguments are there may take to show its environment.
+const environmentWait = 20 * time.Millisecond
+
+// pfKthread: a kernel thread, in the flags of /proc/<pid>/stat; it has no environment, and never will.
+const pfKthread = 0x00200000
+
+// marks says whether pid is a live process carrying the marker. A process in the middle of an exec has an
+// environment that reads empty (the kernel writes it into the new program last, after mapping it): one that is
+// neither a zombie nor a kernel thread is read again until its environment shows, or until the deadline.
+func (tree markedTree) marks(pid int, deadline time.Time) bool {
+	proc := "/proc/" + strconv.Itoa(pid)
+	var argumentsSeen time.Time
+	for {
+		environ, err := os.ReadFile(proc + "/environ")
+		if err != nil {
+			return false
+		}
+		if len(environ) > 0 {
+			return hasVariable(environ, tree.marker) && processState(pid) != "Z"
+		}
+		fields := statFields(pid)
+		if len(fields) < 7 || fields[0] == "Z" || fields[0] == "X" || !time.Now().Before(deadline) {
+			return false
+		}
+		if flags, _ := strconv.ParseUint(fields[6], 10, 64); flags&pfKthread != 0 {
+			return false
+		}
+		// Its arguments are written just before its environment. With them there, an environment empty on a second
+		// look is an empty one (a launcher's, pid 1's in a container), unless the process runs: it may be writing it
+		// still (or be waiting for a CPU to go on), so it is looked at again for a while.
+		if arguments, _ := os.ReadFile(proc + "/cmdline"); len(arguments) > 0 {
+			if argumentsSeen.IsZero() {
+				argumentsSeen = time.Now()
+				continue
+			}
+			running := fields[0] == "R" || fields[0] == "D"
+			if !running || time.Since(argumentsSeen) > environmentWait {
+				return false
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func hasVariable(environ []byte, variable string) bool {

@@ -90,3 +90,31 @@ func TestAForcedProcessScanIsReadFromTheEnvironment(t *testing.T) {
 	expectEqual(t, forcedKillMode([]string{"STAGED_KILL_MODE=cgroup"}), KillMode(""))
 	expectEqual(t, words(withMarker([]string{"A=1", runMarker + "=old"}, "new")), "[A=1 "+runMarker+"=new]")
 }
+
+// A process is in the middle of an exec for a moment: its old program gone, its environment not yet written into the
+// new one, so that /proc/<pid>/environ reads empty. A scan then must not miss it: a guard's stop that missed a setsid
+// daemon starting `sleep` took the run for stopped and left the daemon running (guard_test, about 1 in 500 under load).
+func TestProcessScanFindsAProcessInTheMiddleOfAnExec(t *testing.T) {
+	runID := fmt.Sprintf("go-exec-%d-%d", os.Getpid(), time.Now().UnixNano())
+	// One process, one pid, executing itself again and again.
+	execing := exec.Command("/bin/sh", "-c", `exec /bin/sh -c "$0" "$0"`, `exec /bin/sh -c "$0" "$0"`)
+	execing.Env = []string{"PATH=" + os.Getenv("PATH"), runMarker + "=" + runID}
+	if err := execing.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		execing.Process.Kill()
+		execing.Wait()
+	})
+	tree := RunTreeFor(runID, processScanMode)
+	scans, missed := 0, 0
+	for start := time.Now(); time.Since(start) < time.Second; scans++ {
+		if !slices.Equal(tree.Members(), []int{execing.Process.Pid}) {
+			missed++
+		}
+	}
+	if missed > 0 {
+		t.Fatalf("%d of %d scans missed the process while it executed itself again and again", missed, scans)
+	}
+	t.Logf("%d scans found it", scans)
+}
