@@ -17,7 +17,8 @@ import type { BatchState, BatchSummary } from '../model/types.js';
 import { BATCH_ID_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../protocol/search-attributes.js';
 import { ANSWER_TIMEOUT_MS } from './connect.js';
 import { readSummaryFile, reserveBatchId } from './files.js';
-import { keptBatchState, workerSilence, type WorkerSilence } from './kept-state.js';
+import { askPollers, keptBatchState, workerSilence, type WorkerSilence } from './kept-state.js';
+import type { Poller } from './machines.js';
 import { BATCH_WORKFLOW, batchStateQuery, cancelExperimentsSignal, type BatchWorkflow } from '../protocol/messages.js';
 
 export type BatchHandle = WorkflowHandle<BatchWorkflow>;
@@ -106,9 +107,19 @@ export async function findBatch(
 }
 
 export type BatchReading =
-  | { kind: 'live'; handle: WorkflowHandle; state: BatchState; status: string }
-  | { kind: 'kept'; state: BatchState; status: string; silence: WorkerSilence; cancelRequested: boolean }
+  | { kind: 'live'; handle: WorkflowHandle; state: BatchState; status: string; pollers?: AskedPollers }
+  | {
+      kind: 'kept';
+      state: BatchState;
+      status: string;
+      silence: WorkerSilence;
+      cancelRequested: boolean;
+      pollers: AskedPollers;
+    }
   | { kind: 'files'; summary: BatchSummary };
+
+/** The task queue's pollers, asked for along with the query (`kept`); undefined when the server did not answer. */
+export type AskedPollers = Promise<Poller[] | undefined>;
 
 /**
  * A finished batch's state from its stored result; a running batch's live state, from its query, or as Temporal
@@ -145,14 +156,15 @@ export async function readBatch(
   const { status } = found;
   if (status === 'COMPLETED') return { kind: 'live', handle, state: await finalBatchState(handle), status };
   if (status === 'RUNNING' && keptWanted) {
-    const silent = workerSilence(client, found.taskQueue, startedAt).then((silence) => ({ silence }));
+    const pollers = askPollers(client, found.taskQueue);
+    const silent = workerSilence(client, found.taskQueue, startedAt, pollers).then((silence) => ({ silence }));
     // A query that fails (rather than waits) says no more than the pollers do.
     const answered = query.then(
       (state) => ({ state }),
       () => silent,
     );
     const first = await Promise.race([answered, silent]);
-    if ('state' in first) return { kind: 'live', handle, state: first.state, status };
+    if ('state' in first) return { kind: 'live', handle, state: first.state, status, pollers };
     // The answer may still come while Temporal's own records are read: it wins then.
     const kept = keptBatchState(client, batchId).then((state) => ({ state, kept: true }));
     const late = query.then(
@@ -160,8 +172,9 @@ export async function readBatch(
       () => kept,
     );
     const read = await Promise.race([late, kept]);
-    if (!read.kept) return { kind: 'live', handle, state: read.state, status };
-    return { kind: 'kept', state: read.state, status, silence: first.silence, cancelRequested: found.cancelRequested };
+    if (!read.kept) return { kind: 'live', handle, state: read.state, status, pollers };
+    const { cancelRequested } = found;
+    return { kind: 'kept', state: read.state, status, silence: first.silence, cancelRequested, pollers };
   }
   try {
     // A batch that closed without a result (terminated, failed) was refused the query sent while it might run.

@@ -21,6 +21,7 @@ export {
   type BatchHandle,
   type BatchListing,
   type BatchReading,
+  type AskedPollers,
 } from './batches.js';
 export { callsMeasuredEarlier, completedEarlier, notCompletedIn } from './earlier.js';
 export { completedOnDisk, readSummaryFile, reserveBatchId, type BatchRecord } from './files.js';

@@ -81,10 +81,14 @@ export function processAlive(pid: number): boolean {
  * machine that still runs polled, else after QUICK_ANSWER_MS. The caller races it against the query; its one call
  * goes out along with the query.
  */
-export async function workerSilence(client: Client, taskQueue: string, startedAt = Date.now()) {
-  const pollers = await workflowPollers(client.workflowService, client.options.namespace, taskQueue).catch(
-    () => undefined,
-  );
+export async function workerSilence(
+  client: Client,
+  taskQueue: string,
+  startedAt = Date.now(),
+  /** The task queue's pollers, when already asked for; undefined when the server did not answer. */
+  asked: Promise<Poller[] | undefined> = askPollers(client, taskQueue),
+) {
+  const pollers = await asked;
   const here = machineIdSetting() ?? hostname();
   const exited = (poller: Poller) => exitedHere(poller.identity, here, processAlive);
   const lastPoll = pollers?.[0];
@@ -106,6 +110,11 @@ export async function workerSilence(client: Client, taskQueue: string, startedAt
     ...(lastPoll ? { lastPoll } : {}),
   };
   return silence;
+}
+
+/** The workers polling the task queue's workflows, newest first; undefined when the server does not answer. */
+export function askPollers(client: Client, taskQueue: string): Promise<Poller[] | undefined> {
+  return workflowPollers(client.workflowService, client.options.namespace, taskQueue).catch(() => undefined);
 }
 
 /** The state the batch's current run started with: its first history event's input. */

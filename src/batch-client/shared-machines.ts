@@ -39,8 +39,17 @@ export function sharedMachinesAmong(pollers: readonly Poller[], now = Date.now()
   return shared;
 }
 
-/** The task queue's shared machines; none when the server does not answer (status says nothing rather than guess). */
-export async function sharedMachines(client: WorkflowClient, taskQueue: string): Promise<SharedMachine[]> {
-  const pollers = await workflowPollers(client.workflowService, client.options.namespace, taskQueue).catch(() => []);
-  return sharedMachinesAmong(pollers);
+/**
+ * The task queue's shared machines, from its pollers when they were asked for already; none when the server does not
+ * answer (status says nothing rather than guess).
+ */
+export async function sharedMachines(
+  client: WorkflowClient,
+  taskQueue: string,
+  asked?: Promise<Poller[] | undefined>,
+): Promise<SharedMachine[]> {
+  const pollers = await (asked ?? workflowPollers(client.workflowService, client.options.namespace, taskQueue)).catch(
+    () => undefined,
+  );
+  return sharedMachinesAmong(pollers ?? []);
 }

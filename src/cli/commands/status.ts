@@ -49,6 +49,7 @@ export async function run(
     // With no worker answering for the batch, its quotas are left out: a budget answers through a worker too.
     const view = await readLiveView(client.workflow, state, status.toLowerCase(), {
       withQuotas: reading.kind !== 'kept',
+      pollers: reading.pollers,
     });
     const now = Date.now();
     if (reading.kind === 'kept') {
