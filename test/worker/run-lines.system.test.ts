@@ -28,6 +28,19 @@ async function holdersIn(runsRoot: string, count = 3): Promise<(number | undefin
   );
 }
 
+/** One script of `seconds` held running by a first worker of machine `machineId`, on a runs directory of its own. */
+async function oneRunHeld(name: string, machineId: string, seconds: number) {
+  const { dir, journal } = await tempExperimentsDir(name);
+  await writeScript(dir, 'exp1_long', journal, { body: `sleep ${seconds}` });
+  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
+  const runsRoot = await tempDir(`runs-${name}`);
+  const args = ['--runs-dir', runsRoot, '--adopt-window', '90s', '--machine-id', machineId];
+  const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+  return { journal, taskQueue, runsRoot, args, first, handle, run: `${state.batchId}/exp1_long (run 1)` };
+}
+
 /** The runs a worker said it adopts, from its `adopting N runs left by …: a, b` lines (at most 5 named each). */
 function adoptedIn(worker: WorkerProcess): string[] {
   return worker.output
@@ -83,15 +96,7 @@ test('SIGTERM (leave) names the 3 runs it leaves, the next worker the 3 it adopt
 }, 120_000);
 
 test('a worker started before a run was left says so when it adopts it, as it does at its start', async () => {
-  const { dir, journal } = await tempExperimentsDir('run-lines-later');
-  await writeScript(dir, 'exp1_long', journal, { body: 'sleep 20' });
-  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
-  const runsRoot = await tempDir('runs-lines-later');
-  const args = ['--runs-dir', runsRoot, '--adopt-window', '90s', '--machine-id', 'm4'];
-  const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
-  const handle = await startBatch(server.env, state);
-  await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
-  const run = `${state.batchId}/exp1_long (run 1)`;
+  const { journal, taskQueue, runsRoot, args, first, handle, run } = await oneRunHeld('run-lines-later', 'm4', 20);
   // Started beside the run its holder still holds: it names it as the other's, and then adopts it once it is left.
   const later = await startWorkerProcess(server.env.address, taskQueue, 1, args);
   expect(await lineOf(later, /held by another live worker/)).toContain(`(pid ${first.pid}), not this one: ${run}`);
@@ -109,15 +114,7 @@ test('a worker started before a run was left says so when it adopts it, as it do
 }, 90_000);
 
 test('two workers starting beside one left run: only the one that holds it says it adopts it', async () => {
-  const { dir, journal } = await tempExperimentsDir('run-lines-two');
-  await writeScript(dir, 'exp1_long', journal, { body: 'sleep 15' });
-  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
-  const runsRoot = await tempDir('runs-lines-two');
-  const args = ['--runs-dir', runsRoot, '--adopt-window', '90s', '--machine-id', 'm5'];
-  const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
-  const handle = await startBatch(server.env, state);
-  await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
-  const run = `${state.batchId}/exp1_long (run 1)`;
+  const { journal, taskQueue, runsRoot, args, first, handle, run } = await oneRunHeld('run-lines-two', 'm5', 15);
   first.kill('SIGTERM');
   expect(await first.exited()).toBe(0);
 
