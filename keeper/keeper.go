@@ -347,7 +347,9 @@ func (k *keeper) recordFrozen(record FrozenRecord) {
 	WriteJSON(k.files.Frozen, record) // a failed write: the next freeze or thaw writes it again
 }
 
-// spawn starts file args in a session of its own, its output into two pipes whose read ends it returns.
+// spawn starts file args in a session of its own, its output (stdout and stderr alike, as `2>&1` does) into one pipe
+// whose read end it returns: one pipe keeps the order the script wrote in, which two read apart lose when the reader
+// lags behind (a last stderr line landing before the stdout still in its pipe).
 // spawnInTree starts the script inside its tree. Into a cgroup it is cloned straight in (clone3, Linux 5.7+): a shell
 // that joins the cgroup first costs an exec and a migration (about 10 ms); the shell remains where clone3 cannot.
 func spawnInTree(tree RunTree, file string, args []string, dir string, environment []string) (*os.Process, []*os.File, error) {
@@ -381,12 +383,6 @@ func spawn(file string, args []string, dir string, environment []string, cgroup 
 	if err != nil {
 		return nil, nil, spawnError(file, err)
 	}
-	errRead, errWrite, err := os.Pipe()
-	if err != nil {
-		outRead.Close()
-		outWrite.Close()
-		return nil, nil, spawnError(file, err)
-	}
 	devNull, err := os.Open(os.DevNull)
 	if err == nil {
 		defer devNull.Close()
@@ -394,17 +390,15 @@ func spawn(file string, args []string, dir string, environment []string, cgroup 
 	child, err := os.StartProcess(path, append([]string{file}, args...), &os.ProcAttr{
 		Dir:   dir,
 		Env:   environment,
-		Files: []*os.File{devNull, outWrite, errWrite},
+		Files: []*os.File{devNull, outWrite, outWrite},
 		Sys:   &syscall.SysProcAttr{Setsid: true, UseCgroupFD: cgroup != noCgroup, CgroupFD: cgroup},
 	})
 	outWrite.Close()
-	errWrite.Close()
 	if err != nil {
 		outRead.Close()
-		errRead.Close()
 		return nil, nil, spawnError(file, err)
 	}
-	return child, []*os.File{outRead, errRead}, nil
+	return child, []*os.File{outRead}, nil
 }
 
 // spawnError says why a script could not start as Node says it (`spawn <file> ENOENT`).

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,4 +45,23 @@ func commandLineOf(t *testing.T, pid int) string {
 			return strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")
 		}
 	}
+}
+
+func TestAScriptsOutputKeepsTheOrderItWasWrittenInAcrossStdoutAndStderr(t *testing.T) {
+	script := "printf 'out 1\\n'; printf 'err 2\\n' >&2; printf 'out 3\\n'; printf 'err 4\\n' >&2"
+	child, pipes, err := spawn("/bin/sh", []string{"-c", script}, t.TempDir(), nil, noCgroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read only once the script has exited, as a reader that lags behind would: each pipe holds all it was given.
+	if _, err := child.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var output strings.Builder
+	for _, pipe := range pipes {
+		all, _ := io.ReadAll(pipe)
+		output.Write(all)
+		pipe.Close()
+	}
+	expectEqual(t, output.String(), "out 1\nerr 2\nout 3\nerr 4\n")
 }
