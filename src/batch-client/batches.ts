@@ -17,8 +17,8 @@ import type { BatchState, BatchSummary } from '../model/types.js';
 import { BATCH_ID_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../protocol/search-attributes.js';
 import { ANSWER_TIMEOUT_MS } from './connect.js';
 import { readSummaryFile, reserveBatchId } from './files.js';
-import { askPollers, keptBatchState, workerSilence, type WorkerSilence } from './kept-state.js';
-import type { Poller } from './machines.js';
+import { keptBatchState, workerSilence, type WorkerSilence } from './kept-state.js';
+import { askPollers, type AskedPollers } from './machines.js';
 import { BATCH_WORKFLOW, batchStateQuery, cancelExperimentsSignal, type BatchWorkflow } from '../protocol/messages.js';
 
 export type BatchHandle = WorkflowHandle<BatchWorkflow>;
@@ -117,9 +117,6 @@ export type BatchReading =
       pollers: AskedPollers;
     }
   | { kind: 'files'; summary: BatchSummary };
-
-/** The task queue's pollers, asked for along with the query (`kept`); undefined when the server did not answer. */
-export type AskedPollers = Promise<Poller[] | undefined>;
 
 /**
  * A finished batch's state from its stored result; a running batch's live state, from its query, or as Temporal

@@ -21,7 +21,6 @@ export {
   type BatchHandle,
   type BatchListing,
   type BatchReading,
-  type AskedPollers,
 } from './batches.js';
 export { callsMeasuredEarlier, completedEarlier, notCompletedIn } from './earlier.js';
 export { completedOnDisk, readSummaryFile, reserveBatchId, type BatchRecord } from './files.js';
@@ -29,5 +28,5 @@ export { runningProgress } from './progress.js';
 export { POLLING_WITHIN_MS, QUICK_ANSWER_MS, type WorkerSilence } from './kept-state.js';
 export { declarationText, declareQuotas, quotaView, quotaViews } from './quotas.js';
 export { liveBatch, sendChange, type LiveBatch } from './steer.js';
-export { liveMachines, waitingForMachines, type WaitingExperiment } from './machines.js';
+export { liveMachines, waitingForMachines, type AskedPollers, type WaitingExperiment } from './machines.js';
 export { sharedMachines, type SharedMachine } from './shared-machines.js';

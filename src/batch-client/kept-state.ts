@@ -19,7 +19,7 @@ import {
 } from '../protocol/search-attributes.js';
 import { machineIdSetting } from '../settings.js';
 import { ANSWER_TIMEOUT_MS } from './connect.js';
-import { workflowPollers, type Poller } from './machines.js';
+import { askPollers, type AskedPollers, type Poller } from './machines.js';
 
 /** Temporal ends a long poll after a minute and a live worker polls again at once: older, and it polls no more. */
 export const POLLING_WITHIN_MS = 75_000;
@@ -86,7 +86,7 @@ export async function workerSilence(
   taskQueue: string,
   startedAt = Date.now(),
   /** The task queue's pollers, when already asked for; undefined when the server did not answer. */
-  asked: Promise<Poller[] | undefined> = askPollers(client, taskQueue),
+  asked: AskedPollers = askPollers(client, taskQueue),
 ) {
   const pollers = await asked;
   const here = machineIdSetting() ?? hostname();
@@ -110,11 +110,6 @@ export async function workerSilence(
     ...(lastPoll ? { lastPoll } : {}),
   };
   return silence;
-}
-
-/** The workers polling the task queue's workflows, newest first; undefined when the server does not answer. */
-export function askPollers(client: Client, taskQueue: string): Promise<Poller[] | undefined> {
-  return workflowPollers(client.workflowService, client.options.namespace, taskQueue).catch(() => undefined);
 }
 
 /** The state the batch's current run started with: its first history event's input. */

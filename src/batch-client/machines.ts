@@ -51,6 +51,17 @@ export async function workflowPollers(service: WorkflowService, namespace: strin
   return pollers.sort((a, b) => b.lastPollAt - a.lastPollAt);
 }
 
+/** The task queue's pollers, asked for once and shared by their readers; undefined when the server did not answer. */
+export type AskedPollers = Promise<Poller[] | undefined>;
+
+/** The workers polling the task queue's workflows, newest first; undefined when the server does not answer. */
+export function askPollers(
+  client: { workflowService: WorkflowService; options: { namespace: string } },
+  taskQueue: string,
+): AskedPollers {
+  return workflowPollers(client.workflowService, client.options.namespace, taskQueue).catch(() => undefined);
+}
+
 /** The identities of the workers polling the task queue recently (every live worker polls its workflows). */
 export async function livePollerIdentities(
   service: WorkflowService,

@@ -8,7 +8,7 @@ import type { WorkflowClient } from '@temporalio/client';
 import { slotsInIdentity } from '../model/requirements.js';
 import { machineIdSetting } from '../settings.js';
 import { exitedHere, POLLING_WITHIN_MS, processAlive } from './kept-state.js';
-import { workflowPollers, type Poller } from './machines.js';
+import { askPollers, type AskedPollers, type Poller } from './machines.js';
 
 export interface SharedMachine {
   machineId: string;
@@ -46,10 +46,8 @@ export function sharedMachinesAmong(pollers: readonly Poller[], now = Date.now()
 export async function sharedMachines(
   client: WorkflowClient,
   taskQueue: string,
-  asked?: Promise<Poller[] | undefined>,
+  asked: AskedPollers = askPollers(client, taskQueue),
 ): Promise<SharedMachine[]> {
-  const pollers = await (asked ?? workflowPollers(client.workflowService, client.options.namespace, taskQueue)).catch(
-    () => undefined,
-  );
+  const pollers = await asked;
   return sharedMachinesAmong(pollers ?? []);
 }
