@@ -83,7 +83,7 @@ export interface ActivityOptions {
   metrics: WorkerMetrics;
   /** Counts what the machine's runs hold: a slot each (`--slots`), and its resources (`--resources`). */
   capacity: CapacityLedger;
-  /** Starts each run's keeper (one waits ready ahead). */
+  /** Starts each run's keeper, through the worker's launcher process (keeper-launch.ts). */
   keepers: KeeperLauncher;
   /**
    * False when another server now answers at this worker's address (its runs directory is not that server's):
