@@ -15,11 +15,16 @@ export function shownLine(line: string): string {
   return `${line.slice(0, SHOWN_LINE_END_CHARS)} [… ${left} characters …] ${line.slice(-SHOWN_LINE_END_CHARS)}`;
 }
 
+/** A failed run's message: what happened and its log on the first line, the log's path nowhere else; then its tail. */
+export function failureMessage(headline: string, logFile: string, tail: readonly string[]): string {
+  return `${headline}; log: ${logFile}\n${shownTail(tail).join('\n')}`;
+}
+
 /**
  * The tail's last lines that fit in SHOWN_TAIL_CHARS, each shown by `shownLine`; the earlier ones are counted in a
- * first line that names the log holding them all.
+ * first line. It names no log: the failure's first line does (`failureMessage`).
  */
-export function shownTail(tail: readonly string[], logFile: string): string[] {
+export function shownTail(tail: readonly string[]): string[] {
   const lines = tail.map(shownLine);
   let kept = 0;
   let chars = 0;
@@ -32,6 +37,7 @@ export function shownTail(tail: readonly string[], logFile: string): string[] {
   const left = lines.slice(0, lines.length - kept);
   if (!left.length) return lines;
   const leftChars = left.reduce((sum, line) => sum + line.length + 1, 0);
-  const count = left.length === 1 ? '1 earlier line' : `${left.length} earlier lines`;
-  return [`[… ${count} (${leftChars} characters) left out; the whole log: ${logFile}]`, ...lines.slice(-kept)];
+  // Of the tail's lines, not the log's: the keeper keeps only its last ones, and the log may hold many more.
+  const note = `[… ${left.length} of the last ${lines.length} lines (${leftChars} characters) left out]`;
+  return [note, ...lines.slice(-kept)];
 }

@@ -51,7 +51,7 @@ import { paramsEnvironment } from '../experiments/sweep.js';
 import { unitsInSpec } from '../machine/units.js';
 import { unitsEnvironment } from '../model/units.js';
 import { cleanExitSignal } from '../protocol/messages.js';
-import { shownTail } from './failure-text.js';
+import { failureMessage } from './failure-text.js';
 import { heldBeforeHere } from '../machine/run-holder.js';
 
 export interface ActivityOptions {
@@ -522,7 +522,7 @@ function failedAttempt(
     type: FAILURE_TYPES.experimentFailed,
     category: ApplicationFailureCategory.BENIGN, // an outcome, not a fault of the worker: not logged as a warning
     nonRetryable: true,
-    message: `${name} attempt ${run} ${why}; log: ${logFile}\n${shownTail(exit.tail, logFile).join('\n')}`,
+    message: failureMessage(`${name} attempt ${run} ${why}`, logFile, exit.tail),
     details: [
       {
         ...failureDetails(run, logFile, reason),

@@ -3,18 +3,19 @@
  * own metrics (temporal_*), the workflows' (batch counts) and the ones recorded here by activities,
  * all on one `/metrics`. The runtime is process-wide and installed once, before any connection.
  */
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { Runtime, type LogLevel } from '@temporalio/worker';
 import type { MetricMeter, MetricTags } from '@temporalio/common';
 import { BadInputError } from '../errors.js';
 import type { RunExit } from '../keeper/run-files.js';
 import type { RunInput } from '../model/types.js';
 import { METRICS, RUN_DURATION_BUCKETS, START_WAIT_BUCKETS } from '../model/metric-names.js';
+import { WorkerLogger } from './sdk-logger.js';
 
 /** Installs the SDK runtime: its logger, and the Prometheus exporter when an address is given. */
 export function installRuntime(logLevel: LogLevel, metricsAddress: string | undefined): void {
   try {
     Runtime.install({
-      logger: new DefaultLogger(logLevel),
+      logger: new WorkerLogger(logLevel),
       ...(metricsAddress && {
         telemetryOptions: {
           metrics: {

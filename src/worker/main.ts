@@ -29,6 +29,7 @@ import { BadInputError, EXIT, oneLine } from '../errors.js';
 import type { KillMode } from '../keeper/run-files.js';
 import { killModeOfMachine } from '../keeper/run-tree.js';
 import { installRuntime, WorkerMetrics } from '../machine/metrics.js';
+import { activityOnlyQueue } from '../machine/sdk-logger.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from '../settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 import { createRequirementWorkers, workerIdentityOf } from './worker-queues.js';
@@ -265,14 +266,14 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   });
   const own = await Worker.create({
     ...common,
-    taskQueue: machineQueue,
+    taskQueue: activityOnlyQueue(machineQueue),
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });
   // Runs handed back to this worker by one not serving their directories; also one worker of several on a machine.
   const handedBack = await Worker.create({
     ...common,
-    taskQueue: workerQueueOf(options.taskQueue, identity),
+    taskQueue: activityOnlyQueue(workerQueueOf(options.taskQueue, identity)),
     maxConcurrentActivityTaskExecutions: ADOPT_SLOTS,
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: ADOPT_POLLS },
   });

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { Worker, type CustomSlotSupplier, type SlotInfo, type WorkerOptions } from '@temporalio/worker';
 import type { StagedActivities } from '../activities/index.js';
 import type { CapacityLedger } from '../machine/capacity.js';
+import { activityOnlyQueue } from '../machine/sdk-logger.js';
 import {
   formatMachineResources,
   IDENTITY_RESOURCES_MARK,
@@ -77,7 +78,7 @@ export async function createRequirementWorkers(
       const queue = requirementQueueOf(taskQueue, names);
       return Worker.create({
         ...common,
-        taskQueue: queue,
+        taskQueue: activityOnlyQueue(queue),
         tuner: gatedTuner(ledger, queue, names), // activities only: no workflow runs there
         maxConcurrentActivityTaskPolls: 1,
       });

@@ -1,0 +1,48 @@
+/**
+ * A worker's log says nothing alarming at its start: its SDK Workers for activities only (machine, worker and
+ * requirement queues) are meant so, and the SDK's warning that they poll no workflow tasks is not said.
+ * Real server, a real worker process at the default log level; asserted on everything it printed.
+ */
+import path from 'node:path';
+import { execa } from 'execa';
+import { workerCommand } from '../../src/cli/worker-command.js';
+import { NO_WORKFLOWS_WARNING } from '../../src/machine/sdk-logger.js';
+import { until } from '../helpers/processes.js';
+import { tempDir } from '../helpers/scripts.js';
+import { uniqueQueue, useTestServer } from '../helpers/temporal.js';
+
+const server = useTestServer();
+
+/** The SDK's last line of each SDK Worker's start, after the warning it would give. */
+const NEXUS_LINE = 'No Nexus services registered, not polling for Nexus tasks';
+
+test("a worker's log has no 'No workflows registered' warning from its activity-only SDK Workers", async () => {
+  const dir = await tempDir('sdk-warnings');
+  const taskQueue = uniqueQueue();
+  const args = ['--slots', '1', '--allow-dir', dir, '--runs-dir', path.join(dir, 'runs'), '--resources', 'avx512'];
+  const worker = execa(process.execPath, workerCommand(args), {
+    env: {
+      TEMPORAL_ADDRESS: server.env.address,
+      STAGED_TASK_QUEUE: taskQueue,
+      STAGED_MACHINE_ID: 'm1',
+      STAGED_LOG_LEVEL: 'INFO', // the default, whatever the test's environment says
+    },
+    reject: false,
+    all: true, // stdout and stderr, as a user's terminal or `.staged/worker.log` has them
+    buffer: false,
+  });
+  let log = '';
+  worker.all.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  try {
+    // Four SDK Workers: the shared queue (workflows too), the machine's, the worker's, `needs:avx512`.
+    const started = () => log.split(NEXUS_LINE).length - 1;
+    await until(() => started() === 4, 60_000, 'its four SDK Workers to start polling');
+    for (const queue of [`${taskQueue}@m1`, `${taskQueue}@worker:`, `${taskQueue}@needs:avx512`]) {
+      expect(log).toContain(queue); // their start was logged: the warning would be there
+    }
+    expect(log).not.toContain(NO_WORKFLOWS_WARNING);
+  } finally {
+    worker.kill('SIGTERM');
+    await worker;
+  }
+});
