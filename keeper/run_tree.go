@@ -243,6 +243,20 @@ func (tree markedTree) marks(pid int, deadline time.Time) bool {
 	}
 }
 
+// processStart tells a process from a later one given its pid: its pid and start time (process_identity.go).
+type processStart struct {
+	pid        int
+	startTicks string
+}
+
+func startOf(pid int) processStart {
+	fields := statFields(pid)
+	if len(fields) < 20 {
+		return processStart{pid: pid}
+	}
+	return processStart{pid: pid, startTicks: fields[19]}
+}
+
 func hasVariable(environ []byte, variable string) bool {
 	for _, entry := range strings.Split(string(environ), "\x00") {
 		if entry == variable {
@@ -253,11 +267,26 @@ func hasVariable(environ []byte, variable string) bool {
 }
 
 func (tree markedTree) Stop(grace time.Duration) {
-	for _, pid := range tree.Members() {
-		sendSignal(pid, syscall.SIGTERM)
-	}
-	if untilEmpty(tree, grace) {
-		return
+	// Each scan of the grace sends SIGTERM to the members it has not sent one yet: a child forked during the grace
+	// gets its chance to shut down cleanly too, not only the SIGKILL once the grace is over.
+	termed := map[processStart]bool{}
+	graceEnd := time.Now().Add(grace)
+	for {
+		members := tree.Members()
+		if len(members) == 0 {
+			return
+		}
+		for _, pid := range members {
+			if start := startOf(pid); !termed[start] {
+				termed[start] = true
+				sendSignal(pid, syscall.SIGTERM)
+			}
+		}
+		left := time.Until(graceEnd)
+		if left <= 0 {
+			break
+		}
+		time.Sleep(min(pollEvery, left))
 	}
 	deadline := time.Now().Add(killWait)
 	for {

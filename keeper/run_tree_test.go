@@ -118,3 +118,36 @@ func TestProcessScanFindsAProcessInTheMiddleOfAnExec(t *testing.T) {
 	}
 	t.Logf("%d scans found it", scans)
 }
+
+// A stop's first scan finds the processes there at its start; one forked during the grace (here by the main process's
+// SIGTERM trap) must get its SIGTERM too, from a later scan, not only the SIGKILL once the grace is over.
+func TestAProcessForkedDuringTheGraceGetsItsSigtermToo(t *testing.T) {
+	runID := fmt.Sprintf("go-late-%d-%d", os.Getpid(), time.Now().UnixNano())
+	dir := t.TempDir()
+	// The main process outlives its SIGTERM; the child it forks then says how that child ended (143: SIGTERM).
+	script := strings.Join([]string{
+		`trap 'sleep 300 & wait $!; echo $? > "$D/late"' TERM`,
+		`echo $$ > "$D/main"`,
+		"while :; do sleep 0.05; done",
+	}, "\n")
+	main := exec.Command("/bin/sh", "-c", script)
+	main.Env = []string{"PATH=" + os.Getenv("PATH"), "D=" + dir, runMarker + "=" + runID}
+	main.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := main.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go main.Wait()
+	tree := RunTreeFor(runID, processScanMode)
+	t.Cleanup(func() { tree.Stop(0) })
+	for deadline := time.Now().Add(20 * time.Second); !exists(filepath.Join(dir, "main")); {
+		if time.Now().After(deadline) {
+			t.Fatal("the main process did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	tree.Stop(2 * time.Second)
+	expectEqual(t, len(tree.Members()), 0)
+	late, _ := os.ReadFile(filepath.Join(dir, "late"))
+	expectEqual(t, strings.TrimSpace(string(late)), "143")
+}
