@@ -33,8 +33,9 @@ type RunTree interface {
 	// CgroupDir is the run's own cgroup, which a process may be cloned straight into; "" for a process scan.
 	CgroupDir() string
 	Members() []int
-	// Stop sends SIGTERM to every member, SIGKILL after grace to what is left; returns when none is left.
-	Stop(grace time.Duration)
+	// Stop sends SIGTERM to every member, SIGKILL after grace to what is left; returns when none is left (nil), or
+	// gives up killWait after the SIGKILL and returns the members still there (one in uninterruptible sleep, say).
+	Stop(grace time.Duration) []int
 	// Freeze stops every member where it is; true once all are frozen.
 	Freeze() (bool, error)
 	// Thaw lets frozen members run on.
@@ -136,15 +137,18 @@ func (tree cgroupTree) Members() []int {
 	return pids
 }
 
-func (tree cgroupTree) Stop(grace time.Duration) {
+func (tree cgroupTree) Stop(grace time.Duration) []int {
 	for _, pid := range tree.Members() {
 		sendSignal(pid, syscall.SIGTERM)
 	}
 	if untilEmpty(tree, grace) {
-		return
+		return nil
 	}
 	os.WriteFile(filepath.Join(tree.dir, "cgroup.kill"), []byte("1"), 0o644)
-	untilEmpty(tree, killWait)
+	if untilEmpty(tree, killWait) {
+		return nil
+	}
+	return tree.Members()
 }
 
 var frozenEvent = regexp.MustCompile(`(?m)^frozen 1$`)
@@ -266,7 +270,7 @@ func hasVariable(environ []byte, variable string) bool {
 	return false
 }
 
-func (tree markedTree) Stop(grace time.Duration) {
+func (tree markedTree) Stop(grace time.Duration) []int {
 	// Each scan of the grace sends SIGTERM to the members it has not sent one yet: a child forked during the grace
 	// gets its chance to shut down cleanly too, not only the SIGKILL once the grace is over.
 	termed := map[processStart]bool{}
@@ -274,7 +278,7 @@ func (tree markedTree) Stop(grace time.Duration) {
 	for {
 		members := tree.Members()
 		if len(members) == 0 {
-			return
+			return nil
 		}
 		for _, pid := range members {
 			if start := startOf(pid); !termed[start] {
@@ -293,8 +297,11 @@ func (tree markedTree) Stop(grace time.Duration) {
 		for _, pid := range tree.Members() {
 			sendSignal(pid, syscall.SIGKILL) // again: a dying parent may fork once more
 		}
-		if untilEmpty(tree, 200*time.Millisecond) || !time.Now().Before(deadline) {
-			return
+		if untilEmpty(tree, 200*time.Millisecond) {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return tree.Members()
 		}
 	}
 }
