@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -83,8 +84,17 @@ func makeCgroup(runID string) string {
 	return dir
 }
 
-func sendSignal(pid int, number syscall.Signal) {
-	syscall.Kill(pid, number) // an error: gone already
+// signalIf sends number to pid if isMember says it is still the run's, asked after a pidfd for pid is opened
+// (os.FindProcess opens one when built by Go 1.23+ on Linux 5.3+): the signal then reaches the very process that was
+// checked, never one that took its pid since the scan. Without pidfds only the moment between check and kill is open.
+// False when nothing was sent.
+func signalIf(pid int, number syscall.Signal, isMember func(pid int) bool) bool {
+	process, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	defer process.Release()
+	return isMember(pid) && process.Signal(number) == nil // an error: gone already
 }
 
 // processState is a process's state letter in /proc (R, S, T stopped, Z zombie…); "" once it is gone.
@@ -137,9 +147,13 @@ func (tree cgroupTree) Members() []int {
 	return pids
 }
 
+func (tree cgroupTree) signal(pid int, number syscall.Signal) bool {
+	return signalIf(pid, number, func(pid int) bool { return slices.Contains(tree.Members(), pid) })
+}
+
 func (tree cgroupTree) Stop(grace time.Duration) []int {
 	for _, pid := range tree.Members() {
-		sendSignal(pid, syscall.SIGTERM)
+		tree.signal(pid, syscall.SIGTERM)
 	}
 	if untilEmpty(tree, grace) {
 		return nil
@@ -270,6 +284,12 @@ func hasVariable(environ []byte, variable string) bool {
 	return false
 }
 
+// signal: a member is the run's while it carries the marker, looked at now (one in the middle of an exec, whose
+// environment reads empty for a moment, is signalled by a later scan).
+func (tree markedTree) signal(pid int, number syscall.Signal) bool {
+	return signalIf(pid, number, func(pid int) bool { return tree.marks(pid, time.Now()) })
+}
+
 func (tree markedTree) Stop(grace time.Duration) []int {
 	// Each scan of the grace sends SIGTERM to the members it has not sent one yet: a child forked during the grace
 	// gets its chance to shut down cleanly too, not only the SIGKILL once the grace is over.
@@ -281,9 +301,8 @@ func (tree markedTree) Stop(grace time.Duration) []int {
 			return nil
 		}
 		for _, pid := range members {
-			if start := startOf(pid); !termed[start] {
+			if start := startOf(pid); !termed[start] && tree.signal(pid, syscall.SIGTERM) {
 				termed[start] = true
-				sendSignal(pid, syscall.SIGTERM)
 			}
 		}
 		left := time.Until(graceEnd)
@@ -295,7 +314,7 @@ func (tree markedTree) Stop(grace time.Duration) []int {
 	deadline := time.Now().Add(killWait)
 	for {
 		for _, pid := range tree.Members() {
-			sendSignal(pid, syscall.SIGKILL) // again: a dying parent may fork once more
+			tree.signal(pid, syscall.SIGKILL) // again: a dying parent may fork once more
 		}
 		if untilEmpty(tree, 200*time.Millisecond) {
 			return nil
@@ -323,7 +342,7 @@ func (tree markedTree) Freeze() (bool, error) {
 			return false, nil
 		}
 		for _, pid := range running {
-			sendSignal(pid, syscall.SIGSTOP)
+			tree.signal(pid, syscall.SIGSTOP)
 		}
 		time.Sleep(pollEvery / 5)
 	}
@@ -331,7 +350,7 @@ func (tree markedTree) Freeze() (bool, error) {
 
 func (tree markedTree) Thaw() {
 	for _, pid := range tree.Members() {
-		sendSignal(pid, syscall.SIGCONT)
+		tree.signal(pid, syscall.SIGCONT)
 	}
 }
 
