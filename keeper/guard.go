@@ -184,13 +184,18 @@ func stopAbandonedRun(files RunFiles, mode KillMode) {
 	if exists(files.FreezeRequest) {
 		tree.Thaw() // a frozen process would not see its SIGTERM
 	}
-	tree.Stop(time.Duration(spec.KillGraceMs * float64(time.Millisecond)))
+	survivors := tree.Stop(time.Duration(spec.KillGraceMs * float64(time.Millisecond)))
 	tree.Release()
 	why := fmt.Sprintf("its keeper died without recording an end; its guard stopped the run (%s left)", processes(left))
+	if len(survivors) > 0 {
+		why = fmt.Sprintf("its keeper died without recording an end; its guard tried to stop the run (%s left): %s",
+			processes(left), survived(survivors))
+	}
 	// Before the end record, which is written last.
 	sayInAttemptLog(spec.LogFile, "run stopped: "+why)
 	if !exists(files.Exit) { // a worker that found the keeper gone may have recorded it meanwhile
-		WriteJSON(files.Exit, RunExit{End: "abandoned", EndedAt: nowMs(), Tail: []string{}, Error: why})
+		WriteJSON(files.Exit,
+			RunExit{End: "abandoned", EndedAt: nowMs(), Tail: []string{}, Error: why, Survivors: survivors})
 	}
 	note(files, "guard: "+why)
 }
@@ -214,6 +219,12 @@ func existingTree(runID string, mode KillMode) RunTree {
 		}
 	}
 	return markedTree{marker: runMarker + "=" + runID}
+}
+
+// survived says which processes outlived a stop.
+func survived(pids []int) string {
+	return fmt.Sprintf("%s still there %v after its SIGKILL (pids %s)", processes(len(pids)), killWait,
+		strings.Trim(fmt.Sprint(pids), "[]"))
 }
 
 func processes(count int) string {

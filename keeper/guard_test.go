@@ -206,3 +206,83 @@ func TestARunThatEndsKeepsItsKeepersEndRecordAndItsGuardGoes(t *testing.T) {
 		t.Fatalf("the end record was changed after the keeper's exit: %s", after)
 	}
 }
+
+// freezerV1 is the cgroup v1 freezer's mount, where a frozen process outlives SIGKILL (uninterruptible, state D)
+// until it is thawed; the cgroup v2 freezer lets SIGKILL through.
+const freezerV1 = "/sys/fs/cgroup/freezer"
+
+// freezeForGood puts pid in a frozen cgroup v1 freezer of its own until the test ends: it then outlives its SIGKILL.
+func freezeForGood(t *testing.T, pid int) {
+	t.Helper()
+	dir := filepath.Join(freezerV1, fmt.Sprintf("staged-test-%d-%d", os.Getpid(), pid))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("no cgroup v1 freezer to keep a process from its SIGKILL (%v)", err)
+	}
+	t.Cleanup(func() {
+		os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("THAWED"), 0o644)
+		for deadline := time.Now().Add(goneWithin); syscall.Rmdir(dir) != nil && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
+	os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("FROZEN"), 0o644)
+	waitFor(t, "the process to be frozen", func() bool { return processState(pid) == "D" })
+}
+
+// A stop that cannot end every process of its run says so: here the run's daemon is frozen by a cgroup v1 freezer
+// (as a process in uninterruptible sleep on a hung mount would be), and the end record names it.
+func TestAGuardThatCannotStopEveryProcessRecordsWhichSurvived(t *testing.T) {
+	eachKillMode(t, func(t *testing.T, mode KillMode) {
+		run := startGuardedRun(t, mode, daemonScript+"sleep 300")
+		freezeForGood(t, run.daemon)
+		waitFor(t, "the run's guard", func() bool { return guardOf(run.keeper.Pid) != 0 })
+		run.keeper.Signal(syscall.SIGKILL)
+		waitFor(t, "the script to be gone", func() bool { return !alive(run.script) })
+		var exit RunExit
+		// The stop waits 5 s after its SIGKILL before it gives up; a margin for a loaded machine.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if text, err := os.ReadFile(run.files.Exit); err == nil && json.Unmarshal(text, &exit) == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no end record 30 s after the keeper's SIGKILL")
+			}
+		}
+		expectEqual(t, exit.End, RunEnd("abandoned"))
+		expectEqual(t, fmt.Sprint(exit.Survivors), fmt.Sprint([]int{run.daemon}))
+		want := regexp.MustCompile(`its guard tried to stop the run \([23] processes left\): 1 process still there 5s ` +
+			`after its SIGKILL \(pids ` + strconv.Itoa(run.daemon) + `\)$`)
+		if !want.MatchString(exit.Error) {
+			t.Fatalf("the end record says %q", exit.Error)
+		}
+		if !alive(run.daemon) {
+			t.Fatal("the frozen daemon is gone: nothing survived the stop")
+		}
+	})
+}
+
+// The keeper's own stop (here of what its script left when it exited) records what it could not end the same way.
+func TestAKeeperThatCannotStopEveryProcessRecordsWhichSurvived(t *testing.T) {
+	eachKillMode(t, func(t *testing.T, mode KillMode) {
+		run := startGuardedRun(t, mode, daemonScript+"while [ ! -e end ]; do sleep 0.05; done")
+		freezeForGood(t, run.daemon)
+		os.WriteFile(filepath.Join(filepath.Dir(run.files.Dir), "end"), nil, 0o666)
+		var exit RunExit
+		// The stop waits 5 s after its SIGKILL before it gives up; a margin for a loaded machine.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if text, err := os.ReadFile(run.files.Exit); err == nil && json.Unmarshal(text, &exit) == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no end record 30 s after the script's end")
+			}
+		}
+		expectEqual(t, exit.End, RunEnd("exited"))
+		expectEqual(t, fmt.Sprint(exit.Survivors), fmt.Sprint([]int{run.daemon}))
+		keeperLog, _ := os.ReadFile(run.files.KeeperLog)
+		want := "the run's stop gave up: 1 process still there 5s after its SIGKILL (pids " + strconv.Itoa(run.daemon) + ")"
+		if !strings.Contains(string(keeperLog), want) {
+			t.Fatalf("keeper.log says %q", keeperLog)
+		}
+	})
+}

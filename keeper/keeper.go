@@ -32,6 +32,8 @@ type stopping struct {
 	at       int64
 	done     chan struct{}
 	repeated bool
+	// survivors: what the stop could not end (pids); read once done is closed.
+	survivors []int
 }
 
 // runOutput is what the run printed: its log and the progress read from it, fed from both pipes.
@@ -241,8 +243,11 @@ drain:
 			return err
 		}
 	}
-	exit := RunExit{End: stopped.end, EndedAt: nowMs(), Tail: log.LastLines(tailLines)}
+	exit := RunExit{End: stopped.end, EndedAt: nowMs(), Tail: log.LastLines(tailLines), Survivors: stopped.survivors}
 	exit.ExitCode, exit.Signal = howItEnded(state)
+	if len(stopped.survivors) > 0 {
+		note(files, "the run's stop gave up: "+survived(stopped.survivors))
+	}
 	if stopped.end == "terminated" {
 		exit.Error = unexplainedSigterm
 	}
@@ -277,7 +282,7 @@ func (k *keeper) stop(end RunEnd) {
 	go func() {
 		defer close(s.done)
 		k.thawBeforeStop()
-		k.tree.Stop(time.Duration(k.spec.KillGraceMs * float64(time.Millisecond)))
+		s.survivors = k.tree.Stop(time.Duration(k.spec.KillGraceMs * float64(time.Millisecond)))
 	}()
 }
 

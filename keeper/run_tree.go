@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,8 +34,9 @@ type RunTree interface {
 	// CgroupDir is the run's own cgroup, which a process may be cloned straight into; "" for a process scan.
 	CgroupDir() string
 	Members() []int
-	// Stop sends SIGTERM to every member, SIGKILL after grace to what is left; returns when none is left.
-	Stop(grace time.Duration)
+	// Stop sends SIGTERM to every member, SIGKILL after grace to what is left; returns when none is left (nil), or
+	// gives up killWait after the SIGKILL and returns the members still there (one in uninterruptible sleep, say).
+	Stop(grace time.Duration) []int
 	// Freeze stops every member where it is; true once all are frozen.
 	Freeze() (bool, error)
 	// Thaw lets frozen members run on.
@@ -82,8 +84,17 @@ func makeCgroup(runID string) string {
 	return dir
 }
 
-func sendSignal(pid int, number syscall.Signal) {
-	syscall.Kill(pid, number) // an error: gone already
+// signalIf sends number to pid if isMember says it is still the run's, asked after a pidfd for pid is opened
+// (os.FindProcess opens one when built by Go 1.23+ on Linux 5.3+): the signal then reaches the very process that was
+// checked, never one that took its pid since the scan. Without pidfds only the moment between check and kill is open.
+// False when nothing was sent.
+func signalIf(pid int, number syscall.Signal, isMember func(pid int) bool) bool {
+	process, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	defer process.Release()
+	return isMember(pid) && process.Signal(number) == nil // an error: gone already
 }
 
 // processState is a process's state letter in /proc (R, S, T stopped, Z zombie…); "" once it is gone.
@@ -136,15 +147,22 @@ func (tree cgroupTree) Members() []int {
 	return pids
 }
 
-func (tree cgroupTree) Stop(grace time.Duration) {
+func (tree cgroupTree) signal(pid int, number syscall.Signal) bool {
+	return signalIf(pid, number, func(pid int) bool { return slices.Contains(tree.Members(), pid) })
+}
+
+func (tree cgroupTree) Stop(grace time.Duration) []int {
 	for _, pid := range tree.Members() {
-		sendSignal(pid, syscall.SIGTERM)
+		tree.signal(pid, syscall.SIGTERM)
 	}
 	if untilEmpty(tree, grace) {
-		return
+		return nil
 	}
 	os.WriteFile(filepath.Join(tree.dir, "cgroup.kill"), []byte("1"), 0o644)
-	untilEmpty(tree, killWait)
+	if untilEmpty(tree, killWait) {
+		return nil
+	}
+	return tree.Members()
 }
 
 var frozenEvent = regexp.MustCompile(`(?m)^frozen 1$`)
@@ -243,6 +261,20 @@ func (tree markedTree) marks(pid int, deadline time.Time) bool {
 	}
 }
 
+// processStart tells a process from a later one given its pid: its pid and start time (process_identity.go).
+type processStart struct {
+	pid        int
+	startTicks string
+}
+
+func startOf(pid int) processStart {
+	fields := statFields(pid)
+	if len(fields) < 20 {
+		return processStart{pid: pid}
+	}
+	return processStart{pid: pid, startTicks: fields[19]}
+}
+
 func hasVariable(environ []byte, variable string) bool {
 	for _, entry := range strings.Split(string(environ), "\x00") {
 		if entry == variable {
@@ -252,20 +284,43 @@ func hasVariable(environ []byte, variable string) bool {
 	return false
 }
 
-func (tree markedTree) Stop(grace time.Duration) {
-	for _, pid := range tree.Members() {
-		sendSignal(pid, syscall.SIGTERM)
-	}
-	if untilEmpty(tree, grace) {
-		return
+// signal: a member is the run's while it carries the marker, looked at now (one in the middle of an exec, whose
+// environment reads empty for a moment, is signalled by a later scan).
+func (tree markedTree) signal(pid int, number syscall.Signal) bool {
+	return signalIf(pid, number, func(pid int) bool { return tree.marks(pid, time.Now()) })
+}
+
+func (tree markedTree) Stop(grace time.Duration) []int {
+	// Each scan of the grace sends SIGTERM to the members it has not sent one yet: a child forked during the grace
+	// gets its chance to shut down cleanly too, not only the SIGKILL once the grace is over.
+	termed := map[processStart]bool{}
+	graceEnd := time.Now().Add(grace)
+	for {
+		members := tree.Members()
+		if len(members) == 0 {
+			return nil
+		}
+		for _, pid := range members {
+			if start := startOf(pid); !termed[start] && tree.signal(pid, syscall.SIGTERM) {
+				termed[start] = true
+			}
+		}
+		left := time.Until(graceEnd)
+		if left <= 0 {
+			break
+		}
+		time.Sleep(min(pollEvery, left))
 	}
 	deadline := time.Now().Add(killWait)
 	for {
 		for _, pid := range tree.Members() {
-			sendSignal(pid, syscall.SIGKILL) // again: a dying parent may fork once more
+			tree.signal(pid, syscall.SIGKILL) // again: a dying parent may fork once more
 		}
-		if untilEmpty(tree, 200*time.Millisecond) || !time.Now().Before(deadline) {
-			return
+		if untilEmpty(tree, 200*time.Millisecond) {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return tree.Members()
 		}
 	}
 }
@@ -287,7 +342,7 @@ func (tree markedTree) Freeze() (bool, error) {
 			return false, nil
 		}
 		for _, pid := range running {
-			sendSignal(pid, syscall.SIGSTOP)
+			tree.signal(pid, syscall.SIGSTOP)
 		}
 		time.Sleep(pollEvery / 5)
 	}
@@ -295,7 +350,7 @@ func (tree markedTree) Freeze() (bool, error) {
 
 func (tree markedTree) Thaw() {
 	for _, pid := range tree.Members() {
-		sendSignal(pid, syscall.SIGCONT)
+		tree.signal(pid, syscall.SIGCONT)
 	}
 }
 

@@ -118,3 +118,92 @@ func TestProcessScanFindsAProcessInTheMiddleOfAnExec(t *testing.T) {
 	}
 	t.Logf("%d scans found it", scans)
 }
+
+// A stop's first scan finds the processes there at its start; one forked during the grace (here by the main process's
+// SIGTERM trap) must get its SIGTERM too, from a later scan, not only the SIGKILL once the grace is over.
+func TestAProcessForkedDuringTheGraceGetsItsSigtermToo(t *testing.T) {
+	runID := fmt.Sprintf("go-late-%d-%d", os.Getpid(), time.Now().UnixNano())
+	dir := t.TempDir()
+	// The main process outlives its SIGTERM; the child it forks then says how that child ended (143: SIGTERM).
+	script := strings.Join([]string{
+		`trap 'sleep 300 & wait $!; echo $? > "$D/late"' TERM`,
+		`echo $$ > "$D/main"`,
+		"while :; do sleep 0.05; done",
+	}, "\n")
+	main := exec.Command("/bin/sh", "-c", script)
+	main.Env = []string{"PATH=" + os.Getenv("PATH"), "D=" + dir, runMarker + "=" + runID}
+	main.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := main.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go main.Wait()
+	tree := RunTreeFor(runID, processScanMode)
+	t.Cleanup(func() { tree.Stop(0) })
+	for deadline := time.Now().Add(20 * time.Second); !exists(filepath.Join(dir, "main")); {
+		if time.Now().After(deadline) {
+			t.Fatal("the main process did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	tree.Stop(2 * time.Second)
+	expectEqual(t, len(tree.Members()), 0)
+	late, _ := os.ReadFile(filepath.Join(dir, "late"))
+	expectEqual(t, strings.TrimSpace(string(late)), "143")
+}
+
+// startWithPid starts an unmarked `sleep 300` with exactly pid (free now), through ns_last_pid; it skips the test
+// where that cannot be written, and tries again while other processes of the machine take the pid first.
+func startWithPid(t *testing.T, pid int) *exec.Cmd {
+	t.Helper()
+	for try := 0; try < 200; try++ {
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0o644); err != nil {
+			t.Skipf("cannot choose a new process's pid here (%v)", err)
+		}
+		stranger := exec.Command("sleep", "300")
+		stranger.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if err := stranger.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if stranger.Process.Pid == pid {
+			t.Cleanup(func() {
+				stranger.Process.Kill()
+				stranger.Wait()
+			})
+			return stranger
+		}
+		stranger.Process.Kill()
+		stranger.Wait()
+	}
+	t.Skipf("pid %d was taken by another process 200 times", pid)
+	return nil
+}
+
+// A scan finds a run's process; it ends and its pid goes to a process of someone else's before the signal is sent.
+// The signal must not reach that stranger.
+func TestASignalForARunsProcessNeverReachesAProcessThatTookItsPidSince(t *testing.T) {
+	runID := fmt.Sprintf("go-reuse-%d-%d", os.Getpid(), time.Now().UnixNano())
+	member := exec.Command("sleep", "300")
+	member.Env = []string{"PATH=" + os.Getenv("PATH"), runMarker + "=" + runID}
+	if err := member.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tree := RunTreeFor(runID, processScanMode).(markedTree)
+	var scanned []int
+	for deadline := time.Now().Add(goneWithin); len(scanned) == 0; scanned = tree.Members() {
+		if time.Now().After(deadline) {
+			t.Fatal("the scan did not find the run's process")
+		}
+	}
+	expectEqual(t, fmt.Sprint(scanned), fmt.Sprint([]int{member.Process.Pid}))
+	member.Process.Kill()
+	member.Wait()
+	stranger := startWithPid(t, scanned[0])
+
+	tree.signal(scanned[0], syscall.SIGKILL)
+	// Then a SIGTERM of the test's: the stranger ends by the SIGKILL if it was sent one before.
+	stranger.Process.Signal(syscall.SIGTERM)
+	stranger.Wait()
+	status := stranger.ProcessState.Sys().(syscall.WaitStatus)
+	expectEqual(t, status.Signal(), syscall.SIGTERM)
+}
