@@ -195,7 +195,7 @@ func stopAbandonedRun(files RunFiles, mode KillMode) {
 	sayInAttemptLog(spec.LogFile, "run stopped: "+why)
 	if !exists(files.Exit) { // a worker that found the keeper gone may have recorded it meanwhile
 		WriteJSON(files.Exit,
-			RunExit{End: "abandoned", EndedAt: nowMs(), Tail: []string{}, Error: why, Survivors: survivors})
+			RunExit{End: "abandoned", EndedAt: nowMs(), Tail: []string{}, Error: why, Survivors: identitiesOf(survivors)})
 	}
 	note(files, "guard: "+why)
 }

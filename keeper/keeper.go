@@ -243,7 +243,7 @@ drain:
 			return err
 		}
 	}
-	exit := RunExit{End: stopped.end, EndedAt: nowMs(), Tail: log.LastLines(tailLines), Survivors: stopped.survivors}
+	exit := RunExit{End: stopped.end, EndedAt: nowMs(), Tail: log.LastLines(tailLines), Survivors: identitiesOf(stopped.survivors)}
 	exit.ExitCode, exit.Signal = howItEnded(state)
 	if len(stopped.survivors) > 0 {
 		note(files, "the run's stop gave up: "+survived(stopped.survivors))

@@ -33,3 +33,14 @@ func ProcessIdentityOf(pid int) *ProcessIdentity {
 	startTicks, _ := strconv.ParseInt(fields[19], 10, 64)
 	return &ProcessIdentity{Pid: pid, StartTicks: startTicks, BootID: strings.TrimSpace(string(bootID))}
 }
+
+// identitiesOf says who each of pids is now, leaving out those that are gone; nil when none is left.
+func identitiesOf(pids []int) []ProcessIdentity {
+	var identities []ProcessIdentity
+	for _, pid := range pids {
+		if identity := ProcessIdentityOf(pid); identity != nil {
+			identities = append(identities, *identity)
+		}
+	}
+	return identities
+}

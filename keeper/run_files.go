@@ -59,9 +59,9 @@ type RunExit struct {
 	EndedAt  int64    `json:"endedAt"`
 	Tail     []string `json:"tail"`
 	Error    string   `json:"error,omitempty"`
-	// Survivors: the run's processes (pids) still there when its stop gave up, 5 s after their SIGKILL (one in
-	// uninterruptible sleep, say); absent when none was left.
-	Survivors []int `json:"survivors,omitempty"`
+	// Survivors: the run's processes still there when its stop gave up, 5 s after their SIGKILL (one in
+	// uninterruptible sleep, say), each told apart from a later process with its pid; absent when none was left.
+	Survivors []ProcessIdentity `json:"survivors,omitempty"`
 }
 
 type RunProgress struct {

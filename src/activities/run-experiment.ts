@@ -488,7 +488,7 @@ function outcomeOf(
       return failedAttempt(ending, input, run, logFile, 'signal', stoppedWhy(exit));
     case 'shutdown':
     case 'abandoned':
-      throw runLost(`${name} run ${run} was stopped (${exit.end}); it will run again`, {
+      throw runLost(`${name} run ${run} was stopped (${exit.end}${survivorsText(exit)}); it will run again`, {
         stopped: true,
         started: true,
       });
@@ -498,7 +498,7 @@ function outcomeOf(
   const reason: EndReason = exit.end === 'timeout' ? 'timeout' : exit.exitCode !== null ? 'exit-code' : 'signal';
   const why =
     reason === 'timeout'
-      ? `timed out after ${(timeoutMs ?? 0) / 1000}s`
+      ? `timed out after ${(timeoutMs ?? 0) / 1000}s${survivorsText(exit)}`
       : reason === 'exit-code'
         ? `exited with code ${exit.exitCode}`
         : `was killed by ${exit.signal}`;
@@ -506,7 +506,16 @@ function outcomeOf(
 }
 
 function stoppedWhy(exit: RunExit): string {
-  return `was stopped: ${exit.error ?? 'its keeper was sent SIGTERM, and no worker asked for a stop'}`;
+  const what = exit.error ?? 'its keeper was sent SIGTERM, and no worker asked for a stop';
+  return `was stopped: ${what}${survivorsText(exit)}`;
+}
+
+/** What of the run outlived its stop (a process in uninterruptible sleep): said, never taken for stopped. */
+function survivorsText({ survivors }: RunExit): string {
+  if (!survivors?.length) return '';
+  const pids = survivors.map(({ pid }) => pid).join(', ');
+  const count = survivors.length === 1 ? '1 process' : `${survivors.length} processes`;
+  return `; ${count} of it outlived its SIGKILL (pid ${pids})`;
 }
 
 function failedAttempt(

@@ -86,6 +86,8 @@ export interface RunExit {
   tail: string[];
   /** Why the process could not be started (spawn-failed), or what stopped it (terminated). */
   error?: string;
+  /** The run's processes still there when its stop gave up, 5 s after their SIGKILL; absent when none was left. */
+  survivors?: ProcessIdentity[];
 }
 
 /** The keeper's record of a run's freeze (`frozen.json`): since when it is frozen, and the frozen time before. */

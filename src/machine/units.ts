@@ -9,7 +9,7 @@
  */
 import { link, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RunFiles, type ProcessIdentity, type RunSpec } from '../keeper/run-files.js';
+import { RunFiles, type ProcessIdentity, type RunExit, type RunSpec } from '../keeper/run-files.js';
 import { ownProcessIdentity, stillRunning } from '../keeper/process-identity.js';
 import type { MachineResources, Resources } from '../model/requirements.js';
 import type { RunUnits } from '../model/units.js';
@@ -197,8 +197,12 @@ async function startAbandoned(runDir: string, claimant: ProcessIdentity | undefi
 }
 
 /** The run's keeper recorded its end, or its directory is gone (a failed start, or the orphan check removed it). */
+/** Its end is recorded and none of its processes outlived the stop (one in uninterruptible sleep still holds a GPU). */
 async function runGone(runDir: string): Promise<boolean> {
-  return (await exists(path.join(runDir, 'exit.json'))) || !(await exists(runDir));
+  const files = new RunFiles(runDir);
+  const exit = await files.readJson<RunExit>(files.exit).catch(() => ({}) as RunExit); // being written: ended
+  if (exit) return !(exit.survivors ?? []).some(stillRunning);
+  return !(await exists(runDir));
 }
 
 function exists(file: string): Promise<boolean> {

@@ -1,6 +1,9 @@
 /** Unit claims on a real directory: who holds a unit, across claimants, until its run surely has no process left. */
+import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { processIdentityOf } from '../../src/keeper/process-identity.js';
+import type { ProcessIdentity } from '../../src/keeper/run-files.js';
 import { CapacityLedger } from '../../src/machine/capacity.js';
 import { UnitClaims } from '../../src/machine/units.js';
 import { parseMachineResources } from '../../src/model/requirements.js';
@@ -31,6 +34,26 @@ test('each run gets units of its own, and keeps them until its directory says it
   expect(await first.claim('c.run-1', { gpu: 1 })).toBeUndefined();
   await ended('a.run-1');
   expect(await first.claim('c.run-1', { gpu: 1 })).toEqual({ gpu: ['0'] });
+});
+
+test('a run whose stop left a process alive keeps its units until that process is gone', async () => {
+  const { claims, started, runsDir } = await claimsIn('units-survivor', { gpu: ['0'] });
+  const units = claims();
+  expect(await units.claim('a.run-1', { gpu: 1 })).toEqual({ gpu: ['0'] });
+  await started('a.run-1');
+  const survivor = spawn('sleep', ['300'], { stdio: 'ignore' });
+  const identity = processIdentityOf(survivor.pid!)!;
+  const endedWith = (survivors: ProcessIdentity[]) =>
+    writeFile(path.join(runsDir, 'a.run-1', 'exit.json'), JSON.stringify({ end: 'abandoned', survivors }));
+  try {
+    await endedWith([identity]);
+    expect(await units.claim('b.run-1', { gpu: 1 })).toBeUndefined(); // its survivor may still use the GPU
+    survivor.kill('SIGKILL');
+    await new Promise((resolve) => survivor.once('exit', resolve));
+    expect(await units.claim('b.run-1', { gpu: 1 })).toEqual({ gpu: ['0'] });
+  } finally {
+    survivor.kill('SIGKILL');
+  }
 });
 
 test('a claim whose run directory is gone is free once a start would have made it', async () => {
