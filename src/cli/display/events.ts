@@ -14,6 +14,23 @@ function exitText(record: ExperimentRecord): string {
   return record.exitCode === null ? record.reason : `${record.reason}, ${code}`;
 }
 
+/**
+ * A lost run's line. `worker-lost` is recorded for any run stopped without an end of its own (its worker lost,
+ * shut down, or its keeper died), so the cause comes from the record's error text, never from the reason's name.
+ */
+function lostLine(label: string, attempt: number, record: ExperimentRecord): string {
+  return `[LOST] ${label} attempt ${attempt} was lost${lostCause(record.error)}; it runs again (no retry used)`;
+}
+
+/** The cause of a lost run as its error text gives it (run-experiment.ts names a keeper's end in brackets). */
+function lostCause(error: string | undefined): string {
+  const text = firstLine(error);
+  if (text === '') return '';
+  if (/\(abandoned\)/.test(text)) return ': its keeper died without recording an end';
+  if (/\(shutdown\)/.test(text)) return ': its worker stopped it while shutting down';
+  return ` (${text})`;
+}
+
 export function describeChanges(previous: BatchState | undefined, next: BatchState, now: number): string[] {
   const lines = previous ? batchChanges(previous, next) : [];
   // By name: queued experiments move within the batch when it is changed (`add`, `change`).
@@ -45,8 +62,7 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
       after.status === 'running' &&
       after.attempts > before.attempts &&
       after.reason === 'worker-lost';
-    if (lostUnseen)
-      lines.push(`[LOST] ${label} attempt ${before.attempts} was lost with its worker; it runs again (no retry used)`);
+    if (lostUnseen) lines.push(lostLine(label, before.attempts, after));
     if (before && (after.requeues ?? 0) > (before.requeues ?? 0)) {
       const requeue = `requeue ${after.requeues}, it runs again (no retry used)`;
       lines.push(`[REQUEUE] ${label} checkpointed (exit ${REQUEUE_EXIT_CODE}): ${requeue}`);
@@ -61,11 +77,8 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
         break;
       case 'queued':
         if (before?.status === 'held') lines.push(`[RELEASE] ${label} is queued again`);
-        if (before?.status === 'running' && after.reason === 'worker-lost') {
-          lines.push(
-            `[LOST] ${label} attempt ${after.attempts} was lost with its worker; it runs again (no retry used)`,
-          );
-        }
+        if (before?.status === 'running' && after.reason === 'worker-lost')
+          lines.push(lostLine(label, after.attempts, after));
         break;
       case 'waiting-quota': {
         if (after.attempts === 0) {
