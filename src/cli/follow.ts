@@ -100,11 +100,22 @@ function noAnswerText(err: unknown, taskQueue: string | undefined): string {
   const message = (err as Error).message;
   const cause = (err as Error).cause as { code?: number; details?: string } | undefined;
   if (cause?.code === GRPC_UNAVAILABLE) {
-    return `the Temporal server does not answer (${cause.details ?? message})`;
+    return `the Temporal server does not answer (${unavailableCause(cause.details ?? message)})`;
   }
   if (/query/i.test(message)) {
     const start = taskQueue ? workerHint(taskQueue) : commandHint('worker');
     return `no worker answers for the batch (${message}); is one running? Start one with: ${start}`;
   }
   return `cannot reach the batch right now (${message})`;
+}
+
+/**
+ * The cause inside gRPC's "server out of reach" details, e.g. `connect ECONNREFUSED 127.0.0.1:7233` out of
+ * "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:7233. Resolution note: ".
+ */
+export function unavailableCause(details: string): string {
+  // The resolver's note is empty for a plain address; a note with text is kept.
+  const text = details.replace(/\.?\s*Resolution note:\s*$/, '').trim();
+  const lastError = /Last error: (?:Error: )?(.+)$/s.exec(text);
+  return (lastError ? lastError[1] : text).trim() || details;
 }

@@ -1,5 +1,5 @@
 /** Turns two snapshots of a batch into the lines a person wants to see: START, RETRY, DONE, FAIL. */
-import { REQUEUE_EXIT_CODE, type BatchState, type ExperimentRecord } from '../../model/types.js';
+import { REQUEUE_EXIT_CODE, type BatchState, type ExperimentRecord, type ExperimentSpec } from '../../model/types.js';
 import { formatDuration } from '../../parse/duration.js';
 import { sweepChangeLines } from './sweep-lines.js';
 
@@ -12,6 +12,77 @@ function exitText(record: ExperimentRecord): string {
   const code = record.exitCode === null ? 'no exit code' : `exit ${record.exitCode}`;
   if (record.reason === undefined || record.reason === 'exit-code') return code;
   return record.exitCode === null ? record.reason : `${record.reason}, ${code}`;
+}
+
+/**
+ * A lost run's line. `worker-lost` is recorded for any run stopped without an end of its own (its worker lost,
+ * shut down, or its keeper died), so the cause comes from the record's error text, never from the reason's name.
+ */
+function lostLine(label: string, attempt: number, record: ExperimentRecord): string {
+  return `[LOST] ${label} attempt ${attempt} was lost${lostCause(record.error)}; it runs again (no retry used)`;
+}
+
+/** The cause of a lost run as its error text gives it (run-experiment.ts names a keeper's end in brackets). */
+function lostCause(error: string | undefined): string {
+  const text = firstLine(error);
+  if (text === '') return '';
+  if (/\(abandoned\)/.test(text)) return ': its keeper died without recording an end';
+  if (/\(shutdown\)/.test(text)) return ': its worker stopped it while shutting down';
+  return ` (${text})`;
+}
+
+/** Reasons of a failed attempt, retried under `--max-retries`. */
+const FAILED_REASONS = new Set(['exit-code', 'signal', 'timeout']);
+
+/**
+ * Attempts that ended between two snapshots (the view could not reach the server, say): the events are worked out
+ * from snapshots, so they would get no line. While the next attempt runs, the record still holds how the last of
+ * them ended; of earlier ones it keeps only counts.
+ */
+function unseenEnds(
+  experiment: ExperimentSpec,
+  before: ExperimentRecord | undefined,
+  after: ExperimentRecord,
+): string[] {
+  const label = experiment.name;
+  if (!before) return [];
+  const first = before.status === 'running' ? before.attempts : before.attempts + 1;
+  const last = after.attempts - 1;
+  if (last < first) return [];
+  const lines: string[] = [];
+  let told = 0;
+  if (after.status === 'running') {
+    // A requeue is told by its own [REQUEUE] line.
+    const requeued =
+      (after.requeues ?? 0) > (before.requeues ?? 0) &&
+      (after.reason === undefined || after.exitCode === REQUEUE_EXIT_CODE);
+    const line = requeued ? undefined : endBeforeRun(label, last, after, (experiment.quotas?.length ?? 0) > 0);
+    if (line) lines.push(line);
+    told = requeued || line ? 1 : 0;
+  }
+  const missed = last - first + 1 - told;
+  if (missed > 0) {
+    const attempts = missed === 1 ? `attempt ${first}` : `attempts ${first}-${first + missed - 1}`;
+    lines.unshift(`[MISSED] ${label} ${attempts} ended unseen by this view; the batch keeps only the last end`);
+  }
+  return lines;
+}
+
+/**
+ * How attempt `attempt` ended, from the record of the next one running (it keeps the last end), if it says.
+ * An experiment drawing from a quota may have been refused by its API (exit 75, a 429): run again with no retry used.
+ */
+function endBeforeRun(
+  label: string,
+  attempt: number,
+  running: ExperimentRecord,
+  usesQuota: boolean,
+): string | undefined {
+  if (running.reason === 'worker-lost') return lostLine(label, attempt, running);
+  if (running.reason === undefined || !FAILED_REASONS.has(running.reason)) return undefined;
+  const unseen = `attempt ${attempt} failed (${exitText(running)}), unseen by this view`;
+  if (usesQuota) return `[MISSED] ${label} ${unseen}; it ran again (a retry, or no retry used if its API refused it)`;
+  return `[RETRY] ${label} ${unseen}; it was retried`;
 }
 
 export function describeChanges(previous: BatchState | undefined, next: BatchState, now: number): string[] {
@@ -40,13 +111,7 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
       wasQueued && (after.status === 'retrying' || after.status === 'completed' || after.status === 'failed');
     const startedNow =
       after.status === 'running' && (before?.status !== 'running' || before.attempts !== after.attempts);
-    const lostUnseen =
-      before?.status === 'running' &&
-      after.status === 'running' &&
-      after.attempts > before.attempts &&
-      after.reason === 'worker-lost';
-    if (lostUnseen)
-      lines.push(`[LOST] ${label} attempt ${before.attempts} was lost with its worker; it runs again (no retry used)`);
+    lines.push(...unseenEnds(experiment, before, after));
     if (before && (after.requeues ?? 0) > (before.requeues ?? 0)) {
       const requeue = `requeue ${after.requeues}, it runs again (no retry used)`;
       lines.push(`[REQUEUE] ${label} checkpointed (exit ${REQUEUE_EXIT_CODE}): ${requeue}`);
@@ -61,11 +126,8 @@ export function describeChanges(previous: BatchState | undefined, next: BatchSta
         break;
       case 'queued':
         if (before?.status === 'held') lines.push(`[RELEASE] ${label} is queued again`);
-        if (before?.status === 'running' && after.reason === 'worker-lost') {
-          lines.push(
-            `[LOST] ${label} attempt ${after.attempts} was lost with its worker; it runs again (no retry used)`,
-          );
-        }
+        if (before?.status === 'running' && after.reason === 'worker-lost')
+          lines.push(lostLine(label, after.attempts, after));
         break;
       case 'waiting-quota': {
         if (after.attempts === 0) {

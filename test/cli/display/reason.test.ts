@@ -70,14 +70,22 @@ test.each<[string, ExperimentRecord[], ExperimentRecord[], string[]]>([
       { status: 'running', attempts: 1, exitCode: null, startedAt: 0 },
       { status: 'running', attempts: 2, exitCode: null, startedAt: 0 },
       { status: 'completed', attempts: 1, exitCode: 0, startedAt: 0, closedAt: 1000 },
-      { status: 'queued', attempts: 1, exitCode: null, reason: 'worker-lost', startedAt: 0 },
+      {
+        status: 'queued',
+        attempts: 1,
+        exitCode: null,
+        reason: 'worker-lost',
+        startedAt: 0,
+        error: 'activity ScheduleToStart timeout (no worker adopted run 1)',
+      },
     ],
     [
       '[START] exp1_run (Priority: HIGH)',
       '[START] exp2_run (Priority: HIGH, attempt 2)',
       '[START] exp3_run (Priority: HIGH)',
       '[DONE] exp3_run (Duration: 1.0s)',
-      '[LOST] exp4_run attempt 1 was lost with its worker; it runs again (no retry used)',
+      '[LOST] exp4_run attempt 1 was lost (activity ScheduleToStart timeout (no worker adopted run 1)); ' +
+        'it runs again (no retry used)',
     ],
   ],
 ])('%s', (_name, before, after, lines) => {
@@ -126,7 +134,7 @@ test(
     const before = batchWith({ status: 'running', attempts: 1, exitCode: null, startedAt: 0 });
     const after = batchWith({ status: 'running', attempts: 2, exitCode: null, reason: 'worker-lost', startedAt: 0 });
     expect(describeChanges(before, after, 1000)).toEqual([
-      '[LOST] exp1_run attempt 1 was lost with its worker; it runs again (no retry used)',
+      '[LOST] exp1_run attempt 1 was lost; it runs again (no retry used)',
       '[START] exp1_run (Priority: HIGH, attempt 2)',
     ]);
 
@@ -159,3 +167,16 @@ test(
     ]);
   },
 );
+
+test('[LOST] says what the record knows: a dead keeper is told apart from a worker shutting down', () => {
+  const before = batchWith(running, running);
+  const lost = (error: string): ExperimentRecord => ({ ...running, status: 'queued', reason: 'worker-lost', error });
+  const after = batchWith(
+    lost('exp1_run run 1 was stopped (abandoned); it will run again'),
+    lost('exp2_run run 1 was stopped (shutdown); it will run again'),
+  );
+  expect(describeChanges(before, after, 1000)).toEqual([
+    '[LOST] exp1_run attempt 1 was lost: its keeper died without recording an end; it runs again (no retry used)',
+    '[LOST] exp2_run attempt 1 was lost: its worker stopped it while shutting down; it runs again (no retry used)',
+  ]);
+});

@@ -112,6 +112,9 @@ test("watch names the member in its events, and gives its sweep's counts when me
   expect(describeChanges(started, ended, 4_000)).toEqual([
     '[DONE] exp101_base (Duration: 1.5min)',
     '[DONE] exp140_lr_sweep[lr=1e-3,seed=1] (Duration: 1.5min)',
+    // Seen running at attempt 1, then failed after 3: attempts 1 and 2 ended between the two snapshots.
+    '[MISSED] exp140_lr_sweep[lr=3e-4,seed=1] attempts 1-2 ended unseen by this view; ' +
+      'the batch keeps only the last end',
     '[FAIL] exp140_lr_sweep[lr=3e-4,seed=1] after 3 attempt(s) (exit 1): exited with code 1',
     '[START] exp140_lr_sweep[lr=1e-4,seed=1] (Priority: HIGH)',
     '[SWEEP] exp140_lr_sweep  sweep of 3: 1 completed, 1 failed, 1 running',
