@@ -26,9 +26,11 @@ function lostLine(label: string, attempt: number, record: ExperimentRecord): str
 function lostCause(error: string | undefined): string {
   const text = firstLine(error);
   if (text === '') return '';
-  if (/\(abandoned\)/.test(text)) return ': its keeper died without recording an end';
-  if (/\(shutdown\)/.test(text)) return ': its worker stopped it while shutting down';
-  return ` (${text})`;
+  const end = /\((abandoned|shutdown)(?:; (.*))?\)/.exec(text);
+  if (!end) return ` (${text})`;
+  const cause =
+    end[1] === 'abandoned' ? 'its keeper died without recording an end' : 'its worker stopped it while shutting down';
+  return end[2] ? `: ${cause}; ${end[2]}` : `: ${cause}`; // what outlived the stop, when something did
 }
 
 /** Reasons of a failed attempt, retried under `--max-retries`. */

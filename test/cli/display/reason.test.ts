@@ -179,4 +179,12 @@ test('[LOST] says what the record knows: a dead keeper is told apart from a work
     '[LOST] exp1_run attempt 1 was lost: its keeper died without recording an end; it runs again (no retry used)',
     '[LOST] exp2_run attempt 1 was lost: its worker stopped it while shutting down; it runs again (no retry used)',
   ]);
+  const survived = batchWith(
+    lost('exp1_run run 1 was stopped (abandoned; 1 process of it outlived its SIGKILL (pid 42)); it will run again'),
+    running,
+  );
+  expect(describeChanges(before, survived, 1000)).toEqual([
+    '[LOST] exp1_run attempt 1 was lost: its keeper died without recording an end; 1 process of it outlived its ' +
+      'SIGKILL (pid 42); it runs again (no retry used)',
+  ]);
 });
