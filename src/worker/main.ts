@@ -39,7 +39,14 @@ import { unitClaimsOf } from '../machine/units.js';
 import { withGpuIndices, withGpusFound } from '../machine/gpus.js';
 import { formatUnits } from '../model/units.js';
 import { runsFoundHere } from '../machine/runs-found.js';
-import { AdoptedRuns, foundRunsLines, ShutdownRuns } from './run-report.js';
+import {
+  AdoptedRuns,
+  foundRunsLines,
+  HeldBackLines,
+  LostRuns,
+  lostBeforeAdoption,
+  ShutdownRuns,
+} from './run-report.js';
 import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
 import { aloneAgainLine, sharedMachineLine } from './shared-machine.js';
 import { waitOutRepeatedStopSignals } from './stop-signals.js';
@@ -117,9 +124,12 @@ export class StagedWorker {
     readonly runsDir: string,
     /** What it found on its machine as it started (runs left by an earlier worker, another live worker's), to say. */
     readonly foundAtStart: string[] = [],
+    /** Its lines said before it runs, said when it does (after its caller's start line). */
+    private readonly heldBack?: HeldBackLines,
   ) {}
 
   async run(): Promise<void> {
+    this.heldBack?.release();
     const running = this.workers.map((worker) => worker.run());
     try {
       await Promise.race(running);
@@ -169,6 +179,10 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const countedRunsDir = path.join(realPathOrSame(path.dirname(runsDir)), path.basename(runsDir));
   const contact = options.contact ?? watchServerContact(options.connection);
   const held = new Set<string>();
+  // Said once the worker runs, after its start line: the orphan check may find lost runs before that line is printed.
+  const heldBack = new HeldBackLines((line) => console.log(`staged worker: ${line}`));
+  const log = heldBack.say;
+  const lostRuns = new LostRuns(log);
   const made: { worker?: StagedWorker } = {}; // made below: the orphan check may call on it from then on
   // Another server at this address (another project's dev server): its tasks are not for this runs directory.
   const onOther = (otherId: string) =>
@@ -177,10 +191,15 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
         `worker's runs are of ${serverId}, in ${layout.own}): it stops and leaves them to a worker of their ` +
         'server; start a worker again for this one',
     );
-  const orphans = watchOrphans(options.connection, options.namespace, layout, held, undefined, {
-    id: serverId,
-    onOther,
-  });
+  const orphans = watchOrphans(
+    options.connection,
+    options.namespace,
+    layout,
+    held,
+    log,
+    { id: serverId, onOther },
+    lostRuns.add,
+  );
   let verifiedAt = 0;
   // Asked before each run is started or adopted, at most once a second: a swap of servers takes longer than that.
   const onOwnServer = async (): Promise<boolean> => {
@@ -204,7 +223,6 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       (await liveRunQuota(layout.own, runKey)) ?? (await liveRunQuota(layout.legacy, runKey)),
     findRun: (token: string) => runQuotasByToken(runsDirs, token),
   };
-  const log = (line: string) => console.log(`staged worker: ${line}`);
   // Runs started before runs were kept per server connect where that version listened: beside the legacy layout.
   const legacySocket = legacyQuotaSocketPath(layout.legacy);
   const quotaAgent = new QuotaAgent(budgets, quotaDirOf(runsDir), machineRuns, log, legacySocket);
@@ -231,7 +249,12 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     onShutdownDone: shutdownRuns.add,
-    onAdopt: adoptedRuns.add,
+    // A run whose keeper died is not adopted but lost (its adoption reads it so): said as lost, once.
+    onAdopt: (runKey, letGoHere) =>
+      void lostBeforeAdoption(runsDirs, runKey).then(
+        (lost) => (lost ? lostRuns.add(runKey) : adoptedRuns.add(runKey, letGoHere)),
+        () => adoptedRuns.add(runKey, letGoHere),
+      ),
     contact,
     allowedRoots,
     held,
@@ -281,6 +304,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
+  loops.push({ stop: () => lostRuns.flush() });
   loops.push({ stop: () => adoptedRuns.flush() }); // adoptions not said yet, before the runs the stop let go of
   // Stopped once every activity has let go of its run (or stopped it): the one line about them
   loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });
@@ -293,7 +317,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       log(now.length ? sharedMachineLine(now, options.slots, runsDir) : aloneAgainLine(runsDir)),
     ),
   );
-  made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found);
+  made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found, heldBack);
   return made.worker;
 }
 
