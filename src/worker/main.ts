@@ -10,7 +10,14 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { CommanderError } from 'commander';
 import { Client } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  type ActivityInterceptorsFactory,
+  type LogLevel,
+  type NativeConnectionOptions,
+} from '@temporalio/worker';
 import { createActivities, type ShutdownMode } from '../activities/index.js';
 import { KeeperLauncher } from '../machine/keeper-launch.js';
 import { stopWithParentCommand } from './parent-command.js';
@@ -43,8 +50,10 @@ import {
   AdoptedRuns,
   foundRunsLines,
   HeldBackLines,
+  LetGoRuns,
   LostRuns,
   lostBeforeAdoption,
+  runLetGoOf,
   ShutdownRuns,
 } from './run-report.js';
 import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
@@ -233,6 +242,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const capacity = new CapacityLedger(resources, options.slots, (isHeld) => leftOverRuns(runsDirs, isHeld), units);
   const shutdownRuns = new ShutdownRuns();
   const adoptedRuns = new AdoptedRuns(log);
+  const letGoRuns = new LetGoRuns(log);
   const keepers = new KeeperLauncher();
   keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
@@ -272,6 +282,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     shutdownForceTime: SHUTDOWN_FORCE_MS,
     maxHeartbeatThrottleInterval: PROGRESS_THROTTLE_MS,
     identity,
+    interceptors: { activity: [sayRunsLetGo(letGoRuns)] },
   };
   const shared = await Worker.create({
     ...common,
@@ -304,7 +315,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
   const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  loops.push({ stop: () => lostRuns.flush() });
+  loops.push({ stop: () => lostRuns.flush() }, { stop: () => letGoRuns.flush() });
   loops.push({ stop: () => adoptedRuns.flush() }); // adoptions not said yet, before the runs the stop let go of
   // Stopped once every activity has let go of its run (or stopped it): the one line about them
   loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });
@@ -319,6 +330,23 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   );
   made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found, heldBack);
   return made.worker;
+}
+
+/** Each run an activity lets go of because the server gave up on it, told to `letGoRuns` as it does. */
+function sayRunsLetGo(letGoRuns: LetGoRuns): ActivityInterceptorsFactory {
+  return (context) => ({
+    inbound: {
+      execute: async (input, next) => {
+        try {
+          return await next(input);
+        } catch (err) {
+          const runKey = runLetGoOf(err, context.cancellationDetails);
+          if (runKey !== undefined) letGoRuns.add(runKey);
+          throw err;
+        }
+      },
+    },
+  });
 }
 
 function sayIfAny(log: (line: string) => void, line: string | undefined): void {

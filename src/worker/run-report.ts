@@ -4,10 +4,12 @@
  * it adopts, once it holds them (one line per adoptions close together), and those it finds lost: their keeper died
  * while no worker held them, so what they left is stopped and they run again instead of being adopted.
  */
+import { ApplicationFailure, type ActivityCancellationDetails } from '@temporalio/common';
 import type { ShutdownMode } from '../activities/index.js';
 import type { RunExit } from '../keeper/run-files.js';
 import { machineRuns, type RunsDirs } from '../machine/machine-runs.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
+import { FAILURE_TYPES, type RunLostDetails } from '../model/types.js';
 
 /** Runs named in one line; the others are counted. */
 const NAMED_RUNS = 5;
@@ -178,4 +180,55 @@ export class HeldBackLines {
     this.waiting = undefined;
     for (const line of waiting) this.sayNow(line);
   }
+}
+
+/** Runs let go of within this time of the first are said in one line: a woken machine lets go of all at once. */
+const LET_GO_GATHERED_MS = 1_000;
+
+/**
+ * The runs this worker lets go of because the server gave up on their activities (no heartbeat reached it in
+ * time: the machine slept, or was cut off): they keep running here under their keepers, to be adopted again.
+ * Said when it lets go of them, not only once it adopts them again (its `adopting again` line, AdoptedRuns).
+ */
+export class LetGoRuns {
+  private readonly gathered: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly say: (line: string) => void,
+    private readonly gatheredMs = LET_GO_GATHERED_MS,
+  ) {}
+
+  readonly add = (runKey: string): void => {
+    this.gathered.push(runNameOf(runKey));
+    this.timer ??= setTimeout(() => this.flush(), this.gatheredMs).unref();
+  };
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const names = this.gathered.splice(0);
+    if (names.length) this.say(letGoRunsLine(names));
+  }
+}
+
+export function letGoRunsLine(names: readonly string[]): string {
+  const one = names.length === 1;
+  return (
+    `let go of ${runs(names.length)}: the server gave up on ${one ? 'it' : 'them'} (no heartbeat reached it in ` +
+    `time: this machine slept or lost contact); ${one ? 'it runs' : 'they run'} on here, waiting to be adopted ` +
+    `again: ${namedRuns(names)}`
+  );
+}
+
+/**
+ * The run an activity let go of because the server gave up on it, from what it threw (a RunLost failure whose run
+ * is not stopped, with its location) and why it was cancelled; undefined for any other end (a graceful stop's
+ * runs have their own line: ShutdownRuns).
+ */
+export function runLetGoOf(err: unknown, why: ActivityCancellationDetails | undefined): string | undefined {
+  if (!why || why.workerShutdown || why.cancelRequested) return undefined;
+  if (!(err instanceof ApplicationFailure) || err.type !== FAILURE_TYPES.runLost) return undefined;
+  const details = err.details?.[0] as RunLostDetails | undefined;
+  return details && !details.stopped ? details.location?.runKey : undefined;
 }

@@ -212,3 +212,27 @@ test('keeper and guard killed with no worker: the next worker says the run lost,
   expect(starts(await readJournal(journal))).toHaveLength(2);
   expect(second.output.filter((line) => / lost: |adopting|%2F/.test(line))).toEqual([lost]);
 }, 120_000);
+
+test('a worker stopped past its heartbeat timeout (a lid) says it lets go of its run when it wakes', async () => {
+  const { journal, first, handle, run } = await oneRunHeld('run-lines-lid', 'm7', 20);
+  const experiment = server.env.client.workflow.getHandle(run.slice(0, run.indexOf(' (run ')));
+  const timedOut = async () =>
+    (await experiment.fetchHistory()).events!.some((event) => event.activityTaskTimedOutEventAttributes);
+  process.kill(first.pid, 'SIGSTOP');
+  try {
+    await until(timedOut, 30_000, 'the server to time out the run');
+  } finally {
+    process.kill(first.pid, 'SIGCONT');
+  }
+  // Before: nothing until `adopting again …` once the machine queue's adoption came
+  const letGo = await lineOf(first, /^staged worker: let go of/);
+  expect(letGo).toBe(
+    'staged worker: let go of 1 run: the server gave up on it (no heartbeat reached it in time: this machine slept ' +
+      `or lost contact); it runs on here, waiting to be adopted again: ${run}`,
+  );
+  const again = await lineOf(first, /adopting again/);
+  expect(again).toBe(`staged worker: adopting again 1 run this worker let go of: ${run}`);
+  expect(first.output.indexOf(letGo)).toBeLessThan(first.output.indexOf(again));
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 1]]);
+  expect(starts(await readJournal(journal))).toHaveLength(1);
+}, 120_000);
