@@ -36,7 +36,7 @@ import { BadInputError, EXIT, oneLine } from '../errors.js';
 import type { KillMode } from '../keeper/run-files.js';
 import { killModeOfMachine } from '../keeper/run-tree.js';
 import { installRuntime, WorkerMetrics } from '../machine/metrics.js';
-import { activityOnlyQueue } from '../machine/sdk-logger.js';
+import { activityOnlyQueue, watchServerAnswers } from '../machine/sdk-logger.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from '../settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 import { createRequirementWorkers, workerIdentityOf } from './worker-queues.js';
@@ -313,7 +313,14 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   });
   const leftOver = await watchLeftOverRuns(capacity);
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
-  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
+  const loops = [
+    contact,
+    watchServerAnswers(contact),
+    orphans,
+    leftOver,
+    { stop: () => void quotaAgent.close() },
+    { stop: () => keepers.close() },
+  ];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
   loops.push({ stop: () => lostRuns.flush() }, { stop: () => letGoRuns.flush() });
   loops.push({ stop: () => adoptedRuns.flush() }); // adoptions not said yet, before the runs the stop let go of
