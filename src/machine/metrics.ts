@@ -11,13 +11,15 @@ import type { RunInput } from '../model/types.js';
 import { METRICS, RUN_DURATION_BUCKETS, START_WAIT_BUCKETS } from '../model/metric-names.js';
 import { WorkerLogger } from './sdk-logger.js';
 
-/** Installs the SDK runtime: its logger, and the Prometheus exporter when an address is given. */
+/** Installs the SDK runtime: its logger (the SDK's native lines too), and the Prometheus exporter when asked. */
 export function installRuntime(logLevel: LogLevel, metricsAddress: string | undefined): void {
   try {
     Runtime.install({
       logger: new WorkerLogger(logLevel),
-      ...(metricsAddress && {
-        telemetryOptions: {
+      telemetryOptions: {
+        // The SDK's native lines through the logger above (uncoloured, outages said once), at the SDK's default filter
+        logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } },
+        ...(metricsAddress && {
           metrics: {
             prometheus: {
               bindAddress: metricsAddress,
@@ -27,8 +29,8 @@ export function installRuntime(logLevel: LogLevel, metricsAddress: string | unde
               },
             },
           },
-        },
-      }),
+        }),
+      },
     });
     Runtime.instance(); // the exporter binds here: a taken port fails now, not at the first connection
   } catch (err) {

@@ -21,6 +21,7 @@ import { requestStop } from './stop-run.js';
 import { recordAbandoned } from './abandoned-run.js';
 import { runTreeFor } from '../keeper/run-tree.js';
 import { parseRunKey, type KillMode, type RunSpec } from '../keeper/run-files.js';
+import { runNameOf } from './runs-found.js';
 import { latestScheduledRun, listedWorkflowStates, workflowState } from './workflow-states.js';
 
 const CHECK_EVERY_MS = 10_000;
@@ -40,6 +41,9 @@ export function watchOrphans(
   held: ReadonlySet<string>,
   log: (message: string) => void = (message) => console.log(`staged worker: ${message}`),
   ownServer?: OwnServer,
+  /** Told of each run whose keeper died, once what it left is stopped (the worker's line about lost runs). */
+  onLost: (runKey: string) => void = (runKey) =>
+    log(`${runNameOf(runKey)} lost: its keeper died without recording an end; what it left is stopped`),
 ): { stop(): void } {
   /** False when another server answers (its "not found" is not about these runs); no answer: true, as before. */
   const sameServer = async (): Promise<boolean> => {
@@ -59,9 +63,9 @@ export function watchOrphans(
     const endedBefore = ended;
     if (!ended && !kept) {
       // Whatever its workflow says: nothing runs it on, and the record frees its units for the workflow's next run.
-      log(`run ${runKey}: its keeper died without recording an end; what it left is stopped, the run is lost`);
       await stopLeftovers(files, runKey, started.killMode);
       await recordAbandoned(files, 'its keeper died without recording an end');
+      onLost(runKey);
       ended = true;
     }
     const { workflowId, run } = parseRunKey(runKey);
@@ -70,7 +74,7 @@ export function watchOrphans(
       if (ended) {
         await rm(files.dir, { recursive: true, force: true }); // nobody will read its end any more
       } else {
-        log(`stopping run ${runKey}: its experiment workflow is ${state === 'closed' ? 'closed' : 'gone'}`);
+        log(`stopping ${runNameOf(runKey)}: its experiment workflow is ${state === 'closed' ? 'closed' : 'gone'}`);
         await requestStop(files, started.keeperPid, 'cancelled');
       }
       return;
@@ -79,7 +83,7 @@ export function watchOrphans(
     if (state !== 'running' || !kept || !startedByThisServer || run === undefined) return;
     const latest = await latestScheduledRun(connection, namespace, workflowId);
     if (latest === undefined || latest <= run) return;
-    log(`stopping run ${runKey}: its experiment has moved on to run ${latest} (its adoption deadline passed)`);
+    log(`stopping ${runNameOf(runKey)}: its experiment has moved on to run ${latest} (its adoption deadline passed)`);
     await requestStop(files, started.keeperPid, 'cancelled');
   };
   const check = async () => {

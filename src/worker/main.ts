@@ -10,7 +10,14 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { CommanderError } from 'commander';
 import { Client } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  type ActivityInterceptorsFactory,
+  type LogLevel,
+  type NativeConnectionOptions,
+} from '@temporalio/worker';
 import { createActivities, type ShutdownMode } from '../activities/index.js';
 import { KeeperLauncher } from '../machine/keeper-launch.js';
 import { stopWithParentCommand } from './parent-command.js';
@@ -29,7 +36,7 @@ import { BadInputError, EXIT, oneLine } from '../errors.js';
 import type { KillMode } from '../keeper/run-files.js';
 import { killModeOfMachine } from '../keeper/run-tree.js';
 import { installRuntime, WorkerMetrics } from '../machine/metrics.js';
-import { activityOnlyQueue } from '../machine/sdk-logger.js';
+import { activityOnlyQueue, watchServerAnswers } from '../machine/sdk-logger.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from '../settings.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from './workflow-bundle.js';
 import { createRequirementWorkers, workerIdentityOf } from './worker-queues.js';
@@ -39,7 +46,16 @@ import { unitClaimsOf } from '../machine/units.js';
 import { withGpuIndices, withGpusFound } from '../machine/gpus.js';
 import { formatUnits } from '../model/units.js';
 import { runsFoundHere } from '../machine/runs-found.js';
-import { AdoptedRuns, foundRunsLines, ShutdownRuns } from './run-report.js';
+import {
+  AdoptedRuns,
+  foundRunsLines,
+  HeldBackLines,
+  LetGoRuns,
+  LostRuns,
+  lostBeforeAdoption,
+  runLetGoOf,
+  ShutdownRuns,
+} from './run-report.js';
 import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
 import { aloneAgainLine, sharedMachineLine } from './shared-machine.js';
 import { waitOutRepeatedStopSignals } from './stop-signals.js';
@@ -117,9 +133,12 @@ export class StagedWorker {
     readonly runsDir: string,
     /** What it found on its machine as it started (runs left by an earlier worker, another live worker's), to say. */
     readonly foundAtStart: string[] = [],
+    /** Its lines said before it runs, said when it does (after its caller's start line). */
+    private readonly heldBack?: HeldBackLines,
   ) {}
 
   async run(): Promise<void> {
+    this.heldBack?.release();
     const running = this.workers.map((worker) => worker.run());
     try {
       await Promise.race(running);
@@ -169,6 +188,10 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const countedRunsDir = path.join(realPathOrSame(path.dirname(runsDir)), path.basename(runsDir));
   const contact = options.contact ?? watchServerContact(options.connection);
   const held = new Set<string>();
+  // Said once the worker runs, after its start line: the orphan check may find lost runs before that line is printed.
+  const heldBack = new HeldBackLines((line) => console.log(`staged worker: ${line}`));
+  const log = heldBack.say;
+  const lostRuns = new LostRuns(log);
   const made: { worker?: StagedWorker } = {}; // made below: the orphan check may call on it from then on
   // Another server at this address (another project's dev server): its tasks are not for this runs directory.
   const onOther = (otherId: string) =>
@@ -177,10 +200,15 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
         `worker's runs are of ${serverId}, in ${layout.own}): it stops and leaves them to a worker of their ` +
         'server; start a worker again for this one',
     );
-  const orphans = watchOrphans(options.connection, options.namespace, layout, held, undefined, {
-    id: serverId,
-    onOther,
-  });
+  const orphans = watchOrphans(
+    options.connection,
+    options.namespace,
+    layout,
+    held,
+    log,
+    { id: serverId, onOther },
+    lostRuns.add,
+  );
   let verifiedAt = 0;
   // Asked before each run is started or adopted, at most once a second: a swap of servers takes longer than that.
   const onOwnServer = async (): Promise<boolean> => {
@@ -204,7 +232,6 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       (await liveRunQuota(layout.own, runKey)) ?? (await liveRunQuota(layout.legacy, runKey)),
     findRun: (token: string) => runQuotasByToken(runsDirs, token),
   };
-  const log = (line: string) => console.log(`staged worker: ${line}`);
   // Runs started before runs were kept per server connect where that version listened: beside the legacy layout.
   const legacySocket = legacyQuotaSocketPath(layout.legacy);
   const quotaAgent = new QuotaAgent(budgets, quotaDirOf(runsDir), machineRuns, log, legacySocket);
@@ -215,6 +242,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const capacity = new CapacityLedger(resources, options.slots, (isHeld) => leftOverRuns(runsDirs, isHeld), units);
   const shutdownRuns = new ShutdownRuns();
   const adoptedRuns = new AdoptedRuns(log);
+  const letGoRuns = new LetGoRuns(log);
   const keepers = new KeeperLauncher();
   keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
@@ -231,7 +259,12 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     onShutdownDone: shutdownRuns.add,
-    onAdopt: adoptedRuns.add,
+    // A run whose keeper died is not adopted but lost (its adoption reads it so): said as lost, once.
+    onAdopt: (runKey, letGoHere) =>
+      void lostBeforeAdoption(runsDirs, runKey).then(
+        (lost) => (lost ? lostRuns.add(runKey) : adoptedRuns.add(runKey, letGoHere)),
+        () => adoptedRuns.add(runKey, letGoHere),
+      ),
     contact,
     allowedRoots,
     held,
@@ -249,6 +282,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     shutdownForceTime: SHUTDOWN_FORCE_MS,
     maxHeartbeatThrottleInterval: PROGRESS_THROTTLE_MS,
     identity,
+    interceptors: { activity: [sayRunsLetGo(letGoRuns)] },
   };
   const shared = await Worker.create({
     ...common,
@@ -279,8 +313,16 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   });
   const leftOver = await watchLeftOverRuns(capacity);
   const workers = [shared, own, handedBack, ...(await createRequirementWorkers(common, options.taskQueue, capacity))];
-  const loops = [contact, orphans, leftOver, { stop: () => void quotaAgent.close() }, { stop: () => keepers.close() }];
+  const loops = [
+    contact,
+    watchServerAnswers(contact),
+    orphans,
+    leftOver,
+    { stop: () => void quotaAgent.close() },
+    { stop: () => keepers.close() },
+  ];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
+  loops.push({ stop: () => lostRuns.flush() }, { stop: () => letGoRuns.flush() });
   loops.push({ stop: () => adoptedRuns.flush() }); // adoptions not said yet, before the runs the stop let go of
   // Stopped once every activity has let go of its run (or stopped it): the one line about them
   loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });
@@ -293,8 +335,25 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       log(now.length ? sharedMachineLine(now, options.slots, runsDir) : aloneAgainLine(runsDir)),
     ),
   );
-  made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found);
+  made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found, heldBack);
   return made.worker;
+}
+
+/** Each run an activity lets go of because the server gave up on it, told to `letGoRuns` as it does. */
+function sayRunsLetGo(letGoRuns: LetGoRuns): ActivityInterceptorsFactory {
+  return (context) => ({
+    inbound: {
+      execute: async (input, next) => {
+        try {
+          return await next(input);
+        } catch (err) {
+          const runKey = runLetGoOf(err, context.cancellationDetails);
+          if (runKey !== undefined) letGoRuns.add(runKey);
+          throw err;
+        }
+      },
+    },
+  });
 }
 
 function sayIfAny(log: (line: string) => void, line: string | undefined): void {

@@ -1,10 +1,15 @@
 /**
  * What a worker says about the runs it does not start: those its graceful stop leaves for adoption or stops (one line
- * per stop), those alive on its machine when it starts (left by an earlier worker, or another live worker's), and
- * those it adopts, once it holds them (one line per adoptions close together).
+ * per stop), those alive on its machine when it starts (left by an earlier worker, or another live worker's), those
+ * it adopts, once it holds them (one line per adoptions close together), and those it finds lost: their keeper died
+ * while no worker held them, so what they left is stopped and they run again instead of being adopted.
  */
+import { ApplicationFailure, type ActivityCancellationDetails } from '@temporalio/common';
 import type { ShutdownMode } from '../activities/index.js';
+import type { RunExit } from '../keeper/run-files.js';
+import { machineRuns, type RunsDirs } from '../machine/machine-runs.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
+import { FAILURE_TYPES, type RunLostDetails } from '../model/types.js';
 
 /** Runs named in one line; the others are counted. */
 const NAMED_RUNS = 5;
@@ -66,7 +71,7 @@ export function foundRunsLines({ left, heldByOthers }: RunsFound): string[] {
 /** Adoptions begun within this time of the first are said in one line: a stopped worker's runs come together. */
 const ADOPTIONS_GATHERED_MS = 1_000;
 
-/** The runs this worker adopts, said once it holds them: at its start as later in its life. */
+/** The runs this worker adopts, said once it holds them: at its start as later in its life (LostRuns for lost ones). */
 export class AdoptedRuns {
   private readonly byEarlier: string[] = [];
   private readonly again: string[] = [];
@@ -102,4 +107,128 @@ export function adoptedRunsLine(byEarlier: readonly string[], again: readonly st
     ...(again.length ? [`adopting again ${runs(again.length)} this worker let go of: ${namedRuns(again)}`] : []),
   ];
   return parts.length ? parts.join('; ') : undefined;
+}
+
+/** Lost runs found within this time of the first are said in one line: the runs of one dead worker come together. */
+const LOST_GATHERED_MS = 1_000;
+
+/**
+ * The runs whose keeper died while no worker held them, said once each: the orphan check stops what they left and
+ * records them abandoned, and their experiment's adoption then reads them as lost (run again, no retry used).
+ */
+export class LostRuns {
+  private readonly gathered: string[] = [];
+  private readonly said = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly say: (line: string) => void,
+    private readonly gatheredMs = LOST_GATHERED_MS,
+  ) {}
+
+  /** Once per run: the orphan check and its adoption both find it. */
+  readonly add = (runKey: string): void => {
+    if (this.said.has(runKey)) return;
+    this.said.add(runKey);
+    this.gathered.push(runNameOf(runKey));
+    this.timer ??= setTimeout(() => this.flush(), this.gatheredMs).unref();
+  };
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const names = this.gathered.splice(0);
+    if (names.length) this.say(lostRunsLine(names));
+  }
+}
+
+export function lostRunsLine(names: readonly string[]): string {
+  const one = names.length === 1;
+  return (
+    `${runs(names.length)} lost: ${one ? 'its' : 'their'} keeper died without recording an end; what ` +
+    `${one ? 'it' : 'they'} left is stopped and ${one ? 'it runs' : 'each runs'} again (no retry used), ` +
+    `not adopted: ${namedRuns(names)}`
+  );
+}
+
+/**
+ * True when an adoption finds its run lost, not running: its end says its keeper died (recorded by the orphan check
+ * or its guard), or its keeper is gone without an end (the adoption stops what it left). Its adoption reads it as lost.
+ */
+export async function lostBeforeAdoption(runsDirs: RunsDirs, runKey: string): Promise<boolean> {
+  for await (const run of machineRuns(runsDirs, (key) => key === runKey)) {
+    const exit = await run.files.readJson<RunExit>(run.files.exit);
+    if (exit) return exit.end === 'abandoned';
+    return run.started !== undefined && !run.kept;
+  }
+  return false;
+}
+
+/** Lines said before `release` wait for it, in order; then each is said at once. */
+export class HeldBackLines {
+  private waiting: string[] | undefined = [];
+
+  constructor(private readonly sayNow: (line: string) => void) {}
+
+  readonly say = (line: string): void => {
+    if (this.waiting) this.waiting.push(line);
+    else this.sayNow(line);
+  };
+
+  release(): void {
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
+    for (const line of waiting) this.sayNow(line);
+  }
+}
+
+/** Runs let go of within this time of the first are said in one line: a woken machine lets go of all at once. */
+const LET_GO_GATHERED_MS = 1_000;
+
+/**
+ * The runs this worker lets go of because the server gave up on their activities (no heartbeat reached it in
+ * time: the machine slept, or was cut off): they keep running here under their keepers, to be adopted again.
+ * Said when it lets go of them, not only once it adopts them again (its `adopting again` line, AdoptedRuns).
+ */
+export class LetGoRuns {
+  private readonly gathered: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly say: (line: string) => void,
+    private readonly gatheredMs = LET_GO_GATHERED_MS,
+  ) {}
+
+  readonly add = (runKey: string): void => {
+    this.gathered.push(runNameOf(runKey));
+    this.timer ??= setTimeout(() => this.flush(), this.gatheredMs).unref();
+  };
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const names = this.gathered.splice(0);
+    if (names.length) this.say(letGoRunsLine(names));
+  }
+}
+
+export function letGoRunsLine(names: readonly string[]): string {
+  const one = names.length === 1;
+  return (
+    `let go of ${runs(names.length)}: the server gave up on ${one ? 'it' : 'them'} (no heartbeat reached it in ` +
+    `time: this machine slept or lost contact); ${one ? 'it runs' : 'they run'} on here, waiting to be adopted ` +
+    `again: ${namedRuns(names)}`
+  );
+}
+
+/**
+ * The run an activity let go of because the server gave up on it, from what it threw (a RunLost failure whose run
+ * is not stopped, with its location) and why it was cancelled; undefined for any other end (a graceful stop's
+ * runs have their own line: ShutdownRuns).
+ */
+export function runLetGoOf(err: unknown, why: ActivityCancellationDetails | undefined): string | undefined {
+  if (!why || why.workerShutdown || why.cancelRequested) return undefined;
+  if (!(err instanceof ApplicationFailure) || err.type !== FAILURE_TYPES.runLost) return undefined;
+  const details = err.details?.[0] as RunLostDetails | undefined;
+  return details && !details.stopped ? details.location?.runKey : undefined;
 }

@@ -1,8 +1,8 @@
 /**
  * A worker says what it does with the runs it does not start: a graceful stop names the runs it leaves for adoption
  * (or stops), a worker starting beside runs alive on its machine names those left for adoption and those another
- * live worker holds, and a worker says the runs it adopts once it holds them. Real server, real worker processes and
- * scripts; asserted on the lines the workers print.
+ * live worker holds, and a worker says the runs it adopts once it holds them, and the runs it finds lost instead.
+ * Real server, real worker processes and scripts; asserted on the lines the workers print.
  */
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { batchSummary } from '../../src/batch-client/index.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
-import { runDirsUnder } from '../helpers/runs.js';
+import { guardOf, runDirsUnder } from '../helpers/runs.js';
 import { CLI, until, workerProcessesPerTest, type WorkerProcess } from '../helpers/processes.js';
 
 const server = useTestServer();
@@ -186,3 +186,53 @@ test('Ctrl-C to `staged worker` (SIGINT to its group, passed on again by the com
     command.kill('SIGKILL');
   }
 }, 90_000);
+
+test('keeper and guard killed with no worker: the next worker says the run lost, after its start line', async () => {
+  const { journal, runsRoot, args, first, handle, run, taskQueue } = await oneRunHeld('run-lines-lost', 'm6', 15);
+  first.kill('SIGTERM');
+  expect(await first.exited()).toBe(0);
+  const [files] = await runDirsUnder(runsRoot);
+  const { keeperPid } = (await files.readJson<{ keeperPid: number }>(files.state))!;
+  const guard = guardOf(keeperPid)!;
+  // Together, as systemd's SIGKILL after TimeoutStopSec: stopped first, so that the guard does not see its keeper die
+  for (const signal of ['SIGSTOP', 'SIGKILL'] as const) for (const pid of [keeperPid, guard]) process.kill(pid, signal);
+
+  const second = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  const lost =
+    'staged worker: 1 run lost: its keeper died without recording an end; what it left is stopped and it runs ' +
+    `again (no retry used), not adopted: ${run}`;
+  expect(await lineOf(second, / lost: /)).toBe(lost);
+  // Before: `run <directory key>: … the run is lost` before the start line, then `adopting 1 run …` for it
+  const startLine = second.output.findIndex((line) => line.includes(' namespace='));
+  expect(startLine).toBeGreaterThanOrEqual(0);
+  expect(second.output.indexOf(lost)).toBeGreaterThan(startLine);
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts, e.lostRuns])).toEqual([
+    ['completed', 2, 1],
+  ]);
+  expect(starts(await readJournal(journal))).toHaveLength(2);
+  expect(second.output.filter((line) => / lost: |adopting|%2F/.test(line))).toEqual([lost]);
+}, 120_000);
+
+test('a worker stopped past its heartbeat timeout (a lid) says it lets go of its run when it wakes', async () => {
+  const { journal, first, handle, run } = await oneRunHeld('run-lines-lid', 'm7', 20);
+  const experiment = server.env.client.workflow.getHandle(run.slice(0, run.indexOf(' (run ')));
+  const timedOut = async () =>
+    (await experiment.fetchHistory()).events!.some((event) => event.activityTaskTimedOutEventAttributes);
+  process.kill(first.pid, 'SIGSTOP');
+  try {
+    await until(timedOut, 30_000, 'the server to time out the run');
+  } finally {
+    process.kill(first.pid, 'SIGCONT');
+  }
+  // Before: nothing until `adopting again …` once the machine queue's adoption came
+  const letGo = await lineOf(first, /^staged worker: let go of/);
+  expect(letGo).toBe(
+    'staged worker: let go of 1 run: the server gave up on it (no heartbeat reached it in time: this machine slept ' +
+      `or lost contact); it runs on here, waiting to be adopted again: ${run}`,
+  );
+  const again = await lineOf(first, /adopting again/);
+  expect(again).toBe(`staged worker: adopting again 1 run this worker let go of: ${run}`);
+  expect(first.output.indexOf(letGo)).toBeLessThan(first.output.indexOf(again));
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 1]]);
+  expect(starts(await readJournal(journal))).toHaveLength(1);
+}, 120_000);

@@ -1,5 +1,17 @@
 /** The worker's lines about runs it does not start: names capped, counted words. */
-import { AdoptedRuns, foundRunsLines, namedRuns, ShutdownRuns } from '../../src/worker/run-report.js';
+import {
+  AdoptedRuns,
+  foundRunsLines,
+  HeldBackLines,
+  LetGoRuns,
+  LostRuns,
+  lostRunsLine,
+  namedRuns,
+  runLetGoOf,
+  ShutdownRuns,
+} from '../../src/worker/run-report.js';
+import { ActivityCancellationDetails, ApplicationFailure } from '@temporalio/common';
+import { FAILURE_TYPES } from '../../src/model/types.js';
 import { runNameOf } from '../../src/machine/runs-found.js';
 import { runKeyOf } from '../../src/keeper/run-files.js';
 import { until } from '../helpers/processes.js';
@@ -63,4 +75,64 @@ test('adoptions are said by themselves, once the gathering time has passed', asy
   expect(said).toEqual([]);
   await until(() => said.length === 1, 5_000, 'the adoption line');
   expect(said).toEqual(['adopting 1 run left by an earlier worker on this machine: b/e5 (run 1)']);
+});
+
+test('lost runs: one line for those gathered, each said once though the orphan check and its adoption find it', () => {
+  const said: string[] = [];
+  const lost = new LostRuns((line) => said.push(line));
+  lost.add(runKeyOf('b/e1', 1));
+  lost.add(runKeyOf('b/e2', 3));
+  lost.flush();
+  lost.add(runKeyOf('b/e1', 1)); // its adoption, after the orphan check
+  lost.flush();
+  expect(said).toEqual([
+    '2 runs lost: their keeper died without recording an end; what they left is stopped and each runs again ' +
+      '(no retry used), not adopted: b/e1 (run 1), b/e2 (run 3)',
+  ]);
+  expect(lostRunsLine(['b/e3 (run 1)'])).toBe(
+    '1 run lost: its keeper died without recording an end; what it left is stopped and it runs again ' +
+      '(no retry used), not adopted: b/e3 (run 1)',
+  );
+});
+
+test('lines held back wait for their release, in order, and are said at once after it', () => {
+  const said: string[] = [];
+  const lines = new HeldBackLines((line) => said.push(line));
+  lines.say('a');
+  lines.say('b');
+  expect(said).toEqual([]);
+  lines.release();
+  lines.say('c');
+  expect(said).toEqual(['a', 'b', 'c']);
+});
+
+test('a run let go of because the server gave up on it is told apart from other ends, and said in one line', () => {
+  const runKey = runKeyOf('b/e1', 2);
+  const location = { machineId: 'm', hostQueue: 'q@m', runKey, run: 2, adoptWindowMs: 300_000 };
+  const letGo = ApplicationFailure.create({
+    type: FAILURE_TYPES.runLost,
+    message: 'let go',
+    details: [{ location, stopped: false, started: true }],
+  });
+  const timedOut = new ActivityCancellationDetails({ timedOut: true });
+  expect(runLetGoOf(letGo, timedOut)).toBe(runKey);
+  expect(runLetGoOf(letGo, new ActivityCancellationDetails({ notFound: true }))).toBe(runKey);
+  expect(runLetGoOf(letGo, new ActivityCancellationDetails({ workerShutdown: true }))).toBeUndefined(); // ShutdownRuns
+  expect(runLetGoOf(letGo, undefined)).toBeUndefined();
+  const stopped = ApplicationFailure.create({
+    type: FAILURE_TYPES.runLost,
+    details: [{ stopped: true, started: true }],
+  });
+  expect(runLetGoOf(stopped, timedOut)).toBeUndefined();
+  expect(runLetGoOf(new Error('other'), timedOut)).toBeUndefined();
+
+  const said: string[] = [];
+  const runs = new LetGoRuns((line) => said.push(line));
+  runs.add(runKey);
+  runs.add(runKeyOf('b/e2', 1));
+  runs.flush();
+  expect(said).toEqual([
+    'let go of 2 runs: the server gave up on them (no heartbeat reached it in time: this machine slept or lost ' +
+      'contact); they run on here, waiting to be adopted again: b/e1 (run 2), b/e2 (run 1)',
+  ]);
 });
