@@ -67,6 +67,8 @@ interface HoldOptions {
   metrics: WorkerMetrics;
   /** Told of each run the worker's shutdown leaves for adoption or stops, for its line about them (worker/). */
   onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
+  /** Told of each run let go of because the server gave up on its activity (a machine that slept, or was cut off). */
+  onLetGo?: (runKey: string) => void;
 }
 
 export interface RunEnding {
@@ -232,6 +234,7 @@ async function letGo(
   // Worker shutting down (leave), or the server gave up on this activity: the run stays for its adopter.
   await markLeftForAdoption(files);
   if (why?.workerShutdown) options.onShutdownDone?.(location.runKey, 'leave');
+  else options.onLetGo?.(location.runKey);
   throw new RunLostError(`let go of run ${location.run} on ${location.machineId}; it waits there to be adopted`, {
     location,
     stopped: false,

@@ -69,6 +69,8 @@ export interface ActivityOptions {
   onShutdown: ShutdownMode;
   /** Told of each run a graceful stop of the worker left for adoption or stopped (the worker's line about them). */
   onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
+  /** Told of each run let go of because the server gave up on its activity, for the worker's line about them. */
+  onLetGo?: (runKey: string) => void;
   /** Told of each run adopted here as this worker takes hold of it (`letGoHere`: it held the run before). */
   onAdopt?: (runKey: string, letGoHere: boolean) => void;
   contact: ServerContact;
@@ -134,6 +136,7 @@ export function createActivities(options: ActivityOptions) {
             quotaAgent: options.quotaAgent,
             metrics: options.metrics,
             onShutdownDone: options.onShutdownDone,
+            onLetGo: options.onLetGo,
           }),
         );
 

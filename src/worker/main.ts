@@ -10,14 +10,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { CommanderError } from 'commander';
 import { Client } from '@temporalio/client';
-import {
-  NativeConnection,
-  Runtime,
-  Worker,
-  type ActivityInterceptorsFactory,
-  type LogLevel,
-  type NativeConnectionOptions,
-} from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type LogLevel, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities, type ShutdownMode } from '../activities/index.js';
 import { KeeperLauncher } from '../machine/keeper-launch.js';
 import { stopWithParentCommand } from './parent-command.js';
@@ -53,7 +46,6 @@ import {
   LetGoRuns,
   LostRuns,
   lostBeforeAdoption,
-  runLetGoOf,
   ShutdownRuns,
 } from './run-report.js';
 import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
@@ -259,6 +251,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     onShutdownDone: shutdownRuns.add,
+    onLetGo: letGoRuns.add,
     // A run whose keeper died is not adopted but lost (its adoption reads it so): said as lost, once.
     onAdopt: (runKey, letGoHere) =>
       void lostBeforeAdoption(runsDirs, runKey).then(
@@ -282,7 +275,6 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     shutdownForceTime: SHUTDOWN_FORCE_MS,
     maxHeartbeatThrottleInterval: PROGRESS_THROTTLE_MS,
     identity,
-    interceptors: { activity: [sayRunsLetGo(letGoRuns)] },
   };
   const shared = await Worker.create({
     ...common,
@@ -337,23 +329,6 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   );
   made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found, heldBack);
   return made.worker;
-}
-
-/** Each run an activity lets go of because the server gave up on it, told to `letGoRuns` as it does. */
-function sayRunsLetGo(letGoRuns: LetGoRuns): ActivityInterceptorsFactory {
-  return (context) => ({
-    inbound: {
-      execute: async (input, next) => {
-        try {
-          return await next(input);
-        } catch (err) {
-          const runKey = runLetGoOf(err, context.cancellationDetails);
-          if (runKey !== undefined) letGoRuns.add(runKey);
-          throw err;
-        }
-      },
-    },
-  });
 }
 
 function sayIfAny(log: (line: string) => void, line: string | undefined): void {

@@ -4,12 +4,10 @@
  * it adopts, once it holds them (one line per adoptions close together), and those it finds lost: their keeper died
  * while no worker held them, so what they left is stopped and they run again instead of being adopted.
  */
-import { ApplicationFailure, type ActivityCancellationDetails } from '@temporalio/common';
 import type { ShutdownMode } from '../activities/index.js';
 import type { RunExit } from '../keeper/run-files.js';
 import { machineRuns, type RunsDirs } from '../machine/machine-runs.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
-import { FAILURE_TYPES, type RunLostDetails } from '../model/types.js';
 
 /** Runs named in one line; the others are counted. */
 const NAMED_RUNS = 5;
@@ -219,16 +217,4 @@ export function letGoRunsLine(names: readonly string[]): string {
     `time: this machine slept or lost contact); ${one ? 'it runs' : 'they run'} on here, waiting to be adopted ` +
     `again: ${namedRuns(names)}`
   );
-}
-
-/**
- * The run an activity let go of because the server gave up on it, from what it threw (a RunLost failure whose run
- * is not stopped, with its location) and why it was cancelled; undefined for any other end (a graceful stop's
- * runs have their own line: ShutdownRuns).
- */
-export function runLetGoOf(err: unknown, why: ActivityCancellationDetails | undefined): string | undefined {
-  if (!why || why.workerShutdown || why.cancelRequested) return undefined;
-  if (!(err instanceof ApplicationFailure) || err.type !== FAILURE_TYPES.runLost) return undefined;
-  const details = err.details?.[0] as RunLostDetails | undefined;
-  return details && !details.stopped ? details.location?.runKey : undefined;
 }

@@ -7,11 +7,8 @@ import {
   LostRuns,
   lostRunsLine,
   namedRuns,
-  runLetGoOf,
   ShutdownRuns,
 } from '../../src/worker/run-report.js';
-import { ActivityCancellationDetails, ApplicationFailure } from '@temporalio/common';
-import { FAILURE_TYPES } from '../../src/model/types.js';
 import { runNameOf } from '../../src/machine/runs-found.js';
 import { runKeyOf } from '../../src/keeper/run-files.js';
 import { until } from '../helpers/processes.js';
@@ -106,26 +103,8 @@ test('lines held back wait for their release, in order, and are said at once aft
   expect(said).toEqual(['a', 'b', 'c']);
 });
 
-test('a run let go of because the server gave up on it is told apart from other ends, and said in one line', () => {
+test('runs let go of because the server gave up on them are said in one line', () => {
   const runKey = runKeyOf('b/e1', 2);
-  const location = { machineId: 'm', hostQueue: 'q@m', runKey, run: 2, adoptWindowMs: 300_000 };
-  const letGo = ApplicationFailure.create({
-    type: FAILURE_TYPES.runLost,
-    message: 'let go',
-    details: [{ location, stopped: false, started: true }],
-  });
-  const timedOut = new ActivityCancellationDetails({ timedOut: true });
-  expect(runLetGoOf(letGo, timedOut)).toBe(runKey);
-  expect(runLetGoOf(letGo, new ActivityCancellationDetails({ notFound: true }))).toBe(runKey);
-  expect(runLetGoOf(letGo, new ActivityCancellationDetails({ workerShutdown: true }))).toBeUndefined(); // ShutdownRuns
-  expect(runLetGoOf(letGo, undefined)).toBeUndefined();
-  const stopped = ApplicationFailure.create({
-    type: FAILURE_TYPES.runLost,
-    details: [{ stopped: true, started: true }],
-  });
-  expect(runLetGoOf(stopped, timedOut)).toBeUndefined();
-  expect(runLetGoOf(new Error('other'), timedOut)).toBeUndefined();
-
   const said: string[] = [];
   const runs = new LetGoRuns((line) => said.push(line));
   runs.add(runKey);
