@@ -107,36 +107,45 @@ export function adoptedRunsLine(byEarlier: readonly string[], again: readonly st
   return parts.length ? parts.join('; ') : undefined;
 }
 
-/** Lost runs found within this time of the first are said in one line: the runs of one dead worker come together. */
-const LOST_GATHERED_MS = 1_000;
+/** Runs told within this time of the first are said in one line: the runs of one dead worker, or of one sleep. */
+const RUNS_GATHERED_MS = 1_000;
 
-/**
- * The runs whose keeper died while no worker held them, said once each: the orphan check stops what they left and
- * records them abandoned, and their experiment's adoption then reads them as lost (run again, no retry used).
- */
-export class LostRuns {
+/** Runs said in one line (`line`) once told within `gatheredMs` of each other; each said once when `onceEach`. */
+class GatheredRuns {
   private readonly gathered: string[] = [];
   private readonly said = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly say: (line: string) => void,
-    private readonly gatheredMs = LOST_GATHERED_MS,
+    private readonly line: (names: readonly string[]) => string,
+    private readonly onceEach: boolean,
+    private readonly gatheredMs = RUNS_GATHERED_MS,
   ) {}
 
-  /** Once per run: the orphan check and its adoption both find it. */
   readonly add = (runKey: string): void => {
-    if (this.said.has(runKey)) return;
-    this.said.add(runKey);
+    if (this.onceEach && this.said.has(runKey)) return;
+    if (this.onceEach) this.said.add(runKey);
     this.gathered.push(runNameOf(runKey));
     this.timer ??= setTimeout(() => this.flush(), this.gatheredMs).unref();
   };
 
+  /** Says the runs gathered so far, if any (also as the worker stops). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     const names = this.gathered.splice(0);
-    if (names.length) this.say(lostRunsLine(names));
+    if (names.length) this.say(this.line(names));
+  }
+}
+
+/**
+ * The runs whose keeper died while no worker held them, said once each: the orphan check stops what they left and
+ * records them abandoned, and their experiment's adoption then reads them as lost (run again, no retry used).
+ */
+export class LostRuns extends GatheredRuns {
+  constructor(say: (line: string) => void, gatheredMs?: number) {
+    super(say, lostRunsLine, true, gatheredMs);
   }
 }
 
@@ -180,33 +189,14 @@ export class HeldBackLines {
   }
 }
 
-/** Runs let go of within this time of the first are said in one line: a woken machine lets go of all at once. */
-const LET_GO_GATHERED_MS = 1_000;
-
 /**
  * The runs this worker lets go of because the server gave up on their activities (no heartbeat reached it in
  * time: the machine slept, or was cut off): they keep running here under their keepers, to be adopted again.
  * Said when it lets go of them, not only once it adopts them again (its `adopting again` line, AdoptedRuns).
  */
-export class LetGoRuns {
-  private readonly gathered: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly say: (line: string) => void,
-    private readonly gatheredMs = LET_GO_GATHERED_MS,
-  ) {}
-
-  readonly add = (runKey: string): void => {
-    this.gathered.push(runNameOf(runKey));
-    this.timer ??= setTimeout(() => this.flush(), this.gatheredMs).unref();
-  };
-
-  flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const names = this.gathered.splice(0);
-    if (names.length) this.say(letGoRunsLine(names));
+export class LetGoRuns extends GatheredRuns {
+  constructor(say: (line: string) => void, gatheredMs?: number) {
+    super(say, letGoRunsLine, false, gatheredMs);
   }
 }
 
