@@ -156,7 +156,7 @@ func guardMain(runDir string, mode KillMode) {
 	// Only its keeper's end moves a guard: a SIGTERM meant for a service's processes is not for it.
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	waitForEndOfFile(os.Stdin)
-	stopAbandonedRun(NewRunFiles(runDir), mode)
+	stopAbandonedRun(NewRunFiles(runDir), mode, "its guard")
 }
 
 func waitForEndOfFile(link *os.File) {
@@ -168,15 +168,16 @@ func waitForEndOfFile(link *os.File) {
 	}
 }
 
-// stopAbandonedRun stops the tree of a run whose keeper is gone, unless the keeper recorded an end, and records it.
-func stopAbandonedRun(files RunFiles, mode KillMode) {
+// stopAbandonedRun stops the tree of a run whose keeper is gone, unless the keeper recorded an end, and records it;
+// stopper says who stops it (its guard, or a worker that found the keeper gone: stop_left.go).
+func stopAbandonedRun(files RunFiles, mode KillMode, stopper string) {
 	if exists(files.Exit) {
 		return
 	}
 	spec, err := ReadSpec(files)
 	if err != nil {
-		note(files,
-			fmt.Sprintf("guard: the keeper died without recording an end, and the run's spec is unreadable (%v)", err))
+		note(files, fmt.Sprintf("%s: the keeper died without recording an end, and the run's spec is unreadable (%v)",
+			stopper, err))
 		return
 	}
 	tree := existingTree(spec.RunID, mode)
@@ -186,18 +187,19 @@ func stopAbandonedRun(files RunFiles, mode KillMode) {
 	}
 	survivors := tree.Stop(time.Duration(spec.KillGraceMs * float64(time.Millisecond)))
 	tree.Release()
-	why := fmt.Sprintf("its keeper died without recording an end; its guard stopped the run (%s left)", processes(left))
+	why := fmt.Sprintf("its keeper died without recording an end; %s stopped the run (%s left)", stopper,
+		processes(left))
 	if len(survivors) > 0 {
-		why = fmt.Sprintf("its keeper died without recording an end; its guard tried to stop the run (%s left): %s",
-			processes(left), survived(survivors))
+		why = fmt.Sprintf("its keeper died without recording an end; %s tried to stop the run (%s left): %s",
+			stopper, processes(left), survived(survivors))
 	}
 	// Before the end record, which is written last.
 	sayInAttemptLog(spec.LogFile, "run stopped: "+why)
-	if !exists(files.Exit) { // a worker that found the keeper gone may have recorded it meanwhile
+	if !exists(files.Exit) { // a worker of staged before 2026-12-08 may have recorded it meanwhile
 		WriteJSON(files.Exit,
 			RunExit{End: "abandoned", EndedAt: nowMs(), Tail: []string{}, Error: why, Survivors: identitiesOf(survivors)})
 	}
-	note(files, "guard: "+why)
+	note(files, why)
 }
 
 // sayInAttemptLog ends the run's output with why it ends there: the attempt log is what the user keeps, the run's

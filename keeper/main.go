@@ -10,6 +10,7 @@
 //
 // Usage: staged-keeper <run directory>   (the experiment's environment is the keeper's own)
 // or:    staged-keeper --launcher        (launch requests on stdin, one JSON line each; pids on stdout)
+// or:    staged-keeper --stop-left <run directory> <kill mode>   (stop_left.go)
 package main
 
 import (
@@ -23,6 +24,9 @@ func main() {
 	if len(os.Args) == 4 && os.Args[1] == guardFlag {
 		guardMain(os.Args[2], KillMode(os.Args[3]))
 		return
+	}
+	if len(os.Args) == 4 && os.Args[1] == stopLeftFlag {
+		os.Exit(stopLeftMain(os.Args[2], KillMode(os.Args[3])))
 	}
 	if len(os.Args) == 2 && os.Args[1] == launcherFlag {
 		launcherMain(os.Args[0])

@@ -20,16 +20,15 @@ import {
 } from '../keeper/run-files.js';
 import type { QuotaAgent } from '../quota/agent.js';
 import type { WorkerMetrics } from '../machine/metrics.js';
-import { runTreeFor } from '../keeper/run-tree.js';
 import { RunLostError } from '../errors.js';
 import type { RunHeartbeatDetails, RunLocation } from '../model/types.js';
 import { unitsInSpec } from '../machine/units.js';
 import { runStartedSignal } from '../protocol/messages.js';
 import { keeperAlive } from '../machine/keeper-launch.js';
 import type { ServerContact } from '../machine/server-contact.js';
-import { markLeftForAdoption, requestStop } from '../machine/stop-run.js';
+import { killKeeper, markLeftForAdoption, requestStop } from '../machine/stop-run.js';
 import { watchRunDir, type RunDirWatch } from '../machine/run-dir-watch.js';
-import { recordAbandoned } from '../machine/abandoned-run.js';
+import { stopLeftRun } from '../machine/stop-left-run.js';
 import { recordHolder } from '../machine/run-holder.js';
 
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
@@ -154,8 +153,9 @@ async function holdUntilEnd(
     const keeperGone =
       keeperPid === undefined ? Date.now() - heldSince > KEEPER_START_MS : !keeperAlive(keeperPid, files);
     if (keeperGone) {
-      const last = await files.readJson<RunExit>(files.exit);
-      return last ? { exit: last, startedAt: started?.startedAt } : runWithoutKeeper(files, location, options);
+      // Stopped and recorded here unless its guard does it (the loop then reads the end it records).
+      const last = (await files.readJson<RunExit>(files.exit)) ?? (await stopLeftRun(files, started?.killMode));
+      if (last) return { exit: last, startedAt: started?.startedAt };
     }
 
     if (
@@ -192,25 +192,6 @@ async function announceStart(context: Context, location: RunLocation, startedAt:
   });
 }
 
-/** The run's process tree as its keeper made it: named by the run's id, in the keeper's kill mode. */
-async function treeOfRun(files: RunFiles) {
-  const started = await files.readJson<RunStarted>(files.state);
-  return runTreeFor(await files.runId(), started?.killMode);
-}
-
-/** The keeper died (killed, out of memory) without recording an end: what it left is stopped here. */
-async function runWithoutKeeper(files: RunFiles, location: RunLocation, options: HoldOptions): Promise<never> {
-  const tree = await treeOfRun(files);
-  if (await files.freezeRequested()) await tree.thaw(); // a frozen run would not see its SIGTERM
-  await tree.stop(options.killGraceMs);
-  await tree.release();
-  await recordAbandoned(files, 'its keeper died without recording an end');
-  throw new RunLostError(`the keeper of run ${location.run} (${files.dir}) is gone; the run will start again`, {
-    stopped: true,
-    started: true,
-  });
-}
-
 async function letGo(
   context: Context,
   files: RunFiles,
@@ -220,11 +201,11 @@ async function letGo(
 ): Promise<never> {
   const why = context.cancellationDetails;
   if (why?.cancelRequested) {
-    await stopRun(files, keeperPid, 'cancelled', options.killGraceMs);
+    await stopRun(context, files, keeperPid, 'cancelled', options.killGraceMs);
     throw new CancelledFailure('cancelled');
   }
   if (why?.workerShutdown && options.onShutdown === 'stop') {
-    await stopRun(files, keeperPid, 'shutdown', options.killGraceMs);
+    await stopRun(context, files, keeperPid, 'shutdown', options.killGraceMs);
     options.onShutdownDone?.(location.runKey, 'stop');
     throw new RunLostError(`run ${location.run} stopped with its worker; it will run again`, {
       stopped: true,
@@ -243,6 +224,7 @@ async function letGo(
 }
 
 async function stopRun(
+  context: Context,
   files: RunFiles,
   keeperPid: number | undefined,
   reason: 'cancelled' | 'shutdown',
@@ -255,10 +237,12 @@ async function stopRun(
     if (keeperPid === undefined || !keeperAlive(keeperPid, files)) break;
     await delay(100);
   }
-  const tree = await treeOfRun(files);
-  if (await files.freezeRequested()) await tree.thaw();
-  await tree.stop(graceMs);
-  await tree.release();
+  // A keeper that did not answer is killed: its guard, or the stop below, stops what it leaves and records it.
+  if (keeperPid !== undefined && keeperAlive(keeperPid, files)) killKeeper(keeperPid);
+  const started = await files.readJson<RunStarted>(files.state);
+  await stopLeftRun(files, started?.killMode).catch((err: Error) => {
+    context.log.error(err.message);
+  });
 }
 
 /** The progress a keeper recorded; nothing from a file that is not whole (written by a keeper of an older staged). */

@@ -20,7 +20,7 @@ export function checkKeeperBuilt(): void {
   try {
     accessSync(KEEPER_BINARY, constants.X_OK);
   } catch {
-    throw new Error(`no run keeper at ${KEEPER_BINARY}: build it with \`npm run build\` (it needs Go 1.22 or later)`);
+    throw new Error(`no run keeper at ${KEEPER_BINARY}: build it with \`npm run build\` (it needs Go 1.23 or later)`);
   }
 }
 

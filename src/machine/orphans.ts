@@ -18,9 +18,8 @@ import type { NativeConnection } from '@temporalio/worker';
 import { machineRuns, type MachineRun } from './machine-runs.js';
 import { isAddressDigest, serverIdOf, type RunsLayout } from './runs-layout.js';
 import { requestStop } from './stop-run.js';
-import { recordAbandoned } from './abandoned-run.js';
-import { runTreeFor } from '../keeper/run-tree.js';
-import { parseRunKey, type KillMode, type RunSpec } from '../keeper/run-files.js';
+import { stopLeftRun } from './stop-left-run.js';
+import { parseRunKey } from '../keeper/run-files.js';
 import { runNameOf } from './runs-found.js';
 import { latestScheduledRun, listedWorkflowStates, workflowState } from './workflow-states.js';
 
@@ -63,8 +62,8 @@ export function watchOrphans(
     const endedBefore = ended;
     if (!ended && !kept) {
       // Whatever its workflow says: nothing runs it on, and the record frees its units for the workflow's next run.
-      await stopLeftovers(files, runKey, started.killMode);
-      await recordAbandoned(files, 'its keeper died without recording an end');
+      // Undefined while its guard still stops it: the next check finds the end the guard records.
+      if (!(await stopLeftRun(files, started.killMode))) return;
       onLost(runKey);
       ended = true;
     }
@@ -119,12 +118,4 @@ export function watchOrphans(
       clearInterval(timer);
     },
   };
-}
-
-/** What a run whose keeper died may have left running: stopped as the keeper would have stopped it. */
-async function stopLeftovers(files: MachineRun['files'], runKey: string, killMode: KillMode): Promise<void> {
-  const spec = await files.readJson<RunSpec>(files.spec);
-  const tree = await runTreeFor(spec?.runId ?? runKey, killMode);
-  await tree.stop(spec?.killGraceMs ?? 0);
-  await tree.release();
 }

@@ -8,9 +8,17 @@ export async function requestStop(
   reason: 'cancelled' | 'shutdown',
 ): Promise<void> {
   await writeFile(files.stopReason, reason);
-  if (keeperPid === undefined) return;
+  if (keeperPid !== undefined) signal(keeperPid, 'SIGTERM');
+}
+
+/** Ends a keeper that did not answer its stop request: its guard then stops what it leaves, and records it. */
+export function killKeeper(keeperPid: number): void {
+  signal(keeperPid, 'SIGKILL');
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
   try {
-    process.kill(keeperPid, 'SIGTERM');
+    process.kill(pid, name);
   } catch {
     // already gone
   }

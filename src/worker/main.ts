@@ -27,7 +27,7 @@ import { dropWorkerOnlyEnvironment } from '../cli/worker-command.js';
 import { loadConnectionConfig } from '../connection.js';
 import { BadInputError, EXIT, oneLine } from '../errors.js';
 import type { KillMode } from '../keeper/run-files.js';
-import { killModeOfMachine } from '../keeper/run-tree.js';
+import { killModeOfMachine } from '../keeper/kill-mode.js';
 import { installRuntime, WorkerMetrics } from '../machine/metrics.js';
 import { activityOnlyQueue, watchServerAnswers } from '../machine/sdk-logger.js';
 import { machineIdSetting, runsRootSetting, WORKER_DEFAULTS, workerLogLevelSetting } from '../settings.js';

@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunSpec } from '../../src/keeper/run-files.js';
-import { killModeOfMachine } from '../../src/keeper/run-tree.js';
+import type { RunSpec, RunStarted } from '../../src/keeper/run-files.js';
+import { killModeOfMachine } from '../../src/keeper/kill-mode.js';
 import { tempDir } from '../helpers/scripts.js';
 import { GONE_WITHIN_MS, LOAD_MARGIN_MS, until, waitUntilDead } from '../helpers/processes.js';
 import { startKeptRun } from '../helpers/runs.js';
@@ -44,8 +44,11 @@ async function startRun(
   return { ...run, daemons: await daemonPids(dir) };
 }
 
-test('the machine says how runs are stopped', async () => {
-  expect(['cgroup', 'process-scan']).toContain(await killModeOfMachine());
+test('the worker says the way its keepers stop runs on this machine', async () => {
+  const run = await startRun('kill-mode', 'exit 0');
+  const { killMode } = (await run.files.readJson<RunStarted>(run.files.state))!;
+  expect(await killModeOfMachine()).toBe(killMode);
+  await run.exit(GONE_WITHIN_MS + LOAD_MARGIN_MS);
 });
 
 test('a run ends when its main process exits, though daemons hold its stdout, and they are gone', async () => {

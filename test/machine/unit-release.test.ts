@@ -4,7 +4,6 @@ import { once } from 'node:events';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CapacityLedger } from '../../src/machine/capacity.js';
-import { recordAbandoned } from '../../src/machine/abandoned-run.js';
 import { UnitClaims } from '../../src/machine/units.js';
 import { RunFiles, type RunExit } from '../../src/keeper/run-files.js';
 import { processIdentityOf } from '../../src/keeper/process-identity.js';
@@ -39,22 +38,18 @@ test('a run whose keeper died frees its unit once recorded abandoned, and reads 
   await claims.releaseIfGone('wf.run-1', { gpu: ['0'] });
   expect(await claims.claim('wf.run-2', { gpu: 1 })).toBeUndefined(); // its keeper is gone, but nothing says so
 
-  await recordAbandoned(run1, 'its keeper died without recording an end');
+  // As the run's guard, or the worker's stop of what its keeper left (keeper/stop_left.go), records it.
+  await run1.writeJson(run1.exit, {
+    end: 'abandoned',
+    exitCode: null,
+    signal: null,
+    endedAt: 2,
+    tail: [],
+    error: 'its keeper died without recording an end',
+  });
   await claims.releaseIfGone('wf.run-1', { gpu: ['0'] });
   expect(await claims.claim('wf.run-2', { gpu: 1 })).toEqual({ gpu: ['0'] });
   expect((await run1.readJson<RunExit>(run1.exit))?.end).toBe('abandoned'); // run-experiment.ts: a lost run
-});
-
-test('an end on record is never overwritten, and a removed run gets none', async () => {
-  const { files } = await oneGpu('units-abandoned-kept');
-  const run = files('wf.run-1');
-  await run.claim();
-  await run.writeJson(run.exit, { end: 'exited', exitCode: 0, signal: null, endedAt: 1, tail: [] });
-  await recordAbandoned(run, 'late');
-  expect((await run.readJson<RunExit>(run.exit))?.end).toBe('exited');
-  const gone = files('wf.run-2');
-  await recordAbandoned(gone, 'late');
-  expect(await gone.exists()).toBe(false);
 });
 
 /** A claim as a worker makes it (units.ts), by a claimant of our choosing. */

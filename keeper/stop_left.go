@@ -1,0 +1,73 @@
+package main
+
+// A run whose keeper a worker found gone without an end record (`staged-keeper --stop-left <run dir> <kill mode>`):
+// the worker asks this binary to stop what the keeper left, as the run's guard would, so that one stop (thaw, SIGTERM
+// to each member as it appears, SIGKILL, survivors recorded, signals through pidfds) serves both. It first takes the
+// run's lock: while a keeper or its guard holds it, they record the run's end themselves, and nothing is done here.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+const stopLeftFlag = "--stop-left"
+
+// The exit codes of --stop-left.
+const (
+	stopLeftRecorded = 0 // the run's end is recorded (here, or before by its keeper or guard)
+	stopLeftFailed   = 1
+	stopLeftHeld     = 3 // a keeper or its guard still holds the run
+)
+
+// stopLeftLockMargin: a guard stopping the run holds its lock through the kill grace and killWait; a lock held longer is
+// a live keeper's.
+const stopLeftLockMargin = 2 * time.Second
+
+func stopLeftMain(runDir string, mode KillMode) int {
+	files := NewRunFiles(runDir)
+	grace := time.Duration(0)
+	if spec, err := ReadSpec(files); err == nil {
+		grace = time.Duration(spec.KillGraceMs * float64(time.Millisecond))
+	}
+	lock, err := waitForRunLock(files, grace+killWait+stopLeftLockMargin)
+	if err == errRunTaken {
+		return stopLeftHeld
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "staged keeper: cannot lock the run in %s: %v\n", runDir, err)
+		return stopLeftFailed
+	}
+	defer lock.Close()
+	stopAbandonedRun(files, mode, "the worker that found it gone")
+	if !exists(files.Exit) {
+		fmt.Fprintf(os.Stderr, "staged keeper: no end recorded for the run in %s (see its keeper.log)\n", runDir)
+		return stopLeftFailed
+	}
+	return stopLeftRecorded
+}
+
+// waitForRunLock takes the run's lock once its keeper and guard have let it go, or gives errRunTaken after within.
+func waitForRunLock(files RunFiles, within time.Duration) (*os.File, error) {
+	lock, err := os.OpenFile(filepath.Join(files.Dir, runLockName), os.O_RDONLY|os.O_CREATE, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(within)
+	for {
+		err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return lock, nil
+		}
+		if err != syscall.EWOULDBLOCK || time.Now().After(deadline) {
+			lock.Close()
+			if err == syscall.EWOULDBLOCK {
+				return nil, errRunTaken
+			}
+			return nil, err
+		}
+		time.Sleep(pollEvery)
+	}
+}
