@@ -31,6 +31,9 @@ import { watchRunDir, type RunDirWatch } from '../machine/run-dir-watch.js';
 import { stopLeftRun } from '../machine/stop-left-run.js';
 import { recordHolder } from '../machine/run-holder.js';
 
+/** Why the server cancelled a run's activity: it gave up on it (timed out, not found), or it was paused or reset. */
+export type LetGoCause = 'gave-up' | 'paused' | 'reset';
+
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
 export type ShutdownMode = 'leave' | 'stop';
 
@@ -66,8 +69,8 @@ interface HoldOptions {
   metrics: WorkerMetrics;
   /** Told of each run the worker's shutdown leaves for adoption or stops, for its line about them (worker/). */
   onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
-  /** Told of each run let go of because the server gave up on its activity (a machine that slept, or was cut off). */
-  onLetGo?: (runKey: string) => void;
+  /** Told of each run let go of because the server cancelled its activity (gave up on it; paused or reset it). */
+  onLetGo?: (runKey: string, why: LetGoCause) => void;
 }
 
 export interface RunEnding {
@@ -215,7 +218,7 @@ async function letGo(
   // Worker shutting down (leave), or the server gave up on this activity: the run stays for its adopter.
   await markLeftForAdoption(files);
   if (why?.workerShutdown) options.onShutdownDone?.(location.runKey, 'leave');
-  else options.onLetGo?.(location.runKey);
+  else options.onLetGo?.(location.runKey, why?.paused ? 'paused' : why?.reset ? 'reset' : 'gave-up');
   throw new RunLostError(`let go of run ${location.run} on ${location.machineId}; it waits there to be adopted`, {
     location,
     stopped: false,

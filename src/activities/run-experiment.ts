@@ -23,7 +23,7 @@ import {
   type RunOutcome,
 } from '../model/types.js';
 import { NotRunnableError, RunLostError } from '../errors.js';
-import { holdRun, type ShutdownMode, type RunEnding } from './hold-run.js';
+import { holdRun, type LetGoCause, type ShutdownMode, type RunEnding } from './hold-run.js';
 import { resolveCommand, type ExperimentCommand } from '../machine/command.js';
 import { experimentEnvironment } from '../machine/child-env.js';
 import type { KeeperLauncher } from '../machine/keeper-launch.js';
@@ -53,6 +53,7 @@ import { unitsEnvironment } from '../model/units.js';
 import { cleanExitSignal } from '../protocol/messages.js';
 import { failureMessage } from './failure-text.js';
 import { heldBeforeHere } from '../machine/run-holder.js';
+import { adoptionFound, type AdoptionFound } from '../machine/machine-runs.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -70,9 +71,9 @@ export interface ActivityOptions {
   /** Told of each run a graceful stop of the worker left for adoption or stopped (the worker's line about them). */
   onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
   /** Told of each run let go of because the server gave up on its activity, for the worker's line about them. */
-  onLetGo?: (runKey: string) => void;
-  /** Told of each run adopted here as this worker takes hold of it (`letGoHere`: it held the run before). */
-  onAdopt?: (runKey: string, letGoHere: boolean) => void;
+  onLetGo?: (runKey: string, why: LetGoCause) => void;
+  /** Told of each run adopted here as it takes hold of it, with what it found (`letGoHere`: it held it before). */
+  onAdopt?: (runKey: string, found: AdoptionFound, letGoHere: boolean) => void;
   contact: ServerContact;
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];
@@ -165,7 +166,7 @@ export function createActivities(options: ActivityOptions) {
               started: true,
             });
           }
-          options.onAdopt?.(location.runKey, await heldBeforeHere(files));
+          options.onAdopt?.(location.runKey, await adoptionFound(files), await heldBeforeHere(files));
           ending = await hold();
         } else {
           heartbeats.throwIfStopped(); // the server gave up on this start while it waited: a new one comes

@@ -72,6 +72,20 @@ function forgetRemovedRuns(runsDir: string, runKeys: ReadonlySet<string>): void 
     if (path.dirname(dir) === parent && !runKeys.has(path.basename(dir))) endedRuns.delete(dir);
 }
 
+export type AdoptionFound = 'alive' | 'ended' | 'lost';
+
+/**
+ * What a worker adopting a run finds in its directory: `alive` (its keeper runs it, or has not written its start yet),
+ * `ended` (its keeper recorded its end while no worker held it), or `lost` (its keeper died: recorded abandoned, or
+ * gone without an end, which the hold then stops and records).
+ */
+export async function adoptionFound(files: RunFiles): Promise<AdoptionFound> {
+  const exit = await files.readJson<RunExit>(files.exit);
+  if (exit) return exit.end === 'abandoned' ? 'lost' : 'ended';
+  const started = await files.readJson<RunStarted>(files.state);
+  return started && !keeperAlive(started.keeperPid, files) ? 'lost' : 'alive';
+}
+
 /** The quota secret, quotas and socket of a run whose keeper still runs it here; undefined once it ended. */
 export async function liveRunQuota(runsDir: string, runKey: string): Promise<RunQuota | undefined> {
   const files = new RunFiles(path.join(runsDir, runKey));

@@ -38,14 +38,14 @@ import { formatMachineResources, machineQueueOf, workerQueueOf, type MachineReso
 import { unitClaimsOf } from '../machine/units.js';
 import { withGpuIndices, withGpusFound } from '../machine/gpus.js';
 import { formatUnits } from '../model/units.js';
-import { runsFoundHere } from '../machine/runs-found.js';
+import { runNameOf, runsFoundHere } from '../machine/runs-found.js';
 import {
   AdoptedRuns,
   foundRunsLines,
   HeldBackLines,
+  letGoByServerLine,
   LetGoRuns,
   LostRuns,
-  lostBeforeAdoption,
   ShutdownRuns,
 } from './run-report.js';
 import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
@@ -251,13 +251,13 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     onShutdownDone: shutdownRuns.add,
-    onLetGo: letGoRuns.add,
-    // A run whose keeper died is not adopted but lost (its adoption reads it so): said as lost, once.
-    onAdopt: (runKey, letGoHere) =>
-      void lostBeforeAdoption(runsDirs, runKey).then(
-        (lost) => (lost ? lostRuns.add(runKey) : adoptedRuns.add(runKey, letGoHere)),
-        () => adoptedRuns.add(runKey, letGoHere),
-      ),
+    onLetGo: (runKey, why) =>
+      why === 'gave-up' ? letGoRuns.add(runKey) : log(letGoByServerLine(runNameOf(runKey), why)),
+    // A run whose keeper died is not adopted but lost: said as lost, once; one that ended meanwhile is only collected.
+    onAdopt: (runKey, found, letGoHere) => {
+      if (found === 'lost') lostRuns.add(runKey);
+      if (found === 'alive') adoptedRuns.add(runKey, letGoHere);
+    },
     contact,
     allowedRoots,
     held,

@@ -4,9 +4,7 @@
  * it adopts, once it holds them (one line per adoptions close together), and those it finds lost: their keeper died
  * while no worker held them, so what they left is stopped and they run again instead of being adopted.
  */
-import type { ShutdownMode } from '../activities/index.js';
-import type { RunExit } from '../keeper/run-files.js';
-import { machineRuns, type RunsDirs } from '../machine/machine-runs.js';
+import type { LetGoCause, ShutdownMode } from '../activities/index.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
 
 /** Runs named in one line; the others are counted. */
@@ -158,19 +156,6 @@ export function lostRunsLine(names: readonly string[]): string {
   );
 }
 
-/**
- * True when an adoption finds its run lost, not running: its end says its keeper died (recorded by the orphan check
- * or its guard), or its keeper is gone without an end (the adoption stops what it left). Its adoption reads it as lost.
- */
-export async function lostBeforeAdoption(runsDirs: RunsDirs, runKey: string): Promise<boolean> {
-  for await (const run of machineRuns(runsDirs, (key) => key === runKey)) {
-    const exit = await run.files.readJson<RunExit>(run.files.exit);
-    if (exit) return exit.end === 'abandoned';
-    return run.started !== undefined && !run.kept;
-  }
-  return false;
-}
-
 /** Lines said before `release` wait for it, in order; then each is said at once. */
 export class HeldBackLines {
   private waiting: string[] | undefined = [];
@@ -198,6 +183,12 @@ export class LetGoRuns extends GatheredRuns {
   constructor(say: (line: string) => void, gatheredMs?: number) {
     super(say, letGoRunsLine, false, gatheredMs);
   }
+}
+
+/** A run let go of because its activity was paused or reset on the server (by hand: `temporal activity pause`). */
+export function letGoByServerLine(name: string, why: Exclude<LetGoCause, 'gave-up'>): string {
+  const what = `its activity was ${why} on the server`;
+  return `let go of 1 run: ${what}; it runs on here, waiting to be adopted again: ${name}`;
 }
 
 export function letGoRunsLine(names: readonly string[]): string {

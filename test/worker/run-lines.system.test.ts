@@ -213,6 +213,21 @@ test('keeper and guard killed with no worker: the next worker says the run lost,
   expect(second.output.filter((line) => / lost: |adopting|%2F/.test(line))).toEqual([lost]);
 }, 120_000);
 
+test('a run that ended while no worker held it is collected by the next worker, not said adopted', async () => {
+  const { journal, taskQueue, args, first, handle } = await oneRunHeld('run-lines-ended', 'm8', 3);
+  first.kill('SIGTERM');
+  expect(await first.exited()).toBe(0);
+  await until(async () => (await readJournal(journal)).some((e) => e.event === 'end'), 30_000, 'the script to end');
+
+  const second = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  expect(await handle.result()).toBeDefined();
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 1]]);
+  second.kill('SIGTERM'); // its stop says every line it gathered
+  expect(await second.exited()).toBe(0);
+  // Before: `adopting 1 run left by an earlier worker: …` for a run that had ended before this worker started
+  expect(second.output.filter((line) => / lost|adopting/.test(line))).toEqual([]);
+}, 120_000);
+
 test('a worker stopped past its heartbeat timeout (a lid) says it lets go of its run when it wakes', async () => {
   const { journal, first, handle, run } = await oneRunHeld('run-lines-lid', 'm7', 20);
   const experiment = server.env.client.workflow.getHandle(run.slice(0, run.indexOf(' (run ')));
@@ -233,6 +248,28 @@ test('a worker stopped past its heartbeat timeout (a lid) says it lets go of its
   const again = await lineOf(first, /adopting again/);
   expect(again).toBe(`staged worker: adopting again 1 run this worker let go of: ${run}`);
   expect(first.output.indexOf(letGo)).toBeLessThan(first.output.indexOf(again));
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 1]]);
+  expect(starts(await readJournal(journal))).toHaveLength(1);
+}, 120_000);
+
+test('an activity paused on the server: the worker says so as it lets go of the run, not "gave up"', async () => {
+  const { journal, first, handle, run } = await oneRunHeld('run-lines-paused', 'm9', 15);
+  const workflowId = run.slice(0, run.indexOf(' (run '));
+  await server.env.client.workflowService.pauseActivity({
+    namespace: 'default',
+    execution: { workflowId },
+    type: 'runExperiment',
+    identity: 'run-lines test',
+    reason: 'a test',
+  });
+  // Before: `let go of 1 run: the server gave up on it (no heartbeat reached it in time: …)`
+  const letGo = await lineOf(first, /^staged worker: let go of/);
+  expect(letGo).toBe(
+    'staged worker: let go of 1 run: its activity was paused on the server; it runs on here, waiting to be adopted ' +
+      `again: ${run}`,
+  );
+  expect(first.output.filter((line) => /gave up/.test(line))).toEqual([]);
+  expect(await handle.result()).toBeDefined();
   expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 1]]);
   expect(starts(await readJournal(journal))).toHaveLength(1);
 }, 120_000);
