@@ -22,14 +22,17 @@ import {
 const server = useTestServer();
 const startWorkerProcess = workerProcessesPerTest();
 
-test('a keeper and its guard killed under a live worker: it stops what they left, and the run goes again', async () => {
-  const { dir, journal } = await tempExperimentsDir('keeper-gone');
+/**
+ * One experiment whose run 1 leaves a daemon in a session of its own and runs on (run 2 ends at once), held by a
+ * worker: its processes, keeper, run directory and end record, once the daemon is there.
+ */
+async function runWithDaemon(name: string) {
+  const { dir, journal } = await tempExperimentsDir(name);
   const daemonFile = path.join(dir, 'daemon');
-  // Run 1 leaves a daemon in a session of its own and runs on; run 2 ends at once.
   const body = `if [ "$STAGED_ATTEMPT" = 1 ]; then setsid sleep 300 & echo $! > "${daemonFile}"; sleep 120; fi`;
   await writeScript(dir, 'exp1_long', journal, { body });
   const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 5_000, killGraceMs: 1_000, maxRetries: 0 });
-  const runsRoot = await tempDir('runs-keeper-gone');
+  const runsRoot = await tempDir(`runs-${name}`);
   await startWorkerProcess(server.env.address, taskQueue, 1, ['--runs-dir', runsRoot]);
   const handle = await startBatch(server.env, state);
   await until(async () => Number((await readFile(daemonFile, 'utf8').catch(() => '')).trim()) > 0, 30_000, 'run 1');
@@ -37,18 +40,26 @@ test('a keeper and its guard killed under a live worker: it stops what they left
   const daemon = Number((await readFile(daemonFile, 'utf8')).trim());
   const [files] = await runDirsUnder(runsRoot);
   const { keeperPid } = (await files.readJson<{ keeperPid: number }>(files.state))!;
+  const endRecord = async () => {
+    let exit: RunExit | undefined;
+    await until(async () => (exit ??= await files.readJson<RunExit>(files.exit)) !== undefined, 60_000, 'its end');
+    return exit;
+  };
+  return { journal, handle, keeperPid, processes: [script.pid, daemon], endRecord };
+}
+
+test('a keeper and its guard killed under a live worker: it stops what they left, and the run goes again', async () => {
+  const { journal, handle, keeperPid, processes, endRecord } = await runWithDaemon('keeper-gone');
   const guard = guardOf(keeperPid)!;
   // Stopped first, so that neither sees the other die: nothing of the run's own is left to stop it.
   for (const signal of ['SIGSTOP', 'SIGKILL'] as const) for (const pid of [keeperPid, guard]) process.kill(pid, signal);
 
-  let exit: RunExit | undefined;
-  await until(async () => (exit ??= await files.readJson<RunExit>(files.exit)) !== undefined, 30_000, 'an end record');
-  expect(exit).toMatchObject({
+  // Before: the worker's own stop recorded only "its keeper died without recording an end" (no survivors, by pid)
+  expect(await endRecord()).toMatchObject({
     end: 'abandoned',
     error: expect.stringMatching(/^its keeper died without recording an end; the worker that found it gone stopped/),
   });
-  // Before (the worker's own stop): the same, but signals by pid and no survivors recorded; now one stop serves both.
-  expect(await waitUntilDead([script.pid, daemon], GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
+  expect(await waitUntilDead(processes, GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
   expect(pidAlive(keeperPid)).toBe(false);
 
   expect(await handle.result()).toBeDefined();
@@ -59,26 +70,13 @@ test('a keeper and its guard killed under a live worker: it stops what they left
 }, 120_000);
 
 test('a keeper that does not answer a cancel is killed, and its guard stops the run', async () => {
-  const { dir, journal } = await tempExperimentsDir('keeper-mute');
-  const daemonFile = path.join(dir, 'daemon');
-  await writeScript(dir, 'exp1_long', journal, { body: `setsid sleep 300 & echo $! > "${daemonFile}"; sleep 120` });
-  const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 5_000, killGraceMs: 1_000, maxRetries: 0 });
-  const runsRoot = await tempDir('runs-keeper-mute');
-  await startWorkerProcess(server.env.address, taskQueue, 1, ['--runs-dir', runsRoot]);
-  const handle = await startBatch(server.env, state);
-  await until(async () => Number((await readFile(daemonFile, 'utf8').catch(() => '')).trim()) > 0, 30_000, 'the run');
-  const [script] = await readJournal(journal);
-  const daemon = Number((await readFile(daemonFile, 'utf8')).trim());
-  const [files] = await runDirsUnder(runsRoot);
-  const { keeperPid } = (await files.readJson<{ keeperPid: number }>(files.state))!;
+  const { handle, keeperPid, processes, endRecord } = await runWithDaemon('keeper-mute');
   process.kill(keeperPid, 'SIGSTOP'); // a keeper that cannot answer (stopped, or hung)
 
   await handle.cancel();
-  let exit: RunExit | undefined;
-  await until(async () => (exit ??= await files.readJson<RunExit>(files.exit)) !== undefined, 60_000, 'an end record');
-  expect(exit).toMatchObject({ end: 'abandoned', error: expect.stringContaining('its guard stopped the run') });
+  expect(await endRecord()).toMatchObject({ end: 'abandoned', error: expect.stringContaining('its guard stopped') });
   // Before: the worker stopped the run's processes beside its keeper, which stayed there, stopped, for good
-  expect(await waitUntilDead([keeperPid, script.pid, daemon], GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
+  expect(await waitUntilDead([keeperPid, ...processes], GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
   await until(
     async () => (await batchSummary(handle)).experiments[0].status === 'cancelled',
     30_000,
