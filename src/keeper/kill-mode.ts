@@ -1,7 +1,7 @@
 /**
  * Which way this machine stops a run's processes, as its keeper (keeper/run_tree.go) will: a Linux cgroup (v2) per run
  * where the machine lets one be made, else every process carrying the run's marker (found in /proc). The keeper and
- * its guard make and stop the trees; the worker only says the mode in its start line.
+ * its guard make and stop the trees; the worker says the mode in its start line, and removes a cgroup left behind.
  */
 import { mkdir, readFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +21,19 @@ async function cgroup2Mount(): Promise<string | undefined> {
 export async function runCgroupDir(runId: string): Promise<string | undefined> {
   const mount = await cgroup2Mount();
   return mount && path.join(mount, 'staged', runId.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+/**
+ * Removes the run's cgroup, where it has one; false while a process is still in it (one that outlived its stop's
+ * SIGKILL: its keeper or guard could not remove the cgroup then). True when none is left.
+ */
+export async function releaseRunCgroup(runId: string): Promise<boolean> {
+  const dir = await runCgroupDir(runId);
+  if (!dir) return true;
+  return rmdir(dir).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => err.code !== 'EBUSY', // gone already, or not ours to remove: nothing to wait for
+  );
 }
 
 /** Which way this machine stops a run's processes; said in the worker's start line. */

@@ -19,6 +19,7 @@ import { machineRuns, type MachineRun } from './machine-runs.js';
 import { isAddressDigest, serverIdOf, type RunsLayout } from './runs-layout.js';
 import { requestStop } from './stop-run.js';
 import { stopLeftRun } from './stop-left-run.js';
+import { releaseRunCgroup } from '../keeper/kill-mode.js';
 import { parseRunKey } from '../keeper/run-files.js';
 import { runNameOf } from './runs-found.js';
 import { latestScheduledRun, listedWorkflowStates, workflowState } from './workflow-states.js';
@@ -71,7 +72,8 @@ export function watchOrphans(
     const state = (endedBefore && listed.get(workflowId)) || (await workflowState(connection, namespace, workflowId));
     if (state === 'closed' || (state === 'not-found' && startedByThisServer)) {
       if (ended) {
-        await rm(files.dir, { recursive: true, force: true }); // nobody will read its end any more
+        // Nobody will read its end any more; kept while a process that outlived its stop is in its cgroup.
+        if (await releaseRunCgroup(await files.runId())) await rm(files.dir, { recursive: true, force: true });
       } else {
         log(`stopping ${runNameOf(runKey)}: its experiment workflow is ${state === 'closed' ? 'closed' : 'gone'}`);
         await requestStop(files, started.keeperPid, 'cancelled');

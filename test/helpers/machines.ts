@@ -10,11 +10,11 @@
  * of a test process that died before it could.
  */
 import { execFileSync } from 'node:child_process';
-import { readdir, rmdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RunFiles } from '../../src/keeper/run-files.js';
-import { runCgroupDir } from '../../src/keeper/kill-mode.js';
+import { releaseRunCgroup } from '../../src/keeper/kill-mode.js';
 import { spawnWorker, type WorkerProcess } from './processes.js';
 import { tempDir } from './scripts.js';
 
@@ -247,8 +247,7 @@ export function machineNetwork(): MachineNetwork {
       for (const server of await readdir(runsDir).catch(() => [] as string[])) {
         for (const queue of await readdir(path.join(runsDir, server)).catch(() => [] as string[])) {
           for (const runKey of await readdir(path.join(runsDir, server, queue)).catch(() => [] as string[])) {
-            const cgroup = await runCgroupDir(await new RunFiles(path.join(runsDir, server, queue, runKey)).runId());
-            if (cgroup) await rmdir(cgroup).catch(() => undefined);
+            await releaseRunCgroup(await new RunFiles(path.join(runsDir, server, queue, runKey)).runId());
           }
         }
       }
