@@ -19,7 +19,8 @@ export async function inForeground(
   { ipc = false, env = {} }: { ipc?: boolean; env?: Record<string, string> } = {},
 ): Promise<number> {
   // A Node program given an IPC channel sees this process end, even by SIGKILL (worker/parent-command.ts).
-  const child = execa(file, args, { stdio: 'inherit', reject: false, cwd, ipc, env });
+  // Never SIGKILLed by us after a SIGTERM passed on (execa's default, 5 s later): its stop may take the runs' grace.
+  const child = execa(file, args, { stdio: 'inherit', reject: false, cwd, ipc, env, forceKillAfterDelay: false });
   const forwarded = new Set<string>();
   const forward = (signal: NodeJS.Signals) => {
     forwarded.add(signal);

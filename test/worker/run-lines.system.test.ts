@@ -4,7 +4,9 @@
  * live worker holds, and a worker says the runs it adopts once it holds them, and the runs it finds lost instead.
  * Real server, real worker processes and scripts; asserted on the lines the workers print.
  */
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { batchSummary } from '../../src/batch-client/index.js';
@@ -186,6 +188,40 @@ test('Ctrl-C to `staged worker` (SIGINT to its group, passed on again by the com
     command.kill('SIGKILL');
   }
 }, 90_000);
+
+test('SIGTERM to `staged worker --on-shutdown stop`: it waits for a trap that takes 8 s, and says it', async () => {
+  const { dir, journal } = await tempExperimentsDir('run-lines-slow-trap');
+  const cleaned = path.join(dir, 'cleaned');
+  // A checkpoint written on SIGTERM, slower than the 5 s after which execa SIGKILLs a subprocess it sent SIGTERM
+  const body = `trap '(trap "" TERM; sleep 8); echo done > "${cleaned}"; exit 143' TERM; sleep 120 & wait`;
+  await writeScript(dir, 'exp1_long', journal, { body });
+  const { taskQueue, state } = await batchIn(dir, { ...QUICK_LOSS, killGraceMs: 20_000 });
+  const args = ['--runs-dir', await tempDir('runs-lines-slow-trap'), '--machine-id', 'm10', '--on-shutdown', 'stop'];
+  const command = execa(process.execPath, [CLI, 'worker', '--slots', '1', '--allow-dir', tmpdir(), ...args], {
+    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
+    reject: false,
+    stdout: 'pipe',
+    buffer: false,
+    forceKillAfterDelay: false,
+  });
+  const output: string[] = [];
+  createInterface({ input: command.stdout }).on('line', (line) => output.push(line));
+  try {
+    await until(() => output.some((line) => line.startsWith('staged worker:')), 60_000, 'the worker to start');
+    await startBatch(server.env, state);
+    await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+
+    command.kill('SIGTERM'); // as systemd's stop: to the command alone, which passes it on
+    expect((await command).exitCode).toBe(0);
+    // Before: the command SIGKILLed its worker 5 s after passing SIGTERM on: no line, the trap's run left alone
+    expect(output).toContain(
+      `staged worker: stopped 1 run (--on-shutdown stop; each runs again): ${state.batchId}/exp1_long (run 1)`,
+    );
+    expect(await readFile(cleaned, 'utf8')).toBe('done\n');
+  } finally {
+    command.kill('SIGKILL');
+  }
+}, 120_000);
 
 test('keeper and guard killed with no worker: the next worker says the run lost, after its start line', async () => {
   const { journal, runsRoot, args, first, handle, run, taskQueue } = await oneRunHeld('run-lines-lost', 'm6', 15);
