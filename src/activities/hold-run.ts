@@ -69,6 +69,8 @@ interface HoldOptions {
   metrics: WorkerMetrics;
   /** Told of each run the worker's shutdown leaves for adoption or stops, for its line about them (worker/). */
   onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
+  /** Told of each run stopped because its experiment workflow closed without it (`terminated`, say). */
+  onWorkflowClosed?: (runKey: string, how: string) => void;
   /** Told of each run let go of because the server cancelled its activity (gave up on it; paused or reset it). */
   onLetGo?: (runKey: string, why: LetGoCause) => void;
 }
@@ -215,6 +217,13 @@ async function letGo(
       started: true,
     });
   }
+  const closed = why?.notFound ? await closedWorkflowStatus(context) : undefined;
+  if (closed) {
+    // Nobody will adopt it: its experiment ended without it (terminated by hand, say). Not on a "not found" alone.
+    await stopRun(context, files, keeperPid, 'cancelled', options.killGraceMs);
+    options.onWorkflowClosed?.(location.runKey, closed);
+    throw new CancelledFailure(`its experiment workflow is ${closed}`);
+  }
   // Worker shutting down (leave), or the server gave up on this activity: the run stays for its adopter.
   await markLeftForAdoption(files);
   if (why?.workerShutdown) options.onShutdownDone?.(location.runKey, 'leave');
@@ -224,6 +233,19 @@ async function letGo(
     stopped: false,
     started: true,
   });
+}
+
+/** How the activity's workflow closed (`terminated`, `timed out`…); undefined while it runs or nobody can say. */
+async function closedWorkflowStatus(context: Context): Promise<string | undefined> {
+  const workflowId = context.info.workflowExecution!.workflowId;
+  const status = await context.client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then(
+      (description) => description.status.name,
+      () => undefined,
+    );
+  return status === undefined || status === 'RUNNING' ? undefined : status.toLowerCase().replace('_', ' ');
 }
 
 async function stopRun(

@@ -72,6 +72,8 @@ export interface ActivityOptions {
   onShutdownDone?: (runKey: string, how: ShutdownMode) => void;
   /** Told of each run let go of because the server gave up on its activity, for the worker's line about them. */
   onLetGo?: (runKey: string, why: LetGoCause) => void;
+  /** Told of each run stopped because its experiment workflow closed without it (`terminated`, say). */
+  onWorkflowClosed?: (runKey: string, how: string) => void;
   /** Told of each run adopted here as it takes hold of it, with what it found (`letGoHere`: it held it before). */
   onAdopt?: (runKey: string, found: AdoptionFound, letGoHere: boolean) => void;
   contact: ServerContact;
@@ -138,6 +140,7 @@ export function createActivities(options: ActivityOptions) {
             metrics: options.metrics,
             onShutdownDone: options.onShutdownDone,
             onLetGo: options.onLetGo,
+            onWorkflowClosed: options.onWorkflowClosed,
           }),
         );
 

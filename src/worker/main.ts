@@ -251,6 +251,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     adoptWindowMs: options.adoptWindowMs ?? WORKER_DEFAULTS.adoptWindowMs,
     onShutdown: options.onShutdown ?? 'leave',
     onShutdownDone: shutdownRuns.add,
+    onWorkflowClosed: (runKey, how) => log(`stopping ${runNameOf(runKey)}: its experiment workflow is ${how}`),
     onLetGo: (runKey, why) =>
       why === 'gave-up' ? letGoRuns.add(runKey) : log(letGoByServerLine(runNameOf(runKey), why)),
     // A run whose keeper died is not adopted but lost: said as lost, once; one that ended meanwhile is only collected.

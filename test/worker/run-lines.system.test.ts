@@ -309,3 +309,16 @@ test('an activity paused on the server: the worker says so as it lets go of the 
   expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 1]]);
   expect(starts(await readJournal(journal))).toHaveLength(1);
 }, 120_000);
+
+test('an experiment workflow terminated by hand: its worker stops the run at once and says why', async () => {
+  const { runsRoot, first, run } = await oneRunHeld('run-lines-terminated', 'm11', 60);
+  const workflowId = run.slice(0, run.indexOf(' (run '));
+  await server.env.client.workflow.getHandle(workflowId).terminate('by hand');
+  // Before: `let go of 1 run: the server gave up on it (no heartbeat reached it in time: …)`, the run stopped later
+  expect(await lineOf(first, /: its experiment workflow/)).toBe(
+    `staged worker: stopping ${run}: its experiment workflow is terminated`,
+  );
+  const [files] = await runDirsUnder(runsRoot);
+  await until(async () => (await files.readJson<{ end: string }>(files.exit))?.end === 'cancelled', 30_000, 'a stop');
+  expect(first.output.filter((line) => /let go of|gave up/.test(line))).toEqual([]);
+}, 120_000);
