@@ -4,6 +4,7 @@ package main
 // the worker asks this binary to stop what the keeper left, as the run's guard would, so that one stop (thaw, SIGTERM
 // to each member as it appears, SIGKILL, survivors recorded, signals through pidfds) serves both. It first takes the
 // run's lock: while a keeper or its guard holds it, they record the run's end themselves, and nothing is done here.
+// The kill mode is the one in the keeper's state.json; "" where there is none (existingTree then finds the run's).
 
 import (
 	"fmt"

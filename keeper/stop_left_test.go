@@ -3,6 +3,10 @@ package main
 // --stop-left with real processes: the run of a keeper killed together with its guard, stopped on a worker's behalf.
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,4 +57,53 @@ func TestStopLeftTouchesNothingWhileTheRunsKeeperHoldsIt(t *testing.T) {
 	if !alive(run.script) || !alive(run.daemon) || exists(run.files.Exit) {
 		t.Fatal("--stop-left stopped a run its keeper still holds")
 	}
+}
+
+// A worker that never read the run's state.json (its keeper died before writing it, or the worker did not wait) passes
+// no kill mode: a run the keeper put in a cgroup is stopped by its cgroup, which a process that cleared its
+// environment (and so its marker) cannot leave.
+func TestStopLeftWithNoKillModeStopsARunInItsCgroup(t *testing.T) {
+	if RunTreeFor("stop-left-probe-"+strconv.Itoa(os.Getpid()), "").Mode() != cgroupMode {
+		t.Skip("no writable cgroup v2 here")
+	}
+	existingTree("stop-left-probe-"+strconv.Itoa(os.Getpid()), cgroupMode).Release()
+	run := startGuardedRun(t, cgroupMode,
+		daemonScript+"setsid env -i /bin/sleep 300 & echo $! > unmarked.partial && mv unmarked.partial unmarked; sleep 300")
+	var unmarked int
+	waitFor(t, "the process with no marker", func() bool {
+		text, _ := os.ReadFile(filepath.Join(filepath.Dir(run.files.Dir), "unmarked"))
+		unmarked, _ = strconv.Atoi(strings.TrimSpace(string(text)))
+		return unmarked > 0
+	})
+	killKeeperAndGuard(t, run)
+	os.Remove(run.files.State) // as if the keeper had died before recording its start
+
+	expectEqual(t, stopLeftMain(run.files.Dir, ""), stopLeftRecorded)
+	// Before: stopped by a process scan, which misses it, and recorded as stopped while it ran on.
+	if alive(run.script) || alive(run.daemon) || alive(unmarked) {
+		t.Fatal("a process of the run outlived --stop-left")
+	}
+}
+
+// A run frozen by its keeper, which died, then resumed (`resume` removes the freeze request; no keeper thaws it): the
+// stop thaws it first all the same, so that its processes see their SIGTERM and may shut down cleanly.
+func TestStopLeftThawsARunItsDeadKeeperFroze(t *testing.T) {
+	eachKillMode(t, func(t *testing.T, mode KillMode) {
+		run := startGuardedRun(t, mode,
+			daemonScript+`exec >/dev/null 2>&1; trap 'echo > termed; exit 0' TERM; while :; do sleep 0.1; done`)
+		os.WriteFile(run.files.FreezeRequest, nil, 0o666)
+		waitFor(t, "the run to be frozen", func() bool {
+			var record FrozenRecord
+			text, _ := os.ReadFile(run.files.Frozen)
+			return json.Unmarshal(text, &record) == nil && record.Since != nil
+		})
+		killKeeperAndGuard(t, run)
+		os.Remove(run.files.FreezeRequest)
+
+		expectEqual(t, stopLeftMain(run.files.Dir, mode), stopLeftRecorded)
+		// Before: left frozen, it never saw its SIGTERM and was SIGKILLed once the grace was over.
+		if !exists(filepath.Join(filepath.Dir(run.files.Dir), "termed")) {
+			t.Fatal("the run's script did not get its SIGTERM")
+		}
+	})
 }
