@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -26,6 +27,14 @@ const (
 // stopLeftLockMargin: a guard stopping the run holds its lock through the kill grace and killWait; a lock held longer is
 // a live keeper's.
 const stopLeftLockMargin = 2 * time.Second
+
+// stopLeftCommand is the process `staged-keeper --stop-left` runs; its exit code is stopLeftMain's.
+func stopLeftCommand(runDir string, mode KillMode) int {
+	// A worker's Ctrl-C (its process group) and a service manager's SIGTERM to each of its processes are not for this
+	// stop: ended halfway, it would leave the run's processes running with no end recorded. It starts no process.
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	return stopLeftMain(runDir, mode)
+}
 
 func stopLeftMain(runDir string, mode KillMode) int {
 	files := NewRunFiles(runDir)

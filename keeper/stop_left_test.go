@@ -107,3 +107,34 @@ func TestStopLeftThawsARunItsDeadKeeperFroze(t *testing.T) {
 		}
 	})
 }
+
+// A worker's Ctrl-C reaches its whole process group, --stop-left included, and systemd's stop of a worker's service
+// sends SIGTERM to each of its processes: a stop under way goes on to its end record all the same.
+func TestStopLeftIsNotStoppedHalfwayByTheWorkersSignals(t *testing.T) {
+	run := startGuardedRun(t, processScanMode, daemonScript+`trap '' TERM; while :; do sleep 0.1; done`)
+	killKeeperAndGuard(t, run)
+	stop, err := os.StartProcess("/proc/self/exe", []string{"staged-keeper", stopLeftFlag, run.files.Dir, "process-scan"},
+		&os.ProcAttr{Files: []*os.File{nil, os.Stderr, os.Stderr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, _ := os.Open(filepath.Join(run.files.Dir, runLockName))
+	defer lock.Close()
+	waitFor(t, "--stop-left to hold the run", func() bool {
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			return err == syscall.EWOULDBLOCK
+		}
+		syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) // not taken yet: let it go at once
+		return false
+	})
+	for _, signal := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		stop.Signal(signal)
+	}
+	state, _ := stop.Wait()
+	// Before: killed by the SIGINT, the run's processes left running and no end recorded.
+	expectEqual(t, state.String(), "exit status 0")
+	expectEqual(t, readExit(t, run.files).End, RunEnd("abandoned"))
+	if alive(run.script) || alive(run.daemon) {
+		t.Fatal("a process of the run outlived --stop-left")
+	}
+}
