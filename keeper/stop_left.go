@@ -7,7 +7,9 @@ package main
 // The kill mode is the one in the keeper's state.json; "" where there is none (existingTree then finds the run's).
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +24,8 @@ const (
 	stopLeftRecorded = 0 // the run's end is recorded (here, or before by its keeper or guard)
 	stopLeftFailed   = 1
 	stopLeftHeld     = 3 // a keeper or its guard still holds the run
+	// stopLeftGone: the run's directory is gone, or was made again for a new run while this waited for the lock.
+	stopLeftGone = 4
 )
 
 // stopLeftLockMargin: a guard stopping the run holds its lock through the kill grace and killWait; a lock held longer is
@@ -46,6 +50,9 @@ func stopLeftMain(runDir string, mode KillMode) int {
 	if err == errRunTaken {
 		return stopLeftHeld
 	}
+	if err == errRunGone {
+		return stopLeftGone
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "staged keeper: cannot lock the run in %s: %v\n", runDir, err)
 		return stopLeftFailed
@@ -59,9 +66,16 @@ func stopLeftMain(runDir string, mode KillMode) int {
 	return stopLeftRecorded
 }
 
+// errRunGone: the run's directory is gone, or is a new run's.
+var errRunGone = errors.New("the run's directory is gone")
+
 // waitForRunLock takes the run's lock once its keeper and guard have let it go, or gives errRunTaken after within.
 func waitForRunLock(files RunFiles, within time.Duration) (*os.File, error) {
-	lock, err := os.OpenFile(filepath.Join(files.Dir, runLockName), os.O_RDONLY|os.O_CREATE, 0o666)
+	path := filepath.Join(files.Dir, runLockName)
+	lock, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o666)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errRunGone
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +83,11 @@ func waitForRunLock(files RunFiles, within time.Duration) (*os.File, error) {
 	for {
 		err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
+			// The lock of a directory removed meanwhile: the one at its path now (a run of the same key) is not this.
+			if !stillAt(lock, path) {
+				lock.Close()
+				return nil, errRunGone
+			}
 			return lock, nil
 		}
 		if err != syscall.EWOULDBLOCK || time.Now().After(deadline) {
@@ -80,4 +99,13 @@ func waitForRunLock(files RunFiles, within time.Duration) (*os.File, error) {
 		}
 		time.Sleep(pollEvery)
 	}
+}
+
+func stillAt(file *os.File, path string) bool {
+	opened, err := file.Stat()
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(path)
+	return err == nil && os.SameFile(opened, now)
 }

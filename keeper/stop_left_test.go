@@ -138,3 +138,46 @@ func TestStopLeftIsNotStoppedHalfwayByTheWorkersSignals(t *testing.T) {
 		t.Fatal("a process of the run outlived --stop-left")
 	}
 }
+
+// A run's directory removed while --stop-left waits for its guard, then made again for a new run of the same key (a
+// batch id used again): the lock --stop-left then takes is the removed run's, and the new run is not its to stop.
+func TestStopLeftLeavesANewRunInADirectoryMadeAgainAlone(t *testing.T) {
+	run := startGuardedRun(t, processScanMode, daemonScript+"sleep 300")
+	killKeeperAndGuard(t, run)
+	spec, _ := os.ReadFile(run.files.Spec)
+	guardLock, _ := os.Open(filepath.Join(run.files.Dir, runLockName)) // as a guard still stopping the run
+	syscall.Flock(int(guardLock.Fd()), syscall.LOCK_EX)
+	result := make(chan int, 1)
+	go func() { result <- stopLeftMain(run.files.Dir, processScanMode) }()
+	waitFor(t, "--stop-left to open the run's lock", func() bool { return openCount(run.files.Dir) == 2 })
+
+	os.Rename(run.files.Dir, run.files.Dir+".removed")
+	os.Mkdir(run.files.Dir, 0o777)
+	os.WriteFile(run.files.Spec, spec, 0o666) // the same run id: named by the run key and the directory
+	newKeeperLock, _ := os.OpenFile(filepath.Join(run.files.Dir, runLockName), os.O_RDONLY|os.O_CREATE, 0o666)
+	defer newKeeperLock.Close()
+	syscall.Flock(int(newKeeperLock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	guardLock.Close() // the guard is done
+
+	expectEqual(t, <-result, stopLeftGone)
+	// Before: it stopped the new run's processes (they carry the same marker) and recorded it abandoned.
+	if !alive(run.script) || !alive(run.daemon) || exists(run.files.Exit) {
+		t.Fatal("--stop-left stopped the run that took the directory")
+	}
+}
+
+func TestStopLeftOfARemovedRunDirectorySaysItIsGone(t *testing.T) {
+	expectEqual(t, stopLeftMain(filepath.Join(t.TempDir(), "removed"), processScanMode), stopLeftGone)
+}
+
+// openCount: how many files this process has open in dir.
+func openCount(dir string) int {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	count := 0
+	for _, entry := range entries {
+		if target, err := os.Readlink("/proc/self/fd/" + entry.Name()); err == nil && filepath.Dir(target) == dir {
+			count++
+		}
+	}
+	return count
+}

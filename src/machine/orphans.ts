@@ -70,7 +70,7 @@ export function watchOrphans(
         unstoppable.add(runKey);
         return undefined;
       });
-      // Undefined while its guard still stops it: the next check finds the end the guard records.
+      // Undefined while its guard still stops it (the next check finds the end the guard records), or once it is gone.
       if (!stopped) return;
       onLost(runKey);
       ended = true;
