@@ -13,6 +13,7 @@ package main
 // process and does nothing else; the keeper starts a new one if it dies, so killing the guard alone changes nothing.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -182,7 +183,7 @@ func stopAbandonedRun(files RunFiles, mode KillMode, stopper string) {
 	}
 	tree := existingTree(spec.RunID, mode)
 	left := len(tree.Members())
-	if exists(files.FreezeRequest) {
+	if exists(files.FreezeRequest) || frozenOnRecord(files) {
 		tree.Thaw() // a frozen process would not see its SIGTERM
 	}
 	survivors := tree.Stop(time.Duration(spec.KillGraceMs * float64(time.Millisecond)))
@@ -213,14 +214,29 @@ func sayInAttemptLog(path string, line string) {
 	fmt.Fprintf(file, "\n[staged] %s\n", line)
 }
 
-// existingTree is the tree the keeper made for runID, in its mode; nothing is created.
+// frozenOnRecord: the keeper's last record says it froze the run. A run resumed after its keeper died has no freeze
+// request left, and no keeper to thaw it.
+func frozenOnRecord(files RunFiles) bool {
+	var record FrozenRecord
+	text, err := os.ReadFile(files.Frozen)
+	return err == nil && json.Unmarshal(text, &record) == nil && record.Since != nil
+}
+
+// existingTree is the tree the keeper made for runID, in its mode; nothing is created. No mode (a worker that did not
+// read the keeper's state.json) is the cgroup's when the keeper made one: the keeper makes it before the script starts.
+// No run id never names a cgroup: that one would hold every run's.
 func existingTree(runID string, mode KillMode) RunTree {
-	if mode == cgroupMode {
-		if mount := cgroup2Mount(); mount != "" {
+	if (mode == cgroupMode || mode == "") && runID != "" {
+		if mount := cgroup2Mount(); mount != "" && (mode == cgroupMode || isDir(cgroupDirOf(mount, runID))) {
 			return cgroupTree{dir: cgroupDirOf(mount, runID)}
 		}
 	}
 	return markedTree{marker: runMarker + "=" + runID}
+}
+
+func isDir(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.IsDir()
 }
 
 // survived says which processes outlived a stop.

@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 		guardMain(os.Args[2], KillMode(os.Args[3]))
 		os.Exit(0)
 	}
+	if len(os.Args) == 4 && os.Args[1] == stopLeftFlag {
+		os.Exit(stopLeftCommand(os.Args[2], KillMode(os.Args[3])))
+	}
 	if len(os.Args) == 3 && os.Args[1] == launcherFlag { // the launcher, starting os.Args[2] as its keeper
 		launcherMain(os.Args[2])
 		os.Exit(0)

@@ -26,7 +26,7 @@ func main() {
 		return
 	}
 	if len(os.Args) == 4 && os.Args[1] == stopLeftFlag {
-		os.Exit(stopLeftMain(os.Args[2], KillMode(os.Args[3])))
+		os.Exit(stopLeftCommand(os.Args[2], KillMode(os.Args[3])))
 	}
 	if len(os.Args) == 2 && os.Args[1] == launcherFlag {
 		launcherMain(os.Args[0])

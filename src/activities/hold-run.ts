@@ -158,7 +158,7 @@ async function holdUntilEnd(
     const keeperGone =
       keeperPid === undefined ? Date.now() - heldSince > KEEPER_START_MS : !keeperAlive(keeperPid, files);
     if (keeperGone) {
-      // Stopped and recorded here unless its guard does it (the loop then reads the end it records).
+      // Stopped and recorded here unless its guard does it (the loop then reads the end it records) or it is gone.
       const last = (await files.readJson<RunExit>(files.exit)) ?? (await stopLeftRun(files, started?.killMode));
       if (last) return { exit: last, startedAt: started?.startedAt };
     }

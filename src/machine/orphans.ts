@@ -45,6 +45,8 @@ export function watchOrphans(
   onLost: (runKey: string) => void = (runKey) =>
     log(`${runNameOf(runKey)} lost: its keeper died without recording an end; what it left is stopped`),
 ): { stop(): void } {
+  /** Runs whose leftovers --stop-left could not stop (no readable spec, say), already said. */
+  const unstoppable = new Set<string>();
   /** False when another server answers (its "not found" is not about these runs); no answer: true, as before. */
   const sameServer = async (): Promise<boolean> => {
     if (!ownServer || isAddressDigest(ownServer.id)) return true; // its credentials cannot read the id: as before
@@ -63,8 +65,14 @@ export function watchOrphans(
     const endedBefore = ended;
     if (!ended && !kept) {
       // Whatever its workflow says: nothing runs it on, and the record frees its units for the workflow's next run.
-      // Undefined while its guard still stops it: the next check finds the end the guard records.
-      if (!(await stopLeftRun(files, started.killMode))) return;
+      const stopped = await stopLeftRun(files, started.killMode).catch((err: Error) => {
+        // Said once; the runs after it are checked all the same (before, its failure ended every check there).
+        if (!unstoppable.has(runKey)) log(err.message);
+        unstoppable.add(runKey);
+        return undefined;
+      });
+      // Undefined while its guard still stops it (the next check finds the end the guard records), or once it is gone.
+      if (!stopped) return;
       onLost(runKey);
       ended = true;
     }

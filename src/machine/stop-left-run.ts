@@ -9,15 +9,20 @@ import { KEEPER_BINARY } from './keeper-launch.js';
 
 /** --stop-left's exit code when a keeper or its guard still holds the run: they record its end themselves. */
 const HELD = 3;
+/** --stop-left's exit code when the run's directory is gone (or made again for a new run): nothing to record. */
+const GONE = 4;
 
-/** The run's end record once what it left is stopped; undefined while a keeper or its guard still holds it. */
+/**
+ * The run's end record once what it left is stopped; undefined while a keeper or its guard still holds it, or once its
+ * directory is gone (the holder's lease renewal then says so).
+ */
 export async function stopLeftRun(
   files: RunFiles,
   killMode: KillMode | undefined,
   binary = KEEPER_BINARY,
 ): Promise<RunExit | undefined> {
   const stop = await execa(binary, ['--stop-left', files.dir, killMode ?? ''], { reject: false, stdin: 'ignore' });
-  if (stop.exitCode === HELD) return undefined;
+  if (stop.exitCode === HELD || stop.exitCode === GONE) return undefined;
   const exit = await files.readJson<RunExit>(files.exit);
   if (stop.exitCode === 0 && exit) return exit;
   throw new Error(
