@@ -26,7 +26,7 @@ import { unitsInSpec } from '../machine/units.js';
 import { runStartedSignal } from '../protocol/messages.js';
 import { keeperAlive } from '../machine/keeper-launch.js';
 import type { ServerContact } from '../machine/server-contact.js';
-import { killKeeper, markLeftForAdoption, requestStop } from '../machine/stop-run.js';
+import { killKeeper, markLeftForAdoption, requestStop, stopAskedBefore } from '../machine/stop-run.js';
 import { watchRunDir, type RunDirWatch } from '../machine/run-dir-watch.js';
 import { stopLeftRun } from '../machine/stop-left-run.js';
 import { recordHolder } from '../machine/run-holder.js';
@@ -157,6 +157,9 @@ async function holdUntilEnd(
     const keeperPid = started?.keeperPid ?? options.launchedPid;
     const keeperGone =
       keeperPid === undefined ? Date.now() - heldSince > KEEPER_START_MS : !keeperAlive(keeperPid, files);
+    // A stop asked by a worker that died before it was done, which the keeper never carried out (hung, stopped).
+    if (keeperPid !== undefined && !keeperGone && (await stopAskedBefore(files, options.killGraceMs + STOP_MARGIN_MS)))
+      killKeeper(keeperPid);
     if (keeperGone) {
       // Stopped and recorded here unless its guard does it (the loop then reads the end it records) or it is gone.
       const last = (await files.readJson<RunExit>(files.exit)) ?? (await stopLeftRun(files, started?.killMode));

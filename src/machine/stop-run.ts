@@ -1,5 +1,5 @@
 /** Asks a run's keeper to stop the run: the reason goes in the run's directory, then SIGTERM. */
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import type { RunFiles } from '../keeper/run-files.js';
 
 export async function requestStop(
@@ -9,6 +9,15 @@ export async function requestStop(
 ): Promise<void> {
   await writeFile(files.stopReason, reason);
   if (keeperPid !== undefined) signal(keeperPid, 'SIGTERM');
+}
+
+/** Whether a stop of the run was asked over `ms` ago (by a worker that may have died since); a keeper acts at once. */
+export async function stopAskedBefore(files: RunFiles, ms: number): Promise<boolean> {
+  const asked = await stat(files.stopReason).then(
+    (info) => info.mtimeMs,
+    () => undefined,
+  );
+  return asked !== undefined && Date.now() - asked > ms;
 }
 
 /** Ends a keeper that did not answer its stop request: its guard then stops what it leaves, and records it. */

@@ -3,7 +3,7 @@
  * killer): the worker finds the keeper gone, stops what it left through the keeper binary's own stop, records the
  * run's end, and the experiment runs again with no retry used. Real server, worker, keeper and scripts.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchSummary } from '../../src/batch-client/index.js';
 import type { RunExit } from '../../src/keeper/run-files.js';
@@ -33,7 +33,7 @@ async function runWithDaemon(name: string) {
   await writeScript(dir, 'exp1_long', journal, { body });
   const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 5_000, killGraceMs: 1_000, maxRetries: 0 });
   const runsRoot = await tempDir(`runs-${name}`);
-  await startWorkerProcess(server.env.address, taskQueue, 1, ['--runs-dir', runsRoot]);
+  const worker = await startWorkerProcess(server.env.address, taskQueue, 1, ['--runs-dir', runsRoot]);
   const handle = await startBatch(server.env, state);
   await until(async () => Number((await readFile(daemonFile, 'utf8').catch(() => '')).trim()) > 0, 30_000, 'run 1');
   const [script] = await readJournal(journal);
@@ -45,7 +45,7 @@ async function runWithDaemon(name: string) {
     await until(async () => (exit ??= await files.readJson<RunExit>(files.exit)) !== undefined, 60_000, 'its end');
     return exit;
   };
-  return { journal, handle, keeperPid, processes: [script.pid, daemon], endRecord };
+  return { journal, handle, keeperPid, processes: [script.pid, daemon], endRecord, files, worker, taskQueue, runsRoot };
 }
 
 test('a keeper and its guard killed under a live worker: it stops what they left, and the run goes again', async () => {
@@ -82,4 +82,21 @@ test('a keeper that does not answer a cancel is killed, and its guard stops the 
     30_000,
     'the experiment to be cancelled',
   );
+}, 120_000);
+
+test('a stop asked by a worker that died, which its hung keeper never carried out: the adopter ends it', async () => {
+  const { journal, handle, keeperPid, processes, files, worker, taskQueue, runsRoot } =
+    await runWithDaemon('keeper-hung-stop');
+  process.kill(keeperPid, 'SIGSTOP'); // hung
+  await writeFile(files.stopReason, 'shutdown'); // as `--on-shutdown stop` asks, before its worker was SIGKILLed
+  worker.kill('SIGKILL');
+
+  await startWorkerProcess(server.env.address, taskQueue, 1, ['--runs-dir', runsRoot]);
+  // Before: the next worker adopted the run and held it as running for as long as its keeper hung
+  expect(await waitUntilDead([keeperPid, ...processes], 60_000)).toBeDefined();
+  expect(await handle.result()).toBeDefined();
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts, e.lostRuns])).toEqual([
+    ['completed', 2, 1],
+  ]);
+  expect((await readJournal(journal)).filter((e) => e.event === 'start').map((e) => e.attempt)).toEqual([1, 2]);
 }, 120_000);
