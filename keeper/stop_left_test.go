@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -120,7 +121,11 @@ func TestStopLeftIsNotStoppedHalfwayByTheWorkersSignals(t *testing.T) {
 	}
 	lock, _ := os.Open(filepath.Join(run.files.Dir, runLockName))
 	defer lock.Close()
+	// Its signals ignored first: a signal sent while its runtime still starts would end it, as it would any program.
 	waitFor(t, "--stop-left to hold the run", func() bool {
+		if !ignoresStopSignals(stop.Pid) {
+			return false
+		}
 		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			return err == syscall.EWOULDBLOCK
 		}
@@ -180,4 +185,17 @@ func openCount(dir string) int {
 		}
 	}
 	return count
+}
+
+// ignoresStopSignals: SIGHUP, SIGINT and SIGTERM are in the process's ignored set (SigIgn in /proc/<pid>/status).
+func ignoresStopSignals(pid int) bool {
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(status), "\n") {
+		if mask, found := strings.CutPrefix(line, "SigIgn:\t"); found {
+			ignored, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			want := uint64(1)<<(syscall.SIGHUP-1) | uint64(1)<<(syscall.SIGINT-1) | uint64(1)<<(syscall.SIGTERM-1)
+			return err == nil && ignored&want == want
+		}
+	}
+	return false
 }

@@ -30,6 +30,7 @@ import { killKeeper, markLeftForAdoption, requestStop, stopAskedBefore } from '.
 import { watchRunDir, type RunDirWatch } from '../machine/run-dir-watch.js';
 import { stopLeftRun } from '../machine/stop-left-run.js';
 import { recordHolder } from '../machine/run-holder.js';
+import type { HeldRuns } from '../machine/held-runs.js';
 
 /** Why the server cancelled a run's activity: it gave up on it (timed out, not found), or it was paused or reset. */
 export type LetGoCause = 'gave-up' | 'paused' | 'reset';
@@ -64,7 +65,7 @@ interface HoldOptions {
   /** Tell the experiment workflow when the process has started (not when adopting: it knows). */
   announceStart: boolean;
   /** Runs some activity of this worker holds, by key: not orphans. */
-  held: Set<string>;
+  held: HeldRuns;
   quotaAgent: QuotaAgent;
   metrics: WorkerMetrics;
   /** Told of each run the worker's shutdown leaves for adoption or stops, for its line about them (worker/). */

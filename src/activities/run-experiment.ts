@@ -53,6 +53,7 @@ import { unitsEnvironment } from '../model/units.js';
 import { cleanExitSignal } from '../protocol/messages.js';
 import { failureMessage } from './failure-text.js';
 import { heldBeforeHere } from '../machine/run-holder.js';
+import type { HeldRuns } from '../machine/held-runs.js';
 import { adoptionFound, type AdoptionFound } from '../machine/machine-runs.js';
 
 export interface ActivityOptions {
@@ -80,7 +81,7 @@ export interface ActivityOptions {
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];
   /** Keys of the runs this worker's activities hold right now. */
-  held: Set<string>;
+  held: HeldRuns;
   /** Grants calls of quotas to this machine's runs. */
   quotaAgent: QuotaAgent;
   /** What each quota's budget declares (the hosts a run meters, a quota's `maxConcurrent`). */

@@ -19,6 +19,7 @@ import { machineRuns, type MachineRun } from './machine-runs.js';
 import { isAddressDigest, serverIdOf, type RunsLayout } from './runs-layout.js';
 import { requestStop } from './stop-run.js';
 import { stopLeftRun } from './stop-left-run.js';
+import type { HeldRuns } from './held-runs.js';
 import { releaseRunCgroup } from '../keeper/kill-mode.js';
 import { parseRunKey } from '../keeper/run-files.js';
 import { runNameOf } from './runs-found.js';
@@ -38,7 +39,7 @@ export function watchOrphans(
   connection: NativeConnection,
   namespace: string,
   layout: RunsLayout,
-  held: ReadonlySet<string>,
+  held: Pick<HeldRuns, 'has'>,
   log: (message: string) => void = (message) => console.log(`staged worker: ${message}`),
   ownServer?: OwnServer,
   /** Told of each run whose keeper died, once what it left is stopped (the worker's line about lost runs). */

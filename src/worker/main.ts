@@ -39,6 +39,7 @@ import { unitClaimsOf } from '../machine/units.js';
 import { withGpuIndices, withGpusFound } from '../machine/gpus.js';
 import { formatUnits } from '../model/units.js';
 import { runNameOf, runsFoundHere } from '../machine/runs-found.js';
+import { HeldRuns } from '../machine/held-runs.js';
 import {
   AdoptedRuns,
   foundRunsLines,
@@ -179,7 +180,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   // Two workers that reach the same runs by different paths (a symbolic link) count the same runs.
   const countedRunsDir = path.join(realPathOrSame(path.dirname(runsDir)), path.basename(runsDir));
   const contact = options.contact ?? watchServerContact(options.connection);
-  const held = new Set<string>();
+  const held = new HeldRuns();
   // Said once the worker runs, after its start line: the orphan check may find lost runs before that line is printed.
   const heldBack = new HeldBackLines((line) => console.log(`staged worker: ${line}`));
   const log = heldBack.say;
