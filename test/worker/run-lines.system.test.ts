@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { batchSummary } from '../../src/batch-client/index.js';
+import type { BatchState } from '../../src/model/types.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
 import { guardOf, runDirsUnder } from '../helpers/runs.js';
@@ -159,18 +160,18 @@ test('SIGTERM with --on-shutdown stop names the run it stopped', async () => {
   );
 }, 60_000);
 
-test('Ctrl-C to `staged worker` (SIGINT to its group, passed on again by the command) leaves the run', async () => {
-  const { dir, journal } = await tempExperimentsDir('run-lines-ctrl-c');
-  await writeScript(dir, 'exp1_long', journal, { body: 'sleep 20' });
-  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
-  const args = ['--runs-dir', await tempDir('runs-lines-ctrl-c'), '--machine-id', 'm3'];
-  // As a terminal runs it: the command and its worker in one process group of their own.
+/**
+ * `staged worker` (the command, which runs the worker and passes signals on) with `args`, once it has started and the
+ * batch's one script runs; `ownGroup`: the command and its worker in a process group of their own, as a terminal has.
+ */
+async function commandWithRun(taskQueue: string, journal: string, state: BatchState, args: string[], ownGroup = false) {
   const command = execa(process.execPath, [CLI, 'worker', '--slots', '1', '--allow-dir', tmpdir(), ...args], {
     env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
-    detached: true,
+    detached: ownGroup,
     reject: false,
     stdout: 'pipe',
     buffer: false,
+    forceKillAfterDelay: false, // the test sees the command's own stop
   });
   const output: string[] = [];
   createInterface({ input: command.stdout }).on('line', (line) => output.push(line));
@@ -178,7 +179,20 @@ test('Ctrl-C to `staged worker` (SIGINT to its group, passed on again by the com
     await until(() => output.some((line) => line.startsWith('staged worker:')), 60_000, 'the worker to start');
     await startBatch(server.env, state);
     await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+  } catch (err) {
+    command.kill('SIGKILL');
+    throw err;
+  }
+  return { command, output };
+}
 
+test('Ctrl-C to `staged worker` (SIGINT to its group, passed on again by the command) leaves the run', async () => {
+  const { dir, journal } = await tempExperimentsDir('run-lines-ctrl-c');
+  await writeScript(dir, 'exp1_long', journal, { body: 'sleep 20' });
+  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
+  const args = ['--runs-dir', await tempDir('runs-lines-ctrl-c'), '--machine-id', 'm3'];
+  const { command, output } = await commandWithRun(taskQueue, journal, state, args, true);
+  try {
     process.kill(-command.pid!, 'SIGINT');
     expect((await command).exitCode).toBe(0);
     // Before: the second SIGINT killed the worker at once, before it let go of the run, and it said nothing.
@@ -197,20 +211,8 @@ test('SIGTERM to `staged worker --on-shutdown stop`: it waits for a trap that ta
   await writeScript(dir, 'exp1_long', journal, { body });
   const { taskQueue, state } = await batchIn(dir, { ...QUICK_LOSS, killGraceMs: 20_000 });
   const args = ['--runs-dir', await tempDir('runs-lines-slow-trap'), '--machine-id', 'm10', '--on-shutdown', 'stop'];
-  const command = execa(process.execPath, [CLI, 'worker', '--slots', '1', '--allow-dir', tmpdir(), ...args], {
-    env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue, STAGED_LOG_LEVEL: 'WARN' },
-    reject: false,
-    stdout: 'pipe',
-    buffer: false,
-    forceKillAfterDelay: false,
-  });
-  const output: string[] = [];
-  createInterface({ input: command.stdout }).on('line', (line) => output.push(line));
+  const { command, output } = await commandWithRun(taskQueue, journal, state, args);
   try {
-    await until(() => output.some((line) => line.startsWith('staged worker:')), 60_000, 'the worker to start');
-    await startBatch(server.env, state);
-    await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
-
     command.kill('SIGTERM'); // as systemd's stop: to the command alone, which passes it on
     expect((await command).exitCode).toBe(0);
     // Before: the command SIGKILLed its worker 5 s after passing SIGTERM on: no line, the trap's run left alone
