@@ -149,6 +149,10 @@ func TestStopLeftIsNotStoppedHalfwayByTheWorkersSignals(t *testing.T) {
 func TestStopLeftLeavesANewRunInADirectoryMadeAgainAlone(t *testing.T) {
 	run := startGuardedRun(t, processScanMode, daemonScript+"sleep 300")
 	killKeeperAndGuard(t, run)
+	// A long grace: --stop-left waits for the lock that long, so a slow machine does not make it give up first.
+	parsed, _ := ReadSpec(run.files)
+	parsed.KillGraceMs = 120_000
+	WriteJSON(run.files.Spec, parsed)
 	spec, _ := os.ReadFile(run.files.Spec)
 	guardLock, _ := os.Open(filepath.Join(run.files.Dir, runLockName)) // as a guard still stopping the run
 	syscall.Flock(int(guardLock.Fd()), syscall.LOCK_EX)
