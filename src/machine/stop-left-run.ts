@@ -16,12 +16,11 @@ const GONE = 4;
  * The run's end record once what it left is stopped; undefined while a keeper or its guard still holds it, or once its
  * directory is gone (the holder's lease renewal then says so).
  */
-export async function stopLeftRun(
-  files: RunFiles,
-  killMode: KillMode | undefined,
-  binary = KEEPER_BINARY,
-): Promise<RunExit | undefined> {
-  const stop = await execa(binary, ['--stop-left', files.dir, killMode ?? ''], { reject: false, stdin: 'ignore' });
+export async function stopLeftRun(files: RunFiles, killMode: KillMode | undefined): Promise<RunExit | undefined> {
+  const stop = await execa(KEEPER_BINARY, ['--stop-left', files.dir, killMode ?? ''], {
+    reject: false,
+    stdin: 'ignore',
+  });
   if (stop.exitCode === HELD || stop.exitCode === GONE) return undefined;
   const exit = await files.readJson<RunExit>(files.exit);
   if (stop.exitCode === 0 && exit) return exit;
