@@ -4,12 +4,22 @@
  * Why the outage lines: while the server is down, the SDK's client (sdk-core, `temporalio_client::retry`) warns for
  * every call it retries more than 5 times, several a second, and has no option to bound that; its heartbeat manager
  * warns at each heartbeat it could not record. The first says the outage; repeats are left out until it ends.
+ * Why DEBUG for the SDK Workers' lifecycle: a worker runs three or more of them, each saying every state it passes.
  */
 import { DefaultLogger, LogTimestamp, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import type { ServerContact } from './server-contact.js';
 
 /** The SDK's warning, word for word (@temporalio/worker 1.24, `Worker.workflow$`). */
 export const NO_WORKFLOWS_WARNING = 'No workflows registered, not polling for workflow tasks';
+
+/**
+ * The SDK's lines of its Workers' lifecycle, word for word (@temporalio/worker 1.24, `Worker`), kept at DEBUG: the
+ * worker's own line says it is up, and `staged worker` says its stop.
+ */
+export const LIFECYCLE_LINES = new Set([
+  'Worker state changed',
+  'No Nexus services registered, not polling for Nexus tasks',
+]);
 
 /** The SDK client's warning for a call retried past 5 times (sdk-core `TonicErrorHandler::maybe_log_retry`). */
 const RETRY_WARNING = /^gRPC call \w+ retried \d+ times$/;
@@ -47,6 +57,7 @@ export class WorkerLogger extends DefaultLogger {
   override log(level: LogLevel, message: string, meta?: LogMetadata): void {
     const taskQueue: unknown = meta?.taskQueue;
     if (message === NO_WORKFLOWS_WARNING && typeof taskQueue === 'string' && activityOnlyQueues.has(taskQueue)) return;
+    if (level === 'INFO' && LIFECYCLE_LINES.has(message)) return super.log('DEBUG', message, meta);
     if (this.outage && (RETRY_WARNING.test(message) || HEARTBEAT_WARNING.test(message))) {
       this.outage.leftOut += 1;
       return;

@@ -18,6 +18,7 @@ export function waitOutRepeatedStopSignals(forceAfterMs: number): { workerCreate
     }
     signals += 1;
     // The first is the SDK's to act on; the second is usually the same Ctrl-C, passed on by `staged worker`.
+    if (signals === 1) console.log(`staged worker: ${signal}: stopping (at most ${forceAfterMs / 1000} s)`);
     if (signals === 3)
       console.log(
         `staged worker: ${signal} again: still letting go of its runs (at most ${forceAfterMs / 1000} s); ` +

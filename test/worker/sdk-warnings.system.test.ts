@@ -1,14 +1,17 @@
 /**
- * A worker's log says nothing alarming at its start: its SDK Workers for activities only (machine, worker and
- * requirement queues) are meant so, and the SDK's warning that they poll no workflow tasks is not said. A server
- * outage is said when it starts and when it ends, not in a warning for each retried call.
- * Real server, a real worker process at the default log level; asserted on everything it printed.
+ * A worker's log says nothing alarming or idle at its start: its SDK Workers for activities only (machine, worker
+ * and requirement queues) are meant so, and the SDK's warning that they poll no workflow tasks is not said; the SDK
+ * Workers' lifecycle lines wait for DEBUG. A server outage is said when it starts and when it ends, not in a warning
+ * for each retried call. Real server, a real worker process at the default log level; asserted on everything it
+ * printed.
  */
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { execa } from 'execa';
 import { workerCommand } from '../../src/cli/worker-command.js';
-import { NO_WORKFLOWS_WARNING } from '../../src/machine/sdk-logger.js';
+import { LIFECYCLE_LINES, NO_WORKFLOWS_WARNING } from '../../src/machine/sdk-logger.js';
 import { until } from '../helpers/processes.js';
 import { tempDir } from '../helpers/scripts.js';
 import { uniqueQueue, useTestServer } from '../helpers/temporal.js';
@@ -16,34 +19,86 @@ import { ownServer } from '../helpers/own-server.js';
 
 const server = useTestServer();
 
-/** The SDK's last line of each SDK Worker's start, after the warning it would give. */
-const NEXUS_LINE = 'No Nexus services registered, not polling for Nexus tasks';
+const { TASK_QUEUE_TYPE_WORKFLOW: WORKFLOWS, TASK_QUEUE_TYPE_ACTIVITY: ACTIVITIES } =
+  proto.temporal.api.enums.v1.TaskQueueType;
 
-test("a worker's log has no 'No workflows registered' warning from its activity-only SDK Workers", async () => {
-  const dir = await tempDir('sdk-warnings');
-  const taskQueue = uniqueQueue();
-  const args = ['--slots', '1', '--allow-dir', dir, '--runs-dir', path.join(dir, 'runs'), '--resources', 'avx512'];
+/** Resolves once every queue has a poller of its type: each SDK Worker has started, and said what it says then. */
+async function pollingOn(client: Client, queues: [string, proto.temporal.api.enums.v1.TaskQueueType][]) {
+  const polled = async ([name, taskQueueType]: (typeof queues)[number]) => {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name },
+      taskQueueType,
+    });
+    return (pollers ?? []).length > 0;
+  };
+  await until(async () => (await Promise.all(queues.map(polled))).every(Boolean), 60_000, 'its SDK Workers to poll');
+}
+
+/** The queues of the SDK Workers a worker runs: the shared queue (workflows too), the machine's and its own. */
+function queuesOf(
+  taskQueue: string,
+  machineId: string,
+  pid: number,
+): [string, proto.temporal.api.enums.v1.TaskQueueType][] {
+  return [
+    [taskQueue, WORKFLOWS],
+    [`${taskQueue}@${machineId}`, ACTIVITIES],
+    [`${taskQueue}@worker:${pid}@${machineId}`, ACTIVITIES],
+  ];
+}
+
+const lifecycleLinesIn = (log: string) =>
+  log.split('\n').filter((line) => [...LIFECYCLE_LINES].some((text) => line.includes(text)));
+
+function startWorker(address: string, taskQueue: string, dir: string, logLevel: string, extraArgs: string[] = []) {
+  const args = ['--slots', '1', '--allow-dir', dir, '--runs-dir', path.join(dir, 'runs'), ...extraArgs];
   const worker = execa(process.execPath, workerCommand(args), {
     env: {
-      TEMPORAL_ADDRESS: server.env.address,
+      TEMPORAL_ADDRESS: address,
       STAGED_TASK_QUEUE: taskQueue,
       STAGED_MACHINE_ID: 'm1',
-      STAGED_LOG_LEVEL: 'INFO', // the default, whatever the test's environment says
+      STAGED_LOG_LEVEL: logLevel,
     },
     reject: false,
     all: true, // stdout and stderr, as a user's terminal or `.staged/worker.log` has them
     buffer: false,
   });
-  let log = '';
-  worker.all.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const printed = { log: '' };
+  worker.all.on('data', (chunk: Buffer) => (printed.log += chunk.toString()));
+  return { worker, printed };
+}
+
+test("a worker's log at the default level: no 'No workflows registered' warning, no SDK lifecycle lines", async () => {
+  const dir = await tempDir('sdk-warnings');
+  const taskQueue = uniqueQueue();
+  // INFO is the default, whatever the test's environment says.
+  const { worker, printed } = startWorker(server.env.address, taskQueue, dir, 'INFO', ['--resources', 'avx512']);
   try {
-    // Four SDK Workers: the shared queue (workflows too), the machine's, the worker's, `needs:avx512`.
-    const started = () => log.split(NEXUS_LINE).length - 1;
-    await until(() => started() === 4, 60_000, 'its four SDK Workers to start polling');
-    for (const queue of [`${taskQueue}@m1`, `${taskQueue}@worker:`, `${taskQueue}@needs:avx512`]) {
-      expect(log).toContain(queue); // their start was logged: the warning would be there
-    }
-    expect(log).not.toContain(NO_WORKFLOWS_WARNING);
+    await pollingOn(server.env.client, [
+      ...queuesOf(taskQueue, 'm1', worker.pid!),
+      [`${taskQueue}@needs:avx512`, ACTIVITIES],
+    ]);
+    expect(printed.log).not.toContain(NO_WORKFLOWS_WARNING);
+    worker.kill('SIGTERM');
+    await worker;
+    // Before: 7 lines per SDK Worker, 28 here, for a start and a stop that the worker's own two lines say.
+    expect(lifecycleLinesIn(printed.log)).toEqual([]);
+    expect(printed.log).toContain('staged worker: SIGTERM: stopping (at most 30 s)');
+  } finally {
+    worker.kill('SIGKILL');
+  }
+});
+
+test('the SDK lifecycle lines are there at DEBUG', async () => {
+  const dir = await tempDir('sdk-warnings-debug');
+  const taskQueue = uniqueQueue();
+  const { worker, printed } = startWorker(server.env.address, taskQueue, dir, 'DEBUG');
+  try {
+    await pollingOn(server.env.client, queuesOf(taskQueue, 'm1', worker.pid!));
+    await until(() => lifecycleLinesIn(printed.log).length >= 3, 30_000, 'the lifecycle lines');
+    expect(lifecycleLinesIn(printed.log).every((line) => line.includes('[DEBUG]'))).toBe(true);
+    expect(printed.log).not.toContain(NO_WORKFLOWS_WARNING);
   } finally {
     worker.kill('SIGTERM');
     await worker;
@@ -57,32 +112,27 @@ test('a 20-s server outage is two lines in the worker log, uncoloured, not a war
   const dir = await tempDir('sdk-warnings-outage');
   const devServer = await ownServer(dir);
   await devServer.start();
-  const args = ['--slots', '1', '--allow-dir', dir, '--runs-dir', path.join(dir, 'runs')];
-  const worker = execa(process.execPath, workerCommand(args), {
-    env: { TEMPORAL_ADDRESS: devServer.address, STAGED_TASK_QUEUE: uniqueQueue(), STAGED_LOG_LEVEL: 'INFO' },
-    reject: false,
-    all: true,
-    buffer: false,
-  });
-  let log = '';
-  worker.all.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const taskQueue = uniqueQueue();
+  const { worker, printed } = startWorker(devServer.address, taskQueue, dir, 'INFO');
+  const connection = await Connection.connect({ address: devServer.address });
   try {
-    await until(() => log.split(NEXUS_LINE).length - 1 === 3, 60_000, 'its three SDK Workers to start polling');
-    const before = log.length;
+    await pollingOn(new Client({ connection }), queuesOf(taskQueue, 'm1', worker.pid!));
+    const before = printed.log.length;
     await devServer.kill();
-    await until(() => log.includes('the Temporal server does not answer'), 30_000, 'the outage to be said');
+    await until(() => printed.log.includes('the Temporal server does not answer'), 30_000, 'the outage to be said');
     await delay(OUTAGE_MS);
     await devServer.start();
-    await until(() => log.includes('the Temporal server answers again'), 30_000, 'its end to be said');
-    const outage = log.slice(before).split('\n').filter(Boolean);
+    await until(() => printed.log.includes('the Temporal server answers again'), 30_000, 'its end to be said');
+    const outage = printed.log.slice(before).split('\n').filter(Boolean);
     // Before: a coloured SDK warning per call retried past 5 times (66 in a user's 32 s; the trial's 355 in 57 s)
     expect(outage.filter((line) => /gRPC call \w+ retried \d+ times/.test(line))).toHaveLength(1);
-    expect(log).not.toContain('\x1b[');
+    expect(printed.log).not.toContain('\x1b[');
     expect(outage.length).toBeLessThanOrEqual(5);
     expect(outage.find((line) => line.includes('the Temporal server answers again'))).toMatch(
       /\(\d+ SDK warnings of retried calls/,
     );
   } finally {
+    await connection.close();
     worker.kill('SIGTERM');
     await worker;
     await devServer.kill();
