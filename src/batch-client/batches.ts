@@ -194,22 +194,41 @@ function whileOpen(client: Client, batchId: string): WorkflowHandle {
   );
 }
 
-/** Cancels the whole batch: queued experiments never start, running ones are stopped by their workers. */
-export async function cancelBatch(client: Client, batchId: string): Promise<void> {
+/**
+ * A batch that has ended, told to a user who asked it for something (exit 2). Temporal's status only when it is known
+ * and not "completed": a completed batch workflow may hold failed experiments, and its summary says so.
+ */
+export function endedBatchError(batchId: string, what: string, status = 'COMPLETED'): BadInputError {
+  const how = status === 'COMPLETED' ? '' : ` (${status.toLowerCase().replaceAll('_', ' ')})`;
+  return new BadInputError(`batch ${batchId} has ended${how}: ${what}`);
+}
+
+const NOTHING_TO_CANCEL = 'nothing to cancel';
+
+/** A batch that runs, to be cancelled; a batch that has ended is refused, as its other changes are. */
+async function batchToCancel(client: Client, batchId: string) {
   const found = await findBatch(client, batchId);
   if (!found) throw new BadInputError(`no batch with id "${batchId}"`);
-  await found.handle.cancel();
+  if (found.status !== 'RUNNING') throw endedBatchError(batchId, NOTHING_TO_CANCEL, found.status);
+  return found;
+}
+
+/** Cancels the whole batch: queued experiments never start, running ones are stopped by their workers. */
+export async function cancelBatch(client: Client, batchId: string): Promise<void> {
+  await (await batchToCancel(client, batchId)).handle.cancel();
 }
 
 /** Cancels experiments of a running batch by name; reading the batch needs a worker to answer. */
 export async function cancelExperiments(client: Client, batchId: string, pick: (state: BatchState) => string[]) {
-  const found = await findBatch(client, batchId);
-  if (!found) throw new BadInputError(`no batch with id "${batchId}"`);
+  const found = await batchToCancel(client, batchId);
   const state = await withinAnswerTime(queryBatchState(found.handle)).catch((err: unknown) => {
     throw new NoWorkerAnswersError(batchId, 'RUNNING', err, found.taskQueue);
   });
   const names = pick(state);
-  await found.handle.signal(cancelExperimentsSignal, names);
+  await found.handle.signal(cancelExperimentsSignal, names).catch((err: unknown) => {
+    // It ended between the query and the signal.
+    throw err instanceof WorkflowNotFoundError ? endedBatchError(batchId, NOTHING_TO_CANCEL) : err;
+  });
   return names;
 }
 

@@ -8,7 +8,9 @@ import type { UpdateDefinition } from '@temporalio/common';
 import { BadInputError, NoWorkerAnswersError, oneLine } from '../errors.js';
 import type { BatchState } from '../model/types.js';
 import type { SteerAnswer } from '../model/steering.js';
-import { findBatch, queryBatchState, withinAnswerTime } from './batches.js';
+import { endedBatchError, findBatch, queryBatchState, withinAnswerTime } from './batches.js';
+
+const NO_CHANGES = 'it takes no changes';
 
 export interface LiveBatch {
   handle: WorkflowHandle;
@@ -19,9 +21,7 @@ export interface LiveBatch {
 export async function liveBatch(client: Client, batchId: string): Promise<LiveBatch> {
   const found = await findBatch(client, batchId);
   if (!found) throw new BadInputError(`no batch with id "${batchId}"`);
-  if (found.status !== 'RUNNING') {
-    throw new BadInputError(`batch ${batchId} has ended (${found.status.toLowerCase()}): it takes no changes`);
-  }
+  if (found.status !== 'RUNNING') throw endedBatchError(batchId, NO_CHANGES, found.status);
   const state = await withinAnswerTime(queryBatchState(found.handle)).catch((err: unknown) => {
     throw new NoWorkerAnswersError(batchId, found.status, err, found.taskQueue);
   });
@@ -39,7 +39,7 @@ export async function sendChange<Arg>(
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) throw new BadInputError(oneLine(err.cause ?? err));
     if (err instanceof WorkflowNotFoundError) {
-      throw new BadInputError(`batch ${state.batchId} has ended: it takes no changes`);
+      throw endedBatchError(state.batchId, NO_CHANGES);
     }
     throw err;
   }

@@ -134,7 +134,16 @@ test(
     expect(overtaken).toEqual([]);
     expect(maxOverlap(entries)).toBeLessThanOrEqual(2);
     const ended = await staged(['pause', batchId]);
-    expect([ended.exitCode, ended.stderr]).toEqual([2, expect.stringMatching(/has ended/)]);
+    expect([ended.exitCode, ended.stderr]).toEqual([2, expect.stringMatching(/has ended: it takes no changes/)]);
+    // Before: the batch's cancel said it cancelled (exit 0), the experiment's gave Temporal's words (exit 1).
+    for (const args of [[], ['--experiment', 'exp2_b']]) {
+      const cancel = await staged(['cancel', batchId, ...args]);
+      expect([cancel.exitCode, cancel.stdout, cancel.stderr]).toEqual([
+        2,
+        '',
+        expect.stringMatching(new RegExp(`batch ${batchId} has ended: nothing to cancel`)),
+      ]);
+    }
   },
   180_000,
 );
