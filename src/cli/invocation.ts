@@ -43,7 +43,7 @@ export function resolveWorkDir(workDirFlag: string | undefined, invocation: Invo
 /** The command line that runs `staged <command> <args>` the way this one was run. */
 export function commandHint(command: string, args: string[] = [], invocation: Invocation = current()): string {
   const { env, script } = invocation;
-  const rest = args.join(' ');
+  const rest = args.map(shellWord).join(' ');
   if (runByNpmScript(invocation) && env.npm_package_name === 'staged' && OWN_SCRIPTS.has(env.npm_lifecycle_event!)) {
     return `${npmRunFrom(invocation)} ${command}${rest ? ` -- ${rest}` : ''}`;
   }
@@ -54,7 +54,16 @@ export function commandHint(command: string, args: string[] = [], invocation: In
     return `${local ? 'npx ' : ''}staged ${tail}`;
   }
   const relative = path.relative(invocation.cwd, script);
-  return `node ${relative && !relative.startsWith('..') ? relative : script} ${tail}`;
+  return `node ${shellWord(relative && !relative.startsWith('..') ? relative : script)} ${tail}`;
+}
+
+/**
+ * An argument as a shell takes it whole and as written: quoted when it holds anything a shell reads otherwise (a sweep
+ * member's `exp7[lr=1e-4]` is a glob). A `<placeholder>` stays as it is, for the user to replace.
+ */
+export function shellWord(arg: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(arg) || /^<[\w-]+>$/.test(arg)) return arg;
+  return `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
 /** The command that starts a worker polling `taskQueue`: `--task-queue` only when a plain one would poll another. */
@@ -68,5 +77,5 @@ function npmRunFrom(invocation: Invocation): string {
   const packageRoot = path.resolve(invocation.cwd);
   const fromPackage = path.relative(packageRoot, userDirectory(invocation));
   const inside = !fromPackage.startsWith('..') && !path.isAbsolute(fromPackage);
-  return inside ? 'npm run' : `npm --prefix ${packageRoot} run`;
+  return inside ? 'npm run' : `npm --prefix ${shellWord(packageRoot)} run`;
 }

@@ -36,3 +36,15 @@ test('the hint to start a worker names the task queue only when a plain worker w
   expect(workerHint('gpu', binary({ STAGED_TASK_QUEUE: 'gpu' }))).toBe('staged worker');
   expect(workerHint('staged', binary({ STAGED_TASK_QUEUE: 'gpu' }))).toBe('staged worker --task-queue staged');
 });
+
+test('an argument or a path a shell would read otherwise is quoted; a <placeholder> is not', () => {
+  const binary: Invocation = { cwd: '/home/ann/research', script: '/usr/bin/staged', env: {} };
+  // Before: `staged resume b1 exp7_sweep[lr=1e-4,seed=2]`, a glob to the shell.
+  expect(commandHint('resume', ['b1', 'exp7_sweep[lr=1e-4,seed=2]'], binary)).toBe(
+    "staged resume b1 'exp7_sweep[lr=1e-4,seed=2]'",
+  );
+  expect(commandHint('status', ['<batchId>', '--members'], binary)).toBe('staged status <batchId> --members');
+  expect(commandHint('resume', ["it's"], binary)).toBe("staged resume 'it'\\''s'");
+  const elsewhere: Invocation = { cwd: '/home/ann', script: '/opt/My Tools/staged/dist/src/client.js', env: {} };
+  expect(commandHint('watch', ['b1'], elsewhere)).toBe("node '/opt/My Tools/staged/dist/src/client.js' watch b1");
+});
