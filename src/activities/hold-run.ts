@@ -21,12 +21,20 @@ import {
 import type { QuotaAgent } from '../quota/agent.js';
 import type { WorkerMetrics } from '../machine/metrics.js';
 import { RunLostError } from '../errors.js';
-import type { RunHeartbeatDetails, RunLocation } from '../model/types.js';
+import { STOP_MARGIN_MS, type RunHeartbeatDetails, type RunLocation, type RunStopHeartbeat } from '../model/types.js';
 import { unitsInSpec } from '../machine/units.js';
 import { runStartedSignal } from '../protocol/messages.js';
 import { keeperAlive } from '../machine/keeper-launch.js';
 import type { ServerContact } from '../machine/server-contact.js';
-import { killKeeper, markLeftForAdoption, requestStop, stopAskedBefore } from '../machine/stop-run.js';
+import {
+  killKeeper,
+  markLeftForAdoption,
+  recordKilledKeeperEnd,
+  requestStop,
+  sayKeeperKilled,
+  stopAskedBefore,
+  type StopReason,
+} from '../machine/stop-run.js';
 import { watchRunDir, type RunDirWatch } from '../machine/run-dir-watch.js';
 import { stopLeftRun } from '../machine/stop-left-run.js';
 import { recordHolder } from '../machine/run-holder.js';
@@ -53,8 +61,6 @@ const ANNOUNCE_AFTER_MS = 1_000;
 const START_HEARTBEAT_COVERS_MS = 500;
 /** A keeper writes its state within milliseconds of starting; one that has not after this is gone. */
 const KEEPER_START_MS = 10_000;
-/** After asking a keeper to stop, how long beyond the kill grace to wait for its exit record. */
-const STOP_MARGIN_MS = 10_000;
 
 interface HoldOptions {
   contact: ServerContact;
@@ -190,7 +196,7 @@ async function holdUntilEnd(
 
     // Woken at once by the keeper's start and end records; polling is the fallback and paces the heartbeats.
     await runDir.wait(started ? POLL_MS : STARTING_POLL_MS, context.cancellationSignal);
-    if (context.cancellationSignal.aborted) return letGo(context, files, location, keeperPid, options);
+    if (context.cancellationSignal.aborted) return letGo(context, files, location, keeperPid, options, details);
   }
 }
 
@@ -207,14 +213,16 @@ async function letGo(
   location: RunLocation,
   keeperPid: number | undefined,
   options: HoldOptions,
+  details: RunHeartbeatDetails,
 ): Promise<never> {
   const why = context.cancellationDetails;
+  const stopRun = (reason: StopReason) => stopHeldRun(context, files, keeperPid, reason, options.killGraceMs, details);
   if (why?.cancelRequested) {
-    await stopRun(context, files, keeperPid, 'cancelled', options.killGraceMs);
+    await stopRun('cancelled');
     throw new CancelledFailure('cancelled');
   }
   if (why?.workerShutdown && options.onShutdown === 'stop') {
-    await stopRun(context, files, keeperPid, 'shutdown', options.killGraceMs);
+    await stopRun('shutdown');
     options.onShutdownDone?.(location.runKey, 'stop');
     throw new RunLostError(`run ${location.run} stopped with its worker; it will run again`, {
       stopped: true,
@@ -224,7 +232,7 @@ async function letGo(
   const closed = why?.notFound ? await closedWorkflowStatus(context) : undefined;
   if (closed) {
     // Nobody will adopt it: its experiment ended without it (terminated by hand, say). Not on a "not found" alone.
-    await stopRun(context, files, keeperPid, 'cancelled', options.killGraceMs);
+    await stopRun('cancelled');
     options.onWorkflowClosed?.(location.runKey, closed);
     throw new CancelledFailure(`its experiment workflow is ${closed}`);
   }
@@ -252,26 +260,58 @@ async function closedWorkflowStatus(context: Context): Promise<string | undefine
   return status === undefined || status === 'RUNNING' ? undefined : status.toLowerCase().replace('_', ' ');
 }
 
-async function stopRun(
+/**
+ * Asks the keeper to stop the run and waits for its end record; a keeper that has not recorded it within the kill grace
+ * and STOP_MARGIN_MS is killed, and its guard stops the run. Heartbeats go on meanwhile, saying so: `status` tells a
+ * keeper that has not answered from a silent worker, and the server does not time the activity out while it waits.
+ */
+async function stopHeldRun(
   context: Context,
   files: RunFiles,
   keeperPid: number | undefined,
-  reason: 'cancelled' | 'shutdown',
+  reason: StopReason,
   graceMs: number,
+  details: RunHeartbeatDetails,
 ): Promise<void> {
   await requestStop(files, keeperPid, reason);
-  const deadline = Date.now() + graceMs + STOP_MARGIN_MS;
-  while (Date.now() < deadline) {
-    if (await files.readJson<RunExit>(files.exit)) return;
-    if (keeperPid === undefined || !keeperAlive(keeperPid, files)) break;
-    await delay(100);
-  }
+  const stop: RunStopHeartbeat = { reason, askedAt: Date.now(), killGraceMs: graceMs };
+  const deadline = stop.askedAt + graceMs + STOP_MARGIN_MS;
+  if (keeperPid !== undefined && (await endRecordedBy(deadline, context, files, { ...details, stop }, keeperPid)))
+    return;
   // A keeper that did not answer is killed: its guard, or the stop below, stops what it leaves and records it.
-  if (keeperPid !== undefined && keeperAlive(keeperPid, files)) killKeeper(keeperPid);
+  const killed = keeperPid !== undefined && keeperAlive(keeperPid, files);
+  if (killed) {
+    await sayKeeperKilled(files, reason, Date.now() - stop.askedAt);
+    killKeeper(keeperPid);
+    stop.keeperKilledAt = Date.now();
+    await endRecordedBy(Date.now() + graceMs + STOP_MARGIN_MS, context, files, { ...details, stop });
+  }
   const started = await files.readJson<RunStarted>(files.state);
   await stopLeftRun(files, started?.killMode).catch((err: Error) => {
     context.log.error(err.message);
   });
+  if (killed) await recordKilledKeeperEnd(files, reason, stop.keeperKilledAt! - stop.askedAt);
+}
+
+/** Whether the run's end is recorded by `deadline`, heartbeating the stop; false at once when `keeperPid` is gone. */
+async function endRecordedBy(
+  deadline: number,
+  context: Context,
+  files: RunFiles,
+  details: RunHeartbeatDetails,
+  keeperPid?: number,
+): Promise<boolean> {
+  let heartbeatAt = 0;
+  while (Date.now() < deadline) {
+    if (await files.readJson<RunExit>(files.exit)) return true;
+    if (keeperPid !== undefined && !keeperAlive(keeperPid, files)) return false;
+    if (Date.now() - heartbeatAt >= POLL_MS) {
+      heartbeatAt = Date.now();
+      context.heartbeat(details);
+    }
+    await delay(100);
+  }
+  return false;
 }
 
 /** The progress a keeper recorded; nothing from a file that is not whole (written by a keeper of an older staged). */

@@ -25,6 +25,7 @@ export {
 export { callsMeasuredEarlier, completedEarlier, notCompletedIn } from './earlier.js';
 export { completedOnDisk, readSummaryFile, reserveBatchId, type BatchRecord } from './files.js';
 export { runningProgress } from './progress.js';
+export { withTerminations } from './terminated.js';
 export { POLLING_WITHIN_MS, QUICK_ANSWER_MS, type WorkerSilence } from './kept-state.js';
 export { declarationText, declareQuotas, quotaView, quotaViews } from './quotas.js';
 export { liveBatch, sendChange, type LiveBatch } from './steer.js';

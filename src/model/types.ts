@@ -271,6 +271,21 @@ export interface RunHeartbeat {
   adoptWindowMs?: number;
   /** The named units the run holds (`gpu: ['2', '3']`), from its spec; absent when none. */
   units?: Record<string, string[]>;
+  /** Only while its worker stops the run (cancel, `--on-shutdown stop`): what it asked and what it did since. */
+  stop?: RunStopHeartbeat;
+}
+
+/** After asking a keeper to stop, how long beyond the kill grace its worker waits for the end record, then kills it. */
+export const STOP_MARGIN_MS = 10_000;
+
+/** A stop its worker heartbeats: its keeper has the kill grace and STOP_MARGIN_MS to record its end. */
+export interface RunStopHeartbeat {
+  reason: 'cancelled' | 'shutdown';
+  /** When the worker asked the keeper to stop (epoch ms). */
+  askedAt: number;
+  killGraceMs: number;
+  /** When the worker killed the keeper, which had not recorded the end in time (epoch ms); its guard stops the run. */
+  keeperKilledAt?: number;
 }
 
 /** The whole heartbeat of a run: its progress, and where it lives, so it is adopted there if its worker is lost. */

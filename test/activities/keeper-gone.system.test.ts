@@ -6,7 +6,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { batchSummary } from '../../src/batch-client/index.js';
-import type { RunExit } from '../../src/keeper/run-files.js';
+import type { RunExit, RunSpec } from '../../src/keeper/run-files.js';
+import type { LiveBatchView, LiveExperimentView } from '../../src/cli/display/batch-view.js';
+import { stagedBinary as staged } from '../helpers/cli.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { guardOf, runDirsUnder } from '../helpers/runs.js';
@@ -26,12 +28,17 @@ const startWorkerProcess = workerProcessesPerTest();
  * One experiment whose run 1 leaves a daemon in a session of its own and runs on (run 2 ends at once), held by a
  * worker: its processes, keeper, run directory and end record, once the daemon is there.
  */
-async function runWithDaemon(name: string) {
+async function runWithDaemon(name: string, settings: { heartbeatTimeoutMs?: number; killGraceMs?: number } = {}) {
   const { dir, journal } = await tempExperimentsDir(name);
   const daemonFile = path.join(dir, 'daemon');
   const body = `if [ "$STAGED_ATTEMPT" = 1 ]; then setsid sleep 300 & echo $! > "${daemonFile}"; sleep 120; fi`;
   await writeScript(dir, 'exp1_long', journal, { body });
-  const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 5_000, killGraceMs: 1_000, maxRetries: 0 });
+  const { taskQueue, state } = await batchIn(dir, {
+    heartbeatTimeoutMs: 5_000,
+    killGraceMs: 1_000,
+    maxRetries: 0,
+    ...settings,
+  });
   const runsRoot = await tempDir(`runs-${name}`);
   const worker = await startWorkerProcess(server.env.address, taskQueue, 1, ['--runs-dir', runsRoot]);
   const handle = await startBatch(server.env, state);
@@ -40,12 +47,30 @@ async function runWithDaemon(name: string) {
   const daemon = Number((await readFile(daemonFile, 'utf8')).trim());
   const [files] = await runDirsUnder(runsRoot);
   const { keeperPid } = (await files.readJson<{ keeperPid: number }>(files.state))!;
-  const endRecord = async () => {
+  /** `settled`: whether the end record is the last one (the worker retells its guard's of a keeper it killed). */
+  const endRecord = async (settled = (exit: RunExit) => Boolean(exit)) => {
     let exit: RunExit | undefined;
-    await until(async () => (exit ??= await files.readJson<RunExit>(files.exit)) !== undefined, 60_000, 'its end');
+    await until(
+      async () => (exit = await files.readJson<RunExit>(files.exit)) !== undefined && settled(exit),
+      60_000,
+      'its end',
+    );
     return exit;
   };
-  return { journal, handle, keeperPid, processes: [script.pid, daemon], endRecord, files, worker, taskQueue, runsRoot };
+  const cli = { cwd: dir, env: { TEMPORAL_ADDRESS: server.env.address, STAGED_TASK_QUEUE: taskQueue } };
+  return {
+    journal,
+    handle,
+    keeperPid,
+    processes: [script.pid, daemon],
+    endRecord,
+    files,
+    worker,
+    taskQueue,
+    runsRoot,
+    cli,
+    batchId: state.batchId,
+  };
 }
 
 test('a keeper and its guard killed under a live worker: it stops what they left, and the run goes again', async () => {
@@ -69,12 +94,26 @@ test('a keeper and its guard killed under a live worker: it stops what they left
   expect((await readJournal(journal)).filter((e) => e.event === 'start').map((e) => e.attempt)).toEqual([1, 2]);
 }, 120_000);
 
+/** What the end record and the attempt log say of a cancelled run whose keeper did not answer and was killed. */
+const KILLED_KEEPER_END =
+  /^cancelled; its keeper did not answer the stop within \d+s, so its worker killed it, and its guard stopped/;
+
+/** The end record once the worker is done with it: it retells the guard's `abandoned` one. */
+const told = (exit: RunExit) => exit.end !== 'abandoned';
+
 test('a keeper that does not answer a cancel is killed, and its guard stops the run', async () => {
-  const { handle, keeperPid, processes, endRecord } = await runWithDaemon('keeper-mute');
+  const { handle, keeperPid, processes, endRecord, files, cli, batchId } = await runWithDaemon('keeper-mute');
   process.kill(keeperPid, 'SIGSTOP'); // a keeper that cannot answer (stopped, or hung)
 
-  await handle.cancel();
-  expect(await endRecord()).toMatchObject({ end: 'abandoned', error: expect.stringContaining('its guard stopped') });
+  const cancel = await staged(['cancel', batchId], cli);
+  // Before: "running ones are stopped by their workers (at once, …)", while a hung keeper's stop takes 11 s
+  expect(cancel.stdout).toMatch(/running ones are asked to stop by their workers .*with its kill grace before SIGKILL/);
+  // Before: `abandoned`, "its keeper died without recording an end; its guard stopped the run", as after a crash
+  expect(await endRecord(told)).toMatchObject({ end: 'cancelled', error: expect.stringMatching(KILLED_KEEPER_END) });
+  const { logFile } = (await files.readJson<RunSpec>(files.spec))!;
+  expect(await readFile(logFile, 'utf8')).toMatch(
+    /\[staged\] cancelled; its keeper did not answer the stop within \d+s, so its worker kills it, and its guard stops/,
+  );
   // Before: the worker stopped the run's processes beside its keeper, which stayed there, stopped, for good
   expect(await waitUntilDead([keeperPid, ...processes], GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
   await until(
@@ -83,6 +122,45 @@ test('a keeper that does not answer a cancel is killed, and its guard stops the 
     'the experiment to be cancelled',
   );
 }, 120_000);
+
+test('an experiment cancelled, its keeper hung: status says its keeper, not its worker, has not answered', async () => {
+  // A kill grace of 10 s: its keeper is killed 20 s after the cancel, 10 s past the point a worker is called silent
+  const settings = { heartbeatTimeoutMs: 30_000, killGraceMs: 10_000 };
+  const { handle, keeperPid, processes, endRecord, cli, batchId } = await runWithDaemon('keeper-hung', settings);
+  process.kill(keeperPid, 'SIGSTOP');
+  const runOf = async (): Promise<LiveExperimentView | undefined> => {
+    const { exitCode, stdout } = await staged(['status', batchId, '--json'], cli);
+    return exitCode === 0 ? (JSON.parse(stdout) as LiveBatchView).experiments[0] : undefined;
+  };
+
+  const cancel = await staged(['cancel', batchId, '--experiment', 'exp1_long'], cli);
+  // Before: "stopped if running, never started if queued.", printed at once
+  expect(cancel.stdout).toMatch(
+    /exp1_long in batch .*: its run, if it has one, is asked to stop \(SIGTERM, then SIGKILL after its kill grace/,
+  );
+  let run: LiveExperimentView | undefined;
+  // Before: no word of the stop; past 10 s, "no word from its worker", whose activity waited for the hung keeper
+  await until(
+    async () => ((run = await runOf())?.stopping?.seconds ?? 0) >= 11,
+    60_000,
+    'status to show the stop past the point a worker is called silent',
+  );
+  expect(run).toMatchObject({ status: 'running', stopping: { reason: 'cancelled', keeperKilled: false } });
+  expect(run!.workerSilentSeconds).toBeUndefined();
+  const { stdout } = await staged(['status', batchId], cli);
+  expect(stdout).toMatch(
+    /stopping \(cancelled\) for [\d.]+s: its keeper has not answered within its kill grace \(10\.0s\)/,
+  );
+  expect(stdout).not.toMatch(/no word from its worker/);
+
+  expect(await endRecord(told)).toMatchObject({ end: 'cancelled', error: expect.stringMatching(KILLED_KEEPER_END) });
+  expect(await waitUntilDead([keeperPid, ...processes], GONE_WITHIN_MS + LOAD_MARGIN_MS)).toBeDefined();
+  await until(
+    async () => (await batchSummary(handle)).experiments[0].status === 'cancelled',
+    30_000,
+    'the experiment to be cancelled',
+  );
+}, 180_000);
 
 test('a stop asked by a worker that died, which its hung keeper never carried out: the adopter ends it', async () => {
   const { journal, handle, keeperPid, processes, files, worker, taskQueue, runsRoot } =

@@ -5,6 +5,7 @@ import {
   readBatch,
   withReadingClient,
   type WorkerSilence,
+  withTerminations,
 } from '../../batch-client/index.js';
 import { BadInputError, EXIT } from '../../errors.js';
 import { taskQueueSetting } from '../../settings.js';
@@ -38,19 +39,23 @@ export async function run(
     }
     const reading = await readBatch(client, batchId, workDir, { kept: true });
     if (reading.kind === 'files') {
-      const { summary } = reading;
+      const summary = { ...reading.summary };
+      summary.experiments = await withTerminations(client.workflow, batchId, summary.experiments);
       return () =>
         printFinished(summary, summaryOutcome(summary.experiments), options, batchSummaryFile(workDir, batchId));
     }
     const { state, status } = reading;
     if (status === 'COMPLETED') {
-      return () => printFinished(summarize(state), batchOutcome(state), options, undefined, state.notifyFailures);
+      const summary = summarize(state);
+      summary.experiments = await withTerminations(client.workflow, batchId, summary.experiments);
+      return () => printFinished(summary, batchOutcome(state), options, undefined, state.notifyFailures);
     }
     // With no worker answering for the batch, its quotas are left out: a budget answers through a worker too.
     const view = await readLiveView(client.workflow, state, status.toLowerCase(), {
       withQuotas: reading.kind !== 'kept',
       pollers: reading.pollers,
     });
+    view.experiments = await withTerminations(client.workflow, batchId, view.experiments);
     const now = Date.now();
     if (reading.kind === 'kept') {
       view.noWorker = noWorkerView(reading.silence, reading.cancelRequested);

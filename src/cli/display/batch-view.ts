@@ -10,7 +10,13 @@ import type { Progress } from '../../model/progress.js';
 import type { QuotaView } from '../../budget/slots.js';
 import type { WaitingExperiment } from '../../batch-client/machines.js';
 import type { SharedMachine } from '../../batch-client/shared-machines.js';
-import { DEFAULT_ADOPT_WINDOW_MS, type BatchState, type ExperimentView, type RunHeartbeat } from '../../model/types.js';
+import {
+  DEFAULT_ADOPT_WINDOW_MS,
+  type BatchState,
+  type ExperimentView,
+  type RunHeartbeat,
+  type RunStopHeartbeat,
+} from '../../model/types.js';
 
 export interface LiveExperimentView extends ExperimentView {
   /** Only while running: the current attempt's progress (null before it reports any). */
@@ -29,6 +35,18 @@ export interface LiveExperimentView extends ExperimentView {
   pausedSince?: string;
   /** Only while running: the named units its run holds (`{ gpu: ['2', '3'] }`); absent when none. */
   units?: Record<string, string[]>;
+  /** Only while its worker stops its run (cancel, `--on-shutdown stop`), as the worker's heartbeats say. */
+  stopping?: StoppingView;
+}
+
+export interface StoppingView {
+  reason: 'cancelled' | 'shutdown';
+  /** When the worker asked the run's keeper to stop, as an ISO time, and how long ago. */
+  askedAt: string;
+  seconds: number;
+  killGraceSeconds: number;
+  /** The keeper had not recorded the end within its kill grace and 10 s more: its worker killed it. */
+  keeperKilled: boolean;
 }
 
 export interface LiveBatchView {
@@ -101,6 +119,16 @@ export function stuckReason(run: RunHeartbeat | undefined, now: number): string 
   return `no heartbeat from its run for ${formatDuration(now - since)}`;
 }
 
+function stoppingView(stop: RunStopHeartbeat, now: number): StoppingView {
+  return {
+    reason: stop.reason,
+    askedAt: new Date(stop.askedAt).toISOString(),
+    seconds: seconds(Math.max(0, now - stop.askedAt)),
+    killGraceSeconds: seconds(stop.killGraceMs),
+    keeperKilled: stop.keeperKilledAt !== undefined,
+  };
+}
+
 export function liveBatchView(
   state: BatchState,
   status: string,
@@ -136,6 +164,7 @@ export function liveBatchView(
       ...(run?.calls ? { calls: addCalls(view.calls, run.calls) } : {}),
       ...(pausedSince !== undefined ? { pausedSince: new Date(pausedSince).toISOString() } : {}),
       ...(run?.units ? { units: run.units } : {}),
+      ...(run?.stop ? { stopping: stoppingView(run.stop, now) } : {}),
     };
   });
   const etaMs = status === 'running' ? batchEtaMs(state, runsHeard, now, quotas) : undefined;

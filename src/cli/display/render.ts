@@ -1,7 +1,13 @@
 /** Text the CLI prints: the header, the periodic status line, the final summary, the batch list and the dry run. */
-import { PRIORITIES, type BatchState, type BatchSummary, type ExperimentSpec } from '../../model/types.js';
+import {
+  PRIORITIES,
+  STOP_MARGIN_MS,
+  type BatchState,
+  type BatchSummary,
+  type ExperimentSpec,
+} from '../../model/types.js';
 import { SUMMARY_COLUMNS, summaryCounts, summaryRows } from '../../model/summary-table.js';
-import type { LiveBatchView, LiveExperimentView, NoWorkerView } from './batch-view.js';
+import type { LiveBatchView, LiveExperimentView, NoWorkerView, StoppingView } from './batch-view.js';
 import { formatDuration } from '../../parse/duration.js';
 import type { BatchListing, SharedMachine } from '../../batch-client/index.js';
 import type { QuotaPlan } from '../../quota/plan.js';
@@ -207,10 +213,26 @@ function runningDetails(experiment: LiveExperimentView): string {
   if (experiment.etaSeconds !== undefined && experiment.etaSeconds !== null)
     parts.push(`ETA ${formatDuration(experiment.etaSeconds * 1000)}`);
   for (const [quota, calls] of Object.entries(experiment.calls ?? {})) parts.push(`${calls} ${quota} calls`);
+  if (experiment.stopping) parts.push(stoppingText(experiment.stopping));
   if (experiment.stuck) parts.push(`STUCK: ${experiment.stuck}`);
   else if (experiment.workerSilentSeconds !== undefined)
     parts.push(`no word from its worker for ${formatDuration(experiment.workerSilentSeconds * 1000)}`);
   return parts.join(', ');
+}
+
+/** A keeper that answers a stop records the end within its kill grace and this: past them, it has not answered. */
+const KEEPER_ANSWER_MS = 1_000;
+
+/** `stopping (cancelled) for 12.0s: its keeper has not answered within its kill grace (1.0s); …` */
+function stoppingText(stopping: StoppingView): string {
+  const stop = `stopping (${stopping.reason}) for ${formatDuration(stopping.seconds * 1000)}`;
+  const grace = formatDuration(stopping.killGraceSeconds * 1000);
+  if (stopping.keeperKilled)
+    return `${stop}: its keeper did not answer, so its worker killed it; its guard stops the run`;
+  if (stopping.seconds * 1000 <= stopping.killGraceSeconds * 1000 + KEEPER_ANSWER_MS)
+    return `${stop}, kill grace ${grace}`;
+  const killAt = formatDuration(stopping.killGraceSeconds * 1000 + STOP_MARGIN_MS);
+  return `${stop}: its keeper has not answered within its kill grace (${grace}); its worker kills it at ${killAt}`;
 }
 
 /** `allMembers`: list every member of each sweep, not only MEMBER_LINES of them (failed ones first). */
