@@ -89,6 +89,7 @@ test(
       expect(packed(await queryBatchState(handle))).toBe(before);
 
       const status = await staged(['status', batchId]);
+      expect(status.stdout.split('\n')[0]).toBe(`Batch ${batchId}: paused`); // was "running"
       expect(status.stdout).toMatch(/\[PAUSED\] for .*: nothing new starts until resume/);
       expect(status.stdout).toMatch(/Held: 1/);
 

@@ -62,7 +62,7 @@ export async function run(
       view.eta = null; // nothing new starts, and no run's end is recorded, until a worker comes
     }
     const lines = [
-      `Batch ${batchId}: ${view.status}`,
+      `Batch ${batchId}: ${view.status === 'running' && view.pausedSince !== null ? 'paused' : view.status}`,
       ...(view.noWorker && reading.kind === 'kept'
         ? noWorkerLines(
             view.noWorker,
