@@ -14,8 +14,15 @@ export function summaryRows(summary: BatchSummary): string[][] {
     experiment.status,
     attemptsText(experiment),
     durationText(experiment),
-    experiment.reason ?? '-',
+    reasonText(experiment),
   ]);
+}
+
+/** The end reason; for an experiment skipped because one it runs after did not complete, which one and how it ended. */
+function reasonText(experiment: ExperimentSummary): string {
+  if (experiment.reason) return experiment.reason;
+  if (experiment.status === 'skipped' && experiment.error) return experiment.error.replace(/^not started: /, 'after ');
+  return '-';
 }
 
 /** `3 (1 lost, 1 requeued)`: runs that used no retry said beside the count. */
@@ -49,7 +56,7 @@ export function sweepTable(members: readonly ExperimentSummary[]): string[][] {
       member.status,
       String(member.attempts),
       durationText(member),
-      member.reason ?? '-',
+      reasonText(member),
     ]),
   ];
 }

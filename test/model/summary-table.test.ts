@@ -1,4 +1,7 @@
-/** The summary table's attempts column says which runs used no retry: lost with their worker, or requeued. */
+/**
+ * The summary table's attempts column says which runs used no retry: lost with their worker, or requeued; its reason
+ * column, why a skipped experiment did not start.
+ */
 import { summaryRows } from '../../src/model/summary-table.js';
 import type { ExperimentSummary } from '../../src/model/types.js';
 
@@ -24,4 +27,16 @@ test('attempts: a plain count, or the count with its lost and requeued runs besi
     ],
   });
   expect(rows.map((row) => row[3])).toEqual(['1', '2 (1 lost)', '4 (1 lost, 2 requeued)']);
+});
+
+test('reason: the end reason, or for a skipped experiment the one it ran after and how that ended', () => {
+  const rows = summaryRows({
+    batchId: 'b',
+    experiments: [
+      completed,
+      { ...completed, status: 'failed', exitCode: 1, reason: 'exit-code' },
+      { ...completed, name: 'exp4_eval', status: 'skipped', attempts: 0, error: 'not started: exp3_fail failed' },
+    ],
+  });
+  expect(rows.map((row) => row[5])).toEqual(['-', 'exit-code', 'after exp3_fail failed']); // was '-' for the third
 });
