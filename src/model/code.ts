@@ -32,12 +32,16 @@ export function gitDescription(code: CodeState): string {
   return dirty ? `${at} (${dirty} dirty file${dirty === 1 ? '' : 's'})` : at;
 }
 
+/** Without a snapshot a run, a retry included, runs the work dir's files as they are when it starts. */
+export const LIVE_FILES = 'each run uses the files as they are when it starts (no --snapshot)';
+
 /**
- * `status`'s one line: `code: main @ 4d9a81c (3 dirty files)`, or with a snapshot
- * `code: snapshot results/<id>/code/ of main @ 4d9a81c` (the copy shown where it is in the work dir).
+ * `status`'s one line: `code: main @ 4d9a81c (3 dirty files) at submit; each run uses the files as they are …`, or
+ * with a snapshot `code: snapshot results/<id>/code/ of main @ 4d9a81c` (the copy shown where it is in the work dir).
  */
 export function codeLine(code: CodeState, batchId: string): string {
-  return `code: ${codeText(code, batchId)}`;
+  if (code.snapshotDir) return `code: ${codeText(code, batchId)}`;
+  return `code: ${codeText(code, batchId)}${code.noGit ? '' : ' at submit'}; ${LIVE_FILES}`;
 }
 
 /** The code line without its label: `snapshot results/<id>/code/ of main @ 4d9a81c`. */

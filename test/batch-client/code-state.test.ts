@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parseGitStatus, readCodeState } from '../../src/batch-client/code-state.js';
-import { codeLine, dirtyList } from '../../src/model/code.js';
+import { codeLine, dirtyList, LIVE_FILES } from '../../src/model/code.js';
 import { tempDir } from '../helpers/scripts.js';
 
 const COMMIT = '4d9a81c0e1f2a3b4c5d6e7f8091a2b3c4d5e6f70';
@@ -57,7 +57,7 @@ describe('parseGitStatus', () => {
     expect(code.dirty).toHaveLength(10);
     expect(code.dirtyCount).toBe(25);
     expect(dirtyList(code)).toMatch(/^\?\? file0\.py, .*\?\? file9\.py and 15 more$/);
-    expect(codeLine(code, 'b-1')).toBe('code: main @ 4d9a81c (25 dirty files)');
+    expect(codeLine(code, 'b-1')).toBe(`code: main @ 4d9a81c (25 dirty files) at submit; ${LIVE_FILES}`);
   });
 });
 
@@ -83,7 +83,7 @@ describe('readCodeState', () => {
       dirtyCount: 2,
       dirty: ['M experiments/exp1.py', '?? notes.txt'],
     });
-    expect(codeLine(code, 'b-1')).toBe(`code: research @ ${head.slice(0, 7)} (2 dirty files)`);
+    expect(codeLine(code, 'b-1')).toBe(`code: research @ ${head.slice(0, 7)} (2 dirty files) at submit; ${LIVE_FILES}`);
   });
 
   test("staged's own logs and results in the work dir are not dirty files; the rest of the repository is", async () => {
@@ -118,7 +118,7 @@ describe('readCodeState', () => {
     } finally {
       process.env.PATH = savedPath;
     }
-    expect(codeLine({ noGit: 'not a git repository' }, 'b-1')).toBe('code: not a git repository');
+    expect(codeLine({ noGit: 'not a git repository' }, 'b-1')).toBe(`code: not a git repository; ${LIVE_FILES}`);
     expect(codeLine({ noGit: 'not a git repository', snapshotDir: '/w/results/b-1/code' }, 'b-1')).toBe(
       'code: snapshot results/b-1/code/ (not a git repository)',
     );

@@ -6,7 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { CodeState } from '../../src/model/code.js';
+import { LIVE_FILES, type CodeState } from '../../src/model/code.js';
 import type { BatchSummary } from '../../src/model/types.js';
 import { stagedBinary } from '../helpers/cli.js';
 import { until } from '../helpers/processes.js';
@@ -182,7 +182,9 @@ test('without --snapshot, the edited script and module run; the batch still reco
     ['exp3_added', 1, 'new', 'new'],
   ]);
   expect((await repo.runs())[0].codeDir).toBe(repo.work);
-  expect(whileRunning.stdout).toContain(`code: research @ ${repo.commit.slice(0, 7)} (1 dirty file)`);
+  expect(whileRunning.stdout).toContain(
+    `code: research @ ${repo.commit.slice(0, 7)} (1 dirty file) at submit; ${LIVE_FILES}`,
+  );
 });
 
 test('a snapshot over the limit is refused with exit 2, naming the biggest paths; nothing is submitted', async () => {
