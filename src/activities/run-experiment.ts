@@ -77,6 +77,8 @@ export interface ActivityOptions {
   onWorkflowClosed?: (runKey: string, how: string) => void;
   /** Told of each run adopted here as it takes hold of it, with what it found (`letGoHere`: it held it before). */
   onAdopt?: (runKey: string, found: AdoptionFound, letGoHere: boolean) => void;
+  /** Told of each run whose keeper died while this worker held it (recorded abandoned), for the worker's line. */
+  onLostWhileHeld?: (runKey: string) => void;
   contact: ServerContact;
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];
@@ -150,6 +152,7 @@ export function createActivities(options: ActivityOptions) {
       let releaseCapacity = () => {};
       let slotFreeBeside: boolean;
       let claimed = false; // the claim takes the placeholder its task took, even when it then throws
+      let foundLost = false; // an adoption that found its keeper dead already said so (onAdopt)
       try {
         // A run of another server kept in this one's directory would be out of sight of that server's workers:
         // one of them would find it gone and start it again while it runs here.
@@ -170,7 +173,9 @@ export function createActivities(options: ActivityOptions) {
               started: true,
             });
           }
-          options.onAdopt?.(location.runKey, await adoptionFound(files), await heldBeforeHere(files));
+          const found = await adoptionFound(files);
+          foundLost = found === 'lost';
+          options.onAdopt?.(location.runKey, found, await heldBeforeHere(files));
           ending = await hold();
         } else {
           heartbeats.throwIfStopped(); // the server gave up on this start while it waited: a new one comes
@@ -197,6 +202,7 @@ export function createActivities(options: ActivityOptions) {
         if (!claimed && !input.adopt) options.capacity.unclaimed(context.info.taskQueue);
       }
       options.metrics.runEnded(input, ending.exit, ending.startedAt);
+      if (ending.exit.end === 'abandoned' && !foundLost) options.onLostWhileHeld?.(location.runKey);
       // After its slot and resources went back to the ledger above: the next run may take them at once.
       if (ending.exit.end === 'exited' && ending.exit.exitCode === 0)
         await tellBatchPlaceFree(context, input, { run: location.run, slotFreeBeside });

@@ -2,7 +2,8 @@
  * What a worker says about the runs it does not start: those its graceful stop leaves for adoption or stops (one line
  * per stop), those alive on its machine when it starts (left by an earlier worker, or another live worker's), those
  * it adopts, once it holds them (one line per adoptions close together), and those it finds lost: their keeper died
- * while no worker held them, so what they left is stopped and they run again instead of being adopted.
+ * while no worker held them, so what they left is stopped and they run again instead of being adopted, or while it
+ * held them itself.
  */
 import type { LetGoCause, ShutdownMode } from '../activities/index.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
@@ -147,12 +148,24 @@ export class LostRuns extends GatheredRuns {
   }
 }
 
-export function lostRunsLine(names: readonly string[]): string {
+/**
+ * The runs whose keeper died while this worker held them (killed with its guard: systemd's SIGKILL of a service, the
+ * OOM killer): what they left is stopped and recorded abandoned, and each runs again (no retry used). Said once each.
+ */
+export class LostWhileHeldRuns extends GatheredRuns {
+  constructor(say: (line: string) => void, gatheredMs?: number) {
+    super(say, (names) => lostRunsLine(names, true), true, gatheredMs);
+  }
+}
+
+/** `whileHeld`: the keeper died while this worker held the run, not while no worker did (then it is not adopted). */
+export function lostRunsLine(names: readonly string[], whileHeld = false): string {
   const one = names.length === 1;
+  const when = whileHeld ? ` while this worker held ${one ? 'it' : 'them'}` : '';
   return (
-    `${runs(names.length)} lost: ${one ? 'its' : 'their'} keeper died without recording an end; what ` +
-    `${one ? 'it' : 'they'} left is stopped and ${one ? 'it runs' : 'each runs'} again (no retry used), ` +
-    `not adopted: ${namedRuns(names)}`
+    `${runs(names.length)} lost: ${one ? 'its' : 'their'} keeper died without recording an end${when}; what ` +
+    `${one ? 'it' : 'they'} left is stopped and ${one ? 'it runs' : 'each runs'} again (no retry used)` +
+    `${whileHeld ? '' : ', not adopted'}: ${namedRuns(names)}`
   );
 }
 
