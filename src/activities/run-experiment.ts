@@ -55,6 +55,7 @@ import { failureMessage } from './failure-text.js';
 import { heldBeforeHere } from '../machine/run-holder.js';
 import type { HeldRuns } from '../machine/held-runs.js';
 import { adoptionFound, type AdoptionFound } from '../machine/machine-runs.js';
+import type { RunNotStoppableError } from '../machine/stop-left-run.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -79,6 +80,10 @@ export interface ActivityOptions {
   onAdopt?: (runKey: string, found: AdoptionFound, letGoHere: boolean) => void;
   /** Told of each run whose keeper died while this worker held it (recorded abandoned), for the worker's line. */
   onLostWhileHeld?: (runKey: string) => void;
+  /** Told of each run held whose spec.json is missing or unreadable, with why (its line). */
+  onSpecUnreadable?: (runKey: string, why: string) => void;
+  /** Told once of each run held on because what its dead keeper left cannot be found to stop it (no readable spec). */
+  onNotStoppable?: (runKey: string, error: RunNotStoppableError) => void;
   contact: ServerContact;
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];
@@ -143,6 +148,8 @@ export function createActivities(options: ActivityOptions) {
             metrics: options.metrics,
             onShutdownDone: options.onShutdownDone,
             onLetGo: options.onLetGo,
+            onNotStoppable: options.onNotStoppable,
+            onSpecUnreadable: options.onSpecUnreadable,
             onWorkflowClosed: options.onWorkflowClosed,
           }),
         );
@@ -152,7 +159,7 @@ export function createActivities(options: ActivityOptions) {
       let releaseCapacity = () => {};
       let slotFreeBeside: boolean;
       let claimed = false; // the claim takes the placeholder its task took, even when it then throws
-      let foundLost = false; // an adoption that found its keeper dead already said so (onAdopt)
+      let foundLost = false; // an adoption that found its keeper dead: said lost once what it left is stopped
       try {
         // A run of another server kept in this one's directory would be out of sight of that server's workers:
         // one of them would find it gone and start it again while it runs here.
@@ -174,9 +181,11 @@ export function createActivities(options: ActivityOptions) {
             });
           }
           const found = await adoptionFound(files);
+          const letGoHere = await heldBeforeHere(files);
           foundLost = found === 'lost';
-          options.onAdopt?.(location.runKey, found, await heldBeforeHere(files));
+          if (!foundLost) options.onAdopt?.(location.runKey, found, letGoHere);
           ending = await hold();
+          if (foundLost && ending.exit.end === 'abandoned') options.onAdopt?.(location.runKey, found, letGoHere);
         } else {
           heartbeats.throwIfStopped(); // the server gave up on this start while it waited: a new one comes
           if (!(await files.claim())) {

@@ -48,7 +48,9 @@ import {
   LetGoRuns,
   LostWhileHeldRuns,
   LostRuns,
+  notStoppableLine,
   ShutdownRuns,
+  specUnreadableLine,
 } from './run-report.js';
 import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
 import { aloneAgainLine, sharedMachineLine } from './shared-machine.js';
@@ -263,6 +265,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       if (found === 'alive') adoptedRuns.add(runKey, letGoHere);
     },
     onLostWhileHeld: lostWhileHeldRuns.add,
+    onNotStoppable: (runKey, error) => log(notStoppableLine(runKey, error)),
+    onSpecUnreadable: (runKey, why) => log(specUnreadableLine(runKey, why)),
     contact,
     allowedRoots,
     held,

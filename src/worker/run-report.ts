@@ -7,6 +7,8 @@
  */
 import type { LetGoCause, ShutdownMode } from '../activities/index.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
+import { runIdOf } from '../keeper/run-files.js';
+import type { RunNotStoppableError } from '../machine/stop-left-run.js';
 
 /** Runs named in one line; the others are counted. */
 const NAMED_RUNS = 5;
@@ -210,5 +212,25 @@ export function letGoRunsLine(names: readonly string[]): string {
     `let go of ${runs(names.length)}: the server gave up on ${one ? 'it' : 'them'} (no heartbeat reached it in ` +
     `time: this machine slept or lost contact); ${one ? 'it runs' : 'they run'} on here, waiting to be adopted ` +
     `again: ${namedRuns(names)}`
+  );
+}
+
+/**
+ * A run held on because what its dead keeper left cannot be found (its spec.json, which names it, is unreadable): it
+ * may still run, so it is never started again until its directory is removed, which the user does once it is stopped.
+ */
+export function notStoppableLine(runKey: string, { runDir, why }: RunNotStoppableError): string {
+  return (
+    `cannot stop ${runNameOf(runKey)}: its keeper died without recording an end, and ${why}; it is held as running, ` +
+    `not started again while it may live: stop its processes (STAGED_RUN_ID=${runIdOf(runDir)} in their ` +
+    `environment) and remove ${runDir}, then it runs again (no retry used)`
+  );
+}
+
+/** A run held whose spec.json cannot be read: its keeper has it, the worker not what it reads in it. */
+export function specUnreadableLine(runKey: string, why: string): string {
+  return (
+    `${runNameOf(runKey)}: its spec.json is unreadable (${why}); held all the same: its keeper read it as it ` +
+    'started; this worker knows neither its quota secret (its quota calls, if any, are refused) nor its units'
   );
 }
