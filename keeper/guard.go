@@ -157,7 +157,7 @@ func guardMain(runDir string, mode KillMode) {
 	// Only its keeper's end moves a guard: a SIGTERM meant for a service's processes is not for it.
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	waitForEndOfFile(os.Stdin)
-	stopAbandonedRun(NewRunFiles(runDir), mode, "its guard")
+	stopAbandonedRun(NewRunFiles(runDir), mode, "its guard") // its note in keeper.log says why it could not
 }
 
 func waitForEndOfFile(link *os.File) {
@@ -171,15 +171,17 @@ func waitForEndOfFile(link *os.File) {
 
 // stopAbandonedRun stops the tree of a run whose keeper is gone, unless the keeper recorded an end, and records it;
 // stopper says who stops it (its guard, or a worker that found the keeper gone: stop_left.go).
-func stopAbandonedRun(files RunFiles, mode KillMode, stopper string) {
+//
+// A run whose spec is unreadable gives its error: its run id, which names its processes, is in the spec.
+func stopAbandonedRun(files RunFiles, mode KillMode, stopper string) error {
 	if exists(files.Exit) {
-		return
+		return nil
 	}
 	spec, err := ReadSpec(files)
 	if err != nil {
 		note(files, fmt.Sprintf("%s: the keeper died without recording an end, and the run's spec is unreadable (%v)",
 			stopper, err))
-		return
+		return err
 	}
 	tree := existingTree(spec.RunID, mode)
 	left := len(tree.Members())
@@ -201,6 +203,7 @@ func stopAbandonedRun(files RunFiles, mode KillMode, stopper string) {
 			RunExit{End: "abandoned", EndedAt: nowMs(), Tail: []string{}, Error: why, Survivors: identitiesOf(survivors)})
 	}
 	note(files, why)
+	return nil
 }
 
 // sayInAttemptLog ends the run's output with why it ends there: the attempt log is what the user keeps, the run's

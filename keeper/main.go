@@ -11,6 +11,7 @@
 // Usage: staged-keeper <run directory>   (the experiment's environment is the keeper's own)
 // or:    staged-keeper --launcher        (launch requests on stdin, one JSON line each; pids on stdout)
 // or:    staged-keeper --stop-left <run directory> <kill mode>   (stop_left.go)
+// (and, started by a keeper: staged-keeper --guard <run directory> <kill mode>, guard.go)
 package main
 
 import (
@@ -20,7 +21,38 @@ import (
 	"syscall"
 )
 
+// A command of this binary other than keeping a run: its flag, how many arguments follow it, and its usage.
+type command struct {
+	arguments int
+	usage     string
+}
+
+// commands: a flag with the wrong number of arguments is a usage error, never a keeper for a run directory named
+// after the flag.
+var commands = map[string]command{
+	guardFlag:    {2, "staged-keeper --guard <run directory> <kill mode>"},
+	stopLeftFlag: {2, "staged-keeper --stop-left <run directory> <kill mode>"},
+	launcherFlag: {0, "staged-keeper --launcher"},
+}
+
+// usageError is the line said (exit code 2) when args (os.Args) name a command with the wrong number of arguments; ""
+// when they do not.
+func usageError(args []string) string {
+	if len(args) < 2 {
+		return ""
+	}
+	command, isCommand := commands[args[1]]
+	if !isCommand || len(args)-2 == command.arguments {
+		return ""
+	}
+	return fmt.Sprintf("staged keeper: wrong arguments for %s (%d given); usage: %s", args[1], len(args)-2, command.usage)
+}
+
 func main() {
+	if message := usageError(os.Args); message != "" {
+		fmt.Fprintln(os.Stderr, message)
+		os.Exit(2)
+	}
 	if len(os.Args) == 4 && os.Args[1] == guardFlag {
 		guardMain(os.Args[2], KillMode(os.Args[3]))
 		return

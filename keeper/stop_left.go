@@ -26,6 +26,8 @@ const (
 	stopLeftHeld     = 3 // a keeper or its guard still holds the run
 	// stopLeftGone: the run's directory is gone, or was made again for a new run while this waited for the lock.
 	stopLeftGone = 4
+	// stopLeftNoSpec: the run's spec is unreadable, so what it left cannot be found (its run id names it): not stopped.
+	stopLeftNoSpec = 5
 )
 
 // stopLeftLockMargin: a guard stopping the run holds its lock through the kill grace and killWait; a lock held longer is
@@ -58,7 +60,10 @@ func stopLeftMain(runDir string, mode KillMode) int {
 		return stopLeftFailed
 	}
 	defer lock.Close()
-	stopAbandonedRun(files, mode, "the worker that found it gone")
+	if err := stopAbandonedRun(files, mode, "the worker that found it gone"); err != nil {
+		fmt.Fprintf(os.Stderr, "its spec.json is unreadable (%v): what it left cannot be found to stop it\n", err)
+		return stopLeftNoSpec
+	}
 	if !exists(files.Exit) {
 		fmt.Fprintf(os.Stderr, "staged keeper: no end recorded for the run in %s (see its keeper.log)\n", runDir)
 		return stopLeftFailed

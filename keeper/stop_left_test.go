@@ -203,3 +203,21 @@ func ignoresStopSignals(pid int) bool {
 	}
 	return false
 }
+
+// A run whose keeper and guard died and whose spec.json is gone (a user's rm): its processes cannot be found, and
+// --stop-left says so with its own exit code, records no end, and leaves them be (nobody may take them for stopped).
+func TestStopLeftOfARunWithoutItsSpecSaysItCannotStopIt(t *testing.T) {
+	run := startGuardedRun(t, processScanMode, daemonScript+"sleep 300")
+	killKeeperAndGuard(t, run)
+	os.Remove(run.files.Spec)
+	// Before: exit 1 (a failure like any other, "no end recorded")
+	expectEqual(t, stopLeftMain(run.files.Dir, processScanMode), stopLeftNoSpec)
+	if exists(run.files.Exit) {
+		t.Fatal("an end was recorded for a run nothing stopped")
+	}
+	if !alive(run.script) || !alive(run.daemon) {
+		t.Fatal("a process of the run is gone")
+	}
+	syscall.Kill(run.script, syscall.SIGKILL)
+	syscall.Kill(run.daemon, syscall.SIGKILL)
+}

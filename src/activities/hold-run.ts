@@ -15,7 +15,6 @@ import {
   type RunExit,
   type RunProgress,
   type RunQuota,
-  type RunSpec,
   type RunStarted,
 } from '../keeper/run-files.js';
 import type { QuotaAgent } from '../quota/agent.js';
@@ -36,7 +35,7 @@ import {
   type StopReason,
 } from '../machine/stop-run.js';
 import { watchRunDir, type RunDirWatch } from '../machine/run-dir-watch.js';
-import { stopLeftRun } from '../machine/stop-left-run.js';
+import { RunNotStoppableError, stopLeftRun } from '../machine/stop-left-run.js';
 import { recordHolder } from '../machine/run-holder.js';
 import type { HeldRuns } from '../machine/held-runs.js';
 
@@ -61,6 +60,8 @@ const ANNOUNCE_AFTER_MS = 1_000;
 const START_HEARTBEAT_COVERS_MS = 500;
 /** A keeper writes its state within milliseconds of starting; one that has not after this is gone. */
 const KEEPER_START_MS = 10_000;
+/** How often the stop of a run whose dead keeper left what cannot be found (no readable spec) is tried again. */
+const NOT_STOPPABLE_RETRY_MS = 30_000;
 
 interface HoldOptions {
   contact: ServerContact;
@@ -80,6 +81,10 @@ interface HoldOptions {
   onWorkflowClosed?: (runKey: string, how: string) => void;
   /** Told of each run let go of because the server cancelled its activity (gave up on it; paused or reset it). */
   onLetGo?: (runKey: string, why: LetGoCause) => void;
+  /** Told of each run held whose spec.json is missing or unreadable, with why. */
+  onSpecUnreadable?: (runKey: string, why: string) => void;
+  /** Told once of each run held on because what its dead keeper left cannot be found to stop it. */
+  onNotStoppable?: (runKey: string, error: RunNotStoppableError) => void;
 }
 
 export interface RunEnding {
@@ -101,12 +106,14 @@ export async function holdRun(
   options.held.add(location.runKey);
   await recordHolder(files); // a worker starting beside it tells it from a run left by an earlier worker
   // An adopted run keeps asking for quota calls with the secret it was started with.
-  const quota = runQuotaOf(await files.readJson<RunSpec>(files.spec));
+  const spec = await files.readSpec();
+  const specProblem = spec ? undefined : await files.specProblem();
+  const quota = runQuotaOf(spec);
   if (quota) await options.quotaAgent.register(quota);
   const countCalls = options.metrics.quotaCallsWatcher();
   const runDir = watchRunDir(files.dir);
   try {
-    const ending = await holdUntilEnd(context, files, location, options, quota?.token, countCalls, runDir);
+    const ending = await holdUntilEnd(context, files, location, options, quota?.token, countCalls, runDir, specProblem);
     const rateLimited = quota && options.quotaAgent.takeRateLimited(quota.token, ending.exit.endedAt);
     const calls = quota && callsOfRun(options.quotaAgent, quota);
     return { ...ending, ...(rateLimited ? { rateLimited } : {}), ...(calls ? { calls } : {}) };
@@ -136,6 +143,8 @@ async function holdUntilEnd(
   quotaToken: string | undefined,
   countCalls: (calls: Record<string, number> | undefined) => void,
   runDir: RunDirWatch,
+  /** Why its spec.json cannot be read, said once its keeper is seen alive (a dead one's run is said otherwise). */
+  specProblem: string | undefined,
 ): Promise<RunEnding> {
   const units = await unitsInSpec(files); // status shows them (batch-client/progress.ts reads heartbeats)
   const details: RunHeartbeatDetails = {
@@ -149,6 +158,7 @@ async function holdUntilEnd(
   let started: RunStarted | undefined;
   let announced = !options.announceStart;
   let progressText = '';
+  let notStoppableAt: number | undefined; // when a stop last found that what the dead keeper left cannot be found
 
   for (;;) {
     started ??= await files.readJson<RunStarted>(files.state);
@@ -164,12 +174,25 @@ async function holdUntilEnd(
     const keeperPid = started?.keeperPid ?? options.launchedPid;
     const keeperGone =
       keeperPid === undefined ? Date.now() - heldSince > KEEPER_START_MS : !keeperAlive(keeperPid, files);
+    if (specProblem && started && !keeperGone) {
+      options.onSpecUnreadable?.(location.runKey, specProblem);
+      specProblem = undefined;
+    }
     // A stop asked by a worker that died before it was done, which the keeper never carried out (hung, stopped).
     if (keeperPid !== undefined && !keeperGone && (await stopAskedBefore(files, options.killGraceMs + STOP_MARGIN_MS)))
       killKeeper(keeperPid);
-    if (keeperGone) {
+    if (keeperGone && (notStoppableAt === undefined || Date.now() - notStoppableAt >= NOT_STOPPABLE_RETRY_MS)) {
       // Stopped and recorded here unless its guard does it (the loop then reads the end it records) or it is gone.
-      const last = (await files.readJson<RunExit>(files.exit)) ?? (await stopLeftRun(files, started?.killMode));
+      // What cannot be found may still run: held on, never given up to a second copy, until it can be stopped or
+      // its directory is removed (by hand, once its processes are stopped: the lease renewal below then says so).
+      const last =
+        (await files.readJson<RunExit>(files.exit)) ??
+        (await stopLeftRun(files, started?.killMode).catch((err: unknown) => {
+          if (!(err instanceof RunNotStoppableError)) throw err;
+          if (notStoppableAt === undefined) options.onNotStoppable?.(location.runKey, err);
+          notStoppableAt = Date.now();
+          return undefined;
+        }));
       if (last) return { exit: last, startedAt: started?.startedAt };
     }
 

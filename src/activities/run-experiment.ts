@@ -55,6 +55,7 @@ import { failureMessage } from './failure-text.js';
 import { heldBeforeHere } from '../machine/run-holder.js';
 import type { HeldRuns } from '../machine/held-runs.js';
 import { adoptionFound, type AdoptionFound } from '../machine/machine-runs.js';
+import type { RunNotStoppableError } from '../machine/stop-left-run.js';
 
 export interface ActivityOptions {
   /** Bytes of output kept at the start of each log file; past it only the last lines are kept. */
@@ -77,6 +78,12 @@ export interface ActivityOptions {
   onWorkflowClosed?: (runKey: string, how: string) => void;
   /** Told of each run adopted here as it takes hold of it, with what it found (`letGoHere`: it held it before). */
   onAdopt?: (runKey: string, found: AdoptionFound, letGoHere: boolean) => void;
+  /** Told of each run whose keeper died while this worker held it (recorded abandoned), for the worker's line. */
+  onLostWhileHeld?: (runKey: string) => void;
+  /** Told of each run held whose spec.json is missing or unreadable, with why (its line). */
+  onSpecUnreadable?: (runKey: string, why: string) => void;
+  /** Told once of each run held on because what its dead keeper left cannot be found to stop it (no readable spec). */
+  onNotStoppable?: (runKey: string, error: RunNotStoppableError) => void;
   contact: ServerContact;
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];
@@ -141,6 +148,8 @@ export function createActivities(options: ActivityOptions) {
             metrics: options.metrics,
             onShutdownDone: options.onShutdownDone,
             onLetGo: options.onLetGo,
+            onNotStoppable: options.onNotStoppable,
+            onSpecUnreadable: options.onSpecUnreadable,
             onWorkflowClosed: options.onWorkflowClosed,
           }),
         );
@@ -150,6 +159,7 @@ export function createActivities(options: ActivityOptions) {
       let releaseCapacity = () => {};
       let slotFreeBeside: boolean;
       let claimed = false; // the claim takes the placeholder its task took, even when it then throws
+      let foundLost = false; // an adoption that found its keeper dead: said lost once what it left is stopped
       try {
         // A run of another server kept in this one's directory would be out of sight of that server's workers:
         // one of them would find it gone and start it again while it runs here.
@@ -170,8 +180,12 @@ export function createActivities(options: ActivityOptions) {
               started: true,
             });
           }
-          options.onAdopt?.(location.runKey, await adoptionFound(files), await heldBeforeHere(files));
+          const found = await adoptionFound(files);
+          const letGoHere = await heldBeforeHere(files);
+          foundLost = found === 'lost';
+          if (!foundLost) options.onAdopt?.(location.runKey, found, letGoHere);
           ending = await hold();
+          if (foundLost && ending.exit.end === 'abandoned') options.onAdopt?.(location.runKey, found, letGoHere);
         } else {
           heartbeats.throwIfStopped(); // the server gave up on this start while it waited: a new one comes
           if (!(await files.claim())) {
@@ -197,6 +211,7 @@ export function createActivities(options: ActivityOptions) {
         if (!claimed && !input.adopt) options.capacity.unclaimed(context.info.taskQueue);
       }
       options.metrics.runEnded(input, ending.exit, ending.startedAt);
+      if (ending.exit.end === 'abandoned' && !foundLost) options.onLostWhileHeld?.(location.runKey);
       // After its slot and resources went back to the ledger above: the next run may take them at once.
       if (ending.exit.end === 'exited' && ending.exit.exitCode === 0)
         await tellBatchPlaceFree(context, input, { run: location.run, slotFreeBeside });

@@ -200,9 +200,27 @@ export class RunFiles {
     );
   }
 
+  /**
+   * The run's spec; undefined when it is missing or unreadable (disk trouble, a user's rm): its keeper read it as it
+   * started, so the run goes on, and what the worker reads in it (quota secret, units, requirements) is unknown.
+   */
+  readSpec(): Promise<RunSpec | undefined> {
+    return this.readJson<RunSpec>(this.spec).catch(() => undefined);
+  }
+
+  /** Why the spec cannot be read (missing, not JSON); undefined when it can. */
+  async specProblem(): Promise<string | undefined> {
+    try {
+      JSON.parse(await readFile(this.spec, 'utf8'));
+      return undefined;
+    } catch (err) {
+      return err instanceof SyntaxError ? `${this.spec}: ${err.message}` : (err as Error).message;
+    }
+  }
+
   /** What names the run's cgroup and marker: its spec's runId; its run key for a run whose spec has none. */
   async runId(): Promise<string> {
-    return (await this.readJson<RunSpec>(this.spec))?.runId ?? path.basename(this.dir);
+    return (await this.readSpec())?.runId ?? path.basename(this.dir);
   }
 
   async writeJson(file: string, value: unknown): Promise<void> {

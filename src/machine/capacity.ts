@@ -6,7 +6,6 @@
  */
 import { stat } from 'node:fs/promises';
 import { machineRuns, type MachineRun, type RunsDirs } from './machine-runs.js';
-import type { RunSpec } from '../keeper/run-files.js';
 import { formatMachineResources, shortfallOf, type MachineResources, type Resources } from '../model/requirements.js';
 import type { RunUnits } from '../model/units.js';
 import type { UnitClaims } from './units.js';
@@ -293,7 +292,7 @@ export async function leftOverRuns(runsDirs: RunsDirs, isHeld: (runKey: string) 
   const runs = new Map<string, Resources>();
   for await (const run of machineRuns(runsDirs, (runKey) => !isHeld(runKey))) {
     if (!(await isAlive(run))) continue;
-    const requires = (await run.files.readJson<RunSpec>(run.files.spec))?.requires ?? {};
+    const requires = (await run.files.readSpec())?.requires ?? {};
     runs.set(run.runKey, { [SLOTS]: 1, ...requires });
   }
   return runs;

@@ -1,14 +1,7 @@
 /** The runs kept on this machine for one task queue, as their directories tell (runs-layout.ts). */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  RunFiles,
-  runQuotaOf,
-  type RunExit,
-  type RunQuota,
-  type RunSpec,
-  type RunStarted,
-} from '../keeper/run-files.js';
+import { RunFiles, runQuotaOf, type RunExit, type RunQuota, type RunStarted } from '../keeper/run-files.js';
 import { keeperAlive } from './keeper-launch.js';
 
 export interface MachineRun {
@@ -92,7 +85,7 @@ export async function liveRunQuota(runsDir: string, runKey: string): Promise<Run
   if (endedRuns.has(files.dir) || (await files.readJson<RunExit>(files.exit)) !== undefined) return undefined;
   const started = await files.readJson<RunStarted>(files.state);
   if (!started || !keeperAlive(started.keeperPid, files)) return undefined;
-  return runQuotaOf(await files.readJson<RunSpec>(files.spec));
+  return runQuotaOf(await files.readSpec());
 }
 
 /** The run keys of the runs directory (one directory per run). */
@@ -104,7 +97,7 @@ export async function machineRunKeys(runsDir: string): Promise<string[]> {
 export async function runQuotasByToken(runsDirs: RunsDirs, token: string): Promise<RunQuota | undefined> {
   for await (const run of machineRuns(runsDirs)) {
     if (run.ended) continue;
-    const quota = runQuotaOf(await run.files.readJson<RunSpec>(run.files.spec));
+    const quota = runQuotaOf(await run.files.readSpec());
     if (quota?.token === token) return quota;
   }
   return undefined;

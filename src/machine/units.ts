@@ -9,7 +9,7 @@
  */
 import { link, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RunFiles, type ProcessIdentity, type RunExit, type RunSpec } from '../keeper/run-files.js';
+import { RunFiles, type ProcessIdentity, type RunExit } from '../keeper/run-files.js';
 import { ownProcessIdentity, stillRunning } from '../keeper/process-identity.js';
 import type { MachineResources, Resources } from '../model/requirements.js';
 import type { RunUnits } from '../model/units.js';
@@ -192,7 +192,7 @@ async function startAbandoned(runDir: string, claimant: ProcessIdentity | undefi
   const files = new RunFiles(runDir);
   if (await exists(files.state)) return false;
   const renewedAt = (await files.leaseRenewedAt()) ?? (await stat(runDir).catch(() => undefined))?.mtimeMs;
-  const leaseTimeoutMs = (await files.readJson<RunSpec>(files.spec))?.leaseTimeoutMs ?? 0; // no spec: no keeper
+  const leaseTimeoutMs = (await files.readSpec())?.leaseTimeoutMs ?? 0; // no spec: no keeper
   return renewedAt === undefined || Date.now() - renewedAt > leaseTimeoutMs;
 }
 
@@ -214,7 +214,7 @@ function exists(file: string): Promise<boolean> {
 
 /** The units a run's spec says it holds (a run started before units, or holding none: undefined). */
 export async function unitsInSpec(files: RunFiles): Promise<RunUnits | undefined> {
-  return (await files.readJson<RunSpec>(files.spec))?.units;
+  return (await files.readSpec())?.units;
 }
 
 /**

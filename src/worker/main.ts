@@ -46,8 +46,11 @@ import {
   HeldBackLines,
   letGoByServerLine,
   LetGoRuns,
+  LostWhileHeldRuns,
   LostRuns,
+  notStoppableLine,
   ShutdownRuns,
+  specUnreadableLine,
 } from './run-report.js';
 import { otherLiveWorkers, recordWorker, watchMachineWorkers } from '../machine/machine-workers.js';
 import { aloneAgainLine, sharedMachineLine } from './shared-machine.js';
@@ -236,6 +239,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const shutdownRuns = new ShutdownRuns();
   const adoptedRuns = new AdoptedRuns(log);
   const letGoRuns = new LetGoRuns(log);
+  const lostWhileHeldRuns = new LostWhileHeldRuns(log);
   const keepers = new KeeperLauncher();
   keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
@@ -260,6 +264,9 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       if (found === 'lost') lostRuns.add(runKey);
       if (found === 'alive') adoptedRuns.add(runKey, letGoHere);
     },
+    onLostWhileHeld: lostWhileHeldRuns.add,
+    onNotStoppable: (runKey, error) => log(notStoppableLine(runKey, error)),
+    onSpecUnreadable: (runKey, why) => log(specUnreadableLine(runKey, why)),
     contact,
     allowedRoots,
     held,
@@ -316,7 +323,11 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     { stop: () => keepers.close() },
   ];
   loops.push(metrics.watchWastedGrants(() => quotaAgent.wasted()));
-  loops.push({ stop: () => lostRuns.flush() }, { stop: () => letGoRuns.flush() });
+  loops.push(
+    { stop: () => lostRuns.flush() },
+    { stop: () => lostWhileHeldRuns.flush() },
+    { stop: () => letGoRuns.flush() },
+  );
   loops.push({ stop: () => adoptedRuns.flush() }); // adoptions not said yet, before the runs the stop let go of
   // Stopped once every activity has let go of its run (or stopped it): the one line about them
   loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });

@@ -2,10 +2,13 @@
  * What a worker says about the runs it does not start: those its graceful stop leaves for adoption or stops (one line
  * per stop), those alive on its machine when it starts (left by an earlier worker, or another live worker's), those
  * it adopts, once it holds them (one line per adoptions close together), and those it finds lost: their keeper died
- * while no worker held them, so what they left is stopped and they run again instead of being adopted.
+ * while no worker held them, so what they left is stopped and they run again instead of being adopted, or while it
+ * held them itself.
  */
 import type { LetGoCause, ShutdownMode } from '../activities/index.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
+import { runIdOf } from '../keeper/run-files.js';
+import type { RunNotStoppableError } from '../machine/stop-left-run.js';
 
 /** Runs named in one line; the others are counted. */
 const NAMED_RUNS = 5;
@@ -147,12 +150,24 @@ export class LostRuns extends GatheredRuns {
   }
 }
 
-export function lostRunsLine(names: readonly string[]): string {
+/**
+ * The runs whose keeper died while this worker held them (killed with its guard: systemd's SIGKILL of a service, the
+ * OOM killer): what they left is stopped and recorded abandoned, and each runs again (no retry used). Said once each.
+ */
+export class LostWhileHeldRuns extends GatheredRuns {
+  constructor(say: (line: string) => void, gatheredMs?: number) {
+    super(say, (names) => lostRunsLine(names, true), true, gatheredMs);
+  }
+}
+
+/** `whileHeld`: the keeper died while this worker held the run, not while no worker did (then it is not adopted). */
+export function lostRunsLine(names: readonly string[], whileHeld = false): string {
   const one = names.length === 1;
+  const when = whileHeld ? ` while this worker held ${one ? 'it' : 'them'}` : '';
   return (
-    `${runs(names.length)} lost: ${one ? 'its' : 'their'} keeper died without recording an end; what ` +
-    `${one ? 'it' : 'they'} left is stopped and ${one ? 'it runs' : 'each runs'} again (no retry used), ` +
-    `not adopted: ${namedRuns(names)}`
+    `${runs(names.length)} lost: ${one ? 'its' : 'their'} keeper died without recording an end${when}; what ` +
+    `${one ? 'it' : 'they'} left is stopped and ${one ? 'it runs' : 'each runs'} again (no retry used)` +
+    `${whileHeld ? '' : ', not adopted'}: ${namedRuns(names)}`
   );
 }
 
@@ -197,5 +212,25 @@ export function letGoRunsLine(names: readonly string[]): string {
     `let go of ${runs(names.length)}: the server gave up on ${one ? 'it' : 'them'} (no heartbeat reached it in ` +
     `time: this machine slept or lost contact); ${one ? 'it runs' : 'they run'} on here, waiting to be adopted ` +
     `again: ${namedRuns(names)}`
+  );
+}
+
+/**
+ * A run held on because what its dead keeper left cannot be found (its spec.json, which names it, is unreadable): it
+ * may still run, so it is never started again until its directory is removed, which the user does once it is stopped.
+ */
+export function notStoppableLine(runKey: string, { runDir, why }: RunNotStoppableError): string {
+  return (
+    `cannot stop ${runNameOf(runKey)}: its keeper died without recording an end, and ${why}; it is held as running, ` +
+    `not started again while it may live: stop its processes (STAGED_RUN_ID=${runIdOf(runDir)} in their ` +
+    `environment) and remove ${runDir}, then it runs again (no retry used)`
+  );
+}
+
+/** A run held whose spec.json cannot be read: its keeper has it, the worker not what it reads in it. */
+export function specUnreadableLine(runKey: string, why: string): string {
+  return (
+    `${runNameOf(runKey)}: its spec.json is unreadable (${why}); held all the same: its keeper read it as it ` +
+    'started; this worker knows neither its quota secret (its quota calls, if any, are refused) nor its units'
   );
 }

@@ -251,6 +251,33 @@ test('keeper and guard killed with no worker: the next worker says the run lost,
   expect(second.output.filter((line) => / lost: |adopting|%2F/.test(line))).toEqual([lost]);
 }, 120_000);
 
+test('keeper and guard killed under a live worker: it says the run lost, and that it runs again', async () => {
+  const { dir, journal } = await tempExperimentsDir('run-lines-lost-held');
+  await writeScript(dir, 'exp1_long', journal, { body: 'if [ "$STAGED_ATTEMPT" = 1 ]; then sleep 60; fi' });
+  const { taskQueue, state } = await batchIn(dir, QUICK_LOSS);
+  const runsRoot = await tempDir('runs-lines-lost-held');
+  const worker = await startWorkerProcess(server.env.address, taskQueue, 1, ['--runs-dir', runsRoot]);
+  const handle = await startBatch(server.env, state);
+  await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
+  const [files] = await runDirsUnder(runsRoot);
+  const { keeperPid } = (await files.readJson<{ keeperPid: number }>(files.state))!;
+  const guard = guardOf(keeperPid)!;
+  // Stopped first, so that neither sees the other die: the worker holding the run finds its keeper gone.
+  for (const signal of ['SIGSTOP', 'SIGKILL'] as const) for (const pid of [keeperPid, guard]) process.kill(pid, signal);
+
+  // Before: nothing (submit and watch said [LOST]; the worker that held the run was silent)
+  expect(await lineOf(worker, / lost: /)).toBe(
+    'staged worker: 1 run lost: its keeper died without recording an end while this worker held it; what it left ' +
+      `is stopped and it runs again (no retry used): ${state.batchId}/exp1_long (run 1)`,
+  );
+  expect(await handle.result()).toBeDefined();
+  expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts, e.lostRuns])).toEqual([
+    ['completed', 2, 1],
+  ]);
+  expect(starts(await readJournal(journal))).toHaveLength(2);
+  expect(worker.output.filter((line) => / lost: |adopting/.test(line))).toHaveLength(1);
+}, 120_000);
+
 test('a run that ended while no worker held it is collected by the next worker, not said adopted', async () => {
   const { journal, taskQueue, args, first, handle } = await oneRunHeld('run-lines-ended', 'm8', 3);
   first.kill('SIGTERM');

@@ -5,6 +5,7 @@ import {
   HeldBackLines,
   LetGoRuns,
   LostRuns,
+  LostWhileHeldRuns,
   lostRunsLine,
   namedRuns,
   ShutdownRuns,
@@ -90,6 +91,19 @@ test('lost runs: one line for those gathered, each said once though the orphan c
     '1 run lost: its keeper died without recording an end; what it left is stopped and it runs again ' +
       '(no retry used), not adopted: b/e3 (run 1)',
   );
+});
+
+test('runs lost while this worker held them: one line, each said once, without "not adopted"', () => {
+  const said: string[] = [];
+  const lost = new LostWhileHeldRuns((line) => said.push(line));
+  lost.add(runKeyOf('b/e1', 1));
+  lost.add(runKeyOf('b/e2', 2));
+  lost.add(runKeyOf('b/e1', 1));
+  lost.flush();
+  expect(said).toEqual([
+    '2 runs lost: their keeper died without recording an end while this worker held them; what they left is ' +
+      'stopped and each runs again (no retry used): b/e1 (run 1), b/e2 (run 2)',
+  ]);
 });
 
 test('lines held back wait for their release, in order, and are said at once after it', () => {
