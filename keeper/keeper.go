@@ -61,13 +61,17 @@ func (output *runOutput) take(chunk []byte) {
 	output.log.Write(chunk)
 }
 
-// record is progress.json's content; nil before any progress.
-func (output *runOutput) record(now int64) *RunProgress {
+// record is progress.json's content; nil before any progress. frozenMs: the run's frozen time up to now.
+func (output *runOutput) record(now, frozenMs int64) *RunProgress {
 	progress := output.reader.Progress()
 	if progress == nil {
 		return nil
 	}
-	return &RunProgress{Progress: progress, ProgressAt: now, FirstProgress: output.firstProgress}
+	// Stamped at its first record, at most a check after it came: a status tells the frozen time since it.
+	if mark := output.firstProgress; mark != nil && mark.FrozenMs == nil {
+		mark.FrozenMs = &frozenMs
+	}
+	return &RunProgress{Progress: progress, ProgressAt: now, FrozenMs: frozenMs, FirstProgress: output.firstProgress}
 }
 
 type keeper struct {
@@ -166,6 +170,7 @@ watch:
 		case <-ticker.C:
 			now := nowMs()
 			k.mu.Lock()
+			frozenMs := k.frozenTime.FrozenMs(now)
 			if IsTimedOut(&k.frozenTime, startedAt, now, spec.TimeoutMs) {
 				k.stop("timeout")
 			}
@@ -203,7 +208,7 @@ watch:
 			if output.changed && output.reader.Progress() != nil && now-lastProgressWrite >= progressEveryMs {
 				output.changed = false
 				lastProgressWrite = now
-				progress = output.record(now)
+				progress = output.record(now, frozenMs)
 			}
 			output.mu.Unlock()
 			if progress != nil {
@@ -238,7 +243,11 @@ drain:
 	output.closed = true
 	output.mu.Unlock()
 	log.Close()
-	if progress := output.record(nowMs()); progress != nil {
+	k.mu.Lock()
+	endedAt := nowMs()
+	frozenMs := k.frozenTime.FrozenMs(endedAt)
+	k.mu.Unlock()
+	if progress := output.record(endedAt, frozenMs); progress != nil {
 		if err := WriteJSON(files.Progress, progress); err != nil {
 			return err
 		}

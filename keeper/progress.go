@@ -26,6 +26,8 @@ type Progress struct {
 type ProgressMark struct {
 	Percent float64 `json:"percent"`
 	At      int64   `json:"at"`
+	// FrozenMs is the time the run was frozen before the mark: the rate since it counts only time not frozen.
+	FrozenMs *int64 `json:"frozenMs,omitempty"`
 }
 
 // JavaScript's \s and `.` (which stops at line terminators), so that a line reads as the TypeScript reader read it.

@@ -122,3 +122,18 @@ func TestRoundsAsJavaScriptDoes(t *testing.T) {
 	expectEqual(t, jsRound(0.49999999999999994), 0)
 	expectEqual(t, jsRound(-2.5), -2)
 }
+
+func TestTheFirstMarkKeepsTheFrozenTimeOfItsFirstRecord(t *testing.T) {
+	var output runOutput
+	if output.record(1_000, 0) != nil {
+		t.Fatal("a record before any progress")
+	}
+	output.reader.FeedText("PROGRESS 10/100\n")
+	output.firstProgress = &ProgressMark{Percent: 10, At: 1_000}
+	first := output.record(1_200, 300)
+	later := output.record(60_000, 45_300) // frozen 45 s in between: the mark keeps 300
+	if *first.FirstProgress.FrozenMs != 300 || *later.FirstProgress.FrozenMs != 300 || later.FrozenMs != 45_300 {
+		t.Fatalf("mark frozen %d then %d, record frozen %d", *first.FirstProgress.FrozenMs,
+			*later.FirstProgress.FrozenMs, later.FrozenMs)
+	}
+}

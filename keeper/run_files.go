@@ -65,8 +65,10 @@ type RunExit struct {
 }
 
 type RunProgress struct {
-	Progress      *Progress     `json:"progress"`
-	ProgressAt    int64         `json:"progressAt"`
+	Progress   *Progress `json:"progress"`
+	ProgressAt int64     `json:"progressAt"`
+	// FrozenMs is the time the run was frozen up to ProgressAt (`pause <batchId> <exp>`).
+	FrozenMs      int64         `json:"frozenMs"`
 	FirstProgress *ProgressMark `json:"firstProgress,omitempty"`
 }
 

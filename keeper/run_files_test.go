@@ -41,10 +41,12 @@ func TestRecordsAreWrittenInTheWorkersJSON(t *testing.T) {
 	expectEqual(t, written(t, clock.Record()), `{"since":42,"endedSpansMs":0}`)
 	done, total := 3.0, 10.0
 	progress := RunProgress{Progress: &Progress{Percent: 30, Done: &done, Total: &total}, ProgressAt: 11}
-	expectEqual(t, written(t, progress), `{"progress":{"percent":30,"done":3,"total":10},"progressAt":11}`)
-	progress.FirstProgress = &ProgressMark{Percent: 10, At: 4}
-	expectEqual(t, written(t, progress),
-		`{"progress":{"percent":30,"done":3,"total":10},"progressAt":11,"firstProgress":{"percent":10,"at":4}}`)
+	expectEqual(t, written(t, progress), `{"progress":{"percent":30,"done":3,"total":10},"progressAt":11,"frozenMs":0}`)
+	frozenAtMark := int64(2)
+	progress.FirstProgress = &ProgressMark{Percent: 10, At: 4, FrozenMs: &frozenAtMark}
+	progress.FrozenMs = 5
+	expectEqual(t, written(t, progress), `{"progress":{"percent":30,"done":3,"total":10},"progressAt":11,"frozenMs":5,`+
+		`"firstProgress":{"percent":10,"at":4,"frozenMs":2}}`)
 }
 
 func TestASpecIsReadAsTheWorkerWritesIt(t *testing.T) {

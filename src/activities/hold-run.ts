@@ -340,8 +340,13 @@ async function endRecordedBy(
 /** The progress a keeper recorded; nothing from a file that is not whole (written by a keeper of an older staged). */
 function progressIn(text: string): Partial<RunProgress> {
   try {
-    const { progress, progressAt, firstProgress } = JSON.parse(text) as RunProgress;
-    return firstProgress ? { progress, progressAt, firstProgress } : { progress, progressAt };
+    const { progress, progressAt, firstProgress, frozenMs } = JSON.parse(text) as RunProgress;
+    return {
+      progress,
+      progressAt,
+      ...(firstProgress ? { firstProgress } : {}),
+      ...(typeof frozenMs === 'number' ? { frozenMs } : {}),
+    };
   } catch {
     return {};
   }

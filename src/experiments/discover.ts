@@ -27,6 +27,8 @@ export interface DiscoveredExperiment extends ExperimentSpec {
   notExecutable?: true;
   /** Its `Sweep:` and `Args:` lines, when it has any (its members share them). */
   sweepLines?: SweepLines;
+  /** Why its header (a docstring line, its encoding) is bad input: refused if selected (refuseBadHeaders). */
+  headerError?: string;
 }
 
 /** A selected script that cannot run as it is: bad input before anything is started. */
@@ -37,6 +39,12 @@ export function refuseNotExecutable(selected: readonly DiscoveredExperiment[]): 
       `${script.path} is not executable: chmod +x it, or start its name with _ to leave it out of the batch`,
     );
   }
+}
+
+/** A selected script whose header is malformed: bad input naming the file, its line and the problem. */
+export function refuseBadHeaders(selected: readonly DiscoveredExperiment[]): void {
+  const script = selected.find((experiment) => experiment.headerError !== undefined);
+  if (script?.headerError !== undefined) throw new BadInputError(script.headerError);
 }
 
 interface DiscoveryRules {
@@ -150,7 +158,11 @@ async function checkInside(realDir: string, file: string): Promise<void> {
   }
 }
 
-export async function discoverExperiments(dir: string, rules: DiscoveryRules = {}): Promise<DiscoveredExperiment[]> {
+/**
+ * The scripts of a directory, each read on its own: one whose header is malformed is kept with its `headerError`,
+ * so that a draft script stops only a submit or add that selects it.
+ */
+export async function discoverScripts(dir: string, rules: DiscoveryRules = {}): Promise<DiscoveredExperiment[]> {
   const info = await stat(dir).catch(() => undefined);
   if (!info) throw new BadInputError(`experiments directory not found: ${dir}`);
   if (!info.isDirectory()) throw new BadInputError(`not a directory: ${dir}`);
@@ -170,50 +182,72 @@ export async function discoverExperiments(dir: string, rules: DiscoveryRules = {
     const notExecutable = !isPython && !(await isExecutable(file));
     if (notExecutable && !(await looksLikeScript(file))) continue; // data, notes: not experiments
     await checkInside(realDir, file);
-    const head = await readHead(file).catch((err: NodeJS.ErrnoException) => {
-      throw new BadInputError(`${file}: cannot read it (${err.code ?? err.message})`);
-    });
-    const source = decodeHead(head, file, isPython);
-    let decision;
-    let use;
-    try {
-      decision = decideScriptPriority(source, isPython, rules.priority);
-      use = quotaUseOf(describingText(source, isPython));
-    } catch (err) {
-      if (err instanceof DocstringLineError) throw new BadInputError(`${file}: ${err.message}`);
-      throw err;
-    }
-    const requires = requirementsIn(source, isPython, file);
-    const unknown = use.quotas.filter((quota) => !rules.quotas?.has(quota));
-    if (unknown.length) {
-      const declared = rules.quotas?.size ? `declared: ${[...rules.quotas].join(', ')}` : 'none is declared';
-      throw new BadInputError(`${file}: unknown quota ${unknown.join(', ')} (${declared} in staged.config.json)`);
-    }
     const name = experimentNameOf(entry.name);
     const twin = found.find((experiment) => scriptNameOf(experiment) === name);
     // Logs, results and workflow ids are keyed by name: two files with one name would share them.
     if (twin) throw new BadInputError(`${twin.path} and ${file} have the same name "${name}"; rename one`);
-    const experiment: DiscoveredExperiment = {
+    const script: DiscoveredExperiment = {
       id: experimentIdOf(name),
       name,
       file: entry.name,
       path: file,
-      ...decision,
+      priority: 'medium',
+      reason: '',
     };
-    if (use.quotas.length) experiment.quotas = use.quotas;
-    if (use.calls !== undefined) experiment.calls = use.calls;
-    if (use.metering) experiment.metering = use.metering;
-    if (requires) experiment.requires = requires;
-    const afterLines = afterLinesIn(source, isPython, file);
-    if (afterLines) experiment.afterLines = afterLines;
-    if (notExecutable) experiment.notExecutable = true;
-    const sweepLines = sweepLinesIn(source, isPython, file);
-    if (sweepLines.sweep || sweepLines.args) experiment.sweepLines = sweepLines;
-    const { sweep } = sweepLines;
-    const maxExperiments = rules.maxExperiments ?? DEFAULT_MAX_EXPERIMENTS;
-    found.push(
-      ...(sweep ? sweepMembers(experiment, sweep.sweep, `${file}:${sweep.line}`, maxExperiments) : [experiment]),
-    );
+    if (notExecutable) script.notExecutable = true;
+    try {
+      found.push(...(await readHeader(script, isPython, rules)));
+    } catch (err) {
+      if (!(err instanceof BadInputError)) throw err;
+      found.push({ ...script, headerError: err.message }); // judged only if selected (refuseBadHeaders)
+    }
   }
+  return found;
+}
+
+/** A script's header (its docstring's lines): the script as one experiment, or its sweep's members. */
+async function readHeader(
+  script: DiscoveredExperiment,
+  isPython: boolean,
+  rules: DiscoveryRules,
+): Promise<DiscoveredExperiment[]> {
+  const file = script.path;
+  const head = await readHead(file).catch((err: NodeJS.ErrnoException) => {
+    throw new BadInputError(`${file}: cannot read it (${err.code ?? err.message})`);
+  });
+  const source = decodeHead(head, file, isPython);
+  let decision;
+  let use;
+  try {
+    decision = decideScriptPriority(source, isPython, rules.priority);
+    use = quotaUseOf(describingText(source, isPython));
+  } catch (err) {
+    if (err instanceof DocstringLineError) throw new BadInputError(`${file}: ${err.message}`);
+    throw err;
+  }
+  const requires = requirementsIn(source, isPython, file);
+  const unknown = use.quotas.filter((quota) => !rules.quotas?.has(quota));
+  if (unknown.length) {
+    const declared = rules.quotas?.size ? `declared: ${[...rules.quotas].join(', ')}` : 'none is declared';
+    throw new BadInputError(`${file}: unknown quota ${unknown.join(', ')} (${declared} in staged.config.json)`);
+  }
+  const experiment: DiscoveredExperiment = { ...script, ...decision };
+  if (use.quotas.length) experiment.quotas = use.quotas;
+  if (use.calls !== undefined) experiment.calls = use.calls;
+  if (use.metering) experiment.metering = use.metering;
+  if (requires) experiment.requires = requires;
+  const afterLines = afterLinesIn(source, isPython, file);
+  if (afterLines) experiment.afterLines = afterLines;
+  const sweepLines = sweepLinesIn(source, isPython, file);
+  if (sweepLines.sweep || sweepLines.args) experiment.sweepLines = sweepLines;
+  const { sweep } = sweepLines;
+  const maxExperiments = rules.maxExperiments ?? DEFAULT_MAX_EXPERIMENTS;
+  return sweep ? sweepMembers(experiment, sweep.sweep, `${file}:${sweep.line}`, maxExperiments) : [experiment];
+}
+
+/** Every experiment of a directory, as a whole-directory submit takes them: a malformed header is bad input. */
+export async function discoverExperiments(dir: string, rules: DiscoveryRules = {}): Promise<DiscoveredExperiment[]> {
+  const found = await discoverScripts(dir, rules);
+  refuseBadHeaders(found);
   return found;
 }

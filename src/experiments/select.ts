@@ -35,7 +35,10 @@ interface Selection {
   experiments?: string;
 }
 
-export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], selection: Selection): T[] {
+export function selectExperiments<T extends ExperimentSpec & { headerError?: string }>(
+  all: readonly T[],
+  selection: Selection,
+): T[] {
   let chosen = [...all];
   if (selection.experiments !== undefined) {
     const wanted = splitNames(selection.experiments)
@@ -53,7 +56,8 @@ export function selectExperiments<T extends ExperimentSpec>(all: readonly T[], s
   }
   if (selection.priority !== undefined) {
     const levels = parsePriorityFilter(selection.priority);
-    chosen = chosen.filter((e) => levels.has(e.priority));
+    // A script whose header is malformed has no level to judge: it stays, to be refused (refuseBadHeaders).
+    chosen = chosen.filter((e) => levels.has(e.priority) || e.headerError !== undefined);
   }
   if (!chosen.length) throw new BadInputError('the selection matches no experiment');
   return chosen;

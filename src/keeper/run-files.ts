@@ -101,6 +101,8 @@ export interface FrozenRecord {
 export interface RunProgress {
   progress: Progress;
   progressAt: number;
+  /** The run's frozen time up to `progressAt`; absent from keepers of staged before 2026-12-07. */
+  frozenMs?: number;
   /** Absent from keepers of staged before 2026-12-06. */
   firstProgress?: ProgressMark;
 }

@@ -17,4 +17,6 @@ export interface Progress {
 export interface ProgressMark {
   percent: number;
   at: number;
+  /** The run's frozen time before the mark (`pause <batchId> <exp>`); absent from keepers before 2026-12-07. */
+  frozenMs?: number;
 }

@@ -261,6 +261,8 @@ export interface RunHeartbeat {
   progressAt?: number;
   /** The run's first progress report: a run resumed from its checkpoint starts part-way (absent: none yet). */
   firstProgress?: ProgressMark;
+  /** The run's frozen time up to `progressAt` (`pause <batchId> <exp>`): its ETA counts time not frozen. */
+  frozenMs?: number;
   /** Calls granted to the run by quota, counted by the worker that holds it now. */
   calls?: Record<string, number>;
   /** When the server last heard from the run's worker (epoch ms): filled in by `status`, never sent. */

@@ -184,6 +184,24 @@ describe('bad input in the experiments directory or the batch id: exit 2, a mess
     expect(result.stderr).toMatch(message);
   });
 
+  test.each([
+    ['Requires: gpu=two', /exp11_draft\.py:3: malformed line "Requires: gpu=two"/],
+    ['Sweep: lr=0.1..0.5', /exp11_draft\.py:3: lr=0\.1\.\.0\.5: ranges are integers/],
+  ])('a draft with a malformed %j line stops only a submit that selects it', async (line, message) => {
+    const dir = await tempDir('draft-dir');
+    await writeScript(dir, 'exp1_ok', path.join(dir, '_journal'));
+    await writeFile(path.join(dir, 'exp11_draft.py'), `"""Draft.\n\n${line}\n"""\n`);
+    const other = await staged(['submit', '--dir', dir, '--experiments', 'exp1', '--dry-run'], { cwd: dir });
+    expect([other.exitCode, other.stderr]).toEqual([0, '']);
+    expect(other.stdout).toContain('exp1_ok');
+    for (const selection of [[], ['--experiments', 'exp11']]) {
+      const result = await staged(['submit', '--dir', dir, ...selection], { cwd: dir });
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+    expect(await readJournal(path.join(dir, '_journal'))).toHaveLength(0);
+  });
+
   test.each(['a/b', 'has space', '-leading-dash', 'x'.repeat(101), 'ünïcode'])('batch id %j', async (batchId) => {
     const dir = await tempDir('bad-id');
     await writeScript(dir, 'exp1_ok', path.join(dir, '_journal'));

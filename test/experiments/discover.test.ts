@@ -1,7 +1,13 @@
 /** Discovery on a real directory: which files are experiments, their ids, names and priorities. */
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { discoverExperiments, refuseNotExecutable } from '../../src/experiments/discover.js';
+import {
+  discoverExperiments,
+  discoverScripts,
+  refuseBadHeaders,
+  refuseNotExecutable,
+} from '../../src/experiments/discover.js';
+import { selectExperiments } from '../../src/experiments/select.js';
 import { tempDir } from '../helpers/scripts.js';
 
 async function file(dir: string, name: string, text: string, mode = 0o644): Promise<void> {
@@ -96,4 +102,37 @@ test('a Requires: line is read into the spec; a malformed one names the file and
   await expect(discoverExperiments(dir)).rejects.toThrow(
     /exp3_bad\.sh:4: malformed line "Requires: gpu=two": "two" is not an amount/,
   );
+});
+
+test('a malformed header line refuses only a selection that takes its script, naming the file and line', async () => {
+  const dir = await tempDir('discover-draft');
+  await file(dir, 'exp1_ok.py', '"""Fine.\n\nPriority: high\n"""\n');
+  await file(dir, 'exp11_badreq.py', '"""Draft.\n\nRequires: gpu=two\n"""\n');
+  await file(dir, 'exp12_badsweep.py', '"""Draft.\n\nSweep: lr=0.1..0.5\n"""\n');
+  await file(dir, 'exp13_badprio.py', '"""Draft.\n\nPriority: soonish\n"""\n');
+  await file(dir, 'exp14_quota.py', '"""Draft.\n\nQuota: nope\n"""\n');
+  const found = await discoverScripts(dir);
+  expect(found.map((e) => [e.name, e.headerError === undefined])).toEqual([
+    ['exp11_badreq', false],
+    ['exp12_badsweep', false],
+    ['exp13_badprio', false],
+    ['exp14_quota', false],
+    ['exp1_ok', true],
+  ]);
+  const picked = selectExperiments(found, { experiments: 'exp1' });
+  expect(() => refuseBadHeaders(picked)).not.toThrow();
+  expect(picked.map((e) => [e.name, e.priority])).toEqual([['exp1_ok', 'high']]);
+
+  const refusal = (selection: { experiments?: string; priority?: string }) => () =>
+    refuseBadHeaders(selectExperiments(found, selection));
+  expect(refusal({ experiments: 'exp11' })).toThrow(/exp11_badreq\.py:3: malformed line "Requires: gpu=two"/);
+  expect(refusal({ experiments: 'exp12_badsweep' })).toThrow(
+    /exp12_badsweep\.py:3: lr=0\.1\.\.0\.5: ranges are integers/,
+  );
+  expect(refusal({ experiments: 'exp13' })).toThrow(/exp13_badprio\.py: malformed line "Priority: soonish"/);
+  expect(refusal({ experiments: 'exp14' })).toThrow(/exp14_quota\.py: unknown quota nope/);
+  // A level filter cannot judge a script whose header it could not read: refused, not silently left out.
+  expect(refusal({ priority: 'critical' })).toThrow(/exp11_badreq\.py:3/);
+  // The whole directory, as `submit` with no selection takes it, is refused as before.
+  await expect(discoverExperiments(dir)).rejects.toThrow(/exp11_badreq\.py:3: malformed line "Requires: gpu=two"/);
 });

@@ -36,6 +36,30 @@ describe('ETAs', () => {
     expect(runLeftMs({ ...run, firstProgress: { percent: 52.8, at: 21_600 } }, 21_600)).toBe(19_309);
   });
 
+  test('a run frozen 2 min and resumed: its pace counts only the time it was not frozen', () => {
+    // PROGRESS i/120 once a second; first report 1/120 at 1 s; frozen at 16/120 for 120 s; now 78/120 at 198 s.
+    const run: RunHeartbeat = {
+      host: 'h',
+      startedAt: 0,
+      progress: { percent: (78 / 120) * 100, done: 78, total: 120 },
+      progressAt: 198_000,
+      frozenMs: 120_000,
+      firstProgress: { percent: (1 / 120) * 100, at: 1_000, frozenMs: 0 },
+    };
+    expect(runLeftMs(run, 198_000)).toBe(42_000); // 42 steps left at 1 s each (wall clock said 107 s)
+    // Frozen again at 199 s: while frozen its time left stays, whatever the wall clock says.
+    expect(runLeftMs(run, 199_000, 199_000)).toBe(runLeftMs(run, 199_000));
+    expect(runLeftMs(run, 500_000, 199_000)).toBe(runLeftMs(run, 199_000));
+    // Frozen before its first report: only what came after that report counts.
+    const frozenEarly = { ...run, frozenMs: 150_000, firstProgress: { ...run.firstProgress!, frozenMs: 30_000 } };
+    expect(runLeftMs(frozenEarly, 198_000)).toBe(42_000);
+    // No first report kept (a keeper before 2026-12-06): from its start, frozen time left out too.
+    expect(runLeftMs({ ...run, firstProgress: undefined }, 198_000)).toBe(Math.round((78_000 * 42) / 78));
+    // A keeper before 2026-12-07 says nothing of frozen time: the wall clock, as before.
+    const older = { ...run, frozenMs: undefined, firstProgress: { percent: (1 / 120) * 100, at: 1_000 } };
+    expect(runLeftMs(older, 198_000)).toBe(Math.round((197_000 * 42) / 77));
+  });
+
   const settings = { maxConcurrent: 2 } as BatchSettings;
   const experiments: ExperimentSpec[] = ['a', 'b', 'c', 'd', 'e'].map((name) => ({
     id: name,
@@ -55,6 +79,27 @@ describe('ETAs', () => {
     ]);
     // left: c 5 s (50% after 5 s), d 20 - 5 = 15 s (no progress: mean 20 s), e 20 s queued → 40 s over 2 slots.
     expect(batchEtaMs(state, runs, 35_000)).toBe(20_000);
+  });
+
+  test('the batch ETA counts a frozen run by its pace while not frozen', () => {
+    const state = newBatchState('b', experiments.slice(0, 1), settings, 0);
+    state.records[0] = { status: 'running', attempts: 1, exitCode: null, startedAt: 0, pausedSince: 20_000 };
+    const runs = new Map<number, RunHeartbeat>([
+      [
+        0,
+        {
+          host: 'h',
+          startedAt: 0,
+          progress: { percent: 20 },
+          progressAt: 20_000,
+          frozenMs: 0,
+          firstProgress: { percent: 10, at: 10_000, frozenMs: 0 },
+        },
+      ],
+    ]);
+    // 10% in 10 s not frozen, 80% left: 80 s, then as 2 min later.
+    expect(batchEtaMs(state, runs, 20_000)).toBe(80_000);
+    expect(batchEtaMs(state, runs, 140_000)).toBe(80_000);
   });
 
   test('never less than the longest running experiment needs', () => {

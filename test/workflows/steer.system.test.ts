@@ -60,6 +60,8 @@ test(
       const held = await stagedJson(['change', batchId, 'exp3_c', '--hold']);
       expect(held.experiments[0]).toMatchObject({ name: 'exp3_c', status: 'held', place: 3 });
       await writeScript(dir, 'exp9_added', journal, { body, title: 'Added later.\n#\n# Priority: high' });
+      // A draft with a malformed header blocks only an add that names it (refused below).
+      await writeFile(path.join(dir, 'exp8_draft.py'), '"""Draft.\n\nRequires: gpu=two\n"""\n');
       const added = await stagedJson(['add', batchId, path.join(dir, 'exp9_added.sh')]);
       expect(added.experiments).toEqual([{ name: 'exp9_added', priority: 'high', status: 'queued', place: 2 }]);
 
@@ -68,6 +70,8 @@ test(
       await writeScript(outside, 'exp7_elsewhere', journal);
       const refused = [
         { args: ['add', batchId, path.join(dir, 'exp2_b.sh')], says: /already has exp2_b/ },
+        { args: ['add', batchId, path.join(dir, 'exp8_draft.py')], says: /exp8_draft\.py:3: malformed line "Requires/ },
+        { args: ['add', batchId, dir], says: /exp8_draft\.py:3: malformed line "Requires: gpu=two"/ },
         { args: ['add', batchId, path.join(outside, 'exp7_elsewhere.sh')], says: /not in the batch's experiments/ },
         { args: ['change', batchId, 'exp1', '--priority', 'low'], says: /exp1_first has already started/ },
         { args: ['change', batchId, 'exp99', '--hold'], says: /has no experiment "exp99"/ },

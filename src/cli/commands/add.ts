@@ -5,7 +5,8 @@ import { declareQuotas, liveBatch, sendChange, withClient } from '../../batch-cl
 import { loadProjectConfig } from '../../config.js';
 import { BadInputError, EXIT } from '../../errors.js';
 import {
-  discoverExperiments,
+  discoverScripts,
+  refuseBadHeaders,
   refuseNotExecutable,
   specOf,
   type DiscoveredExperiment,
@@ -35,8 +36,9 @@ export async function run([batchId, ...paths]: string[], options: OptionsOf<'add
       quotas: new Set(Object.keys(config.quotas)),
       maxExperiments: options.maxExperiments,
     };
-    const discovered = await discoverExperiments(experimentsDir, rules);
+    const discovered = await discoverScripts(experimentsDir, rules);
     const picked = await pickByPaths(discovered, paths, experimentsDir);
+    refuseBadHeaders(picked);
     refuseNotExecutable(picked);
     const queue = sortExperiments(priority ? picked.map((experiment) => ({ ...experiment, priority })) : picked);
     const quotas = quotasUsedBy(queue, config.quotas);

@@ -16,7 +16,8 @@ import { loadProjectConfig } from '../../config.js';
 import { loadConnectionConfig } from '../../connection.js';
 import { BadInputError, EXIT } from '../../errors.js';
 import {
-  discoverExperiments,
+  discoverScripts,
+  refuseBadHeaders,
   refuseNotExecutable,
   specOf,
   type DiscoveredExperiment,
@@ -49,7 +50,7 @@ async function resolveQueue(options: SubmitOptions, workDir: string) {
   const config = await loadProjectConfig(workDir);
   const rules = { priority: config.priorityRules, quotas: new Set(Object.keys(config.quotas)) };
   const experimentsDir = path.resolve(workDir, options.dir);
-  const discovered = await discoverExperiments(experimentsDir, { ...rules, maxExperiments: options.maxExperiments });
+  const discovered = await discoverScripts(experimentsDir, { ...rules, maxExperiments: options.maxExperiments });
   if (!discovered.length) {
     throw new BadInputError(
       `no experiments in ${experimentsDir}: it holds no *.py file or executable script (names starting with _ ` +
@@ -57,6 +58,7 @@ async function resolveQueue(options: SubmitOptions, workDir: string) {
     );
   }
   let selected = selectExperiments(discovered, options);
+  refuseBadHeaders(selected);
   if (options.sweep) selected = applySweepOption(selected, options.sweep, options.maxExperiments);
   refuseNotExecutable(selected);
   const others = discovered.filter((experiment) => !selected.includes(experiment));

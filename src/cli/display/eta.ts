@@ -12,17 +12,23 @@ export function runEtaMs(elapsedMs: number, percent: number | undefined): number
 
 /**
  * Time left for a run, assuming no progress since the last report: never "done" too early when a
- * script reports rarely (or once, at its start); reports are at most a few seconds old.
+ * script reports rarely (or once, at its start); reports are at most a few seconds old. Its pace counts only
+ * the time it was not frozen: `frozenSince` is when its current freeze began (the record's `pausedSince`).
  */
-export function runLeftMs(run: RunHeartbeat | undefined, now: number): number | undefined {
+export function runLeftMs(run: RunHeartbeat | undefined, now: number, frozenSince?: number): number | undefined {
   if (!run?.progress) return undefined;
+  // Frozen after its last report (that report's frozenMs counts the time before it).
+  const frozenNowMs = frozenSince === undefined ? 0 : Math.max(0, now - Math.max(frozenSince, run.progressAt ?? 0));
   const first = run.firstProgress;
+  const frozenSinceFirstMs =
+    first?.frozenMs !== undefined && run.frozenMs !== undefined ? run.frozenMs - first.frozenMs : 0;
+  const runningSinceFirstMs = first ? now - first.at - frozenSinceFirstMs - frozenNowMs : 0;
   // From the run's own pace since its first report: neither its start-up nor a resumed checkpoint's head start.
-  if (first && run.progress.percent > first.percent && now > first.at) {
+  if (first && run.progress.percent > first.percent && runningSinceFirstMs > 0) {
     if (run.progress.percent >= 100) return 0;
-    return Math.round(((now - first.at) * (100 - run.progress.percent)) / (run.progress.percent - first.percent));
+    return Math.round((runningSinceFirstMs * (100 - run.progress.percent)) / (run.progress.percent - first.percent));
   }
-  return runEtaMs(now - run.startedAt, run.progress.percent);
+  return runEtaMs(Math.max(0, now - run.startedAt - (run.frozenMs ?? 0) - frozenNowMs), run.progress.percent);
 }
 
 function mean(values: number[]): number | undefined {
@@ -100,7 +106,7 @@ function computeEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeartbeat>
       finishedDurations.push(record.closedAt - record.startedAt);
     }
     const run = runs.get(index);
-    const left = runLeftMs(run, now);
+    const left = runLeftMs(run, now, record.pausedSince);
     if (run && left !== undefined) projectedDurations.push(now - run.startedAt + left);
   });
   const typical = mean(finishedDurations) ?? mean(projectedDurations);
@@ -117,7 +123,7 @@ function computeEtaMs(state: BatchState, runs: ReadonlyMap<number, RunHeartbeat>
     if (isFinal(record.status)) return;
     const run = runs.get(index);
     const elapsed = now - (run?.startedAt ?? record.startedAt ?? now);
-    const reported = runLeftMs(run, now);
+    const reported = runLeftMs(run, now, record.pausedSince);
     endUnknown ||= reported === undefined && elapsed >= typical;
     const left = reported ?? Math.max(0, typical - elapsed);
     work += left;
