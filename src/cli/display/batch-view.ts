@@ -1,6 +1,6 @@
 /** A running batch as `status --json` shows it: counts, an ETA, and each experiment with its progress. */
 import { statusesByName, waitingFor } from '../../model/dependencies.js';
-import { countByStatus, experimentViews, type StatusCounts } from '../../model/batch-state.js';
+import { countByStatus, experimentViews, isFinal, type StatusCounts } from '../../model/batch-state.js';
 import { addCalls } from '../../model/calls.js';
 import { groupBySweep } from '../../model/sweep-groups.js';
 import { formatDuration } from '../../parse/duration.js';
@@ -167,7 +167,7 @@ export function liveBatchView(
       ...(run?.stop ? { stopping: stoppingView(run.stop, now) } : {}),
     };
   });
-  const etaMs = status === 'running' ? batchEtaMs(state, runsHeard, now, quotas) : undefined;
+  const etaMs = status === 'running' && !onlyHeldLeft(state) ? batchEtaMs(state, runsHeard, now, quotas) : undefined;
   const sweeps = sweepViews(experiments);
   return {
     batchId: state.batchId,
@@ -184,4 +184,10 @@ export function liveBatchView(
     ...(state.settings.code ? { code: state.settings.code } : {}),
     ...(sweeps.length ? { sweeps } : {}),
   };
+}
+
+/** Every experiment not ended is held: the batch waits for their release, not for a time, so it has no ETA. */
+function onlyHeldLeft(state: BatchState): boolean {
+  const left = state.records.filter((record) => !isFinal(record.status));
+  return left.length > 0 && left.every((record) => record.status === 'held');
 }
