@@ -1,14 +1,11 @@
 /**
  * Why an experiment whose workflow was terminated by hand (`temporal workflow terminate`) failed. Its batch learns
- * only "Child Workflow execution failed" (the server gives a parent no reason); the reason, and who gave it, are the
- * last event of the experiment's own history.
+ * only that it was terminated (the server gives a parent no reason); the reason, and who gave it, are the last event
+ * of the experiment's own history.
  */
 import type { WorkflowClient } from '@temporalio/client';
-import { experimentWorkflowId } from '../model/batch-state.js';
+import { EXPERIMENT_TERMINATED, EXPERIMENT_WORKFLOW_FAILED, experimentWorkflowId } from '../model/batch-state.js';
 import type { ExperimentView } from '../model/types.js';
-
-/** How the batch workflow records an experiment whose workflow failed as a whole (workflows/batch.ts). */
-const WORKFLOW_FAILED = 'experiment workflow failed: ';
 /** Each one costs a call: past this many, the rest keep the batch's words. */
 const MAX_READ = 20;
 
@@ -20,7 +17,7 @@ export async function withTerminations<T extends ExperimentView>(
 ): Promise<T[]> {
   const failed = experiments
     .map((experiment, index) => ({ experiment, index }))
-    .filter(({ experiment }) => experiment.status === 'failed' && experiment.error?.startsWith(WORKFLOW_FAILED))
+    .filter(({ experiment }) => experiment.status === 'failed' && mayBeTerminated(experiment.error))
     .slice(0, MAX_READ);
   const told = [...experiments];
   await Promise.all(
@@ -32,6 +29,10 @@ export async function withTerminations<T extends ExperimentView>(
   );
   return told;
 }
+
+/** The batch's words for a terminated experiment, or (a batch of an earlier staged) for any failed workflow. */
+const mayBeTerminated = (error: string | undefined) =>
+  error === EXPERIMENT_TERMINATED || error?.startsWith(EXPERIMENT_WORKFLOW_FAILED) === true;
 
 async function terminationOf(client: WorkflowClient, workflowId: string): Promise<string | undefined> {
   const { history } = await client.workflowService.getWorkflowExecutionHistoryReverse({

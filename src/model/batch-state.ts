@@ -40,6 +40,11 @@ export function experimentWorkflowId(batchId: string, experimentName: string): s
   return `${batchId}/${experimentName}`;
 }
 
+/** How the batch records an experiment whose workflow failed as a whole (the failure's message follows). */
+export const EXPERIMENT_WORKFLOW_FAILED = 'experiment workflow failed: ';
+/** How it records one whose workflow was terminated (by hand): the server gives a parent no reason. */
+export const EXPERIMENT_TERMINATED = 'its experiment workflow was terminated';
+
 export function isFinal(status: ExperimentStatus): boolean {
   return FINAL_STATUSES.includes(status);
 }

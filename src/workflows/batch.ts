@@ -1,6 +1,8 @@
 import {
   CancellationScope,
+  ChildWorkflowFailure,
   ParentClosePolicy,
+  TerminatedFailure,
   type ChildWorkflowHandle,
   allHandlersFinished,
   condition,
@@ -17,6 +19,8 @@ import {
 } from '@temporalio/workflow';
 import {
   applyReport,
+  EXPERIMENT_TERMINATED,
+  EXPERIMENT_WORKFLOW_FAILED,
   batchOutcome,
   experimentWorkflowId,
   endsAwaited,
@@ -427,13 +431,14 @@ async function startExperiment(
             record: { ...record, status: 'cancelled', reason: 'cancelled', closedAt: Date.now() },
           });
         const message = err instanceof Error ? err.message : String(err);
+        const terminated = err instanceof ChildWorkflowFailure && err.cause instanceof TerminatedFailure;
         applyReport(state, {
           index,
           record: {
             ...record,
             status: 'failed',
             closedAt: Date.now(),
-            error: `experiment workflow failed: ${message}`,
+            error: terminated ? EXPERIMENT_TERMINATED : `${EXPERIMENT_WORKFLOW_FAILED}${message}`,
           },
         });
       },

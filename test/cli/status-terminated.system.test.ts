@@ -7,7 +7,8 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LiveBatchView } from '../../src/cli/display/batch-view.js';
-import { experimentWorkflowId } from '../../src/model/batch-state.js';
+import { batchSummary } from '../../src/batch-client/index.js';
+import { EXPERIMENT_TERMINATED, experimentWorkflowId } from '../../src/model/batch-state.js';
 import { stagedBinary as staged } from '../helpers/cli.js';
 import { until, workerProcessesPerTest } from '../helpers/processes.js';
 import { readJournal, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
@@ -48,6 +49,8 @@ test('an experiment workflow terminated by hand: status says so, with the reason
 
   await writeFile(gate, '');
   await handle.result();
+  // What `watch` and the summary files say: before, "experiment workflow failed: Child Workflow execution failed"
+  expect((await batchSummary(handle)).experiments[0].error).toBe(EXPERIMENT_TERMINATED);
   const ended = await staged(['status', state.batchId], cli);
   expect(ended.stdout).toMatch(/SUMMARY .*: 1 completed, 1 failed/);
   expect(ended.stdout).toMatch(TERMINATED);
