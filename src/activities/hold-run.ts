@@ -42,6 +42,9 @@ import type { HeldRuns } from '../machine/held-runs.js';
 /** Why the server cancelled a run's activity: it gave up on it (timed out, not found), or it was paused or reset. */
 export type LetGoCause = 'gave-up' | 'paused' | 'reset';
 
+/** Where a run that cannot be stopped stands: held on by this worker, left by its stop, or its experiment cancelled. */
+export type NotStoppableWhen = 'held' | 'left' | 'cancelled';
+
 /** What a worker does with its runs when it is stopped gracefully (SIGTERM, Ctrl-C). */
 export type ShutdownMode = 'leave' | 'stop';
 
@@ -84,7 +87,7 @@ interface HoldOptions {
   /** Told of each run held whose spec.json is missing or unreadable, with why. */
   onSpecUnreadable?: (runKey: string, why: string) => void;
   /** Told once of each run held on because what its dead keeper left cannot be found to stop it. */
-  onNotStoppable?: (runKey: string, error: RunNotStoppableError) => void;
+  onNotStoppable?: (runKey: string, error: RunNotStoppableError, when: NotStoppableWhen) => void;
 }
 
 export interface RunEnding {
@@ -189,7 +192,7 @@ async function holdUntilEnd(
         (await files.readJson<RunExit>(files.exit)) ??
         (await stopLeftRun(files, started?.killMode).catch((err: unknown) => {
           if (!(err instanceof RunNotStoppableError)) throw err;
-          if (notStoppableAt === undefined) options.onNotStoppable?.(location.runKey, err);
+          if (notStoppableAt === undefined) options.onNotStoppable?.(location.runKey, err, 'held');
           notStoppableAt = Date.now();
           return undefined;
         }));
@@ -239,13 +242,22 @@ async function letGo(
   details: RunHeartbeatDetails,
 ): Promise<never> {
   const why = context.cancellationDetails;
-  const stopRun = (reason: StopReason) => stopHeldRun(context, files, keeperPid, reason, options.killGraceMs, details);
+  /** Whether the run is stopped; false when what its dead keeper left cannot be found (said once, as the loop does). */
+  const stopRun = (reason: StopReason) =>
+    stopHeldRun(context, files, keeperPid, reason, options.killGraceMs, details).then(
+      () => true,
+      (err: unknown) => {
+        if (!(err instanceof RunNotStoppableError)) throw err;
+        options.onNotStoppable?.(location.runKey, err, reason === 'cancelled' ? 'cancelled' : 'left');
+        return false;
+      },
+    );
   if (why?.cancelRequested) {
-    await stopRun('cancelled');
+    await stopRun('cancelled'); // one it cannot stop is said above: the user asked for the experiment's end
     throw new CancelledFailure('cancelled');
   }
-  if (why?.workerShutdown && options.onShutdown === 'stop') {
-    await stopRun('shutdown');
+  // One it cannot stop is left as below: its adopter holds it on, and nothing starts it again while it may live.
+  if (why?.workerShutdown && options.onShutdown === 'stop' && (await stopRun('shutdown'))) {
     options.onShutdownDone?.(location.runKey, 'stop');
     throw new RunLostError(`run ${location.run} stopped with its worker; it will run again`, {
       stopped: true,
@@ -296,24 +308,28 @@ async function stopHeldRun(
   graceMs: number,
   details: RunHeartbeatDetails,
 ): Promise<void> {
-  await requestStop(files, keeperPid, reason);
+  // A keeper long dead (a run held on) is not signalled: its pid may be another process's by now.
+  const liveKeeper = keeperPid !== undefined && keeperAlive(keeperPid, files) ? keeperPid : undefined;
+  await requestStop(files, liveKeeper, reason);
   const stop: RunStopHeartbeat = { reason, askedAt: Date.now(), killGraceMs: graceMs };
   const deadline = stop.askedAt + graceMs + STOP_MARGIN_MS;
-  if (keeperPid !== undefined && (await endRecordedBy(deadline, context, files, { ...details, stop }, keeperPid)))
+  if (liveKeeper !== undefined && (await endRecordedBy(deadline, context, files, { ...details, stop }, liveKeeper)))
     return;
   // A keeper that did not answer is killed: its guard, or the stop below, stops what it leaves and records it.
-  const killed = keeperPid !== undefined && keeperAlive(keeperPid, files);
+  const killed = liveKeeper !== undefined && keeperAlive(liveKeeper, files);
   if (killed) {
     await sayKeeperKilled(files, reason, Date.now() - stop.askedAt);
-    killKeeper(keeperPid);
+    killKeeper(liveKeeper);
     stop.keeperKilledAt = Date.now();
     await endRecordedBy(Date.now() + graceMs + STOP_MARGIN_MS, context, files, { ...details, stop });
   }
   const started = await files.readJson<RunStarted>(files.state);
   await stopLeftRun(files, started?.killMode).catch((err: Error) => {
+    if (err instanceof RunNotStoppableError) throw err; // its caller must not take it for stopped
     context.log.error(err.message);
   });
-  if (killed) await recordKilledKeeperEnd(files, reason, stop.keeperKilledAt! - stop.askedAt);
+  // Its directory may be gone by now (removed by an orphan check once its end was recorded): nothing to retell.
+  if (killed) await recordKilledKeeperEnd(files, reason, stop.keeperKilledAt! - stop.askedAt).catch(() => undefined);
 }
 
 /** Whether the run's end is recorded by `deadline`, heartbeating the stop; false at once when `keeperPid` is gone. */

@@ -1,2 +1,2 @@
 export { createActivities, type StagedActivities } from './run-experiment.js';
-export type { LetGoCause, ShutdownMode } from './hold-run.js';
+export type { LetGoCause, NotStoppableWhen, ShutdownMode } from './hold-run.js';

@@ -23,7 +23,7 @@ import {
   type RunOutcome,
 } from '../model/types.js';
 import { NotRunnableError, RunLostError } from '../errors.js';
-import { holdRun, type LetGoCause, type ShutdownMode, type RunEnding } from './hold-run.js';
+import { holdRun, type LetGoCause, type NotStoppableWhen, type ShutdownMode, type RunEnding } from './hold-run.js';
 import { resolveCommand, type ExperimentCommand } from '../machine/command.js';
 import { experimentEnvironment } from '../machine/child-env.js';
 import type { KeeperLauncher } from '../machine/keeper-launch.js';
@@ -83,7 +83,7 @@ export interface ActivityOptions {
   /** Told of each run held whose spec.json is missing or unreadable, with why (its line). */
   onSpecUnreadable?: (runKey: string, why: string) => void;
   /** Told once of each run held on because what its dead keeper left cannot be found to stop it (no readable spec). */
-  onNotStoppable?: (runKey: string, error: RunNotStoppableError) => void;
+  onNotStoppable?: (runKey: string, error: RunNotStoppableError, when: NotStoppableWhen) => void;
   contact: ServerContact;
   /** Absolute directories whose scripts this worker runs (`--allow-dir`); nothing outside them. */
   allowedRoots: string[];

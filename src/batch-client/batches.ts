@@ -199,7 +199,8 @@ function whileOpen(client: Client, batchId: string): WorkflowHandle {
  * and not "completed": a completed batch workflow may hold failed experiments, and its summary says so.
  */
 export function endedBatchError(batchId: string, what: string, status = 'COMPLETED'): BadInputError {
-  const how = status === 'COMPLETED' ? '' : ` (${status.toLowerCase().replaceAll('_', ' ')})`;
+  const word = status === 'CANCELED' ? 'cancelled' : status.toLowerCase().replaceAll('_', ' '); // staged's spelling
+  const how = status === 'COMPLETED' ? '' : ` (${word})`;
   return new BadInputError(`batch ${batchId} has ended${how}: ${what}`);
 }
 
@@ -215,7 +216,10 @@ async function batchToCancel(client: Client, batchId: string) {
 
 /** Cancels the whole batch: queued experiments never start, running ones are stopped by their workers. */
 export async function cancelBatch(client: Client, batchId: string): Promise<void> {
-  await (await batchToCancel(client, batchId)).handle.cancel();
+  await (await batchToCancel(client, batchId)).handle.cancel().catch((err: unknown) => {
+    // It ended between the describe and the cancel.
+    throw err instanceof WorkflowNotFoundError ? endedBatchError(batchId, NOTHING_TO_CANCEL) : err;
+  });
 }
 
 /** Cancels experiments of a running batch by name; reading the batch needs a worker to answer. */

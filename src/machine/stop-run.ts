@@ -1,6 +1,6 @@
 /** Asks a run's keeper to stop the run: the reason goes in the run's directory, then SIGTERM. */
 import { appendFile, stat, writeFile } from 'node:fs/promises';
-import type { RunExit, RunFiles, RunSpec } from '../keeper/run-files.js';
+import type { RunExit, RunFiles } from '../keeper/run-files.js';
 
 /** Why a worker stops a run, as its keeper records it. */
 export type StopReason = 'cancelled' | 'shutdown';
@@ -31,7 +31,7 @@ const STOP_WORDS: Record<StopReason, string> = { cancelled: 'cancelled', shutdow
 
 /** Ends the run's attempt log with the stop its keeper did not answer: the log is what the user keeps of the run. */
 export async function sayKeeperKilled(files: RunFiles, reason: StopReason, waitedMs: number): Promise<void> {
-  const logFile = (await files.readJson<RunSpec>(files.spec))?.logFile;
+  const logFile = (await files.readSpec())?.logFile; // undefined, not a throw, for a spec cut short
   if (logFile === undefined) return;
   const line = `${keeperKilledWords(reason, waitedMs)}, and its guard stops the run`;
   await appendFile(logFile, `\n[staged] ${line}\n`).catch(() => undefined);

@@ -265,7 +265,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
       if (found === 'alive') adoptedRuns.add(runKey, letGoHere);
     },
     onLostWhileHeld: lostWhileHeldRuns.add,
-    onNotStoppable: (runKey, error) => log(notStoppableLine(runKey, error)),
+    onNotStoppable: (runKey, error, when) => log(notStoppableLine(runKey, error, when)),
     onSpecUnreadable: (runKey, why) => log(specUnreadableLine(runKey, why)),
     contact,
     allowedRoots,

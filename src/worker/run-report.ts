@@ -5,7 +5,7 @@
  * while no worker held them, so what they left is stopped and they run again instead of being adopted, or while it
  * held them itself.
  */
-import type { LetGoCause, ShutdownMode } from '../activities/index.js';
+import type { LetGoCause, NotStoppableWhen, ShutdownMode } from '../activities/index.js';
 import { runNameOf, type RunsFound } from '../machine/runs-found.js';
 import { runIdOf } from '../keeper/run-files.js';
 import type { RunNotStoppableError } from '../machine/stop-left-run.js';
@@ -219,11 +219,20 @@ export function letGoRunsLine(names: readonly string[]): string {
  * A run held on because what its dead keeper left cannot be found (its spec.json, which names it, is unreadable): it
  * may still run, so it is never started again until its directory is removed, which the user does once it is stopped.
  */
-export function notStoppableLine(runKey: string, { runDir, why }: RunNotStoppableError): string {
+export function notStoppableLine(
+  runKey: string,
+  { runDir, why }: RunNotStoppableError,
+  when: NotStoppableWhen = 'held',
+): string {
+  const follows = {
+    held: 'it is held as running, not started again while it may live',
+    left: 'it is left for the next worker here, which holds it as running, not started again while it may live',
+    cancelled: 'its experiment is cancelled, but what it left may still run',
+  }[when];
+  const then = when === 'cancelled' ? '' : ', then it runs again (no retry used)';
   return (
-    `cannot stop ${runNameOf(runKey)}: its keeper died without recording an end, and ${why}; it is held as running, ` +
-    `not started again while it may live: stop its processes (STAGED_RUN_ID=${runIdOf(runDir)} in their ` +
-    `environment) and remove ${runDir}, then it runs again (no retry used)`
+    `cannot stop ${runNameOf(runKey)}: its keeper died without recording an end, and ${why}; ${follows}: stop its ` +
+    `processes (STAGED_RUN_ID=${runIdOf(runDir)} in their environment) and remove ${runDir}${then}`
   );
 }
 

@@ -43,7 +43,7 @@ test('a dead keeper whose spec.json is gone: its run is held on, said, and runs 
   }
 
   async function heldOnThenRunAgain() {
-    const second = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+    const second = await startWorkerProcess(server.env.address, taskQueue, 1, [...args, '--on-shutdown', 'stop']);
     const run = `${state.batchId}/exp1_long (run 1)`;
     await until(() => second.output.some((line) => line.includes('cannot stop')), 60_000, 'the line');
     // Before: "could not stop what the dead keeper … left" failed each adoption, the worker said run 1's leftovers
@@ -70,6 +70,18 @@ test('a dead keeper whose spec.json is gone: its run is held on, said, and runs 
     expect(pidAlive(script)).toBe(true);
     expect(await readJournal(journal)).toHaveLength(1);
     expect(second.output.filter((line) => / lost: |adopting/.test(line))).toEqual([]);
+
+    // A stop with its worker (--on-shutdown stop) cannot stop it either: it is left for the next worker, which holds it
+    // on. Before: the stop was taken for done, and run 2 started beside run 1.
+    second.kill('SIGTERM');
+    expect(await second.exited()).toBe(0);
+    expect(second.output.filter((line) => line.includes('cannot stop'))[1]).toMatch(
+      /; it is left for the next worker here, which holds it as running, not started again while it may live: /,
+    );
+    const third = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+    await until(() => third.output.some((line) => line.includes('cannot stop')), 60_000, "the next worker's line");
+    expect(pidAlive(script)).toBe(true);
+    expect(await readJournal(journal)).toHaveLength(1);
 
     // The user stops what it left and removes its directory: it runs again
     process.kill(script, 'SIGKILL');
