@@ -11,7 +11,7 @@ import type { LiveBatchView, LiveExperimentView } from '../../src/cli/display/ba
 import { stagedBinary as staged } from '../helpers/cli.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
-import { guardOf, runDirsUnder } from '../helpers/runs.js';
+import { killKeeperWithGuard, runDirsUnder } from '../helpers/runs.js';
 import {
   GONE_WITHIN_MS,
   LOAD_MARGIN_MS,
@@ -75,9 +75,7 @@ async function runWithDaemon(name: string, settings: { heartbeatTimeoutMs?: numb
 
 test('a keeper and its guard killed under a live worker: it stops what they left, and the run goes again', async () => {
   const { journal, handle, keeperPid, processes, endRecord } = await runWithDaemon('keeper-gone');
-  const guard = guardOf(keeperPid)!;
-  // Stopped first, so that neither sees the other die: nothing of the run's own is left to stop it.
-  for (const signal of ['SIGSTOP', 'SIGKILL'] as const) for (const pid of [keeperPid, guard]) process.kill(pid, signal);
+  killKeeperWithGuard(keeperPid);
 
   // Before: the worker's own stop recorded only "its keeper died without recording an end" (no survivors, by pid)
   expect(await endRecord()).toMatchObject({

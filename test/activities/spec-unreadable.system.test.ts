@@ -10,7 +10,7 @@ import { batchSummary } from '../../src/batch-client/index.js';
 import { runIdOf } from '../../src/keeper/run-files.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
-import { guardOf, runDirsUnder } from '../helpers/runs.js';
+import { killKeeperAndGuardOf, runDirsUnder } from '../helpers/runs.js';
 import { pidAlive, until, workerProcessesPerTest } from '../helpers/processes.js';
 
 const server = useTestServer();
@@ -31,9 +31,7 @@ test('a dead keeper whose spec.json is gone: its run is held on, said, and runs 
   first.kill('SIGTERM');
   expect(await first.exited()).toBe(0);
   const [files] = await runDirsUnder(runsRoot);
-  const { keeperPid } = (await files.readJson<{ keeperPid: number }>(files.state))!;
-  const guard = guardOf(keeperPid)!;
-  for (const signal of ['SIGSTOP', 'SIGKILL'] as const) for (const pid of [keeperPid, guard]) process.kill(pid, signal);
+  await killKeeperAndGuardOf(files);
   await rm(files.spec);
 
   try {

@@ -148,3 +148,18 @@ export async function keeperOfOnlyRun(runsRoot: string): Promise<{ files: RunFil
   );
   return found!;
 }
+
+/**
+ * SIGKILLs a run's keeper and its guard together, as systemd's SIGKILL after TimeoutStopSec does: both are stopped
+ * first, so that neither sees the other die and nothing of the run's own is left to stop it.
+ */
+export function killKeeperWithGuard(keeperPid: number): void {
+  const guard = guardOf(keeperPid)!;
+  for (const signal of ['SIGSTOP', 'SIGKILL'] as const) for (const pid of [keeperPid, guard]) process.kill(pid, signal);
+}
+
+/** The keeper of the run whose files these are, from its state.json, killed with its guard (killKeeperWithGuard). */
+export async function killKeeperAndGuardOf(files: RunFiles): Promise<void> {
+  const { keeperPid } = (await files.readJson<{ keeperPid: number }>(files.state))!;
+  killKeeperWithGuard(keeperPid);
+}

@@ -13,7 +13,7 @@ import { batchSummary } from '../../src/batch-client/index.js';
 import type { BatchState } from '../../src/model/types.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript, type JournalEntry } from '../helpers/scripts.js';
-import { guardOf, runDirsUnder } from '../helpers/runs.js';
+import { killKeeperAndGuardOf, runDirsUnder } from '../helpers/runs.js';
 import { CLI, until, workerProcessesPerTest, type WorkerProcess } from '../helpers/processes.js';
 
 const server = useTestServer();
@@ -230,10 +230,7 @@ test('keeper and guard killed with no worker: the next worker says the run lost,
   first.kill('SIGTERM');
   expect(await first.exited()).toBe(0);
   const [files] = await runDirsUnder(runsRoot);
-  const { keeperPid } = (await files.readJson<{ keeperPid: number }>(files.state))!;
-  const guard = guardOf(keeperPid)!;
-  // Together, as systemd's SIGKILL after TimeoutStopSec: stopped first, so that the guard does not see its keeper die
-  for (const signal of ['SIGSTOP', 'SIGKILL'] as const) for (const pid of [keeperPid, guard]) process.kill(pid, signal);
+  await killKeeperAndGuardOf(files);
 
   const second = await startWorkerProcess(server.env.address, taskQueue, 1, args);
   const lost =
@@ -260,10 +257,7 @@ test('keeper and guard killed under a live worker: it says the run lost, and tha
   const handle = await startBatch(server.env, state);
   await until(async () => starts(await readJournal(journal)).length === 1, 30_000, 'the script to start');
   const [files] = await runDirsUnder(runsRoot);
-  const { keeperPid } = (await files.readJson<{ keeperPid: number }>(files.state))!;
-  const guard = guardOf(keeperPid)!;
-  // Stopped first, so that neither sees the other die: the worker holding the run finds its keeper gone.
-  for (const signal of ['SIGSTOP', 'SIGKILL'] as const) for (const pid of [keeperPid, guard]) process.kill(pid, signal);
+  await killKeeperAndGuardOf(files); // the worker holding the run finds its keeper gone
 
   // Before: nothing (submit and watch said [LOST]; the worker that held the run was silent)
   expect(await lineOf(worker, / lost: /)).toBe(
