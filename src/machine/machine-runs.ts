@@ -45,7 +45,8 @@ async function* runsIn(runsDir: string, wanted: (runKey: string) => boolean): As
     }
     const files = new RunFiles(dir);
     const ended = (await files.readJson<RunExit>(files.exit)) !== undefined;
-    const started = await files.readJson<RunStarted>(files.state);
+    // One run's state.json cut short (a full disk) must not stop a worker's start, nor its checks of every run.
+    const started = await files.readJson<RunStarted>(files.state).catch(() => undefined);
     const run = {
       runKey,
       files,
@@ -83,7 +84,7 @@ export async function adoptionFound(files: RunFiles): Promise<AdoptionFound> {
 export async function liveRunQuota(runsDir: string, runKey: string): Promise<RunQuota | undefined> {
   const files = new RunFiles(path.join(runsDir, runKey));
   if (endedRuns.has(files.dir) || (await files.readJson<RunExit>(files.exit)) !== undefined) return undefined;
-  const started = await files.readJson<RunStarted>(files.state);
+  const started = await files.readJson<RunStarted>(files.state).catch(() => undefined);
   if (!started || !keeperAlive(started.keeperPid, files)) return undefined;
   return runQuotaOf(await files.readSpec());
 }

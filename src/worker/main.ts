@@ -444,7 +444,8 @@ async function main(argv: string[]): Promise<void> {
     // Exit 1: a supervisor (systemd Restart=on-failure) starts it again, bound to the server that answers now.
     if (worker.stoppedBecause) throw new Error('stopped: another server answers at its address (above)');
   } finally {
-    await connection.close();
+    // Not over the error that ended it: a Worker made before a failure still holds the connection.
+    await connection.close().catch(() => undefined);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * The watchdog of a run shown running that nobody can hold: its adoptions fail again and again (here:
- * the run's spec file is unreadable). `status` flags it stuck once no heartbeat came for longer
- * than the adoption window, and the workflow starts a fresh run, using no retry, instead of looping.
+ * The watchdog of a run shown running that nobody can hold: its adoptions fail again and again (here: the keeper's
+ * state.json is unreadable; an unreadable spec.json no longer stops an adoption). `status` flags it stuck once no
+ * heartbeat came for longer than the adoption window, and the workflow starts a fresh run, using no retry, instead of
+ * looping.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -42,7 +43,7 @@ test('a run whose adoptions keep failing is flagged stuck by status, then starte
     'the experiment to show running',
   );
   first.kill('SIGKILL');
-  await writeFile(run1.spec, '{ not json'); // every adoption of run 1 now fails at once
+  await writeFile(run1.state, '{ not json'); // every adoption of run 1 now fails at once
   await startWorkerProcess(server.env.address, taskQueue, 1, args);
 
   let stuck: string | undefined;

@@ -72,7 +72,9 @@ test('a run whose leftovers cannot be stopped is said, and the runs after it are
     expect(lost).not.toContain('wf-broken.run-1');
     expect(await broken.readJson<RunExit>(broken.exit)).toBeUndefined();
     expect(said.filter((line) => line.includes(broken.dir))).toEqual([
-      expect.stringMatching(/^could not stop what the dead keeper of .* left: .*keeper\.log/),
+      expect.stringMatching(
+        /^could not stop what the dead keeper of .* left: its spec\.json is unreadable \(.*\): what/,
+      ),
     ]);
   } finally {
     orphans.stop();
