@@ -5,7 +5,7 @@
  * (capacity.ts), so the second adds no capacity unless its `--slots` is larger.
  */
 import { unlinkSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessIdentity } from '../keeper/run-files.js';
 import { ownProcessIdentity, stillRunning } from '../keeper/process-identity.js';
@@ -34,16 +34,22 @@ export async function otherLiveWorkers(runsRoot: string, runsDir: string): Promi
   const found: MachineWorker[] = [];
   for (const name of names.filter((file) => file.endsWith('.json'))) {
     const file = path.join(dir, name);
-    const record = await readFile(file, 'utf8').then(
-      (text) => JSON.parse(text) as WorkerRecord,
-      () => undefined,
-    );
+    const record = await readFile(file, 'utf8').then(parseRecord, () => undefined);
     if (!record?.worker || record.worker.pid === process.pid) continue;
     // Named by pid and start time: a file of a process that is gone is never a later process's
     if (!stillRunning(record.worker)) await rm(file, { force: true });
     else if (record.runsDir === runsDir) found.push({ pid: record.worker.pid, slots: record.slots });
   }
   return found.sort((a, b) => a.pid - b.pid);
+}
+
+/** A record, or undefined for one that is not whole (written by a staged before records were renamed into place). */
+function parseRecord(text: string): WorkerRecord | undefined {
+  try {
+    return JSON.parse(text) as WorkerRecord;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Records this worker process; `stop()` removes the record (a SIGKILLed worker's is removed by the next reader). */
@@ -53,7 +59,9 @@ export async function recordWorker(runsRoot: string, runsDir: string, slots: num
   const dir = recordsDir(runsRoot);
   const file = path.join(dir, `${worker.pid}-${worker.startTicks}.json`);
   await mkdir(dir, { recursive: true });
-  await writeFile(file, JSON.stringify({ worker, runsDir, slots } satisfies WorkerRecord));
+  // Whole or not at all: a worker starting at the same moment reads it (not `.json` until renamed).
+  await writeFile(`${file}.partial`, JSON.stringify({ worker, runsDir, slots } satisfies WorkerRecord));
+  await rename(`${file}.partial`, file);
   return {
     stop: () => {
       try {

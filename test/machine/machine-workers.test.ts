@@ -36,3 +36,15 @@ test('a live worker counting the same runs is found, not one of other runs; a de
     await once(other, 'exit').catch(() => undefined);
   }
 });
+
+test('a record not whole (being written as a worker starts) is passed over; none is written in halves', async () => {
+  const root = await tempDir('machine-workers-partial');
+  const own = await recordWorker(root, `${root}/server-a/q`, 3);
+  try {
+    await writeFile(path.join(root, '@workers', '1-1.json'), '{"worker": {"pid"'); // before: a SyntaxError
+    expect(await otherLiveWorkers(root, `${root}/server-a/q`)).toEqual([]);
+    expect((await readdir(path.join(root, '@workers'))).filter((name) => name.endsWith('.partial'))).toEqual([]);
+  } finally {
+    own.stop();
+  }
+});

@@ -4,6 +4,7 @@
  * SIGKILL and adoption and between two workers of one machine; `gpu=auto` reads a fake `nvidia-smi` on PATH;
  * `port=9000..9001` hands out ports. Each script writes down what it saw, and the journal when it ran.
  */
+import { existsSync } from 'node:fs';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -248,7 +249,8 @@ test("a run's keeper killed (kill -9) on a 1-GPU machine: the run is lost, and t
   const runsRoot = await tempDir('runs-one-gpu');
   await startWorker(server.env.address, taskQueue, 2, ['--runs-dir', runsRoot, '--resources', 'gpu=1']);
   const handle = await startBatch(server.env, state);
-  await until(async () => (await unitsSeen(dir)).size === 1, 60_000, 'the run to start');
+  // Waiting for its release: killed before it marked its first run, run 2 took itself for the first and waited too.
+  await until(() => existsSync(firstRun), 60_000, 'the run to start and wait');
   const keeperPid = (await runStates(runsRoot))[0].keeperPid;
   process.kill(keeperPid, 'SIGKILL');
 

@@ -14,12 +14,20 @@ test(
     'starts after any end; dependencies never hold back unrelated experiments',
   async () => {
     const { dir, journal } = await tempExperimentsDir('after');
-    await writeScript(dir, 'exp1_prep', journal, { body: 'sleep 2' });
+    // exp1 ends only once the unrelated exp6 has started (at most 60 s): on a loaded machine 2 s were not enough for
+    // the refills before it, and exp6 started with exp2.
+    const freeStarted = path.join(dir, '_free_started');
+    await writeScript(dir, 'exp1_prep', journal, {
+      body: `for i in $(seq 600); do [ -e "${freeStarted}" ] && break; sleep 0.1; done`,
+    });
     await writeScript(dir, 'exp2_train', journal, { title: 'Production training.\n#\n# After: exp1' });
     await writeScript(dir, 'exp3_broken', journal, { body: 'false' }); // its end line is still written
     await writeScript(dir, 'exp4_eval', journal, { title: 'Risk management eval.\n#\n# After: exp3, exp2' });
     await writeScript(dir, 'exp5_report', journal, { title: 'Report.\n#\n# Priority: low\n# After-any: exp3' });
-    await writeScript(dir, 'exp6_free', journal, { title: 'Unrelated.\n#\n# Priority: low' });
+    await writeScript(dir, 'exp6_free', journal, {
+      title: 'Unrelated.\n#\n# Priority: low',
+      body: `touch "${freeStarted}"`,
+    });
     const { taskQueue, state } = await batchIn(dir, { maxConcurrent: 2, maxRetries: 0 });
     const worker = await startWorker(server.env, taskQueue, 4);
 
