@@ -45,4 +45,4 @@ test('watch says the server does not answer when it is down, not that no worker 
     await connection.close();
     await server.kill();
   }
-}, 120_000);
+}, 240_000); // beyond its waits (120 s for the start, 30 s for the line) and a server's start on a loaded machine
