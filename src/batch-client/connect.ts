@@ -71,7 +71,7 @@ export function withClient<T>(action: (client: Client) => Promise<T>): Promise<T
 }
 
 /** A read that has not answered by then has the namespace checked beside it, for a clearer message. */
-const CHECKS_AFTER_MS = 1_000;
+export const CHECKS_AFTER_MS = 1_000;
 
 /**
  * withClient for an action that only reads: its calls go out along with the check that the server is reachable,

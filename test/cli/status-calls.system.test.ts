@@ -1,9 +1,11 @@
 /**
  * The calls `status` of a running batch makes beside its query, counted by the dev server: the task queue's pollers
  * are asked for once (for a silent worker and for shared machines alike), and the namespace is not described when
- * the batch's read answers. Real server, worker process and CLI binary.
+ * the batch's read answers in time (a busy machine may make a read slower than that: then its check is allowed).
+ * Real server, worker process and CLI binary.
  */
 import path from 'node:path';
+import { CHECKS_AFTER_MS } from '../../src/batch-client/connect.js';
 import { queryBatchState } from '../../src/batch-client/index.js';
 import { workflowPollers } from '../../src/batch-client/machines.js';
 import { stagedBinary as staged } from '../helpers/cli.js';
@@ -34,13 +36,16 @@ test('status of a running batch asks for the pollers once and does not describe 
   });
 
   const before = await count();
+  let slowCalls = 0;
   for (let i = 0; i < STATUS_CALLS; i++) {
+    const started = Date.now();
     const { exitCode, stdout, stderr } = await staged(['status', state.batchId], cli);
     expect({ exitCode, stderr, first: stdout.split('\n')[0] }).toEqual({
       exitCode: 0,
       stderr: '',
       first: `Batch ${state.batchId}: running`,
     });
+    if (Date.now() - started > CHECKS_AFTER_MS) slowCalls++;
   }
   // One more asked for here, after theirs: once the server's count (reported every few seconds) shows it, it shows
   // theirs too.
@@ -48,9 +53,10 @@ test('status of a running batch asks for the pollers once and does not describe 
   const mine = 1;
   await until(async () => (await count()).pollers > before.pollers + STATUS_CALLS, 30_000, 'the count to show it');
   const after = await count();
-  expect({ pollers: after.pollers - before.pollers - mine, namespace: after.namespace - before.namespace }).toEqual({
+  const namespaceChecks = after.namespace - before.namespace;
+  expect({ pollers: after.pollers - before.pollers - mine, namespaceChecks }).toEqual({
     pollers: STATUS_CALLS,
-    namespace: 0,
+    namespaceChecks: Math.min(namespaceChecks, slowCalls),
   });
   await handle.cancel();
 }, 90_000);
