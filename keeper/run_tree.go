@@ -214,21 +214,26 @@ func (tree markedTree) Members() []int {
 	return found
 }
 
-// execWait: how long a scan waits for processes in the middle of an exec to show their environment.
-const execWait = time.Second
+// execWait: how long a scan waits at most for processes in the middle of an exec to show their environment, should
+// one not go on (its program read from a file system that does not answer).
+const execWait = 5 * time.Second
 
-// environmentWait: how long a running process whose arguments are there may take to show its environment.
-const environmentWait = 20 * time.Millisecond
+// environmentWork: how much CPU time a process whose arguments show may take until its environment shows too (one
+// executing itself again and again reads so for a few milliseconds of it at a time).
+const environmentWork = 50 * time.Millisecond
 
 // pfKthread: a kernel thread, in the flags of /proc/<pid>/stat; it has no environment, and never will.
 const pfKthread = 0x00200000
 
 // marks says whether pid is a live process carrying the marker. A process in the middle of an exec has an
-// environment that reads empty (the kernel writes it into the new program last, after mapping it): one that is
-// neither a zombie nor a kernel thread is read again until its environment shows, or until the deadline.
+// environment that reads empty (the kernel writes it into the new program last, after its arguments): one that is
+// neither a zombie nor a kernel thread is read again until its environment shows, or until the deadline. One whose
+// arguments are there and whose environment stays empty while it works a while on the CPU, or while it does not run,
+// has an empty one (a launcher's, pid 1's in a container). Its own CPU time, not the wall clock, says when it has had
+// its chance: on a busy machine a process may wait long for a CPU in the middle of its exec.
 func (tree markedTree) marks(pid int, deadline time.Time) bool {
 	proc := "/proc/" + strconv.Itoa(pid)
-	var argumentsSeen time.Time
+	workAtArguments := time.Duration(-1)
 	for {
 		environ, err := os.ReadFile(proc + "/environ")
 		if err != nil {
@@ -244,22 +249,35 @@ func (tree markedTree) marks(pid int, deadline time.Time) bool {
 		if flags, _ := strconv.ParseUint(fields[6], 10, 64); flags&pfKthread != 0 {
 			return false
 		}
-		// Its arguments are written just before its environment. With them there, an environment empty on a second
-		// look is an empty one (a launcher's, pid 1's in a container), unless the process runs: it may be writing it
-		// still (or be waiting for a CPU to go on), so it is looked at again for a while.
-		if arguments, _ := os.ReadFile(proc + "/cmdline"); len(arguments) > 0 {
-			if argumentsSeen.IsZero() {
-				argumentsSeen = time.Now()
-				continue
-			}
-			running := fields[0] == "R" || fields[0] == "D"
-			if !running || time.Since(argumentsSeen) > environmentWait {
-				return false
-			}
+		if arguments, _ := os.ReadFile(proc + "/cmdline"); len(arguments) == 0 {
+			workAtArguments = -1 // before the arguments of an exec (perhaps another one than at the last look)
+		} else if work := cpuTimeOf(pid, fields); workAtArguments < 0 {
+			workAtArguments = work
+		} else if running := fields[0] == "R" || fields[0] == "D"; !running || work-workAtArguments > environmentWork {
+			return false
 		}
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// cpuTimeOf: the CPU time pid has had, from /proc/<pid>/schedstat (nanoseconds), or else from its user and system
+// times in fields (clock ticks).
+func cpuTimeOf(pid int, fields []string) time.Duration {
+	if schedstat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/schedstat"); err == nil {
+		if onCPU, err := strconv.ParseInt(strings.Fields(string(schedstat) + " x")[0], 10, 64); err == nil {
+			return time.Duration(onCPU)
+		}
+	}
+	if len(fields) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(fields[11], 10, 64)
+	system, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(user+system) * time.Second / clockTicksPerSecond
+}
+
+// clockTicksPerSecond: the unit of the times in /proc/<pid>/stat, the same on every Linux (USER_HZ).
+const clockTicksPerSecond = 100
 
 // processStart tells a process from a later one given its pid: its pid and start time (process_identity.go).
 type processStart struct {
