@@ -103,14 +103,15 @@ test(
       expect(await shown()).toBe('running');
       await writeFile(gate, '');
       // Everything but the held one ends; the batch waits for it and says so.
+      let statuses: string[] = [];
       await until(
         async () => {
-          const { records } = await queryBatchState(handle);
-          return records.filter((record) => record.status === 'completed').length === 4;
+          statuses = (await queryBatchState(handle)).records.map((record) => record.status);
+          return statuses.filter((status) => status === 'completed').length === 4;
         },
-        60_000,
+        150_000,
         'all but the held experiment completed',
-      );
+      ).catch((err: Error) => Promise.reject(new Error(`${err.message} (statuses: ${statuses.join(', ')})`)));
       const waiting = await staged(['status', batchId]);
       expect(waiting.stdout).toMatch(/only held experiments are left/);
       await stagedJson(['change', batchId, 'exp3', '--release']);
@@ -150,7 +151,7 @@ test(
       ]);
     }
   },
-  180_000,
+  300_000,
 );
 
 test(
