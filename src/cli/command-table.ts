@@ -163,7 +163,7 @@ export const COMMANDS = {
     helpFor: {
       priority: 'move the experiments to this priority in the queue (critical, high, medium or low)',
       maxConcurrent: 'experiments of this batch running at once, from now on',
-      maxRetries: 'retries after a failed attempt, for every experiment not yet ended',
+      maxRetries: 'retries after a failed attempt, for every experiment not yet ended; a waiting retry past it ends',
     },
     helpAfter:
       '\nExamples:\n' +

@@ -39,7 +39,7 @@ export const pauseExperimentsUpdate = update<SteerAnswer, [ExperimentsPause]>('p
 /** Sent by a batch to a running experiment: freeze its run (`paused: true`) or thaw it. */
 export const pauseRunSignal = signal<[{ paused: boolean }]>('pauseRun');
 
-/** Sent by a batch to its running experiments when its `maxRetries` changes: it applies to their next failure. */
+/** Sent by a batch to its running experiments when its `maxRetries` changes: their next failure, or waiting retry. */
 export const maxRetriesChangedSignal = signal<[number]>('maxRetriesChanged');
 
 /**

@@ -52,9 +52,13 @@ import {
   nextStep,
   requeued,
   restartAfterWindow,
+  retryAllowed,
+  retryCalledOff,
   runningRecord,
   surelyStoppedAfterMs,
   type AttemptEnd,
+  type RetryStep,
+  type Step,
 } from './next-step.js';
 
 /** An activity must have a close timeout; the keeper enforces the run's own `--timeout`. */
@@ -70,6 +74,8 @@ const RUN_WATCHDOG_PATCH = 'run-watchdog';
 const FRUITLESS_STARTS_PATCH = 'fruitless-starts-reset';
 /** Experiments started before it fail a run that exits REQUEUE_EXIT_CODE, as any other exit code. */
 const REQUEUE_PATCH = 'requeue';
+/** Experiments started before it wait out a retry's delay whatever `maxRetries` becomes meanwhile. */
+const LOWERED_MAX_RETRIES_PATCH = 'lowered-max-retries';
 /** Experiments started at this version or later (`input.version`) take the four patches above with no marker. */
 const PATCHES_UNMARKED_SINCE = 1;
 
@@ -115,7 +121,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 
   let endBySignal = false;
   setHandler(maxRetriesChangedSignal, (maxRetries) => {
-    settings.maxRetries = maxRetries; // the next failure is judged by it
+    settings.maxRetries = maxRetries; // the next failure is judged by it, and a retry waiting its delay
   });
   setHandler(reportEndBySignal, () => {
     endBySignal = true;
@@ -218,6 +224,16 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       [RUN_ADOPT_WINDOW_MEMO]: since === undefined ? undefined : loop.adoptWindowMs,
     });
   };
+  /** Reports the failed run and waits the retry delay; the retry is called off once `maxRetries` disallows it. */
+  const waitForRetry = async (step: RetryStep): Promise<Step> => {
+    await report(step.report);
+    if (!patched(LOWERED_MAX_RETRIES_PATCH)) {
+      await sleep(step.afterMs);
+      return step;
+    }
+    const lowered = await condition(() => !retryAllowed(loop.failedRuns, settings.maxRetries), step.afterMs);
+    return lowered ? retryCalledOff(record, step) : step;
+  };
   try {
     if (slotQuotas.length) {
       // A batch submitted before the budgets owned their quotas knows which cap experiments; it marked it so.
@@ -250,9 +266,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       });
       loop = decision.loop;
       if (loop.watchdog) showUnheld(decision.unheldSince);
-      const { step } = decision;
       // Only a paused record is shown anew (its StagedStatus): others issue the commands they did before.
-      if (step.kind !== 'adopt' && record.pausedSince !== undefined) show(withoutPause(record));
+      if (decision.step.kind !== 'adopt' && record.pausedSince !== undefined) show(withoutPause(record));
+      const step = decision.step.kind === 'retry' ? await waitForRetry(decision.step) : decision.step;
       if (step.kind === 'complete' || step.kind === 'give-up') {
         lastRunEndedAt = step.endedAt;
         record = step.record;
@@ -281,9 +297,11 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           break;
         }
         case 'quota-rerun':
-        case 'retry':
           await report(step.report);
           await sleep(step.afterMs);
+          await report(requeued(record));
+          break;
+        case 'retry': // its failure reported and its delay waited above
           await report(requeued(record));
           break;
       }

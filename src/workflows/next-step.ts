@@ -107,10 +107,18 @@ export type Step =
   | { kind: 'requeue'; report: ExperimentRecord }
   /** The API refused the run, not the script: report, wait for the quota, then queue it again; no retry used. */
   | { kind: 'quota-rerun'; report: ExperimentRecord; afterMs: number }
-  /** The run failed: report, wait the retry delay, then queue it again. */
-  | { kind: 'retry'; report: ExperimentRecord; afterMs: number }
+  /** The run failed: report, wait the retry delay (cut short by a lowered `maxRetries`), then queue it again. */
+  | RetryStep
   /** The run failed for good: the experiment ends with `record`. */
   | { kind: 'give-up'; record: ExperimentRecord; endedAt?: number };
+
+export interface RetryStep {
+  kind: 'retry';
+  report: ExperimentRecord;
+  afterMs: number;
+  /** When the failed run ended: the experiment's end if the retry is called off. */
+  endedAt?: number;
+}
 
 interface Decision {
   loop: LoopState;
@@ -245,23 +253,41 @@ function decide(loop: LoopState, record: ExperimentRecord, end: AttemptEnd, at: 
   }
   const retryable = failure.kind === 'failed' && (failure.reason !== 'timeout' || at.settings.retryTimeouts);
   const failedRuns = loop.failedRuns + 1;
-  if (!retryable || failedRuns > at.settings.maxRetries) {
+  if (!retryable || !retryAllowed(failedRuns, at.settings.maxRetries)) {
     return {
       loop: { ...loop, failedRuns },
       unheldSince,
       step: {
         kind: 'give-up',
-        record: { ...ended, status: 'failed', retryAt: undefined },
+        record: failedForGood(ended),
         endedAt: failure.kind === 'failed' ? failure.endedAt : undefined,
       },
     };
   }
   const afterMs = retryDelayMs(at.settings.retryDelayMs, failedRuns);
+  const report: ExperimentRecord = { ...ended, status: 'retrying', retryAt: at.now + afterMs };
   return {
     loop: { ...loop, failedRuns, nextRun: failure.run + 1 },
     unheldSince,
-    step: { kind: 'retry', report: { ...ended, status: 'retrying', retryAt: at.now + afterMs }, afterMs },
+    step: { kind: 'retry', report, afterMs, endedAt: failure.endedAt },
   };
+}
+
+/** Whether `maxRetries` allows a retry after the failed runs so far (the one that just failed included). */
+export function retryAllowed(failedRuns: number, maxRetries: number): boolean {
+  return failedRuns <= maxRetries;
+}
+
+/**
+ * A `retry` step whose wait ended because `maxRetries` was lowered below the failed runs: the experiment ends
+ * as after its last allowed failure, from the record as it is at that time.
+ */
+export function retryCalledOff(record: ExperimentRecord, step: RetryStep): Step {
+  return { kind: 'give-up', record: failedForGood(record), endedAt: step.endedAt };
+}
+
+function failedForGood(ended: ExperimentRecord): ExperimentRecord {
+  return { ...ended, status: 'failed', retryAt: undefined };
 }
 
 /**

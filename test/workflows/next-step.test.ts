@@ -5,6 +5,8 @@ import {
   nextStep,
   requeued,
   restartAfterWindow,
+  retryAllowed,
+  retryCalledOff,
   type AttemptEnd,
   type LoopState,
   type Step,
@@ -104,6 +106,7 @@ const CASES: Case[] = [
     step: {
       kind: 'retry',
       afterMs: 10_000,
+      endedAt: 900,
       report: {
         ...running,
         status: 'retrying',
@@ -123,6 +126,7 @@ const CASES: Case[] = [
     step: {
       kind: 'retry',
       afterMs: 20_000,
+      endedAt: 900,
       report: {
         ...running,
         attempts: 2,
@@ -183,6 +187,7 @@ const CASES: Case[] = [
     step: {
       kind: 'retry',
       afterMs: 10_000,
+      endedAt: 900,
       report: {
         ...running,
         status: 'retrying',
@@ -246,6 +251,7 @@ const CASES: Case[] = [
     step: {
       kind: 'retry',
       afterMs: 10_000,
+      endedAt: 900,
       report: {
         ...running,
         status: 'retrying',
@@ -411,6 +417,7 @@ const CASES: Case[] = [
     step: {
       kind: 'retry',
       afterMs: 10_000,
+      endedAt: 900,
       report: {
         ...running,
         status: 'retrying',
@@ -626,4 +633,16 @@ test('after a retry or quota wait: queued again, no retry time shown', () => {
     status: 'queued',
     retryAt: undefined,
   });
+});
+
+test('a waiting retry is called off once max retries falls below the failures so far; it ends as a give-up', () => {
+  const retry = nextStep(withWatchdog, running, failed(), at);
+  const lowered = nextStep(withWatchdog, running, failed(), { ...at, settings: { ...settings, maxRetries: 0 } });
+  expect(retry.step.kind).toBe('retry');
+  expect(lowered.step.kind).toBe('give-up');
+  if (retry.step.kind !== 'retry') return;
+  expect(retryAllowed(retry.loop.failedRuns, 1)).toBe(true); // lowered to the retries it takes: this one runs
+  expect(retryAllowed(retry.loop.failedRuns, 0)).toBe(false);
+  // The same record and end time as a give-up after the last allowed failure, from the record reported meanwhile.
+  expect(retryCalledOff(retry.step.report, retry.step)).toEqual(lowered.step);
 });

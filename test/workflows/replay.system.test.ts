@@ -3,7 +3,8 @@
  * against today's workflow code, so a change that would break workflows already running fails here.
  * Scenarios: retried and failed experiments, a cancelled batch, a batch continued as new (at once, and once its
  * experiments ended), quota slots (with the quota's budget), a worker killed mid-run and its runs adopted,
- * notifications, requeues, places freed by clean exits (and refilled at once), experiments with no patch marker.
+ * notifications, requeues, places freed by clean exits (and refilled at once), experiments with no patch marker,
+ * a retry waiting its delay when --max-retries is lowered.
  * Recorded histories are kept as they were: `STAGED_RECORD_HISTORIES=1` records only scenarios that have none yet.
  */
 import { readdir, writeFile } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { encodeHistory } from '../helpers/replay-histories.js';
-import { batchSummary, cancelBatch } from '../../src/batch-client/index.js';
+import { batchSummary, cancelBatch, queryBatchState } from '../../src/batch-client/index.js';
 import { budgetWorkflowId } from '../../src/protocol/quota-budget.js';
 import { PYTHON_DIR } from '../../src/quota/run-environment.js';
 import {
@@ -26,7 +27,7 @@ import {
   useTestServer,
 } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
-import { spawnWorker, until } from '../helpers/processes.js';
+import { CLI, spawnWorker, until } from '../helpers/processes.js';
 import { closeHttpServer } from '../helpers/http-servers.js';
 import { closedGate } from '../helpers/gate.js';
 import type { BatchState } from '../../src/model/types.js';
@@ -241,6 +242,24 @@ const SCENARIOS: Record<string, () => Promise<string[]>> = {
     const worker = await startWorker(server.env, taskQueue, 2);
     await worker.runUntil(async () => batchSummary(await startBatch(server.env, state)));
     return [...workflowIdsOf(state), budgetWorkflowId(taskQueue, 'api')];
+  },
+
+  // A retry waiting its delay when --max-retries is lowered below its failed runs (patch id `lowered-max-retries`).
+  'replay-lowered-max-retries': async () => {
+    const { dir, journal } = await tempExperimentsDir('replay-lowered-max-retries');
+    await writeScript(dir, 'exp1_failing', journal, { body: 'exit 3' });
+    const overrides = { maxRetries: 2, retryDelayMs: 15_000 };
+    const { taskQueue, state } = await batchIn(dir, overrides, 'replay-lowered-max-retries');
+    const worker = await startWorker(server.env, taskQueue, 2);
+    await worker.runUntil(async () => {
+      const handle = await startBatch(server.env, state);
+      const retrying = async () => (await queryBatchState(handle)).records[0]?.status === 'retrying';
+      await until(retrying, 30_000, 'the retry to wait its delay');
+      const env = { TEMPORAL_ADDRESS: server.env.address };
+      await execa(process.execPath, [CLI, 'change', state.batchId, '--max-retries', '0'], { env });
+      return batchSummary(handle);
+    });
+    return workflowIdsOf(state);
   },
 
   'replay-adopted': async () => {

@@ -194,6 +194,39 @@ test(
   180_000,
 );
 
+test(
+  'lowering --max-retries below the failed runs of an experiment waiting its retry delay ends it failed at once, ' +
+    'and its batch ends',
+  async () => {
+    const { dir, journal } = await tempExperimentsDir('steer-lowered');
+    await writeScript(dir, 'exp1_failing', journal, { body: 'echo "no data" >&2; exit 3' });
+    const { taskQueue, state } = await batchIn(dir, { maxRetries: 3, retryDelayMs: 10 * 60_000 });
+    const worker = await startWorker(server.env, taskQueue, 2);
+    const handle = await startBatch(server.env, state);
+    const status = await worker.runUntil(async () => {
+      const retrying = async () => (await queryBatchState(handle)).records[0]?.status === 'retrying';
+      await until(retrying, 60_000, 'exp1_failing to wait its retry delay');
+      expect((await stagedJson(['change', state.batchId, '--max-retries', '0'])).maxRetries).toBe(0);
+      // Before: the retry ran 10 minutes later, and the batch waited for it.
+      const ended = async () => (await handle.describe()).status.name === 'COMPLETED';
+      await until(ended, 30_000, 'the batch to end once its only experiment failed');
+      const { records } = await queryBatchState(handle);
+      expect(records[0]).toMatchObject({ status: 'failed', attempts: 1, exitCode: 3, reason: 'exit-code' });
+      expect(records[0].retryAt).toBeUndefined();
+      return staged(['status', state.batchId]);
+    });
+    const summary = await batchSummary(handle);
+    expect(summary.experiments).toEqual([
+      expect.objectContaining({ name: 'exp1_failing', status: 'failed', attempts: 1, exitCode: 3 }),
+    ]);
+    expect((await readJournal(journal)).filter((entry) => entry.event === 'start')).toHaveLength(1);
+    // As after its last allowed failure: no retry shown, nor any time it would start at.
+    expect(status.stdout).toMatch(/\[FAILED\] exp1_failing attempt 1 exited with code 3/);
+    expect(status.stdout).not.toMatch(/retry/i);
+  },
+  120_000,
+);
+
 test('a paused batch whose queued experiments (one held) are all cancelled ends with its running one', async () => {
   const { dir, journal } = await tempExperimentsDir('steer-empty');
   const gate = path.join(dir, 'gate');
