@@ -146,7 +146,7 @@ func keep(files RunFiles, environment []string) error {
 	}
 	started := RunStarted{
 		KeeperPid: os.Getpid(), Keeper: ProcessIdentityOf(os.Getpid()), Pid: child.Pid, StartedAt: startedAt,
-		KillMode: tree.Mode(),
+		KillMode: tree.Mode(), RunID: spec.RunID, KillGraceMs: spec.KillGraceMs, LogFile: spec.LogFile,
 	}
 	if err := WriteJSON(files.State, started); err != nil {
 		return err
