@@ -172,16 +172,21 @@ func waitForEndOfFile(link *os.File) {
 // stopAbandonedRun stops the tree of a run whose keeper is gone, unless the keeper recorded an end, and records it;
 // stopper says who stops it (its guard, or a worker that found the keeper gone: stop_left.go).
 //
-// A run whose spec is unreadable gives its error: its run id, which names its processes, is in the spec.
+// A run whose spec is unreadable is stopped by what its keeper kept of it in state.json; with neither, it gives the
+// spec's error: its run id, which names its processes, is in them.
 func stopAbandonedRun(files RunFiles, mode KillMode, stopper string) error {
 	if exists(files.Exit) {
 		return nil
 	}
-	spec, err := ReadSpec(files)
-	if err != nil {
+	spec, unreadable := SpecForStop(files)
+	if spec == nil {
 		note(files, fmt.Sprintf("%s: the keeper died without recording an end, and the run's spec is unreadable (%v)",
-			stopper, err))
-		return err
+			stopper, unreadable))
+		return unreadable
+	}
+	if unreadable != nil {
+		note(files, fmt.Sprintf("%s: the run's spec is unreadable (%v); its run id is read in its state.json",
+			stopper, unreadable))
 	}
 	tree := existingTree(spec.RunID, mode)
 	left := len(tree.Members())

@@ -75,9 +75,12 @@ func (output *runOutput) record(now, frozenMs int64) *RunProgress {
 }
 
 type keeper struct {
-	files RunFiles
-	spec  *RunSpec
-	tree  RunTree
+	files  RunFiles
+	spec   *RunSpec
+	tree   RunTree
+	output *runOutput
+	// progressWrite keeps progress.json's writes in the order of their times (and so of their frozen times).
+	progressWrite sync.Mutex
 
 	mu              sync.Mutex
 	stopping        *stopping
@@ -143,12 +146,12 @@ func keep(files RunFiles, environment []string) error {
 	}
 	started := RunStarted{
 		KeeperPid: os.Getpid(), Keeper: ProcessIdentityOf(os.Getpid()), Pid: child.Pid, StartedAt: startedAt,
-		KillMode: tree.Mode(),
+		KillMode: tree.Mode(), RunID: spec.RunID, KillGraceMs: spec.KillGraceMs, LogFile: spec.LogFile,
 	}
 	if err := WriteJSON(files.State, started); err != nil {
 		return err
 	}
-	k := &keeper{files: files, spec: spec, tree: tree, freezeConfirmed: true}
+	k := &keeper{files: files, spec: spec, tree: tree, output: output, freezeConfirmed: true}
 	// Written at once: it tells a worker that this keeper can freeze its run (a keeper before it cannot).
 	k.recordFrozen(k.frozenTime.Record())
 
@@ -170,7 +173,6 @@ watch:
 		case <-ticker.C:
 			now := nowMs()
 			k.mu.Lock()
-			frozenMs := k.frozenTime.FrozenMs(now)
 			if IsTimedOut(&k.frozenTime, startedAt, now, spec.TimeoutMs) {
 				k.stop("timeout")
 			}
@@ -204,15 +206,14 @@ watch:
 			}
 			k.mu.Unlock()
 			output.mu.Lock()
-			var progress *RunProgress
-			if output.changed && output.reader.Progress() != nil && now-lastProgressWrite >= progressEveryMs {
+			due := output.changed && output.reader.Progress() != nil && now-lastProgressWrite >= progressEveryMs
+			if due {
 				output.changed = false
 				lastProgressWrite = now
-				progress = output.record(now, frozenMs)
 			}
 			output.mu.Unlock()
-			if progress != nil {
-				WriteJSON(files.Progress, progress)
+			if due {
+				k.recordProgress()
 			}
 		}
 	}
@@ -243,14 +244,8 @@ drain:
 	output.closed = true
 	output.mu.Unlock()
 	log.Close()
-	k.mu.Lock()
-	endedAt := nowMs()
-	frozenMs := k.frozenTime.FrozenMs(endedAt)
-	k.mu.Unlock()
-	if progress := output.record(endedAt, frozenMs); progress != nil {
-		if err := WriteJSON(files.Progress, progress); err != nil {
-			return err
-		}
+	if err := k.recordProgress(); err != nil {
+		return err
 	}
 	exit := RunExit{End: stopped.end, EndedAt: nowMs(), Tail: log.LastLines(tailLines), Survivors: identitiesOf(stopped.survivors)}
 	exit.ExitCode, exit.Signal = howItEnded(state)
@@ -352,9 +347,28 @@ func (k *keeper) followFreezeRequest(wanted bool) {
 		k.freezeConfirmed = true
 		record := k.frozenTime.Record()
 		k.mu.Unlock()
+		// Before the thaw's record: a view that reads the run thawed reads its progress without the frozen time.
+		k.recordProgress()
 		k.recordFrozen(record)
 		note(k.files, fmt.Sprintf("thawed the run after %ss frozen", jsNumber(float64(frozenMs)/1000)))
 	}
+}
+
+// recordProgress writes progress.json as of now, its frozen time up to now; nothing before any progress.
+func (k *keeper) recordProgress() error {
+	k.progressWrite.Lock()
+	defer k.progressWrite.Unlock()
+	now := nowMs()
+	k.mu.Lock()
+	frozenMs := k.frozenTime.FrozenMs(now)
+	k.mu.Unlock()
+	k.output.mu.Lock()
+	progress := k.output.record(now, frozenMs)
+	k.output.mu.Unlock()
+	if progress == nil {
+		return nil
+	}
+	return WriteJSON(k.files.Progress, progress)
 }
 
 func (k *keeper) recordFrozen(record FrozenRecord) {

@@ -47,6 +47,11 @@ type RunStarted struct {
 	Pid       int              `json:"pid"`
 	StartedAt int64            `json:"startedAt"`
 	KillMode  KillMode         `json:"killMode"`
+	// RunID, KillGraceMs and LogFile: what a stop of the run reads in its spec, kept here should the spec go (absent
+	// in runs started by staged before 2026-12-08).
+	RunID       string  `json:"runId,omitempty"`
+	KillGraceMs float64 `json:"killGraceMs,omitempty"`
+	LogFile     string  `json:"logFile,omitempty"`
 }
 
 // RunEnd: why a run ended (its main process exited, or the keeper stopped it, and why).
@@ -114,6 +119,22 @@ func ReadSpec(files RunFiles) (*RunSpec, error) {
 		return nil, fmt.Errorf("%s: %w", files.Spec, err)
 	}
 	return &spec, nil
+}
+
+// SpecForStop is what a stop of the run reads in its spec: the spec, or, while it is unreadable (unreadable says why),
+// what its keeper kept of it in state.json; nil when neither is there (the run id, which names its processes, is in
+// them).
+func SpecForStop(files RunFiles) (spec *RunSpec, unreadable error) {
+	spec, unreadable = ReadSpec(files)
+	if unreadable == nil {
+		return spec, nil
+	}
+	var started RunStarted
+	text, err := os.ReadFile(files.State)
+	if err != nil || json.Unmarshal(text, &started) != nil || started.RunID == "" {
+		return nil, unreadable
+	}
+	return &RunSpec{RunID: started.RunID, KillGraceMs: started.KillGraceMs, LogFile: started.LogFile}, unreadable
 }
 
 func exists(path string) bool {

@@ -35,6 +35,9 @@ func TestRecordsAreWrittenInTheWorkersJSON(t *testing.T) {
 	identity := &ProcessIdentity{Pid: 7, StartTicks: 123, BootID: "b"}
 	expectEqual(t, written(t, RunStarted{KeeperPid: 7, Keeper: identity, Pid: 8, StartedAt: 9, KillMode: cgroupMode}),
 		`{"keeperPid":7,"keeper":{"pid":7,"startTicks":123,"bootId":"b"},"pid":8,"startedAt":9,"killMode":"cgroup"}`)
+	expectEqual(t, written(t, RunStarted{KeeperPid: 7, Pid: 8, StartedAt: 9, KillMode: cgroupMode, RunID: "r.1",
+		KillGraceMs: 1_500, LogFile: "/l"}),
+		`{"keeperPid":7,"pid":8,"startedAt":9,"killMode":"cgroup","runId":"r.1","killGraceMs":1500,"logFile":"/l"}`)
 	var clock FrozenTime
 	expectEqual(t, written(t, clock.Record()), `{"since":null,"endedSpansMs":0}`)
 	clock.Freeze(42)

@@ -26,7 +26,8 @@ const (
 	stopLeftHeld     = 3 // a keeper or its guard still holds the run
 	// stopLeftGone: the run's directory is gone, or was made again for a new run while this waited for the lock.
 	stopLeftGone = 4
-	// stopLeftNoSpec: the run's spec is unreadable, so what it left cannot be found (its run id names it): not stopped.
+	// stopLeftNoSpec: the run's spec is unreadable, and its state.json does not keep its run id, so what it left
+	// cannot be found (its run id names it): not stopped.
 	stopLeftNoSpec = 5
 )
 
@@ -45,7 +46,7 @@ func stopLeftCommand(runDir string, mode KillMode) int {
 func stopLeftMain(runDir string, mode KillMode) int {
 	files := NewRunFiles(runDir)
 	grace := time.Duration(0)
-	if spec, err := ReadSpec(files); err == nil {
+	if spec, _ := SpecForStop(files); spec != nil {
 		grace = time.Duration(spec.KillGraceMs * float64(time.Millisecond))
 	}
 	lock, err := waitForRunLock(files, grace+killWait+stopLeftLockMargin)

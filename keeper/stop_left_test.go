@@ -206,12 +206,36 @@ func ignoresStopSignals(pid int) bool {
 	return false
 }
 
-// A run whose keeper and guard died and whose spec.json is gone (a user's rm): its processes cannot be found, and
-// --stop-left says so with its own exit code, records no end, and leaves them be (nobody may take them for stopped).
-func TestStopLeftOfARunWithoutItsSpecSaysItCannotStopIt(t *testing.T) {
+// A run whose keeper and guard died and whose spec.json is gone (a user's rm): its keeper kept its run id in
+// state.json, which finds its processes; the run is stopped and its end recorded.
+func TestStopLeftOfARunWithoutItsSpecStopsItByTheRunIdInItsState(t *testing.T) {
+	eachKillMode(t, func(t *testing.T, mode KillMode) {
+		run := startGuardedRun(t, mode, daemonScript+"sleep 300")
+		killKeeperAndGuard(t, run)
+		os.Remove(run.files.Spec)
+		// Before: exit 5 (its processes cannot be found), and the run held as running until a user stopped them.
+		expectEqual(t, stopLeftMain(run.files.Dir, mode), stopLeftRecorded)
+		if alive(run.script) || alive(run.daemon) {
+			t.Fatal("a process of the run outlived --stop-left")
+		}
+		expectEqual(t, readExit(t, run.files).End, RunEnd("abandoned"))
+		log, _ := os.ReadFile(filepath.Join(filepath.Dir(run.files.Dir), "run.log"))
+		if !strings.Contains(string(log), "[staged] run stopped: its keeper died without recording an end; ") {
+			t.Fatalf("the attempt log does not say why it ends: %q", log)
+		}
+	})
+}
+
+// The same with a state.json that keeps no run id (a keeper of staged before 2026-12-08): its processes cannot be
+// found, and --stop-left says so with its own exit code, records no end, and leaves them be (nobody may take them for
+// stopped).
+func TestStopLeftOfARunWithoutItsSpecNorItsRunIdSaysItCannotStopIt(t *testing.T) {
 	run := startGuardedRun(t, processScanMode, daemonScript+"sleep 300")
 	killKeeperAndGuard(t, run)
 	os.Remove(run.files.Spec)
+	started, _ := readRecord[RunStarted](run.files.State)
+	started.RunID, started.KillGraceMs, started.LogFile = "", 0, ""
+	WriteJSON(run.files.State, started)
 	// Before: exit 1 (a failure like any other, "no end recorded")
 	expectEqual(t, stopLeftMain(run.files.Dir, processScanMode), stopLeftNoSpec)
 	if exists(run.files.Exit) {

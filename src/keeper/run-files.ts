@@ -62,6 +62,10 @@ export interface RunStarted {
   pid: number;
   startedAt: number;
   killMode: KillMode;
+  /** What a stop of the run reads in its spec, kept here should the spec go (absent before 2026-12-08). */
+  runId?: string;
+  killGraceMs?: number;
+  logFile?: string;
 }
 
 /** A process told from a later one with its pid: when it started (clock ticks since boot) and on which boot. */

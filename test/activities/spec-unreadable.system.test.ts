@@ -1,13 +1,15 @@
 /**
  * A run whose keeper and guard died while no worker held it, and whose spec.json is gone (a user's rm, disk trouble):
- * its run id, which names its processes, is in the spec, so nothing can find them to stop them. They may still run,
- * so the adopting worker holds the run on, never given up to a second copy, and says what is wrong and what to do; once
- * the user has stopped them and removed the run's directory, the experiment runs again (no retry used). Real server,
- * worker, keeper and scripts. A run whose keeper is alive is held all the same, with a line: its keeper has its spec.
+ * its keeper kept its run id, which names its processes, in state.json, so the adopting worker stops them and the
+ * experiment runs again (no retry used). Where state.json does not keep it (a keeper before 2026-12-08), nothing can
+ * find them to stop them. They may still run, so the adopting worker holds the run on, never given up to a second
+ * copy, and says what is wrong and what to do; once the user has stopped them and removed the run's directory, the
+ * experiment runs again. Real server, worker, keeper and scripts. A run whose keeper is alive is held all the same,
+ * with a line: its keeper has its spec.
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { batchSummary } from '../../src/batch-client/index.js';
-import { runIdOf } from '../../src/keeper/run-files.js';
+import { runIdOf, type RunStarted } from '../../src/keeper/run-files.js';
 import { batchIn, startBatch, useTestServer } from '../helpers/temporal.js';
 import { readJournal, tempDir, tempExperimentsDir, writeScript } from '../helpers/scripts.js';
 import { killKeeperAndGuardOf, runDirsUnder } from '../helpers/runs.js';
@@ -18,7 +20,36 @@ const startWorkerProcess = workerProcessesPerTest();
 
 const ADOPT_WINDOW_MS = 8_000;
 
-test('a dead keeper whose spec.json is gone: its run is held on, said, and runs again once removed', async () => {
+test('a dead keeper whose spec.json is gone: its run is stopped by its run id in state.json, runs again', async () => {
+  const { dir, journal } = await tempExperimentsDir('spec-gone-state');
+  await writeScript(dir, 'exp1_long', journal, { body: 'if [ "$STAGED_ATTEMPT" = 1 ]; then exec sleep 300; fi' });
+  const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 });
+  const runsRoot = await tempDir('runs-spec-gone-state');
+  const args = ['--runs-dir', runsRoot, '--adopt-window', `${ADOPT_WINDOW_MS / 1000}s`, '--machine-id', 'm3'];
+  const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+  const handle = await startBatch(server.env, state);
+  await until(async () => (await readJournal(journal)).length === 1, 30_000, 'the script to start');
+  const [{ pid: script }] = await readJournal(journal);
+  first.kill('SIGTERM');
+  expect(await first.exited()).toBe(0);
+  const [files] = await runDirsUnder(runsRoot);
+  await killKeeperAndGuardOf(files);
+  await rm(files.spec);
+
+  try {
+    const second = await startWorkerProcess(server.env.address, taskQueue, 1, args);
+    // Before: held on as running with "cannot stop …", until the user stopped its processes and removed its directory.
+    expect(await handle.result()).toBeDefined();
+    expect(pidAlive(script)).toBe(false);
+    expect(second.output.filter((line) => line.includes('cannot stop'))).toEqual([]);
+    expect((await batchSummary(handle)).experiments.map((e) => [e.status, e.attempts])).toEqual([['completed', 2]]);
+    expect((await readJournal(journal)).filter((e) => e.event === 'start')).toHaveLength(2);
+  } finally {
+    if (pidAlive(script)) process.kill(script, 'SIGKILL');
+  }
+}, 120_000);
+
+test('a dead keeper with no spec.json nor run id in state.json: held on, said, runs again once removed', async () => {
   const { dir, journal } = await tempExperimentsDir('spec-gone');
   await writeScript(dir, 'exp1_long', journal, { body: 'if [ "$STAGED_ATTEMPT" = 1 ]; then exec sleep 300; fi' });
   const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 });
@@ -33,6 +64,9 @@ test('a dead keeper whose spec.json is gone: its run is held on, said, and runs 
   const [files] = await runDirsUnder(runsRoot);
   await killKeeperAndGuardOf(files);
   await rm(files.spec);
+  const { runId, killGraceMs, logFile, ...kept } = (await files.readJson<RunStarted>(files.state))!;
+  expect([runId, killGraceMs, logFile]).toEqual([runIdOf(files.dir), 1_000, expect.any(String)]);
+  await writeFile(files.state, JSON.stringify(kept)); // as a keeper of staged before 2026-12-08 wrote it
 
   try {
     await heldOnThenRunAgain();

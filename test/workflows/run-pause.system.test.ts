@@ -9,7 +9,8 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { batchSummary, queryBatchState } from '../../src/batch-client/index.js';
-import type { FrozenRecord, RunStarted } from '../../src/keeper/run-files.js';
+import { parseRunKey, type FrozenRecord, type RunStarted } from '../../src/keeper/run-files.js';
+import type { LiveBatchView } from '../../src/cli/display/batch-view.js';
 import { experimentWorkflowId } from '../../src/model/batch-state.js';
 import { STATUS_SEARCH_ATTRIBUTE } from '../../src/protocol/search-attributes.js';
 import { packBatchState } from '../../src/model/packed-state.js';
@@ -63,9 +64,10 @@ test.each(['cgroup or process-scan, as the machine allows', 'process-scan'])(
     const { dir, journal } = await tempExperimentsDir('run-pause');
     const runsRoot = await tempDir('run-pause-runs');
     const gate = path.join(dir, 'gate');
-    // Appends a counter line every 100 ms until the gate opens.
+    // Reports 50% once, then appends a counter line every 100 ms until the gate opens.
     const count = `"${dir}/_count_$STAGED_EXPERIMENT"`;
-    const body = `i=0; while [ ! -e "${gate}" ]; do i=$((i+1)); echo $i >> ${count}; sleep 0.1; done`;
+    const loop = `i=0; while [ ! -e "${gate}" ]; do i=$((i+1)); echo $i >> ${count}; sleep 0.1; done`;
+    const body = `echo "PROGRESS 50%"; ${loop}`;
     for (const name of ['exp1_timed', 'exp2_adopted']) await writeScript(dir, name, journal, { body });
     await writeScript(dir, 'exp3_queued', journal, { body: 'true' });
     // Room for a loaded machine's CLI calls while the runs are not frozen; they are frozen for longer than all of it.
@@ -173,6 +175,27 @@ test.each(['cgroup or process-scan, as the machine allows', 'process-scan'])(
     const thawed = await Promise.all(runDirs.map((files) => files.readJson<FrozenRecord>(files.frozen)));
     const frozenMs = Math.min(...thawed.map((record) => record!.endedSpansMs));
     expect(frozenMs).toBeGreaterThan(timeoutMs);
+    // At once, with no report since: a run 50% done needs as long again as it ran not frozen. Before: its frozen time
+    // counted as running too, until its script reported again.
+    const frozenMsOf = new Map(
+      runDirs.map((files, index) => [parseRunKey(path.basename(files.dir)).workflowId, thawed[index]!.endedSpansMs]),
+    );
+    let etaErrors: (number | null)[] = [];
+    await until(
+      async () => {
+        const view = JSON.parse(String((await staged(['status', batchId, '--json'])).stdout)) as LiveBatchView;
+        etaErrors = running.map((name) => {
+          const { etaSeconds, attemptElapsedSeconds } = view.experiments.find((e) => e.name === name)!;
+          const notFrozenMs = attemptElapsedSeconds! * 1000 - frozenMsOf.get(experimentWorkflowId(batchId, name))!;
+          return etaSeconds == null ? null : Math.round(etaSeconds * 1000 - notFrozenMs);
+        });
+        return etaErrors.every((error) => error !== null && Math.abs(error) <= 200); // both rounded to 0.1 s
+      },
+      15_000,
+      'the ETAs to count only the time not frozen',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ETA minus the time not frozen, ms: ${etaErrors.join(', ')}`);
+    });
     await writeFile(gate, '');
     const summary = await batchSummary(handle);
 
