@@ -89,9 +89,10 @@ test(
     const journalHas = async (name: string) => (await readJournal(journal)).some((e) => e.name === name);
     await until(() => journalHas('exp1_long'), 60_000, 'exp1_long to start');
 
+    // First, while the batch surely runs: once the two are cancelled, exp3_fine may end it before a later cancel.
+    const unknown = await staged(['cancel', state.batchId, '--experiment', 'exp9'], {});
     const skipped = await staged(['cancel', state.batchId, '--experiment', 'exp2'], {});
     const stopped = await staged(['cancel', state.batchId, '--experiment', 'exp1_long'], {});
-    const unknown = await staged(['cancel', state.batchId, '--experiment', 'exp9'], {});
     const summary = await batchSummary(handle);
 
     expect([skipped.exitCode, stopped.exitCode, unknown.exitCode]).toEqual([0, 0, 2]);

@@ -102,7 +102,10 @@ test('a limit a later submit declares reaches a running batch through its budget
   const later = (await stamps()).slice(4);
   expect(later).toHaveLength(12);
   expect(later[11] - later[0]).toBeGreaterThanOrEqual(5_000);
-  expect(view).toMatchObject({ limit: 3, windowMs: 2_000, grantedTotal: 16 });
+  expect(view).toMatchObject({ limit: 3, windowMs: 2_000 });
+  // A grant that reaches the agent too late for its window is dropped and asked for again (agent.ts): on a loaded
+  // machine the budget grants more than the 16 calls made (23 in CI 52, two busy loops beside it), never fewer.
+  expect(view?.grantedTotal).toBeGreaterThanOrEqual(16);
 
   const inputs = await inputsOf([state.batchId, `${state.batchId}/exp1_calls`]);
   expect(inputs.length).toBeGreaterThan(2);
