@@ -15,12 +15,16 @@ interface WorkerRecord {
   /** The runs directory whose runs it counts against its slots (`layout.own`). */
   runsDir: string;
   slots: number;
+  /** The directories it runs scripts in (`--allow-dir`); absent in a record of a staged before it said them. */
+  serves?: string[];
 }
 
 /** Another live worker counting the same runs directory. */
 export interface MachineWorker {
   pid: number;
   slots: number;
+  /** Its `--allow-dir` directories; undefined when its record does not say them. */
+  serves?: readonly string[];
 }
 
 function recordsDir(runsRoot: string): string {
@@ -38,7 +42,8 @@ export async function otherLiveWorkers(runsRoot: string, runsDir: string): Promi
     if (!record?.worker || record.worker.pid === process.pid) continue;
     // Named by pid and start time: a file of a process that is gone is never a later process's
     if (!stillRunning(record.worker)) await rm(file, { force: true });
-    else if (record.runsDir === runsDir) found.push({ pid: record.worker.pid, slots: record.slots });
+    else if (record.runsDir === runsDir)
+      found.push({ pid: record.worker.pid, slots: record.slots, serves: record.serves });
   }
   return found.sort((a, b) => a.pid - b.pid);
 }
@@ -53,14 +58,22 @@ function parseRecord(text: string): WorkerRecord | undefined {
 }
 
 /** Records this worker process; `stop()` removes the record (a SIGKILLed worker's is removed by the next reader). */
-export async function recordWorker(runsRoot: string, runsDir: string, slots: number): Promise<{ stop(): void }> {
+export async function recordWorker(
+  runsRoot: string,
+  runsDir: string,
+  slots: number,
+  serves: readonly string[] = [],
+): Promise<{ stop(): void }> {
   const worker = ownProcessIdentity();
   if (!worker) return { stop: () => undefined };
   const dir = recordsDir(runsRoot);
   const file = path.join(dir, `${worker.pid}-${worker.startTicks}.json`);
   await mkdir(dir, { recursive: true });
   // Whole or not at all: a worker starting at the same moment reads it (not `.json` until renamed).
-  await writeFile(`${file}.partial`, JSON.stringify({ worker, runsDir, slots } satisfies WorkerRecord));
+  await writeFile(
+    `${file}.partial`,
+    JSON.stringify({ worker, runsDir, slots, serves: [...serves] } satisfies WorkerRecord),
+  );
   await rename(`${file}.partial`, file);
   return {
     stop: () => {

@@ -243,7 +243,8 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   const keepers = new KeeperLauncher();
   keepers.open();
   const allowedRoots = (options.allowedRoots ?? [userDirectory()]).map((root) => path.resolve(userDirectory(), root));
-  const identity = workerIdentityOf(machineId, capacity.machine, allowedRoots.map(realPathOrSame), {
+  const servedDirs = allowedRoots.map(realPathOrSame);
+  const identity = workerIdentityOf(machineId, capacity.machine, servedDirs, {
     slots: options.slots,
     runsDir: countedRunsDir,
   });
@@ -333,11 +334,11 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
   loops.push({ stop: () => sayIfAny(log, shutdownRuns.line()) });
   const found = foundRunsLines(await runsFoundHere(runsDirs)); // before the first poll: nothing is held yet
   const others = await otherLiveWorkers(runsRoot, countedRunsDir);
-  if (others.length) found.push(sharedMachineLine(others, options.slots, runsDir));
-  loops.push(await recordWorker(runsRoot, countedRunsDir, options.slots));
+  if (others.length) found.push(sharedMachineLine(others, options.slots, runsDir, servedDirs));
+  loops.push(await recordWorker(runsRoot, countedRunsDir, options.slots, servedDirs));
   loops.push(
     watchMachineWorkers(runsRoot, countedRunsDir, others, (now) =>
-      log(now.length ? sharedMachineLine(now, options.slots, runsDir) : aloneAgainLine(runsDir)),
+      log(now.length ? sharedMachineLine(now, options.slots, runsDir, servedDirs) : aloneAgainLine(runsDir)),
     ),
   );
   made.worker = new StagedWorker(workers, loops, machineQueue, runsDir, found, heldBack);

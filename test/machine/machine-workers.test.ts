@@ -1,7 +1,7 @@
 /** The records of a machine's live workers, on a real directory with real processes standing in for workers. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { otherLiveWorkers, recordWorker } from '../../src/machine/machine-workers.js';
 import { processIdentityOf } from '../../src/keeper/process-identity.js';
@@ -44,6 +44,18 @@ test('a record not whole (being written as a worker starts) is passed over; none
     await writeFile(path.join(root, '@workers', '1-1.json'), '{"worker": {"pid"'); // before: a SyntaxError
     expect(await otherLiveWorkers(root, `${root}/server-a/q`)).toEqual([]);
     expect((await readdir(path.join(root, '@workers'))).filter((name) => name.endsWith('.partial'))).toEqual([]);
+  } finally {
+    own.stop();
+  }
+});
+
+test('a record says the directories its worker serves', async () => {
+  const root = await tempDir('machine-workers-serves');
+  const own = await recordWorker(root, `${root}/server-a/q`, 3, ['/home/ann/a']);
+  try {
+    const [name] = await readdir(path.join(root, '@workers'));
+    const record = JSON.parse(await readFile(path.join(root, '@workers', name), 'utf8')) as { serves: string[] };
+    expect(record.serves).toEqual(['/home/ann/a']);
   } finally {
     own.stop();
   }
