@@ -20,12 +20,16 @@ const startWorkerProcess = workerProcessesPerTest();
 
 const ADOPT_WINDOW_MS = 8_000;
 
-test('a dead keeper whose spec.json is gone: its run is stopped by its run id in state.json, runs again', async () => {
-  const { dir, journal } = await tempExperimentsDir('spec-gone-state');
+/**
+ * A long run whose worker stopped (leaving it) and whose keeper and guard were then killed, its spec.json removed:
+ * what a second worker started with `args` finds.
+ */
+async function deadKeeperWithoutSpec(name: string, machineId: string) {
+  const { dir, journal } = await tempExperimentsDir(name);
   await writeScript(dir, 'exp1_long', journal, { body: 'if [ "$STAGED_ATTEMPT" = 1 ]; then exec sleep 300; fi' });
   const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 });
-  const runsRoot = await tempDir('runs-spec-gone-state');
-  const args = ['--runs-dir', runsRoot, '--adopt-window', `${ADOPT_WINDOW_MS / 1000}s`, '--machine-id', 'm3'];
+  const runsRoot = await tempDir(`runs-${name}`);
+  const args = ['--runs-dir', runsRoot, '--adopt-window', `${ADOPT_WINDOW_MS / 1000}s`, '--machine-id', machineId];
   const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
   const handle = await startBatch(server.env, state);
   await until(async () => (await readJournal(journal)).length === 1, 30_000, 'the script to start');
@@ -35,6 +39,11 @@ test('a dead keeper whose spec.json is gone: its run is stopped by its run id in
   const [files] = await runDirsUnder(runsRoot);
   await killKeeperAndGuardOf(files);
   await rm(files.spec);
+  return { journal, taskQueue, state, args, handle, script, files };
+}
+
+test('a dead keeper whose spec.json is gone: its run is stopped by its run id in state.json, runs again', async () => {
+  const { journal, taskQueue, args, handle, script } = await deadKeeperWithoutSpec('spec-gone-state', 'm3');
 
   try {
     const second = await startWorkerProcess(server.env.address, taskQueue, 1, args);
@@ -50,20 +59,7 @@ test('a dead keeper whose spec.json is gone: its run is stopped by its run id in
 }, 120_000);
 
 test('a dead keeper with no spec.json nor run id in state.json: held on, said, runs again once removed', async () => {
-  const { dir, journal } = await tempExperimentsDir('spec-gone');
-  await writeScript(dir, 'exp1_long', journal, { body: 'if [ "$STAGED_ATTEMPT" = 1 ]; then exec sleep 300; fi' });
-  const { taskQueue, state } = await batchIn(dir, { heartbeatTimeoutMs: 2_000, killGraceMs: 1_000, maxRetries: 0 });
-  const runsRoot = await tempDir('runs-spec-gone');
-  const args = ['--runs-dir', runsRoot, '--adopt-window', `${ADOPT_WINDOW_MS / 1000}s`, '--machine-id', 'm1'];
-  const first = await startWorkerProcess(server.env.address, taskQueue, 1, args);
-  const handle = await startBatch(server.env, state);
-  await until(async () => (await readJournal(journal)).length === 1, 30_000, 'the script to start');
-  const [{ pid: script }] = await readJournal(journal);
-  first.kill('SIGTERM');
-  expect(await first.exited()).toBe(0);
-  const [files] = await runDirsUnder(runsRoot);
-  await killKeeperAndGuardOf(files);
-  await rm(files.spec);
+  const { journal, taskQueue, state, args, handle, script, files } = await deadKeeperWithoutSpec('spec-gone', 'm1');
   const { runId, killGraceMs, logFile, ...kept } = (await files.readJson<RunStarted>(files.state))!;
   expect([runId, killGraceMs, logFile]).toEqual([runIdOf(files.dir), 1_000, expect.any(String)]);
   await writeFile(files.state, JSON.stringify(kept)); // as a keeper of staged before 2026-12-08 wrote it

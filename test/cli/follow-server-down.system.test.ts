@@ -32,7 +32,7 @@ test('watch says the server does not answer when it is down, not that no worker 
     });
     const lines: string[] = [];
     createInterface({ input: watch.stdout! }).on('line', (line) => lines.push(line));
-    await until(() => lines.some((line) => line.startsWith('[START] exp1_long')), 120_000, 'exp1 started');
+    await until(() => lines.some((line) => line.startsWith('[START] exp1_long')), 240_000, 'exp1 started');
 
     await server.kill();
     await until(() => lines.some((line) => line.startsWith('[WAIT]')), 30_000, 'a [WAIT] line');
@@ -45,4 +45,4 @@ test('watch says the server does not answer when it is down, not that no worker 
     await connection.close();
     await server.kill();
   }
-}, 240_000); // beyond its waits (120 s for the start, 30 s for the line) and a server's start on a loaded machine
+}, 360_000); // beyond its waits (240 s for the start, 30 s for the line) and a server's start on a loaded machine
