@@ -215,8 +215,8 @@ func (tree markedTree) Members() []int {
 }
 
 // execWait: how long a scan waits at most for processes in the middle of an exec to show their environment, should
-// one not go on (its program read from a file system that does not answer).
-const execWait = 5 * time.Second
+// one not go on (its program read from a file system that does not answer); well under freezeWait, which takes two.
+const execWait = time.Second
 
 // environmentWork: how much CPU time a process whose arguments show may take until its environment shows too (one
 // executing itself again and again reads so for a few milliseconds of it at a time).
@@ -225,11 +225,14 @@ const environmentWork = 50 * time.Millisecond
 // pfKthread: a kernel thread, in the flags of /proc/<pid>/stat; it has no environment, and never will.
 const pfKthread = 0x00200000
 
+// pfExiting: a process exiting, in the same flags; its environment is gone with its memory, and does not come back.
+const pfExiting = 0x00000004
+
 // marks says whether pid is a live process carrying the marker. A process in the middle of an exec has an
 // environment that reads empty (the kernel writes it into the new program last, after its arguments): one that is
-// neither a zombie nor a kernel thread is read again until its environment shows, or until the deadline. One whose
-// arguments are there and whose environment stays empty while it works a while on the CPU, or while it does not run,
-// has an empty one (a launcher's, pid 1's in a container). Its own CPU time, not the wall clock, says when it has had
+// neither a zombie, nor exiting, nor a kernel thread is read again until its environment shows, or until the
+// deadline. One whose arguments are there and whose environment stays empty while it works a while on the CPU, or
+// while it does not run, has an empty one (a launcher's, pid 1's in a container). Its own CPU time, not the wall clock, says when it has had
 // its chance: on a busy machine a process may wait long for a CPU in the middle of its exec.
 func (tree markedTree) marks(pid int, deadline time.Time) bool {
 	proc := "/proc/" + strconv.Itoa(pid)
@@ -246,7 +249,7 @@ func (tree markedTree) marks(pid int, deadline time.Time) bool {
 		if len(fields) < 7 || fields[0] == "Z" || fields[0] == "X" || !time.Now().Before(deadline) {
 			return false
 		}
-		if flags, _ := strconv.ParseUint(fields[6], 10, 64); flags&pfKthread != 0 {
+		if flags, _ := strconv.ParseUint(fields[6], 10, 64); flags&(pfKthread|pfExiting) != 0 {
 			return false
 		}
 		if arguments, _ := os.ReadFile(proc + "/cmdline"); len(arguments) == 0 {

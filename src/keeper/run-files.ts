@@ -224,9 +224,15 @@ export class RunFiles {
     }
   }
 
-  /** What names the run's cgroup and marker: its spec's runId; its run key for a run whose spec has none. */
+  /**
+   * What names the run's cgroup and marker: its spec's runId, or state.json's should the spec be gone; its run key for
+   * a run that has neither.
+   */
   async runId(): Promise<string> {
-    return (await this.readSpec())?.runId ?? path.basename(this.dir);
+    const fromSpec = (await this.readSpec())?.runId;
+    if (fromSpec) return fromSpec;
+    const started = await this.readJson<RunStarted>(this.state).catch(() => undefined);
+    return started?.runId || path.basename(this.dir);
   }
 
   async writeJson(file: string, value: unknown): Promise<void> {

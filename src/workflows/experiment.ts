@@ -74,10 +74,13 @@ const RUN_WATCHDOG_PATCH = 'run-watchdog';
 const FRUITLESS_STARTS_PATCH = 'fruitless-starts-reset';
 /** Experiments started before it fail a run that exits REQUEUE_EXIT_CODE, as any other exit code. */
 const REQUEUE_PATCH = 'requeue';
-/** Experiments started before it wait out a retry's delay whatever `maxRetries` becomes meanwhile. */
-const LOWERED_MAX_RETRIES_PATCH = 'lowered-max-retries';
-/** Experiments started at this version or later (`input.version`) take the four patches above with no marker. */
+/**
+ * Experiments started at this version or later (`input.version`) take QUOTA_SLOTS_PATCH, RUN_WATCHDOG_PATCH,
+ * FRUITLESS_STARTS_PATCH and REQUEUE_PATCH with no marker.
+ */
 const PATCHES_UNMARKED_SINCE = 1;
+/** Experiments started before it wait out a retry's delay whatever `maxRetries` becomes meanwhile (always marked). */
+const LOWERED_MAX_RETRIES_PATCH = 'lowered-max-retries';
 
 /**
  * Runs one experiment until it completes, fails for good, or is cancelled, and reports each change

@@ -44,6 +44,17 @@ test("a run's id is read from its spec; a run whose spec has none is known by it
   expect(await files.runId()).toBe(runIdOf(files.dir));
 });
 
+test('a run whose spec is gone is known by the run id its keeper kept in state.json, else by its run key', async () => {
+  const root = await tempDir('run-files-run-id-state');
+  const files = RunFiles.of(root, runKeyOf('b/exp1', 1));
+  await files.claim();
+  await files.writeJson(files.state, { keeperPid: 1, pid: 2, startedAt: 3, killMode: 'cgroup' }); // a keeper before
+  expect(await files.runId()).toBe(runKeyOf('b/exp1', 1));
+  // Before: the run key, so the cleanup of a run stopped through state.json waited on a cgroup that did not exist.
+  await files.writeJson(files.state, { keeperPid: 1, pid: 2, startedAt: 3, killMode: 'cgroup', runId: 'b.kept' });
+  expect(await files.runId()).toBe('b.kept');
+});
+
 test('runs live under STAGED_RUNS_DIR, else ~/.staged/runs', () => {
   expect(runsRootSetting({ STAGED_RUNS_DIR: '/srv/runs' })).toBe('/srv/runs');
   expect(runsRootSetting({})).toBe(path.join(homedir(), '.staged', 'runs'));
