@@ -263,6 +263,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     // A run whose keeper died is not adopted but lost: said as lost, once; one that ended meanwhile is only collected.
     onAdopt: (runKey, found, letGoHere) => {
       if (found === 'lost') lostRuns.add(runKey);
+      if (found === 'alive' && letGoHere) letGoRuns.sayBeforeAdoption(runKey);
       if (found === 'alive') adoptedRuns.add(runKey, letGoHere);
     },
     onLostWhileHeld: lostWhileHeldRuns.add,

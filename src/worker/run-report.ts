@@ -194,9 +194,35 @@ export class HeldBackLines {
  * time: the machine slept, or was cut off): they keep running here under their keepers, to be adopted again.
  * Said when it lets go of them, not only once it adopts them again (its `adopting again` line, AdoptedRuns).
  */
-export class LetGoRuns extends GatheredRuns {
+export class LetGoRuns {
+  private readonly gathered: GatheredRuns;
+  /** Told by their activity, not adopted again yet. */
+  private readonly told = new Set<string>();
+  /** Said before their activity told of them: their adoption again came first (its word comes at its heartbeat). */
+  private readonly saidAhead = new Set<string>();
+
   constructor(say: (line: string) => void, gatheredMs?: number) {
-    super(say, letGoRunsLine, false, gatheredMs);
+    this.gathered = new GatheredRuns(say, letGoRunsLine, false, gatheredMs);
+  }
+
+  /** For the activities (ActivityOptions.onLetGo). */
+  readonly add = (runKey: string): void => {
+    if (this.saidAhead.delete(runKey)) return;
+    this.told.add(runKey);
+    this.gathered.add(runKey);
+  };
+
+  /** Before the `adopting again` line of runKey: its let-go is said first, whether its activity told of it or not. */
+  readonly sayBeforeAdoption = (runKey: string): void => {
+    if (!this.told.delete(runKey)) {
+      this.saidAhead.add(runKey);
+      this.gathered.add(runKey);
+    }
+    this.gathered.flush();
+  };
+
+  flush(): void {
+    this.gathered.flush();
   }
 }
 

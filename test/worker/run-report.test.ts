@@ -117,6 +117,22 @@ test('lines held back wait for their release, in order, and are said at once aft
   expect(said).toEqual(['a', 'b', 'c']);
 });
 
+test('a run adopted again before its activity told of its let-go has the let-go said first, once', () => {
+  const said: string[] = [];
+  const runs = new LetGoRuns((line) => said.push(line));
+  const early = runKeyOf('b/e1', 1);
+  const told = runKeyOf('b/e2', 1);
+  runs.add(told);
+  runs.sayBeforeAdoption(early); // before: said only when its activity told, after the adoption's line
+  runs.sayBeforeAdoption(told);
+  runs.add(early); // its activity's word, at its heartbeat: said already
+  runs.flush();
+  expect(said).toEqual([expect.stringMatching(/^let go of 2 runs: .*: b\/e1 \(run 1\), b\/e2 \(run 1\)$/)]);
+  runs.add(early); // let go of again later (another sleep): said again
+  runs.flush();
+  expect(said).toHaveLength(2);
+});
+
 test('runs let go of because the server gave up on them are said in one line', () => {
   const runKey = runKeyOf('b/e1', 2);
   const said: string[] = [];
