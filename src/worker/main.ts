@@ -44,7 +44,6 @@ import {
   AdoptedRuns,
   foundRunsLines,
   HeldBackLines,
-  letGoByServerLine,
   LetGoRuns,
   LostWhileHeldRuns,
   LostRuns,
@@ -258,8 +257,7 @@ export async function createStagedWorker(options: StagedWorkerOptions): Promise<
     onShutdown: options.onShutdown ?? 'leave',
     onShutdownDone: shutdownRuns.add,
     onWorkflowClosed: (runKey, how) => log(`stopping ${runNameOf(runKey)}: its experiment workflow is ${how}`),
-    onLetGo: (runKey, why) =>
-      why === 'gave-up' ? letGoRuns.add(runKey) : log(letGoByServerLine(runNameOf(runKey), why)),
+    onLetGo: letGoRuns.add,
     // A run whose keeper died is not adopted but lost: said as lost, once; one that ended meanwhile is only collected.
     onAdopt: (runKey, found, letGoHere) => {
       if (found === 'lost') lostRuns.add(runKey);

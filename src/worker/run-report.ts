@@ -201,18 +201,25 @@ export class LetGoRuns {
   /** Said before their activity told of them: their adoption again came first (its word comes at its heartbeat). */
   private readonly saidAhead = new Set<string>();
 
-  constructor(say: (line: string) => void, gatheredMs?: number) {
+  constructor(
+    private readonly say: (line: string) => void,
+    gatheredMs?: number,
+  ) {
     this.gathered = new GatheredRuns(say, letGoRunsLine, false, gatheredMs);
   }
 
-  /** For the activities (ActivityOptions.onLetGo). */
-  readonly add = (runKey: string): void => {
+  /** For the activities (ActivityOptions.onLetGo): paused or reset on the server, said at once; else gathered. */
+  readonly add = (runKey: string, why: LetGoCause = 'gave-up'): void => {
     if (this.saidAhead.delete(runKey)) return;
     this.told.add(runKey);
-    this.gathered.add(runKey);
+    if (why === 'gave-up') this.gathered.add(runKey);
+    else this.say(letGoByServerLine(runNameOf(runKey), why));
   };
 
-  /** Before the `adopting again` line of runKey: its let-go is said first, whether its activity told of it or not. */
+  /**
+   * Before the `adopting again` line of runKey: its let-go is said first, whether its activity told of it or not
+   * (only the server's giving up, not a pause or reset, lets an adoption come before the activity's word).
+   */
   readonly sayBeforeAdoption = (runKey: string): void => {
     if (!this.told.delete(runKey)) {
       this.saidAhead.add(runKey);

@@ -131,6 +131,12 @@ test('a run adopted again before its activity told of its let-go has the let-go 
   runs.add(early); // let go of again later (another sleep): said again
   runs.flush();
   expect(said).toHaveLength(2);
+  const paused = runKeyOf('b/e3', 1);
+  runs.add(paused, 'paused');
+  runs.sayBeforeAdoption(paused); // told already, with its own words: no "gave up" line
+  expect(said.slice(2)).toEqual([
+    expect.stringMatching(/^let go of 1 run: its activity was paused on the server; .*: b\/e3 \(run 1\)$/),
+  ]);
 });
 
 test('runs let go of because the server gave up on them are said in one line', () => {
